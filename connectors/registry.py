@@ -1,0 +1,65 @@
+"""Finds connectors through the ``maillon.connectors`` entry-point group.
+
+Entry points are loaded on first use of each connector, so a process that never runs a Google
+action never imports the Google client libraries.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import entry_points
+from typing import Any
+
+from connectors.base import Action, Connector
+
+__all__ = ["ENTRY_POINT_GROUP", "Registry", "default_registry"]
+
+ENTRY_POINT_GROUP = "maillon.connectors"
+log = logging.getLogger(__name__)
+
+
+class Registry:
+    """Connectors by key; actions by ``<connector>.<action>``."""
+
+    def __init__(self, connectors: list[Connector] | None = None) -> None:
+        self._loaded: dict[str, Connector] = {c.key: c for c in connectors or []}
+        self._discovered = connectors is not None
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in self._loaded:
+                continue
+            connector = ep.load()
+            if not isinstance(connector, Connector):
+                log.warning("entry point %s does not name a Connector; ignored", ep.value)
+                continue
+            self._loaded[connector.key] = connector
+        self._discovered = True
+
+    def get(self, key: str) -> Connector | None:
+        """The connector named ``key``, or ``None``."""
+        if key not in self._loaded:
+            self._discover()
+        return self._loaded.get(key)
+
+    def all(self) -> list[Connector]:
+        """Every installed connector, sorted by key."""
+        self._discover()
+        return sorted(self._loaded.values(), key=lambda c: c.key)
+
+    def resolve(self, action_ref: str) -> tuple[Connector, type[Action[Any, Any, Any]]]:
+        """Look up ``"slack.send_message"``; raise ``LookupError`` with a readable reason."""
+        connector_key, _, action_key = action_ref.partition(".")
+        connector = self.get(connector_key)
+        if connector is None:
+            raise LookupError(f"unknown connector {connector_key!r} in action {action_ref!r}")
+        action = connector.action(action_key)
+        if action is None:
+            known = ", ".join(sorted(a.key for a in connector.actions))
+            raise LookupError(f"connector {connector_key!r} has no action {action_key!r} ({known})")
+        return connector, action
+
+
+default_registry = Registry()

@@ -1,0 +1,128 @@
+"""A recording HTTP server on 127.0.0.1 that answers what the test scripts.
+
+Real sockets, so that the real client libraries (urllib, httplib2, httpx, aiohttp) are exercised
+on the wire. Scripted answers for a (method, path) are replayed in order; the last one repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+Answer = tuple[int, Any] | tuple[int, Any, dict[str, str]]
+
+
+@dataclass
+class Recorded:
+    """One request as the fake server saw it."""
+
+    method: str
+    raw_path: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, list[str]]:
+        return parse_qs(self.body.decode())
+
+
+@dataclass
+class FakeServer:
+    """Start with :meth:`start`; ``url`` ends with ``/``."""
+
+    requests: list[Recorded] = field(default_factory=list)
+    _script: dict[tuple[str, str], list[Answer]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+    #: Set to make every answer wait (to test timeouts).
+    delay: float = 0.0
+
+    def on(self, method: str, path: str, *answers: Answer) -> FakeServer:
+        """Script the answers to ``method path`` (path without the query string)."""
+        with self._lock:
+            self._script[(method.upper(), path)] = list(answers)
+        return self
+
+    def received(self, method: str | None = None, path: str | None = None) -> list[Recorded]:
+        """The recorded requests, optionally filtered."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method) and (path is None or r.path == path)
+            ]
+
+    def _answer(self, method: str, path: str) -> Answer:
+        with self._lock:
+            answers = self._script.get((method, path))
+            if not answers:
+                return (404, {"error": f"no script for {method} {path}"})
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    def start(self) -> FakeServer:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                rec = Recorded(
+                    method=self.command,
+                    raw_path=self.path,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                with fake._lock:
+                    fake.requests.append(rec)
+                if fake.delay:
+                    threading.Event().wait(fake.delay)
+                answer = fake._answer(self.command, parts.path)
+                status, payload = answer[0], answer[1]
+                headers = answer[2] if len(answer) > 2 else {}
+                if isinstance(payload, bytes):
+                    data, ctype = payload, "application/octet-stream"
+                elif isinstance(payload, str):
+                    data, ctype = payload.encode(), "text/plain; charset=utf-8"
+                else:
+                    data, ctype = json.dumps(payload).encode(), "application/json"
+                self.send_response(status)
+                self.send_header("Content-Type", headers.pop("Content-Type", ctype))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
