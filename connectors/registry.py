@@ -31,7 +31,12 @@ class Registry:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if ep.name in self._loaded:
                 continue
-            connector = ep.load()
+            try:
+                connector = ep.load()
+            except Exception:
+                # A broken plug-in must not take the API and the other connectors down with it.
+                log.exception("connector %s (%s) failed to load; ignored", ep.name, ep.value)
+                continue
             if not isinstance(connector, Connector):
                 log.warning("entry point %s does not name a Connector; ignored", ep.value)
                 continue

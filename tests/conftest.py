@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.fakeserver import FakeServer
 
+pytest_plugins = ["tests.support.db"]
+
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")
 
 

@@ -1,0 +1,4 @@
+"""Maillon's engine: flows, templating, storage, the run queue, the executor and the worker.
+
+The engine never imports :mod:`web`; connectors never import engine internals.
+"""

@@ -1,0 +1,37 @@
+"""Encryption of connection secrets at rest (Fernet: AES-128-CBC + HMAC-SHA256)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+__all__ = ["SecretBox"]
+
+
+class SecretBox:
+    """Encrypts and decrypts JSON-able secrets with a key derived from the operator's secret."""
+
+    def __init__(self, secret_key: str) -> None:
+        # Any string is accepted as the operator's key; Fernet needs exactly 32 url-safe bytes.
+        digest = hashlib.sha256(secret_key.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def seal(self, values: dict[str, Any]) -> str:
+        """Encrypt a mapping of secret values."""
+        return self._fernet.encrypt(json.dumps(values).encode()).decode()
+
+    def open(self, token: str | None) -> dict[str, Any]:
+        """Decrypt what :meth:`seal` produced; raise ``ValueError`` if the key is wrong."""
+        if not token:
+            return {}
+        try:
+            data: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken as exc:
+            raise ValueError(
+                "cannot decrypt connection secrets: wrong MAILLON_SECRET_KEY?"
+            ) from exc
+        return data

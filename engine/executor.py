@@ -1,0 +1,246 @@
+"""Executes one claimed run: render each step's input, validate it, call the action, record it.
+
+The per-step ledger makes execution resumable: a step whose success is recorded is never run
+again for the same run, whether the run is being retried, replayed or recovered from a dead
+worker. Transient errors reschedule the run (the worker slot is released, nothing sleeps);
+permanent errors fail it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+
+from connectors.base import Action, ActionContext, Connector
+from connectors.errors import PermanentError, TransientError
+from connectors.registry import Registry
+from engine.connections import ConnectionResolver
+from engine.flows import FlowSpec, StepSpec
+from engine.models import RunStatus
+from engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
+from engine.templating import TemplateRenderError, render_value
+from engine.writer import Writer
+
+__all__ = ["Executor", "RetryPolicy"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter; ``Retry-After`` from the remote side wins."""
+
+    base_delay: float = 2.0
+    max_delay: float = 600.0
+    default_max_attempts: int = 5
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return float(retry_after)
+        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        # "Equal jitter": never less than half the backoff, so retries still spread out.
+        return float(backoff / 2 + random.uniform(0, backoff / 2))
+
+
+class _StepFailed(Exception):
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+        #: The step's rendered input, when rendering got that far (recorded with the failure).
+        self.rendered: Any = None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "input"
+        parts.append(f"{where}: {err['msg']}")
+    return "invalid input: " + "; ".join(parts)
+
+
+class Executor:
+    """Runs the steps of claimed runs. One per worker process; safe for concurrent runs."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        writer: Writer,
+        registry: Registry,
+        connections: ConnectionResolver,
+        policy: RetryPolicy,
+        step_timeout: float,
+        lease_seconds: float,
+    ) -> None:
+        self._engine = engine
+        self._writer = writer
+        self._registry = registry
+        self._connections = connections
+        self._policy = policy
+        self._step_timeout = step_timeout
+        self._lease = lease_seconds
+        self._flows: dict[tuple[str, int], FlowSpec] = {}
+
+    def _flow(self, run: ClaimedRun) -> FlowSpec:
+        key = (run.flow_id, run.flow_version)
+        spec = self._flows.get(key)
+        if spec is None:
+            if len(self._flows) > 1000:
+                self._flows.clear()
+            spec = self._flows[key] = FlowSpec.model_validate_json(run.flow_definition)
+        return spec
+
+    def _read_ledger(self, run_id: str) -> dict[str, Any]:
+        with self._engine.connect() as conn:
+            return read_ledger(conn, run_id)
+
+    async def execute(self, run: ClaimedRun, owner: str) -> None:
+        """Execute ``run`` from its first unfinished step; never raises except on cancellation."""
+        try:
+            await self._execute(run, owner)
+        except LeaseLost:
+            log.warning("run %s: lease lost to another worker; stopped here", run.id)
+        except Exception:
+            # A bug in the engine must not kill the worker; the lease will expire and the run
+            # will be retried by whoever claims it next.
+            log.exception("run %s: unexpected engine error", run.id)
+
+    async def _execute(self, run: ClaimedRun, owner: str) -> None:
+        if not run.flow_definition:
+            await self._finish(run, owner, None, RunStatus.FAILED, "the flow was deleted")
+            return
+        flow = self._flow(run)
+        # A first claim has no ledger yet: skip the read on the common path.
+        ledger = await anyio.to_thread.run_sync(self._read_ledger, run.id) if run.claims > 1 else {}
+        context: dict[str, Any] = {
+            "event": json.loads(run.event_body),
+            "request": json.loads(run.event_meta),
+            "steps": {},
+            "flow": {"id": run.flow_id, "name": run.flow_name},
+            "run": {"id": run.id, "event_id": run.event_id},
+        }
+        max_attempts_flow = flow.max_attempts or self._policy.default_max_attempts
+        last = len(flow.steps) - 1
+        for position, step in enumerate(flow.steps):
+            done = ledger.get(step.key)
+            if done is not None and done.status == RunStatus.SUCCEEDED:
+                context["steps"][step.key] = json.loads(done.output) if done.output else {}
+                continue
+            attempt = (done.attempts if done is not None else 0) + 1
+            started = time.time()
+            try:
+                rendered, output = await self._run_step(run, step, context, attempt)
+            except _StepFailed as exc:
+                max_attempts = step.max_attempts or max_attempts_flow
+                record = StepRecord(
+                    key=step.key,
+                    position=position,
+                    status="retrying" if exc.transient and attempt < max_attempts else "failed",
+                    attempts=attempt,
+                    started_at=started,
+                    finished_at=time.time(),
+                    input=exc.rendered,
+                    error=str(exc),
+                )
+                if record.status == "retrying":
+                    due = time.time() + self._policy.delay(attempt, exc.retry_after)
+                    await self._writer.submit(
+                        RecordStep(run.id, owner, self._lease, record, RunStatus.QUEUED, None, due)
+                    )
+                else:
+                    reason = f"step {step.key}: {exc}"
+                    if exc.transient:
+                        reason += f" (gave up after {attempt} attempts)"
+                    await self._finish(run, owner, record, RunStatus.FAILED, reason)
+                return
+            context["steps"][step.key] = output
+            record = StepRecord(
+                key=step.key,
+                position=position,
+                status=RunStatus.SUCCEEDED,
+                attempts=attempt,
+                started_at=started,
+                finished_at=time.time(),
+                input=rendered,
+                output=output,
+            )
+            status = RunStatus.SUCCEEDED if position == last else None
+            await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status))
+
+    async def _finish(
+        self, run: ClaimedRun, owner: str, record: StepRecord | None, status: str, error: str
+    ) -> None:
+        await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status, error))
+
+    async def _run_step(
+        self, run: ClaimedRun, step: StepSpec, context: dict[str, Any], attempt: int
+    ) -> tuple[Any, Any]:
+        """Return (rendered input, output); raise :class:`_StepFailed`."""
+        try:
+            connector, action_cls = self._registry.resolve(step.action)
+        except LookupError as exc:
+            raise _StepFailed(str(exc), transient=False) from exc
+        try:
+            rendered = render_value(step.input, context)
+        except TemplateRenderError as exc:
+            raise _StepFailed(f"template error in {exc}", transient=False) from exc
+        try:
+            return rendered, await self._call(run, step, connector, action_cls, rendered, attempt)
+        except _StepFailed as exc:
+            exc.rendered = rendered
+            raise
+
+    async def _call(
+        self,
+        run: ClaimedRun,
+        step: StepSpec,
+        connector: Connector,
+        action_cls: type[Action[Any, Any, Any]],
+        rendered: Any,
+        attempt: int,
+    ) -> Any:
+        try:
+            data = action_cls.Input.model_validate(rendered)
+        except ValidationError as exc:
+            raise _StepFailed(_validation_message(exc), transient=False) from exc
+        try:
+            conn = await anyio.to_thread.run_sync(
+                self._connections.resolve, step.connection, connector
+            )
+        except (LookupError, ValueError) as exc:
+            raise _StepFailed(str(exc), transient=False) from exc
+        ctx = ActionContext(
+            idempotency_key=f"{run.id}:{step.key}", attempt=attempt, timeout=self._step_timeout
+        )
+        action = action_cls()
+        try:
+            if inspect.iscoroutinefunction(action.run):
+                result = await asyncio.wait_for(action.run(ctx, conn, data), self._step_timeout)
+            else:
+                result = await asyncio.wait_for(
+                    anyio.to_thread.run_sync(action.run, ctx, conn, data), self._step_timeout
+                )
+        except TransientError as exc:
+            raise _StepFailed(exc.message, transient=True, retry_after=exc.retry_after) from exc
+        except PermanentError as exc:
+            raise _StepFailed(exc.message, transient=False) from exc
+        except TimeoutError as exc:
+            raise _StepFailed(f"timed out after {self._step_timeout:g}s", transient=True) from exc
+        except Exception as exc:
+            log.exception("run %s step %s: action raised", run.id, step.key)
+            raise _StepFailed(f"{type(exc).__name__}: {exc}", transient=False) from exc
+        if isinstance(result, BaseModel):
+            return result.model_dump(mode="json")
+        return result

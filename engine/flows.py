@@ -1,0 +1,155 @@
+"""Flow definitions: a trigger plus ordered steps, validated when saved.
+
+The same model is used by the REST API, the YAML files of ``maillon flows import/export`` and the
+executor. Validation at save time catches what would otherwise fail at 3 a.m.: unknown actions,
+input fields the action does not have, template syntax errors, duplicate step keys.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connectors.registry import Registry
+from engine.templating import TemplateRenderError, compile_check
+
+__all__ = [
+    "FlowSpec",
+    "FlowValidationError",
+    "StepSpec",
+    "WebhookTrigger",
+    "dump_yaml",
+    "load_yaml",
+]
+
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class FlowValidationError(ValueError):
+    """A flow that cannot be saved; ``problems`` lists every reason, not just the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class WebhookTrigger(BaseModel):
+    """Runs the flow for every delivery to its secret hook URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["webhook"] = "webhook"
+    dedup: str | None = Field(
+        None,
+        description="Template whose value identifies a delivery (e.g. '{{ event.id }}'); a value "
+        "seen before for this flow starts no run. The Idempotency-Key header does the same.",
+        examples=["{{ event.id }}"],
+    )
+
+
+Trigger = Annotated[WebhookTrigger, Field(discriminator="type")]
+
+
+class StepSpec(BaseModel):
+    """One action with its connection and templated inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(description="Unique within the flow; later steps read `steps.<key>.…`.")
+    action: str = Field(description="`<connector>.<action>`", examples=["slack.send_message"])
+    connection: str | None = Field(None, description="Name of a saved connection.")
+    input: dict[str, Any] = Field(default_factory=dict, description="Values or templates.")
+    max_attempts: int | None = Field(None, ge=1, le=100, description="Overrides the flow's.")
+
+    @field_validator("key")
+    @classmethod
+    def _key_shape(cls, value: str) -> str:
+        if not _KEY.match(value):
+            raise ValueError("must be lower-case letters, digits and _, starting with a letter")
+        return value
+
+
+class FlowSpec(BaseModel):
+    """What a user edits: everything about a flow except its identity and hook token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    enabled: bool = True
+    trigger: Trigger = Field(default_factory=WebhookTrigger)
+    steps: list[StepSpec] = Field(min_length=1, max_length=100)
+    max_attempts: int | None = Field(
+        None, ge=1, le=100, description="Attempts per step on transient errors (default 5)."
+    )
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> FlowSpec:
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.key in seen:
+                raise ValueError(f"step key {step.key!r} is used twice")
+            seen.add(step.key)
+        return self
+
+    def check(self, registry: Registry, connections: dict[str, str]) -> None:
+        """Check actions, input fields, connections (name → app) and template syntax.
+
+        Raises :class:`FlowValidationError` listing every problem found.
+        """
+        problems: list[str] = []
+        if self.trigger.dedup:
+            try:
+                compile_check(self.trigger.dedup, "trigger.dedup")
+            except TemplateRenderError as exc:
+                problems.append(str(exc))
+        for i, step in enumerate(self.steps):
+            where = f"steps[{i}] ({step.key})"
+            try:
+                connector, action = registry.resolve(step.action)
+            except LookupError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            unknown = set(step.input) - set(action.Input.model_fields)
+            if unknown:
+                known = ", ".join(action.Input.model_fields)
+                problems.append(
+                    f"{where}: {step.action} has no input {', '.join(sorted(unknown))} ({known})"
+                )
+            if step.connection is not None:
+                app = connections.get(step.connection)
+                if app is None:
+                    problems.append(f"{where}: no connection named {step.connection!r}")
+                elif app != connector.key:
+                    problems.append(
+                        f"{where}: connection {step.connection!r} is for {app}, not {connector.key}"
+                    )
+            elif connector.needs_connection and _requires_connection(connector.connection):
+                problems.append(f"{where}: {step.action} needs a connection")
+            try:
+                compile_check(step.input, f"{where}.input")
+            except TemplateRenderError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise FlowValidationError(problems)
+
+
+def _requires_connection(model: type[BaseModel]) -> bool:
+    return any(f.is_required() for f in model.model_fields.values())
+
+
+def load_yaml(text: str) -> list[dict[str, Any]]:
+    """Parse one or more flow documents (``---`` separated) into plain mappings."""
+    docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    for doc in docs:
+        if not isinstance(doc, dict):
+            raise ValueError("a flow document must be a mapping")
+    return docs
+
+
+def dump_yaml(flows: list[dict[str, Any]]) -> str:
+    """Write flow mappings as YAML documents, keys in their natural order."""
+    return yaml.safe_dump_all(flows, sort_keys=False, allow_unicode=True, width=100)

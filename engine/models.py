@@ -1,0 +1,121 @@
+"""The database tables (SQLModel). Timestamps are UTC epoch seconds; JSON is stored as text.
+
+Epoch floats compare and index cheaply on both SQLite and PostgreSQL, which matters for the
+queue's ``available_at``/``lease_expires_at`` scans. JSON as text keeps the hot intake path free
+of per-dialect JSON handling: the bytes the sender posted are stored as they were parsed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = ["ApiToken", "ConnectionRow", "EventRow", "FlowRow", "RunRow", "RunStatus", "StepRow"]
+
+
+class RunStatus:
+    """The states of a run. ``held`` runs wait for an operator (their flow was disabled)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    HELD = "held"
+    ALL = (QUEUED, RUNNING, SUCCEEDED, FAILED, HELD)
+
+
+class FlowRow(SQLModel, table=True):
+    """A flow: its definition (trigger, steps, settings) as JSON, versioned on every edit."""
+
+    __tablename__ = "flows"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    enabled: bool = True
+    hook_token: str = Field(unique=True, index=True, max_length=64)
+    definition: str = Field(sa_type=Text)
+    version: int = 1
+    created_at: float
+    updated_at: float
+
+
+class ConnectionRow(SQLModel, table=True):
+    """Credentials and settings for one app account; secret fields are encrypted."""
+
+    __tablename__ = "connections"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(unique=True, index=True, max_length=200)
+    app: str = Field(max_length=100)
+    config: str = Field(sa_type=Text, default="{}")
+    secrets: str = Field(sa_type=Text, default="")
+    created_at: float
+    updated_at: float
+
+
+class EventRow(SQLModel, table=True):
+    """One accepted delivery, stored before the sender is answered."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("dedup_scope", "dedup_key", name="uq_events_dedup"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    flow_id: str | None = Field(default=None, index=True, max_length=36)
+    source: str = Field(max_length=200)
+    dedup_scope: str | None = Field(default=None, max_length=200)
+    dedup_key: str | None = Field(default=None, max_length=500)
+    body: str = Field(sa_type=Text)
+    meta: str = Field(sa_type=Text)
+    received_at: float = Field(index=True)
+
+
+class RunRow(SQLModel, table=True):
+    """One execution of a flow for an event. The runs table is the work queue."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_queue", "status", "available_at"),
+        Index("ix_runs_flow_created", "flow_id", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    flow_id: str = Field(max_length=36)
+    event_id: str = Field(index=True, max_length=36)
+    status: str = Field(max_length=16)
+    claims: int = 0
+    available_at: float
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: float | None = None
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class StepRow(SQLModel, table=True):
+    """The per-step ledger: what a step received, returned, or failed with."""
+
+    __tablename__ = "steps"
+
+    run_id: str = Field(primary_key=True, max_length=36)
+    step_key: str = Field(primary_key=True, max_length=100)
+    position: int
+    status: str = Field(max_length=16)
+    input: str | None = Field(default=None, sa_type=Text)
+    output: str | None = Field(default=None, sa_type=Text)
+    error: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    created_at: float
+    last_used_at: float | None = None

@@ -1,0 +1,86 @@
+"""The engine assembled: database, writer, connections, executor and workers for one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from connectors.registry import Registry, default_registry
+from engine.connections import ConnectionResolver
+from engine.crypto import SecretBox
+from engine.db import create_db_engine, migrate
+from engine.executor import Executor, RetryPolicy
+from engine.intake import Accepted, Delivery
+from engine.settings import Settings
+from engine.worker import Wakeup, Worker
+from engine.writer import Writer
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Owns the process-wide engine objects. ``open()`` before use, ``close()`` after."""
+
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or default_registry
+        self.db = create_db_engine(settings.resolved_database_url)
+        self.box = SecretBox(settings.encryption_key)
+        self.writer = Writer(self.db)
+        self.wakeup = Wakeup()
+        self.connections = ConnectionResolver(self.db, self.box)
+        self.executor = Executor(
+            engine=self.db,
+            writer=self.writer,
+            registry=self.registry,
+            connections=self.connections,
+            policy=RetryPolicy(
+                base_delay=settings.retry_base_delay,
+                max_delay=settings.retry_max_delay,
+                default_max_attempts=settings.default_max_attempts,
+            ),
+            step_timeout=settings.step_timeout,
+            lease_seconds=settings.lease_seconds,
+        )
+        self._stop = asyncio.Event()
+        self._worker_tasks: list[asyncio.Task[None]] = []
+
+    def open(self) -> None:
+        """Migrate the schema and start the writer."""
+        migrate(self.settings.resolved_database_url)
+        self.writer.start()
+
+    def close(self) -> None:
+        """Stop the writer (after it has committed what it was given) and the pool."""
+        self.writer.stop()
+        self.db.dispose()
+
+    async def deliver(self, delivery: Delivery) -> Accepted:
+        """Store a delivery and queue its runs; return once committed, and wake the workers."""
+        accepted = await self.writer.submit(delivery)
+        if accepted.run_ids and not accepted.held and not accepted.duplicate:
+            self.wakeup.notify()
+        return accepted
+
+    def start_workers(self, count: int | None = None) -> None:
+        """Start ``count`` worker loops in the running event loop."""
+        self._stop = asyncio.Event()
+        for _ in range(self.settings.workers if count is None else count):
+            worker = Worker(
+                writer=self.writer,
+                executor=self.executor,
+                wakeup=self.wakeup,
+                concurrency=self.settings.worker_concurrency,
+                lease_seconds=self.settings.lease_seconds,
+                poll_interval=self.settings.poll_interval,
+            )
+            self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
+
+    async def stop_workers(self) -> None:
+        """Ask workers to stop claiming and wait for the runs in progress."""
+        self._stop.set()
+        if self._worker_tasks:
+            await asyncio.gather(*self._worker_tasks, return_exceptions=True)
+        self._worker_tasks.clear()

@@ -1,0 +1,87 @@
+"""Configuration, read from ``MAILLON_*`` environment variables (and a ``.env`` file)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+log = logging.getLogger(__name__)
+
+SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Defaults give a working single-process SQLite install."""
+
+    model_config = SettingsConfigDict(env_prefix="MAILLON_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("./maillon-data"), description="Where SQLite and the key live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file maillon.db in the data dir."
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Encrypts connection secrets. Generated once into the data dir if unset.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(
+        None, description="Base URL senders use to reach this install (for hook URLs)."
+    )
+    workers: int = Field(1, ge=0, description="In-process workers started by `maillon serve`.")
+    worker_concurrency: int = Field(64, ge=1, description="Runs one worker executes at once.")
+    max_body_bytes: int = Field(1024 * 1024, ge=1, description="Largest hook body accepted.")
+    default_max_attempts: int = Field(
+        5, ge=1, description="Attempts per step unless the flow says."
+    )
+    retry_base_delay: float = Field(2.0, ge=0, description="First retry delay, in seconds.")
+    retry_max_delay: float = Field(600.0, ge=0, description="Longest backoff between attempts.")
+    step_timeout: float = Field(120.0, gt=0, description="Longest a step may take, in seconds.")
+    lease_seconds: float = Field(60.0, gt=0, description="A claimed run's lease before recovery.")
+    poll_interval: float = Field(
+        1.0, gt=0, description="Safety net: idle workers look at the queue this often."
+    )
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'maillon.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        """Public base URL without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @cached_property
+    def encryption_key(self) -> str:
+        """The secret key: from the environment, else from the data dir, else generated there."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / SECRET_KEY_FILE
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        # O_EXCL: two processes starting together must not write two different keys.
+        try:
+            with path.open("x") as f:
+                f.write(key + "\n")
+            path.chmod(0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        log.warning(
+            "generated a new secret key in %s: back it up; without it, stored connection "
+            "secrets cannot be decrypted",
+            path,
+        )
+        return key

@@ -1,0 +1,314 @@
+"""Reading and editing flows, connections, events, runs and API tokens (the non-hot paths).
+
+These are plain synchronous functions over a SQLModel session, shared by the REST API and the
+CLI. The hot paths (intake, claiming, step records) go through :mod:`engine.writer` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
+
+from connectors.registry import Registry
+from engine.connections import split_secrets
+from engine.crypto import SecretBox
+from engine.flows import FlowSpec
+from engine.ids import new_id
+from engine.models import ApiToken, ConnectionRow, EventRow, FlowRow, RunRow, RunStatus, StepRow
+
+__all__ = ["NotFound", "Store"]
+
+
+class NotFound(LookupError):
+    """The named object does not exist."""
+
+
+class Conflict(ValueError):
+    """The change would break a uniqueness rule or a state rule."""
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    """Data access for the API and the CLI."""
+
+    def __init__(self, engine: Engine, registry: Registry, box: SecretBox) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.box = box
+
+    def session(self) -> Session:
+        """A new session; use as a context manager."""
+        return Session(self.engine, expire_on_commit=False)
+
+    # -- API tokens ------------------------------------------------------------------------
+
+    def create_token(self, name: str) -> tuple[ApiToken, str]:
+        """Create a token; the plaintext is returned once and never stored."""
+        plaintext = "mlt_" + secrets.token_urlsafe(32)
+        row = ApiToken(
+            id=new_id(), name=name, token_hash=_hash_token(plaintext), created_at=time.time()
+        )
+        with self.session() as s:
+            s.add(row)
+            s.commit()
+        return row, plaintext
+
+    def check_token(self, plaintext: str) -> ApiToken | None:
+        """The token row if ``plaintext`` is a valid token."""
+        with self.session() as s:
+            return s.exec(
+                select(ApiToken).where(ApiToken.token_hash == _hash_token(plaintext))
+            ).first()
+
+    def list_tokens(self) -> list[ApiToken]:
+        with self.session() as s:
+            return list(s.exec(select(ApiToken).order_by(col(ApiToken.created_at))))
+
+    def revoke_token(self, token_id: str) -> None:
+        with self.session() as s:
+            row = s.get(ApiToken, token_id)
+            if row is None:
+                raise NotFound(f"no token {token_id}")
+            s.delete(row)
+            s.commit()
+
+    # -- connections -----------------------------------------------------------------------
+
+    def connection_apps(self) -> dict[str, str]:
+        """Connection name → connector key, for flow validation."""
+        with self.session() as s:
+            return {r.name: r.app for r in s.exec(select(ConnectionRow))}
+
+    def list_connections(self) -> list[ConnectionRow]:
+        with self.session() as s:
+            return list(s.exec(select(ConnectionRow).order_by(col(ConnectionRow.name))))
+
+    def get_connection(self, ref: str) -> ConnectionRow:
+        """By id or by name."""
+        with self.session() as s:
+            row = (
+                s.get(ConnectionRow, ref)
+                or s.exec(select(ConnectionRow).where(ConnectionRow.name == ref)).first()
+            )
+        if row is None:
+            raise NotFound(f"no connection {ref!r}")
+        return row
+
+    def secret_names(self, row: ConnectionRow) -> list[str]:
+        """Which secret fields are set (their values are never returned)."""
+        return sorted(self.box.open(row.secrets))
+
+    def save_connection(
+        self, app: str, name: str, values: dict[str, Any], existing: ConnectionRow | None = None
+    ) -> ConnectionRow:
+        """Create, or update ``existing`` (secrets not given are kept).
+
+        Raises ``ValueError`` (unknown app, invalid values) or :class:`Conflict` (name taken).
+        """
+        connector = self.registry.get(app)
+        if connector is None:
+            known = ", ".join(c.key for c in self.registry.all())
+            raise ValueError(f"unknown app {app!r} (installed: {known})")
+        if existing is not None:
+            merged = {**json.loads(existing.config), **self.box.open(existing.secrets), **values}
+        else:
+            merged = dict(values)
+        try:
+            public, secret = split_secrets(connector, merged)
+        except ValidationError as exc:
+            raise ValueError(_errors(exc)) from exc
+        now = time.time()
+        with self.session() as s:
+            clash = s.exec(select(ConnectionRow).where(ConnectionRow.name == name)).first()
+            if clash is not None and (existing is None or clash.id != existing.id):
+                raise Conflict(f"a connection named {name!r} exists")
+            if existing is None:
+                row = ConnectionRow(id=new_id(), name=name, app=app, created_at=now, updated_at=now)
+            else:
+                row = s.get(ConnectionRow, existing.id) or existing
+                row.name, row.updated_at = name, now
+            row.config = json.dumps(public)
+            row.secrets = self.box.seal(secret) if secret else ""
+            s.add(row)
+            s.commit()
+            return row
+
+    def delete_connection(self, ref: str) -> None:
+        row = self.get_connection(ref)
+        with self.session() as s:
+            for flow in s.exec(select(FlowRow)):
+                steps = json.loads(flow.definition)["steps"]
+                if any(step.get("connection") == row.name for step in steps):
+                    raise Conflict(f"flow {flow.name!r} ({flow.id}) uses connection {row.name!r}")
+            s.delete(s.get(ConnectionRow, row.id))
+            s.commit()
+
+    # -- flows -----------------------------------------------------------------------------
+
+    def list_flows(self) -> list[FlowRow]:
+        with self.session() as s:
+            return list(s.exec(select(FlowRow).order_by(col(FlowRow.created_at))))
+
+    def get_flow(self, flow_id: str) -> FlowRow:
+        with self.session() as s:
+            row = s.get(FlowRow, flow_id)
+        if row is None:
+            raise NotFound(f"no flow {flow_id}")
+        return row
+
+    def save_flow(self, spec: FlowSpec, flow_id: str | None = None) -> FlowRow:
+        """Validate and create (``flow_id`` unknown or ``None``) or update a flow.
+
+        Raises :class:`engine.flows.FlowValidationError` listing every problem.
+        """
+        spec.check(self.registry, self.connection_apps())
+        now = time.time()
+        definition = spec.model_dump_json()
+        with self.session() as s:
+            row = s.get(FlowRow, flow_id) if flow_id else None
+            if row is None:
+                row = FlowRow(
+                    id=flow_id or new_id(),
+                    name=spec.name,
+                    enabled=spec.enabled,
+                    hook_token=secrets.token_urlsafe(24),
+                    definition=definition,
+                    created_at=now,
+                    updated_at=now,
+                )
+            else:
+                row.name, row.enabled, row.definition = spec.name, spec.enabled, definition
+                row.version += 1
+                row.updated_at = now
+            s.add(row)
+            s.commit()
+            return row
+
+    def set_enabled(self, flow_id: str, enabled: bool) -> FlowRow:
+        row = self.get_flow(flow_id)
+        spec = FlowSpec.model_validate_json(row.definition)
+        spec.enabled = enabled
+        with self.session() as s:
+            row = s.get(FlowRow, flow_id) or row
+            row.enabled = enabled
+            row.definition = spec.model_dump_json()
+            row.version += 1
+            row.updated_at = time.time()
+            s.add(row)
+            s.commit()
+            return row
+
+    def delete_flow(self, flow_id: str) -> None:
+        """Delete a flow; its events and runs stay as history, queued runs fail."""
+        with self.session() as s:
+            row = s.get(FlowRow, flow_id)
+            if row is None:
+                raise NotFound(f"no flow {flow_id}")
+            s.delete(row)
+            s.commit()
+
+    # -- events and runs -------------------------------------------------------------------
+
+    def list_events(
+        self, flow_id: str | None = None, limit: int = 50, before: str | None = None
+    ) -> list[EventRow]:
+        with self.session() as s:
+            q = select(EventRow).order_by(col(EventRow.id).desc()).limit(limit)
+            if flow_id:
+                q = q.where(EventRow.flow_id == flow_id)
+            if before:
+                q = q.where(col(EventRow.id) < before)
+            return list(s.exec(q))
+
+    def get_event(self, event_id: str) -> tuple[EventRow, list[RunRow]]:
+        with self.session() as s:
+            row = s.get(EventRow, event_id)
+            if row is None:
+                raise NotFound(f"no event {event_id}")
+            runs = list(s.exec(select(RunRow).where(RunRow.event_id == event_id)))
+        return row, runs
+
+    def list_runs(
+        self,
+        flow_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[RunRow]:
+        with self.session() as s:
+            q = select(RunRow).order_by(col(RunRow.id).desc()).limit(limit)
+            if flow_id:
+                q = q.where(RunRow.flow_id == flow_id)
+            if status:
+                q = q.where(RunRow.status == status)
+            if before:
+                q = q.where(col(RunRow.id) < before)
+            return list(s.exec(q))
+
+    def get_run(self, run_id: str) -> tuple[RunRow, list[StepRow]]:
+        with self.session() as s:
+            row = s.get(RunRow, run_id)
+            if row is None:
+                raise NotFound(f"no run {run_id}")
+            steps = list(
+                s.exec(
+                    select(StepRow).where(StepRow.run_id == run_id).order_by(col(StepRow.position))
+                )
+            )
+        return row, steps
+
+    def replay_run(self, run_id: str) -> RunRow:
+        """Queue a failed or held run again; it resumes at its first unfinished step.
+
+        The failed step's attempt count restarts, so a replay gets the full retry budget.
+        """
+        with self.session() as s:
+            result = s.exec(
+                update(RunRow)
+                .where(
+                    col(RunRow.id) == run_id,
+                    col(RunRow.status).in_([RunStatus.FAILED, RunStatus.HELD]),
+                )
+                .values(status=RunStatus.QUEUED, available_at=time.time(), error=None)
+            )
+            if result.rowcount != 1:
+                row = s.get(RunRow, run_id)
+                if row is None:
+                    raise NotFound(f"no run {run_id}")
+                raise Conflict(f"run {run_id} is {row.status}; only failed or held runs replay")
+            s.exec(
+                update(StepRow)
+                .where(col(StepRow.run_id) == run_id, col(StepRow.status) != RunStatus.SUCCEEDED)
+                .values(attempts=0)
+            )
+            s.commit()
+            row = s.get(RunRow, run_id)
+            assert row is not None
+            return row
+
+    def release_held(self, flow_id: str) -> int:
+        """Queue every held run of a flow; return how many."""
+        with self.session() as s:
+            result = s.exec(
+                update(RunRow)
+                .where(col(RunRow.flow_id) == flow_id, col(RunRow.status) == RunStatus.HELD)
+                .values(status=RunStatus.QUEUED, available_at=time.time())
+            )
+            s.commit()
+            return int(result.rowcount)
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+    )

@@ -1,0 +1,139 @@
+"""Workers: claim due runs and execute them concurrently, woken the moment a run is committed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+
+from engine.executor import Executor
+from engine.queue import Claimed, ClaimRuns, ExtendLeases
+from engine.writer import Writer
+
+__all__ = ["Wakeup", "Worker"]
+
+log = logging.getLogger(__name__)
+
+
+class Wakeup:
+    """A thread-safe "there is new work" signal for workers in any event loop of this process.
+
+    Across processes (PostgreSQL scale-out) the same role is played by LISTEN/NOTIFY; the
+    workers' poll interval is only a safety net.
+    """
+
+    def __init__(self) -> None:
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self._lock = threading.Lock()
+
+    def register(self) -> asyncio.Event:
+        """An event that :meth:`notify` sets, bound to the running loop."""
+        event = asyncio.Event()
+        with self._lock:
+            self._waiters.append((asyncio.get_running_loop(), event))
+        return event
+
+    def unregister(self, event: asyncio.Event) -> None:
+        """Stop notifying ``event``."""
+        with self._lock:
+            self._waiters = [w for w in self._waiters if w[1] is not event]
+
+    def notify(self) -> None:
+        """Wake every registered worker."""
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                event.set()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(event.set)
+
+
+class Worker:
+    """Claims up to ``concurrency`` runs at a time and executes them as asyncio tasks."""
+
+    def __init__(
+        self,
+        *,
+        writer: Writer,
+        executor: Executor,
+        wakeup: Wakeup,
+        concurrency: int,
+        lease_seconds: float,
+        poll_interval: float,
+        name: str | None = None,
+    ) -> None:
+        self._writer = writer
+        self._executor = executor
+        self._wakeup = wakeup
+        self._concurrency = concurrency
+        self._lease = lease_seconds
+        self._poll = poll_interval
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._active: dict[asyncio.Task[None], str] = {}  # task → run id
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set, then let the runs in progress finish."""
+        wake = self._wakeup.register()
+        heartbeat = asyncio.create_task(self._heartbeat(stop))
+        try:
+            while not stop.is_set():
+                wake.clear()
+                timeout = await self._claim_and_start()
+                if stop.is_set():
+                    break
+                if timeout is None:
+                    continue  # claimed a full batch: there may be more right away
+                waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters:
+                    w.cancel()
+        finally:
+            self._wakeup.unregister(wake)
+            if self._active:
+                await asyncio.wait(list(self._active))
+            heartbeat.cancel()
+
+    async def _claim_and_start(self) -> float | None:
+        """Claim what fits; return how long to wait for more (``None``: look again at once)."""
+        free = self._concurrency - len(self._active)
+        if free <= 0:
+            return self._poll  # a finishing run sets the wake event
+        try:
+            claimed: Claimed = await self._writer.submit(ClaimRuns(self.name, free, self._lease))
+        except Exception:
+            log.exception("claiming runs failed; retrying in %.1fs", self._poll)
+            return self._poll
+        for run in claimed.runs:
+            task = asyncio.create_task(self._executor.execute(run, self.name))
+            self._active[task] = run.id
+            task.add_done_callback(self._done)
+        if len(claimed.runs) == free:
+            return None
+        timeout = self._poll
+        if claimed.next_due is not None:
+            timeout = min(timeout, max(0.0, claimed.next_due - time.time()))
+        return timeout
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._active.pop(task, None)
+        self._wakeup.notify()  # a slot is free
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        # Runs longer than a lease (a slow API) must not be taken over by another worker.
+        while not stop.is_set():
+            await asyncio.sleep(self._lease / 3)
+            if self._active:
+                try:
+                    await self._writer.submit(
+                        ExtendLeases(self.name, list(self._active.values()), self._lease)
+                    )
+                except Exception:
+                    log.exception("extending leases failed")

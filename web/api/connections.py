@@ -1,0 +1,81 @@
+"""``/api/connections`` (secrets are write-only) and ``/api/connectors`` (the catalog)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from engine.store import Store
+from web.api.schemas import ConnectionIn, ConnectionOut, ConnectionUpdate
+
+__all__ = ["ConnectionController", "ConnectorController"]
+
+
+class ConnectionController(Controller):
+    path = "/api/connections"
+    tags = ["connections"]
+
+    @get("/", sync_to_thread=True)
+    def list_connections(self, store: Store) -> list[ConnectionOut]:
+        return [ConnectionOut.of(r, store.secret_names(r)) for r in store.list_connections()]
+
+    @post("/", sync_to_thread=True)
+    def create_connection(self, store: Store, data: ConnectionIn) -> ConnectionOut:
+        row = store.save_connection(data.app, data.name, data.values)
+        return ConnectionOut.of(row, store.secret_names(row))
+
+    @get("/{ref:str}", sync_to_thread=True)
+    def get_connection(self, store: Store, ref: str) -> ConnectionOut:
+        row = store.get_connection(ref)
+        return ConnectionOut.of(row, store.secret_names(row))
+
+    @patch("/{ref:str}", sync_to_thread=True)
+    def update_connection(
+        self,
+        store: Store,
+        request: Request,  # type: ignore[type-arg]
+        ref: str,
+        data: ConnectionUpdate,
+    ) -> ConnectionOut:
+        existing = store.get_connection(ref)
+        row = store.save_connection(existing.app, data.name or existing.name, data.values, existing)
+        request.app.state.runtime.connections.invalidate()
+        return ConnectionOut.of(row, store.secret_names(row))
+
+    @delete("/{ref:str}", sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
+    def delete_connection(self, store: Store, request: Request, ref: str) -> None:  # type: ignore[type-arg]
+        store.delete_connection(ref)
+        request.app.state.runtime.connections.invalidate()
+
+
+class ConnectorController(Controller):
+    path = "/api/connectors"
+    tags = ["connectors"]
+
+    @get("/", sync_to_thread=False)
+    def list_connectors(self, store: Store) -> list[dict[str, Any]]:
+        """Installed apps, their connection fields and their actions' input/output schemas."""
+        return [
+            {
+                "key": c.key,
+                "title": c.title,
+                "description": c.description,
+                "connection": {
+                    "schema": c.connection.model_json_schema(),
+                    "secret_fields": sorted(c.connection.secret_fields()),
+                },
+                "actions": [
+                    {
+                        "key": f"{c.key}.{a.key}",
+                        "title": a.title,
+                        "description": a.description,
+                        "input_schema": a.Input.model_json_schema(),
+                        "output_schema": a.Output.model_json_schema(),
+                    }
+                    for a in c.actions
+                ],
+            }
+            for c in store.registry.all()
+        ]

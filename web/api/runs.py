@@ -1,0 +1,64 @@
+"""``/api/events`` and ``/api/runs``: history, details with every step, and replay."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+
+from engine.models import RunStatus
+from engine.store import Store
+from web.api.schemas import EventOut, RunOut
+
+__all__ = ["EventController", "RunController"]
+
+_LIMIT = Parameter(ge=1, le=500, default=50)
+
+
+class EventController(Controller):
+    path = "/api/events"
+    tags = ["events"]
+
+    @get("/", sync_to_thread=True)
+    def list_events(
+        self,
+        store: Store,
+        flow_id: str | None = None,
+        limit: int = _LIMIT,
+        before: str | None = None,
+    ) -> list[EventOut]:
+        """Newest first; page with ``before=<last id>``."""
+        return [EventOut.of(e) for e in store.list_events(flow_id, limit, before)]
+
+    @get("/{event_id:str}", sync_to_thread=True)
+    def get_event(self, store: Store, event_id: str) -> EventOut:
+        event, runs = store.get_event(event_id)
+        return EventOut.of(event, runs)
+
+
+class RunController(Controller):
+    path = "/api/runs"
+    tags = ["runs"]
+
+    @get("/", sync_to_thread=True)
+    def list_runs(
+        self,
+        store: Store,
+        flow_id: str | None = None,
+        status: str | None = Parameter(default=None, pattern="^(" + "|".join(RunStatus.ALL) + ")$"),
+        limit: int = _LIMIT,
+        before: str | None = None,
+    ) -> list[RunOut]:
+        """Newest first; filter by flow and status; page with ``before=<last id>``."""
+        return [RunOut.of(r) for r in store.list_runs(flow_id, status, limit, before)]
+
+    @get("/{run_id:str}", sync_to_thread=True)
+    def get_run(self, store: Store, run_id: str) -> RunOut:
+        run, steps = store.get_run(run_id)
+        return RunOut.of(run, steps)
+
+    @post("/{run_id:str}/replay", sync_to_thread=True, status_code=200)
+    def replay_run(self, store: Store, request: Request, run_id: str) -> RunOut:  # type: ignore[type-arg]
+        """Run a failed (or held) run again from its first step that did not succeed."""
+        run = store.replay_run(run_id)
+        request.app.state.runtime.wakeup.notify()
+        return RunOut.of(run)

@@ -1,0 +1,172 @@
+"""What the API returns, kept apart from the database models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from engine.flows import FlowSpec
+from engine.models import ConnectionRow, EventRow, FlowRow, RunRow, StepRow
+
+__all__ = [
+    "ConnectionIn",
+    "ConnectionOut",
+    "ConnectionUpdate",
+    "EventOut",
+    "FlowOut",
+    "RunOut",
+    "StepOut",
+    "iso",
+]
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as an ISO-8601 UTC string."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class FlowOut(FlowSpec):
+    """A flow as stored, with its identity and hook URL."""
+
+    id: str
+    version: int
+    hook_url: str
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, row: FlowRow, base_url: str) -> FlowOut:
+        return cls(
+            **json.loads(row.definition),
+            id=row.id,
+            version=row.version,
+            hook_url=f"{base_url}/hooks/{row.hook_token}",
+            created_at=iso(row.created_at),
+            updated_at=iso(row.updated_at),
+        )
+
+
+class ConnectionIn(BaseModel):
+    """A new connection: ``values`` must fit the app's connection model."""
+
+    app: str = Field(examples=["slack"])
+    name: str = Field(min_length=1, max_length=200, examples=["team-slack"])
+    values: dict[str, Any] = Field(default_factory=dict, examples=[{"bot_token": "xoxb-…"}])
+
+
+class ConnectionUpdate(BaseModel):
+    """Changes to a connection; secrets that are not given are kept."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConnectionOut(BaseModel):
+    """A connection without its secrets: only the names of the secrets that are set."""
+
+    id: str
+    name: str
+    app: str
+    config: dict[str, Any]
+    secrets_set: list[str]
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, row: ConnectionRow, secret_names: list[str]) -> ConnectionOut:
+        return cls(
+            id=row.id,
+            name=row.name,
+            app=row.app,
+            config=json.loads(row.config),
+            secrets_set=secret_names,
+            created_at=iso(row.created_at),
+            updated_at=iso(row.updated_at),
+        )
+
+
+class StepOut(BaseModel):
+    key: str
+    position: int
+    status: str
+    attempts: int
+    input: Any
+    output: Any
+    error: str | None
+    started_at: str | None
+    finished_at: str | None
+
+    @classmethod
+    def of(cls, row: StepRow) -> StepOut:
+        return cls(
+            key=row.step_key,
+            position=row.position,
+            status=row.status,
+            attempts=row.attempts,
+            input=_json(row.input),
+            output=_json(row.output),
+            error=row.error,
+            started_at=iso(row.started_at),
+            finished_at=iso(row.finished_at),
+        )
+
+
+class RunOut(BaseModel):
+    id: str
+    flow_id: str
+    event_id: str
+    status: str
+    claims: int
+    error: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    steps: list[StepOut] | None = None
+
+    @classmethod
+    def of(cls, row: RunRow, steps: list[StepRow] | None = None) -> RunOut:
+        return cls(
+            id=row.id,
+            flow_id=row.flow_id,
+            event_id=row.event_id,
+            status=row.status,
+            claims=row.claims,
+            error=row.error,
+            created_at=iso(row.created_at),
+            started_at=iso(row.started_at),
+            finished_at=iso(row.finished_at),
+            steps=None if steps is None else [StepOut.of(s) for s in steps],
+        )
+
+
+class EventOut(BaseModel):
+    id: str
+    flow_id: str | None
+    source: str
+    dedup_key: str | None
+    received_at: str | None
+    body: Any
+    request: Any
+    runs: list[RunOut] | None = None
+
+    @classmethod
+    def of(cls, row: EventRow, runs: list[RunRow] | None = None) -> EventOut:
+        return cls(
+            id=row.id,
+            flow_id=row.flow_id,
+            source=row.source,
+            dedup_key=row.dedup_key,
+            received_at=iso(row.received_at),
+            body=_json(row.body),
+            request=_json(row.meta),
+            runs=None if runs is None else [RunOut.of(r) for r in runs],
+        )

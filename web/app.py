@@ -1,0 +1,105 @@
+"""``create_app()``: the Litestar application, composed from the engine and the web routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+)
+
+from engine.flows import FlowValidationError
+from engine.runtime import Runtime
+from engine.settings import Settings
+from engine.store import Conflict, NotFound, Store
+from web.api import (
+    ConnectionController,
+    ConnectorController,
+    EventController,
+    FlowController,
+    RunController,
+)
+from web.auth import PUBLIC, TokenCache, require_token
+from web.hooks import receive_hook
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+@get("/healthz", opt=PUBLIC, include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    """Liveness for load balancers; says nothing about the data."""
+    return {"status": "ok"}
+
+
+def _error(status: int) -> Any:
+    def handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+        body: dict[str, Any] = {"status_code": status, "detail": str(exc)}
+        if isinstance(exc, FlowValidationError):
+            body["problems"] = exc.problems
+        return Response(body, status_code=status)
+
+    return handler
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, workers: bool = True
+) -> Litestar:
+    """The application. ``workers=False`` serves HTTP only (runs are executed elsewhere)."""
+    runtime = runtime or Runtime(settings or Settings())
+    store = Store(runtime.db, runtime.registry, runtime.box)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        runtime.open()
+        if workers:
+            runtime.start_workers()
+        try:
+            yield
+        finally:
+            await runtime.stop_workers()
+            runtime.close()
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            receive_hook,
+            FlowController,
+            EventController,
+            RunController,
+            ConnectionController,
+            ConnectorController,
+        ],
+        guards=[require_token],
+        dependencies={"store": Provide(lambda: store, sync_to_thread=False)},
+        state=State({"runtime": runtime, "store": store, "tokens": TokenCache(store)}),
+        lifespan=[lifespan],
+        request_max_body_size=runtime.settings.max_body_bytes,
+        exception_handlers={
+            NotFound: _error(HTTP_404_NOT_FOUND),
+            Conflict: _error(HTTP_409_CONFLICT),
+            FlowValidationError: _error(HTTP_422_UNPROCESSABLE_ENTITY),
+            ValueError: _error(HTTP_400_BAD_REQUEST),
+        },
+        openapi_config=OpenAPIConfig(
+            title="Maillon",
+            version="0.1.0",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+            security=[{"bearer": []}],
+        ),
+        logging_config=None,
+    )

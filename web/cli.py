@@ -1,0 +1,273 @@
+"""The ``maillon`` command line: serve, work, and manage flows, connections and tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
+from engine.runtime import Runtime
+from engine.settings import Settings
+from engine.store import Conflict, NotFound, Store
+
+__all__ = ["main"]
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+class _Ctx:
+    """Opens the database lazily, so that ``--help`` needs no data directory."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            _setup_logging(self.settings)
+            self._runtime = Runtime(self.settings)
+            self._runtime.open()
+        return self._runtime
+
+    @property
+    def store(self) -> Store:
+        rt = self.runtime
+        return Store(rt.db, rt.registry, rt.box)
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+pass_ctx = click.make_pass_decorator(_Ctx)
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Maillon: webhooks in, templated connector actions out.
+
+    Configuration comes from MAILLON_* environment variables (see the README).
+    """
+    obj = _Ctx()
+    ctx.obj = obj
+    ctx.call_on_close(obj.close)
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on (MAILLON_HOST).")
+@click.option("--port", type=int, help="Port (MAILLON_PORT).")
+@click.option("--workers", type=int, help="In-process workers; 0 serves HTTP only.")
+@pass_ctx
+def serve(obj: _Ctx, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve hooks and the API, and execute runs in this process."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = obj.settings
+    updates = {
+        k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
+    }
+    settings = settings.model_copy(update=updates)
+    _setup_logging(settings)
+    app = create_app(settings)
+    click.echo(
+        f"Maillon listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,
+        loop="auto",
+        http="auto",
+    )
+
+
+@main.command()
+@click.option("--concurrency", type=int, help="Runs executed at once (MAILLON_WORKER_CONCURRENCY).")
+@pass_ctx
+def worker(obj: _Ctx, concurrency: int | None) -> None:
+    """Execute queued runs without serving HTTP."""
+    if concurrency is not None:
+        obj.settings = obj.settings.model_copy(update={"worker_concurrency": concurrency})
+    runtime = obj.runtime
+
+    async def work() -> None:
+        runtime.start_workers(max(1, obj.settings.workers))
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopped.set)
+        click.echo("worker started; Ctrl-C stops after the runs in progress")
+        await stopped.wait()
+        await runtime.stop_workers()
+
+    asyncio.run(work())
+
+
+@main.command()
+@pass_ctx
+def migrate(obj: _Ctx) -> None:
+    """Apply database migrations (also done at every start)."""
+    obj.runtime  # noqa: B018  (opening the runtime migrates)
+    click.echo("schema is up to date")
+
+
+# -- flows ---------------------------------------------------------------------------------
+
+
+@main.group()
+def flows() -> None:
+    """Import, export and list flows."""
+
+
+@flows.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def flows_import(obj: _Ctx, files: tuple[str, ...]) -> None:
+    """Create or update flows from YAML files (a document with an `id` updates that flow)."""
+    store, failed = obj.store, False
+    for path in files:
+        try:
+            docs = load_yaml(Path(path).read_text())
+        except ValueError as exc:
+            click.echo(f"{path}: {exc}", err=True)
+            failed = True
+            continue
+        for doc in docs:
+            flow_id = doc.pop("id", None)
+            try:
+                row = store.save_flow(FlowSpec.model_validate(doc), flow_id)
+            except (FlowValidationError, ValueError) as exc:
+                click.echo(f"{path}: {doc.get('name', '?')}: {exc}", err=True)
+                failed = True
+                continue
+            hook = f"{obj.settings.base_url}/hooks/{row.hook_token}"
+            click.echo(f"{row.id}  {row.name}\n    hook: {hook}")
+    if failed:
+        sys.exit(1)
+
+
+@flows.command("export")
+@click.argument("flow_id", required=False)
+@pass_ctx
+def flows_export(obj: _Ctx, flow_id: str | None) -> None:
+    """Print flows (one, or all) as YAML, ready for `maillon flows import`."""
+    store = obj.store
+    try:
+        rows = [store.get_flow(flow_id)] if flow_id else store.list_flows()
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    docs = [
+        {"id": r.id, **FlowSpec.model_validate_json(r.definition).model_dump(exclude_defaults=True)}
+        for r in rows
+    ]
+    click.echo(dump_yaml(docs), nl=False)
+
+
+@flows.command("list")
+@pass_ctx
+def flows_list(obj: _Ctx) -> None:
+    """List flows with their hook URLs."""
+    for r in obj.store.list_flows():
+        state = "enabled " if r.enabled else "disabled"
+        click.echo(
+            f"{r.id}  {state}  {r.name}\n    hook: {obj.settings.base_url}/hooks/{r.hook_token}"
+        )
+
+
+# -- connections ---------------------------------------------------------------------------
+
+
+@main.group()
+def connections() -> None:
+    """Add and list connections (secrets are stored encrypted and never printed)."""
+
+
+@connections.command("add")
+@click.argument("app")
+@click.argument("name")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="A connection field.")
+@pass_ctx
+def connections_add(obj: _Ctx, app: str, name: str, pairs: tuple[str, ...]) -> None:
+    """Save a connection for APP (e.g. slack) under NAME; an existing NAME is updated."""
+    values: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--set")
+        values[key.strip()] = value
+    store = obj.store
+    try:
+        existing = store.get_connection(name)
+    except NotFound:
+        existing = None
+    try:
+        row = store.save_connection(app, name, values, existing)
+    except (ValueError, Conflict) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{row.id}  {row.app}  {row.name}  secrets set: {', '.join(store.secret_names(row)) or '-'}"
+    )
+
+
+@connections.command("list")
+@pass_ctx
+def connections_list(obj: _Ctx) -> None:
+    """List connections (never their secrets)."""
+    store = obj.store
+    for r in store.list_connections():
+        click.echo(f"{r.id}  {r.app:<16} {r.name}  config: {json.dumps(json.loads(r.config))}")
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens (bearer tokens for /api)."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@pass_ctx
+def tokens_create(obj: _Ctx, name: str) -> None:
+    """Create a token and print it once; only its hash is kept."""
+    row, plaintext = obj.store.create_token(name)
+    click.echo(plaintext)
+    click.echo(f"(token {row.id} '{name}': store it now, it cannot be shown again)", err=True)
+
+
+@tokens.command("list")
+@pass_ctx
+def tokens_list(obj: _Ctx) -> None:
+    """List tokens (names and ids only)."""
+    for r in obj.store.list_tokens():
+        click.echo(f"{r.id}  {r.name}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@pass_ctx
+def tokens_revoke(obj: _Ctx, token_id: str) -> None:
+    """Revoke a token by id."""
+    try:
+        obj.store.revoke_token(token_id)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("revoked")

@@ -1,0 +1,122 @@
+"""The hook endpoints: ``/hooks/{token}`` accepts deliveries for a flow's webhook trigger.
+
+The sender gets its 200 only after the event and its runs are committed. Bad input is refused
+with a 4xx that says why, and nothing is stored for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from litestar import Request, Response, route
+from litestar.exceptions import HTTPException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+
+from engine.intake import Delivery, UnknownHook
+from engine.runtime import Runtime
+from engine.writer import WriterStopped
+from web.auth import PUBLIC
+
+__all__ = ["receive_hook"]
+
+# Credentials a sender may include are not worth keeping in the event's request metadata.
+_DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_MAX_IDEMPOTENCY_KEY = 500
+
+
+def _query(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return _pairs(parse_qsl(request.scope.get("query_string", b"").decode("latin-1")))
+
+
+def _pairs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Form/query pairs as a mapping; a repeated name becomes a list, as senders intend."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            existing = out[key]
+            out[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            out[key] = value
+    return out
+
+
+def _parse(content_type: str, raw: bytes, query: dict[str, Any]) -> tuple[Any, str]:
+    """The event body and its JSON text; raise a 4xx for what cannot be read."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not raw.strip():
+        return query, msgspec.json.encode(query).decode()
+    if media in ("", "application/json", "text/json") or media.endswith("+json"):
+        try:
+            body = msgspec.json.decode(raw)
+            text = raw.decode("utf-8")
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise HTTPException(
+                status_code=HTTP_400_BAD_REQUEST, detail=f"malformed JSON: {exc}"
+            ) from exc
+        return body, text
+    if media == "application/x-www-form-urlencoded":
+        try:
+            body = _pairs(
+                parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            )
+        except UnicodeDecodeError as exc:
+            raise HTTPException(
+                status_code=HTTP_400_BAD_REQUEST, detail=f"malformed form body: {exc}"
+            ) from exc
+        return body, msgspec.json.encode(body).decode()
+    raise HTTPException(
+        status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        detail=f"unsupported content type {media!r}: send JSON or a form",
+    )
+
+
+@route(
+    "/hooks/{token:str}",
+    http_method=["GET", "POST", "PUT"],
+    opt=PUBLIC,
+    include_in_schema=True,
+    summary="Deliver an event to a flow's webhook trigger",
+)
+async def receive_hook(request: Request[Any, Any, Any], token: str) -> Response[dict[str, Any]]:
+    """Store the delivery and queue the flow's run; answer once committed."""
+    runtime: Runtime = request.app.state.runtime
+    headers = request.headers
+    raw = await request.body()
+    query = _query(request)
+    body, text = _parse(headers.get("content-type", ""), raw, query)
+    key = headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
+        raise HTTPException(
+            status_code=HTTP_400_BAD_REQUEST,
+            detail=f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters",
+        )
+    meta = {
+        "method": request.method,
+        "query": query,
+        "headers": {k: v for k, v in headers.items() if k not in _DROPPED_HEADERS},
+    }
+    try:
+        accepted = await runtime.deliver(Delivery(token, body, text, meta, key))
+    except UnknownHook:
+        raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook") from None
+    except WriterStopped:
+        raise HTTPException(
+            status_code=HTTP_503_SERVICE_UNAVAILABLE, detail="shutting down; send again later"
+        ) from None
+    status = "duplicate" if accepted.duplicate else "held" if accepted.held else "queued"
+    return Response(
+        {
+            "event_id": accepted.event_id,
+            "run_ids": accepted.run_ids,
+            "status": status,
+            "duplicate": accepted.duplicate,
+            "held": accepted.held,
+        }
+    )
