@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar import Request, Response, route
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
@@ -84,7 +85,9 @@ def _parse(content_type: str, raw: bytes, query: dict[str, Any]) -> tuple[Any, s
     include_in_schema=True,
     summary="Deliver an event to a flow's webhook trigger",
 )
-async def receive_hook(request: Request[Any, Any, Any], token: str) -> Response[dict[str, Any]]:
+async def receive_hook(
+    request: Request[Any, Any, Any], token: FromPath[str]
+) -> Response[dict[str, Any]]:
     """Store the delivery and queue the flow's run; answer once committed."""
     runtime: Runtime = request.app.state.runtime
     headers = request.headers
@@ -118,5 +121,6 @@ async def receive_hook(request: Request[Any, Any, Any], token: str) -> Response[
             "status": status,
             "duplicate": accepted.duplicate,
             "held": accepted.held,
-        }
+        },
+        status_code=200,
     )

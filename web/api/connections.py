@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from engine.store import Store
+from web.api.deps import AnyRequest, StoreDep
 from web.api.schemas import ConnectionIn, ConnectionOut, ConnectionUpdate
 
 __all__ = ["ConnectionController", "ConnectorController"]
@@ -18,26 +19,26 @@ class ConnectionController(Controller):
     tags = ["connections"]
 
     @get("/", sync_to_thread=True)
-    def list_connections(self, store: Store) -> list[ConnectionOut]:
+    def list_connections(self, store: StoreDep) -> list[ConnectionOut]:
         return [ConnectionOut.of(r, store.secret_names(r)) for r in store.list_connections()]
 
     @post("/", sync_to_thread=True)
-    def create_connection(self, store: Store, data: ConnectionIn) -> ConnectionOut:
+    def create_connection(self, store: StoreDep, data: JSONBody[ConnectionIn]) -> ConnectionOut:
         row = store.save_connection(data.app, data.name, data.values)
         return ConnectionOut.of(row, store.secret_names(row))
 
     @get("/{ref:str}", sync_to_thread=True)
-    def get_connection(self, store: Store, ref: str) -> ConnectionOut:
+    def get_connection(self, store: StoreDep, ref: FromPath[str]) -> ConnectionOut:
         row = store.get_connection(ref)
         return ConnectionOut.of(row, store.secret_names(row))
 
     @patch("/{ref:str}", sync_to_thread=True)
     def update_connection(
         self,
-        store: Store,
-        request: Request,  # type: ignore[type-arg]
-        ref: str,
-        data: ConnectionUpdate,
+        store: StoreDep,
+        request: AnyRequest,
+        ref: FromPath[str],
+        data: JSONBody[ConnectionUpdate],
     ) -> ConnectionOut:
         existing = store.get_connection(ref)
         row = store.save_connection(existing.app, data.name or existing.name, data.values, existing)
@@ -45,7 +46,7 @@ class ConnectionController(Controller):
         return ConnectionOut.of(row, store.secret_names(row))
 
     @delete("/{ref:str}", sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
-    def delete_connection(self, store: Store, request: Request, ref: str) -> None:  # type: ignore[type-arg]
+    def delete_connection(self, store: StoreDep, request: AnyRequest, ref: FromPath[str]) -> None:
         store.delete_connection(ref)
         request.app.state.runtime.connections.invalidate()
 
@@ -55,7 +56,7 @@ class ConnectorController(Controller):
     tags = ["connectors"]
 
     @get("/", sync_to_thread=False)
-    def list_connectors(self, store: Store) -> list[dict[str, Any]]:
+    def list_connectors(self, store: StoreDep) -> list[dict[str, Any]]:
         """Installed apps, their connection fields and their actions' input/output schemas."""
         return [
             {

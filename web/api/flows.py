@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, delete, get, post, put
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from engine.flows import FlowSpec
-from engine.store import Store
+from web.api.deps import AnyRequest, StoreDep
 from web.api.schemas import FlowOut
 
 __all__ = ["FlowController"]
 
 
-def _base(request: Request) -> str:  # type: ignore[type-arg]
+def _base(request: AnyRequest) -> str:
     return str(request.app.state.runtime.settings.base_url)
 
 
@@ -21,39 +22,43 @@ class FlowController(Controller):
     tags = ["flows"]
 
     @get("/", sync_to_thread=True)
-    def list_flows(self, store: Store, request: Request) -> list[FlowOut]:  # type: ignore[type-arg]
+    def list_flows(self, store: StoreDep, request: AnyRequest) -> list[FlowOut]:
         base = _base(request)
         return [FlowOut.of(r, base) for r in store.list_flows()]
 
     @post("/", sync_to_thread=True)
-    def create_flow(self, store: Store, request: Request, data: FlowSpec) -> FlowOut:  # type: ignore[type-arg]
+    def create_flow(
+        self, store: StoreDep, request: AnyRequest, data: JSONBody[FlowSpec]
+    ) -> FlowOut:
         return FlowOut.of(store.save_flow(data), _base(request))
 
     @get("/{flow_id:str}", sync_to_thread=True)
-    def get_flow(self, store: Store, request: Request, flow_id: str) -> FlowOut:  # type: ignore[type-arg]
+    def get_flow(self, store: StoreDep, request: AnyRequest, flow_id: FromPath[str]) -> FlowOut:
         return FlowOut.of(store.get_flow(flow_id), _base(request))
 
     @put("/{flow_id:str}", sync_to_thread=True)
     def update_flow(
         self,
-        store: Store,
-        request: Request,  # type: ignore[type-arg]
-        flow_id: str,
-        data: FlowSpec,
+        store: StoreDep,
+        request: AnyRequest,
+        flow_id: FromPath[str],
+        data: JSONBody[FlowSpec],
     ) -> FlowOut:
         store.get_flow(flow_id)  # 404 rather than creating a flow under a caller-chosen id
         return FlowOut.of(store.save_flow(data, flow_id), _base(request))
 
     @post("/{flow_id:str}/enable", sync_to_thread=True, status_code=200)
-    def enable_flow(self, store: Store, request: Request, flow_id: str) -> FlowOut:  # type: ignore[type-arg]
+    def enable_flow(self, store: StoreDep, request: AnyRequest, flow_id: FromPath[str]) -> FlowOut:
         return FlowOut.of(store.set_enabled(flow_id, True), _base(request))
 
     @post("/{flow_id:str}/disable", sync_to_thread=True, status_code=200)
-    def disable_flow(self, store: Store, request: Request, flow_id: str) -> FlowOut:  # type: ignore[type-arg]
+    def disable_flow(self, store: StoreDep, request: AnyRequest, flow_id: FromPath[str]) -> FlowOut:
         return FlowOut.of(store.set_enabled(flow_id, False), _base(request))
 
     @post("/{flow_id:str}/release-held", sync_to_thread=True, status_code=200)
-    def release_held(self, store: Store, request: Request, flow_id: str) -> dict[str, int]:  # type: ignore[type-arg]
+    def release_held(
+        self, store: StoreDep, request: AnyRequest, flow_id: FromPath[str]
+    ) -> dict[str, int]:
         """Queue every run held while the flow was disabled."""
         store.get_flow(flow_id)
         released = store.release_held(flow_id)
@@ -61,5 +66,5 @@ class FlowController(Controller):
         return {"released": released}
 
     @delete("/{flow_id:str}", sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
-    def delete_flow(self, store: Store, flow_id: str) -> None:
+    def delete_flow(self, store: StoreDep, flow_id: FromPath[str]) -> None:
         store.delete_flow(flow_id)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from engine.models import RunStatus
-from engine.store import Store
+from web.api.deps import AnyRequest, StoreDep
 from web.api.schemas import EventOut, RunOut
 
 __all__ = ["EventController", "RunController"]
 
-_LIMIT = Parameter(ge=1, le=500, default=50)
+Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+StatusFilter = Annotated[str | None, QueryParameter(pattern="^(" + "|".join(RunStatus.ALL) + ")$")]
 
 
 class EventController(Controller):
@@ -21,16 +24,16 @@ class EventController(Controller):
     @get("/", sync_to_thread=True)
     def list_events(
         self,
-        store: Store,
-        flow_id: str | None = None,
-        limit: int = _LIMIT,
-        before: str | None = None,
+        store: StoreDep,
+        flow_id: FromQuery[str | None] = None,
+        limit: Limit = 50,
+        before: FromQuery[str | None] = None,
     ) -> list[EventOut]:
         """Newest first; page with ``before=<last id>``."""
         return [EventOut.of(e) for e in store.list_events(flow_id, limit, before)]
 
     @get("/{event_id:str}", sync_to_thread=True)
-    def get_event(self, store: Store, event_id: str) -> EventOut:
+    def get_event(self, store: StoreDep, event_id: FromPath[str]) -> EventOut:
         event, runs = store.get_event(event_id)
         return EventOut.of(event, runs)
 
@@ -42,22 +45,22 @@ class RunController(Controller):
     @get("/", sync_to_thread=True)
     def list_runs(
         self,
-        store: Store,
-        flow_id: str | None = None,
-        status: str | None = Parameter(default=None, pattern="^(" + "|".join(RunStatus.ALL) + ")$"),
-        limit: int = _LIMIT,
-        before: str | None = None,
+        store: StoreDep,
+        flow_id: FromQuery[str | None] = None,
+        status: StatusFilter = None,
+        limit: Limit = 50,
+        before: FromQuery[str | None] = None,
     ) -> list[RunOut]:
         """Newest first; filter by flow and status; page with ``before=<last id>``."""
         return [RunOut.of(r) for r in store.list_runs(flow_id, status, limit, before)]
 
     @get("/{run_id:str}", sync_to_thread=True)
-    def get_run(self, store: Store, run_id: str) -> RunOut:
+    def get_run(self, store: StoreDep, run_id: FromPath[str]) -> RunOut:
         run, steps = store.get_run(run_id)
         return RunOut.of(run, steps)
 
     @post("/{run_id:str}/replay", sync_to_thread=True, status_code=200)
-    def replay_run(self, store: Store, request: Request, run_id: str) -> RunOut:  # type: ignore[type-arg]
+    def replay_run(self, store: StoreDep, request: AnyRequest, run_id: FromPath[str]) -> RunOut:
         """Run a failed (or held) run again from its first step that did not succeed."""
         run = store.replay_run(run_id)
         request.app.state.runtime.wakeup.notify()

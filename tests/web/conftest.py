@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from connectors.registry import Registry
+from engine.runtime import Runtime
+from engine.settings import Settings
+from engine.store import Store
+from tests.support.probe import calls, probe
+from tests.support.server import LiveServer
+from web.app import create_app
+
+
+@dataclass
+class Live:
+    url: str
+    client: httpx.Client  # authenticated
+    store: Store
+    runtime: Runtime
+
+
+@pytest.fixture
+def live(make_settings: Callable[..., Settings]) -> Iterator[Live]:
+    """The app served for real (uvicorn on 127.0.0.1), with the probe connector installed."""
+    calls.clear()
+    runtime = Runtime(make_settings(max_body_bytes=64 * 1024), registry=Registry([probe]))
+    app = create_app(runtime=runtime)
+    with LiveServer(app) as url:
+        store: Store = app.state.store
+        _, token = store.create_token("tests")
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        ) as client:
+            yield Live(url, client, store, runtime)

@@ -1,0 +1,128 @@
+"""The REST API over real HTTP: authentication, flows, connections, runs and replay."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.probe import calls
+from tests.web.conftest import Live
+from tests.web.test_hooks import FLOW, create_flow, hook, wait_run
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/flows", "/api/runs", "/api/events", "/api/connections", "/api/connectors", "/schema"]
+)
+def test_everything_but_hooks_needs_a_token(live: Live, path: str) -> None:
+    assert httpx.get(live.url + path).status_code == 401
+    bad = httpx.get(live.url + path, headers={"Authorization": "Bearer mlt_wrong"})
+    assert bad.status_code == 401
+    assert live.client.get(path).status_code == 200
+
+
+def test_health_is_public(live: Live) -> None:
+    assert httpx.get(live.url + "/healthz").json() == {"status": "ok"}
+
+
+def test_flow_lifecycle(live: Live) -> None:
+    flow = create_flow(live)
+    assert flow["enabled"] is True and flow["version"] == 1
+    assert flow["hook_url"].startswith("http://127.0.0.1:8000/hooks/")
+    edited = live.client.put(f"/api/flows/{flow['id']}", json={**FLOW, "name": "renamed"}).json()
+    assert edited["name"] == "renamed" and edited["version"] == 2
+    assert edited["hook_url"] == flow["hook_url"]  # editing never changes the URL senders use
+    assert [f["id"] for f in live.client.get("/api/flows").json()] == [flow["id"]]
+    assert live.client.delete(f"/api/flows/{flow['id']}").status_code == 204
+    assert live.client.get(f"/api/flows/{flow['id']}").status_code == 404
+    assert httpx.post(hook(live, flow), json={}).status_code == 404
+
+
+def test_invalid_flows_are_refused_with_every_problem(live: Live) -> None:
+    bad = {
+        "name": "bad",
+        "steps": [
+            {"key": "a", "action": "probe.nope", "input": {}},
+            {"key": "b", "action": "probe.send_echo", "connection": "ghost", "input": {"x": 1}},
+            {"key": "c", "action": "probe.send_echo", "input": {"text": "{{ event.a "}},
+        ],
+    }
+    r = live.client.post("/api/flows", json=bad)
+    assert r.status_code == 422
+    problems = r.json()["problems"]
+    assert problems[0] == "steps[0] (a): connector 'probe' has no action 'nope' (send_echo, send_echo_sync)"
+    assert "steps[1] (b): probe.send_echo has no input x" in problems[1]
+    assert problems[2] == "steps[1] (b): no connection named 'ghost'"
+    assert problems[3].startswith("steps[2] (c).input.text: template syntax error")
+    assert live.client.get("/api/flows").json() == []
+    r = live.client.post("/api/flows", json={"name": "x", "steps": []})
+    assert r.status_code == 400
+
+
+def test_connection_secrets_are_write_only(live: Live) -> None:
+    r = live.client.post(
+        "/api/connections",
+        json={"app": "probe", "name": "acme", "values": {"api_key": "s3cret", "label": "ACME"}},
+    )
+    assert r.status_code == 201
+    created = r.json()
+    assert created["config"] == {"label": "ACME"}
+    assert created["secrets_set"] == ["api_key"]
+    assert "s3cret" not in r.text
+    for path in ("/api/connections", f"/api/connections/{created['id']}", "/api/connections/acme"):
+        assert "s3cret" not in live.client.get(path).text
+    # Stored encrypted: not in the database file in clear.
+    with live.runtime.db.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT config, secrets FROM connections").one()
+    assert "s3cret" not in stored.config + stored.secrets
+    # An update that does not mention the secret keeps it.
+    r = live.client.patch("/api/connections/acme", json={"values": {"label": "ACME 2"}})
+    assert r.json()["secrets_set"] == ["api_key"] and r.json()["config"] == {"label": "ACME 2"}
+    assert live.client.post(
+        "/api/connections", json={"app": "probe", "name": "acme", "values": {}}
+    ).status_code == 409
+    bad = live.client.post("/api/connections", json={"app": "nope", "name": "n", "values": {}})
+    assert bad.status_code == 400 and "unknown app 'nope'" in bad.json()["detail"]
+
+
+def test_connection_in_use_cannot_be_deleted(live: Live) -> None:
+    create_flow(live)
+    r = live.client.delete("/api/connections/p1")
+    assert r.status_code == 409 and "uses connection 'p1'" in r.json()["detail"]
+
+
+def test_runs_are_listed_filtered_and_replayed(live: Live) -> None:
+    flow = create_flow(
+        live,
+        steps=[
+            {
+                "key": "flaky",
+                "action": "probe.send_echo",
+                "connection": "p1",
+                "max_attempts": 1,
+                "input": {"text": "x", "fail": "transient:1"},
+            }
+        ],
+    )
+    run_id = httpx.post(hook(live, flow), json={}).json()["run_ids"][0]
+    failed = wait_run(live, run_id, "failed")
+    assert failed["steps"][0]["error"] == "probe busy"
+    listed = live.client.get("/api/runs", params={"status": "failed", "flow_id": flow["id"]}).json()
+    assert [r["id"] for r in listed] == [run_id]
+    assert live.client.get("/api/runs", params={"status": "succeeded"}).json() == []
+    assert live.client.get("/api/runs", params={"status": "bogus"}).status_code == 400
+
+    r = live.client.post(f"/api/runs/{run_id}/replay")
+    assert r.status_code == 200
+    done = wait_run(live, run_id, "succeeded")
+    assert done["steps"][0]["attempts"] == 1 and len(calls.log) == 2
+    again = live.client.post(f"/api/runs/{run_id}/replay")
+    assert again.status_code == 409
+
+
+def test_connectors_catalog_describes_actions(live: Live) -> None:
+    catalog = live.client.get("/api/connectors").json()
+    probe = next(c for c in catalog if c["key"] == "probe")
+    assert probe["connection"]["secret_fields"] == ["api_key"]
+    action = probe["actions"][0]
+    assert action["key"] == "probe.send_echo"
+    assert "text" in action["input_schema"]["properties"]

@@ -1,0 +1,147 @@
+"""The hook endpoint over real HTTP: accepted and refused input; refusals store nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.web.conftest import Live
+
+FLOW = {
+    "name": "hook test",
+    "steps": [
+        {
+            "key": "echo",
+            "action": "probe.send_echo",
+            "connection": "p1",
+            "input": {"text": "{{ event.status | default(request.query.status | default('-')) }}"},
+        }
+    ],
+}
+
+
+def create_flow(live: Live, **extra: Any) -> dict[str, Any]:
+    if not live.client.get("/api/connections/p1").is_success:
+        live.client.post("/api/connections", json={"app": "probe", "name": "p1", "values": {}})
+    r = live.client.post("/api/flows", json={**FLOW, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def wait_run(live: Live, run_id: str, status: str = "succeeded") -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        run = live.client.get(f"/api/runs/{run_id}").json()
+        if run["status"] == status:
+            return run
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} is {run['status']}, expected {status}")
+
+
+def event_count(live: Live) -> int:
+    return len(live.client.get("/api/events", params={"limit": 500}).json())
+
+
+def test_json_delivery_is_stored_and_run(live: Live) -> None:
+    flow = create_flow(live)
+    r = httpx.post(
+        flow["hook_url"].replace("127.0.0.1:8000", live.url[7:]), json={"status": "PENDING"}
+    )
+    assert r.status_code == 200
+    answer = r.json()
+    assert answer["status"] == "queued" and not answer["duplicate"] and not answer["held"]
+    run = wait_run(live, answer["run_ids"][0])
+    assert run["steps"][0]["output"]["text"] == "PENDING"
+    event = live.client.get(f"/api/events/{answer['event_id']}").json()
+    assert event["body"] == {"status": "PENDING"}
+    assert event["request"]["method"] == "POST"
+    assert [r["id"] for r in event["runs"]] == answer["run_ids"]
+
+
+def hook(live: Live, flow: dict[str, Any]) -> str:
+    return live.url + "/hooks/" + flow["hook_url"].rsplit("/", 1)[1]
+
+
+def test_form_bodies_and_query_strings_are_events_too(live: Live) -> None:
+    flow = create_flow(live)
+    r = httpx.post(hook(live, flow), data={"status": "FORM", "tag": ["a", "b"]})
+    assert r.status_code == 200
+    event = live.client.get(f"/api/events/{r.json()['event_id']}").json()
+    assert event["body"] == {"status": "FORM", "tag": ["a", "b"]}
+
+    r = httpx.get(hook(live, flow), params={"status": "QUERY"})
+    assert r.status_code == 200
+    run = wait_run(live, r.json()["run_ids"][0])
+    assert run["steps"][0]["output"]["text"] == "QUERY"
+
+    r = httpx.put(hook(live, flow), json={"status": "PUT"}, params={"src": "x"})
+    event = live.client.get(f"/api/events/{r.json()['event_id']}").json()
+    assert event["request"]["query"] == {"src": "x"}
+    assert event["request"]["method"] == "PUT"
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status", "reason"),
+    [
+        (b'{"status": ', {"content-type": "application/json"}, 400, "malformed JSON"),
+        (b"\xff\xfe", {"content-type": "application/json"}, 400, "malformed JSON"),
+        (b"<xml/>", {"content-type": "application/xml"}, 415, "unsupported content type"),
+        (b"{}", {"idempotency-key": "k" * 501}, 400, "Idempotency-Key"),
+    ],
+)
+def test_bad_input_is_refused_with_a_reason_and_not_stored(
+    live: Live, content: bytes, headers: dict[str, str], status: int, reason: str
+) -> None:
+    flow = create_flow(live)
+    r = httpx.post(hook(live, flow), content=content, headers=headers)
+    assert r.status_code == status
+    assert reason in r.json()["detail"]
+    assert event_count(live) == 0
+
+
+def test_oversized_body_is_refused(live: Live) -> None:
+    flow = create_flow(live)
+    big = json.dumps({"x": "a" * (64 * 1024)}).encode()
+    r = httpx.post(hook(live, flow), content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert event_count(live) == 0
+
+
+def test_unknown_hook_is_404(live: Live) -> None:
+    r = httpx.post(live.url + "/hooks/nope", json={})
+    assert r.status_code == 404
+    assert r.json()["detail"] == "unknown hook"
+    assert event_count(live) == 0
+
+
+def test_duplicate_delivery_answers_the_original(live: Live) -> None:
+    flow = create_flow(live)
+    headers = {"Idempotency-Key": "delivery-1"}
+    first = httpx.post(hook(live, flow), json={"status": "A"}, headers=headers).json()
+    again = httpx.post(hook(live, flow), json={"status": "A"}, headers=headers)
+    assert again.status_code == 200
+    assert again.json() == {**first, "duplicate": True, "status": "duplicate"}
+    assert event_count(live) == 1
+
+
+def test_disabled_flow_holds_events_until_released(live: Live) -> None:
+    flow = create_flow(live)
+    assert live.client.post(f"/api/flows/{flow['id']}/disable").json()["enabled"] is False
+    answer = httpx.post(hook(live, flow), json={"status": "HELD"}).json()
+    assert answer["held"] and answer["status"] == "held"
+    time.sleep(0.2)
+    assert live.client.get(f"/api/runs/{answer['run_ids'][0]}").json()["status"] == "held"
+    r = live.client.post(f"/api/flows/{flow['id']}/release-held")
+    assert r.json() == {"released": 1}
+    wait_run(live, answer["run_ids"][0])
+
+
+def test_sender_credentials_are_not_kept(live: Live) -> None:
+    flow = create_flow(live)
+    r = httpx.post(hook(live, flow), json={}, headers={"Authorization": "Basic c2VjcmV0"})
+    event = live.client.get(f"/api/events/{r.json()['event_id']}").json()
+    assert "authorization" not in event["request"]["headers"]
