@@ -94,6 +94,19 @@ class Connector:
     actions: tuple[type[Action[Any, Any, Any]], ...]
     connection: type[Connection] = NoConnection
     description: str = ""
+    #: True when every field of the connection model has a default, so that a step may name no
+    #: connection: the engine then passes ``connection()`` (e.g. plain HTTP calls without auth).
+    connection_optional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.connection_optional:
+            try:
+                self.connection()
+            except ValueError as exc:  # pydantic's ValidationError is a ValueError
+                raise TypeError(
+                    f"connector {self.key!r}: connection_optional needs a connection model "
+                    f"whose fields all have defaults ({exc})"
+                ) from exc
 
     def action(self, key: str) -> type[Action[Any, Any, Any]] | None:
         """The action class named ``key``, or ``None``."""
@@ -105,4 +118,4 @@ class Connector:
     @property
     def needs_connection(self) -> bool:
         """Whether steps using this connector must name a connection."""
-        return self.connection is not NoConnection
+        return self.connection is not NoConnection and not self.connection_optional

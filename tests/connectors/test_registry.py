@@ -58,3 +58,29 @@ def test_connections_are_hashable_for_client_caches() -> None:
     a = EchoConnection(token=SecretStr("t"))
     b = EchoConnection(token=SecretStr("t"))
     assert hash(a) == hash(b)
+
+
+class OptionalConnection(Connection):
+    token: SecretStr | None = None
+
+
+def test_optional_connection_means_steps_may_name_none() -> None:
+    lax = Connector(
+        key="lax",
+        title="Lax",
+        actions=(SendEcho,),
+        connection=OptionalConnection,
+        connection_optional=True,
+    )
+    assert not lax.needs_connection
+
+
+def test_optional_connection_needs_defaults_everywhere() -> None:
+    with pytest.raises(TypeError, match="all have defaults"):
+        Connector(
+            key="bad",
+            title="Bad",
+            actions=(SendEcho,),
+            connection=EchoConnection,
+            connection_optional=True,
+        )

@@ -1,0 +1,23 @@
+"""HTTP connector: call any HTTP API, with or without a connection.
+
+Built on ``httpx.AsyncClient`` (one pooled client per connection and event loop). Steps that
+name no connection get an empty :class:`HttpConnection`.
+"""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+from connectors.http._client import aclose_clients
+from connectors.http.connection import HttpConnection
+from connectors.http.send_request import SendRequest
+
+__all__ = ["HttpConnection", "SendRequest", "aclose_clients", "connector"]
+
+connector = Connector(
+    key="http",
+    title="HTTP request",
+    description="Call any HTTP API: webhooks, REST endpoints, internal services.",
+    actions=(SendRequest,),
+    connection=HttpConnection,
+    connection_optional=True,
+)

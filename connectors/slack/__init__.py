@@ -1,0 +1,22 @@
+"""Slack connector: post messages with a bot token (Web API) or an incoming webhook.
+
+Uses the official ``slack_sdk`` sync clients (urllib underneath); the engine runs their sync
+``run`` methods in worker threads.
+"""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+from connectors.slack.connection import SlackConnection
+from connectors.slack.send_message import SendMessage
+from connectors.slack.send_webhook_message import SendWebhookMessage
+
+__all__ = ["SendMessage", "SendWebhookMessage", "SlackConnection", "connector"]
+
+connector = Connector(
+    key="slack",
+    title="Slack",
+    description="Post messages to Slack channels, threads and direct messages.",
+    actions=(SendMessage, SendWebhookMessage),
+    connection=SlackConnection,
+)

@@ -1,0 +1,356 @@
+"""http.send_request through the real httpx.AsyncClient against a local recording server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import socket
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from connectors.base import ActionContext
+from connectors.errors import PermanentError, TransientError
+from connectors.http import HttpConnection, SendRequest, aclose_clients, connector
+from connectors.http._client import client_for
+from connectors.registry import Registry
+from tests.support.fakeserver import FakeServer
+
+NO_CONN = HttpConnection()
+
+
+def send(conn: HttpConnection = NO_CONN, **fields: Any) -> Any:
+    """Run the action once in a fresh event loop, closing its pools before the loop ends."""
+
+    async def go() -> Any:
+        try:
+            ctx = ActionContext(idempotency_key="r1:s1", attempt=1, timeout=5)
+            return await SendRequest().run(ctx, conn, SendRequest.Input(**fields))
+        finally:
+            await aclose_clients()
+
+    return asyncio.run(go())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+# --- the connector -------------------------------------------------------------------------
+
+
+def test_connector_needs_no_connection() -> None:
+    _, action = Registry([connector]).resolve("http.send_request")
+    assert action is SendRequest
+    assert not connector.needs_connection
+    assert HttpConnection.secret_fields() == {"bearer_token", "basic_password", "api_key"}
+
+
+def test_connections_with_headers_are_hashable() -> None:
+    a = HttpConnection(headers={"A": "1", "B": "2"}, bearer_token=SecretStr("t"))
+    b = HttpConnection(headers={"B": "2", "A": "1"}, bearer_token=SecretStr("t"))
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a != HttpConnection(headers={"A": "1", "B": "2"}, bearer_token=SecretStr("other"))
+
+
+def test_one_pooled_client_per_connection_and_loop() -> None:
+    async def clients() -> tuple[object, object, object]:
+        try:
+            conn = HttpConnection(headers={"A": "1"})
+            return (
+                client_for(conn),
+                client_for(HttpConnection(headers={"A": "1"})),
+                client_for(NO_CONN),
+            )
+        finally:
+            await aclose_clients()
+
+    first, same, other = asyncio.run(clients())
+    assert first is same
+    assert first is not other
+    again, _, _ = asyncio.run(clients())
+    assert again is not first  # a new loop gets its own pool
+
+
+def test_least_recently_used_pool_is_closed_beyond_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("connectors.http._client._MAX_CLIENTS_PER_LOOP", 1)
+
+    async def evict() -> bool:
+        try:
+            old = client_for(HttpConnection(headers={"n": "1"}))
+            client_for(HttpConnection(headers={"n": "2"}))
+            await asyncio.sleep(0)  # let the close task run
+            return old.is_closed
+        finally:
+            await aclose_clients()
+
+    assert asyncio.run(evict())
+
+
+# --- requests on the wire --------------------------------------------------------------------
+
+
+def test_get_with_query_returns_parsed_json(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/items", (200, {"items": [1, 2]}, {"X-Total": "2"}))
+
+    out = send(url=fake_server.url + "items?page=1", query={"tag": ["a", "b"], "n": 3})
+
+    assert out.status == 200
+    assert out.body == {"items": [1, 2]}
+    assert out.headers["x-total"] == "2"
+    assert out.url.startswith(fake_server.url + "items?")
+    assert out.elapsed_ms >= 0
+    assert out.truncated is False
+    (req,) = fake_server.received("GET", "/items")
+    assert req.query == {"page": ["1"], "tag": ["a", "b"], "n": ["3"]}
+    assert "idempotency-key" not in req.headers  # GET is safe: no key
+
+
+def test_post_json_sends_body_and_idempotency_key(fake_server: FakeServer) -> None:
+    fake_server.on("POST", "/investors", (201, {"id": 42}))
+
+    out = send(method="post", url=fake_server.url + "investors", json_body={"name": "Ada", "n": 1})
+
+    assert (out.status, out.body) == (201, {"id": 42})
+    (req,) = fake_server.received("POST", "/investors")
+    assert req.headers["content-type"] == "application/json"
+    assert req.json() == {"name": "Ada", "n": 1}
+    assert req.headers["idempotency-key"] == "r1:s1"
+
+
+def test_user_idempotency_key_wins(fake_server: FakeServer) -> None:
+    fake_server.on("PUT", "/x", (200, {}))
+    send(method="PUT", url=fake_server.url + "x", json_body=[], headers={"idempotency-KEY": "mine"})
+    assert fake_server.received("PUT", "/x")[0].headers["idempotency-key"] == "mine"
+
+
+def test_form_body(fake_server: FakeServer) -> None:
+    fake_server.on("POST", "/form", (200, "thanks"))
+
+    out = send(method="POST", url=fake_server.url + "form", form={"name": "Ada", "amount": 100})
+
+    assert out.body == "thanks"
+    (req,) = fake_server.received("POST", "/form")
+    assert req.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert req.form() == {"name": ["Ada"], "amount": ["100"]}
+
+
+def test_raw_content_body(fake_server: FakeServer) -> None:
+    fake_server.on("PATCH", "/raw", (204, b""))
+
+    out = send(
+        method="PATCH",
+        url=fake_server.url + "raw",
+        content="<ping/>",
+        headers={"Content-Type": "application/xml"},
+    )
+
+    assert (out.status, out.body) == (204, None)
+    (req,) = fake_server.received("PATCH", "/raw")
+    assert (req.body, req.headers["content-type"]) == (b"<ping/>", "application/xml")
+
+
+def test_bearer_auth_in_step(fake_server: FakeServer) -> None:
+    fake_server.on("DELETE", "/x", (200, {}))
+    send(method="DELETE", url=fake_server.url + "x", bearer_token="s3cret")
+    assert fake_server.received()[0].headers["authorization"] == "Bearer s3cret"
+
+
+def test_basic_auth_in_step(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/x", (200, {}))
+    send(url=fake_server.url + "x", basic_username="ada", basic_password="pw:1")
+    expected = "Basic " + base64.b64encode(b"ada:pw:1").decode()
+    assert fake_server.received()[0].headers["authorization"] == expected
+
+
+def test_connection_base_url_headers_and_auth(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/v1/investors/7", (200, {"id": 7}))
+    conn = HttpConnection(
+        base_url=fake_server.url + "v1/",
+        headers={"Accept": "application/json", "X-Team": "ops"},
+        bearer_token=SecretStr("conn-token"),
+        api_key=SecretStr("k-123"),
+    )
+
+    out = send(conn, url="investors/7", headers={"X-Team": "sales"})
+
+    assert out.body == {"id": 7}
+    headers = fake_server.received("GET", "/v1/investors/7")[0].headers
+    assert headers["authorization"] == "Bearer conn-token"
+    assert headers["x-api-key"] == "k-123"
+    assert headers["accept"] == "application/json"
+    assert headers["x-team"] == "sales"  # the step's header overrides the connection's
+
+
+def test_step_auth_replaces_connection_auth(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/x", (200, {}))
+    conn = HttpConnection(
+        base_url=fake_server.url, basic_username="u", basic_password=SecretStr("p")
+    )
+    send(conn, url="x", bearer_token="step-token")
+    assert fake_server.received()[0].headers["authorization"] == "Bearer step-token"
+
+
+def test_credentials_never_leave_the_base_url_origin(fake_server: FakeServer) -> None:
+    conn = HttpConnection(base_url=fake_server.url, bearer_token=SecretStr("t"))
+    with pytest.raises(PermanentError, match="outside the connection's base URL"):
+        send(conn, url=f"http://127.0.0.1:{free_port()}/steal")
+    assert fake_server.received() == []
+
+
+def test_relative_url_without_base_url_is_permanent() -> None:
+    with pytest.raises(PermanentError, match="has no scheme"):
+        send(url="api.example.com/x")
+
+
+def test_redirects_are_followed(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/old", (302, "", {"Location": "/new"}))
+    fake_server.on("GET", "/new", (200, {"moved": True}))
+    out = send(url=fake_server.url + "old")
+    assert (out.status, out.body, out.url) == (200, {"moved": True}, fake_server.url + "new")
+
+
+def test_cookies_are_not_carried_between_requests(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/login", (200, {}, {"Set-Cookie": "session=abc; Path=/"}))
+    fake_server.on("GET", "/me", (200, {}))
+
+    async def twice() -> None:
+        ctx = ActionContext(idempotency_key="r1:s1", attempt=1, timeout=5)
+        try:
+            for path in ("login", "me"):
+                await SendRequest().run(ctx, NO_CONN, SendRequest.Input(url=fake_server.url + path))
+        finally:
+            await aclose_clients()
+
+    asyncio.run(twice())
+    assert "cookie" not in fake_server.received("GET", "/me")[0].headers
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+def test_non_json_body_is_text(fake_server: FakeServer) -> None:
+    fake_server.on(
+        "GET", "/page", (200, "<h1>héllo</h1>", {"Content-Type": "text/html; charset=utf-8"})
+    )
+    out = send(url=fake_server.url + "page")
+    assert out.body == "<h1>héllo</h1>"
+
+
+def test_json_suffix_types_are_parsed(fake_server: FakeServer) -> None:
+    problem = '{"title": "gone"}'
+    fake_server.on("GET", "/p", (200, problem, {"Content-Type": "application/problem+json"}))
+    assert send(url=fake_server.url + "p").body == {"title": "gone"}
+
+
+def test_body_over_the_limit_is_cut_and_flagged(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/big", (200, {"data": "x" * 5000}))
+
+    out = send(url=fake_server.url + "big", max_body_bytes=1000)
+
+    assert out.truncated is True
+    assert isinstance(out.body, str)  # cut JSON cannot be parsed: the text is given
+    assert len(out.body) == 1000
+
+
+def test_limit_cannot_exceed_ten_mib() -> None:
+    with pytest.raises(ValidationError, match="max_body_bytes"):
+        SendRequest.Input(url="https://example.com", max_body_bytes=11 * 1024 * 1024)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 408])
+def test_server_errors_are_transient(fake_server: FakeServer, status: int) -> None:
+    fake_server.on("POST", "/x", (status, {"error": "busy"}))
+    with pytest.raises(TransientError, match=f"answered {status}") as info:
+        send(method="POST", url=fake_server.url + "x", json_body={})
+    assert info.value.details["status"] == status
+
+
+def test_rate_limit_is_transient_with_retry_after(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/x", (429, {"error": "slow down"}, {"Retry-After": "12"}))
+    with pytest.raises(TransientError) as info:
+        send(url=fake_server.url + "x")
+    assert info.value.retry_after == 12.0
+
+
+def test_retry_after_as_http_date(fake_server: FakeServer) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    fake_server.on("GET", "/x", (503, "maintenance", {"Retry-After": when}))
+    with pytest.raises(TransientError) as info:
+        send(url=fake_server.url + "x")
+    assert info.value.retry_after is not None
+    assert 50 < info.value.retry_after <= 60
+
+
+def test_client_errors_are_permanent_without_leaking_the_query(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/missing", (404, {"error": "no such investor"}))
+
+    with pytest.raises(PermanentError, match="answered 404 Not Found") as info:
+        send(url=fake_server.url + "missing?api_key=SECRET")
+
+    assert "SECRET" not in info.value.message
+    assert info.value.details["status"] == 404
+    assert "no such investor" in str(info.value.details["body"])
+
+
+def test_accepted_status_is_returned(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/missing", (404, {"error": "nope"}))
+    out = send(url=fake_server.url + "missing", accept_statuses=[404])
+    assert (out.status, out.body) == (404, {"error": "nope"})
+
+
+def test_raise_for_status_off_returns_any_answer(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/down", (500, "down"))
+    out = send(url=fake_server.url + "down", raise_for_status=False)
+    assert (out.status, out.body) == (500, "down")
+
+
+# --- network failures ------------------------------------------------------------------------
+
+
+def test_timeout_is_transient(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/slow", (200, {}))
+    fake_server.delay = 0.5
+    with pytest.raises(TransientError, match=r"timed out after 0\.1s"):
+        send(url=fake_server.url + "slow", timeout=0.1)
+
+
+def test_connection_refused_is_transient() -> None:
+    with pytest.raises(TransientError, match="ConnectError"):
+        send(url=f"http://127.0.0.1:{free_port()}/x")
+
+
+# --- input validation ------------------------------------------------------------------------
+
+
+def test_at_most_one_body() -> None:
+    with pytest.raises(ValidationError, match="json_body and form are both set"):
+        SendRequest.Input(url="https://example.com", json_body={"a": 1}, form={"b": "2"})
+
+
+def test_only_http_urls() -> None:
+    with pytest.raises(ValidationError, match="only http"):
+        SendRequest.Input(url="file:///etc/passwd")
+
+
+def test_input_fields_are_named_as_in_flows() -> None:
+    # Flows name inputs by field name; no aliases to keep in sync.
+    assert {"method", "url", "headers", "query", "json_body", "form", "content"} <= set(
+        SendRequest.Input.model_fields
+    )
+    assert all(f.alias is None for f in SendRequest.Input.model_fields.values())
+
+
+def test_unencodable_header_is_permanent(fake_server: FakeServer) -> None:
+    with pytest.raises(PermanentError, match="cannot be built"):
+        send(url=fake_server.url + "x", headers={"X-Name": "Zoë"})
+    assert fake_server.received() == []
