@@ -87,10 +87,9 @@ class ConnectionResolver:
         Raises ``LookupError`` or ``ValueError`` with a reason fit for the step's error.
         """
         if name is None:
-            try:
-                return connector.connection()
-            except ValidationError as exc:
-                raise ValueError(f"{connector.key} needs a connection") from exc
+            if connector.needs_connection:
+                raise ValueError(f"{connector.key} needs a connection")
+            return connector.connection()
         app, values = self._load(name)
         if app != connector.key:
             raise ValueError(f"connection {name!r} is for {app}, not {connector.key}")

@@ -127,7 +127,7 @@ class FlowSpec(BaseModel):
                     problems.append(
                         f"{where}: connection {step.connection!r} is for {app}, not {connector.key}"
                     )
-            elif connector.needs_connection and _requires_connection(connector.connection):
+            elif connector.needs_connection:
                 problems.append(f"{where}: {step.action} needs a connection")
             try:
                 compile_check(step.input, f"{where}.input")
@@ -135,10 +135,6 @@ class FlowSpec(BaseModel):
                 problems.append(str(exc))
         if problems:
             raise FlowValidationError(problems)
-
-
-def _requires_connection(model: type[BaseModel]) -> bool:
-    return any(f.is_required() for f in model.model_fields.values())
 
 
 def load_yaml(text: str) -> list[dict[str, Any]]:

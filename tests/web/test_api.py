@@ -11,7 +11,8 @@ from tests.web.test_hooks import FLOW, create_flow, hook, wait_run
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/flows", "/api/runs", "/api/events", "/api/connections", "/api/connectors", "/schema"]
+    "path",
+    ["/api/flows", "/api/runs", "/api/events", "/api/connections", "/api/connectors", "/schema"],
 )
 def test_everything_but_hooks_needs_a_token(live: Live, path: str) -> None:
     assert httpx.get(live.url + path).status_code == 401
@@ -49,10 +50,14 @@ def test_invalid_flows_are_refused_with_every_problem(live: Live) -> None:
     r = live.client.post("/api/flows", json=bad)
     assert r.status_code == 422
     problems = r.json()["problems"]
-    assert problems[0] == "steps[0] (a): connector 'probe' has no action 'nope' (send_echo, send_echo_sync)"
+    assert (
+        problems[0]
+        == "steps[0] (a): connector 'probe' has no action 'nope' (send_echo, send_echo_sync)"
+    )
     assert "steps[1] (b): probe.send_echo has no input x" in problems[1]
     assert problems[2] == "steps[1] (b): no connection named 'ghost'"
-    assert problems[3].startswith("steps[2] (c).input.text: template syntax error")
+    assert problems[3] == "steps[2] (c): probe.send_echo needs a connection"
+    assert problems[4].startswith("steps[2] (c).input.text: template syntax error")
     assert live.client.get("/api/flows").json() == []
     r = live.client.post("/api/flows", json={"name": "x", "steps": []})
     assert r.status_code == 400
@@ -77,9 +82,12 @@ def test_connection_secrets_are_write_only(live: Live) -> None:
     # An update that does not mention the secret keeps it.
     r = live.client.patch("/api/connections/acme", json={"values": {"label": "ACME 2"}})
     assert r.json()["secrets_set"] == ["api_key"] and r.json()["config"] == {"label": "ACME 2"}
-    assert live.client.post(
-        "/api/connections", json={"app": "probe", "name": "acme", "values": {}}
-    ).status_code == 409
+    assert (
+        live.client.post(
+            "/api/connections", json={"app": "probe", "name": "acme", "values": {}}
+        ).status_code
+        == 409
+    )
     bad = live.client.post("/api/connections", json={"app": "nope", "name": "n", "values": {}})
     assert bad.status_code == 400 and "unknown app 'nope'" in bad.json()["detail"]
 
