@@ -174,7 +174,7 @@ def flows_export(obj: _Ctx, flow_id: str | None) -> None:
     except NotFound as exc:
         raise click.ClickException(str(exc)) from exc
     docs = [
-        {"id": r.id, **FlowSpec.model_validate_json(r.definition).model_dump(exclude_defaults=True)}
+        {"id": r.id, **FlowSpec.model_validate_json(r.definition).model_dump(exclude_none=True)}
         for r in rows
     ]
     click.echo(dump_yaml(docs), nl=False)

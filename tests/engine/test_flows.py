@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from connectors.registry import Registry
+from engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
+from tests.support.probe import probe
+
+STEP = {"key": "a", "action": "probe.send_echo", "connection": "p", "input": {"text": "hi"}}
+
+
+def test_valid_flow_passes() -> None:
+    FlowSpec.model_validate({"name": "f", "steps": [STEP]}).check(Registry([probe]), {"p": "probe"})
+
+
+def test_connection_of_another_app_is_refused() -> None:
+    spec = FlowSpec.model_validate({"name": "f", "steps": [STEP]})
+    with pytest.raises(FlowValidationError, match="connection 'p' is for slack, not probe"):
+        spec.check(Registry([probe]), {"p": "slack"})
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"name": "f", "steps": [STEP, STEP]}, "step key 'a' is used twice"),
+        ({"name": "f", "steps": [{**STEP, "key": "Bad-Key"}]}, "must be lower-case"),
+        ({"name": "f", "steps": []}, "at least 1 item"),
+        ({"name": "f", "steps": [STEP], "extra": 1}, "Extra inputs are not permitted"),
+        ({"name": "f", "steps": [STEP], "trigger": {"type": "carrier-pigeon"}}, "does not match"),
+    ],
+)
+def test_shape_errors(doc: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        FlowSpec.model_validate(doc)
+
+
+def test_bad_dedup_template_is_reported() -> None:
+    spec = FlowSpec.model_validate(
+        {"name": "f", "steps": [STEP], "trigger": {"type": "webhook", "dedup": "{{ event.id "}}
+    )
+    with pytest.raises(FlowValidationError, match=r"trigger\.dedup: template syntax error"):
+        spec.check(Registry([probe]), {"p": "probe"})
+
+
+def test_yaml_documents_round_trip() -> None:
+    docs = [{"name": "one", "steps": [STEP]}, {"name": "deux é", "steps": [STEP]}]
+    assert load_yaml(dump_yaml(docs)) == docs
+    with pytest.raises(ValueError, match="must be a mapping"):
+        load_yaml("- a\n- b\n")
