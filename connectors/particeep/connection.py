@@ -1,0 +1,68 @@
+"""The credentials and settings of one Particeep account."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from connectors.base import Connection
+
+__all__ = ["BASE_URLS", "Environment", "ParticeepConnection"]
+
+Environment = Literal["production", "test", "custom"]
+
+#: Particeep's two public environments. ``custom`` (a local fake, a proxy) uses ``base_url``.
+BASE_URLS: dict[str, str] = {
+    "production": "https://api.particeep.com/v1",
+    "test": "https://test-api.particeep.com/v1",
+}
+
+
+class ParticeepConnection(Connection):
+    """An API key pair, from Particeep's back office, and the environment that it belongs to."""
+
+    api_key: str = Field(
+        min_length=1,
+        title="API key",
+        description="The public half of the key pair (Particeep back office, API menu).",
+        examples=["6a1f0c9e-3b2d-4c5e-8f70-1a2b3c4d5e6f"],
+    )
+    api_secret: SecretStr = Field(
+        title="API secret",
+        description="The secret half of the key pair. Stored encrypted; never shown again.",
+    )
+    environment: Environment = Field(
+        default="production",
+        title="Environment",
+        description="Particeep's production or test platform, or a custom base URL.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        title="Custom base URL",
+        description="Only for the custom environment, e.g. a proxy or a local fake API. "
+        "Include the version path.",
+        examples=["http://127.0.0.1:8088/v1"],
+    )
+    timeout: float = Field(
+        default=20.0,
+        gt=0,
+        title="Timeout (seconds)",
+        description="How long to wait for Particeep's answer to one call.",
+    )
+
+    @model_validator(mode="after")
+    def _custom_needs_base_url(self) -> ParticeepConnection:
+        if self.environment == "custom" and not self.base_url:
+            raise ValueError("the custom environment needs a base_url")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return self
+
+    @property
+    def api_base_url(self) -> str:
+        """The URL that API paths are relative to, without a trailing slash."""
+        if self.environment == "custom":
+            assert self.base_url is not None  # guaranteed by the validator
+            return self.base_url.rstrip("/")
+        return BASE_URLS[self.environment]

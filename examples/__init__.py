@@ -1,0 +1,1 @@
+"""Runnable examples: flows, and the Particeep fake API and simulator (``examples.particeep``)."""

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import importlib
+import tomllib
+from pathlib import Path
+
+from connectors.particeep import ParticeepConnection, connector
+from connectors.registry import Registry
+
+PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
+
+
+def test_the_entry_point_names_the_connector() -> None:
+    project = tomllib.loads(PYPROJECT.read_text())
+    target = project["project"]["entry-points"]["maillon.connectors"]["particeep"]
+    module, _, attribute = target.partition(":")
+    assert getattr(importlib.import_module(module), attribute) is connector
+
+
+def test_the_catalog_ships_as_package_data() -> None:
+    project = tomllib.loads(PYPROJECT.read_text())
+    assert "events.yaml" in project["tool"]["setuptools"]["package-data"]["connectors.particeep"]
+
+
+def test_the_registry_resolves_particeep_actions() -> None:
+    found, action = Registry([connector]).resolve("particeep.update_user")
+    assert found is connector
+    assert action.key == "update_user"
+    assert connector.connection is ParticeepConnection
+    assert connector.needs_connection
