@@ -16,14 +16,25 @@ connection, and returns plain data: connectors do not know about the engine's ta
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-__all__ = ["Action", "ActionContext", "Connection", "Connector"]
+__all__ = [
+    "Action",
+    "ActionContext",
+    "AppTrigger",
+    "Connection",
+    "ConnectionCheck",
+    "Connector",
+    "SyncReport",
+    "TriggerEvent",
+]
 
 
 class Connection(BaseModel):
@@ -86,6 +97,87 @@ class Action(Generic[ConnT, InputT, OutputT]):
 
 
 @dataclass(frozen=True)
+class TriggerEvent:
+    """An event an app can send: its name, what it means, and a realistic sample body.
+
+    The sample feeds the field picker and save-time template checks before any real delivery.
+    """
+
+    name: str
+    description: str
+    sample: Mapping[str, Any]
+    entity: str = ""
+    #: False when the app's documentation does not confirm the event (inferred from patterns).
+    confirmed: bool = True
+
+
+@dataclass
+class SyncReport:
+    """What reconciling an app's registered webhooks did (or would do, on a dry run)."""
+
+    #: ``(event, url)`` pairs that exist at the app and are wanted.
+    registered: list[tuple[str, str]] = field(default_factory=list)
+    created: list[tuple[str, str]] = field(default_factory=list)
+    deleted: list[tuple[str, str]] = field(default_factory=list)
+    #: ``(event, url, reason)`` the app refused.
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """The outcome of "test connection", in words for people."""
+
+    ok: bool
+    message: str
+
+
+class AppTrigger(Generic[ConnT]):
+    """A trigger fed by an app's webhooks.
+
+    Each connection gets one secret URL per event (``<hook prefix><event>``); a delivery there
+    fans out to every enabled flow that listens to that event on that connection. The engine
+    calls :meth:`subscribe` when the first flow on an event is enabled and :meth:`unsubscribe`
+    when the last one goes, so that users never register URLs by hand.
+    """
+
+    #: ``verb``-free noun, unique within the connector: flows name ``<connector>.<key>``.
+    key: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: Whether event names outside :meth:`events` are accepted (the app may have more).
+    custom_events: ClassVar[bool] = True
+
+    def events(self) -> Sequence[TriggerEvent]:
+        """The known events (the catalog)."""
+        return ()
+
+    def dedup_key(self, event: str, body: Any) -> str | None:
+        """Identify a delivery so that a resend of the same content runs nothing twice.
+
+        Default: the entity ``id`` plus a digest of the whole body, so that a real change to the
+        entity (same id, new content) is a new delivery while a resend is not.
+        """
+        if not isinstance(body, dict) or body.get("id") in (None, ""):
+            return None
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+        return f"{body['id']}:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
+
+    async def subscribe(self, conn: ConnT, event: str, url: str) -> None:
+        """Make the app post ``event`` to ``url`` (idempotent: never registers twice)."""
+        raise NotImplementedError
+
+    async def unsubscribe(self, conn: ConnT, event: str, url: str) -> None:
+        """Stop the app posting ``event`` to ``url`` (idempotent)."""
+        raise NotImplementedError
+
+    async def sync(
+        self, conn: ConnT, wanted: set[tuple[str, str]], url_prefix: str, *, dry_run: bool
+    ) -> SyncReport:
+        """Make the app's webhooks under ``url_prefix`` exactly ``wanted`` (or only report)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
 class Connector:
     """An app: its connection model and its actions."""
 
@@ -94,6 +186,9 @@ class Connector:
     actions: tuple[type[Action[Any, Any, Any]], ...]
     connection: type[Connection] = NoConnection
     description: str = ""
+    triggers: tuple[type[AppTrigger[Any]], ...] = ()
+    #: "Test connection": an authenticated call that says whether the credentials work.
+    check: Callable[[Any], Coroutine[Any, Any, ConnectionCheck]] | None = None
     #: True when every field of the connection model has a default, so that a step may name no
     #: connection: the engine then passes ``connection()`` (e.g. plain HTTP calls without auth).
     connection_optional: bool = False
@@ -113,6 +208,13 @@ class Connector:
         for action in self.actions:
             if action.key == key:
                 return action
+        return None
+
+    def trigger(self, key: str) -> type[AppTrigger[Any]] | None:
+        """The trigger class named ``key``, or ``None``."""
+        for trigger in self.triggers:
+            if trigger.key == key:
+                return trigger
         return None
 
     @property

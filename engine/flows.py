@@ -11,7 +11,15 @@ import re
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from connectors.registry import Registry
 from engine.templating import TemplateRenderError, compile_check
@@ -50,7 +58,37 @@ class WebhookTrigger(BaseModel):
     )
 
 
-Trigger = Annotated[WebhookTrigger, Field(discriminator="type")]
+class AppEventTrigger(BaseModel):
+    """Runs the flow for one event of one app account (e.g. Particeep ``transaction_created``).
+
+    Every flow on the same connection and event shares that event's URL, which Maillon registers
+    with the app when the first such flow is enabled.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+        description="`<connector>.<trigger>`",
+        examples=["particeep.event"],
+    )
+    connection: str = Field(description="Name of the app connection whose events to receive.")
+    event: str = Field(
+        pattern=r"^[a-z][a-z0-9_.-]{0,99}$",
+        description="The app's event name.",
+        examples=["transaction_created"],
+    )
+
+
+def _trigger_kind(value: Any) -> str:
+    kind = value.get("type", "webhook") if isinstance(value, dict) else getattr(value, "type", "")
+    return "webhook" if kind == "webhook" else "app"
+
+
+Trigger = Annotated[
+    Annotated[WebhookTrigger, Tag("webhook")] | Annotated[AppEventTrigger, Tag("app")],
+    Discriminator(_trigger_kind),
+]
 
 
 class StepSpec(BaseModel):
@@ -101,11 +139,14 @@ class FlowSpec(BaseModel):
         Raises :class:`FlowValidationError` listing every problem found.
         """
         problems: list[str] = []
-        if self.trigger.dedup:
+        trigger = self.trigger
+        if isinstance(trigger, WebhookTrigger) and trigger.dedup:
             try:
-                compile_check(self.trigger.dedup, "trigger.dedup")
+                compile_check(trigger.dedup, "trigger.dedup")
             except TemplateRenderError as exc:
                 problems.append(str(exc))
+        elif isinstance(trigger, AppEventTrigger):
+            problems.extend(_check_app_trigger(trigger, registry, connections))
         for i, step in enumerate(self.steps):
             where = f"steps[{i}] ({step.key})"
             try:
@@ -135,6 +176,26 @@ class FlowSpec(BaseModel):
                 problems.append(str(exc))
         if problems:
             raise FlowValidationError(problems)
+
+
+def _check_app_trigger(
+    trigger: AppEventTrigger, registry: Registry, connections: dict[str, str]
+) -> list[str]:
+    app, _, key = trigger.type.partition(".")
+    connector = registry.get(app)
+    trigger_cls = connector.trigger(key) if connector else None
+    if connector is None or trigger_cls is None:
+        return [f"trigger: unknown trigger {trigger.type!r}"]
+    problems = []
+    conn_app = connections.get(trigger.connection)
+    if conn_app is None:
+        problems.append(f"trigger: no connection named {trigger.connection!r}")
+    elif conn_app != app:
+        problems.append(f"trigger: connection {trigger.connection!r} is for {conn_app}, not {app}")
+    known = {e.name for e in trigger_cls().events()}
+    if not trigger_cls.custom_events and trigger.event not in known:
+        problems.append(f"trigger: {trigger.type} has no event {trigger.event!r}")
+    return problems
 
 
 def load_yaml(text: str) -> list[dict[str, Any]]:

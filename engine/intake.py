@@ -12,22 +12,30 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.flows import FlowSpec
+from engine.flows import FlowSpec, WebhookTrigger
 from engine.ids import new_id
-from engine.models import EventRow, FlowRow, RunRow, RunStatus
+from engine.models import ConnectionRow, EventRow, FlowRow, RunRow, RunStatus
 from engine.templating import TemplateRenderError, render_value
 from engine.writer import Op
 
-__all__ = ["Accepted", "Delivery", "UnknownHook", "hook_dedup_scope"]
+__all__ = [
+    "Accepted",
+    "Delivery",
+    "SourceDelivery",
+    "UnknownHook",
+    "hook_dedup_scope",
+    "source_key",
+]
 
 log = logging.getLogger(__name__)
 
 _flows = FlowRow.__table__  # type: ignore[attr-defined]
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _runs = RunRow.__table__  # type: ignore[attr-defined]
+_connections = ConnectionRow.__table__  # type: ignore[attr-defined]
 
 _TOKEN_LOOKUP = select(
     _flows.c.id, _flows.c.hook_token, _flows.c.enabled, _flows.c.version, _flows.c.definition
@@ -57,19 +65,19 @@ def hook_dedup_scope(flow_id: str) -> str:
     return f"flow:{flow_id}"
 
 
-# Parsed dedup templates by (flow id, version): parsing the definition JSON per delivery would
-# cost more than the insert itself.
-_dedup_cache: dict[tuple[str, int], str | None] = {}
+# The webhook trigger of each flow by (flow id, version): parsing the definition JSON per
+# delivery would cost more than the insert itself. ``None``: the flow has another trigger.
+_trigger_cache: dict[tuple[str, int], WebhookTrigger | None] = {}
 
 
-def _dedup_template(flow_id: str, version: int, definition: str) -> str | None:
+def _webhook_trigger(flow_id: str, version: int, definition: str) -> WebhookTrigger | None:
     key = (flow_id, version)
-    if key not in _dedup_cache:
-        if len(_dedup_cache) > 10_000:
-            _dedup_cache.clear()
-        spec = FlowSpec.model_validate_json(definition)
-        _dedup_cache[key] = spec.trigger.dedup
-    return _dedup_cache[key]
+    if key not in _trigger_cache:
+        if len(_trigger_cache) > 10_000:
+            _trigger_cache.clear()
+        trigger = FlowSpec.model_validate_json(definition).trigger
+        _trigger_cache[key] = trigger if isinstance(trigger, WebhookTrigger) else None
+    return _trigger_cache[key]
 
 
 @dataclass
@@ -117,14 +125,13 @@ def _accept(conn: Connection, deliveries: list[Delivery]) -> list[Any]:
     dedup: list[tuple[str, str] | None] = [None] * len(deliveries)
     for i, d in enumerate(deliveries):
         flow = flows.get(d.token)
-        if flow is None:
+        trigger = flow and _webhook_trigger(flow.id, flow.version, flow.definition)
+        if flow is None or trigger is None:
             results[i] = UnknownHook(d.token)
             continue
         key = d.idempotency_key
-        if key is None:
-            template = _dedup_template(flow.id, flow.version, flow.definition)
-            if template:
-                key = _render_dedup(template, d)
+        if key is None and trigger.dedup:
+            key = _render_dedup(trigger.dedup, d)
         if key:
             dedup[i] = (hook_dedup_scope(flow.id), key[:500])
 
@@ -179,6 +186,86 @@ def _accept(conn: Connection, deliveries: list[Delivery]) -> list[Any]:
         conn.execute(_events.insert(), event_rows)
         conn.execute(_runs.insert(), run_rows)
     return results
+
+
+_SOURCE_LOOKUP = select(_connections.c.id, _connections.c.app).where(
+    _connections.c.hook_token == bindparam("token")
+)
+_SOURCE_FLOWS = select(_flows.c.id, _flows.c.enabled).where(_flows.c.source_key == bindparam("key"))
+_DEDUP_ONE = select(_events.c.id, _events.c.received_at).where(
+    _events.c.dedup_scope == bindparam("scope"), _events.c.dedup_key == bindparam("key")
+)
+
+
+def source_key(connection_id: str, event: str) -> str:
+    """How flows on an app trigger are indexed: one key per connection and event."""
+    return f"{connection_id}:{event}"
+
+
+@dataclass
+class SourceDelivery(Op[Accepted]):
+    """One request to ``/hooks/{app}/{token}/{event}``: fanned out to every enabled flow.
+
+    ``dedup_key`` is computed by the app's trigger (entity id + content digest); a delivery with
+    a key seen less than ``dedup_window`` seconds ago is a duplicate. An event no enabled flow
+    listens to is still stored (with no run): nothing a sender delivered is thrown away.
+    """
+
+    app: str
+    token: str
+    event: str
+    body: Any
+    body_text: str
+    meta: dict[str, Any]
+    dedup_key: str | None
+    dedup_window: float
+
+    def apply(self, conn: Connection) -> Accepted:
+        source = conn.execute(_SOURCE_LOOKUP, {"token": self.token}).first()
+        if source is None or source.app != self.app:
+            raise UnknownHook(self.token)
+        now = time.time()
+        scope = f"source:{source.id}:{self.event}"
+        key = self.dedup_key[:500] if self.dedup_key else None
+        if key is not None:
+            seen = conn.execute(_DEDUP_ONE, {"scope": scope, "key": key}).first()
+            if seen is not None and seen.received_at >= now - self.dedup_window:
+                run_ids = [r.id for r in conn.execute(_RUNS_OF_EVENT, {"event_id": seen.id})]
+                return Accepted(seen.id, run_ids, duplicate=True)
+            if seen is not None:
+                # Outside the window: the old event gives up the key so the new one can hold it.
+                conn.execute(update(_events).where(_events.c.id == seen.id).values(dedup_key=None))
+        flows = conn.execute(_SOURCE_FLOWS, {"key": source_key(source.id, self.event)}).all()
+        event_id = new_id()
+        conn.execute(
+            _events.insert(),
+            {
+                "id": event_id,
+                "flow_id": None,
+                "source": f"{self.app}:{self.event}",
+                "dedup_scope": scope if key else None,
+                "dedup_key": key,
+                "body": self.body_text,
+                "meta": json.dumps(self.meta, separators=(",", ":")),
+                "received_at": now,
+            },
+        )
+        runs = [
+            {
+                "id": new_id(),
+                "flow_id": flow.id,
+                "event_id": event_id,
+                "status": RunStatus.QUEUED,
+                "claims": 0,
+                "available_at": now,
+                "created_at": now,
+            }
+            for flow in flows
+            if flow.enabled
+        ]
+        if runs:
+            conn.execute(_runs.insert(), runs)
+        return Accepted(event_id, [r["id"] for r in runs])
 
 
 def _render_dedup(template: str, d: Delivery) -> str | None:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["ApiToken", "ConnectionRow", "EventRow", "FlowRow", "RunRow", "RunStatus", "StepRow"]
+__all__ = [
+    "ApiToken",
+    "ConnectionRow",
+    "EventRow",
+    "FlowRow",
+    "RunRow",
+    "RunStatus",
+    "StepRow",
+    "SubscriptionRow",
+]
 
 
 class RunStatus:
@@ -33,6 +42,8 @@ class FlowRow(SQLModel, table=True):
     name: str = Field(max_length=200)
     enabled: bool = True
     hook_token: str = Field(unique=True, index=True, max_length=64)
+    #: ``<connection id>:<event>`` for flows on an app trigger: the fan-out index of intake.
+    source_key: str | None = Field(default=None, index=True, max_length=300)
     definition: str = Field(sa_type=Text)
     version: int = 1
     created_at: float
@@ -49,7 +60,23 @@ class ConnectionRow(SQLModel, table=True):
     app: str = Field(max_length=100)
     config: str = Field(sa_type=Text, default="{}")
     secrets: str = Field(sa_type=Text, default="")
+    #: Secret path segment of this account's hook URLs (apps with triggers only).
+    hook_token: str | None = Field(default=None, unique=True, index=True, max_length=64)
     created_at: float
+    updated_at: float
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """Whether an app posts one event to this install, as last set or checked."""
+
+    __tablename__ = "subscriptions"
+
+    connection_id: str = Field(primary_key=True, max_length=36)
+    event: str = Field(primary_key=True, max_length=100)
+    url: str = Field(max_length=500)
+    #: registered | unregistered | failed
+    status: str = Field(max_length=16)
+    error: str | None = Field(default=None, sa_type=Text)
     updated_at: float
 
 

@@ -12,6 +12,8 @@ from engine.db import create_db_engine, migrate
 from engine.executor import Executor, RetryPolicy
 from engine.intake import Accepted, Delivery
 from engine.settings import Settings
+from engine.sources import Sources
+from engine.store import Store
 from engine.worker import Wakeup, Worker
 from engine.writer import Writer
 
@@ -31,6 +33,7 @@ class Runtime:
         self.writer = Writer(self.db)
         self.wakeup = Wakeup()
         self.connections = ConnectionResolver(self.db, self.box)
+        self.sources = Sources(self.db, self.registry, self.connections, settings.base_url)
         self.executor = Executor(
             engine=self.db,
             writer=self.writer,
@@ -46,6 +49,10 @@ class Runtime:
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
+
+    def store(self) -> Store:
+        """Data access for the API and the CLI, bound to this runtime."""
+        return Store(self.db, self.registry, self.box, self.sources)
 
     def open(self) -> None:
         """Migrate the schema and start the writer."""

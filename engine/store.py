@@ -6,6 +6,7 @@ CLI. The hot paths (intake, claiming, step records) go through :mod:`engine.writ
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -16,12 +17,25 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
+from connectors.base import ConnectionCheck
+from connectors.errors import ConnectorError
 from connectors.registry import Registry
 from engine.connections import split_secrets
 from engine.crypto import SecretBox
-from engine.flows import FlowSpec
+from engine.flows import AppEventTrigger, FlowSpec
 from engine.ids import new_id
-from engine.models import ApiToken, ConnectionRow, EventRow, FlowRow, RunRow, RunStatus, StepRow
+from engine.intake import source_key
+from engine.models import (
+    ApiToken,
+    ConnectionRow,
+    EventRow,
+    FlowRow,
+    RunRow,
+    RunStatus,
+    StepRow,
+    SubscriptionRow,
+)
+from engine.sources import Sources
 
 __all__ = ["NotFound", "Store"]
 
@@ -41,10 +55,13 @@ def _hash_token(token: str) -> str:
 class Store:
     """Data access for the API and the CLI."""
 
-    def __init__(self, engine: Engine, registry: Registry, box: SecretBox) -> None:
+    def __init__(
+        self, engine: Engine, registry: Registry, box: SecretBox, sources: Sources
+    ) -> None:
         self.engine = engine
         self.registry = registry
         self.box = box
+        self.sources = sources
 
     def session(self) -> Session:
         """A new session; use as a context manager."""
@@ -136,22 +153,51 @@ class Store:
                 row = ConnectionRow(id=new_id(), name=name, app=app, created_at=now, updated_at=now)
             else:
                 row = s.get(ConnectionRow, existing.id) or existing
+                if name != row.name and self._flows_using(s, row.name):
+                    raise Conflict(f"connection {row.name!r} is used by flows: cannot rename it")
                 row.name, row.updated_at = name, now
+            if connector.triggers and row.hook_token is None:
+                row.hook_token = self.sources.new_token()
             row.config = json.dumps(public)
             row.secrets = self.box.seal(secret) if secret else ""
             s.add(row)
             s.commit()
             return row
 
+    @staticmethod
+    def _flows_using(s: Session, name: str) -> list[FlowRow]:
+        using = []
+        for flow in s.exec(select(FlowRow)):
+            spec = FlowSpec.model_validate_json(flow.definition)
+            names = {step.connection for step in spec.steps}
+            if isinstance(spec.trigger, AppEventTrigger):
+                names.add(spec.trigger.connection)
+            if name in names:
+                using.append(flow)
+        return using
+
     def delete_connection(self, ref: str) -> None:
         row = self.get_connection(ref)
         with self.session() as s:
-            for flow in s.exec(select(FlowRow)):
-                steps = json.loads(flow.definition)["steps"]
-                if any(step.get("connection") == row.name for step in steps):
-                    raise Conflict(f"flow {flow.name!r} ({flow.id}) uses connection {row.name!r}")
+            for flow in self._flows_using(s, row.name):
+                raise Conflict(f"flow {flow.name!r} ({flow.id}) uses connection {row.name!r}")
             s.delete(s.get(ConnectionRow, row.id))
             s.commit()
+
+    def test_connection(self, ref: str) -> ConnectionCheck:
+        """Ask the app whether the connection's credentials work."""
+        row = self.get_connection(ref)
+        connector = self.registry.get(row.app)
+        if connector is None or connector.check is None:
+            return ConnectionCheck(ok=False, message=f"{row.app} offers no connection test")
+        values = {**json.loads(row.config), **self.box.open(row.secrets)}
+        try:
+            conn = connector.connection.model_validate(values)
+            return asyncio.run(connector.check(conn))
+        except ValidationError as exc:
+            return ConnectionCheck(ok=False, message=f"incomplete connection: {_errors(exc)}")
+        except ConnectorError as exc:
+            return ConnectionCheck(ok=False, message=exc.message)
 
     # -- flows -----------------------------------------------------------------------------
 
@@ -175,24 +221,57 @@ class Store:
         now = time.time()
         definition = spec.model_dump_json()
         with self.session() as s:
+            key = self._source_key(s, spec)
             row = s.get(FlowRow, flow_id) if flow_id else None
+            before = row.source_key if row else None
             if row is None:
                 row = FlowRow(
                     id=flow_id or new_id(),
                     name=spec.name,
                     enabled=spec.enabled,
                     hook_token=secrets.token_urlsafe(24),
+                    source_key=key,
                     definition=definition,
                     created_at=now,
                     updated_at=now,
                 )
             else:
                 row.name, row.enabled, row.definition = spec.name, spec.enabled, definition
+                row.source_key = key
                 row.version += 1
                 row.updated_at = now
             s.add(row)
             s.commit()
-            return row
+        self._refresh_sources(before, key)
+        return row
+
+    @staticmethod
+    def _source_key(s: Session, spec: FlowSpec) -> str | None:
+        if not isinstance(spec.trigger, AppEventTrigger):
+            return None
+        conn = s.exec(
+            select(ConnectionRow).where(ConnectionRow.name == spec.trigger.connection)
+        ).one()
+        return source_key(conn.id, spec.trigger.event)
+
+    def _refresh_sources(self, *keys: str | None) -> None:
+        """Bring the app registrations of these (connection, event) keys in line."""
+        for key in dict.fromkeys(k for k in keys if k):
+            connection_id, event = key.split(":", 1)
+            self.sources.refresh(connection_id, event)
+
+    def subscription(self, row: FlowRow) -> SubscriptionRow | None:
+        """The app registration that feeds a flow on an app trigger."""
+        if row.source_key is None:
+            return None
+        connection_id, event = row.source_key.split(":", 1)
+        return self.sources.subscription(connection_id, event)
+
+    def resubscribe(self, flow_id: str) -> SubscriptionRow | None:
+        """Try the app registration of a flow's trigger again (after a refusal)."""
+        row = self.get_flow(flow_id)
+        self._refresh_sources(row.source_key)
+        return self.subscription(row)
 
     def set_enabled(self, flow_id: str, enabled: bool) -> FlowRow:
         row = self.get_flow(flow_id)
@@ -206,7 +285,8 @@ class Store:
             row.updated_at = time.time()
             s.add(row)
             s.commit()
-            return row
+        self._refresh_sources(row.source_key)
+        return row
 
     def delete_flow(self, flow_id: str) -> None:
         """Delete a flow; its events and runs stay as history, queued runs fail."""
@@ -216,6 +296,7 @@ class Store:
                 raise NotFound(f"no flow {flow_id}")
             s.delete(row)
             s.commit()
+        self._refresh_sources(row.source_key)
 
     # -- events and runs -------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from litestar.status_codes import (
 from engine.flows import FlowValidationError
 from engine.runtime import Runtime
 from engine.settings import Settings
-from engine.store import Conflict, NotFound, Store
+from engine.store import Conflict, NotFound
 from web.api import (
     ConnectionController,
     ConnectorController,
@@ -59,7 +59,7 @@ def create_app(
 ) -> Litestar:
     """The application. ``workers=False`` serves HTTP only (runs are executed elsewhere)."""
     runtime = runtime or Runtime(settings or Settings())
-    store = Store(runtime.db, runtime.registry, runtime.box)
+    store = runtime.store()
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

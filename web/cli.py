@@ -43,8 +43,7 @@ class _Ctx:
 
     @property
     def store(self) -> Store:
-        rt = self.runtime
-        return Store(rt.db, rt.registry, rt.box)
+        return self.runtime.store()
 
     def close(self) -> None:
         if self._runtime is not None:

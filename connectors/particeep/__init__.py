@@ -19,6 +19,7 @@ from connectors.particeep.connection import ParticeepConnection
 from connectors.particeep.events import EventSpec, get_event, load_events
 from connectors.particeep.models import Transaction, User, Webhook
 from connectors.particeep.signing import PTPAuth
+from connectors.particeep.trigger import ParticeepEvent, check_connection
 from connectors.particeep.webhooks import (
     DriftPlan,
     DriftRepair,
@@ -38,6 +39,7 @@ __all__ = [
     "ParticeepAuthError",
     "ParticeepClient",
     "ParticeepConnection",
+    "ParticeepEvent",
     "Transaction",
     "User",
     "Webhook",
@@ -58,4 +60,6 @@ connector = Connector(
     "read and tag them.",
     actions=(GetUser, GetTransaction, UpdateUser),
     connection=ParticeepConnection,
+    triggers=(ParticeepEvent,),
+    check=check_connection,
 )

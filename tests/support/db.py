@@ -76,7 +76,7 @@ def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
 
 @pytest.fixture
 def store(runtime: Runtime) -> Store:
-    return Store(runtime.db, runtime.registry, runtime.box)
+    return runtime.store()
 
 
 def run_until(runtime: Runtime, predicate: Callable[[], bool], timeout: float = 10) -> None:

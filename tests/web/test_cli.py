@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from engine.runtime import Runtime
 from engine.settings import Settings
-from engine.store import Store
 from web.cli import main
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -85,7 +84,7 @@ def test_connections_add_keeps_secrets_out_of_output(
     runtime = Runtime(make_settings(secret_key="cli-secret"))
     runtime.open()
     try:
-        store = Store(runtime.db, runtime.registry, runtime.box)
+        store = runtime.store()
         assert store.secret_names(store.get_connection("team")) == ["bot_token"]
     finally:
         runtime.close()

@@ -1,0 +1,131 @@
+"""App accounts as event sources: their hook URLs, and their webhook registrations.
+
+A connection of an app that has a trigger (Particeep) owns a secret hook prefix,
+``<public url>/hooks/<app>/<token>/``, and one URL per event under it. Whenever flows change,
+:meth:`Sources.refresh` makes the app's registration match: registered while at least one
+enabled flow listens to the event, removed when none does. A refusal by the app never blocks
+saving the flow: it is recorded on the subscription, shown with the flow, and can be retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from connectors.base import AppTrigger, Connector, SyncReport
+from connectors.errors import ConnectorError
+from connectors.registry import Registry
+from engine.connections import ConnectionResolver
+from engine.intake import source_key
+from engine.models import ConnectionRow, FlowRow, SubscriptionRow
+
+__all__ = ["Sources", "app_trigger"]
+
+
+def app_trigger(connector: Connector) -> type[AppTrigger[Any]] | None:
+    """The connector's webhook trigger: the one its ``/hooks/<app>/…`` URLs deliver to."""
+    return connector.triggers[0] if connector.triggers else None
+
+
+class Sources:
+    """Hook URLs and webhook registrations of app connections."""
+
+    def __init__(
+        self, engine: Engine, registry: Registry, resolver: ConnectionResolver, base_url: str
+    ) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._resolver = resolver
+        self._base_url = base_url.rstrip("/")
+        # Apps offer no transaction over their API: never register one (account, event) from two
+        # threads at once, or it could be created twice.
+        self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+
+    def prefix(self, row: ConnectionRow) -> str | None:
+        """The connection's hook prefix (ends with ``/``), if its app has a trigger."""
+        if row.hook_token is None:
+            return None
+        return f"{self._base_url}/hooks/{row.app}/{row.hook_token}/"
+
+    def url(self, row: ConnectionRow, event: str) -> str | None:
+        """The URL the app must post ``event`` to."""
+        prefix = self.prefix(row)
+        return None if prefix is None else prefix + event
+
+    @staticmethod
+    def new_token() -> str:
+        """A fresh secret for a connection's hook prefix."""
+        return secrets.token_urlsafe(24)
+
+    def _wanted(self, session: Session, key: str) -> bool:
+        flows = session.exec(select(FlowRow).where(FlowRow.source_key == key)).all()
+        return any(f.enabled for f in flows)
+
+    def refresh(self, connection_id: str, event: str) -> SubscriptionRow | None:
+        """Register or remove the app's webhook for ``event`` to match the enabled flows.
+
+        Returns the subscription as recorded (``failed`` with the app's reason on refusal).
+        """
+        with self._locks[(connection_id, event)], Session(self._engine) as session:
+            row = session.get(ConnectionRow, connection_id)
+            connector = self._registry.get(row.app) if row else None
+            trigger_cls = app_trigger(connector) if connector else None
+            if row is None or connector is None or trigger_cls is None:
+                return None
+            url = self.url(row, event)
+            assert url is not None
+            wanted = self._wanted(session, source_key(connection_id, event))
+            current = session.get(SubscriptionRow, (connection_id, event))
+            if not wanted and (current is None or current.status == "unregistered"):
+                return current
+            error: str | None = None
+            try:
+                conn = self._resolver.resolve(row.name, connector)
+                trigger = trigger_cls()
+                call = trigger.subscribe if wanted else trigger.unsubscribe
+                asyncio.run(call(conn, event, url))
+            except (ConnectorError, LookupError, ValueError, OSError) as exc:
+                error = exc.message if isinstance(exc, ConnectorError) else str(exc)
+            status = "failed" if error else "registered" if wanted else "unregistered"
+            sub = current or SubscriptionRow(
+                connection_id=connection_id, event=event, url=url, status=status, updated_at=0
+            )
+            sub.url, sub.status, sub.error, sub.updated_at = url, status, error, time.time()
+            session.add(sub)
+            session.commit()
+            session.refresh(sub)
+            return sub
+
+    def subscription(self, connection_id: str, event: str) -> SubscriptionRow | None:
+        """The recorded state of one (connection, event) registration."""
+        with Session(self._engine) as session:
+            return session.get(SubscriptionRow, (connection_id, event))
+
+    def sync(self, row: ConnectionRow, *, dry_run: bool) -> SyncReport:
+        """Compare (and unless ``dry_run``, repair) everything registered at the app."""
+        connector = self._registry.get(row.app)
+        trigger_cls = app_trigger(connector) if connector else None
+        prefix = self.prefix(row)
+        if connector is None or trigger_cls is None or prefix is None:
+            raise ValueError(f"connection {row.name!r} ({row.app}) has no app trigger")
+        with Session(self._engine) as session:
+            flows = session.exec(
+                select(FlowRow).where(
+                    col(FlowRow.enabled), col(FlowRow.source_key).startswith(f"{row.id}:")
+                )
+            ).all()
+        events = {f.source_key.split(":", 1)[1] for f in flows if f.source_key}
+        wanted = {(e, prefix + e) for e in events}
+        conn = self._resolver.resolve(row.name, connector)
+        report = asyncio.run(trigger_cls().sync(conn, wanted, prefix, dry_run=dry_run))
+        if not dry_run:
+            for event in events | {e for e, _ in report.deleted}:
+                self.refresh(row.id, event)
+        return report
