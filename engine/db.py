@@ -11,10 +11,11 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
-__all__ = ["create_db_engine", "is_sqlite", "migrate"]
+__all__ = ["create_db_engine", "for_writes", "is_sqlite", "migrate"]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+_IMMEDIATE = "maillon_begin_immediate"
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -26,9 +27,9 @@ def create_db_engine(url: str) -> Engine:
     """An engine with the settings Maillon relies on for durability.
 
     SQLite: WAL (readers never block the writer), ``synchronous=FULL`` (a commit survives power
-    loss: the 2xx we give senders promises that), a busy timeout instead of instant
-    ``database is locked`` errors, and autocommit-off transactions started with ``BEGIN IMMEDIATE``
-    so that a read-then-write never deadlocks against another writer.
+    loss: the 2xx we give senders promises that), and a busy timeout instead of instant
+    ``database is locked`` errors. Transactions are deferred (reads take no lock) unless they
+    come from :func:`for_writes`, which begins them with ``BEGIN IMMEDIATE``.
     """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -52,12 +53,23 @@ def create_db_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def for_writes(engine: Engine) -> Engine:
+    """The same engine (same pool), for transactions that will write.
+
+    On SQLite they begin with ``BEGIN IMMEDIATE``: a deferred transaction that reads, then
+    writes after another connection committed, fails at once with ``SQLITE_BUSY_SNAPSHOT``
+    (no busy timeout applies); taking the write lock up front makes it wait its turn instead.
+    """
+    return engine.execution_options(**{_IMMEDIATE: True})
 
 
 def migrate(url: str) -> None:

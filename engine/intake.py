@@ -43,7 +43,9 @@ _TOKEN_LOOKUP = select(
 _DEDUP_LOOKUP = select(_events.c.id, _events.c.dedup_scope, _events.c.dedup_key).where(
     _events.c.dedup_key.in_(bindparam("keys", expanding=True))
 )
-_RUNS_OF_EVENT = select(_runs.c.id).where(_runs.c.event_id == bindparam("event_id"))
+_RUNS_OF_EVENT = (
+    select(_runs.c.id).where(_runs.c.event_id == bindparam("event_id")).order_by(_runs.c.id)
+)
 
 
 class UnknownHook(LookupError):

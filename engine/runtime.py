@@ -10,12 +10,12 @@ from engine.connections import ConnectionResolver
 from engine.crypto import SecretBox
 from engine.db import create_db_engine, migrate
 from engine.executor import Executor, RetryPolicy
-from engine.intake import Accepted, Delivery
+from engine.intake import Accepted
 from engine.settings import Settings
 from engine.sources import Sources
 from engine.store import Store
 from engine.worker import Wakeup, Worker
-from engine.writer import Writer
+from engine.writer import Op, Writer
 
 __all__ = ["Runtime"]
 
@@ -64,7 +64,7 @@ class Runtime:
         self.writer.stop()
         self.db.dispose()
 
-    async def deliver(self, delivery: Delivery) -> Accepted:
+    async def deliver(self, delivery: Op[Accepted]) -> Accepted:
         """Store a delivery and queue its runs; return once committed, and wake the workers."""
         accepted = await self.writer.submit(delivery)
         if accepted.run_ids and not accepted.held and not accepted.duplicate:

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=0, description="In-process workers started by `maillon serve`.")
     worker_concurrency: int = Field(64, ge=1, description="Runs one worker executes at once.")
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="Largest hook body accepted.")
+    source_dedup_window: float = Field(
+        86400.0,
+        ge=0,
+        description="Seconds during which an app's resend of the same entity and content is a "
+        "duplicate (app triggers such as Particeep).",
+    )
     default_max_attempts: int = Field(
         5, ge=1, description="Attempts per step unless the flow says."
     )

@@ -23,6 +23,7 @@ from connectors.base import AppTrigger, Connector, SyncReport
 from connectors.errors import ConnectorError
 from connectors.registry import Registry
 from engine.connections import ConnectionResolver
+from engine.db import for_writes
 from engine.intake import source_key
 from engine.models import ConnectionRow, FlowRow, SubscriptionRow
 
@@ -73,16 +74,17 @@ class Sources:
 
         Returns the subscription as recorded (``failed`` with the app's reason on refusal).
         """
-        with self._locks[(connection_id, event)], Session(self._engine) as session:
-            row = session.get(ConnectionRow, connection_id)
+        with self._locks[(connection_id, event)]:
+            # Read, close, then call the app: no transaction stays open across a remote call.
+            with Session(self._engine, expire_on_commit=False) as session:
+                row = session.get(ConnectionRow, connection_id)
+                wanted = self._wanted(session, source_key(connection_id, event))
+                current = session.get(SubscriptionRow, (connection_id, event))
             connector = self._registry.get(row.app) if row else None
             trigger_cls = app_trigger(connector) if connector else None
-            if row is None or connector is None or trigger_cls is None:
+            url = self.url(row, event) if row else None
+            if row is None or connector is None or trigger_cls is None or url is None:
                 return None
-            url = self.url(row, event)
-            assert url is not None
-            wanted = self._wanted(session, source_key(connection_id, event))
-            current = session.get(SubscriptionRow, (connection_id, event))
             if not wanted and (current is None or current.status == "unregistered"):
                 return current
             error: str | None = None
@@ -94,18 +96,18 @@ class Sources:
             except (ConnectorError, LookupError, ValueError, OSError) as exc:
                 error = exc.message if isinstance(exc, ConnectorError) else str(exc)
             status = "failed" if error else "registered" if wanted else "unregistered"
-            sub = current or SubscriptionRow(
-                connection_id=connection_id, event=event, url=url, status=status, updated_at=0
-            )
-            sub.url, sub.status, sub.error, sub.updated_at = url, status, error, time.time()
-            session.add(sub)
-            session.commit()
-            session.refresh(sub)
-            return sub
+            with Session(for_writes(self._engine), expire_on_commit=False) as session:
+                sub = session.get(SubscriptionRow, (connection_id, event)) or SubscriptionRow(
+                    connection_id=connection_id, event=event, url=url, status=status, updated_at=0
+                )
+                sub.url, sub.status, sub.error, sub.updated_at = url, status, error, time.time()
+                session.add(sub)
+                session.commit()
+                return sub
 
     def subscription(self, connection_id: str, event: str) -> SubscriptionRow | None:
         """The recorded state of one (connection, event) registration."""
-        with Session(self._engine) as session:
+        with Session(self._engine, expire_on_commit=False) as session:
             return session.get(SubscriptionRow, (connection_id, event))
 
     def sync(self, row: ConnectionRow, *, dry_run: bool) -> SyncReport:

@@ -22,6 +22,7 @@ from connectors.errors import ConnectorError
 from connectors.registry import Registry
 from engine.connections import split_secrets
 from engine.crypto import SecretBox
+from engine.db import for_writes
 from engine.flows import AppEventTrigger, FlowSpec
 from engine.ids import new_id
 from engine.intake import source_key
@@ -63,9 +64,9 @@ class Store:
         self.box = box
         self.sources = sources
 
-    def session(self) -> Session:
-        """A new session; use as a context manager."""
-        return Session(self.engine, expire_on_commit=False)
+    def session(self, *, write: bool = False) -> Session:
+        """A new session; use as a context manager. ``write=True`` for one that will write."""
+        return Session(for_writes(self.engine) if write else self.engine, expire_on_commit=False)
 
     # -- API tokens ------------------------------------------------------------------------
 
@@ -75,7 +76,7 @@ class Store:
         row = ApiToken(
             id=new_id(), name=name, token_hash=_hash_token(plaintext), created_at=time.time()
         )
-        with self.session() as s:
+        with self.session(write=True) as s:
             s.add(row)
             s.commit()
         return row, plaintext
@@ -92,7 +93,7 @@ class Store:
             return list(s.exec(select(ApiToken).order_by(col(ApiToken.created_at))))
 
     def revoke_token(self, token_id: str) -> None:
-        with self.session() as s:
+        with self.session(write=True) as s:
             row = s.get(ApiToken, token_id)
             if row is None:
                 raise NotFound(f"no token {token_id}")
@@ -145,7 +146,7 @@ class Store:
         except ValidationError as exc:
             raise ValueError(_errors(exc)) from exc
         now = time.time()
-        with self.session() as s:
+        with self.session(write=True) as s:
             clash = s.exec(select(ConnectionRow).where(ConnectionRow.name == name)).first()
             if clash is not None and (existing is None or clash.id != existing.id):
                 raise Conflict(f"a connection named {name!r} exists")
@@ -178,7 +179,7 @@ class Store:
 
     def delete_connection(self, ref: str) -> None:
         row = self.get_connection(ref)
-        with self.session() as s:
+        with self.session(write=True) as s:
             for flow in self._flows_using(s, row.name):
                 raise Conflict(f"flow {flow.name!r} ({flow.id}) uses connection {row.name!r}")
             s.delete(s.get(ConnectionRow, row.id))
@@ -220,7 +221,7 @@ class Store:
         spec.check(self.registry, self.connection_apps())
         now = time.time()
         definition = spec.model_dump_json()
-        with self.session() as s:
+        with self.session(write=True) as s:
             key = self._source_key(s, spec)
             row = s.get(FlowRow, flow_id) if flow_id else None
             before = row.source_key if row else None
@@ -277,7 +278,7 @@ class Store:
         row = self.get_flow(flow_id)
         spec = FlowSpec.model_validate_json(row.definition)
         spec.enabled = enabled
-        with self.session() as s:
+        with self.session(write=True) as s:
             row = s.get(FlowRow, flow_id) or row
             row.enabled = enabled
             row.definition = spec.model_dump_json()
@@ -290,7 +291,7 @@ class Store:
 
     def delete_flow(self, flow_id: str) -> None:
         """Delete a flow; its events and runs stay as history, queued runs fail."""
-        with self.session() as s:
+        with self.session(write=True) as s:
             row = s.get(FlowRow, flow_id)
             if row is None:
                 raise NotFound(f"no flow {flow_id}")
@@ -353,7 +354,7 @@ class Store:
 
         The failed step's attempt count restarts, so a replay gets the full retry budget.
         """
-        with self.session() as s:
+        with self.session(write=True) as s:
             result = s.exec(
                 update(RunRow)
                 .where(
@@ -379,7 +380,7 @@ class Store:
 
     def release_held(self, flow_id: str) -> int:
         """Queue every held run of a flow; return how many."""
-        with self.session() as s:
+        with self.session(write=True) as s:
             result = s.exec(
                 update(RunRow)
                 .where(col(RunRow.flow_id) == flow_id, col(RunRow.status) == RunStatus.HELD)

@@ -22,6 +22,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from engine.db import for_writes
+
 __all__ = ["Op", "Writer", "WriterStopped"]
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ class Writer:
             return [self._queue.popleft() for _ in range(n)]
 
     def _loop(self) -> None:
-        with self._engine.connect() as conn:
+        with for_writes(self._engine).connect() as conn:
             while (batch := self._take()) is not None:
                 self._run_batch(conn, batch)
 

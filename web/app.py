@@ -31,7 +31,7 @@ from web.api import (
     RunController,
 )
 from web.auth import PUBLIC, TokenCache, require_token
-from web.hooks import receive_hook
+from web.hooks import receive_app_hook, receive_hook
 
 __all__ = ["create_app"]
 
@@ -76,6 +76,7 @@ def create_app(
         route_handlers=[
             healthz,
             receive_hook,
+            receive_app_hook,
             FlowController,
             EventController,
             RunController,

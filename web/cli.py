@@ -11,7 +11,10 @@ from pathlib import Path
 
 import click
 
+from connectors.base import SyncReport
+from connectors.errors import ConnectorError
 from engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
+from engine.models import ConnectionRow, FlowRow
 from engine.runtime import Runtime
 from engine.settings import Settings
 from engine.store import Conflict, NotFound, Store
@@ -156,8 +159,7 @@ def flows_import(obj: _Ctx, files: tuple[str, ...]) -> None:
                 click.echo(f"{path}: {doc.get('name', '?')}: {exc}", err=True)
                 failed = True
                 continue
-            hook = f"{obj.settings.base_url}/hooks/{row.hook_token}"
-            click.echo(f"{row.id}  {row.name}\n    hook: {hook}")
+            click.echo(f"{row.id}  {row.name}\n    {_where(obj, store, row)}")
     if failed:
         sys.exit(1)
 
@@ -183,11 +185,21 @@ def flows_export(obj: _Ctx, flow_id: str | None) -> None:
 @pass_ctx
 def flows_list(obj: _Ctx) -> None:
     """List flows with their hook URLs."""
-    for r in obj.store.list_flows():
+    store = obj.store
+    for r in store.list_flows():
         state = "enabled " if r.enabled else "disabled"
-        click.echo(
-            f"{r.id}  {state}  {r.name}\n    hook: {obj.settings.base_url}/hooks/{r.hook_token}"
-        )
+        click.echo(f"{r.id}  {state}  {r.name}\n    {_where(obj, store, r)}")
+
+
+def _where(obj: _Ctx, store: Store, row: FlowRow) -> str:
+    """Where a flow's events arrive, and for app triggers whether the app registered it."""
+    if row.source_key is None:
+        return f"hook: {obj.settings.base_url}/hooks/{row.hook_token}"
+    sub = store.subscription(row)
+    if sub is None:
+        return "app event: not registered (no enabled flow yet)"
+    line = f"app event: {sub.url} [{sub.status}]"
+    return line + (f"\n    REFUSED: {sub.error}" if sub.error else "")
 
 
 # -- connections ---------------------------------------------------------------------------
@@ -232,6 +244,82 @@ def connections_list(obj: _Ctx) -> None:
     store = obj.store
     for r in store.list_connections():
         click.echo(f"{r.id}  {r.app:<16} {r.name}  config: {json.dumps(json.loads(r.config))}")
+
+
+@connections.command("test")
+@click.argument("name")
+@pass_ctx
+def connections_test(obj: _Ctx, name: str) -> None:
+    """Ask the app whether NAME's credentials work."""
+    try:
+        check = obj.store.test_connection(name)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(("ok: " if check.ok else "FAILED: ") + check.message)
+    if not check.ok:
+        sys.exit(1)
+
+
+# -- sources -------------------------------------------------------------------------------
+
+
+@main.group()
+def sources() -> None:
+    """App accounts that send events (Particeep): what is registered there."""
+
+
+def _source_rows(store: Store, name: str | None) -> list[ConnectionRow]:
+    rows = [store.get_connection(name)] if name else store.list_connections()
+    return [r for r in rows if store.sources.prefix(r) is not None]
+
+
+def _print_report(row: ConnectionRow, report: SyncReport, *, dry_run: bool) -> None:
+    click.echo(f"{row.name} ({row.app})")
+    for event, url in report.registered:
+        click.echo(f"  ok        {event}  {url}")
+    create, delete = ("missing  ", "extra    ") if dry_run else ("created  ", "deleted  ")
+    for event, url in report.created:
+        click.echo(f"  {create} {event}  {url}")
+    for event, url in report.deleted:
+        click.echo(f"  {delete} {event}  {url}")
+    for event, url, reason in report.failed:
+        click.echo(f"  REFUSED   {event}  {url}: {reason}")
+
+
+@sources.command("status")
+@click.argument("connection", required=False)
+@pass_ctx
+def sources_status(obj: _Ctx, connection: str | None) -> None:
+    """Compare what is registered at the app with what enabled flows need (changes nothing)."""
+    _sync(obj, connection, dry_run=True)
+
+
+@sources.command("repair")
+@click.argument("connection", required=False)
+@pass_ctx
+def sources_repair(obj: _Ctx, connection: str | None) -> None:
+    """Register what is missing at the app and remove this install's stale URLs."""
+    _sync(obj, connection, dry_run=False)
+
+
+def _sync(obj: _Ctx, connection: str | None, *, dry_run: bool) -> None:
+    store, failed = obj.store, False
+    try:
+        rows = _source_rows(store, connection)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    for row in rows:
+        try:
+            report = store.sources.sync(row, dry_run=dry_run)
+        except (ConnectorError, ValueError, LookupError) as exc:
+            message = exc.message if isinstance(exc, ConnectorError) else str(exc)
+            click.echo(f"{row.name} ({row.app}): FAILED: {message}", err=True)
+            failed = True
+            continue
+        _print_report(row, report, dry_run=dry_run)
+        failed = failed or bool(report.failed)
+    if failed:
+        sys.exit(1)
 
 
 # -- tokens --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ with a 4xx that says why, and nothing is stored for it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,12 +21,13 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
-from engine.intake import Delivery, UnknownHook
+from engine.intake import Delivery, SourceDelivery, UnknownHook
 from engine.runtime import Runtime
+from engine.sources import app_trigger
 from engine.writer import WriterStopped
 from web.auth import PUBLIC
 
-__all__ = ["receive_hook"]
+__all__ = ["receive_app_hook", "receive_hook"]
 
 # Credentials a sender may include are not worth keeping in the event's request metadata.
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
@@ -78,35 +80,23 @@ def _parse(content_type: str, raw: bytes, query: dict[str, Any]) -> tuple[Any, s
     )
 
 
-@route(
-    "/hooks/{token:str}",
-    http_method=["GET", "POST", "PUT"],
-    opt=PUBLIC,
-    include_in_schema=True,
-    summary="Deliver an event to a flow's webhook trigger",
-)
-async def receive_hook(
-    request: Request[Any, Any, Any], token: FromPath[str]
-) -> Response[dict[str, Any]]:
-    """Store the delivery and queue the flow's run; answer once committed."""
-    runtime: Runtime = request.app.state.runtime
+async def _read(request: Request[Any, Any, Any]) -> tuple[Any, str, dict[str, Any]]:
+    """Body, its JSON text, and the metadata kept with the event; 4xx for unreadable input."""
     headers = request.headers
     raw = await request.body()
     query = _query(request)
     body, text = _parse(headers.get("content-type", ""), raw, query)
-    key = headers.get("idempotency-key")
-    if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
-        raise HTTPException(
-            status_code=HTTP_400_BAD_REQUEST,
-            detail=f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters",
-        )
     meta = {
         "method": request.method,
         "query": query,
         "headers": {k: v for k, v in headers.items() if k not in _DROPPED_HEADERS},
     }
+    return body, text, meta
+
+
+async def _deliver(runtime: Runtime, op: Delivery | SourceDelivery) -> Response[dict[str, Any]]:
     try:
-        accepted = await runtime.deliver(Delivery(token, body, text, meta, key))
+        accepted = await runtime.deliver(op)
     except UnknownHook:
         raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook") from None
     except WriterStopped:
@@ -124,3 +114,57 @@ async def receive_hook(
         },
         status_code=200,
     )
+
+
+@route(
+    "/hooks/{token:str}",
+    http_method=["GET", "POST", "PUT"],
+    opt=PUBLIC,
+    include_in_schema=True,
+    summary="Deliver an event to a flow's webhook trigger",
+)
+async def receive_hook(
+    request: Request[Any, Any, Any], token: FromPath[str]
+) -> Response[dict[str, Any]]:
+    """Store the delivery and queue the flow's run; answer once committed."""
+    runtime: Runtime = request.app.state.runtime
+    body, text, meta = await _read(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
+        raise HTTPException(
+            status_code=HTTP_400_BAD_REQUEST,
+            detail=f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters",
+        )
+    return await _deliver(runtime, Delivery(token, body, text, meta, key))
+
+
+_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
+
+
+@route(
+    "/hooks/{app:str}/{token:str}/{event:str}",
+    http_method=["GET", "POST", "PUT"],
+    opt=PUBLIC,
+    summary="Deliver an app's event (e.g. Particeep) to every flow that listens to it",
+)
+async def receive_app_hook(
+    request: Request[Any, Any, Any], app: FromPath[str], token: FromPath[str], event: FromPath[str]
+) -> Response[dict[str, Any]]:
+    """Store the delivery, queue a run per enabled flow on this event; answer once committed."""
+    runtime: Runtime = request.app.state.runtime
+    connector = runtime.registry.get(app)
+    trigger_cls = app_trigger(connector) if connector else None
+    if trigger_cls is None or not _EVENT_NAME.match(event):
+        raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook")
+    body, text, meta = await _read(request)
+    op = SourceDelivery(
+        app=app,
+        token=token,
+        event=event,
+        body=body,
+        body_text=text,
+        meta=meta,
+        dedup_key=trigger_cls().dedup_key(event, body),
+        dedup_window=runtime.settings.source_dedup_window,
+    )
+    return await _deliver(runtime, op)

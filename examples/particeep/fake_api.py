@@ -189,6 +189,11 @@ class FakeParticeep:
             self._webhooks[webhook["id"]] = webhook
         return dict(webhook)
 
+    def remove_webhook(self, webhook_id: str) -> None:
+        """Delete a webhook directly, as if through Particeep's back office."""
+        with self._lock:
+            self._webhooks.pop(webhook_id, None)
+
     def add_user(self, **fields: Any) -> Entity:
         """Store a user (no delivery); ``id`` and ``created_at`` are filled in if missing."""
         return self._store(self._users, fields)

@@ -8,10 +8,16 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from engine.models import ConnectionRow
+from engine.store import Store
 from web.api.deps import AnyRequest, StoreDep
 from web.api.schemas import ConnectionIn, ConnectionOut, ConnectionUpdate
 
 __all__ = ["ConnectionController", "ConnectorController"]
+
+
+def _out(store: Store, row: ConnectionRow) -> ConnectionOut:
+    return ConnectionOut.of(row, store.secret_names(row), store.sources.prefix(row))
 
 
 class ConnectionController(Controller):
@@ -20,17 +26,17 @@ class ConnectionController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_connections(self, store: StoreDep) -> list[ConnectionOut]:
-        return [ConnectionOut.of(r, store.secret_names(r)) for r in store.list_connections()]
+        return [_out(store, r) for r in store.list_connections()]
 
     @post("/", sync_to_thread=True)
     def create_connection(self, store: StoreDep, data: JSONBody[ConnectionIn]) -> ConnectionOut:
         row = store.save_connection(data.app, data.name, data.values)
-        return ConnectionOut.of(row, store.secret_names(row))
+        return _out(store, row)
 
     @get("/{ref:str}", sync_to_thread=True)
     def get_connection(self, store: StoreDep, ref: FromPath[str]) -> ConnectionOut:
         row = store.get_connection(ref)
-        return ConnectionOut.of(row, store.secret_names(row))
+        return _out(store, row)
 
     @patch("/{ref:str}", sync_to_thread=True)
     def update_connection(
@@ -43,7 +49,13 @@ class ConnectionController(Controller):
         existing = store.get_connection(ref)
         row = store.save_connection(existing.app, data.name or existing.name, data.values, existing)
         request.app.state.runtime.connections.invalidate()
-        return ConnectionOut.of(row, store.secret_names(row))
+        return _out(store, row)
+
+    @post("/{ref:str}/test", sync_to_thread=True, status_code=200)
+    def test_connection(self, store: StoreDep, ref: FromPath[str]) -> dict[str, Any]:
+        """Make one authenticated call to the app: do these credentials work?"""
+        check = store.test_connection(ref)
+        return {"ok": check.ok, "message": check.message}
 
     @delete("/{ref:str}", sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
     def delete_connection(self, store: StoreDep, request: AnyRequest, ref: FromPath[str]) -> None:
@@ -67,6 +79,25 @@ class ConnectorController(Controller):
                     "schema": c.connection.model_json_schema(),
                     "secret_fields": sorted(c.connection.secret_fields()),
                 },
+                "triggers": [
+                    {
+                        "key": f"{c.key}.{t.key}",
+                        "title": t.title,
+                        "description": t.description,
+                        "custom_events": t.custom_events,
+                        "events": [
+                            {
+                                "name": e.name,
+                                "entity": e.entity,
+                                "description": e.description,
+                                "confirmed": e.confirmed,
+                                "sample": e.sample,
+                            }
+                            for e in t().events()
+                        ],
+                    }
+                    for t in c.triggers
+                ],
                 "actions": [
                     {
                         "key": f"{c.key}.{a.key}",

@@ -7,14 +7,17 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from engine.flows import FlowSpec
+from engine.models import FlowRow
+from engine.store import Store
 from web.api.deps import AnyRequest, StoreDep
 from web.api.schemas import FlowOut
 
 __all__ = ["FlowController"]
 
 
-def _base(request: AnyRequest) -> str:
-    return str(request.app.state.runtime.settings.base_url)
+def _out(store: Store, request: AnyRequest, row: FlowRow) -> FlowOut:
+    base = str(request.app.state.runtime.settings.base_url)
+    return FlowOut.of(row, base, store.subscription(row))
 
 
 class FlowController(Controller):
@@ -23,18 +26,17 @@ class FlowController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_flows(self, store: StoreDep, request: AnyRequest) -> list[FlowOut]:
-        base = _base(request)
-        return [FlowOut.of(r, base) for r in store.list_flows()]
+        return [_out(store, request, r) for r in store.list_flows()]
 
     @post("/", sync_to_thread=True)
     def create_flow(
         self, store: StoreDep, request: AnyRequest, data: JSONBody[FlowSpec]
     ) -> FlowOut:
-        return FlowOut.of(store.save_flow(data), _base(request))
+        return _out(store, request, store.save_flow(data))
 
     @get("/{flow_id:str}", sync_to_thread=True)
     def get_flow(self, store: StoreDep, request: AnyRequest, flow_id: FromPath[str]) -> FlowOut:
-        return FlowOut.of(store.get_flow(flow_id), _base(request))
+        return _out(store, request, store.get_flow(flow_id))
 
     @put("/{flow_id:str}", sync_to_thread=True)
     def update_flow(
@@ -45,15 +47,15 @@ class FlowController(Controller):
         data: JSONBody[FlowSpec],
     ) -> FlowOut:
         store.get_flow(flow_id)  # 404 rather than creating a flow under a caller-chosen id
-        return FlowOut.of(store.save_flow(data, flow_id), _base(request))
+        return _out(store, request, store.save_flow(data, flow_id))
 
     @post("/{flow_id:str}/enable", sync_to_thread=True, status_code=200)
     def enable_flow(self, store: StoreDep, request: AnyRequest, flow_id: FromPath[str]) -> FlowOut:
-        return FlowOut.of(store.set_enabled(flow_id, True), _base(request))
+        return _out(store, request, store.set_enabled(flow_id, True))
 
     @post("/{flow_id:str}/disable", sync_to_thread=True, status_code=200)
     def disable_flow(self, store: StoreDep, request: AnyRequest, flow_id: FromPath[str]) -> FlowOut:
-        return FlowOut.of(store.set_enabled(flow_id, False), _base(request))
+        return _out(store, request, store.set_enabled(flow_id, False))
 
     @post("/{flow_id:str}/release-held", sync_to_thread=True, status_code=200)
     def release_held(
@@ -64,6 +66,14 @@ class FlowController(Controller):
         released = store.release_held(flow_id)
         request.app.state.runtime.wakeup.notify()
         return {"released": released}
+
+    @post("/{flow_id:str}/subscribe", sync_to_thread=True, status_code=200)
+    def subscribe_flow(
+        self, store: StoreDep, request: AnyRequest, flow_id: FromPath[str]
+    ) -> FlowOut:
+        """Try again to register the flow's event URL with its app (after a refusal)."""
+        store.resubscribe(flow_id)
+        return _out(store, request, store.get_flow(flow_id))
 
     @delete("/{flow_id:str}", sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
     def delete_flow(self, store: StoreDep, flow_id: FromPath[str]) -> None:

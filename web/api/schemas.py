@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from engine.flows import FlowSpec
-from engine.models import ConnectionRow, EventRow, FlowRow, RunRow, StepRow
+from engine.models import ConnectionRow, EventRow, FlowRow, RunRow, StepRow, SubscriptionRow
 
 __all__ = [
     "ConnectionIn",
@@ -34,22 +34,43 @@ def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+class SubscriptionOut(BaseModel):
+    """Whether the app posts the flow's event to Maillon, and why not if it refused."""
+
+    url: str
+    status: str = Field(description="registered | unregistered | failed")
+    error: str | None
+    updated_at: str | None
+
+    @classmethod
+    def of(cls, row: SubscriptionRow) -> SubscriptionOut:
+        return cls(url=row.url, status=row.status, error=row.error, updated_at=iso(row.updated_at))
+
+
 class FlowOut(FlowSpec):
-    """A flow as stored, with its identity and hook URL."""
+    """A flow as stored, with its identity and the URL its events arrive at."""
 
     id: str
     version: int
-    hook_url: str
+    hook_url: str | None = Field(
+        description="The flow's own URL (webhook trigger); app triggers share the app's URL."
+    )
+    subscription: SubscriptionOut | None = Field(
+        None, description="App triggers: the app's registration of the event URL."
+    )
     created_at: str | None
     updated_at: str | None
 
     @classmethod
-    def of(cls, row: FlowRow, base_url: str) -> FlowOut:
+    def of(
+        cls, row: FlowRow, base_url: str, subscription: SubscriptionRow | None = None
+    ) -> FlowOut:
         return cls(
             **json.loads(row.definition),
             id=row.id,
             version=row.version,
-            hook_url=f"{base_url}/hooks/{row.hook_token}",
+            hook_url=None if row.source_key else f"{base_url}/hooks/{row.hook_token}",
+            subscription=SubscriptionOut.of(subscription) if subscription else None,
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
         )
@@ -78,17 +99,23 @@ class ConnectionOut(BaseModel):
     app: str
     config: dict[str, Any]
     secrets_set: list[str]
+    hook_prefix: str | None = Field(
+        description="Apps with triggers: events are posted to <hook_prefix><event name>."
+    )
     created_at: str | None
     updated_at: str | None
 
     @classmethod
-    def of(cls, row: ConnectionRow, secret_names: list[str]) -> ConnectionOut:
+    def of(
+        cls, row: ConnectionRow, secret_names: list[str], hook_prefix: str | None
+    ) -> ConnectionOut:
         return cls(
             id=row.id,
             name=row.name,
             app=row.app,
             config=json.loads(row.config),
             secrets_set=secret_names,
+            hook_prefix=hook_prefix,
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
         )
