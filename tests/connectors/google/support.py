@@ -1,0 +1,31 @@
+"""Helpers of the Google connector tests."""
+
+from __future__ import annotations
+
+from connectors.base import ActionContext
+from tests.support.fakeserver import FakeServer
+
+TOKEN_PATH = "/token"
+GMAIL_SEND = "/gmail/v1/users/me/messages/send"
+
+
+def ctx(key: str = "r1:s1", timeout: float = 5) -> ActionContext:
+    """The context of a first attempt."""
+    return ActionContext(idempotency_key=key, attempt=1, timeout=timeout)
+
+
+def google_error(status: int, message: str, reason: str, status_name: str = "") -> object:
+    """An error body shaped like Google's."""
+    return {
+        "error": {
+            "code": status,
+            "message": message,
+            "errors": [{"message": message, "domain": "global", "reason": reason}],
+            "status": status_name,
+        }
+    }
+
+
+def token_forms(server: FakeServer) -> list[dict[str, str]]:
+    """The forms posted to the token endpoint, one value per field."""
+    return [{k: v[0] for k, v in r.form().items()} for r in server.received("POST", TOKEN_PATH)]

@@ -1,0 +1,359 @@
+"""The consent flow, token refresh and service accounts, against a fake token endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import SecretStr
+
+from connectors.errors import PermanentError, TransientError
+from connectors.google import GoogleConnection, oauth
+from connectors.google.client import GMAIL, SHEETS, session
+from connectors.google.connection import DEFAULT_AUTHORIZE_URL
+from connectors.google.gmail import SendEmail
+from connectors.google.sheets import AppendRow
+from tests.connectors.google.support import GMAIL_SEND, TOKEN_PATH, ctx, google_error, token_forms
+from tests.support.fakeserver import FakeServer
+
+MAIL = SendEmail.Input(to="ada@example.com", subject="Hi", text="hi")
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def fake_id_token(claims: dict[str, object]) -> str:
+    header = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    return f"{header}.{b64url(json.dumps(claims).encode())}.{b64url(b'signature')}"
+
+
+# --- the consent flow ---------------------------------------------------------------------------
+
+
+def test_authorization_url_asks_for_offline_access_and_the_actions_scopes() -> None:
+    verifier = oauth.new_code_verifier()
+    url = oauth.authorization_url(
+        client_id="cid",
+        redirect_uri=oauth.redirect_uri("https://maillon.example.com/"),
+        scopes=oauth.scopes_for(["gmail", "google_sheets"]),
+        state="st4te",
+        code_verifier=verifier,
+    )
+
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == DEFAULT_AUTHORIZE_URL
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    challenge = b64url(hashlib.sha256(verifier.encode()).digest())
+    assert query == {
+        "response_type": "code",
+        "client_id": "cid",
+        "redirect_uri": "https://maillon.example.com/oauth/google/callback",
+        "scope": "openid email https://www.googleapis.com/auth/gmail.send "
+        "https://www.googleapis.com/auth/spreadsheets",
+        "state": "st4te",
+        "access_type": "offline",
+        "prompt": "consent",
+        "include_granted_scopes": "true",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+
+
+def test_scopes_cover_every_google_connector_by_default() -> None:
+    assert oauth.scopes_for(identity=False) == [
+        "https://www.googleapis.com/auth/gmail.send",
+        "https://www.googleapis.com/auth/spreadsheets",
+        "https://www.googleapis.com/auth/calendar.events",
+    ]
+    with pytest.raises(ValueError, match="not a Google connector"):
+        oauth.scopes_for(["slack"])
+    assert oauth.new_state() != oauth.new_state()
+
+
+def test_exchange_code_posts_the_code_and_returns_the_refresh_token(
+    fake_server: FakeServer,
+) -> None:
+    fake_server.on(
+        "POST",
+        TOKEN_PATH,
+        (
+            200,
+            {
+                "access_token": "at-1",
+                "refresh_token": "rt-1",
+                "expires_in": 3599,
+                "scope": "openid https://www.googleapis.com/auth/gmail.send",
+                "id_token": fake_id_token({"email": "ada@example.com", "sub": "1"}),
+            },
+        ),
+    )
+
+    tokens = oauth.exchange_code(
+        client_id="cid",
+        client_secret="cs",
+        code="the-code",
+        redirect_uri="https://maillon.example.com/oauth/google/callback",
+        token_uri=fake_server.url + "token",
+        code_verifier="v" * 50,
+    )
+
+    assert tokens.refresh_token == "rt-1"
+    assert tokens.access_token == "at-1"
+    assert tokens.account_email == "ada@example.com"
+    assert tokens.scopes == ("openid", "https://www.googleapis.com/auth/gmail.send")
+    assert tokens.expires_at is not None
+    assert "rt-1" not in repr(tokens)
+    assert token_forms(fake_server) == [
+        {
+            "grant_type": "authorization_code",
+            "code": "the-code",
+            "redirect_uri": "https://maillon.example.com/oauth/google/callback",
+            "client_id": "cid",
+            "client_secret": "cs",
+            "code_verifier": "v" * 50,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "message"),
+    [
+        (
+            (400, {"error": "invalid_grant", "error_description": "Bad Request"}),
+            PermanentError,
+            "invalid_grant: Bad Request",
+        ),
+        ((503, "unavailable"), TransientError, "HTTP 503"),
+        ((200, {"access_token": "at-1", "expires_in": 3599}), PermanentError, "no refresh token"),
+    ],
+)
+def test_exchange_code_failures(
+    fake_server: FakeServer, answer: tuple[int, object], error: type[Exception], message: str
+) -> None:
+    fake_server.on("POST", TOKEN_PATH, answer)
+    with pytest.raises(error, match=message):
+        oauth.exchange_code(
+            client_id="cid",
+            client_secret="cs",
+            code="c",
+            redirect_uri="https://m.example.com/oauth/google/callback",
+            token_uri=fake_server.url + "token",
+        )
+
+
+def test_exchange_code_async(fake_server: FakeServer) -> None:
+    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "a", "refresh_token": "rt-2"}))
+
+    tokens = asyncio.run(
+        oauth.exchange_code_async(
+            client_id="cid",
+            client_secret="cs",
+            code="c",
+            redirect_uri="https://m.example.com/oauth/google/callback",
+            token_uri=fake_server.url + "token",
+        )
+    )
+
+    assert tokens.refresh_token == "rt-2"
+    assert tokens.account_email is None
+
+
+def test_exchange_code_when_google_is_unreachable_is_transient(fake_server: FakeServer) -> None:
+    url = fake_server.url + "token"
+    fake_server.stop()
+    with pytest.raises(TransientError, match="could not reach"):
+        oauth.exchange_code(
+            client_id="cid", client_secret="cs", code="c", redirect_uri="r", token_uri=url
+        )
+
+
+def test_connected_account_refreshes_its_token_and_keeps_it_in_memory(google: FakeServer) -> None:
+    google.on("POST", TOKEN_PATH, (200, {"access_token": "at-0", "refresh_token": "rt-1"}))
+    tokens = oauth.exchange_code(
+        client_id="cid",
+        client_secret="cs",
+        code="c",
+        redirect_uri="r",
+        token_uri=google.url + "token",
+    )
+    conn = oauth.connection_from_tokens(
+        client_id="cid",
+        client_secret="cs",
+        tokens=tokens,
+        token_uri=google.url + "token",
+        api_endpoint=google.url,
+    )
+    assert conn.access_token is None  # short-lived: not stored
+    google.on("POST", TOKEN_PATH, (200, {"access_token": "fresh", "expires_in": 3600}))
+    google.on("POST", GMAIL_SEND, (200, {"id": "m1", "threadId": "t1"}))
+
+    SendEmail().run(ctx("r1:a"), conn, MAIL)
+    SendEmail().run(ctx("r1:b"), conn, MAIL)
+
+    refreshes = token_forms(google)[1:]
+    assert refreshes == [
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": "rt-1",
+            "client_id": "cid",
+            "client_secret": "cs",
+        }
+    ]
+    sends = google.received("POST", GMAIL_SEND)
+    assert [r.headers["authorization"] for r in sends] == ["Bearer fresh", "Bearer fresh"]
+
+
+def test_stale_access_token_is_refreshed_after_a_401_and_the_call_replayed(
+    google: FakeServer, conn: GoogleConnection
+) -> None:
+    stale = conn.model_copy(update={"access_token": SecretStr("stale")})
+    google.on(
+        "POST",
+        GMAIL_SEND,
+        (401, google_error(401, "Invalid Credentials", "authError", "UNAUTHENTICATED")),
+        (200, {"id": "m1", "threadId": "t1"}),
+    )
+
+    out = SendEmail().run(ctx(), stale, MAIL)
+
+    assert out.message_id == "m1"
+    sends = google.received("POST", GMAIL_SEND)
+    assert [r.headers["authorization"] for r in sends] == ["Bearer stale", "Bearer fresh"]
+    assert len(token_forms(google)) == 1
+
+
+def test_revoked_refresh_token_asks_to_reconnect(
+    google: FakeServer, conn: GoogleConnection
+) -> None:
+    google.on(
+        "POST",
+        TOKEN_PATH,
+        (
+            400,
+            {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+        ),
+    )
+
+    with pytest.raises(PermanentError, match="reconnect this Google account") as caught:
+        SendEmail().run(ctx(), conn, MAIL)
+
+    assert "Token has been expired or revoked" in caught.value.message
+    assert google.received("POST", GMAIL_SEND) == []
+
+
+def test_credentials_rejected_even_after_refresh_is_permanent(
+    google: FakeServer, conn: GoogleConnection
+) -> None:
+    google.on("POST", GMAIL_SEND, (401, google_error(401, "Invalid Credentials", "authError")))
+
+    with pytest.raises(PermanentError, match="reconnect this Google account") as caught:
+        SendEmail().run(ctx(), conn, MAIL)
+
+    assert caught.value.details["status"] == 401
+
+
+def test_sessions_are_cached_and_oauth_credentials_shared_between_apis(
+    conn: GoogleConnection,
+) -> None:
+    gmail = session(conn, GMAIL)
+    assert session(conn, GMAIL) is gmail
+    sheets = session(conn, SHEETS)
+    assert sheets is not gmail
+    assert sheets.credentials is gmail.credentials
+
+
+# --- service accounts ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    """A throwaway key for a fake service account."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def service_account_conn(server: FakeServer, key: rsa.RSAPrivateKey) -> GoogleConnection:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "maillon-test",
+        "private_key_id": "kid-1",
+        "private_key": pem,
+        "client_email": "robot@maillon-test.iam.gserviceaccount.com",
+        "client_id": "123",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return GoogleConnection(
+        service_account_json=SecretStr(json.dumps(info)),
+        subject="ada@example.com",
+        token_uri=server.url + "token",
+        api_endpoint=server.url,
+    )
+
+
+def test_service_account_exchanges_a_signed_jwt_for_a_token(
+    google: FakeServer, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    conn = service_account_conn(google, rsa_key)
+    append = "/v4/spreadsheets/SID/values/%27Sheet1%27%21A1:append"
+    google.on(
+        "POST", append, (200, {"updates": {"updatedRange": "Sheet1!A2:B2", "updatedRows": 1}})
+    )
+
+    AppendRow().run(ctx(), conn, AppendRow.Input(spreadsheet="SID", sheet="Sheet1", values=[1, 2]))
+
+    (form,) = token_forms(google)
+    assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    header, payload, signature = form["assertion"].split(".")
+    rsa_key.public_key().verify(
+        base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+        f"{header}.{payload}".encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["iss"] == "robot@maillon-test.iam.gserviceaccount.com"
+    assert claims["sub"] == "ada@example.com"
+    assert claims["scope"] == "https://www.googleapis.com/auth/spreadsheets"
+    assert claims["aud"] == "https://oauth2.googleapis.com/token"
+    assert google.received("POST", append)[0].headers["authorization"] == "Bearer fresh"
+
+
+def test_service_account_without_delegation_is_permanent(
+    google: FakeServer, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    conn = service_account_conn(google, rsa_key)
+    google.on(
+        "POST",
+        TOKEN_PATH,
+        (401, {"error": "unauthorized_client", "error_description": "Client is unauthorized"}),
+    )
+
+    with pytest.raises(PermanentError, match="domain-wide delegation"):
+        SendEmail().run(ctx(), conn, MAIL)
+
+
+def test_gmail_through_a_service_account_sends_as_the_impersonated_user(
+    google: FakeServer, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    conn = service_account_conn(google, rsa_key)
+    google.on("POST", GMAIL_SEND, (200, {"id": "m1", "threadId": "t1"}))
+
+    SendEmail().run(ctx(), conn, MAIL)
+
+    raw = base64.urlsafe_b64decode(google.received("POST", GMAIL_SEND)[0].json()["raw"])
+    assert b"From: ada@example.com\r\n" in raw
+    (form,) = token_forms(google)
+    claims = form["assertion"].split(".")[1]
+    scope = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["scope"]
+    assert scope == "https://www.googleapis.com/auth/gmail.send"
