@@ -46,6 +46,10 @@ class Connection(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: Connectors whose connection models share a kind share saved connections (one Google
+    #: account serves Gmail, Sheets and Calendar). ``None``: the connector's own key.
+    kind: ClassVar[str | None] = None
+
     @classmethod
     def secret_fields(cls) -> set[str]:
         """Names of the fields that hold secrets (typed ``SecretStr``)."""
@@ -216,6 +220,11 @@ class Connector:
             if trigger.key == key:
                 return trigger
         return None
+
+    @property
+    def connection_kind(self) -> str:
+        """What saved connections for this connector are filed under (``slack``, ``google``)."""
+        return self.connection.kind or self.key
 
     @property
     def needs_connection(self) -> bool:

@@ -54,6 +54,14 @@ class Registry:
         self._discover()
         return sorted(self._loaded.values(), key=lambda c: c.key)
 
+    def for_kind(self, kind: str) -> list[Connector]:
+        """The connectors whose connections are of ``kind`` (``google``: gmail, sheets, ...)."""
+        return [c for c in self.all() if c.connection_kind == kind]
+
+    def kinds(self) -> list[str]:
+        """Every connection kind that can be saved."""
+        return sorted({c.connection_kind for c in self.all() if c.needs_connection or c.triggers})
+
     def resolve(self, action_ref: str) -> tuple[Connector, type[Action[Any, Any, Any]]]:
         """Look up ``"slack.send_message"``; raise ``LookupError`` with a readable reason."""
         connector_key, _, action_key = action_ref.partition(".")

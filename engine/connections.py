@@ -91,8 +91,8 @@ class ConnectionResolver:
                 raise ValueError(f"{connector.key} needs a connection")
             return connector.connection()
         app, values = self._load(name)
-        if app != connector.key:
-            raise ValueError(f"connection {name!r} is for {app}, not {connector.key}")
+        if app != connector.connection_kind:
+            raise ValueError(f"connection {name!r} is for {app}, not {connector.connection_kind}")
         try:
             return connector.connection.model_validate(values)
         except ValidationError as exc:

@@ -164,9 +164,10 @@ class FlowSpec(BaseModel):
                 app = connections.get(step.connection)
                 if app is None:
                     problems.append(f"{where}: no connection named {step.connection!r}")
-                elif app != connector.key:
+                elif app != connector.connection_kind:
                     problems.append(
-                        f"{where}: connection {step.connection!r} is for {app}, not {connector.key}"
+                        f"{where}: connection {step.connection!r} is for {app}, "
+                        f"not {connector.connection_kind}"
                     )
             elif connector.needs_connection:
                 problems.append(f"{where}: {step.action} needs a connection")
@@ -190,8 +191,11 @@ def _check_app_trigger(
     conn_app = connections.get(trigger.connection)
     if conn_app is None:
         problems.append(f"trigger: no connection named {trigger.connection!r}")
-    elif conn_app != app:
-        problems.append(f"trigger: connection {trigger.connection!r} is for {conn_app}, not {app}")
+    elif conn_app != connector.connection_kind:
+        problems.append(
+            f"trigger: connection {trigger.connection!r} is for {conn_app}, "
+            f"not {connector.connection_kind}"
+        )
     known = {e.name for e in trigger_cls().events()}
     if not trigger_cls.custom_events and trigger.event not in known:
         problems.append(f"trigger: {trigger.type} has no event {trigger.event!r}")

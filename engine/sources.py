@@ -35,6 +35,11 @@ def app_trigger(connector: Connector) -> type[AppTrigger[Any]] | None:
     return connector.triggers[0] if connector.triggers else None
 
 
+def _source_connector(registry: Registry, kind: str) -> Connector | None:
+    """The connector with an app trigger among those using connections of ``kind``."""
+    return next((c for c in registry.for_kind(kind) if c.triggers), None)
+
+
 class Sources:
     """Hook URLs and webhook registrations of app connections."""
 
@@ -80,7 +85,7 @@ class Sources:
                 row = session.get(ConnectionRow, connection_id)
                 wanted = self._wanted(session, source_key(connection_id, event))
                 current = session.get(SubscriptionRow, (connection_id, event))
-            connector = self._registry.get(row.app) if row else None
+            connector = _source_connector(self._registry, row.app) if row else None
             trigger_cls = app_trigger(connector) if connector else None
             url = self.url(row, event) if row else None
             if row is None or connector is None or trigger_cls is None or url is None:
@@ -112,7 +117,7 @@ class Sources:
 
     def sync(self, row: ConnectionRow, *, dry_run: bool) -> SyncReport:
         """Compare (and unless ``dry_run``, repair) everything registered at the app."""
-        connector = self._registry.get(row.app)
+        connector = _source_connector(self._registry, row.app)
         trigger_cls = app_trigger(connector) if connector else None
         prefix = self.prefix(row)
         if connector is None or trigger_cls is None or prefix is None:

@@ -133,10 +133,11 @@ class Store:
 
         Raises ``ValueError`` (unknown app, invalid values) or :class:`Conflict` (name taken).
         """
-        connector = self.registry.get(app)
-        if connector is None:
-            known = ", ".join(c.key for c in self.registry.all())
+        connectors = self.registry.for_kind(app)
+        if not connectors:
+            known = ", ".join(self.registry.kinds())
             raise ValueError(f"unknown app {app!r} (installed: {known})")
+        connector = connectors[0]
         if existing is not None:
             merged = {**json.loads(existing.config), **self.box.open(existing.secrets), **values}
         else:
@@ -157,7 +158,7 @@ class Store:
                 if name != row.name and self._flows_using(s, row.name):
                     raise Conflict(f"connection {row.name!r} is used by flows: cannot rename it")
                 row.name, row.updated_at = name, now
-            if connector.triggers and row.hook_token is None:
+            if any(c.triggers for c in connectors) and row.hook_token is None:
                 row.hook_token = self.sources.new_token()
             row.config = json.dumps(public)
             row.secrets = self.box.seal(secret) if secret else ""
@@ -188,7 +189,7 @@ class Store:
     def test_connection(self, ref: str) -> ConnectionCheck:
         """Ask the app whether the connection's credentials work."""
         row = self.get_connection(ref)
-        connector = self.registry.get(row.app)
+        connector = next((c for c in self.registry.for_kind(row.app) if c.check), None)
         if connector is None or connector.check is None:
             return ConnectionCheck(ok=False, message=f"{row.app} offers no connection test")
         values = {**json.loads(row.config), **self.box.open(row.secrets)}

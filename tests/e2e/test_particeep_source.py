@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from engine.settings import Settings
 from examples.particeep.entities import make_transaction
 from examples.particeep.fake_api import FakeParticeep
 from tests.support.fakeserver import FakeServer
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 from web.app import create_app
 from web.cli import main as cli_main
 
@@ -72,7 +73,7 @@ def scene(make_settings: Callable[..., Settings], fake_server: FakeServer) -> It
     fake_server.on("POST", "/sink", (200, {"ok": True}))
     for i in range(3):
         fake_server.on("POST", f"/sink{i}", (200, {"ok": True}))
-    with FakeParticeep(KEY, SECRET) as particeep, _app(make_settings) as (url, settings, app):
+    with FakeParticeep(KEY, SECRET) as particeep, serve(make_settings) as (url, settings, app):
         _, token = app.state.store.create_token("e2e")
         with httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10
@@ -80,27 +81,14 @@ def scene(make_settings: Callable[..., Settings], fake_server: FakeServer) -> It
             yield Scene(url, api, particeep, fake_server, settings)
 
 
-class _app:
+@contextmanager
+def serve(make_settings: Callable[..., Settings]) -> Iterator[tuple[str, Settings, Any]]:
     """Serve the app with a public URL equal to where it really listens (for registration)."""
-
-    def __init__(self, make_settings: Callable[..., Settings]) -> None:
-        self.make_settings = make_settings
-
-    def __enter__(self) -> tuple[str, Settings, Any]:
-        import socket
-
-        # Learn a free port first: the public URL registered at Particeep must point back here.
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.settings = self.make_settings(public_url=f"http://127.0.0.1:{port}")
-        self.app = create_app(self.settings)
-        self.server = LiveServer(self.app, port=port)
-        url = self.server.__enter__()
-        return url, self.settings, self.app
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.__exit__(*exc)
+    port = free_port()
+    settings = make_settings(public_url=f"http://127.0.0.1:{port}")
+    app = create_app(settings)
+    with LiveServer(app, port=port) as url:
+        yield url, settings, app
 
 
 def wait(predicate: Callable[[], bool], timeout: float = 10) -> None:

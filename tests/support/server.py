@@ -44,3 +44,10 @@ class LiveServer:
         assert self._thread is not None
         self._server.should_exit = True
         self._thread.join(timeout=15)
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (for a server whose URL must be known in advance)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -76,6 +76,8 @@ class ConnectorController(Controller):
                 "title": c.title,
                 "description": c.description,
                 "connection": {
+                    "kind": c.connection_kind,
+                    "required": c.needs_connection,
                     "schema": c.connection.model_json_schema(),
                     "secret_fields": sorted(c.connection.secret_fields()),
                 },
