@@ -15,6 +15,7 @@ __all__ = [
     "ConnectionRow",
     "EventRow",
     "FlowRow",
+    "OAuthStateRow",
     "RunRow",
     "RunStatus",
     "StepRow",
@@ -146,3 +147,14 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(unique=True, index=True, max_length=64)
     created_at: float
     last_used_at: float | None = None
+
+
+class OAuthStateRow(SQLModel, table=True):
+    """A consent flow in progress: its ``state`` and what the callback needs (sealed)."""
+
+    __tablename__ = "oauth_states"
+
+    state: str = Field(primary_key=True, max_length=100)
+    provider: str = Field(max_length=50)
+    payload: str = Field(sa_type=Text)
+    created_at: float

@@ -7,7 +7,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     poll_interval: float = Field(
         1.0, gt=0, description="Safety net: idle workers look at the queue this often."
     )
+    google_client_id: str | None = Field(
+        None,
+        description="OAuth client for connecting Google accounts (unless a connection has one).",
+    )
+    google_client_secret: SecretStr | None = None
     log_level: str = "INFO"
 
     @property

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
 from connectors.base import ConnectionCheck
@@ -31,6 +31,7 @@ from engine.models import (
     ConnectionRow,
     EventRow,
     FlowRow,
+    OAuthStateRow,
     RunRow,
     RunStatus,
     StepRow,
@@ -126,10 +127,21 @@ class Store:
         """Which secret fields are set (their values are never returned)."""
         return sorted(self.box.open(row.secrets))
 
+    def connection_values(self, ref: str) -> dict[str, Any]:
+        """A connection's settings and decrypted secrets, for code that acts on its behalf."""
+        row = self.get_connection(ref)
+        return {**json.loads(row.config), **self.box.open(row.secrets)}
+
     def save_connection(
-        self, app: str, name: str, values: dict[str, Any], existing: ConnectionRow | None = None
+        self,
+        app: str,
+        name: str,
+        values: dict[str, Any],
+        existing: ConnectionRow | None = None,
+        *,
+        replace: bool = False,
     ) -> ConnectionRow:
-        """Create, or update ``existing`` (secrets not given are kept).
+        """Create, or update ``existing``: values not given are kept unless ``replace``.
 
         Raises ``ValueError`` (unknown app, invalid values) or :class:`Conflict` (name taken).
         """
@@ -138,7 +150,7 @@ class Store:
             known = ", ".join(self.registry.kinds())
             raise ValueError(f"unknown app {app!r} (installed: {known})")
         connector = connectors[0]
-        if existing is not None:
+        if existing is not None and not replace:
             merged = {**json.loads(existing.config), **self.box.open(existing.secrets), **values}
         else:
             merged = dict(values)
@@ -299,6 +311,35 @@ class Store:
             s.delete(row)
             s.commit()
         self._refresh_sources(row.source_key)
+
+    # -- OAuth consent flows ---------------------------------------------------------------
+
+    def put_oauth_state(self, state: str, provider: str, payload: dict[str, Any]) -> None:
+        """Remember a consent flow until its callback (the payload is sealed: it has secrets)."""
+        row = OAuthStateRow(
+            state=state, provider=provider, payload=self.box.seal(payload), created_at=time.time()
+        )
+        with self.session(write=True) as s:
+            s.add(row)
+            s.commit()
+
+    def take_oauth_state(self, state: str, provider: str, max_age: float) -> dict[str, Any]:
+        """The payload of a consent flow, once: a state cannot be replayed.
+
+        Raises ``LookupError`` for an unknown, used or expired state.
+        """
+        with self.session(write=True) as s:
+            # Expired states of abandoned consent flows are swept here, when someone comes back.
+            s.exec(
+                delete(OAuthStateRow).where(col(OAuthStateRow.created_at) < time.time() - max_age)
+            )
+            row = s.get(OAuthStateRow, state)
+            if row is None or row.provider != provider:
+                s.commit()
+                raise LookupError("unknown or expired state: start connecting again")
+            s.delete(row)
+            s.commit()
+        return self.box.open(row.payload)
 
     # -- events and runs -------------------------------------------------------------------
 

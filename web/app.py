@@ -32,6 +32,7 @@ from web.api import (
 )
 from web.auth import PUBLIC, TokenCache, require_token
 from web.hooks import receive_app_hook, receive_hook
+from web.oauth import google_callback, start_google
 
 __all__ = ["create_app"]
 
@@ -77,6 +78,8 @@ def create_app(
             healthz,
             receive_hook,
             receive_app_hook,
+            start_google,
+            google_callback,
             FlowController,
             EventController,
             RunController,

@@ -260,6 +260,27 @@ def connections_test(obj: _Ctx, name: str) -> None:
         sys.exit(1)
 
 
+@connections.command("connect-google")
+@click.argument("name")
+@click.option("--client-id", help="OAuth client (default: the connection's, then settings').")
+@click.option("--client-secret", help="OAuth client secret.")
+@pass_ctx
+def connections_connect_google(
+    obj: _Ctx, name: str, client_id: str | None, client_secret: str | None
+) -> None:
+    """Connect a Google account as NAME: prints the consent URL to open in a browser."""
+    from web.oauth import GoogleConnectStart, begin_google_consent
+
+    data = GoogleConnectStart(name=name, client_id=client_id, client_secret=client_secret)
+    try:
+        answer = begin_google_consent(obj.store, obj.settings, data)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Open this URL within {answer['expires_in'] // 60} minutes and grant access:")
+    click.echo(answer["authorize_url"])
+    click.echo(f"(Google must list {answer['redirect_uri']} as an authorized redirect URI.)")
+
+
 # -- sources -------------------------------------------------------------------------------
 
 

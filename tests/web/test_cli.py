@@ -88,3 +88,10 @@ def test_connections_add_keeps_secrets_out_of_output(
         assert store.secret_names(store.get_connection("team")) == ["bot_token"]
     finally:
         runtime.close()
+
+
+def test_connect_google_prints_the_consent_url(cli: Callable[..., str]) -> None:
+    out = cli("connections", "connect-google", "g", "--client-id", "cid", "--client-secret", "cs")
+    assert "https://accounts.google.com/" in out and "client_id=cid" in out
+    assert "https://maillon.example.com/oauth/google/callback" in out
+    assert "MAILLON_GOOGLE_CLIENT_ID" in cli("connections", "connect-google", "h", code=1)

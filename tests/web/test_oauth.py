@@ -1,0 +1,128 @@
+"""Connecting a Google account: start → consent (Google's part, simulated) → callback → stored."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from engine.settings import Settings
+from tests.support.fakeserver import FakeServer
+from tests.support.server import LiveServer
+from web.app import create_app
+
+
+@pytest.fixture
+def served(make_settings: Callable[..., Settings]) -> Iterator[tuple[str, httpx.Client]]:
+    app = create_app(make_settings(public_url="https://maillon.example.com"))
+    with LiveServer(app) as url:
+        _, token = app.state.store.create_token("oauth")
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+            yield url, client
+
+
+def id_token(email: str) -> str:
+    claims = base64.urlsafe_b64encode(json.dumps({"email": email}).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJub25lIn0.{claims}.sig"
+
+
+def start(client: httpx.Client, google: FakeServer, **extra: str) -> dict[str, list[str]]:
+    r = client.post(
+        "/api/oauth/google/start",
+        json={
+            "name": "backoffice-google",
+            "client_id": "cid",
+            "client_secret": "cs",
+            "token_uri": google.url + "token",
+            "authorize_url": google.url + "auth",
+            **extra,
+        },
+    )
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["redirect_uri"] == "https://maillon.example.com/oauth/google/callback"
+    consent = urlsplit(answer["authorize_url"])
+    assert f"{consent.scheme}://{consent.netloc}{consent.path}" == google.url + "auth"
+    return parse_qs(consent.query)
+
+
+def test_consent_callback_stores_the_refresh_token(
+    served: tuple[str, httpx.Client], fake_server: FakeServer
+) -> None:
+    url, client = served
+    fake_server.on(
+        "POST",
+        "/token",
+        (
+            200,
+            {
+                "access_token": "at",
+                "refresh_token": "rt-secret",
+                "expires_in": 3600,
+                "scope": "openid email https://www.googleapis.com/auth/gmail.send",
+                "id_token": id_token("ada@example.com"),
+            },
+        ),
+    )
+    query = start(client, fake_server)
+    assert query["access_type"] == ["offline"] and query["code_challenge_method"] == ["S256"]
+    assert "https://www.googleapis.com/auth/gmail.send" in query["scope"][0]
+
+    # Google sends the browser back with a code and the state.
+    page = httpx.get(
+        url + "/oauth/google/callback", params={"code": "c0de", "state": query["state"][0]}
+    )
+    assert page.status_code == 200, page.text
+    assert "ada@example.com is connected" in page.text
+    [exchange] = fake_server.received("POST", "/token")
+    form = {k: v[0] for k, v in exchange.form().items()}
+    assert form["code"] == "c0de" and form["grant_type"] == "authorization_code"
+    assert form["redirect_uri"] == "https://maillon.example.com/oauth/google/callback"
+    assert form["code_verifier"]
+
+    conn = client.get("/api/connections/backoffice-google").json()
+    assert conn["app"] == "google"
+    assert set(conn["secrets_set"]) >= {"refresh_token", "client_secret"}
+    assert conn["config"]["account_email"] == "ada@example.com"
+    assert "rt-secret" not in json.dumps(conn)
+
+    # The state is single-use.
+    again = httpx.get(
+        url + "/oauth/google/callback", params={"code": "c0de", "state": query["state"][0]}
+    )
+    assert again.status_code == 400 and "unknown or expired state" in again.text
+
+
+def test_refusals_are_explained(served: tuple[str, httpx.Client], fake_server: FakeServer) -> None:
+    url, client = served
+    fake_server.on(
+        "POST", "/token", (400, {"error": "invalid_grant", "error_description": "Bad code"})
+    )
+    state = start(client, fake_server)["state"][0]
+    denied = httpx.get(
+        url + "/oauth/google/callback", params={"error": "access_denied", "state": state}
+    )
+    assert denied.status_code == 400 and "access_denied" in denied.text
+
+    state = start(client, fake_server)["state"][0]
+    bad = httpx.get(url + "/oauth/google/callback", params={"code": "x", "state": state})
+    assert bad.status_code == 400 and "invalid_grant" in bad.text
+    assert client.get("/api/connections/backoffice-google").status_code == 404
+
+    forged = httpx.get(url + "/oauth/google/callback", params={"code": "x", "state": "forged"})
+    assert forged.status_code == 400
+
+
+def test_start_needs_an_oauth_client(served: tuple[str, httpx.Client]) -> None:
+    _, client = served
+    r = client.post("/api/oauth/google/start", json={"name": "g"})
+    assert r.status_code == 400 and "MAILLON_GOOGLE_CLIENT_ID" in r.json()["detail"]
+    assert (
+        httpx.post(client.base_url.join("/api/oauth/google/start"), json={"name": "g"}).status_code
+        == 401
+    )
