@@ -213,7 +213,9 @@ def connections() -> None:
 @connections.command("add")
 @click.argument("app")
 @click.argument("name")
-@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="A connection field.")
+@click.option(
+    "--set", "pairs", multiple=True, metavar="KEY=VALUE", help="A field; JSON for objects/lists."
+)
 @pass_ctx
 def connections_add(obj: _Ctx, app: str, name: str, pairs: tuple[str, ...]) -> None:
     """Save a connection for APP (e.g. slack) under NAME; an existing NAME is updated."""
@@ -222,7 +224,9 @@ def connections_add(obj: _Ctx, app: str, name: str, pairs: tuple[str, ...]) -> N
         key, sep, value = pair.partition("=")
         if not sep:
             raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--set")
-        values[key.strip()] = value
+        # Objects and lists (e.g. default headers) are given as JSON; everything else as text,
+        # which the connection model converts (port=587 becomes an integer).
+        values[key.strip()] = json.loads(value) if value.strip()[:1] in ("{", "[") else value
     store = obj.store
     try:
         existing = store.get_connection(name)
