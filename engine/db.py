@@ -8,6 +8,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
@@ -79,9 +81,13 @@ def migrate(url: str) -> None:
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     # A separate short-lived engine: Alembic's connection must not linger in the app's pool.
     engine = create_engine(url, poolclass=NullPool)
+    head = ScriptDirectory.from_config(cfg).get_current_head()
     try:
         with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current != head:
+                log.info("migrating the database schema from %s to %s", current or "empty", head)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
     finally:
         engine.dispose()

@@ -156,8 +156,10 @@ class Executor:
                 )
                 if record.status == "retrying":
                     due = time.time() + self._policy.delay(attempt, exc.retry_after)
+                    # The run says why it waits, so a list of runs shows it without the steps.
+                    note = f"step {step.key}: {exc} (attempt {attempt} of {max_attempts}; retrying)"
                     await self._writer.submit(
-                        RecordStep(run.id, owner, self._lease, record, RunStatus.QUEUED, None, due)
+                        RecordStep(run.id, owner, self._lease, record, RunStatus.QUEUED, note, due)
                     )
                 else:
                     reason = f"step {step.key}: {exc}"

@@ -27,6 +27,8 @@ def _setup_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic says "Context impl SQLiteImpl" on every start; only its upgrades are news.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
 class _Ctx:
