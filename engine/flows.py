@@ -8,6 +8,7 @@ input fields the action does not have, template syntax errors, duplicate step ke
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -22,14 +23,16 @@ from pydantic import (
 )
 
 from connectors.registry import Registry
-from engine.templating import TemplateRenderError, compile_check
+from engine.templating import TemplateRenderError, compile_check, referenced_paths
 
 __all__ = [
+    "AppEventTrigger",
     "FlowSpec",
     "FlowValidationError",
     "StepSpec",
     "WebhookTrigger",
     "dump_yaml",
+    "field_warnings",
     "load_yaml",
 ]
 
@@ -177,6 +180,68 @@ class FlowSpec(BaseModel):
                 problems.append(str(exc))
         if problems:
             raise FlowValidationError(problems)
+
+
+def field_warnings(
+    spec: FlowSpec, registry: Registry, sample: Mapping[str, Any] | None
+) -> list[str]:
+    """Fields templates read that the sample event or an earlier step's output does not have.
+
+    Warnings, not errors: samples are examples and real events may carry more. A read guarded by
+    ``| default(...)`` is not reported. Run this after :meth:`FlowSpec.check`.
+    """
+    warnings: list[str] = []
+    outputs: dict[str, type[BaseModel]] = {}
+    for i, step in enumerate(spec.steps):
+        where = f"steps[{i}] ({step.key}).input"
+        for field_name, source in _strings(step.input, where):
+            for path in sorted(referenced_paths(source)):
+                if _guarded(source, path):
+                    continue
+                problem = _missing(path, sample, outputs)
+                if problem:
+                    warnings.append(f"{field_name}: {problem}")
+        try:
+            outputs[step.key] = registry.resolve(step.action)[1].Output
+        except LookupError:
+            continue
+    return warnings
+
+
+def _strings(value: Any, where: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(where, value)] if "{" in value else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _strings(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _strings(v, f"{where}[{i}]")]
+    return []
+
+
+def _guarded(source: str, path: tuple[str, ...]) -> bool:
+    dotted = re.escape(".".join(path))
+    return re.search(dotted + r"\s*\|\s*default\b", source) is not None
+
+
+def _missing(
+    path: tuple[str, ...], sample: Mapping[str, Any] | None, outputs: dict[str, type[BaseModel]]
+) -> str | None:
+    root, rest = path[0], path[1:]
+    if root == "event" and sample is not None and rest:
+        node: Any = sample
+        for i, part in enumerate(rest):
+            if not isinstance(node, Mapping):
+                return None  # a list or scalar: indexes are not checked
+            if part not in node:
+                return f"the sample event has no field {'.'.join(rest[: i + 1])!r}"
+            node = node[part]
+    elif root == "steps" and rest:
+        model = outputs.get(rest[0])
+        if model is None:
+            return f"no earlier step {rest[0]!r}"
+        if len(rest) > 1 and rest[1] not in model.model_fields:
+            return f"step {rest[0]!r} has no output {rest[1]!r}"
+    return None
 
 
 def _check_app_trigger(

@@ -23,7 +23,7 @@ from connectors.registry import Registry
 from engine.connections import split_secrets
 from engine.crypto import SecretBox
 from engine.db import for_writes
-from engine.flows import AppEventTrigger, FlowSpec
+from engine.flows import AppEventTrigger, FlowSpec, field_warnings
 from engine.ids import new_id
 from engine.intake import source_key
 from engine.models import (
@@ -273,6 +273,24 @@ class Store:
         for key in dict.fromkeys(k for k in keys if k):
             connection_id, event = key.split(":", 1)
             self.sources.refresh(connection_id, event)
+
+    def flow_warnings(self, row: FlowRow) -> list[str]:
+        """Fields the flow's templates read that its sample event does not have.
+
+        The sample is the app's catalog sample for app triggers, else the flow's latest event.
+        """
+        spec = FlowSpec.model_validate_json(row.definition)
+        sample: Any = None
+        if isinstance(spec.trigger, AppEventTrigger):
+            connector = self.registry.get(spec.trigger.type.partition(".")[0])
+            trigger = connector.trigger(spec.trigger.type.partition(".")[2]) if connector else None
+            events = {e.name: e for e in trigger().events()} if trigger else {}
+            if spec.trigger.event in events:
+                sample = events[spec.trigger.event].sample
+        else:
+            latest = self.list_events(row.id, limit=1)
+            sample = json.loads(latest[0].body) if latest else None
+        return field_warnings(spec, self.registry, sample if isinstance(sample, dict) else None)
 
     def subscription(self, row: FlowRow) -> SubscriptionRow | None:
         """The app registration that feeds a flow on an app trigger."""

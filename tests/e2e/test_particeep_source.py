@@ -42,7 +42,12 @@ class Scene:
         return r.json()
 
     def flow(
-        self, name: str, event: str = "transaction_created", path: str = "/sink", **extra: Any
+        self,
+        name: str,
+        event: str = "transaction_created",
+        path: str = "/sink",
+        extra_input: dict[str, str] | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
         doc = {
             "name": name,
@@ -54,7 +59,11 @@ class Scene:
                     "input": {
                         "method": "POST",
                         "url": self.sink.url.rstrip("/") + path,
-                        "json_body": {"flow": name, "amount": "{{ event.amount }}"},
+                        "json_body": {
+                            "flow": name,
+                            "amount": "{{ event.amount }}",
+                            **(extra_input or {}),
+                        },
                     },
                 }
             ],
@@ -216,6 +225,15 @@ def test_particeep_itself_delivers_and_the_flow_runs(scene: Scene) -> None:
     scene.particeep.emit("transaction_created", make_transaction())
     assert scene.particeep.wait_idle()
     wait(lambda: len(scene.sink.received("POST", "/sink")) == 1)
+
+
+def test_templates_are_checked_against_the_event_sample(scene: Scene) -> None:
+    scene.connect()
+    flow = scene.flow("typo", extra_input={"text": "{{ event.amout }}"})
+    assert flow["warnings"] == [
+        "steps[0] (post).input.json_body.text: the sample event has no field 'amout'"
+    ]
+    assert scene.api.get(f"/api/flows/{flow['id']}").json()["warnings"] == flow["warnings"]
 
 
 def test_the_catalog_lists_events_with_samples(scene: Scene) -> None:

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.registry import Registry
-from engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
+from engine.flows import FlowSpec, FlowValidationError, dump_yaml, field_warnings, load_yaml
 from tests.support.probe import probe
 
 STEP = {"key": "a", "action": "probe.send_echo", "connection": "p", "input": {"text": "hi"}}
@@ -51,3 +51,30 @@ def test_yaml_documents_round_trip() -> None:
     assert load_yaml(dump_yaml(docs)) == docs
     with pytest.raises(ValueError, match="must be a mapping"):
         load_yaml("- a\n- b\n")
+
+
+def test_field_warnings_against_the_sample_and_earlier_outputs() -> None:
+    spec = FlowSpec.model_validate(
+        {
+            "name": "f",
+            "steps": [
+                {
+                    **STEP,
+                    "input": {
+                        "text": "{{ event.amount }} {{ event.comment }} {{ event.custom.a.b }}"
+                        " {{ event.tag | default('') }} {{ steps.later.text }}"
+                    },
+                },
+                {**STEP, "key": "b", "input": {"text": "{{ steps.a.text }} {{ steps.a.nope }}"}},
+            ],
+        }
+    )
+    sample = {"amount": 1, "custom": {"a": {"c": 1}}}
+    assert field_warnings(spec, Registry([probe]), sample) == [
+        "steps[0] (a).input.text: the sample event has no field 'comment'",
+        "steps[0] (a).input.text: the sample event has no field 'custom.a.b'",
+        "steps[0] (a).input.text: no earlier step 'later'",
+        "steps[1] (b).input.text: step 'a' has no output 'nope'",
+    ]
+    # Without a sample, only step references are checked.
+    assert len(field_warnings(spec, Registry([probe]), None)) == 2

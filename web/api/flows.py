@@ -15,9 +15,10 @@ from web.api.schemas import FlowOut
 __all__ = ["FlowController"]
 
 
-def _out(store: Store, request: AnyRequest, row: FlowRow) -> FlowOut:
+def _out(store: Store, request: AnyRequest, row: FlowRow, *, one: bool = True) -> FlowOut:
     base = str(request.app.state.runtime.settings.base_url)
-    return FlowOut.of(row, base, store.subscription(row))
+    warnings = store.flow_warnings(row) if one else None
+    return FlowOut.of(row, base, store.subscription(row), warnings)
 
 
 class FlowController(Controller):
@@ -26,7 +27,7 @@ class FlowController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_flows(self, store: StoreDep, request: AnyRequest) -> list[FlowOut]:
-        return [_out(store, request, r) for r in store.list_flows()]
+        return [_out(store, request, r, one=False) for r in store.list_flows()]
 
     @post("/", sync_to_thread=True)
     def create_flow(

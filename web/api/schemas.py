@@ -58,12 +58,21 @@ class FlowOut(FlowSpec):
     subscription: SubscriptionOut | None = Field(
         None, description="App triggers: the app's registration of the event URL."
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Fields templates read that the sample event (or an earlier step) lacks; "
+        "shown with a single flow, not in lists.",
+    )
     created_at: str | None
     updated_at: str | None
 
     @classmethod
     def of(
-        cls, row: FlowRow, base_url: str, subscription: SubscriptionRow | None = None
+        cls,
+        row: FlowRow,
+        base_url: str,
+        subscription: SubscriptionRow | None = None,
+        warnings: list[str] | None = None,
     ) -> FlowOut:
         return cls(
             **json.loads(row.definition),
@@ -71,6 +80,7 @@ class FlowOut(FlowSpec):
             version=row.version,
             hook_url=None if row.source_key else f"{base_url}/hooks/{row.hook_token}",
             subscription=SubscriptionOut.of(subscription) if subscription else None,
+            warnings=warnings or [],
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
         )
