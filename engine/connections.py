@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from connectors.base import Connection, Connector
 from engine.crypto import SecretBox
 from engine.models import ConnectionRow
+from engine.validation import describe
 
 __all__ = ["ConnectionResolver", "split_secrets"]
 
@@ -96,4 +97,4 @@ class ConnectionResolver:
         try:
             return connector.connection.model_validate(values)
         except ValidationError as exc:
-            raise ValueError(f"connection {name!r} is incomplete: {exc}") from exc
+            raise ValueError(f"connection {name!r} is incomplete: {describe(exc)}") from exc

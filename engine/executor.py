@@ -29,6 +29,7 @@ from engine.flows import FlowSpec, StepSpec
 from engine.models import RunStatus
 from engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
 from engine.templating import TemplateRenderError, render_value
+from engine.validation import describe
 from engine.writer import Writer
 
 __all__ = ["Executor", "RetryPolicy"]
@@ -60,14 +61,6 @@ class _StepFailed(Exception):
         self.retry_after = retry_after
         #: The step's rendered input, when rendering got that far (recorded with the failure).
         self.rendered: Any = None
-
-
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "input"
-        parts.append(f"{where}: {err['msg']}")
-    return "invalid input: " + "; ".join(parts)
 
 
 class Executor:
@@ -216,7 +209,7 @@ class Executor:
         try:
             data = action_cls.Input.model_validate(rendered)
         except ValidationError as exc:
-            raise _StepFailed(_validation_message(exc), transient=False) from exc
+            raise _StepFailed(f"invalid input: {describe(exc)}", transient=False) from exc
         try:
             conn = await anyio.to_thread.run_sync(
                 self._connections.resolve, step.connection, connector

@@ -38,6 +38,7 @@ from engine.models import (
     SubscriptionRow,
 )
 from engine.sources import Sources
+from engine.validation import describe
 
 __all__ = ["NotFound", "Store"]
 
@@ -157,7 +158,7 @@ class Store:
         try:
             public, secret = split_secrets(connector, merged)
         except ValidationError as exc:
-            raise ValueError(_errors(exc)) from exc
+            raise ValueError(describe(exc)) from exc
         now = time.time()
         with self.session(write=True) as s:
             clash = s.exec(select(ConnectionRow).where(ConnectionRow.name == name)).first()
@@ -209,7 +210,7 @@ class Store:
             conn = connector.connection.model_validate(values)
             return asyncio.run(connector.check(conn))
         except ValidationError as exc:
-            return ConnectionCheck(ok=False, message=f"incomplete connection: {_errors(exc)}")
+            return ConnectionCheck(ok=False, message=f"incomplete connection: {describe(exc)}")
         except ConnectorError as exc:
             return ConnectionCheck(ok=False, message=exc.message)
 
@@ -448,9 +449,3 @@ class Store:
             )
             s.commit()
             return int(result.rowcount)
-
-
-def _errors(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
-    )
