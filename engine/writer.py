@@ -138,12 +138,22 @@ class Writer:
     def _run_batch(self, conn: Connection, batch: list[_Pending]) -> None:
         results: list[Any] = [None] * len(batch)
         try:
-            with conn.begin():
-                for cls, indexes in _group(batch):
-                    ops = [batch[i].op for i in indexes]
-                    out = cls.apply_many(conn, ops)
-                    for i, r in zip(indexes, out, strict=True):
-                        results[i] = r
+            with conn.begin() as tx:
+                if len(batch) == 1:
+                    # A lone op needs no savepoint: if it fails, rolling back the transaction
+                    # undoes it and nothing else. Under light load most batches are a single op,
+                    # and the SAVEPOINT/RELEASE pair was a third of their statements.
+                    try:
+                        results[0] = batch[0].op.apply(conn)
+                    except Exception as exc:
+                        results[0] = exc
+                        tx.rollback()
+                else:
+                    for cls, indexes in _group(batch):
+                        ops = [batch[i].op for i in indexes]
+                        out = cls.apply_many(conn, ops)
+                        for i, r in zip(indexes, out, strict=True):
+                            results[i] = r
             self.commits += 1
         except Exception as exc:
             # The commit failed (disk full, database gone): nobody may believe their op landed.
