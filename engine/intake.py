@@ -6,12 +6,12 @@ one look-up of the hook tokens, one of the dedup keys, one multi-row insert per 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -46,6 +46,8 @@ _DEDUP_LOOKUP = select(_events.c.id, _events.c.dedup_scope, _events.c.dedup_key)
 _RUNS_OF_EVENT = (
     select(_runs.c.id).where(_runs.c.event_id == bindparam("event_id")).order_by(_runs.c.id)
 )
+_EVENTS_INSERT = _events.insert().returning(_events.c.id)
+_RUNS_INSERT = _runs.insert().returning(_runs.c.id)
 
 
 class UnknownHook(LookupError):
@@ -166,7 +168,7 @@ def _accept(conn: Connection, deliveries: list[Delivery]) -> list[Any]:
                 "dedup_scope": scope_key[0] if scope_key else None,
                 "dedup_key": scope_key[1] if scope_key else None,
                 "body": d.body_text,
-                "meta": json.dumps(d.meta, separators=(",", ":")),
+                "meta": _encode(d.meta),
                 "received_at": now,
             }
         )
@@ -185,8 +187,11 @@ def _accept(conn: Connection, deliveries: list[Delivery]) -> list[Any]:
         )
         results[i] = Accepted(event_id, [run_id], held=held)
     if event_rows:
-        conn.execute(_events.insert(), event_rows)
-        conn.execute(_runs.insert(), run_rows)
+        # RETURNING makes SQLAlchemy send one multi-row INSERT ("insertmanyvalues") instead of
+        # executemany, which steps the statement once per row and releases and re-takes the
+        # GIL at every row: under load, each re-take waits for the busy event loop thread.
+        conn.execute(_EVENTS_INSERT, event_rows)
+        conn.execute(_RUNS_INSERT, run_rows)
     return results
 
 
@@ -248,7 +253,7 @@ class SourceDelivery(Op[Accepted]):
                 "dedup_scope": scope if key else None,
                 "dedup_key": key,
                 "body": self.body_text,
-                "meta": json.dumps(self.meta, separators=(",", ":")),
+                "meta": _encode(self.meta),
                 "received_at": now,
             },
         )
@@ -268,6 +273,11 @@ class SourceDelivery(Op[Accepted]):
         if runs:
             conn.execute(_runs.insert(), runs)
         return Accepted(event_id, [r["id"] for r in runs])
+
+
+def _encode(value: Any) -> str:
+    """Compact JSON text; msgspec is ten times faster than ``json.dumps`` on request headers."""
+    return msgspec.json.encode(value).decode()
 
 
 def _render_dedup(template: str, d: Delivery) -> str | None:

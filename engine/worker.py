@@ -77,7 +77,9 @@ class Worker:
         self._lease = lease_seconds
         self._poll = poll_interval
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._active: dict[asyncio.Task[None], str] = {}  # task → run id
+        self._active: dict[asyncio.Task[bool], str] = {}  # task → run id
+        # Whether runs may be waiting for a free slot: the last claim took all it could.
+        self._saturated = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then let the runs in progress finish."""
@@ -105,6 +107,7 @@ class Worker:
         """Claim what fits; return how long to wait for more (``None``: look again at once)."""
         free = self._concurrency - len(self._active)
         if free <= 0:
+            self._saturated = True
             return self._poll  # a finishing run sets the wake event
         try:
             claimed: Claimed = await self._writer.submit(ClaimRuns(self.name, free, self._lease))
@@ -115,16 +118,22 @@ class Worker:
             task = asyncio.create_task(self._executor.execute(run, self.name))
             self._active[task] = run.id
             task.add_done_callback(self._done)
-        if len(claimed.runs) == free:
+        self._saturated = len(claimed.runs) == free
+        if self._saturated:
             return None
         timeout = self._poll
         if claimed.next_due is not None:
             timeout = min(timeout, max(0.0, claimed.next_due - time.time()))
         return timeout
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[bool]) -> None:
         self._active.pop(task, None)
-        self._wakeup.notify()  # a slot is free
+        rescheduled = not task.cancelled() and task.exception() is None and task.result()
+        # Claim again only if runs may be waiting for this slot, or if the run was queued for a
+        # retry (the next due time changed). New runs wake the workers by themselves: claiming
+        # after every finished run doubled the writer's transactions, half of them empty.
+        if self._saturated or rescheduled:
+            self._wakeup.notify()
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         # Runs longer than a lease (a slow API) must not be taken over by another worker.
