@@ -6,10 +6,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
@@ -76,6 +72,13 @@ def for_writes(engine: Engine) -> Engine:
 
 def migrate(url: str) -> None:
     """Bring the schema to the newest revision. Safe to run on every start."""
+    # Imported here: Alembic (with Mako and Pygments behind it) costs a long-running process
+    # several megabytes it only needs for this one call.
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
