@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect, text
 
-from engine.db import MIGRATIONS, create_db_engine, migrate
+from engine.db import MIGRATIONS, SCHEMA_HEAD, create_db_engine, migrate
 
 
 def test_upgrading_keeps_existing_data(database_url: str) -> None:
@@ -39,3 +39,11 @@ def test_sqlite_commits_are_durable(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
     engine.dispose()
+
+
+def test_schema_head_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_HEAD
