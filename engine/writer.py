@@ -8,6 +8,8 @@ caller still gets its answer only after its data is on disk.
 
 Ops of the same class that arrive together are applied by ``apply_many``; the default applies
 each in its own SAVEPOINT so that one failing op (a constraint violation) does not undo the others.
+A batch of a single op is applied with ``apply`` and no savepoint: if it fails, the transaction
+is rolled back instead.
 """
 
 from __future__ import annotations
