@@ -126,3 +126,10 @@ def test_start_needs_an_oauth_client(served: tuple[str, httpx.Client]) -> None:
         httpx.post(client.base_url.join("/api/oauth/google/start"), json={"name": "g"}).status_code
         == 401
     )
+
+
+def test_callback_path_matches_the_google_module() -> None:
+    from connectors.google import oauth
+    from web.oauth import CALLBACK_PATH
+
+    assert CALLBACK_PATH == oauth.CALLBACK_PATH
