@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, or_, update
 from sqlmodel import Session, col, select
 
 from connectors.base import ConnectionCheck
@@ -368,7 +368,9 @@ class Store:
         with self.session() as s:
             q = select(EventRow).order_by(col(EventRow.id).desc()).limit(limit)
             if flow_id:
-                q = q.where(EventRow.flow_id == flow_id)
+                # App events are shared by several flows (no flow_id): find them by their runs.
+                ran = select(RunRow.event_id).where(RunRow.flow_id == flow_id)
+                q = q.where(or_(col(EventRow.flow_id) == flow_id, col(EventRow.id).in_(ran)))
             if before:
                 q = q.where(col(EventRow.id) < before)
             return list(s.exec(q))

@@ -204,6 +204,12 @@ def test_a_delivery_fans_out_to_every_flow_once(scene: Scene) -> None:
     assert sorted(r.path for r in scene.sink.received("POST")) == ["/sink0", "/sink1", "/sink2"]
     assert {r.json()["amount"] for r in scene.sink.received("POST")} == {tx["amount"]}
 
+    flow_events = scene.api.get("/api/events", params={"flow_id": disabled["id"]}).json()
+    assert flow_events == []  # the disabled flow got no run
+    some_flow = scene.api.get("/api/flows").json()[0]["id"]
+    [event] = scene.api.get("/api/events", params={"flow_id": some_flow}).json()
+    assert event["id"] == answer["event_id"] and event["flow_id"] is None
+
     dup = httpx.post(hook, json=tx).json()
     assert dup["duplicate"] is True and sorted(dup["run_ids"]) == sorted(answer["run_ids"])
     changed = httpx.post(hook, json={**tx, "amount": tx["amount"] + 100}).json()
