@@ -51,7 +51,9 @@ class Sources:
         self._resolver = resolver
         self._base_url = base_url.rstrip("/")
         # Apps offer no transaction over their API: never register one (account, event) from two
-        # threads at once, or it could be created twice.
+        # threads at once, or it could be created twice. This lock covers one process; several
+        # processes (PostgreSQL scale-out) need a row lock on the connection instead, and
+        # `maillon sources repair` removes a duplicate that slips through.
         self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
 
     def prefix(self, row: ConnectionRow) -> str | None:
