@@ -103,14 +103,20 @@ class Sources:
             except (ConnectorError, LookupError, ValueError, OSError) as exc:
                 error = exc.message if isinstance(exc, ConnectorError) else str(exc)
             status = "failed" if error else "registered" if wanted else "unregistered"
-            with Session(for_writes(self._engine), expire_on_commit=False) as session:
-                sub = session.get(SubscriptionRow, (connection_id, event)) or SubscriptionRow(
-                    connection_id=connection_id, event=event, url=url, status=status, updated_at=0
-                )
-                sub.url, sub.status, sub.error, sub.updated_at = url, status, error, time.time()
-                session.add(sub)
-                session.commit()
-                return sub
+            return self._record(connection_id, event, url, status, error)
+
+    def _record(
+        self, connection_id: str, event: str, url: str, status: str, error: str | None
+    ) -> SubscriptionRow:
+        """Save what the app last said about one (connection, event) registration."""
+        with Session(for_writes(self._engine), expire_on_commit=False) as session:
+            sub = session.get(SubscriptionRow, (connection_id, event)) or SubscriptionRow(
+                connection_id=connection_id, event=event, url=url, status=status, updated_at=0
+            )
+            sub.url, sub.status, sub.error, sub.updated_at = url, status, error, time.time()
+            session.add(sub)
+            session.commit()
+            return sub
 
     def subscription(self, connection_id: str, event: str) -> SubscriptionRow | None:
         """The recorded state of one (connection, event) registration."""
@@ -135,6 +141,11 @@ class Sources:
         conn = self._resolver.resolve(row.name, connector)
         report = asyncio.run(trigger_cls().sync(conn, wanted, prefix, dry_run=dry_run))
         if not dry_run:
+            # The report already says what the app now has: record it, without asking again.
+            refused = {event: reason for event, _, reason in report.failed}
             for event in events | {e for e, _ in report.deleted}:
-                self.refresh(row.id, event)
+                status = "registered" if event in events else "unregistered"
+                if event in refused:
+                    status = "failed"
+                self._record(row.id, event, prefix + event, status, refused.get(event))
         return report

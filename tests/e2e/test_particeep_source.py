@@ -165,7 +165,7 @@ def test_bad_keys_are_reported_on_the_flow_and_by_the_connection_test(scene: Sce
 
 def test_drift_is_listed_then_repaired(scene: Scene) -> None:
     conn = scene.connect()
-    scene.flow("tx")
+    flow = scene.flow("tx")
     prefix = conn["hook_prefix"]
     # Someone deletes Maillon's webhook in the back office, and a stale one of ours lingers.
     [ours] = scene.particeep.webhooks("transaction_created")
@@ -184,6 +184,8 @@ def test_drift_is_listed_then_repaired(scene: Scene) -> None:
     assert repair.exit_code == 0, repair.output
     assert scene.hooks("transaction_created") == [prefix + "transaction_created"]
     assert scene.hooks("user_deleted") == ["https://crm.example/theirs"]  # not ours: kept
+    repaired = scene.api.get(f"/api/flows/{flow['id']}").json()["subscription"]
+    assert repaired["status"] == "registered" and repaired["error"] is None
     again = CliRunner().invoke(cli_main, ["sources", "status"], env=env)
     assert "missing" not in again.output and "extra" not in again.output
 
