@@ -161,31 +161,11 @@ def _accept(conn: Connection, deliveries: list[Delivery]) -> list[Any]:
         if scope_key:
             seen[scope_key] = event_id  # a second copy in the same batch is a duplicate too
         event_rows.append(
-            {
-                "id": event_id,
-                "flow_id": flow.id,
-                "source": "webhook",
-                "dedup_scope": scope_key[0] if scope_key else None,
-                "dedup_key": scope_key[1] if scope_key else None,
-                "body": d.body_text,
-                "meta": _encode(d.meta),
-                "received_at": now,
-            }
+            _event_row(event_id, flow.id, "webhook", scope_key, d.body_text, d.meta, now)
         )
-        run_id = new_id()
         held = not flow.enabled
-        run_rows.append(
-            {
-                "id": run_id,
-                "flow_id": flow.id,
-                "event_id": event_id,
-                "status": RunStatus.HELD if held else RunStatus.QUEUED,
-                "claims": 0,
-                "available_at": now,
-                "created_at": now,
-            }
-        )
-        results[i] = Accepted(event_id, [run_id], held=held)
+        run_rows.append(_run_row(flow.id, event_id, now, held=held))
+        results[i] = Accepted(event_id, [run_rows[-1]["id"]], held=held)
     if event_rows:
         # RETURNING makes SQLAlchemy send one multi-row INSERT ("insertmanyvalues") instead of
         # executemany, which steps the statement once per row and releases and re-takes the
@@ -244,35 +224,49 @@ class SourceDelivery(Op[Accepted]):
                 conn.execute(update(_events).where(_events.c.id == seen.id).values(dedup_key=None))
         flows = conn.execute(_SOURCE_FLOWS, {"key": source_key(source.id, self.event)}).all()
         event_id = new_id()
+        dedup = (scope, key) if key else None
+        kind = f"{self.app}:{self.event}"
         conn.execute(
             _events.insert(),
-            {
-                "id": event_id,
-                "flow_id": None,
-                "source": f"{self.app}:{self.event}",
-                "dedup_scope": scope if key else None,
-                "dedup_key": key,
-                "body": self.body_text,
-                "meta": _encode(self.meta),
-                "received_at": now,
-            },
+            _event_row(event_id, None, kind, dedup, self.body_text, self.meta, now),
         )
-        runs = [
-            {
-                "id": new_id(),
-                "flow_id": flow.id,
-                "event_id": event_id,
-                "status": RunStatus.QUEUED,
-                "claims": 0,
-                "available_at": now,
-                "created_at": now,
-            }
-            for flow in flows
-            if flow.enabled
-        ]
+        runs = [_run_row(flow.id, event_id, now) for flow in flows if flow.enabled]
         if runs:
             conn.execute(_runs.insert(), runs)
         return Accepted(event_id, [r["id"] for r in runs])
+
+
+def _event_row(
+    event_id: str,
+    flow_id: str | None,
+    source: str,
+    dedup: tuple[str, str] | None,
+    body_text: str,
+    meta: dict[str, Any],
+    now: float,
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "flow_id": flow_id,
+        "source": source,
+        "dedup_scope": dedup[0] if dedup else None,
+        "dedup_key": dedup[1] if dedup else None,
+        "body": body_text,
+        "meta": _encode(meta),
+        "received_at": now,
+    }
+
+
+def _run_row(flow_id: str, event_id: str, now: float, *, held: bool = False) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "flow_id": flow_id,
+        "event_id": event_id,
+        "status": RunStatus.HELD if held else RunStatus.QUEUED,
+        "claims": 0,
+        "available_at": now,
+        "created_at": now,
+    }
 
 
 def _encode(value: Any) -> str:
