@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
 
-__all__ = ["SCHEMA_HEAD", "create_db_engine", "for_writes", "is_sqlite", "migrate"]
+__all__ = [
+    "SCHEMA_HEAD",
+    "create_db_engine",
+    "driver_insert",
+    "driver_query",
+    "for_writes",
+    "integrity_errors",
+    "is_sqlite",
+    "migrate",
+]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -68,6 +80,64 @@ def for_writes(engine: Engine) -> Engine:
     (no busy timeout applies); taking the write lock up front makes it wait its turn instead.
     """
     return engine.execution_options(**{_IMMEDIATE: True})
+
+
+# -- statements on the driver's cursor ---------------------------------------------------------
+#
+# The intake path runs a few statements per batch of deliveries, each with many rows. Through
+# SQLAlchemy Core every row's parameters go through its per-row processing (about 40 µs a row
+# here, more than SQLite needs to store it); on the driver's own cursor the row is one tuple.
+# These helpers run plain SQL written with ``?`` markers inside the connection's current
+# transaction, in the driver's parameter style (sqlite3: ``?``; psycopg: ``%s``).
+
+
+@lru_cache(maxsize=256)
+def _in_driver_style(sql: str, paramstyle: str) -> str:
+    return sql if paramstyle == "qmark" else sql.replace("%", "%%").replace("?", "%s")
+
+
+@lru_cache(maxsize=1024)
+def _insert_sql(table: str, columns: tuple[str, ...], rows: int, paramstyle: str) -> str:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    one = "(" + ",".join([mark] * len(columns)) + ")"
+    return f"INSERT INTO {table} ({','.join(columns)}) VALUES {','.join([one] * rows)}"
+
+
+def driver_query(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (``?`` markers), run on the driver's cursor in ``conn``'s transaction."""
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(_in_driver_style(sql, conn.dialect.paramstyle), params)
+        return cur.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cur.close()
+
+
+def driver_insert(
+    conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) with one multi-row ``INSERT``.
+
+    One statement rather than ``executemany``: sqlite3 steps an executemany once per row and
+    releases and re-takes the GIL each time, and under load each re-take waits for the event
+    loop. Callers keep a batch within the drivers' parameter limits (32,766 for SQLite, 65,535
+    for PostgreSQL): the writer's batches are at most 512 rows of a few columns.
+    """
+    if not rows:
+        return
+    sql = _insert_sql(table, columns, len(rows), conn.dialect.paramstyle)
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, list(itertools.chain.from_iterable(rows)))
+    finally:
+        cur.close()
+
+
+def integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:
+    """What a constraint violation raises on ``conn``: SQLAlchemy's error or the driver's."""
+    from sqlalchemy.exc import IntegrityError
+
+    return (IntegrityError, conn.dialect.loaded_dbapi.IntegrityError)
 
 
 #: The newest migration's revision (a test keeps it equal to Alembic's head). Knowing it lets a

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
 
+from engine.db import driver_insert, driver_query, integrity_errors
 from engine.flows import FlowSpec, WebhookTrigger
 from engine.ids import new_id
 from engine.models import ConnectionRow, EventRow, FlowRow, RunRow, RunStatus
@@ -37,17 +37,35 @@ _events = EventRow.__table__  # type: ignore[attr-defined]
 _runs = RunRow.__table__  # type: ignore[attr-defined]
 _connections = ConnectionRow.__table__  # type: ignore[attr-defined]
 
-_TOKEN_LOOKUP = select(
-    _flows.c.id, _flows.c.hook_token, _flows.c.enabled, _flows.c.version, _flows.c.definition
-).where(_flows.c.hook_token.in_(bindparam("tokens", expanding=True)))
-_DEDUP_LOOKUP = select(_events.c.id, _events.c.dedup_scope, _events.c.dedup_key).where(
-    _events.c.dedup_key.in_(bindparam("keys", expanding=True))
+# The statements of the hot path run on the driver's cursor (engine.db.driver_insert/query).
+_EVENT_COLUMNS = (
+    "id",
+    "flow_id",
+    "source",
+    "dedup_scope",
+    "dedup_key",
+    "body",
+    "meta",
+    "received_at",
 )
+_RUN_COLUMNS = ("id", "flow_id", "event_id", "status", "claims", "available_at", "created_at")
+
+
+class _HookFlow(NamedTuple):
+    id: str
+    hook_token: str
+    enabled: bool
+    version: int
+    definition: str
+
+
+def _in(column: str, count: int) -> str:
+    return f"{column} IN ({','.join('?' * count)})"
+
+
 _RUNS_OF_EVENT = (
     select(_runs.c.id).where(_runs.c.event_id == bindparam("event_id")).order_by(_runs.c.id)
 )
-_EVENTS_INSERT = _events.insert().returning(_events.c.id)
-_RUNS_INSERT = _runs.insert().returning(_runs.c.id)
 
 
 class UnknownHook(LookupError):
@@ -100,58 +118,84 @@ class Delivery(Op[Accepted]):
     @classmethod
     def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
         deliveries: list[Delivery] = ops  # type: ignore[assignment]
+        plan = _Plan.of(conn, deliveries)
+        if not any(plan.dedup):
+            # Fresh ids cannot collide: with no dedup key in the batch, nothing in it can
+            # violate a constraint, and it needs no savepoint of its own.
+            return _store(conn, deliveries, plan)
+        conflict = integrity_errors(conn)
         try:
             with conn.begin_nested():
-                return _accept(conn, deliveries)
-        except IntegrityError:
+                return _store(conn, deliveries, plan)
+        except conflict:
             # Another process inserted the same dedup key between our look-up and our insert:
             # redo one by one, so that each delivery sees the other's committed row.
-            if len(deliveries) == 1:
-                with conn.begin_nested():
-                    return _accept(conn, deliveries)
             results: list[Any] = []
             for d in deliveries:
                 try:
                     with conn.begin_nested():
-                        results.extend(_accept(conn, [d]))
+                        results.extend(_store(conn, [d], _Plan.of(conn, [d])))
                 except Exception as exc:
                     results.append(exc)
             return results
 
 
-def _accept(conn: Connection, deliveries: list[Delivery]) -> list[Any]:
-    now = time.time()
-    flows = {
-        row.hook_token: row
-        for row in conn.execute(_TOKEN_LOOKUP, {"tokens": sorted({d.token for d in deliveries})})
-    }
-    results: list[Any] = [None] * len(deliveries)
-    dedup: list[tuple[str, str] | None] = [None] * len(deliveries)
-    for i, d in enumerate(deliveries):
-        flow = flows.get(d.token)
-        trigger = flow and _webhook_trigger(flow.id, flow.version, flow.definition)
-        if flow is None or trigger is None:
-            results[i] = UnknownHook(d.token)
-            continue
-        key = d.idempotency_key
-        if key is None and trigger.dedup:
-            key = _render_dedup(trigger.dedup, d)
-        if key:
-            dedup[i] = (hook_dedup_scope(flow.id), key[:500])
+@dataclass
+class _Plan:
+    """What a batch of deliveries resolves to before anything is written.
 
-    keys = sorted({k[1] for k in dedup if k})
+    ``results`` holds :class:`UnknownHook` for deliveries to no flow (``None`` elsewhere) and
+    ``dedup`` the (scope, key) of each delivery that has one.
+    """
+
+    flows: dict[str, _HookFlow]
+    results: list[Any]
+    dedup: list[tuple[str, str] | None]
+
+    @classmethod
+    def of(cls, conn: Connection, deliveries: list[Delivery]) -> _Plan:
+        tokens = sorted({d.token for d in deliveries})
+        rows = driver_query(
+            conn,
+            "SELECT id, hook_token, enabled, version, definition FROM flows WHERE "
+            + _in("hook_token", len(tokens)),
+            tokens,
+        )
+        flows = {flow.hook_token: flow for flow in map(_HookFlow._make, rows)}
+        results: list[Any] = [None] * len(deliveries)
+        dedup: list[tuple[str, str] | None] = [None] * len(deliveries)
+        for i, d in enumerate(deliveries):
+            flow = flows.get(d.token)
+            trigger = flow and _webhook_trigger(flow.id, flow.version, flow.definition)
+            if flow is None or trigger is None:
+                results[i] = UnknownHook(d.token)
+                continue
+            key = d.idempotency_key
+            if key is None and trigger.dedup:
+                key = _render_dedup(trigger.dedup, d)
+            if key:
+                dedup[i] = (hook_dedup_scope(flow.id), key[:500])
+        return cls(flows, results, dedup)
+
+
+def _store(conn: Connection, deliveries: list[Delivery], plan: _Plan) -> list[Any]:
+    """Insert the events and runs of ``deliveries``; the answer (or error) for each."""
+    now = time.time()
+    results = list(plan.results)
+    keys = sorted({k[1] for k in plan.dedup if k})
     seen: dict[tuple[str, str], str] = {}
     if keys:
-        for row in conn.execute(_DEDUP_LOOKUP, {"keys": keys}):
-            seen[(row.dedup_scope, row.dedup_key)] = row.id
+        sql = "SELECT id, dedup_scope, dedup_key FROM events WHERE " + _in("dedup_key", len(keys))
+        for event_id, scope, key in driver_query(conn, sql, keys):
+            seen[(scope, key)] = event_id
 
-    event_rows: list[dict[str, Any]] = []
-    run_rows: list[dict[str, Any]] = []
+    event_rows: list[tuple[Any, ...]] = []
+    run_rows: list[tuple[Any, ...]] = []
     for i, d in enumerate(deliveries):
         if results[i] is not None:
             continue
-        flow = flows[d.token]
-        scope_key = dedup[i]
+        flow = plan.flows[d.token]
+        scope_key = plan.dedup[i]
         if scope_key and scope_key in seen:
             original = seen[scope_key]
             run_ids = [r.id for r in conn.execute(_RUNS_OF_EVENT, {"event_id": original})]
@@ -165,13 +209,9 @@ def _accept(conn: Connection, deliveries: list[Delivery]) -> list[Any]:
         )
         held = not flow.enabled
         run_rows.append(_run_row(flow.id, event_id, now, held=held))
-        results[i] = Accepted(event_id, [run_rows[-1]["id"]], held=held)
-    if event_rows:
-        # RETURNING makes SQLAlchemy send one multi-row INSERT ("insertmanyvalues") instead of
-        # executemany, which steps the statement once per row and releases and re-takes the
-        # GIL at every row: under load, each re-take waits for the busy event loop thread.
-        conn.execute(_EVENTS_INSERT, event_rows)
-        conn.execute(_RUNS_INSERT, run_rows)
+        results[i] = Accepted(event_id, [run_rows[-1][0]], held=held)
+    driver_insert(conn, "events", _EVENT_COLUMNS, event_rows)
+    driver_insert(conn, "runs", _RUN_COLUMNS, run_rows)
     return results
 
 
@@ -226,14 +266,15 @@ class SourceDelivery(Op[Accepted]):
         event_id = new_id()
         dedup = (scope, key) if key else None
         kind = f"{self.app}:{self.event}"
-        conn.execute(
-            _events.insert(),
-            _event_row(event_id, None, kind, dedup, self.body_text, self.meta, now),
+        driver_insert(
+            conn,
+            "events",
+            _EVENT_COLUMNS,
+            [_event_row(event_id, None, kind, dedup, self.body_text, self.meta, now)],
         )
         runs = [_run_row(flow.id, event_id, now) for flow in flows if flow.enabled]
-        if runs:
-            conn.execute(_runs.insert(), runs)
-        return Accepted(event_id, [r["id"] for r in runs])
+        driver_insert(conn, "runs", _RUN_COLUMNS, runs)
+        return Accepted(event_id, [r[0] for r in runs])
 
 
 def _event_row(
@@ -244,29 +285,16 @@ def _event_row(
     body_text: str,
     meta: dict[str, Any],
     now: float,
-) -> dict[str, Any]:
-    return {
-        "id": event_id,
-        "flow_id": flow_id,
-        "source": source,
-        "dedup_scope": dedup[0] if dedup else None,
-        "dedup_key": dedup[1] if dedup else None,
-        "body": body_text,
-        "meta": _encode(meta),
-        "received_at": now,
-    }
+) -> tuple[Any, ...]:
+    """A row of ``events`` in :data:`_EVENT_COLUMNS` order."""
+    scope, key = dedup or (None, None)
+    return (event_id, flow_id, source, scope, key, body_text, _encode(meta), now)
 
 
-def _run_row(flow_id: str, event_id: str, now: float, *, held: bool = False) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "flow_id": flow_id,
-        "event_id": event_id,
-        "status": RunStatus.HELD if held else RunStatus.QUEUED,
-        "claims": 0,
-        "available_at": now,
-        "created_at": now,
-    }
+def _run_row(flow_id: str, event_id: str, now: float, *, held: bool = False) -> tuple[Any, ...]:
+    """A queued (or held) row of ``runs`` in :data:`_RUN_COLUMNS` order."""
+    status = RunStatus.HELD if held else RunStatus.QUEUED
+    return (new_id(), flow_id, event_id, status, 0, now, now)
 
 
 def _encode(value: Any) -> str:
