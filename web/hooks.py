@@ -30,7 +30,7 @@ from web.auth import PUBLIC
 __all__ = ["receive_app_hook", "receive_hook"]
 
 # Credentials a sender may include are not worth keeping in the event's request metadata.
-_DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_DROPPED_HEADERS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
 _MAX_IDEMPOTENCY_KEY = 500
 
 
@@ -82,16 +82,16 @@ def _parse(content_type: str, raw: bytes, query: dict[str, Any]) -> tuple[Any, s
 
 async def _read(request: Request[Any, Any, Any]) -> tuple[Any, str, dict[str, Any]]:
     """Body, its JSON text, and the metadata kept with the event; 4xx for unreadable input."""
-    headers = request.headers
+    # One pass over the raw ASGI headers: cheaper than Litestar's Headers on this hot path.
+    headers = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in request.scope["headers"]
+        if name not in _DROPPED_HEADERS
+    }
     raw = await request.body()
     query = _query(request)
     body, text = _parse(headers.get("content-type", ""), raw, query)
-    meta = {
-        "method": request.method,
-        "query": query,
-        "headers": {k: v for k, v in headers.items() if k not in _DROPPED_HEADERS},
-    }
-    return body, text, meta
+    return body, text, {"method": request.method, "query": query, "headers": headers}
 
 
 async def _deliver(runtime: Runtime, op: Delivery | SourceDelivery) -> Response[dict[str, Any]]:
@@ -129,7 +129,7 @@ async def receive_hook(
     """Store the delivery and queue the flow's run; answer once committed."""
     runtime: Runtime = request.app.state.runtime
     body, text, meta = await _read(request)
-    key = request.headers.get("idempotency-key")
+    key = meta["headers"].get("idempotency-key")
     if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
         raise HTTPException(
             status_code=HTTP_400_BAD_REQUEST,
