@@ -31,7 +31,7 @@ from web.api import (
     RunController,
 )
 from web.auth import PUBLIC, RequireToken, TokenCache
-from web.hooks import receive_app_hook, receive_hook
+from web.hooks import hooks
 from web.oauth import google_callback, start_google
 
 __all__ = ["create_app"]
@@ -76,8 +76,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             healthz,
-            receive_hook,
-            receive_app_hook,
+            hooks,
             start_google,
             google_callback,
             FlowController,

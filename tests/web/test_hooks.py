@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -108,13 +109,32 @@ def test_oversized_body_is_refused(live: Live) -> None:
     big = json.dumps({"x": "a" * (64 * 1024)}).encode()
     r = httpx.post(hook(live, flow), content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413
+    assert "larger than" in r.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the size shows only while reading
+        yield b'{"x": "'
+        for _ in range(64):
+            yield b"a" * 1024
+        yield b'"}'
+
+    r = httpx.post(hook(live, flow), content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
     assert event_count(live) == 0
 
 
-def test_unknown_hook_is_404(live: Live) -> None:
-    r = httpx.post(live.url + "/hooks/nope", json={})
+@pytest.mark.parametrize("path", ["/hooks/nope", "/hooks/", "/hooks/a/b", "/hooks/nope/t/event"])
+def test_unknown_hook_is_404(live: Live, path: str) -> None:
+    r = httpx.post(live.url + path, json={})
     assert r.status_code == 404
     assert r.json()["detail"] == "unknown hook"
+    assert event_count(live) == 0
+
+
+def test_other_methods_are_refused(live: Live) -> None:
+    flow = create_flow(live)
+    r = httpx.delete(hook(live, flow))
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET, POST, PUT"
     assert event_count(live) == 0
 
 
