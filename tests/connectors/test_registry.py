@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from importlib.metadata import EntryPoint
+
 import pytest
 from pydantic import BaseModel, SecretStr
 
+from connectors import registry as registry_module
 from connectors.base import Action, ActionContext, Connection, Connector
-from connectors.registry import Registry
+from connectors.registry import ENTRY_POINT_GROUP, Registry
 
 
 class EchoConnection(Connection):
@@ -84,3 +89,42 @@ def test_optional_connection_needs_defaults_everywhere() -> None:
             connection=EchoConnection,
             connection_optional=True,
         )
+
+
+def _installed(*eps: EntryPoint) -> Callable[..., list[EntryPoint]]:
+    """Stands in for ``importlib.metadata.entry_points`` with these entry points installed."""
+
+    def select(*, group: str, name: str | None = None) -> list[EntryPoint]:
+        return [ep for ep in eps if ep.group == group and name in (None, ep.name)]
+
+    return select
+
+
+_ECHO = EntryPoint("echo", f"{__name__}:echo", ENTRY_POINT_GROUP)
+_BROKEN = EntryPoint("broken", f"{__name__}:no_such_connector", ENTRY_POINT_GROUP)
+
+
+def test_get_loads_only_the_entry_point_of_that_key(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(registry_module, "entry_points", _installed(_ECHO, _BROKEN))
+    registry = Registry()
+    assert registry.get("echo") is echo
+    assert not caplog.records  # the broken one was not tried
+
+    with caplog.at_level(logging.ERROR):
+        assert registry.all() == [echo]
+        assert registry.all() == [echo]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"connector broken ({__name__}:no_such_connector) failed to load; ignored"
+    ]
+
+
+def test_get_looks_through_every_entry_point_when_none_has_the_key_as_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    renamed = EntryPoint("echo-connector", f"{__name__}:echo", ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry_module, "entry_points", _installed(renamed))
+    registry = Registry()
+    assert registry.get("echo") is echo
+    assert registry.get("nope") is None
