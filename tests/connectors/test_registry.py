@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, SecretStr
@@ -10,6 +13,8 @@ from pydantic import BaseModel, SecretStr
 from connectors import registry as registry_module
 from connectors.base import Action, ActionContext, Connection, Connector
 from connectors.registry import ENTRY_POINT_GROUP, Registry
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class EchoConnection(Connection):
@@ -128,3 +133,17 @@ def test_get_looks_through_every_entry_point_when_none_has_the_key_as_name(
     registry = Registry()
     assert registry.get("echo") is echo
     assert registry.get("nope") is None
+
+
+def test_loading_connectors_does_not_import_their_client_libraries() -> None:
+    # Incoming app hooks and the catalog load connectors; only running a step needs the client.
+    code = (
+        "import sys\n"
+        "import connectors.particeep, connectors.slack, connectors.smtp\n"
+        "heavy = ('httpx', 'slack_sdk')\n"
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] in heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
