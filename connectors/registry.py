@@ -1,13 +1,15 @@
 """Finds connectors through the ``maillon.connectors`` entry-point group.
 
-Entry points are loaded on first use of each connector, so a process that never runs a Google
-action never imports the Google client libraries.
+Entry points are loaded on first use: asking for one connector by key loads only the entry point
+of that name, so a process that runs Slack steps and receives Particeep hooks never imports the
+other connectors. Listing them all (the API's catalog, saving a connection) loads every one.
 """
 
 from __future__ import annotations
 
 import logging
-from importlib.metadata import entry_points
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from connectors.base import Action, Connector
@@ -23,14 +25,14 @@ class Registry:
 
     def __init__(self, connectors: list[Connector] | None = None) -> None:
         self._loaded: dict[str, Connector] = {c.key: c for c in connectors or []}
+        self._tried: set[str] = set()
         self._discovered = connectors is not None
 
-    def _discover(self) -> None:
-        if self._discovered:
-            return
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in self._loaded:
+    def _load(self, eps: Iterable[EntryPoint]) -> None:
+        for ep in eps:
+            if ep.name in self._loaded or ep.name in self._tried:
                 continue
+            self._tried.add(ep.name)
             try:
                 connector = ep.load()
             except Exception:
@@ -41,12 +43,20 @@ class Registry:
                 log.warning("entry point %s does not name a Connector; ignored", ep.value)
                 continue
             self._loaded[connector.key] = connector
-        self._discovered = True
+
+    def _discover(self) -> None:
+        if not self._discovered:
+            self._load(entry_points(group=ENTRY_POINT_GROUP))
+            self._discovered = True
 
     def get(self, key: str) -> Connector | None:
         """The connector named ``key``, or ``None``."""
-        if key not in self._loaded:
-            self._discover()
+        if key not in self._loaded and not self._discovered:
+            # Entry points are named by their connector's key: load that one alone, and look
+            # through all of them only if it is not there.
+            self._load(entry_points(group=ENTRY_POINT_GROUP, name=key))
+            if key not in self._loaded:
+                self._discover()
         return self._loaded.get(key)
 
     def all(self) -> list[Connector]:

@@ -15,14 +15,16 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Float, Integer, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow
 from engine.writer import Op
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PgInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 __all__ = [
     "ClaimRuns",
@@ -326,8 +328,18 @@ def _upsert_statement(conn: Connection) -> Any:
     """``INSERT ... ON CONFLICT (run_id, step_key) DO UPDATE`` for the dialect, built once."""
     stmt = _upserts.get(conn.dialect.name)
     if stmt is None:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        base = insert(_steps).values({c: bindparam(c) for c in _STEP_COLUMNS})
+        # Imported from the connection's dialect only, which its engine has loaded already:
+        # importing PostgreSQL's too cost a server on SQLite 2.3 MB resident.
+        values: dict[str, Any] = {c: bindparam(c) for c in _STEP_COLUMNS}
+        base: PgInsert | SqliteInsert
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            base = pg_insert(_steps).values(values)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            base = sqlite_insert(_steps).values(values)
         stmt = _upserts[conn.dialect.name] = base.on_conflict_do_update(
             index_elements=["run_id", "step_key"],
             set_={c: base.excluded[c] for c in _STEP_COLUMNS[2:]},

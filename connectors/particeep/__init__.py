@@ -12,13 +12,14 @@ Public surface:
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from connectors.base import Connector
 from connectors.particeep.actions import GetTransaction, GetUser, UpdateUser
-from connectors.particeep.client import ConnectionCheck, ParticeepAuthError, ParticeepClient
 from connectors.particeep.connection import ParticeepConnection
 from connectors.particeep.events import EventSpec, get_event, load_events
 from connectors.particeep.models import Transaction, User, Webhook
-from connectors.particeep.signing import PTPAuth
 from connectors.particeep.trigger import ParticeepEvent, check_connection
 from connectors.particeep.webhooks import (
     DriftPlan,
@@ -29,6 +30,10 @@ from connectors.particeep.webhooks import (
     plan_drift,
     repair_drift,
 )
+
+if TYPE_CHECKING:
+    from connectors.particeep.client import ConnectionCheck, ParticeepAuthError, ParticeepClient
+    from connectors.particeep.signing import PTPAuth
 
 __all__ = [
     "ConnectionCheck",
@@ -63,3 +68,20 @@ connector = Connector(
     triggers=(ParticeepEvent,),
     check=check_connection,
 )
+
+#: Names that need httpx, imported from their module when first asked for: the connector itself
+#: (all that discovery and incoming hooks need) must load without the HTTP client.
+_CLIENT_NAMES = {
+    "ConnectionCheck": "connectors.particeep.client",
+    "ParticeepAuthError": "connectors.particeep.client",
+    "ParticeepClient": "connectors.particeep.client",
+    "PTPAuth": "connectors.particeep.signing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names of :data:`_CLIENT_NAMES`, from their module."""
+    module = _CLIENT_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -7,7 +7,6 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from connectors.base import Action, ActionContext
-from connectors.particeep.client import ParticeepClient
 from connectors.particeep.connection import ParticeepConnection
 from connectors.particeep.models import Transaction, User
 
@@ -36,7 +35,7 @@ class GetUser(Action[ParticeepConnection, GetUserInput, User]):
     Output = User
 
     async def run(self, ctx: ActionContext, conn: ParticeepConnection, data: GetUserInput) -> User:
-        async with ParticeepClient.from_connection(conn, timeout=ctx.timeout) as client:
+        async with conn.client(timeout=ctx.timeout) as client:
             return await client.get_user(data.user_id)
 
 
@@ -61,7 +60,7 @@ class GetTransaction(Action[ParticeepConnection, GetTransactionInput, Transactio
     async def run(
         self, ctx: ActionContext, conn: ParticeepConnection, data: GetTransactionInput
     ) -> Transaction:
-        async with ParticeepClient.from_connection(conn, timeout=ctx.timeout) as client:
+        async with conn.client(timeout=ctx.timeout) as client:
             return await client.get_transaction(data.transaction_id)
 
 
@@ -116,7 +115,7 @@ class UpdateUser(Action[ParticeepConnection, UpdateUserInput, User]):
         fields: dict[str, Any] = {}
         if data.tag is not None:
             fields["tag"] = data.tag
-        async with ParticeepClient.from_connection(conn, timeout=ctx.timeout) as client:
+        async with conn.client(timeout=ctx.timeout) as client:
             if data.custom is not None:
                 custom = dict(data.custom)
                 if data.merge_custom:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from connectors.base import Connection
+
+if TYPE_CHECKING:
+    from connectors.particeep.client import ParticeepClient
 
 __all__ = ["BASE_URLS", "Environment", "ParticeepConnection"]
 
@@ -66,3 +69,11 @@ class ParticeepConnection(Connection):
             assert self.base_url is not None  # guaranteed by the validator
             return self.base_url.rstrip("/")
         return BASE_URLS[self.environment]
+
+    def client(self, *, timeout: float | None = None) -> ParticeepClient:
+        """An API client for this account; ``timeout`` overrides :attr:`timeout`."""
+        # The client module, and httpx behind it, is imported on first use: loading the
+        # connector (for an incoming hook, or the catalog) does not need it.
+        from connectors.particeep.client import ParticeepClient
+
+        return ParticeepClient.from_connection(self, timeout=timeout)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from connectors import base
-from connectors.particeep.client import ParticeepClient
 from connectors.particeep.connection import ParticeepConnection
 from connectors.particeep.events import load_events
 from connectors.particeep.webhooks import (
@@ -44,11 +43,11 @@ class ParticeepEvent(base.AppTrigger[ParticeepConnection]):
         ]
 
     async def subscribe(self, conn: ParticeepConnection, event: str, url: str) -> None:
-        async with ParticeepClient.from_connection(conn) as client:
+        async with conn.client() as client:
             await ensure_registered(client, event, url)
 
     async def unsubscribe(self, conn: ParticeepConnection, event: str, url: str) -> None:
-        async with ParticeepClient.from_connection(conn) as client:
+        async with conn.client() as client:
             await ensure_unregistered(client, event, url)
 
     async def sync(
@@ -59,7 +58,7 @@ class ParticeepEvent(base.AppTrigger[ParticeepConnection]):
         *,
         dry_run: bool,
     ) -> base.SyncReport:
-        async with ParticeepClient.from_connection(conn) as client:
+        async with conn.client() as client:
             existing = await client.list_webhooks()
             plan = plan_drift(existing, wanted, url_prefix)
             report = base.SyncReport(
@@ -78,6 +77,6 @@ class ParticeepEvent(base.AppTrigger[ParticeepConnection]):
 
 async def check_connection(conn: ParticeepConnection) -> base.ConnectionCheck:
     """Make one authenticated call and say whether the keys work."""
-    async with ParticeepClient.from_connection(conn) as client:
+    async with conn.client() as client:
         result = await client.check_connection()
     return base.ConnectionCheck(ok=result.ok, message=result.message)

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from connectors.errors import PermanentError
-from connectors.particeep.client import ParticeepClient
 from connectors.particeep.models import Webhook
+
+if TYPE_CHECKING:
+    from connectors.particeep.client import ParticeepClient
 
 __all__ = [
     "MAX_WEBHOOKS_PER_EVENT",

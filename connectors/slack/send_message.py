@@ -5,15 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, model_validator
-from slack_sdk.errors import SlackApiError
 
 from connectors.base import Action, ActionContext
-from connectors.slack._client import (
-    CLIENT_ERRORS,
-    classify_api_error,
-    classify_network_error,
-    web_client,
-)
 from connectors.slack.connection import SlackConnection
 
 __all__ = ["SendMessage", "SendMessageInput", "SendMessageOutput"]
@@ -104,6 +97,17 @@ class SendMessage(Action[SlackConnection, SendMessageInput, SendMessageOutput]):
         self, ctx: ActionContext, conn: SlackConnection, data: SendMessageInput
     ) -> SendMessageOutput:
         """Call ``chat.postMessage``; raise a classified error on any failure."""
+        # slack_sdk is imported on first use, not with the connector: discovery loads every
+        # connector's metadata, and a process that never posts to Slack should not pay for it.
+        from slack_sdk.errors import SlackApiError
+
+        from connectors.slack._client import (
+            CLIENT_ERRORS,
+            classify_api_error,
+            classify_network_error,
+            web_client,
+        )
+
         client = web_client(conn, ctx.timeout)
         try:
             response = client.chat_postMessage(

@@ -7,12 +7,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, model_validator
 
 from connectors.base import Action, ActionContext
-from connectors.slack._client import (
-    CLIENT_ERRORS,
-    classify_network_error,
-    classify_webhook_response,
-    webhook_client,
-)
 from connectors.slack.connection import SlackConnection
 
 __all__ = ["SendWebhookMessage", "SendWebhookMessageInput", "SendWebhookMessageOutput"]
@@ -63,6 +57,14 @@ class SendWebhookMessage(
         self, ctx: ActionContext, conn: SlackConnection, data: SendWebhookMessageInput
     ) -> SendWebhookMessageOutput:
         """POST the message to the webhook URL; raise a classified error on any failure."""
+        # Imported on first use, as in SendMessage.run: slack_sdk stays out of discovery.
+        from connectors.slack._client import (
+            CLIENT_ERRORS,
+            classify_network_error,
+            classify_webhook_response,
+            webhook_client,
+        )
+
         client = webhook_client(conn, ctx.timeout)
         try:
             response = client.send(text=data.text or None, blocks=data.blocks)

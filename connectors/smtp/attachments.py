@@ -5,13 +5,15 @@ from __future__ import annotations
 import mimetypes
 from dataclasses import dataclass
 from email.message import Message
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import unquote, urlsplit
 
-import httpx
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 
 from connectors.errors import PermanentError, TransientError, parse_retry_after
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Attachment", "LoadedAttachment", "load_attachments"]
 
@@ -74,6 +76,10 @@ def load_attachments(
     attachments: list[Attachment], *, timeout: float, max_bytes: int
 ) -> list[LoadedAttachment]:
     """Resolve every attachment to bytes; downloads share the ``max_bytes`` budget with text."""
+    # httpx is imported when an email is sent, not with the connector: discovery loads every
+    # connector, and a process that sends no email should not pay for the HTTP client.
+    import httpx
+
     loaded: list[LoadedAttachment] = []
     budget = max_bytes
     with httpx.Client(timeout=timeout, follow_redirects=True) as client:
@@ -97,6 +103,8 @@ def load_attachments(
 
 
 def _download(client: httpx.Client, item: Attachment, budget: int) -> LoadedAttachment:
+    import httpx  # on first use, as in load_attachments
+
     url = str(item.url)
     try:
         with client.stream("GET", url) as response:

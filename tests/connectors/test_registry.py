@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
 import pytest
 from pydantic import BaseModel, SecretStr
 
+from connectors import registry as registry_module
 from connectors.base import Action, ActionContext, Connection, Connector
-from connectors.registry import Registry
+from connectors.registry import ENTRY_POINT_GROUP, Registry
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class EchoConnection(Connection):
@@ -84,3 +94,56 @@ def test_optional_connection_needs_defaults_everywhere() -> None:
             connection=EchoConnection,
             connection_optional=True,
         )
+
+
+def _installed(*eps: EntryPoint) -> Callable[..., list[EntryPoint]]:
+    """Stands in for ``importlib.metadata.entry_points`` with these entry points installed."""
+
+    def select(*, group: str, name: str | None = None) -> list[EntryPoint]:
+        return [ep for ep in eps if ep.group == group and name in (None, ep.name)]
+
+    return select
+
+
+_ECHO = EntryPoint("echo", f"{__name__}:echo", ENTRY_POINT_GROUP)
+_BROKEN = EntryPoint("broken", f"{__name__}:no_such_connector", ENTRY_POINT_GROUP)
+
+
+def test_get_loads_only_the_entry_point_of_that_key(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(registry_module, "entry_points", _installed(_ECHO, _BROKEN))
+    registry = Registry()
+    assert registry.get("echo") is echo
+    assert not caplog.records  # the broken one was not tried
+
+    with caplog.at_level(logging.ERROR):
+        assert registry.all() == [echo]
+        assert registry.all() == [echo]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"connector broken ({__name__}:no_such_connector) failed to load; ignored"
+    ]
+
+
+def test_get_looks_through_every_entry_point_when_none_has_the_key_as_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    renamed = EntryPoint("echo-connector", f"{__name__}:echo", ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry_module, "entry_points", _installed(renamed))
+    registry = Registry()
+    assert registry.get("echo") is echo
+    assert registry.get("nope") is None
+
+
+def test_loading_connectors_does_not_import_their_client_libraries() -> None:
+    # Incoming app hooks and the catalog load connectors; only running a step needs the client.
+    code = (
+        "import sys\n"
+        "import connectors.particeep, connectors.slack, connectors.smtp\n"
+        "heavy = ('httpx', 'slack_sdk')\n"
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] in heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

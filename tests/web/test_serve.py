@@ -1,0 +1,75 @@
+"""What ``maillon serve`` loads to start: libraries that only some requests need wait for them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from engine.db import migrate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Imported on first use, never to start serving: Alembic (the schema is current), cryptography
+#: (the first read or save of a connection's secrets), PostgreSQL's dialect (on SQLite), and the
+#: connectors' client libraries (the first step or call that needs one).
+DEFERRED = (
+    "alembic",
+    "cryptography",
+    "sqlalchemy.dialects.postgresql",
+    "slack_sdk",
+    "googleapiclient",
+    "google.auth",
+    "httpx",
+    "aiohttp",
+)
+
+# `maillon serve` as run from the command line, except that uvicorn, instead of serving, takes
+# the app through its startup (migration check, writer, one worker that polls the queue) and
+# shutdown, then prints every module imported by then.
+_SERVE = """
+import asyncio
+import sys
+
+import uvicorn
+
+from web.cli import main
+
+
+def start_and_stop(app, **options):
+    async def lifespan():
+        async with app.lifespan():
+            await asyncio.sleep(0.5)
+
+    asyncio.run(lifespan())
+    print(*sorted(sys.modules))
+
+
+uvicorn.run = start_and_stop
+main(["serve", "--workers", "1"])
+"""
+
+
+def test_serve_starts_without_the_libraries_it_needs_only_on_use(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'maillon.db'}"
+    migrate(url)
+    env = {
+        **os.environ,
+        "MAILLON_DATA_DIR": str(tmp_path),
+        "MAILLON_DATABASE_URL": url,
+        "MAILLON_SECRET_KEY": "serve-test",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _SERVE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    modules = result.stdout.split()
+    assert "web.app" in modules  # the app was built and started
+    loaded = {p for p in DEFERRED for m in modules if m == p or m.startswith(p + ".")}
+    assert sorted(loaded) == []
