@@ -1,7 +1,8 @@
 """HTTP connector: call any HTTP API, with or without a connection.
 
-Built on ``httpx.AsyncClient`` (one pooled client per connection and event loop). Steps that
-name no connection get an empty :class:`HttpConnection`.
+Built on ``aiohttp.ClientSession`` (one pooled session per connection and event loop), which
+is imported on the first request only. Steps that name no connection get an empty
+:class:`HttpConnection`.
 """
 
 from __future__ import annotations

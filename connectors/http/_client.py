@@ -1,9 +1,12 @@
-"""One pooled ``httpx.AsyncClient`` per (connection, running event loop).
+"""One pooled ``aiohttp.ClientSession`` per (connection, running event loop).
 
-An ``AsyncClient`` is bound to the event loop that first uses it (its pooled sockets belong to
-that loop), so the cache is keyed on the loop as well as on the connection. Closed loops are
-forgotten on the next lookup; :func:`aclose_clients` closes the pools of the running loop at
-shutdown.
+A session is bound to the event loop it is created in (its pooled sockets belong to that loop),
+so the cache is keyed on the loop as well as on the connection. Closed loops are forgotten on
+the next lookup; :func:`aclose_clients` closes the sessions of the running loop at shutdown.
+
+aiohttp is imported when the first session is made, not with this module: the registry imports
+every connector to list them, and a process that never sends an HTTP request should not carry
+aiohttp's memory.
 """
 
 from __future__ import annotations
@@ -11,71 +14,121 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
+import urllib.request
 from collections import OrderedDict
 from functools import cache
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import TYPE_CHECKING
 
 import httpx
 
 from connectors.http.connection import HttpConnection
 
-__all__ = ["USER_AGENT", "aclose_clients", "client_for"]
+if TYPE_CHECKING:
+    import aiohttp
+    from yarl import URL
+
+__all__ = ["USER_AGENT", "aclose_clients", "client_for", "proxy_for"]
 
 USER_AGENT = "Maillon/0.1"
 
 #: Pools per loop. Connections are few; the bound only stops edited connections (each edit is
 #: a new key) from piling up pools forever in a long-running worker.
 _MAX_CLIENTS_PER_LOOP = 32
+#: Idle pooled connections are dropped after this long. Many servers close theirs soon after
+#: (uvicorn and Node.js at 5 s), and a POST written on a connection that the server is closing
+#: fails without being retried.
+_KEEPALIVE_SECONDS = 5.0
 
-_clients: dict[asyncio.AbstractEventLoop, OrderedDict[HttpConnection, httpx.AsyncClient]] = {}
+_clients: dict[asyncio.AbstractEventLoop, OrderedDict[HttpConnection, aiohttp.ClientSession]] = {}
 _lock = threading.Lock()  # loops may run in several threads
 _closing: set[asyncio.Task[None]] = set()  # keeps close tasks alive until they finish
 
 
 @cache
 def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes tens of milliseconds and memory: do it once, not per pool.
-    # An SSLContext is safe to share between clients and threads.
+    # httpx's default context: certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR when set,
+    # the trust store of the project's other HTTP clients. Loading it takes tens of milliseconds
+    # and memory: do it once, not per session. An SSLContext is safe to share between threads.
     return httpx.create_ssl_context()
 
 
-def _new_client(conn: HttpConnection) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=conn.base_url or "",
-        verify=_ssl_context(),
+@cache
+def _env_proxies() -> dict[str, str]:
+    # The standard proxy variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), read once.
+    # aiohttp's own trust_env reads them, and ~/.netrc, in a thread for every request.
+    return urllib.request.getproxies()
+
+
+def proxy_for(url: URL) -> str | None:
+    """The proxy that the environment names for ``url``, or ``None`` to connect directly."""
+    proxies = _env_proxies()
+    if not proxies or url.host is None or _exempt(url.host, proxies.get("no", "")):
+        return None
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if proxy and "://" not in proxy:
+        proxy = "http://" + proxy
+    return proxy
+
+
+def _exempt(host: str, no_proxy: str) -> bool:
+    """Whether NO_PROXY (hosts and domains, comma-separated, or "*") covers ``host``."""
+    for entry in no_proxy.split(","):
+        name = entry.strip().lstrip(".").lower()
+        if name == "*" or (name and (host == name or host.endswith("." + name))):
+            return True
+    return False
+
+
+def _new_session() -> aiohttp.ClientSession:
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=_ssl_context(), keepalive_timeout=_KEEPALIVE_SECONDS),
         headers={"User-Agent": USER_AGENT},
-        # The pool is shared by every run using this connection: a cookie set in one run's
-        # answer must not be sent with another run's request. A policy that allows no domain
-        # makes the jar drop every cookie.
-        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        # The session is shared by every run using this connection: a cookie set in one run's
+        # answer must not be sent with another run's request.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        # Callers set Content-Type for the bodies they encode; a raw body goes without one
+        # unless the step gives it (aiohttp would add application/octet-stream).
+        skip_auto_headers=("Content-Type",),
+        # No per-phase limits: the caller bounds the whole exchange, body included, with
+        # asyncio.timeout, and unset limits spare aiohttp a timer per request.
+        timeout=aiohttp.ClientTimeout(),
     )
 
 
-def client_for(conn: HttpConnection) -> httpx.AsyncClient:
-    """The pooled client of ``conn`` for the running event loop (created on first use)."""
+def client_for(conn: HttpConnection) -> aiohttp.ClientSession:
+    """The pooled session of ``conn`` for the running event loop (created on first use)."""
     loop = asyncio.get_running_loop()
     with _lock:
         for stale in [other for other in _clients if other.is_closed()]:
-            # Its sockets died with the loop; nothing can await their closing any more.
-            del _clients[stale]
+            # Their sockets died with the loop, but each session must still be marked closed,
+            # or aiohttp logs it as leaked when it is collected. Closing one whose loop is
+            # closed touches no socket, so it can run in this loop.
+            for session in _clients.pop(stale).values():
+                _close_soon(loop, session)
         pool = _clients.setdefault(loop, OrderedDict())
         client = pool.get(conn)
-        if client is not None and not client.is_closed:
+        if client is not None and not client.closed:
             pool.move_to_end(conn)
             return client
-        client = pool[conn] = _new_client(conn)
+        client = pool[conn] = _new_session()
         if len(pool) > _MAX_CLIENTS_PER_LOOP:
             _, evicted = pool.popitem(last=False)
-            task = loop.create_task(evicted.aclose())
-            _closing.add(task)
-            task.add_done_callback(_closing.discard)
+            _close_soon(loop, evicted)
         return client
 
 
+def _close_soon(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
+    task = loop.create_task(session.close())
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
 async def aclose_clients() -> None:
-    """Close the pools of the running loop; call before the loop ends (worker shutdown)."""
+    """Close the sessions of the running loop; call before the loop ends (worker shutdown)."""
     loop = asyncio.get_running_loop()
     with _lock:
         pool = _clients.pop(loop, None)
     for client in (pool or {}).values():
-        await client.aclose()
+        await client.close()

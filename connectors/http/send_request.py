@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from urllib.parse import urlencode
 
 import httpx
+from multidict import CIMultiDict
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from yarl import URL
 
 from connectors.base import Action, ActionContext
 from connectors.errors import PermanentError, TransientError, parse_retry_after
-from connectors.http._client import client_for
+from connectors.http._client import client_for, proxy_for
 from connectors.http.connection import HttpConnection
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["MAX_BODY_BYTES", "SendRequest", "SendRequestInput", "SendRequestOutput"]
 
@@ -23,6 +30,8 @@ __all__ = ["MAX_BODY_BYTES", "SendRequest", "SendRequestInput", "SendRequestOutp
 MAX_BODY_BYTES = 10 * 1024 * 1024
 #: How much of an error response goes into the error message and details.
 _ERROR_SNIPPET_CHARS = 500
+#: Redirects followed before giving up.
+_MAX_REDIRECTS = 20
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 QueryValue = str | int | float | bool
@@ -32,6 +41,9 @@ StatusCode = Annotated[int, Field(ge=100, le=599)]
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 #: Statuses worth retrying besides 5xx: timeout, too early, too many requests.
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
+#: What HTTP/1.1 allows in header names (tokens) and values (visible ASCII, spaces and tabs).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 class SendRequestInput(BaseModel):
@@ -226,67 +238,51 @@ class SendRequest(Action[HttpConnection, SendRequestInput, SendRequestOutput]):
     async def run(
         self, ctx: ActionContext, conn: HttpConnection, data: SendRequestInput
     ) -> SendRequestOutput:
-        """Send the request over the connection's pooled client; classify every failure."""
-        url = _target_url(conn, data.url)
+        """Send the request over the connection's pooled session; classify every failure."""
+        # Imported on first use, like the session itself (see connectors.http._client).
+        import aiohttp
+
         # Stop before the engine's own deadline so that the failure is ours, and classified.
         budget = min(data.timeout, ctx.timeout)
-        client = client_for(conn)
-        if data.query:
-            # Merge: httpx's params= would replace a query string written in the URL.
-            url = url.copy_merge_params(data.query)
         try:
-            request = client.build_request(
-                data.method,
-                url,
-                headers=_headers(ctx, conn, data),
-                json=data.json_body,
-                data=data.form,
-                content=data.content,
-                timeout=budget,
-            )
-        except (ValueError, httpx.InvalidURL) as exc:  # e.g. a non-ASCII header value
+            url = _target_url(conn, data.url)
+            if data.query:
+                url = _merge_query(url, data.query)
+            headers = _headers(ctx, conn, data)
+            if url.user or url.password:
+                # Credentials written in the URL win over every other auth, and go as a header:
+                # aiohttp refuses an Authorization header next to them.
+                headers["Authorization"] = _basic(url.user or "", SecretStr(url.password or ""))
+                url = url.with_user(None)
+            payload = _payload(data, headers)
+            _check_headers(headers)
+        except ValueError as exc:  # e.g. a non-ASCII header value, a port out of range
             raise PermanentError(
                 f"the request cannot be built: {exc}", details={"error": type(exc).__name__}
             ) from exc
-        shown = str(_display_url(request.url))
+        shown = str(url.with_query(None))  # the query may hold API keys: keep it out of errors
+        client = client_for(conn)
         started = time.perf_counter()
         try:
-            # httpx timeouts apply per phase (connect, each read); asyncio.timeout bounds the
-            # whole exchange, so a server that trickles bytes cannot hold the step forever.
-            async with asyncio.timeout(budget):
-                response = await client.send(
-                    request, stream=True, follow_redirects=data.follow_redirects
-                )
-                try:
-                    raw, truncated = await _read_capped(response, data.max_body_bytes)
-                finally:
-                    await response.aclose()
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise TransientError(
-                f"{data.method} {shown} timed out after {budget:g}s",
-                details={"error": "timeout", "url": shown, "timeout": budget},
-            ) from exc
-        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
-            # Our request is at fault (bad scheme, header or URL): retrying cannot help.
-            raise PermanentError(
-                f"{data.method} {shown} cannot be sent: {exc}",
-                details={"error": type(exc).__name__, "url": shown},
-            ) from exc
-        except httpx.TooManyRedirects as exc:
-            raise PermanentError(
-                f"{data.method} {shown}: too many redirects",
-                details={"error": "too_many_redirects", "url": shown},
-            ) from exc
-        except httpx.TransportError as exc:
-            raise TransientError(
-                f"{data.method} {shown} failed: {type(exc).__name__}: {exc}",
-                details={"error": type(exc).__name__, "url": shown},
-            ) from exc
-        except httpx.DecodingError as exc:
-            raise PermanentError(
-                f"{data.method} {shown}: the answer could not be decoded: {exc}",
-                details={"error": "decoding_error", "url": shown},
-            ) from exc
+            # asyncio.timeout bounds the whole exchange, body included, so a server that
+            # trickles bytes cannot hold the step forever.
+            async with (
+                asyncio.timeout(budget),
+                client.request(
+                    data.method,
+                    url,
+                    headers=headers,
+                    data=payload,
+                    allow_redirects=data.follow_redirects,
+                    # aiohttp fails when the count of redirects reaches its limit, so that
+                    # _MAX_REDIRECTS of them are followed only with a limit one higher.
+                    max_redirects=_MAX_REDIRECTS + 1,
+                    proxy=proxy_for(url),
+                ) as response,
+            ):
+                raw, truncated = await _read_capped(response, data.max_body_bytes)
+        except (TimeoutError, ValueError, aiohttp.ClientError) as exc:
+            raise _send_failure(data.method, shown, budget, exc) from exc
         elapsed_ms = round((time.perf_counter() - started) * 1000)
 
         body = _parse_body(response, raw, truncated)
@@ -294,42 +290,77 @@ class SendRequest(Action[HttpConnection, SendRequestInput, SendRequestOutput]):
             ctx.logger.warning(
                 "%s %s: response body cut at %d bytes", data.method, shown, data.max_body_bytes
             )
-        status = response.status_code
+        status = response.status
         accepted = (
-            response.is_success or status in data.accept_statuses or not data.raise_for_status
+            200 <= status < 300 or status in data.accept_statuses or not data.raise_for_status
         )
         if not accepted:
             raise _status_error(data.method, shown, response, body, truncated)
         return SendRequestOutput(
             status=status,
-            headers=dict(response.headers.items()),
+            headers=_joined_headers(response),
             body=body,
-            url=str(_display_url(response.url, keep_query=True)),
+            url=str(response.url),
             elapsed_ms=elapsed_ms,
             truncated=truncated,
         )
 
 
-def _target_url(conn: HttpConnection, raw: str) -> httpx.URL:
+def _target_url(conn: HttpConnection, raw: str) -> URL:
     """The URL to call, refusing those that cannot work or would leak the credentials."""
-    url = httpx.URL(raw)  # already validated by the input model
-    if url.is_relative_url:
+    url = URL(raw)
+    # Absolute means a scheme and a host: "//host/x" and "http:x" are joined to the base URL.
+    if not (url.scheme and url.host):
         if conn.base_url is None:
             raise PermanentError(
                 f"URL {raw!r} has no scheme: write it in full (https://...), or use a connection "
                 "with a base URL for relative paths",
                 details={"error": "relative_url"},
             )
-        return url
+        return _join(URL(conn.base_url), url)
     if conn.base_url is not None:
-        base = httpx.URL(conn.base_url)
+        base = URL(conn.base_url)
         if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            shown = url.with_user(None).with_query(None)
             raise PermanentError(
-                f"URL {_display_url(url)} is outside the connection's base URL {conn.base_url}: "
+                f"URL {shown} is outside the connection's base URL {conn.base_url}: "
                 "the connection's credentials are only sent there",
                 details={"error": "url_outside_base_url"},
             )
     return url
+
+
+def _join(base: URL, relative: URL) -> URL:
+    """``relative``'s path appended to ``base``'s, even when it starts with a slash.
+
+    A base URL names an API root: "/items" under "https://api.example.com/v1" is
+    https://api.example.com/v1/items, not the host's /items as a browser would resolve it.
+    """
+    prefix = base.raw_path if base.raw_path.endswith("/") else base.raw_path + "/"
+    return URL.build(
+        scheme=base.scheme,
+        authority=base.raw_authority,
+        path=prefix + relative.raw_path.lstrip("/"),
+        query_string=relative.raw_query_string,
+        encoded=True,
+    )
+
+
+def _merge_query(url: URL, query: dict[str, QueryValue | list[QueryValue]]) -> URL:
+    """``url`` with ``query`` added; a key given in both takes the values of ``query``."""
+    return url.update_query(
+        {
+            name: [_query_text(v) for v in value] if isinstance(value, list) else _query_text(value)
+            for name, value in query.items()
+        }
+    )
+
+
+def _query_text(value: QueryValue) -> str:
+    # JSON's spelling of booleans, which APIs expect more often than Python's.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _basic(username: str, password: SecretStr | None) -> str:
@@ -337,9 +368,9 @@ def _basic(username: str, password: SecretStr | None) -> str:
     return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode("ascii")
 
 
-def _headers(ctx: ActionContext, conn: HttpConnection, data: SendRequestInput) -> httpx.Headers:
+def _headers(ctx: ActionContext, conn: HttpConnection, data: SendRequestInput) -> CIMultiDict[str]:
     """Connection headers, then auth (the step's replaces the connection's), then step headers."""
-    headers = httpx.Headers(conn.headers)
+    headers = CIMultiDict(conn.headers)
     if conn.api_key is not None:
         headers[conn.api_key_header] = conn.api_key.get_secret_value()
     if data.bearer_token is not None:
@@ -362,17 +393,36 @@ def _headers(ctx: ActionContext, conn: HttpConnection, data: SendRequestInput) -
     return headers
 
 
-def _display_url(url: httpx.URL, *, keep_query: bool = False) -> httpx.URL:
-    """The URL without user info (nor, for messages, the query: it may hold API keys)."""
-    shown = url.copy_with(username=None, password=None) if url.userinfo else url
-    return shown if keep_query else shown.copy_with(query=None)
+def _payload(data: SendRequestInput, headers: CIMultiDict[str]) -> bytes | None:
+    """The encoded body; its Content-Type is added unless the step set one."""
+    if data.json_body is not None:
+        headers.setdefault("Content-Type", "application/json")
+        # Compact UTF-8; NaN and Infinity are not JSON, so they fail here, not at the API.
+        return json.dumps(
+            data.json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
+    if data.form is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return urlencode(data.form).encode()
+    if data.content is not None:
+        return data.content.encode()
+    return None
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """Read at most ``limit`` decoded bytes; closing the response drops the rest unread."""
+def _check_headers(headers: CIMultiDict[str]) -> None:
+    """Refuse what HTTP/1.1 cannot carry; aiohttp would send non-ASCII values as UTF-8."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a valid header name")
+        if not _HEADER_VALUE.fullmatch(value):
+            raise ValueError(f"header {name} may only hold printable ASCII characters")
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """Read at most ``limit`` decoded bytes; releasing the response drops the rest unread."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
+    while chunk := await response.content.readany():
         if size + len(chunk) > limit:
             chunks.append(chunk[: limit - size])
             return b"".join(chunks), True
@@ -381,15 +431,77 @@ async def _read_capped(response: httpx.Response, limit: int) -> tuple[bytes, boo
     return b"".join(chunks), False
 
 
-def _is_json(response: httpx.Response) -> bool:
-    media_type = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+def _send_failure(
+    method: str, shown: str, budget: float, exc: Exception
+) -> TransientError | PermanentError:
+    """Classify a request that got no complete answer."""
+    import aiohttp
+    from aiohttp.http_exceptions import ContentEncodingError
+
+    if isinstance(exc, TimeoutError):
+        return TransientError(
+            f"{method} {shown} timed out after {budget:g}s",
+            details={"error": "timeout", "url": shown, "timeout": budget},
+        )
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return PermanentError(
+            f"{method} {shown}: too many redirects",
+            details={"error": "too_many_redirects", "url": shown},
+        )
+    if isinstance(exc, ValueError | aiohttp.NonHttpUrlClientError) and not isinstance(
+        exc,
+        aiohttp.ClientConnectorError,  # an untrusted certificate is a ValueError too
+    ):
+        # Our request is at fault (a redirect to a non-HTTP or malformed URL, a bad proxy
+        # URL): retrying cannot help.
+        return PermanentError(
+            f"{method} {shown} cannot be sent: {exc}",
+            details={"error": type(exc).__name__, "url": shown},
+        )
+    if isinstance(exc, aiohttp.ClientPayloadError) and isinstance(
+        exc.__cause__, ContentEncodingError
+    ):
+        return PermanentError(
+            f"{method} {shown}: the answer could not be decoded: {exc}",
+            details={"error": "decoding_error", "url": shown},
+        )
+    # Names that do not depend on the HTTP library: run errors show them, and people search
+    # and alert on them.
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        kind = "ConnectError"  # refused, unknown host, TLS handshake or certificate
+    elif isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError,
+    ):
+        kind = "RemoteProtocolError"  # hung up early, or answered something that is not HTTP
+    else:
+        kind = "NetworkError"
+    return TransientError(
+        f"{method} {shown} failed: {kind}: {exc}", details={"error": kind, "url": shown}
+    )
+
+
+def _joined_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
+    """Header names in lower case; the values of a repeated header joined by commas."""
+    joined: dict[str, str] = {}
+    for name, value in response.headers.items():
+        key = name.lower()
+        joined[key] = f"{joined[key]}, {value}" if key in joined else value
+    return joined
+
+
+def _is_json(response: aiohttp.ClientResponse) -> bool:
+    media_type = response.content_type
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def _parse_body(response: httpx.Response, raw: bytes, truncated: bool) -> Any:
+def _parse_body(response: aiohttp.ClientResponse, raw: bytes, truncated: bool) -> Any:
     if not raw:
         return None
-    text = raw.decode(response.encoding or "utf-8", errors="replace")
+    try:
+        text = raw.decode(response.charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = raw.decode("utf-8", errors="replace")
     if _is_json(response) and not truncated:
         try:
             return json.loads(text)
@@ -411,12 +523,12 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _status_error(
-    method: str, shown: str, response: httpx.Response, body: Any, truncated: bool
+    method: str, shown: str, response: aiohttp.ClientResponse, body: Any, truncated: bool
 ) -> TransientError | PermanentError:
-    status = response.status_code
+    status = response.status
     snippet = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
     snippet = (snippet or "")[:_ERROR_SNIPPET_CHARS]
-    message = f"{method} {shown} answered {status} {response.reason_phrase}"
+    message = f"{method} {shown} answered {status} {response.reason or ''}"
     if snippet:
         message += f": {snippet}"
     details: dict[str, object] = {"status": status, "url": shown, "body": snippet}

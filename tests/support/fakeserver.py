@@ -7,6 +7,7 @@ on the wire. Scripted answers for a (method, path) are replayed in order; the la
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class FakeServer:
     _server: ThreadingHTTPServer | None = None
     #: Set to make every answer wait (to test timeouts).
     delay: float = 0.0
+    #: Set to serve HTTPS with this context instead of plain HTTP.
+    tls: ssl.SSLContext | None = None
 
     def on(self, method: str, path: str, *answers: Answer) -> FakeServer:
         """Script the answers to ``method path`` (path without the query string)."""
@@ -81,7 +84,8 @@ class FakeServer:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host!s}:{port}/"
 
     def start(self) -> FakeServer:
         fake = self
@@ -132,6 +136,8 @@ class FakeServer:
 
         self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         # A short poll interval: shutdown() waits for the next poll, 0.5 s by default, which
         # would add half a second to the teardown of every test that uses a fake server.
         threading.Thread(

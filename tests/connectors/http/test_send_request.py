@@ -1,12 +1,15 @@
-"""http.send_request through the real httpx.AsyncClient against a local recording server."""
+"""http.send_request through the real aiohttp.ClientSession against a local recording server."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +18,10 @@ from pydantic import SecretStr, ValidationError
 from connectors.base import ActionContext
 from connectors.errors import PermanentError, TransientError
 from connectors.http import HttpConnection, SendRequest, aclose_clients, connector
-from connectors.http._client import client_for
+from connectors.http._client import _env_proxies, _ssl_context, client_for
 from connectors.registry import Registry
 from tests.support.fakeserver import FakeServer
+from tests.support.tls import Cert
 
 NO_CONN = HttpConnection()
 
@@ -89,11 +93,17 @@ def test_least_recently_used_pool_is_closed_beyond_the_bound(
             old = client_for(HttpConnection(headers={"n": "1"}))
             client_for(HttpConnection(headers={"n": "2"}))
             await asyncio.sleep(0)  # let the close task run
-            return old.is_closed
+            return old.closed
         finally:
             await aclose_clients()
 
     assert asyncio.run(evict())
+
+
+def test_importing_the_connector_does_not_load_aiohttp() -> None:
+    # The registry imports every connector to list them; aiohttp waits for the first request.
+    code = "import sys, connectors.http; assert 'aiohttp' not in sys.modules, 'aiohttp loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])
 
 
 # --- requests on the wire --------------------------------------------------------------------
@@ -159,6 +169,19 @@ def test_raw_content_body(fake_server: FakeServer) -> None:
     assert (req.body, req.headers["content-type"]) == (b"<ping/>", "application/xml")
 
 
+def test_raw_body_without_content_type_and_post_without_body(fake_server: FakeServer) -> None:
+    fake_server.on("POST", "/raw", (200, {}))
+
+    send(method="POST", url=fake_server.url + "raw", content="ping")
+    send(method="POST", url=fake_server.url + "raw")
+
+    with_body, without_body = fake_server.received("POST", "/raw")
+    assert with_body.body == b"ping"
+    assert "content-type" not in with_body.headers
+    assert without_body.headers["content-length"] == "0"
+    assert "content-type" not in without_body.headers
+
+
 def test_bearer_auth_in_step(fake_server: FakeServer) -> None:
     fake_server.on("DELETE", "/x", (200, {}))
     send(method="DELETE", url=fake_server.url + "x", bearer_token="s3cret")
@@ -191,6 +214,33 @@ def test_connection_base_url_headers_and_auth(fake_server: FakeServer) -> None:
     assert headers["x-team"] == "sales"  # the step's header overrides the connection's
 
 
+def test_paths_are_appended_to_the_base_url(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/v1/items", (200, {}))
+    conn = HttpConnection(base_url=fake_server.url + "v1")  # no trailing slash
+
+    send(conn, url="/items?page=2", query={"n": 1})
+
+    (req,) = fake_server.received("GET", "/v1/items")
+    assert req.query == {"page": ["2"], "n": ["1"]}
+
+
+def test_query_replaces_a_key_given_in_the_url(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/items", (200, {}))
+    send(url=fake_server.url + "items?page=1&sort=id", query={"page": 2, "active": True})
+    (req,) = fake_server.received("GET", "/items")
+    assert req.query == {"page": ["2"], "sort": ["id"], "active": ["true"]}
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/x", (200, {}))
+
+    out = send(url=fake_server.url.replace("http://", "http://ada:pw@") + "x")
+
+    expected = "Basic " + base64.b64encode(b"ada:pw").decode()
+    assert fake_server.received()[0].headers["authorization"] == expected
+    assert "pw" not in out.url
+
+
 def test_step_auth_replaces_connection_auth(fake_server: FakeServer) -> None:
     fake_server.on("GET", "/x", (200, {}))
     conn = HttpConnection(
@@ -219,6 +269,51 @@ def test_redirects_are_followed(fake_server: FakeServer) -> None:
     assert (out.status, out.body, out.url) == (200, {"moved": True}, fake_server.url + "new")
 
 
+@pytest.mark.parametrize(("redirects", "followed"), [(20, True), (21, False)])
+def test_at_most_twenty_redirects_are_followed(
+    fake_server: FakeServer, redirects: int, followed: bool
+) -> None:
+    for hop in range(redirects):
+        fake_server.on("GET", f"/r{hop}", (302, "", {"Location": f"/r{hop + 1}"}))
+    fake_server.on("GET", f"/r{redirects}", (200, {"hops": redirects}))
+
+    if followed:
+        assert send(url=fake_server.url + "r0").body == {"hops": redirects}
+    else:
+        with pytest.raises(PermanentError, match="too many redirects"):
+            send(url=fake_server.url + "r0")
+
+
+def test_redirects_are_not_followed_when_off(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/old", (302, "", {"Location": "/new"}))
+    out = send(url=fake_server.url + "old", follow_redirects=False, raise_for_status=False)
+    assert (out.status, out.headers["location"]) == (302, "/new")
+    assert fake_server.received("GET", "/new") == []
+
+
+def test_redirect_to_another_scheme_is_permanent(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/old", (302, "", {"Location": "ftp://127.0.0.1/file"}))
+    with pytest.raises(PermanentError, match="cannot be sent"):
+        send(url=fake_server.url + "old")
+
+
+def test_proxy_named_by_the_environment(
+    fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fake server plays the proxy: it gets the absolute URL as the request target.
+    monkeypatch.setenv("HTTP_PROXY", fake_server.url)
+    monkeypatch.setenv("NO_PROXY", "direct.example")
+    _env_proxies.cache_clear()
+    fake_server.on("GET", "/x", (200, {"via": "proxy"}))
+    try:
+        assert send(url="http://api.example/x").body == {"via": "proxy"}
+        assert fake_server.received()[0].raw_path == "http://api.example/x"
+        with pytest.raises(TransientError, match="ConnectError"):  # direct: offline here
+            send(url="http://direct.example/x")
+    finally:
+        _env_proxies.cache_clear()
+
+
 def test_cookies_are_not_carried_between_requests(fake_server: FakeServer) -> None:
     fake_server.on("GET", "/login", (200, {}, {"Set-Cookie": "session=abc; Path=/"}))
     fake_server.on("GET", "/me", (200, {}))
@@ -244,6 +339,17 @@ def test_non_json_body_is_text(fake_server: FakeServer) -> None:
     )
     out = send(url=fake_server.url + "page")
     assert out.body == "<h1>héllo</h1>"
+
+
+def test_text_is_decoded_with_the_declared_charset(fake_server: FakeServer) -> None:
+    latin = "café".encode("latin-1")
+    fake_server.on("GET", "/t", (200, latin, {"Content-Type": "text/plain; charset=latin-1"}))
+    assert send(url=fake_server.url + "t").body == "café"
+
+
+def test_repeated_answer_headers_are_joined(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/h", (200, {}, {"X-Tag": "a", "x-tag": "b"}))
+    assert send(url=fake_server.url + "h").headers["x-tag"] == "a, b"
 
 
 def test_json_suffix_types_are_parsed(fake_server: FakeServer) -> None:
@@ -329,6 +435,29 @@ def test_connection_refused_is_transient() -> None:
         send(url=f"http://127.0.0.1:{free_port()}/x")
 
 
+def test_certificates_are_checked_against_the_trust_store(
+    cert: Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeServer(tls=cert.server_context()).start()
+    server.on("GET", "/x", (200, {"tls": True}))
+    try:
+        with pytest.raises(TransientError, match="ConnectError"):  # self-signed: untrusted
+            send(url=server.url + "x")
+        # SSL_CERT_FILE replaces the CA bundle, as for the project's other HTTP clients.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert_file))
+        _ssl_context.cache_clear()
+        assert send(url=server.url + "x").body == {"tls": True}
+    finally:
+        _ssl_context.cache_clear()
+        server.stop()
+
+
+def test_undecodable_answer_is_permanent(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/gz", (200, b"not gzip at all", {"Content-Encoding": "gzip"}))
+    with pytest.raises(PermanentError, match="could not be decoded"):
+        send(url=fake_server.url + "gz")
+
+
 # --- input validation ------------------------------------------------------------------------
 
 
@@ -353,4 +482,10 @@ def test_input_fields_are_named_as_in_flows() -> None:
 def test_unencodable_header_is_permanent(fake_server: FakeServer) -> None:
     with pytest.raises(PermanentError, match="cannot be built"):
         send(url=fake_server.url + "x", headers={"X-Name": "Zoë"})
+    assert fake_server.received() == []
+
+
+def test_header_injection_is_permanent(fake_server: FakeServer) -> None:
+    with pytest.raises(PermanentError, match="cannot be built"):
+        send(url=fake_server.url + "x", headers={"X-Name": "a\r\nX-Admin: yes"})
     assert fake_server.received() == []

@@ -10,8 +10,9 @@ from pydantic import SecretStr, ValidationError
 from connectors.base import ActionContext
 from connectors.errors import PermanentError, TransientError
 from connectors.smtp import SendEmail, SmtpConnection, connector
-from tests.connectors.smtp.conftest import PASSWORD, USERNAME, Cert, StartServer, free_port
+from tests.connectors.smtp.conftest import PASSWORD, USERNAME, StartServer, free_port
 from tests.support.fakeserver import FakeServer
+from tests.support.tls import Cert
 
 
 def ctx(key: str = "r1:s1") -> ActionContext:
