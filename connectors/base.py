@@ -196,6 +196,9 @@ class Connector:
     #: True when every field of the connection model has a default, so that a step may name no
     #: connection: the engine then passes ``connection()`` (e.g. plain HTTP calls without auth).
     connection_optional: bool = False
+    #: Releases what the connector pooled in the running event loop (HTTP sessions and their
+    #: sockets); awaited when the workers of that loop stop.
+    close: Callable[[], Coroutine[Any, Any, None]] | None = None
 
     def __post_init__(self) -> None:
         if self.connection_optional:

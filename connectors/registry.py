@@ -64,6 +64,17 @@ class Registry:
         self._discover()
         return sorted(self._loaded.values(), key=lambda c: c.key)
 
+    async def aclose(self) -> None:
+        """Run the ``close`` hook of every loaded connector in the running event loop."""
+        for connector in list(self._loaded.values()):
+            if connector.close is None:
+                continue
+            try:
+                await connector.close()
+            except Exception:
+                # Shutting down: one connector's failure must not keep the others' pools open.
+                log.exception("closing connector %s failed", connector.key)
+
     def for_kind(self, kind: str) -> list[Connector]:
         """The connectors whose connections are of ``kind`` (``google``: gmail, sheets, ...)."""
         return [c for c in self.all() if c.connection_kind == kind]

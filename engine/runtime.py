@@ -86,8 +86,9 @@ class Runtime:
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
 
     async def stop_workers(self) -> None:
-        """Ask workers to stop claiming and wait for the runs in progress."""
+        """Ask workers to stop claiming, wait for the runs in progress, close connector pools."""
         self._stop.set()
         if self._worker_tasks:
             await asyncio.gather(*self._worker_tasks, return_exceptions=True)
         self._worker_tasks.clear()
+        await self.registry.aclose()

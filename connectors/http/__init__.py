@@ -21,4 +21,5 @@ connector = Connector(
     actions=(SendRequest,),
     connection=HttpConnection,
     connection_optional=True,
+    close=aclose_clients,
 )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -147,3 +148,27 @@ def test_loading_connectors_does_not_import_their_client_libraries() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_aclose_runs_every_close_hook_even_after_one_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    closed: list[str] = []
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    async def fine() -> None:
+        closed.append("fine")
+
+    registry = Registry(
+        [
+            Connector(key="a", title="A", actions=(), close=broken),
+            Connector(key="b", title="B", actions=(), close=fine),
+            echo,
+        ]
+    )
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(registry.aclose())
+    assert closed == ["fine"]
+    assert "closing connector a failed" in caplog.text

@@ -83,6 +83,20 @@ def test_one_pooled_client_per_connection_and_loop() -> None:
     assert again is not first  # a new loop gets its own pool
 
 
+def test_the_connector_closes_its_pools_when_workers_stop() -> None:
+    async def pooled_then_closed() -> tuple[bool, bool]:
+        try:
+            client = client_for(HttpConnection(headers={"A": "1"}))
+            assert connector.close is not None
+            await connector.close()
+            return client.closed, client_for(HttpConnection(headers={"A": "1"})) is client
+        finally:
+            await aclose_clients()
+
+    closed, reused = asyncio.run(pooled_then_closed())
+    assert closed and not reused
+
+
 def test_least_recently_used_pool_is_closed_beyond_the_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
