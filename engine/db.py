@@ -15,6 +15,7 @@ from sqlalchemy.pool import NullPool
 __all__ = [
     "SCHEMA_HEAD",
     "create_db_engine",
+    "driver_execute",
     "driver_insert",
     "driver_query",
     "for_writes",
@@ -109,6 +110,16 @@ def driver_query(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list
     try:
         cur.execute(_in_driver_style(sql, conn.dialect.paramstyle), params)
         return cur.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cur.close()
+
+
+def driver_execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> None:
+    """Run ``sql`` (``?`` markers, no result rows) on the driver's cursor in ``conn``'s
+    transaction."""
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(_in_driver_style(sql, conn.dialect.paramstyle), params)
     finally:
         cur.close()
 

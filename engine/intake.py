@@ -1,23 +1,27 @@
 """Accepting deliveries: store the event and queue its runs in one transaction.
 
 This is the hot path. A batch of deliveries costs a handful of statements whatever its size:
-one look-up of the hook tokens, one of the dedup keys, one multi-row insert per table.
+one look-up of the hook tokens (and, for app events, of the flows listening), one of the dedup
+keys, one multi-row insert per table. Both kinds of delivery share the storing half
+(:func:`_store`); they differ in how a delivery resolves to an event and its runs
+(:meth:`_Intake.resolve`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
 
 import msgspec
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection
 
-from engine.db import driver_insert, driver_query, integrity_errors
+from engine.db import driver_execute, driver_insert, driver_query, integrity_errors
 from engine.flows import FlowSpec, WebhookTrigger
 from engine.ids import new_id
-from engine.models import ConnectionRow, EventRow, FlowRow, RunRow, RunStatus
+from engine.models import RunStatus
 from engine.templating import TemplateRenderError, render_value
 from engine.writer import Op
 
@@ -32,11 +36,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_flows = FlowRow.__table__  # type: ignore[attr-defined]
-_events = EventRow.__table__  # type: ignore[attr-defined]
-_runs = RunRow.__table__  # type: ignore[attr-defined]
-_connections = ConnectionRow.__table__  # type: ignore[attr-defined]
-
 # The statements of the hot path run on the driver's cursor (engine.db.driver_insert/query).
 _EVENT_COLUMNS = (
     "id",
@@ -49,27 +48,16 @@ _EVENT_COLUMNS = (
     "received_at",
 )
 _RUN_COLUMNS = ("id", "flow_id", "event_id", "status", "claims", "available_at", "created_at")
-
-
-class _HookFlow(NamedTuple):
-    id: str
-    hook_token: str
-    enabled: bool
-    version: int
-    definition: str
+_MAX_KEY = 500
+_RUNS_OF_EVENT = "SELECT id FROM runs WHERE event_id = ? ORDER BY id"
 
 
 def _in(column: str, count: int) -> str:
     return f"{column} IN ({','.join('?' * count)})"
 
 
-_RUNS_OF_EVENT = (
-    select(_runs.c.id).where(_runs.c.event_id == bindparam("event_id")).order_by(_runs.c.id)
-)
-
-
 class UnknownHook(LookupError):
-    """No flow has this hook token."""
+    """No flow (or app connection) has this hook token."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +75,71 @@ def hook_dedup_scope(flow_id: str) -> str:
     return f"flow:{flow_id}"
 
 
+def source_key(connection_id: str, event: str) -> str:
+    """How flows on an app trigger are indexed: one key per connection and event."""
+    return f"{connection_id}:{event}"
+
+
+@dataclass
+class _Target:
+    """What one delivery resolved to, before anything is written."""
+
+    #: ``events.source``: ``webhook``, or ``<app>:<event>`` for app events.
+    source: str
+    #: ``events.flow_id``: the flow of a webhook delivery; app events belong to no one flow.
+    flow_id: str | None
+    #: The runs to queue: (flow id, held).
+    runs: list[tuple[str, bool]] = field(default_factory=list)
+    #: (scope, key) when the delivery can be a duplicate.
+    dedup: tuple[str, str] | None = None
+    #: Seconds a key keeps counting (``None``: for ever); an older event gives its key up.
+    window: float | None = None
+
+
+@dataclass
+class _Intake(Op[Accepted]):
+    """A delivery to store: the fields both hook kinds have, and the batch logic they share."""
+
+    token: str
+    body: Any
+    body_text: str
+    meta: dict[str, Any]
+
+    #: Names the kind of delivery in log lines.
+    kind: ClassVar[str] = "delivery"
+
+    @classmethod
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+        """What each of ``ops`` stores (or why it is refused); reads only."""
+        raise NotImplementedError
+
+    def apply(self, conn: Connection) -> Accepted:
+        return self.apply_many(conn, [self])[0]  # type: ignore[no-any-return]
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
+        targets = cls.resolve(conn, ops)
+        if not any(isinstance(t, _Target) and t.dedup for t in targets):
+            # Fresh ids cannot collide: with no dedup key in the batch, nothing in it can
+            # violate a constraint, and it needs no savepoint of its own.
+            return _store(conn, ops, targets)  # type: ignore[arg-type]
+        conflict = integrity_errors(conn)
+        try:
+            with conn.begin_nested():
+                return _store(conn, ops, targets)  # type: ignore[arg-type]
+        except conflict:
+            # Another process stored the same dedup key between our look-up and our insert:
+            # redo one by one, so that each delivery sees the other's committed row.
+            results: list[Any] = []
+            for op in ops:
+                try:
+                    with conn.begin_nested():
+                        results.extend(_store(conn, [op], cls.resolve(conn, [op])))  # type: ignore[list-item]
+                except Exception as exc:
+                    results.append(exc)
+            return results
+
+
 # The webhook trigger of each flow by (flow id, version): parsing the definition JSON per
 # delivery would cost more than the insert itself. ``None``: the flow has another trigger.
 _trigger_cache: dict[tuple[str, int], WebhookTrigger | None] = {}
@@ -102,58 +155,27 @@ def _webhook_trigger(flow_id: str, version: int, definition: str) -> WebhookTrig
     return _trigger_cache[key]
 
 
-@dataclass
-class Delivery(Op[Accepted]):
-    """One request to ``/hooks/{token}``: parsed body, raw body text, request metadata."""
-
-    token: str
-    body: Any
-    body_text: str
-    meta: dict[str, Any]
-    idempotency_key: str | None = None
-
-    def apply(self, conn: Connection) -> Accepted:
-        return self.apply_many(conn, [self])[0]  # type: ignore[no-any-return]
-
-    @classmethod
-    def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
-        deliveries: list[Delivery] = ops  # type: ignore[assignment]
-        plan = _Plan.of(conn, deliveries)
-        if not any(plan.dedup):
-            # Fresh ids cannot collide: with no dedup key in the batch, nothing in it can
-            # violate a constraint, and it needs no savepoint of its own.
-            return _store(conn, deliveries, plan)
-        conflict = integrity_errors(conn)
-        try:
-            with conn.begin_nested():
-                return _store(conn, deliveries, plan)
-        except conflict:
-            # Another process inserted the same dedup key between our look-up and our insert:
-            # redo one by one, so that each delivery sees the other's committed row.
-            results: list[Any] = []
-            for d in deliveries:
-                try:
-                    with conn.begin_nested():
-                        results.extend(_store(conn, [d], _Plan.of(conn, [d])))
-                except Exception as exc:
-                    results.append(exc)
-            return results
+class _HookFlow(NamedTuple):
+    id: str
+    hook_token: str
+    enabled: bool
+    version: int
+    definition: str
 
 
 @dataclass
-class _Plan:
-    """What a batch of deliveries resolves to before anything is written.
+class Delivery(_Intake):
+    """One request to ``/hooks/{token}``: parsed body, raw body text, request metadata.
 
-    ``results`` holds :class:`UnknownHook` for deliveries to no flow (``None`` elsewhere) and
-    ``dedup`` the (scope, key) of each delivery that has one.
+    A delivery with the ``Idempotency-Key`` of an earlier one, or whose trigger's ``dedup``
+    template renders the key of an earlier one, is a duplicate of it (for ever).
     """
 
-    flows: dict[str, _HookFlow]
-    results: list[Any]
-    dedup: list[tuple[str, str] | None]
+    idempotency_key: str | None = None
 
     @classmethod
-    def of(cls, conn: Connection, deliveries: list[Delivery]) -> _Plan:
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+        deliveries: list[Delivery] = ops
         tokens = sorted({d.token for d in deliveries})
         rows = driver_query(
             conn,
@@ -162,75 +184,29 @@ class _Plan:
             tokens,
         )
         flows = {flow.hook_token: flow for flow in map(_HookFlow._make, rows)}
-        results: list[Any] = [None] * len(deliveries)
-        dedup: list[tuple[str, str] | None] = [None] * len(deliveries)
-        for i, d in enumerate(deliveries):
+        targets: list[_Target | Exception] = []
+        for d in deliveries:
             flow = flows.get(d.token)
             trigger = flow and _webhook_trigger(flow.id, flow.version, flow.definition)
             if flow is None or trigger is None:
-                results[i] = UnknownHook(d.token)
+                targets.append(UnknownHook(d.token))
                 continue
             key = d.idempotency_key
             if key is None and trigger.dedup:
                 key = _render_dedup(trigger.dedup, d)
-            if key:
-                dedup[i] = (hook_dedup_scope(flow.id), key[:500])
-        return cls(flows, results, dedup)
-
-
-def _store(conn: Connection, deliveries: list[Delivery], plan: _Plan) -> list[Any]:
-    """Insert the events and runs of ``deliveries``; the answer (or error) for each."""
-    now = time.time()
-    results = list(plan.results)
-    keys = sorted({k[1] for k in plan.dedup if k})
-    seen: dict[tuple[str, str], str] = {}
-    if keys:
-        sql = "SELECT id, dedup_scope, dedup_key FROM events WHERE " + _in("dedup_key", len(keys))
-        for event_id, scope, key in driver_query(conn, sql, keys):
-            seen[(scope, key)] = event_id
-
-    event_rows: list[tuple[Any, ...]] = []
-    run_rows: list[tuple[Any, ...]] = []
-    for i, d in enumerate(deliveries):
-        if results[i] is not None:
-            continue
-        flow = plan.flows[d.token]
-        scope_key = plan.dedup[i]
-        if scope_key and scope_key in seen:
-            original = seen[scope_key]
-            run_ids = [r.id for r in conn.execute(_RUNS_OF_EVENT, {"event_id": original})]
-            results[i] = Accepted(original, run_ids, duplicate=True)
-            continue
-        event_id = new_id()
-        if scope_key:
-            seen[scope_key] = event_id  # a second copy in the same batch is a duplicate too
-        event_rows.append(
-            _event_row(event_id, flow.id, "webhook", scope_key, d.body_text, d.meta, now)
-        )
-        held = not flow.enabled
-        run_rows.append(_run_row(flow.id, event_id, now, held=held))
-        results[i] = Accepted(event_id, [run_rows[-1][0]], held=held)
-    driver_insert(conn, "events", _EVENT_COLUMNS, event_rows)
-    driver_insert(conn, "runs", _RUN_COLUMNS, run_rows)
-    return results
-
-
-_SOURCE_LOOKUP = select(_connections.c.id, _connections.c.app).where(
-    _connections.c.hook_token == bindparam("token")
-)
-_SOURCE_FLOWS = select(_flows.c.id, _flows.c.enabled).where(_flows.c.source_key == bindparam("key"))
-_DEDUP_ONE = select(_events.c.id, _events.c.received_at).where(
-    _events.c.dedup_scope == bindparam("scope"), _events.c.dedup_key == bindparam("key")
-)
-
-
-def source_key(connection_id: str, event: str) -> str:
-    """How flows on an app trigger are indexed: one key per connection and event."""
-    return f"{connection_id}:{event}"
+            targets.append(
+                _Target(
+                    source="webhook",
+                    flow_id=flow.id,
+                    runs=[(flow.id, not flow.enabled)],
+                    dedup=(hook_dedup_scope(flow.id), key[:_MAX_KEY]) if key else None,
+                )
+            )
+        return targets
 
 
 @dataclass
-class SourceDelivery(Op[Accepted]):
+class SourceDelivery(_Intake):
     """One request to ``/hooks/{app}/{token}/{event}``: fanned out to every enabled flow.
 
     ``dedup_key`` is computed by the app's trigger (entity id + content digest); a delivery with
@@ -239,42 +215,107 @@ class SourceDelivery(Op[Accepted]):
     """
 
     app: str
-    token: str
     event: str
-    body: Any
-    body_text: str
-    meta: dict[str, Any]
     dedup_key: str | None
     dedup_window: float
 
-    def apply(self, conn: Connection) -> Accepted:
-        source = conn.execute(_SOURCE_LOOKUP, {"token": self.token}).first()
-        if source is None or source.app != self.app:
-            raise UnknownHook(self.token)
-        now = time.time()
-        scope = f"source:{source.id}:{self.event}"
-        key = self.dedup_key[:500] if self.dedup_key else None
-        if key is not None:
-            seen = conn.execute(_DEDUP_ONE, {"scope": scope, "key": key}).first()
-            if seen is not None and seen.received_at >= now - self.dedup_window:
-                run_ids = [r.id for r in conn.execute(_RUNS_OF_EVENT, {"event_id": seen.id})]
-                return Accepted(seen.id, run_ids, duplicate=True)
-            if seen is not None:
-                # Outside the window: the old event gives up the key so the new one can hold it.
-                conn.execute(update(_events).where(_events.c.id == seen.id).values(dedup_key=None))
-        flows = conn.execute(_SOURCE_FLOWS, {"key": source_key(source.id, self.event)}).all()
-        event_id = new_id()
-        dedup = (scope, key) if key else None
-        kind = f"{self.app}:{self.event}"
-        driver_insert(
-            conn,
-            "events",
-            _EVENT_COLUMNS,
-            [_event_row(event_id, None, kind, dedup, self.body_text, self.meta, now)],
+    @classmethod
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+        deliveries: list[SourceDelivery] = ops
+        tokens = sorted({d.token for d in deliveries})
+        sql = "SELECT hook_token, id, app FROM connections WHERE " + _in("hook_token", len(tokens))
+        sources = {
+            token: (source_id, app) for token, source_id, app in driver_query(conn, sql, tokens)
+        }
+        listened = sorted(
+            {source_key(sources[d.token][0], d.event) for d in deliveries if d.token in sources}
         )
-        runs = [_run_row(flow.id, event_id, now) for flow in flows if flow.enabled]
-        driver_insert(conn, "runs", _RUN_COLUMNS, runs)
-        return Accepted(event_id, [r[0] for r in runs])
+        flows: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+        if listened:
+            sql = "SELECT source_key, id, enabled FROM flows WHERE " + _in(
+                "source_key", len(listened)
+            )
+            for key, flow_id, enabled in driver_query(conn, sql, listened):
+                flows[key].append((flow_id, bool(enabled)))
+        targets: list[_Target | Exception] = []
+        for d in deliveries:
+            source = sources.get(d.token)
+            if source is None or source[1] != d.app:
+                targets.append(UnknownHook(d.token))
+                continue
+            source_id = source[0]
+            listening = flows.get(source_key(source_id, d.event), [])
+            key = d.dedup_key[:_MAX_KEY] if d.dedup_key else None
+            targets.append(
+                _Target(
+                    source=f"{d.app}:{d.event}",
+                    flow_id=None,
+                    runs=[(flow_id, False) for flow_id, enabled in listening if enabled],
+                    dedup=(f"source:{source_id}:{d.event}", key) if key else None,
+                    window=d.dedup_window,
+                )
+            )
+        return targets
+
+
+def _seen(
+    conn: Connection, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, float]]:
+    """Events already holding these (scope, key) pairs: their id and when they arrived."""
+    by_scope: dict[str, list[str]] = defaultdict(list)
+    for scope, key in sorted(set(keys)):
+        by_scope[scope].append(key)
+    seen: dict[tuple[str, str], tuple[str, float]] = {}
+    for scope, scope_keys in by_scope.items():
+        # Scope and keys together, so that the look-up uses the (scope, key) unique index.
+        sql = "SELECT dedup_key, id, received_at FROM events WHERE dedup_scope = ? AND " + _in(
+            "dedup_key", len(scope_keys)
+        )
+        for key, event_id, received_at in driver_query(conn, sql, [scope, *scope_keys]):
+            seen[(scope, key)] = (event_id, received_at)
+    return seen
+
+
+def _store(conn: Connection, ops: list[_Intake], targets: list[_Target | Exception]) -> list[Any]:
+    """Insert the events and runs of ``ops``; the answer (or error) for each."""
+    now = time.time()
+    seen = _seen(conn, [t.dedup for t in targets if isinstance(t, _Target) and t.dedup])
+    runs_of: dict[str, list[str]] = {}  # run ids of the events this batch creates
+    released: list[str] = []  # earlier events whose key is out of its window
+    event_rows: list[tuple[Any, ...]] = []
+    run_rows: list[tuple[Any, ...]] = []
+    results: list[Any] = []
+    for op, target in zip(ops, targets, strict=True):
+        if not isinstance(target, _Target):
+            results.append(target)
+            continue
+        if target.dedup and (earlier := seen.get(target.dedup)):
+            event_id, received_at = earlier
+            if target.window is None or received_at >= now - target.window:
+                run_ids = runs_of.get(event_id)
+                if run_ids is None:
+                    run_ids = [r[0] for r in driver_query(conn, _RUNS_OF_EVENT, [event_id])]
+                results.append(Accepted(event_id, run_ids, duplicate=True))
+                continue
+            released.append(event_id)
+        event_id = new_id()
+        if target.dedup:
+            seen[target.dedup] = (event_id, now)  # a second copy in this batch is a duplicate
+        event_rows.append(
+            _event_row(event_id, target.flow_id, target.source, target.dedup, op, now)
+        )
+        runs = [_run_row(flow_id, event_id, now, held) for flow_id, held in target.runs]
+        run_rows.extend(runs)
+        runs_of[event_id] = [run[0] for run in runs]
+        held = bool(target.runs) and all(h for _, h in target.runs)
+        results.append(Accepted(event_id, runs_of[event_id], held=held))
+    if released:
+        # The earlier events give their keys up, so that the new ones can hold them.
+        sql = "UPDATE events SET dedup_key = NULL WHERE " + _in("id", len(released))
+        driver_execute(conn, sql, released)
+    driver_insert(conn, "events", _EVENT_COLUMNS, event_rows)
+    driver_insert(conn, "runs", _RUN_COLUMNS, run_rows)
+    return results
 
 
 def _event_row(
@@ -282,16 +323,15 @@ def _event_row(
     flow_id: str | None,
     source: str,
     dedup: tuple[str, str] | None,
-    body_text: str,
-    meta: dict[str, Any],
+    op: _Intake,
     now: float,
 ) -> tuple[Any, ...]:
     """A row of ``events`` in :data:`_EVENT_COLUMNS` order."""
     scope, key = dedup or (None, None)
-    return (event_id, flow_id, source, scope, key, body_text, _encode(meta), now)
+    return (event_id, flow_id, source, scope, key, op.body_text, _encode(op.meta), now)
 
 
-def _run_row(flow_id: str, event_id: str, now: float, *, held: bool = False) -> tuple[Any, ...]:
+def _run_row(flow_id: str, event_id: str, now: float, held: bool) -> tuple[Any, ...]:
     """A queued (or held) row of ``runs`` in :data:`_RUN_COLUMNS` order."""
     status = RunStatus.HELD if held else RunStatus.QUEUED
     return (new_id(), flow_id, event_id, status, 0, now, now)

@@ -234,6 +234,9 @@ def test_duplicates_inside_one_batch(runtime: Runtime, store: Store) -> None:
     keyed = [r for i, r in enumerate(results) if i % 2]
     assert len({r.event_id for r in keyed}) == 1
     assert sum(r.duplicate for r in keyed) == 9
+    # A copy answered in the batch that stores the original is told the original's runs too.
+    assert {tuple(r.run_ids) for r in keyed} == {tuple(keyed[0].run_ids)}
+    assert len(keyed[0].run_ids) == 1
     assert len(store.list_events()) == 11
 
 
