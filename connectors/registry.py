@@ -8,6 +8,7 @@ other connectors. Listing them all (the API's catalog, saving a connection) load
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -27,6 +28,9 @@ class Registry:
         self._loaded: dict[str, Connector] = {c.key: c for c in connectors or []}
         self._tried: set[str] = set()
         self._discovered = connectors is not None
+        # Loading runs in several threads (the event loop, the API's worker threads): a name is
+        # marked tried before its import ends, so another thread must wait rather than skip it.
+        self._lock = threading.RLock()
 
     def _load(self, eps: Iterable[EntryPoint]) -> None:
         for ep in eps:
@@ -45,18 +49,20 @@ class Registry:
             self._loaded[connector.key] = connector
 
     def _discover(self) -> None:
-        if not self._discovered:
-            self._load(entry_points(group=ENTRY_POINT_GROUP))
-            self._discovered = True
+        with self._lock:
+            if not self._discovered:
+                self._load(entry_points(group=ENTRY_POINT_GROUP))
+                self._discovered = True
 
     def get(self, key: str) -> Connector | None:
         """The connector named ``key``, or ``None``."""
         if key not in self._loaded and not self._discovered:
-            # Entry points are named by their connector's key: load that one alone, and look
-            # through all of them only if it is not there.
-            self._load(entry_points(group=ENTRY_POINT_GROUP, name=key))
-            if key not in self._loaded:
-                self._discover()
+            with self._lock:
+                # Entry points are named by their connector's key: load that one alone, and
+                # look through all of them only if it is not there.
+                self._load(entry_points(group=ENTRY_POINT_GROUP, name=key))
+                if key not in self._loaded:
+                    self._discover()
         return self._loaded.get(key)
 
     def all(self) -> list[Connector]:

@@ -172,3 +172,67 @@ def test_aclose_runs_every_close_hook_even_after_one_fails(
         asyncio.run(registry.aclose())
     assert closed == ["fine"]
     assert "closing connector a failed" in caplog.text
+
+
+def test_listing_while_another_thread_loads_a_connector_lists_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Review: get() marks an entry point tried before its (slow) import finishes; an all() in
+    # another thread meanwhile skipped it, marked the registry discovered, and left it out.
+    import threading
+
+    loading, release = threading.Event(), threading.Event()
+
+    class SlowEntryPoint(EntryPoint):
+        def load(self) -> object:
+            loading.set()
+            release.wait(5)
+            return echo
+
+    slow = SlowEntryPoint("echo", f"{__name__}:echo", ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry_module, "entry_points", _installed(slow))
+    registry = Registry()
+    got: list[object] = []
+    loader = threading.Thread(target=lambda: got.append(registry.get("echo")))
+    loader.start()
+    assert loading.wait(5)
+    listed: list[list[Connector]] = []
+    lister = threading.Thread(target=lambda: listed.append(registry.all()))
+    lister.start()
+    lister.join(0.5)  # all() must wait for the import in progress, not skip it
+    release.set()
+    loader.join(5)
+    lister.join(5)
+    assert got == [echo]
+    assert listed == [[echo]]
+
+
+def test_two_threads_asking_for_the_same_connector_both_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Review: the second get() found the name in _tried, skipped it, fell back to _discover()
+    # (which skipped it too), and answered None while the first import was still running.
+    import threading
+
+    loading, release = threading.Event(), threading.Event()
+
+    class SlowEntryPoint(EntryPoint):
+        def load(self) -> object:
+            loading.set()
+            release.wait(5)
+            return echo
+
+    slow = SlowEntryPoint("echo", f"{__name__}:echo", ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry_module, "entry_points", _installed(slow))
+    registry = Registry()
+    got: list[object] = []
+    first = threading.Thread(target=lambda: got.append(registry.get("echo")))
+    first.start()
+    assert loading.wait(5)
+    second = threading.Thread(target=lambda: got.append(registry.get("echo")))
+    second.start()
+    second.join(0.5)
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert got == [echo, echo]
