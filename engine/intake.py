@@ -52,6 +52,20 @@ _MAX_KEY = 500
 _RUNS_OF_EVENT = "SELECT id FROM runs WHERE event_id = ? ORDER BY id"
 
 
+def _tokens(ops: list[Any]) -> list[str]:
+    """The distinct hook tokens of ``ops`` worth looking up.
+
+    A token with a NUL byte belongs to no one (tokens are URL-safe base64) and PostgreSQL
+    cannot even compare it: the look-up would fail, and with it the whole batch.
+    """
+    return sorted({op.token for op in ops if "\x00" not in op.token})
+
+
+def _dedup_key(key: str) -> str:
+    """``key`` as stored: at most :data:`_MAX_KEY` characters, no NUL (PostgreSQL refuses it)."""
+    return key.replace("\x00", "\\u0000")[:_MAX_KEY]
+
+
 def _in(column: str, count: int) -> str:
     return f"{column} IN ({','.join('?' * count)})"
 
@@ -176,13 +190,11 @@ class Delivery(_Intake):
     @classmethod
     def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
         deliveries: list[Delivery] = ops
-        tokens = sorted({d.token for d in deliveries})
-        rows = driver_query(
-            conn,
-            "SELECT id, hook_token, enabled, version, definition FROM flows WHERE "
-            + _in("hook_token", len(tokens)),
-            tokens,
+        tokens = _tokens(deliveries)
+        sql = "SELECT id, hook_token, enabled, version, definition FROM flows WHERE " + _in(
+            "hook_token", len(tokens)
         )
+        rows = driver_query(conn, sql, tokens) if tokens else []
         flows = {flow.hook_token: flow for flow in map(_HookFlow._make, rows)}
         targets: list[_Target | Exception] = []
         for d in deliveries:
@@ -199,7 +211,7 @@ class Delivery(_Intake):
                     source="webhook",
                     flow_id=flow.id,
                     runs=[(flow.id, not flow.enabled)],
-                    dedup=(hook_dedup_scope(flow.id), key[:_MAX_KEY]) if key else None,
+                    dedup=(hook_dedup_scope(flow.id), _dedup_key(key)) if key else None,
                 )
             )
         return targets
@@ -222,10 +234,11 @@ class SourceDelivery(_Intake):
     @classmethod
     def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
         deliveries: list[SourceDelivery] = ops
-        tokens = sorted({d.token for d in deliveries})
+        tokens = _tokens(deliveries)
         sql = "SELECT hook_token, id, app FROM connections WHERE " + _in("hook_token", len(tokens))
         sources = {
-            token: (source_id, app) for token, source_id, app in driver_query(conn, sql, tokens)
+            token: (source_id, app)
+            for token, source_id, app in (driver_query(conn, sql, tokens) if tokens else [])
         }
         listened = sorted(
             {source_key(sources[d.token][0], d.event) for d in deliveries if d.token in sources}
@@ -245,7 +258,7 @@ class SourceDelivery(_Intake):
                 continue
             source_id = source[0]
             listening = flows.get(source_key(source_id, d.event), [])
-            key = d.dedup_key[:_MAX_KEY] if d.dedup_key else None
+            key = _dedup_key(d.dedup_key) if d.dedup_key else None
             targets.append(
                 _Target(
                     source=f"{d.app}:{d.event}",

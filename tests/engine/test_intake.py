@@ -144,3 +144,68 @@ def test_intake_look_ups_use_indexes(
             plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(params)).all()
             scans = [row[-1] for row in plan if str(row[-1]).startswith("SCAN")]
             assert not scans, f"{sql} scans: {scans}"
+
+
+def _in_one_batch(runtime: Runtime, *ops: Any) -> list[Any]:
+    """Submit ``ops`` while the writer is busy, so that they are applied in one batch."""
+    import threading
+
+    from engine.writer import Op
+
+    started, release = threading.Event(), threading.Event()
+
+    class Hold(Op[None]):
+        def apply(self, conn: Any) -> None:
+            started.set()
+            release.wait(5)
+
+    async def run() -> list[Any]:
+        held = asyncio.ensure_future(runtime.writer.submit(Hold()))
+        await asyncio.to_thread(started.wait, 5)
+        tasks = [asyncio.ensure_future(runtime.deliver(op)) for op in ops]
+        await asyncio.sleep(0)  # each task enqueues its op
+        release.set()
+        await held
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("kind", ["webhook", "app"])
+def test_a_hook_token_with_a_nul_byte_is_unknown_and_fails_no_other_delivery(
+    runtime: Runtime, store: Store, kind: str
+) -> None:
+    # Review: PostgreSQL text cannot hold NUL; psycopg refuses the token look-up, which runs
+    # outside any savepoint, and the whole group commit fails (every sender in it gets a 500).
+    _, token = make_flow(store, ECHO)
+    _app_source(runtime, store, True)
+    if kind == "webhook":
+        good: Any = Delivery(token, {}, "{}", {}, None)
+        bad: Any = Delivery("nul\x00token", {}, "{}", {}, None)
+    else:
+        good, bad = _app_delivery("deal-1"), _app_delivery("deal-2", token="nul\x00token")
+    fine, refused = _in_one_batch(runtime, good, bad)
+    assert isinstance(fine, Accepted), fine
+    assert isinstance(refused, UnknownHook), refused
+
+
+def test_a_dedup_key_with_a_nul_byte_is_stored_and_fails_no_other_delivery(
+    runtime: Runtime, store: Store
+) -> None:
+    # Review: a body field rendered into the dedup key reaches the INSERT as is; on PostgreSQL
+    # the NUL fails the whole batch.
+    _, token = make_flow(store, ECHO, trigger={"type": "webhook", "dedup": "{{ event.id }}"})
+    good = Delivery(token, {"id": "fine"}, '{"id": "fine"}', {}, None)
+    odd = Delivery(token, {"id": "a\x00b"}, '{"id": "a\\u0000b"}', {}, None)
+    fine, stored = _in_one_batch(runtime, good, odd)
+    assert isinstance(fine, Accepted), fine
+    assert isinstance(stored, Accepted), stored
+    again = deliver(runtime, token, {"id": "a\x00b"})
+    assert again.duplicate and again.event_id == stored.event_id
+
+
+def test_a_batch_of_only_nul_tokens_is_unknown(runtime: Runtime, store: Store) -> None:
+    (refused,) = _in_one_batch(runtime, Delivery("\x00", {}, "{}", {}, None))
+    assert isinstance(refused, UnknownHook)
+    (refused,) = _in_one_batch(runtime, _app_delivery("deal-1", token="\x00"))
+    assert isinstance(refused, UnknownHook)
