@@ -169,10 +169,13 @@ async def hooks(scope: Scope, receive: Receive, send: Send) -> None:
     A mount that splits the path itself: Litestar routes ASGI handlers with path parameters
     for websockets only.
     """
-    if scope["type"] != ScopeType.HTTP:
+    # The mount gets the path after "/hooks"; Litestar matches mounts on the bare prefix, so
+    # "/hooksX" arrives here as "X/": only a path that went on with a slash is a hook's.
+    path = scope["path"]
+    if scope["type"] != ScopeType.HTTP or not path.startswith("/"):
         raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook")
     runtime: Runtime = scope["litestar_app"].state.runtime
-    match scope["path"].strip("/").split("/"):
+    match path.strip("/").split("/"):
         case [token] if token:
             await _receive_flow_hook(runtime, token, scope, receive, send)
         case [app, token, event]:

@@ -165,3 +165,13 @@ def test_sender_credentials_are_not_kept(live: Live) -> None:
     r = httpx.post(hook(live, flow), json={}, headers={"Authorization": "Basic c2VjcmV0"})
     event = live.client.get(f"/api/events/{r.json()['event_id']}").json()
     assert "authorization" not in event["request"]["headers"]
+
+
+def test_the_token_must_be_a_path_segment_of_its_own(live: Live) -> None:
+    # Review: the /hooks mount matched any path that starts with "/hooks", so /hooks<token>
+    # (no slash) delivered to the flow.
+    flow = create_flow(live)
+    token = flow["hook_url"].rsplit("/", 1)[1]
+    r = httpx.post(live.url + "/hooks" + token, json={})
+    assert r.status_code == 404
+    assert event_count(live) == 0
