@@ -21,6 +21,12 @@ def test_everything_but_hooks_needs_a_token(live: Live, path: str) -> None:
     assert live.client.get(path).status_code == 200
 
 
+def test_a_non_ascii_authorization_scheme_is_401_not_500(live: Live) -> None:
+    # Review: hmac.compare_digest refuses non-ASCII str, and raised TypeError (a 500).
+    r = httpx.get(live.url + "/api/flows", headers={b"Authorization": b"B\xe9arer x"})
+    assert r.status_code == 401
+
+
 def test_health_is_public(live: Live) -> None:
     assert httpx.get(live.url + "/healthz").json() == {"status": "ok"}
 
