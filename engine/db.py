@@ -127,21 +127,36 @@ def driver_execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> No
 def driver_insert(
     conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order) with one multi-row ``INSERT``.
+    """Insert ``rows`` (tuples in ``columns`` order) with multi-row ``INSERT`` statements.
 
-    One statement rather than ``executemany``: sqlite3 steps an executemany once per row and
-    releases and re-takes the GIL each time, and under load each re-take waits for the event
-    loop. Callers keep a batch within the drivers' parameter limits (32,766 for SQLite, 65,535
-    for PostgreSQL): the writer's batches are at most 512 rows of a few columns.
+    Multi-row statements rather than ``executemany``: sqlite3 steps an executemany once per
+    row and releases and re-takes the GIL each time, and under load each re-take waits for the
+    event loop. As many rows go in each statement as the driver's parameter limit allows: a
+    batch of app events fanned out to many flows can hold thousands of runs.
     """
     if not rows:
         return
-    sql = _insert_sql(table, columns, len(rows), conn.dialect.paramstyle)
+    per_statement = max(1, _max_params(conn) // len(columns))
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cur.execute(sql, list(itertools.chain.from_iterable(rows)))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            sql = _insert_sql(table, columns, len(chunk), conn.dialect.paramstyle)
+            cur.execute(sql, list(itertools.chain.from_iterable(chunk)))
     finally:
         cur.close()
+
+
+def _max_params(conn: Connection) -> int:
+    """Bound parameters one statement may carry on ``conn``."""
+    if conn.dialect.name == "sqlite":
+        import sqlite3  # loaded already by the SQLite dialect
+
+        limit: int = conn.connection.driver_connection.getlimit(  # type: ignore[union-attr]
+            sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
+        )
+        return limit
+    return 65_535  # PostgreSQL's wire protocol: a 16-bit count
 
 
 def integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:

@@ -146,8 +146,11 @@ def test_intake_look_ups_use_indexes(
             assert not scans, f"{sql} scans: {scans}"
 
 
-def _in_one_batch(runtime: Runtime, *ops: Any) -> list[Any]:
-    """Submit ``ops`` while the writer is busy, so that they are applied in one batch."""
+def _in_one_batch(runtime: Runtime, *ops: Any, prepare: Any = None) -> list[Any]:
+    """Submit ``ops`` while the writer is busy, so that they are applied in one batch.
+
+    ``prepare(conn)``, if given, runs first on the writer's connection.
+    """
     import threading
 
     from engine.writer import Op
@@ -156,6 +159,8 @@ def _in_one_batch(runtime: Runtime, *ops: Any) -> list[Any]:
 
     class Hold(Op[None]):
         def apply(self, conn: Any) -> None:
+            if prepare is not None:
+                prepare(conn)
             started.set()
             release.wait(5)
 
@@ -209,3 +214,25 @@ def test_a_batch_of_only_nul_tokens_is_unknown(runtime: Runtime, store: Store) -
     assert isinstance(refused, UnknownHook)
     (refused,) = _in_one_batch(runtime, _app_delivery("deal-1", token="\x00"))
     assert isinstance(refused, UnknownHook)
+
+
+def test_a_batch_fanned_out_past_the_drivers_parameter_limit_is_stored(
+    runtime: Runtime, store: Store
+) -> None:
+    # Review: every run of a batch went into one INSERT; 500 app deliveries to 19 flows are
+    # 9,500 runs, 66,500 parameters: past PostgreSQL's 65,535 and SQLite's default 32,766
+    # (Debian builds SQLite with 250,000; upstream's default is set here), and the whole
+    # batch failed.
+    import sqlite3
+
+    def upstream_sqlite_limit(conn: Any) -> None:
+        if conn.dialect.name == "sqlite":
+            dbapi = conn.connection.driver_connection
+            dbapi.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+
+    _app_source(runtime, store, *[True] * 19)
+    ops = [_app_delivery(f"deal-{i}") for i in range(500)]
+    results = _in_one_batch(runtime, *ops, prepare=upstream_sqlite_limit)
+    failed = [r for r in results if not isinstance(r, Accepted)]
+    assert not failed, failed[0]
+    assert all(len(r.run_ids) == 19 for r in results)
