@@ -101,12 +101,13 @@ class Writer:
     def stop(self) -> None:
         """Finish what was submitted, then stop the thread."""
         with self._lock:
-            if self._stopping or self._thread is None:
-                return
-            self._stopping = True
-            self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join()
+            if not self._stopping and self._thread is not None:
+                self._stopping = True
+                self._queue.put(None)
+            thread = self._thread
+        # Every caller waits for the end, a second one included.
+        if thread is not None:
+            thread.join()
             self._thread = None
 
     def _enqueue(self, pending: _Pending) -> None:

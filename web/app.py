@@ -10,6 +10,8 @@ from typing import Any
 from litestar import Litestar, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.exceptions.responses import create_exception_response
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import (
@@ -95,6 +97,9 @@ def create_app(
             Conflict: _error(HTTP_409_CONFLICT),
             FlowValidationError: _error(HTTP_422_UNPROCESSABLE_ENTITY),
             ValueError: _error(HTTP_400_BAD_REQUEST),
+            # Litestar's own errors (404, 405, validation) are ValueErrors too: without this
+            # they were answered by the handler above as 400s without their details.
+            HTTPException: create_exception_response,
         },
         openapi_config=OpenAPIConfig(
             title="Maillon",

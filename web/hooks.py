@@ -86,27 +86,28 @@ def _parse(content_type: str, raw: bytes, query: dict[str, Any]) -> tuple[Any, s
 _METHODS = frozenset({"GET", "POST", "PUT"})
 
 
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(
+        status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=f"body larger than {limit} bytes"
+    )
+
+
 async def _body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
     """The request body; 413 past ``limit`` bytes (announced or streamed), nothing kept."""
     announced = headers.get("content-length", "")
     if announced.isdigit() and int(announced) > limit:
-        raise HTTPException(
-            status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            detail=f"body larger than {limit} bytes",
-        )
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail="client disconnected")
-        chunk = message["body"] if message["type"] == "http.request" else b""
+        # ``body`` is optional in an ASGI request message.
+        chunk = message.get("body", b"") if message["type"] == "http.request" else b""
         size += len(chunk)
         if size > limit:
-            raise HTTPException(
-                status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                detail=f"body larger than {limit} bytes",
-            )
+            raise _too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

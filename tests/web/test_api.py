@@ -140,3 +140,10 @@ def test_connectors_catalog_describes_actions(live: Live) -> None:
     action = probe["actions"][0]
     assert action["key"] == "probe.send_echo"
     assert "text" in action["input_schema"]["properties"]
+
+
+def test_unknown_routes_and_invalid_bodies_keep_their_status_and_details(live: Live) -> None:
+    assert live.client.get("/api/no-such-thing").status_code == 404
+    r = live.client.get("/api/runs", params={"limit": "many"})
+    assert r.status_code == 400
+    assert r.json()["extra"]  # which parameter, and why
