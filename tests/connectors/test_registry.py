@@ -4,6 +4,7 @@ import asyncio
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -174,13 +175,11 @@ def test_aclose_runs_every_close_hook_even_after_one_fails(
     assert "closing connector a failed" in caplog.text
 
 
-def test_listing_while_another_thread_loads_a_connector_lists_it(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("second_call", ["all", "get"])
+def test_a_connector_one_thread_is_loading_is_not_missed_by_another(
+    monkeypatch: pytest.MonkeyPatch, second_call: str
 ) -> None:
-    # Review: get() marks an entry point tried before its (slow) import finishes; an all() in
-    # another thread meanwhile skipped it, marked the registry discovered, and left it out.
-    import threading
-
+    """A second caller waits for an import in progress instead of skipping the connector."""
     loading, release = threading.Event(), threading.Event()
 
     class SlowEntryPoint(EntryPoint):
@@ -192,47 +191,17 @@ def test_listing_while_another_thread_loads_a_connector_lists_it(
     slow = SlowEntryPoint("echo", f"{__name__}:echo", ENTRY_POINT_GROUP)
     monkeypatch.setattr(registry_module, "entry_points", _installed(slow))
     registry = Registry()
-    got: list[object] = []
-    loader = threading.Thread(target=lambda: got.append(registry.get("echo")))
-    loader.start()
-    assert loading.wait(5)
-    listed: list[list[Connector]] = []
-    lister = threading.Thread(target=lambda: listed.append(registry.all()))
-    lister.start()
-    lister.join(0.5)  # all() must wait for the import in progress, not skip it
-    release.set()
-    loader.join(5)
-    lister.join(5)
-    assert got == [echo]
-    assert listed == [[echo]]
-
-
-def test_two_threads_asking_for_the_same_connector_both_get_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Review: the second get() found the name in _tried, skipped it, fell back to _discover()
-    # (which skipped it too), and answered None while the first import was still running.
-    import threading
-
-    loading, release = threading.Event(), threading.Event()
-
-    class SlowEntryPoint(EntryPoint):
-        def load(self) -> object:
-            loading.set()
-            release.wait(5)
-            return echo
-
-    slow = SlowEntryPoint("echo", f"{__name__}:echo", ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry_module, "entry_points", _installed(slow))
-    registry = Registry()
-    got: list[object] = []
-    first = threading.Thread(target=lambda: got.append(registry.get("echo")))
+    answers: list[object] = []
+    first = threading.Thread(target=lambda: answers.append(registry.get("echo")))
     first.start()
     assert loading.wait(5)
-    second = threading.Thread(target=lambda: got.append(registry.get("echo")))
+    call: Callable[[], object] = (
+        registry.all if second_call == "all" else lambda: registry.get("echo")
+    )
+    second = threading.Thread(target=lambda: answers.append(call()))
     second.start()
-    second.join(0.5)
+    second.join(0.5)  # it must wait for the import in progress, not answer without it
     release.set()
     first.join(5)
     second.join(5)
-    assert got == [echo, echo]
+    assert answers == [echo, [echo] if second_call == "all" else echo]

@@ -180,7 +180,7 @@ def _in_one_batch(runtime: Runtime, *ops: Any, prepare: Any = None) -> list[Any]
 def test_a_hook_token_with_a_nul_byte_is_unknown_and_fails_no_other_delivery(
     runtime: Runtime, store: Store, kind: str
 ) -> None:
-    # Review: PostgreSQL text cannot hold NUL; psycopg refuses the token look-up, which runs
+    # PostgreSQL text cannot hold NUL; psycopg refuses the token look-up, which runs
     # outside any savepoint, and the whole group commit fails (every sender in it gets a 500).
     _, token = make_flow(store, ECHO)
     _app_source(runtime, store, True)
@@ -197,7 +197,7 @@ def test_a_hook_token_with_a_nul_byte_is_unknown_and_fails_no_other_delivery(
 def test_a_dedup_key_with_a_nul_byte_is_stored_and_fails_no_other_delivery(
     runtime: Runtime, store: Store
 ) -> None:
-    # Review: a body field rendered into the dedup key reaches the INSERT as is; on PostgreSQL
+    # A body field rendered into the dedup key reaches the INSERT as is; on PostgreSQL
     # the NUL fails the whole batch.
     _, token = make_flow(store, ECHO, trigger={"type": "webhook", "dedup": "{{ event.id }}"})
     good = Delivery(token, {"id": "fine"}, '{"id": "fine"}', {}, None)
@@ -219,7 +219,7 @@ def test_a_batch_of_only_nul_tokens_is_unknown(runtime: Runtime, store: Store) -
 def test_a_batch_fanned_out_past_the_drivers_parameter_limit_is_stored(
     runtime: Runtime, store: Store
 ) -> None:
-    # Review: every run of a batch went into one INSERT; 500 app deliveries to 19 flows are
+    # Every run of a batch went into one INSERT; 500 app deliveries to 19 flows are
     # 9,500 runs, 66,500 parameters: past PostgreSQL's 65,535 and SQLite's default 32,766
     # (Debian builds SQLite with 250,000; upstream's default is set here), and the whole
     # batch failed.

@@ -22,7 +22,7 @@ def test_everything_but_hooks_needs_a_token(live: Live, path: str) -> None:
 
 
 def test_a_non_ascii_authorization_scheme_is_401_not_500(live: Live) -> None:
-    # Review: hmac.compare_digest refuses non-ASCII str, and raised TypeError (a 500).
+    # hmac.compare_digest refuses non-ASCII str, and raised TypeError (a 500).
     r = httpx.get(live.url + "/api/flows", headers={b"Authorization": b"B\xe9arer x"})
     assert r.status_code == 401
 

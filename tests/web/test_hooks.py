@@ -168,7 +168,7 @@ def test_sender_credentials_are_not_kept(live: Live) -> None:
 
 
 def test_the_token_must_be_a_path_segment_of_its_own(live: Live) -> None:
-    # Review: the /hooks mount matched any path that starts with "/hooks", so /hooks<token>
+    # The /hooks mount matched any path that starts with "/hooks", so /hooks<token>
     # (no slash) delivered to the flow.
     flow = create_flow(live)
     token = flow["hook_url"].rsplit("/", 1)[1]

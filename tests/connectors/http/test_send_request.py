@@ -507,7 +507,7 @@ def test_header_injection_is_permanent(fake_server: FakeServer) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="review: the connection's API-key header follows redirects to other origins "
+    reason="known gap: the connection's API-key header follows redirects to other origins "
     "(aiohttp, like httpx before it, strips only Authorization)",
 )
 def test_the_connection_api_key_is_not_sent_to_another_origin_on_redirect(
