@@ -138,7 +138,10 @@ class SendRequestInput(BaseModel):
     follow_redirects: bool = Field(
         default=True,
         title="Follow redirects",
-        description="Follow 3xx redirects (the Authorization header is dropped on other hosts).",
+        description=(
+            "Follow 3xx redirects (Authorization and the connection's headers are not sent to "
+            "other hosts)."
+        ),
     )
     send_idempotency_key: bool = Field(
         default=True,
@@ -278,6 +281,7 @@ class SendRequest(Action[HttpConnection, SendRequestInput, SendRequestOutput]):
                     # _MAX_REDIRECTS of them are followed only with a limit one higher.
                     max_redirects=_MAX_REDIRECTS + 1,
                     proxy=proxy_for(url),
+                    middlewares=_credentials_stay_home(conn, url),
                 ) as response,
             ):
                 raw, truncated = await _read_capped(response, data.max_body_bytes)
@@ -304,6 +308,30 @@ class SendRequest(Action[HttpConnection, SendRequestInput, SendRequestOutput]):
             elapsed_ms=elapsed_ms,
             truncated=truncated,
         )
+
+
+def _credentials_stay_home(conn: HttpConnection, url: URL) -> tuple[Any, ...] | None:
+    """A client middleware that keeps the connection's headers to the origin first called.
+
+    aiohttp drops ``Authorization`` (and cookies) when a redirect leaves the origin, but not the
+    connection's API-key header or its other headers, which may carry secrets as well. The
+    middleware runs for every request of a redirect chain. ``None`` (no middleware) when the
+    connection sends no headers of its own.
+    """
+    names = [*conn.headers, *([conn.api_key_header] if conn.api_key is not None else [])]
+    if not names:
+        return None
+    home = url.origin()
+
+    async def keep_home(
+        req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        if req.url.origin() != home:
+            for name in names:
+                req.headers.popall(name, None)
+        return await handler(req)
+
+    return (keep_home,)
 
 
 def _target_url(conn: HttpConnection, raw: str) -> URL:
