@@ -13,7 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import msgspec
 from sqlalchemy import Connection
@@ -119,9 +119,6 @@ class _Intake(Op[Accepted]):
     body_text: str
     meta: dict[str, Any]
 
-    #: Names the kind of delivery in log lines.
-    kind: ClassVar[str] = "delivery"
-
     @classmethod
     def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
         """What each of ``ops`` stores (or why it is refused); reads only."""
@@ -132,23 +129,24 @@ class _Intake(Op[Accepted]):
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
-        targets = cls.resolve(conn, ops)
+        intakes = cast("list[_Intake]", ops)  # the writer groups ops by class
+        targets = cls.resolve(conn, intakes)
         if not any(isinstance(t, _Target) and t.dedup for t in targets):
             # Fresh ids cannot collide: with no dedup key in the batch, nothing in it can
             # violate a constraint, and it needs no savepoint of its own.
-            return _store(conn, ops, targets)  # type: ignore[arg-type]
+            return _store(conn, intakes, targets)
         conflict = integrity_errors(conn)
         try:
             with conn.begin_nested():
-                return _store(conn, ops, targets)  # type: ignore[arg-type]
+                return _store(conn, intakes, targets)
         except conflict:
             # Another process stored the same dedup key between our look-up and our insert:
             # redo one by one, so that each delivery sees the other's committed row.
             results: list[Any] = []
-            for op in ops:
+            for op in intakes:
                 try:
                     with conn.begin_nested():
-                        results.extend(_store(conn, [op], cls.resolve(conn, [op])))  # type: ignore[list-item]
+                        results.extend(_store(conn, [op], cls.resolve(conn, [op])))
                 except Exception as exc:
                     results.append(exc)
             return results
