@@ -14,6 +14,7 @@ import click
 
 from connectors.base import SyncReport
 from connectors.errors import ConnectorError
+from engine.db import migrate_in_child
 from engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
 from engine.models import ConnectionRow, FlowRow
 from engine.runtime import Runtime
@@ -116,6 +117,7 @@ def serve(obj: _Ctx, host: str | None, port: int | None, workers: int | None) ->
     }
     settings = settings.model_copy(update=updates)
     _setup_logging(settings)
+    migrate_in_child(settings.resolved_database_url)
     app = create_app(settings)
     click.echo(
         f"Maillon listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
@@ -131,6 +133,7 @@ def worker(obj: _Ctx, concurrency: int | None) -> None:
     """Execute queued runs without serving HTTP."""
     if concurrency is not None:
         obj.settings = obj.settings.model_copy(update={"worker_concurrency": concurrency})
+    migrate_in_child(obj.settings.resolved_database_url)
     runtime = obj.runtime
     _tune_for_serving()
 

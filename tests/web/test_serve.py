@@ -7,13 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.db import migrate
+import pytest
+
+from engine.db import migrate, schema_is_current
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Imported on first use, never to start serving: Alembic (the schema is current), cryptography
-#: (the first read or save of a connection's secrets), PostgreSQL's dialect (on SQLite), and the
-#: connectors' client libraries (the first step or call that needs one).
+#: Imported on first use, never to start serving: Alembic (a migration runs in a child process),
+#: cryptography (the first read or save of a connection's secrets), PostgreSQL's dialect (on
+#: SQLite), and the connectors' client libraries (the first step or call that needs one).
 DEFERRED = (
     "alembic",
     "cryptography",
@@ -51,12 +53,17 @@ main(["serve", "--workers", "1"])
 """
 
 
-def test_serve_starts_without_the_libraries_it_needs_only_on_use(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'maillon.db'}"
-    migrate(url)
+@pytest.mark.parametrize("migrated", [True, False], ids=["migrated", "fresh"])
+def test_serve_starts_without_the_libraries_it_needs_only_on_use(
+    tmp_path: Path, migrated: bool
+) -> None:
+    # A data directory that does not exist yet, as on a first start.
+    url = f"sqlite:///{tmp_path / 'data' / 'maillon.db'}"
+    if migrated:
+        migrate(url)
     env = {
         **os.environ,
-        "MAILLON_DATA_DIR": str(tmp_path),
+        "MAILLON_DATA_DIR": str(tmp_path / "data"),
         "MAILLON_DATABASE_URL": url,
         "MAILLON_SECRET_KEY": "serve-test",
     }
@@ -73,3 +80,4 @@ def test_serve_starts_without_the_libraries_it_needs_only_on_use(tmp_path: Path)
     assert "web.app" in modules  # the app was built and started
     loaded = {p for p in DEFERRED for m in modules if m == p or m.startswith(p + ".")}
     assert sorted(loaded) == []
+    assert schema_is_current(url)  # a fresh database was migrated, by a child process
