@@ -7,8 +7,9 @@ What it starts, all on 127.0.0.1 and all stopped at the end (or on Ctrl-C, or wh
 ``--max-seconds`` budget runs out):
 
 - ``maillon serve`` of this checkout on a temporary data directory (SQLite, WAL,
-  ``synchronous=FULL`` as engine/db.py sets it), once with ``--workers 0`` for pure intake (runs
-  stay queued) and once with ``--workers 1`` for end-to-end measurements;
+  ``synchronous=FULL`` as engine/db.py sets it; or, with ``--postgres URL``, a fresh database
+  of its own on that PostgreSQL server), once with ``--workers 0`` for pure intake (runs stay
+  queued) and once with ``--workers 1`` for end-to-end measurements;
 - a bare Litestar hook endpoint (tests/benchmarks/bare.py) under uvicorn with the same options;
 - an HTTP sink (tests/benchmarks/sink.py) that the flow's ``http.send_request`` step POSTs to.
 
@@ -85,6 +86,8 @@ class Settings:
     memory_events: int
     connections: int
     wrk_threads: int
+    #: A PostgreSQL server URL: each Maillon gets a database of its own there instead of SQLite.
+    postgres: str | None
 
     @classmethod
     def make(cls, args: argparse.Namespace) -> Settings:
@@ -105,6 +108,7 @@ class Settings:
             memory_events=args.memory_events or (10_000 if quick else 100_000),
             connections=32,
             wrk_threads=args.wrk_threads,
+            postgres=args.postgres,
         )
 
 
@@ -193,14 +197,70 @@ def cpu_seconds(pid: int) -> float:
 # -- Maillon -------------------------------------------------------------------------------
 
 
+class Database:
+    """Where one Maillon keeps its data: SQLite in its data directory, or a PostgreSQL database
+    of its own (created afresh, dropped by :meth:`drop`) on the server ``--postgres`` names."""
+
+    def __init__(self, data_dir: Path, name: str, postgres: str | None) -> None:
+        self.sqlite_path = data_dir / "maillon.db"
+        self.url: str | None = None
+        self._server = postgres
+        if postgres is not None:
+            from sqlalchemy.engine import make_url
+
+            self._name = "bench_" + re.sub(r"\W", "_", name)
+            self._admin(f"DROP DATABASE IF EXISTS {self._name}")
+            self._admin(f"CREATE DATABASE {self._name}")
+            url = make_url(postgres).set(drivername="postgresql+psycopg", database=self._name)
+            self.url = url.render_as_string(hide_password=False)
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        assert self._server is not None
+        with psycopg.connect(_libpq_url(self._server), autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    def connect(self) -> Any:
+        """A read connection (DB-API) for counting rows."""
+        if self.url is None:
+            return sqlite3.connect(f"file:{self.sqlite_path}?mode=ro", uri=True, timeout=30)
+        import psycopg
+
+        return psycopg.connect(_libpq_url(self.url), autocommit=True)
+
+    def describe(self) -> str:
+        """What the report says of the database."""
+        if self.url is None:
+            return f"SQLite {sqlite3.sqlite_version} (WAL, synchronous=FULL)"
+        with contextlib.closing(self.connect()) as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+            sync = conn.execute("SHOW synchronous_commit").fetchone()[0]
+        return f"PostgreSQL {version.split()[0]} (synchronous_commit={sync}, on the same cores)"
+
+    def drop(self) -> None:
+        if self.url is not None:
+            with contextlib.suppress(Exception):
+                self._admin(f"DROP DATABASE IF EXISTS {self._name} WITH (FORCE)")
+
+
+def _libpq_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 class Maillon:
     """One ``maillon serve`` of this checkout on its own temporary data directory."""
 
-    def __init__(self, procs: Processes, name: str, workdir: Path, flow_yaml: str) -> None:
+    def __init__(
+        self, procs: Processes, name: str, workdir: Path, flow_yaml: str, postgres: str | None
+    ) -> None:
         self.procs = procs
         self.name = name
         self.data_dir = workdir / name
         self.data_dir.mkdir()
+        self.database = Database(self.data_dir, name, postgres)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MAILLON_")}
         self.env.update(
             PYTHONPATH=str(ROOT),
@@ -208,6 +268,8 @@ class Maillon:
             MAILLON_LOG_LEVEL="WARNING",
             MAILLON_HOST="127.0.0.1",
         )
+        if self.database.url is not None:
+            self.env["MAILLON_DATABASE_URL"] = self.database.url
         flow = self.data_dir / "flow.yaml"
         flow.write_text(flow_yaml)
         out = subprocess.run(
@@ -249,8 +311,8 @@ class Maillon:
         assert self.proc is not None
         return self.proc.pid
 
-    def db(self) -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{self.data_dir / 'maillon.db'}?mode=ro", uri=True, timeout=30)
+    def db(self) -> Any:
+        return self.database.connect()
 
     def counts(self) -> dict[str, int]:
         with contextlib.closing(self.db()) as db:
@@ -260,6 +322,7 @@ class Maillon:
 
     def stop(self) -> None:
         self.procs.stop(self.name)
+        self.database.drop()
 
 
 class DepthSampler(threading.Thread):
@@ -274,7 +337,7 @@ class DepthSampler(threading.Thread):
     def run(self) -> None:
         with contextlib.closing(self.maillon.db()) as db:
             while not self._stop_event.is_set():
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(Exception):  # a busy or restarting database
                     # fetchall: a half-read cursor would hold a snapshot and block checkpoints.
                     n = db.execute(
                         "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')"
@@ -400,7 +463,6 @@ def machine_info() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
         "kernel": platform.release(),
         "loadavg_at_start": os.getloadavg(),
     }
@@ -489,7 +551,8 @@ def measure(s: Settings, workdir: Path, procs: Processes) -> Results:
     flow_yaml = FLOW_YAML.format(sink_url=f"http://127.0.0.1:{sink_port}/sink")
 
     # 1 + 2: pure intake (workers=0: runs are stored and stay queued).
-    intake = Maillon(procs, "maillon-intake", workdir, flow_yaml)
+    intake = Maillon(procs, "maillon-intake", workdir, flow_yaml, s.postgres)
+    res.machine["database"] = intake.database.describe()
     intake.start(workers=0)
     time.sleep(1)
     res.memory["idle_rss_mb_workers0"] = rss_mb(intake.pid)
@@ -540,7 +603,7 @@ def measure(s: Settings, workdir: Path, procs: Processes) -> Results:
     procs.stop("bare")
 
     # 3, 4, 5: a Maillon that executes the flow (one worker, one HTTP step per event).
-    m = Maillon(procs, "maillon-e2e", workdir, flow_yaml)
+    m = Maillon(procs, "maillon-e2e", workdir, flow_yaml, s.postgres)
     m.start(workers=1)
     time.sleep(2)
     res.memory["idle_rss_mb"] = rss_mb(m.pid)
@@ -729,7 +792,7 @@ def report(res: Results, s: Settings, command: str) -> str:
     mach = res.machine
     out.append(
         f"Machine: {mach['cpus']} cores ({mach['cpu_model']}), Python {mach['python']}, "
-        f"SQLite {mach['sqlite']} (WAL, synchronous=FULL), load generators on the same cores; "
+        f"{mach['database']}, load generators on the same cores; "
         f"before the run {mach['lost_before_start']['others']} cores were busy with other work "
         f"and {mach['lost_before_start']['steal']} stolen by the hypervisor."
     )
@@ -818,12 +881,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=int, default=1200, help="hard budget for the run")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server (e.g. postgresql://postgres@127.0.0.1:5432/postgres): each "
+        "Maillon gets a fresh database there instead of SQLite",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
         return 2
     s = Settings.make(args)
     command = "python -m tests.benchmarks.run" + (" --quick" if s.quick else "")
+    if s.postgres:
+        command += f" --postgres {s.postgres}"
     workdir = Path(tempfile.mkdtemp(prefix="maillon-bench-"))
     procs = Processes(workdir)
 
