@@ -95,8 +95,9 @@ class Action(Generic[ConnT, InputT, OutputT]):
     Output: ClassVar[type[BaseModel]]
 
     def run(self, ctx: ActionContext, conn: ConnT, data: InputT) -> OutputT | Awaitable[OutputT]:
-        """Do the work. Raise :class:`~connectors.errors.TransientError` or
-        :class:`~connectors.errors.PermanentError` for failures the engine should classify."""
+        """Do the work. Raise :class:`~maillon.connectors.errors.TransientError` or
+        :class:`~maillon.connectors.errors.PermanentError` for failures the engine should
+        classify."""
         raise NotImplementedError
 
 

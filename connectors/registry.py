@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from connectors.base import Action, Connector
+from maillon.connectors.base import Action, Connector
 
 __all__ = ["ENTRY_POINT_GROUP", "Registry", "default_registry"]
 

@@ -1,4 +1,4 @@
 """Maillon's engine: flows, templating, storage, the run queue, the executor and the worker.
 
-The engine never imports :mod:`web`; connectors never import engine internals.
+The engine never imports :mod:`maillon.web`; connectors never import engine internals.
 """

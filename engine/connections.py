@@ -10,10 +10,10 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import Engine, select
 
-from connectors.base import Connection, Connector
-from engine.crypto import SecretBox
-from engine.models import ConnectionRow
-from engine.validation import describe
+from maillon.connectors.base import Connection, Connector
+from maillon.engine.crypto import SecretBox
+from maillon.engine.models import ConnectionRow
+from maillon.engine.validation import describe
 
 __all__ = ["ConnectionResolver", "split_secrets"]
 

@@ -200,9 +200,9 @@ def schema_is_current(url: str) -> bool:
 
 _MIGRATE_CHILD = """
 import logging, sys
-from engine.db import migrate
+from maillon.engine.db import migrate
 logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-for name in ("engine.db", "alembic.runtime.migration"):
+for name in ("maillon.engine.db", "alembic.runtime.migration"):
     logging.getLogger(name).setLevel(logging.INFO)
 migrate(sys.argv[1])
 """

@@ -21,16 +21,16 @@ import anyio
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from connectors.base import Action, ActionContext, Connector
-from connectors.errors import PermanentError, TransientError
-from connectors.registry import Registry
-from engine.connections import ConnectionResolver
-from engine.flows import FlowSpec, StepSpec
-from engine.models import RunStatus
-from engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
-from engine.templating import TemplateRenderError, render_value
-from engine.validation import describe
-from engine.writer import Writer
+from maillon.connectors.base import Action, ActionContext, Connector
+from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.registry import Registry
+from maillon.engine.connections import ConnectionResolver
+from maillon.engine.flows import FlowSpec, StepSpec
+from maillon.engine.models import RunStatus
+from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
+from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.validation import describe
+from maillon.engine.writer import Writer
 
 __all__ = ["Executor", "RetryPolicy"]
 

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from connectors.registry import Registry
-from engine.templating import TemplateRenderError, compile_check, referenced_paths
+from maillon.connectors.registry import Registry
+from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
 
 __all__ = [
     "AppEventTrigger",

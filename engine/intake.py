@@ -18,12 +18,12 @@ from typing import Any, NamedTuple, cast
 import msgspec
 from sqlalchemy import Connection
 
-from engine.db import driver_execute, driver_insert, driver_query, integrity_errors
-from engine.flows import FlowSpec, WebhookTrigger
-from engine.ids import new_id
-from engine.models import RunStatus
-from engine.templating import TemplateRenderError, render_value
-from engine.writer import Op
+from maillon.engine.db import driver_execute, driver_insert, driver_query, integrity_errors
+from maillon.engine.flows import FlowSpec, WebhookTrigger
+from maillon.engine.ids import new_id
+from maillon.engine.models import RunStatus
+from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.writer import Op
 
 __all__ = [
     "Accepted",

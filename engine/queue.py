@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Float, Integer, and_, bindparam, func, or_, select, update
 
-from engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow
-from engine.writer import Op
+from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow
+from maillon.engine.writer import Op
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects.postgresql import Insert as PgInsert

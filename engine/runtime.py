@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from connectors.registry import Registry, default_registry
-from engine.connections import ConnectionResolver
-from engine.crypto import SecretBox
-from engine.db import create_db_engine, migrate
-from engine.executor import Executor, RetryPolicy
-from engine.intake import Accepted
-from engine.settings import Settings
-from engine.sources import Sources
-from engine.store import Store
-from engine.worker import Wakeup, Worker
-from engine.writer import Op, Writer
+from maillon.connectors.registry import Registry, default_registry
+from maillon.engine.connections import ConnectionResolver
+from maillon.engine.crypto import SecretBox
+from maillon.engine.db import create_db_engine, migrate
+from maillon.engine.executor import Executor, RetryPolicy
+from maillon.engine.intake import Accepted
+from maillon.engine.settings import Settings
+from maillon.engine.sources import Sources
+from maillon.engine.store import Store
+from maillon.engine.worker import Wakeup, Worker
+from maillon.engine.writer import Op, Writer
 
 __all__ = ["Runtime"]
 

@@ -19,13 +19,13 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from connectors.base import AppTrigger, Connector, SyncReport
-from connectors.errors import ConnectorError
-from connectors.registry import Registry
-from engine.connections import ConnectionResolver
-from engine.db import for_writes
-from engine.intake import source_key
-from engine.models import ConnectionRow, FlowRow, SubscriptionRow
+from maillon.connectors.base import AppTrigger, Connector, SyncReport
+from maillon.connectors.errors import ConnectorError
+from maillon.connectors.registry import Registry
+from maillon.engine.connections import ConnectionResolver
+from maillon.engine.db import for_writes
+from maillon.engine.intake import source_key
+from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow
 
 __all__ = ["Sources", "app_trigger"]
 

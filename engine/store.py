@@ -1,7 +1,7 @@
 """Reading and editing flows, connections, events, runs and API tokens (the non-hot paths).
 
 These are plain synchronous functions over a SQLModel session, shared by the REST API and the
-CLI. The hot paths (intake, claiming, step records) go through :mod:`engine.writer` instead.
+CLI. The hot paths (intake, claiming, step records) go through :mod:`maillon.engine.writer` instead.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, delete, or_, update
 from sqlmodel import Session, col, select
 
-from connectors.base import ConnectionCheck
-from connectors.errors import ConnectorError
-from connectors.registry import Registry
-from engine.connections import split_secrets
-from engine.crypto import SecretBox
-from engine.db import for_writes
-from engine.flows import AppEventTrigger, FlowSpec, field_warnings
-from engine.ids import new_id
-from engine.intake import source_key
-from engine.models import (
+from maillon.connectors.base import ConnectionCheck
+from maillon.connectors.errors import ConnectorError
+from maillon.connectors.registry import Registry
+from maillon.engine.connections import split_secrets
+from maillon.engine.crypto import SecretBox
+from maillon.engine.db import for_writes
+from maillon.engine.flows import AppEventTrigger, FlowSpec, field_warnings
+from maillon.engine.ids import new_id
+from maillon.engine.intake import source_key
+from maillon.engine.models import (
     ApiToken,
     ConnectionRow,
     EventRow,
@@ -37,8 +37,8 @@ from engine.models import (
     StepRow,
     SubscriptionRow,
 )
-from engine.sources import Sources
-from engine.validation import describe
+from maillon.engine.sources import Sources
+from maillon.engine.validation import describe
 
 __all__ = ["NotFound", "Store"]
 
@@ -230,7 +230,7 @@ class Store:
     def save_flow(self, spec: FlowSpec, flow_id: str | None = None) -> FlowRow:
         """Validate and create (``flow_id`` unknown or ``None``) or update a flow.
 
-        Raises :class:`engine.flows.FlowValidationError` listing every problem.
+        Raises :class:`maillon.engine.flows.FlowValidationError` listing every problem.
         """
         spec.check(self.registry, self.connection_apps())
         now = time.time()

@@ -9,9 +9,9 @@ import socket
 import threading
 import time
 
-from engine.executor import Executor
-from engine.queue import Claimed, ClaimRuns, ExtendLeases
-from engine.writer import Writer
+from maillon.engine.executor import Executor
+from maillon.engine.queue import Claimed, ClaimRuns, ExtendLeases
+from maillon.engine.writer import Writer
 
 __all__ = ["Wakeup", "Worker"]
 

@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from engine.db import for_writes
+from maillon.engine.db import for_writes
 
 __all__ = ["Op", "Writer", "WriterStopped"]
 

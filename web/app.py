@@ -21,20 +21,20 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
 )
 
-from engine.flows import FlowValidationError
-from engine.runtime import Runtime
-from engine.settings import Settings
-from engine.store import Conflict, NotFound
-from web.api import (
+from maillon.engine.flows import FlowValidationError
+from maillon.engine.runtime import Runtime
+from maillon.engine.settings import Settings
+from maillon.engine.store import Conflict, NotFound
+from maillon.web.api import (
     ConnectionController,
     ConnectorController,
     EventController,
     FlowController,
     RunController,
 )
-from web.auth import PUBLIC, RequireToken, TokenCache
-from web.hooks import hooks
-from web.oauth import google_callback, start_google
+from maillon.web.auth import PUBLIC, RequireToken, TokenCache
+from maillon.web.hooks import hooks
+from maillon.web.oauth import google_callback, start_google
 
 __all__ = ["create_app"]
 

@@ -19,7 +19,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from engine.store import Store
+from maillon.engine.store import Store
 
 __all__ = ["PUBLIC", "RequireToken", "TokenCache"]
 

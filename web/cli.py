@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
-from connectors.base import SyncReport
-from connectors.errors import ConnectorError
-from engine.db import migrate_in_child
-from engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
-from engine.models import ConnectionRow, FlowRow
-from engine.runtime import Runtime
-from engine.settings import Settings
-from engine.store import Conflict, NotFound, Store
+from maillon.connectors.base import SyncReport
+from maillon.connectors.errors import ConnectorError
+from maillon.engine.db import migrate_in_child
+from maillon.engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
+from maillon.engine.models import ConnectionRow, FlowRow
+from maillon.engine.runtime import Runtime
+from maillon.engine.settings import Settings
+from maillon.engine.store import Conflict, NotFound, Store
 
 __all__ = ["UVICORN_OPTIONS", "main"]
 
@@ -109,7 +109,7 @@ def serve(obj: _Ctx, host: str | None, port: int | None, workers: int | None) ->
     """Serve hooks and the API, and execute runs in this process."""
     import uvicorn
 
-    from web.app import create_app
+    from maillon.web.app import create_app
 
     settings = obj.settings
     updates = {
@@ -301,7 +301,7 @@ def connections_connect_google(
     obj: _Ctx, name: str, client_id: str | None, client_secret: str | None
 ) -> None:
     """Connect a Google account as NAME: prints the consent URL to open in a browser."""
-    from web.oauth import GoogleConnectStart, begin_google_consent
+    from maillon.web.oauth import GoogleConnectStart, begin_google_consent
 
     data = GoogleConnectStart(name=name, client_id=client_id, client_secret=client_secret)
     try:

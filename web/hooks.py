@@ -29,11 +29,11 @@ from litestar.status_codes import (
 )
 from litestar.types import HTTPScope, Receive, Scope, Send
 
-from engine.intake import Delivery, SourceDelivery, UnknownHook
-from engine.runtime import Runtime
-from engine.sources import app_trigger
-from engine.writer import WriterStopped
-from web.auth import PUBLIC
+from maillon.engine.intake import Delivery, SourceDelivery, UnknownHook
+from maillon.engine.runtime import Runtime
+from maillon.engine.sources import app_trigger
+from maillon.engine.writer import WriterStopped
+from maillon.web.auth import PUBLIC
 
 __all__ = ["hooks"]
 

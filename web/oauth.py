@@ -18,17 +18,18 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_502_BAD_GATEWAY
 from pydantic import BaseModel, Field
 
-from connectors.errors import ConnectorError, PermanentError
-from engine.settings import Settings
-from engine.store import NotFound, Store
-from web.api.deps import AnyRequest, StoreDep
-from web.auth import PUBLIC
+from maillon.connectors.errors import ConnectorError, PermanentError
+from maillon.engine.settings import Settings
+from maillon.engine.store import NotFound, Store
+from maillon.web.api.deps import AnyRequest, StoreDep
+from maillon.web.auth import PUBLIC
 
 __all__ = ["GoogleConnectStart", "begin_google_consent", "google_callback", "start_google"]
 
 STATE_TTL = 600.0
-#: Equal to ``connectors.google.oauth.CALLBACK_PATH`` (a test checks). Spelled out here so that
-#: serving does not import the Google OAuth module, and httpx behind it, before anyone connects.
+#: Equal to ``maillon.connectors.google.oauth.CALLBACK_PATH`` (a test checks). Spelled out here
+#: so that serving does not import the Google OAuth module, and httpx behind it, before anyone
+#: connects.
 CALLBACK_PATH = "/oauth/google/callback"
 _PROVIDER = "google"
 
@@ -59,8 +60,8 @@ def begin_google_consent(
 
     Raises ``ValueError`` when no OAuth client is configured.
     """
-    from connectors.google import oauth  # imported on use: see CALLBACK_PATH
-    from connectors.google.connection import DEFAULT_AUTHORIZE_URL
+    from maillon.connectors.google import oauth  # imported on use: see CALLBACK_PATH
+    from maillon.connectors.google.connection import DEFAULT_AUTHORIZE_URL
 
     existing: dict[str, Any] = {}
     with suppress(NotFound):
@@ -123,8 +124,8 @@ def google_callback(
     error: FromQuery[str | None] = None,
 ) -> Response[str]:
     """Where Google sends the browser back: finish connecting the account."""
-    from connectors.google import oauth  # imported on use: see CALLBACK_PATH
-    from connectors.google.connection import DEFAULT_TOKEN_URI
+    from maillon.connectors.google import oauth  # imported on use: see CALLBACK_PATH
+    from maillon.connectors.google.connection import DEFAULT_TOKEN_URI
 
     try:
         flow = store.take_oauth_state(oauth_state, _PROVIDER, STATE_TTL)

@@ -10,6 +10,6 @@ happens on the first action run.
 
 from __future__ import annotations
 
-from connectors.google.connection import AuthMode, GoogleConnection
+from maillon.connectors.google.connection import AuthMode, GoogleConnection
 
 __all__ = ["AuthMode", "GoogleConnection"]

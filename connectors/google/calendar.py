@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
-from connectors.base import Action, ActionContext, Connector
-from connectors.errors import PermanentError
-from connectors.google.client import CALENDAR, session
-from connectors.google.connection import GoogleConnection
-from connectors.mailmessage import AddressList, parse_address
+from maillon.connectors.base import Action, ActionContext, Connector
+from maillon.connectors.errors import PermanentError
+from maillon.connectors.google.client import CALENDAR, session
+from maillon.connectors.google.connection import GoogleConnection
+from maillon.connectors.mailmessage import AddressList, parse_address
 
 __all__ = ["CreateEvent", "connector"]
 

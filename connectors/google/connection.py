@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import Connection
-from connectors.mailmessage import parse_address
+from maillon.connectors.base import Connection
+from maillon.connectors.mailmessage import parse_address
 
 __all__ = ["DEFAULT_AUTHORIZE_URL", "DEFAULT_TOKEN_URI", "AuthMode", "GoogleConnection"]
 
@@ -30,8 +30,8 @@ class GoogleConnection(Connection):
     Exactly one mode must be configured:
 
     - **OAuth user**: ``client_id``, ``client_secret`` and ``refresh_token`` (obtained once by the
-      consent flow, see :mod:`connectors.google.oauth`); an ``access_token`` may be given too and
-      is used until Google rejects it.
+      consent flow, see :mod:`maillon.connectors.google.oauth`); an ``access_token`` may be given
+      too and is used until Google rejects it.
     - **Service account**: ``service_account_json`` (the key file's content), and ``subject``, the
       Workspace user to act as through domain-wide delegation (needed for Gmail and for a user's
       own calendar; a service account acting as itself can only use what was shared with it).

@@ -6,11 +6,11 @@ import base64
 
 from pydantic import BaseModel, Field
 
-from connectors.base import Action, ActionContext, Connector
-from connectors.errors import PermanentError
-from connectors.google.client import GMAIL, session
-from connectors.google.connection import GoogleConnection
-from connectors.mailmessage import (
+from maillon.connectors.base import Action, ActionContext, Connector
+from maillon.connectors.errors import PermanentError
+from maillon.connectors.google.client import GMAIL, session
+from maillon.connectors.google.connection import GoogleConnection
+from maillon.connectors.mailmessage import (
     MessageFields,
     build_message,
     idempotent_message_id,

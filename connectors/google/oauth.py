@@ -29,9 +29,9 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
-from connectors.errors import PermanentError, TransientError
-from connectors.google.client import CALENDAR, GMAIL, SHEETS
-from connectors.google.connection import (
+from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.google.client import CALENDAR, GMAIL, SHEETS
+from maillon.connectors.google.connection import (
     DEFAULT_AUTHORIZE_URL,
     DEFAULT_TOKEN_URI,
     GoogleConnection,
@@ -218,9 +218,10 @@ def exchange_code(
     """Trade the ``code`` given to the callback for tokens.
 
     ``redirect_uri`` must be the one given to :func:`authorization_url`, and ``code_verifier``
-    the same verifier if PKCE was used. Raises :class:`~connectors.errors.PermanentError` when
-    Google refuses (expired or reused code, wrong client secret) and
-    :class:`~connectors.errors.TransientError` when it cannot be reached.
+    the same verifier if PKCE was used. Raises
+    :class:`~maillon.connectors.errors.PermanentError` when Google refuses (expired or reused
+    code, wrong client secret) and
+    :class:`~maillon.connectors.errors.TransientError` when it cannot be reached.
     """
     form = _token_request(client_id, client_secret, code, redirect_uri, code_verifier)
     try:

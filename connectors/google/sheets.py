@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from connectors.base import Action, ActionContext, Connector
-from connectors.errors import PermanentError
-from connectors.google.client import SHEETS, GoogleSession, session
-from connectors.google.connection import GoogleConnection
+from maillon.connectors.base import Action, ActionContext, Connector
+from maillon.connectors.errors import PermanentError
+from maillon.connectors.google.client import SHEETS, GoogleSession, session
+from maillon.connectors.google.connection import GoogleConnection
 
 __all__ = ["AppendRow", "HeaderCache", "connector", "header_cache", "spreadsheet_id_from"]
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from connectors.http.connection import HttpConnection
+from maillon.connectors.http.connection import HttpConnection
 
 if TYPE_CHECKING:
     import aiohttp

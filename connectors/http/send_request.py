@@ -16,10 +16,10 @@ from multidict import CIMultiDict
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from yarl import URL
 
-from connectors.base import Action, ActionContext
-from connectors.errors import PermanentError, TransientError, parse_retry_after
-from connectors.http._client import client_for, proxy_for
-from connectors.http.connection import HttpConnection
+from maillon.connectors.base import Action, ActionContext
+from maillon.connectors.errors import PermanentError, TransientError, parse_retry_after
+from maillon.connectors.http._client import client_for, proxy_for
+from maillon.connectors.http.connection import HttpConnection
 
 if TYPE_CHECKING:
     import aiohttp

@@ -15,13 +15,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import Connector
-from connectors.particeep.actions import GetTransaction, GetUser, UpdateUser
-from connectors.particeep.connection import ParticeepConnection
-from connectors.particeep.events import EventSpec, get_event, load_events
-from connectors.particeep.models import Transaction, User, Webhook
-from connectors.particeep.trigger import ParticeepEvent, check_connection
-from connectors.particeep.webhooks import (
+from maillon.connectors.base import Connector
+from maillon.connectors.particeep.actions import GetTransaction, GetUser, UpdateUser
+from maillon.connectors.particeep.connection import ParticeepConnection
+from maillon.connectors.particeep.events import EventSpec, get_event, load_events
+from maillon.connectors.particeep.models import Transaction, User, Webhook
+from maillon.connectors.particeep.trigger import ParticeepEvent, check_connection
+from maillon.connectors.particeep.webhooks import (
     DriftPlan,
     DriftRepair,
     ensure_registered,
@@ -32,8 +32,12 @@ from connectors.particeep.webhooks import (
 )
 
 if TYPE_CHECKING:
-    from connectors.particeep.client import ConnectionCheck, ParticeepAuthError, ParticeepClient
-    from connectors.particeep.signing import PTPAuth
+    from maillon.connectors.particeep.client import (
+        ConnectionCheck,
+        ParticeepAuthError,
+        ParticeepClient,
+    )
+    from maillon.connectors.particeep.signing import PTPAuth
 
 __all__ = [
     "ConnectionCheck",
@@ -72,10 +76,10 @@ connector = Connector(
 #: Names that need httpx, imported from their module when first asked for: the connector itself
 #: (all that discovery and incoming hooks need) must load without the HTTP client.
 _CLIENT_NAMES = {
-    "ConnectionCheck": "connectors.particeep.client",
-    "ParticeepAuthError": "connectors.particeep.client",
-    "ParticeepClient": "connectors.particeep.client",
-    "PTPAuth": "connectors.particeep.signing",
+    "ConnectionCheck": "maillon.connectors.particeep.client",
+    "ParticeepAuthError": "maillon.connectors.particeep.client",
+    "ParticeepClient": "maillon.connectors.particeep.client",
+    "PTPAuth": "maillon.connectors.particeep.signing",
 }
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from connectors.base import Action, ActionContext
-from connectors.particeep.connection import ParticeepConnection
-from connectors.particeep.models import Transaction, User
+from maillon.connectors.base import Action, ActionContext
+from maillon.connectors.particeep.connection import ParticeepConnection
+from maillon.connectors.particeep.models import Transaction, User
 
 __all__ = ["GetTransaction", "GetUser", "UpdateUser"]
 

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import Connection
+from maillon.connectors.base import Connection
 
 if TYPE_CHECKING:
-    from connectors.particeep.client import ParticeepClient
+    from maillon.connectors.particeep.client import ParticeepClient
 
 __all__ = ["BASE_URLS", "Environment", "ParticeepConnection"]
 
@@ -74,6 +74,6 @@ class ParticeepConnection(Connection):
         """An API client for this account; ``timeout`` overrides :attr:`timeout`."""
         # The client module, and httpx behind it, is imported on first use: loading the
         # connector (for an incoming hook, or the catalog) does not need it.
-        from connectors.particeep.client import ParticeepClient
+        from maillon.connectors.particeep.client import ParticeepClient
 
         return ParticeepClient.from_connection(self, timeout=timeout)

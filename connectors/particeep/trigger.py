@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors import base
-from connectors.particeep.connection import ParticeepConnection
-from connectors.particeep.events import load_events
-from connectors.particeep.webhooks import (
+from maillon.connectors import base
+from maillon.connectors.particeep.connection import ParticeepConnection
+from maillon.connectors.particeep.events import load_events
+from maillon.connectors.particeep.webhooks import (
     ensure_registered,
     ensure_unregistered,
     plan_drift,
@@ -22,7 +22,7 @@ class ParticeepEvent(base.AppTrigger[ParticeepConnection]):
 
     Particeep puts no event name in the body, so the URL says which event it is; deliveries are
     deduplicated on the entity id and its content (the default of
-    :class:`~connectors.base.AppTrigger`).
+    :class:`~maillon.connectors.base.AppTrigger`).
     """
 
     key = "event"

@@ -24,11 +24,11 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from connectors.errors import PermanentError
-from connectors.particeep.models import Webhook
+from maillon.connectors.errors import PermanentError
+from maillon.connectors.particeep.models import Webhook
 
 if TYPE_CHECKING:
-    from connectors.particeep.client import ParticeepClient
+    from maillon.connectors.particeep.client import ParticeepClient
 
 __all__ = [
     "MAX_WEBHOOKS_PER_EVENT",
@@ -72,8 +72,8 @@ async def ensure_registered(client: ParticeepClient, event: str, url: str) -> We
     Lists first and creates only when no webhook has exactly this event and URL, so calling it
     again (a retry, a second flow on the same event) never registers a second copy.
 
-    Raises :class:`~connectors.errors.PermanentError` with Particeep's message when it refuses
-    (for example when the event already has its maximum of webhooks).
+    Raises :class:`~maillon.connectors.errors.PermanentError` with Particeep's message when it
+    refuses (for example when the event already has its maximum of webhooks).
     """
     existing = await client.list_webhooks()
     for webhook in existing:

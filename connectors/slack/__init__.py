@@ -6,10 +6,10 @@ Uses the official ``slack_sdk`` sync clients (urllib underneath); the engine run
 
 from __future__ import annotations
 
-from connectors.base import Connector
-from connectors.slack.connection import SlackConnection
-from connectors.slack.send_message import SendMessage
-from connectors.slack.send_webhook_message import SendWebhookMessage
+from maillon.connectors.base import Connector
+from maillon.connectors.slack.connection import SlackConnection
+from maillon.connectors.slack.send_message import SendMessage
+from maillon.connectors.slack.send_webhook_message import SendWebhookMessage
 
 __all__ = ["SendMessage", "SendWebhookMessage", "SlackConnection", "connector"]
 

@@ -16,8 +16,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
-from connectors.errors import ConnectorError, PermanentError, TransientError, parse_retry_after
-from connectors.slack.connection import SlackConnection
+from maillon.connectors.errors import (
+    ConnectorError,
+    PermanentError,
+    TransientError,
+    parse_retry_after,
+)
+from maillon.connectors.slack.connection import SlackConnection
 
 __all__ = [
     "CLIENT_ERRORS",

@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, model_validator
 
-from connectors.base import Action, ActionContext
-from connectors.slack.connection import SlackConnection
+from maillon.connectors.base import Action, ActionContext
+from maillon.connectors.slack.connection import SlackConnection
 
 __all__ = ["SendMessage", "SendMessageInput", "SendMessageOutput"]
 
@@ -101,7 +101,7 @@ class SendMessage(Action[SlackConnection, SendMessageInput, SendMessageOutput]):
         # connector's metadata, and a process that never posts to Slack should not pay for it.
         from slack_sdk.errors import SlackApiError
 
-        from connectors.slack._client import (
+        from maillon.connectors.slack._client import (
             CLIENT_ERRORS,
             classify_api_error,
             classify_network_error,

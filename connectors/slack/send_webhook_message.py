@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, model_validator
 
-from connectors.base import Action, ActionContext
-from connectors.slack.connection import SlackConnection
+from maillon.connectors.base import Action, ActionContext
+from maillon.connectors.slack.connection import SlackConnection
 
 __all__ = ["SendWebhookMessage", "SendWebhookMessageInput", "SendWebhookMessageOutput"]
 
@@ -58,7 +58,7 @@ class SendWebhookMessage(
     ) -> SendWebhookMessageOutput:
         """POST the message to the webhook URL; raise a classified error on any failure."""
         # Imported on first use, as in SendMessage.run: slack_sdk stays out of discovery.
-        from connectors.slack._client import (
+        from maillon.connectors.slack._client import (
             CLIENT_ERRORS,
             classify_network_error,
             classify_webhook_response,

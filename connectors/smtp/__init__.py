@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.base import Connector
-from connectors.smtp.connection import SmtpConnection
-from connectors.smtp.send_email import SendEmail
+from maillon.connectors.base import Connector
+from maillon.connectors.smtp.connection import SmtpConnection
+from maillon.connectors.smtp.send_email import SendEmail
 
 __all__ = ["SendEmail", "SmtpConnection", "connector"]
 

@@ -7,8 +7,8 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import Connection
-from connectors.mailmessage import parse_address
+from maillon.connectors.base import Connection
+from maillon.connectors.mailmessage import parse_address
 
 __all__ = ["DEFAULT_PORTS", "SmtpConnection"]
 

@@ -8,16 +8,16 @@ from email.message import EmailMessage, Message
 
 from pydantic import BaseModel, Field
 
-from connectors.base import Action, ActionContext
-from connectors.errors import ConnectorError, PermanentError, TransientError
-from connectors.mailmessage import (
+from maillon.connectors.base import Action, ActionContext
+from maillon.connectors.errors import ConnectorError, PermanentError, TransientError
+from maillon.connectors.mailmessage import (
     MessageFields,
     build_message,
     idempotent_message_id,
     parse_address,
 )
-from connectors.smtp.attachments import Attachment, LoadedAttachment, load_attachments
-from connectors.smtp.connection import SmtpConnection
+from maillon.connectors.smtp.attachments import Attachment, LoadedAttachment, load_attachments
+from maillon.connectors.smtp.connection import SmtpConnection
 
 __all__ = ["SendEmail", "SendEmailInput", "SendEmailOutput", "classify_smtp_error"]
 

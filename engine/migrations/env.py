@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection that :func:`engine.db.migrate` hands over."""
+"""Alembic environment: runs on the connection that :func:`maillon.engine.db.migrate` hands over."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from engine import models  # noqa: F401  (registers the tables on the metadata)
+from maillon.engine import models  # noqa: F401  (registers the tables on the metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata

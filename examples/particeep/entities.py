@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connectors.particeep.events import get_event
+from maillon.connectors.particeep.events import get_event
 
 __all__ = ["GENERATORS", "make_entity", "make_transaction", "make_user", "new_id"]
 

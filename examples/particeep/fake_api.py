@@ -3,8 +3,8 @@
 It behaves like Particeep where Maillon depends on it:
 
 - every call except ``GET /v1/ping`` must carry a valid PTP signature (see
-  :mod:`connectors.particeep.signing`) with a ``DateTime`` within 5 minutes of the fake's clock,
-  or it gets a 401;
+  :mod:`maillon.connectors.particeep.signing`) with a ``DateTime`` within 5 minutes of the fake's
+  clock, or it gets a 401;
 - webhooks live in memory, at most 5 per event name (a 400 beyond that);
 - users and transactions can be created (``PUT``), read (``GET``) and edited (``POST``), and doing
   so **delivers** the matching webhook events (``user_created``, ``transaction_updated`` ...) to
@@ -43,7 +43,11 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-from connectors.particeep.signing import compute_signature, parse_authorization, parse_datetime
+from maillon.connectors.particeep.signing import (
+    compute_signature,
+    parse_authorization,
+    parse_datetime,
+)
 
 __all__ = ["Call", "Delivery", "FakeParticeep", "error_body", "main"]
 

@@ -1,8 +1,9 @@
 """The baseline: a bare Litestar hook endpoint (parse the JSON, answer 200), nothing stored.
 
 Started with ``python -m tests.benchmarks.bare --port N --options JSON``: the runner passes
-``web.cli.UVICORN_OPTIONS`` (what ``maillon serve`` uses), so the ratio Maillon/bare measures
-Maillon's own work. This module imports nothing of Maillon, so its memory is Litestar's alone.
+``maillon.web.cli.UVICORN_OPTIONS`` (what ``maillon serve`` uses), so the ratio Maillon/bare
+measures Maillon's own work. This module imports nothing of Maillon, so its memory is
+Litestar's alone.
 """
 
 from __future__ import annotations

@@ -295,7 +295,7 @@ class Maillon:
         script = Path(sys.executable).with_name("maillon")
         if script.exists():
             return [str(script)]
-        return [sys.executable, "-c", "from web.cli import main; main()"]
+        return [sys.executable, "-c", "from maillon.web.cli import main; main()"]
 
     def start(self, workers: int) -> None:
         argv = [*self.command(), "serve", "--port", str(self.port), "--workers", str(workers)]
@@ -542,7 +542,7 @@ def measure(s: Settings, workdir: Path, procs: Processes) -> Results:
         "sink", [sys.executable, "-m", "tests.benchmarks.sink", "--port", str(sink_port)], py_env
     )
     wait_http(sink_port, "/stats", sink)
-    from web.cli import UVICORN_OPTIONS
+    from maillon.web.cli import UVICORN_OPTIONS
 
     bare_argv = [sys.executable, "-m", "tests.benchmarks.bare", "--port", str(bare_port)]
     bare = procs.start("bare", [*bare_argv, "--options", json.dumps(UVICORN_OPTIONS)], py_env)

@@ -9,9 +9,9 @@ from importlib.metadata import EntryPoint
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from connectors import registry as registry_module
-from connectors.base import Action, ActionContext, Connection, Connector
-from connectors.registry import ENTRY_POINT_GROUP, Registry
+from maillon.connectors import registry as registry_module
+from maillon.connectors.base import Action, ActionContext, Connection, Connector
+from maillon.connectors.registry import ENTRY_POINT_GROUP, Registry
 from tests.support.modules import loaded_by
 
 
@@ -136,7 +136,10 @@ def test_get_looks_through_every_entry_point_when_none_has_the_key_as_name(
 def test_loading_connectors_does_not_import_their_client_libraries() -> None:
     # Incoming app hooks and the catalog load connectors; only running a step needs the client.
     loaded = loaded_by(
-        "connectors.particeep", "connectors.slack", "connectors.smtp", among=("httpx", "slack_sdk")
+        "maillon.connectors.particeep",
+        "maillon.connectors.slack",
+        "maillon.connectors.smtp",
+        among=("httpx", "slack_sdk"),
     )
     assert loaded == []
 

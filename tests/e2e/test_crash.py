@@ -36,7 +36,7 @@ steps:
 
 
 def _maillon(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from web.cli import main; main()", *args]
+    return [sys.executable, "-c", "from maillon.web.cli import main; main()", *args]
 
 
 def test_every_answered_delivery_survives_a_kill(tmp_path: Path, database_url: str) -> None:

@@ -13,13 +13,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from engine.settings import Settings
 from examples.particeep.entities import make_transaction
 from examples.particeep.fake_api import FakeParticeep
+from maillon.engine.settings import Settings
+from maillon.web.app import create_app
+from maillon.web.cli import main as cli_main
 from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer, free_port
-from web.app import create_app
-from web.cli import main as cli_main
 
 KEY, SECRET = "key-77", "secret-88"
 

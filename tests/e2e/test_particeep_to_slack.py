@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.flows import load_yaml
-from engine.settings import Settings
+from maillon.engine.flows import load_yaml
+from maillon.engine.settings import Settings
+from maillon.web.app import create_app
 from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer
-from web.app import create_app
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "transaction_to_slack.yaml"
 TRANSACTION = {

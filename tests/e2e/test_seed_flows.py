@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.google.client import _credentials, session
-from connectors.google.sheets import header_cache
-from engine.flows import load_yaml
-from engine.settings import Settings
 from examples.particeep.entities import make_transaction
 from examples.particeep.fake_api import FakeParticeep
+from maillon.connectors.google.client import _credentials, session
+from maillon.connectors.google.sheets import header_cache
+from maillon.engine.flows import load_yaml
+from maillon.engine.settings import Settings
 from tests.e2e.test_particeep_source import serve
 from tests.support.fakeserver import FakeServer
 

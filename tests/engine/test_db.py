@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect, text
 
-from engine.db import MIGRATIONS, SCHEMA_HEAD, create_db_engine, migrate
+from maillon.engine.db import MIGRATIONS, SCHEMA_HEAD, create_db_engine, migrate
 
 
 def test_upgrading_keeps_existing_data(database_url: str) -> None:

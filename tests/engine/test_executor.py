@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from engine.flows import FlowSpec
-from engine.intake import Accepted, Delivery, UnknownHook
-from engine.models import RunStatus
-from engine.queue import ClaimRuns, RecordStep, StepRecord
-from engine.runtime import Runtime
-from engine.store import Store
+from maillon.engine.flows import FlowSpec
+from maillon.engine.intake import Accepted, Delivery, UnknownHook
+from maillon.engine.models import RunStatus
+from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
+from maillon.engine.runtime import Runtime
+from maillon.engine.store import Store
 from tests.support.db import run_until
 from tests.support.probe import calls
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from connectors.registry import Registry
-from engine.flows import FlowSpec, FlowValidationError, dump_yaml, field_warnings, load_yaml
+from maillon.connectors.registry import Registry
+from maillon.engine.flows import FlowSpec, FlowValidationError, dump_yaml, field_warnings, load_yaml
 from tests.support.probe import probe
 
 STEP = {"key": "a", "action": "probe.send_echo", "connection": "p", "input": {"text": "hi"}}

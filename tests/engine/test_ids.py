@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from engine.ids import new_id
+from maillon.engine.ids import new_id
 
 
 def test_ids_are_uuid7_with_the_creation_millisecond() -> None:

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-import engine.db
-import engine.intake
-from engine.intake import Accepted, Delivery, SourceDelivery, UnknownHook, source_key
-from engine.runtime import Runtime
-from engine.store import Store
+import maillon.engine.db
+import maillon.engine.intake
+from maillon.engine.intake import Accepted, Delivery, SourceDelivery, UnknownHook, source_key
+from maillon.engine.runtime import Runtime
+from maillon.engine.store import Store
 from tests.engine.test_executor import ECHO, deliver, make_flow
 
 
@@ -25,7 +25,7 @@ def test_a_key_stored_after_the_look_up_makes_a_duplicate_not_an_error(
 
     # The first dedup look-up misses the committed row, as if it had been committed by another
     # process between that look-up and our insert: the insert then violates the unique key.
-    real = engine.db.driver_query
+    real = maillon.engine.db.driver_query
     missed: list[str] = []
 
     def late(conn: Any, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
@@ -34,7 +34,7 @@ def test_a_key_stored_after_the_look_up_makes_a_duplicate_not_an_error(
             return []
         return real(conn, sql, params)
 
-    monkeypatch.setattr(engine.intake, "driver_query", late)
+    monkeypatch.setattr(maillon.engine.intake, "driver_query", late)
 
     async def batch() -> tuple[Accepted, Accepted]:
         return await asyncio.gather(
@@ -127,13 +127,13 @@ def test_intake_look_ups_use_indexes(
     _, token = make_flow(store, ECHO)
     _app_source(runtime, store, True)
     statements: list[tuple[str, Any]] = []
-    real = engine.db.driver_query
+    real = maillon.engine.db.driver_query
 
     def record(conn: Any, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         statements.append((sql, list(params)))
         return real(conn, sql, params)
 
-    monkeypatch.setattr(engine.intake, "driver_query", record)
+    monkeypatch.setattr(maillon.engine.intake, "driver_query", record)
     deliver(runtime, token, key="k-1")
     deliver(runtime, token, key="k-1")
     asyncio.run(runtime.deliver(_app_delivery("deal-1")))
@@ -153,7 +153,7 @@ def _in_one_batch(runtime: Runtime, *ops: Any, prepare: Any = None) -> list[Any]
     """
     import threading
 
-    from engine.writer import Op
+    from maillon.engine.writer import Op
 
     started, release = threading.Event(), threading.Event()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from connectors.base import Connector
-from connectors.registry import Registry
-from engine.runtime import Runtime
-from engine.settings import Settings
+from maillon.connectors.base import Connector
+from maillon.connectors.registry import Registry
+from maillon.engine.runtime import Runtime
+from maillon.engine.settings import Settings
 
 
 def test_stopping_the_workers_closes_the_connectors_pools_in_their_loop(

@@ -4,7 +4,12 @@ from typing import Any
 
 import pytest
 
-from engine.templating import TemplateRenderError, compile_check, referenced_paths, render_value
+from maillon.engine.templating import (
+    TemplateRenderError,
+    compile_check,
+    referenced_paths,
+    render_value,
+)
 
 CTX: dict[str, Any] = {
     "event": {

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from connectors.registry import Registry
-from engine.runtime import Runtime
-from engine.settings import Settings
-from engine.store import Store
+from maillon.connectors.registry import Registry
+from maillon.engine.runtime import Runtime
+from maillon.engine.settings import Settings
+from maillon.engine.store import Store
 from tests.support.probe import calls, probe
 
 POSTGRES_URL = os.environ.get("MAILLON_TEST_POSTGRES_URL")

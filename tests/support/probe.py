@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from connectors.base import Action, ActionContext, Connection, Connector
-from connectors.errors import PermanentError, TransientError
+from maillon.connectors.base import Action, ActionContext, Connection, Connector
+from maillon.connectors.errors import PermanentError, TransientError
 
 
 class ProbeConnection(Connection):

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from connectors.registry import Registry
-from engine.runtime import Runtime
-from engine.settings import Settings
-from engine.store import Store
+from maillon.connectors.registry import Registry
+from maillon.engine.runtime import Runtime
+from maillon.engine.settings import Settings
+from maillon.engine.store import Store
+from maillon.web.app import create_app
 from tests.support.probe import calls, probe
 from tests.support.server import LiveServer
-from web.app import create_app
 
 
 @dataclass

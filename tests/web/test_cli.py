@@ -9,9 +9,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine.runtime import Runtime
-from engine.settings import Settings
-from web.cli import main
+from maillon.engine.runtime import Runtime
+from maillon.engine.settings import Settings
+from maillon.web.cli import main
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

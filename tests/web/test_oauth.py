@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from engine.settings import Settings
+from maillon.engine.settings import Settings
+from maillon.web.app import create_app
 from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer
-from web.app import create_app
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_start_needs_an_oauth_client(served: tuple[str, httpx.Client]) -> None:
 
 
 def test_callback_path_matches_the_google_module() -> None:
-    from connectors.google import oauth
-    from web.oauth import CALLBACK_PATH
+    from maillon.connectors.google import oauth
+    from maillon.web.oauth import CALLBACK_PATH
 
     assert CALLBACK_PATH == oauth.CALLBACK_PATH

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.db import migrate, schema_is_current
+from maillon.engine.db import migrate, schema_is_current
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ import sys
 
 import uvicorn
 
-from web.cli import main
+from maillon.web.cli import main
 
 
 def start_and_stop(app, **options):
@@ -77,7 +77,7 @@ def test_serve_starts_without_the_libraries_it_needs_only_on_use(
         timeout=60,
     )
     modules = result.stdout.split()
-    assert "web.app" in modules  # the app was built and started
+    assert "maillon.web.app" in modules  # the app was built and started
     loaded = {p for p in DEFERRED for m in modules if m == p or m.startswith(p + ".")}
     assert sorted(loaded) == []
     assert schema_is_current(url)  # a fresh database was migrated, by a child process

@@ -8,10 +8,10 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from engine.models import ConnectionRow
-from engine.store import Store
-from web.api.deps import AnyRequest, StoreDep
-from web.api.schemas import ConnectionIn, ConnectionOut, ConnectionUpdate
+from maillon.engine.models import ConnectionRow
+from maillon.engine.store import Store
+from maillon.web.api.deps import AnyRequest, StoreDep
+from maillon.web.api.schemas import ConnectionIn, ConnectionOut, ConnectionUpdate
 
 __all__ = ["ConnectionController", "ConnectorController"]
 

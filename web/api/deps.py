@@ -7,11 +7,11 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency
 
-from engine.store import Store
+from maillon.engine.store import Store
 
 __all__ = ["AnyRequest", "StoreDep"]
 
-#: The :class:`engine.store.Store` of the app (registered as the ``store`` dependency).
+#: The :class:`maillon.engine.store.Store` of the app (registered as the ``store`` dependency).
 StoreDep = NamedDependency[Store]
 
 #: A request, whatever its user, auth and state types.

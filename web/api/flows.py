@@ -6,11 +6,11 @@ from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from engine.flows import FlowSpec
-from engine.models import FlowRow
-from engine.store import Store
-from web.api.deps import AnyRequest, StoreDep
-from web.api.schemas import FlowOut
+from maillon.engine.flows import FlowSpec
+from maillon.engine.models import FlowRow
+from maillon.engine.store import Store
+from maillon.web.api.deps import AnyRequest, StoreDep
+from maillon.web.api.schemas import FlowOut
 
 __all__ = ["FlowController"]
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from engine.models import RunStatus
-from web.api.deps import AnyRequest, StoreDep
-from web.api.schemas import EventOut, RunOut
+from maillon.engine.models import RunStatus
+from maillon.web.api.deps import AnyRequest, StoreDep
+from maillon.web.api.schemas import EventOut, RunOut
 
 __all__ = ["EventController", "RunController"]
 

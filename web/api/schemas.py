@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from engine.flows import FlowSpec
-from engine.models import ConnectionRow, EventRow, FlowRow, RunRow, StepRow, SubscriptionRow
+from maillon.engine.flows import FlowSpec
+from maillon.engine.models import ConnectionRow, EventRow, FlowRow, RunRow, StepRow, SubscriptionRow
 
 __all__ = [
     "ConnectionIn",

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from connectors.google import GoogleConnection
-from connectors.google.client import _credentials, session
-from connectors.google.sheets import header_cache
+from maillon.connectors.google import GoogleConnection
+from maillon.connectors.google.client import _credentials, session
+from maillon.connectors.google.sheets import header_cache
 from tests.connectors.google.support import TOKEN_PATH
 from tests.support.fakeserver import FakeServer
 

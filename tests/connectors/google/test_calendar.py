@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from connectors.google import GoogleConnection
-from connectors.google.calendar import CreateEvent
+from maillon.connectors.google import GoogleConnection
+from maillon.connectors.google.calendar import CreateEvent
 from tests.connectors.google.support import ctx, google_error
 from tests.support.fakeserver import FakeServer
 

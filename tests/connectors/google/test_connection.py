@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from connectors.base import Connector
-from connectors.errors import PermanentError
-from connectors.google import AuthMode, GoogleConnection
-from connectors.google.client import GMAIL, session
+from maillon.connectors.base import Connector
+from maillon.connectors.errors import PermanentError
+from maillon.connectors.google import AuthMode, GoogleConnection
+from maillon.connectors.google.client import GMAIL, session
 from tests.support.modules import loaded_by
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -79,10 +79,10 @@ def test_exactly_one_complete_mode(fields: dict[str, str], complaint: str) -> No
 
 def test_connector_modules_do_not_import_the_google_client_library() -> None:
     loaded = loaded_by(
-        "connectors.google.gmail",
-        "connectors.google.sheets",
-        "connectors.google.calendar",
-        "connectors.google.oauth",
+        "maillon.connectors.google.gmail",
+        "maillon.connectors.google.sheets",
+        "maillon.connectors.google.calendar",
+        "maillon.connectors.google.oauth",
         among=("googleapiclient", "httplib2", "google_auth_httplib2", "google.oauth2"),
     )
     assert loaded == []
@@ -103,7 +103,7 @@ def test_entry_points_name_the_connectors(name: str) -> None:
 
 
 def test_all_google_connectors_share_the_connection_kind() -> None:
-    from connectors.google import calendar, gmail, sheets
+    from maillon.connectors.google import calendar, gmail, sheets
 
     kinds = {m.connector.connection for m in (gmail, sheets, calendar)}
     assert kinds == {GoogleConnection}

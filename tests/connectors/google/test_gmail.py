@@ -8,8 +8,8 @@ from email.message import EmailMessage
 import pytest
 from pydantic import ValidationError
 
-from connectors.google import GoogleConnection
-from connectors.google.gmail import SendEmail
+from maillon.connectors.google import GoogleConnection
+from maillon.connectors.google.gmail import SendEmail
 from tests.connectors.google.support import GMAIL_SEND, ctx
 from tests.support.fakeserver import FakeServer
 

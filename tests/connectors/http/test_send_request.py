@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from connectors.base import ActionContext
-from connectors.errors import PermanentError, TransientError
-from connectors.http import HttpConnection, SendRequest, aclose_clients, connector
-from connectors.http._client import _env_proxies, _ssl_context, client_for
-from connectors.registry import Registry
+from maillon.connectors.base import ActionContext
+from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.http import HttpConnection, SendRequest, aclose_clients, connector
+from maillon.connectors.http._client import _env_proxies, _ssl_context, client_for
+from maillon.connectors.registry import Registry
 from tests.support.fakeserver import FakeServer
 from tests.support.tls import Cert
 
@@ -100,7 +100,7 @@ def test_the_connector_closes_its_pools_when_workers_stop() -> None:
 def test_least_recently_used_pool_is_closed_beyond_the_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("connectors.http._client._MAX_CLIENTS_PER_LOOP", 1)
+    monkeypatch.setattr("maillon.connectors.http._client._MAX_CLIENTS_PER_LOOP", 1)
 
     async def evict() -> bool:
         try:
@@ -116,7 +116,9 @@ def test_least_recently_used_pool_is_closed_beyond_the_bound(
 
 def test_importing_the_connector_does_not_load_aiohttp() -> None:
     # The registry imports every connector to list them; aiohttp waits for the first request.
-    code = "import sys, connectors.http; assert 'aiohttp' not in sys.modules, 'aiohttp loaded'"
+    code = (
+        "import sys, maillon.connectors.http; assert 'aiohttp' not in sys.modules, 'aiohttp loaded'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])
 
 

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from pydantic import SecretStr
 
-from connectors.base import ActionContext
-from connectors.particeep import ParticeepClient, ParticeepConnection
 from examples.particeep.fake_api import FakeParticeep
+from maillon.connectors.base import ActionContext
+from maillon.connectors.particeep import ParticeepClient, ParticeepConnection
 
 API_KEY = "key-4f1c"
 API_SECRET = "secret-9d2e"

@@ -3,10 +3,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from connectors.base import ActionContext
-from connectors.errors import PermanentError
-from connectors.particeep import ParticeepConnection, connector
-from connectors.particeep.actions import (
+from examples.particeep.entities import make_transaction, make_user
+from examples.particeep.fake_api import FakeParticeep
+from maillon.connectors.base import ActionContext
+from maillon.connectors.errors import PermanentError
+from maillon.connectors.particeep import ParticeepConnection, connector
+from maillon.connectors.particeep.actions import (
     GetTransaction,
     GetTransactionInput,
     GetUser,
@@ -14,8 +16,6 @@ from connectors.particeep.actions import (
     UpdateUser,
     UpdateUserInput,
 )
-from examples.particeep.entities import make_transaction, make_user
-from examples.particeep.fake_api import FakeParticeep
 
 anyio = pytest.mark.anyio
 

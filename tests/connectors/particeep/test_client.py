@@ -8,10 +8,10 @@ import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from connectors.errors import PermanentError, TransientError
-from connectors.particeep import ParticeepAuthError, ParticeepClient, ParticeepConnection
-from connectors.particeep.signing import PTPAuth
 from examples.particeep.fake_api import FakeParticeep
+from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.particeep import ParticeepAuthError, ParticeepClient, ParticeepConnection
+from maillon.connectors.particeep.signing import PTPAuth
 from tests.connectors.particeep.conftest import API_KEY, API_SECRET
 from tests.support.fakeserver import FakeServer
 

@@ -4,8 +4,8 @@ import importlib
 import tomllib
 from pathlib import Path
 
-from connectors.particeep import ParticeepConnection, connector
-from connectors.registry import Registry
+from maillon.connectors.particeep import ParticeepConnection, connector
+from maillon.connectors.registry import Registry
 
 PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
 
@@ -19,7 +19,10 @@ def test_the_entry_point_names_the_connector() -> None:
 
 def test_the_catalog_ships_as_package_data() -> None:
     project = tomllib.loads(PYPROJECT.read_text())
-    assert "events.yaml" in project["tool"]["setuptools"]["package-data"]["connectors.particeep"]
+    assert (
+        "events.yaml"
+        in project["tool"]["setuptools"]["package-data"]["maillon.connectors.particeep"]
+    )
 
 
 def test_the_registry_resolves_particeep_actions() -> None:

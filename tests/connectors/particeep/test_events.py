@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from connectors.particeep import get_event, load_events
-from connectors.particeep.models import Transaction, User
+from maillon.connectors.particeep import get_event, load_events
+from maillon.connectors.particeep.models import Transaction, User
 
 ENTITY_MODELS: dict[str, type[BaseModel]] = {"user": User, "transaction": Transaction}
 

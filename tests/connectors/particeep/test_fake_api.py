@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.particeep import ParticeepClient, ensure_registered, hook_url
-from connectors.particeep.signing import PTPAuth
 from examples.particeep.entities import make_user
 from examples.particeep.fake_api import FakeParticeep
+from maillon.connectors.particeep import ParticeepClient, ensure_registered, hook_url
+from maillon.connectors.particeep.signing import PTPAuth
 from tests.connectors.particeep.conftest import API_KEY, API_SECRET
 from tests.support.fakeserver import FakeServer
 

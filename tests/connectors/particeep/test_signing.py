@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from connectors.particeep.signing import (
+from maillon.connectors.particeep.signing import (
     PTPAuth,
     compute_signature,
     format_datetime,

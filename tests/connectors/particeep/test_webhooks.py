@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.errors import PermanentError
-from connectors.particeep import (
+from examples.particeep.fake_api import FakeParticeep
+from maillon.connectors.errors import PermanentError
+from maillon.connectors.particeep import (
     ParticeepClient,
     Webhook,
     ensure_registered,
@@ -12,7 +13,6 @@ from connectors.particeep import (
     plan_drift,
     repair_drift,
 )
-from examples.particeep.fake_api import FakeParticeep
 from tests.connectors.particeep.conftest import API_KEY, API_SECRET
 from tests.support.fakeserver import FakeServer
 

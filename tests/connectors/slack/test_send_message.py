@@ -7,11 +7,11 @@ import socket
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from connectors.base import ActionContext
-from connectors.errors import PermanentError, TransientError
-from connectors.registry import Registry
-from connectors.slack import SendMessage, SlackConnection, connector
-from connectors.slack._client import web_client
+from maillon.connectors.base import ActionContext
+from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.registry import Registry
+from maillon.connectors.slack import SendMessage, SlackConnection, connector
+from maillon.connectors.slack._client import web_client
 from tests.support.fakeserver import FakeServer
 
 POST_MESSAGE = "/api/chat.postMessage"

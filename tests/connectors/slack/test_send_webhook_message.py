@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from connectors.base import ActionContext
-from connectors.errors import PermanentError, TransientError
-from connectors.slack import SendWebhookMessage, SlackConnection
+from maillon.connectors.base import ActionContext
+from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.slack import SendWebhookMessage, SlackConnection
 from tests.support.fakeserver import FakeServer
 
 HOOK = "/services/T000/B000/secret"

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from connectors.base import ActionContext
-from connectors.errors import PermanentError, TransientError
-from connectors.smtp import SendEmail, SmtpConnection, connector
+from maillon.connectors.base import ActionContext
+from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.smtp import SendEmail, SmtpConnection, connector
 from tests.connectors.smtp.conftest import PASSWORD, USERNAME, StartServer, free_port
 from tests.support.fakeserver import FakeServer
 from tests.support.tls import Cert
@@ -298,7 +298,7 @@ def test_invalid_attachments(attachment: dict[str, str], complaint: str) -> None
 def test_entry_point_names_the_connector() -> None:
     project = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())
     assert project["project"]["entry-points"]["maillon.connectors"]["smtp"] == (
-        "connectors.smtp:connector"
+        "maillon.connectors.smtp:connector"
     )
     assert connector.key == "smtp"
     assert connector.action("send_email") is SendEmail
