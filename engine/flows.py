@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from maillon.connectors.registry import Registry
+from maillon.engine.errors import Invalid
 from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
 
 __all__ = [
@@ -39,12 +40,8 @@ __all__ = [
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-class FlowValidationError(ValueError):
+class FlowValidationError(Invalid):
     """A flow that cannot be saved; ``problems`` lists every reason, not just the first."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 class WebhookTrigger(BaseModel):

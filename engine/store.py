@@ -23,6 +23,7 @@ from maillon.connectors.registry import Registry
 from maillon.engine.connections import split_secrets
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import for_writes
+from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import AppEventTrigger, FlowSpec, field_warnings
 from maillon.engine.ids import new_id
 from maillon.engine.intake import source_key
@@ -41,14 +42,6 @@ from maillon.engine.sources import Sources
 from maillon.engine.validation import describe
 
 __all__ = ["NotFound", "Store"]
-
-
-class NotFound(LookupError):
-    """The named object does not exist."""
-
-
-class Conflict(ValueError):
-    """The change would break a uniqueness rule or a state rule."""
 
 
 def _hash_token(token: str) -> str:

@@ -21,10 +21,10 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
 )
 
+from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import FlowValidationError
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
-from maillon.engine.store import Conflict, NotFound
 from maillon.web.api import (
     ConnectionController,
     ConnectorController,

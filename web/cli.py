@@ -15,11 +15,12 @@ import click
 from maillon.connectors.base import SyncReport
 from maillon.connectors.errors import ConnectorError
 from maillon.engine.db import migrate_in_child
+from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
 from maillon.engine.models import ConnectionRow, FlowRow
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
-from maillon.engine.store import Conflict, NotFound, Store
+from maillon.engine.store import Store
 
 __all__ = ["UVICORN_OPTIONS", "main"]
 

@@ -19,8 +19,9 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_502_BAD_GATEWAY
 from pydantic import BaseModel, Field
 
 from maillon.connectors.errors import ConnectorError, PermanentError
+from maillon.engine.errors import NotFound
 from maillon.engine.settings import Settings
-from maillon.engine.store import NotFound, Store
+from maillon.engine.store import Store
 from maillon.web.api.deps import AnyRequest, StoreDep
 from maillon.web.auth import PUBLIC
 
