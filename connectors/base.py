@@ -21,9 +21,12 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr
+
+from maillon.connectors.oauth import OAuth2
 
 __all__ = [
     "Action",
@@ -200,8 +203,11 @@ class Connector:
     #: Releases what the connector pooled in the running event loop (HTTP sessions and their
     #: sockets); awaited when the workers of that loop stop.
     close: Callable[[], Coroutine[Any, Any, None]] | None = None
+    #: How accounts connect with OAuth 2.0, when they can (the engine runs the consent).
+    oauth: OAuth2 | None = None
 
     def __post_init__(self) -> None:
+        self._check_triggers()
         if self.connection_optional:
             try:
                 self.connection()
@@ -224,6 +230,37 @@ class Connector:
             if trigger.key == key:
                 return trigger
         return None
+
+    def trigger_for(self, event: str) -> type[AppTrigger[Any]] | None:
+        """The trigger that receives ``event``: the one whose catalog lists it, else the one
+        that accepts events outside its catalog.
+
+        An app account has one URL per event whichever trigger it feeds, so a connector's
+        triggers divide the event names between them (checked when the connector is built).
+        """
+        return self._event_owners.get(event) or next(
+            (t for t in self.triggers if t.custom_events), None
+        )
+
+    @cached_property
+    def _event_owners(self) -> dict[str, type[AppTrigger[Any]]]:
+        # Built once: a delivery's trigger is looked up on the hot path of app hooks.
+        owners: dict[str, type[AppTrigger[Any]]] = {}
+        for trigger in self.triggers:
+            for e in trigger().events():
+                if owners.setdefault(e.name, trigger) is not trigger:
+                    raise TypeError(
+                        f"connector {self.key!r}: event {e.name!r} is in the catalogs of "
+                        f"triggers {owners[e.name].key!r} and {trigger.key!r}"
+                    )
+        return owners
+
+    def _check_triggers(self) -> None:
+        self._event_owners  # noqa: B018 (raises for triggers that share an event)
+        if sum(t.custom_events for t in self.triggers) > 1:
+            raise TypeError(
+                f"connector {self.key!r}: only one trigger may accept events outside its catalog"
+            )
 
     @property
     def connection_kind(self) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import random
 import time
@@ -18,16 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import msgspec
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
 from maillon.connectors.base import Action, ActionContext, Connector
-from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.errors import ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
-from maillon.engine.flows import FlowSpec, StepSpec
-from maillon.engine.models import RunStatus
+from maillon.engine.flows import StepSpec, parse_flow
+from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
+from maillon.engine.services.oauth import OAuth
 from maillon.engine.templating import TemplateRenderError, render_value
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
@@ -55,10 +56,19 @@ class RetryPolicy:
 
 
 class _StepFailed(Exception):
-    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.transient = transient
         self.retry_after = retry_after
+        #: What the connector said besides the message (remote status, error code).
+        self.details = details or None
         #: The step's rendered input, when rendering got that far (recorded with the failure).
         self.rendered: Any = None
 
@@ -73,6 +83,7 @@ class Executor:
         writer: Writer,
         registry: Registry,
         connections: ConnectionResolver,
+        oauth: OAuth,
         policy: RetryPolicy,
         step_timeout: float,
         lease_seconds: float,
@@ -81,19 +92,10 @@ class Executor:
         self._writer = writer
         self._registry = registry
         self._connections = connections
+        self._oauth = oauth
         self._policy = policy
         self._step_timeout = step_timeout
         self._lease = lease_seconds
-        self._flows: dict[tuple[str, int], FlowSpec] = {}
-
-    def _flow(self, run: ClaimedRun) -> FlowSpec:
-        key = (run.flow_id, run.flow_version)
-        spec = self._flows.get(key)
-        if spec is None:
-            if len(self._flows) > 1000:
-                self._flows.clear()
-            spec = self._flows[key] = FlowSpec.model_validate_json(run.flow_definition)
-        return spec
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -119,12 +121,12 @@ class Executor:
         if not run.flow_definition:
             await self._finish(run, owner, None, RunStatus.FAILED, "the flow was deleted")
             return False
-        flow = self._flow(run)
+        flow = parse_flow(run.flow_id, run.flow_version, run.flow_definition)
         # A first claim has no ledger yet: skip the read on the common path.
         ledger = await anyio.to_thread.run_sync(self._read_ledger, run.id) if run.claims > 1 else {}
         context: dict[str, Any] = {
-            "event": json.loads(run.event_body),
-            "request": json.loads(run.event_meta),
+            "event": _decode(run.event_body),
+            "request": _decode(run.event_meta),
             "steps": {},
             "flow": {"id": run.flow_id, "name": run.flow_name},
             "run": {"id": run.id, "event_id": run.event_id},
@@ -133,8 +135,8 @@ class Executor:
         last = len(flow.steps) - 1
         for position, step in enumerate(flow.steps):
             done = ledger.get(step.key)
-            if done is not None and done.status == RunStatus.SUCCEEDED:
-                context["steps"][step.key] = json.loads(done.output) if done.output else {}
+            if done is not None and done.status == StepStatus.SUCCEEDED:
+                context["steps"][step.key] = _decode(done.output) if done.output else {}
                 continue
             attempt = (done.attempts if done is not None else 0) + 1
             started = time.time()
@@ -145,14 +147,17 @@ class Executor:
                 record = StepRecord(
                     key=step.key,
                     position=position,
-                    status="retrying" if exc.transient and attempt < max_attempts else "failed",
+                    status=StepStatus.RETRYING
+                    if exc.transient and attempt < max_attempts
+                    else StepStatus.FAILED,
                     attempts=attempt,
                     started_at=started,
                     finished_at=time.time(),
                     input=exc.rendered,
                     error=str(exc),
+                    details=exc.details,
                 )
-                if record.status == "retrying":
+                if record.status == StepStatus.RETRYING:
                     due = time.time() + self._policy.delay(attempt, exc.retry_after)
                     # The run says why it waits, so a list of runs shows it without the steps.
                     note = f"step {step.key}: {exc} (attempt {attempt} of {max_attempts}; retrying)"
@@ -169,7 +174,7 @@ class Executor:
             record = StepRecord(
                 key=step.key,
                 position=position,
-                status=RunStatus.SUCCEEDED,
+                status=StepStatus.SUCCEEDED,
                 attempts=attempt,
                 started_at=started,
                 finished_at=time.time(),
@@ -224,8 +229,11 @@ class Executor:
                 conn = await anyio.to_thread.run_sync(
                     self._connections.resolve, step.connection, connector
                 )
+                conn = await self._oauth.fresh(step.connection, connector, conn)
         except (LookupError, ValueError) as exc:
             raise _StepFailed(str(exc), transient=False) from exc
+        except ConnectorError as exc:
+            raise _failure(exc) from exc
         ctx = ActionContext(
             idempotency_key=f"{run.id}:{step.key}", attempt=attempt, timeout=self._step_timeout
         )
@@ -237,10 +245,8 @@ class Executor:
                     result = await action.run(ctx, conn, data)
                 else:
                     result = await anyio.to_thread.run_sync(action.run, ctx, conn, data)
-        except TransientError as exc:
-            raise _StepFailed(exc.message, transient=True, retry_after=exc.retry_after) from exc
-        except PermanentError as exc:
-            raise _StepFailed(exc.message, transient=False) from exc
+        except ConnectorError as exc:
+            raise _failure(exc) from exc
         except TimeoutError as exc:
             raise _StepFailed(f"timed out after {self._step_timeout:g}s", transient=True) from exc
         except Exception as exc:
@@ -249,3 +255,18 @@ class Executor:
         if isinstance(result, BaseModel):
             return result.model_dump(mode="json")
         return result
+
+
+def _failure(exc: ConnectorError) -> _StepFailed:
+    """A connector's error as a step failure: transient ones are retried."""
+    transient = isinstance(exc, TransientError)
+    return _StepFailed(
+        exc.message,
+        transient=transient,
+        retry_after=exc.retry_after if isinstance(exc, TransientError) else None,
+        details=exc.details,
+    )
+
+
+def _decode(text: str) -> Any:
+    return msgspec.json.decode(text)

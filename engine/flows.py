@@ -8,6 +8,8 @@ input fields the action does not have, template syntax errors, duplicate step ke
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -28,6 +30,7 @@ from maillon.engine.templating import TemplateRenderError, compile_check, refere
 
 __all__ = [
     "AppEventTrigger",
+    "FlowDocument",
     "FlowSpec",
     "FlowValidationError",
     "StepSpec",
@@ -35,6 +38,7 @@ __all__ = [
     "dump_yaml",
     "field_warnings",
     "load_yaml",
+    "parse_flow",
 ]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -111,13 +115,16 @@ class StepSpec(BaseModel):
 
 
 class FlowSpec(BaseModel):
-    """What a user edits: everything about a flow except its identity and hook token."""
+    """A flow's definition: what it listens to and what it does (stored as JSON per version).
+
+    Whether the flow is switched on is not part of it: that is the flow's state, kept on the
+    flow row, so that switching a flow on or off never touches its definition.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
-    enabled: bool = True
     trigger: Trigger = Field(default_factory=WebhookTrigger)
     steps: list[StepSpec] = Field(min_length=1, max_length=100)
     max_attempts: int | None = Field(
@@ -258,10 +265,61 @@ def _check_app_trigger(
             f"trigger: connection {trigger.connection!r} is for {conn_app}, "
             f"not {connector.connection_kind}"
         )
-    known = {e.name for e in trigger_cls().events()}
-    if not trigger_cls.custom_events and trigger.event not in known:
+    owner = connector.trigger_for(trigger.event)
+    if owner is None:
         problems.append(f"trigger: {trigger.type} has no event {trigger.event!r}")
+    elif owner is not trigger_cls:
+        problems.append(
+            f"trigger: {app}.{owner.key}, not {trigger.type}, receives {trigger.event!r}"
+        )
     return problems
+
+
+class FlowDocument(FlowSpec):
+    """A flow as people write it (YAML, the API's JSON): its definition and whether it is on."""
+
+    enabled: bool = True
+
+    @property
+    def spec(self) -> FlowSpec:
+        """The definition alone."""
+        return FlowSpec.model_validate(self.model_dump(exclude={"enabled"}))
+
+
+class _SpecCache:
+    """Parsed flow definitions by (flow id, version), shared by intake, executor and services.
+
+    Parsing a definition costs more than storing a delivery, and a flow's version changes on
+    every edit, so a cached spec is never stale. Cached specs are shared: treat them as
+    read-only.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._specs: OrderedDict[tuple[str, int], FlowSpec] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, flow_id: str, version: int, definition: str) -> FlowSpec:
+        key = (flow_id, version)
+        with self._lock:
+            spec = self._specs.get(key)
+            if spec is not None:
+                self._specs.move_to_end(key)
+                return spec
+        spec = FlowSpec.model_validate_json(definition)
+        with self._lock:
+            self._specs[key] = spec
+            if len(self._specs) > self._size:
+                self._specs.popitem(last=False)
+        return spec
+
+
+_specs = _SpecCache()
+
+
+def parse_flow(flow_id: str, version: int, definition: str) -> FlowSpec:
+    """The flow's definition as a :class:`FlowSpec`, parsed once per version (read-only)."""
+    return _specs.get(flow_id, version, definition)
 
 
 def load_yaml(text: str) -> list[dict[str, Any]]:

@@ -19,7 +19,8 @@ import msgspec
 from sqlalchemy import Connection
 
 from maillon.engine.db import driver_execute, driver_insert, driver_query, integrity_errors
-from maillon.engine.flows import FlowSpec, WebhookTrigger
+from maillon.engine.flows import WebhookTrigger, parse_flow
+from maillon.engine.hooks import SourceKey
 from maillon.engine.ids import new_id
 from maillon.engine.models import RunStatus
 from maillon.engine.templating import TemplateRenderError, render_value
@@ -31,7 +32,6 @@ __all__ = [
     "SourceDelivery",
     "UnknownHook",
     "hook_dedup_scope",
-    "source_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,11 +87,6 @@ class Accepted:
 def hook_dedup_scope(flow_id: str) -> str:
     """Dedup keys of a webhook flow are unique per flow."""
     return f"flow:{flow_id}"
-
-
-def source_key(connection_id: str, event: str) -> str:
-    """How flows on an app trigger are indexed: one key per connection and event."""
-    return f"{connection_id}:{event}"
 
 
 @dataclass
@@ -152,21 +147,6 @@ class _Intake(Op[Accepted]):
             return results
 
 
-# The webhook trigger of each flow by (flow id, version): parsing the definition JSON per
-# delivery would cost more than the insert itself. ``None``: the flow has another trigger.
-_trigger_cache: dict[tuple[str, int], WebhookTrigger | None] = {}
-
-
-def _webhook_trigger(flow_id: str, version: int, definition: str) -> WebhookTrigger | None:
-    key = (flow_id, version)
-    if key not in _trigger_cache:
-        if len(_trigger_cache) > 10_000:
-            _trigger_cache.clear()
-        trigger = FlowSpec.model_validate_json(definition).trigger
-        _trigger_cache[key] = trigger if isinstance(trigger, WebhookTrigger) else None
-    return _trigger_cache[key]
-
-
 class _HookFlow(NamedTuple):
     id: str
     hook_token: str
@@ -197,8 +177,8 @@ class Delivery(_Intake):
         targets: list[_Target | Exception] = []
         for d in deliveries:
             flow = flows.get(d.token)
-            trigger = flow and _webhook_trigger(flow.id, flow.version, flow.definition)
-            if flow is None or trigger is None:
+            trigger = flow and parse_flow(flow.id, flow.version, flow.definition).trigger
+            if flow is None or not isinstance(trigger, WebhookTrigger):
                 targets.append(UnknownHook(d.token))
                 continue
             key = d.idempotency_key
@@ -239,7 +219,7 @@ class SourceDelivery(_Intake):
             for token, source_id, app in (driver_query(conn, sql, tokens) if tokens else [])
         }
         listened = sorted(
-            {source_key(sources[d.token][0], d.event) for d in deliveries if d.token in sources}
+            {str(SourceKey(sources[d.token][0], d.event)) for d in deliveries if d.token in sources}
         )
         flows: dict[str, list[tuple[str, bool]]] = defaultdict(list)
         if listened:
@@ -255,7 +235,7 @@ class SourceDelivery(_Intake):
                 targets.append(UnknownHook(d.token))
                 continue
             source_id = source[0]
-            listening = flows.get(source_key(source_id, d.event), [])
+            listening = flows.get(str(SourceKey(source_id, d.event)), [])
             key = _dedup_key(d.dedup_key) if d.dedup_key else None
             targets.append(
                 _Target(

@@ -7,7 +7,9 @@ of per-dialect JSON handling: the bytes the sender posted are stored as they wer
 
 from __future__ import annotations
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from enum import StrEnum
+
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -19,11 +21,13 @@ __all__ = [
     "RunRow",
     "RunStatus",
     "StepRow",
+    "StepStatus",
     "SubscriptionRow",
+    "SubscriptionStatus",
 ]
 
 
-class RunStatus:
+class RunStatus(StrEnum):
     """The states of a run. ``held`` runs wait for an operator (their flow was disabled)."""
 
     QUEUED = "queued"
@@ -31,7 +35,23 @@ class RunStatus:
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     HELD = "held"
-    ALL = (QUEUED, RUNNING, SUCCEEDED, FAILED, HELD)
+
+
+class StepStatus(StrEnum):
+    """The states of a step in the ledger. ``retrying``: failed transiently, will run again."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RETRYING = "retrying"
+
+
+class SubscriptionStatus(StrEnum):
+    """Whether an app posts an event to this install, as it last said."""
+
+    REGISTERED = "registered"
+    UNREGISTERED = "unregistered"
+    #: The app refused (its reason is kept with the subscription).
+    FAILED = "failed"
 
 
 class FlowRow(SQLModel, table=True):
@@ -75,8 +95,7 @@ class SubscriptionRow(SQLModel, table=True):
     connection_id: str = Field(primary_key=True, max_length=36)
     event: str = Field(primary_key=True, max_length=100)
     url: str = Field(max_length=500)
-    #: registered | unregistered | failed
-    status: str = Field(max_length=16)
+    status: SubscriptionStatus = Field(sa_type=String(16))
     error: str | None = Field(default=None, sa_type=Text)
     updated_at: float
 
@@ -109,7 +128,7 @@ class RunRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     flow_id: str = Field(max_length=36)
     event_id: str = Field(index=True, max_length=36)
-    status: str = Field(max_length=16)
+    status: RunStatus = Field(sa_type=String(16))
     claims: int = 0
     available_at: float
     lease_owner: str | None = Field(default=None, max_length=100)
@@ -128,10 +147,12 @@ class StepRow(SQLModel, table=True):
     run_id: str = Field(primary_key=True, max_length=36)
     step_key: str = Field(primary_key=True, max_length=100)
     position: int
-    status: str = Field(max_length=16)
+    status: StepStatus = Field(sa_type=String(16))
     input: str | None = Field(default=None, sa_type=Text)
     output: str | None = Field(default=None, sa_type=Text)
     error: str | None = Field(default=None, sa_type=Text)
+    #: JSON: what the connector said besides the message (remote status code, error code).
+    details: str | None = Field(default=None, sa_type=Text)
     attempts: int = 0
     started_at: float | None = None
     finished_at: float | None = None

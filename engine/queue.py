@@ -11,15 +11,15 @@ claim the same run; on SQLite the single writer thread makes claims serial anywa
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy import Connection, Float, Integer, and_, bindparam, func, or_, select, update
 
-from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow
+from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow, StepStatus
 from maillon.engine.writer import Op
 
 if TYPE_CHECKING:
@@ -201,17 +201,20 @@ class StepRecord:
 
     key: str
     position: int
-    status: str  # succeeded | failed | retrying
+    status: StepStatus
     attempts: int
     started_at: float
     finished_at: float
     input: Any = None
     output: Any = None
     error: str | None = None
+    #: What the connector said besides the message (remote status code, error code).
+    details: dict[str, object] | None = None
 
 
 def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+    # Outputs are JSON-ready already; ``str`` covers what an action returns outside a model.
+    return None if value is None else msgspec.json.encode(value, enc_hook=str).decode()
 
 
 @dataclass
@@ -317,6 +320,7 @@ _STEP_COLUMNS = (
     "input",
     "output",
     "error",
+    "details",
     "attempts",
     "started_at",
     "finished_at",
@@ -356,6 +360,7 @@ def _step_row(run_id: str, s: StepRecord) -> dict[str, Any]:
         "input": _dump(s.input),
         "output": _dump(s.output),
         "error": s.error,
+        "details": _dump(s.details),
         "attempts": s.attempts,
         "started_at": s.started_at,
         "finished_at": s.finished_at,

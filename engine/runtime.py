@@ -1,4 +1,4 @@
-"""The engine assembled: database, writer, connections, executor and workers for one process."""
+"""The engine assembled for one process: database, writer, services, executor and workers."""
 
 from __future__ import annotations
 
@@ -10,12 +10,20 @@ from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
-from maillon.engine.intake import Accepted
+from maillon.engine.services import (
+    Connections,
+    Flows,
+    Hooks,
+    OAuth,
+    Runs,
+    Services,
+    Sources,
+    Tokens,
+)
 from maillon.engine.settings import Settings
-from maillon.engine.sources import Sources
-from maillon.engine.store import Store
-from maillon.engine.worker import Wakeup, Worker
-from maillon.engine.writer import Op, Writer
+from maillon.engine.wakeup import Wakeup
+from maillon.engine.worker import Worker
+from maillon.engine.writer import Writer
 
 __all__ = ["Runtime"]
 
@@ -33,12 +41,13 @@ class Runtime:
         self.writer = Writer(self.db)
         self.wakeup = Wakeup()
         self.connections = ConnectionResolver(self.db, self.box)
-        self.sources = Sources(self.db, self.registry, self.connections, settings.base_url)
+        self.services = self._services()
         self.executor = Executor(
             engine=self.db,
             writer=self.writer,
             registry=self.registry,
             connections=self.connections,
+            oauth=self.services.oauth,
             policy=RetryPolicy(
                 base_delay=settings.retry_base_delay,
                 max_delay=settings.retry_max_delay,
@@ -50,9 +59,19 @@ class Runtime:
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
 
-    def store(self) -> Store:
-        """Data access for the API and the CLI, bound to this runtime."""
-        return Store(self.db, self.registry, self.box, self.sources)
+    def _services(self) -> Services:
+        settings = self.settings
+        sources = Sources(self.db, self.registry, self.connections, settings.base_url)
+        connections = Connections(self.db, self.registry, self.box, self.connections, sources)
+        return Services(
+            flows=Flows(self.db, self.registry, connections, sources, settings.base_url),
+            runs=Runs(self.db, self.wakeup),
+            connections=connections,
+            sources=sources,
+            oauth=OAuth(self.db, self.box, connections, settings),
+            tokens=Tokens(self.db),
+            hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
+        )
 
     def open(self) -> None:
         """Migrate the schema and start the writer."""
@@ -63,13 +82,6 @@ class Runtime:
         """Stop the writer (after it has committed what it was given) and the pool."""
         self.writer.stop()
         self.db.dispose()
-
-    async def deliver(self, delivery: Op[Accepted]) -> Accepted:
-        """Store a delivery and queue its runs; return once committed, and wake the workers."""
-        accepted = await self.writer.submit(delivery)
-        if accepted.run_ids and not accepted.held and not accepted.duplicate:
-            self.wakeup.notify()
-        return accepted
 
     def start_workers(self, count: int | None = None) -> None:
         """Start ``count`` worker loops in the running event loop."""

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         description="OAuth client for connecting Google accounts (unless a connection has one).",
     )
     google_client_secret: SecretStr | None = None
+    oauth_clients: dict[str, dict[str, SecretStr]] = Field(
+        default_factory=dict,
+        description="OAuth clients by app, as JSON: "
+        '{"hubspot": {"client_id": "...", "client_secret": "..."}} (connections may name their '
+        "own instead).",
+    )
     log_level: str = "INFO"
 
     @property
@@ -72,6 +78,27 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Public base URL without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def oauth_client(self, app: str) -> tuple[str | None, str | None]:
+        """The OAuth client (id, secret) configured for ``app``, if any."""
+        given = self.oauth_clients.get(app, {})
+        client_id, secret = given.get("client_id"), given.get("client_secret")
+        if app == "google":
+            client_id = client_id or (
+                SecretStr(self.google_client_id) if self.google_client_id else None
+            )
+            secret = secret or self.google_client_secret
+        return (
+            client_id.get_secret_value() if client_id else None,
+            secret.get_secret_value() if secret else None,
+        )
+
+    @staticmethod
+    def oauth_client_hint(app: str) -> str:
+        """Where an operator configures the OAuth client of ``app``."""
+        if app == "google":
+            return "MAILLON_GOOGLE_CLIENT_ID and MAILLON_GOOGLE_CLIENT_SECRET"
+        return f'MAILLON_OAUTH_CLIENTS=\'{{"{app}": {{"client_id": ..., "client_secret": ...}}}}\''
 
     @cached_property
     def encryption_key(self) -> str:

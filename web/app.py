@@ -21,7 +21,7 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
 )
 
-from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.flows import FlowValidationError
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
@@ -32,9 +32,9 @@ from maillon.web.api import (
     FlowController,
     RunController,
 )
-from maillon.web.auth import PUBLIC, RequireToken, TokenCache
+from maillon.web.auth import PUBLIC, RequireToken
 from maillon.web.hooks import hooks
-from maillon.web.oauth import google_callback, start_google
+from maillon.web.oauth import oauth_callback, start_oauth
 
 __all__ = ["create_app"]
 
@@ -50,7 +50,7 @@ async def healthz() -> dict[str, str]:
 def _error(status: int) -> Any:
     def handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
         body: dict[str, Any] = {"status_code": status, "detail": str(exc)}
-        if isinstance(exc, FlowValidationError):
+        if isinstance(exc, Invalid):
             body["problems"] = exc.problems
         return Response(body, status_code=status)
 
@@ -62,7 +62,7 @@ def create_app(
 ) -> Litestar:
     """The application. ``workers=False`` serves HTTP only (runs are executed elsewhere)."""
     runtime = runtime or Runtime(settings or Settings())
-    store = runtime.store()
+    services = runtime.services
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -79,8 +79,8 @@ def create_app(
         route_handlers=[
             healthz,
             hooks,
-            start_google,
-            google_callback,
+            start_oauth,
+            oauth_callback,
             FlowController,
             EventController,
             RunController,
@@ -88,14 +88,16 @@ def create_app(
             ConnectorController,
         ],
         middleware=[RequireToken()],
-        dependencies={"store": Provide(lambda: store, sync_to_thread=False)},
-        state=State({"runtime": runtime, "store": store, "tokens": TokenCache(store)}),
+        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        state=State({"runtime": runtime}),
         lifespan=[lifespan],
         request_max_body_size=runtime.settings.max_body_bytes,
         exception_handlers={
             NotFound: _error(HTTP_404_NOT_FOUND),
             Conflict: _error(HTTP_409_CONFLICT),
+            # A flow that cannot be saved is a well-formed body with problems: 422, listed.
             FlowValidationError: _error(HTTP_422_UNPROCESSABLE_ENTITY),
+            Invalid: _error(HTTP_400_BAD_REQUEST),
             ValueError: _error(HTTP_400_BAD_REQUEST),
             # Litestar's own errors (404, 405, validation) are ValueErrors too: without this
             # they were answered by the handler above as 400s without their details.

@@ -11,45 +11,18 @@ its time per request even though the guard returned at once.
 
 from __future__ import annotations
 
-import time
-
-import anyio
 from litestar.datastructures import Headers
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from maillon.engine.store import Store
+from maillon.engine.runtime import Runtime
 
-__all__ = ["PUBLIC", "RequireToken", "TokenCache"]
+__all__ = ["PUBLIC", "RequireToken"]
 
 _PUBLIC_KEY = "public"
 #: ``opt`` of a route handler that needs no token.
 PUBLIC = {_PUBLIC_KEY: True}
-
-
-class TokenCache:
-    """Remembers recently verified tokens for a few seconds to spare a query per API call.
-
-    A revoked token therefore keeps working for at most ``ttl`` seconds.
-    """
-
-    def __init__(self, store: Store, ttl: float = 5.0) -> None:
-        self._store = store
-        self._ttl = ttl
-        self._ok: dict[str, float] = {}
-
-    def valid(self, token: str) -> bool:
-        now = time.monotonic()
-        expiry = self._ok.get(token)
-        if expiry is not None and expiry > now:
-            return True
-        if self._store.check_token(token) is None:
-            return False
-        if len(self._ok) > 10_000:
-            self._ok.clear()
-        self._ok[token] = now + self._ttl
-        return True
 
 
 class RequireToken(ASGIMiddleware):
@@ -66,9 +39,8 @@ class RequireToken(ASGIMiddleware):
                 "an API token is required: Authorization: Bearer <token> (maillon tokens create)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        cache: TokenCache = scope["litestar_app"].state.tokens
-        # A cache miss queries the database: off the event loop.
-        if not await anyio.to_thread.run_sync(cache.valid, token.strip()):
+        runtime: Runtime = scope["litestar_app"].state.runtime
+        if not await runtime.services.tokens.check(token.strip()):
             raise NotAuthorizedException(
                 "invalid API token", headers={"WWW-Authenticate": "Bearer"}
             )

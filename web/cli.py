@@ -8,21 +8,24 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
-from maillon.connectors.base import SyncReport
-from maillon.connectors.errors import ConnectorError
 from maillon.engine.db import migrate_in_child
-from maillon.engine.errors import Conflict, NotFound
-from maillon.engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
-from maillon.engine.models import ConnectionRow, FlowRow
+from maillon.engine.errors import Conflict, Invalid, NotFound
+from maillon.engine.flows import FlowDocument, dump_yaml, load_yaml
 from maillon.engine.runtime import Runtime
+from maillon.engine.services import Services
+from maillon.engine.services.flows import FlowView
+from maillon.engine.services.sources import SourceSync
 from maillon.engine.settings import Settings
-from maillon.engine.store import Store
 
 __all__ = ["UVICORN_OPTIONS", "main"]
+
+T = TypeVar("T")
 
 #: How ``maillon serve`` runs uvicorn. uvloop and httptools are named rather than left to "auto",
 #: so that a missing extra fails at start instead of silently halving intake throughput; the
@@ -78,8 +81,18 @@ class _Ctx:
         return self._runtime
 
     @property
-    def store(self) -> Store:
-        return self.runtime.store()
+    def services(self) -> Services:
+        return self.runtime.services
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run one service call to completion: the CLI's one bridge to the async engine.
+
+        The engine's errors become one line for the user and exit code 1.
+        """
+        try:
+            return asyncio.run(work)
+        except (NotFound, Conflict, Invalid) as exc:
+            raise click.ClickException(str(exc)) from exc
 
     def close(self) -> None:
         if self._runtime is not None:
@@ -172,7 +185,7 @@ def flows() -> None:
 @pass_ctx
 def flows_import(obj: _Ctx, files: tuple[str, ...]) -> None:
     """Create or update flows from YAML files (a document with an `id` updates that flow)."""
-    store, failed = obj.store, False
+    failed = False
     for path in files:
         try:
             docs = load_yaml(Path(path).read_text())
@@ -183,12 +196,14 @@ def flows_import(obj: _Ctx, files: tuple[str, ...]) -> None:
         for doc in docs:
             flow_id = doc.pop("id", None)
             try:
-                row = store.save_flow(FlowSpec.model_validate(doc), flow_id)
-            except (FlowValidationError, ValueError) as exc:
+                view = asyncio.run(
+                    obj.services.flows.save(FlowDocument.model_validate(doc), flow_id)
+                )
+            except ValueError as exc:  # FlowValidationError and pydantic's errors are ValueErrors
                 click.echo(f"{path}: {doc.get('name', '?')}: {exc}", err=True)
                 failed = True
                 continue
-            click.echo(f"{row.id}  {row.name}\n    {_where(obj, store, row)}")
+            click.echo(f"{view.row.id}  {view.row.name}\n    {_where(view)}")
     if failed:
         sys.exit(1)
 
@@ -198,33 +213,25 @@ def flows_import(obj: _Ctx, files: tuple[str, ...]) -> None:
 @pass_ctx
 def flows_export(obj: _Ctx, flow_id: str | None) -> None:
     """Print flows (one, or all) as YAML, ready for `maillon flows import`."""
-    store = obj.store
-    try:
-        rows = [store.get_flow(flow_id)] if flow_id else store.list_flows()
-    except NotFound as exc:
-        raise click.ClickException(str(exc)) from exc
-    docs = [
-        {"id": r.id, **FlowSpec.model_validate_json(r.definition).model_dump(exclude_none=True)}
-        for r in rows
-    ]
-    click.echo(dump_yaml(docs), nl=False)
+    flows_ = obj.services.flows
+    views = [obj.run(flows_.get(flow_id))] if flow_id else obj.run(flows_.all())
+    click.echo(dump_yaml([{"id": v.row.id, **v.document} for v in views]), nl=False)
 
 
 @flows.command("list")
 @pass_ctx
 def flows_list(obj: _Ctx) -> None:
     """List flows with their hook URLs."""
-    store = obj.store
-    for r in store.list_flows():
-        state = "enabled " if r.enabled else "disabled"
-        click.echo(f"{r.id}  {state}  {r.name}\n    {_where(obj, store, r)}")
+    for v in obj.run(obj.services.flows.all()):
+        state = "enabled " if v.row.enabled else "disabled"
+        click.echo(f"{v.row.id}  {state}  {v.row.name}\n    {_where(v)}")
 
 
-def _where(obj: _Ctx, store: Store, row: FlowRow) -> str:
+def _where(view: FlowView) -> str:
     """Where a flow's events arrive, and for app triggers whether the app registered it."""
-    if row.source_key is None:
-        return f"hook: {obj.settings.base_url}/hooks/{row.hook_token}"
-    sub = store.subscription(row)
+    if view.hook_url is not None:
+        return f"hook: {view.hook_url}"
+    sub = view.subscription
     if sub is None:
         return "app event: not registered (no enabled flow yet)"
     line = f"app event: {sub.url} [{sub.status}]"
@@ -239,15 +246,7 @@ def connections() -> None:
     """Add and list connections (secrets are stored encrypted and never printed)."""
 
 
-@connections.command("add")
-@click.argument("app")
-@click.argument("name")
-@click.option(
-    "--set", "pairs", multiple=True, metavar="KEY=VALUE", help="A field; JSON for objects/lists."
-)
-@pass_ctx
-def connections_add(obj: _Ctx, app: str, name: str, pairs: tuple[str, ...]) -> None:
-    """Save a connection for APP (e.g. slack) under NAME; an existing NAME is updated."""
+def _values(pairs: tuple[str, ...]) -> dict[str, object]:
     values: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -256,27 +255,32 @@ def connections_add(obj: _Ctx, app: str, name: str, pairs: tuple[str, ...]) -> N
         # Objects and lists (e.g. default headers) are given as JSON; everything else as text,
         # which the connection model converts (port=587 becomes an integer).
         values[key.strip()] = json.loads(value) if value.strip()[:1] in ("{", "[") else value
-    store = obj.store
-    try:
-        existing = store.get_connection(name)
-    except NotFound:
-        existing = None
-    try:
-        row = store.save_connection(app, name, values, existing)
-    except (ValueError, Conflict) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"{row.id}  {row.app}  {row.name}  secrets set: {', '.join(store.secret_names(row)) or '-'}"
-    )
+    return values
+
+
+_SET = click.option(
+    "--set", "pairs", multiple=True, metavar="KEY=VALUE", help="A field; JSON for objects/lists."
+)
+
+
+@connections.command("add")
+@click.argument("app")
+@click.argument("name")
+@_SET
+@pass_ctx
+def connections_add(obj: _Ctx, app: str, name: str, pairs: tuple[str, ...]) -> None:
+    """Save a connection for APP (e.g. slack) under NAME; an existing NAME is updated."""
+    view = obj.run(obj.services.connections.put(app, name, _values(pairs)))
+    secrets = ", ".join(view.secrets_set) or "-"
+    click.echo(f"{view.row.id}  {view.row.app}  {view.row.name}  secrets set: {secrets}")
 
 
 @connections.command("list")
 @pass_ctx
 def connections_list(obj: _Ctx) -> None:
     """List connections (never their secrets)."""
-    store = obj.store
-    for r in store.list_connections():
-        click.echo(f"{r.id}  {r.app:<16} {r.name}  config: {json.dumps(json.loads(r.config))}")
+    for v in obj.run(obj.services.connections.all()):
+        click.echo(f"{v.row.id}  {v.row.app:<16} {v.row.name}  config: {json.dumps(v.config)}")
 
 
 @connections.command("test")
@@ -284,34 +288,26 @@ def connections_list(obj: _Ctx) -> None:
 @pass_ctx
 def connections_test(obj: _Ctx, name: str) -> None:
     """Ask the app whether NAME's credentials work."""
-    try:
-        check = obj.store.test_connection(name)
-    except NotFound as exc:
-        raise click.ClickException(str(exc)) from exc
+    check = obj.run(obj.services.connections.test(name))
     click.echo(("ok: " if check.ok else "FAILED: ") + check.message)
     if not check.ok:
         sys.exit(1)
 
 
-@connections.command("connect-google")
+@connections.command("connect")
+@click.argument("app")
 @click.argument("name")
-@click.option("--client-id", help="OAuth client (default: the connection's, then settings').")
-@click.option("--client-secret", help="OAuth client secret.")
+@_SET
 @pass_ctx
-def connections_connect_google(
-    obj: _Ctx, name: str, client_id: str | None, client_secret: str | None
-) -> None:
-    """Connect a Google account as NAME: prints the consent URL to open in a browser."""
-    from maillon.web.oauth import GoogleConnectStart, begin_google_consent
+def connections_connect(obj: _Ctx, app: str, name: str, pairs: tuple[str, ...]) -> None:
+    """Connect an account of APP (e.g. google) as NAME with OAuth: prints the URL to open.
 
-    data = GoogleConnectStart(name=name, client_id=client_id, client_secret=client_secret)
-    try:
-        answer = begin_google_consent(obj.store, obj.settings, data)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"Open this URL within {answer['expires_in'] // 60} minutes and grant access:")
-    click.echo(answer["authorize_url"])
-    click.echo(f"(Google must list {answer['redirect_uri']} as an authorized redirect URI.)")
+    --set gives what the app needs before consent (client_id, client_secret, a tenant...).
+    """
+    consent = obj.run(obj.services.oauth.start(app, name, _values(pairs)))
+    click.echo(f"Open this URL within {consent.expires_in // 60} minutes and grant access:")
+    click.echo(consent.authorize_url)
+    click.echo(f"(The app must list {consent.redirect_uri} as an authorized redirect URI.)")
 
 
 # -- sources -------------------------------------------------------------------------------
@@ -322,13 +318,11 @@ def sources() -> None:
     """App accounts that send events (Particeep): what is registered there."""
 
 
-def _source_rows(store: Store, name: str | None) -> list[ConnectionRow]:
-    rows = [store.get_connection(name)] if name else store.list_connections()
-    return [r for r in rows if store.sources.prefix(r) is not None]
-
-
-def _print_report(row: ConnectionRow, report: SyncReport, *, dry_run: bool) -> None:
+def _print_report(result: SourceSync, *, dry_run: bool) -> None:
+    row, report = result.connection, result.report
     click.echo(f"{row.name} ({row.app})")
+    if report is None:
+        return
     for event, url in report.registered:
         click.echo(f"  ok        {event}  {url}")
     create, delete = ("missing  ", "extra    ") if dry_run else ("created  ", "deleted  ")
@@ -357,21 +351,15 @@ def sources_repair(obj: _Ctx, connection: str | None) -> None:
 
 
 def _sync(obj: _Ctx, connection: str | None, *, dry_run: bool) -> None:
-    store, failed = obj.store, False
-    try:
-        rows = _source_rows(store, connection)
-    except NotFound as exc:
-        raise click.ClickException(str(exc)) from exc
-    for row in rows:
-        try:
-            report = store.sources.sync(row, dry_run=dry_run)
-        except (ConnectorError, ValueError, LookupError) as exc:
-            message = exc.message if isinstance(exc, ConnectorError) else str(exc)
-            click.echo(f"{row.name} ({row.app}): FAILED: {message}", err=True)
+    failed = False
+    for result in obj.run(obj.services.sources.sync_accounts(connection, dry_run=dry_run)):
+        if result.error is not None:
+            row = result.connection
+            click.echo(f"{row.name} ({row.app}): FAILED: {result.error}", err=True)
             failed = True
             continue
-        _print_report(row, report, dry_run=dry_run)
-        failed = failed or bool(report.failed)
+        _print_report(result, dry_run=dry_run)
+        failed = failed or bool(result.report and result.report.failed)
     if failed:
         sys.exit(1)
 
@@ -389,7 +377,7 @@ def tokens() -> None:
 @pass_ctx
 def tokens_create(obj: _Ctx, name: str) -> None:
     """Create a token and print it once; only its hash is kept."""
-    row, plaintext = obj.store.create_token(name)
+    row, plaintext = obj.run(obj.services.tokens.create(name))
     click.echo(plaintext)
     click.echo(f"(token {row.id} '{name}': store it now, it cannot be shown again)", err=True)
 
@@ -398,7 +386,7 @@ def tokens_create(obj: _Ctx, name: str) -> None:
 @pass_ctx
 def tokens_list(obj: _Ctx) -> None:
     """List tokens (names and ids only)."""
-    for r in obj.store.list_tokens():
+    for r in obj.run(obj.services.tokens.all()):
         click.echo(f"{r.id}  {r.name}")
 
 
@@ -407,8 +395,5 @@ def tokens_list(obj: _Ctx) -> None:
 @pass_ctx
 def tokens_revoke(obj: _Ctx, token_id: str) -> None:
     """Revoke a token by id."""
-    try:
-        obj.store.revoke_token(token_id)
-    except NotFound as exc:
-        raise click.ClickException(str(exc)) from exc
+    obj.run(obj.services.tokens.revoke(token_id))
     click.echo("revoked")

@@ -12,7 +12,7 @@ Litestar's exception handling, so refusals look like every other error of the AP
 
 from __future__ import annotations
 
-import re
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,16 +29,15 @@ from litestar.status_codes import (
 )
 from litestar.types import HTTPScope, Receive, Scope, Send
 
-from maillon.engine.intake import Delivery, SourceDelivery, UnknownHook
+from maillon.engine.errors import Invalid
+from maillon.engine.intake import Accepted, UnknownHook
 from maillon.engine.runtime import Runtime
-from maillon.engine.sources import app_trigger
 from maillon.engine.writer import WriterStopped
 from maillon.web.auth import PUBLIC
 
 __all__ = ["hooks"]
 
 _DROPPED_HEADERS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
-_MAX_IDEMPOTENCY_KEY = 500
 
 
 def _pairs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -134,11 +133,14 @@ async def _read(
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
-async def _deliver(runtime: Runtime, op: Delivery | SourceDelivery, send: Send) -> None:
+async def _answer(delivery: Awaitable[Accepted], send: Send) -> None:
+    """Wait for the delivery to be committed, then tell the sender what became of it."""
     try:
-        accepted = await runtime.deliver(op)
+        accepted = await delivery
     except UnknownHook:
         raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook") from None
+    except Invalid as exc:
+        raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     except WriterStopped:
         raise HTTPException(
             status_code=HTTP_503_SERVICE_UNAVAILABLE, detail="shutting down; send again later"
@@ -176,55 +178,13 @@ async def hooks(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != ScopeType.HTTP or not path.startswith("/"):
         raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook")
     runtime: Runtime = scope["litestar_app"].state.runtime
+    receiver = runtime.services.hooks
     match path.strip("/").split("/"):
         case [token] if token:
-            await _receive_flow_hook(runtime, token, scope, receive, send)
+            body, text, meta = await _read(runtime, scope, receive)
+            await _answer(receiver.webhook(token, body, text, meta), send)
         case [app, token, event]:
-            await _receive_app_hook(runtime, app, token, event, scope, receive, send)
+            body, text, meta = await _read(runtime, scope, receive)
+            await _answer(receiver.app_event(app, token, event, body, text, meta), send)
         case _:
             raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook")
-
-
-async def _receive_flow_hook(
-    runtime: Runtime, token: str, scope: HTTPScope, receive: Receive, send: Send
-) -> None:
-    """Deliver to a flow's webhook trigger: store, queue its run, answer once committed."""
-    body, text, meta = await _read(runtime, scope, receive)
-    key = meta["headers"].get("idempotency-key")
-    if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
-        raise HTTPException(
-            status_code=HTTP_400_BAD_REQUEST,
-            detail=f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters",
-        )
-    await _deliver(runtime, Delivery(token, body, text, meta, key), send)
-
-
-_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
-
-
-async def _receive_app_hook(
-    runtime: Runtime,
-    app: str,
-    token: str,
-    event: str,
-    scope: HTTPScope,
-    receive: Receive,
-    send: Send,
-) -> None:
-    """Deliver an app's event (e.g. Particeep) to every enabled flow that listens to it."""
-    connector = runtime.registry.get(app)
-    trigger_cls = app_trigger(connector) if connector else None
-    if trigger_cls is None or not _EVENT_NAME.match(event):
-        raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook")
-    body, text, meta = await _read(runtime, scope, receive)
-    op = SourceDelivery(
-        app=app,
-        token=token,
-        event=event,
-        body=body,
-        body_text=text,
-        meta=meta,
-        dedup_key=trigger_cls().dedup_key(event, body),
-        dedup_window=runtime.settings.source_dedup_window,
-    )
-    await _deliver(runtime, op, send)

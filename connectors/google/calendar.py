@@ -14,6 +14,7 @@ from maillon.connectors.base import Action, ActionContext, Connector
 from maillon.connectors.errors import PermanentError
 from maillon.connectors.google.client import CALENDAR, session
 from maillon.connectors.google.connection import GoogleConnection
+from maillon.connectors.google.oauth import GOOGLE_OAUTH
 from maillon.connectors.mailmessage import AddressList, parse_address
 
 __all__ = ["CreateEvent", "connector"]
@@ -217,4 +218,5 @@ connector = Connector(
     description="Create events in Google Calendar.",
     actions=(CreateEvent,),
     connection=GoogleConnection,
+    oauth=GOOGLE_OAUTH,
 )

@@ -10,6 +10,7 @@ from maillon.connectors.base import Action, ActionContext, Connector
 from maillon.connectors.errors import PermanentError
 from maillon.connectors.google.client import GMAIL, session
 from maillon.connectors.google.connection import GoogleConnection
+from maillon.connectors.google.oauth import GOOGLE_OAUTH
 from maillon.connectors.mailmessage import (
     MessageFields,
     build_message,
@@ -81,4 +82,5 @@ connector = Connector(
     description="Send email from a Google account.",
     actions=(SendEmail,),
     connection=GoogleConnection,
+    oauth=GOOGLE_OAUTH,
 )

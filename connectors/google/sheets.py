@@ -14,6 +14,7 @@ from maillon.connectors.base import Action, ActionContext, Connector
 from maillon.connectors.errors import PermanentError
 from maillon.connectors.google.client import SHEETS, GoogleSession, session
 from maillon.connectors.google.connection import GoogleConnection
+from maillon.connectors.google.oauth import GOOGLE_OAUTH
 
 __all__ = ["AppendRow", "HeaderCache", "connector", "header_cache", "spreadsheet_id_from"]
 
@@ -247,4 +248,5 @@ connector = Connector(
     description="Add rows to Google Sheets spreadsheets.",
     actions=(AppendRow,),
     connection=GoogleConnection,
+    oauth=GOOGLE_OAUTH,
 )

@@ -14,3 +14,30 @@ Conventions shared by every service:
 - Services receive what they need explicitly (the database, the registry, other services);
   :class:`maillon.engine.runtime.Runtime` builds them once per process.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from maillon.engine.services.connections import Connections
+from maillon.engine.services.flows import Flows
+from maillon.engine.services.hooks import Hooks
+from maillon.engine.services.oauth import OAuth
+from maillon.engine.services.runs import Runs
+from maillon.engine.services.sources import Sources
+from maillon.engine.services.tokens import Tokens
+
+__all__ = ["Connections", "Flows", "Hooks", "OAuth", "Runs", "Services", "Sources", "Tokens"]
+
+
+@dataclass(frozen=True)
+class Services:
+    """The services of one process, built by :class:`~maillon.engine.runtime.Runtime`."""
+
+    flows: Flows
+    runs: Runs
+    connections: Connections
+    sources: Sources
+    oauth: OAuth
+    tokens: Tokens
+    hooks: Hooks

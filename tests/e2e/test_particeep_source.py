@@ -20,6 +20,7 @@ from maillon.web.app import create_app
 from maillon.web.cli import main as cli_main
 from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer, free_port
+from tests.support.services import Blocking
 
 KEY, SECRET = "key-77", "secret-88"
 
@@ -83,7 +84,7 @@ def scene(make_settings: Callable[..., Settings], fake_server: FakeServer) -> It
     for i in range(3):
         fake_server.on("POST", f"/sink{i}", (200, {"ok": True}))
     with FakeParticeep(KEY, SECRET) as particeep, serve(make_settings) as (url, settings, app):
-        _, token = app.state.store.create_token("e2e")
+        _, token = Blocking(app.state.runtime.services).tokens.create("e2e")
         with httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10
         ) as api:

@@ -16,6 +16,7 @@ from maillon.engine.settings import Settings
 from maillon.web.app import create_app
 from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer
+from tests.support.services import Blocking
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "transaction_to_slack.yaml"
 TRANSACTION = {
@@ -41,7 +42,7 @@ OK = (200, {"ok": True, "channel": "C1", "ts": "1700000000.000100"})
 def app_url(make_settings: Callable[..., Settings]) -> Iterator[tuple[str, httpx.Client]]:
     app = create_app(make_settings())
     with LiveServer(app) as url:
-        _, token = app.state.store.create_token("e2e")
+        _, token = Blocking(app.state.runtime.services).tokens.create("e2e")
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
             yield url, client

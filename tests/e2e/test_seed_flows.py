@@ -23,6 +23,7 @@ from maillon.engine.flows import load_yaml
 from maillon.engine.settings import Settings
 from tests.e2e.test_particeep_source import serve
 from tests.support.fakeserver import FakeServer
+from tests.support.services import Blocking
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
@@ -56,7 +57,7 @@ def test_transaction_emails_the_back_office_and_adds_a_sheet_row(
     make_settings: Callable[..., Settings], google: FakeServer
 ) -> None:
     with FakeParticeep("k", "s") as particeep, serve(make_settings) as (url, _, app):
-        _, token = app.state.store.create_token("seed")
+        _, token = Blocking(app.state.runtime.services).tokens.create("seed")
         api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
         connections: list[dict[str, Any]] = [
             {

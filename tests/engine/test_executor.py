@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 
-from maillon.engine.flows import FlowSpec
-from maillon.engine.intake import Accepted, Delivery, UnknownHook
-from maillon.engine.models import RunStatus
+from maillon.engine.flows import FlowDocument
+from maillon.engine.intake import Accepted, UnknownHook
+from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
 from maillon.engine.runtime import Runtime
-from maillon.engine.store import Store
 from tests.support.db import run_until
 from tests.support.probe import calls
+from tests.support.services import Blocking
 
 TRANSACTION = {
     "id": "0f6c1c9e-5d1b-4f7e-9a55-2b8f5c0e1d11",
@@ -26,24 +27,32 @@ TRANSACTION = {
 }
 
 
-def make_flow(store: Store, *steps: dict[str, Any], **extra: Any) -> tuple[str, str]:
+def make_flow(services: Blocking, *steps: dict[str, Any], **extra: Any) -> tuple[str, str]:
     """Save a flow; return (flow id, hook token)."""
-    if "p1" not in store.connection_apps():
-        store.save_connection("probe", "p1", {"label": "conn-label", "api_key": "k"})
-    spec = FlowSpec.model_validate({"name": "test", "steps": list(steps), **extra})
-    row = store.save_flow(spec)
+    if "p1" not in services.connections.names():
+        services.connections.create("probe", "p1", {"label": "conn-label", "api_key": "k"})
+    doc = FlowDocument.model_validate({"name": "test", "steps": list(steps), **extra})
+    row = services.flows.save(doc).row
     return row.id, row.hook_token
 
 
-def deliver(runtime: Runtime, token: str, body: Any = None, key: str | None = None) -> Accepted:
+def webhook(
+    runtime: Runtime, token: str, body: Any = None, key: str | None = None
+) -> Awaitable[Accepted]:
+    """A delivery to a flow's hook, as the hook endpoint hands it to the engine."""
     body = TRANSACTION if body is None else body
-    delivery = Delivery(token, body, json.dumps(body), {"method": "POST"}, key)
-    return asyncio.run(runtime.deliver(delivery))
+    headers = {"idempotency-key": key} if key is not None else {}
+    meta = {"method": "POST", "headers": headers}
+    return runtime.services.hooks.webhook(token, body, json.dumps(body), meta)
 
 
-def wait_status(runtime: Runtime, store: Store, run_id: str, *statuses: str) -> Any:
-    run_until(runtime, lambda: store.get_run(run_id)[0].status in statuses)
-    return store.get_run(run_id)
+def deliver(runtime: Runtime, token: str, body: Any = None, key: str | None = None) -> Accepted:
+    return asyncio.run(webhook(runtime, token, body, key))  # type: ignore[arg-type]
+
+
+def wait_status(runtime: Runtime, services: Blocking, run_id: str, *statuses: str) -> Any:
+    run_until(runtime, lambda: services.runs.get_run(run_id)[0].status in statuses)
+    return services.runs.get_run(run_id)
 
 
 ECHO = {
@@ -54,9 +63,11 @@ ECHO = {
 }
 
 
-def test_a_delivery_runs_its_steps_with_rendered_templates(runtime: Runtime, store: Store) -> None:
+def test_a_delivery_runs_its_steps_with_rendered_templates(
+    runtime: Runtime, services: Blocking
+) -> None:
     _, token = make_flow(
-        store,
+        services,
         ECHO,
         {
             "key": "second",
@@ -66,7 +77,7 @@ def test_a_delivery_runs_its_steps_with_rendered_templates(runtime: Runtime, sto
         },
     )
     accepted = deliver(runtime, token)
-    run, steps = wait_status(runtime, store, accepted.run_ids[0], RunStatus.SUCCEEDED)
+    run, steps = wait_status(runtime, services, accepted.run_ids[0], RunStatus.SUCCEEDED)
     assert [s.step_key for s in steps] == ["notify", "second"]
     first, second = (json.loads(s.output) for s in steps)
     assert first["text"] == "1,500.00 EUR PENDING"
@@ -77,31 +88,31 @@ def test_a_delivery_runs_its_steps_with_rendered_templates(runtime: Runtime, sto
     assert json.loads(steps[1].input) == {"text": "after 1,500.00 EUR PENDING", "number": 150000}
 
 
-def test_transient_errors_are_retried_then_succeed(runtime: Runtime, store: Store) -> None:
+def test_transient_errors_are_retried_then_succeed(runtime: Runtime, services: Blocking) -> None:
     step = {**ECHO, "input": {"text": "x", "fail": "transient:2", "retry_after": 0}}
-    _, token = make_flow(store, step)
+    _, token = make_flow(services, step)
     run_id = deliver(runtime, token).run_ids[0]
-    run, steps = wait_status(runtime, store, run_id, RunStatus.SUCCEEDED)
+    run, steps = wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
     assert [c["attempt"] for c in calls.log] == [1, 2, 3]
     assert steps[0].attempts == 3
     assert run.claims == 3
 
 
-def test_transient_errors_give_up_after_max_attempts(runtime: Runtime, store: Store) -> None:
+def test_transient_errors_give_up_after_max_attempts(runtime: Runtime, services: Blocking) -> None:
     step = {**ECHO, "input": {"text": "x", "fail": "transient:99"}, "max_attempts": 3}
-    _, token = make_flow(store, step)
+    _, token = make_flow(services, step)
     run_id = deliver(runtime, token).run_ids[0]
-    run, steps = wait_status(runtime, store, run_id, RunStatus.FAILED)
+    run, steps = wait_status(runtime, services, run_id, RunStatus.FAILED)
     assert len(calls.log) == 3
     assert run.error == "step notify: probe busy (gave up after 3 attempts)"
     assert steps[0].status == "failed"
 
 
-def test_retry_after_is_honoured(runtime: Runtime, store: Store) -> None:
+def test_retry_after_is_honoured(runtime: Runtime, services: Blocking) -> None:
     step = {**ECHO, "input": {"text": "x", "fail": "transient:1", "retry_after": 0.4}}
-    _, token = make_flow(store, step)
+    _, token = make_flow(services, step)
     run_id = deliver(runtime, token).run_ids[0]
-    wait_status(runtime, store, run_id, RunStatus.SUCCEEDED)
+    wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
     first, second = calls.log
     assert (first["attempt"], second["attempt"]) == (1, 2)
     # The backoff alone would have been ~0.01 s: the wait is the server's Retry-After.
@@ -109,81 +120,85 @@ def test_retry_after_is_honoured(runtime: Runtime, store: Store) -> None:
 
 
 def test_permanent_error_fails_at_once_and_later_steps_do_not_run(
-    runtime: Runtime, store: Store
+    runtime: Runtime, services: Blocking
 ) -> None:
     _, token = make_flow(
-        store, {**ECHO, "input": {"text": "x", "fail": "permanent"}}, {**ECHO, "key": "after"}
+        services, {**ECHO, "input": {"text": "x", "fail": "permanent"}}, {**ECHO, "key": "after"}
     )
     run_id = deliver(runtime, token).run_ids[0]
-    run, steps = wait_status(runtime, store, run_id, RunStatus.FAILED)
+    run, steps = wait_status(runtime, services, run_id, RunStatus.FAILED)
     assert len(calls.log) == 1
     assert run.error == "step notify: probe refused"
     assert [s.step_key for s in steps] == ["notify"]
     assert json.loads(steps[0].input) == {"text": "x", "fail": "permanent"}
 
 
-def test_template_and_validation_errors_name_the_field(runtime: Runtime, store: Store) -> None:
-    _, token = make_flow(store, {**ECHO, "input": {"text": "{{ event.missing }}"}})
+def test_template_and_validation_errors_name_the_field(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, token = make_flow(services, {**ECHO, "input": {"text": "{{ event.missing }}"}})
     run_id = deliver(runtime, token).run_ids[0]
-    run, _ = wait_status(runtime, store, run_id, RunStatus.FAILED)
+    run, _ = wait_status(runtime, services, run_id, RunStatus.FAILED)
     assert run.error == "step notify: template error in input.text: no field 'missing'"
 
-    _, token = make_flow(store, {**ECHO, "input": {"text": "x", "number": "{{ event.status }}"}})
+    _, token = make_flow(services, {**ECHO, "input": {"text": "x", "number": "{{ event.status }}"}})
     run_id = deliver(runtime, token).run_ids[0]
-    run, _ = wait_status(runtime, store, run_id, RunStatus.FAILED)
+    run, _ = wait_status(runtime, services, run_id, RunStatus.FAILED)
     assert run.error is not None
     assert run.error.startswith(
         "step notify: invalid input: number: Input should be a valid integer"
     )
 
 
-def test_replay_resumes_at_the_failed_step(runtime: Runtime, store: Store) -> None:
+def test_replay_resumes_at_the_failed_step(runtime: Runtime, services: Blocking) -> None:
     _, token = make_flow(
-        store, {**ECHO, "key": "first"}, {**ECHO, "input": {"text": "x", "fail": "transient:2"}}
+        services, {**ECHO, "key": "first"}, {**ECHO, "input": {"text": "x", "fail": "transient:2"}}
     )
     flow_spec_steps = 2
-    store_flow = store.list_flows()[0]
-    spec = FlowSpec.model_validate_json(store_flow.definition)
-    spec.steps[1].max_attempts = 1
-    store.save_flow(spec, store_flow.id)
+    flow = services.flows.all()[0]
+    doc = FlowDocument.model_validate(flow.document)
+    doc.steps[1].max_attempts = 1
+    services.flows.save(doc, flow.row.id)
     run_id = deliver(runtime, token).run_ids[0]
-    wait_status(runtime, store, run_id, RunStatus.FAILED)
+    wait_status(runtime, services, run_id, RunStatus.FAILED)
     assert [c["key"].split(":")[1] for c in calls.log] == ["first", "notify"]
 
-    store.replay_run(run_id)  # the probe fails once more, then the retry budget is fresh...
-    spec.steps[1].max_attempts = 3
-    store.save_flow(spec, store_flow.id)
-    run, steps = wait_status(runtime, store, run_id, RunStatus.SUCCEEDED)
+    services.runs.replay(run_id)  # the probe fails once more, then the retry budget is fresh...
+    doc.steps[1].max_attempts = 3
+    services.flows.save(doc, flow.row.id)
+    run, steps = wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
     # "first" succeeded before and was not run again.
     assert [c["key"].split(":")[1] for c in calls.log] == ["first", "notify", "notify", "notify"]
     assert len(steps) == flow_spec_steps
     assert run.error is None
 
 
-def test_only_failed_or_held_runs_replay(runtime: Runtime, store: Store) -> None:
-    _, token = make_flow(store, ECHO)
+def test_only_failed_or_held_runs_replay(runtime: Runtime, services: Blocking) -> None:
+    _, token = make_flow(services, ECHO)
     run_id = deliver(runtime, token).run_ids[0]
-    wait_status(runtime, store, run_id, RunStatus.SUCCEEDED)
+    wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
     with pytest.raises(ValueError, match="only failed or held runs replay"):
-        store.replay_run(run_id)
+        services.runs.replay(run_id)
 
 
 def test_a_run_of_a_dead_worker_is_recovered_without_rerunning_done_steps(
-    runtime: Runtime, store: Store
+    runtime: Runtime, services: Blocking
 ) -> None:
-    _, token = make_flow(store, {**ECHO, "key": "first"}, {**ECHO, "key": "second"})
+    _, token = make_flow(services, {**ECHO, "key": "first"}, {**ECHO, "key": "second"})
     run_id = deliver(runtime, token).run_ids[0]
     # A worker claims the run with a short lease, records the first step, then dies.
     claimed = runtime.writer.submit_sync(ClaimRuns("dead-worker", 10, lease_seconds=0.3))
     assert [r.id for r in claimed.runs] == [run_id]
     now = time.time()
-    done = StepRecord("first", 0, "succeeded", 1, now, now, {"text": "x"}, {"text": "from before"})
+    done = StepRecord(
+        "first", 0, StepStatus.SUCCEEDED, 1, now, now, {"text": "x"}, {"text": "from before"}
+    )
     runtime.writer.submit_sync(RecordStep(run_id, "dead-worker", 0.3, done))
     # Nobody may take it while the lease holds.
     assert runtime.writer.submit_sync(ClaimRuns("other", 10, 60)).runs == []
     time.sleep(0.35)
 
-    run, steps = wait_status(runtime, store, run_id, RunStatus.SUCCEEDED)
+    run, steps = wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
     assert [c["key"].split(":")[1] for c in calls.log] == ["second"]
     assert json.loads(steps[0].output) == {"text": "from before"}
     assert run.claims == 2
@@ -194,16 +209,16 @@ def test_a_run_of_a_dead_worker_is_recovered_without_rerunning_done_steps(
         )
 
 
-def test_unknown_token_is_refused_and_stores_nothing(runtime: Runtime, store: Store) -> None:
+def test_unknown_token_is_refused_and_stores_nothing(runtime: Runtime, services: Blocking) -> None:
     with pytest.raises(UnknownHook):
         deliver(runtime, "no-such-token")
-    assert store.list_events() == []
+    assert services.runs.list_events() == []
 
 
 def test_duplicates_by_idempotency_key_and_by_dedup_template(
-    runtime: Runtime, store: Store
+    runtime: Runtime, services: Blocking
 ) -> None:
-    _, token = make_flow(store, ECHO, trigger={"type": "webhook", "dedup": "{{ event.id }}"})
+    _, token = make_flow(services, ECHO, trigger={"type": "webhook", "dedup": "{{ event.id }}"})
     first = deliver(runtime, token)
     again = deliver(runtime, token, {**TRANSACTION, "status": "SUCCEEDED"})
     assert again.duplicate
@@ -211,23 +226,20 @@ def test_duplicates_by_idempotency_key_and_by_dedup_template(
     other = deliver(runtime, token, {**TRANSACTION, "id": "another"})
     assert not other.duplicate
 
-    _, token2 = make_flow(store, {**ECHO, "key": "k2"})
+    _, token2 = make_flow(services, {**ECHO, "key": "k2"})
     a = deliver(runtime, token2, key="abc")
     b = deliver(runtime, token2, key="abc")
     assert b.duplicate
     assert b.event_id == a.event_id
-    assert len(store.list_events()) == 3
+    assert len(services.runs.list_events()) == 3
 
 
-def test_duplicates_inside_one_batch(runtime: Runtime, store: Store) -> None:
-    _, token = make_flow(store, ECHO)
+def test_duplicates_inside_one_batch(runtime: Runtime, services: Blocking) -> None:
+    _, token = make_flow(services, ECHO)
 
     async def burst() -> list[Accepted]:
         return await asyncio.gather(
-            *[
-                runtime.deliver(Delivery(token, {}, "{}", {}, "same-key" if i % 2 else None))
-                for i in range(20)
-            ]
+            *[webhook(runtime, token, {}, "same-key" if i % 2 else None) for i in range(20)]
         )
 
     results = asyncio.run(burst())
@@ -237,33 +249,28 @@ def test_duplicates_inside_one_batch(runtime: Runtime, store: Store) -> None:
     # A copy answered in the batch that stores the original is told the original's runs too.
     assert {tuple(r.run_ids) for r in keyed} == {tuple(keyed[0].run_ids)}
     assert len(keyed[0].run_ids) == 1
-    assert len(store.list_events()) == 11
+    assert len(services.runs.list_events()) == 11
 
 
-def test_disabled_flow_holds_events_until_released(runtime: Runtime, store: Store) -> None:
-    flow_id, token = make_flow(store, ECHO, enabled=False)
+def test_disabled_flow_holds_events_until_released(runtime: Runtime, services: Blocking) -> None:
+    flow_id, token = make_flow(services, ECHO, enabled=False)
     accepted = deliver(runtime, token)
     assert accepted.held
     run_until(runtime, lambda: True)
-    assert store.get_run(accepted.run_ids[0])[0].status == RunStatus.HELD
+    assert services.runs.get_run(accepted.run_ids[0])[0].status == RunStatus.HELD
     assert calls.log == []
-    assert store.release_held(flow_id) == 1
-    wait_status(runtime, store, accepted.run_ids[0], RunStatus.SUCCEEDED)
+    assert services.runs.release_held(flow_id) == 1
+    wait_status(runtime, services, accepted.run_ids[0], RunStatus.SUCCEEDED)
 
 
-def test_concurrent_deliveries_share_commits(runtime: Runtime, store: Store) -> None:
-    _, token = make_flow(store, ECHO)
+def test_concurrent_deliveries_share_commits(runtime: Runtime, services: Blocking) -> None:
+    _, token = make_flow(services, ECHO)
     before = runtime.writer.commits
 
     async def burst() -> list[Accepted]:
-        return await asyncio.gather(
-            *[
-                runtime.deliver(Delivery(token, {"i": i}, json.dumps({"i": i}), {}))
-                for i in range(200)
-            ]
-        )
+        return await asyncio.gather(*[webhook(runtime, token, {"i": i}) for i in range(200)])
 
     results = asyncio.run(burst())
     assert len({r.event_id for r in results}) == 200
     assert runtime.writer.commits - before < 200
-    assert len(store.list_events(limit=500)) == 200
+    assert len(services.runs.list_events(limit=500)) == 200

@@ -11,16 +11,17 @@ from sqlalchemy import text
 
 import maillon.engine.db
 import maillon.engine.intake
-from maillon.engine.intake import Accepted, Delivery, SourceDelivery, UnknownHook, source_key
+from maillon.engine.hooks import SourceKey
+from maillon.engine.intake import Accepted, Delivery, SourceDelivery, UnknownHook
 from maillon.engine.runtime import Runtime
-from maillon.engine.store import Store
 from tests.engine.test_executor import ECHO, deliver, make_flow
+from tests.support.services import Blocking
 
 
 def test_a_key_stored_after_the_look_up_makes_a_duplicate_not_an_error(
-    runtime: Runtime, store: Store, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, services: Blocking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, token = make_flow(store, ECHO)
+    _, token = make_flow(services, ECHO)
     original = deliver(runtime, token, key="k-1")
 
     # The first dedup look-up misses the committed row, as if it had been committed by another
@@ -38,8 +39,8 @@ def test_a_key_stored_after_the_look_up_makes_a_duplicate_not_an_error(
 
     async def batch() -> tuple[Accepted, Accepted]:
         return await asyncio.gather(
-            runtime.deliver(Delivery(token, {}, "{}", {}, "k-1")),
-            runtime.deliver(Delivery(token, {}, "{}", {}, "k-2")),
+            runtime.writer.submit(Delivery(token, {}, "{}", {}, "k-1")),
+            runtime.writer.submit(Delivery(token, {}, "{}", {}, "k-2")),
         )
 
     again, fresh = asyncio.run(batch())
@@ -47,16 +48,18 @@ def test_a_key_stored_after_the_look_up_makes_a_duplicate_not_an_error(
     assert again.duplicate and again.event_id == original.event_id
     assert again.run_ids == original.run_ids
     assert not fresh.duplicate
-    assert len(store.list_events()) == 2
+    assert len(services.runs.list_events()) == 2
 
 
-def _app_source(runtime: Runtime, store: Store, *flows_enabled: bool) -> tuple[str, list[str]]:
+def _app_source(
+    runtime: Runtime, services: Blocking, *flows_enabled: bool
+) -> tuple[str, list[str]]:
     """An app connection with a hook token and flows on its ``deal_created`` event.
 
     Set up in the tables directly: the probe connector has no app trigger of its own.
     """
-    store.save_connection("probe", "app-conn", {"label": "l", "api_key": "k"})
-    flow_ids = [make_flow(store, {**ECHO, "key": f"s{i}"})[0] for i in range(len(flows_enabled))]
+    services.connections.create("probe", "app-conn", {"label": "l", "api_key": "k"})
+    flow_ids = [make_flow(services, {**ECHO, "key": f"s{i}"})[0] for i in range(len(flows_enabled))]
     with runtime.db.begin() as conn:
         conn.execute(
             text("UPDATE connections SET hook_token = 'app-token' WHERE name = 'app-conn'")
@@ -67,7 +70,11 @@ def _app_source(runtime: Runtime, store: Store, *flows_enabled: bool) -> tuple[s
         for flow_id, enabled in zip(flow_ids, flows_enabled, strict=True):
             conn.execute(
                 text("UPDATE flows SET source_key = :key, enabled = :on WHERE id = :id"),
-                {"key": source_key(str(source_id), "deal_created"), "on": enabled, "id": flow_id},
+                {
+                    "key": str(SourceKey(str(source_id), "deal_created")),
+                    "on": enabled,
+                    "id": flow_id,
+                },
             )
     return str(source_id), flow_ids
 
@@ -85,16 +92,18 @@ def _app_delivery(key: str | None, token: str = "app-token", window: float = 60)
     )
 
 
-def test_app_deliveries_in_one_batch_fan_out_and_dedup(runtime: Runtime, store: Store) -> None:
-    _, (on, _off, also_on) = _app_source(runtime, store, True, False, True)
+def test_app_deliveries_in_one_batch_fan_out_and_dedup(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, (on, _off, also_on) = _app_source(runtime, services, True, False, True)
 
     async def batch() -> tuple[Accepted | BaseException, ...]:
         return await asyncio.gather(
-            runtime.deliver(_app_delivery("deal-1")),
-            runtime.deliver(_app_delivery("deal-1")),
-            runtime.deliver(_app_delivery("deal-2")),
-            runtime.deliver(_app_delivery("deal-3", token="no-such-token")),
-            runtime.deliver(_app_delivery(None)),
+            runtime.writer.submit(_app_delivery("deal-1")),
+            runtime.writer.submit(_app_delivery("deal-1")),
+            runtime.writer.submit(_app_delivery("deal-2")),
+            runtime.writer.submit(_app_delivery("deal-3", token="no-such-token")),
+            runtime.writer.submit(_app_delivery(None)),
             return_exceptions=True,
         )
 
@@ -103,29 +112,29 @@ def test_app_deliveries_in_one_batch_fan_out_and_dedup(runtime: Runtime, store: 
     assert isinstance(second, Accepted) and isinstance(keyless, Accepted)
     assert isinstance(unknown, UnknownHook)
     assert len(first.run_ids) == 2  # one run per enabled flow
-    assert {store.get_run(r)[0].flow_id for r in first.run_ids} == {on, also_on}
+    assert {services.runs.get_run(r)[0].flow_id for r in first.run_ids} == {on, also_on}
     assert copy.duplicate and (copy.event_id, copy.run_ids) == (first.event_id, first.run_ids)
     assert not second.duplicate and not keyless.duplicate
-    assert len(store.list_events()) == 3
+    assert len(services.runs.list_events()) == 3
 
 
-def test_an_app_key_older_than_its_window_is_given_up(runtime: Runtime, store: Store) -> None:
-    _app_source(runtime, store, True)
-    first = asyncio.run(runtime.deliver(_app_delivery("deal-1", window=0)))
-    again = asyncio.run(runtime.deliver(_app_delivery("deal-1", window=0)))
+def test_an_app_key_older_than_its_window_is_given_up(runtime: Runtime, services: Blocking) -> None:
+    _app_source(runtime, services, True)
+    first = asyncio.run(runtime.writer.submit(_app_delivery("deal-1", window=0)))
+    again = asyncio.run(runtime.writer.submit(_app_delivery("deal-1", window=0)))
     assert not again.duplicate and again.event_id != first.event_id
-    within = asyncio.run(runtime.deliver(_app_delivery("deal-1", window=60)))
+    within = asyncio.run(runtime.writer.submit(_app_delivery("deal-1", window=60)))
     assert within.duplicate and within.event_id == again.event_id
-    assert store.get_event(first.event_id)[0].dedup_key is None
+    assert services.runs.get_event(first.event_id)[0].dedup_key is None
 
 
 def test_intake_look_ups_use_indexes(
-    runtime: Runtime, store: Store, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, services: Blocking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if runtime.db.dialect.name != "sqlite":
         pytest.skip("query plans are read with SQLite's EXPLAIN QUERY PLAN")
-    _, token = make_flow(store, ECHO)
-    _app_source(runtime, store, True)
+    _, token = make_flow(services, ECHO)
+    _app_source(runtime, services, True)
     statements: list[tuple[str, Any]] = []
     real = maillon.engine.db.driver_query
 
@@ -136,8 +145,8 @@ def test_intake_look_ups_use_indexes(
     monkeypatch.setattr(maillon.engine.intake, "driver_query", record)
     deliver(runtime, token, key="k-1")
     deliver(runtime, token, key="k-1")
-    asyncio.run(runtime.deliver(_app_delivery("deal-1")))
-    asyncio.run(runtime.deliver(_app_delivery("deal-1")))
+    asyncio.run(runtime.writer.submit(_app_delivery("deal-1")))
+    asyncio.run(runtime.writer.submit(_app_delivery("deal-1")))
     assert statements
     with runtime.db.connect() as conn:
         for sql, params in statements:
@@ -167,7 +176,7 @@ def _in_one_batch(runtime: Runtime, *ops: Any, prepare: Any = None) -> list[Any]
     async def run() -> list[Any]:
         held = asyncio.ensure_future(runtime.writer.submit(Hold()))
         await asyncio.to_thread(started.wait, 5)
-        tasks = [asyncio.ensure_future(runtime.deliver(op)) for op in ops]
+        tasks = [asyncio.ensure_future(runtime.writer.submit(op)) for op in ops]
         await asyncio.sleep(0)  # each task enqueues its op
         release.set()
         await held
@@ -178,12 +187,12 @@ def _in_one_batch(runtime: Runtime, *ops: Any, prepare: Any = None) -> list[Any]
 
 @pytest.mark.parametrize("kind", ["webhook", "app"])
 def test_a_hook_token_with_a_nul_byte_is_unknown_and_fails_no_other_delivery(
-    runtime: Runtime, store: Store, kind: str
+    runtime: Runtime, services: Blocking, kind: str
 ) -> None:
     # PostgreSQL text cannot hold NUL; psycopg refuses the token look-up, which runs
     # outside any savepoint, and the whole group commit fails (every sender in it gets a 500).
-    _, token = make_flow(store, ECHO)
-    _app_source(runtime, store, True)
+    _, token = make_flow(services, ECHO)
+    _app_source(runtime, services, True)
     if kind == "webhook":
         good: Any = Delivery(token, {}, "{}", {}, None)
         bad: Any = Delivery("nul\x00token", {}, "{}", {}, None)
@@ -195,11 +204,11 @@ def test_a_hook_token_with_a_nul_byte_is_unknown_and_fails_no_other_delivery(
 
 
 def test_a_dedup_key_with_a_nul_byte_is_stored_and_fails_no_other_delivery(
-    runtime: Runtime, store: Store
+    runtime: Runtime, services: Blocking
 ) -> None:
     # A body field rendered into the dedup key reaches the INSERT as is; on PostgreSQL
     # the NUL fails the whole batch.
-    _, token = make_flow(store, ECHO, trigger={"type": "webhook", "dedup": "{{ event.id }}"})
+    _, token = make_flow(services, ECHO, trigger={"type": "webhook", "dedup": "{{ event.id }}"})
     good = Delivery(token, {"id": "fine"}, '{"id": "fine"}', {}, None)
     odd = Delivery(token, {"id": "a\x00b"}, '{"id": "a\\u0000b"}', {}, None)
     fine, stored = _in_one_batch(runtime, good, odd)
@@ -209,7 +218,7 @@ def test_a_dedup_key_with_a_nul_byte_is_stored_and_fails_no_other_delivery(
     assert again.duplicate and again.event_id == stored.event_id
 
 
-def test_a_batch_of_only_nul_tokens_is_unknown(runtime: Runtime, store: Store) -> None:
+def test_a_batch_of_only_nul_tokens_is_unknown(runtime: Runtime, services: Blocking) -> None:
     (refused,) = _in_one_batch(runtime, Delivery("\x00", {}, "{}", {}, None))
     assert isinstance(refused, UnknownHook)
     (refused,) = _in_one_batch(runtime, _app_delivery("deal-1", token="\x00"))
@@ -217,7 +226,7 @@ def test_a_batch_of_only_nul_tokens_is_unknown(runtime: Runtime, store: Store) -
 
 
 def test_a_batch_fanned_out_past_the_drivers_parameter_limit_is_stored(
-    runtime: Runtime, store: Store
+    runtime: Runtime, services: Blocking
 ) -> None:
     # Every run of a batch went into one INSERT; 500 app deliveries to 19 flows are
     # 9,500 runs, 66,500 parameters: past PostgreSQL's 65,535 and SQLite's default 32,766
@@ -230,7 +239,7 @@ def test_a_batch_fanned_out_past_the_drivers_parameter_limit_is_stored(
             dbapi = conn.connection.driver_connection
             dbapi.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
 
-    _app_source(runtime, store, *[True] * 19)
+    _app_source(runtime, services, *[True] * 19)
     ops = [_app_delivery(f"deal-{i}") for i in range(500)]
     results = _in_one_batch(runtime, *ops, prepare=upstream_sqlite_limit)
     failed = [r for r in results if not isinstance(r, Accepted)]

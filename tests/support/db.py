@@ -14,12 +14,12 @@ from sqlalchemy import create_engine, text
 from maillon.connectors.registry import Registry
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
-from maillon.engine.store import Store
 from tests.support.probe import calls, probe
+from tests.support.services import Blocking
 
 POSTGRES_URL = os.environ.get("MAILLON_TEST_POSTGRES_URL")
 
-__all__ = ["database_url", "make_settings", "run_until", "runtime", "store"]
+__all__ = ["database_url", "make_settings", "run_until", "runtime", "services"]
 
 
 def _reset_postgres(url: str) -> None:
@@ -75,8 +75,9 @@ def runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def store(runtime: Runtime) -> Store:
-    return runtime.store()
+def services(runtime: Runtime) -> Blocking:
+    """The runtime's engine services, callable from synchronous tests."""
+    return Blocking(runtime.services)
 
 
 def run_until(runtime: Runtime, predicate: Callable[[], bool], timeout: float = 10) -> None:

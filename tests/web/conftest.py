@@ -9,17 +9,17 @@ import pytest
 from maillon.connectors.registry import Registry
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
-from maillon.engine.store import Store
 from maillon.web.app import create_app
 from tests.support.probe import calls, probe
 from tests.support.server import LiveServer
+from tests.support.services import Blocking
 
 
 @dataclass
 class Live:
     url: str
     client: httpx.Client  # authenticated
-    store: Store
+    services: Blocking
     runtime: Runtime
 
 
@@ -30,9 +30,9 @@ def live(make_settings: Callable[..., Settings]) -> Iterator[Live]:
     runtime = Runtime(make_settings(max_body_bytes=64 * 1024), registry=Registry([probe]))
     app = create_app(runtime=runtime)
     with LiveServer(app) as url:
-        store: Store = app.state.store
-        _, token = store.create_token("tests")
+        services = Blocking(runtime.services)
+        _, token = services.tokens.create("tests")
         with httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10
         ) as client:
-            yield Live(url, client, store, runtime)
+            yield Live(url, client, services, runtime)

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
 from maillon.web.cli import main
+from tests.support.services import Blocking
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -84,14 +85,24 @@ def test_connections_add_keeps_secrets_out_of_output(
     runtime = Runtime(make_settings(secret_key="cli-secret"))
     runtime.open()
     try:
-        store = runtime.store()
-        assert store.secret_names(store.get_connection("team")) == ["bot_token"]
+        view = Blocking(runtime.services).connections.get("team")
+        assert view.secrets_set == ["bot_token"]
     finally:
         runtime.close()
 
 
-def test_connect_google_prints_the_consent_url(cli: Callable[..., str]) -> None:
-    out = cli("connections", "connect-google", "g", "--client-id", "cid", "--client-secret", "cs")
+def test_connect_prints_the_consent_url(cli: Callable[..., str]) -> None:
+    out = cli(
+        "connections",
+        "connect",
+        "google",
+        "g",
+        "--set",
+        "client_id=cid",
+        "--set",
+        "client_secret=cs",
+    )
     assert "https://accounts.google.com/" in out and "client_id=cid" in out
     assert "https://maillon.example.com/oauth/google/callback" in out
-    assert "MAILLON_GOOGLE_CLIENT_ID" in cli("connections", "connect-google", "h", code=1)
+    assert "MAILLON_GOOGLE_CLIENT_ID" in cli("connections", "connect", "google", "h", code=1)
+    assert "do not connect with OAuth" in cli("connections", "connect", "slack", "s", code=1)

@@ -1,4 +1,4 @@
-"""Connecting a Google account: start → consent (Google's part, simulated) → callback → stored."""
+"""Connecting a Google account: start, consent (simulated), callback, stored connection."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from maillon.engine.settings import Settings
 from maillon.web.app import create_app
 from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer
+from tests.support.services import Blocking
 
 
 @pytest.fixture
 def served(make_settings: Callable[..., Settings]) -> Iterator[tuple[str, httpx.Client]]:
     app = create_app(make_settings(public_url="https://maillon.example.com"))
     with LiveServer(app) as url:
-        _, token = app.state.store.create_token("oauth")
+        _, token = Blocking(app.state.runtime.services).tokens.create("oauth")
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
             yield url, client
@@ -36,11 +37,13 @@ def start(client: httpx.Client, google: FakeServer, **extra: str) -> dict[str, l
         "/api/oauth/google/start",
         json={
             "name": "backoffice-google",
-            "client_id": "cid",
-            "client_secret": "cs",
-            "token_uri": google.url + "token",
-            "authorize_url": google.url + "auth",
-            **extra,
+            "values": {
+                "client_id": "cid",
+                "client_secret": "cs",
+                "token_uri": google.url + "token",
+                "authorize_url": google.url + "auth",
+                **extra,
+            },
         },
     )
     assert r.status_code == 200, r.text
@@ -126,10 +129,3 @@ def test_start_needs_an_oauth_client(served: tuple[str, httpx.Client]) -> None:
         httpx.post(client.base_url.join("/api/oauth/google/start"), json={"name": "g"}).status_code
         == 401
     )
-
-
-def test_callback_path_matches_the_google_module() -> None:
-    from maillon.connectors.google import oauth
-    from maillon.web.oauth import CALLBACK_PATH
-
-    assert CALLBACK_PATH == oauth.CALLBACK_PATH

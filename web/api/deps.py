@@ -7,12 +7,12 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency
 
-from maillon.engine.store import Store
+from maillon.engine.services import Services
 
-__all__ = ["AnyRequest", "StoreDep"]
+__all__ = ["AnyRequest", "ServicesDep"]
 
-#: The :class:`maillon.engine.store.Store` of the app (registered as the ``store`` dependency).
-StoreDep = NamedDependency[Store]
+#: The engine services of the app (registered as the ``services`` dependency).
+ServicesDep = NamedDependency[Services]
 
 #: A request, whatever its user, auth and state types.
 AnyRequest = Request[Any, Any, Any]

@@ -8,33 +8,32 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from maillon.engine.models import RunStatus
-from maillon.web.api.deps import AnyRequest, StoreDep
+from maillon.web.api.deps import ServicesDep
 from maillon.web.api.schemas import EventOut, RunOut
 
 __all__ = ["EventController", "RunController"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
-StatusFilter = Annotated[str | None, QueryParameter(pattern="^(" + "|".join(RunStatus.ALL) + ")$")]
 
 
 class EventController(Controller):
     path = "/api/events"
     tags = ["events"]
 
-    @get("/", sync_to_thread=True)
-    def list_events(
+    @get("/")
+    async def list_events(
         self,
-        store: StoreDep,
+        services: ServicesDep,
         flow_id: FromQuery[str | None] = None,
         limit: Limit = 50,
         before: FromQuery[str | None] = None,
     ) -> list[EventOut]:
         """Newest first; page with ``before=<last id>``."""
-        return [EventOut.of(e) for e in store.list_events(flow_id, limit, before)]
+        return [EventOut.of(e) for e in await services.runs.list_events(flow_id, limit, before)]
 
-    @get("/{event_id:str}", sync_to_thread=True)
-    def get_event(self, store: StoreDep, event_id: FromPath[str]) -> EventOut:
-        event, runs = store.get_event(event_id)
+    @get("/{event_id:str}")
+    async def get_event(self, services: ServicesDep, event_id: FromPath[str]) -> EventOut:
+        event, runs = await services.runs.get_event(event_id)
         return EventOut.of(event, runs)
 
 
@@ -42,26 +41,25 @@ class RunController(Controller):
     path = "/api/runs"
     tags = ["runs"]
 
-    @get("/", sync_to_thread=True)
-    def list_runs(
+    @get("/")
+    async def list_runs(
         self,
-        store: StoreDep,
+        services: ServicesDep,
         flow_id: FromQuery[str | None] = None,
-        status: StatusFilter = None,
+        status: FromQuery[RunStatus | None] = None,
         limit: Limit = 50,
         before: FromQuery[str | None] = None,
     ) -> list[RunOut]:
         """Newest first; filter by flow and status; page with ``before=<last id>``."""
-        return [RunOut.of(r) for r in store.list_runs(flow_id, status, limit, before)]
+        runs = await services.runs.list_runs(flow_id, status, limit, before)
+        return [RunOut.of(r) for r in runs]
 
-    @get("/{run_id:str}", sync_to_thread=True)
-    def get_run(self, store: StoreDep, run_id: FromPath[str]) -> RunOut:
-        run, steps = store.get_run(run_id)
+    @get("/{run_id:str}")
+    async def get_run(self, services: ServicesDep, run_id: FromPath[str]) -> RunOut:
+        run, steps = await services.runs.get_run(run_id)
         return RunOut.of(run, steps)
 
-    @post("/{run_id:str}/replay", sync_to_thread=True, status_code=200)
-    def replay_run(self, store: StoreDep, request: AnyRequest, run_id: FromPath[str]) -> RunOut:
+    @post("/{run_id:str}/replay", status_code=200)
+    async def replay_run(self, services: ServicesDep, run_id: FromPath[str]) -> RunOut:
         """Run a failed (or held) run again from its first step that did not succeed."""
-        run = store.replay_run(run_id)
-        request.app.state.runtime.wakeup.notify()
-        return RunOut.of(run)
+        return RunOut.of(await services.runs.replay(run_id))

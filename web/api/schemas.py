@@ -8,8 +8,18 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from maillon.engine.flows import FlowSpec
-from maillon.engine.models import ConnectionRow, EventRow, FlowRow, RunRow, StepRow, SubscriptionRow
+from maillon.engine.flows import FlowDocument
+from maillon.engine.models import (
+    EventRow,
+    RunRow,
+    RunStatus,
+    StepRow,
+    StepStatus,
+    SubscriptionRow,
+    SubscriptionStatus,
+)
+from maillon.engine.services.connections import ConnectionView
+from maillon.engine.services.flows import FlowView
 
 __all__ = [
     "ConnectionIn",
@@ -38,7 +48,7 @@ class SubscriptionOut(BaseModel):
     """Whether the app posts the flow's event to Maillon, and why not if it refused."""
 
     url: str
-    status: str = Field(description="registered | unregistered | failed")
+    status: SubscriptionStatus
     error: str | None
     updated_at: str | None
 
@@ -47,7 +57,7 @@ class SubscriptionOut(BaseModel):
         return cls(url=row.url, status=row.status, error=row.error, updated_at=iso(row.updated_at))
 
 
-class FlowOut(FlowSpec):
+class FlowOut(FlowDocument):
     """A flow as stored, with its identity and the URL its events arrive at."""
 
     id: str
@@ -67,20 +77,16 @@ class FlowOut(FlowSpec):
     updated_at: str | None
 
     @classmethod
-    def of(
-        cls,
-        row: FlowRow,
-        base_url: str,
-        subscription: SubscriptionRow | None = None,
-        warnings: list[str] | None = None,
-    ) -> FlowOut:
+    def of(cls, view: FlowView) -> FlowOut:
+        row = view.row
         return cls(
-            **json.loads(row.definition),
+            **view.spec.model_dump(),
+            enabled=row.enabled,
             id=row.id,
             version=row.version,
-            hook_url=None if row.source_key else f"{base_url}/hooks/{row.hook_token}",
-            subscription=SubscriptionOut.of(subscription) if subscription else None,
-            warnings=warnings or [],
+            hook_url=view.hook_url,
+            subscription=SubscriptionOut.of(view.subscription) if view.subscription else None,
+            warnings=view.warnings,
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
         )
@@ -116,16 +122,15 @@ class ConnectionOut(BaseModel):
     updated_at: str | None
 
     @classmethod
-    def of(
-        cls, row: ConnectionRow, secret_names: list[str], hook_prefix: str | None
-    ) -> ConnectionOut:
+    def of(cls, view: ConnectionView) -> ConnectionOut:
+        row = view.row
         return cls(
             id=row.id,
             name=row.name,
             app=row.app,
-            config=json.loads(row.config),
-            secrets_set=secret_names,
-            hook_prefix=hook_prefix,
+            config=view.config,
+            secrets_set=view.secrets_set,
+            hook_prefix=view.hook_prefix,
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
         )
@@ -134,11 +139,14 @@ class ConnectionOut(BaseModel):
 class StepOut(BaseModel):
     key: str
     position: int
-    status: str
+    status: StepStatus
     attempts: int
     input: Any
     output: Any
     error: str | None
+    details: Any = Field(
+        None, description="What the app said besides the error (status code, error code)."
+    )
     started_at: str | None
     finished_at: str | None
 
@@ -152,6 +160,7 @@ class StepOut(BaseModel):
             input=_json(row.input),
             output=_json(row.output),
             error=row.error,
+            details=_json(row.details),
             started_at=iso(row.started_at),
             finished_at=iso(row.finished_at),
         )
@@ -161,7 +170,7 @@ class RunOut(BaseModel):
     id: str
     flow_id: str
     event_id: str
-    status: str
+    status: RunStatus
     claims: int
     error: str | None
     created_at: str | None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -13,12 +12,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
 
-from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.errors import PermanentError
 from maillon.connectors.google import GoogleConnection, oauth
 from maillon.connectors.google.client import GMAIL, SHEETS, session
 from maillon.connectors.google.connection import DEFAULT_AUTHORIZE_URL
 from maillon.connectors.google.gmail import SendEmail
+from maillon.connectors.google.oauth import GOOGLE_OAUTH
 from maillon.connectors.google.sheets import AppendRow
+from maillon.connectors.oauth import TokenSet
+from maillon.engine.oauth import authorization_url
 from tests.connectors.google.support import GMAIL_SEND, TOKEN_PATH, ctx, google_error, token_forms
 from tests.support.fakeserver import FakeServer
 
@@ -37,26 +39,27 @@ def fake_id_token(claims: dict[str, object]) -> str:
 # --- the consent flow ---------------------------------------------------------------------------
 
 
-def test_authorization_url_asks_for_offline_access_and_the_actions_scopes() -> None:
-    verifier = oauth.new_code_verifier()
-    url = oauth.authorization_url(
+def test_consent_asks_for_offline_access_and_every_google_scope() -> None:
+    url = authorization_url(
+        GOOGLE_OAUTH,
+        GOOGLE_OAUTH.authorize_url,
         client_id="cid",
-        redirect_uri=oauth.redirect_uri("https://maillon.example.com/"),
-        scopes=oauth.scopes_for(["gmail", "google_sheets"]),
+        redirect_uri="https://maillon.example.com/oauth/google/callback",
         state="st4te",
-        code_verifier=verifier,
+        verifier="v" * 50,
     )
 
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == DEFAULT_AUTHORIZE_URL
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    challenge = b64url(hashlib.sha256(verifier.encode()).digest())
+    challenge = b64url(hashlib.sha256(b"v" * 50).digest())
     assert query == {
         "response_type": "code",
         "client_id": "cid",
         "redirect_uri": "https://maillon.example.com/oauth/google/callback",
         "scope": "openid email https://www.googleapis.com/auth/gmail.send "
-        "https://www.googleapis.com/auth/spreadsheets",
+        "https://www.googleapis.com/auth/spreadsheets "
+        "https://www.googleapis.com/auth/calendar.events",
         "state": "st4te",
         "access_type": "offline",
         "prompt": "consent",
@@ -64,6 +67,8 @@ def test_authorization_url_asks_for_offline_access_and_the_actions_scopes() -> N
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
+    # google-auth refreshes access tokens in the actions: the engine leaves them alone.
+    assert not GOOGLE_OAUTH.engine_refreshes
 
 
 def test_scopes_cover_every_google_connector_by_default() -> None:
@@ -74,131 +79,40 @@ def test_scopes_cover_every_google_connector_by_default() -> None:
     ]
     with pytest.raises(ValueError, match="not a Google connector"):
         oauth.scopes_for(["slack"])
-    assert oauth.new_state() != oauth.new_state()
 
 
-def test_exchange_code_posts_the_code_and_returns_the_refresh_token(
-    fake_server: FakeServer,
-) -> None:
-    fake_server.on(
-        "POST",
-        TOKEN_PATH,
-        (
-            200,
-            {
-                "access_token": "at-1",
-                "refresh_token": "rt-1",
-                "expires_in": 3599,
-                "scope": "openid https://www.googleapis.com/auth/gmail.send",
-                "id_token": fake_id_token({"email": "ada@example.com", "sub": "1"}),
-            },
-        ),
+def test_granted_tokens_become_the_refresh_token_and_the_account_email() -> None:
+    granted = TokenSet(
+        access_token="at-1",
+        refresh_token="rt-1",
+        raw={"id_token": fake_id_token({"email": "ada@example.com", "sub": "1"})},
     )
-
-    tokens = oauth.exchange_code(
-        client_id="cid",
-        client_secret="cs",
-        code="the-code",
-        redirect_uri="https://maillon.example.com/oauth/google/callback",
-        token_uri=fake_server.url + "token",
-        code_verifier="v" * 50,
-    )
-
-    assert tokens.refresh_token == "rt-1"
-    assert tokens.access_token == "at-1"
-    assert tokens.account_email == "ada@example.com"
-    assert tokens.scopes == ("openid", "https://www.googleapis.com/auth/gmail.send")
-    assert tokens.expires_at is not None
-    assert "rt-1" not in repr(tokens)
-    assert token_forms(fake_server) == [
-        {
-            "grant_type": "authorization_code",
-            "code": "the-code",
-            "redirect_uri": "https://maillon.example.com/oauth/google/callback",
-            "client_id": "cid",
-            "client_secret": "cs",
-            "code_verifier": "v" * 50,
-        }
-    ]
-
-
-@pytest.mark.parametrize(
-    ("answer", "error", "message"),
-    [
-        (
-            (400, {"error": "invalid_grant", "error_description": "Bad Request"}),
-            PermanentError,
-            "invalid_grant: Bad Request",
-        ),
-        ((503, "unavailable"), TransientError, "HTTP 503"),
-        ((200, {"access_token": "at-1", "expires_in": 3599}), PermanentError, "no refresh token"),
-    ],
-)
-def test_exchange_code_failures(
-    fake_server: FakeServer, answer: tuple[int, object], error: type[Exception], message: str
-) -> None:
-    fake_server.on("POST", TOKEN_PATH, answer)
-    with pytest.raises(error, match=message):
-        oauth.exchange_code(
-            client_id="cid",
-            client_secret="cs",
-            code="c",
-            redirect_uri="https://m.example.com/oauth/google/callback",
-            token_uri=fake_server.url + "token",
-        )
-
-
-def test_exchange_code_async(fake_server: FakeServer) -> None:
-    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "a", "refresh_token": "rt-2"}))
-
-    tokens = asyncio.run(
-        oauth.exchange_code_async(
-            client_id="cid",
-            client_secret="cs",
-            code="c",
-            redirect_uri="https://m.example.com/oauth/google/callback",
-            token_uri=fake_server.url + "token",
-        )
-    )
-
-    assert tokens.refresh_token == "rt-2"
-    assert tokens.account_email is None
-
-
-def test_exchange_code_when_google_is_unreachable_is_transient(fake_server: FakeServer) -> None:
-    url = fake_server.url + "token"
-    fake_server.stop()
-    with pytest.raises(TransientError, match="could not reach"):
-        oauth.exchange_code(
-            client_id="cid", client_secret="cs", code="c", redirect_uri="r", token_uri=url
-        )
+    # The short-lived access token is not stored.
+    assert GOOGLE_OAUTH.to_connection(granted) == {
+        "refresh_token": "rt-1",
+        "account_email": "ada@example.com",
+    }
+    assert GOOGLE_OAUTH.to_connection(TokenSet(access_token="a", refresh_token="r")) == {
+        "refresh_token": "r"
+    }
+    assert oauth.email_from_id_token("not-a-jwt") is None
 
 
 def test_connected_account_refreshes_its_token_and_keeps_it_in_memory(google: FakeServer) -> None:
-    google.on("POST", TOKEN_PATH, (200, {"access_token": "at-0", "refresh_token": "rt-1"}))
-    tokens = oauth.exchange_code(
+    conn = GoogleConnection(
         client_id="cid",
-        client_secret="cs",
-        code="c",
-        redirect_uri="r",
-        token_uri=google.url + "token",
-    )
-    conn = oauth.connection_from_tokens(
-        client_id="cid",
-        client_secret="cs",
-        tokens=tokens,
+        client_secret=SecretStr("cs"),
+        refresh_token=SecretStr("rt-1"),
         token_uri=google.url + "token",
         api_endpoint=google.url,
     )
-    assert conn.access_token is None  # short-lived: not stored
     google.on("POST", TOKEN_PATH, (200, {"access_token": "fresh", "expires_in": 3600}))
     google.on("POST", GMAIL_SEND, (200, {"id": "m1", "threadId": "t1"}))
 
     SendEmail().run(ctx("r1:a"), conn, MAIL)
     SendEmail().run(ctx("r1:b"), conn, MAIL)
 
-    refreshes = token_forms(google)[1:]
-    assert refreshes == [
+    assert token_forms(google) == [
         {
             "grant_type": "refresh_token",
             "refresh_token": "rt-1",

@@ -1,0 +1,270 @@
+"""Connecting app accounts with OAuth 2.0, and keeping their access tokens fresh.
+
+1. :meth:`OAuth.start` (an authenticated user) records a one-time ``state`` with what the
+   callback will need (sealed: it holds the client secret and the PKCE verifier) and answers the
+   URL of the app's consent screen.
+2. The user grants access; the app sends the browser to ``/oauth/<app>/callback``, which is
+   public: the unguessable, single-use, short-lived ``state`` is what protects it.
+3. :meth:`OAuth.finish` trades the code for tokens and saves the connection, encrypted.
+   Connecting an existing connection again ("Reconnect") keeps its settings.
+
+For connectors whose client library does not refresh tokens itself, :meth:`OAuth.fresh` gives a
+step a connection whose access token is valid, refreshing it first (and storing what the app
+granted, including a rotated refresh token) when it expires within a minute.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from pydantic import SecretStr
+from sqlalchemy import Engine, delete
+from sqlmodel import col
+
+from maillon.connectors.base import Connection, Connector
+from maillon.connectors.errors import PermanentError
+from maillon.connectors.oauth import OAuth2
+from maillon.engine.crypto import SecretBox
+from maillon.engine.errors import Invalid, NotFound
+from maillon.engine.models import OAuthStateRow
+from maillon.engine.oauth import authorization_url, new_secret, request_tokens
+from maillon.engine.services.base import Service
+from maillon.engine.services.connections import Connections, ConnectionView
+from maillon.engine.settings import Settings
+
+__all__ = ["CALLBACK_PATH", "Connected", "Consent", "OAuth"]
+
+#: The callback route, ``{app}`` filled in; appended to the public URL it is the redirect URI
+#: to register with the app.
+CALLBACK_PATH = "/oauth/{app}/callback"
+#: How long a consent may take, from start to callback.
+STATE_TTL = 600.0
+#: Refresh an access token this long before it expires, so that it cannot expire mid-step.
+_REFRESH_MARGIN = 60.0
+
+
+@dataclass(frozen=True)
+class Consent:
+    """Where to send the user, and the redirect URI the app must list."""
+
+    authorize_url: str
+    redirect_uri: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A connection made or renewed by a consent, and which account it is (when known)."""
+
+    connection: ConnectionView
+    account: str | None
+
+
+class OAuth(Service):
+    """The consent flow and token refresh for connectors that declare :class:`OAuth2`."""
+
+    def __init__(
+        self, db: Engine, box: SecretBox, connections: Connections, settings: Settings
+    ) -> None:
+        super().__init__(db)
+        self._box = box
+        self._connections = connections
+        self._settings = settings
+        self._refreshing: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def redirect_uri(self, app: str) -> str:
+        """The redirect URI to register with ``app`` for this install."""
+        return self._settings.base_url + CALLBACK_PATH.format(app=app)
+
+    def _declaration(self, app: str) -> tuple[Connector, OAuth2]:
+        connector = self._connections.connector(app)
+        if connector.oauth is None:
+            raise Invalid([f"{app} accounts do not connect with OAuth"])
+        return connector, connector.oauth
+
+    async def start(self, app: str, name: str, values: dict[str, Any]) -> Consent:
+        """Begin connecting (or reconnecting) the connection ``name`` of ``app``.
+
+        ``values``: settings asked before consent (a tenant, an OAuth client of its own, ...);
+        those of an existing connection of that name are kept. Raises :class:`Invalid` when no
+        OAuth client is configured or a setting the app's URLs need is missing.
+        """
+        _, oauth = self._declaration(app)
+        try:
+            existing = await self._connections.values(name)
+        except NotFound:
+            existing = {}
+        given = {**existing, **{k: v for k, v in values.items() if v not in (None, "")}}
+        default_id, default_secret = self._settings.oauth_client(app)
+        client_id = given.get(oauth.client_id_field) or default_id
+        client_secret = given.get(oauth.client_secret_field) or default_secret
+        if not client_id or not client_secret:
+            raise Invalid(
+                [
+                    f"no OAuth client for {app}: give {oauth.client_id_field} and "
+                    f"{oauth.client_secret_field}, or set "
+                    f"{self._settings.oauth_client_hint(app)}"
+                ]
+            )
+        try:
+            base = _override(given, oauth.authorize_url_field) or oauth.url(
+                oauth.authorize_url, given
+            )
+            token_url = _override(given, oauth.token_url_field) or oauth.url(oauth.token_url, given)
+        except ValueError as exc:
+            raise Invalid([str(exc)]) from exc
+        state = new_secret()
+        verifier = new_secret() if oauth.pkce else None
+        redirect = self.redirect_uri(app)
+        payload = {
+            "name": name,
+            "values": given,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "verifier": verifier,
+            "redirect_uri": redirect,
+            "token_url": token_url,
+        }
+        row = OAuthStateRow(
+            state=state, provider=app, payload=self._box.seal(payload), created_at=time.time()
+        )
+        await self.sync(self._put_state, row)
+        url = authorization_url(
+            oauth,
+            base,
+            client_id=client_id,
+            redirect_uri=redirect,
+            state=state,
+            verifier=verifier,
+        )
+        return Consent(authorize_url=url, redirect_uri=redirect, expires_in=int(STATE_TTL))
+
+    def _put_state(self, row: OAuthStateRow) -> None:
+        with self.session(write=True) as s:
+            s.add(row)
+            s.commit()
+
+    def _take_state(self, state: str, app: str) -> dict[str, Any]:
+        """The payload of a consent in progress, once: a state cannot be replayed."""
+        with self.session(write=True) as s:
+            # Expired states of abandoned consents are swept here, when someone comes back.
+            s.exec(
+                delete(OAuthStateRow).where(col(OAuthStateRow.created_at) < time.time() - STATE_TTL)
+            )
+            row = s.get(OAuthStateRow, state)
+            if row is None or row.provider != app:
+                s.commit()
+                raise Invalid(["unknown or expired state: start connecting again"])
+            s.delete(row)
+            s.commit()
+        return self._box.open(row.payload)
+
+    async def finish(
+        self, app: str, state: str, code: str | None, error: str | None = None
+    ) -> Connected:
+        """Complete a consent: trade ``code`` for tokens and save the connection.
+
+        ``error`` is what the app said instead of a code (``access_denied``). Raises
+        :class:`Invalid` (unknown state, refusal), or the connector errors of the token
+        endpoint: :class:`PermanentError` when it refuses, ``TransientError`` when unreachable.
+        """
+        _, oauth = self._declaration(app)
+        flow = await self.sync(self._take_state, state, app)
+        if error or not code:
+            raise Invalid([f"{oauth.provider} said: {error or 'no authorization code'}"])
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": flow["redirect_uri"],
+        }
+        if flow["verifier"]:
+            form["code_verifier"] = flow["verifier"]
+        tokens = await request_tokens(
+            oauth,
+            flow["token_url"],
+            client_id=flow["client_id"],
+            client_secret=flow["client_secret"],
+            form=form,
+            provider=oauth.provider,
+        )
+        if oauth.needs_refresh_token and not tokens.refresh_token:
+            raise PermanentError(
+                f"{oauth.provider} granted no refresh token; start connecting again (offline "
+                "access must be asked for)"
+            )
+        values = {
+            **flow["values"],
+            oauth.client_id_field: flow["client_id"],
+            oauth.client_secret_field: flow["client_secret"],
+            **oauth.to_connection(tokens),
+        }
+        view = await self._connections.put(app, flow["name"], values, replace=True)
+        account = view.config.get("account_email") or view.config.get("account")
+        return Connected(view, account if isinstance(account, str) else None)
+
+    async def fresh(self, name: str, connector: Connector, conn: Connection) -> Connection:
+        """``conn`` with an access token valid for at least a minute, refreshed if needed.
+
+        Connections without a refresh token, and connectors that refresh on their own, are
+        returned as they are. Raises :class:`PermanentError` when the app no longer accepts
+        the refresh token (the account must be connected again).
+        """
+        oauth = connector.oauth
+        if oauth is None or not oauth.engine_refreshes or not _expiring(conn):
+            return conn
+        lock = self._refreshing[name]
+        # A rotated refresh token works once: refresh one connection from one task at a time,
+        # and let the others use what it stored.
+        await anyio.to_thread.run_sync(lock.acquire)
+        try:
+            values = await self._connections.values(name)
+            current = connector.connection.model_validate(values)
+            if not _expiring(current):
+                return current
+            refresh_token = _secret(values.get("refresh_token"))
+            if not refresh_token:
+                raise PermanentError(
+                    f"the {oauth.provider} access token expired and there is no refresh token: "
+                    f"connect {name!r} again"
+                )
+            tokens = await request_tokens(
+                oauth,
+                _override(values, oauth.token_url_field) or oauth.url(oauth.token_url, values),
+                client_id=str(values.get(oauth.client_id_field) or ""),
+                client_secret=_secret(values.get(oauth.client_secret_field)),
+                form={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                provider=oauth.provider,
+            )
+            await self._connections.update(name, oauth.to_connection(tokens))
+            return connector.connection.model_validate(await self._connections.values(name))
+        finally:
+            lock.release()
+
+
+def _override(values: dict[str, Any], field: str | None) -> str | None:
+    value = values.get(field) if field else None
+    return str(value) if value else None
+
+
+def _secret(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return str(value or "")
+
+
+def _expiring(conn: Connection) -> bool:
+    """Whether the connection's access token is missing or expires within the margin."""
+    fields = type(conn).model_fields
+    if "access_token" not in fields or "refresh_token" not in fields:
+        return False
+    if not getattr(conn, "refresh_token", None):
+        return False
+    expires_at = getattr(conn, "expires_at", None)
+    if not getattr(conn, "access_token", None):
+        return True
+    return expires_at is not None and float(expires_at) < time.time() + _REFRESH_MARGIN

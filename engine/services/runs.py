@@ -1,0 +1,159 @@
+"""Events and runs: the history, each run's steps, and putting runs back in the queue.
+
+Replaying a run and releasing held runs queue work: both wake this process's workers as part of
+the operation, so that no caller has to remember to.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Engine, update
+from sqlmodel import col, or_, select
+
+from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow, StepStatus
+from maillon.engine.services.base import Service
+from maillon.engine.wakeup import Wakeup
+
+__all__ = ["Runs", "events_of"]
+
+
+def events_of(flow_id: str) -> Any:
+    """Events that reached a flow (app events are shared by flows: found by their runs)."""
+    ran = select(RunRow.event_id).where(RunRow.flow_id == flow_id)
+    return select(EventRow).where(or_(col(EventRow.flow_id) == flow_id, col(EventRow.id).in_(ran)))
+
+
+class Runs(Service):
+    """Read events and runs; replay failed runs; release held ones."""
+
+    def __init__(self, db: Engine, wakeup: Wakeup) -> None:
+        super().__init__(db)
+        self._wakeup = wakeup
+
+    async def list_events(
+        self, flow_id: str | None = None, limit: int = 50, before: str | None = None
+    ) -> list[EventRow]:
+        """Deliveries, newest first; page with ``before=<last id>``."""
+
+        def read() -> list[EventRow]:
+            q = (
+                events_of(flow_id)
+                if flow_id
+                else select(EventRow).order_by(col(EventRow.id).desc())
+            )
+            if before:
+                q = q.where(col(EventRow.id) < before)
+            with self.session() as s:
+                return list(s.exec(q.limit(limit)))
+
+        return await self.sync(read)
+
+    async def get_event(self, event_id: str) -> tuple[EventRow, list[RunRow]]:
+        """One delivery and the runs it started."""
+
+        def read() -> tuple[EventRow, list[RunRow]]:
+            with self.session() as s:
+                row = s.get(EventRow, event_id)
+                if row is None:
+                    raise NotFound(f"no event {event_id}")
+                runs = list(s.exec(select(RunRow).where(RunRow.event_id == event_id)))
+            return row, runs
+
+        return await self.sync(read)
+
+    async def list_runs(
+        self,
+        flow_id: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[RunRow]:
+        """Runs, newest first; filter by flow and status; page with ``before=<last id>``."""
+
+        def read() -> list[RunRow]:
+            q = select(RunRow).order_by(col(RunRow.id).desc()).limit(limit)
+            if flow_id:
+                q = q.where(RunRow.flow_id == flow_id)
+            if status:
+                q = q.where(RunRow.status == status)
+            if before:
+                q = q.where(col(RunRow.id) < before)
+            with self.session() as s:
+                return list(s.exec(q))
+
+        return await self.sync(read)
+
+    async def get_run(self, run_id: str) -> tuple[RunRow, list[StepRow]]:
+        """One run and its steps in order."""
+
+        def read() -> tuple[RunRow, list[StepRow]]:
+            with self.session() as s:
+                row = s.get(RunRow, run_id)
+                if row is None:
+                    raise NotFound(f"no run {run_id}")
+                steps = s.exec(
+                    select(StepRow).where(StepRow.run_id == run_id).order_by(col(StepRow.position))
+                )
+                return row, list(steps)
+
+        return await self.sync(read)
+
+    async def replay(self, run_id: str) -> RunRow:
+        """Queue a failed or held run again; it resumes at its first unfinished step.
+
+        The failed step's attempt count restarts, so a replay gets the full retry budget.
+        """
+
+        def write() -> RunRow:
+            with self.session(write=True) as s:
+                result = s.exec(
+                    update(RunRow)
+                    .where(
+                        col(RunRow.id) == run_id,
+                        col(RunRow.status).in_([RunStatus.FAILED, RunStatus.HELD]),
+                    )
+                    .values(status=RunStatus.QUEUED, available_at=time.time(), error=None)
+                )
+                if result.rowcount != 1:
+                    row = s.get(RunRow, run_id)
+                    if row is None:
+                        raise NotFound(f"no run {run_id}")
+                    raise Conflict(f"run {run_id} is {row.status}; only failed or held runs replay")
+                s.exec(
+                    update(StepRow)
+                    .where(
+                        col(StepRow.run_id) == run_id, col(StepRow.status) != StepStatus.SUCCEEDED
+                    )
+                    .values(attempts=0)
+                )
+                s.commit()
+                row = s.get(RunRow, run_id)
+                assert row is not None
+                return row
+
+        row = await self.sync(write)
+        self._wakeup.notify()
+        return row
+
+    async def release_held(self, flow_id: str) -> int:
+        """Queue every held run of a flow; return how many."""
+
+        def write() -> int:
+            with self.session(write=True) as s:
+                if s.get(FlowRow, flow_id) is None:
+                    raise NotFound(f"no flow {flow_id}")
+                result = s.exec(
+                    update(RunRow)
+                    .where(col(RunRow.flow_id) == flow_id, col(RunRow.status) == RunStatus.HELD)
+                    .values(status=RunStatus.QUEUED, available_at=time.time())
+                )
+                s.commit()
+                return int(result.rowcount)
+
+        released = await self.sync(write)
+        if released:
+            self._wakeup.notify()
+        return released
