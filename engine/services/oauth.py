@@ -101,23 +101,27 @@ class OAuth(Service):
             existing = {}
         given = {**existing, **{k: v for k, v in values.items() if v not in (None, "")}}
         default_id, default_secret = self._settings.oauth_client(app)
-        client_id = given.get(oauth.client_id_field) or default_id
-        client_secret = given.get(oauth.client_secret_field) or default_secret
+        client_id = str(given.get(oauth.client_id_field) or default_id or "")
+        client_secret = _secret(given.get(oauth.client_secret_field)) or default_secret or ""
+        problems: list[str] = []
         if not client_id or not client_secret:
-            raise Invalid(
-                [
-                    f"no OAuth client for {app}: give {oauth.client_id_field} and "
-                    f"{oauth.client_secret_field}, or set "
-                    f"{self._settings.oauth_client_hint(app)}"
-                ]
+            problems.append(
+                f"no OAuth client for {app}: give {oauth.client_id_field} and "
+                f"{oauth.client_secret_field}, or set {self._settings.oauth_client_hint(app)}"
             )
-        try:
-            base = _override(given, oauth.authorize_url_field) or oauth.url(
-                oauth.authorize_url, given
-            )
-            token_url = _override(given, oauth.token_url_field) or oauth.url(oauth.token_url, given)
-        except ValueError as exc:
-            raise Invalid([str(exc)]) from exc
+        urls: list[str] = []
+        for field, template in (
+            (oauth.authorize_url_field, oauth.authorize_url),
+            (oauth.token_url_field, oauth.token_url),
+        ):
+            try:
+                urls.append(_override(given, field) or oauth.url(template, given))
+            except ValueError as exc:
+                if str(exc) not in problems:
+                    problems.append(str(exc))
+        if problems:
+            raise Invalid(problems)
+        base, token_url = urls
         state = new_secret()
         verifier = new_secret() if oauth.pkce else None
         redirect = self.redirect_uri(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from alembic import command
@@ -30,6 +31,36 @@ def test_upgrading_keeps_existing_data(database_url: str) -> None:
         assert conn.execute(text("SELECT name FROM flows")).scalar_one() == "old flow"
         columns = {c["name"] for c in inspect(conn).get_columns("flows")}
     assert "source_key" in columns
+    engine.dispose()
+
+
+def test_a_flows_enabled_flag_moves_out_of_its_definition(database_url: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(database_url)
+    definition = '{"name": "old", "enabled": false, "steps": []}'
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+        conn.execute(
+            text(
+                "INSERT INTO flows (id, name, enabled, hook_token, definition, version, created_at,"
+                " updated_at) VALUES ('f1', 'old', false, 'tok', :d, 1, 0, 0)"
+            ),
+            {"d": definition},
+        )
+    migrate(database_url)
+    with engine.begin() as conn:
+        stored = conn.execute(text("SELECT enabled, definition FROM flows")).one()
+        assert not stored.enabled
+        assert json.loads(stored.definition) == {"name": "old", "steps": []}
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+        assert json.loads(conn.execute(text("SELECT definition FROM flows")).scalar_one()) == {
+            "name": "old",
+            "steps": [],
+            "enabled": False,
+        }
     engine.dispose()
 
 

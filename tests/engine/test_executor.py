@@ -131,6 +131,8 @@ def test_permanent_error_fails_at_once_and_later_steps_do_not_run(
     assert run.error == "step notify: probe refused"
     assert [s.step_key for s in steps] == ["notify"]
     assert json.loads(steps[0].input) == {"text": "x", "fail": "permanent"}
+    # What the connector said besides the message is kept with the step.
+    assert json.loads(steps[0].details) == {"code": "nope"}
 
 
 def test_template_and_validation_errors_name_the_field(

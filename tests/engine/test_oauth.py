@@ -1,0 +1,174 @@
+"""The engine's OAuth 2.0: consent for any connector that declares it, and token refresh."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.registry import Registry
+from maillon.engine.errors import Invalid
+from maillon.engine.flows import FlowDocument
+from maillon.engine.models import RunStatus
+from maillon.engine.runtime import Runtime
+from maillon.engine.settings import Settings
+from tests.engine.test_executor import deliver, wait_status
+from tests.support.fakeserver import FakeServer
+from tests.support.oauthapp import acme
+from tests.support.probe import probe
+from tests.support.services import Blocking
+
+TOKEN_PATH = "/t1/token"
+
+
+@pytest.fixture
+def acme_runtime(make_settings: Callable[..., Settings]) -> Iterator[Runtime]:
+    rt = Runtime(
+        make_settings(public_url="https://maillon.example.com"),
+        registry=Registry([probe, acme, dataclasses.replace(acme, key="other")]),
+    )
+    rt.open()
+    yield rt
+    rt.close()
+
+
+def _consent(services: Blocking, server: FakeServer, **values: str) -> dict[str, str]:
+    consent = services.oauth.start(
+        "acme",
+        "acme-1",
+        {"server": server.url, "tenant": "t1", "client_id": "cid", "client_secret": "cs", **values},
+    )
+    assert consent.redirect_uri == "https://maillon.example.com/oauth/acme/callback"
+    parts = urlsplit(consent.authorize_url)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == server.url + "t1/authorize"
+    return {k: v[0] for k, v in parse_qs(parts.query).items()}
+
+
+def test_consent_fills_the_account_urls_and_stores_the_tokens(
+    acme_runtime: Runtime, fake_server: FakeServer
+) -> None:
+    services = Blocking(acme_runtime.services)
+    query = _consent(services, fake_server)
+    assert query["scope"] == "read write"
+    assert query["client_id"] == "cid" and query["code_challenge_method"] == "S256"
+    fake_server.on(
+        "POST",
+        TOKEN_PATH,
+        (200, {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600}),
+    )
+
+    done = services.oauth.finish("acme", query["state"], "c0de")
+
+    assert done.connection.row.name == "acme-1"
+    assert done.connection.config["tenant"] == "t1"
+    assert set(done.connection.secrets_set) == {"access_token", "refresh_token", "client_secret"}
+    [exchange] = fake_server.received("POST", TOKEN_PATH)
+    form = {k: v[0] for k, v in exchange.form().items()}
+    # The client authenticates with HTTP Basic, as declared: its secret is not in the form.
+    assert exchange.headers["authorization"] == "Basic " + base64.b64encode(b"cid:cs").decode()
+    assert "client_secret" not in form
+    assert form["grant_type"] == "authorization_code" and form["code"] == "c0de"
+    assert form["redirect_uri"] == "https://maillon.example.com/oauth/acme/callback"
+    verifier = form["code_verifier"]
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    assert query["code_challenge"] == challenge.rstrip(b"=").decode()
+    values = services.connections.values("acme-1")
+    assert values["access_token"] == "at-1" and values["expires_at"] > time.time() + 3000
+
+    with pytest.raises(Invalid, match="unknown or expired state"):
+        services.oauth.finish("acme", query["state"], "c0de")
+
+
+def test_consent_refusals(acme_runtime: Runtime, fake_server: FakeServer) -> None:
+    services = Blocking(acme_runtime.services)
+    with pytest.raises(Invalid, match="tenant is needed"):
+        services.oauth.start("acme", "a", {"server": fake_server.url, "client_id": "c"})
+    with pytest.raises(Invalid, match="no OAuth client for acme"):
+        services.oauth.start("acme", "a", {"server": fake_server.url, "tenant": "t1"})
+    with pytest.raises(Invalid, match="do not connect with OAuth"):
+        services.oauth.start("probe", "p", {})
+
+    state = _consent(services, fake_server)["state"]
+    with pytest.raises(Invalid, match="Acme said: access_denied"):
+        services.oauth.finish("acme", state, None, "access_denied")
+
+    fake_server.on("POST", TOKEN_PATH, (400, {"error": "invalid_grant"}), (503, {}))
+    with pytest.raises(PermanentError, match="invalid_grant"):
+        services.oauth.finish("acme", _consent(services, fake_server)["state"], "c")
+    with pytest.raises(TransientError, match="HTTP 503"):
+        services.oauth.finish("acme", _consent(services, fake_server)["state"], "c")
+    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "at"}))
+    with pytest.raises(PermanentError, match="no refresh token"):
+        services.oauth.finish("acme", _consent(services, fake_server)["state"], "c")
+    # A state is bound to its app.
+    state = _consent(services, fake_server)["state"]
+    with pytest.raises(Invalid, match="unknown or expired state"):
+        services.oauth.finish("other", state, "c")
+    assert services.connections.all() == []
+
+
+def _flow_with_expired_token(services: Blocking, server: FakeServer) -> str:
+    services.connections.create(
+        "acme",
+        "acme-1",
+        {
+            "server": server.url,
+            "tenant": "t1",
+            "client_id": "cid",
+            "client_secret": "cs",
+            "access_token": "old",
+            "refresh_token": "rt-1",
+            "expires_at": time.time() - 1,
+        },
+    )
+    doc = FlowDocument.model_validate(
+        {
+            "name": "who",
+            "steps": [{"key": "who", "action": "acme.who_am_i", "connection": "acme-1"}],
+        }
+    )
+    return services.flows.save(doc).row.hook_token
+
+
+def test_an_expired_access_token_is_refreshed_before_the_step(
+    acme_runtime: Runtime, fake_server: FakeServer
+) -> None:
+    services = Blocking(acme_runtime.services)
+    token = _flow_with_expired_token(services, fake_server)
+    # The app rotates refresh tokens: the new one must be kept.
+    fake_server.on(
+        "POST",
+        TOKEN_PATH,
+        (200, {"access_token": "fresh", "refresh_token": "rt-2", "expires_in": 3600}),
+    )
+
+    first = deliver(acme_runtime, token, {}).run_ids[0]
+    second = deliver(acme_runtime, token, {}).run_ids[0]
+    _, steps = wait_status(acme_runtime, services, first, RunStatus.SUCCEEDED)
+    _, steps2 = wait_status(acme_runtime, services, second, RunStatus.SUCCEEDED)
+
+    assert '"fresh"' in (steps[0].output or "") and '"fresh"' in (steps2[0].output or "")
+    [refresh] = fake_server.received("POST", TOKEN_PATH)  # once, for both runs
+    form = {k: v[0] for k, v in refresh.form().items()}
+    assert form == {"grant_type": "refresh_token", "refresh_token": "rt-1"}
+    assert services.connections.values("acme-1")["refresh_token"] == "rt-2"
+
+
+def test_a_revoked_refresh_token_fails_the_step_with_the_reason(
+    acme_runtime: Runtime, fake_server: FakeServer
+) -> None:
+    services = Blocking(acme_runtime.services)
+    token = _flow_with_expired_token(services, fake_server)
+    fake_server.on("POST", TOKEN_PATH, (400, {"error": "invalid_grant"}))
+
+    run_id = deliver(acme_runtime, token, {}).run_ids[0]
+    run, steps = wait_status(acme_runtime, services, run_id, RunStatus.FAILED)
+
+    assert "Acme refused to grant access (invalid_grant)" in (run.error or "")
+    assert steps[0].details is not None and "invalid_grant" in steps[0].details
