@@ -13,6 +13,7 @@ import inspect
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,19 +22,18 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from maillon.connectors.base import Action, ActionContext, Connector
+from maillon.connectors.base import Action, ActionContext, Connection, Connector
 from maillon.connectors.errors import ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.flows import StepSpec, parse_flow
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
-from maillon.engine.services.oauth import OAuth
 from maillon.engine.templating import TemplateRenderError, render_value
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
 
-__all__ = ["Executor", "RetryPolicy"]
+__all__ = ["Executor", "RetryPolicy", "StepTrial", "template_context"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,32 @@ class _StepFailed(Exception):
         self.rendered: Any = None
 
 
+#: Gives a step a connection whose OAuth access token is valid (the OAuth service's ``fresh``).
+Refresh = Callable[[str, Connector, Connection], Awaitable[Connection]]
+
+
+@dataclass(frozen=True)
+class StepTrial:
+    """What one step did when tried on its own: its rendered input, and output or error."""
+
+    rendered: Any
+    output: Any = None
+    error: str | None = None
+    details: dict[str, object] | None = None
+
+
+def template_context(
+    event: Any,
+    request: Any,
+    *,
+    flow: dict[str, Any],
+    run: dict[str, Any],
+    steps: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a step's templates see: ``event``, ``request``, earlier ``steps``, ``flow``, ``run``."""
+    return {"event": event, "request": request, "steps": steps or {}, "flow": flow, "run": run}
+
+
 class Executor:
     """Runs the steps of claimed runs. One per worker process; safe for concurrent runs."""
 
@@ -83,7 +109,7 @@ class Executor:
         writer: Writer,
         registry: Registry,
         connections: ConnectionResolver,
-        oauth: OAuth,
+        fresh: Refresh,
         policy: RetryPolicy,
         step_timeout: float,
         lease_seconds: float,
@@ -92,7 +118,7 @@ class Executor:
         self._writer = writer
         self._registry = registry
         self._connections = connections
-        self._oauth = oauth
+        self._fresh = fresh
         self._policy = policy
         self._step_timeout = step_timeout
         self._lease = lease_seconds
@@ -124,13 +150,12 @@ class Executor:
         flow = parse_flow(run.flow_id, run.flow_version, run.flow_definition)
         # A first claim has no ledger yet: skip the read on the common path.
         ledger = await anyio.to_thread.run_sync(self._read_ledger, run.id) if run.claims > 1 else {}
-        context: dict[str, Any] = {
-            "event": _decode(run.event_body),
-            "request": _decode(run.event_meta),
-            "steps": {},
-            "flow": {"id": run.flow_id, "name": run.flow_name},
-            "run": {"id": run.id, "event_id": run.event_id},
-        }
+        context = template_context(
+            _decode(run.event_body),
+            _decode(run.event_meta),
+            flow={"id": run.flow_id, "name": run.flow_name},
+            run={"id": run.id, "event_id": run.event_id},
+        )
         max_attempts_flow = flow.max_attempts or self._policy.default_max_attempts
         last = len(flow.steps) - 1
         for position, step in enumerate(flow.steps):
@@ -141,7 +166,7 @@ class Executor:
             attempt = (done.attempts if done is not None else 0) + 1
             started = time.time()
             try:
-                rendered, output = await self._run_step(run, step, context, attempt)
+                rendered, output = await self._run_step(step, context, attempt, run.id)
             except _StepFailed as exc:
                 max_attempts = step.max_attempts or max_attempts_flow
                 record = StepRecord(
@@ -190,8 +215,19 @@ class Executor:
     ) -> None:
         await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status, error))
 
+    async def try_step(self, step: StepSpec, context: dict[str, Any], trial_id: str) -> StepTrial:
+        """Run one step once, for real, outside any run (the editor's "test this step").
+
+        Nothing is recorded and nothing is retried: the outcome is returned.
+        """
+        try:
+            rendered, output = await self._run_step(step, context, 1, trial_id)
+        except _StepFailed as exc:
+            return StepTrial(exc.rendered, None, str(exc), exc.details)
+        return StepTrial(rendered, output)
+
     async def _run_step(
-        self, run: ClaimedRun, step: StepSpec, context: dict[str, Any], attempt: int
+        self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
     ) -> tuple[Any, Any]:
         """Return (rendered input, output); raise :class:`_StepFailed`."""
         try:
@@ -203,14 +239,15 @@ class Executor:
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         try:
-            return rendered, await self._call(run, step, connector, action_cls, rendered, attempt)
+            output = await self._call(run_id, step, connector, action_cls, rendered, attempt)
+            return rendered, output
         except _StepFailed as exc:
             exc.rendered = rendered
             raise
 
     async def _call(
         self,
-        run: ClaimedRun,
+        run_id: str,
         step: StepSpec,
         connector: Connector,
         action_cls: type[Action[Any, Any, Any]],
@@ -229,13 +266,13 @@ class Executor:
                 conn = await anyio.to_thread.run_sync(
                     self._connections.resolve, step.connection, connector
                 )
-                conn = await self._oauth.fresh(step.connection, connector, conn)
+                conn = await self._fresh(step.connection, connector, conn)
         except (LookupError, ValueError) as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         except ConnectorError as exc:
             raise _failure(exc) from exc
         ctx = ActionContext(
-            idempotency_key=f"{run.id}:{step.key}", attempt=attempt, timeout=self._step_timeout
+            idempotency_key=f"{run_id}:{step.key}", attempt=attempt, timeout=self._step_timeout
         )
         action = action_cls()
         try:
@@ -250,7 +287,7 @@ class Executor:
         except TimeoutError as exc:
             raise _StepFailed(f"timed out after {self._step_timeout:g}s", transient=True) from exc
         except Exception as exc:
-            log.exception("run %s step %s: action raised", run.id, step.key)
+            log.exception("run %s step %s: action raised", run_id, step.key)
             raise _StepFailed(f"{type(exc).__name__}: {exc}", transient=False) from exc
         if isinstance(result, BaseModel):
             return result.model_dump(mode="json")

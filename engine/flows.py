@@ -126,7 +126,8 @@ class FlowSpec(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     trigger: Trigger = Field(default_factory=WebhookTrigger)
-    steps: list[StepSpec] = Field(min_length=1, max_length=100)
+    #: A flow being built may have none yet; it cannot be switched on until it has one.
+    steps: list[StepSpec] = Field(default_factory=list, max_length=100)
     max_attempts: int | None = Field(
         None, ge=1, le=100, description="Attempts per step on transient errors (default 5)."
     )

@@ -12,6 +12,7 @@ from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
 from maillon.engine.services import (
     Connections,
+    Editor,
     Flows,
     Hooks,
     OAuth,
@@ -41,13 +42,15 @@ class Runtime:
         self.writer = Writer(self.db)
         self.wakeup = Wakeup()
         self.connections = ConnectionResolver(self.db, self.box)
-        self.services = self._services()
+        sources = Sources(self.db, self.registry, self.connections, settings.base_url)
+        connections = Connections(self.db, self.registry, self.box, self.connections, sources)
+        oauth = OAuth(self.db, self.box, connections, settings)
         self.executor = Executor(
             engine=self.db,
             writer=self.writer,
             registry=self.registry,
             connections=self.connections,
-            oauth=self.services.oauth,
+            fresh=oauth.fresh,
             policy=RetryPolicy(
                 base_delay=settings.retry_base_delay,
                 max_delay=settings.retry_max_delay,
@@ -56,22 +59,18 @@ class Runtime:
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
         )
-        self._stop = asyncio.Event()
-        self._worker_tasks: list[asyncio.Task[None]] = []
-
-    def _services(self) -> Services:
-        settings = self.settings
-        sources = Sources(self.db, self.registry, self.connections, settings.base_url)
-        connections = Connections(self.db, self.registry, self.box, self.connections, sources)
-        return Services(
+        self.services = Services(
             flows=Flows(self.db, self.registry, connections, sources, settings.base_url),
             runs=Runs(self.db, self.wakeup),
             connections=connections,
             sources=sources,
-            oauth=OAuth(self.db, self.box, connections, settings),
+            oauth=oauth,
             tokens=Tokens(self.db),
             hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
+            editor=Editor(self.db, self.registry, self.executor),
         )
+        self._stop = asyncio.Event()
+        self._worker_tasks: list[asyncio.Task[None]] = []
 
     def open(self) -> None:
         """Migrate the schema and start the writer."""

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["TemplateRenderError", "compile_check", "referenced_paths", "render_value"]
@@ -103,6 +103,8 @@ def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
                 str(value)
             return value
         return compiled.render(context)
+    except TemplateSyntaxError as exc:
+        raise TemplateRenderError(field, f"template syntax error: {exc}") from exc
     except (TemplateError, ValueError, TypeError, ArithmeticError, KeyError) as exc:
         raise TemplateRenderError(field, _describe(exc)) from exc
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maillon.engine.services.connections import Connections
+from maillon.engine.services.editor import Editor
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.oauth import OAuth
@@ -27,7 +28,17 @@ from maillon.engine.services.runs import Runs
 from maillon.engine.services.sources import Sources
 from maillon.engine.services.tokens import Tokens
 
-__all__ = ["Connections", "Flows", "Hooks", "OAuth", "Runs", "Services", "Sources", "Tokens"]
+__all__ = [
+    "Connections",
+    "Editor",
+    "Flows",
+    "Hooks",
+    "OAuth",
+    "Runs",
+    "Services",
+    "Sources",
+    "Tokens",
+]
 
 
 @dataclass(frozen=True)
@@ -41,3 +52,4 @@ class Services:
     oauth: OAuth
     tokens: Tokens
     hooks: Hooks
+    editor: Editor

@@ -24,6 +24,7 @@ from maillon.engine.flows import (
     AppEventTrigger,
     FlowDocument,
     FlowSpec,
+    FlowValidationError,
     field_warnings,
     parse_flow,
 )
@@ -36,6 +37,8 @@ from maillon.engine.services.runs import events_of
 from maillon.engine.services.sources import Sources
 
 __all__ = ["FlowView", "Flows"]
+
+_NO_STEPS = "steps: add a step before switching the flow on"
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ class Flows(Service):
         """
         spec = doc.spec
         spec.check(self._registry, await self._connections.names())
+        if doc.enabled and not spec.steps:
+            raise FlowValidationError([_NO_STEPS])
         row, before = await self.sync(self._write, spec, doc.enabled, flow_id, must_exist)
         await self._refresh(before, row.source_key)
         return await self._full_view(row)
@@ -176,6 +181,8 @@ class Flows(Service):
                 row = s.get(FlowRow, flow_id)
                 if row is None:
                     raise NotFound(f"no flow {flow_id}")
+                if enabled and not parse_flow(row.id, row.version, row.definition).steps:
+                    raise FlowValidationError([_NO_STEPS])
                 row.enabled = enabled
                 row.updated_at = time.time()
                 s.add(row)

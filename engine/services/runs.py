@@ -7,10 +7,10 @@ the operation, so that no caller has to remember to.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlmodel import col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow, StepStatus
@@ -20,7 +20,7 @@ from maillon.engine.wakeup import Wakeup
 __all__ = ["Runs", "events_of"]
 
 
-def events_of(flow_id: str) -> Any:
+def events_of(flow_id: str) -> SelectOfScalar[EventRow]:
     """Events that reached a flow (app events are shared by flows: found by their runs)."""
     ran = select(RunRow.event_id).where(RunRow.flow_id == flow_id)
     return select(EventRow).where(or_(col(EventRow.flow_id) == flow_id, col(EventRow.id).in_(ran)))

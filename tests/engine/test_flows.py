@@ -25,7 +25,6 @@ def test_connection_of_another_app_is_refused() -> None:
     [
         ({"name": "f", "steps": [STEP, STEP]}, "step key 'a' is used twice"),
         ({"name": "f", "steps": [{**STEP, "key": "Bad-Key"}]}, "must be lower-case"),
-        ({"name": "f", "steps": []}, "at least 1 item"),
         ({"name": "f", "steps": [STEP], "extra": 1}, "Extra inputs are not permitted"),
         (
             {"name": "f", "steps": [STEP], "trigger": {"type": "carrier-pigeon"}},

@@ -66,7 +66,10 @@ def test_invalid_flows_are_refused_with_every_problem(live: Live) -> None:
     assert problems[4].startswith("steps[2] (c).input.text: template syntax error")
     assert live.client.get("/api/flows").json() == []
     r = live.client.post("/api/flows", json={"name": "x", "steps": []})
-    assert r.status_code == 400
+    assert r.status_code == 422
+    assert r.json()["problems"] == ["steps: add a step before switching the flow on"]
+    draft = live.client.post("/api/flows", json={"name": "x", "enabled": False})
+    assert draft.status_code == 201 and draft.json()["steps"] == []
 
 
 def test_connection_secrets_are_write_only(live: Live) -> None:
