@@ -148,6 +148,10 @@ class Executor:
             await self._finish(run, owner, None, RunStatus.FAILED, "the flow was deleted")
             return False
         flow = parse_flow(run.flow_id, run.flow_version, run.flow_definition)
+        if not flow.steps:
+            # A flow being built has no step yet: its (released) runs have nothing to do.
+            await self._finish(run, owner, None, RunStatus.SUCCEEDED, None)
+            return False
         # A first claim has no ledger yet: skip the read on the common path.
         ledger = await anyio.to_thread.run_sync(self._read_ledger, run.id) if run.claims > 1 else {}
         context = template_context(
@@ -211,7 +215,12 @@ class Executor:
         return False
 
     async def _finish(
-        self, run: ClaimedRun, owner: str, record: StepRecord | None, status: str, error: str
+        self,
+        run: ClaimedRun,
+        owner: str,
+        record: StepRecord | None,
+        status: RunStatus,
+        error: str | None,
     ) -> None:
         await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status, error))
 

@@ -6,7 +6,7 @@ import random
 import time
 import uuid
 
-__all__ = ["new_id"]
+__all__ = ["id_floor", "new_id"]
 
 
 def new_id() -> str:
@@ -23,3 +23,12 @@ def new_id() -> str:
     value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62)
     value |= rand & ((1 << 62) - 1)
     return str(uuid.UUID(int=value))
+
+
+def id_floor(timestamp: float) -> str:
+    """The smallest id made at ``timestamp`` (epoch seconds): ids made earlier sort before it.
+
+    Lists of runs use it to turn a time range into a range of ids, which their indexes serve.
+    """
+    ms = max(0, int(timestamp * 1000))
+    return str(uuid.UUID(int=(ms << 80) | (0x7 << 76) | (0b10 << 62)))

@@ -19,6 +19,7 @@ __all__ = [
     "FlowRow",
     "OAuthStateRow",
     "RunRow",
+    "RunStatsRow",
     "RunStatus",
     "StepRow",
     "StepStatus",
@@ -122,7 +123,9 @@ class RunRow(SQLModel, table=True):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_queue", "status", "available_at"),
-        Index("ix_runs_flow_created", "flow_id", "created_at"),
+        # Lists of runs go newest first by id (ids are time-ordered), filtered by flow or status.
+        Index("ix_runs_flow_id", "flow_id", "id"),
+        Index("ix_runs_status_id", "status", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -156,6 +159,18 @@ class StepRow(SQLModel, table=True):
     attempts: int = 0
     started_at: float | None = None
     finished_at: float | None = None
+
+
+class RunStatsRow(SQLModel, table=True):
+    """How many runs of a flow finished in one hour, counted as they finish."""
+
+    __tablename__ = "run_stats"
+
+    flow_id: str = Field(primary_key=True, max_length=36)
+    #: The hour's start, in epoch seconds.
+    hour: int = Field(primary_key=True)
+    succeeded: int = 0
+    failed: int = 0
 
 
 class ApiToken(SQLModel, table=True):

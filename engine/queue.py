@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from sqlalchemy import Connection, Float, Integer, and_, bindparam, func, or_, select, update
 
+from maillon.engine.db import driver_execute
 from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow, StepStatus
 from maillon.engine.writer import Op
 
@@ -229,7 +230,7 @@ class RecordStep(Op[None]):
     owner: str
     lease_seconds: float
     step: StepRecord | None
-    run_status: str | None = None
+    run_status: RunStatus | None = None
     run_error: str | None = None
     available_at: float | None = None
 
@@ -246,8 +247,11 @@ class RecordStep(Op[None]):
         return values
 
     def apply(self, conn: Connection) -> None:
-        if not _update_runs(conn, self.owner, self._run_values(time.time()), [self.run_id]):
+        now = time.time()
+        owned = _update_runs(conn, self.owner, self._run_values(now), [self.run_id])
+        if not owned:
             raise LeaseLost(self.run_id)
+        _count_finished(conn, [(flow_id, self.run_status) for _, flow_id in owned], now)
         if self.step is not None:
             conn.execute(_upsert_statement(conn), [_step_row(self.run_id, self.step)])
 
@@ -278,8 +282,12 @@ def _record_many(conn: Connection, records: list[RecordStep]) -> list[Any]:
         key = (r.owner, *sorted(values.items()))
         groups.setdefault(key, (values, []))[1].append(r.run_id)
     owned: set[str] = set()
+    finished: list[tuple[str, RunStatus | None]] = []
     for (owner, *_), (values, run_ids) in groups.items():
-        owned.update(_update_runs(conn, owner, values, run_ids))
+        updated = _update_runs(conn, owner, values, run_ids)
+        owned.update(run_id for run_id, _ in updated)
+        finished.extend((flow_id, values.get("status")) for _, flow_id in updated)
+    _count_finished(conn, finished, now)
     rows = [
         _step_row(r.run_id, r.step) for r in records if r.step is not None and r.run_id in owned
     ]
@@ -293,8 +301,8 @@ _run_updates: dict[tuple[str, ...], Any] = {}
 
 def _update_runs(
     conn: Connection, owner: str, values: dict[str, Any], run_ids: list[str]
-) -> list[str]:
-    """Set ``values`` on the runs that ``owner`` still holds; return their ids."""
+) -> list[tuple[str, str]]:
+    """Set ``values`` on the runs that ``owner`` still holds; return their (id, flow id)."""
     shape = tuple(sorted(values))
     stmt = _run_updates.get(shape)
     if stmt is None:
@@ -306,10 +314,37 @@ def _update_runs(
                 _runs.c.status == RunStatus.RUNNING,
             )
             .values({k: bindparam(f"v_{k}") for k in shape})
-            .returning(_runs.c.id)
+            .returning(_runs.c.id, _runs.c.flow_id)
         )
     params = {"ids": run_ids, "owner": owner, **{f"v_{k}": v for k, v in values.items()}}
-    return list(conn.execute(stmt, params).scalars())
+    return [(row.id, row.flow_id) for row in conn.execute(stmt, params)]
+
+
+_COUNT_FINISHED = (
+    "INSERT INTO run_stats (flow_id, hour, succeeded, failed) VALUES {rows} "
+    "ON CONFLICT (flow_id, hour) DO UPDATE SET succeeded = run_stats.succeeded + "
+    "excluded.succeeded, failed = run_stats.failed + excluded.failed"
+)
+
+
+def _count_finished(
+    conn: Connection, finished: list[tuple[str, RunStatus | None]], now: float
+) -> None:
+    """Add runs that just finished to their flow's hourly counts (the dashboard's figures).
+
+    Kept as counters in the same transaction, so that the figures of the last day cost a few
+    dozen rows to read however many runs there were.
+    """
+    hour = int(now // 3600) * 3600
+    counts: dict[str, list[int]] = {}
+    for flow_id, status in finished:
+        if status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+            row = counts.setdefault(flow_id, [0, 0])
+            row[status == RunStatus.FAILED] += 1
+    if counts:
+        sql = _COUNT_FINISHED.format(rows=",".join(["(?,?,?,?)"] * len(counts)))
+        params = [v for flow_id, (ok, ko) in counts.items() for v in (flow_id, hour, ok, ko)]
+        driver_execute(conn, sql, params)
 
 
 _STEP_COLUMNS = (

@@ -19,6 +19,7 @@ from maillon.engine.services import (
     Runs,
     Services,
     Sources,
+    Stats,
     Tokens,
 )
 from maillon.engine.settings import Settings
@@ -68,6 +69,7 @@ class Runtime:
             tokens=Tokens(self.db),
             hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
             editor=Editor(self.db, self.registry, self.executor),
+            stats=Stats(self.db),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []

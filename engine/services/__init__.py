@@ -26,6 +26,7 @@ from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.oauth import OAuth
 from maillon.engine.services.runs import Runs
 from maillon.engine.services.sources import Sources
+from maillon.engine.services.stats import Stats
 from maillon.engine.services.tokens import Tokens
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "Runs",
     "Services",
     "Sources",
+    "Stats",
     "Tokens",
 ]
 
@@ -53,3 +55,4 @@ class Services:
     tokens: Tokens
     hooks: Hooks
     editor: Editor
+    stats: Stats

@@ -1,0 +1,54 @@
+"""Figures for the dashboard and the flows list, counted as runs finish; runs by time."""
+
+from __future__ import annotations
+
+import time
+
+from maillon.engine.models import RunStatus
+from maillon.engine.runtime import Runtime
+from tests.engine.test_executor import ECHO, deliver, make_flow, wait_status
+from tests.support.services import Blocking
+
+FAILING = {**ECHO, "key": "bad", "input": {"text": "x", "fail": "permanent"}}
+
+
+def test_finished_runs_are_counted_per_flow_and_hour(runtime: Runtime, services: Blocking) -> None:
+    good, good_token = make_flow(services, ECHO)
+    bad, bad_token = make_flow(services, FAILING)
+    idle, _ = make_flow(services, ECHO)
+    held, held_token = make_flow(services, ECHO, enabled=False)
+    ran = [deliver(runtime, good_token).run_ids[0] for _ in range(3)]
+    failed = [deliver(runtime, bad_token).run_ids[0] for _ in range(2)]
+    deliver(runtime, held_token)
+    for run_id in ran:
+        wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
+    for run_id in failed:
+        wait_status(runtime, services, run_id, RunStatus.FAILED)
+
+    activity = services.stats.activity([good, bad, idle, held])
+    assert (activity[good].runs_24h, activity[good].failed_24h) == (3, 0)
+    assert activity[good].last_status == RunStatus.SUCCEEDED
+    assert (activity[bad].runs_24h, activity[bad].failed_24h) == (2, 2)
+    assert activity[idle].last_status is None and activity[idle].runs_24h == 0
+    assert activity[held].last_status == RunStatus.HELD
+
+    board = services.stats.dashboard()
+    assert len(board.hours) == 24 and board.hours[-1].hour <= time.time()
+    assert sum(h.succeeded for h in board.hours) == 3
+    assert sum(h.failed for h in board.hours) == 2
+    assert board.failing == [(bad, "test", 2, 2)]
+    assert (board.queued, board.held) == (0, 1)
+
+
+def test_runs_are_listed_by_time_range_newest_first(runtime: Runtime, services: Blocking) -> None:
+    _, token = make_flow(services, ECHO, enabled=False)
+    first = deliver(runtime, token).run_ids[0]
+    time.sleep(0.005)  # ids carry milliseconds: the two deliveries must be a few apart
+    middle = time.time()
+    time.sleep(0.005)
+    second = deliver(runtime, token).run_ids[0]
+
+    assert [r.id for r in services.runs.list_runs()] == [second, first]
+    assert [r.id for r in services.runs.list_runs(since=middle)] == [second]
+    assert [r.id for r in services.runs.list_runs(until=middle)] == [first]
+    assert [r.id for r in services.runs.list_runs(status=RunStatus.HELD, before=second)] == [first]
