@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from maillon.engine.flows import load_yaml
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
+from tests.support.api import wait_run
 from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer
 
@@ -61,17 +61,6 @@ def setup_flow(client: httpx.Client, slack: FakeServer) -> str:
     r = client.post("/api/flows", json=flow)
     assert r.status_code == 201, r.text
     return str(r.json()["hook_url"].rsplit("/", 1)[1])
-
-
-def wait_run(client: httpx.Client, run_id: str, status: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    run: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        run = client.get(f"/api/runs/{run_id}").json()
-        if run["status"] == status:
-            return run
-        time.sleep(0.02)
-    raise AssertionError(f"run is {run.get('status')}: {run}")
 
 
 def test_transaction_reaches_slack_rendered(

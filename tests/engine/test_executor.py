@@ -16,42 +16,13 @@ from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
 from maillon.engine.runtime import Runtime
 from maillon.engine.store import Store
 from tests.support.db import run_until
+from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow
 from tests.support.probe import calls
-
-TRANSACTION = {
-    "id": "0f6c1c9e-5d1b-4f7e-9a55-2b8f5c0e1d11",
-    "amount": 150000,
-    "currency": "EUR",
-    "status": "PENDING",
-}
-
-
-def make_flow(store: Store, *steps: dict[str, Any], **extra: Any) -> tuple[str, str]:
-    """Save a flow; return (flow id, hook token)."""
-    if "p1" not in store.connection_apps():
-        store.save_connection("probe", "p1", {"label": "conn-label", "api_key": "k"})
-    spec = FlowSpec.model_validate({"name": "test", "steps": list(steps), **extra})
-    row = store.save_flow(spec)
-    return row.id, row.hook_token
-
-
-def deliver(runtime: Runtime, token: str, body: Any = None, key: str | None = None) -> Accepted:
-    body = TRANSACTION if body is None else body
-    delivery = Delivery(token, body, json.dumps(body), {"method": "POST"}, key)
-    return asyncio.run(runtime.deliver(delivery))
 
 
 def wait_status(runtime: Runtime, store: Store, run_id: str, *statuses: str) -> Any:
     run_until(runtime, lambda: store.get_run(run_id)[0].status in statuses)
     return store.get_run(run_id)
-
-
-ECHO = {
-    "key": "notify",
-    "action": "probe.send_echo",
-    "connection": "p1",
-    "input": {"text": "{{ event.amount | money(event.currency) }} {{ event.status }}"},
-}
 
 
 def test_a_delivery_runs_its_steps_with_rendered_templates(runtime: Runtime, store: Store) -> None:

@@ -14,7 +14,7 @@ import maillon.engine.intake
 from maillon.engine.intake import Accepted, Delivery, SourceDelivery, UnknownHook, source_key
 from maillon.engine.runtime import Runtime
 from maillon.engine.store import Store
-from tests.engine.test_executor import ECHO, deliver, make_flow
+from tests.support.flows import ECHO, deliver, make_flow
 
 
 def test_a_key_stored_after_the_look_up_makes_a_duplicate_not_an_error(

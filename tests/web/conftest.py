@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -11,16 +10,9 @@ from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
 from maillon.engine.store import Store
 from maillon.web.app import create_app
+from tests.support.api import Live
 from tests.support.probe import calls, probe
 from tests.support.server import LiveServer
-
-
-@dataclass
-class Live:
-    url: str
-    client: httpx.Client  # authenticated
-    store: Store
-    runtime: Runtime
 
 
 @pytest.fixture
