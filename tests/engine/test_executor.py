@@ -211,15 +211,31 @@ def test_duplicates_inside_one_batch(runtime: Runtime, store: Store) -> None:
     assert len(store.list_events()) == 11
 
 
-def test_disabled_flow_holds_events_until_released(runtime: Runtime, store: Store) -> None:
+@pytest.mark.parametrize("resume", ["release", "replay"])
+def test_disabled_flow_holds_events_until_released(
+    runtime: Runtime, store: Store, resume: str
+) -> None:
     flow_id, token = make_flow(store, ECHO, enabled=False)
     accepted = deliver(runtime, token)
     assert accepted.held
-    run_until(runtime, lambda: True)
-    assert store.get_run(accepted.run_ids[0])[0].status == RunStatus.HELD
-    assert calls.log == []
-    assert store.release_held(flow_id) == 1
-    wait_status(runtime, store, accepted.run_ids[0], RunStatus.SUCCEEDED)
+    [held] = accepted.run_ids
+    assert store.get_run(held)[0].status == RunStatus.HELD
+
+    # A run queued after the held one, on an enabled flow: once it has succeeded, a worker has
+    # claimed with the held run in the table, and left it alone.
+    _, other_token = make_flow(store, {**ECHO, "key": "other"})
+    [later] = deliver(runtime, other_token).run_ids
+    wait_status(runtime, store, later, RunStatus.SUCCEEDED)
+    assert store.get_run(held)[0].status == RunStatus.HELD
+    assert [c["key"] for c in calls.log] == [f"{later}:other"]
+
+    if resume == "release":
+        assert store.release_held(flow_id) == 1
+    else:
+        store.replay_run(held)
+    run, _ = wait_status(runtime, store, held, RunStatus.SUCCEEDED)
+    assert run.claims == 1
+    assert [c["key"] for c in calls.log] == [f"{later}:other", f"{held}:notify"]
 
 
 def test_concurrent_deliveries_share_commits(runtime: Runtime, store: Store) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.support.api import Live, create_flow, hook, wait_run
+from tests.support.probe import calls
 
 
 def event_count(live: Live) -> int:
@@ -118,11 +118,18 @@ def test_disabled_flow_holds_events_until_released(live: Live) -> None:
     assert live.client.post(f"/api/flows/{flow['id']}/disable").json()["enabled"] is False
     answer = httpx.post(hook(live, flow), json={"status": "HELD"}).json()
     assert answer["held"] and answer["status"] == "held"
-    time.sleep(0.2)
-    assert live.client.get(f"/api/runs/{answer['run_ids'][0]}").json()["status"] == "held"
+    [held] = answer["run_ids"]
+    # A run queued after the held one has run: the workers have claimed since, and left it.
+    later = httpx.post(hook(live, create_flow(live)), json={"status": "LATER"}).json()
+    wait_run(live.client, later["run_ids"][0])
+    assert live.client.get(f"/api/runs/{held}").json()["status"] == "held"
+    assert [c["text"] for c in calls.log] == ["LATER"]
+
     r = live.client.post(f"/api/flows/{flow['id']}/release-held")
     assert r.json() == {"released": 1}
-    wait_run(live.client, answer["run_ids"][0])
+    run = wait_run(live.client, held)
+    assert run["steps"][0]["output"]["text"] == "HELD" and run["claims"] == 1
+    assert [c["text"] for c in calls.log] == ["LATER", "HELD"]
 
 
 def test_sender_credentials_are_not_kept(live: Live) -> None:
