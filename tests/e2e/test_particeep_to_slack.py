@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -80,10 +79,11 @@ def test_transaction_reaches_slack_rendered(
     assert body["text"] == ("New transaction: 1,500.00 EUR (PENDING, WALLET) by investor 7d0e5c1a")
     assert run["steps"][0]["output"]["ts"] == "1700000000.000100"
 
-    # Particeep sends the same transaction again: no second message.
+    # Particeep sends the same transaction again: no second run, so no second message. The
+    # answer comes once the delivery is committed, so a run it had started would be listed.
     again = httpx.post(f"{url}/hooks/{token}", json=TRANSACTION).json()
-    assert again["duplicate"] is True
-    time.sleep(0.2)
+    assert again["duplicate"] is True and again["run_ids"] == answer["run_ids"]
+    assert [r["id"] for r in client.get("/api/runs").json()] == answer["run_ids"]
     assert len(fake_server.received("POST", "/api/chat.postMessage")) == 1
 
 

@@ -152,6 +152,7 @@ def test_a_run_of_a_dead_worker_is_recovered_without_rerunning_done_steps(
     runtime.writer.submit_sync(RecordStep(run_id, "dead-worker", 0.3, done))
     # Nobody may take it while the lease holds.
     assert runtime.writer.submit_sync(ClaimRuns("other", 10, 60)).runs == []
+    # The lease running out is what recovers a dead worker's run: wait it out (0.3 s).
     time.sleep(0.35)
 
     run, steps = wait_status(runtime, store, run_id, RunStatus.SUCCEEDED)

@@ -28,8 +28,9 @@ DEFERRED = (
 )
 
 # `maillon serve` as run from the command line, except that uvicorn, instead of serving, takes
-# the app through its startup (migration check, writer, one worker that polls the queue) and
-# shutdown, then prints every module imported by then.
+# the app through its startup (migration check, writer, one worker) until the worker's first
+# claim of the queue is committed, then through its shutdown, and prints every module imported
+# by then. The subprocess's timeout bounds the wait.
 _SERVE = """
 import asyncio
 import sys
@@ -42,7 +43,8 @@ from maillon.web.cli import main
 def start_and_stop(app, **options):
     async def lifespan():
         async with app.lifespan():
-            await asyncio.sleep(0.5)
+            while app.state.runtime.writer.commits == 0:
+                await asyncio.sleep(0.01)
 
     asyncio.run(lifespan())
     print(*sorted(sys.modules))
