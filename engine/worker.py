@@ -1,4 +1,9 @@
-"""Workers: claim due runs and execute them concurrently, woken the moment a run is committed."""
+"""Workers: claim due runs and execute them concurrently.
+
+A worker is woken the moment its own process queues a run; runs queued by other processes (other
+``maillon serve`` or ``maillon worker`` processes sharing PostgreSQL) wait for its next look at
+the queue, every ``poll_interval`` seconds.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +26,7 @@ log = logging.getLogger(__name__)
 class Wakeup:
     """A thread-safe "there is new work" signal for workers in any event loop of this process.
 
-    Across processes (PostgreSQL scale-out) the same role is played by LISTEN/NOTIFY; the
-    workers' poll interval is only a safety net.
+    It reaches no other process: there, workers notice new runs at their poll interval.
     """
 
     def __init__(self) -> None:
