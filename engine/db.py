@@ -95,8 +95,8 @@ def for_writes(engine: Engine) -> Engine:
 # -- statements on the driver's cursor ---------------------------------------------------------
 #
 # The intake path runs a few statements per batch of deliveries, each with many rows. Through
-# SQLAlchemy Core every row's parameters go through its per-row processing (about 40 µs a row
-# here, more than SQLite needs to store it); on the driver's own cursor the row is one tuple.
+# SQLAlchemy Core every row's parameters go through its per-row processing, which costs more
+# than SQLite needs to store the row; on the driver's own cursor the row is one tuple.
 # These helpers run plain SQL written with ``?`` markers inside the connection's current
 # transaction, in the driver's parameter style (sqlite3: ``?``; psycopg: ``%s``).
 
@@ -211,8 +211,8 @@ migrate(sys.argv[1])
 def migrate_in_child(url: str) -> None:
     """:func:`migrate`, in a child process when there is something to apply.
 
-    For long-running processes: Alembic, with Mako behind it, would otherwise stay loaded for
-    the life of a server that migrated at start (about 12 MB resident).
+    For long-running processes: Alembic, with Mako behind it, would otherwise stay loaded (and
+    resident) for the life of a server that migrated at start.
     """
     if schema_is_current(url):
         return
@@ -227,7 +227,7 @@ def migrate(url: str) -> None:
     if schema_is_current(url):
         return
     # Imported here: Alembic (with Mako and Pygments behind it) costs a long-running process
-    # several megabytes it only needs for this one call.
+    # memory it only needs for this one call.
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext

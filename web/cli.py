@@ -25,7 +25,7 @@ from maillon.engine.store import Store
 __all__ = ["UVICORN_OPTIONS", "main"]
 
 #: How ``maillon serve`` runs uvicorn. uvloop and httptools are named rather than left to "auto",
-#: so that a missing extra fails at start instead of silently halving intake throughput; the
+#: so that a missing extra fails at start instead of silently serving far fewer requests; the
 #: access log is off because one log line per hook costs more than parsing the request.
 UVICORN_OPTIONS: dict[str, object] = {
     "loop": "uvloop",
@@ -37,9 +37,9 @@ UVICORN_OPTIONS: dict[str, object] = {
 
 #: How long a thread may keep the GIL once another thread asks for it (Python's default: 5 ms).
 #: The writer thread gives the GIL up inside every SQLite call and must win it back from the busy
-#: event loop each time, several times per group commit: with the default, those waits were
-#: about half of each commit's time under load. At 0.2 ms, intake took 10,800-11,400 requests/s
-#: instead of 8,100-9,700 in back-to-back runs.
+#: event loop each time, several times per group commit: with the default, those waits were a
+#: large part of each commit's time under load, and a shorter interval raised intake throughput
+#: (the figures are in tests/benchmarks/README.md, "Why the code is shaped so").
 _SWITCH_INTERVAL = 0.0002
 
 
@@ -48,7 +48,7 @@ def _tune_for_serving() -> None:
     sys.setswitchinterval(_SWITCH_INTERVAL)
     # What exists now (modules, the app, its routes and models) lives as long as the process.
     # Frozen, it is no longer walked by every full collection: unfrozen, that walk paused the
-    # event loop for 40-60 ms every few seconds under load, which was the whole p99 of intake.
+    # event loop every few seconds under load, and those pauses made intake's p99 latency.
     gc.collect()
     gc.freeze()
 
