@@ -14,7 +14,7 @@ import click
 
 from maillon.connectors.base import SyncReport
 from maillon.connectors.errors import ConnectorError
-from maillon.engine.db import migrate_in_child
+from maillon.engine.db import migrate
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import FlowSpec, FlowValidationError, dump_yaml, load_yaml
 from maillon.engine.models import ConnectionRow, FlowRow
@@ -58,7 +58,8 @@ def _setup_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Alembic says "Context impl SQLiteImpl" on every start; only its upgrades are news.
+    # A command that migrates logs one line of its own (maillon.engine.db); Alembic's lines
+    # (its context, each revision) add nothing to it.
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
@@ -118,7 +119,7 @@ def serve(obj: _Ctx, host: str | None, port: int | None, workers: int | None) ->
     }
     settings = settings.model_copy(update=updates)
     _setup_logging(settings)
-    migrate_in_child(settings.resolved_database_url)
+    migrate(settings.resolved_database_url, in_child=True)
     app = create_app(settings)
     click.echo(
         f"Maillon listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
@@ -134,7 +135,7 @@ def worker(obj: _Ctx, concurrency: int | None) -> None:
     """Execute queued runs without serving HTTP."""
     if concurrency is not None:
         obj.settings = obj.settings.model_copy(update={"worker_concurrency": concurrency})
-    migrate_in_child(obj.settings.resolved_database_url)
+    migrate(obj.settings.resolved_database_url, in_child=True)
     runtime = obj.runtime
     _tune_for_serving()
 
@@ -151,11 +152,12 @@ def worker(obj: _Ctx, concurrency: int | None) -> None:
     asyncio.run(work())
 
 
-@main.command()
+@main.command("migrate")
 @pass_ctx
-def migrate(obj: _Ctx) -> None:
+def migrate_command(obj: _Ctx) -> None:
     """Apply database migrations (also done at every start)."""
-    obj.runtime  # noqa: B018  (opening the runtime migrates)
+    _setup_logging(obj.settings)
+    migrate(obj.settings.resolved_database_url)
     click.echo("schema is up to date")
 
 
