@@ -23,7 +23,7 @@ class SecretBox:
 
     @cached_property
     def _fernet(self) -> Fernet:
-        # Imported on first use: cryptography costs a server about 6.5 MB resident, and one
+        # Imported on first use: cryptography adds to a server's resident memory, and one
         # that serves hooks without reading or saving a connection never needs it.
         from cryptography.fernet import Fernet
 

@@ -1,4 +1,4 @@
-"""Database engine creation and schema migrations (Alembic, applied at start-up)."""
+"""Database engine creation, statements on the driver's cursor, and schema migrations (Alembic)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ __all__ = [
     "integrity_errors",
     "is_sqlite",
     "migrate",
-    "migrate_in_child",
-    "schema_is_current",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,8 +93,8 @@ def for_writes(engine: Engine) -> Engine:
 # -- statements on the driver's cursor ---------------------------------------------------------
 #
 # The intake path runs a few statements per batch of deliveries, each with many rows. Through
-# SQLAlchemy Core every row's parameters go through its per-row processing (about 40 µs a row
-# here, more than SQLite needs to store it); on the driver's own cursor the row is one tuple.
+# SQLAlchemy Core every row's parameters go through its per-row processing, which costs more
+# than SQLite needs to store the row; on the driver's own cursor the row is one tuple.
 # These helpers run plain SQL written with ``?`` markers inside the connection's current
 # transaction, in the driver's parameter style (sqlite3: ``?``; psycopg: ``%s``).
 
@@ -180,54 +178,61 @@ def integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:
 SCHEMA_HEAD = "0005"
 
 
-def _current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        return None if value is None else str(value)
+def migrate(url: str, *, in_child: bool = False) -> bool:
+    """Bring the schema at ``url`` to the newest revision; return whether it was behind.
 
+    The one way the schema is brought up to date: ``maillon migrate`` and the runtime of every
+    other command call it, tests too, and it is safe on every start. An up-to-date schema is
+    recognised by one query, without loading Alembic.
 
-def schema_is_current(url: str) -> bool:
-    """Whether the database at ``url`` has the newest schema (no migration to apply)."""
+    ``in_child=True`` applies the migrations in a short-lived child process, for long-running
+    processes (``maillon serve``, ``maillon worker``): Alembic, with Mako behind it, would
+    otherwise stay loaded, and resident, for the life of a server that migrated at start.
+    """
     _make_sqlite_dir(url)
-    probe = create_engine(url, poolclass=NullPool)
+    if _current_revision(url) == SCHEMA_HEAD:
+        return False
+    if in_child:
+        _upgrade_in_child(url)
+    else:
+        _upgrade(url)
+    return True
+
+
+def _current_revision(url: str) -> str | None:
+    """The revision recorded in the database (``None`` for an empty one), read without Alembic."""
+    engine = create_engine(url, poolclass=NullPool)
     try:
-        return _current_revision(probe) == SCHEMA_HEAD
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return None if value is None else str(value)
     finally:
-        probe.dispose()
+        engine.dispose()
 
 
+# The child logs Maillon's own line about the upgrade, as a migrating command does; Alembic's
+# lines (its context, each revision) stay quiet in both.
 _MIGRATE_CHILD = """
 import logging, sys
 from maillon.engine.db import migrate
 logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-for name in ("maillon.engine.db", "alembic.runtime.migration"):
-    logging.getLogger(name).setLevel(logging.INFO)
+logging.getLogger("maillon.engine.db").setLevel(logging.INFO)
 migrate(sys.argv[1])
 """
 
 
-def migrate_in_child(url: str) -> None:
-    """:func:`migrate`, in a child process when there is something to apply.
-
-    For long-running processes: Alembic, with Mako behind it, would otherwise stay loaded for
-    the life of a server that migrated at start (about 12 MB resident).
-    """
-    if schema_is_current(url):
-        return
+def _upgrade_in_child(url: str) -> None:
     # Our own interpreter and script; the URL is the operator's setting, passed as an argument.
     child = subprocess.run([sys.executable, "-c", _MIGRATE_CHILD, url], check=False)  # noqa: S603
     if child.returncode != 0:
         raise RuntimeError(f"migrating the database schema failed (exit {child.returncode})")
 
 
-def migrate(url: str) -> None:
-    """Bring the schema to the newest revision. Safe to run on every start."""
-    if schema_is_current(url):
-        return
+def _upgrade(url: str) -> None:
     # Imported here: Alembic (with Mako and Pygments behind it) costs a long-running process
-    # several megabytes it only needs for this one call.
+    # memory it only needs for this one call.
     from alembic import command
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
@@ -241,6 +246,7 @@ def migrate(url: str) -> None:
     head = ScriptDirectory.from_config(cfg).get_current_head()
     try:
         with engine.begin() as conn:
+            # Read again under Alembic: another process may have migrated since the check.
             current = MigrationContext.configure(conn).get_current_revision()
             if current != head:
                 log.info("migrating the database schema from %s to %s", current or "empty", head)

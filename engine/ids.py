@@ -14,9 +14,9 @@ def new_id() -> str:
 
     The random bits come from :mod:`random`, not ``os.urandom``: ids are not secrets, and
     ``os.urandom`` is a system call that releases the GIL, so the writer thread, which makes a
-    few ids per delivery, had to win the GIL back from the event loop each time (a sixth of its
-    time under load). :mod:`random` is re-seeded from the OS in a forked child, so processes do
-    not share a sequence.
+    few ids per delivery, had to win the GIL back from the event loop each time, a visible share
+    of its time under load. :mod:`random` is re-seeded from the OS in a forked child, so
+    processes do not share a sequence.
     """
     ms = time.time_ns() // 1_000_000
     rand = random.getrandbits(74)

@@ -45,8 +45,8 @@ _steps = StepRow.__table__  # type: ignore[attr-defined]
 
 
 # The queue's statements are built once, with bind parameters. Building them per call (and
-# SQLAlchemy's cache key walk over a fresh statement) cost the writer thread a millisecond of
-# Python per claim, more than executing them.
+# SQLAlchemy's cache key walk over a fresh statement) cost the writer thread more Python per
+# claim than executing them.
 
 #: When the earliest queued run becomes due (``None``: nothing is queued).
 _NEXT_DUE = select(func.min(_runs.c.available_at)).where(_runs.c.status == RunStatus.QUEUED)
@@ -368,7 +368,7 @@ def _upsert_statement(conn: Connection) -> Any:
     stmt = _upserts.get(conn.dialect.name)
     if stmt is None:
         # Imported from the connection's dialect only, which its engine has loaded already:
-        # importing PostgreSQL's too cost a server on SQLite 2.3 MB resident.
+        # importing PostgreSQL's too would load that whole dialect into a server on SQLite.
         values: dict[str, Any] = {c: bindparam(c) for c in _STEP_COLUMNS}
         base: PgInsert | SqliteInsert
         if conn.dialect.name == "postgresql":

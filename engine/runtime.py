@@ -75,7 +75,11 @@ class Runtime:
         self._worker_tasks: list[asyncio.Task[None]] = []
 
     def open(self) -> None:
-        """Migrate the schema and start the writer."""
+        """Bring the schema up to date (in this process) and start the writer.
+
+        ``maillon serve`` and ``maillon worker`` migrate in a child process first, so that here
+        the schema is found current and Alembic is never loaded in a server.
+        """
         migrate(self.settings.resolved_database_url)
         self.writer.start()
 

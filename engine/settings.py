@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     step_timeout: float = Field(120.0, gt=0, description="Longest a step may take, in seconds.")
     lease_seconds: float = Field(60.0, gt=0, description="A claimed run's lease before recovery.")
     poll_interval: float = Field(
-        1.0, gt=0, description="Safety net: idle workers look at the queue this often."
+        1.0,
+        gt=0,
+        description="How often idle workers look at the queue: how long runs queued by another "
+        "process may wait for them (their own process wakes them at once).",
     )
     google_client_id: str | None = Field(
         None,

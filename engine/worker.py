@@ -1,4 +1,9 @@
-"""Workers: claim due runs and execute them concurrently, woken the moment a run is committed."""
+"""Workers: claim due runs and execute them concurrently.
+
+A worker is woken the moment its own process queues a run; runs queued by other processes (other
+``maillon serve`` or ``maillon worker`` processes sharing PostgreSQL) wait for its next look at
+the queue, every ``poll_interval`` seconds.
+"""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ class Writer:
         self._engine = engine
         self._max_batch = max_batch
         # A SimpleQueue (in C) rather than a Condition over a deque: a put costs the event loop
-        # well under a microsecond, a Condition's notify several. ``None`` asks the thread to stop.
+        # a fraction of what a Condition's notify does. ``None`` asks the thread to stop.
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._lock = threading.Lock()  # orders submissions against stop()
         self._thread: threading.Thread | None = None
@@ -160,7 +160,7 @@ class Writer:
                 if len(batch) == 1:
                     # A lone op needs no savepoint: if it fails, rolling back the transaction
                     # undoes it and nothing else. Under light load most batches are a single op,
-                    # and the SAVEPOINT/RELEASE pair was a third of their statements.
+                    # and the SAVEPOINT/RELEASE pair was a large share of their statements.
                     try:
                         results[0] = batch[0].op.apply(conn)
                     except Exception as exc:

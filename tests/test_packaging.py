@@ -1,11 +1,17 @@
-"""The installed distribution: importable only as ``maillon.*``, with every package listed."""
+"""The installed distribution: importable only as ``maillon.*``, with every package listed and
+every third-party package it imports declared."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import importlib.util
+import re
 import subprocess
 import sys
 import tomllib
+from collections import defaultdict
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +49,84 @@ def test_the_mypy_view_points_at_the_real_folders() -> None:
         assert link.is_symlink()
         assert link.resolve() == (ROOT / folder).resolve()
     assert importlib.util.find_spec("maillon.engine") is not None
+
+
+FIRST_PARTY = {"maillon", "tests", "examples"}
+
+
+def _imports(*folders: str) -> dict[str, set[str]]:
+    """Absolute imports in the folders' Python files (deferred and TYPE_CHECKING ones too): each
+    third-party module, with the files that import it."""
+    found: defaultdict[str, set[str]] = defaultdict(set)
+    for folder in folders:
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module]
+                else:
+                    continue
+                for module in modules:
+                    top = module.partition(".")[0]
+                    if top not in sys.stdlib_module_names and top not in FIRST_PARTY:
+                        found[module].add(str(path.relative_to(ROOT)))
+    return found
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared(requirements: list[str]) -> set[str]:
+    """Distribution names of requirements such as ``"uvicorn[standard]>=0.30"``."""
+    names = (re.match(r"[A-Za-z0-9._-]+", r) for r in requirements)
+    return {_normalised(m.group()) for m in names if m}
+
+
+@cache
+def _providers() -> dict[str, list[str]]:
+    """Import names → distributions (reading every installed distribution's files: once)."""
+    return dict(importlib.metadata.packages_distributions())
+
+
+@cache
+def _distributions(module: str) -> frozenset[str]:
+    """The installed distributions that provide ``module``."""
+    top = module.partition(".")[0]
+    candidates = _providers().get(top, [])
+    if len(candidates) > 1:
+        # A namespace package shared by several distributions (google.auth, google.api_core...):
+        # the one that ships the module's own folder or file.
+        parts = module.split(".")
+        for depth in range(len(parts), 1, -1):
+            prefix = "/".join(parts[:depth])
+            owners = [
+                d
+                for d in candidates
+                if any(
+                    f.as_posix().startswith(prefix + "/") or f.as_posix() == prefix + ".py"
+                    for f in importlib.metadata.files(d) or ()
+                )
+            ]
+            if owners:
+                candidates = owners
+                break
+    return frozenset(_normalised(d) for d in candidates)
+
+
+def _undeclared(imports: dict[str, set[str]], declared: set[str]) -> list[str]:
+    return sorted(
+        f"{module} (from {', '.join(sorted(_distributions(module))) or 'nothing installed'};"
+        f" imported by {', '.join(sorted(files))})"
+        for module, files in imports.items()
+        if not _distributions(module) & declared
+    )
+
+
+def test_every_imported_package_is_declared() -> None:
+    project = _project()["project"]
+    runtime = _declared(project["dependencies"])
+    assert _undeclared(_imports("engine", "connectors", "web", "examples"), runtime) == []
+    tests = runtime | _declared(project["optional-dependencies"]["test"])
+    assert _undeclared(_imports("tests"), tests) == []

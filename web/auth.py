@@ -5,8 +5,8 @@ callback and the health check. Marking public handlers, rather than listing prot
 forgetting safe: a new route is protected by default.
 
 The check is an app-wide middleware that public handlers opt out of, not a guard: Litestar calls
-every guard with a fresh copy of the route handler, which cost the hook endpoint about a tenth of
-its time per request even though the guard returned at once.
+every guard with a fresh copy of the route handler, a cost paid on every request, public ones
+included, even when the guard returns at once.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from maillon.engine.db import migrate_in_child
+from maillon.engine.db import migrate
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.flows import FlowDocument, dump_yaml, load_yaml
 from maillon.engine.runtime import Runtime
@@ -28,7 +28,7 @@ __all__ = ["UVICORN_OPTIONS", "main"]
 T = TypeVar("T")
 
 #: How ``maillon serve`` runs uvicorn. uvloop and httptools are named rather than left to "auto",
-#: so that a missing extra fails at start instead of silently halving intake throughput; the
+#: so that a missing extra fails at start instead of silently serving far fewer requests; the
 #: access log is off because one log line per hook costs more than parsing the request.
 UVICORN_OPTIONS: dict[str, object] = {
     "loop": "uvloop",
@@ -40,9 +40,9 @@ UVICORN_OPTIONS: dict[str, object] = {
 
 #: How long a thread may keep the GIL once another thread asks for it (Python's default: 5 ms).
 #: The writer thread gives the GIL up inside every SQLite call and must win it back from the busy
-#: event loop each time, several times per group commit: with the default, those waits were
-#: about half of each commit's time under load. At 0.2 ms, intake took 10,800-11,400 requests/s
-#: instead of 8,100-9,700 in back-to-back runs.
+#: event loop each time, several times per group commit: with the default, those waits were a
+#: large part of each commit's time under load, and a shorter interval raised intake throughput
+#: (the figures are in tests/benchmarks/README.md, "Why the code is shaped so").
 _SWITCH_INTERVAL = 0.0002
 
 
@@ -51,7 +51,7 @@ def _tune_for_serving() -> None:
     sys.setswitchinterval(_SWITCH_INTERVAL)
     # What exists now (modules, the app, its routes and models) lives as long as the process.
     # Frozen, it is no longer walked by every full collection: unfrozen, that walk paused the
-    # event loop for 40-60 ms every few seconds under load, which was the whole p99 of intake.
+    # event loop every few seconds under load, and those pauses made intake's p99 latency.
     gc.collect()
     gc.freeze()
 
@@ -61,7 +61,8 @@ def _setup_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Alembic says "Context impl SQLiteImpl" on every start; only its upgrades are news.
+    # A command that migrates logs one line of its own (maillon.engine.db); Alembic's lines
+    # (its context, each revision) add nothing to it.
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
@@ -131,7 +132,7 @@ def serve(obj: _Ctx, host: str | None, port: int | None, workers: int | None) ->
     }
     settings = settings.model_copy(update=updates)
     _setup_logging(settings)
-    migrate_in_child(settings.resolved_database_url)
+    migrate(settings.resolved_database_url, in_child=True)
     app = create_app(settings)
     click.echo(
         f"Maillon listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
@@ -147,7 +148,7 @@ def worker(obj: _Ctx, concurrency: int | None) -> None:
     """Execute queued runs without serving HTTP."""
     if concurrency is not None:
         obj.settings = obj.settings.model_copy(update={"worker_concurrency": concurrency})
-    migrate_in_child(obj.settings.resolved_database_url)
+    migrate(obj.settings.resolved_database_url, in_child=True)
     runtime = obj.runtime
     _tune_for_serving()
 
@@ -164,11 +165,12 @@ def worker(obj: _Ctx, concurrency: int | None) -> None:
     asyncio.run(work())
 
 
-@main.command()
+@main.command("migrate")
 @pass_ctx
-def migrate(obj: _Ctx) -> None:
+def migrate_command(obj: _Ctx) -> None:
     """Apply database migrations (also done at every start)."""
-    obj.runtime  # noqa: B018  (opening the runtime migrates)
+    _setup_logging(obj.settings)
+    migrate(obj.settings.resolved_database_url)
     click.echo("schema is up to date")
 
 

@@ -97,8 +97,8 @@ class GoogleSession:
     def resource(self, *path: str) -> Any:
         """The API resource at ``path``, e.g. ``("spreadsheets", "values")``, built once.
 
-        Building a resource renders the documentation of all its methods, which costs tens of
-        milliseconds per call; the built objects only create requests, so threads can share them.
+        Building a resource renders the documentation of all its methods, which is slow enough to
+        show in every step; the built objects only create requests, so threads can share them.
         """
         with self._lock:
             found = self._resources.get(path)

@@ -41,7 +41,8 @@ class EventSpec(BaseModel):
     @field_validator("sample")
     @classmethod
     def _sample_has_id(cls, value: Mapping[str, Any]) -> Mapping[str, Any]:
-        # Deliveries are deduplicated on entity id + event name, so every body must carry one.
+        # A delivery's dedup key is the entity's id with a digest of its content
+        # (AppTrigger.dedup_key): a body without an id is never recognised as a resend.
         if not isinstance(value.get("id"), str) or not value["id"]:
             raise ValueError("a sample must have a string id")
         return value

@@ -5,17 +5,20 @@ every flow that listens to that event. The functions here compare what Particeep
 is wanted and fix the difference, touching only webhooks whose URL starts with this install's
 hook prefix: a customer's other webhooks (their CRM, their own servers) are never deleted.
 
-Who calls what:
+Who calls what (through :class:`~maillon.connectors.particeep.trigger.ParticeepEvent`):
 
-- a flow on event ``E`` is enabled → :func:`ensure_registered` (``E``, ``hook_url(prefix, E)``);
-- the last enabled flow on ``E`` is disabled → :func:`ensure_unregistered` (same arguments);
-- on start-up, on a schedule, or from a "repair" button → :func:`repair_drift` with the set of
-  ``(event, url)`` that enabled flows need (or :func:`plan_drift` alone, to show a dry run).
+- an enabled flow on event ``E`` is saved, a flow on ``E`` is enabled, or
+  ``POST /api/flows/{id}/subscribe`` retries a refused registration → :func:`ensure_registered`
+  (``E``, ``hook_url(prefix, E)``);
+- the last enabled flow on ``E`` is disabled, deleted or moved to another event →
+  :func:`ensure_unregistered` (same arguments);
+- ``maillon sources repair`` → :func:`repair_drift` with the set of ``(event, url)`` that enabled
+  flows need; ``maillon sources status`` → :func:`plan_drift` alone (a dry run). Nothing runs
+  them on its own: drift (a webhook deleted in Particeep's back office) stays until then.
 
 Particeep offers no transaction over its API, so two processes registering the same event at
-the same moment could both create it; the caller should serialise registration per account
-(a row lock on the source will do), and :func:`repair_drift` removes any duplicate that slips
-through.
+the same moment could both create it. The engine serialises registration per account and event
+within one process only; :func:`repair_drift` removes a duplicate that slips through.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A fake Particeep API on 127.0.0.1, for tests and demos. Standard library only.
+"""A fake Particeep API on 127.0.0.1, for tests and demos, on the standard library's HTTP server
+(the PTP signature checks use Maillon's own signing module).
 
 It behaves like Particeep where Maillon depends on it:
 

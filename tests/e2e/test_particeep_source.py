@@ -3,9 +3,7 @@ PTP signatures, automatic webhook registration, fan-out to several flows, and de
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +14,11 @@ from click.testing import CliRunner
 from examples.particeep.entities import make_transaction
 from examples.particeep.fake_api import FakeParticeep
 from maillon.engine.settings import Settings
-from maillon.web.app import create_app
 from maillon.web.cli import main as cli_main
 from tests.support.fakeserver import FakeServer
-from tests.support.server import LiveServer, free_port
+from tests.support.server import serve_at_public_url
 from tests.support.services import Blocking
+from tests.support.wait import wait_for
 
 KEY, SECRET = "key-77", "secret-88"
 
@@ -83,30 +81,15 @@ def scene(make_settings: Callable[..., Settings], fake_server: FakeServer) -> It
     fake_server.on("POST", "/sink", (200, {"ok": True}))
     for i in range(3):
         fake_server.on("POST", f"/sink{i}", (200, {"ok": True}))
-    with FakeParticeep(KEY, SECRET) as particeep, serve(make_settings) as (url, settings, app):
+    with (
+        FakeParticeep(KEY, SECRET) as particeep,
+        serve_at_public_url(make_settings) as (url, settings, app),
+    ):
         _, token = Blocking(app.state.runtime.services).tokens.create("e2e")
         with httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10
         ) as api:
             yield Scene(url, api, particeep, fake_server, settings)
-
-
-@contextmanager
-def serve(make_settings: Callable[..., Settings]) -> Iterator[tuple[str, Settings, Any]]:
-    """Serve the app with a public URL equal to where it really listens (for registration)."""
-    port = free_port()
-    settings = make_settings(public_url=f"http://127.0.0.1:{port}")
-    app = create_app(settings)
-    with LiveServer(app, port=port) as url:
-        yield url, settings, app
-
-
-def wait(predicate: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.02)
 
 
 def test_enabling_registers_once_and_disabling_the_last_flow_removes(scene: Scene) -> None:
@@ -203,7 +186,7 @@ def test_a_delivery_fans_out_to_every_flow_once(scene: Scene) -> None:
     hook = conn["hook_prefix"] + "transaction_created"
     answer = httpx.post(hook, json=tx).json()
     assert len(answer["run_ids"]) == 3
-    wait(lambda: len(scene.sink.received("POST")) == 3)
+    wait_for(lambda: len(scene.sink.received("POST")) == 3)
     assert sorted(r.path for r in scene.sink.received("POST")) == ["/sink0", "/sink1", "/sink2"]
     assert {r.json()["amount"] for r in scene.sink.received("POST")} == {tx["amount"]}
 
@@ -217,8 +200,16 @@ def test_a_delivery_fans_out_to_every_flow_once(scene: Scene) -> None:
     assert dup["duplicate"] is True and sorted(dup["run_ids"]) == sorted(answer["run_ids"])
     changed = httpx.post(hook, json={**tx, "amount": tx["amount"] + 100}).json()
     assert changed["duplicate"] is False and len(changed["run_ids"]) == 3
-    wait(lambda: len(scene.sink.received("POST")) == 6)
-    time.sleep(0.2)
+
+    # Once every run has finished, the sink has all it will ever get: one POST per run, and
+    # the runs are those of the two distinct deliveries only.
+    def finished() -> list[dict[str, Any]] | None:
+        runs: list[dict[str, Any]] = scene.api.get("/api/runs").json()
+        return runs if all(r["status"] in ("succeeded", "failed") for r in runs) else None
+
+    runs = wait_for(finished, what="the runs to finish")
+    assert sorted(r["id"] for r in runs) == sorted(answer["run_ids"] + changed["run_ids"])
+    assert {r["status"] for r in runs} == {"succeeded"}
     assert len(scene.sink.received("POST")) == 6
 
     # An event nobody listens to is kept, with no run; an unknown token is refused.
@@ -233,7 +224,7 @@ def test_particeep_itself_delivers_and_the_flow_runs(scene: Scene) -> None:
     scene.flow("live")
     scene.particeep.emit("transaction_created", make_transaction())
     assert scene.particeep.wait_idle()
-    wait(lambda: len(scene.sink.received("POST", "/sink")) == 1)
+    wait_for(lambda: len(scene.sink.received("POST", "/sink")) == 1)
 
 
 def test_templates_are_checked_against_the_event_sample(scene: Scene) -> None:

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from maillon.engine.flows import load_yaml
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
+from tests.support.api import wait_run
 from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer
 from tests.support.services import Blocking
@@ -64,17 +63,6 @@ def setup_flow(client: httpx.Client, slack: FakeServer) -> str:
     return str(r.json()["hook_url"].rsplit("/", 1)[1])
 
 
-def wait_run(client: httpx.Client, run_id: str, status: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    run: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        run = client.get(f"/api/runs/{run_id}").json()
-        if run["status"] == status:
-            return run
-        time.sleep(0.02)
-    raise AssertionError(f"run is {run.get('status')}: {run}")
-
-
 def test_transaction_reaches_slack_rendered(
     app_url: tuple[str, httpx.Client], fake_server: FakeServer
 ) -> None:
@@ -92,10 +80,11 @@ def test_transaction_reaches_slack_rendered(
     assert body["text"] == ("New transaction: 1,500.00 EUR (PENDING, WALLET) by investor 7d0e5c1a")
     assert run["steps"][0]["output"]["ts"] == "1700000000.000100"
 
-    # Particeep sends the same transaction again: no second message.
+    # Particeep sends the same transaction again: no second run, so no second message. The
+    # answer comes once the delivery is committed, so a run it had started would be listed.
     again = httpx.post(f"{url}/hooks/{token}", json=TRANSACTION).json()
-    assert again["duplicate"] is True
-    time.sleep(0.2)
+    assert again["duplicate"] is True and again["run_ids"] == answer["run_ids"]
+    assert [r["id"] for r in client.get("/api/runs").json()] == answer["run_ids"]
     assert len(fake_server.received("POST", "/api/chat.postMessage")) == 1
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ from maillon.connectors.google.client import _credentials, session
 from maillon.connectors.google.sheets import header_cache
 from maillon.engine.flows import load_yaml
 from maillon.engine.settings import Settings
-from tests.e2e.test_particeep_source import serve
 from tests.support.fakeserver import FakeServer
+from tests.support.server import serve_at_public_url
 from tests.support.services import Blocking
+from tests.support.wait import wait_for
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
@@ -56,7 +56,7 @@ def google(fake_server: FakeServer) -> Iterator[FakeServer]:
 def test_transaction_emails_the_back_office_and_adds_a_sheet_row(
     make_settings: Callable[..., Settings], google: FakeServer
 ) -> None:
-    with FakeParticeep("k", "s") as particeep, serve(make_settings) as (url, _, app):
+    with FakeParticeep("k", "s") as particeep, serve_at_public_url(make_settings) as (url, _, app):
         _, token = Blocking(app.state.runtime.services).tokens.create("seed")
         api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
         connections: list[dict[str, Any]] = [
@@ -98,14 +98,13 @@ def test_transaction_emails_the_back_office_and_adds_a_sheet_row(
         particeep.emit("transaction_created", tx)
         assert particeep.wait_idle()
 
-        deadline = time.monotonic() + 10
-        while (
-            len(google.received("POST", APPEND))
-            + len(google.received("POST", "/gmail/v1/users/me/messages/send"))
-            < 2
-        ):
-            assert time.monotonic() < deadline, "the flows did not run"
-            time.sleep(0.02)
+        wait_for(
+            lambda: (
+                google.received("POST", APPEND)
+                and google.received("POST", "/gmail/v1/users/me/messages/send")
+            ),
+            what="the e-mail and the sheet row",
+        )
         api.close()
 
     [sent] = google.received("POST", "/gmail/v1/users/me/messages/send")

@@ -25,8 +25,8 @@ def test_upgrading_keeps_existing_data(database_url: str) -> None:
                 " updated_at) VALUES ('f1', 'old flow', true, 'tok', '{}', 1, 0, 0)"
             )
         )
-    migrate(database_url)
-    migrate(database_url)  # a second start finds nothing to do
+    assert migrate(database_url)
+    assert not migrate(database_url)  # a second start finds nothing to do
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM flows")).scalar_one() == "old flow"
         columns = {c["name"] for c in inspect(conn).get_columns("flows")}
@@ -62,6 +62,11 @@ def test_a_flows_enabled_flag_moves_out_of_its_definition(database_url: str) -> 
             "enabled": False,
         }
     engine.dispose()
+
+
+def test_a_server_migrates_in_a_child_process(database_url: str) -> None:
+    assert migrate(database_url, in_child=True)
+    assert not migrate(database_url)  # the child applied every migration
 
 
 def test_sqlite_commits_are_durable(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from maillon.engine.flows import FlowDocument, FlowValidationError
 from maillon.engine.runtime import Runtime
-from tests.engine.test_executor import ECHO, TRANSACTION, deliver, make_flow
+from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow
 from tests.support.probe import calls
 from tests.support.services import Blocking
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable
-from typing import Any
 
 import pytest
 
@@ -15,52 +13,9 @@ from maillon.engine.intake import Accepted, UnknownHook
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
 from maillon.engine.runtime import Runtime
-from tests.support.db import run_until
+from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status, webhook
 from tests.support.probe import calls
 from tests.support.services import Blocking
-
-TRANSACTION = {
-    "id": "0f6c1c9e-5d1b-4f7e-9a55-2b8f5c0e1d11",
-    "amount": 150000,
-    "currency": "EUR",
-    "status": "PENDING",
-}
-
-
-def make_flow(services: Blocking, *steps: dict[str, Any], **extra: Any) -> tuple[str, str]:
-    """Save a flow; return (flow id, hook token)."""
-    if "p1" not in services.connections.names():
-        services.connections.create("probe", "p1", {"label": "conn-label", "api_key": "k"})
-    doc = FlowDocument.model_validate({"name": "test", "steps": list(steps), **extra})
-    row = services.flows.save(doc).row
-    return row.id, row.hook_token
-
-
-def webhook(
-    runtime: Runtime, token: str, body: Any = None, key: str | None = None
-) -> Awaitable[Accepted]:
-    """A delivery to a flow's hook, as the hook endpoint hands it to the engine."""
-    body = TRANSACTION if body is None else body
-    headers = {"idempotency-key": key} if key is not None else {}
-    meta = {"method": "POST", "headers": headers}
-    return runtime.services.hooks.webhook(token, body, json.dumps(body), meta)
-
-
-def deliver(runtime: Runtime, token: str, body: Any = None, key: str | None = None) -> Accepted:
-    return asyncio.run(webhook(runtime, token, body, key))  # type: ignore[arg-type]
-
-
-def wait_status(runtime: Runtime, services: Blocking, run_id: str, *statuses: str) -> Any:
-    run_until(runtime, lambda: services.runs.get_run(run_id)[0].status in statuses)
-    return services.runs.get_run(run_id)
-
-
-ECHO = {
-    "key": "notify",
-    "action": "probe.send_echo",
-    "connection": "p1",
-    "input": {"text": "{{ event.amount | money(event.currency) }} {{ event.status }}"},
-}
 
 
 def test_a_delivery_runs_its_steps_with_rendered_templates(
@@ -198,6 +153,7 @@ def test_a_run_of_a_dead_worker_is_recovered_without_rerunning_done_steps(
     runtime.writer.submit_sync(RecordStep(run_id, "dead-worker", 0.3, done))
     # Nobody may take it while the lease holds.
     assert runtime.writer.submit_sync(ClaimRuns("other", 10, 60)).runs == []
+    # The lease running out is what recovers a dead worker's run: wait it out (0.3 s).
     time.sleep(0.35)
 
     run, steps = wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
@@ -254,15 +210,31 @@ def test_duplicates_inside_one_batch(runtime: Runtime, services: Blocking) -> No
     assert len(services.runs.list_events()) == 11
 
 
-def test_disabled_flow_holds_events_until_released(runtime: Runtime, services: Blocking) -> None:
+@pytest.mark.parametrize("resume", ["release", "replay"])
+def test_disabled_flow_holds_events_until_released(
+    runtime: Runtime, services: Blocking, resume: str
+) -> None:
     flow_id, token = make_flow(services, ECHO, enabled=False)
     accepted = deliver(runtime, token)
     assert accepted.held
-    run_until(runtime, lambda: True)
-    assert services.runs.get_run(accepted.run_ids[0])[0].status == RunStatus.HELD
-    assert calls.log == []
-    assert services.runs.release_held(flow_id) == 1
-    wait_status(runtime, services, accepted.run_ids[0], RunStatus.SUCCEEDED)
+    [held] = accepted.run_ids
+    assert services.runs.get_run(held)[0].status == RunStatus.HELD
+
+    # A run queued after the held one, on an enabled flow: once it has succeeded, a worker has
+    # claimed with the held run in the table, and left it alone.
+    _, other_token = make_flow(services, {**ECHO, "key": "other"})
+    [later] = deliver(runtime, other_token).run_ids
+    wait_status(runtime, services, later, RunStatus.SUCCEEDED)
+    assert services.runs.get_run(held)[0].status == RunStatus.HELD
+    assert [c["key"] for c in calls.log] == [f"{later}:other"]
+
+    if resume == "release":
+        assert services.runs.release_held(flow_id) == 1
+    else:
+        services.runs.replay(held)
+    run, _ = wait_status(runtime, services, held, RunStatus.SUCCEEDED)
+    assert run.claims == 1
+    assert [c["key"] for c in calls.log] == [f"{later}:other", f"{held}:notify"]
 
 
 def test_concurrent_deliveries_share_commits(runtime: Runtime, services: Blocking) -> None:

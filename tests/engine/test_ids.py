@@ -19,6 +19,7 @@ def test_ids_are_uuid7_with_the_creation_millisecond() -> None:
 
 def test_ids_sort_by_creation_time_and_do_not_repeat() -> None:
     first = new_id()
+    # Ids order by their millisecond: the ones below are made in a later one than ``first``.
     time.sleep(0.002)
     many = [new_id() for _ in range(50_000)]
     assert len(set(many)) == len(many)

@@ -14,7 +14,7 @@ import maillon.engine.intake
 from maillon.engine.hooks import SourceKey
 from maillon.engine.intake import Accepted, Delivery, SourceDelivery, UnknownHook
 from maillon.engine.runtime import Runtime
-from tests.engine.test_executor import ECHO, deliver, make_flow
+from tests.support.flows import ECHO, deliver, make_flow
 from tests.support.services import Blocking
 
 

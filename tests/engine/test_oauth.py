@@ -18,8 +18,8 @@ from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
-from tests.engine.test_executor import deliver, wait_status
 from tests.support.fakeserver import FakeServer
+from tests.support.flows import deliver, wait_status
 from tests.support.oauthapp import acme
 from tests.support.probe import probe
 from tests.support.services import Blocking

@@ -6,7 +6,7 @@ import time
 
 from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
-from tests.engine.test_executor import ECHO, deliver, make_flow, wait_status
+from tests.support.flows import ECHO, deliver, make_flow, wait_status
 from tests.support.services import Blocking
 
 FAILING = {**ECHO, "key": "bad", "input": {"text": "x", "fail": "permanent"}}

@@ -57,6 +57,7 @@ class FakeServer:
     delay: float = 0.0
     #: Set to serve HTTPS with this context instead of plain HTTP.
     tls: ssl.SSLContext | None = None
+    _in_flight: int = 0
 
     def on(self, method: str, path: str, *answers: Answer) -> FakeServer:
         """Script the answers to ``method path`` (path without the query string)."""
@@ -72,6 +73,12 @@ class FakeServer:
                 for r in self.requests
                 if (method is None or r.method == method) and (path is None or r.path == path)
             ]
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received whose answer is not written yet (a :attr:`delay` holds them)."""
+        with self._lock:
+            return self._in_flight
 
     def _answer(self, method: str, path: str) -> Answer:
         with self._lock:
@@ -110,9 +117,17 @@ class FakeServer:
                 )
                 with fake._lock:
                     fake.requests.append(rec)
+                    fake._in_flight += 1
+                try:
+                    self._reply(parts.path)
+                finally:
+                    with fake._lock:
+                        fake._in_flight -= 1
+
+            def _reply(self, path: str) -> None:
                 if fake.delay:
                     threading.Event().wait(fake.delay)
-                answer = fake._answer(self.command, parts.path)
+                answer = fake._answer(self.command, path)
                 status, payload = answer[0], answer[1]
                 headers = answer[2] if len(answer) > 2 else {}
                 if isinstance(payload, bytes):

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+
+from maillon.engine.settings import Settings
+from maillon.web.app import create_app
+from tests.support.wait import wait_for
 
 
 class LiveServer:
@@ -31,11 +36,10 @@ class LiveServer:
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
         )
         self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the app did not start")
-            time.sleep(0.01)
+        server, thread = self._server, self._thread
+        wait_for(lambda: server.started or not thread.is_alive(), 15, what="the app to start")
+        if not server.started:
+            raise RuntimeError("the app did not start (its server thread ended)")
         self.url = f"http://127.0.0.1:{port}"
         return self.url
 
@@ -51,3 +55,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_at_public_url(
+    make_settings: Callable[..., Settings],
+) -> Iterator[tuple[str, Settings, Any]]:
+    """Serve the app with a public URL equal to where it really listens, so that the URLs it
+    registers at an app (Particeep) reach it; yield (URL, settings, app)."""
+    port = free_port()
+    settings = make_settings(public_url=f"http://127.0.0.1:{port}")
+    app = create_app(settings)
+    with LiveServer(app, port=port) as url:
+        yield url, settings, app

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -10,17 +9,10 @@ from maillon.connectors.registry import Registry
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
+from tests.support.api import Live
 from tests.support.probe import calls, probe
 from tests.support.server import LiveServer
 from tests.support.services import Blocking
-
-
-@dataclass
-class Live:
-    url: str
-    client: httpx.Client  # authenticated
-    services: Blocking
-    runtime: Runtime
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.api import FLOW, Live, create_flow, hook, wait_run
 from tests.support.probe import calls
-from tests.web.conftest import Live
-from tests.web.test_hooks import FLOW, create_flow, hook, wait_run
 
 
 @pytest.mark.parametrize(
@@ -121,7 +120,7 @@ def test_runs_are_listed_filtered_and_replayed(live: Live) -> None:
         ],
     )
     run_id = httpx.post(hook(live, flow), json={}).json()["run_ids"][0]
-    failed = wait_run(live, run_id, "failed")
+    failed = wait_run(live.client, run_id, "failed")
     assert failed["steps"][0]["error"] == "probe busy"
     listed = live.client.get("/api/runs", params={"status": "failed", "flow_id": flow["id"]}).json()
     assert [r["id"] for r in listed] == [run_id]
@@ -130,7 +129,7 @@ def test_runs_are_listed_filtered_and_replayed(live: Live) -> None:
 
     r = live.client.post(f"/api/runs/{run_id}/replay")
     assert r.status_code == 200
-    done = wait_run(live, run_id, "succeeded")
+    done = wait_run(live.client, run_id, "succeeded")
     assert done["steps"][0]["attempts"] == 1 and len(calls.log) == 2
     again = live.client.post(f"/api/runs/{run_id}/replay")
     assert again.status_code == 409

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from maillon.engine.db import migrate
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
 from maillon.web.cli import main
@@ -33,6 +34,13 @@ def cli(
         return result.output
 
     return run
+
+
+def test_migrate_brings_a_fresh_database_to_the_newest_schema(
+    cli: Callable[..., str], make_settings: Callable[..., Settings]
+) -> None:
+    assert cli("migrate") == "schema is up to date\n"
+    assert not migrate(make_settings().resolved_database_url)  # nothing left to apply
 
 
 def test_tokens_create_prints_a_working_token_once(cli: Callable[..., str]) -> None:

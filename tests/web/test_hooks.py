@@ -3,44 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.web.conftest import Live
-
-FLOW = {
-    "name": "hook test",
-    "steps": [
-        {
-            "key": "echo",
-            "action": "probe.send_echo",
-            "connection": "p1",
-            "input": {"text": "{{ event.status | default(request.query.status | default('-')) }}"},
-        }
-    ],
-}
-
-
-def create_flow(live: Live, **extra: Any) -> dict[str, Any]:
-    if not live.client.get("/api/connections/p1").is_success:
-        live.client.post("/api/connections", json={"app": "probe", "name": "p1", "values": {}})
-    r = live.client.post("/api/flows", json={**FLOW, **extra})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def wait_run(live: Live, run_id: str, status: str = "succeeded") -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        run = live.client.get(f"/api/runs/{run_id}").json()
-        if run["status"] == status:
-            return run
-        time.sleep(0.02)
-    raise AssertionError(f"run {run_id} is {run['status']}, expected {status}")
+from tests.support.api import Live, create_flow, hook, wait_run
+from tests.support.probe import calls
 
 
 def event_count(live: Live) -> int:
@@ -55,16 +24,12 @@ def test_json_delivery_is_stored_and_run(live: Live) -> None:
     assert r.status_code == 200
     answer = r.json()
     assert answer["status"] == "queued" and not answer["duplicate"] and not answer["held"]
-    run = wait_run(live, answer["run_ids"][0])
+    run = wait_run(live.client, answer["run_ids"][0])
     assert run["steps"][0]["output"]["text"] == "PENDING"
     event = live.client.get(f"/api/events/{answer['event_id']}").json()
     assert event["body"] == {"status": "PENDING"}
     assert event["request"]["method"] == "POST"
     assert [r["id"] for r in event["runs"]] == answer["run_ids"]
-
-
-def hook(live: Live, flow: dict[str, Any]) -> str:
-    return live.url + "/hooks/" + flow["hook_url"].rsplit("/", 1)[1]
 
 
 def test_form_bodies_and_query_strings_are_events_too(live: Live) -> None:
@@ -76,7 +41,7 @@ def test_form_bodies_and_query_strings_are_events_too(live: Live) -> None:
 
     r = httpx.get(hook(live, flow), params={"status": "QUERY"})
     assert r.status_code == 200
-    run = wait_run(live, r.json()["run_ids"][0])
+    run = wait_run(live.client, r.json()["run_ids"][0])
     assert run["steps"][0]["output"]["text"] == "QUERY"
 
     r = httpx.put(hook(live, flow), json={"status": "PUT"}, params={"src": "x"})
@@ -153,11 +118,18 @@ def test_disabled_flow_holds_events_until_released(live: Live) -> None:
     assert live.client.post(f"/api/flows/{flow['id']}/disable").json()["enabled"] is False
     answer = httpx.post(hook(live, flow), json={"status": "HELD"}).json()
     assert answer["held"] and answer["status"] == "held"
-    time.sleep(0.2)
-    assert live.client.get(f"/api/runs/{answer['run_ids'][0]}").json()["status"] == "held"
+    [held] = answer["run_ids"]
+    # A run queued after the held one has run: the workers have claimed since, and left it.
+    later = httpx.post(hook(live, create_flow(live)), json={"status": "LATER"}).json()
+    wait_run(live.client, later["run_ids"][0])
+    assert live.client.get(f"/api/runs/{held}").json()["status"] == "held"
+    assert [c["text"] for c in calls.log] == ["LATER"]
+
     r = live.client.post(f"/api/flows/{flow['id']}/release-held")
     assert r.json() == {"released": 1}
-    wait_run(live, answer["run_ids"][0])
+    run = wait_run(live.client, held)
+    assert run["steps"][0]["output"]["text"] == "HELD" and run["claims"] == 1
+    assert [c["text"] for c in calls.log] == ["LATER", "HELD"]
 
 
 def test_sender_credentials_are_not_kept(live: Live) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from maillon.connectors.errors import PermanentError, TransientError
@@ -11,6 +9,7 @@ from maillon.connectors.google import GoogleConnection
 from maillon.connectors.google.gmail import SendEmail
 from tests.connectors.google.support import GMAIL_SEND, ctx, google_error
 from tests.support.fakeserver import Answer, FakeServer
+from tests.support.wait import wait_for
 
 MAIL = SendEmail.Input(to="ada@example.com", subject="Hi", text="hi")
 
@@ -141,7 +140,7 @@ def test_timeout_is_transient(google: FakeServer, conn: GoogleConnection) -> Non
         SendEmail().run(ctx(timeout=0.05), conn, MAIL)
 
     # Let the slow answer meet its closed socket now, inside this test, and not in a later one.
-    time.sleep(0.3)
+    wait_for(lambda: google.in_flight == 0, what="the slow answer to be written")
     google.delay = 0
     # The next attempt works, on a fresh connection.
     assert SendEmail().run(ctx(), conn, MAIL).message_id == "m1"

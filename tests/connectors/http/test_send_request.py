@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from maillon.connectors.http import HttpConnection, SendRequest, aclose_clients,
 from maillon.connectors.http._client import _env_proxies, _ssl_context, client_for
 from maillon.connectors.registry import Registry
 from tests.support.fakeserver import FakeServer
+from tests.support.server import free_port
 from tests.support.tls import Cert
 
 NO_CONN = HttpConnection()
@@ -37,13 +37,6 @@ def send(conn: HttpConnection = NO_CONN, **fields: Any) -> Any:
             await aclose_clients()
 
     return asyncio.run(go())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # --- the connector -------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -14,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from tests.support.server import free_port
 from tests.support.tls import Cert
 
 USERNAME = "mailer"
@@ -70,14 +70,6 @@ class Recorder:
         return AuthResult(success=False, handled=False)
 
 
-def free_port() -> int:
-    """A port nobody listens on right now (aiosmtpd cannot be given port 0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class SmtpServer:
     """A running server and what it recorded."""
@@ -96,7 +88,7 @@ def smtp_server(cert: Cert) -> Iterator[StartServer]:
 
     def start(security: str = "none", *, auth: bool = False) -> SmtpServer:
         handler = Recorder()
-        port = free_port()
+        port = free_port()  # aiosmtpd cannot be given port 0
         options: dict[str, Any] = {"hostname": "127.0.0.1", "port": port}
         if security == "starttls":
             options |= {"tls_context": cert.server_context(), "require_starttls": True}

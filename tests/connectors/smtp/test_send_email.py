@@ -10,8 +10,9 @@ from pydantic import SecretStr, ValidationError
 from maillon.connectors.base import ActionContext
 from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.smtp import SendEmail, SmtpConnection, connector
-from tests.connectors.smtp.conftest import PASSWORD, USERNAME, StartServer, free_port
+from tests.connectors.smtp.conftest import PASSWORD, USERNAME, StartServer
 from tests.support.fakeserver import FakeServer
+from tests.support.server import free_port
 from tests.support.tls import Cert
 
 
