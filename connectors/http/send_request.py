@@ -7,7 +7,6 @@ import base64
 import json
 import re
 import time
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlencode
 
@@ -538,18 +537,6 @@ def _parse_body(response: aiohttp.ClientResponse, raw: bytes, truncated: bool) -
     return text
 
 
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds, or as an HTTP date (common on 503)."""
-    seconds = parse_retry_after(value)
-    if seconds is not None or value is None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _status_error(
     method: str, shown: str, response: aiohttp.ClientResponse, body: Any, truncated: bool
 ) -> TransientError | PermanentError:
@@ -563,7 +550,7 @@ def _status_error(
     if truncated:
         details["truncated"] = True
     if status >= 500 or status in _TRANSIENT_STATUSES:
-        retry_after = _retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
         details["retry_after"] = retry_after
         return TransientError(message, retry_after=retry_after, details=details)
     return PermanentError(message, details=details)
