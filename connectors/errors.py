@@ -10,6 +10,8 @@ The engine owns retries: it retries only ``TransientError``, with exponential ba
 waiting at least ``retry_after`` seconds when the remote side said so. Any other exception raised
 by an action is treated as permanent and recorded with its type name. :func:`parse_retry_after`
 reads the header that sets ``retry_after``, for every connector alike.
+
+Connector authors import these names from :mod:`maillon.connectors.sdk`.
 """
 
 from __future__ import annotations

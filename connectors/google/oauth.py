@@ -29,13 +29,13 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import SecretStr
 
-from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.google.client import CALENDAR, GMAIL, SHEETS
 from maillon.connectors.google.connection import (
     DEFAULT_AUTHORIZE_URL,
     DEFAULT_TOKEN_URI,
     GoogleConnection,
 )
+from maillon.connectors.sdk import PermanentError, TransientError
 
 __all__ = [
     "CALLBACK_PATH",
@@ -219,9 +219,9 @@ def exchange_code(
 
     ``redirect_uri`` must be the one given to :func:`authorization_url`, and ``code_verifier``
     the same verifier if PKCE was used. Raises
-    :class:`~maillon.connectors.errors.PermanentError` when Google refuses (expired or reused
+    :class:`~maillon.connectors.sdk.PermanentError` when Google refuses (expired or reused
     code, wrong client secret) and
-    :class:`~maillon.connectors.errors.TransientError` when it cannot be reached.
+    :class:`~maillon.connectors.sdk.TransientError` when it cannot be reached.
     """
     form = _token_request(client_id, client_secret, code, redirect_uri, code_verifier)
     try:

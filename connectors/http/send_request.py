@@ -7,7 +7,7 @@ import base64
 import json
 import re
 import time
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -15,10 +15,15 @@ from multidict import CIMultiDict
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from yarl import URL
 
-from maillon.connectors.base import Action, ActionContext
-from maillon.connectors.errors import PermanentError, TransientError, parse_retry_after
 from maillon.connectors.http._client import client_for, proxy_for
 from maillon.connectors.http.connection import HttpConnection
+from maillon.connectors.sdk import (
+    Action,
+    ActionContext,
+    PermanentError,
+    TransientError,
+    parse_retry_after,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -234,8 +239,6 @@ class SendRequest(Action[HttpConnection, SendRequestInput, SendRequestOutput]):
     key = "send_request"
     title = "Send an HTTP request"
     description = "Call any HTTP API: method, URL, headers, query, and a JSON, form or raw body."
-    Input: ClassVar[type[SendRequestInput]] = SendRequestInput
-    Output: ClassVar[type[SendRequestOutput]] = SendRequestOutput
 
     async def run(
         self, ctx: ActionContext, conn: HttpConnection, data: SendRequestInput

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from maillon.connectors.errors import parse_retry_after
+from maillon.connectors.sdk import parse_retry_after
 
 #: A fixed "now" for the HTTP-date cases: Sun, 06 Nov 1994 08:48:37 GMT.
 NOW = datetime(1994, 11, 6, 8, 48, 37, tzinfo=UTC).timestamp()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from maillon.connectors.base import ActionContext
+from maillon.connectors.sdk import ActionContext
 from tests.support.fakeserver import FakeServer
 
 TOKEN_PATH = "/token"

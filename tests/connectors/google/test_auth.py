@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
 
-from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.google import GoogleConnection, oauth
 from maillon.connectors.google.client import GMAIL, SHEETS, session
 from maillon.connectors.google.connection import DEFAULT_AUTHORIZE_URL
 from maillon.connectors.google.gmail import SendEmail
 from maillon.connectors.google.sheets import AppendRow
+from maillon.connectors.sdk import PermanentError, TransientError
 from tests.connectors.google.support import GMAIL_SEND, TOKEN_PATH, ctx, google_error, token_forms
 from tests.support.fakeserver import FakeServer
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.google import GoogleConnection
 from maillon.connectors.google.gmail import SendEmail
+from maillon.connectors.sdk import PermanentError, TransientError
 from tests.connectors.google.support import GMAIL_SEND, ctx, google_error
 from tests.support.fakeserver import Answer, FakeServer
 

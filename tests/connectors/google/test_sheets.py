@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.google import GoogleConnection
 from maillon.connectors.google.sheets import AppendRow, header_cache, spreadsheet_id_from
+from maillon.connectors.sdk import PermanentError
 from tests.connectors.google.support import ctx
 from tests.support.fakeserver import FakeServer
 

@@ -7,9 +7,8 @@ import socket
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from maillon.connectors.base import ActionContext
-from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.registry import Registry
+from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
 from maillon.connectors.slack import SendMessage, SlackConnection, connector
 from maillon.connectors.slack._client import web_client
 from tests.support.fakeserver import FakeServer

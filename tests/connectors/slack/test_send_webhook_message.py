@@ -8,8 +8,7 @@ from email.utils import format_datetime
 import pytest
 from pydantic import SecretStr
 
-from maillon.connectors.base import ActionContext
-from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
 from maillon.connectors.slack import SendWebhookMessage, SlackConnection
 from tests.support.fakeserver import FakeServer
 

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from maillon.connectors.base import ActionContext
-from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
 from maillon.connectors.smtp import SendEmail, SmtpConnection, connector
 from tests.connectors.smtp.conftest import PASSWORD, USERNAME, StartServer, free_port
 from tests.support.fakeserver import FakeServer

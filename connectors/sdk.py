@@ -1,0 +1,51 @@
+"""The connector SDK: everything a connector package imports from Maillon, in one module.
+
+A connector, built in or installed from another package, needs only this::
+
+    from maillon.connectors.sdk import Action, ActionContext, Connection, Connector
+
+The names live in two private homes, :mod:`maillon.connectors.base` (the contract: connections,
+actions, app triggers, the connector) and :mod:`maillon.connectors.errors` (the error tree and
+the ``Retry-After`` parser), which the engine imports directly. Only what is listed in
+``__all__`` here is promised to connector authors; the rest of those modules may change. The
+walkthrough is ``docs/connectors.md``; the testing kit is :mod:`maillon.connectors.testing`;
+the tree of errors, and when the engine retries, is drawn in :mod:`maillon.connectors.errors`.
+"""
+
+from __future__ import annotations
+
+from maillon.connectors.base import (
+    Action,
+    ActionContext,
+    AppTrigger,
+    Connection,
+    ConnectionCheck,
+    Connector,
+    NoConnection,
+    SyncReport,
+    TriggerEvent,
+)
+from maillon.connectors.errors import (
+    ConnectorError,
+    PermanentError,
+    TransientError,
+    parse_retry_after,
+)
+from maillon.connectors.registry import ENTRY_POINT_GROUP
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Action",
+    "ActionContext",
+    "AppTrigger",
+    "Connection",
+    "ConnectionCheck",
+    "Connector",
+    "ConnectorError",
+    "NoConnection",
+    "PermanentError",
+    "SyncReport",
+    "TransientError",
+    "TriggerEvent",
+    "parse_retry_after",
+]
