@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from examples.particeep.entities import make_transaction
 from examples.particeep.fake_api import FakeParticeep
+from maillon.connectors.testing import FakeServer
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
 from maillon.web.cli import main as cli_main
-from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer, free_port
 
 KEY, SECRET = "key-77", "secret-88"

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import load_yaml
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
-from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "transaction_to_slack.yaml"

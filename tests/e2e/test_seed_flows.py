@@ -19,10 +19,10 @@ from examples.particeep.entities import make_transaction
 from examples.particeep.fake_api import FakeParticeep
 from maillon.connectors.google.client import _credentials, session
 from maillon.connectors.google.sheets import header_cache
+from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import load_yaml
 from maillon.engine.settings import Settings
 from tests.e2e.test_particeep_source import serve
-from tests.support.fakeserver import FakeServer
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"

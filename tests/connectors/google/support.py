@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from maillon.connectors.sdk import ActionContext
-from tests.support.fakeserver import FakeServer
+from maillon.connectors.testing import FakeServer
 
 TOKEN_PATH = "/token"
 GMAIL_SEND = "/gmail/v1/users/me/messages/send"

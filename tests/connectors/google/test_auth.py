@@ -19,8 +19,8 @@ from maillon.connectors.google.connection import DEFAULT_AUTHORIZE_URL
 from maillon.connectors.google.gmail import SendEmail
 from maillon.connectors.google.sheets import AppendRow
 from maillon.connectors.sdk import PermanentError, TransientError
+from maillon.connectors.testing import FakeServer
 from tests.connectors.google.support import GMAIL_SEND, TOKEN_PATH, ctx, google_error, token_forms
-from tests.support.fakeserver import FakeServer
 
 MAIL = SendEmail.Input(to="ada@example.com", subject="Hi", text="hi")
 

@@ -9,8 +9,8 @@ import pytest
 from maillon.connectors.google import GoogleConnection
 from maillon.connectors.google.gmail import SendEmail
 from maillon.connectors.sdk import PermanentError, TransientError
+from maillon.connectors.testing import Answer, FakeServer
 from tests.connectors.google.support import GMAIL_SEND, ctx, google_error
-from tests.support.fakeserver import Answer, FakeServer
 
 MAIL = SendEmail.Input(to="ada@example.com", subject="Hi", text="hi")
 

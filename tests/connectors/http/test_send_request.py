@@ -19,7 +19,7 @@ from maillon.connectors.http import HttpConnection, SendRequest, aclose_clients,
 from maillon.connectors.http._client import _env_proxies, _ssl_context, client_for
 from maillon.connectors.registry import Registry
 from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
-from tests.support.fakeserver import FakeServer
+from maillon.connectors.testing import FakeServer
 from tests.support.tls import Cert
 
 NO_CONN = HttpConnection()

@@ -13,8 +13,8 @@ from maillon.connectors.particeep import (
     repair_drift,
 )
 from maillon.connectors.sdk import PermanentError
+from maillon.connectors.testing import FakeServer
 from tests.connectors.particeep.conftest import API_KEY, API_SECRET
-from tests.support.fakeserver import FakeServer
 
 PREFIX = "https://maillon.example/hooks/particeep/tok1/"
 anyio = pytest.mark.anyio

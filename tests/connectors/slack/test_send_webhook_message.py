@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
 from maillon.connectors.slack import SendWebhookMessage, SlackConnection
-from tests.support.fakeserver import FakeServer
+from maillon.connectors.testing import FakeServer
 
 HOOK = "/services/T000/B000/secret"
 

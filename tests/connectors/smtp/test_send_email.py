@@ -9,8 +9,8 @@ from pydantic import SecretStr, ValidationError
 
 from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
 from maillon.connectors.smtp import SendEmail, SmtpConnection, connector
+from maillon.connectors.testing import FakeServer
 from tests.connectors.smtp.conftest import PASSWORD, USERNAME, StartServer, free_port
-from tests.support.fakeserver import FakeServer
 from tests.support.tls import Cert
 
 
