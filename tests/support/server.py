@@ -1,8 +1,9 @@
-"""Serve a Litestar app for real with uvicorn on 127.0.0.1, in a thread."""
+"""Serve a Litestar app for real with uvicorn on 127.0.0.1, in a thread; or run the CLI."""
 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -51,3 +52,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def maillon_command(*args: str) -> list[str]:
+    """The argv of ``maillon ARGS...`` with this interpreter, for a subprocess.
+
+    Through ``-c`` rather than the console script, which is not on PATH when the virtualenv is
+    not activated.
+    """
+    return [sys.executable, "-c", "from maillon.web.cli import main; main()", *args]
