@@ -192,8 +192,8 @@ class Action(Generic[ConnT, InputT, OutputT]):
             setattr(cls, name, model)
 
     def run(self, ctx: ActionContext, conn: ConnT, data: InputT) -> OutputT | Awaitable[OutputT]:
-        """Do the work. Raise :class:`~maillon.connectors.errors.TransientError` or
-        :class:`~maillon.connectors.errors.PermanentError` for failures the engine should
+        """Do the work. Raise :class:`~maillon.connectors.sdk.TransientError` or
+        :class:`~maillon.connectors.sdk.PermanentError` for failures the engine should
         classify."""
         raise NotImplementedError
 

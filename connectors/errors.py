@@ -59,9 +59,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     RFC 9110 allows two forms, and servers use both: delta-seconds (``120``, common on 429) and
     an HTTP date (``Wed, 21 Oct 2015 07:28:00 GMT``, common on 503 during maintenance). A date
     is counted from ``now``, a Unix time: the current time by default, or the time of the
-    response's ``Date`` header to be immune to clock skew. A negative delay or a
-    date in the past means "now" (0); a value that is neither form is ignored (``None``), since
-    a malformed header must not turn a retry into a failure.
+    response's ``Date`` header to be immune to clock skew. A negative delay or a date in the
+    past means "now" (0); a value that is neither form is ignored (``None``), since a malformed
+    header must not turn a retry into a failure.
     """
     if value is None:
         return None
