@@ -33,8 +33,9 @@ def create(server: FakeServer, **overrides: Any) -> Any:
 
 
 def test_the_installed_package_offers_the_connector() -> None:
-    [found] = entry_points(group=ENTRY_POINT_GROUP, name="helpdesk")
-    assert found.load() is connector
+    found = entry_points(group=ENTRY_POINT_GROUP, name="helpdesk")
+    assert len(found) == 1, "the entry point exists once the package is installed (pip install)"
+    assert found["helpdesk"].load() is connector
     assert connector.action("create_ticket") is CreateTicket
     assert HelpdeskConnection.secret_fields() == {"api_token"}
 
@@ -84,6 +85,15 @@ def test_refusals_say_what_to_do(fake_server: FakeServer) -> None:
     with pytest.raises(PermanentError, match="not a known customer") as refused:
         create(fake_server)
     assert refused.value.details["status"] == 422
+
+
+def test_an_unreadable_answer_is_not_retried(fake_server: FakeServer) -> None:
+    # The ticket may exist: a retry could open a second one.
+    fake_server.on("POST", "/api/tickets", (201, "<html>Created</html>"), (502, ["bad", "gateway"]))
+    with pytest.raises(PermanentError, match="answered 201 with a body that is not JSON"):
+        create(fake_server)
+    with pytest.raises(TransientError, match=r"answered 502: \[\"bad\""):
+        create(fake_server)
 
 
 def test_an_unreachable_help_desk_is_retried() -> None:

@@ -63,9 +63,15 @@ async def call(
         raise TransientError(f"{method} {url} timed out") from exc
     except httpx.TransportError as exc:
         raise TransientError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from exc
-    if response.is_success:
+    if not response.is_success:
+        raise _refusal(method, url, response)
+    try:
         return response.json() if response.content else None
-    raise _refusal(method, url, response)
+    except ValueError as exc:
+        # The help desk did the work but its answer is unreadable: a retry could do it twice.
+        raise PermanentError(
+            f"{method} {url} answered {response.status_code} with a body that is not JSON"
+        ) from exc
 
 
 def _refusal(
@@ -73,9 +79,11 @@ def _refusal(
 ) -> TransientError | PermanentError:
     status = response.status_code
     try:
-        reason = str(response.json().get("message", ""))
+        body = response.json()
     except ValueError:
-        reason = response.text[:200]
+        body = None
+    # The help desk explains a refusal in {"message": ...}; a proxy in front of it, in text.
+    reason = str(body.get("message", "")) if isinstance(body, dict) else response.text[:200]
     message = f"{method} {url} answered {status}: {_HINTS.get(status, reason or 'no reason')}"
     details: dict[str, object] = {"status": status, "reason": reason}
     if status == 429 or status >= 500:
