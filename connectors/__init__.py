@@ -1,22 +1,11 @@
-"""Maillon connectors: the SDK (:mod:`maillon.connectors.base`) and one package per app.
+"""Maillon connectors: the SDK, its testing kit, the registry, and one package per app.
 
-A connector module exposes a module-level ``connector`` object (a :class:`Connector`) and is
-registered under the ``maillon.connectors`` entry-point group, so a third-party package adds an
-app without touching this repository.
+Connector authors import from :mod:`maillon.connectors.sdk` (the one public surface) and test
+with :mod:`maillon.connectors.testing`. A connector module exposes a module-level ``connector``
+object (a :class:`~maillon.connectors.sdk.Connector`) and is registered under the
+``maillon.connectors`` entry-point group (:mod:`maillon.connectors.registry`), so a third-party
+package adds an app without touching this repository.
+
+Nothing is re-exported here: the SDK has one public module, and one list of names (its
+``__all__``) that connector authors can rely on.
 """
-
-from maillon.connectors.base import Action, ActionContext, Connection, Connector
-from maillon.connectors.errors import ConnectorError, PermanentError, TransientError
-from maillon.connectors.registry import Registry, default_registry
-
-__all__ = [
-    "Action",
-    "ActionContext",
-    "Connection",
-    "Connector",
-    "ConnectorError",
-    "PermanentError",
-    "Registry",
-    "TransientError",
-    "default_registry",
-]

@@ -1,11 +1,14 @@
-"""The connector SDK: what an app integration declares, written once here.
+"""The contract between the engine and a connector, written once here.
 
-A connector declares, in one place:
+Connector authors import these names from :mod:`maillon.connectors.sdk`, the public surface;
+this module is their home, which the engine imports directly. A connector declares, in one
+place:
 
 - its **connection** (a :class:`Connection` subclass: auth and settings as typed fields; secrets
   typed ``SecretStr`` so that they are encrypted at rest and never shown),
-- its **actions** (one :class:`Action` subclass each: an ``Input`` model, an ``Output`` model and
-  one ``run`` method).
+- its **actions** (one :class:`Action` subclass each, whose generic parameters name its
+  connection, input and output models, and one ``run`` method),
+- optionally its **app triggers** (:class:`AppTrigger`) and a connection check.
 
 Field titles, descriptions and examples on the models drive the API schema and the UI forms; no
 parameter is ever read by string name. ``run`` receives plain validated values and a typed
@@ -22,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -87,21 +90,133 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 ConnT = TypeVar("ConnT", bound=Connection)
 
 
+class _ModelSlot:
+    """Where an action class's model is read: ``SendMessage.Input``.
+
+    :meth:`Action.__init_subclass__` stores the models of a concrete action as plain class
+    attributes, which hide these slots: the engine's lookups per step cost nothing extra. The
+    slots are what remains on :class:`Action` itself and on actions still generic, where they
+    say why there is no model, and what type checkers read: each subclass's ``__get__`` gives
+    the model of the owner's generic parameters, so that ``SendMessage.Input`` is typed
+    ``type[SendMessageInput]`` and ``SendMessage.Input(channel=...)`` is checked.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def _missing(self, owner: type) -> NoReturn:
+        raise AttributeError(
+            f"{owner.__qualname__}.{self._name} is not known: {owner.__qualname__} is generic, "
+            "and its subclasses name the models (class MyAction(Action[MyConnection, MyInput, "
+            "MyOutput]))"
+        )
+
+
+class _ConnectionSlot(_ModelSlot):
+    def __get__(self, instance: object, owner: type[Action[ConnT, Any, Any]]) -> type[ConnT]:
+        self._missing(owner)
+
+
+class _InputSlot(_ModelSlot):
+    def __get__(self, instance: object, owner: type[Action[Any, InputT, Any]]) -> type[InputT]:
+        self._missing(owner)
+
+
+class _OutputSlot(_ModelSlot):
+    def __get__(self, instance: object, owner: type[Action[Any, Any, OutputT]]) -> type[OutputT]:
+        self._missing(owner)
+
+
+#: What each generic parameter of :class:`Action` must be, in order.
+_PARAMETERS = (("ConnectionModel", Connection), ("Input", BaseModel), ("Output", BaseModel))
+
+
 class Action(Generic[ConnT, InputT, OutputT]):
-    """One thing a connector can do. Subclasses set the class attributes and implement ``run``."""
+    """One thing a connector can do: its models, named once, and one ``run`` method.
+
+    The generic parameters are the models::
+
+        class SendMessage(Action[SlackConnection, SendMessageInput, SendMessageOutput]):
+            key = "send_message"
+            title = "Send a message"
+
+            async def run(
+                self, ctx: ActionContext, conn: SlackConnection, data: SendMessageInput
+            ) -> SendMessageOutput: ...
+
+    The class then has ``ConnectionModel``, ``Input`` and ``Output`` (read by the engine to
+    validate a step's input and to publish the JSON schemas), and a type checker holds ``run``'s
+    signature to the same models. A subclass that names no models fails when it is defined. A
+    generic subclass (``class GoogleAction(Action[GoogleConnection, InT, OutT])``) may leave
+    some to its own subclasses.
+    """
 
     #: ``verb_noun``, unique within its connector, e.g. ``send_message``.
     key: ClassVar[str]
     title: ClassVar[str]
     description: ClassVar[str] = ""
-    Input: ClassVar[type[BaseModel]]
-    Output: ClassVar[type[BaseModel]]
+    #: The connection model ``run`` receives (the connector's, or a base class of it).
+    ConnectionModel: ClassVar[_ConnectionSlot] = _ConnectionSlot()
+    #: Validates a step's rendered input into ``run``'s ``data``; its fields make the form.
+    Input: ClassVar[_InputSlot] = _InputSlot()
+    #: What ``run`` returns; its schema tells later steps which fields they may use.
+    Output: ClassVar[_OutputSlot] = _OutputSlot()
+    #: The generic parameters as this class resolved them (type variables where still open).
+    _parameters: ClassVar[tuple[Any, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, _ in _PARAMETERS:
+            if name in cls.__dict__:
+                raise TypeError(
+                    f"{cls.__qualname__} sets {name}: name the models once, as the parameters "
+                    f"of Action (class {cls.__name__}(Action[MyConnection, MyInput, MyOutput]))"
+                )
+        parameters = _parameters_of(cls)
+        if parameters is None:
+            # Not parameterised here: a subclass of a concrete action keeps its models, and a
+            # bare subclass of Action (or of a generic action) has none to keep.
+            inherited = getattr(cls, "_parameters", None)
+            if inherited is None or any(isinstance(p, TypeVar) for p in inherited):
+                raise TypeError(
+                    f"{cls.__qualname__} names no models: write "
+                    f"class {cls.__name__}(Action[MyConnection, MyInput, MyOutput])"
+                )
+            return
+        cls._parameters = parameters
+        for (name, base), model in zip(_PARAMETERS, parameters, strict=True):
+            if isinstance(model, TypeVar):
+                continue  # still generic: its subclasses name this one
+            if not (isinstance(model, type) and issubclass(model, base)):
+                raise TypeError(
+                    f"{cls.__qualname__}: the {name} parameter of Action must be a subclass "
+                    f"of {base.__name__}, not {model!r}"
+                )
+            setattr(cls, name, model)
 
     def run(self, ctx: ActionContext, conn: ConnT, data: InputT) -> OutputT | Awaitable[OutputT]:
-        """Do the work. Raise :class:`~maillon.connectors.errors.TransientError` or
-        :class:`~maillon.connectors.errors.PermanentError` for failures the engine should
+        """Do the work. Raise :class:`~maillon.connectors.sdk.TransientError` or
+        :class:`~maillon.connectors.sdk.PermanentError` for failures the engine should
         classify."""
         raise NotImplementedError
+
+
+def _parameters_of(cls: type) -> tuple[Any, ...] | None:
+    """The models that ``cls``'s own bases give :class:`Action`, or ``None`` if they give none.
+
+    ``Action[C, I, O]`` gives them directly. ``GoogleAction[I, O]``, a generic subclass, gives
+    them through its type variables: each is replaced by the argument in its place.
+    """
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin, arguments = get_origin(base), get_args(base)
+        if origin is Action:
+            return arguments
+        if isinstance(origin, type) and issubclass(origin, Action):
+            # typing.Generic sets __parameters__ on every subclass; typeshed does not declare it.
+            open_parameters = origin.__parameters__  # type: ignore[attr-defined]
+            bound = dict(zip(open_parameters, arguments, strict=True))
+            return tuple(bound.get(p, p) for p in origin._parameters)
+    return None
 
 
 @dataclass(frozen=True)
@@ -208,6 +323,15 @@ class Connector:
 
     def __post_init__(self) -> None:
         self._check_triggers()
+        for action in self.actions:
+            # The engine hands every action the connector's connection: an action written for
+            # another model would fail on its first run instead of here.
+            if not issubclass(self.connection, action.ConnectionModel):
+                raise TypeError(
+                    f"connector {self.key!r}: action {action.key!r} takes "
+                    f"{action.ConnectionModel.__name__}, but the connector's connection model "
+                    f"is {self.connection.__name__}"
+                )
         if self.connection_optional:
             try:
                 self.connection()

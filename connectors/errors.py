@@ -8,12 +8,20 @@ The hierarchy::
 
 The engine owns retries: it retries only ``TransientError``, with exponential backoff and jitter,
 waiting at least ``retry_after`` seconds when the remote side said so. Any other exception raised
-by an action is treated as permanent and recorded with its type name.
+by an action is treated as permanent and recorded with its type name. :func:`parse_retry_after`
+reads the header that sets ``retry_after``, for every connector alike.
+
+Connector authors import these names from :mod:`maillon.connectors.sdk`.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConnectorError", "PermanentError", "TransientError"]
+import math
+import time
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+
+__all__ = ["ConnectorError", "PermanentError", "TransientError", "parse_retry_after"]
 
 
 class ConnectorError(Exception):
@@ -45,11 +53,30 @@ class PermanentError(ConnectorError):
     """A failure that will happen again however often it is retried."""
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Read a ``Retry-After`` header given in seconds; HTTP dates are rare enough to ignore."""
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait that a ``Retry-After`` header asks for, or ``None`` if it says nothing.
+
+    RFC 9110 allows two forms, and servers use both: delta-seconds (``120``, common on 429) and
+    an HTTP date (``Wed, 21 Oct 2015 07:28:00 GMT``, common on 503 during maintenance). A date
+    is counted from ``now``, a Unix time: the current time by default, or the time of the
+    response's ``Date`` header to be immune to clock skew. A negative delay or a date in the
+    past means "now" (0); a value that is neither form is ignored (``None``), since a malformed
+    header must not turn a retry into a failure.
+    """
     if value is None:
         return None
+    text = value.strip()
     try:
-        return max(0.0, float(value.strip()))
+        seconds = float(text)
     except ValueError:
-        return None
+        try:
+            when = parsedate_to_datetime(text)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            # RFC 9110 dates are always GMT; the obsolete forms without a zone mean GMT too.
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None  # "nan" and "inf" read as floats, but no server means them
+    return max(0.0, seconds)

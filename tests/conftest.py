@@ -1,17 +1,19 @@
-"""Test-wide guards: stay offline, ignore proxies, and hand out fake servers."""
+"""Test-wide guards: stay offline, ignore proxies; fixtures from the support modules and the
+connector testing kit (``fake_server``), loaded as plugins."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.fakeserver import FakeServer
-
-pytest_plugins = ["tests.support.db", "tests.support.tls"]
+pytest_plugins = [
+    "tests.support.db",
+    "tests.support.tls",
+    "maillon.connectors.testing.pytest_plugin",
+]
 
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")
 
@@ -51,11 +53,3 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _PROXY_VARS:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
-
-
-@pytest.fixture
-def fake_server() -> Iterator[FakeServer]:
-    """A recording fake HTTP server on 127.0.0.1."""
-    server = FakeServer().start()
-    yield server
-    server.stop()

@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
-from maillon.connectors.base import Action, ActionContext, Connector
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.google.client import CALENDAR, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
 from maillon.connectors.mailmessage import AddressList, parse_address
+from maillon.connectors.sdk import Action, ActionContext, Connector, PermanentError
 
 __all__ = ["CreateEvent", "connector"]
 
@@ -176,8 +175,6 @@ class CreateEvent(Action[GoogleConnection, CreateEventInput, CreateEventOutput])
     key = "create_event"
     title = "Create an event"
     description = "Add a timed or all-day event to a Google Calendar, optionally with guests."
-    Input = CreateEventInput
-    Output = CreateEventOutput
 
     def run(
         self, ctx: ActionContext, conn: GoogleConnection, data: CreateEventInput

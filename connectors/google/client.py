@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from maillon.connectors.base import ActionContext
-from maillon.connectors.errors import (
+from maillon.connectors.google.connection import DEFAULT_TOKEN_URI, AuthMode, GoogleConnection
+from maillon.connectors.sdk import (
+    ActionContext,
     ConnectorError,
     PermanentError,
     TransientError,
     parse_retry_after,
 )
-from maillon.connectors.google.connection import DEFAULT_TOKEN_URI, AuthMode, GoogleConnection
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -65,8 +65,8 @@ class GoogleSession:
 
     :meth:`resource` builds requests (``session.resource("users", "messages").send(...)``);
     :meth:`execute` sends one, refreshing the access token when needed, and turns every failure
-    into a :class:`~maillon.connectors.errors.TransientError` or
-    :class:`~maillon.connectors.errors.PermanentError`.
+    into a :class:`~maillon.connectors.sdk.TransientError` or
+    :class:`~maillon.connectors.sdk.PermanentError`.
     """
 
     def __init__(self, conn: GoogleConnection, api: GoogleApi) -> None:

@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from maillon.connectors.base import Connection
 from maillon.connectors.mailmessage import parse_address
+from maillon.connectors.sdk import Connection
 
 __all__ = ["DEFAULT_AUTHORIZE_URL", "DEFAULT_TOKEN_URI", "AuthMode", "GoogleConnection"]
 

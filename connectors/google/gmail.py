@@ -6,8 +6,6 @@ import base64
 
 from pydantic import BaseModel, Field
 
-from maillon.connectors.base import Action, ActionContext, Connector
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.google.client import GMAIL, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
@@ -17,6 +15,7 @@ from maillon.connectors.mailmessage import (
     idempotent_message_id,
     parse_address,
 )
+from maillon.connectors.sdk import Action, ActionContext, Connector, PermanentError
 
 __all__ = ["SendEmail", "connector"]
 
@@ -50,8 +49,6 @@ class SendEmail(Action[GoogleConnection, SendEmailInput, SendEmailOutput]):
     key = "send_email"
     title = "Send an email"
     description = "Send an email (plain text and/or HTML) from the connected Gmail account."
-    Input = SendEmailInput
-    Output = SendEmailOutput
 
     def run(
         self, ctx: ActionContext, conn: GoogleConnection, data: SendEmailInput

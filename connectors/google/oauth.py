@@ -16,7 +16,7 @@ from typing import Any
 
 from maillon.connectors.google.client import CALENDAR, GMAIL, SHEETS
 from maillon.connectors.google.connection import DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URI
-from maillon.connectors.oauth import OAuth2, TokenSet
+from maillon.connectors.sdk import OAuth2, TokenSet
 
 __all__ = ["CONNECTOR_SCOPES", "GOOGLE_OAUTH", "IDENTITY_SCOPES", "scopes_for"]
 

@@ -10,11 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from maillon.connectors.base import Action, ActionContext, Connector
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.google.client import SHEETS, GoogleSession, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
+from maillon.connectors.sdk import Action, ActionContext, Connector, PermanentError
 
 __all__ = ["AppendRow", "HeaderCache", "connector", "header_cache", "spreadsheet_id_from"]
 
@@ -144,8 +143,6 @@ class AppendRow(Action[GoogleConnection, AppendRowInput, AppendRowOutput]):
     key = "append_row"
     title = "Append a row"
     description = "Add a row to a Google Sheets spreadsheet, by column order or by column header."
-    Input = AppendRowInput
-    Output = AppendRowOutput
 
     def run(
         self, ctx: ActionContext, conn: GoogleConnection, data: AppendRowInput

@@ -14,10 +14,16 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
-import urllib.request
 from collections import OrderedDict
 from functools import cache
 from typing import TYPE_CHECKING
+
+# proxy_bypass_environment is absent from typeshed, which declares only proxy_bypass (on macOS
+# and Windows that one reads the system's settings too): the environment's rules are wanted.
+from urllib.request import (  # type: ignore[attr-defined]
+    getproxies_environment,
+    proxy_bypass_environment,
+)
 
 import httpx
 
@@ -56,27 +62,29 @@ def _ssl_context() -> ssl.SSLContext:
 def _env_proxies() -> dict[str, str]:
     # The standard proxy variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), read once.
     # aiohttp's own trust_env reads them, and ~/.netrc, in a thread for every request.
-    return urllib.request.getproxies()
+    return getproxies_environment()
 
 
 def proxy_for(url: URL) -> str | None:
-    """The proxy that the environment names for ``url``, or ``None`` to connect directly."""
+    """The proxy that the environment names for ``url``, or ``None`` to connect directly.
+
+    NO_PROXY is read by the rules of the standard library (urllib.request): a
+    comma-separated list of host names, each also matching its subdomains (a leading dot is
+    optional), optionally with a port to exempt that port only; ``*`` alone exempts every host.
+    """
     proxies = _env_proxies()
-    if not proxies or url.host is None or _exempt(url.host, proxies.get("no", "")):
+    if not proxies or url.host is None:
+        return None
+    # Host and port together, so that an entry with a port can match; the standard library
+    # also tries the host alone. An IPv6 address goes without brackets, as NO_PROXY lists it
+    # (the port is split off at the last colon).
+    host = url.host if url.port is None else f"{url.host}:{url.port}"
+    if proxy_bypass_environment(host, proxies):
         return None
     proxy = proxies.get(url.scheme) or proxies.get("all")
     if proxy and "://" not in proxy:
         proxy = "http://" + proxy
     return proxy
-
-
-def _exempt(host: str, no_proxy: str) -> bool:
-    """Whether NO_PROXY (hosts and domains, comma-separated, or "*") covers ``host``."""
-    for entry in no_proxy.split(","):
-        name = entry.strip().lstrip(".").lower()
-        if name == "*" or (name and (host == name or host.endswith("." + name))):
-            return True
-    return False
 
 
 def _new_session() -> aiohttp.ClientSession:

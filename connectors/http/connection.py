@@ -6,7 +6,7 @@ import json
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from maillon.connectors.base import Connection
+from maillon.connectors.sdk import Connection
 
 __all__ = ["HttpConnection"]
 

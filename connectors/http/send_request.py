@@ -7,8 +7,7 @@ import base64
 import json
 import re
 import time
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -16,10 +15,15 @@ from multidict import CIMultiDict
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from yarl import URL
 
-from maillon.connectors.base import Action, ActionContext
-from maillon.connectors.errors import PermanentError, TransientError, parse_retry_after
 from maillon.connectors.http._client import client_for, proxy_for
 from maillon.connectors.http.connection import HttpConnection
+from maillon.connectors.sdk import (
+    Action,
+    ActionContext,
+    PermanentError,
+    TransientError,
+    parse_retry_after,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -235,8 +239,6 @@ class SendRequest(Action[HttpConnection, SendRequestInput, SendRequestOutput]):
     key = "send_request"
     title = "Send an HTTP request"
     description = "Call any HTTP API: method, URL, headers, query, and a JSON, form or raw body."
-    Input: ClassVar[type[SendRequestInput]] = SendRequestInput
-    Output: ClassVar[type[SendRequestOutput]] = SendRequestOutput
 
     async def run(
         self, ctx: ActionContext, conn: HttpConnection, data: SendRequestInput
@@ -538,18 +540,6 @@ def _parse_body(response: aiohttp.ClientResponse, raw: bytes, truncated: bool) -
     return text
 
 
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds, or as an HTTP date (common on 503)."""
-    seconds = parse_retry_after(value)
-    if seconds is not None or value is None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _status_error(
     method: str, shown: str, response: aiohttp.ClientResponse, body: Any, truncated: bool
 ) -> TransientError | PermanentError:
@@ -563,7 +553,7 @@ def _status_error(
     if truncated:
         details["truncated"] = True
     if status >= 500 or status in _TRANSIENT_STATUSES:
-        retry_after = _retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
         details["retry_after"] = retry_after
         return TransientError(message, retry_after=retry_after, details=details)
     return PermanentError(message, details=details)

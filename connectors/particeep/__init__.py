@@ -15,7 +15,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from maillon.connectors.base import Connector
 from maillon.connectors.particeep.actions import GetTransaction, GetUser, UpdateUser
 from maillon.connectors.particeep.connection import ParticeepConnection
 from maillon.connectors.particeep.events import EventSpec, get_event, load_events
@@ -30,6 +29,7 @@ from maillon.connectors.particeep.webhooks import (
     plan_drift,
     repair_drift,
 )
+from maillon.connectors.sdk import Connector
 
 if TYPE_CHECKING:
     from maillon.connectors.particeep.client import (

@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from maillon.connectors.base import Action, ActionContext
 from maillon.connectors.particeep.connection import ParticeepConnection
 from maillon.connectors.particeep.models import Transaction, User
+from maillon.connectors.sdk import Action, ActionContext
 
 __all__ = ["GetTransaction", "GetUser", "UpdateUser"]
 
@@ -31,8 +31,6 @@ class GetUser(Action[ParticeepConnection, GetUserInput, User]):
     key = "get_user"
     title = "Get a user"
     description = "Read one Particeep user by id: name, email, phone, tag, custom fields."
-    Input = GetUserInput
-    Output = User
 
     async def run(self, ctx: ActionContext, conn: ParticeepConnection, data: GetUserInput) -> User:
         async with conn.client(timeout=ctx.timeout) as client:
@@ -54,8 +52,6 @@ class GetTransaction(Action[ParticeepConnection, GetTransactionInput, Transactio
     key = "get_transaction"
     title = "Get a transaction"
     description = "Read one Particeep transaction by id: amount (cents), status, investor."
-    Input = GetTransactionInput
-    Output = Transaction
 
     async def run(
         self, ctx: ActionContext, conn: ParticeepConnection, data: GetTransactionInput
@@ -106,8 +102,6 @@ class UpdateUser(Action[ParticeepConnection, UpdateUserInput, User]):
     key = "update_user"
     title = "Update a user"
     description = "Set the tag and/or custom fields of a Particeep user."
-    Input = UpdateUserInput
-    Output = User
 
     async def run(
         self, ctx: ActionContext, conn: ParticeepConnection, data: UpdateUserInput

@@ -7,11 +7,11 @@ answers), the web layer's handlers are async, and a CLI command wraps one call i
 
 Failures are raised as the connector SDK's errors, so the engine's retry policy applies as is:
 
-- network failure, timeout, 408, 429, 5xx → :class:`~maillon.connectors.errors.TransientError`
+- network failure, timeout, 408, 429, 5xx → :class:`~maillon.connectors.sdk.TransientError`
   (``retry_after`` from ``Retry-After`` when Particeep sends one);
 - 401, 403 → :class:`ParticeepAuthError` ("Particeep refused the API keys");
-- 404 → :class:`~maillon.connectors.errors.PermanentError` (unknown user, transaction, webhook);
-- any other 4xx → :class:`~maillon.connectors.errors.PermanentError` carrying Particeep's own
+- 404 → :class:`~maillon.connectors.sdk.PermanentError` (unknown user, transaction, webhook);
+- any other 4xx → :class:`~maillon.connectors.sdk.PermanentError` carrying Particeep's own
   message.
 """
 
@@ -25,10 +25,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from maillon.connectors.errors import PermanentError, TransientError, parse_retry_after
 from maillon.connectors.particeep.connection import ParticeepConnection
 from maillon.connectors.particeep.models import Transaction, User, Webhook
 from maillon.connectors.particeep.signing import PTPAuth
+from maillon.connectors.sdk import PermanentError, TransientError, parse_retry_after
 
 __all__ = [
     "ConnectionCheck",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from maillon.connectors.base import Connection
+from maillon.connectors.sdk import Connection
 
 if TYPE_CHECKING:
     from maillon.connectors.particeep.client import ParticeepClient

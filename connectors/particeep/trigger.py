@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from maillon.connectors import base
 from maillon.connectors.particeep.connection import ParticeepConnection
 from maillon.connectors.particeep.events import load_events
 from maillon.connectors.particeep.webhooks import (
@@ -13,16 +12,17 @@ from maillon.connectors.particeep.webhooks import (
     plan_drift,
     repair_drift,
 )
+from maillon.connectors.sdk import AppTrigger, ConnectionCheck, SyncReport, TriggerEvent
 
 __all__ = ["ParticeepEvent", "check_connection"]
 
 
-class ParticeepEvent(base.AppTrigger[ParticeepConnection]):
+class ParticeepEvent(AppTrigger[ParticeepConnection]):
     """Runs flows when Particeep posts an event (a bare entity: user, transaction, ...).
 
     Particeep puts no event name in the body, so the URL says which event it is; deliveries are
     deduplicated on the entity id and its content (the default of
-    :class:`~maillon.connectors.base.AppTrigger`).
+    :class:`~maillon.connectors.AppTrigger`).
     """
 
     key = "event"
@@ -30,9 +30,9 @@ class ParticeepEvent(base.AppTrigger[ParticeepConnection]):
     description = "A user, transaction, fundraise or document event on a Particeep account."
     custom_events = True
 
-    def events(self) -> Sequence[base.TriggerEvent]:
+    def events(self) -> Sequence[TriggerEvent]:
         return [
-            base.TriggerEvent(
+            TriggerEvent(
                 name=e.name,
                 description=e.description,
                 sample=e.sample_payload(),
@@ -57,11 +57,11 @@ class ParticeepEvent(base.AppTrigger[ParticeepConnection]):
         url_prefix: str,
         *,
         dry_run: bool,
-    ) -> base.SyncReport:
+    ) -> SyncReport:
         async with conn.client() as client:
             existing = await client.list_webhooks()
             plan = plan_drift(existing, wanted, url_prefix)
-            report = base.SyncReport(
+            report = SyncReport(
                 registered=sorted({(w.name, w.url) for w in existing if (w.name, w.url) in wanted})
             )
             if dry_run:
@@ -75,8 +75,8 @@ class ParticeepEvent(base.AppTrigger[ParticeepConnection]):
         return report
 
 
-async def check_connection(conn: ParticeepConnection) -> base.ConnectionCheck:
+async def check_connection(conn: ParticeepConnection) -> ConnectionCheck:
     """Make one authenticated call and say whether the keys work."""
     async with conn.client() as client:
         result = await client.check_connection()
-    return base.ConnectionCheck(ok=result.ok, message=result.message)
+    return ConnectionCheck(ok=result.ok, message=result.message)

@@ -27,8 +27,8 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.particeep.models import Webhook
+from maillon.connectors.sdk import PermanentError
 
 if TYPE_CHECKING:
     from maillon.connectors.particeep.client import ParticeepClient
@@ -75,7 +75,7 @@ async def ensure_registered(client: ParticeepClient, event: str, url: str) -> We
     Lists first and creates only when no webhook has exactly this event and URL, so calling it
     again (a retry, a second flow on the same event) never registers a second copy.
 
-    Raises :class:`~maillon.connectors.errors.PermanentError` with Particeep's message when it
+    Raises :class:`~maillon.connectors.sdk.PermanentError` with Particeep's message when it
     refuses (for example when the event already has its maximum of webhooks).
     """
     existing = await client.list_webhooks()

@@ -6,7 +6,7 @@ Uses the official ``slack_sdk`` sync clients (urllib underneath); the engine run
 
 from __future__ import annotations
 
-from maillon.connectors.base import Connector
+from maillon.connectors.sdk import Connector
 from maillon.connectors.slack.connection import SlackConnection
 from maillon.connectors.slack.send_message import SendMessage
 from maillon.connectors.slack.send_webhook_message import SendWebhookMessage

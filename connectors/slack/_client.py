@@ -16,12 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
-from maillon.connectors.errors import (
-    ConnectorError,
-    PermanentError,
-    TransientError,
-    parse_retry_after,
-)
+from maillon.connectors.sdk import ConnectorError, PermanentError, TransientError, parse_retry_after
 from maillon.connectors.slack.connection import SlackConnection
 
 __all__ = [

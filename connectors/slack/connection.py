@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
-from maillon.connectors.base import Connection
+from maillon.connectors.sdk import Connection
 
 __all__ = ["DEFAULT_BASE_URL", "SlackConnection"]
 

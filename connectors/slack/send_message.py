@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from maillon.connectors.base import Action, ActionContext
+from maillon.connectors.sdk import Action, ActionContext
 from maillon.connectors.slack.connection import SlackConnection
 
 __all__ = ["SendMessage", "SendMessageInput", "SendMessageOutput"]
@@ -90,8 +90,6 @@ class SendMessage(Action[SlackConnection, SendMessageInput, SendMessageOutput]):
     key = "send_message"
     title = "Send a message"
     description = "Post a message as your Slack app's bot (needs a bot token)."
-    Input: ClassVar[type[SendMessageInput]] = SendMessageInput
-    Output: ClassVar[type[SendMessageOutput]] = SendMessageOutput
 
     def run(
         self, ctx: ActionContext, conn: SlackConnection, data: SendMessageInput

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from maillon.connectors.base import Action, ActionContext
+from maillon.connectors.sdk import Action, ActionContext
 from maillon.connectors.slack.connection import SlackConnection
 
 __all__ = ["SendWebhookMessage", "SendWebhookMessageInput", "SendWebhookMessageOutput"]
@@ -50,8 +50,6 @@ class SendWebhookMessage(
     key = "send_webhook_message"
     title = "Send a message through an incoming webhook"
     description = "Post to the channel an incoming webhook was created for (needs a webhook URL)."
-    Input: ClassVar[type[SendWebhookMessageInput]] = SendWebhookMessageInput
-    Output: ClassVar[type[SendWebhookMessageOutput]] = SendWebhookMessageOutput
 
     def run(
         self, ctx: ActionContext, conn: SlackConnection, data: SendWebhookMessageInput

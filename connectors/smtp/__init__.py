@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from maillon.connectors.base import Connector
+from maillon.connectors.sdk import Connector
 from maillon.connectors.smtp.connection import SmtpConnection
 from maillon.connectors.smtp.send_email import SendEmail
 

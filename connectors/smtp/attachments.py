@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 
-from maillon.connectors.errors import PermanentError, TransientError, parse_retry_after
+from maillon.connectors.sdk import PermanentError, TransientError, parse_retry_after
 
 if TYPE_CHECKING:
     import httpx

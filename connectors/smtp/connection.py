@@ -7,8 +7,8 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from maillon.connectors.base import Connection
 from maillon.connectors.mailmessage import parse_address
+from maillon.connectors.sdk import Connection
 
 __all__ = ["DEFAULT_PORTS", "SmtpConnection"]
 

@@ -8,13 +8,18 @@ from email.message import EmailMessage, Message
 
 from pydantic import BaseModel, Field
 
-from maillon.connectors.base import Action, ActionContext
-from maillon.connectors.errors import ConnectorError, PermanentError, TransientError
 from maillon.connectors.mailmessage import (
     MessageFields,
     build_message,
     idempotent_message_id,
     parse_address,
+)
+from maillon.connectors.sdk import (
+    Action,
+    ActionContext,
+    ConnectorError,
+    PermanentError,
+    TransientError,
 )
 from maillon.connectors.smtp.attachments import Attachment, LoadedAttachment, load_attachments
 from maillon.connectors.smtp.connection import SmtpConnection
@@ -55,8 +60,6 @@ class SendEmail(Action[SmtpConnection, SendEmailInput, SendEmailOutput]):
     key = "send_email"
     title = "Send an email"
     description = "Send an email (plain text and/or HTML, with attachments) through SMTP."
-    Input = SendEmailInput
-    Output = SendEmailOutput
 
     def run(
         self, ctx: ActionContext, conn: SmtpConnection, data: SendEmailInput

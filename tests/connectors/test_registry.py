@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from maillon.connectors import registry as registry_module
-from maillon.connectors.base import Action, ActionContext, Connection, Connector
 from maillon.connectors.registry import ENTRY_POINT_GROUP, Registry
+from maillon.connectors.sdk import Action, ActionContext, Connection, Connector
 from tests.support.modules import loaded_by
 
 
@@ -31,8 +31,6 @@ class EchoOutput(BaseModel):
 class SendEcho(Action[EchoConnection, EchoInput, EchoOutput]):
     key = "send_echo"
     title = "Send an echo"
-    Input = EchoInput
-    Output = EchoOutput
 
     def run(self, ctx: ActionContext, conn: EchoConnection, data: EchoInput) -> EchoOutput:
         return EchoOutput(text=data.text)
@@ -76,7 +74,7 @@ def test_optional_connection_means_steps_may_name_none() -> None:
     lax = Connector(
         key="lax",
         title="Lax",
-        actions=(SendEcho,),
+        actions=(),
         connection=OptionalConnection,
         connection_optional=True,
     )

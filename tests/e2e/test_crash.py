@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from tests.support.server import free_port
+from tests.support.server import free_port, maillon_command
 from tests.support.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,10 +35,6 @@ steps:
 """
 
 
-def _maillon(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from maillon.web.cli import main; main()", *args]
-
-
 def test_every_answered_delivery_survives_a_kill(tmp_path: Path, database_url: str) -> None:
     port = free_port()
     env = {
@@ -52,7 +47,7 @@ def test_every_answered_delivery_survives_a_kill(tmp_path: Path, database_url: s
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
     imported = subprocess.run(
-        _maillon("flows", "import", str(flow)),
+        maillon_command("flows", "import", str(flow)),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -62,7 +57,7 @@ def test_every_answered_delivery_survives_a_kill(tmp_path: Path, database_url: s
     )
     hook = imported.stdout.split("/hooks/", 1)[1].split()[0]
     server = subprocess.Popen(
-        _maillon("serve", "--port", str(port), "--workers", "0"),
+        maillon_command("serve", "--port", str(port), "--workers", "0"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

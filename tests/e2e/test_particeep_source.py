@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from examples.particeep.entities import make_transaction
 from examples.particeep.fake_api import FakeParticeep
+from maillon.connectors.testing import FakeServer
 from maillon.engine.settings import Settings
 from maillon.web.cli import main as cli_main
-from tests.support.fakeserver import FakeServer
 from tests.support.server import serve_at_public_url
 from tests.support.services import Blocking
 from tests.support.wait import wait_for

@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import load_yaml
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
 from tests.support.api import wait_run
-from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer
 from tests.support.services import Blocking
 

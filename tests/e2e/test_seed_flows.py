@@ -18,9 +18,9 @@ from examples.particeep.entities import make_transaction
 from examples.particeep.fake_api import FakeParticeep
 from maillon.connectors.google.client import _credentials, session
 from maillon.connectors.google.sheets import header_cache
+from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import load_yaml
 from maillon.engine.settings import Settings
-from tests.support.fakeserver import FakeServer
 from tests.support.server import serve_at_public_url
 from tests.support.services import Blocking
 from tests.support.wait import wait_for

@@ -13,12 +13,12 @@ import pytest
 
 from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.registry import Registry
+from maillon.connectors.testing import FakeServer
 from maillon.engine.errors import Invalid
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
-from tests.support.fakeserver import FakeServer
 from tests.support.flows import deliver, wait_status
 from tests.support.oauthapp import acme
 from tests.support.probe import probe

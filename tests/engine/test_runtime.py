@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from maillon.connectors.base import Connector
 from maillon.connectors.registry import Registry
+from maillon.connectors.sdk import Connector
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
 

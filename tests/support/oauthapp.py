@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, SecretStr
 
-from maillon.connectors.base import Action, ActionContext, Connection, Connector
-from maillon.connectors.errors import PermanentError
-from maillon.connectors.oauth import OAuth2
+from maillon.connectors.sdk import (
+    Action,
+    ActionContext,
+    Connection,
+    Connector,
+    OAuth2,
+    PermanentError,
+)
 
 
 class AcmeConnection(Connection):
@@ -37,8 +42,6 @@ class WhoAmI(Action[AcmeConnection, WhoAmIInput, WhoAmIOutput]):
 
     key = "who_am_i"
     title = "Who am I"
-    Input = WhoAmIInput
-    Output = WhoAmIOutput
 
     async def run(
         self, ctx: ActionContext, conn: AcmeConnection, data: WhoAmIInput

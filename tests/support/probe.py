@@ -13,8 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 
-from maillon.connectors.base import Action, ActionContext, Connection, Connector
-from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.sdk import (
+    Action,
+    ActionContext,
+    Connection,
+    Connector,
+    PermanentError,
+    TransientError,
+)
 
 
 class ProbeConnection(Connection):
@@ -57,8 +63,6 @@ calls = Calls()
 class SendEcho(Action[ProbeConnection, EchoInput, EchoOutput]):
     key = "send_echo"
     title = "Echo"
-    Input = EchoInput
-    Output = EchoOutput
 
     async def run(self, ctx: ActionContext, conn: ProbeConnection, data: EchoInput) -> EchoOutput:
         with calls.lock:
@@ -91,8 +95,6 @@ class SendEchoSync(Action[ProbeConnection, EchoInput, EchoOutput]):
 
     key = "send_echo_sync"
     title = "Echo (blocking)"
-    Input = EchoInput
-    Output = EchoOutput
 
     def run(self, ctx: ActionContext, conn: ProbeConnection, data: EchoInput) -> EchoOutput:
         import asyncio

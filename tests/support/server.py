@@ -1,8 +1,9 @@
-"""Serve a Litestar app for real with uvicorn on 127.0.0.1, in a thread."""
+"""Serve a Litestar app for real with uvicorn on 127.0.0.1, in a thread; or run the CLI."""
 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -68,3 +69,12 @@ def serve_at_public_url(
     app = create_app(settings)
     with LiveServer(app, port=port) as url:
         yield url, settings, app
+
+
+def maillon_command(*args: str) -> list[str]:
+    """The argv of ``maillon ARGS...`` with this interpreter, for a subprocess.
+
+    Through ``-c`` rather than the console script, which is not on PATH when the virtualenv is
+    not activated.
+    """
+    return [sys.executable, "-c", "from maillon.web.cli import main; main()", *args]

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from maillon.connectors.testing import FakeServer
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
-from tests.support.fakeserver import FakeServer
 from tests.support.server import LiveServer
 from tests.support.services import Blocking
 

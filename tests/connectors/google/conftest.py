@@ -10,8 +10,8 @@ from pydantic import SecretStr
 from maillon.connectors.google import GoogleConnection
 from maillon.connectors.google.client import _credentials, session
 from maillon.connectors.google.sheets import header_cache
+from maillon.connectors.testing import FakeServer
 from tests.connectors.google.support import TOKEN_PATH
-from tests.support.fakeserver import FakeServer
 
 
 @pytest.fixture(autouse=True)

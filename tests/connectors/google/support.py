@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from maillon.connectors.base import ActionContext
-from tests.support.fakeserver import FakeServer
+from maillon.connectors.sdk import ActionContext
+from maillon.connectors.testing import FakeServer
 
 TOKEN_PATH = "/token"
 GMAIL_SEND = "/gmail/v1/users/me/messages/send"

@@ -12,17 +12,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
 
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.google import GoogleConnection, oauth
 from maillon.connectors.google.client import GMAIL, SHEETS, session
 from maillon.connectors.google.connection import DEFAULT_AUTHORIZE_URL
 from maillon.connectors.google.gmail import SendEmail
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
 from maillon.connectors.google.sheets import AppendRow
-from maillon.connectors.oauth import TokenSet
+from maillon.connectors.sdk import PermanentError, TokenSet
+from maillon.connectors.testing import FakeServer
 from maillon.engine.oauth import authorization_url
 from tests.connectors.google.support import GMAIL_SEND, TOKEN_PATH, ctx, google_error, token_forms
-from tests.support.fakeserver import FakeServer
 
 MAIL = SendEmail.Input(to="ada@example.com", subject="Hi", text="hi")
 

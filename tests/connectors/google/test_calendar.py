@@ -5,8 +5,8 @@ from pydantic import ValidationError
 
 from maillon.connectors.google import GoogleConnection
 from maillon.connectors.google.calendar import CreateEvent
+from maillon.connectors.testing import FakeServer
 from tests.connectors.google.support import ctx, google_error
-from tests.support.fakeserver import FakeServer
 
 EVENTS = "/calendar/v3/calendars/primary/events"
 CREATED = {

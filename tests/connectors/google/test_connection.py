@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from maillon.connectors.base import Connector
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.google import AuthMode, GoogleConnection
 from maillon.connectors.google.client import GMAIL, session
+from maillon.connectors.sdk import Connector, PermanentError
 from tests.support.modules import loaded_by
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.google import GoogleConnection
 from maillon.connectors.google.gmail import SendEmail
+from maillon.connectors.sdk import PermanentError, TransientError
+from maillon.connectors.testing import Answer, FakeServer
 from tests.connectors.google.support import GMAIL_SEND, ctx, google_error
-from tests.support.fakeserver import Answer, FakeServer
 from tests.support.wait import wait_for
 
 MAIL = SendEmail.Input(to="ada@example.com", subject="Hi", text="hi")

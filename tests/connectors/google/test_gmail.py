@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from maillon.connectors.google import GoogleConnection
 from maillon.connectors.google.gmail import SendEmail
+from maillon.connectors.testing import FakeServer
 from tests.connectors.google.support import GMAIL_SEND, ctx
-from tests.support.fakeserver import FakeServer
 
 
 def sent_message(server: FakeServer, index: int = -1) -> EmailMessage:

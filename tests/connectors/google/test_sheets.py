@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.google import GoogleConnection
 from maillon.connectors.google.sheets import AppendRow, header_cache, spreadsheet_id_from
+from maillon.connectors.sdk import PermanentError
+from maillon.connectors.testing import FakeServer
 from tests.connectors.google.support import ctx
-from tests.support.fakeserver import FakeServer
 
 SID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcd"
 APPEND = f"/v4/spreadsheets/{SID}/values/%27Investors%27%21A1:append"

@@ -14,12 +14,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from maillon.connectors.base import ActionContext
-from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.http import HttpConnection, SendRequest, aclose_clients, connector
 from maillon.connectors.http._client import _env_proxies, _ssl_context, client_for
 from maillon.connectors.registry import Registry
-from tests.support.fakeserver import FakeServer
+from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
+from maillon.connectors.testing import FakeServer
 from tests.support.server import free_port
 from tests.support.tls import Cert
 

@@ -8,8 +8,8 @@ import pytest
 from pydantic import SecretStr
 
 from examples.particeep.fake_api import FakeParticeep
-from maillon.connectors.base import ActionContext
 from maillon.connectors.particeep import ParticeepClient, ParticeepConnection
+from maillon.connectors.sdk import ActionContext
 
 API_KEY = "key-4f1c"
 API_SECRET = "secret-9d2e"

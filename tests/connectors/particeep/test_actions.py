@@ -5,8 +5,6 @@ from pydantic import ValidationError
 
 from examples.particeep.entities import make_transaction, make_user
 from examples.particeep.fake_api import FakeParticeep
-from maillon.connectors.base import ActionContext
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.particeep import ParticeepConnection, connector
 from maillon.connectors.particeep.actions import (
     GetTransaction,
@@ -16,6 +14,7 @@ from maillon.connectors.particeep.actions import (
     UpdateUser,
     UpdateUserInput,
 )
+from maillon.connectors.sdk import ActionContext, PermanentError
 
 anyio = pytest.mark.anyio
 

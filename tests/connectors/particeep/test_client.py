@@ -9,11 +9,11 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from examples.particeep.fake_api import FakeParticeep
-from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.particeep import ParticeepAuthError, ParticeepClient, ParticeepConnection
 from maillon.connectors.particeep.signing import PTPAuth
+from maillon.connectors.sdk import PermanentError, TransientError
+from maillon.connectors.testing import FakeServer
 from tests.connectors.particeep.conftest import API_KEY, API_SECRET
-from tests.support.fakeserver import FakeServer
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ from examples.particeep.entities import make_user
 from examples.particeep.fake_api import FakeParticeep
 from maillon.connectors.particeep import ParticeepClient, ensure_registered, hook_url
 from maillon.connectors.particeep.signing import PTPAuth
+from maillon.connectors.testing import FakeServer
 from tests.connectors.particeep.conftest import API_KEY, API_SECRET
-from tests.support.fakeserver import FakeServer
 
 
 @pytest.mark.anyio

@@ -16,7 +16,7 @@ from maillon.connectors.particeep.signing import (
     parse_authorization,
     sign_headers,
 )
-from tests.support.fakeserver import FakeServer
+from maillon.connectors.testing import FakeServer
 
 KEY, SECRET, DATE = "my-api-key", "my-api-secret", "2026-05-02T09:15:00Z"
 # The documented formula evaluated outside Python (openssl dgst -sha1 -hmac, then base64) and

@@ -6,7 +6,7 @@ import pytest
 
 from examples.particeep import simulate
 from examples.particeep.simulate import percentile
-from tests.support.fakeserver import FakeServer
+from maillon.connectors.testing import FakeServer
 
 
 def test_simulator_sends_bare_entities_to_each_event_url(

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from examples.particeep.fake_api import FakeParticeep
-from maillon.connectors.errors import PermanentError
 from maillon.connectors.particeep import (
     ParticeepClient,
     Webhook,
@@ -13,8 +12,9 @@ from maillon.connectors.particeep import (
     plan_drift,
     repair_drift,
 )
+from maillon.connectors.sdk import PermanentError
+from maillon.connectors.testing import FakeServer
 from tests.connectors.particeep.conftest import API_KEY, API_SECRET
-from tests.support.fakeserver import FakeServer
 
 PREFIX = "https://maillon.example/hooks/particeep/tok1/"
 anyio = pytest.mark.anyio

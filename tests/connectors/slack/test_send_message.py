@@ -7,12 +7,11 @@ import socket
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from maillon.connectors.base import ActionContext
-from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.registry import Registry
+from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
 from maillon.connectors.slack import SendMessage, SlackConnection, connector
 from maillon.connectors.slack._client import web_client
-from tests.support.fakeserver import FakeServer
+from maillon.connectors.testing import FakeServer
 
 POST_MESSAGE = "/api/chat.postMessage"
 OK = (200, {"ok": True, "channel": "C123", "ts": "1712345678.000100"})

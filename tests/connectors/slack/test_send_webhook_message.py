@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
 import pytest
 from pydantic import SecretStr
 
-from maillon.connectors.base import ActionContext
-from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
 from maillon.connectors.slack import SendWebhookMessage, SlackConnection
-from tests.support.fakeserver import FakeServer
+from maillon.connectors.testing import FakeServer
 
 HOOK = "/services/T000/B000/secret"
 
@@ -49,6 +51,16 @@ def test_webhook_rate_limit_is_transient(fake_server: FakeServer) -> None:
     with pytest.raises(TransientError) as info:
         SendWebhookMessage().run(ctx(), conn_for(fake_server), SendWebhookMessage.Input(text="x"))
     assert info.value.retry_after == 3.0
+
+
+def test_webhook_retry_after_may_be_an_http_date(fake_server: FakeServer) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    fake_server.on("POST", HOOK, (429, "rate_limited", {"Retry-After": when}))
+
+    with pytest.raises(TransientError) as info:
+        SendWebhookMessage().run(ctx(), conn_for(fake_server), SendWebhookMessage.Input(text="x"))
+    assert info.value.retry_after is not None
+    assert 20 < info.value.retry_after <= 30
 
 
 def test_webhook_500_is_transient(fake_server: FakeServer) -> None:

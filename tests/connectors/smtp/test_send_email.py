@@ -7,11 +7,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from maillon.connectors.base import ActionContext
-from maillon.connectors.errors import PermanentError, TransientError
+from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
 from maillon.connectors.smtp import SendEmail, SmtpConnection, connector
+from maillon.connectors.testing import FakeServer
 from tests.connectors.smtp.conftest import PASSWORD, USERNAME, StartServer
-from tests.support.fakeserver import FakeServer
 from tests.support.server import free_port
 from tests.support.tls import Cert
 

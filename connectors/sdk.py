@@ -1,0 +1,56 @@
+"""The connector SDK: everything a connector package imports from Maillon, in one module.
+
+A connector, built in or installed from another package, needs only this::
+
+    from maillon.connectors.sdk import Action, ActionContext, Connection, Connector
+
+The names live in three private homes, :mod:`maillon.connectors.base` (the contract:
+connections, actions, app triggers, the connector), :mod:`maillon.connectors.errors` (the error
+tree and the ``Retry-After`` parser) and :mod:`maillon.connectors.oauth` (how accounts connect
+with OAuth 2.0), which the engine imports directly. Only what is listed in
+``__all__`` here is promised to connector authors; the rest of those modules may change. The
+walkthrough is ``docs/connectors.md``; the testing kit is :mod:`maillon.connectors.testing`;
+the tree of errors, and when the engine retries, is drawn in :mod:`maillon.connectors.errors`.
+"""
+
+from __future__ import annotations
+
+from maillon.connectors.base import (
+    Action,
+    ActionContext,
+    AppTrigger,
+    Connection,
+    ConnectionCheck,
+    Connector,
+    NoConnection,
+    SyncReport,
+    TriggerEvent,
+)
+from maillon.connectors.errors import (
+    ConnectorError,
+    PermanentError,
+    TransientError,
+    parse_retry_after,
+)
+from maillon.connectors.oauth import OAuth2, TokenSet, default_token_fields
+from maillon.connectors.registry import ENTRY_POINT_GROUP
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Action",
+    "ActionContext",
+    "AppTrigger",
+    "Connection",
+    "ConnectionCheck",
+    "Connector",
+    "ConnectorError",
+    "NoConnection",
+    "OAuth2",
+    "PermanentError",
+    "SyncReport",
+    "TokenSet",
+    "TransientError",
+    "TriggerEvent",
+    "default_token_fields",
+    "parse_retry_after",
+]
