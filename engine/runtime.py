@@ -11,6 +11,8 @@ from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
 from maillon.engine.intake import Accepted
+from maillon.engine.services.accounts import Accounts
+from maillon.engine.services.tokens import Tokens
 from maillon.engine.settings import Settings
 from maillon.engine.sources import Sources
 from maillon.engine.store import Store
@@ -47,6 +49,8 @@ class Runtime:
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
         )
+        self.tokens = Tokens(self.db)
+        self.accounts = Accounts(self.db, self.tokens, session_lifetime=settings.session_lifetime)
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
 

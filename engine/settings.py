@@ -59,6 +59,15 @@ class Settings(BaseSettings):
         description="OAuth client for connecting Google accounts (unless a connection has one).",
     )
     google_client_secret: SecretStr | None = None
+    session_lifetime: float = Field(
+        7 * 86400.0, gt=0, description="Seconds a UI sign-in lasts before it must be renewed."
+    )
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark the UI's cookies Secure (sent over HTTPS only). Default: when the "
+        "public URL is https. Force it on behind a proxy that terminates TLS while the public "
+        "URL is unset.",
+    )
     log_level: str = "INFO"
 
     @property
@@ -72,6 +81,13 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Public base URL without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Whether the UI's cookies carry ``Secure``: as set, else when the public URL is https."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.base_url.startswith("https://")
 
     @cached_property
     def encryption_key(self) -> str:

@@ -11,7 +11,11 @@ import pytest
 
 from tests.support.fakeserver import FakeServer
 
-pytest_plugins = ["tests.support.db", "tests.support.tls"]
+pytest_plugins = [
+    "tests.support.accounts",
+    "tests.support.db",
+    "tests.support.tls",
+]
 
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")
 
