@@ -174,24 +174,22 @@ class Role:
     ALL = (OWNER, MEMBER)
 
 
+#: 1 for the owner, NULL for members: unique, since NULLs are distinct in a unique index. An
+#: expression rather than a partial index (``WHERE role = 'owner'``): that needs dialect-specific
+#: options, and declaring them loads PostgreSQL's dialect into every process, SQLite ones too.
+_OWNER_ONLY = "(CASE WHEN role = 'owner' THEN 1 END)"
+
+
 class UserRow(SQLModel, table=True):
     """A person who signs in to the UI. ``email`` is stored lower-cased, so unique in any case.
 
     ``password_hash`` is an Argon2id hash, or ``None`` until a member has used the one-time
-    link the owner gave them. A partial unique index allows a single owner: two set-ups racing
-    on an empty install cannot both succeed, whatever the database's isolation level.
+    link the owner gave them. A unique index allows a single owner: two set-ups racing on an
+    empty install cannot both succeed, whatever the database's isolation level.
     """
 
     __tablename__ = "users"
-    __table_args__ = (
-        Index(
-            "uq_users_single_owner",
-            "role",
-            unique=True,
-            sqlite_where=text("role = 'owner'"),
-            postgresql_where=text("role = 'owner'"),
-        ),
-    )
+    __table_args__ = (Index("uq_users_single_owner", text(_OWNER_ONLY), unique=True),)
 
     id: str = Field(primary_key=True, max_length=36)
     email: str = Field(unique=True, index=True, max_length=320)

@@ -19,7 +19,7 @@ Every rule about who gets in lives here, so that no transport can forget one:
   one-time link, rather than receiving an initial password from the owner: the owner never
   knows a member's password, a link that leaks works once and expires, and the same link
   serves a member who forgot their password.
-- There is one owner, made by the set-up of an empty install. A partial unique index, not a
+- There is one owner, made by the set-up of an empty install. A unique index, not a
   check before inserting, keeps a second one out: two set-ups racing both see no user.
 """
 

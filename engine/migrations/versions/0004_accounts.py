@@ -43,10 +43,8 @@ def upgrade() -> None:
     op.create_index(
         "uq_users_single_owner",
         "users",
-        ["role"],
+        [sa.text("(CASE WHEN role = 'owner' THEN 1 END)")],
         unique=True,
-        sqlite_where=sa.text("role = 'owner'"),
-        postgresql_where=sa.text("role = 'owner'"),
     )
     op.create_table(
         "sessions",
