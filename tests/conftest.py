@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.support.accounts",
     "tests.support.db",
     "tests.support.tls",
+    "tests.support.web",
 ]
 
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy")
