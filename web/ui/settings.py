@@ -2,9 +2,11 @@
 
 A new API token and a new member's password link are secrets shown once: the page that
 creates them shows them in its answer (never in a redirect's flash cookie, never stored).
-Revoking a token happens in place with htmx; every other change posts a plain form and
-redirects. Who may do what is the services' rule: a member's request to manage users meets
-:class:`maillon.engine.errors.Forbidden`, shown as a 403 page.
+Tokens are created and revoked in place with htmx (the API tokens section is swapped, the
+URL stays ``/settings``), with a plain form post as the fallback; the other forms post and
+redirect, or show the page again with the link to give. Who may do what is the services'
+rule: a member's request to manage users meets :class:`maillon.engine.errors.Forbidden`,
+shown as a 403 page.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from maillon.web.ui.render import (
 __all__ = ["SettingsController"]
 
 PAGE = "settings/index.html"
+#: The API tokens section alone, for htmx.
+TOKENS = "settings/_tokens.html"
 
 
 async def _sections(user: User, accounts: Accounts, tokens: Tokens) -> dict[str, Any]:
@@ -92,6 +96,9 @@ class SettingsController(Controller):
             said.append(("success", f"Token “{info.name}” created. Copy it now: it is shown once."))
         except Invalid as exc:
             said = problems(exc)
+        if request.htmx:
+            listed = await tokens.list(request.user)
+            return render(request, TOKENS, said=said, new_token=new_token, tokens=listed)
         sections = await _sections(request.user, accounts, tokens)
         return render(request, PAGE, said=said, new_token=new_token, **sections)
 
@@ -108,7 +115,7 @@ class SettingsController(Controller):
         said: Flash = ("success", "Token revoked: programs using it are refused from now on.")
         if request.htmx:
             listed = await tokens.list(request.user)
-            return render(request, "settings/_tokens.html", said=[said], tokens=listed)
+            return render(request, TOKENS, said=[said], tokens=listed)
         return redirect("/settings", said)
 
     @post("/users")
