@@ -13,6 +13,7 @@ from tests.support.fakeserver import FakeServer
 
 pytest_plugins = [
     "tests.support.accounts",
+    "tests.support.browser",
     "tests.support.db",
     "tests.support.tls",
     "tests.support.web",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -21,9 +23,11 @@ from maillon.engine.services.accounts import User
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
 from tests.support.accounts import OWNER
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, free_port
 
 __all__ = ["UIServer", "csrf_field", "sign_in_client", "ui_server"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -33,25 +37,30 @@ class UIServer:
     url: str
     runtime: Runtime
 
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run an engine call to completion from a test, e.g. ``call(accounts.set_up(...))``.
+
+        In a thread of its own: Playwright's sync API keeps an event loop running in the test's
+        thread, where ``asyncio.run`` refuses to start another.
+        """
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
+
     def set_up_owner(self) -> User:
         """Create the owner (``tests.support.accounts.OWNER``) as the set-up page would."""
-        return asyncio.run(self.runtime.accounts.set_up(*OWNER)).user
-
-    def add_member(self, owner: User, email: str, name: str, password: str) -> User:
-        """A member who has already chosen ``password`` through their link."""
-
-        async def add() -> User:
-            link = await self.runtime.accounts.add_member(owner, email, name)
-            return await self.runtime.accounts.set_password_with_link(link.token, password)
-
-        return asyncio.run(add())
+        return self.call(self.runtime.accounts.set_up(*OWNER)).user
 
 
 @pytest.fixture
 def ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
-    """A new install served for real (no user yet); workers off, the UI does not need them."""
-    runtime = Runtime(make_settings())
-    with LiveServer(create_app(runtime=runtime, workers=False)) as url:
+    """A new install served for real (no user yet); workers off, the UI does not need them.
+
+    Its public URL is the one it is served at, so the links it gives out (a member's
+    password link) work in the test's browser.
+    """
+    port = free_port()
+    runtime = Runtime(make_settings(public_url=f"http://127.0.0.1:{port}"))
+    with LiveServer(create_app(runtime=runtime, workers=False), port=port) as url:
         yield UIServer(url, runtime)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import httpx
@@ -16,7 +15,7 @@ from tests.support.web import UIServer, csrf_field, sign_in_client
 
 
 def token_for(server: UIServer) -> str:
-    return asyncio.run(server.runtime.tokens.create("tests"))[1]
+    return server.call(server.runtime.tokens.create("tests"))[1]
 
 
 def test_a_new_install_sends_every_page_to_set_up(ui_server: UIServer) -> None:
@@ -113,7 +112,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
         assert "reload it and try again" in refused.text
         wrong = client.post("/settings/tokens", data={"name": "forged", "_csrf_token": "x" * 128})
         assert wrong.status_code == 403
-    assert asyncio.run(ui_server.runtime.tokens.list(owner)) == []
+    assert ui_server.call(ui_server.runtime.tokens.list(owner)) == []
 
 
 def test_anonymous_forms_are_checked_too(ui_server: UIServer) -> None:
