@@ -60,6 +60,16 @@ _AXE = Path(__file__).with_name("axe") / "axe.min.js"
 NewPage = Callable[..., "Page"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that use the browser after all the others.
+
+    Playwright's sync API keeps its event loop running in the test thread from the browser's
+    start to the end of the session, and no other event loop can start there meanwhile: an
+    async test (anyio, ``asyncio.run``) after the first browser test would fail.
+    """
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless; skipped (or failed under REQUIRE_BROWSER=1) if absent."""
