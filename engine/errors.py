@@ -7,11 +7,13 @@ The hierarchy::
     ValueError
     ├── Invalid           the input cannot be accepted; ``problems`` lists every reason (422)
     └── Conflict          the change would break a uniqueness or state rule (409)
+    Forbidden             the acting user may not do this (403)
+    RateLimited           too many attempts; ``retry_after`` says for how long to wait (429)
 """
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "Invalid", "NotFound"]
+__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "RateLimited"]
 
 
 class NotFound(LookupError):
@@ -28,3 +30,15 @@ class Invalid(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class Forbidden(Exception):
+    """The acting user's role does not allow the operation."""
+
+
+class RateLimited(Exception):
+    """Too many attempts of something guarded; ``retry_after`` is in seconds (at least 1)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1.0, retry_after)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -18,13 +18,18 @@ __all__ = [
     "EventRow",
     "FlowRow",
     "OAuthStateRow",
+    "PasswordLinkRow",
+    "Role",
     "RunRow",
     "RunStatsRow",
     "RunStatus",
+    "SessionRow",
+    "SignInFailureRow",
     "StepRow",
     "StepStatus",
     "SubscriptionRow",
     "SubscriptionStatus",
+    "UserRow",
 ]
 
 
@@ -173,16 +178,100 @@ class RunStatsRow(SQLModel, table=True):
     failed: int = 0
 
 
+def _user_fk(*, nullable: bool = False) -> Column[str]:
+    """A column naming a user; the database deletes the row with its user."""
+    return Column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=nullable
+    )
+
+
 class ApiToken(SQLModel, table=True):
-    """A bearer token for the API; only its SHA-256 is stored."""
+    """A bearer token for the API; only its SHA-256 is stored.
+
+    ``user_id`` is the user who created it in the UI, or ``None`` for a token made with
+    ``maillon tokens create`` (it belongs to whoever runs the install).
+    """
 
     __tablename__ = "api_tokens"
 
     id: str = Field(primary_key=True, max_length=36)
     name: str = Field(max_length=200)
     token_hash: str = Field(unique=True, index=True, max_length=64)
+    user_id: str | None = Field(default=None, sa_column=_user_fk(nullable=True))
     created_at: float
     last_used_at: float | None = None
+
+
+class Role:
+    """What a user may do. The owner (one per install) manages users; members use the app."""
+
+    OWNER = "owner"
+    MEMBER = "member"
+    ALL = (OWNER, MEMBER)
+
+
+#: 1 for the owner, NULL for members: unique, since NULLs are distinct in a unique index. An
+#: expression rather than a partial index (``WHERE role = 'owner'``): that needs dialect-specific
+#: options, and declaring them loads PostgreSQL's dialect into every process, SQLite ones too.
+_OWNER_ONLY = "(CASE WHEN role = 'owner' THEN 1 END)"
+
+
+class UserRow(SQLModel, table=True):
+    """A person who signs in to the UI. ``email`` is stored lower-cased, so unique in any case.
+
+    ``password_hash`` is an Argon2id hash, or ``None`` until a member has used the one-time
+    link the owner gave them. A unique index allows a single owner: two set-ups racing on an
+    empty install cannot both succeed, whatever the database's isolation level.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (Index("uq_users_single_owner", text(_OWNER_ONLY), unique=True),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    email: str = Field(unique=True, index=True, max_length=320)
+    name: str = Field(max_length=200)
+    password_hash: str | None = Field(default=None, max_length=200)
+    role: str = Field(max_length=16)
+    #: The UI language the user chose (a BCP 47 tag); ``None``: the browser's.
+    locale: str | None = Field(default=None, max_length=35)
+    created_at: float
+    last_sign_in_at: float | None = None
+
+
+class SessionRow(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(sa_column=_user_fk())
+    created_at: float
+    expires_at: float = Field(index=True)
+
+
+class PasswordLinkRow(SQLModel, table=True):
+    """A one-time link that lets a user choose a password; only the token's SHA-256 is stored."""
+
+    __tablename__ = "password_links"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(sa_column=_user_fk())
+    created_at: float
+    expires_at: float
+
+
+class SignInFailureRow(SQLModel, table=True):
+    """One failed sign-in, counted against ``key`` (an e-mail address or a client address).
+
+    In the database rather than in memory so that the limit holds across processes.
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=400)
+    at: float = Field(index=True)
 
 
 class OAuthStateRow(SQLModel, table=True):

@@ -11,6 +11,7 @@ from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
 from maillon.engine.services import (
+    Accounts,
     Connections,
     Editor,
     Flows,
@@ -60,13 +61,15 @@ class Runtime:
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
         )
+        tokens = Tokens(self.db)
         self.services = Services(
             flows=Flows(self.db, self.registry, connections, sources, settings.base_url),
             runs=Runs(self.db, self.wakeup),
             connections=connections,
             sources=sources,
             oauth=oauth,
-            tokens=Tokens(self.db),
+            tokens=tokens,
+            accounts=Accounts(self.db, tokens, session_lifetime=settings.session_lifetime),
             hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
             editor=Editor(self.db, self.registry, self.executor),
             stats=Stats(self.db),

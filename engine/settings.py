@@ -68,6 +68,15 @@ class Settings(BaseSettings):
         '{"hubspot": {"client_id": "...", "client_secret": "..."}} (connections may name their '
         "own instead).",
     )
+    session_lifetime: float = Field(
+        7 * 86400.0, gt=0, description="Seconds a UI sign-in lasts before it must be renewed."
+    )
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark the UI's cookies Secure (sent over HTTPS only). Default: when the "
+        "public URL is https. Force it on behind a proxy that terminates TLS while the public "
+        "URL is unset.",
+    )
     log_level: str = "INFO"
 
     @property
@@ -102,6 +111,13 @@ class Settings(BaseSettings):
         if app == "google":
             return "MAILLON_GOOGLE_CLIENT_ID and MAILLON_GOOGLE_CLIENT_SECRET"
         return f'MAILLON_OAUTH_CLIENTS=\'{{"{app}": {{"client_id": ..., "client_secret": ...}}}}\''
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Whether the UI's cookies carry ``Secure``: as set, else when the public URL is https."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.base_url.startswith("https://")
 
     @cached_property
     def encryption_key(self) -> str:

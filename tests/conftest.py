@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 pytest_plugins = [
+    "tests.support.accounts",
+    "tests.support.browser",
     "tests.support.db",
     "tests.support.tls",
+    "tests.support.web",
     "maillon.connectors.testing.pytest_plugin",
 ]
 

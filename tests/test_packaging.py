@@ -148,3 +148,17 @@ def test_every_imported_package_is_declared() -> None:
     )
     tests = runtime | _declared(project["optional-dependencies"]["test"])
     assert _undeclared(_imports("tests"), tests) == []
+
+
+def test_every_template_and_static_file_is_package_data() -> None:
+    # A non-editable install has only what package-data names: a page would be missing there.
+    patterns = _project()["tool"]["setuptools"]["package-data"]["maillon.web"]
+    web = ROOT / "web"
+    shipped = {path for pattern in patterns for path in web.glob(pattern)}
+    present = {
+        path
+        for folder in ("templates", "static")
+        for path in (web / folder).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert present - shipped == set()

@@ -16,12 +16,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
 )
 
-from maillon.engine.errors import Conflict, Invalid, NotFound
+from maillon.engine.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from maillon.engine.flows import FlowValidationError
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
@@ -32,9 +34,10 @@ from maillon.web.api import (
     FlowController,
     RunController,
 )
-from maillon.web.auth import PUBLIC, RequireToken
+from maillon.web.auth import PUBLIC, Authenticate, csrf_config
 from maillon.web.hooks import hooks
 from maillon.web.oauth import oauth_callback, start_oauth
+from maillon.web.ui import templates, ui_routes
 
 __all__ = ["create_app"]
 
@@ -86,8 +89,12 @@ def create_app(
             RunController,
             ConnectionController,
             ConnectorController,
+            *ui_routes(runtime),
         ],
-        middleware=[RequireToken()],
+        middleware=[
+            Authenticate(services.accounts, services.tokens, csrf_config(runtime.settings))
+        ],
+        template_config=templates(),
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"runtime": runtime}),
         lifespan=[lifespan],
@@ -95,6 +102,8 @@ def create_app(
         exception_handlers={
             NotFound: _error(HTTP_404_NOT_FOUND),
             Conflict: _error(HTTP_409_CONFLICT),
+            Forbidden: _error(HTTP_403_FORBIDDEN),
+            RateLimited: _error(HTTP_429_TOO_MANY_REQUESTS),
             # A flow that cannot be saved is a well-formed body with problems: 422, listed.
             FlowValidationError: _error(HTTP_422_UNPROCESSABLE_ENTITY),
             Invalid: _error(HTTP_400_BAD_REQUEST),

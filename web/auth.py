@@ -1,47 +1,174 @@
-"""Authentication: every route needs a bearer token unless its handler is marked public.
+"""Authentication: who is calling, checked on every route that is not marked public.
 
-Public routes are the hook endpoints (their URL carries an unguessable secret), the OAuth
-callback and the health check. Marking public handlers, rather than listing protected ones, makes
+Routes are of three kinds, by their handler's ``opt``:
+
+- :data:`PUBLIC`: the hook endpoints (their URL carries an unguessable secret), the OAuth
+  callback (its single-use ``state``), the health check and the static files. The middleware
+  is skipped for them before it runs, so the hot intake path pays nothing for it.
+- :data:`ANONYMOUS`: the pages that let a person in (set-up, sign-in, choosing a password).
+  Nobody needs to be signed in, but their forms are checked against CSRF like every other.
+- Every other route needs a user. The REST API takes either a bearer token or the browser's
+  session cookie; UI routes (:data:`UI`) take the session only and send a stranger to the
+  sign-in page (the set-up page on an empty install) rather than answering 401.
+
+Marking the public and anonymous handlers, rather than listing protected ones, makes
 forgetting safe: a new route is protected by default.
 
-The check is an app-wide middleware that public handlers opt out of, not a guard: Litestar calls
-every guard with a fresh copy of the route handler, a cost paid on every request, public ones
-included, even when the guard returns at once.
+CSRF: a browser attaches cookies to any request, including one forged by another site, but
+never an ``Authorization`` header by itself. So requests authenticated by a bearer token skip
+the CSRF check, and every other unsafe request (signed in by cookie, or to an anonymous form)
+must carry the token of the ``csrftoken`` cookie in the ``x-csrftoken`` header or the
+``_csrf_token`` form field (Litestar's CSRF middleware, composed here so that it runs after we
+know how the caller authenticated). A bearer token that is present but invalid is a 401, never
+a fallback to the cookie.
+
+The check is one app-wide middleware that public handlers opt out of, not a guard: Litestar
+calls every guard with a fresh copy of the route handler, which cost the hook endpoint about a
+tenth of its time per request even though the guard returned at once.
 """
 
 from __future__ import annotations
 
-from litestar.datastructures import Headers
+import hashlib
+import hmac
+import time
+from typing import Any
+from urllib.parse import quote
+
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import Cookie, Headers
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import ASGIMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from maillon.engine.runtime import Runtime
+from maillon.engine.models import ApiToken
+from maillon.engine.services.accounts import Accounts, SignedIn
+from maillon.engine.services.tokens import Tokens
+from maillon.engine.settings import Settings
 
-__all__ = ["PUBLIC", "RequireToken"]
+__all__ = [
+    "ANONYMOUS",
+    "PUBLIC",
+    "SESSION_COOKIE",
+    "UI",
+    "Authenticate",
+    "csrf_config",
+    "session_cookie",
+]
 
 _PUBLIC_KEY = "public"
-#: ``opt`` of a route handler that needs no token.
+#: ``opt`` of a route handler that needs no authentication and no CSRF token.
 PUBLIC = {_PUBLIC_KEY: True}
+#: ``opt`` of a page anyone may use (set-up, sign-in): no user needed, CSRF checked.
+ANONYMOUS = {"anonymous": True}
+#: ``opt`` of the UI's routes: signed-in browsers only; strangers are sent to sign in.
+UI = {"ui": True}
+
+SESSION_COOKIE = "maillon_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class RequireToken(ASGIMiddleware):
-    """A valid ``Authorization: Bearer <token>`` on every route not marked :data:`PUBLIC`."""
+def csrf_config(settings: Settings) -> CSRFConfig:
+    """CSRF protection for the UI's forms and cookie-authenticated API calls.
+
+    The signing secret is derived from the install's secret key, so that every process of the
+    install accepts the tokens of the others. Public routes are excluded by their ``opt``.
+    """
+    secret = hmac.new(settings.encryption_key.encode(), b"maillon csrf", hashlib.sha256).hexdigest()
+    return CSRFConfig(
+        secret=secret,
+        cookie_secure=settings.cookies_secure,
+        exclude_from_csrf_key=_PUBLIC_KEY,
+    )
+
+
+def session_cookie(settings: Settings, signed_in: SignedIn | None) -> Cookie:
+    """The cookie that carries a session to the browser (``None``: the one that deletes it)."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=signed_in.token if signed_in else "",
+        max_age=max(0, int(signed_in.expires_at - time.time())) if signed_in else 0,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookies_secure,
+        path="/",
+    )
+
+
+async def _send_redirect(send: Send, location: str, htmx: bool) -> None:
+    # htmx follows a 303 inside its XMLHttpRequest and would swap the sign-in page into
+    # whatever the request targeted: ask it to navigate the whole page instead.
+    status, header = (401, b"hx-redirect") if htmx else (303, b"location")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(header, location.encode()), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class Authenticate(ASGIMiddleware):
+    """Sets ``request.user`` (a signed-in user, or ``None``) and ``request.auth`` (the API token).
+
+    See the module's docstring for the rules.
+    """
 
     exclude_opt_key = _PUBLIC_KEY
 
+    def __init__(self, accounts: Accounts, tokens: Tokens, csrf: CSRFConfig) -> None:
+        self.accounts = accounts
+        self.tokens = tokens
+        self.csrf = csrf
+
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        header = Headers.from_scope(scope).get("authorization", "")
-        scheme, _, token = header.partition(" ")
+        opt: dict[str, Any] = scope["route_handler"].opt
+        headers = Headers.from_scope(scope)
+        authorization = headers.get("authorization")
+        if authorization is not None and not opt.get("ui"):
+            scope["auth"] = await self._token(authorization)
+            scope["user"] = None
+            await next_app(scope, receive, send)
+            return
+        request = scope["litestar_app"].request_class(scope, receive)
+        session = request.cookies.get(SESSION_COOKIE)
+        user = await self.accounts.session_user(session) if session else None
+        if user is None and not opt.get("anonymous"):
+            if not opt.get("ui"):
+                raise NotAuthorizedException(
+                    "sign in, or send an API token: Authorization: Bearer <token>",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            await _send_redirect(send, await self._entry(scope), "hx-request" in headers)
+            return
+        scope["user"] = user
+        scope["auth"] = None
+        await CSRFMiddleware(next_app, self.csrf)(scope, receive, send)
+
+    async def _token(self, authorization: str) -> ApiToken:
+        scheme, _, token = authorization.partition(" ")
         # The scheme is no secret: a plain comparison (compare_digest raises on non-ASCII text).
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException(
                 "an API token is required: Authorization: Bearer <token> (maillon tokens create)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        runtime: Runtime = scope["litestar_app"].state.runtime
-        if not await runtime.services.tokens.check(token.strip()):
+        row = await self.tokens.check(token.strip())
+        if row is None:
             raise NotAuthorizedException(
                 "invalid API token", headers={"WWW-Authenticate": "Bearer"}
             )
-        await next_app(scope, receive, send)
+        return row
+
+    async def _entry(self, scope: Scope) -> str:
+        """Where a stranger goes: the set-up of an empty install, else sign-in and back here."""
+        if await self.accounts.needs_setup():
+            return "/setup"
+        if scope.get("method", "GET") not in _SAFE_METHODS:  # a websocket has no method
+            return "/sign-in"
+        back = scope["path"]
+        if scope["query_string"]:
+            back += "?" + scope["query_string"].decode("latin-1")
+        return "/sign-in?next=" + quote(back, safe="")

@@ -388,7 +388,7 @@ def tokens_create(obj: _Ctx, name: str) -> None:
 @pass_ctx
 def tokens_list(obj: _Ctx) -> None:
     """List tokens (names and ids only)."""
-    for r in obj.run(obj.services.tokens.all()):
+    for r in obj.run(obj.services.tokens.list()):
         click.echo(f"{r.id}  {r.name}")
 
 

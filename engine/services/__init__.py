@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from maillon.engine.services.accounts import Accounts
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.editor import Editor
 from maillon.engine.services.flows import Flows
@@ -30,6 +31,7 @@ from maillon.engine.services.stats import Stats
 from maillon.engine.services.tokens import Tokens
 
 __all__ = [
+    "Accounts",
     "Connections",
     "Editor",
     "Flows",
@@ -56,3 +58,4 @@ class Services:
     hooks: Hooks
     editor: Editor
     stats: Stats
+    accounts: Accounts

@@ -1,94 +1,150 @@
-"""API tokens: bearer tokens for the REST API, stored as SHA-256 hashes only."""
+"""API tokens: created, checked on every API call, listed and revoked.
+
+A token is ``mlt_`` and 32 random bytes; only its SHA-256 is stored. A fast hash is enough here,
+unlike for passwords: the token is random, not chosen by a person, so its hash cannot be
+reversed by guessing.
+
+:meth:`Tokens.check` runs on every API call, so it remembers verified tokens for a few seconds:
+a burst of calls costs one query. A token revoked (or whose user is removed) through this
+service stops working at once in this process, and within ``ttl`` seconds in the others.
+
+Who may do what: a member sees and revokes their own tokens; the owner, and the command line
+(which acts for whoever runs the install), see and revoke all of them.
+"""
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from maillon.engine.errors import NotFound
+from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.ids import new_id
-from maillon.engine.models import ApiToken
+from maillon.engine.models import ApiToken, Role, UserRow
 from maillon.engine.services.base import Service
 
-__all__ = ["Tokens"]
+if TYPE_CHECKING:
+    from maillon.engine.services.accounts import User
 
-#: Tokens start with this, so that a leaked one is recognisable (secret scanners, logs).
-PREFIX = "mlt_"
+__all__ = ["TOKEN_PREFIX", "TokenInfo", "Tokens", "hash_token"]
+
+#: Tells a Maillon token apart in a log or a secret scanner's report.
+TOKEN_PREFIX = "mlt_"  # noqa: S105 (a prefix, not a secret)
+MAX_NAME = 200
+#: Cached verifications: enough for every client of a busy install, bounded all the same.
+_MAX_CACHED = 10_000
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def hash_token(plaintext: str) -> str:
+    """The stored form of a random secret (API token, session or one-time link token)."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed: never its value, which is shown once, at creation."""
+
+    id: str
+    name: str
+    user_id: str | None
+    #: The name of the user it belongs to; ``None`` for a token made on the command line.
+    user_name: str | None
+    created_at: float
 
 
 class Tokens(Service):
-    """Create, check, list and revoke API tokens.
+    """Creates, checks, lists and revokes API tokens."""
 
-    A token verified recently is accepted again without a query for ``cache_ttl`` seconds: an
-    API client makes many calls in a row. A revoked token therefore keeps working that long in
-    other processes; in this one, revoking forgets it at once.
-    """
-
-    def __init__(self, db: Engine, cache_ttl: float = 5.0) -> None:
+    def __init__(self, db: Engine, *, ttl: float = 5.0) -> None:
         super().__init__(db)
-        self._ttl = cache_ttl
-        self._valid: dict[str, float] = {}
+        self.ttl = ttl
+        # token hash -> (the token's row, when this verification expires)
+        self._verified: dict[str, tuple[ApiToken, float]] = {}
 
-    async def create(self, name: str) -> tuple[ApiToken, str]:
-        """Create a token; the plaintext is returned once and never stored."""
-        plaintext = PREFIX + secrets.token_urlsafe(32)
-        row = ApiToken(id=new_id(), name=name, token_hash=_hash(plaintext), created_at=time.time())
+    async def create(self, name: str, user: User | None = None) -> tuple[TokenInfo, str]:
+        """A new token for ``user`` (``None``: the command line); the value is returned once."""
+        name = name.strip()
+        if not name or len(name) > MAX_NAME:
+            raise Invalid([f"a token needs a name of 1 to {MAX_NAME} characters"])
+        plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = ApiToken(
+            id=new_id(),
+            name=name,
+            token_hash=hash_token(plaintext),
+            user_id=user.id if user else None,
+            created_at=time.time(),
+        )
+        await self.sync(self._insert, row)
+        info = TokenInfo(row.id, row.name, row.user_id, user.name if user else None, row.created_at)
+        return info, plaintext
 
-        def write() -> None:
-            with self.session(write=True) as s:
-                s.add(row)
-                s.commit()
+    def _insert(self, row: ApiToken) -> None:
+        with self.session(write=True) as s:
+            s.add(row)
+            s.commit()
 
-        await self.sync(write)
-        return row, plaintext
-
-    async def check(self, plaintext: str) -> bool:
-        """Whether ``plaintext`` is a valid token."""
-        digest = _hash(plaintext)
+    async def check(self, plaintext: str) -> ApiToken | None:
+        """The token's row if ``plaintext`` is a valid token, else ``None``."""
+        digest = hash_token(plaintext)
         now = time.monotonic()
-        expiry = self._valid.get(digest)
-        if expiry is not None and expiry > now:
-            return True
+        cached = self._verified.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        row = await self.sync(self._find, digest)
+        if row is None:
+            return None
+        if len(self._verified) >= _MAX_CACHED:
+            self._verified.clear()
+        self._verified[digest] = (row, now + self.ttl)
+        return row
 
-        def read() -> bool:
-            with self.session() as s:
-                found = s.exec(select(ApiToken.id).where(ApiToken.token_hash == digest)).first()
-                return found is not None
+    def _find(self, digest: str) -> ApiToken | None:
+        with self.session() as s:
+            return s.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
 
-        if not await self.sync(read):
-            return False
-        if len(self._valid) > 10_000:
-            self._valid.clear()
-        self._valid[digest] = now + self._ttl
-        return True
+    async def list(self, actor: User | None = None) -> builtins.list[TokenInfo]:
+        """The tokens ``actor`` may see, oldest first (``None``: the command line, all)."""
+        return await self.sync(self._list, actor)
 
-    async def all(self) -> list[ApiToken]:
-        """Every token (names and ids; the hashes are no use to anyone)."""
+    def _list(self, actor: User | None) -> builtins.list[TokenInfo]:
+        query = (
+            select(ApiToken, UserRow.name)
+            .join(UserRow, col(ApiToken.user_id) == col(UserRow.id), isouter=True)
+            .order_by(col(ApiToken.created_at))
+        )
+        if actor is not None and actor.role != Role.OWNER:
+            query = query.where(ApiToken.user_id == actor.id)
+        with self.session() as s:
+            return [
+                TokenInfo(t.id, t.name, t.user_id, user_name, t.created_at)
+                for t, user_name in s.exec(query)
+            ]
 
-        def read() -> list[ApiToken]:
-            with self.session() as s:
-                return list(s.exec(select(ApiToken).order_by(col(ApiToken.created_at))))
+    async def revoke(self, token_id: str, actor: User | None = None) -> None:
+        """Delete a token ``actor`` may see; it stops working at once in this process."""
+        digest = await self.sync(self._delete, token_id, actor)
+        self._verified.pop(digest, None)
 
-        return await self.sync(read)
+    def _delete(self, token_id: str, actor: User | None) -> str:
+        with self.session(write=True) as s:
+            row = s.get(ApiToken, token_id)
+            # Someone else's token is "not found" to a member: its existence is not theirs to know.
+            if row is None or (
+                actor is not None and actor.role != Role.OWNER and row.user_id != actor.id
+            ):
+                raise NotFound(f"no token {token_id}")
+            s.delete(row)
+            s.commit()
+            return row.token_hash
 
-    async def revoke(self, token_id: str) -> None:
-        """Revoke a token by id."""
-
-        def write() -> str:
-            with self.session(write=True) as s:
-                row = s.get(ApiToken, token_id)
-                if row is None:
-                    raise NotFound(f"no token {token_id}")
-                s.delete(row)
-                s.commit()
-                return row.token_hash
-
-        self._valid.pop(await self.sync(write), None)
+    def forget_user(self, user_id: str) -> None:
+        """Drop the cached verifications of ``user_id``'s tokens (the user was removed)."""
+        for digest, (row, _) in list(self._verified.items()):
+            if row.user_id == user_id:
+                self._verified.pop(digest, None)

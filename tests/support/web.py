@@ -1,0 +1,86 @@
+"""The whole app served for real, for tests of the UI and of who may call what.
+
+Fixture ``ui_server``: a new install (no user yet) served by uvicorn on 127.0.0.1, on each
+database of ``make_settings``. Helpers set up its owner through the engine (fast, for tests
+that are not about set-up) and sign in over HTTP the way a browser's form does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from maillon.engine.runtime import Runtime
+from maillon.engine.services.accounts import User
+from maillon.engine.settings import Settings
+from maillon.web.app import create_app
+from tests.support.accounts import OWNER
+from tests.support.server import LiveServer, free_port
+
+__all__ = ["UIServer", "csrf_field", "sign_in_client", "ui_server"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class UIServer:
+    """The served app: its base ``url`` and its engine (``runtime.services.accounts``, ...)."""
+
+    url: str
+    runtime: Runtime
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run an engine call to completion from a test, e.g. ``call(accounts.set_up(...))``.
+
+        In a thread of its own: Playwright's sync API keeps an event loop running in the test's
+        thread, where ``asyncio.run`` refuses to start another.
+        """
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
+
+    def set_up_owner(self) -> User:
+        """Create the owner (``tests.support.accounts.OWNER``) as the set-up page would."""
+        return self.call(self.runtime.services.accounts.set_up(*OWNER)).user
+
+
+@pytest.fixture
+def ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
+    """A new install served for real (no user yet); workers off, the UI does not need them.
+
+    Its public URL is the one it is served at, so the links it gives out (a member's
+    password link) work in the test's browser.
+    """
+    port = free_port()
+    runtime = Runtime(make_settings(public_url=f"http://127.0.0.1:{port}"))
+    with LiveServer(create_app(runtime=runtime, workers=False), port=port) as url:
+        yield UIServer(url, runtime)
+
+
+def csrf_field(html: str) -> str:
+    """The CSRF token of the first form in ``html``."""
+    match = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+@contextmanager
+def sign_in_client(
+    url: str, email: str = OWNER[0], password: str = OWNER[2]
+) -> Iterator[httpx.Client]:
+    """An HTTP client signed in through the sign-in form (cookies kept, as in a browser)."""
+    with httpx.Client(base_url=url, timeout=10) as client:
+        page = client.get("/sign-in")
+        answer = client.post(
+            "/sign-in",
+            data={"email": email, "password": password, "_csrf_token": csrf_field(page.text)},
+        )
+        assert answer.status_code == 303, answer.text
+        yield client

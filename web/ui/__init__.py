@@ -1,0 +1,85 @@
+"""The web UI: server-rendered pages (Jinja2), htmx where a page changes in place.
+
+:func:`ui_routes` gives the app its UI: the static files, and one router whose controllers
+share what every page needs: the :data:`maillon.web.auth.UI` marker (signed-in browsers only,
+strangers sent to sign in), ``request.htmx``, the services as dependencies (``accounts``,
+``tokens``, ``settings``), security headers, and errors shown as pages rather than JSON.
+
+A new page is a controller (or handler) added to :data:`CONTROLLERS`, a template under
+``web/templates`` that extends ``base.html``, and :func:`maillon.web.ui.render.render`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router
+from litestar.datastructures import ResponseHeader
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, PermissionDeniedException
+from litestar.plugins.htmx import HTMXRequest
+from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND
+from litestar.types import ControllerRouterHandler
+
+from maillon.engine.errors import Forbidden, NotFound
+from maillon.engine.runtime import Runtime
+from maillon.web.auth import UI
+from maillon.web.ui.access import AccessController
+from maillon.web.ui.assets import static_files, templates
+from maillon.web.ui.home import home
+from maillon.web.ui.render import render
+from maillon.web.ui.settings import SettingsController
+
+__all__ = ["CONTROLLERS", "templates", "ui_routes"]
+
+CONTROLLERS: list[ControllerRouterHandler] = [AccessController, SettingsController, home]
+
+#: Scripts and styles from this site only, no inline script (htmx's inline indicator style is
+#: switched off in base.html), and no framing by other sites.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_HEADERS = [
+    ResponseHeader(name="Content-Security-Policy", value=_CSP),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+    # A one-time link's token is in its page's URL: it must not leave in a Referer.
+    ResponseHeader(name="Referrer-Policy", value="same-origin"),
+]
+
+
+def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, PermissionDeniedException):  # Litestar raises it for CSRF only here
+        status = HTTP_403_FORBIDDEN
+        detail = "this form has expired or did not come from this site: reload it and try again."
+    elif isinstance(exc, HTTPException):
+        status, detail = exc.status_code, exc.detail
+    else:
+        status = HTTP_404_NOT_FOUND if isinstance(exc, NotFound) else HTTP_403_FORBIDDEN
+        detail = str(exc)
+    return render(
+        request, "error.html", status=status, code=status, detail=detail[:1].upper() + detail[1:]
+    )
+
+
+def ui_routes(runtime: Runtime) -> list[ControllerRouterHandler]:
+    """The static files and the pages, bound to ``runtime``'s services."""
+    pages = Router(
+        path="/",
+        route_handlers=CONTROLLERS,
+        opt=UI,
+        request_class=HTMXRequest,
+        response_headers=_HEADERS,
+        include_in_schema=False,
+        dependencies={
+            "accounts": Provide(lambda: runtime.services.accounts, sync_to_thread=False),
+            "tokens": Provide(lambda: runtime.services.tokens, sync_to_thread=False),
+            "settings": Provide(lambda: runtime.settings, sync_to_thread=False),
+        },
+        exception_handlers={
+            HTTPException: _error_page,
+            NotFound: _error_page,
+            Forbidden: _error_page,
+        },
+    )
+    return [static_files(), pages]

@@ -1,0 +1,64 @@
+"""The UI's templates and static files, both served by Maillon itself (no CDN, no build step).
+
+Static files are cached by browsers for a year: every URL a template builds with
+:func:`static_url` carries a digest of the file's content, so a new release changes the URL
+instead of waiting for caches to expire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from litestar import Router
+from litestar.datastructures import CacheControlHeader
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from maillon.web.auth import PUBLIC
+
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "static_files", "static_url", "templates", "when"]
+
+WEB = Path(__file__).resolve().parents[1]
+STATIC_DIR = WEB / "static"
+TEMPLATES_DIR = WEB / "templates"
+_YEAR = 365 * 86400
+
+
+@lru_cache(maxsize=64)
+def static_url(name: str) -> str:
+    """The URL of ``web/static/<name>``, with a digest of its content for cache busting."""
+    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
+
+
+def when(timestamp: float | None) -> str:
+    """An epoch time as the UI shows it until dates follow the user's locale."""
+    if timestamp is None:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+
+
+def _register(engine: JinjaTemplateEngine) -> None:
+    engine.engine.globals["static"] = static_url
+    engine.engine.filters["when"] = when
+
+
+def templates() -> TemplateConfig[JinjaTemplateEngine]:
+    """Jinja templates from ``web/templates`` (autoescaped), with ``static()`` and ``|when``."""
+    return TemplateConfig(
+        directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_register
+    )
+
+
+def static_files() -> Router:
+    """``/static/...``: public (the sign-in page needs its stylesheet), cached for a year."""
+    return create_static_files_router(
+        path="/static",
+        directories=[STATIC_DIR],
+        opt=PUBLIC,
+        cache_control=CacheControlHeader(max_age=_YEAR, public=True, immutable=True),
+    )
