@@ -119,7 +119,8 @@ def read_form(
         raw = form.get(prefix + f.name, "")
         if raw.strip() == "":
             continue
-        if f.kind == "json" and raw.lstrip()[:1] in ("{", "["):
+        start = raw.lstrip()
+        if f.kind == "json" and start[:1] in ("{", "[") and start[:2] not in ("{{", "{%"):
             try:
                 values[f.name] = json.loads(raw)
             except ValueError as exc:

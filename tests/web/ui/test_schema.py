@@ -1,0 +1,73 @@
+"""Forms generated from connectors' models: fields from JSON schemas, and values back."""
+
+from __future__ import annotations
+
+from jinja2 import Environment, FileSystemLoader
+
+from maillon.connectors.google.sheets import AppendRow
+from maillon.connectors.slack import SlackConnection
+from maillon.connectors.slack.send_message import SendMessage
+from maillon.web.ui.assets import TEMPLATES_DIR
+from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
+
+
+def _by_name(fields: list[FormField]) -> dict[str, FormField]:
+    return {f.name: f for f in fields}
+
+
+def test_fields_follow_the_model() -> None:
+    fields = _by_name(form_fields(SendMessage.Input.model_json_schema()))
+    channel, text, blocks = fields["channel"], fields["text"], fields["blocks"]
+    assert (channel.title, channel.required, channel.kind) == ("Channel", True, "text")
+    assert channel.example == "C0123456789" and "survives renames" in channel.help
+    assert (text.kind, text.required) == ("textarea", False)
+    assert blocks.kind == "json"
+    assert fields["unfurl_links"].options == ("", "true", "false")
+
+    sheets = _by_name(form_fields(AppendRow.Input.model_json_schema()))
+    assert sheets["value_input_option"].options == ("", "USER_ENTERED", "RAW")
+    assert sheets["values"].kind == "json"
+
+    slack = _by_name(form_fields(SlackConnection.model_json_schema()))
+    assert slack["bot_token"].kind == "secret" and slack["bot_token"].example == ""
+
+
+def test_values_are_read_back_from_the_form() -> None:
+    fields = form_fields(SendMessage.Input.model_json_schema())
+    values, problems = read_form(
+        fields,
+        {
+            "s-channel": "#sales",
+            "s-text": "{{ event.amount }}",
+            "s-blocks": '[{"type": "divider"}]',
+            "s-thread_ts": "",
+            "s-unfurl_links": "false",
+        },
+        "s-",
+    )
+    assert values == {
+        "channel": "#sales",
+        "text": "{{ event.amount }}",
+        "blocks": [{"type": "divider"}],
+        "unfurl_links": False,
+    }
+    assert problems == {}
+    # A list may also be one template; broken JSON is said so.
+    values, problems = read_form(fields, {"blocks": "{{ steps.a.blocks }}", "text": "x"})
+    assert values["blocks"] == "{{ steps.a.blocks }}"
+    _, problems = read_form(fields, {"blocks": "[{"})
+    assert problems["blocks"].startswith("not valid JSON")
+    assert as_text([1, {"a": None}]) == '[\n  1,\n  {\n    "a": null\n  }\n]'
+    assert as_text(None) == "" and as_text(True) == "true"
+
+
+def test_a_secret_is_never_sent_back_to_the_browser() -> None:
+    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    macro = env.from_string(
+        '{% from "_macros.html" import schema_field %}{{ schema_field(f, value=v, is_set=True) }}'
+    )
+    [token] = [f for f in form_fields(SlackConnection.model_json_schema()) if f.name == "bot_token"]
+    html = macro.render(f=token, v="xoxb-secret")
+    assert "xoxb-secret" not in html
+    assert 'type="password"' in html and "leave empty to keep" in html
+    assert "required" not in html.split("<input", 1)[1].split(">", 1)[0]
