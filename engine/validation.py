@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-__all__ = ["describe"]
+__all__ = ["describe", "problems"]
 
 
 def describe(exc: ValidationError) -> str:
@@ -16,3 +16,14 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()
     )
+
+
+def problems(exc: ValidationError) -> list[str]:
+    """One ``"steps[0].key: reason"`` per error, list indexes in brackets (no input values)."""
+    out = []
+    for err in exc.errors():
+        where = ""
+        for part in err["loc"]:
+            where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+        out.append(f"{where or 'value'}: {err['msg']}")
+    return out
