@@ -26,13 +26,19 @@ from maillon.engine.runtime import Runtime
 from maillon.web.auth import UI
 from maillon.web.ui.access import AccessController
 from maillon.web.ui.assets import static_files, templates
+from maillon.web.ui.flows import FlowsController
 from maillon.web.ui.home import home
 from maillon.web.ui.render import render
 from maillon.web.ui.settings import SettingsController
 
 __all__ = ["CONTROLLERS", "templates", "ui_routes"]
 
-CONTROLLERS: list[ControllerRouterHandler] = [AccessController, SettingsController, home]
+CONTROLLERS: list[ControllerRouterHandler] = [
+    AccessController,
+    FlowsController,
+    SettingsController,
+    home,
+]
 
 #: Scripts and styles from this site only, no inline script (htmx's inline indicator style is
 #: switched off in base.html), and no framing by other sites.
@@ -72,6 +78,7 @@ def ui_routes(runtime: Runtime) -> list[ControllerRouterHandler]:
         response_headers=_HEADERS,
         include_in_schema=False,
         dependencies={
+            "services": Provide(lambda: runtime.services, sync_to_thread=False),
             "accounts": Provide(lambda: runtime.services.accounts, sync_to_thread=False),
             "tokens": Provide(lambda: runtime.services.tokens, sync_to_thread=False),
             "settings": Provide(lambda: runtime.settings, sync_to_thread=False),

@@ -24,6 +24,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.services import Services
 from maillon.engine.services.accounts import Accounts
 from maillon.engine.services.tokens import Tokens
 from maillon.engine.settings import Settings
@@ -31,6 +32,7 @@ from maillon.engine.settings import Settings
 __all__ = [
     "AccountsDep",
     "Flash",
+    "ServicesDep",
     "SettingsDep",
     "TokensDep",
     "form",
@@ -40,9 +42,11 @@ __all__ = [
     "safe_path",
 ]
 
-#: The services, as the UI router provides them (``accounts``, ``tokens``, ``settings``).
+#: The services, as the UI router provides them (``accounts``, ``tokens``, ``settings``, and
+#: all of them as ``services``).
 AccountsDep = NamedDependency[Accounts]
 TokensDep = NamedDependency[Tokens]
+ServicesDep = NamedDependency[Services]
 SettingsDep = NamedDependency[Settings]
 
 FLASH_COOKIE = "maillon_flash"
