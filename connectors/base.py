@@ -155,6 +155,8 @@ class Action(Generic[ConnT, InputT, OutputT]):
     key: ClassVar[str]
     title: ClassVar[str]
     description: ClassVar[str] = ""
+    #: Inputs most steps leave alone: forms fold them under "More inputs" until one is used.
+    advanced_inputs: ClassVar[tuple[str, ...]] = ()
     #: The connection model ``run`` receives (the connector's, or a base class of it).
     ConnectionModel: ClassVar[_ConnectionSlot] = _ConnectionSlot()
     #: Validates a step's rendered input into ``run``'s ``data``; its fields make the form.

@@ -34,8 +34,6 @@ from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, sa
 __all__ = ["FlowsController"]
 
 EDITOR = "flows/_editor.html"
-#: Inputs of a step always shown, in the action model's order; the rest are folded.
-_FIRST_INPUTS = 3
 #: YAML files imported through the page: generous for flows, small for a form.
 MAX_IMPORT = 256 * 1024
 
@@ -82,12 +80,12 @@ async def _editor(
         }
         action = connector.action(step.action.partition(".")[2]) if connector else None
         said = {k for k in (problems or {}) if k.startswith(f"steps-{i}-input-")}
-        # The model's first inputs, the required ones and those in use are shown; the others
-        # wait under "More inputs" (an HTTP request has twenty).
+        # The inputs the action calls advanced wait under "More inputs" until one is used.
+        folded = set(action.advanced_inputs) if action else set()
         primary = {
             f.name
-            for n, f in enumerate(fields)
-            if n < _FIRST_INPUTS or f.required or step.inputs.get(f.name, "").strip()
+            for f in fields
+            if f.name not in folded or f.required or step.inputs.get(f.name, "").strip()
         }
         steps.append(
             {
