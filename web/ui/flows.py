@@ -68,11 +68,12 @@ async def _editor(
         draft.sample_event = ""
         sample = await services.editor.sample(_trigger_model(draft), flow_id)
     spec = context_spec(draft, connectors)
+    outputs = _tested(draft)
     steps = []
     for i, step in enumerate(draft.steps):
         connector = connectors.get(step.action.partition(".")[0])
         fields = step_fields(connector, step.action)
-        context = services.editor.context(spec, sample, i, flow_id)
+        context = services.editor.context(spec, sample, i, flow_id, outputs)
         previews = {
             f.name: services.editor.preview(spec.steps[i].input.get(f.name), context, f.name)
             for f in fields
@@ -115,7 +116,7 @@ async def _editor(
     current = next((t for key, t, _ in triggers if key == draft.trigger_type), None)
     trees = [field_tree(sample.body, "event")]
     for i, step in enumerate(draft.steps):
-        example = services.editor.output_example(step.action)
+        example = outputs.get(step.key, services.editor.output_example(step.action))
         trees.append(field_tree(example, f"steps.{step.key}", f"{i + 1}. {step.key}"))
     return {
         "section": "flows",
@@ -136,6 +137,11 @@ async def _editor(
         "connections": by_kind,
         "now": time.time(),
     }
+
+
+def _tested(draft: Draft) -> dict[str, Any]:
+    """What the steps tested in this editor returned, by step key."""
+    return {s.key: s.tested_output for s in draft.steps if s.tested_output is not None}
 
 
 def _apply(draft: Draft, op: str) -> None:
@@ -289,7 +295,7 @@ class FlowsController(Controller):
         sample = await services.editor.sample(
             _trigger_model(draft), flow_id, draft.sample_event or None
         )
-        context = services.editor.context(spec, sample, index, flow_id)
+        context = services.editor.context(spec, sample, index, flow_id, _tested(draft))
         value = spec.steps[index].input.get(name, draft.steps[index].inputs.get(name, ""))
         shown = services.editor.preview(value, context, name) if "{" in str(value) else None
         return render(request, "flows/_preview.html", preview=shown, field=field)
@@ -317,17 +323,20 @@ class FlowsController(Controller):
                 "flows/_test.html",
                 trial=None,
                 problems=reasons or ["fix the step's inputs first"],
+                index=index,
             )
         sample = await services.editor.sample(
             _trigger_model(draft), flow_id, draft.sample_event or None
         )
         try:
             trial = await services.editor.try_step(
-                document.spec, document.steps[index].key, sample, flow_id
+                document.spec, document.steps[index].key, sample, flow_id, _tested(draft)
             )
         except FlowValidationError as exc:
-            return render(request, "flows/_test.html", trial=None, problems=exc.problems)
-        return render(request, "flows/_test.html", trial=trial, problems=[])
+            return render(
+                request, "flows/_test.html", trial=None, problems=exc.problems, index=index
+            )
+        return render(request, "flows/_test.html", trial=trial, problems=[], index=index)
 
     @post("/{flow_id:str}/save")
     async def save(
@@ -345,8 +354,13 @@ class FlowsController(Controller):
                 for problem in exc.problems:
                     problems.setdefault(place(problem), []).append(problem.split(": ", 1)[-1])
             else:
-                context = await _editor(services, saved, Draft.of(saved.spec))
-                context["draft"].sample_event = draft.sample_event
+                # What the editor held besides the flow: the sample chosen, the tests' outputs.
+                fresh = Draft.of(saved.spec)
+                fresh.sample_event = draft.sample_event
+                tested = {s.key: s.tested for s in draft.steps}
+                for step in fresh.steps:
+                    step.tested = tested.get(step.key, "")
+                context = await _editor(services, saved, fresh)
                 said: list[Flash] = [("success", "Saved.")]
                 if request.htmx:
                     return render(request, EDITOR, said=said, oob_messages=True, **context)

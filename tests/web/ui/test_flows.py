@@ -88,6 +88,9 @@ def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
     # Save, switch on, and the flow runs for the next delivery.
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    # The step's real output, from its test, is offered to later steps.
+    tested = page.locator('[data-insert="{{ steps.send_request.body.ok }}"]')
+    expect(tested).to_have_count(1)  # in the folded "body" branch of the tree
     page.get_by_role("button", name="Switch on").click()
     expect(page.get_by_text("is on.")).to_be_visible()
     saved = ui_server.call(ui_server.runtime.services.flows.get(flow_id))
