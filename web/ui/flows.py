@@ -26,6 +26,7 @@ from maillon.connectors.base import Connector
 from maillon.engine.errors import Invalid
 from maillon.engine.flows import AppEventTrigger, FlowValidationError, WebhookTrigger
 from maillon.engine.services import Services
+from maillon.engine.services.editor import Sample
 from maillon.engine.services.flows import FlowView
 from maillon.web.ui.drafts import Draft, context_spec, place, step_fields, to_document
 from maillon.web.ui.fields import field_tree
@@ -60,13 +61,7 @@ async def _editor(
     """Everything the editor's template shows."""
     connectors = _connectors(services)
     flow_id = view.row.id
-    try:
-        sample = await services.editor.sample(
-            _trigger_model(draft), flow_id, draft.sample_event or None
-        )
-    except LookupError:
-        draft.sample_event = ""
-        sample = await services.editor.sample(_trigger_model(draft), flow_id)
+    sample = await _sample(services, draft, flow_id)
     spec = context_spec(draft, connectors)
     outputs = _tested(draft)
     steps = []
@@ -137,6 +132,16 @@ async def _editor(
         "connections": by_kind,
         "now": time.time(),
     }
+
+
+async def _sample(services: Services, draft: Draft, flow_id: str) -> Sample:
+    """The sample the draft previews against; the default one if the chosen one is gone."""
+    trigger = _trigger_model(draft)
+    try:
+        return await services.editor.sample(trigger, flow_id, draft.sample_event or None)
+    except LookupError:
+        draft.sample_event = ""
+        return await services.editor.sample(trigger, flow_id)
 
 
 def _tested(draft: Draft) -> dict[str, Any]:
@@ -292,9 +297,7 @@ class FlowsController(Controller):
         index = int(index_text)
         connectors = _connectors(services)
         spec = context_spec(draft, connectors)
-        sample = await services.editor.sample(
-            _trigger_model(draft), flow_id, draft.sample_event or None
-        )
+        sample = await _sample(services, draft, flow_id)
         context = services.editor.context(spec, sample, index, flow_id, _tested(draft))
         value = spec.steps[index].input.get(name, draft.steps[index].inputs.get(name, ""))
         shown = services.editor.preview(value, context, name) if "{" in str(value) else None
@@ -325,9 +328,7 @@ class FlowsController(Controller):
                 problems=reasons or ["fix the step's inputs first"],
                 index=index,
             )
-        sample = await services.editor.sample(
-            _trigger_model(draft), flow_id, draft.sample_event or None
-        )
+        sample = await _sample(services, draft, flow_id)
         try:
             trial = await services.editor.try_step(
                 document.spec, document.steps[index].key, sample, flow_id, _tested(draft)
