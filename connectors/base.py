@@ -53,7 +53,9 @@ class Connection(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: Connectors whose connection models share a kind share saved connections (one Google
-    #: account serves Gmail, Sheets and Calendar). ``None``: the connector's own key.
+    #: account serves Gmail, Sheets and Calendar). ``None``: the connector's own key. Such a
+    #: model names the kind for people with ``model_config = ConfigDict(title="Google")``;
+    #: otherwise its connector's title does.
     kind: ClassVar[str | None] = None
 
     @classmethod
