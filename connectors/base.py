@@ -254,7 +254,10 @@ class SyncReport:
 class ConnectionCheck:
     """The outcome of "test connection", in words for people."""
 
-    ok: bool
+    #: Whether the app accepted the credentials; ``None`` when nothing could be asked without
+    #: a side effect (a Slack incoming webhook is tested only by posting a message), which
+    #: ``message`` then explains.
+    ok: bool | None
     message: str
 
 

@@ -21,8 +21,8 @@ async def check_connection(conn: SlackConnection) -> ConnectionCheck:
     """Call ``auth.test`` with the bot token (in a thread: the client blocks)."""
     if conn.bot_token is None:
         return ConnectionCheck(
-            ok=False,
-            message="Not tested: there is no bot token, and an incoming webhook URL can only be "
+            ok=None,
+            message="There is no bot token to test, and an incoming webhook URL can only be "
             "tested by posting a message",
         )
     return await asyncio.to_thread(_auth_test, conn)

@@ -46,7 +46,8 @@ MAX_NAME = 200
 class LastCheck:
     """The outcome of a connection's test: whether the app took the credentials, and when."""
 
-    ok: bool
+    #: ``None``: nothing could be tested without a side effect (``message`` says why).
+    ok: bool | None
     #: What the app said, in words for people.
     message: str
     at: float
@@ -144,7 +145,7 @@ class Connections(Service):
         last_check = None
         if row.checked_at is not None:
             last_check = LastCheck(
-                ok=bool(row.check_ok),
+                ok=row.check_ok,
                 message=row.check_message or "",
                 at=row.checked_at,
                 stale=row.updated_at > row.checked_at,
@@ -197,7 +198,9 @@ class Connections(Service):
             # A kind that several connectors share is named by its model ("Google"), else the
             # connector's title does.
             title=str(main.connection.model_config.get("title") or main.title),
-            description=main.description,
+            # A connector's description speaks of its own steps ("Send email"): a shared kind
+            # has none of its own.
+            description=main.description if len(connectors) == 1 else "",
             connection=main.connection,
             connectors=tuple(c.title for c in connectors),
             oauth=main.oauth,
@@ -381,6 +384,7 @@ class Connections(Service):
         connector = next((c for c in self.registry.for_kind(row.app) if c.check), None)
         if connector is None or connector.check is None:
             return LastCheck(False, f"{row.app} offers no connection test", time.time())
+        ok: bool | None
         try:
             conn = connector.connection.model_validate(await self.values(row.id))
             check = await connector.check(conn)

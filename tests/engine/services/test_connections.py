@@ -29,8 +29,11 @@ class KeyedConnection(Connection):
 
 
 async def _check(conn: KeyedConnection) -> ConnectionCheck:
-    if conn.api_key.get_secret_value() == "good":
+    key = conn.api_key.get_secret_value()
+    if key == "good":
         return ConnectionCheck(ok=True, message="the key works")
+    if key == "untestable":
+        return ConnectionCheck(ok=None, message="nothing to ask without a side effect")
     raise PermanentError("the key was refused")
 
 
@@ -124,6 +127,12 @@ def test_the_last_test_is_kept_and_flagged_once_the_connection_changes(
     failed = services.connections.test("k1")
     assert (failed.ok, failed.message) == (False, "the key was refused")
     assert services.connections.get("k1").last_check == failed
+
+    # A test that could ask nothing is kept as such, neither passed nor failed.
+    services.connections.update("k1", {"api_key": "untestable"})
+    services.connections.test("k1")
+    untested = services.connections.get("k1").last_check
+    assert untested is not None and untested.ok is None and not untested.stale
 
     # An app without a test says so, and nothing is kept.
     services.connections.create("probe", "p1", {})
