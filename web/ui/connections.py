@@ -14,6 +14,9 @@ Pages and forms (every one behind sign-in, every form with its CSRF token):
 - ``POST /connections/{ref}/test``: asks the app; with htmx the answer is the outcome alone,
   for the page's ``aria-live`` region.
 - ``POST /connections/{ref}/delete``: refused, with the reason, while flows use it.
+- ``POST /connections/{ref}/registrations``: for app accounts with triggers, compare the
+  webhooks registered at the app with what the flows that are on need, or (``repair=1``) fix
+  the difference; the page then says what was found or done.
 - ``POST /connections/new/connect?app=<kind>`` and ``POST /connections/{ref}/reconnect``:
   start the app's consent. With htmx the answer sends the browser there (``HX-Redirect``);
   without, a page with the link, because the pages' Content-Security-Policy lets forms post to
@@ -53,6 +56,7 @@ from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.services import Services
 from maillon.engine.services.connections import App, ConnectionView
 from maillon.engine.services.oauth import ConsentForm
+from maillon.engine.services.sources import SourceSync
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render
 from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
 
@@ -258,6 +262,34 @@ def _to_consent(request: HTMXRequest, url: str) -> Response[Any]:
     if request.htmx:
         return ClientRedirect(url)
     return render(request, "connections/consent.html", section="connections", consent_url=url)
+
+
+def _names(pairs: list[tuple[str, str]]) -> str:
+    return ", ".join(sorted({event for event, _ in pairs}))
+
+
+def _compared(result: SourceSync, app: str, repaired: bool) -> list[Flash]:
+    """What comparing (or repairing) an account's registrations found, in a few messages."""
+    if result.report is None:
+        return [("error", _sentence(f"Could not compare with {app}: {result.error}"))]
+    report = result.report
+    said: list[Flash] = []
+    if report.created:
+        done = "Registered at" if repaired else "Missing at"
+        said.append(("info", f"{done} {app}: {_names(report.created)}."))
+    if report.deleted:
+        done = "Removed from" if repaired else "Not needed any more at"
+        said.append(("info", f"{done} {app}: {_names(report.deleted)}."))
+    said.extend(
+        ("error", _sentence(f"{app} refused {event}: {reason}"))
+        for event, _, reason in report.failed
+    )
+    if not said:
+        needed = _names(report.registered) or "none"
+        said.append(("success", f"{app} has what the flows need (events: {needed})."))
+    elif not repaired and (report.created or report.deleted):
+        said.append(("info", "Repair registers what is missing and removes what is not."))
+    return said
 
 
 def _not_saved(refusal: Refusal) -> list[Flash]:
@@ -469,6 +501,20 @@ class ConnectionsController(Controller):
         except Conflict as exc:
             return redirect(f"/connections/{view.row.id}", ("error", _sentence(str(exc))))
         return redirect("/connections", ("success", f"Connection “{view.row.name}” deleted."))
+
+    @post("/{ref:str}/registrations")
+    async def registrations(
+        self, request: HTMXRequest, services: ServicesDep, ref: FromPath[str]
+    ) -> Response[Any]:
+        """Compare the app's webhooks with what the flows need; ``repair=1`` fixes them."""
+        repair = (await form(request)).get("repair") == "1"
+        [result] = await services.sources.sync_accounts(ref, dry_run=not repair)
+        row = result.connection
+        try:
+            app = services.connections.app(row.app).title
+        except Invalid:
+            app = row.app
+        return redirect(f"/connections/{row.id}", *_compared(result, app, repair))
 
     @post("/{ref:str}/reconnect")
     async def reconnect(

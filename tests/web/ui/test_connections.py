@@ -1,6 +1,6 @@
-"""The connections pages in a real browser, against fake Slack and Google servers: adding,
-testing, editing without retyping a secret, deleting, connecting with Google, and the form the
-flow editor shows in a dialog."""
+"""The connections pages in a real browser, against fake Slack, Google and Particeep servers:
+adding, testing, editing without retyping a secret, deleting, connecting with Google, an app
+account's registrations, and the form the flow editor shows in a dialog."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from examples.particeep.fake_api import FakeParticeep
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
 from tests.connectors.google.support import id_token
@@ -293,3 +294,55 @@ def test_the_inline_answer_is_an_event_and_an_empty_body(ui_server: UIServer) ->
         assert forged.status_code == 403
     stranger = httpx.get(ui_server.url + "/connections/new?app=slack&inline=1")
     assert stranger.status_code == 303 and stranger.headers["location"].startswith("/sign-in")
+
+
+def test_an_app_accounts_registrations_are_compared_and_repaired(
+    page: Page, ui_server: UIServer
+) -> None:
+    ui_server.set_up_owner()
+    services = ui_server.runtime.services
+    with FakeParticeep("key-1", "secret-1") as particeep:
+        values = {
+            "api_key": "key-1",
+            "api_secret": "secret-1",
+            "environment": "custom",
+            "base_url": particeep.url,
+        }
+        ui_server.call(services.connections.create("particeep", "particeep-prod", values))
+        trigger = {"type": "particeep.event", "connection": "particeep-prod"}
+        step = {"key": "s", "action": "http.send_request", "input": {"url": "http://127.0.0.1:9/"}}
+        doc = FlowDocument.model_validate(
+            {
+                "name": "New transaction",
+                "trigger": {**trigger, "event": "transaction_created"},
+                "steps": [step],
+            }
+        )
+        ui_server.call(services.flows.save(doc))
+        [webhook] = particeep.webhooks("transaction_created")
+        particeep.remove_webhook(webhook["id"])  # someone removed it in Particeep's back office
+
+        sign_in(page, ui_server.url)
+        page.goto(ui_server.url + "/connections/particeep-prod")
+        registrations = page.get_by_role("table", name="What the app was told, per event")
+        expect(registrations.get_by_role("row", name="transaction_created")).to_contain_text(
+            "registered"
+        )
+        check_accessibility(page)
+
+        page.get_by_role("button", name="Compare with Particeep").click()
+        expect(page.locator("#messages")).to_contain_text(
+            "Missing at Particeep: transaction_created."
+        )
+        assert particeep.webhooks("transaction_created") == []  # a comparison changes nothing
+        page.get_by_role("button", name="Repair").click()
+        expect(page.locator("#messages")).to_contain_text(
+            "Registered at Particeep: transaction_created."
+        )
+        [again] = particeep.webhooks("transaction_created")
+        assert again["url"] == webhook["url"]
+        page.get_by_role("button", name="Compare with Particeep").click()
+        expect(page.locator("#messages")).to_contain_text(
+            "Particeep has what the flows need (events: transaction_created)."
+        )
+        check_accessibility(page)
