@@ -24,9 +24,9 @@ Pages and forms (every one behind sign-in, every form with its CSRF token):
   (:mod:`maillon.web.oauth`) brings the person back to the connection's page with a message.
 
 **Inline creation, for the flow editor.** ``GET /connections/new?app=<kind>&inline=1`` answers
-the form alone, without the layout, to show in a ``<dialog>``: an ``<h2
-id="new-connection-heading">`` for the dialog's ``aria-labelledby``, then the form. The form
-posts with htmx to that same URL and swaps itself (``hx-target="this"``, ``outerHTML``):
+the form alone, without the layout, to show in a ``<dialog>`` that has its own ``<h2>`` (the
+fragment's headings are ``<h3>``). The form posts with htmx to that same URL and swaps itself
+(``hx-target="this"``, ``outerHTML``):
 
 - saved: ``204 No Content``, an empty body, and ``HX-Trigger: {"connection-created": {"name":
   "<name>", "app": "<kind>"}}``; htmx fires ``connection-created`` on the form (it bubbles to

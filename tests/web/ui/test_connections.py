@@ -232,27 +232,32 @@ def test_connect_with_google_comes_back_to_the_connection(
     expect(page.get_by_role("heading", level=1)).to_have_text("backoffice-google")
 
 
-def test_the_flow_editor_creates_a_connection_inline(page: Page, ui_server: UIServer) -> None:
+def test_the_flow_editor_creates_a_connection_without_leaving(
+    page: Page, ui_server: UIServer
+) -> None:
     ui_server.set_up_owner()
-    sign_in(page, ui_server.url)
-    # Any page stands for the editor: the fragment is shown in a dialog of its own.
-    page.goto(ui_server.url + "/connections")
-    page.evaluate(
-        """async () => {
-            const dialog = document.createElement("dialog");
-            dialog.innerHTML = await (await fetch("/connections/new?app=slack&inline=1")).text();
-            dialog.setAttribute("aria-labelledby", "new-connection-heading");
-            document.querySelector("main").append(dialog);
-            htmx.process(dialog);
-            document.addEventListener("connection-created", (event) => {
-                window.created = event.detail;
-                dialog.close();
-            });
-            dialog.showModal();
-        }"""
+    services = ui_server.runtime.services
+    ui_server.call(services.connections.create("slack", "old-slack", {"bot_token": "xoxb-old"}))
+    doc = FlowDocument.model_validate(
+        {
+            "name": "Tell sales",
+            "enabled": False,
+            "steps": [
+                {
+                    "key": "post",
+                    "action": "slack.send_message",
+                    "connection": "old-slack",
+                    "input": {"channel": "C1", "text": "A new investor"},
+                }
+            ],
+        }
     )
-    dialog = page.get_by_role("dialog", name="New Slack connection")
-    expect(dialog).to_be_visible()
+    flow = ui_server.call(services.flows.save(doc))
+    sign_in(page, ui_server.url)
+    page.goto(f"{ui_server.url}/flows/{flow.row.id}")
+    page.get_by_role("button", name="New connection").click()
+    dialog = page.get_by_role("dialog", name="New connection")
+    expect(labelled(dialog, "Name")).to_be_visible()
     check_accessibility(page)
 
     # Refused: the form comes back in place, the problem next to its input.
@@ -264,14 +269,11 @@ def test_the_flow_editor_creates_a_connection_inline(page: Page, ui_server: UISe
     check_accessibility(page)
     labelled(dialog, "Name").fill("team-slack")
     labelled(dialog, "Bot token").fill(TOKEN)
-    with page.expect_response(re.compile(r".*/connections/new\?app=slack&inline=1$")) as saved:
-        dialog.get_by_role("button", name="Save connection").click()
-    assert saved.value.status == 204
+    dialog.get_by_role("button", name="Save connection").click()
+
+    # Saved: the dialog closes and the step uses the new connection.
     expect(dialog).to_be_hidden()
-    # htmx adds the element that fired the event (elt) to what the server sent.
-    created = page.evaluate("() => ({name: window.created.name, app: window.created.app})")
-    assert created == {"name": "team-slack", "app": "slack"}
-    services = ui_server.runtime.services
+    expect(page.locator("#f-steps-0-connection")).to_have_value("team-slack")
     assert ui_server.call(services.connections.values("team-slack"))["bot_token"] == TOKEN
 
 
@@ -279,7 +281,7 @@ def test_the_inline_answer_is_an_event_and_an_empty_body(ui_server: UIServer) ->
     ui_server.set_up_owner()
     with sign_in_client(ui_server.url) as client:
         form = client.get("/connections/new", params={"app": "slack", "inline": "1"})
-        assert "<html" not in form.text and 'id="new-connection-heading"' in form.text
+        assert "<html" not in form.text and 'id="connection-inline-form"' in form.text
         answer = client.post(
             "/connections/new?app=slack&inline=1",
             data={"name": "s", "values.bot_token": TOKEN, "_csrf_token": csrf_field(form.text)},
