@@ -288,7 +288,7 @@ def _compared(result: SourceSync, app: str, repaired: bool) -> list[Flash]:
         needed = _names(report.registered) or "none"
         said.append(("success", f"{app} has what the flows need (events: {needed})."))
     elif not repaired and (report.created or report.deleted):
-        said.append(("info", "Repair registers what is missing and removes what is not."))
+        said.append(("info", "Repair registers what is missing and removes what is not needed."))
     return said
 
 
