@@ -53,7 +53,9 @@ class Connection(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: Connectors whose connection models share a kind share saved connections (one Google
-    #: account serves Gmail, Sheets and Calendar). ``None``: the connector's own key.
+    #: account serves Gmail, Sheets and Calendar). ``None``: the connector's own key. Such a
+    #: model names the kind for people with ``model_config = ConfigDict(title="Google")``;
+    #: otherwise its connector's title does.
     kind: ClassVar[str | None] = None
 
     @classmethod
@@ -252,7 +254,10 @@ class SyncReport:
 class ConnectionCheck:
     """The outcome of "test connection", in words for people."""
 
-    ok: bool
+    #: Whether the app accepted the credentials; ``None`` when nothing could be asked without
+    #: a side effect (a Slack incoming webhook is tested only by posting a message), which
+    #: ``message`` then explains.
+    ok: bool | None
     message: str
 
 

@@ -284,8 +284,9 @@ def connections_list(obj: _Ctx) -> None:
 def connections_test(obj: _Ctx, name: str) -> None:
     """Ask the app whether NAME's credentials work."""
     check = obj.run(obj.services.connections.test(name))
-    click.echo(("ok: " if check.ok else "FAILED: ") + check.message)
-    if not check.ok:
+    said = {True: "ok: ", False: "FAILED: ", None: "not tested: "}[check.ok]
+    click.echo(said + check.message)
+    if check.ok is False:
         sys.exit(1)
 
 
