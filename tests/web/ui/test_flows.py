@@ -11,12 +11,17 @@ from playwright.sync_api import Page, expect
 
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
-from tests.support.browser import NewPage, check_accessibility, has_no_horizontal_scroll, sign_in
+from tests.support.browser import (
+    NewPage,
+    check_accessibility,
+    has_no_horizontal_scroll,
+    screenshot,
+    sign_in,
+)
 from tests.support.web import UIServer
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 TRANSACTION = {
     "id": "tx-1",
     "amount": 150000,
@@ -37,7 +42,7 @@ def _new_flow(page: Page, url: str, name: str) -> str:
 
 
 def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
-    new_page: NewPage, ui_server: UIServer, fake_server: FakeServer
+    new_page: NewPage, ui_server: UIServer, fake_server: FakeServer, tmp_path: Path
 ) -> None:
     ui_server.set_up_owner()
     page = new_page()
@@ -73,8 +78,8 @@ def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
     expect(page.locator("#preview-steps-0-input-json_body")).to_contain_text("ada@example.com")
     # The picker is reachable by keyboard too.
     page.get_by_role("button", name="Insert investor (event.investor)").focus()
-    page.locator("#picker").screenshot(path=str(DOCS / "editor-picker.png"))
-    page.screenshot(path=str(DOCS / "editor.png"), full_page=True)
+    screenshot(page.locator("#picker"), "editor-picker", tmp_path)
+    screenshot(page, "editor", tmp_path, full_page=True)
     check_accessibility(page)
 
     # Test the step: the request really goes out, and its answer shows.
