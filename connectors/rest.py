@@ -61,13 +61,16 @@ def refusal(
     message: str,
     auth_hint: str,
     details: dict[str, object] | None = None,
+    retry_after: float | None = None,
 ) -> ConnectorError:
     """The error for a refused call: ``message`` is the app's own words, ``auth_hint`` what to do
-    when it refuses the credentials (``"reconnect this Dropbox account"``)."""
+    when it refuses the credentials (``"reconnect this Dropbox account"``), ``retry_after`` the
+    wait an app gives in its body, used when no ``Retry-After`` header says it."""
     status = response.status_code
     facts: dict[str, object] = {"status": status, **(details or {})}
     if status in _TRANSIENT_STATUSES or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        header = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = header if header is not None else retry_after
         facts["retry_after"] = retry_after
         busy = "is rate-limiting" if status == 429 else "is busy or failing"
         return TransientError(
