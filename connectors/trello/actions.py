@@ -164,7 +164,10 @@ class _BoardLookup:
                 what=f"the list {self._list_id}",
                 params={"fields": "idBoard"},
             )
-            self._board = str(found.get("idBoard")) if isinstance(found, dict) else ""
+            board = found.get("idBoard") if isinstance(found, dict) else None
+            if not board:
+                raise PermanentError(f"Trello did not say which board list {self._list_id} is on")
+            self._board = str(board)
         items = await self._api.call(
             "GET",
             f"boards/{self._board}/{kind}",

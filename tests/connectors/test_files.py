@@ -20,6 +20,7 @@ from maillon.connectors.sdk import (
     open_file,
 )
 from maillon.connectors.testing import FakeServer
+from tests.support.modules import loaded_by
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40
 
@@ -181,3 +182,14 @@ def test_text_and_base64_content() -> None:
 def test_a_file_input_names_one_usable_source(values: dict[str, str], problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         FileInput.model_validate(values)
+
+
+def test_loading_the_connectors_that_take_files_or_call_rest_apis_loads_no_client() -> None:
+    loaded = loaded_by(
+        "maillon.connectors.sdk",
+        "maillon.connectors.dropbox",
+        "maillon.connectors.mailchimp",
+        "maillon.connectors.trello",
+        among=("httpx", "aiohttp", "yarl", "googleapiclient"),
+    )
+    assert loaded == []
