@@ -139,6 +139,7 @@ def test_the_example_flows_file_subscribe_and_open_a_card(
             r = api.post("/api/flows", json=load_yaml((EXAMPLES / name).read_text())[0])
             assert r.status_code == 201, r.text
             assert r.json()["subscription"]["status"] == "registered"
+            assert r.json()["warnings"] == []  # every field read is in a sample or an output
 
         investor = particeep.add_user(**make_user())
         document = {
