@@ -27,6 +27,7 @@ from maillon.connectors.base import (
     TriggerEvent,
 )
 from maillon.connectors.errors import (
+    AccessTokenRejected,
     ConnectorError,
     PermanentError,
     TransientError,
@@ -37,6 +38,7 @@ from maillon.connectors.registry import ENTRY_POINT_GROUP
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "AccessTokenRejected",
     "Action",
     "ActionContext",
     "AppTrigger",
