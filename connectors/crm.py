@@ -242,7 +242,8 @@ class RestApi:
                 retry_after = problem.retry_after
             if retry_after is not None:
                 details["retry_after"] = retry_after
-            label = "limits calls" if status in (403, 429) else "is busy or failing"
+            limited = status == 429 or problem.transient is True
+            label = "limits calls" if limited else "is busy or failing"
             return TransientError(
                 f"{self.app} {label} (HTTP {status}): {said}",
                 retry_after=retry_after,
