@@ -193,17 +193,19 @@ class RestApi:
         what: str,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         accept: Sequence[int] = (),
     ) -> httpx.Response:
         """Send one request (``path`` relative to the base URL, or an absolute URL) and return
         the answer when it is a success or in ``accept``; else raise, saying ``what`` failed.
+        ``json`` is sent as JSON, ``data`` as a form.
         """
         import httpx
 
         try:
             response = await self._http.request(
-                method, path.lstrip("/"), params=params, json=json, headers=headers
+                method, path.lstrip("/"), params=params, json=json, data=data, headers=headers
             )
         except httpx.UnsupportedProtocol as exc:
             raise PermanentError(f"{self.app}'s URL is not usable: {exc}") from exc
