@@ -157,6 +157,12 @@ class RestApi:
 
     A client is made per step (``async with``): CRM steps are a few calls each, and a client of
     its own keeps one step's connection from being handed to another event loop.
+
+    ``token`` and ``renew`` serve connections whose tokens the connector gets itself (a JWT
+    assertion, client credentials): after a 401, ``renew`` gives a new token and the call is
+    made once more; a second 401 is a plain permanent error, since the engine cannot refresh
+    what it did not grant. OAuth connections the engine refreshes pass no ``renew``: their 401
+    stays :class:`~maillon.connectors.sdk.AccessTokenRejected`, for the engine to act on.
     """
 
     def __init__(
@@ -167,12 +173,17 @@ class RestApi:
         headers: Mapping[str, str],
         timeout: float,
         explain: Explain = default_explain,
+        token: str | None = None,
+        renew: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         import httpx
 
         self.app = app
         self.base_url = base_url.rstrip("/")
         self._explain = explain
+        #: Sent as ``Authorization: Bearer``; replaced by what ``renew`` gives after a 401.
+        self.token = token
+        self._renew = renew
         self._http = httpx.AsyncClient(
             base_url=self.base_url + "/",
             headers={"Accept": "application/json", "User-Agent": "Maillon/0.1", **headers},
@@ -201,11 +212,34 @@ class RestApi:
         the answer when it is a success or in ``accept``; else raise, saying ``what`` failed.
         ``json`` is sent as JSON, ``data`` as a form.
         """
+        request = {"params": params, "json": json, "data": data}
+        try:
+            return await self._send(method, path, what, request, headers, accept)
+        except AccessTokenRejected:
+            if self._renew is None:
+                raise
+        self.token = await self._renew()
+        try:
+            return await self._send(method, path, what, request, headers, accept)
+        except AccessTokenRejected as exc:
+            raise PermanentError(exc.message, details=exc.details) from exc
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        request: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        accept: Sequence[int],
+    ) -> httpx.Response:
         import httpx
 
+        if self.token is not None:
+            headers = {**(headers or {}), "Authorization": f"Bearer {self.token}"}
         try:
             response = await self._http.request(
-                method, path.lstrip("/"), params=params, json=json, data=data, headers=headers
+                method, path.lstrip("/"), headers=headers, **request
             )
         except httpx.UnsupportedProtocol as exc:
             raise PermanentError(f"{self.app}'s URL is not usable: {exc}") from exc

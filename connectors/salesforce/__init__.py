@@ -25,14 +25,14 @@ __all__ = ["SalesforceConnection", "check_connection", "connector"]
 
 async def check_connection(conn: SalesforceConnection) -> ConnectionCheck:
     """Ask Salesforce who the session belongs to (``GET /services/oauth2/userinfo``)."""
-    from maillon.connectors.salesforce._api import Salesforce
+    from maillon.connectors.salesforce._api import salesforce
 
     async def me() -> str:
-        async with Salesforce(conn, 20.0) as sf:
+        async with salesforce(conn, 20.0) as sf:
             response = await sf.call("GET", "services/oauth2/userinfo", what="to say who this is")
             user = RestApi.json(response) or {}
         return (
-            f"Connected to Salesforce at {sf.instance_url} as {user.get('preferred_username')} "
+            f"Connected to Salesforce at {sf.base_url} as {user.get('preferred_username')} "
             f"(organization {user.get('organization_id')})"
         )
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
 from maillon.connectors.crm import Problem, RestApi
 from maillon.connectors.salesforce.connection import SalesforceConnection
-from maillon.connectors.sdk import AccessTokenRejected, PermanentError, TransientError
+from maillon.connectors.sdk import PermanentError, TransientError
 
-__all__ = ["Salesforce", "soql_name", "soql_value"]
+__all__ = ["data_path", "salesforce", "soql_name", "soql_value"]
 
 _JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #: An assertion is valid this long; Salesforce allows up to three minutes.
@@ -68,89 +70,73 @@ def _explain(response: httpx.Response, body: Any) -> Problem:
     return Problem("; ".join(messages), code, transient=True if code in _LATER else None)
 
 
-class Salesforce:
-    """One org's REST API for the length of a step: ``async with Salesforce(conn, t) as sf``."""
+@asynccontextmanager
+async def salesforce(
+    conn: SalesforceConnection,
+    timeout: float,  # noqa: ASYNC109 (the HTTP timeout, not a cancel scope)
+) -> AsyncIterator[RestApi]:
+    """The org's REST API for the length of a step, with the session's token."""
 
-    def __init__(self, conn: SalesforceConnection, timeout: float) -> None:
-        self._conn = conn
-        self._timeout = timeout
-        self._token = ""
-        self._http: RestApi | None = None
+    async def renew() -> str:
+        return (await _jwt_session(conn, timeout, renew=True))[0]
 
-    async def __aenter__(self) -> Salesforce:
-        conn = self._conn
-        if conn.jwt:
-            self._token, instance = await self._jwt_session(renew=False)
-        else:
-            assert conn.instance_url is not None  # the model requires it
-            self._token = conn.access_token.get_secret_value() if conn.access_token else ""
-            instance = conn.instance_url
-        self.instance_url = conn.instance_url or instance
-        self._http = RestApi(
-            "Salesforce", self.instance_url, headers={}, timeout=self._timeout, explain=_explain
-        )
-        return self
+    if conn.jwt:
+        token, instance = await _jwt_session(conn, timeout, renew=False)
+    else:
+        assert conn.instance_url is not None  # the model requires it
+        token = conn.access_token.get_secret_value() if conn.access_token else ""
+        instance = conn.instance_url
+    async with RestApi(
+        "Salesforce",
+        conn.instance_url or instance,
+        headers={},
+        timeout=timeout,
+        explain=_explain,
+        token=token,
+        # The engine renews OAuth sessions; JWT ones are this module's.
+        renew=renew if conn.jwt else None,
+    ) as http:
+        yield http
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._http is not None:
-            await self._http.__aexit__(*exc_info)
 
-    def data_path(self, path: str) -> str:
-        """``path`` under the data API of the connection's version."""
-        return f"services/data/v{self._conn.api_version}/{path}"
+def data_path(conn: SalesforceConnection, path: str) -> str:
+    """``path`` under the data API of the connection's version."""
+    return f"services/data/v{conn.api_version}/{path}"
 
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: dict[str, str] | None = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        """:meth:`RestApi.call` with the session's token; a JWT session refused is renewed
-        once (the engine renews OAuth ones)."""
-        assert self._http is not None, "use Salesforce in an async with block"
+
+async def _jwt_session(
+    conn: SalesforceConnection,
+    timeout: float,  # noqa: ASYNC109 (the HTTP timeout, not a cancel scope)
+    *,
+    renew: bool,
+) -> tuple[str, str]:
+    """A session for the integration user: the one kept, or a new one (``renew``)."""
+    with _sessions_lock:
+        known = None if renew else _sessions.get(conn)
+    if known is not None:
+        return known
+    form = {"grant_type": _JWT_GRANT, "assertion": _assertion(conn)}
+    async with RestApi(
+        "Salesforce", conn.login_url, headers={}, timeout=timeout, explain=_explain
+    ) as login:
         try:
-            return await self._http.call(method, path, headers=self._auth(headers), **kwargs)
-        except AccessTokenRejected:
-            if not self._conn.jwt:
-                raise
-        self._token, _ = await self._jwt_session(renew=True)
-        return await self._http.call(method, path, headers=self._auth(headers), **kwargs)
-
-    def _auth(self, headers: dict[str, str] | None) -> dict[str, str]:
-        return {**(headers or {}), "Authorization": f"Bearer {self._token}"}
-
-    async def _jwt_session(self, *, renew: bool) -> tuple[str, str]:
-        conn = self._conn
-        with _sessions_lock:
-            known = None if renew else _sessions.get(conn)
-        if known is not None:
-            return known
-        form = {"grant_type": _JWT_GRANT, "assertion": _assertion(conn)}
-        async with RestApi(
-            "Salesforce", conn.login_url, headers={}, timeout=self._timeout, explain=_explain
-        ) as login:
-            try:
-                response = await login.call(
-                    "POST", "services/oauth2/token", data=form, what="a session for the user"
-                )
-            except AccessTokenRejected as exc:  # a 401 from the token endpoint
-                raise PermanentError(exc.message, details=exc.details) from exc
-            except PermanentError as exc:
-                raise PermanentError(
-                    f"{exc.message}: check that {conn.username} is pre-authorized in the "
-                    "connected app (Manage → Edit Policies: admin approved users), and that "
-                    "the app has this certificate",
-                    details=exc.details,
-                ) from exc
-        answer = RestApi.json(response) or {}
-        if not answer.get("access_token") or not answer.get("instance_url"):
-            raise TransientError("Salesforce's token endpoint answered without a session")
-        session = (str(answer["access_token"]), str(answer["instance_url"]))
-        with _sessions_lock:
-            _sessions[conn] = session
-        return session
+            response = await login.call(
+                "POST", "services/oauth2/token", data=form, what="a session for the user"
+            )
+        except PermanentError as exc:  # a 401 from the token endpoint among them
+            raise PermanentError(
+                f"{exc.message}: check that {conn.username} is pre-authorized in the "
+                "connected app (Manage → Edit Policies: admin approved users), and that "
+                "the app has this certificate",
+                details=exc.details,
+            ) from exc
+    answer = RestApi.json(response) or {}
+    if not answer.get("access_token") or not answer.get("instance_url"):
+        raise TransientError("Salesforce's token endpoint answered without a session")
+    session = (str(answer["access_token"]), str(answer["instance_url"]))
+    with _sessions_lock:
+        _sessions[conn] = session
+    return session
 
 
 def _assertion(conn: SalesforceConnection) -> str:

@@ -81,13 +81,13 @@ class CreateRecord(Action[SalesforceConnection, CreateRecordInput, RecordOutput]
     async def run(
         self, ctx: ActionContext, conn: SalesforceConnection, data: CreateRecordInput
     ) -> RecordOutput:
-        from maillon.connectors.salesforce._api import Salesforce, soql_name
+        from maillon.connectors.salesforce._api import data_path, salesforce, soql_name
 
         what = f"to create the {data.sobject}"
-        async with Salesforce(conn, ctx.timeout) as sf:
+        async with salesforce(conn, ctx.timeout) as sf:
             response = await sf.call(
                 "POST",
-                sf.data_path(f"sobjects/{soql_name(data.sobject)}/"),
+                data_path(conn, f"sobjects/{soql_name(data.sobject)}/"),
                 json=data.fields,
                 what=what,
             )
@@ -110,12 +110,12 @@ class UpdateRecord(Action[SalesforceConnection, UpdateRecordInput, RecordOutput]
     async def run(
         self, ctx: ActionContext, conn: SalesforceConnection, data: UpdateRecordInput
     ) -> RecordOutput:
-        from maillon.connectors.salesforce._api import Salesforce, soql_name
+        from maillon.connectors.salesforce._api import data_path, salesforce, soql_name
 
-        async with Salesforce(conn, ctx.timeout) as sf:
+        async with salesforce(conn, ctx.timeout) as sf:
             await sf.call(
                 "PATCH",
-                sf.data_path(f"sobjects/{soql_name(data.sobject)}/{quote(data.record_id)}"),
+                data_path(conn, f"sobjects/{soql_name(data.sobject)}/{quote(data.record_id)}"),
                 json=data.fields,
                 what=f"to update {data.sobject} {data.record_id}",
             )
@@ -166,16 +166,16 @@ class UpsertRecord(Action[SalesforceConnection, UpsertRecordInput, RecordOutput]
     async def run(
         self, ctx: ActionContext, conn: SalesforceConnection, data: UpsertRecordInput
     ) -> RecordOutput:
-        from maillon.connectors.salesforce._api import Salesforce, soql_name, soql_value
+        from maillon.connectors.salesforce._api import data_path, salesforce, soql_name, soql_value
 
         sobject, key = soql_name(data.sobject), soql_name(data.key_field)
         what = f"to upsert the {sobject} with {key} = {data.key_value!r}"
-        async with Salesforce(conn, ctx.timeout) as sf:
+        async with salesforce(conn, ctx.timeout) as sf:
             if data.external_id:
                 fields = {k: v for k, v in data.fields.items() if k != key}
                 response = await sf.call(
                     "PATCH",
-                    sf.data_path(f"sobjects/{sobject}/{key}/{quote(data.key_value, safe='')}"),
+                    data_path(conn, f"sobjects/{sobject}/{key}/{quote(data.key_value, safe='')}"),
                     json=fields,
                     what=what,
                     accept=(300,),
@@ -191,21 +191,24 @@ class UpsertRecord(Action[SalesforceConnection, UpsertRecordInput, RecordOutput]
                 )
             query = f"SELECT Id FROM {sobject} WHERE {key} = {soql_value(data.key_value)} LIMIT 2"
             found = await sf.call(
-                "GET", sf.data_path("query/"), params={"q": query}, what=f"to look up the {sobject}"
+                "GET",
+                data_path(conn, "query/"),
+                params={"q": query},
+                what=f"to look up the {sobject}",
             )
             records = (RestApi.json(found) or {}).get("records") or []
             record = one_or_none([str(r["Id"]) for r in records], "Salesforce", key, data.key_value)
             if record is not None:
                 await sf.call(
                     "PATCH",
-                    sf.data_path(f"sobjects/{sobject}/{quote(record)}"),
+                    data_path(conn, f"sobjects/{sobject}/{quote(record)}"),
                     json=data.fields,
                     what=what,
                 )
                 return RecordOutput(id=record, created=False)
             response = await sf.call(
                 "POST",
-                sf.data_path(f"sobjects/{sobject}/"),
+                data_path(conn, f"sobjects/{sobject}/"),
                 json={key: data.key_value, **data.fields},
                 what=what,
             )
@@ -265,7 +268,7 @@ class FindRecords(Action[SalesforceConnection, FindRecordsInput, FoundRecords]):
     async def run(
         self, ctx: ActionContext, conn: SalesforceConnection, data: FindRecordsInput
     ) -> FoundRecords:
-        from maillon.connectors.salesforce._api import Salesforce, soql_name, soql_value
+        from maillon.connectors.salesforce._api import data_path, salesforce, soql_name, soql_value
 
         query = data.soql
         if query is None:
@@ -279,8 +282,8 @@ class FindRecords(Action[SalesforceConnection, FindRecordsInput, FoundRecords]):
                 f"WHERE {soql_name(data.field)} = {soql_value(data.value)}"
             )
         records: list[dict[str, Any]] = []
-        async with Salesforce(conn, ctx.timeout) as sf:
-            path: str = sf.data_path("query/")
+        async with salesforce(conn, ctx.timeout) as sf:
+            path: str = data_path(conn, "query/")
             params: dict[str, str] | None = {"q": query}
             while True:
                 response = await sf.call(
@@ -341,7 +344,7 @@ class AddNote(Action[SalesforceConnection, AddNoteInput, NoteOutput]):
     async def run(
         self, ctx: ActionContext, conn: SalesforceConnection, data: AddNoteInput
     ) -> NoteOutput:
-        from maillon.connectors.salesforce._api import Salesforce
+        from maillon.connectors.salesforce._api import data_path, salesforce
 
         link = "WhoId" if data.record_id.startswith(_WHO_PREFIXES) else "WhatId"
         task = {
@@ -351,6 +354,8 @@ class AddNote(Action[SalesforceConnection, AddNoteInput, NoteOutput]):
             "Status": data.status,
         }
         what = f"to log the activity on {data.record_id}"
-        async with Salesforce(conn, ctx.timeout) as sf:
-            response = await sf.call("POST", sf.data_path("sobjects/Task/"), json=task, what=what)
+        async with salesforce(conn, ctx.timeout) as sf:
+            response = await sf.call(
+                "POST", data_path(conn, "sobjects/Task/"), json=task, what=what
+            )
         return NoteOutput(id=_created_id(response, what))
