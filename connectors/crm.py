@@ -19,6 +19,7 @@ connectors' actions, which the catalog lists without calling any app.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FIELDS_DESCRIPTION",
+    "Answer",
     "FoundRecords",
     "NoteOutput",
     "Problem",
@@ -47,6 +49,7 @@ __all__ = [
     "check_with",
     "http_url",
     "one_or_none",
+    "refusal",
 ]
 
 #: Help text of the "fields" input of create, update and upsert actions.
@@ -124,6 +127,32 @@ async def check_with(call: Callable[[], Awaitable[str]]) -> ConnectionCheck:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """An app's unsuccessful answer, whichever client library received it."""
+
+    status: int
+    #: Header names in lower case.
+    headers: Mapping[str, str]
+    text: str
+    #: The body parsed as JSON, ``None`` when it is not JSON.
+    body: Any
+
+    @classmethod
+    def of(cls, status: int, headers: Mapping[str, str] | None, text: str) -> Answer:
+        """Read a raw answer; its body is parsed here."""
+        try:
+            body = json.loads(text) if text.strip() else None
+        except ValueError:
+            body = None
+        lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+        return cls(status, lowered, text, body)
+
+    def snippet(self) -> str:
+        """The start of the body as text, for answers that say nothing readable."""
+        return self.text.strip()[:_SNIPPET] or f"HTTP {self.status}"
+
+
+@dataclass(frozen=True)
 class Problem:
     """What an app's error body says, read by the app's package."""
 
@@ -138,18 +167,46 @@ class Problem:
     retry_after: float | None = None
 
 
-#: Reads an error answer (its status, headers and parsed JSON body, ``None`` if not JSON).
-Explain = Callable[["httpx.Response", Any], Problem]
+#: Reads an app's unsuccessful answer.
+Explain = Callable[[Answer], Problem]
 
 
-def default_explain(response: httpx.Response, body: Any) -> Problem:
+def default_explain(answer: Answer) -> Problem:
     """The body's ``message`` or ``error`` when it has one, else its first characters."""
-    if isinstance(body, dict):
+    if isinstance(answer.body, dict):
         for key in ("message", "error_description", "error"):
-            if isinstance(body.get(key), str):
-                return Problem(body[key])
-    text = response.text.strip()[:_SNIPPET]
-    return Problem(text or response.reason_phrase or f"HTTP {response.status_code}")
+            if isinstance(answer.body.get(key), str):
+                return Problem(answer.body[key])
+    return Problem(answer.snippet())
+
+
+def refusal(app: str, answer: Answer, what: str, explain: Explain) -> ConnectorError:
+    """The error an unsuccessful answer stands for: transient when the app says "later"
+    (408, 429, 5xx, or its own code for a limit), :class:`AccessTokenRejected` for 401, else
+    permanent, with the app's words either way."""
+    status = answer.status
+    problem = explain(answer)
+    details: dict[str, object] = {"status": status}
+    if problem.code:
+        details["code"] = problem.code
+    said = f"{problem.message} ({problem.code})" if problem.code else problem.message
+    transient = problem.transient
+    if transient is None:
+        transient = status in _TRANSIENT_STATUSES or status >= 500
+    if transient:
+        retry_after = parse_retry_after(answer.headers.get("retry-after"))
+        if retry_after is None:
+            retry_after = problem.retry_after
+        if retry_after is not None:
+            details["retry_after"] = retry_after
+        limited = status == 429 or problem.transient is True
+        label = "limits calls" if limited else "is busy or failing"
+        return TransientError(
+            f"{app} {label} (HTTP {status}): {said}", retry_after=retry_after, details=details
+        )
+    if status == 401:
+        return AccessTokenRejected(f"{app} refused the credentials: {said}", details=details)
+    return PermanentError(f"{app} refused {what}: {said}", details=details)
 
 
 class RestApi:
@@ -258,38 +315,9 @@ class RestApi:
         raise self.error(response, what)
 
     def error(self, response: httpx.Response, what: str) -> ConnectorError:
-        """The error an unsuccessful answer stands for."""
-        status = response.status_code
-        try:
-            body = response.json() if response.content else None
-        except ValueError:
-            body = None
-        problem = self._explain(response, body)
-        details: dict[str, object] = {"status": status}
-        if problem.code:
-            details["code"] = problem.code
-        said = f"{problem.message} ({problem.code})" if problem.code else problem.message
-        transient = problem.transient
-        if transient is None:
-            transient = status in _TRANSIENT_STATUSES or status >= 500
-        if transient:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is None:
-                retry_after = problem.retry_after
-            if retry_after is not None:
-                details["retry_after"] = retry_after
-            limited = status == 429 or problem.transient is True
-            label = "limits calls" if limited else "is busy or failing"
-            return TransientError(
-                f"{self.app} {label} (HTTP {status}): {said}",
-                retry_after=retry_after,
-                details=details,
-            )
-        if status == 401:
-            return AccessTokenRejected(
-                f"{self.app} refused the credentials: {said}", details=details
-            )
-        return PermanentError(f"{self.app} refused {what}: {said}", details=details)
+        """The error an unsuccessful answer stands for (:func:`refusal`)."""
+        answer = Answer.of(response.status_code, response.headers, response.text)
+        return refusal(self.app, answer, what, self._explain)
 
     @staticmethod
     def json(response: httpx.Response) -> Any:

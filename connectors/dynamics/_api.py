@@ -15,12 +15,12 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 import httpx
 
-from maillon.connectors.crm import Problem, RestApi
+from maillon.connectors.crm import Answer, Problem, RestApi
 from maillon.connectors.dynamics.connection import DynamicsConnection
 from maillon.connectors.sdk import PermanentError, TransientError
 
@@ -47,15 +47,13 @@ def entity_id(response: httpx.Response, what: str) -> str:
     return header.rsplit("(", 1)[1].rstrip(")")
 
 
-def _explain(response: httpx.Response, body: Any) -> Problem:
-    error = body.get("error") if isinstance(body, dict) else None
+def _explain(answer: Answer) -> Problem:
+    hint = _NOT_A_USER if answer.status in (401, 403) else ""
+    error = answer.body.get("error") if isinstance(answer.body, dict) else None
     if isinstance(error, dict):
-        message = str(error.get("message") or error.get("code"))
-        if response.status_code in (401, 403):
-            message += _NOT_A_USER
-        return Problem(message, str(error["code"]) if error.get("code") else None)
-    text = response.text.strip()[:300] or f"HTTP {response.status_code}"
-    return Problem(text + (_NOT_A_USER if response.status_code in (401, 403) else ""))
+        code = str(error["code"]) if error.get("code") else None
+        return Problem(str(error.get("message") or code) + hint, code)
+    return Problem(answer.snippet() + hint)
 
 
 def _app(

@@ -10,23 +10,24 @@ from typing import Any
 
 import httpx
 
-from maillon.connectors.crm import Problem, RestApi
+from maillon.connectors.crm import Answer, Problem, RestApi
 from maillon.connectors.pipedrive.connection import PipedriveConnection
 from maillon.connectors.sdk import parse_retry_after
 
 __all__ = ["api", "data_of"]
 
 
-def _explain(response: httpx.Response, body: Any) -> Problem:
-    retry_after = parse_retry_after(response.headers.get("x-ratelimit-reset"))
+def _explain(answer: Answer) -> Problem:
+    body = answer.body
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         message = body["error"]
         info = body.get("error_info")
         if isinstance(info, str) and info and info not in message:
             message = f"{message} ({info})"
         code = body.get("code") or body.get("errorCode")
+        retry_after = parse_retry_after(answer.headers.get("x-ratelimit-reset"))
         return Problem(message, str(code) if code else None, retry_after=retry_after)
-    return Problem(response.text.strip()[:300] or f"HTTP {response.status_code}", None)
+    return Problem(answer.snippet())
 
 
 def api(conn: PipedriveConnection, timeout: float) -> RestApi:

@@ -17,11 +17,8 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import httpx
-
-from maillon.connectors.crm import Problem, RestApi
+from maillon.connectors.crm import Answer, Problem, RestApi
 from maillon.connectors.salesforce.connection import SalesforceConnection
 from maillon.connectors.sdk import PermanentError, TransientError
 
@@ -53,7 +50,8 @@ def soql_value(value: str) -> str:
     return f"'{escaped}'"
 
 
-def _explain(response: httpx.Response, body: Any) -> Problem:
+def _explain(answer: Answer) -> Problem:
+    body = answer.body
     entries = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
     messages, code = [], None
     for entry in entries:
@@ -66,7 +64,7 @@ def _explain(response: httpx.Response, body: Any) -> Problem:
         messages.append(message)
         code = code or entry.get("errorCode") or entry.get("error")
     if not messages:
-        return Problem(response.text.strip()[:300] or f"HTTP {response.status_code}")
+        return Problem(answer.snippet())
     return Problem("; ".join(messages), code, transient=True if code in _LATER else None)
 
 

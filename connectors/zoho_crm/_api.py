@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from maillon.connectors.crm import Problem, RestApi
+from maillon.connectors.crm import Answer, Problem, RestApi
 from maillon.connectors.sdk import PermanentError
 from maillon.connectors.zoho_crm.connection import ZohoConnection
 
@@ -37,14 +37,15 @@ def _describe(entry: dict[str, Any]) -> Problem:
     return Problem(message, code, transient=True if code in _LIMIT_CODES else None)
 
 
-def _explain(response: httpx.Response, body: Any) -> Problem:
+def _explain(answer: Answer) -> Problem:
+    body = answer.body
     if isinstance(body, dict):
         records = body.get("data")
         if isinstance(records, list) and records and isinstance(records[0], dict):
             return _describe(records[0])
         if body.get("code") or body.get("message"):
             return _describe(body)
-    return Problem(response.text.strip()[:300] or f"HTTP {response.status_code}")
+    return Problem(answer.snippet())
 
 
 def api(conn: ZohoConnection, timeout: float) -> RestApi:
