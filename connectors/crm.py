@@ -10,8 +10,8 @@ its package; what is the same for the five lives here once:
   401 is :class:`~maillon.connectors.sdk.AccessTokenRejected`; any other refusal is permanent,
   with the app's own field-level words, which each package reads from its error bodies
   (:class:`Problem`);
-- small helpers: URL settings, "one record or none" for upserts done by a search, and a
-  connection check that turns errors into words.
+- small helpers: URL settings (:data:`Url`), "one record or none" for upserts done by a
+  search, and a connection check that turns errors into words.
 
 httpx is imported on first use, as for every connector: this module is imported with the
 connectors' actions, which the catalog lists without calling any app.
@@ -22,9 +22,9 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo
 
 from maillon.connectors.sdk import (
     AccessTokenRejected,
@@ -43,11 +43,12 @@ __all__ = [
     "Answer",
     "FoundRecords",
     "NoteOutput",
+    "OptionalUrl",
     "Problem",
     "RecordOutput",
     "RestApi",
+    "Url",
     "check_with",
-    "http_url",
     "one_or_none",
     "refusal",
 ]
@@ -98,12 +99,21 @@ class NoteOutput(BaseModel):
     id: str = Field(title="Note ID", description="The CRM's ID of the new note or activity.")
 
 
-def http_url(value: str, name: str) -> str:
-    """``value`` without its trailing slash, refused (``ValueError``) unless http(s)."""
+def _url(value: object, info: ValidationInfo) -> object:
+    if value is None or value == "":
+        return None  # an empty form field: the setting is unset
+    if not isinstance(value, str):
+        return value  # the field's type refuses it
     value = value.strip().rstrip("/")
     if not value.startswith(("http://", "https://")):
-        raise ValueError(f"{name} must start with http:// or https://")
+        raise ValueError(f"{info.field_name} must start with http:// or https://")
     return value
+
+
+#: A connection's http(s) URL setting, kept without its trailing slash (paths are appended).
+Url = Annotated[str, BeforeValidator(_url)]
+#: The same, optional: empty is unset.
+OptionalUrl = Annotated[str | None, BeforeValidator(_url)]
 
 
 def one_or_none(ids: Sequence[str], app: str, key: str, value: str) -> str | None:

@@ -3,11 +3,9 @@ credentials) to one environment."""
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field, SecretStr
 
-from pydantic import Field, SecretStr, field_validator
-
-from maillon.connectors.crm import http_url
+from maillon.connectors.crm import OptionalUrl, Url
 from maillon.connectors.sdk import Connection
 
 __all__ = ["DEFAULT_AUTHORITY", "DynamicsConnection"]
@@ -22,7 +20,7 @@ class DynamicsConnection(Connection):
     security role that allows what the flows do.
     """
 
-    environment_url: str = Field(
+    environment_url: Url = Field(
         title="Environment URL",
         description="The environment's address, as Power Platform shows it.",
         examples=["https://acme.crm4.dynamics.com"],
@@ -41,23 +39,18 @@ class DynamicsConnection(Connection):
     client_secret: SecretStr = Field(
         title="Client secret", description="A secret of the app registration (its value)."
     )
-    authority_host: str = Field(
+    authority_host: Url = Field(
         default=DEFAULT_AUTHORITY,
         title="Sign-in host",
         description="Microsoft's sign-in service; another one for a national cloud "
         "(https://login.microsoftonline.us).",
     )
-    api_url: str | None = Field(
+    api_url: OptionalUrl = Field(
         default=None,
         title="Web API URL",
         description="Where the Web API is called, the environment's unless set (a proxy).",
     )
     api_version: str = Field(default="9.2", title="Web API version")
-
-    @field_validator("environment_url", "authority_host", "api_url")
-    @classmethod
-    def _urls(cls, value: str | None, info: Any) -> str | None:
-        return http_url(value, info.field_name) if value else None
 
     @property
     def base_url(self) -> str:

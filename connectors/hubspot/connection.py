@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from maillon.connectors.crm import http_url
+from maillon.connectors.crm import OptionalUrl, Url
 from maillon.connectors.sdk import Connection, OAuth2
 
 __all__ = ["DEFAULT_API_URL", "HUBSPOT_OAUTH", "HubSpotConnection"]
@@ -34,26 +34,21 @@ class HubSpotConnection(Connection):
     access_token: SecretStr | None = Field(default=None, title="Access token")
     refresh_token: SecretStr | None = Field(default=None, title="Refresh token")
     expires_at: float | None = Field(default=None, title="Access token expiry (epoch seconds)")
-    api_url: str = Field(
+    api_url: Url = Field(
         default=DEFAULT_API_URL,
         title="API URL",
         description="HubSpot's API root; change it only for a proxy.",
     )
-    authorize_url: str | None = Field(
+    authorize_url: OptionalUrl = Field(
         default=None,
         title="Authorization URL",
         description="Where users grant access; HubSpot's unless set (a gateway).",
     )
-    token_url: str | None = Field(
+    token_url: OptionalUrl = Field(
         default=None,
         title="Token URL",
         description="Where tokens are granted; HubSpot's unless set (a gateway).",
     )
-
-    @field_validator("api_url", "authorize_url", "token_url")
-    @classmethod
-    def _urls(cls, value: str | None, info: Any) -> str | None:
-        return http_url(value, info.field_name) if value else None
 
     @model_validator(mode="after")
     def _one_way_in(self) -> Self:

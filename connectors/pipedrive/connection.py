@@ -6,7 +6,7 @@ from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from maillon.connectors.crm import http_url
+from maillon.connectors.crm import OptionalUrl
 from maillon.connectors.sdk import Connection, OAuth2, TokenSet, default_token_fields
 
 __all__ = ["PIPEDRIVE_OAUTH", "PipedriveConnection"]
@@ -32,7 +32,7 @@ class PipedriveConnection(Connection):
         description="The part before .pipedrive.com in your Pipedrive address.",
         examples=["acme"],
     )
-    api_url: str | None = Field(
+    api_url: OptionalUrl = Field(
         default=None,
         title="API URL",
         description="Filled when connecting with OAuth (the company's API domain). Set it to "
@@ -44,21 +44,16 @@ class PipedriveConnection(Connection):
     access_token: SecretStr | None = Field(default=None, title="Access token")
     refresh_token: SecretStr | None = Field(default=None, title="Refresh token")
     expires_at: float | None = Field(default=None, title="Access token expiry (epoch seconds)")
-    authorize_url: str | None = Field(
+    authorize_url: OptionalUrl = Field(
         default=None,
         title="Authorization URL",
         description="Where users grant access; Pipedrive's unless set (a gateway).",
     )
-    token_url: str | None = Field(
+    token_url: OptionalUrl = Field(
         default=None,
         title="Token URL",
         description="Where tokens are granted; Pipedrive's unless set (a gateway).",
     )
-
-    @field_validator("api_url", "authorize_url", "token_url")
-    @classmethod
-    def _urls(cls, value: str | None, info: Any) -> str | None:
-        return http_url(value, info.field_name) if value else None
 
     @field_validator("company_domain")
     @classmethod

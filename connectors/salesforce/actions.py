@@ -183,7 +183,8 @@ class UpsertRecord(Action[SalesforceConnection, UpsertRecordInput, RecordOutput]
                 if response.status_code == 300:
                     # Several records share the value: Salesforce lists their URLs.
                     urls = RestApi.json(response) or []
-                    one_or_none([str(u).rsplit("/", 1)[-1] for u in urls], "Salesforce", key, "")
+                    ids = [str(u).rsplit("/", 1)[-1] for u in urls]
+                    one_or_none(ids, "Salesforce", key, data.key_value)
                 body = RestApi.json(response) or {}
                 # 201 for a new record; 200 with created false for a changed one.
                 return RecordOutput(

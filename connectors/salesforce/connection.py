@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from maillon.connectors.crm import http_url
+from maillon.connectors.crm import OptionalUrl, Url
 from maillon.connectors.sdk import Connection, OAuth2, TokenSet, default_token_fields
 
 __all__ = ["PRODUCTION_LOGIN", "SALESFORCE_OAUTH", "SANDBOX_LOGIN", "SalesforceConnection"]
@@ -27,14 +27,14 @@ class SalesforceConnection(Connection):
       give ``client_id``, ``username`` and ``private_key``.
     """
 
-    login_url: str = Field(
+    login_url: Url = Field(
         default=PRODUCTION_LOGIN,
         title="Login URL",
         description=f"{PRODUCTION_LOGIN} for production, {SANDBOX_LOGIN} for a sandbox, or "
         "your My Domain URL.",
         examples=[PRODUCTION_LOGIN, SANDBOX_LOGIN, "https://acme.my.salesforce.com"],
     )
-    instance_url: str | None = Field(
+    instance_url: OptionalUrl = Field(
         default=None,
         title="Instance URL",
         description="The org's address, filled when connecting. Set it to reach the org "
@@ -69,11 +69,6 @@ class SalesforceConnection(Connection):
         description="JWT bearer flow: the private key of the certificate uploaded to the "
         "connected app.",
     )
-
-    @field_validator("login_url", "instance_url")
-    @classmethod
-    def _urls(cls, value: str | None, info: Any) -> str | None:
-        return http_url(value, info.field_name) if value else None
 
     @model_validator(mode="after")
     def _one_way_in(self) -> Self:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from maillon.connectors.crm import http_url
+from maillon.connectors.crm import OptionalUrl
 from maillon.connectors.sdk import Connection, OAuth2, TokenSet, default_token_fields
 
 __all__ = ["API_DOMAINS", "ZOHO_OAUTH", "DataCentre", "ZohoConnection"]
@@ -52,7 +52,7 @@ class ZohoConnection(Connection):
     access_token: SecretStr | None = Field(default=None, title="Access token")
     refresh_token: SecretStr | None = Field(default=None, title="Refresh token")
     expires_at: float | None = Field(default=None, title="Access token expiry (epoch seconds)")
-    api_domain: str | None = Field(
+    api_domain: OptionalUrl = Field(
         default=None,
         title="API domain",
         description="Filled when connecting (Zoho names it). Set it to reach Zoho through a "
@@ -62,21 +62,16 @@ class ZohoConnection(Connection):
     api_version: str = Field(
         default="v7", title="API version", description="Zoho CRM's REST API version."
     )
-    authorize_url: str | None = Field(
+    authorize_url: OptionalUrl = Field(
         default=None,
         title="Authorization URL",
         description="Where users grant access; the data centre's unless set (a gateway).",
     )
-    token_url: str | None = Field(
+    token_url: OptionalUrl = Field(
         default=None,
         title="Token URL",
         description="Where tokens are granted; the data centre's unless set (a gateway).",
     )
-
-    @field_validator("api_domain", "authorize_url", "token_url")
-    @classmethod
-    def _urls(cls, value: str | None, info: Any) -> str | None:
-        return http_url(value, info.field_name) if value else None
 
     @model_validator(mode="after")
     def _connected(self) -> Self:

@@ -229,7 +229,9 @@ def test_upsert_by_an_external_id_is_salesforces_own(fake_server: FakeServer) ->
         "created": True,
     }
     assert asyncio.run(run_action(UpsertRecord, _conn(fake_server), step))["created"] is False
-    with pytest.raises(PermanentError, match="2 records with Particeep_User_Id__c"):
+    with pytest.raises(
+        PermanentError, match=r"2 records with Particeep_User_Id__c = 'u/1' \(IDs 0031, 0032\)"
+    ):
         asyncio.run(run_action(UpsertRecord, _conn(fake_server), step))
     # The key travels in the URL only: Salesforce refuses it in the body too.
     assert fake_server.received("PATCH", path)[0].json() == {"LastName": "Lovelace"}
