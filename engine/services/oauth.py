@@ -13,8 +13,9 @@ step a connection whose access token is valid, refreshing it first (and storing 
 granted, including a rotated refresh token) when it expires within a minute, or at once when the
 app refused it (``force``: some apps give tokens no lifetime, or end sessions early).
 
-URL placeholders are filled from the connection's values, and from its model's defaults for
-the settings not given (Salesforce's production login host), so a default need not be typed.
+URL placeholders are filled from the settings asked before consent, read by their fields' types
+(a URL setting without its trailing slash), and from the model's defaults for those not given
+(Salesforce's production login host), so a default need not be typed.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import Engine, delete
 from sqlmodel import col
 
@@ -103,7 +104,7 @@ class OAuth(Service):
             existing = await self._connections.values(name)
         except NotFound:
             existing = {}
-        given = _with_defaults(
+        given = _with_settings(
             connector,
             oauth,
             {**existing, **{k: v for k, v in values.items() if v not in (None, "")}},
@@ -239,7 +240,7 @@ class OAuth(Service):
         # and let the others use what it stored.
         await anyio.to_thread.run_sync(lock.acquire)
         try:
-            values = _with_defaults(connector, oauth, await self._connections.values(name))
+            values = _with_settings(connector, oauth, await self._connections.values(name))
             current = connector.connection.model_validate(values)
             if force:
                 # Another task may have refreshed it while this one waited for the lock.
@@ -275,16 +276,32 @@ class OAuth(Service):
             lock.release()
 
 
-def _with_defaults(connector: Connector, oauth: OAuth2, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with the model's defaults for the settings not given (they fill URLs)."""
+def _with_settings(connector: Connector, oauth: OAuth2, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the settings asked before consent read as their fields read them (a URL
+    setting loses its trailing slash, a choice outside its list is refused), and the model's
+    defaults for those not given: they fill the URLs. Raises ``ValidationError`` naming the
+    setting."""
     filled = dict(values)
     fields = connector.connection.model_fields
     for name in oauth.settings:
         info = fields.get(name)
-        if filled.get(name) in (None, "") and info is not None and not info.is_required():
-            default = info.get_default(call_default_factory=True)
+        if info is None:
+            continue
+        if filled.get(name) in (None, ""):
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
             if default is not None:
                 filled[name] = default
+            continue
+        # The field's type with its validators (Annotated metadata), without the whole model,
+        # whose other fields (the tokens) are not known before consent.
+        kind: Any = (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        try:
+            filled[name] = TypeAdapter(kind).validate_python(filled[name])
+        except ValidationError as exc:
+            # Only the reasons: pydantic's own text quotes the input.
+            raise Invalid([f"{name}: {'; '.join(e['msg'] for e in exc.errors())}"]) from None
     return filled
 
 

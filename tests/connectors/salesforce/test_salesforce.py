@@ -45,8 +45,9 @@ def test_oauth_consent_on_the_login_domain_and_refresh(
     client = {"client_id": "3MVG9", "client_secret": "cs"}
     with engine_with(make_settings, connector) as services:
         production, query = start_consent(services, "salesforce", "p", client)
+        # As people paste it: the trailing slash must not double the path's.
         sandbox, _ = start_consent(
-            services, "salesforce", "s", {**client, "login_url": "https://test.salesforce.com"}
+            services, "salesforce", "s", {**client, "login_url": "https://test.salesforce.com/"}
         )
         assert production == "https://login.salesforce.com/services/oauth2/authorize"
         assert sandbox == "https://test.salesforce.com/services/oauth2/authorize"

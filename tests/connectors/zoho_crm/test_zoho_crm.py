@@ -21,6 +21,7 @@ from maillon.connectors.zoho_crm.actions import (
     UpsertRecord,
 )
 from maillon.connectors.zoho_crm.connection import ZohoConnection
+from maillon.engine.errors import Invalid
 from maillon.engine.settings import Settings
 from tests.connectors.crm import engine_with, form, refresh, start_consent
 
@@ -59,6 +60,8 @@ def test_oauth_consent_in_a_data_centre_and_refresh(
         )
         assert default_url == "https://accounts.zoho.com/oauth/v2/auth"
         assert query["scope"] == "ZohoCRM.modules.ALL,ZohoCRM.users.READ"
+        with pytest.raises(Invalid, match=r"data_centre: Input should be 'zoho\.com', 'zoho\.eu'"):
+            services.oauth.start("zoho_crm", "z3", {"data_centre": "eu", "client_id": "c"})
         assert query["access_type"] == "offline" and query["prompt"] == "consent"
 
         # A gateway in front of Zoho's token endpoint: the fake.
