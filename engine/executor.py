@@ -297,7 +297,8 @@ class Executor:
                 if step.connection is None or not refreshable(connector, conn):
                     raise
                 # The app ended the session before the token's known expiry: refresh it and
-                # try once more. The action was refused, so it did nothing to repeat.
+                # try once more. The refused call did nothing; calls the action made before it
+                # are made again, as on any retry of the step.
                 conn = await self._fresh(step.connection, connector, conn, force=True)
                 try:
                     result = await self._run_action(action, ctx, conn, data)
