@@ -13,9 +13,8 @@ import inspect
 import logging
 import random
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import msgspec
@@ -28,7 +27,7 @@ from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.flows import StepSpec, parse_flow
 from maillon.engine.models import RunStatus, StepStatus
-from maillon.engine.oauth import refreshable
+from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
 from maillon.engine.templating import TemplateRenderError, render_value
 from maillon.engine.validation import describe
@@ -72,15 +71,6 @@ class _StepFailed(Exception):
         self.details = details or None
         #: The step's rendered input, when rendering got that far (recorded with the failure).
         self.rendered: Any = None
-
-
-class Refresh(Protocol):
-    """Gives a step a connection whose OAuth access token is valid (the OAuth service's
-    ``fresh``); ``force`` when the app refused the token the connection holds."""
-
-    def __call__(
-        self, name: str, connector: Connector, conn: Connection, *, force: bool = False
-    ) -> Awaitable[Connection]: ...
 
 
 @dataclass(frozen=True)

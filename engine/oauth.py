@@ -11,8 +11,8 @@ import base64
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from maillon.connectors.base import Connection, Connector
@@ -27,6 +27,15 @@ __all__ = [
     "request_tokens",
 ]
 
+
+class Refresh(Protocol):
+    """Gives code about to use a connection one whose OAuth access token is valid (the OAuth
+    service's ``fresh``): the executor before a step, the connection test. ``force`` when the
+    app refused the token the connection holds."""
+
+    def __call__(
+        self, name: str, connector: Connector, conn: Connection, *, force: bool = False
+    ) -> Awaitable[Connection]: ...
 
 def new_secret() -> str:
     """An unguessable value: a ``state``, or a PKCE code verifier (43 to 128 characters)."""

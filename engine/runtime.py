@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 class Runtime:
     """Owns the process-wide engine objects. ``open()`` before use, ``close()`` after."""
 
+    #: The engine services of this process, for the API, the CLI and the UI.
+    services: Services
+
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
         self.settings = settings
         self.registry = registry or default_registry
@@ -45,7 +48,16 @@ class Runtime:
         self.wakeup = Wakeup()
         self.connections = ConnectionResolver(self.db, self.box)
         sources = Sources(self.db, self.registry, self.connections, settings.base_url)
-        connections = Connections(self.db, self.registry, self.box, self.connections, sources)
+        # The connection test renews OAuth tokens through the OAuth service, which is built
+        # just after (it needs the connections): the call looks it up when a test runs.
+        connections = Connections(
+            self.db,
+            self.registry,
+            self.box,
+            self.connections,
+            sources,
+            fresh=lambda *args, **kwargs: self.services.oauth.fresh(*args, **kwargs),
+        )
         oauth = OAuth(self.db, self.box, connections, settings)
         self.executor = Executor(
             engine=self.db,

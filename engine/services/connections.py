@@ -32,6 +32,7 @@ from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.flows import AppEventTrigger, parse_flow
 from maillon.engine.ids import new_id
 from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow
+from maillon.engine.oauth import Refresh
 from maillon.engine.services.base import Service
 from maillon.engine.services.sources import Sources
 from maillon.engine.validation import describe, invalid
@@ -129,12 +130,14 @@ class Connections(Service):
         box: SecretBox,
         resolver: ConnectionResolver,
         sources: Sources,
+        fresh: Refresh,
     ) -> None:
         super().__init__(db)
         self.registry = registry
         self._box = box
         self._resolver = resolver
         self._sources = sources
+        self._fresh = fresh
 
     def _view(
         self,
@@ -387,6 +390,9 @@ class Connections(Service):
         ok: bool | None
         try:
             conn = connector.connection.model_validate(await self.values(row.id))
+            # An OAuth account idle for a while has an expired access token: renew it first,
+            # as a step would, so that the test says whether the account works.
+            conn = await self._fresh(row.name, connector, conn)
             check = await connector.check(conn)
             ok, message = check.ok, check.message
         except ValidationError as exc:

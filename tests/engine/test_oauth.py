@@ -303,3 +303,13 @@ def test_a_token_refused_again_after_the_refresh_says_reconnect(
     assert "reconnect this account (connection 'acme-1')" in (run.error or "")
     assert len(fake_server.received("GET", "/t1/me")) == 2  # once, then once more: no loop
     assert len(fake_server.received("POST", TOKEN_PATH)) == 1
+
+
+def test_a_connection_test_renews_an_expired_access_token_first(
+    acme_runtime: Runtime, fake_server: FakeServer
+) -> None:
+    services = Blocking(acme_runtime.services)
+    _flow_with_expired_token(services, fake_server)
+    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "fresh", "expires_in": 3600}))
+    check = services.connections.test("acme-1")
+    assert (check.ok, check.message) == (True, "reached with token fresh")

@@ -15,6 +15,7 @@ from maillon.connectors.sdk import (
     Action,
     ActionContext,
     Connection,
+    ConnectionCheck,
     Connector,
     OAuth2,
     PermanentError,
@@ -72,11 +73,18 @@ class CallApi(Action[AcmeConnection, WhoAmIInput, WhoAmIOutput]):
         return WhoAmIOutput(token=token)
 
 
+async def check(conn: AcmeConnection) -> ConnectionCheck:
+    """Says which access token the test was given (a real check would call the app)."""
+    token = conn.access_token.get_secret_value() if conn.access_token else "none"
+    return ConnectionCheck(ok=True, message=f"reached with token {token}")
+
+
 acme = Connector(
     key="acme",
     title="Acme",
     actions=(WhoAmI, CallApi),
     connection=AcmeConnection,
+    check=check,
     oauth=OAuth2(
         provider="Acme",
         authorize_url="{server}{tenant}/authorize",
