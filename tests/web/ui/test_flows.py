@@ -237,3 +237,25 @@ def test_a_particeep_event_flow_mails_and_adds_a_row_through_the_editor(
     [mail] = google.received("POST", SEND)
     assert mail.headers["authorization"] == "Bearer fresh"
     assert row.json() == {"values": [[transaction["id"], transaction["amount"], "m1"]]}
+
+
+def test_the_editor_works_with_the_keyboard_and_fits_a_phone(
+    new_page: NewPage, ui_server: UIServer
+) -> None:
+    ui_server.set_up_owner()
+    page = new_page(width=360, height=740)
+    sign_in(page, ui_server.url)
+    _new_flow(page, ui_server.url, "Phone")
+    page.get_by_role("button", name="HTTP request: Send an HTTP request").click()
+    url = page.get_by_role("textbox", name="URL (required)")
+    url.fill("https://example.com/")
+    # Keyboard only: from the input to a field of the picker, Enter inserts it at the cursor.
+    url.focus()
+    url.press("End")
+    event = page.get_by_role("button", name="Insert event (event)")
+    event.focus()
+    event.press("Enter")
+    expect(url).to_have_value("https://example.com/{{ event }}")
+    expect(url).to_be_focused()
+    assert has_no_horizontal_scroll(page)
+    check_accessibility(page)
