@@ -37,6 +37,7 @@ class Refresh(Protocol):
         self, name: str, connector: Connector, conn: Connection, *, force: bool = False
     ) -> Awaitable[Connection]: ...
 
+
 def new_secret() -> str:
     """An unguessable value: a ``state``, or a PKCE code verifier (43 to 128 characters)."""
     return secrets.token_urlsafe(48)
