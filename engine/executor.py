@@ -22,7 +22,7 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from maillon.connectors.base import Action, ActionContext, Connection, Connector
+from maillon.connectors.base import Action, ActionContext, Connection, Connector, secret_fields
 from maillon.connectors.errors import ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
@@ -33,9 +33,12 @@ from maillon.engine.templating import TemplateRenderError, render_value
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
 
-__all__ = ["Executor", "RetryPolicy", "StepTrial", "template_context"]
+__all__ = ["SECRET_MASK", "Executor", "RetryPolicy", "StepTrial", "template_context"]
 
 log = logging.getLogger(__name__)
+
+#: What a step's recorded input holds in place of a secret input's value.
+SECRET_MASK = "••••••"  # noqa: S105 (what replaces a secret, not one)
 
 
 @dataclass(frozen=True)
@@ -249,9 +252,9 @@ class Executor:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         try:
             output = await self._call(run_id, step, connector, action_cls, rendered, attempt)
-            return rendered, output
+            return _without_secrets(action_cls, rendered), output
         except _StepFailed as exc:
-            exc.rendered = rendered
+            exc.rendered = _without_secrets(action_cls, rendered)
             raise
 
     async def _call(
@@ -301,6 +304,19 @@ class Executor:
         if isinstance(result, BaseModel):
             return result.model_dump(mode="json")
         return result
+
+
+def _without_secrets(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> Any:
+    """``rendered`` with the action's secret inputs (a bearer token given with one request)
+    masked: the rendered input is recorded and shown with the run, and a secret must reach
+    neither the database in clear nor a browser."""
+    secret = secret_fields(action_cls.Input)
+    if not secret or not isinstance(rendered, dict):
+        return rendered
+    return {
+        key: SECRET_MASK if key in secret and value not in (None, "") else value
+        for key, value in rendered.items()
+    }
 
 
 def _failure(exc: ConnectorError) -> _StepFailed:
