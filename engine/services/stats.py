@@ -48,7 +48,10 @@ class Dashboard:
     #: (flow id, flow name, failed runs, finished runs) over the last day, most failures first.
     failing: list[tuple[str, str, int, int]] = field(default_factory=list)
     queued: int = 0
-    oldest_queued_at: float | None = None
+    #: Queued runs waiting for a retry's backoff after a transient error (not due yet).
+    retrying: int = 0
+    #: The oldest queued run: its id and when it was created.
+    oldest_queued: tuple[str, float] | None = None
     held: int = 0
     running: int = 0
 
@@ -127,28 +130,39 @@ class Stats(Service):
                     .order_by(func.sum(RunStatsRow.failed).desc())
                     .limit(failing)
                 ).all()
-                queue = {
-                    status: (count, oldest)
-                    for status, count, oldest in s.exec(
-                        select(RunRow.status, func.count(), func.min(RunRow.available_at))
+                # Each of these reads the (status, available_at) or (status, id) index.
+                counts: dict[str, int] = dict(
+                    s.exec(
+                        select(RunRow.status, func.count())
                         .where(
                             col(RunRow.status).in_(
                                 [RunStatus.QUEUED, RunStatus.HELD, RunStatus.RUNNING]
                             )
                         )
                         .group_by(col(RunRow.status))
-                    )
-                }
+                    ).all()
+                )
+                retrying = s.exec(
+                    select(func.count())
+                    .select_from(RunRow)
+                    .where(RunRow.status == RunStatus.QUEUED, col(RunRow.available_at) > now)
+                ).one()
+                oldest = s.exec(
+                    select(RunRow.id, RunRow.created_at)
+                    .where(RunRow.status == RunStatus.QUEUED)
+                    .order_by(col(RunRow.id))
+                    .limit(1)
+                ).first()
             by_hour = {int(h): (int(ok or 0), int(ko or 0)) for h, ok, ko in rows}
             hours = [HourCount(h, *by_hour.get(h, (0, 0))) for h in range(first, first + DAY, 3600)]
-            queued, oldest = queue.get(RunStatus.QUEUED, (0, None))
             return Dashboard(
                 hours=hours,
                 failing=[(f, n, int(ko or 0), int(total or 0)) for f, n, ko, total in worst],
-                queued=int(queued),
-                oldest_queued_at=oldest,
-                held=int(queue.get(RunStatus.HELD, (0, None))[0]),
-                running=int(queue.get(RunStatus.RUNNING, (0, None))[0]),
+                queued=int(counts.get(RunStatus.QUEUED, 0)),
+                retrying=int(retrying),
+                oldest_queued=(oldest[0], oldest[1]) if oldest else None,
+                held=int(counts.get(RunStatus.HELD, 0)),
+                running=int(counts.get(RunStatus.RUNNING, 0)),
             )
 
         return await self.sync(read)
