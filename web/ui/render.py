@@ -25,13 +25,19 @@ from litestar.response import Redirect, Template
 
 from maillon.engine.errors import Conflict, Invalid
 from maillon.engine.services.accounts import Accounts
+from maillon.engine.services.flows import Flows
+from maillon.engine.services.runs import Runs
+from maillon.engine.services.stats import Stats
 from maillon.engine.services.tokens import Tokens
 from maillon.engine.settings import Settings
 
 __all__ = [
     "AccountsDep",
     "Flash",
+    "FlowsDep",
+    "RunsDep",
     "SettingsDep",
+    "StatsDep",
     "TokensDep",
     "form",
     "problems",
@@ -40,10 +46,14 @@ __all__ = [
     "safe_path",
 ]
 
-#: The services, as the UI router provides them (``accounts``, ``tokens``, ``settings``).
+#: The services, as the UI router provides them (``accounts``, ``tokens``, ``settings``,
+#: ``flows``, ``runs``, ``stats``).
 AccountsDep = NamedDependency[Accounts]
 TokensDep = NamedDependency[Tokens]
 SettingsDep = NamedDependency[Settings]
+FlowsDep = NamedDependency[Flows]
+RunsDep = NamedDependency[Runs]
+StatsDep = NamedDependency[Stats]
 
 FLASH_COOKIE = "maillon_flash"
 _KINDS = ("success", "error", "info")
