@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from maillon.engine.models import FlowRow, RunRow, RunStatsRow, RunStatus
 from maillon.engine.services.base import Service
@@ -68,18 +68,7 @@ class Stats(Service):
         def read() -> dict[str, FlowActivity]:
             since = _hour(time.time()) - DAY + 3600
             with self.session() as s:
-                counts = {
-                    flow_id: (ok, ko)
-                    for flow_id, ok, ko in s.exec(
-                        select(
-                            RunStatsRow.flow_id,
-                            func.sum(RunStatsRow.succeeded),
-                            func.sum(RunStatsRow.failed),
-                        )
-                        .where(col(RunStatsRow.hour) >= since)
-                        .group_by(col(RunStatsRow.flow_id))
-                    )
-                }
+                counts = _by_flow(_counts_since(s, since))
                 out: dict[str, FlowActivity] = {}
                 for flow_id in flow_ids:
                     # One look-up of the (flow, id) index per flow.
@@ -93,8 +82,8 @@ class Stats(Service):
                     out[flow_id] = FlowActivity(
                         last_status=RunStatus(last[0]) if last else None,
                         last_at=last[1] if last else None,
-                        runs_24h=int(ok or 0) + int(ko or 0),
-                        failed_24h=int(ko or 0),
+                        runs_24h=ok + ko,
+                        failed_24h=ko,
                     )
             return out
 
@@ -107,31 +96,16 @@ class Stats(Service):
             now = time.time()
             first = _hour(now) - DAY + 3600
             with self.session() as s:
-                rows = s.exec(
-                    select(
-                        RunStatsRow.hour,
-                        func.sum(RunStatsRow.succeeded),
-                        func.sum(RunStatsRow.failed),
-                    )
-                    .where(col(RunStatsRow.hour) >= first)
-                    .group_by(col(RunStatsRow.hour))
-                ).all()
-                worst = s.exec(
-                    select(
-                        RunStatsRow.flow_id,
-                        FlowRow.name,
-                        func.sum(RunStatsRow.failed),
-                        func.sum(RunStatsRow.succeeded + RunStatsRow.failed),
-                    )
-                    .join(FlowRow, col(FlowRow.id) == col(RunStatsRow.flow_id))
-                    .where(col(RunStatsRow.hour) >= first)
-                    .group_by(col(RunStatsRow.flow_id), col(FlowRow.name))
-                    .having(func.sum(RunStatsRow.failed) > 0)
-                    .order_by(func.sum(RunStatsRow.failed).desc())
-                    .limit(failing)
-                ).all()
+                counts = _counts_since(s, first)
+                per_flow = _by_flow(counts)
+                worst = sorted(
+                    (f for f, (_, ko) in per_flow.items() if ko), key=lambda f: -per_flow[f][1]
+                )
+                names = dict(
+                    s.exec(select(FlowRow.id, FlowRow.name).where(col(FlowRow.id).in_(worst))).all()
+                )
                 # Each of these reads the (status, available_at) or (status, id) index.
-                counts: dict[str, int] = dict(
+                states: dict[str, int] = dict(
                     s.exec(
                         select(RunRow.status, func.count())
                         .where(
@@ -153,16 +127,22 @@ class Stats(Service):
                     .order_by(col(RunRow.id))
                     .limit(1)
                 ).first()
-            by_hour = {int(h): (int(ok or 0), int(ko or 0)) for h, ok, ko in rows}
-            hours = [HourCount(h, *by_hour.get(h, (0, 0))) for h in range(first, first + DAY, 3600)]
+            by_hour: dict[int, list[int]] = {h: [0, 0] for h in range(first, first + DAY, 3600)}
+            for _, hour, ok, ko in counts:
+                if hour in by_hour:  # not an hour ahead of this machine's clock
+                    by_hour[hour][0] += ok
+                    by_hour[hour][1] += ko
             return Dashboard(
-                hours=hours,
-                failing=[(f, n, int(ko or 0), int(total or 0)) for f, n, ko, total in worst],
-                queued=int(counts.get(RunStatus.QUEUED, 0)),
+                hours=[HourCount(h, ok, ko) for h, (ok, ko) in by_hour.items()],
+                # Flows deleted since are left out.
+                failing=[
+                    (f, names[f], per_flow[f][1], sum(per_flow[f])) for f in worst if f in names
+                ][:failing],
+                queued=int(states.get(RunStatus.QUEUED, 0)),
                 retrying=int(retrying),
                 oldest_queued=(oldest[0], oldest[1]) if oldest else None,
-                held=int(counts.get(RunStatus.HELD, 0)),
-                running=int(counts.get(RunStatus.RUNNING, 0)),
+                held=int(states.get(RunStatus.HELD, 0)),
+                running=int(states.get(RunStatus.RUNNING, 0)),
             )
 
         return await self.sync(read)
@@ -170,3 +150,26 @@ class Stats(Service):
 
 def _hour(ts: float) -> int:
     return int(ts // 3600) * 3600
+
+
+def _counts_since(s: Session, first: int) -> list[tuple[str, int, int, int]]:
+    """Every (flow, hour, succeeded, failed) count from the hour ``first`` on.
+
+    Read through the hour index and summed by the caller: grouped by flow in SQL, SQLite's
+    planner walked the (flow, hour) key instead, which is all of history, to spare a sort.
+    """
+    rows = s.exec(
+        select(
+            RunStatsRow.flow_id, RunStatsRow.hour, RunStatsRow.succeeded, RunStatsRow.failed
+        ).where(col(RunStatsRow.hour) >= first)
+    )
+    return [(f, int(h), int(ok), int(ko)) for f, h, ok, ko in rows]
+
+
+def _by_flow(counts: list[tuple[str, int, int, int]]) -> dict[str, tuple[int, int]]:
+    """(succeeded, failed) per flow, summed over the hours of ``counts``."""
+    sums: dict[str, tuple[int, int]] = {}
+    for flow_id, _, ok, ko in counts:
+        before = sums.get(flow_id, (0, 0))
+        sums[flow_id] = (before[0] + ok, before[1] + ko)
+    return sums

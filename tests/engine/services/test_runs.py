@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from maillon.engine.errors import NotFound
 from maillon.engine.flows import FlowDocument
@@ -88,3 +90,41 @@ def test_flow_names_are_listed_alphabetically_whatever_their_case(services: Bloc
     assert [
         (flow_id, name) for flow_id, name in services.flows.names().items() if name != "test"
     ] == [(ids["Alpha"], "Alpha"), (ids["beta"], "beta"), (ids["gamma"], "gamma")]
+
+
+def test_one_flows_failed_or_held_runs_are_read_from_their_own_index(
+    runtime: Runtime, services: Blocking
+) -> None:
+    bad, bad_token = make_flow(services, FAILING)
+    _, other_token = make_flow(services, FAILING)
+    paused, paused_token = make_flow(services, ECHO, enabled=False)
+    failed = [deliver(runtime, bad_token).run_ids[0] for _ in range(2)]
+    other = deliver(runtime, other_token).run_ids[0]
+    held = deliver(runtime, paused_token).run_ids[0]
+    for run_id in [*failed, other]:
+        wait_status(runtime, services, run_id, RunStatus.FAILED)
+
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(runtime.db, "before_cursor_execute", seen)
+    try:
+        listed = services.runs.list_runs(bad, RunStatus.FAILED)
+    finally:
+        event.remove(runtime.db, "before_cursor_execute", seen)
+    assert [r.id for r in listed] == sorted(failed, reverse=True)
+    assert [r.id for r in services.runs.list_runs(paused, RunStatus.HELD)] == [held]
+    assert services.runs.list_runs(bad, RunStatus.HELD) == []
+    assert [r.id for r in services.runs.list_runs(status=RunStatus.FAILED, limit=1)] == [other]
+    assert services.runs.release_held(paused) == 1
+    assert services.runs.get_run(held)[0].status == RunStatus.QUEUED
+
+    # The query repeats the index's expression exactly, or the database would scan instead.
+    # SQLite's plan says so whatever the table's size; PostgreSQL's depends on its statistics.
+    if runtime.db.dialect.name == "sqlite":
+        [(statement, parameters)] = [s for s in statements if "FROM runs" in s[0]]
+        with runtime.db.connect() as conn:
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+        assert any("USING INDEX ix_runs_flow_rare_status" in row[-1] for row in plan), plan
