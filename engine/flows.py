@@ -324,11 +324,21 @@ def parse_flow(flow_id: str, version: int, definition: str) -> FlowSpec:
 
 
 def load_yaml(text: str) -> list[dict[str, Any]]:
-    """Parse one or more flow documents (``---`` separated) into plain mappings."""
-    docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    for doc in docs:
+    """Parse one or more flow documents (``---`` separated) into plain mappings.
+
+    Raises :class:`Invalid` with the line and column of a syntax error, or naming a document
+    that is not a mapping.
+    """
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = getattr(exc, "problem", None) or str(exc)
+        raise Invalid([f"{where}not valid YAML ({what})"]) from exc
+    for i, doc in enumerate(docs, 1):
         if not isinstance(doc, dict):
-            raise ValueError("a flow document must be a mapping")
+            raise Invalid([f"document {i} is not a mapping of flow fields (name, trigger, steps)"])
     return docs
 
 

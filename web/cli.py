@@ -16,7 +16,6 @@ import click
 
 from maillon.engine.db import migrate
 from maillon.engine.errors import Conflict, Invalid, NotFound
-from maillon.engine.flows import FlowDocument, dump_yaml, load_yaml
 from maillon.engine.runtime import Runtime
 from maillon.engine.services import Services
 from maillon.engine.services.flows import FlowView
@@ -190,22 +189,18 @@ def flows_import(obj: _Ctx, files: tuple[str, ...]) -> None:
     failed = False
     for path in files:
         try:
-            docs = load_yaml(Path(path).read_text())
-        except ValueError as exc:
+            results = asyncio.run(obj.services.flows.import_yaml(Path(path).read_text()))
+        except Invalid as exc:
             click.echo(f"{path}: {exc}", err=True)
             failed = True
             continue
-        for doc in docs:
-            flow_id = doc.pop("id", None)
-            try:
-                view = asyncio.run(
-                    obj.services.flows.save(FlowDocument.model_validate(doc), flow_id)
-                )
-            except ValueError as exc:  # FlowValidationError and pydantic's errors are ValueErrors
-                click.echo(f"{path}: {doc.get('name', '?')}: {exc}", err=True)
+        for result in results:
+            if result.view is None:
+                click.echo(f"{path}: {result.name}: {'; '.join(result.problems)}", err=True)
                 failed = True
                 continue
-            click.echo(f"{view.row.id}  {view.row.name}\n    {_where(view)}")
+            row = result.view.row
+            click.echo(f"{row.id}  {row.name}\n    {_where(result.view)}")
     if failed:
         sys.exit(1)
 
@@ -215,9 +210,7 @@ def flows_import(obj: _Ctx, files: tuple[str, ...]) -> None:
 @pass_ctx
 def flows_export(obj: _Ctx, flow_id: str | None) -> None:
     """Print flows (one, or all) as YAML, ready for `maillon flows import`."""
-    flows_ = obj.services.flows
-    views = [obj.run(flows_.get(flow_id))] if flow_id else obj.run(flows_.all())
-    click.echo(dump_yaml([{"id": v.row.id, **v.document} for v in views]), nl=False)
+    click.echo(obj.run(obj.services.flows.export_yaml(flow_id)), nl=False)
 
 
 @flows.command("list")
@@ -291,8 +284,9 @@ def connections_list(obj: _Ctx) -> None:
 def connections_test(obj: _Ctx, name: str) -> None:
     """Ask the app whether NAME's credentials work."""
     check = obj.run(obj.services.connections.test(name))
-    click.echo(("ok: " if check.ok else "FAILED: ") + check.message)
-    if not check.ok:
+    said = {True: "ok: ", False: "FAILED: ", None: "not tested: "}[check.ok]
+    click.echo(said + check.message)
+    if check.ok is False:
         sys.exit(1)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -25,7 +26,9 @@ from maillon.engine.flows import (
     FlowDocument,
     FlowSpec,
     FlowValidationError,
+    dump_yaml,
     field_warnings,
+    load_yaml,
     parse_flow,
 )
 from maillon.engine.hooks import SourceKey, hook_url
@@ -35,10 +38,20 @@ from maillon.engine.services.base import Service
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.runs import events_of
 from maillon.engine.services.sources import Sources
+from maillon.engine.validation import problems
 
-__all__ = ["FlowView", "Flows"]
+__all__ = ["FlowView", "Flows", "Imported"]
 
 _NO_STEPS = "steps: add a step before switching the flow on"
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One document of an imported YAML file: the flow it saved, or why it was refused."""
+
+    name: str
+    view: FlowView | None = None
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,12 +108,15 @@ class Flows(Service):
             warnings=warnings or [],
         )
 
-    async def all(self) -> list[FlowView]:
-        """Every flow, oldest first."""
+    async def all(self, search: str | None = None) -> list[FlowView]:
+        """Every flow (whose name contains ``search``, ignoring case), oldest first."""
 
         def read() -> list[FlowRow]:
+            q = select(FlowRow).order_by(col(FlowRow.created_at))
+            if search:
+                q = q.where(col(FlowRow.name).icontains(search.strip()[:200], autoescape=True))
             with self.session() as s:
-                return list(s.exec(select(FlowRow).order_by(col(FlowRow.created_at))))
+                return list(s.exec(q))
 
         rows = await self.sync(read)
         subs = await self._sources.subscriptions(
@@ -183,6 +199,34 @@ class Flows(Service):
             s.add(row)
             s.commit()
         return row, before
+
+    async def import_yaml(self, text: str) -> list[Imported]:
+        """Create or update the flows of a YAML file (``---`` between documents; a document
+        with an ``id`` updates that flow). Each document is saved or refused on its own.
+
+        Raises :class:`Invalid` when the file is not YAML at all (with its line and column).
+        """
+        results = []
+        for doc in load_yaml(text):
+            flow_id = doc.pop("id", None)
+            name = str(doc.get("name") or "(no name)")
+            try:
+                document = FlowDocument.model_validate(doc)
+            except ValidationError as exc:
+                results.append(Imported(name, problems=problems(exc)))
+                continue
+            try:
+                view = await self.save(document, str(flow_id) if flow_id else None)
+            except FlowValidationError as exc:
+                results.append(Imported(name, problems=exc.problems))
+                continue
+            results.append(Imported(name, view=view))
+        return results
+
+    async def export_yaml(self, flow_id: str | None = None) -> str:
+        """One flow (or every flow) as YAML, ready to import again."""
+        views = [await self.get(flow_id)] if flow_id else await self.all()
+        return dump_yaml([{"id": v.row.id, **v.document} for v in views])
 
     async def set_enabled(self, flow_id: str, enabled: bool) -> FlowView:
         """Switch a flow on or off (a flow that is off holds its events)."""

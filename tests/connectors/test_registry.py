@@ -79,6 +79,9 @@ def test_optional_connection_means_steps_may_name_none() -> None:
         connection_optional=True,
     )
     assert not lax.needs_connection
+    # Steps may name none, but a connection may still be saved (an API's token).
+    bare = Connector(key="bare", title="Bare", actions=())
+    assert Registry([lax, echo, bare]).kinds() == ["echo", "lax"]
 
 
 def test_optional_connection_needs_defaults_everywhere() -> None:

@@ -159,3 +159,11 @@ def test_a_connector_accepts_a_subclass_of_the_actions_connection() -> None:
 
     notes = Connector(key="notes", title="Notes", actions=(CreateNote,), connection=RegionToken)
     assert notes.action("create_note") is CreateNote
+
+
+def test_advanced_inputs_name_inputs_of_their_action() -> None:
+    from maillon.connectors.registry import default_registry
+
+    for connector in default_registry.all():
+        for action in connector.actions:
+            assert set(action.advanced_inputs) <= set(action.Input.model_fields), action.key

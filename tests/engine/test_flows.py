@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from maillon.connectors.registry import Registry
+from maillon.engine.errors import Invalid
 from maillon.engine.flows import FlowSpec, FlowValidationError, dump_yaml, field_warnings, load_yaml
 from tests.support.probe import probe
 
@@ -45,10 +46,18 @@ def test_bad_dedup_template_is_reported() -> None:
         spec.check(Registry([probe]), {"p": "probe"})
 
 
+def test_a_yaml_syntax_error_names_its_line_and_column() -> None:
+    with pytest.raises(Invalid) as caught:
+        load_yaml("name: one\nsteps:\n  - key: a\n   action: x\n")
+    assert caught.value.problems == [
+        "line 4, column 4: not valid YAML (expected <block end>, but found '<block mapping start>')"
+    ]
+
+
 def test_yaml_documents_round_trip() -> None:
     docs = [{"name": "one", "steps": [STEP]}, {"name": "deux é", "steps": [STEP]}]
     assert load_yaml(dump_yaml(docs)) == docs
-    with pytest.raises(ValueError, match="must be a mapping"):
+    with pytest.raises(Invalid, match="document 1 is not a mapping"):
         load_yaml("- a\n- b\n")
 
 

@@ -107,9 +107,7 @@ class UIServer:
 
 
 @contextmanager
-def _serve(make_settings: Callable[..., Settings], *, workers: bool) -> Iterator[UIServer]:
-    # Its public URL is the one it is served at, so the links it gives out (a member's
-    # password link) work in the test's browser.
+def _served(make_settings: Callable[..., Settings], *, workers: bool) -> Iterator[UIServer]:
     port = free_port()
     runtime = Runtime(make_settings(public_url=f"http://127.0.0.1:{port}"))
     with LiveServer(create_app(runtime=runtime, workers=workers), port=port) as url:
@@ -118,15 +116,19 @@ def _serve(make_settings: Callable[..., Settings], *, workers: bool) -> Iterator
 
 @pytest.fixture
 def ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
-    """A new install served for real (no user yet); workers off, pages do not need them."""
-    with _serve(make_settings, workers=False) as server:
+    """A new install served for real (no user yet); workers off, the UI does not need them.
+
+    Its public URL is the one it is served at, so the links it gives out (a member's
+    password link, a hook URL) work in the test's browser.
+    """
+    with _served(make_settings, workers=False) as server:
         yield server
 
 
 @pytest.fixture
 def working_ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
-    """A new install served for real with one worker loop: deliveries and replays run."""
-    with _serve(make_settings, workers=True) as server:
+    """:func:`ui_server` with its workers on: the flows built in the test run, and replays."""
+    with _served(make_settings, workers=True) as server:
         yield server
 
 

@@ -102,10 +102,10 @@ def test_replay_needs_the_form_token_and_a_failed_or_held_run(ui_server: UIServe
         assert again.headers["location"] == "/"
         assert "Not replayed: run" in client.get("/").text
         released = client.post(
-            "/runs/release-held", data={"_csrf_token": field, "flow_id": flow_id, "next": "/runs"}
+            f"/flows/{flow_id}/release", data={"_csrf_token": field, "next": f"/runs/{run_id}"}
         )
-        assert released.headers["location"] == "/runs"
-        assert "0 held runs of this flow queued." in client.get("/runs").text
+        assert released.headers["location"] == f"/runs/{run_id}"
+        assert "0 held runs queued." in client.get(f"/runs/{run_id}").text
 
 
 def test_a_run_page_never_shows_a_secret_input(

@@ -14,11 +14,24 @@ document.addEventListener("htmx:configRequest", (event) => {
   event.detail.headers["x-csrftoken"] = csrfToken();
 });
 
-// After htmx replaces the part that held the focus, put the focus on the new part (when it
-// accepts it), so that keyboard and screen-reader users are not thrown back to the top.
+// After htmx replaces the part that held the focus, put the focus back on the element of the
+// same id in the new part (a switch, a button), else on the new part when it accepts it, so
+// that keyboard and screen-reader users are not thrown back to the top.
+let focusedId = "";
+
+document.addEventListener("htmx:beforeSwap", () => {
+  focusedId = document.activeElement ? document.activeElement.id : "";
+});
+
 document.addEventListener("htmx:afterSettle", (event) => {
+  if (document.activeElement !== document.body) {
+    return;
+  }
+  const again = focusedId && document.getElementById(focusedId);
   const target = event.detail.elt;
-  if (document.activeElement === document.body && target && target.tabIndex === -1) {
+  if (again) {
+    again.focus();
+  } else if (target && target.tabIndex === -1) {
     target.focus();
   }
 });
@@ -47,6 +60,131 @@ document.addEventListener("click", async (event) => {
     button.textContent = "Selected: press Ctrl+C";
   }
 });
+
+// -- the flow editor --------------------------------------------------------------------------
+
+// The field picker inserts "{{ event.x }}" at the cursor of the template input used last.
+// mousedown is cancelled so that the input keeps its focus and selection; a keyboard user
+// tabbing to a field button moves the focus, so the input is remembered, not read from focus.
+let lastTemplateInput = null;
+
+document.addEventListener("focusin", (event) => {
+  if (event.target.matches && event.target.matches("[data-template]")) {
+    lastTemplateInput = event.target;
+  }
+});
+
+document.addEventListener("mousedown", (event) => {
+  if (event.target.closest && event.target.closest("[data-insert]")) {
+    event.preventDefault();
+  }
+});
+
+function announce(text) {
+  const region = document.getElementById("messages");
+  if (region) {
+    region.replaceChildren(Object.assign(document.createElement("p"), {
+      className: "message message-info", textContent: text,
+    }));
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("[data-insert]");
+  if (!button) {
+    return;
+  }
+  event.preventDefault();
+  let input = lastTemplateInput;
+  if (input && !document.body.contains(input)) {
+    // The editor was re-rendered since: the input with the same id is the one meant.
+    input = document.getElementById(input.id);
+  }
+  if (!input) {
+    announce("Click in an input first, then on the field to insert there.");
+    return;
+  }
+  const start = input.selectionStart ?? input.value.length;
+  const end = input.selectionEnd ?? input.value.length;
+  input.focus();
+  input.setRangeText(button.dataset.insert, start, end, "end");
+  input.dispatchEvent(new Event("input", { bubbles: true }));
+});
+
+// Filters: the field picker's tree and the list of actions, as the user types.
+document.addEventListener("input", (event) => {
+  const target = event.target;
+  if (target.matches("[data-filter-fields]")) {
+    const wanted = target.value.trim().toLowerCase();
+    for (const item of document.querySelectorAll("#picker .tree li")) {
+      const text = item.textContent.toLowerCase();
+      item.hidden = wanted !== "" && !text.includes(wanted);
+      if (wanted && !item.hidden) {
+        const details = item.querySelector("details");
+        if (details) {
+          details.open = true;
+        }
+      }
+    }
+  } else if (target.matches("[data-filter-actions]")) {
+    const wanted = target.value.trim().toLowerCase();
+    for (const item of document.querySelectorAll("[data-action-text]")) {
+      item.hidden = wanted !== "" && !item.dataset.actionText.includes(wanted);
+    }
+  }
+});
+
+// "Wait for a test event": once a delivery arrives it becomes the sample, and the editor is
+// rendered again against it.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const arrived = event.detail.elt.closest && event.detail.elt.closest("[data-sample-arrived]");
+  const found = arrived || document.querySelector("#wait[data-sample-arrived]");
+  if (!found || found.dataset.used) {
+    return;
+  }
+  found.dataset.used = "1";
+  const select = document.getElementById("f-sample_event");
+  if (!select) {
+    return;
+  }
+  if (select.tagName === "SELECT") {
+    select.add(new Option(`Received ${found.dataset.sampleLabel}`, found.dataset.sampleArrived));
+  }
+  select.value = found.dataset.sampleArrived;
+  htmx.trigger(select.tagName === "SELECT" ? select : select.form.querySelector("#f-trigger_type"), "change");
+});
+
+// "New connection" in the editor: the connection form in a dialog; once saved, the new
+// connection is chosen in the select that asked for it.
+let connectionSelect = null;
+
+document.addEventListener("click", (event) => {
+  const opener = event.target.closest && event.target.closest("[data-new-connection]");
+  if (opener) {
+    connectionSelect = document.getElementById(opener.dataset.for);
+    const dialog = document.getElementById("connection-dialog");
+    htmx.ajax("GET", `/connections/new?app=${encodeURIComponent(opener.dataset.newConnection)}&inline=1`,
+      { target: "#connection-dialog-body", swap: "innerHTML" });
+    dialog.showModal();
+    return;
+  }
+  const closer = event.target.closest && event.target.closest("[data-close-dialog]");
+  if (closer) {
+    closer.closest("dialog").close();
+  }
+});
+
+document.addEventListener("connection-created", (event) => {
+  const dialog = document.getElementById("connection-dialog");
+  if (connectionSelect && event.detail && event.detail.name) {
+    connectionSelect.add(new Option(event.detail.name, event.detail.name, true, true));
+  }
+  if (dialog) {
+    dialog.close();
+  }
+});
+
+// -- the runs list ----------------------------------------------------------------------------
 
 // <input data-period-range="select-id">: typing a date there chooses "between the dates" in
 // that select. In the capture phase, so that the choice is made before htmx sends the form.

@@ -2,9 +2,9 @@
 
 :func:`ui_routes` gives the app its UI: the static files, and one router whose controllers
 share what every page needs: the :data:`maillon.web.auth.UI` marker (signed-in browsers only,
-strangers sent to sign in), ``request.htmx``, the services as dependencies (``accounts``,
-``tokens``, ``settings``, ``flows``, ``runs``, ``stats``), security headers, and errors shown
-as pages rather than JSON.
+strangers sent to sign in), ``request.htmx``, the services as dependencies (``services``,
+``accounts``, ``tokens``, ``settings``), security headers, and errors shown as pages rather
+than JSON.
 
 A new page is a controller (or handler) added to :data:`CONTROLLERS`, a template under
 ``web/templates`` that extends ``base.html``, and :func:`maillon.web.ui.render.render`.
@@ -27,7 +27,9 @@ from maillon.engine.runtime import Runtime
 from maillon.web.auth import UI
 from maillon.web.ui.access import AccessController
 from maillon.web.ui.assets import static_files, templates
+from maillon.web.ui.connections import ConnectionsController
 from maillon.web.ui.dashboard import dashboard
+from maillon.web.ui.flows import FlowsController
 from maillon.web.ui.render import render
 from maillon.web.ui.runs import RunsController, event_body
 from maillon.web.ui.settings import SettingsController
@@ -36,9 +38,11 @@ __all__ = ["CONTROLLERS", "templates", "ui_routes"]
 
 CONTROLLERS: list[ControllerRouterHandler] = [
     AccessController,
+    ConnectionsController,
+    FlowsController,
+    RunsController,
     SettingsController,
     dashboard,
-    RunsController,
     event_body,
 ]
 
@@ -80,12 +84,10 @@ def ui_routes(runtime: Runtime) -> list[ControllerRouterHandler]:
         response_headers=_HEADERS,
         include_in_schema=False,
         dependencies={
+            "services": Provide(lambda: runtime.services, sync_to_thread=False),
             "accounts": Provide(lambda: runtime.services.accounts, sync_to_thread=False),
             "tokens": Provide(lambda: runtime.services.tokens, sync_to_thread=False),
             "settings": Provide(lambda: runtime.settings, sync_to_thread=False),
-            "flows": Provide(lambda: runtime.services.flows, sync_to_thread=False),
-            "runs": Provide(lambda: runtime.services.runs, sync_to_thread=False),
-            "stats": Provide(lambda: runtime.services.stats, sync_to_thread=False),
         },
         exception_handlers={
             HTTPException: _error_page,

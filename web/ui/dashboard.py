@@ -12,7 +12,7 @@ from litestar.plugins.htmx import HTMXRequest
 
 from maillon.engine.models import RunStatus
 from maillon.web.ui.chart import hourly_chart
-from maillon.web.ui.render import FlowsDep, RunsDep, StatsDep, render
+from maillon.web.ui.render import ServicesDep, render
 
 __all__ = ["RECENT_FAILURES", "dashboard"]
 
@@ -21,17 +21,15 @@ RECENT_FAILURES = 5
 
 
 @get("/")
-async def dashboard(
-    request: HTMXRequest, stats: StatsDep, runs: RunsDep, flows: FlowsDep
-) -> Response[bytes]:
+async def dashboard(request: HTMXRequest, services: ServicesDep) -> Response[bytes]:
     """The figures of the last 24 hours, the queue, and the latest failures."""
-    board = await stats.dashboard()
+    board = await services.stats.dashboard()
     return render(
         request,
         "dashboard.html",
         section="dashboard",
         board=board,
         chart=hourly_chart(board.hours),
-        failures=await runs.list_runs(status=RunStatus.FAILED, limit=RECENT_FAILURES),
-        names=await flows.names(),
+        failures=await services.runs.list_runs(status=RunStatus.FAILED, limit=RECENT_FAILURES),
+        names=await services.flows.names(),
     )

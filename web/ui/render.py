@@ -24,20 +24,17 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.redirects import is_local_path
+from maillon.engine.services import Services
 from maillon.engine.services.accounts import Accounts
-from maillon.engine.services.flows import Flows
-from maillon.engine.services.runs import Runs
-from maillon.engine.services.stats import Stats
 from maillon.engine.services.tokens import Tokens
 from maillon.engine.settings import Settings
 
 __all__ = [
     "AccountsDep",
     "Flash",
-    "FlowsDep",
-    "RunsDep",
+    "ServicesDep",
     "SettingsDep",
-    "StatsDep",
     "TokensDep",
     "form",
     "problems",
@@ -46,14 +43,12 @@ __all__ = [
     "safe_path",
 ]
 
-#: The services, as the UI router provides them (``accounts``, ``tokens``, ``settings``,
-#: ``flows``, ``runs``, ``stats``).
+#: The services, as the UI router provides them (``accounts``, ``tokens``, ``settings``, and
+#: all of them as ``services``).
 AccountsDep = NamedDependency[Accounts]
 TokensDep = NamedDependency[Tokens]
+ServicesDep = NamedDependency[Services]
 SettingsDep = NamedDependency[Settings]
-FlowsDep = NamedDependency[Flows]
-RunsDep = NamedDependency[Runs]
-StatsDep = NamedDependency[Stats]
 
 FLASH_COOKIE = "maillon_flash"
 _KINDS = ("success", "error", "info")
@@ -128,9 +123,7 @@ async def form(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 def safe_path(target: str | None, default: str = "/") -> str:
     """``target`` if it is a path on this site, else ``default`` (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return default
-    return target
+    return target if target and is_local_path(target) else default
 
 
 def problems(exc: Invalid | Conflict) -> list[Flash]:

@@ -6,8 +6,9 @@ pushing the URL. Pages are keyset pages (``before=<last id>``): ids are time-ord
 older page costs the same as the first however many runs there are.
 
 A run's page refreshes itself every two seconds while the run is queued or running (htmx,
-``hx-select`` on the page's own answer), and stops once the run has finished. Replay and
-release are plain forms that post, then redirect with a message: a reload never posts again.
+``hx-select`` on the page's own answer), and stops once the run has finished. Replay (and, on
+a held run's page, the flow's release of its held runs) are plain forms that post, then
+redirect back with a message: a reload never posts again.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from litestar.plugins.htmx import HTMXRequest
 
 from maillon.engine.errors import Conflict
 from maillon.engine.models import RunStatus
-from maillon.web.ui.render import Flash, FlowsDep, RunsDep, form, redirect, render, safe_path
+from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
 
 __all__ = ["PAGE_SIZE", "RunFilters", "RunsController", "event_body"]
 
@@ -125,18 +126,16 @@ def _utc(text: str) -> float | None:
 
 
 class RunsController(Controller):
-    """The runs list, a run's page, and the actions on runs."""
+    """The runs list, a run's page, and replaying a run."""
 
     path = "/runs"
 
     @get("/")
-    async def list_runs(
-        self, request: HTMXRequest, runs: RunsDep, flows: FlowsDep
-    ) -> Response[bytes]:
+    async def list_runs(self, request: HTMXRequest, services: ServicesDep) -> Response[bytes]:
         """Runs newest first, filtered by flow, status and time; ``before`` pages back."""
         filters, said = RunFilters.read(request.query_params)
         since, until = filters.window(time.time())
-        found = await runs.list_runs(
+        found = await services.runs.list_runs(
             filters.flow or None,
             filters.run_status,
             PAGE_SIZE + 1,
@@ -156,7 +155,7 @@ class RunsController(Controller):
             headers={"Vary": "HX-Request"},
             section="runs",
             runs=page,
-            names=await flows.names(),
+            names=await services.flows.names(),
             filters=filters,
             periods=PERIODS,
             statuses=list(RunStatus),
@@ -165,20 +164,20 @@ class RunsController(Controller):
 
     @get("/{run_id:str}")
     async def show(
-        self, request: HTMXRequest, runs: RunsDep, run_id: FromPath[str]
+        self, request: HTMXRequest, services: ServicesDep, run_id: FromPath[str]
     ) -> Response[bytes]:
         """A run: its flow, times, error, the event that started it, and every step."""
-        detail = await runs.detail(run_id)
+        detail = await services.runs.detail(run_id)
         return render(request, "runs/run.html", section="runs", detail=detail)
 
     @post("/{run_id:str}/replay")
     async def replay(
-        self, request: HTMXRequest, runs: RunsDep, run_id: FromPath[str]
+        self, request: HTMXRequest, services: ServicesDep, run_id: FromPath[str]
     ) -> Response[Any]:
         """Queue a failed or held run again, then go back where the button was."""
         back = safe_path((await form(request)).get("next"), f"/runs/{run_id}")
         try:
-            await runs.replay(run_id)
+            await services.runs.replay(run_id)
         except Conflict as exc:
             return redirect(back, ("error", f"Not replayed: {exc}."))
         return redirect(
@@ -186,22 +185,11 @@ class RunsController(Controller):
             ("success", "Replay queued: the run resumes from its first step that did not succeed."),
         )
 
-    @post("/release-held")
-    async def release_held(self, request: HTMXRequest, runs: RunsDep) -> Response[Any]:
-        """Queue every held run of a flow (the form names it), then go back."""
-        data = await form(request)
-        released = await runs.release_held(data.get("flow_id", ""))
-        plural = "run" if released == 1 else "runs"
-        return redirect(
-            safe_path(data.get("next"), "/runs"),
-            ("success", f"{released} held {plural} of this flow queued."),
-        )
-
 
 @get("/events/{event_id:str}/body.json")
-async def event_body(runs: RunsDep, event_id: FromPath[str]) -> Response[str]:
+async def event_body(services: ServicesDep, event_id: FromPath[str]) -> Response[str]:
     """A delivery's body as it was stored, as a file to download."""
-    event, _ = await runs.get_event(event_id)
+    event, _ = await services.runs.get_event(event_id)
     return Response(
         event.body,
         media_type="application/json",

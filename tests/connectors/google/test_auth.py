@@ -21,18 +21,20 @@ from maillon.connectors.google.sheets import AppendRow
 from maillon.connectors.sdk import PermanentError, TokenSet
 from maillon.connectors.testing import FakeServer
 from maillon.engine.oauth import authorization_url
-from tests.connectors.google.support import GMAIL_SEND, TOKEN_PATH, ctx, google_error, token_forms
+from tests.connectors.google.support import (
+    GMAIL_SEND,
+    TOKEN_PATH,
+    ctx,
+    google_error,
+    id_token,
+    token_forms,
+)
 
 MAIL = SendEmail.Input(to="ada@example.com", subject="Hi", text="hi")
 
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def fake_id_token(claims: dict[str, object]) -> str:
-    header = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-    return f"{header}.{b64url(json.dumps(claims).encode())}.{b64url(b'signature')}"
 
 
 # --- the consent flow ---------------------------------------------------------------------------
@@ -84,7 +86,7 @@ def test_granted_tokens_become_the_refresh_token_and_the_account_email() -> None
     granted = TokenSet(
         access_token="at-1",
         refresh_token="rt-1",
-        raw={"id_token": fake_id_token({"email": "ada@example.com", "sub": "1"})},
+        raw={"id_token": id_token({"email": "ada@example.com", "sub": "1"})},
     )
     # The short-lived access token is not stored.
     assert GOOGLE_OAUTH.to_connection(granted) == {

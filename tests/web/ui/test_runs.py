@@ -43,12 +43,12 @@ def test_a_failed_run_is_read_then_replayed_until_it_succeeds(
     expect(summary.locator(".problem-box")).to_contain_text(
         re.compile(r"step notify: POST http://127\.0\.0\.1:\d+/orders .*500.*gave up after 1")
     )
-    failing = page.locator(".step-failing")
+    failing = page.locator(".run-step-failing")
     expect(failing).to_have_count(1)
     expect(failing).to_contain_text("The run stopped at this step.")
-    expect(failing.locator("dl.step-details")).to_contain_text("Answer status")
-    expect(failing.locator("dl.step-details")).to_contain_text("500")
-    expect(failing.locator("dl.step-details")).to_contain_text("database unavailable")
+    expect(failing.locator("dl.run-step-details")).to_contain_text("Answer status")
+    expect(failing.locator("dl.run-step-details")).to_contain_text("500")
+    expect(failing.locator("dl.run-step-details")).to_contain_text("database unavailable")
     # The rendered input is open on the failing step; the event is one click away.
     expect(failing.get_by_label("Input, as rendered of notify")).to_contain_text('"amount": 150000')
     page.get_by_text("The event's JSON").click()
@@ -60,8 +60,8 @@ def test_a_failed_run_is_read_then_replayed_until_it_succeeds(
     page.get_by_role("button", name="Replay").click()
     expect(page.get_by_role("status")).to_contain_text("Replay queued")
     expect(summary.get_by_role("heading", level=2)).to_have_text(re.compile("Succeeded"))
-    expect(page.locator("#run-steps .step")).to_contain_text("Succeeded")
-    expect(page.locator(".step-failing")).to_have_count(0)
+    expect(page.locator("#run-steps .run-step")).to_contain_text("Succeeded")
+    expect(page.locator(".run-step-failing")).to_have_count(0)
     expect(page.get_by_role("button", name="Replay")).to_have_count(0)
     assert len(fake_server.received("POST", "/orders")) == 2
     check_accessibility(page)
@@ -216,7 +216,8 @@ def test_a_held_run_says_why_and_releases_its_flow(
     assert has_no_horizontal_scroll(page)
     check_accessibility(page)
     page.get_by_role("button", name="Release all 2 held runs of this flow").click()
-    expect(page.get_by_role("status")).to_contain_text("2 held runs of this flow queued.")
+    expect(page).to_have_url(f"{server.url}/runs/{first}")
+    expect(page.get_by_role("status")).to_contain_text("2 held runs queued.")
     expect(page.locator("#run-summary h2")).to_have_text(re.compile("Succeeded"))
     server.wait_finished([second])
     assert len(fake_server.received("POST", "/ok")) == 2

@@ -1,8 +1,8 @@
 """indexes: one flow's failed or held runs (an expression index); hourly counts by hour
 
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-11-29 21:30:00
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-30 12:00:00
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,234 @@
+"""The flows list and the flow editor in a real browser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from maillon.connectors.testing import FakeServer
+from maillon.engine.flows import FlowDocument
+from tests.support.browser import NewPage, check_accessibility, has_no_horizontal_scroll, sign_in
+from tests.support.web import UIServer
+
+pytestmark = pytest.mark.browser
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+TRANSACTION = {
+    "id": "tx-1",
+    "amount": 150000,
+    "currency": "EUR",
+    "investor": {"email": "ada@example.com", "name": "Ada Lovelace"},
+    "items": [{"sku": "bond-a"}],
+}
+
+
+def _new_flow(page: Page, url: str, name: str) -> str:
+    page.goto(url + "/flows")
+    expect(page.get_by_text("No flow yet")).to_be_visible()
+    page.get_by_role("link", name="New flow").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create and add steps").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    return page.url.rsplit("/", 1)[1].split("?")[0]
+
+
+def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
+    new_page: NewPage, ui_server: UIServer, fake_server: FakeServer
+) -> None:
+    ui_server.set_up_owner()
+    page = new_page()
+    sign_in(page, ui_server.url)
+    flow_id = _new_flow(page, ui_server.url, "Notify the back office")
+
+    # An HTTP step, added from the catalog of actions.
+    page.get_by_label("Find an action").fill("http")
+    page.get_by_role("button", name="HTTP request: Send an HTTP request").click()
+    expect(page.get_by_role("heading", name="Send an HTTP request")).to_be_visible()
+
+    # Wait for a test event, and post one to the flow's URL, as an app would.
+    hook_url = page.get_by_label("The flow's URL").input_value()
+    page.get_by_role("button", name="Wait for a test event").click()
+    expect(page.get_by_text("Waiting for a delivery")).to_be_visible()
+    assert httpx.post(hook_url, json=TRANSACTION).status_code == 200
+    expect(page.get_by_text("The delivery received")).to_be_visible(timeout=10_000)
+
+    # Fields are picked into the input at the cursor; the preview follows.
+    url_input = page.get_by_role("textbox", name="URL (required)")
+    url_input.fill(fake_server.url + "orders/")
+    url_input.press("End")
+    page.get_by_role("button", name="Insert id (event.id)").click()
+    expect(url_input).to_have_value(fake_server.url + "orders/{{ event.id }}")
+    expect(page.locator("#preview-steps-0-input-url")).to_contain_text(
+        fake_server.url + "orders/tx-1"
+    )
+    page.get_by_label("Method").select_option("POST")
+    body = page.get_by_label("JSON body")
+    body.fill('{"email": "{{ event.investor.emial }}"}')
+    expect(page.locator("#preview-steps-0-input-json_body")).to_contain_text("no field 'emial'")
+    body.fill('{"email": "{{ event.investor.email }}", "amount": "{{ event.amount }}"}')
+    expect(page.locator("#preview-steps-0-input-json_body")).to_contain_text("ada@example.com")
+    # The picker is reachable by keyboard too.
+    page.get_by_role("button", name="Insert investor (event.investor)").focus()
+    page.locator("#picker").screenshot(path=str(DOCS / "editor-picker.png"))
+    page.screenshot(path=str(DOCS / "editor.png"), full_page=True)
+    check_accessibility(page)
+
+    # Test the step: the request really goes out, and its answer shows.
+    fake_server.on("POST", "/orders/tx-1", (201, {"ok": True}))
+    page.get_by_role("button", name="Test this step").click()
+    expect(page.get_by_text("The step succeeded.")).to_be_visible()
+    [sent] = fake_server.received("POST", "/orders/tx-1")
+    # A template that is one expression keeps its type: the amount stays a number.
+    assert json.loads(sent.body) == {"email": "ada@example.com", "amount": 150000}
+
+    # Save, switch on, and the flow runs for the next delivery.
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    # The step's real output, from its test, is offered to later steps.
+    tested = page.locator('[data-insert="{{ steps.send_request.body.ok }}"]')
+    expect(tested).to_have_count(1)  # in the folded "body" branch of the tree
+    page.get_by_role("button", name="Switch on").click()
+    expect(page.get_by_text("is on.")).to_be_visible()
+    saved = ui_server.call(ui_server.runtime.services.flows.get(flow_id))
+    assert saved.row.enabled
+    assert saved.spec.steps[0].input["url"] == fake_server.url + "orders/{{ event.id }}"
+    assert saved.spec.steps[0].input["json_body"] == {
+        "email": "{{ event.investor.email }}",
+        "amount": "{{ event.amount }}",
+    }
+
+
+def test_a_broken_template_is_refused_with_the_reason_next_to_its_input(
+    new_page: NewPage, ui_server: UIServer
+) -> None:
+    ui_server.set_up_owner()
+    page = new_page()
+    sign_in(page, ui_server.url)
+    _new_flow(page, ui_server.url, "Broken")
+    page.get_by_role("button", name="HTTP request: Send an HTTP request").click()
+    page.get_by_role("textbox", name="URL (required)").fill("https://example.com/{{ event.id ")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Not saved: 1 problem")).to_be_visible()
+    problem = page.locator("#f-steps-0-input-url-problem")
+    expect(problem).to_contain_text("template syntax error")
+    # The reason is tied to its input for screen readers.
+    assert "f-steps-0-input-url-problem" in (
+        page.get_by_role("textbox", name="URL (required)").get_attribute("aria-describedby") or ""
+    )
+    check_accessibility(page)
+
+
+def test_the_flows_list_searches_switches_and_fits_a_phone(
+    new_page: NewPage, ui_server: UIServer
+) -> None:
+    ui_server.set_up_owner()
+    flows = ui_server.runtime.services.flows
+    for name in ("Investor e-mails", "Sheets register"):
+        doc = FlowDocument.model_validate(
+            {
+                "name": name,
+                "steps": [
+                    {"key": "a", "action": "http.send_request", "input": {"url": "https://x.y"}}
+                ],
+            }
+        )
+        ui_server.call(flows.save(doc))
+    page = new_page(width=360, height=740)
+    sign_in(page, ui_server.url)
+    page.goto(ui_server.url + "/flows")
+    expect(page.get_by_role("link", name="Investor e-mails")).to_be_visible()
+    page.get_by_label("Search flows by name").fill("sheets")
+    expect(page.get_by_role("link", name="Investor e-mails")).to_have_count(0)
+    expect(page.get_by_role("link", name="Sheets register")).to_be_visible()
+    switch = page.get_by_role("switch", name="Sheets register is on")
+    switch.click()
+    expect(page.get_by_role("switch", name="Sheets register is off")).to_be_visible()
+    listed = ui_server.call(flows.all("sheets"))
+    assert not listed[0].row.enabled
+    assert has_no_horizontal_scroll(page)
+    check_accessibility(page)
+
+
+SID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+APPEND = f"/v4/spreadsheets/{SID}/values/A1:append"  # no sheet named: the first one
+SEND = "/gmail/v1/users/me/messages/send"
+
+
+def test_a_particeep_event_flow_mails_and_adds_a_row_through_the_editor(
+    new_page: NewPage, working_ui_server: UIServer, fake_server: FakeServer
+) -> None:
+    from examples.particeep.entities import make_transaction
+    from examples.particeep.fake_api import FakeParticeep
+    from maillon.connectors.google.client import _credentials, session
+
+    server, google = working_ui_server, fake_server
+    google.on("POST", "/token", (200, {"access_token": "fresh", "expires_in": 3600}))
+    google.on("POST", SEND, (200, {"id": "m1", "threadId": "t1"}))
+    google.on("POST", APPEND, (200, {"updates": {"updatedRange": "Sheet1!A2:C2"}}))
+    connections = server.runtime.services.connections
+    server.set_up_owner()
+    with FakeParticeep("k", "s") as particeep:
+        values = {"api_key": "k", "api_secret": "s", "environment": "custom"}
+        server.call(
+            connections.create("particeep", "particeep-prod", {**values, "base_url": particeep.url})
+        )
+        server.call(
+            connections.create(
+                "google",
+                "backoffice-google",
+                {
+                    "client_id": "cid",
+                    "client_secret": "cs",
+                    "refresh_token": "r1",
+                    "token_uri": google.url + "token",
+                    "api_endpoint": google.url,
+                },
+            )
+        )
+        page = new_page()
+        sign_in(page, server.url)
+        page.goto(server.url + "/flows/new")
+        page.get_by_label("Name").fill("New investment")
+        page.get_by_label("Particeep event").check()
+        page.get_by_role("button", name="Create and add steps").click()
+        page.get_by_label("Account").select_option("particeep-prod")
+        page.get_by_role("combobox", name="Event").fill("transaction_created")
+        page.get_by_role("combobox", name="Event").press("Tab")
+        # The catalog's sample: its fields are offered before any delivery.
+        expect(page.get_by_text("The app's example of this event")).to_be_visible()
+        expect(page.get_by_role("button", name="Insert amount (event.amount)")).to_be_visible()
+
+        page.get_by_role("button", name="Gmail: Send an email").click()
+        page.locator("#f-steps-0-connection").select_option("backoffice-google")
+        page.get_by_label("To", exact=True).fill("backoffice@example.com")
+        page.get_by_label("Plain-text body").fill("Transaction {{ event.id }}")
+        subject = page.get_by_label("Subject")
+        subject.fill("New transaction: ")
+        page.get_by_role("button", name="Insert amount (event.amount)").click()
+        expect(subject).to_have_value("New transaction: {{ event.amount }}")
+        page.get_by_role("button", name="Google Sheets: Append a row").click()
+        page.locator("#f-steps-1-connection").select_option("backoffice-google")
+        page.get_by_label("Spreadsheet").fill(SID)
+        page.get_by_label("Values").fill(
+            '["{{ event.id }}", "{{ event.amount }}", "{{ steps.send_email.message_id }}"]'
+        )
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+        page.get_by_role("button", name="Switch on").click()
+        expect(page.get_by_text("is on.")).to_be_visible()
+        expect(page.get_by_text("Registered at the app")).to_be_visible()
+        assert len(particeep.webhooks("transaction_created")) == 1
+
+        transaction = make_transaction()
+        particeep.emit("transaction_created", transaction)
+        assert particeep.wait_idle()
+        [row] = google.wait_for("POST", APPEND)
+    session.cache_clear()
+    _credentials.cache_clear()
+    [mail] = google.received("POST", SEND)
+    assert mail.headers["authorization"] == "Bearer fresh"
+    assert row.json() == {"values": [[transaction["id"], transaction["amount"], "m1"]]}

@@ -1,0 +1,494 @@
+"""``/flows``: the flows list and the flow editor.
+
+The editor is one form (see :mod:`maillon.web.ui.drafts`): structural changes (add, move or
+remove a step, change the trigger or the sample) post it to ``/flows/{id}/editor`` and get it
+back re-rendered; every templated input previews itself against the sample as it is typed
+(``/preview``); "Test this step" runs one action for real (``/test/{n}``); saving checks the
+whole flow and shows each problem next to its input. The sample is the flow's newest delivery
+(or one picked from its recent ones), else the app's catalog sample; "Wait for a test event"
+polls until a delivery arrives. Every rule is the engine's: these handlers read the form, call
+the services, and render.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.plugins.htmx import HTMXRequest
+
+from maillon.connectors.base import Connector
+from maillon.engine.errors import Invalid
+from maillon.engine.flows import AppEventTrigger, FlowValidationError, WebhookTrigger
+from maillon.engine.services import Services
+from maillon.engine.services.editor import Sample
+from maillon.engine.services.flows import FlowView
+from maillon.web.ui.drafts import Draft, context_spec, place, step_fields, to_document
+from maillon.web.ui.fields import field_tree
+from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
+
+__all__ = ["FlowsController"]
+
+EDITOR = "flows/_editor.html"
+#: YAML files imported through the page: generous for flows, small for a form.
+MAX_IMPORT = 256 * 1024
+
+
+def _connectors(services: Services) -> dict[str, Connector]:
+    return {c.key: c for c in services.connections.catalog()}
+
+
+def _trigger_model(draft: Draft) -> WebhookTrigger | AppEventTrigger:
+    # Only the sample depends on it: built without validation, as the draft may be incomplete.
+    if draft.trigger_type == "webhook":
+        return WebhookTrigger()
+    return AppEventTrigger.model_construct(
+        type=draft.trigger_type, connection=draft.trigger_connection, event=draft.trigger_event
+    )
+
+
+async def _editor(
+    services: Services,
+    view: FlowView,
+    draft: Draft,
+    problems: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """Everything the editor's template shows."""
+    connectors = _connectors(services)
+    flow_id = view.row.id
+    sample = await _sample(services, draft, flow_id)
+    spec = context_spec(draft, connectors)
+    outputs = _tested(draft)
+    steps = []
+    for i, step in enumerate(draft.steps):
+        connector = connectors.get(step.action.partition(".")[0])
+        fields = step_fields(connector, step.action)
+        context = services.editor.context(spec, sample, i, flow_id, outputs)
+        previews = {
+            f.name: services.editor.preview(spec.steps[i].input.get(f.name), context, f.name)
+            for f in fields
+            if "{" in step.inputs.get(f.name, "")
+        }
+        action = connector.action(step.action.partition(".")[2]) if connector else None
+        said = {k for k in (problems or {}) if k.startswith(f"steps-{i}-input-")}
+        # The inputs the action calls advanced wait under "More inputs" until one is used.
+        folded = set(action.advanced_inputs) if action else set()
+        primary = {
+            f.name
+            for f in fields
+            if f.name not in folded or f.required or step.inputs.get(f.name, "").strip()
+        }
+        steps.append(
+            {
+                "primary": primary,
+                "more_open": any(k.removeprefix(f"steps-{i}-input-") not in primary for k in said),
+                "draft": step,
+                "fields": fields,
+                "previews": previews,
+                "connector": connector,
+                "action": action,
+                "kind": connector.connection_kind if connector else "",
+                "needs_connection": bool(connector and connector.needs_connection),
+            }
+        )
+    placed: dict[str, list[str]] = defaultdict(list)
+    for where, reasons in (problems or {}).items():
+        placed[where].extend(reasons)
+    warnings: dict[str, list[str]] = defaultdict(list)
+    if problems is None:
+        for warning in view.warnings:
+            warnings[place(warning)].append(warning.split(": ", 1)[-1])
+    connections = await services.connections.all()
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for c in connections:
+        by_kind[c.row.app].append(c.row.name)
+    triggers = [(f"{c.key}.{t.key}", t, c) for c in connectors.values() for t in c.triggers]
+    current = next((t for key, t, _ in triggers if key == draft.trigger_type), None)
+    trees = [field_tree(sample.body, "event")]
+    for i, step in enumerate(draft.steps):
+        example = outputs.get(step.key, services.editor.output_example(step.action))
+        trees.append(field_tree(example, f"steps.{step.key}", f"{i + 1}. {step.key}"))
+    return {
+        "section": "flows",
+        "view": view,
+        "draft": draft,
+        "steps": steps,
+        "problems": placed,
+        "warnings": warnings,
+        "sample": sample,
+        "recent": await services.editor.recent_events(flow_id),
+        "trees": trees,
+        "actions": [(f"{c.key}.{a.key}", a, c) for c in connectors.values() for a in c.actions],
+        "triggers": triggers,
+        "events": current().events() if current else [],
+        "trigger_kind": next(
+            (c.connection_kind for k, _, c in triggers if k == draft.trigger_type), ""
+        ),
+        "connections": by_kind,
+        "now": time.time(),
+    }
+
+
+async def _sample(services: Services, draft: Draft, flow_id: str) -> Sample:
+    """The sample the draft previews against; the default one if the chosen one is gone."""
+    trigger = _trigger_model(draft)
+    try:
+        return await services.editor.sample(trigger, flow_id, draft.sample_event or None)
+    except LookupError:
+        draft.sample_event = ""
+        return await services.editor.sample(trigger, flow_id)
+
+
+def _tested(draft: Draft) -> dict[str, Any]:
+    """What the steps tested in this editor returned, by step key."""
+    return {s.key: s.tested_output for s in draft.steps if s.tested_output is not None}
+
+
+def _apply(draft: Draft, op: str) -> None:
+    """A structural change asked by an editor button (``add:slack.send_message``, ``up:2``)."""
+    verb, _, arg = op.partition(":")
+    if verb == "add" and arg:
+        draft.add_step(arg)
+    elif verb in ("up", "down", "remove") and arg.isdigit():
+        index = int(arg)
+        if verb == "remove":
+            draft.remove(index)
+        else:
+            draft.move(index, -1 if verb == "up" else 1)
+
+
+class FlowsController(Controller):
+    """The flows list and the flow editor."""
+
+    path = "/flows"
+
+    @get("/")
+    async def index(
+        self, request: HTMXRequest, services: ServicesDep, q: FromQuery[str] = ""
+    ) -> Response[bytes]:
+        """Every flow with its trigger, state and recent runs; searchable by name."""
+        views = await services.flows.all(q[:200] or None)
+        activity = await services.stats.activity([v.row.id for v in views])
+        context: dict[str, Any] = {
+            "section": "flows",
+            "views": views,
+            "activity": activity,
+            "q": q,
+        }
+        if request.htmx and request.htmx.target == "flow-rows":
+            return render(request, "flows/_rows.html", **context)
+        return render(request, "flows/index.html", **context)
+
+    @get("/new")
+    async def new(self, request: HTMXRequest, services: ServicesDep) -> Response[bytes]:
+        """Name the flow and say what starts it."""
+        triggers = [
+            (f"{c.key}.{t.key}", t.title)
+            for c in services.connections.catalog()
+            for t in c.triggers
+        ]
+        return render(request, "flows/new.html", section="flows", triggers=triggers)
+
+    @post("/new")
+    async def create(self, request: HTMXRequest, services: ServicesDep) -> Response[bytes]:
+        """Create the flow, switched off and without steps yet, and open it in the editor."""
+        data = await form(request)
+        draft = Draft(name=data.get("name", "").strip(), trigger_type=data.get("trigger", ""))
+        if draft.trigger_type != "webhook":
+            # An app event needs its account and event, chosen in the editor: start from a
+            # webhook until they are, so that the flow can be saved now.
+            chosen, draft.trigger_type = draft.trigger_type, "webhook"
+        else:
+            chosen = ""
+        document, problems = to_document(draft, _connectors(services), enabled=False)
+        if document is None:
+            triggers = [
+                (f"{c.key}.{t.key}", t.title)
+                for c in services.connections.catalog()
+                for t in c.triggers
+            ]
+            reasons = [r for rs in problems.values() for r in rs]
+            return render(
+                request,
+                "flows/new.html",
+                section="flows",
+                triggers=triggers,
+                said=[("error", f"Name: {r}") for r in reasons],
+                values=data,
+            )
+        view = await services.flows.save(document)
+        suffix = f"?trigger={chosen}" if chosen else ""
+        return redirect(
+            f"/flows/{view.row.id}{suffix}", ("success", "Flow created. Add its steps.")
+        )
+
+    @post("/import")
+    async def import_yaml(
+        self,
+        request: HTMXRequest,
+        services: ServicesDep,
+        data: Annotated[dict[str, UploadFile], Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> Response[bytes]:
+        """Create or update flows from a YAML file (as ``maillon flows import`` does)."""
+        upload = data.get("file")
+        content = await upload.read(MAX_IMPORT + 1) if upload else b""
+        if not content or len(content) > MAX_IMPORT:
+            return redirect(
+                "/flows", ("error", f"Choose a YAML file of at most {MAX_IMPORT // 1024} KB.")
+            )
+        try:
+            results = await services.flows.import_yaml(content.decode("utf-8", "replace"))
+        except Invalid as exc:
+            return redirect("/flows", ("error", f"The file was not imported: {exc}."))
+        said: list[Flash] = []
+        for r in results:
+            if r.view is not None:
+                said.append(("success", f"Imported “{r.name}”."))
+            else:
+                said.append(("error", f"“{r.name}” was not imported: {'; '.join(r.problems)}."))
+        return redirect("/flows", *said[:5])
+
+    @get("/{flow_id:str}")
+    async def edit(
+        self,
+        request: HTMXRequest,
+        services: ServicesDep,
+        flow_id: FromPath[str],
+        trigger: FromQuery[str] = "",
+    ) -> Response[bytes]:
+        """The editor."""
+        view = await services.flows.get(flow_id)
+        draft = Draft.of(view.spec)
+        if trigger and not view.spec.steps and trigger != "webhook":
+            draft.trigger_type = trigger  # chosen when the flow was created
+        return render(request, "flows/edit.html", **await _editor(services, view, draft))
+
+    @post("/{flow_id:str}/editor")
+    async def change(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """The editor again, after a structural change (nothing is saved)."""
+        data = await form(request)
+        draft = Draft.read(data)
+        _apply(draft, data.get("op", ""))
+        view = await services.flows.get(flow_id)
+        context = await _editor(services, view, draft, problems={})
+        return render(request, EDITOR if request.htmx else "flows/edit.html", **context)
+
+    @post("/{flow_id:str}/preview")
+    async def preview(
+        self,
+        request: HTMXRequest,
+        services: ServicesDep,
+        flow_id: FromPath[str],
+        field: FromQuery[str],
+    ) -> Response[bytes]:
+        """One input rendered against the sample, as it is typed."""
+        data = await form(request)
+        draft = Draft.read(data)
+        index_text, _, name = field.removeprefix("steps-").partition("-input-")
+        if not index_text.isdigit() or int(index_text) >= len(draft.steps):
+            return render(request, "flows/_preview.html", preview=None, field=field)
+        index = int(index_text)
+        connectors = _connectors(services)
+        spec = context_spec(draft, connectors)
+        sample = await _sample(services, draft, flow_id)
+        context = services.editor.context(spec, sample, index, flow_id, _tested(draft))
+        value = spec.steps[index].input.get(name, draft.steps[index].inputs.get(name, ""))
+        shown = services.editor.preview(value, context, name) if "{" in str(value) else None
+        return render(request, "flows/_preview.html", preview=shown, field=field)
+
+    @post("/{flow_id:str}/test/{index:int}")
+    async def test_step(
+        self,
+        request: HTMXRequest,
+        services: ServicesDep,
+        flow_id: FromPath[str],
+        index: FromPath[int],
+    ) -> Response[bytes]:
+        """Run one step for real with its input rendered against the sample."""
+        draft = Draft.read(await form(request))
+        connectors = _connectors(services)
+        document, problems = to_document(
+            Draft(name=draft.name or "draft", steps=draft.steps), connectors, enabled=False
+        )
+        if document is None or index >= len(document.steps):
+            reasons = [
+                r for key, rs in problems.items() for r in rs if key.startswith(f"steps-{index}")
+            ]
+            return render(
+                request,
+                "flows/_test.html",
+                trial=None,
+                problems=reasons or ["fix the step's inputs first"],
+                index=index,
+            )
+        sample = await _sample(services, draft, flow_id)
+        try:
+            trial = await services.editor.try_step(
+                document.spec, document.steps[index].key, sample, flow_id, _tested(draft)
+            )
+        except FlowValidationError as exc:
+            return render(
+                request, "flows/_test.html", trial=None, problems=exc.problems, index=index
+            )
+        return render(request, "flows/_test.html", trial=trial, problems=[], index=index)
+
+    @post("/{flow_id:str}/save")
+    async def save(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Save the flow; refused with every problem next to its input."""
+        data = await form(request)
+        draft = Draft.read(data)
+        view = await services.flows.get(flow_id)
+        document, problems = to_document(draft, _connectors(services), enabled=view.row.enabled)
+        if document is not None:
+            try:
+                saved = await services.flows.save(document, flow_id, must_exist=True)
+            except FlowValidationError as exc:
+                for problem in exc.problems:
+                    problems.setdefault(place(problem), []).append(problem.split(": ", 1)[-1])
+            else:
+                # What the editor held besides the flow: the sample chosen, the tests' outputs.
+                fresh = Draft.of(saved.spec)
+                fresh.sample_event = draft.sample_event
+                tested = {s.key: s.tested for s in draft.steps}
+                for step in fresh.steps:
+                    step.tested = tested.get(step.key, "")
+                context = await _editor(services, saved, fresh)
+                said: list[Flash] = [("success", "Saved.")]
+                if request.htmx:
+                    return render(request, EDITOR, said=said, oob_messages=True, **context)
+                return redirect(f"/flows/{flow_id}", *said)
+        context = await _editor(services, view, draft, problems=problems)
+        count = sum(len(r) for r in problems.values())
+        refused: list[Flash] = [
+            (
+                "error",
+                f"Not saved: {count} problem{'s' if count > 1 else ''}, shown next to the inputs.",
+            )
+        ]
+        return render(
+            request,
+            EDITOR if request.htmx else "flows/edit.html",
+            said=refused,
+            oob_messages=bool(request.htmx),
+            **context,
+        )
+
+    @post("/{flow_id:str}/enable")
+    async def enable(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Switch the flow on (its held events stay held until released)."""
+        return await self._switch(request, services, flow_id, True)
+
+    @post("/{flow_id:str}/disable")
+    async def disable(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Switch the flow off: its events are kept, held, until it is on again."""
+        return await self._switch(request, services, flow_id, False)
+
+    async def _switch(
+        self, request: HTMXRequest, services: Services, flow_id: str, on: bool
+    ) -> Response[bytes]:
+        try:
+            view = await services.flows.set_enabled(flow_id, on)
+        except FlowValidationError as exc:
+            reason = exc.problems[0].split(": ", 1)[-1]
+            return redirect(f"/flows/{flow_id}", ("error", reason[:1].upper() + reason[1:] + "."))
+        state = "on" if on else "off (its events are kept, held, until it is on again)"
+        said: Flash = ("success", f"“{view.row.name}” is {state}.")
+        data = await form(request)
+        if request.htmx and request.htmx.target == "flow-rows":
+            search = data.get("q", "")[:200]
+            views = await services.flows.all(search or None)
+            activity = await services.stats.activity([v.row.id for v in views])
+            return render(
+                request,
+                "flows/_rows.html",
+                views=views,
+                activity=activity,
+                q=search,
+                said=[said],
+                oob_messages=True,
+            )
+        return redirect(safe_path(data.get("back"), f"/flows/{flow_id}"), said)
+
+    @post("/{flow_id:str}/delete")
+    async def delete(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Delete the flow; its runs stay in the history."""
+        view = await services.flows.get(flow_id)
+        await services.flows.delete(flow_id)
+        return redirect(
+            "/flows", ("success", f"“{view.row.name}” is deleted; its runs stay in the history.")
+        )
+
+    @get("/{flow_id:str}/export")
+    async def export(self, services: ServicesDep, flow_id: FromPath[str]) -> Response[str]:
+        """The flow as YAML, to keep or to import elsewhere."""
+        text = await services.flows.export_yaml(flow_id)
+        return Response(
+            text,
+            media_type="application/yaml",
+            headers={"Content-Disposition": f'attachment; filename="flow-{flow_id}.yaml"'},
+        )
+
+    @get("/{flow_id:str}/wait")
+    async def wait(
+        self,
+        request: HTMXRequest,
+        services: ServicesDep,
+        flow_id: FromPath[str],
+        since: FromQuery[float],
+        stop: FromQuery[bool] = False,
+    ) -> Response[bytes]:
+        """Polled while waiting for a test event: the first delivery after ``since``."""
+        view = await services.flows.get(flow_id)
+        arrived = None if stop else await services.editor.wait_for_event(flow_id, since)
+        return render(
+            request,
+            "flows/_wait.html",
+            view=view,
+            arrived=arrived,
+            since=since,
+            waiting=not stop,
+            now=time.time(),
+        )
+
+    @post("/{flow_id:str}/subscribe")
+    async def subscribe(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Ask the app to register the flow's event URL again (after a refusal)."""
+        view = await services.flows.resubscribe(flow_id)
+        if request.htmx:
+            draft = Draft.read(await form(request))
+            return render(
+                request, EDITOR, oob_messages=True, **await _editor(services, view, draft)
+            )
+        sub = view.subscription
+        if sub is not None and sub.error:
+            return redirect(f"/flows/{flow_id}", ("error", f"The app refused again: {sub.error}"))
+        return redirect(
+            f"/flows/{flow_id}", ("success", "The app now posts this event to Maillon.")
+        )
+
+    @post("/{flow_id:str}/release")
+    async def release(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Run the events held while the flow was off, then go back where the button was (the
+        flow's page, or a held run's)."""
+        back = safe_path((await form(request)).get("next"), f"/flows/{flow_id}")
+        count = await services.runs.release_held(flow_id)
+        return redirect(back, ("success", f"{count} held run{'s' if count != 1 else ''} queued."))
