@@ -60,7 +60,8 @@ def test_consent_asks_for_offline_access_and_every_google_scope() -> None:
         "redirect_uri": "https://maillon.example.com/oauth/google/callback",
         "scope": "openid email https://www.googleapis.com/auth/gmail.send "
         "https://www.googleapis.com/auth/spreadsheets "
-        "https://www.googleapis.com/auth/calendar.events",
+        "https://www.googleapis.com/auth/calendar.events "
+        "https://www.googleapis.com/auth/drive",
         "state": "st4te",
         "access_type": "offline",
         "prompt": "consent",
@@ -77,6 +78,7 @@ def test_scopes_cover_every_google_connector_by_default() -> None:
         "https://www.googleapis.com/auth/gmail.send",
         "https://www.googleapis.com/auth/spreadsheets",
         "https://www.googleapis.com/auth/calendar.events",
+        "https://www.googleapis.com/auth/drive",
     ]
     with pytest.raises(ValueError, match="not a Google connector"):
         oauth.scopes_for(["slack"])

@@ -11,12 +11,17 @@ from playwright.sync_api import Page, expect
 
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
-from tests.support.browser import NewPage, check_accessibility, has_no_horizontal_scroll, sign_in
+from tests.support.browser import (
+    NewPage,
+    check_accessibility,
+    has_no_horizontal_scroll,
+    screenshot,
+    sign_in,
+)
 from tests.support.web import UIServer
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 TRANSACTION = {
     "id": "tx-1",
     "amount": 150000,
@@ -37,7 +42,7 @@ def _new_flow(page: Page, url: str, name: str) -> str:
 
 
 def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
-    new_page: NewPage, ui_server: UIServer, fake_server: FakeServer
+    new_page: NewPage, ui_server: UIServer, fake_server: FakeServer, tmp_path: Path
 ) -> None:
     ui_server.set_up_owner()
     page = new_page()
@@ -73,8 +78,7 @@ def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
     expect(page.locator("#preview-steps-0-input-json_body")).to_contain_text("ada@example.com")
     # The picker is reachable by keyboard too.
     page.get_by_role("button", name="Insert investor (event.investor)").focus()
-    page.locator("#picker").screenshot(path=str(DOCS / "editor-picker.png"))
-    page.screenshot(path=str(DOCS / "editor.png"), full_page=True)
+    screenshot(page.locator("#picker"), "editor-picker", tmp_path)
     check_accessibility(page)
 
     # Test the step: the request really goes out, and its answer shows.
@@ -210,6 +214,7 @@ def test_a_particeep_event_flow_mails_and_adds_a_row_through_the_editor(
         subject.fill("New transaction: ")
         page.get_by_role("button", name="Insert amount (event.amount)").click()
         expect(subject).to_have_value("New transaction: {{ event.amount }}")
+        page.get_by_text("Add a step").click()  # folded once the flow has a step
         page.get_by_role("button", name="Google Sheets: Append a row").click()
         page.locator("#f-steps-1-connection").select_option("backoffice-google")
         page.get_by_label("Spreadsheet").fill(SID)

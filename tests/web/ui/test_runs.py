@@ -16,16 +16,20 @@ from playwright.sync_api import Page, expect
 
 from maillon.connectors.testing import FakeServer
 from maillon.web.ui.runs import PAGE_SIZE
-from tests.support.browser import NewPage, check_accessibility, has_no_horizontal_scroll, sign_in
+from tests.support.browser import (
+    NewPage,
+    check_accessibility,
+    has_no_horizontal_scroll,
+    screenshot,
+    sign_in,
+)
 from tests.support.web import UIServer
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
-
 
 def test_a_failed_run_is_read_then_replayed_until_it_succeeds(
-    page: Page, working_ui_server: UIServer, fake_server: FakeServer
+    page: Page, working_ui_server: UIServer, fake_server: FakeServer, tmp_path: Path
 ) -> None:
     server = working_ui_server
     server.set_up_owner()
@@ -55,7 +59,7 @@ def test_a_failed_run_is_read_then_replayed_until_it_succeeds(
     expect(page.get_by_label("The event's JSON")).to_contain_text('"currency": "EUR"')
     expect(page.get_by_text("Replay resumes from step “notify”")).to_be_visible()
     check_accessibility(page)
-    page.screenshot(path=str(SCREENSHOTS / "run.png"), full_page=True)
+    screenshot(page, "run", tmp_path, full_page=True)
 
     page.get_by_role("button", name="Replay").click()
     expect(page.get_by_role("status")).to_contain_text("Replay queued")
@@ -131,7 +135,7 @@ def test_the_runs_list_filters_by_status_and_flow_and_pages_back(
 
 
 def test_the_dashboard_shows_the_runs_of_the_last_day(
-    new_page: NewPage, working_ui_server: UIServer, fake_server: FakeServer
+    new_page: NewPage, working_ui_server: UIServer, fake_server: FakeServer, tmp_path: Path
 ) -> None:
     server = working_ui_server
     server.set_up_owner()
@@ -152,7 +156,7 @@ def test_the_dashboard_shows_the_runs_of_the_last_day(
     expect(activity.locator(".totals")).to_contain_text("2 ✗ Failed")
     expect(activity.locator("svg.chart g.bar")).to_have_count(24)
     expect(activity.locator("svg.chart rect.ok")).to_have_count(1)
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    screenshot(page, "dashboard", tmp_path, full_page=True)
     # The table alternative has the same figures, hour by hour.
     activity.get_by_text("The same figures as a table").click()
     table = activity.locator(".chart-table tbody tr")
