@@ -40,7 +40,22 @@ __all__ = [
     "Connector",
     "SyncReport",
     "TriggerEvent",
+    "secret_fields",
 ]
+
+
+def secret_fields(model: type[BaseModel]) -> set[str]:
+    """Names of ``model``'s fields that hold secrets (typed ``SecretStr``, optional or not).
+
+    A connection's secrets are encrypted at rest; an action's secret inputs (a bearer token
+    given with one request) are hidden from what a run records.
+    """
+    secret: set[str] = set()
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ()):
+            secret.add(name)
+    return secret
 
 
 class Connection(BaseModel):
@@ -61,12 +76,7 @@ class Connection(BaseModel):
     @classmethod
     def secret_fields(cls) -> set[str]:
         """Names of the fields that hold secrets (typed ``SecretStr``)."""
-        secret: set[str] = set()
-        for name, info in cls.model_fields.items():
-            annotation = info.annotation
-            if annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ()):
-                secret.add(name)
-        return secret
+        return secret_fields(cls)
 
 
 class NoConnection(Connection):

@@ -21,7 +21,7 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from maillon.connectors.base import Action, ActionContext, Connection, Connector
+from maillon.connectors.base import Action, ActionContext, Connection, Connector, secret_fields
 from maillon.connectors.errors import AccessTokenRejected, ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
@@ -33,9 +33,12 @@ from maillon.engine.templating import TemplateRenderError, render_value
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
 
-__all__ = ["Executor", "RetryPolicy", "StepTrial", "template_context"]
+__all__ = ["SECRET_MASK", "Executor", "RetryPolicy", "StepTrial", "template_context"]
 
 log = logging.getLogger(__name__)
+
+#: What a step's recorded input holds in place of a secret input's value.
+SECRET_MASK = "••••••"  # noqa: S105 (what replaces a secret, not one)
 
 
 @dataclass(frozen=True)
@@ -245,9 +248,9 @@ class Executor:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         try:
             output = await self._call(run_id, step, connector, action_cls, rendered, attempt)
-            return rendered, output
+            return _without_secrets(action_cls, rendered), output
         except _StepFailed as exc:
-            exc.rendered = rendered
+            exc.rendered = _without_secrets(action_cls, rendered)
             raise
 
     async def _call(
@@ -317,6 +320,19 @@ class Executor:
             if inspect.iscoroutinefunction(action.run):
                 return await action.run(ctx, conn, data)
             return await anyio.to_thread.run_sync(action.run, ctx, conn, data)
+
+
+def _without_secrets(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> Any:
+    """``rendered`` with the action's secret inputs (a bearer token given with one request)
+    masked: the rendered input is recorded and shown with the run, and a secret must reach
+    neither the database in clear nor a browser."""
+    secret = secret_fields(action_cls.Input)
+    if not secret or not isinstance(rendered, dict):
+        return rendered
+    return {
+        key: SECRET_MASK if key in secret and value not in (None, "") else value
+        for key, value in rendered.items()
+    }
 
 
 def _failure(exc: ConnectorError) -> _StepFailed:

@@ -6,7 +6,7 @@ import random
 import time
 import uuid
 
-__all__ = ["id_floor", "new_id"]
+__all__ = ["id_at", "id_floor", "new_id"]
 
 
 def new_id() -> str:
@@ -18,7 +18,16 @@ def new_id() -> str:
     of its time under load. :mod:`random` is re-seeded from the OS in a forked child, so
     processes do not share a sequence.
     """
-    ms = time.time_ns() // 1_000_000
+    return _uuid7(time.time_ns() // 1_000_000)
+
+
+def id_at(timestamp: float) -> str:
+    """A new id as if made at ``timestamp`` (epoch seconds): for history written after the
+    fact, such as the benchmarks' database of a month of runs."""
+    return _uuid7(max(0, int(timestamp * 1000)))
+
+
+def _uuid7(ms: int) -> str:
     rand = random.getrandbits(74)
     value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62)
     value |= rand & ((1 << 62) - 1)

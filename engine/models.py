@@ -13,6 +13,8 @@ from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "RARE_STATUSES",
+    "RARE_STATUS_KEY",
     "ApiToken",
     "ConnectionRow",
     "EventRow",
@@ -30,6 +32,7 @@ __all__ = [
     "SubscriptionRow",
     "SubscriptionStatus",
     "UserRow",
+    "rare_status_key",
 ]
 
 
@@ -127,6 +130,26 @@ class EventRow(SQLModel, table=True):
     received_at: float = Field(index=True)
 
 
+#: The statuses that few of a flow's runs have, and that people look for: failed and held.
+RARE_STATUSES = (RunStatus.FAILED, RunStatus.HELD)
+
+#: ``<flow id> <status>`` for failed and held runs, NULL for the others: indexed with the id, so
+#: that a list of one flow's failed (or held) runs reads only those, however rare they are
+#: among the flow's runs and however many other flows fail. An expression rather than a
+#: (flow_id, status, id) index: every run changes status two or three times, and the entries
+#: of such an index for a batch of runs lie in as many places as the batch has flows, so every
+#: claim and finish would write that many more pages (measured in tests/benchmarks/README.md);
+#: here the other runs' entries are NULL followed by their time-ordered id, side by side like
+#: those of (status, id). And not a partial index, for the reason given
+#: at ``_OWNER_ONLY`` below. Queries must repeat the expression exactly to use the index.
+RARE_STATUS_KEY = "(CASE WHEN status IN ('failed', 'held') THEN flow_id || ' ' || status END)"
+
+
+def rare_status_key(flow_id: str, status: RunStatus) -> str | None:
+    """The value of :data:`RARE_STATUS_KEY` for runs of ``flow_id`` in ``status``, if rare."""
+    return f"{flow_id} {status}" if status in RARE_STATUSES else None
+
+
 class RunRow(SQLModel, table=True):
     """One execution of a flow for an event. The runs table is the work queue."""
 
@@ -136,6 +159,7 @@ class RunRow(SQLModel, table=True):
         # Lists of runs go newest first by id (ids are time-ordered), filtered by flow or status.
         Index("ix_runs_flow_id", "flow_id", "id"),
         Index("ix_runs_status_id", "status", "id"),
+        Index("ix_runs_flow_rare_status", text(RARE_STATUS_KEY), "id"),
     )
 
     id: str = Field(primary_key=True, max_length=36)
@@ -177,8 +201,9 @@ class RunStatsRow(SQLModel, table=True):
     __tablename__ = "run_stats"
 
     flow_id: str = Field(primary_key=True, max_length=36)
-    #: The hour's start, in epoch seconds.
-    hour: int = Field(primary_key=True)
+    #: The hour's start, in epoch seconds. Indexed on its own: figures read the last hours of
+    #: every flow, and the key (flow first) would make that a scan of all history.
+    hour: int = Field(primary_key=True, index=True)
     succeeded: int = 0
     failed: int = 0
 

@@ -124,6 +124,17 @@ class Flows(Service):
         )
         return [self._view(r, subs) for r in rows]
 
+    async def names(self) -> dict[str, str]:
+        """Every flow's name by id, in alphabetical order (for choosing a flow in a list)."""
+
+        def read() -> dict[str, str]:
+            with self.session() as s:
+                rows = s.exec(select(FlowRow.id, FlowRow.name)).all()
+            # Sorted here: databases disagree on how case sorts.
+            return dict(sorted(rows, key=lambda row: (row[1].casefold(), row[0])))
+
+        return await self.sync(read)
+
     async def get(self, flow_id: str) -> FlowView:
         """One flow, with its save-time warnings."""
         row = await self.sync(self._row, flow_id)

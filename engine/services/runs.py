@@ -7,18 +7,75 @@ the operation, so that no caller has to remember to.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, update
+from sqlalchemy import ColumnElement, Engine, func, literal_column, update
 from sqlmodel import col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.flows import parse_flow
 from maillon.engine.ids import id_floor
-from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow, StepStatus
+from maillon.engine.models import (
+    RARE_STATUS_KEY,
+    RARE_STATUSES,
+    EventRow,
+    FlowRow,
+    RunRow,
+    RunStatus,
+    StepRow,
+    StepStatus,
+    rare_status_key,
+)
 from maillon.engine.services.base import Service
 from maillon.engine.wakeup import Wakeup
 
-__all__ = ["Runs", "events_of"]
+__all__ = ["FlowRef", "RunDetail", "Runs", "events_of"]
+
+
+def _rare(flow_id: str, status: RunStatus) -> ColumnElement[bool]:
+    """The runs of ``flow_id`` in a rare ``status``, in the words of their index (the database
+    uses an expression index only for the very same expression)."""
+    return literal_column(RARE_STATUS_KEY) == rare_status_key(flow_id, status)
+
+
+@dataclass(frozen=True)
+class FlowRef:
+    """The flow a run belongs to, as it is now."""
+
+    id: str
+    name: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """A run with everything its page shows."""
+
+    run: RunRow
+    #: ``None`` once the flow is deleted (its runs stay as history).
+    flow: FlowRef | None
+    #: The delivery that started the run.
+    event: EventRow | None
+    #: The steps the run reached, in order, as the ledger recorded them.
+    steps: list[StepRow]
+    #: Keys of the flow's steps (as the flow is now) that the run has not reached.
+    not_run: list[str] = field(default_factory=list)
+    #: Held runs of the same flow, this one included (counted for held runs only).
+    held_in_flow: int = 0
+
+    @property
+    def can_replay(self) -> bool:
+        """Whether :meth:`Runs.replay` takes this run (failed and held runs replay)."""
+        return self.run.status in (RunStatus.FAILED, RunStatus.HELD)
+
+    @property
+    def resumes_at(self) -> str | None:
+        """The step a replay starts from: the first that has not succeeded."""
+        for step in self.steps:
+            if step.status != StepStatus.SUCCEEDED:
+                return step.step_key
+        return self.not_run[0] if self.not_run else None
 
 
 def events_of(flow_id: str) -> SelectOfScalar[EventRow]:
@@ -79,15 +136,19 @@ class Runs(Service):
         ``since`` to before ``until``); page with ``before=<last id>``.
 
         Ids are time-ordered, so every filter is a range of the (flow, id) or (status, id)
-        index: a page costs the same with a thousand runs or ten million.
+        index, or for one flow's failed or held runs of :data:`RARE_STATUS_KEY`'s: a page costs
+        the same with a thousand runs or ten million.
         """
 
         def read() -> list[RunRow]:
             q = select(RunRow).order_by(col(RunRow.id).desc()).limit(limit)
-            if flow_id:
-                q = q.where(RunRow.flow_id == flow_id)
-            if status:
-                q = q.where(RunRow.status == status)
+            if flow_id and status in RARE_STATUSES:
+                q = q.where(_rare(flow_id, status))
+            else:
+                if flow_id:
+                    q = q.where(RunRow.flow_id == flow_id)
+                if status:
+                    q = q.where(RunRow.status == status)
             if before:
                 q = q.where(col(RunRow.id) < before)
             if until is not None:
@@ -111,6 +172,46 @@ class Runs(Service):
                     select(StepRow).where(StepRow.run_id == run_id).order_by(col(StepRow.position))
                 )
                 return row, list(steps)
+
+        return await self.sync(read)
+
+    async def detail(self, run_id: str) -> RunDetail:
+        """One run with its flow, the event that started it and its steps (for its page)."""
+
+        def read() -> RunDetail:
+            with self.session() as s:
+                run = s.get(RunRow, run_id)
+                if run is None:
+                    raise NotFound(f"no run {run_id}")
+                steps = list(
+                    s.exec(
+                        select(StepRow)
+                        .where(StepRow.run_id == run_id)
+                        .order_by(col(StepRow.position))
+                    )
+                )
+                flow = s.get(FlowRow, run.flow_id)
+                held = 0
+                if run.status == RunStatus.HELD:
+                    held = s.exec(
+                        select(func.count())
+                        .select_from(RunRow)
+                        .where(_rare(run.flow_id, RunStatus.HELD))
+                    ).one()
+                event = s.get(EventRow, run.event_id)
+            not_run: list[str] = []
+            if flow is not None:
+                reached = {step.step_key for step in steps}
+                spec = parse_flow(flow.id, flow.version, flow.definition)
+                not_run = [step.key for step in spec.steps if step.key not in reached]
+            return RunDetail(
+                run=run,
+                flow=FlowRef(flow.id, flow.name, flow.enabled) if flow else None,
+                event=event,
+                steps=steps,
+                not_run=not_run,
+                held_in_flow=int(held),
+            )
 
         return await self.sync(read)
 
@@ -160,7 +261,7 @@ class Runs(Service):
                     raise NotFound(f"no flow {flow_id}")
                 result = s.exec(
                     update(RunRow)
-                    .where(col(RunRow.flow_id) == flow_id, col(RunRow.status) == RunStatus.HELD)
+                    .where(_rare(flow_id, RunStatus.HELD))
                     .values(status=RunStatus.QUEUED, available_at=time.time())
                 )
                 s.commit()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from maillon.engine.executor import SECRET_MASK
 from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Accepted, UnknownHook
 from maillon.engine.models import RunStatus, StepStatus
@@ -41,6 +42,20 @@ def test_a_delivery_runs_its_steps_with_rendered_templates(
     assert second["text"] == "after 1,500.00 EUR PENDING"
     assert second["number"] == 150000
     assert json.loads(steps[1].input) == {"text": "after 1,500.00 EUR PENDING", "number": 150000}
+
+
+def test_secret_inputs_reach_the_action_but_are_not_recorded(
+    runtime: Runtime, services: Blocking
+) -> None:
+    ok = {**ECHO, "input": {"text": "x", "secret": "{{ event.currency }}-s3cret"}}
+    bad = {**ECHO, "key": "bad", "input": {"text": "y", "secret": "s3cret", "fail": "permanent"}}
+    _, token = make_flow(services, ok, bad)
+    _, steps = wait_status(runtime, services, deliver(runtime, token).run_ids[0], RunStatus.FAILED)
+    assert [c["secret"] for c in calls.log] == ["EUR-s3cret", "s3cret"]
+    assert [json.loads(s.input) for s in steps] == [
+        {"text": "x", "secret": SECRET_MASK},
+        {"text": "y", "secret": SECRET_MASK, "fail": "permanent"},
+    ]
 
 
 def test_transient_errors_are_retried_then_succeed(runtime: Runtime, services: Blocking) -> None:

@@ -6,6 +6,7 @@ import time
 
 from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
+from tests.support.db import run_until
 from tests.support.flows import ECHO, deliver, make_flow, wait_status
 from tests.support.services import Blocking
 
@@ -52,3 +53,23 @@ def test_runs_are_listed_by_time_range_newest_first(runtime: Runtime, services: 
     assert [r.id for r in services.runs.list_runs(since=middle)] == [second]
     assert [r.id for r in services.runs.list_runs(until=middle)] == [first]
     assert [r.id for r in services.runs.list_runs(status=RunStatus.HELD, before=second)] == [first]
+
+
+def test_the_queue_says_how_many_runs_wait_and_since_when(
+    runtime: Runtime, services: Blocking
+) -> None:
+    busy = {**ECHO, "input": {"text": "x", "fail": "transient:1", "retry_after": 60}}
+    _, busy_token = make_flow(services, busy)
+    retrying = deliver(runtime, busy_token).run_ids[0]
+    # Its first attempt fails and puts it back in the queue for a minute.
+    run_until(runtime, lambda: services.runs.get_run(retrying)[1] != [])
+    _, token = make_flow(services, ECHO)
+    due = deliver(runtime, token).run_ids[0]  # no worker runs now: it stays queued
+
+    board = services.stats.dashboard()
+    assert (board.queued, board.retrying, board.running, board.held) == (2, 1, 0, 0)
+    assert board.oldest_queued is not None
+    oldest_id, created_at = board.oldest_queued
+    assert oldest_id == retrying
+    assert created_at == services.runs.get_run(retrying)[0].created_at
+    assert services.runs.get_run(due)[0].status == RunStatus.QUEUED

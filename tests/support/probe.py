@@ -33,6 +33,8 @@ class EchoInput(BaseModel):
     number: int | None = None
     fail: str | None = Field(None, description="'transient:N' fails N times; 'permanent' fails.")
     retry_after: float | None = None
+    #: A secret given with the step (as the HTTP action's bearer token is): never recorded.
+    secret: SecretStr | None = None
 
 
 class EchoOutput(BaseModel):
@@ -72,6 +74,7 @@ class SendEcho(Action[ProbeConnection, EchoInput, EchoOutput]):
                     "text": data.text,
                     "attempt": ctx.attempt,
                     "at": time.monotonic(),
+                    "secret": data.secret.get_secret_value() if data.secret else None,
                 }
             )
             if data.fail == "permanent":

@@ -1,8 +1,10 @@
 """The whole app served for real, for tests of the UI and of who may call what.
 
-Fixture ``ui_server``: a new install (no user yet) served by uvicorn on 127.0.0.1, on each
-database of ``make_settings``. Helpers set up its owner through the engine (fast, for tests
-that are not about set-up) and sign in over HTTP the way a browser's form does.
+Fixtures ``ui_server`` (workers off: pages only) and ``working_ui_server`` (one worker loop,
+which runs what is delivered and replayed): a new install (no user yet) served by uvicorn on
+127.0.0.1, on each database of ``make_settings``. Helpers set up its owner through the engine
+(fast, for tests that are not about set-up), save flows of one HTTP step and deliver events to
+them, and sign in over HTTP the way a browser's form does.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from maillon.engine.flows import FlowDocument
+from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.accounts import User
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
 from tests.support.accounts import OWNER
+from tests.support.flows import TRANSACTION, webhook
 from tests.support.server import LiveServer, free_port
+from tests.support.wait import wait_for
 
 __all__ = ["UIServer", "csrf_field", "sign_in_client", "ui_server", "working_ui_server"]
 
@@ -50,6 +56,55 @@ class UIServer:
         """Create the owner (``tests.support.accounts.OWNER``) as the set-up page would."""
         return self.call(self.runtime.services.accounts.set_up(*OWNER)).user
 
+    def http_flow(
+        self,
+        name: str,
+        url: str,
+        *,
+        enabled: bool = True,
+        attempts: int | None = None,
+        **step_input: Any,
+    ) -> tuple[str, str]:
+        """Save a flow whose one step (``notify``) POSTs the event's amount to ``url`` (and
+        ``step_input`` besides); return (flow id, hook token). ``attempts``: the step's
+        ``max_attempts``."""
+        step: dict[str, Any] = {
+            "key": "notify",
+            "action": "http.send_request",
+            "input": {
+                "method": "POST",
+                "url": url,
+                "json_body": {"amount": "{{ event.amount }}"},
+                **step_input,
+            },
+        }
+        if attempts is not None:
+            step["max_attempts"] = attempts
+        doc = FlowDocument.model_validate({"name": name, "enabled": enabled, "steps": [step]})
+        row = self.call(self.runtime.services.flows.save(doc)).row
+        return row.id, row.hook_token
+
+    def deliver(self, token: str, count: int = 1) -> list[str]:
+        """Deliver ``count`` transactions to the hook ``token``; the ids of the runs started."""
+
+        async def send() -> list[str]:
+            accepted = [
+                await webhook(self.runtime, token, {**TRANSACTION, "n": n}) for n in range(count)
+            ]
+            return [run_id for a in accepted for run_id in a.run_ids]
+
+        return self.call(send())
+
+    def wait_finished(self, run_ids: list[str]) -> None:
+        """Wait until the server's worker has finished (succeeded or failed) every run."""
+        runs = self.runtime.services.runs
+        done = (RunStatus.SUCCEEDED, RunStatus.FAILED)
+
+        def finished() -> bool:
+            return all(self.call(runs.get_run(r))[0].status in done for r in run_ids)
+
+        wait_for(finished, what=f"runs {run_ids} to finish")
+
 
 @contextmanager
 def _served(make_settings: Callable[..., Settings], *, workers: bool) -> Iterator[UIServer]:
@@ -72,7 +127,7 @@ def ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
 
 @pytest.fixture
 def working_ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
-    """:func:`ui_server` with its workers on: the flows built in the test run."""
+    """:func:`ui_server` with its workers on: the flows built in the test run, and replays."""
     with _served(make_settings, workers=True) as server:
         yield server
 

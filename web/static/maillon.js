@@ -186,3 +186,19 @@ document.addEventListener("connection-created", (event) => {
     dialog.close();
   }
 });
+
+// -- the runs list ----------------------------------------------------------------------------
+
+// <input data-period-range="select-id">: typing a date there chooses "between the dates" in
+// that select. In the capture phase, so that the choice is made before htmx sends the form.
+document.addEventListener(
+  "change",
+  (event) => {
+    const input = event.target;
+    const selectId = input.dataset && input.dataset.periodRange;
+    if (selectId && input.value) {
+      document.getElementById(selectId).value = "range";
+    }
+  },
+  true,
+);

@@ -28,9 +28,10 @@ from maillon.web.auth import UI
 from maillon.web.ui.access import AccessController
 from maillon.web.ui.assets import static_files, templates
 from maillon.web.ui.connections import ConnectionsController
+from maillon.web.ui.dashboard import dashboard
 from maillon.web.ui.flows import FlowsController
-from maillon.web.ui.home import home
 from maillon.web.ui.render import render
+from maillon.web.ui.runs import RunsController, event_body
 from maillon.web.ui.settings import SettingsController
 
 __all__ = ["CONTROLLERS", "templates", "ui_routes"]
@@ -39,8 +40,10 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     AccessController,
     ConnectionsController,
     FlowsController,
+    RunsController,
     SettingsController,
-    home,
+    dashboard,
+    event_body,
 ]
 
 #: Scripts and styles from this site only, no inline script (htmx's inline indicator style is

@@ -19,6 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from maillon.web.auth import PUBLIC
+from maillon.web.ui import formats
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "static_files", "static_url", "templates", "when"]
 
@@ -35,20 +36,31 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={digest}"
 
 
-def when(timestamp: float | None) -> str:
+def when(timestamp: float | None, *, seconds: bool = False) -> str:
     """An epoch time as the UI shows it until dates follow the user's locale."""
     if timestamp is None:
         return "never"
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+    shape = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
+    return time.strftime(shape, time.gmtime(timestamp))
 
 
 def _register(engine: JinjaTemplateEngine) -> None:
     engine.engine.globals["static"] = static_url
     engine.engine.filters["when"] = when
+    engine.engine.filters.update(
+        ago=formats.ago,
+        detail_label=formats.detail_label,
+        duration=formats.duration,
+        first_line=formats.first_line,
+        number=formats.number,
+        parsed_json=formats.parsed_json,
+        pretty_json=formats.pretty_json,
+    )
 
 
 def templates() -> TemplateConfig[JinjaTemplateEngine]:
-    """Jinja templates from ``web/templates`` (autoescaped), with ``static()`` and ``|when``."""
+    """Jinja templates from ``web/templates`` (autoescaped), with ``static()``, ``|when`` and
+    the filters of :mod:`maillon.web.ui.formats`."""
     return TemplateConfig(
         directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_register
     )

@@ -487,8 +487,8 @@ class FlowsController(Controller):
     async def release(
         self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
     ) -> Response[bytes]:
-        """Run the events held while the flow was off."""
+        """Run the events held while the flow was off, then go back where the button was (the
+        flow's page, or a held run's)."""
+        back = safe_path((await form(request)).get("next"), f"/flows/{flow_id}")
         count = await services.runs.release_held(flow_id)
-        return redirect(
-            f"/flows/{flow_id}", ("success", f"{count} held run{'s' if count != 1 else ''} queued.")
-        )
+        return redirect(back, ("success", f"{count} held run{'s' if count != 1 else ''} queued."))

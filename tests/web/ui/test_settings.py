@@ -36,7 +36,8 @@ def test_the_owner_adds_a_member_who_then_signs_in(new_page: NewPage, ui_server:
     member.get_by_role("button", name="Set my password").click()
     expect(member.get_by_role("status")).to_contain_text("Your password is set, Max Member")
     sign_in(member, ui_server.url, "max@example.com", "max's own password")
-    expect(member.get_by_role("heading", level=1)).to_have_text("Welcome, Max Member")
+    expect(member.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    expect(member.locator(".account .who")).to_have_text("Max Member")
     member.goto(ui_server.url + "/settings")
     expect(member.get_by_role("heading", name="Users")).to_have_count(0)  # owner only
     check_accessibility(member)

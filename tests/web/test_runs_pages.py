@@ -1,0 +1,129 @@
+"""The runs pages over real HTTP: what each answer holds, what it refuses, what it never shows.
+
+The browser tests (tests/web/ui/test_runs.py) drive the pages as a person does; these check the
+answers themselves on SQLite and PostgreSQL: htmx partials, downloads, CSRF, secrets.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from maillon.connectors.testing import FakeServer
+from maillon.engine.executor import SECRET_MASK
+from tests.support.flows import TRANSACTION
+from tests.support.web import UIServer, csrf_field, sign_in_client
+
+
+def test_the_runs_list_answers_htmx_with_its_results_only(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    flow_id, token = ui_server.http_flow("Paused", "http://127.0.0.1:9/", enabled=False)
+    [run_id] = ui_server.deliver(token)
+    with sign_in_client(ui_server.url) as client:
+        full = client.get("/runs", params={"flow": flow_id, "status": "held", "period": "1h"})
+        assert full.status_code == 200
+        assert full.headers["vary"] == "HX-Request"
+        assert "<html" in full.text
+        assert f'href="/runs/{run_id}"' in full.text
+        assert f'<option value="{flow_id}" selected>Paused</option>' in full.text
+
+        partial = client.get("/runs", params={"status": "held"}, headers={"HX-Request": "true"})
+        assert "<html" not in partial.text
+        assert partial.text.count('<section id="runs-results"') == 1
+        assert f'href="/runs/{run_id}"' in partial.text
+
+        # A page restored from htmx's history is a whole page again.
+        restored = client.get(
+            "/runs",
+            params={"status": "held"},
+            headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+        )
+        assert "<html" in restored.text
+
+        none = client.get("/runs", params={"status": "succeeded"})
+        assert "No run matches these filters." in none.text
+
+
+def test_wrong_filters_are_explained_and_ignored(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    _, token = ui_server.http_flow("Paused", "http://127.0.0.1:9/", enabled=False)
+    [run_id] = ui_server.deliver(token)
+    with sign_in_client(ui_server.url) as client:
+        page = client.get("/runs", params={"status": "lost"})
+        assert page.status_code == 200
+        assert "There is no status “lost”: showing every status." in page.text
+        assert f'href="/runs/{run_id}"' in page.text
+        page = client.get("/runs", params={"period": "range", "from": "yesterday"})
+        assert "From: enter a date and time such as 2026-11-29T14:00 (UTC)." in page.text
+        assert f'href="/runs/{run_id}"' in page.text
+
+
+def test_an_unknown_run_is_a_not_found_page(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    with sign_in_client(ui_server.url) as client:
+        page = client.get("/runs/01a2-unknown")
+        assert page.status_code == 404
+        assert "No run 01a2-unknown" in page.text
+        assert client.get("/events/01a2-unknown/body.json").status_code == 404
+
+
+def test_the_event_downloads_as_it_was_stored(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    _, token = ui_server.http_flow("Paused", "http://127.0.0.1:9/", enabled=False)
+    [run_id] = ui_server.deliver(token)
+    event_id = ui_server.call(ui_server.runtime.services.runs.get_run(run_id))[0].event_id
+    assert httpx.get(f"{ui_server.url}/events/{event_id}/body.json").status_code == 303
+    with sign_in_client(ui_server.url) as client:
+        answer = client.get(f"/events/{event_id}/body.json")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/json"
+        assert (
+            answer.headers["content-disposition"] == f'attachment; filename="event-{event_id}.json"'
+        )
+        assert answer.json() == {**TRANSACTION, "n": 0}
+
+
+def test_replay_needs_the_form_token_and_a_failed_or_held_run(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    flow_id, token = ui_server.http_flow("Paused", "http://127.0.0.1:9/", enabled=False)
+    [run_id] = ui_server.deliver(token)
+    with sign_in_client(ui_server.url) as client:
+        forged = client.post(f"/runs/{run_id}/replay", data={"next": "/"})
+        assert forged.status_code == 403
+        field = csrf_field(client.get(f"/runs/{run_id}").text)
+        replayed = client.post(
+            f"/runs/{run_id}/replay", data={"_csrf_token": field, "next": "//evil.example/"}
+        )
+        assert (replayed.status_code, replayed.headers["location"]) == (303, f"/runs/{run_id}")
+        page = client.get(f"/runs/{run_id}")
+        assert "Replay queued" in page.text
+        assert "Queued" in page.text
+        # Queued now: a second replay is refused, and says why.
+        again = client.post(f"/runs/{run_id}/replay", data={"_csrf_token": field, "next": "/"})
+        assert again.headers["location"] == "/"
+        assert "Not replayed: run" in client.get("/").text
+        released = client.post(
+            f"/flows/{flow_id}/release", data={"_csrf_token": field, "next": f"/runs/{run_id}"}
+        )
+        assert released.headers["location"] == f"/runs/{run_id}"
+        assert "0 held runs queued." in client.get(f"/runs/{run_id}").text
+
+
+def test_a_run_page_never_shows_a_secret_input(
+    working_ui_server: UIServer, fake_server: FakeServer
+) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    fake_server.on("POST", "/orders", (201, {"id": 7}))
+    _, token = server.http_flow(
+        "With a token", fake_server.url + "orders", bearer_token="s3cret-{{ event.currency }}"
+    )
+    [run_id] = server.deliver(token)
+    server.wait_finished([run_id])
+    [request] = fake_server.received("POST", "/orders")
+    assert request.headers["authorization"] == "Bearer s3cret-EUR"
+    with sign_in_client(server.url) as client:
+        page = client.get(f"/runs/{run_id}").text
+        api = client.get(f"/api/runs/{run_id}").json()
+    assert "s3cret" not in page
+    assert SECRET_MASK in page
+    assert api["steps"][0]["input"]["bearer_token"] == SECRET_MASK

@@ -1,0 +1,197 @@
+"""``/runs``: every run, filtered and paged; a run's page; replaying runs and releasing held ones.
+
+The list's filters are a GET form, so that a filtered list is a URL one can bookmark or send;
+htmx submits it as the filters change and swaps only the results (``runs/_results.html``),
+pushing the URL. Pages are keyset pages (``before=<last id>``): ids are time-ordered, so an
+older page costs the same as the first however many runs there are.
+
+A run's page refreshes itself every two seconds while the run is queued or running (htmx,
+``hx-select`` on the page's own answer), and stops once the run has finished. Replay (and, on
+a held run's page, the flow's release of its held runs) are plain forms that post, then
+redirect back with a message: a reload never posts again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
+
+from maillon.engine.errors import Conflict
+from maillon.engine.models import RunStatus
+from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
+
+__all__ = ["PAGE_SIZE", "RunFilters", "RunsController", "event_body"]
+
+PAGE_SIZE = 50
+
+#: The time filter's choices: value, words, and how far back (``None``: no limit).
+PERIODS: list[tuple[str, str, float | None]] = [
+    ("", "Any time", None),
+    ("1h", "Last hour", 3600),
+    ("24h", "Last 24 hours", 86_400),
+    ("7d", "Last 7 days", 7 * 86_400),
+    ("range", "Between the dates below", None),
+]
+_SPANS = {value: span for value, _, span in PERIODS}
+#: What ``<input type="datetime-local">`` sends (seconds are optional).
+_LOCAL_TIME = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    """The list's filters as the URL gives them; every value is kept as typed, for the form."""
+
+    flow: str = ""
+    status: str = ""
+    period: str = ""
+    start: str = ""
+    end: str = ""
+    before: str = ""
+
+    @classmethod
+    def read(cls, query: Mapping[str, str]) -> tuple[RunFilters, list[Flash]]:
+        """The filters in ``query``, and what was wrong with them (those parts are ignored)."""
+        said: list[Flash] = []
+        status = query.get("status", "")
+        if status and status not in set(RunStatus):
+            said.append(("error", f"There is no status “{status[:40]}”: showing every status."))
+            status = ""
+        period = query.get("period", "")
+        if period not in _SPANS:
+            period = ""
+        filters = cls(
+            flow=query.get("flow", "")[:36],
+            status=status,
+            period=period,
+            start=query.get("from", "")[:19],
+            end=query.get("to", "")[:19],
+            before=query.get("before", "")[:36],
+        )
+        for label, text in (("From", filters.start), ("To", filters.end)):
+            if filters.period == "range" and text and _utc(text) is None:
+                said.append(
+                    ("error", f"{label}: enter a date and time such as 2026-11-29T14:00 (UTC).")
+                )
+        return filters, said
+
+    def window(self, now: float) -> tuple[float | None, float | None]:
+        """``(since, until)`` in epoch seconds, either ``None`` when open."""
+        if self.period == "range":
+            return _utc(self.start), _utc(self.end)
+        span = _SPANS.get(self.period)
+        return (now - span if span else None), None
+
+    @property
+    def run_status(self) -> RunStatus | None:
+        """The status filter, if any."""
+        return RunStatus(self.status) if self.status else None
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter narrows the list (paging aside)."""
+        return any((self.flow, self.status, self.period))
+
+    def url(self, **changes: str) -> str:
+        """``/runs`` with these filters, ``changes`` applied; empty values left out."""
+        chosen = replace(self, **changes)
+        params = {
+            "flow": chosen.flow,
+            "status": chosen.status,
+            "period": chosen.period,
+            "from": chosen.start if chosen.period == "range" else "",
+            "to": chosen.end if chosen.period == "range" else "",
+            "before": chosen.before,
+        }
+        query = urlencode({k: v for k, v in params.items() if v})
+        return f"/runs?{query}" if query else "/runs"
+
+
+def _utc(text: str) -> float | None:
+    """A ``datetime-local`` value read as UTC (the times the pages show), or ``None``."""
+    for shape in _LOCAL_TIME:
+        try:
+            parsed = dt.datetime.strptime(text, shape).replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+        return parsed.timestamp()
+    return None
+
+
+class RunsController(Controller):
+    """The runs list, a run's page, and replaying a run."""
+
+    path = "/runs"
+
+    @get("/")
+    async def list_runs(self, request: HTMXRequest, services: ServicesDep) -> Response[bytes]:
+        """Runs newest first, filtered by flow, status and time; ``before`` pages back."""
+        filters, said = RunFilters.read(request.query_params)
+        since, until = filters.window(time.time())
+        found = await services.runs.list_runs(
+            filters.flow or None,
+            filters.run_status,
+            PAGE_SIZE + 1,
+            filters.before or None,
+            since=since,
+            until=until,
+        )
+        page = found[:PAGE_SIZE]
+        older = filters.url(before=page[-1].id) if len(found) > PAGE_SIZE else None
+        # htmx asks for the results alone, except when it restores a page from history.
+        partial = request.htmx and not request.htmx.history_restore_request
+        return render(
+            request,
+            "runs/_results.html" if partial else "runs/list.html",
+            said=said,
+            # The same URL answers a page or its results: caches must keep them apart.
+            headers={"Vary": "HX-Request"},
+            section="runs",
+            runs=page,
+            names=await services.flows.names(),
+            filters=filters,
+            periods=PERIODS,
+            statuses=list(RunStatus),
+            older=older,
+        )
+
+    @get("/{run_id:str}")
+    async def show(
+        self, request: HTMXRequest, services: ServicesDep, run_id: FromPath[str]
+    ) -> Response[bytes]:
+        """A run: its flow, times, error, the event that started it, and every step."""
+        detail = await services.runs.detail(run_id)
+        return render(request, "runs/run.html", section="runs", detail=detail)
+
+    @post("/{run_id:str}/replay")
+    async def replay(
+        self, request: HTMXRequest, services: ServicesDep, run_id: FromPath[str]
+    ) -> Response[Any]:
+        """Queue a failed or held run again, then go back where the button was."""
+        back = safe_path((await form(request)).get("next"), f"/runs/{run_id}")
+        try:
+            await services.runs.replay(run_id)
+        except Conflict as exc:
+            return redirect(back, ("error", f"Not replayed: {exc}."))
+        return redirect(
+            back,
+            ("success", "Replay queued: the run resumes from its first step that did not succeed."),
+        )
+
+
+@get("/events/{event_id:str}/body.json")
+async def event_body(services: ServicesDep, event_id: FromPath[str]) -> Response[str]:
+    """A delivery's body as it was stored, as a file to download."""
+    event, _ = await services.runs.get_event(event_id)
+    return Response(
+        event.body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="event-{event.id}.json"'},
+    )
