@@ -196,7 +196,7 @@ class Executor:
                     return True
                 reason = f"step {step.key}: {exc}"
                 if exc.transient:
-                    reason += f" (gave up after {attempt} attempts)"
+                    reason += f" (gave up after {attempt} attempt{'s' if attempt > 1 else ''})"
                 await self._finish(run, owner, record, RunStatus.FAILED, reason)
                 return False
             context["steps"][step.key] = output
