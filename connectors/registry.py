@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from maillon.connectors.base import Action, Connector
+from maillon.connectors.base import Action, Connector, NoConnection
 
 __all__ = ["ENTRY_POINT_GROUP", "Registry", "default_registry"]
 
@@ -86,8 +86,10 @@ class Registry:
         return [c for c in self.all() if c.connection_kind == kind]
 
     def kinds(self) -> list[str]:
-        """Every connection kind that can be saved."""
-        return sorted({c.connection_kind for c in self.all() if c.needs_connection or c.triggers})
+        """Every connection kind that can be saved: those of connectors that have a connection
+        model, needed or optional (an HTTP API's base URL and token)."""
+        saved = [c for c in self.all() if c.connection is not NoConnection or c.triggers]
+        return sorted({c.connection_kind for c in saved})
 
     def resolve(self, action_ref: str) -> tuple[Connector, type[Action[Any, Any, Any]]]:
         """Look up ``"slack.send_message"``; raise ``LookupError`` with a readable reason."""

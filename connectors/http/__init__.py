@@ -8,6 +8,7 @@ is imported on the first request only. Steps that name no connection get an empt
 from __future__ import annotations
 
 from maillon.connectors.http._client import aclose_clients
+from maillon.connectors.http.check import check_connection
 from maillon.connectors.http.connection import HttpConnection
 from maillon.connectors.http.send_request import SendRequest
 from maillon.connectors.sdk import Connector
@@ -22,4 +23,5 @@ connector = Connector(
     connection=HttpConnection,
     connection_optional=True,
     close=aclose_clients,
+    check=check_connection,
 )

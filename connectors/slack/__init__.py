@@ -7,6 +7,7 @@ Uses the official ``slack_sdk`` sync clients (urllib underneath); the engine run
 from __future__ import annotations
 
 from maillon.connectors.sdk import Connector
+from maillon.connectors.slack.check import check_connection
 from maillon.connectors.slack.connection import SlackConnection
 from maillon.connectors.slack.send_message import SendMessage
 from maillon.connectors.slack.send_webhook_message import SendWebhookMessage
@@ -19,4 +20,5 @@ connector = Connector(
     description="Post messages to Slack channels, threads and direct messages.",
     actions=(SendMessage, SendWebhookMessage),
     connection=SlackConnection,
+    check=check_connection,
 )

@@ -131,8 +131,11 @@ def _describe(code: str) -> str:
     return f"{code} ({hint})" if hint else code
 
 
-def classify_api_error(exc: SlackApiError) -> ConnectorError:
-    """Turn a Web API refusal into a transient or permanent error carrying Slack's code."""
+def classify_api_error(exc: SlackApiError, refused: str = "the message") -> ConnectorError:
+    """Turn a Web API refusal into a transient or permanent error carrying Slack's code.
+
+    ``refused``: what Slack refused, as the message says it ("the bot token" for a test).
+    """
     response = exc.response
     status: int = response.status_code
     data = response.data if isinstance(response.data, dict) else {}
@@ -150,7 +153,7 @@ def classify_api_error(exc: SlackApiError) -> ConnectorError:
     if status >= 500 or code in _TRANSIENT_CODES:
         return TransientError(f"Slack is unavailable: {code} (HTTP {status})", details=details)
 
-    message = f"Slack refused the message: {_describe(code)}"
+    message = f"Slack refused {refused}: {_describe(code)}"
     if code == "missing_scope" and data.get("needed"):
         details["needed"] = data["needed"]
         details["provided"] = data.get("provided")

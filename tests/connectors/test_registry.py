@@ -196,3 +196,9 @@ def test_a_connector_one_thread_is_loading_is_not_missed_by_another(
     first.join(5)
     second.join(5)
     assert answers == [echo, [echo] if second_call == "all" else echo]
+
+
+def test_every_installed_app_with_a_connection_model_can_be_saved() -> None:
+    # HTTP's connection is optional (steps may name none) but can be saved all the same; the
+    # three Google apps share one kind.
+    assert Registry().kinds() == ["google", "http", "particeep", "slack", "smtp"]

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
+
+from maillon.connectors.google import GoogleConnection
 from maillon.connectors.sdk import ActionContext
 from maillon.connectors.testing import FakeServer
 
@@ -29,3 +37,37 @@ def google_error(status: int, message: str, reason: str, status_name: str = "") 
 def token_forms(server: FakeServer) -> list[dict[str, str]]:
     """The forms posted to the token endpoint, one value per field."""
     return [{k: v[0] for k, v in r.form().items()} for r in server.received("POST", TOKEN_PATH)]
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def fake_id_token(claims: dict[str, object]) -> str:
+    """An ID token as Google's token endpoint returns one (the signature is not checked)."""
+    header = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    return f"{header}.{b64url(json.dumps(claims).encode())}.{b64url(b'signature')}"
+
+
+def service_account_conn(server: FakeServer, key: rsa.RSAPrivateKey) -> GoogleConnection:
+    """A service account acting as ada@example.com, its token endpoint and APIs on ``server``."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "maillon-test",
+        "private_key_id": "kid-1",
+        "private_key": pem,
+        "client_email": "robot@maillon-test.iam.gserviceaccount.com",
+        "client_id": "123",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return GoogleConnection(
+        service_account_json=SecretStr(json.dumps(info)),
+        subject="ada@example.com",
+        token_uri=server.url + "token",
+        api_endpoint=server.url,
+    )

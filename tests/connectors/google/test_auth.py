@@ -8,7 +8,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
 
@@ -21,18 +21,18 @@ from maillon.connectors.google.sheets import AppendRow
 from maillon.connectors.sdk import PermanentError, TokenSet
 from maillon.connectors.testing import FakeServer
 from maillon.engine.oauth import authorization_url
-from tests.connectors.google.support import GMAIL_SEND, TOKEN_PATH, ctx, google_error, token_forms
+from tests.connectors.google.support import (
+    GMAIL_SEND,
+    TOKEN_PATH,
+    b64url,
+    ctx,
+    fake_id_token,
+    google_error,
+    service_account_conn,
+    token_forms,
+)
 
 MAIL = SendEmail.Input(to="ada@example.com", subject="Hi", text="hi")
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def fake_id_token(claims: dict[str, object]) -> str:
-    header = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-    return f"{header}.{b64url(json.dumps(claims).encode())}.{b64url(b'signature')}"
 
 
 # --- the consent flow ---------------------------------------------------------------------------
@@ -183,35 +183,6 @@ def test_sessions_are_cached_and_oauth_credentials_shared_between_apis(
 
 
 # --- service accounts ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    """A throwaway key for a fake service account."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def service_account_conn(server: FakeServer, key: rsa.RSAPrivateKey) -> GoogleConnection:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "maillon-test",
-        "private_key_id": "kid-1",
-        "private_key": pem,
-        "client_email": "robot@maillon-test.iam.gserviceaccount.com",
-        "client_id": "123",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
-    return GoogleConnection(
-        service_account_json=SecretStr(json.dumps(info)),
-        subject="ada@example.com",
-        token_uri=server.url + "token",
-        api_endpoint=server.url,
-    )
 
 
 def test_service_account_exchanges_a_signed_jwt_for_a_token(
