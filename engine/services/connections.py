@@ -8,7 +8,9 @@ process (other processes within the cache's few seconds).
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +32,28 @@ from maillon.engine.services.base import Service
 from maillon.engine.services.sources import Sources
 from maillon.engine.validation import describe
 
-__all__ = ["ConnectionView", "Connections"]
+__all__ = ["ConnectionField", "ConnectionView", "Connections", "UnknownField"]
+
+
+@dataclass(frozen=True)
+class ConnectionField:
+    """A field of an app's connections, described in one line for people."""
+
+    name: str
+    #: The field's title and the first sentence of its description.
+    summary: str
+    secret: bool
+    required: bool
+    #: The value used when the field is not given (``None`` also for "no default").
+    default: Any = None
+
+
+class UnknownField(Invalid):
+    """A connection was given fields its app does not have; ``choices`` are the ones it has."""
+
+    def __init__(self, problems: list[str], choices: list[ConnectionField]) -> None:
+        super().__init__(problems)
+        self.choices = choices
 
 
 @dataclass(frozen=True)
@@ -82,11 +105,23 @@ class Connections(Service):
         """The connector that defines connections of ``app`` (raises :class:`Invalid`)."""
         connectors = self.registry.for_kind(app)
         if not connectors:
+            other = self.registry.get(app)
+            if other is not None and other.connection_kind != app:
+                raise Invalid(
+                    [
+                        f"{app} uses {other.connection_kind} connections: save the connection as "
+                        f"app {other.connection_kind!r}"
+                    ]
+                )
             known = ", ".join(self.registry.kinds())
             raise Invalid([f"unknown app {app!r} (installed: {known})"])
         # Several connectors may share a kind (Gmail, Sheets, Calendar): one with triggers or
         # OAuth knows the most about the account.
         return next((c for c in connectors if c.triggers or c.oauth), connectors[0])
+
+    async def fields(self, app: str) -> list[ConnectionField]:
+        """The fields a connection of ``app`` takes, in the model's order."""
+        return _fields(self.connector(app))
 
     def catalog(self) -> list[Connector]:
         """Every installed connector (the apps a connection or a step can use)."""
@@ -176,7 +211,7 @@ class Connections(Service):
             try:
                 public, secret = split_secrets(connector, merged)
             except ValidationError as exc:
-                raise Invalid([describe(exc)]) from exc
+                raise _refusal(kind, connector, exc) from exc
             new_name = name or (row.name if row is not None else "")
             clash = s.exec(select(ConnectionRow).where(ConnectionRow.name == new_name)).first()
             if clash is not None and (row is None or clash.id != row.id):
@@ -226,6 +261,34 @@ class Connections(Service):
             return ConnectionCheck(ok=False, message=f"incomplete connection: {describe(exc)}")
         except ConnectorError as exc:
             return ConnectionCheck(ok=False, message=exc.message)
+
+
+def _fields(connector: Connector) -> list[ConnectionField]:
+    model = connector.connection
+    secret = model.secret_fields()
+    out = []
+    for name, info in model.model_fields.items():
+        description = re.split(r"(?<=[.!?])\s+(?=[A-Z])", (info.description or "").strip())[0]
+        summary = ": ".join(part for part in (info.title, description) if part) or name
+        required = info.is_required()
+        default = None if required else info.get_default(call_default_factory=True)
+        out.append(ConnectionField(name, summary, name in secret, required, default or None))
+    return out
+
+
+def _refusal(app: str, connector: Connector, exc: ValidationError) -> Invalid:
+    """Why values do not make a connection; fields the app lacks come with the ones it has."""
+    choices = _fields(connector)
+    names = [f.name for f in choices]
+    unknown = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+    if not unknown:
+        return Invalid([describe(exc)])
+    problems = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        problems.append(f"{app} connections have no field {name!r}{hint}")
+    return UnknownField([*problems, f"the fields are: {', '.join(names)}"], choices)
 
 
 def _flows_using(s: Session, name: str) -> list[FlowRow]:
