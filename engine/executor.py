@@ -235,10 +235,20 @@ class Executor:
             return StepTrial(exc.rendered, None, str(exc), exc.details)
         return StepTrial(rendered, output)
 
-    async def _run_step(
-        self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
-    ) -> tuple[Any, Any]:
-        """Return (rendered input, output); raise :class:`_StepFailed`."""
+    def rehearse(self, step: StepSpec, context: dict[str, Any]) -> StepTrial:
+        """Render and validate one step's input as a run would, without calling the action
+        (``maillon flows test`` without ``--send``)."""
+        try:
+            _, action_cls, rendered = self._render(step, context)
+            _validated(action_cls, rendered)
+        except _StepFailed as exc:
+            return StepTrial(exc.rendered, None, str(exc))
+        return StepTrial(rendered)
+
+    def _render(
+        self, step: StepSpec, context: dict[str, Any]
+    ) -> tuple[Connector, type[Action[Any, Any, Any]], Any]:
+        """The step's connector, action and rendered input; raise :class:`_StepFailed`."""
         try:
             connector, action_cls = self._registry.resolve(step.action)
         except LookupError as exc:
@@ -247,6 +257,13 @@ class Executor:
             rendered = render_value(step.input, context)
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
+        return connector, action_cls, rendered
+
+    async def _run_step(
+        self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
+    ) -> tuple[Any, Any]:
+        """Return (rendered input, output); raise :class:`_StepFailed`."""
+        connector, action_cls, rendered = self._render(step, context)
         try:
             output = await self._call(run_id, step, connector, action_cls, rendered, attempt)
             return rendered, output
@@ -263,10 +280,7 @@ class Executor:
         rendered: Any,
         attempt: int,
     ) -> Any:
-        try:
-            data = action_cls.Input.model_validate(rendered)
-        except ValidationError as exc:
-            raise _StepFailed(f"invalid input: {describe(exc)}", transient=False) from exc
+        data = _validated(action_cls, rendered)
         try:
             if step.connection is None:
                 # No database read, so no thread hop (it cost more than the step's own work).
@@ -301,6 +315,17 @@ class Executor:
         if isinstance(result, BaseModel):
             return result.model_dump(mode="json")
         return result
+
+
+def _validated(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> BaseModel:
+    """The rendered input as the action's ``Input``; raise :class:`_StepFailed`."""
+    try:
+        data: BaseModel = action_cls.Input.model_validate(rendered)
+    except ValidationError as exc:
+        failure = _StepFailed(f"invalid input: {describe(exc)}", transient=False)
+        failure.rendered = rendered
+        raise failure from exc
+    return data
 
 
 def _failure(exc: ConnectorError) -> _StepFailed:

@@ -62,8 +62,9 @@ class Runtime:
             lease_seconds=settings.lease_seconds,
         )
         tokens = Tokens(self.db)
+        flows = Flows(self.db, self.registry, connections, sources, settings.base_url)
         self.services = Services(
-            flows=Flows(self.db, self.registry, connections, sources, settings.base_url),
+            flows=flows,
             runs=Runs(self.db, self.wakeup),
             connections=connections,
             sources=sources,
@@ -71,7 +72,7 @@ class Runtime:
             tokens=tokens,
             accounts=Accounts(self.db, tokens, session_lifetime=settings.session_lifetime),
             hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
-            editor=Editor(self.db, self.registry, self.executor),
+            editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),
         )
         self._stop = asyncio.Event()
