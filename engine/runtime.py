@@ -16,6 +16,7 @@ from maillon.engine.services import (
     Editor,
     Flows,
     Hooks,
+    Install,
     OAuth,
     Runs,
     Services,
@@ -74,6 +75,7 @@ class Runtime:
             hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
             editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),
+            install=Install(settings, self.db),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
