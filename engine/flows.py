@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -163,9 +163,9 @@ def _trigger_problems(
 
 
 def _step_problems(
-    i: int, step: StepSpec, registry: Registry, connections: dict[str, str]
+    i: int, step: StepSpec, registry: Registry, connections: dict[str, str], key: str = ""
 ) -> list[str]:
-    where = f"steps[{i}] ({step.key})"
+    where = f"steps[{i}] ({key or step.key})"
     try:
         connector, action = registry.resolve(step.action)
     except LookupError as exc:
@@ -338,26 +338,52 @@ def parse_document(
 def _part_problems(
     raw: Mapping[str, Any], registry: Registry, connections: dict[str, str]
 ) -> list[str]:
-    """The save checks of the trigger and of each step that reads on its own."""
+    """The save checks of the trigger and of each step, read leniently: a part with a mistake
+    of shape (already reported) is checked as if its unknown fields were absent and its key
+    well formed, so that its other problems come in the same round."""
     problems: list[str] = []
-    try:
-        trigger = _TRIGGER.validate_python(raw.get("trigger", {}))
-    except ValidationError:
-        pass
-    else:
+    trigger = _lenient(_TRIGGER.validate_python, raw.get("trigger", {}), _trigger_fields)
+    if trigger is not None:
         problems += _trigger_problems(trigger, registry, connections)
     steps = raw.get("steps")
     if isinstance(steps, list):
         for i, item in enumerate(steps):
-            try:
-                step = StepSpec.model_validate(item)
-            except ValidationError:
-                continue
-            problems += _step_problems(i, step, registry, connections)
+            step = _lenient(StepSpec.model_validate, item, lambda _: set(StepSpec.model_fields))
+            if step is not None:
+                key = item.get("key") if isinstance(item.get("key"), str) else ""
+                problems += _step_problems(i, step, registry, connections, key)
         problems += _duplicate_keys(
             [item.get("key") if isinstance(item, dict) else None for item in steps]
         )
     return problems
+
+
+T = TypeVar("T")
+
+
+def _lenient(
+    read: Callable[[Any], T], item: Any, fields: Callable[[dict[str, Any]], set[str]]
+) -> T | None:
+    """``read(item)``; failing that, ``read`` of ``item`` without its unknown fields and with
+    its step key made well formed; ``None`` if it still cannot be read."""
+    try:
+        return read(item)
+    except ValidationError:
+        if not isinstance(item, dict):
+            return None
+    known = fields(item)
+    cleaned = {k: v for k, v in item.items() if k in known}
+    if isinstance(cleaned.get("key"), str) and not _KEY.match(cleaned["key"]):
+        cleaned["key"] = _key_like(cleaned["key"])
+    try:
+        return read(cleaned)
+    except ValidationError:
+        return None
+
+
+def _trigger_fields(item: dict[str, Any]) -> set[str]:
+    app = item.get("type", "webhook") != "webhook"
+    return set((AppEventTrigger if app else WebhookTrigger).model_fields)
 
 
 def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Registry) -> list[str]:
