@@ -14,8 +14,10 @@ import pytest
 pytest_plugins = [
     "tests.support.accounts",
     "tests.support.browser",
+    "tests.support.cli",
     "tests.support.db",
     "tests.support.tls",
+    "tests.support.smtp",
     "tests.support.web",
     "maillon.connectors.testing.pytest_plugin",
 ]

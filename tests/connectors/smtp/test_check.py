@@ -9,8 +9,8 @@ from pydantic import SecretStr
 
 from maillon.connectors.sdk import ConnectionCheck, PermanentError, TransientError
 from maillon.connectors.smtp import SmtpConnection, connector
-from tests.connectors.smtp.conftest import PASSWORD, USERNAME, StartServer
 from tests.support.server import free_port
+from tests.support.smtp import PASSWORD, USERNAME, StartServer
 from tests.support.tls import Cert
 
 
