@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -149,3 +150,17 @@ def test_commands_print_no_library_info_logs(cli: Cli) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok: Connected to Particeep (0 webhook(s) registered).\n"
     assert result.stderr == ""
+
+
+def test_serve_on_an_address_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("serve", "--port", str(port), env={"MAILLON_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use (another server "
+        "there? --port or MAILLON_PORT chooses another)\n"
+    )
+    assert not (tmp_path / "maillon.db").exists()  # nothing started

@@ -224,3 +224,8 @@ def test_a_saved_flow_is_tested_against_its_apps_sample(cli: Cli, tmp_path: Path
 
     assert "rendered, nothing sent, against its app's sample event" in out
     assert '"text": "New transaction: 1,500.00 EUR (PENDING, WALLET) by investor' in out
+
+
+def test_a_missing_flow_file_or_flow_is_named(cli: Cli) -> None:
+    assert "no file nowhere.yaml" in cli("flows", "test", "nowhere.yaml", code=2).stderr
+    assert cli("flows", "test", "No such flow", code=1).stderr == "Error: no flow No such flow\n"

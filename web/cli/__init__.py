@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -92,6 +93,7 @@ def serve(obj: Ctx, host: str | None, port: int | None, workers: int | None) -> 
     settings = obj.settings.model_copy(update=updates)
     setup_logging(settings, quiet=False)
     warn_about_legacy_data(settings)
+    _check_address(settings.host, settings.port)
     with translated(settings):
         migrate(settings.resolved_database_url, in_child=True)
         app = create_app(settings)
@@ -100,6 +102,20 @@ def serve(obj: Ctx, host: str | None, port: int | None, workers: int | None) -> 
     )
     _tune_for_serving()
     uvicorn.run(app, host=settings.host, port=settings.port, **UVICORN_OPTIONS)  # type: ignore[arg-type]
+
+
+def _check_address(host: str, port: int) -> None:
+    """Say plainly, before anything starts, that the address cannot be listened on (uvicorn
+    would log it among its start-up lines and exit with its own status)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror} (another server there? "
+            "--port or MAILLON_PORT chooses another)"
+        ) from exc
 
 
 @main.command()

@@ -169,8 +169,10 @@ def flows_test(obj: Ctx, flow: str, event_file: Path | None, send: bool) -> None
     real, in order, each one's output feeding the next, and their outputs are printed.
     """
     event = event_file.read_text() if event_file else None
-    editor = obj.services.editor
     path = Path(flow)
+    if path.suffix in (".yaml", ".yml") and not path.is_file():
+        raise click.BadParameter(f"no file {flow}", param_hint="FLOW")
+    editor = obj.services.editor
     if path.is_file():
         tests = obj.run(editor.test_yaml(path.read_text(), event, send=send))
     else:
