@@ -53,7 +53,9 @@ class Connection(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     #: Connectors whose connection models share a kind share saved connections (one Google
-    #: account serves Gmail, Sheets and Calendar). ``None``: the connector's own key.
+    #: account serves Gmail, Sheets and Calendar). ``None``: the connector's own key. Such a
+    #: model names the kind for people with ``model_config = ConfigDict(title="Google")``;
+    #: otherwise its connector's title does.
     kind: ClassVar[str | None] = None
 
     @classmethod
@@ -155,6 +157,8 @@ class Action(Generic[ConnT, InputT, OutputT]):
     key: ClassVar[str]
     title: ClassVar[str]
     description: ClassVar[str] = ""
+    #: Inputs most steps leave alone: forms fold them under "More inputs" until one is used.
+    advanced_inputs: ClassVar[tuple[str, ...]] = ()
     #: The connection model ``run`` receives (the connector's, or a base class of it).
     ConnectionModel: ClassVar[_ConnectionSlot] = _ConnectionSlot()
     #: Validates a step's rendered input into ``run``'s ``data``; its fields make the form.
@@ -250,7 +254,10 @@ class SyncReport:
 class ConnectionCheck:
     """The outcome of "test connection", in words for people."""
 
-    ok: bool
+    #: Whether the app accepted the credentials; ``None`` when nothing could be asked (no
+    #: credential to test is set, or none can be tested without a side effect), which
+    #: ``message`` then explains.
+    ok: bool | None
     message: str
 
 

@@ -4,10 +4,11 @@ A connector, built in or installed from another package, needs only this::
 
     from maillon.connectors.sdk import Action, ActionContext, Connection, Connector
 
-The names live in three private homes, :mod:`maillon.connectors.base` (the contract:
+The names live in private homes, :mod:`maillon.connectors.base` (the contract:
 connections, actions, app triggers, the connector), :mod:`maillon.connectors.errors` (the error
-tree and the ``Retry-After`` parser) and :mod:`maillon.connectors.oauth` (how accounts connect
-with OAuth 2.0), which the engine imports directly. Only what is listed in
+tree and the ``Retry-After`` parser), :mod:`maillon.connectors.oauth` (how accounts connect
+with OAuth 2.0), which the engine imports directly, and :mod:`maillon.connectors.files` (files
+passed between steps by reference, downloaded within a size limit). Only what is listed in
 ``__all__`` here is promised to connector authors; the rest of those modules may change. The
 walkthrough is ``docs/connectors.md``; the testing kit is :mod:`maillon.connectors.testing`;
 the tree of errors, and when the engine retries, is drawn in :mod:`maillon.connectors.errors`.
@@ -32,10 +33,20 @@ from maillon.connectors.errors import (
     TransientError,
     parse_retry_after,
 )
+from maillon.connectors.files import (
+    DEFAULT_MAX_FILE_BYTES,
+    FileInput,
+    FileRef,
+    LoadedFile,
+    MaxFileBytes,
+    aclose_fetch_clients,
+    open_file,
+)
 from maillon.connectors.oauth import OAuth2, TokenSet, default_token_fields
 from maillon.connectors.registry import ENTRY_POINT_GROUP
 
 __all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
     "ENTRY_POINT_GROUP",
     "Action",
     "ActionContext",
@@ -44,6 +55,10 @@ __all__ = [
     "ConnectionCheck",
     "Connector",
     "ConnectorError",
+    "FileInput",
+    "FileRef",
+    "LoadedFile",
+    "MaxFileBytes",
     "NoConnection",
     "OAuth2",
     "PermanentError",
@@ -51,6 +66,8 @@ __all__ = [
     "TokenSet",
     "TransientError",
     "TriggerEvent",
+    "aclose_fetch_clients",
     "default_token_fields",
+    "open_file",
     "parse_retry_after",
 ]

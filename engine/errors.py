@@ -13,6 +13,8 @@ The hierarchy::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "RateLimited"]
 
 
@@ -25,11 +27,19 @@ class Conflict(ValueError):
 
 
 class Invalid(ValueError):
-    """Input that cannot be accepted; ``problems`` lists every reason, not just the first."""
+    """Input that cannot be accepted; ``problems`` lists every reason, not just the first.
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    ``fields`` maps an input, named as the caller sent it (``name``, ``values.bot_token``), to
+    what is wrong with it, so that a form can show each reason next to its input; ``general``
+    are the reasons that concern no single input. ``problems`` holds both, a field's reason as
+    ``"<input>: <reason>"``.
+    """
+
+    def __init__(self, problems: list[str], fields: Mapping[str, str] | None = None) -> None:
+        self.general = list(problems)
+        self.fields = dict(fields or {})
+        self.problems = [*self.general, *(f"{k}: {v}" for k, v in self.fields.items())]
+        super().__init__("; ".join(self.problems))
 
 
 class Forbidden(Exception):

@@ -91,6 +91,11 @@ class ConnectionRow(SQLModel, table=True):
     hook_token: str | None = Field(default=None, unique=True, index=True, max_length=64)
     created_at: float
     updated_at: float
+    #: The last "test connection": when, whether the app took the credentials (NULL: nothing
+    #: could be tested), what it said.
+    checked_at: float | None = None
+    check_ok: bool | None = None
+    check_message: str | None = Field(default=None, sa_type=Text)
 
 
 class SubscriptionRow(SQLModel, table=True):

@@ -1,8 +1,11 @@
 """Connecting app accounts with OAuth 2.0: one start route and one callback route per app.
 
 1. ``POST /api/oauth/{app}/start`` (authenticated) answers the URL of the app's consent screen.
+   (The UI's connection pages start consents too: :mod:`maillon.web.ui.connections`.)
 2. The user grants access; the app sends the browser to ``/oauth/{app}/callback`` (public: the
    unguessable, single-use state is what protects it), which finishes connecting the account.
+   A consent started from a page of the UI comes back to that page with a message saying how
+   it went; one started from the API or the command line gets a page of its own.
 
 The consent itself is the engine's (:class:`maillon.engine.services.oauth.OAuth`); these routes
 parse and render.
@@ -19,10 +22,11 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_502_BAD_GATEWAY
 from pydantic import BaseModel, Field
 
 from maillon.connectors.errors import ConnectorError, TransientError
-from maillon.engine.errors import Invalid
-from maillon.engine.services.oauth import CALLBACK_PATH
+from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.services.oauth import CALLBACK_PATH, ConsentFailed
 from maillon.web.api.deps import ServicesDep
 from maillon.web.auth import PUBLIC
+from maillon.web.ui.render import redirect
 
 __all__ = ["ConnectStart", "oauth_callback", "start_oauth"]
 
@@ -67,15 +71,19 @@ async def oauth_callback(
     oauth_state: Annotated[str, QueryParameter(name="state")] = "",
     code: FromQuery[str | None] = None,
     error: FromQuery[str | None] = None,
-) -> Response[str]:
+) -> Response[Any]:
     """Where the app sends the browser back: finish connecting the account."""
     try:
         done = await services.oauth.finish(app, oauth_state, code, error)
-    except Invalid as exc:
+    except ConsentFailed as exc:
+        return redirect(exc.return_to, ("error", f"Connecting failed: {exc.message}."))
+    except (Invalid, Conflict) as exc:
         return _page("Connection failed", str(exc), HTTP_400_BAD_REQUEST)
     except ConnectorError as exc:
         status = HTTP_502_BAD_GATEWAY if isinstance(exc, TransientError) else HTTP_400_BAD_REQUEST
         return _page("Connection failed", exc.message, status)
     who = done.account or "The account"
     name = done.connection.row.name
+    if done.return_to is not None:
+        return redirect(done.return_to, ("success", f"{who} is connected as “{name}”."))
     return _page("Connected", f"{who} is connected as {name!r}. You can close this page.")

@@ -175,6 +175,7 @@ class CreateEvent(Action[GoogleConnection, CreateEventInput, CreateEventOutput])
 
     key = "create_event"
     title = "Create an event"
+    advanced_inputs = ("calendar_id", "time_zone", "attendees", "send_updates")
     description = "Add a timed or all-day event to a Google Calendar, optionally with guests."
 
     def run(

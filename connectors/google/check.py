@@ -4,8 +4,9 @@ account it is for.
 - An OAuth user: the refresh token is traded for an access token; the account is the e-mail of
   the ID token Google returns with it (the consent asked for ``openid email``), else the one
   stored when the account was connected.
-- A service account: a token is asked for each API's scopes in turn (Gmail, Sheets, Calendar),
-  since domain-wide delegation grants scopes one by one; the test says which were refused.
+- A service account: a token is asked for each API's scopes in turn (Gmail, Sheets, Calendar,
+  Drive), since domain-wide delegation grants scopes one by one; the test says which were
+  refused.
 
 No API is called and nothing is sent: a token is what every step needs first.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from maillon.connectors.google.client import (
     CALENDAR,
+    DRIVE,
     GMAIL,
     SHEETS,
     GoogleApi,
@@ -34,7 +36,7 @@ __all__ = ["check_connection"]
 
 #: Seconds each token request may take.
 TIMEOUT = 15.0
-_APIS = {"Gmail": GMAIL, "Sheets": SHEETS, "Calendar": CALENDAR}
+_APIS = {"Gmail": GMAIL, "Sheets": SHEETS, "Calendar": CALENDAR, "Drive": DRIVE}
 
 
 async def check_connection(conn: GoogleConnection) -> ConnectionCheck:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CALENDAR",
+    "DRIVE",
     "GMAIL",
     "SHEETS",
     "GoogleApi",
@@ -55,6 +56,9 @@ class GoogleApi:
 GMAIL = GoogleApi("gmail", "v1", ("https://www.googleapis.com/auth/gmail.send",))
 SHEETS = GoogleApi("sheets", "v4", ("https://www.googleapis.com/auth/spreadsheets",))
 CALENDAR = GoogleApi("calendar", "v3", ("https://www.googleapis.com/auth/calendar.events",))
+# The full Drive scope: copying a template, or finding a folder by name, touches files that
+# Maillon did not create, which the narrower drive.file scope does not reach.
+DRIVE = GoogleApi("drive", "v3", ("https://www.googleapis.com/auth/drive",))
 
 # 403 reasons that mean "slow down", not "you may not": Google answers some rate limits with 403.
 _RATE_LIMIT_REASONS = frozenset(
@@ -82,13 +86,19 @@ class GoogleSession:
         if document is None:  # pragma: no cover - the three APIs ship with the library
             raise PermanentError(f"no discovery document for {api.name} {api.version}")
         client_options: dict[str, str] = {}
+        description: str | dict[str, Any] = document
         if conn.api_endpoint:
             # A custom endpoint replaces rootUrl *and* servicePath (Calendar's is "calendar/v3/"),
             # so put the service path back to keep one endpoint setting valid for every API.
-            service_path = json.loads(document).get("servicePath", "")
-            client_options["api_endpoint"] = conn.api_endpoint.rstrip("/") + "/" + service_path
+            # Media uploads (Drive) are addressed from the document's rootUrl, which the
+            # endpoint option does not change: the document's root moves to the endpoint too.
+            root = conn.api_endpoint.rstrip("/") + "/"
+            parsed: dict[str, Any] = json.loads(document)
+            parsed["rootUrl"] = root
+            client_options["api_endpoint"] = root + parsed.get("servicePath", "")
+            description = parsed
         self.service: Any = build_from_document(
-            document, credentials=self.credentials, client_options=client_options or None
+            description, credentials=self.credentials, client_options=client_options or None
         )
         self._resources: dict[tuple[str, ...], Any] = {}
         self._lock = threading.Lock()

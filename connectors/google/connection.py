@@ -6,7 +6,7 @@ import json
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
 from maillon.connectors.mailmessage import parse_address
 from maillon.connectors.sdk import Connection
@@ -37,8 +37,10 @@ class GoogleConnection(Connection):
       own calendar; a service account acting as itself can only use what was shared with it).
     """
 
-    #: All Google connectors share this kind, so one connection serves all three.
+    #: All Google connectors share this kind, so one connection serves all three; the title
+    #: names the kind rather than one of them.
     kind: ClassVar[str] = "google"
+    model_config = ConfigDict(title="Google")
 
     client_id: str | None = Field(
         default=None,

@@ -49,6 +49,7 @@ class SendEmail(Action[GoogleConnection, SendEmailInput, SendEmailOutput]):
 
     key = "send_email"
     title = "Send an email"
+    advanced_inputs = ("cc", "bcc", "reply_to", "from_address")
     description = "Send an email (plain text and/or HTML) from the connected Gmail account."
 
     def run(

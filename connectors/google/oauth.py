@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from maillon.connectors.google.client import CALENDAR, GMAIL, SHEETS
+from maillon.connectors.google.client import CALENDAR, DRIVE, GMAIL, SHEETS
 from maillon.connectors.google.connection import DEFAULT_AUTHORIZE_URL, DEFAULT_TOKEN_URI
 from maillon.connectors.sdk import OAuth2, TokenSet
 
@@ -25,6 +25,7 @@ CONNECTOR_SCOPES: dict[str, tuple[str, ...]] = {
     "gmail": GMAIL.scopes,
     "google_sheets": SHEETS.scopes,
     "google_calendar": CALENDAR.scopes,
+    "google_drive": DRIVE.scopes,
 }
 
 #: Lets us learn which account was connected (its email, from the ID token) to label it.
@@ -67,7 +68,7 @@ def _connection_fields(tokens: TokenSet) -> dict[str, Any]:
     return fields
 
 
-#: Shared by Gmail, Sheets and Calendar: one consent grants what all three need.
+#: Shared by Gmail, Sheets, Calendar and Drive: one consent grants what all of them need.
 GOOGLE_OAUTH = OAuth2(
     provider="Google",
     authorize_url=DEFAULT_AUTHORIZE_URL,

@@ -143,6 +143,7 @@ class AppendRow(Action[GoogleConnection, AppendRowInput, AppendRowOutput]):
 
     key = "append_row"
     title = "Append a row"
+    advanced_inputs = ("value_input_option",)
     description = "Add a row to a Google Sheets spreadsheet, by column order or by column header."
 
     def run(

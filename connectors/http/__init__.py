@@ -7,13 +7,20 @@ is imported on the first request only. Steps that name no connection get an empt
 
 from __future__ import annotations
 
-from maillon.connectors.http._client import aclose_clients
+from maillon.connectors.http._client import aclose_clients, client_for, proxy_for
 from maillon.connectors.http.check import check_connection
 from maillon.connectors.http.connection import HttpConnection
 from maillon.connectors.http.send_request import SendRequest
 from maillon.connectors.sdk import Connector
 
-__all__ = ["HttpConnection", "SendRequest", "aclose_clients", "connector"]
+__all__ = [
+    "HttpConnection",
+    "SendRequest",
+    "aclose_clients",
+    "client_for",
+    "connector",
+    "proxy_for",
+]
 
 connector = Connector(
     key="http",

@@ -26,9 +26,9 @@ async def check_connection(conn: HttpConnection) -> ConnectionCheck:
     url = conn.test_url or conn.base_url
     if url is None:
         return ConnectionCheck(
-            ok=False,
-            message="Nothing to test: set test_url (or base_url) on the connection to a URL "
-            "that answers a GET with these credentials.",
+            ok=None,
+            message="The connection has no test_url or base_url: set one to a URL that answers "
+            "a GET with these credentials.",
         )
     return await asyncio.to_thread(asyncio.run, _get(conn, url))
 

@@ -238,6 +238,20 @@ class SendRequest(Action[HttpConnection, SendRequestInput, SendRequestOutput]):
 
     key = "send_request"
     title = "Send an HTTP request"
+    advanced_inputs = (
+        "query",
+        "form",
+        "content",
+        "bearer_token",
+        "basic_username",
+        "basic_password",
+        "timeout",
+        "raise_for_status",
+        "accept_statuses",
+        "follow_redirects",
+        "send_idempotency_key",
+        "max_body_bytes",
+    )
     description = "Call any HTTP API: method, URL, headers, query, and a JSON, form or raw body."
 
     async def run(

@@ -101,6 +101,7 @@ class UpdateUser(Action[ParticeepConnection, UpdateUserInput, User]):
 
     key = "update_user"
     title = "Update a user"
+    advanced_inputs = ("merge_custom",)
     description = "Set the tag and/or custom fields of a Particeep user."
 
     async def run(

@@ -41,7 +41,8 @@ def _check(conn: SlackConnection) -> ConnectionCheck:
         parts.append(_outcome(_dry_webhook_call, conn))
     if not parts:
         return ConnectionCheck(
-            ok=False, message="Nothing to test: set bot_token or webhook_url on the connection."
+            ok=None,
+            message="The connection has neither a bot token nor an incoming webhook URL to test.",
         )
     return ConnectionCheck(ok=all(ok for ok, _ in parts), message=" ".join(m for _, m in parts))
 

@@ -89,6 +89,7 @@ class SendMessage(Action[SlackConnection, SendMessageInput, SendMessageOutput]):
 
     key = "send_message"
     title = "Send a message"
+    advanced_inputs = ("blocks", "thread_ts", "unfurl_links", "unfurl_media")
     description = "Post a message as your Slack app's bot (needs a bot token)."
 
     def run(

@@ -65,6 +65,7 @@ class SendEmail(Action[SmtpConnection, SendEmailInput, SendEmailOutput]):
 
     key = "send_email"
     title = "Send an email"
+    advanced_inputs = ("cc", "bcc", "reply_to", "from_address", "attachments")
     description = "Send an email (plain text and/or HTML, with attachments) through SMTP."
 
     def run(

@@ -4,6 +4,10 @@ Secrets are write-only: what leaves this service says which secret fields are se
 values (:meth:`Connections.values` is for engine code acting on the account's behalf). Every
 change forgets the connection in the resolver's cache, so the next step uses it at once in this
 process (other processes within the cache's few seconds).
+
+A connection as shown (:class:`ConnectionView`) also says what a person deciding about it
+needs: which flows use it, how its last test went, and for app accounts with triggers, where
+their events arrive and whether the app was told to send them.
 """
 
 from __future__ import annotations
@@ -12,27 +16,63 @@ import difflib
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from maillon.connectors.base import ConnectionCheck, Connector
+from maillon.connectors.base import Connection, Connector
 from maillon.connectors.errors import ConnectorError
+from maillon.connectors.oauth import OAuth2
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver, split_secrets
 from maillon.engine.crypto import SecretBox
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.flows import AppEventTrigger, parse_flow
 from maillon.engine.ids import new_id
-from maillon.engine.models import ConnectionRow, FlowRow
+from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow
 from maillon.engine.services.base import Service
 from maillon.engine.services.sources import Sources
-from maillon.engine.validation import describe
+from maillon.engine.validation import describe, invalid
 
-__all__ = ["ConnectionField", "ConnectionView", "Connections", "UnknownField"]
+__all__ = [
+    "App",
+    "ConnectionField",
+    "ConnectionView",
+    "Connections",
+    "FlowUse",
+    "LastCheck",
+    "UnknownField",
+    "check_name",
+]
+
+#: The longest connection name (the column's size).
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class LastCheck:
+    """The outcome of a connection's test: whether the app took the credentials, and when."""
+
+    #: ``None``: nothing could be tested without a side effect (``message`` says why).
+    ok: bool | None
+    #: What the app said, in words for people.
+    message: str
+    at: float
+    #: The connection was changed after the test, which may no longer hold.
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class FlowUse:
+    """A flow that names a connection (in a step, or as its trigger's app account)."""
+
+    id: str
+    name: str
+    enabled: bool
 
 
 @dataclass(frozen=True)
@@ -49,10 +89,21 @@ class ConnectionField:
 
 
 class UnknownField(Invalid):
-    """A connection was given fields its app does not have; ``choices`` are the ones it has."""
+    """A connection was given fields its app does not have.
 
-    def __init__(self, problems: list[str], choices: list[ConnectionField]) -> None:
-        super().__init__(problems)
+    ``unknown`` maps each such field to what is said about it (a close name, when there is
+    one); ``choices`` are the fields the app has, for a caller to show.
+    """
+
+    def __init__(
+        self,
+        problems: list[str],
+        fields: dict[str, str],
+        unknown: dict[str, str],
+        choices: list[ConnectionField],
+    ) -> None:
+        super().__init__(problems, fields)
+        self.unknown = unknown
         self.choices = choices
 
 
@@ -65,6 +116,50 @@ class ConnectionView:
     secrets_set: list[str]
     #: Apps with triggers: events are posted to ``<hook_prefix><event name>``.
     hook_prefix: str | None
+    #: ``None`` until the connection is first tested.
+    last_check: LastCheck | None = None
+    #: The flows that name it, by name: while there are any, it cannot be deleted or renamed.
+    used_by: tuple[FlowUse, ...] = ()
+    #: Apps with triggers: what the app was last told (or refused) per event.
+    registrations: tuple[SubscriptionRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class App:
+    """A kind of connection that can be saved, as a person chooses it ("Google", "Slack")."""
+
+    kind: str
+    title: str
+    description: str
+    #: The model of its connections: its fields make the form.
+    connection: type[Connection]
+    #: Titles of the connectors whose steps use these connections (Gmail, Google Sheets, ...).
+    connectors: tuple[str, ...]
+    #: How accounts connect with OAuth 2.0, when they can.
+    oauth: OAuth2 | None
+    #: Whether "test connection" can ask the app about the credentials.
+    testable: bool
+    #: Whether its accounts send events to flows (they get a hook prefix).
+    sends_events: bool
+
+
+def check_name(name: str) -> str:
+    """A connection name as stored (trimmed), or :class:`Invalid` saying what is wrong.
+
+    Flows name connections, and the API and the UI put the name in URLs: one path segment,
+    hence no ``/``.
+    """
+    name = name.strip()
+    problem = None
+    if not name:
+        problem = "give the connection a name, e.g. team-slack"
+    elif len(name) > MAX_NAME:
+        problem = f"at most {MAX_NAME} characters"
+    elif "/" in name or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        problem = "a name cannot contain “/” or control characters"
+    if problem:
+        raise Invalid([], {"name": problem})
+    return name
 
 
 class Connections(Service):
@@ -84,13 +179,35 @@ class Connections(Service):
         self._resolver = resolver
         self._sources = sources
 
-    def _view(self, row: ConnectionRow) -> ConnectionView:
+    def _view(
+        self,
+        row: ConnectionRow,
+        used_by: Iterable[FlowRow] = (),
+        registrations: Iterable[SubscriptionRow] = (),
+    ) -> ConnectionView:
+        last_check = None
+        if row.checked_at is not None:
+            last_check = LastCheck(
+                ok=row.check_ok,
+                message=row.check_message or "",
+                at=row.checked_at,
+                stale=row.updated_at > row.checked_at,
+            )
         return ConnectionView(
             row=row,
             config=json.loads(row.config),
             secrets_set=sorted(self._box.open(row.secrets)),
             hook_prefix=self._sources.prefix(row),
+            last_check=last_check,
+            used_by=tuple(FlowUse(f.id, f.name, f.enabled) for f in used_by),
+            registrations=tuple(registrations),
         )
+
+    async def _views(
+        self, rows: list[ConnectionRow], uses: dict[str, list[FlowRow]]
+    ) -> list[ConnectionView]:
+        registered = await self._sources.registrations(r.id for r in rows if r.hook_token)
+        return [self._view(r, uses.get(r.name, ()), registered.get(r.id, ())) for r in rows]
 
     def _find(self, s: Session, ref: str) -> ConnectionRow:
         row = (
@@ -127,24 +244,48 @@ class Connections(Service):
         """Every installed connector (the apps a connection or a step can use)."""
         return self.registry.all()
 
-    async def all(self) -> list[ConnectionView]:
-        """Every connection, by name."""
+    def app(self, kind: str) -> App:
+        """The kind of connection ``kind`` as people choose it (raises :class:`Invalid`)."""
+        main = self.connector(kind)
+        connectors = self.registry.for_kind(kind)
+        return App(
+            kind=kind,
+            # A kind that several connectors share is named by its model ("Google"), else the
+            # connector's title does.
+            title=str(main.connection.model_config.get("title") or main.title),
+            # A connector's description speaks of its own steps ("Send email"): a shared kind
+            # has none of its own.
+            description=main.description if len(connectors) == 1 else "",
+            connection=main.connection,
+            connectors=tuple(c.title for c in connectors),
+            oauth=main.oauth,
+            testable=any(c.check for c in connectors),
+            sends_events=any(c.triggers for c in connectors),
+        )
 
-        def read() -> list[ConnectionView]:
+    def apps(self) -> list[App]:
+        """Every kind of connection that can be saved, by title."""
+        return sorted((self.app(k) for k in self.registry.kinds()), key=lambda a: a.title)
+
+    async def all(self) -> list[ConnectionView]:
+        """Every connection, by name, with its flows, last test and registrations."""
+
+        def read() -> tuple[list[ConnectionRow], dict[str, list[FlowRow]]]:
             with self.session() as s:
                 rows = s.exec(select(ConnectionRow).order_by(col(ConnectionRow.name))).all()
-            return [self._view(r) for r in rows]
+                return list(rows), _flow_uses(s)
 
-        return await self.sync(read)
+        return await self._views(*await self.sync(read))
 
     async def get(self, ref: str) -> ConnectionView:
-        """One connection by id or name."""
+        """One connection by id or name, with its flows, last test and registrations."""
 
-        def read() -> ConnectionView:
+        def read() -> tuple[list[ConnectionRow], dict[str, list[FlowRow]]]:
             with self.session() as s:
-                return self._view(self._find(s, ref))
+                return [self._find(s, ref)], _flow_uses(s)
 
-        return await self.sync(read)
+        [view] = await self._views(*await self.sync(read))
+        return view
 
     async def names(self) -> dict[str, str]:
         """Connection name → app, for checking flows."""
@@ -170,10 +311,17 @@ class Connections(Service):
         return await self.sync(self._save, app, name, values, None, True)
 
     async def update(
-        self, ref: str, values: dict[str, Any], *, name: str | None = None, replace: bool = False
+        self,
+        ref: str,
+        values: dict[str, Any],
+        *,
+        name: str | None = None,
+        replace: bool = False,
+        unset: Iterable[str] = (),
     ) -> ConnectionView:
-        """Change a connection: values not given are kept, unless ``replace``."""
-        return await self.sync(self._save, None, name, values, ref, replace)
+        """Change a connection: values not given are kept, unless ``replace``; the fields named
+        in ``unset`` go back to their defaults (a setting emptied, a secret removed)."""
+        return await self.sync(self._save, None, name, values, ref, replace, False, set(unset))
 
     async def put(
         self, app: str, name: str, values: dict[str, Any], *, replace: bool = False
@@ -190,8 +338,15 @@ class Connections(Service):
         ref: str | None,
         replace: bool,
         create_missing: bool = False,
+        unset: set[str] | None = None,
     ) -> ConnectionView:
         now = time.time()
+        refused: Invalid | None = None  # reported with the values' problems, all at once
+        if name is not None:
+            try:
+                name = check_name(name)
+            except Invalid as exc:
+                refused = exc
         with self.session(write=True) as s:
             row: ConnectionRow | None = None
             if ref is not None:
@@ -208,10 +363,13 @@ class Connections(Service):
             merged = dict(values)
             if row is not None and not replace:
                 merged = {**json.loads(row.config), **self._box.open(row.secrets), **values}
+            merged = {k: v for k, v in merged.items() if k not in (unset or ())}
             try:
                 public, secret = split_secrets(connector, merged)
             except ValidationError as exc:
-                raise _refusal(kind, connector, exc) from exc
+                raise _refusal(kind, connector, exc, refused) from exc
+            if refused is not None:
+                raise refused
             new_name = name or (row.name if row is not None else "")
             clash = s.exec(select(ConnectionRow).where(ConnectionRow.name == new_name)).first()
             if clash is not None and (row is None or clash.id != row.id):
@@ -221,8 +379,11 @@ class Connections(Service):
                 row = ConnectionRow(
                     id=new_id(), name=new_name, app=kind, created_at=now, updated_at=now
                 )
-            elif new_name != row.name and _flows_using(s, row.name):
-                raise Conflict(f"connection {row.name!r} is used by flows: cannot rename it")
+            elif new_name != row.name and _flow_uses(s).get(row.name):
+                raise Conflict(
+                    f"connection {row.name!r} is used by flows: keep its name, or change them "
+                    "to use another connection first"
+                )
             row.name, row.updated_at = new_name, now
             if connector.triggers and row.hook_token is None:
                 row.hook_token = self._sources.new_token()
@@ -232,35 +393,68 @@ class Connections(Service):
             s.commit()
         for changed in {old_name, new_name} - {None}:
             self._resolver.invalidate(changed)
-        return self._view(row)
+        return self._view(row)  # a view of what was saved: no flows or registrations read
 
     async def delete(self, ref: str) -> None:
-        """Delete a connection that no flow uses (raises :class:`Conflict` otherwise)."""
+        """Delete a connection that no flow uses (raises :class:`Conflict` naming them)."""
 
         def write() -> str:
             with self.session(write=True) as s:
                 row = self._find(s, ref)
-                for flow in _flows_using(s, row.name):
-                    raise Conflict(f"flow {flow.name!r} ({flow.id}) uses connection {row.name!r}")
+                flows = _flow_uses(s).get(row.name)
+                if flows:
+                    names = ", ".join(repr(f.name) for f in flows)
+                    if len(flows) == 1:
+                        said = f"flow {names} ({flows[0].id}) uses"
+                        them = "it"
+                    else:
+                        said, them = f"flows {names} use", "them"
+                    raise Conflict(
+                        f"{said} connection {row.name!r}: change {them} to use another "
+                        f"connection, or delete {them}, first"
+                    )
                 s.delete(row)
                 s.commit()
                 return row.name
 
         self._resolver.invalidate(await self.sync(write))
 
-    async def test(self, ref: str) -> ConnectionCheck:
-        """Ask the app whether the connection's credentials work."""
-        view = await self.get(ref)
-        connector = next((c for c in self.registry.for_kind(view.row.app) if c.check), None)
+    async def test(self, ref: str) -> LastCheck:
+        """Ask the app whether the connection's credentials work, and keep the outcome.
+
+        An app that offers no test is said so, and nothing is kept.
+        """
+
+        def read() -> ConnectionRow:
+            with self.session() as s:
+                return self._find(s, ref)
+
+        row = await self.sync(read)
+        connector = next((c for c in self.registry.for_kind(row.app) if c.check), None)
         if connector is None or connector.check is None:
-            return ConnectionCheck(ok=False, message=f"{view.row.app} offers no connection test")
+            return LastCheck(False, f"{row.app} offers no connection test", time.time())
+        ok: bool | None
         try:
-            conn = connector.connection.model_validate(await self.values(view.row.id))
-            return await connector.check(conn)
+            conn = connector.connection.model_validate(await self.values(row.id))
+            check = await connector.check(conn)
+            ok, message = check.ok, check.message
         except ValidationError as exc:
-            return ConnectionCheck(ok=False, message=f"incomplete connection: {describe(exc)}")
+            ok, message = False, f"incomplete connection: {describe(exc)}"
         except ConnectorError as exc:
-            return ConnectionCheck(ok=False, message=exc.message)
+            ok, message = False, exc.message
+        done = LastCheck(ok, message, time.time())
+        await self.sync(self._keep_check, row.id, done)
+        return done
+
+    def _keep_check(self, connection_id: str, check: LastCheck) -> None:
+        # Not a change of the connection: its updated_at stays, and so does the resolver's cache.
+        with self.session(write=True) as s:
+            s.exec(
+                update(ConnectionRow)
+                .where(col(ConnectionRow.id) == connection_id)
+                .values(checked_at=check.at, check_ok=check.ok, check_message=check.message)
+            )
+            s.commit()
 
 
 def _fields(connector: Connector) -> list[ConnectionField]:
@@ -276,28 +470,37 @@ def _fields(connector: Connector) -> list[ConnectionField]:
     return out
 
 
-def _refusal(app: str, connector: Connector, exc: ValidationError) -> Invalid:
-    """Why values do not make a connection; fields the app lacks come with the ones it has."""
+def _refusal(
+    app: str, connector: Connector, exc: ValidationError, refused: Invalid | None
+) -> Invalid:
+    """Why values do not make a connection, each reason tied to its input as the API's body
+    and the UI's form name it (``values.<field>``), with the name's own problem if any; a
+    field the app lacks is said with the fields it has."""
+    problems = invalid(exc, "values.")
+    general = [*(refused.general if refused else []), *problems.general]
+    fields = {**(refused.fields if refused else {}), **problems.fields}
+    unknown_names = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+    if not unknown_names:
+        return Invalid(general, fields)
     choices = _fields(connector)
     names = [f.name for f in choices]
-    unknown = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"]
-    if not unknown:
-        return Invalid([describe(exc)])
-    problems = []
-    for name in unknown:
+    unknown = {}
+    for name in unknown_names:
         close = difflib.get_close_matches(name, names, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        problems.append(f"{app} connections have no field {name!r}{hint}")
-    return UnknownField([*problems, f"the fields are: {', '.join(names)}"], choices)
+        unknown[name] = fields[f"values.{name}"] = f"{app} connections have no field {name!r}{hint}"
+    general.append(f"the fields of {app} connections are: {', '.join(names)}")
+    return UnknownField(general, fields, unknown, choices)
 
 
-def _flows_using(s: Session, name: str) -> list[FlowRow]:
-    using = []
-    for flow in s.exec(select(FlowRow)):
+def _flow_uses(s: Session) -> dict[str, list[FlowRow]]:
+    """Connection name → the flows that name it, each flow's definition read once."""
+    uses: dict[str, list[FlowRow]] = {}
+    for flow in s.exec(select(FlowRow).order_by(col(FlowRow.name))):
         spec = parse_flow(flow.id, flow.version, flow.definition)
-        names = {step.connection for step in spec.steps}
+        names = {step.connection for step in spec.steps if step.connection}
         if isinstance(spec.trigger, AppEventTrigger):
             names.add(spec.trigger.connection)
-        if name in names:
-            using.append(flow)
-    return using
+        for name in names:
+            uses.setdefault(name, []).append(flow)
+    return uses

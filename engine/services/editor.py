@@ -161,13 +161,23 @@ class Editor(Service):
         return _from_row(row) if row is not None else None
 
     def context(
-        self, spec: FlowSpec, sample: Sample, before: int, flow_id: str | None = None
+        self,
+        spec: FlowSpec,
+        sample: Sample,
+        before: int,
+        flow_id: str | None = None,
+        outputs: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """What templates of step number ``before`` see when rendered against ``sample``.
 
-        Earlier steps' outputs are examples built from their actions' output models.
+        Earlier steps' outputs are those given in ``outputs`` (what a step test returned), else
+        examples built from their actions' output models.
         """
-        steps = {s.key: self.output_example(s.action) for s in spec.steps[:before]}
+        given = outputs or {}
+        steps = {
+            s.key: given[s.key] if s.key in given else self.output_example(s.action)
+            for s in spec.steps[:before]
+        }
         return template_context(
             sample.body,
             sample.request or {"method": "POST", "query": {}, "headers": {}},
@@ -192,7 +202,12 @@ class Editor(Service):
         return _example(model)
 
     async def try_step(
-        self, spec: FlowSpec, step_key: str, sample: Sample, flow_id: str | None = None
+        self,
+        spec: FlowSpec,
+        step_key: str,
+        sample: Sample,
+        flow_id: str | None = None,
+        outputs: Mapping[str, Any] | None = None,
     ) -> StepTrial:
         """Run one step of ``spec`` for real, its input rendered against ``sample``.
 
@@ -202,7 +217,7 @@ class Editor(Service):
         if position is None:
             raise NotFound(f"no step {step_key!r} in this flow")
         step: StepSpec = spec.steps[position]
-        context = self.context(spec, sample, position, flow_id)
+        context = self.context(spec, sample, position, flow_id, outputs)
         return await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
 
     async def test_stored(
@@ -264,14 +279,13 @@ class Editor(Service):
                 # Sent for real, a step after a failure would run on outputs that do not exist.
                 steps.append(StepTest(step.key, step.action, None))
                 continue
-            context = self.context(spec, sample, position, flow_id)
             if send:
-                context["steps"] = dict(outputs)
+                context = self.context(spec, sample, position, flow_id, outputs)
                 trial = await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
                 outputs[step.key] = trial.output
                 failed = trial.error is not None
             else:
-                trial = self._executor.rehearse(step, context)
+                trial = self._executor.rehearse(step, self.context(spec, sample, position, flow_id))
             steps.append(StepTest(step.key, step.action, trial))
         return FlowTest(spec.name, flow_id, sample, steps, send, warnings)
 

@@ -8,6 +8,11 @@
 3. :meth:`OAuth.finish` trades the code for tokens and saves the connection, encrypted.
    Connecting an existing connection again ("Reconnect") keeps its settings.
 
+A consent started from a page of the UI names that page (``return_to``, a path on this site,
+kept in the sealed state): the callback then brings the person back there, whether the consent
+worked (:attr:`Connected.return_to`) or not (:class:`ConsentFailed`). Consents started from
+the API or the command line name none, and the callback answers with a page of its own.
+
 For connectors whose client library does not refresh tokens itself, :meth:`OAuth.fresh` gives a
 step a connection whose access token is valid, refreshing it first (and storing what the app
 granted, including a rotated refresh token) when it expires within a minute.
@@ -27,17 +32,25 @@ from sqlalchemy import Engine, delete
 from sqlmodel import col
 
 from maillon.connectors.base import Connection, Connector
-from maillon.connectors.errors import PermanentError
+from maillon.connectors.errors import ConnectorError, PermanentError
 from maillon.connectors.oauth import OAuth2
 from maillon.engine.crypto import SecretBox
-from maillon.engine.errors import Invalid, NotFound
+from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.models import OAuthStateRow
 from maillon.engine.oauth import authorization_url, new_secret, request_tokens
+from maillon.engine.redirects import is_local_path
 from maillon.engine.services.base import Service
-from maillon.engine.services.connections import Connections, ConnectionView
+from maillon.engine.services.connections import Connections, ConnectionView, check_name
 from maillon.engine.settings import Settings
 
-__all__ = ["CALLBACK_PATH", "Connected", "Consent", "OAuth"]
+__all__ = [
+    "CALLBACK_PATH",
+    "Connected",
+    "Consent",
+    "ConsentFailed",
+    "ConsentForm",
+    "OAuth",
+]
 
 #: The callback route, ``{app}`` filled in; appended to the public URL it is the redirect URI
 #: to register with the app.
@@ -63,6 +76,41 @@ class Connected:
 
     connection: ConnectionView
     account: str | None
+    #: The page the consent was started from, to go back to (``None``: the API or the CLI).
+    return_to: str | None = None
+
+
+class ConsentFailed(Exception):
+    """A consent started from a page failed once the app sent the person back.
+
+    Raised by :meth:`OAuth.finish` instead of the error itself (its ``__cause__``) when the
+    consent named a page: ``message`` says why, ``return_to`` is the page.
+    """
+
+    def __init__(self, message: str, return_to: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.return_to = return_to
+
+
+@dataclass(frozen=True)
+class ConsentForm:
+    """What a page asks before sending someone to an app's consent screen."""
+
+    #: The app's name in words ("Google").
+    provider: str
+    #: The redirect URI to register with the app.
+    redirect_uri: str
+    #: Connection fields to ask: the account's settings, then the OAuth client's fields when
+    #: the install has no client for the app.
+    fields: tuple[str, ...]
+    #: Fields that must be given (the OAuth client's, when the install has none).
+    required: tuple[str, ...]
+    #: Fields that replace the app's URLs for one account (a gateway, a test server): rarely
+    #: needed, so a page may fold them away.
+    advanced: tuple[str, ...]
+    #: Whether the install has an OAuth client for the app.
+    client_configured: bool
 
 
 class OAuth(Service):
@@ -87,18 +135,56 @@ class OAuth(Service):
             raise Invalid([f"{app} accounts do not connect with OAuth"])
         return connector, connector.oauth
 
-    async def start(self, app: str, name: str, values: dict[str, Any]) -> Consent:
+    def form(self, app: str) -> ConsentForm:
+        """What to ask before sending someone to ``app``'s consent (raises :class:`Invalid`)."""
+        _, oauth = self._declaration(app)
+        default_id, default_secret = self._settings.oauth_client(app)
+        configured = bool(default_id and default_secret)
+        client = () if configured else (oauth.client_id_field, oauth.client_secret_field)
+        advanced = tuple(f for f in (oauth.authorize_url_field, oauth.token_url_field) if f)
+        return ConsentForm(
+            provider=oauth.provider,
+            redirect_uri=self.redirect_uri(app),
+            fields=(*oauth.settings, *client),
+            required=client,
+            advanced=advanced,
+            client_configured=configured,
+        )
+
+    async def start(
+        self,
+        app: str,
+        name: str,
+        values: dict[str, Any],
+        *,
+        new: bool = False,
+        return_to: str | None = None,
+    ) -> Consent:
         """Begin connecting (or reconnecting) the connection ``name`` of ``app``.
 
         ``values``: settings asked before consent (a tenant, an OAuth client of its own, ...);
-        those of an existing connection of that name are kept. Raises :class:`Invalid` when no
-        OAuth client is configured or a setting the app's URLs need is missing.
+        those of an existing connection of that name are kept. ``new``: refuse a name that is
+        taken, rather than reconnect that connection. ``return_to``: the page (a path on this
+        site) to bring the person back to once the app sends them to the callback.
+
+        Raises :class:`Invalid` when no OAuth client is configured, a setting the app's URLs
+        need is missing, or ``return_to`` is not a path on this site; :class:`Conflict` when
+        the name is taken (``new``) or by a connection of another app.
         """
         _, oauth = self._declaration(app)
+        name = check_name(name)
+        if return_to is not None and not is_local_path(return_to):
+            raise Invalid(["return_to: not a path on this site"])
         try:
-            existing = await self._connections.values(name)
+            current = await self._connections.get(name)
         except NotFound:
-            existing = {}
+            existing: dict[str, Any] = {}
+        else:
+            if new:
+                raise Conflict(f"a connection named {name!r} exists")
+            if current.row.app != app:
+                raise Conflict(f"connection {name!r} is for {current.row.app}, not {app}")
+            existing = await self._connections.values(name)
         given = {**existing, **{k: v for k, v in values.items() if v not in (None, "")}}
         default_id, default_secret = self._settings.oauth_client(app)
         client_id = str(given.get(oauth.client_id_field) or default_id or "")
@@ -133,6 +219,8 @@ class OAuth(Service):
             "verifier": verifier,
             "redirect_uri": redirect,
             "token_url": token_url,
+            "new": new,
+            "return_to": return_to,
         }
         row = OAuthStateRow(
             state=state, provider=app, payload=self._box.seal(payload), created_at=time.time()
@@ -174,11 +262,32 @@ class OAuth(Service):
         """Complete a consent: trade ``code`` for tokens and save the connection.
 
         ``error`` is what the app said instead of a code (``access_denied``). Raises
-        :class:`Invalid` (unknown state, refusal), or the connector errors of the token
-        endpoint: :class:`PermanentError` when it refuses, ``TransientError`` when unreachable.
+        :class:`Invalid` (unknown state, refusal), :class:`Conflict` (the name was taken
+        meanwhile), or the connector errors of the token endpoint: :class:`PermanentError`
+        when it refuses, ``TransientError`` when unreachable. A consent started from a page
+        raises :class:`ConsentFailed` instead, once its state is known.
         """
         _, oauth = self._declaration(app)
         flow = await self.sync(self._take_state, state, app)
+        return_to = flow.get("return_to")
+        try:
+            view = await self._complete(app, oauth, flow, code, error)
+        except (Invalid, Conflict, ConnectorError) as exc:
+            if return_to is None:
+                raise
+            message = exc.message if isinstance(exc, ConnectorError) else str(exc)
+            raise ConsentFailed(message, return_to) from exc
+        account = view.config.get("account_email") or view.config.get("account")
+        return Connected(view, account if isinstance(account, str) else None, return_to)
+
+    async def _complete(
+        self,
+        app: str,
+        oauth: OAuth2,
+        flow: dict[str, Any],
+        code: str | None,
+        error: str | None,
+    ) -> ConnectionView:
         if error or not code:
             raise Invalid([f"{oauth.provider} said: {error or 'no authorization code'}"])
         form = {
@@ -207,9 +316,9 @@ class OAuth(Service):
             oauth.client_secret_field: flow["client_secret"],
             **oauth.to_connection(tokens),
         }
-        view = await self._connections.put(app, flow["name"], values, replace=True)
-        account = view.config.get("account_email") or view.config.get("account")
-        return Connected(view, account if isinstance(account, str) else None)
+        if flow.get("new"):
+            return await self._connections.create(app, flow["name"], values)
+        return await self._connections.put(app, flow["name"], values, replace=True)
 
     async def fresh(self, name: str, connector: Connector, conn: Connection) -> Connection:
         """``conn`` with an access token valid for at least a minute, refreshed if needed.

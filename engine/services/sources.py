@@ -163,6 +163,28 @@ class Sources(Service):
 
         return await self.sync(read)
 
+    async def registrations(
+        self, connection_ids: Iterable[str]
+    ) -> dict[str, list[SubscriptionRow]]:
+        """Every recorded registration of these connections, by connection id, by event."""
+        ids = set(connection_ids)
+        if not ids:
+            return {}
+
+        def read() -> dict[str, list[SubscriptionRow]]:
+            with self.session() as s:
+                rows = s.exec(
+                    select(SubscriptionRow)
+                    .where(col(SubscriptionRow.connection_id).in_(ids))
+                    .order_by(col(SubscriptionRow.event))
+                ).all()
+            found: dict[str, list[SubscriptionRow]] = {}
+            for row in rows:
+                found.setdefault(row.connection_id, []).append(row)
+            return found
+
+        return await self.sync(read)
+
     async def sync_accounts(self, connection: str | None, *, dry_run: bool) -> list[SourceSync]:
         """Compare (and unless ``dry_run``, repair) what each app account has registered.
 

@@ -79,6 +79,9 @@ def test_optional_connection_means_steps_may_name_none() -> None:
         connection_optional=True,
     )
     assert not lax.needs_connection
+    # Steps may name none, but a connection may still be saved (an API's token).
+    bare = Connector(key="bare", title="Bare", actions=())
+    assert Registry([lax, echo, bare]).kinds() == ["echo", "lax"]
 
 
 def test_optional_connection_needs_defaults_everywhere() -> None:
@@ -196,9 +199,3 @@ def test_a_connector_one_thread_is_loading_is_not_missed_by_another(
     first.join(5)
     second.join(5)
     assert answers == [echo, [echo] if second_call == "all" else echo]
-
-
-def test_every_installed_app_with_a_connection_model_can_be_saved() -> None:
-    # HTTP's connection is optional (steps may name none) but can be saved all the same; the
-    # three Google apps share one kind.
-    assert Registry().kinds() == ["google", "http", "particeep", "slack", "smtp"]

@@ -45,7 +45,7 @@ def test_every_exported_name_exists() -> None:
 def test_built_in_connectors_import_the_sdk_only() -> None:
     # The SDK's private homes are for the engine: a connector that imports them directly would
     # not be held to the public surface that outside packages get.
-    private = {"maillon.connectors.base", "maillon.connectors.errors"}
+    private = {"maillon.connectors.base", "maillon.connectors.errors", "maillon.connectors.files"}
     offenders = []
     for path in CONNECTORS.glob("*/**/*.py"):
         if path.parent.name == "testing":
@@ -159,3 +159,11 @@ def test_a_connector_accepts_a_subclass_of_the_actions_connection() -> None:
 
     notes = Connector(key="notes", title="Notes", actions=(CreateNote,), connection=RegionToken)
     assert notes.action("create_note") is CreateNote
+
+
+def test_advanced_inputs_name_inputs_of_their_action() -> None:
+    from maillon.connectors.registry import default_registry
+
+    for connector in default_registry.all():
+        for action in connector.actions:
+            assert set(action.advanced_inputs) <= set(action.Input.model_fields), action.key

@@ -14,10 +14,11 @@ import pytest
 from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.connectors.testing import FakeServer
-from maillon.engine.errors import Invalid
+from maillon.engine.errors import Conflict, Invalid
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
+from maillon.engine.services.oauth import ConsentFailed
 from maillon.engine.settings import Settings
 from tests.support.flows import deliver, wait_status
 from tests.support.oauthapp import acme
@@ -172,3 +173,82 @@ def test_a_revoked_refresh_token_fails_the_step_with_the_reason(
 
     assert "Acme refused to grant access (invalid_grant)" in (run.error or "")
     assert steps[0].details is not None and "invalid_grant" in steps[0].details
+
+
+def test_a_consent_started_from_a_page_comes_back_to_it(
+    acme_runtime: Runtime, fake_server: FakeServer
+) -> None:
+    services = Blocking(acme_runtime.services)
+    values = {"server": fake_server.url, "tenant": "t1", "client_id": "cid", "client_secret": "cs"}
+    granted = (200, {"access_token": "a", "refresh_token": "r"})
+    fake_server.on("POST", TOKEN_PATH, granted, granted, (400, {}))
+
+    def state_of(consent_url: str) -> str:
+        return parse_qs(urlsplit(consent_url).query)["state"][0]
+
+    consent = services.oauth.start("acme", "acme-1", values, new=True, return_to="/connections")
+    done = services.oauth.finish("acme", state_of(consent.authorize_url), "c0de")
+    assert done.return_to == "/connections"
+    # The API's and the command line's consents name no page.
+    again = services.oauth.start("acme", "acme-1", {})
+    assert services.oauth.finish("acme", state_of(again.authorize_url), "c").return_to is None
+
+    # A failure, once the state is known, comes back to the page too, with the reason.
+    back = services.oauth.start("acme", "acme-1", {}, return_to="/connections/x?y=1")
+    with pytest.raises(ConsentFailed) as failed:
+        services.oauth.finish("acme", state_of(back.authorize_url), None, "access_denied")
+    assert failed.value.return_to == "/connections/x?y=1"
+    assert failed.value.message == "Acme said: access_denied"
+    assert isinstance(failed.value.__cause__, Invalid)
+    back = services.oauth.start("acme", "acme-1", {}, return_to="/connections/x")
+    with pytest.raises(ConsentFailed, match=r"Acme refused to grant access \(HTTP 400\)"):
+        services.oauth.finish("acme", state_of(back.authorize_url), "c")
+    # An unknown state has no page to go back to.
+    with pytest.raises(Invalid, match="unknown or expired state"):
+        services.oauth.finish("acme", "forged", "c")
+
+
+def test_where_a_consent_may_come_back_to_and_under_which_name(
+    acme_runtime: Runtime, fake_server: FakeServer
+) -> None:
+    services = Blocking(acme_runtime.services)
+    values = {"server": fake_server.url, "tenant": "t1", "client_id": "cid", "client_secret": "cs"}
+    for elsewhere in ("https://evil.example/", "//evil.example", "/\\evil.example", "/\t/evil"):
+        with pytest.raises(Invalid, match="return_to: not a path on this site"):
+            services.oauth.start("acme", "acme-1", values, return_to=elsewhere)
+    with pytest.raises(Invalid) as unnamed:
+        services.oauth.start("acme", " ", values)
+    assert list(unnamed.value.fields) == ["name"]
+
+    services.connections.create("probe", "taken", {})
+    with pytest.raises(Conflict, match="connection 'taken' is for probe, not acme"):
+        services.oauth.start("acme", "taken", values)
+    services.connections.create("acme", "acme-1", {"server": fake_server.url, "tenant": "t1"})
+    with pytest.raises(Conflict, match="a connection named 'acme-1' exists"):
+        services.oauth.start("acme", "acme-1", values, new=True)
+
+    # Created meanwhile under the same name: the new connection is refused, not overwritten.
+    consent = services.oauth.start("acme", "acme-2", values, new=True, return_to="/c")
+    services.connections.create("acme", "acme-2", {"server": "s", "tenant": "t"})
+    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "a", "refresh_token": "r"}))
+    state = parse_qs(urlsplit(consent.authorize_url).query)["state"][0]
+    with pytest.raises(ConsentFailed, match="a connection named 'acme-2' exists"):
+        services.oauth.finish("acme", state, "c")
+    assert services.connections.values("acme-2") == {"server": "s", "tenant": "t"}
+
+
+def test_the_consent_form_asks_for_a_client_only_when_the_install_has_none(
+    make_settings: Callable[..., Settings],
+) -> None:
+    for configured, fields in ((False, ("client_id", "client_secret")), (True, ())):
+        clients = {"acme": {"client_id": "id", "client_secret": "s"}} if configured else {}
+        rt = Runtime(
+            make_settings(public_url="https://m.example.com", oauth_clients=clients),
+            registry=Registry([acme]),
+        )
+        form = rt.services.oauth.form("acme")
+        assert form.fields == ("server", "tenant", *fields)
+        assert form.required == fields and form.client_configured is configured
+        assert form.redirect_uri == "https://m.example.com/oauth/acme/callback"
+        assert (form.provider, form.advanced) == ("Acme", ())
+        rt.db.dispose()

@@ -36,9 +36,18 @@ import pytest
 from tests.support.accounts import OWNER
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page
 
-__all__ = ["NewPage", "check_accessibility", "has_no_horizontal_scroll", "sign_in"]
+__all__ = [
+    "NewPage",
+    "check_accessibility",
+    "has_no_horizontal_scroll",
+    "screenshot",
+    "sign_in",
+]
+
+#: Where the README's pictures of the UI live; the browser tests refresh them on request.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # No sandbox (tests run as root); and no look-up or connection leaves the machine:
@@ -135,3 +144,20 @@ def check_accessibility(page: Page) -> None:
 def has_no_horizontal_scroll(page: Page) -> bool:
     """Whether the page fits its viewport's width (nothing to scroll sideways)."""
     return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def screenshot(
+    target: Page | Locator, name: str, tmp_dir: Path, *, full_page: bool = False
+) -> Path:
+    """Take a picture of a page (or of one element) as a test reaches it.
+
+    With ``UPDATE_SCREENSHOTS=1`` it replaces ``docs/screenshots/<name>.png``, the README's
+    picture; otherwise it goes to ``tmp_dir``, so that a test run leaves the checkout as it was.
+    """
+    folder = SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_dir
+    path = folder / f"{name}.png"
+    if full_page:
+        target.screenshot(path=str(path), full_page=True)  # type: ignore[call-arg]
+    else:
+        target.screenshot(path=str(path))
+    return path

@@ -25,7 +25,7 @@ from maillon.web.app import create_app
 from tests.support.accounts import OWNER
 from tests.support.server import LiveServer, free_port
 
-__all__ = ["UIServer", "csrf_field", "sign_in_client", "ui_server"]
+__all__ = ["UIServer", "csrf_field", "sign_in_client", "ui_server", "working_ui_server"]
 
 T = TypeVar("T")
 
@@ -51,17 +51,30 @@ class UIServer:
         return self.call(self.runtime.services.accounts.set_up(*OWNER)).user
 
 
+@contextmanager
+def _served(make_settings: Callable[..., Settings], *, workers: bool) -> Iterator[UIServer]:
+    port = free_port()
+    runtime = Runtime(make_settings(public_url=f"http://127.0.0.1:{port}"))
+    with LiveServer(create_app(runtime=runtime, workers=workers), port=port) as url:
+        yield UIServer(url, runtime)
+
+
 @pytest.fixture
 def ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
     """A new install served for real (no user yet); workers off, the UI does not need them.
 
     Its public URL is the one it is served at, so the links it gives out (a member's
-    password link) work in the test's browser.
+    password link, a hook URL) work in the test's browser.
     """
-    port = free_port()
-    runtime = Runtime(make_settings(public_url=f"http://127.0.0.1:{port}"))
-    with LiveServer(create_app(runtime=runtime, workers=False), port=port) as url:
-        yield UIServer(url, runtime)
+    with _served(make_settings, workers=False) as server:
+        yield server
+
+
+@pytest.fixture
+def working_ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
+    """:func:`ui_server` with its workers on: the flows built in the test run."""
+    with _served(make_settings, workers=True) as server:
+        yield server
 
 
 def csrf_field(html: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 from maillon.connectors.testing import FakeServer
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
+from tests.connectors.google.support import id_token
 from tests.support.server import LiveServer
 from tests.support.services import Blocking
 
@@ -25,11 +26,6 @@ def served(make_settings: Callable[..., Settings]) -> Iterator[tuple[str, httpx.
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
             yield url, client
-
-
-def id_token(email: str) -> str:
-    claims = base64.urlsafe_b64encode(json.dumps({"email": email}).encode()).decode().rstrip("=")
-    return f"eyJhbGciOiJub25lIn0.{claims}.sig"
 
 
 def start(client: httpx.Client, google: FakeServer, **extra: str) -> dict[str, list[str]]:
@@ -68,7 +64,7 @@ def test_consent_callback_stores_the_refresh_token(
                 "refresh_token": "rt-secret",
                 "expires_in": 3600,
                 "scope": "openid email https://www.googleapis.com/auth/gmail.send",
-                "id_token": id_token("ada@example.com"),
+                "id_token": id_token({"email": "ada@example.com"}),
             },
         ),
     )
@@ -129,3 +125,37 @@ def test_start_needs_an_oauth_client(served: tuple[str, httpx.Client]) -> None:
         httpx.post(client.base_url.join("/api/oauth/google/start"), json={"name": "g"}).status_code
         == 401
     )
+
+
+def test_a_consent_started_from_a_page_goes_back_to_it_with_a_message(
+    make_settings: Callable[..., Settings], fake_server: FakeServer
+) -> None:
+    app = create_app(make_settings(public_url="https://maillon.example.com"))
+    services = Blocking(app.state.runtime.services)
+    values = {
+        "client_id": "cid",
+        "client_secret": "cs",
+        "token_uri": fake_server.url + "token",
+        "authorize_url": fake_server.url + "auth",
+    }
+    granted = {"refresh_token": "rt", "access_token": "a", "id_token": id_token({"email": "a@b.c"})}
+    fake_server.on("POST", "/token", (200, granted), (400, {"error": "invalid_grant"}))
+
+    def callback(url: str, page: str) -> httpx.Response:
+        consent = services.oauth.start("google", "g", values, return_to=page)
+        state = parse_qs(urlsplit(consent.authorize_url).query)["state"][0]
+        return httpx.get(url + "/oauth/google/callback", params={"code": "c", "state": state})
+
+    def flash(answer: httpx.Response) -> list[list[str]]:
+        return json.loads(base64.urlsafe_b64decode(answer.cookies["maillon_flash"]))
+
+    with LiveServer(app) as url:
+        done = callback(url, "/connections/g")
+        assert done.status_code == 303 and done.headers["location"] == "/connections/g"
+        assert flash(done) == [["success", "a@b.c is connected as “g”."]]
+
+        refused = callback(url, "/flows/f1/edit?step=2")
+        assert refused.headers["location"] == "/flows/f1/edit?step=2"
+        assert flash(refused) == [
+            ["error", "Connecting failed: Google refused to grant access (invalid_grant)."]
+        ]

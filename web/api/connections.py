@@ -88,6 +88,7 @@ def _connector(c: Connector) -> dict[str, Any]:
                 "title": a.title,
                 "description": a.description,
                 "input_schema": a.Input.model_json_schema(),
+                "advanced_inputs": list(a.advanced_inputs),
                 "output_schema": a.Output.model_json_schema(),
             }
             for a in c.actions

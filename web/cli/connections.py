@@ -51,7 +51,8 @@ def connections_add(obj: Ctx, app: str, name: str, pairs: tuple[str, ...]) -> No
     try:
         view = obj.run(obj.services.connections.put(app, name, values), passing=(UnknownField,))
     except UnknownField as exc:
-        for problem in exc.problems[:-1]:
+        others = {k: v for k, v in exc.fields.items() if v not in exc.unknown.values()}
+        for problem in [*exc.unknown.values(), *(f"{k}: {v}" for k, v in others.items())]:
             click.echo(f"Error: {problem}", err=True)
         click.echo(f"The fields of {app} connections:", err=True)
         _print_fields(exc.choices, err=True)
@@ -92,8 +93,9 @@ def connections_list(obj: Ctx) -> None:
 def connections_test(obj: Ctx, name: str) -> None:
     """Ask the app whether NAME's credentials work."""
     check = obj.run(obj.services.connections.test(name))
-    click.echo(("ok: " if check.ok else "FAILED: ") + check.message)
-    if not check.ok:
+    said = {True: "ok: ", False: "FAILED: ", None: "not tested: "}[check.ok]
+    click.echo(said + check.message)
+    if check.ok is False:
         sys.exit(1)
 
 

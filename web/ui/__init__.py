@@ -2,8 +2,9 @@
 
 :func:`ui_routes` gives the app its UI: the static files, and one router whose controllers
 share what every page needs: the :data:`maillon.web.auth.UI` marker (signed-in browsers only,
-strangers sent to sign in), ``request.htmx``, the services as dependencies (``accounts``,
-``tokens``, ``settings``), security headers, and errors shown as pages rather than JSON.
+strangers sent to sign in), ``request.htmx``, the services as dependencies (``services``,
+``accounts``, ``tokens``, ``settings``), security headers, and errors shown as pages rather
+than JSON.
 
 A new page is a controller (or handler) added to :data:`CONTROLLERS`, a template under
 ``web/templates`` that extends ``base.html``, and :func:`maillon.web.ui.render.render`.
@@ -26,6 +27,7 @@ from maillon.engine.runtime import Runtime
 from maillon.web.auth import UI
 from maillon.web.ui.access import AccessController
 from maillon.web.ui.assets import static_files, templates
+from maillon.web.ui.connections import ConnectionsController
 from maillon.web.ui.flows import FlowsController
 from maillon.web.ui.home import home
 from maillon.web.ui.render import render
@@ -35,6 +37,7 @@ __all__ = ["CONTROLLERS", "templates", "ui_routes"]
 
 CONTROLLERS: list[ControllerRouterHandler] = [
     AccessController,
+    ConnectionsController,
     FlowsController,
     SettingsController,
     home,

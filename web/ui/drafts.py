@@ -15,6 +15,7 @@ they are about (:func:`place`).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,9 @@ from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
 
 __all__ = ["Draft", "StepDraft", "context_spec", "place", "step_fields", "to_document"]
 
-_STEP_INPUT = re.compile(r"^steps-(\d+)-(key|action|connection|max_attempts|input-.+)$")
+_STEP_INPUT = re.compile(r"^steps-(\d+)-(key|action|connection|max_attempts|tested|input-.+)$")
+#: A step test's output kept in the form, for the picker and the later steps' previews.
+_MAX_TESTED = 64 * 1024
 _MAX_STEPS = 100
 
 
@@ -42,6 +45,18 @@ class StepDraft:
     connection: str = ""
     max_attempts: str = ""
     inputs: dict[str, str] = field(default_factory=dict)
+    #: The output of the last "Test this step", as JSON text ("" when not tested).
+    tested: str = ""
+
+    @property
+    def tested_output(self) -> Any:
+        """The last test's output, if it is kept and readable."""
+        if not self.tested or len(self.tested) > _MAX_TESTED:
+            return None
+        try:
+            return json.loads(self.tested)
+        except ValueError:
+            return None
 
 
 @dataclass

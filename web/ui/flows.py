@@ -26,6 +26,7 @@ from maillon.connectors.base import Connector
 from maillon.engine.errors import Invalid
 from maillon.engine.flows import AppEventTrigger, FlowValidationError, WebhookTrigger
 from maillon.engine.services import Services
+from maillon.engine.services.editor import Sample
 from maillon.engine.services.flows import FlowView
 from maillon.web.ui.drafts import Draft, context_spec, place, step_fields, to_document
 from maillon.web.ui.fields import field_tree
@@ -34,8 +35,6 @@ from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, sa
 __all__ = ["FlowsController"]
 
 EDITOR = "flows/_editor.html"
-#: Inputs of a step always shown, in the action model's order; the rest are folded.
-_FIRST_INPUTS = 3
 #: YAML files imported through the page: generous for flows, small for a form.
 MAX_IMPORT = 256 * 1024
 
@@ -62,19 +61,14 @@ async def _editor(
     """Everything the editor's template shows."""
     connectors = _connectors(services)
     flow_id = view.row.id
-    try:
-        sample = await services.editor.sample(
-            _trigger_model(draft), flow_id, draft.sample_event or None
-        )
-    except LookupError:
-        draft.sample_event = ""
-        sample = await services.editor.sample(_trigger_model(draft), flow_id)
+    sample = await _sample(services, draft, flow_id)
     spec = context_spec(draft, connectors)
+    outputs = _tested(draft)
     steps = []
     for i, step in enumerate(draft.steps):
         connector = connectors.get(step.action.partition(".")[0])
         fields = step_fields(connector, step.action)
-        context = services.editor.context(spec, sample, i, flow_id)
+        context = services.editor.context(spec, sample, i, flow_id, outputs)
         previews = {
             f.name: services.editor.preview(spec.steps[i].input.get(f.name), context, f.name)
             for f in fields
@@ -82,12 +76,12 @@ async def _editor(
         }
         action = connector.action(step.action.partition(".")[2]) if connector else None
         said = {k for k in (problems or {}) if k.startswith(f"steps-{i}-input-")}
-        # The model's first inputs, the required ones and those in use are shown; the others
-        # wait under "More inputs" (an HTTP request has twenty).
+        # The inputs the action calls advanced wait under "More inputs" until one is used.
+        folded = set(action.advanced_inputs) if action else set()
         primary = {
             f.name
-            for n, f in enumerate(fields)
-            if n < _FIRST_INPUTS or f.required or step.inputs.get(f.name, "").strip()
+            for f in fields
+            if f.name not in folded or f.required or step.inputs.get(f.name, "").strip()
         }
         steps.append(
             {
@@ -117,7 +111,7 @@ async def _editor(
     current = next((t for key, t, _ in triggers if key == draft.trigger_type), None)
     trees = [field_tree(sample.body, "event")]
     for i, step in enumerate(draft.steps):
-        example = services.editor.output_example(step.action)
+        example = outputs.get(step.key, services.editor.output_example(step.action))
         trees.append(field_tree(example, f"steps.{step.key}", f"{i + 1}. {step.key}"))
     return {
         "section": "flows",
@@ -138,6 +132,21 @@ async def _editor(
         "connections": by_kind,
         "now": time.time(),
     }
+
+
+async def _sample(services: Services, draft: Draft, flow_id: str) -> Sample:
+    """The sample the draft previews against; the default one if the chosen one is gone."""
+    trigger = _trigger_model(draft)
+    try:
+        return await services.editor.sample(trigger, flow_id, draft.sample_event or None)
+    except LookupError:
+        draft.sample_event = ""
+        return await services.editor.sample(trigger, flow_id)
+
+
+def _tested(draft: Draft) -> dict[str, Any]:
+    """What the steps tested in this editor returned, by step key."""
+    return {s.key: s.tested_output for s in draft.steps if s.tested_output is not None}
 
 
 def _apply(draft: Draft, op: str) -> None:
@@ -288,10 +297,8 @@ class FlowsController(Controller):
         index = int(index_text)
         connectors = _connectors(services)
         spec = context_spec(draft, connectors)
-        sample = await services.editor.sample(
-            _trigger_model(draft), flow_id, draft.sample_event or None
-        )
-        context = services.editor.context(spec, sample, index, flow_id)
+        sample = await _sample(services, draft, flow_id)
+        context = services.editor.context(spec, sample, index, flow_id, _tested(draft))
         value = spec.steps[index].input.get(name, draft.steps[index].inputs.get(name, ""))
         shown = services.editor.preview(value, context, name) if "{" in str(value) else None
         return render(request, "flows/_preview.html", preview=shown, field=field)
@@ -319,17 +326,18 @@ class FlowsController(Controller):
                 "flows/_test.html",
                 trial=None,
                 problems=reasons or ["fix the step's inputs first"],
+                index=index,
             )
-        sample = await services.editor.sample(
-            _trigger_model(draft), flow_id, draft.sample_event or None
-        )
+        sample = await _sample(services, draft, flow_id)
         try:
             trial = await services.editor.try_step(
-                document.spec, document.steps[index].key, sample, flow_id
+                document.spec, document.steps[index].key, sample, flow_id, _tested(draft)
             )
         except FlowValidationError as exc:
-            return render(request, "flows/_test.html", trial=None, problems=exc.problems)
-        return render(request, "flows/_test.html", trial=trial, problems=[])
+            return render(
+                request, "flows/_test.html", trial=None, problems=exc.problems, index=index
+            )
+        return render(request, "flows/_test.html", trial=trial, problems=[], index=index)
 
     @post("/{flow_id:str}/save")
     async def save(
@@ -347,8 +355,13 @@ class FlowsController(Controller):
                 for problem in exc.problems:
                     problems.setdefault(place(problem), []).append(problem.split(": ", 1)[-1])
             else:
-                context = await _editor(services, saved, Draft.of(saved.spec))
-                context["draft"].sample_event = draft.sample_event
+                # What the editor held besides the flow: the sample chosen, the tests' outputs.
+                fresh = Draft.of(saved.spec)
+                fresh.sample_event = draft.sample_event
+                tested = {s.key: s.tested for s in draft.steps}
+                for step in fresh.steps:
+                    step.tested = tested.get(step.key, "")
+                context = await _editor(services, saved, fresh)
                 said: list[Flash] = [("success", "Saved.")]
                 if request.htmx:
                     return render(request, EDITOR, said=said, oob_messages=True, **context)

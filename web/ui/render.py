@@ -24,6 +24,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
 from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.redirects import is_local_path
 from maillon.engine.services import Services
 from maillon.engine.services.accounts import Accounts
 from maillon.engine.services.tokens import Tokens
@@ -122,9 +123,7 @@ async def form(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 def safe_path(target: str | None, default: str = "/") -> str:
     """``target`` if it is a path on this site, else ``default`` (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return default
-    return target
+    return target if target and is_local_path(target) else default
 
 
 def problems(exc: Invalid | Conflict) -> list[Flash]:

@@ -39,14 +39,13 @@ def token_forms(server: FakeServer) -> list[dict[str, str]]:
     return [{k: v[0] for k, v in r.form().items()} for r in server.received("POST", TOKEN_PATH)]
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def id_token(claims: dict[str, object]) -> str:
+    """An ID token as a token endpoint answers it: the claims are read, the signature is not."""
 
+    def part(data: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
-def fake_id_token(claims: dict[str, object]) -> str:
-    """An ID token as Google's token endpoint returns one (the signature is not checked)."""
-    header = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
-    return f"{header}.{b64url(json.dumps(claims).encode())}.{b64url(b'signature')}"
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
 def service_account_conn(server: FakeServer, key: rsa.RSAPrivateKey) -> GoogleConnection:

@@ -24,15 +24,18 @@ from maillon.engine.oauth import authorization_url
 from tests.connectors.google.support import (
     GMAIL_SEND,
     TOKEN_PATH,
-    b64url,
     ctx,
-    fake_id_token,
     google_error,
+    id_token,
     service_account_conn,
     token_forms,
 )
 
 MAIL = SendEmail.Input(to="ada@example.com", subject="Hi", text="hi")
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 # --- the consent flow ---------------------------------------------------------------------------
@@ -58,7 +61,8 @@ def test_consent_asks_for_offline_access_and_every_google_scope() -> None:
         "redirect_uri": "https://maillon.example.com/oauth/google/callback",
         "scope": "openid email https://www.googleapis.com/auth/gmail.send "
         "https://www.googleapis.com/auth/spreadsheets "
-        "https://www.googleapis.com/auth/calendar.events",
+        "https://www.googleapis.com/auth/calendar.events "
+        "https://www.googleapis.com/auth/drive",
         "state": "st4te",
         "access_type": "offline",
         "prompt": "consent",
@@ -75,6 +79,7 @@ def test_scopes_cover_every_google_connector_by_default() -> None:
         "https://www.googleapis.com/auth/gmail.send",
         "https://www.googleapis.com/auth/spreadsheets",
         "https://www.googleapis.com/auth/calendar.events",
+        "https://www.googleapis.com/auth/drive",
     ]
     with pytest.raises(ValueError, match="not a Google connector"):
         oauth.scopes_for(["slack"])
@@ -84,7 +89,7 @@ def test_granted_tokens_become_the_refresh_token_and_the_account_email() -> None
     granted = TokenSet(
         access_token="at-1",
         refresh_token="rt-1",
-        raw={"id_token": fake_id_token({"email": "ada@example.com", "sub": "1"})},
+        raw={"id_token": id_token({"email": "ada@example.com", "sub": "1"})},
     )
     # The short-lived access token is not stored.
     assert GOOGLE_OAUTH.to_connection(granted) == {

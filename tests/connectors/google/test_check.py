@@ -15,7 +15,7 @@ from maillon.connectors.sdk import ConnectionCheck, PermanentError, TransientErr
 from maillon.connectors.testing import FakeServer, Recorded
 from tests.connectors.google.support import (
     TOKEN_PATH,
-    fake_id_token,
+    id_token,
     service_account_conn,
     token_forms,
 )
@@ -29,11 +29,9 @@ def check(conn: GoogleConnection) -> ConnectionCheck:
 def test_an_oauth_account_is_named_by_the_id_token_of_the_refresh(
     google: FakeServer, conn: GoogleConnection
 ) -> None:
-    id_token = fake_id_token({"email": "ops@example.com", "sub": "1"})
+    token = id_token({"email": "ops@example.com", "sub": "1"})
     google.on(
-        "POST",
-        TOKEN_PATH,
-        (200, {"access_token": "fresh", "expires_in": 3600, "id_token": id_token}),
+        "POST", TOKEN_PATH, (200, {"access_token": "fresh", "expires_in": 3600, "id_token": token})
     )
 
     result = check(conn)
@@ -91,11 +89,11 @@ def test_a_service_account_says_which_apps_delegation_grants(
     assert result.ok
     assert result.message.startswith(
         "Google issued tokens to robot@maillon-test.iam.gserviceaccount.com acting as "
-        "ada@example.com for Gmail, Sheets. Refused for Calendar (Google refused the service "
-        "account's token request (unauthorized_client"
+        "ada@example.com for Gmail, Sheets, Drive. Refused for Calendar (Google refused the "
+        "service account's token request (unauthorized_client"
     )
     assert result.message.endswith("steps using those apps will fail.")
-    assert len(google.received("POST", TOKEN_PATH)) == 3
+    assert len(google.received("POST", TOKEN_PATH)) == 4
 
 
 def test_a_service_account_refused_everywhere_fails(

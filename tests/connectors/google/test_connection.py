@@ -81,13 +81,14 @@ def test_connector_modules_do_not_import_the_google_client_library() -> None:
         "maillon.connectors.google.gmail",
         "maillon.connectors.google.sheets",
         "maillon.connectors.google.calendar",
+        "maillon.connectors.google.drive",
         "maillon.connectors.google.oauth",
         among=("googleapiclient", "httplib2", "google_auth_httplib2", "google.oauth2"),
     )
     assert loaded == []
 
 
-@pytest.mark.parametrize("name", ["gmail", "google_sheets", "google_calendar"])
+@pytest.mark.parametrize("name", ["gmail", "google_sheets", "google_calendar", "google_drive"])
 def test_entry_points_name_the_connectors(name: str) -> None:
     # Read pyproject.toml rather than installed metadata, which may predate these entries.
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())

@@ -46,4 +46,4 @@ def test_refused_credentials_fail(fake_server: FakeServer) -> None:
 
 def test_without_a_url_there_is_nothing_to_test() -> None:
     result = check(HttpConnection())
-    assert not result.ok and result.message.startswith("Nothing to test: set test_url")
+    assert result.ok is None and result.message.startswith("The connection has no test_url")

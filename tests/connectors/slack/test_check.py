@@ -40,10 +40,18 @@ def test_a_working_bot_token_says_which_workspace(fake_server: FakeServer) -> No
 
 
 def test_a_refused_bot_token_says_what_to_do(fake_server: FakeServer) -> None:
-    fake_server.on("POST", AUTH_TEST, (200, {"ok": False, "error": "invalid_auth"}))
+    fake_server.on(
+        "POST",
+        AUTH_TEST,
+        (200, {"ok": False, "error": "invalid_auth"}),
+        (503, {"ok": False, "error": "service_unavailable"}),
+    )
     result = check(bot(fake_server))
-    assert not result.ok
+    assert result.ok is False
     assert result.message.startswith("Slack refused the bot token: invalid_auth (the bot token")
+    unavailable = check(bot(fake_server))
+    assert unavailable.ok is False
+    assert unavailable.message.startswith("Slack is unavailable: service_unavailable")
 
 
 @pytest.mark.parametrize("code", ["no_text", "missing_text_or_fallback_or_attachments"])
@@ -83,7 +91,8 @@ def test_both_credentials_are_tested(fake_server: FakeServer) -> None:
 def test_nothing_to_test_says_which_fields_to_set(fake_server: FakeServer) -> None:
     result = check(SlackConnection(base_url=fake_server.url + "api/"))
     assert result == ConnectionCheck(
-        ok=False, message="Nothing to test: set bot_token or webhook_url on the connection."
+        ok=None,
+        message="The connection has neither a bot token nor an incoming webhook URL to test.",
     )
     assert fake_server.requests == []
 

@@ -11,12 +11,17 @@ from playwright.sync_api import Page, expect
 
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
-from tests.support.browser import NewPage, check_accessibility, has_no_horizontal_scroll, sign_in
+from tests.support.browser import (
+    NewPage,
+    check_accessibility,
+    has_no_horizontal_scroll,
+    screenshot,
+    sign_in,
+)
 from tests.support.web import UIServer
 
 pytestmark = pytest.mark.browser
 
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 TRANSACTION = {
     "id": "tx-1",
     "amount": 150000,
@@ -37,7 +42,7 @@ def _new_flow(page: Page, url: str, name: str) -> str:
 
 
 def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
-    new_page: NewPage, ui_server: UIServer, fake_server: FakeServer
+    new_page: NewPage, ui_server: UIServer, fake_server: FakeServer, tmp_path: Path
 ) -> None:
     ui_server.set_up_owner()
     page = new_page()
@@ -66,7 +71,6 @@ def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
         fake_server.url + "orders/tx-1"
     )
     page.get_by_label("Method").select_option("POST")
-    page.get_by_text("More inputs").click()  # the less used inputs are folded
     body = page.get_by_label("JSON body")
     body.fill('{"email": "{{ event.investor.emial }}"}')
     expect(page.locator("#preview-steps-0-input-json_body")).to_contain_text("no field 'emial'")
@@ -74,8 +78,8 @@ def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
     expect(page.locator("#preview-steps-0-input-json_body")).to_contain_text("ada@example.com")
     # The picker is reachable by keyboard too.
     page.get_by_role("button", name="Insert investor (event.investor)").focus()
-    page.locator("#picker").screenshot(path=str(DOCS / "editor-picker.png"))
-    page.screenshot(path=str(DOCS / "editor.png"), full_page=True)
+    screenshot(page.locator("#picker"), "editor-picker", tmp_path)
+    screenshot(page, "editor", tmp_path, full_page=True)
     check_accessibility(page)
 
     # Test the step: the request really goes out, and its answer shows.
@@ -89,6 +93,9 @@ def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
     # Save, switch on, and the flow runs for the next delivery.
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    # The step's real output, from its test, is offered to later steps.
+    tested = page.locator('[data-insert="{{ steps.send_request.body.ok }}"]')
+    expect(tested).to_have_count(1)  # in the folded "body" branch of the tree
     page.get_by_role("button", name="Switch on").click()
     expect(page.get_by_text("is on.")).to_be_visible()
     saved = ui_server.call(ui_server.runtime.services.flows.get(flow_id))
@@ -149,3 +156,84 @@ def test_the_flows_list_searches_switches_and_fits_a_phone(
     assert not listed[0].row.enabled
     assert has_no_horizontal_scroll(page)
     check_accessibility(page)
+
+
+SID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+APPEND = f"/v4/spreadsheets/{SID}/values/A1:append"  # no sheet named: the first one
+SEND = "/gmail/v1/users/me/messages/send"
+
+
+def test_a_particeep_event_flow_mails_and_adds_a_row_through_the_editor(
+    new_page: NewPage, working_ui_server: UIServer, fake_server: FakeServer
+) -> None:
+    from examples.particeep.entities import make_transaction
+    from examples.particeep.fake_api import FakeParticeep
+    from maillon.connectors.google.client import _credentials, session
+
+    server, google = working_ui_server, fake_server
+    google.on("POST", "/token", (200, {"access_token": "fresh", "expires_in": 3600}))
+    google.on("POST", SEND, (200, {"id": "m1", "threadId": "t1"}))
+    google.on("POST", APPEND, (200, {"updates": {"updatedRange": "Sheet1!A2:C2"}}))
+    connections = server.runtime.services.connections
+    server.set_up_owner()
+    with FakeParticeep("k", "s") as particeep:
+        values = {"api_key": "k", "api_secret": "s", "environment": "custom"}
+        server.call(
+            connections.create("particeep", "particeep-prod", {**values, "base_url": particeep.url})
+        )
+        server.call(
+            connections.create(
+                "google",
+                "backoffice-google",
+                {
+                    "client_id": "cid",
+                    "client_secret": "cs",
+                    "refresh_token": "r1",
+                    "token_uri": google.url + "token",
+                    "api_endpoint": google.url,
+                },
+            )
+        )
+        page = new_page()
+        sign_in(page, server.url)
+        page.goto(server.url + "/flows/new")
+        page.get_by_label("Name").fill("New investment")
+        page.get_by_label("Particeep event").check()
+        page.get_by_role("button", name="Create and add steps").click()
+        page.get_by_label("Account").select_option("particeep-prod")
+        page.get_by_role("combobox", name="Event").fill("transaction_created")
+        page.get_by_role("combobox", name="Event").press("Tab")
+        # The catalog's sample: its fields are offered before any delivery.
+        expect(page.get_by_text("The app's example of this event")).to_be_visible()
+        expect(page.get_by_role("button", name="Insert amount (event.amount)")).to_be_visible()
+
+        page.get_by_role("button", name="Gmail: Send an email").click()
+        page.locator("#f-steps-0-connection").select_option("backoffice-google")
+        page.get_by_label("To", exact=True).fill("backoffice@example.com")
+        page.get_by_label("Plain-text body").fill("Transaction {{ event.id }}")
+        subject = page.get_by_label("Subject")
+        subject.fill("New transaction: ")
+        page.get_by_role("button", name="Insert amount (event.amount)").click()
+        expect(subject).to_have_value("New transaction: {{ event.amount }}")
+        page.get_by_role("button", name="Google Sheets: Append a row").click()
+        page.locator("#f-steps-1-connection").select_option("backoffice-google")
+        page.get_by_label("Spreadsheet").fill(SID)
+        page.get_by_label("Values").fill(
+            '["{{ event.id }}", "{{ event.amount }}", "{{ steps.send_email.message_id }}"]'
+        )
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+        page.get_by_role("button", name="Switch on").click()
+        expect(page.get_by_text("is on.")).to_be_visible()
+        expect(page.get_by_text("Registered at the app")).to_be_visible()
+        assert len(particeep.webhooks("transaction_created")) == 1
+
+        transaction = make_transaction()
+        particeep.emit("transaction_created", transaction)
+        assert particeep.wait_idle()
+        [row] = google.wait_for("POST", APPEND)
+    session.cache_clear()
+    _credentials.cache_clear()
+    [mail] = google.received("POST", SEND)
+    assert mail.headers["authorization"] == "Bearer fresh"
+    assert row.json() == {"values": [[transaction["id"], transaction["amount"], "m1"]]}

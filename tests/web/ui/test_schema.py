@@ -7,6 +7,7 @@ from jinja2 import Environment, FileSystemLoader
 from maillon.connectors.google.sheets import AppendRow
 from maillon.connectors.slack import SlackConnection
 from maillon.connectors.slack.send_message import SendMessage
+from maillon.connectors.smtp.connection import SmtpConnection
 from maillon.web.ui.assets import TEMPLATES_DIR
 from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
 
@@ -71,3 +72,16 @@ def test_a_secret_is_never_sent_back_to_the_browser() -> None:
     assert "xoxb-secret" not in html
     assert 'type="password"' in html and "leave empty to keep" in html
     assert "required" not in html.split("<input", 1)[1].split(">", 1)[0]
+
+
+def test_a_select_shows_its_default_as_its_option_reads() -> None:
+    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    macro = env.from_string(
+        '{% from "_macros.html" import schema_field %}{{ schema_field(f, value=v) }}'
+    )
+    fields = _by_name(form_fields(SmtpConnection.model_json_schema()))
+    verify, security = fields["tls_verify"], fields["security"]
+
+    assert '<option value="true" selected>' in macro.render(f=verify, v="")
+    assert '<option value="false" selected>' in macro.render(f=verify, v="false")
+    assert '<option value="starttls" selected>' in macro.render(f=security, v="")

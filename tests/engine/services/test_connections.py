@@ -1,0 +1,212 @@
+"""Connections on SQLite and PostgreSQL: what a person deciding about one sees (its flows, its
+last test, its app's registrations), problems tied to their inputs, and emptied settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from maillon.connectors.base import AppTrigger, Connection, ConnectionCheck, Connector
+from maillon.connectors.errors import PermanentError
+from maillon.connectors.google.gmail import connector as gmail
+from maillon.connectors.google.sheets import connector as sheets
+from maillon.connectors.registry import Registry
+from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.flows import FlowDocument
+from maillon.engine.models import SubscriptionStatus
+from maillon.engine.runtime import Runtime
+from maillon.engine.settings import Settings
+from tests.support.probe import probe
+from tests.support.services import Blocking
+
+
+class KeyedConnection(Connection):
+    api_key: SecretStr
+    region: str = "eu"
+    note: str | None = None
+
+
+async def _check(conn: KeyedConnection) -> ConnectionCheck:
+    key = conn.api_key.get_secret_value()
+    if key == "good":
+        return ConnectionCheck(ok=True, message="the key works")
+    if key == "untestable":
+        return ConnectionCheck(ok=None, message="nothing to ask without a side effect")
+    raise PermanentError("the key was refused")
+
+
+keyed = Connector(key="keyed", title="Keyed", actions=(), connection=KeyedConnection, check=_check)
+
+
+class ShopConnection(Connection):
+    label: str = ""
+
+
+class Orders(AppTrigger[ShopConnection]):
+    key = "orders"
+    title = "Orders"
+
+    async def subscribe(self, conn: ShopConnection, event: str, url: str) -> None:
+        if event == "order_refused":
+            raise PermanentError("the shop allows 5 webhooks per event")
+
+    async def unsubscribe(self, conn: ShopConnection, event: str, url: str) -> None:
+        return None
+
+
+shop = Connector(
+    key="shop", title="Shop", actions=(), connection=ShopConnection, triggers=(Orders,)
+)
+
+
+@pytest.fixture
+def services(make_settings: Callable[..., Settings]) -> Iterator[Blocking]:
+    rt = Runtime(
+        make_settings(public_url="https://maillon.example.com"),
+        registry=Registry([probe, keyed, shop, gmail, sheets]),
+    )
+    rt.open()
+    yield Blocking(rt.services)
+    rt.close()
+
+
+def _flow(services: Blocking, name: str, doc: dict[str, object]) -> str:
+    steps = [{"key": "s", "action": "probe.send_echo", "connection": "p1", "input": {"text": "x"}}]
+    flow = FlowDocument.model_validate({"name": name, "steps": steps, **doc})
+    return str(services.flows.save(flow).row.id)
+
+
+def test_a_connection_shows_its_flows_its_last_test_and_its_registrations(
+    services: Blocking,
+) -> None:
+    services.connections.create("probe", "p1", {"label": "P"})
+    services.connections.create("shop", "shop-1", {})
+    services.connections.create("keyed", "k1", {"api_key": "good"})
+    trigger = {"type": "shop.orders", "connection": "shop-1"}
+    created = _flow(services, "orders in", {"trigger": {**trigger, "event": "order_created"}})
+    refused = _flow(services, "b: refused", {"trigger": {**trigger, "event": "order_refused"}})
+
+    listed = {v.row.name: v for v in services.connections.all()}
+
+    assert [(f.name, f.enabled) for f in listed["p1"].used_by] == [
+        ("b: refused", True),
+        ("orders in", True),
+    ]
+    assert [f.id for f in listed["shop-1"].used_by] == [refused, created]
+    assert listed["k1"].used_by == () and listed["k1"].last_check is None
+    shop_view = listed["shop-1"]
+    assert shop_view.hook_prefix is not None
+    assert shop_view.hook_prefix.startswith("https://maillon.example.com/hooks/shop/")
+    registered = {r.event: r for r in shop_view.registrations}
+    assert registered["order_created"].status == SubscriptionStatus.REGISTERED
+    assert registered["order_created"].url == shop_view.hook_prefix + "order_created"
+    assert registered["order_refused"].status == SubscriptionStatus.FAILED
+    assert registered["order_refused"].error == "the shop allows 5 webhooks per event"
+    assert services.connections.get("shop-1").registrations == shop_view.registrations
+    assert listed["p1"].registrations == () and listed["p1"].hook_prefix is None
+
+
+def test_the_last_test_is_kept_and_flagged_once_the_connection_changes(
+    services: Blocking,
+) -> None:
+    services.connections.create("keyed", "k1", {"api_key": "good"})
+
+    passed = services.connections.test("k1")
+
+    assert (passed.ok, passed.message, passed.stale) == (True, "the key works", False)
+    view = services.connections.get("k1")
+    assert view.last_check == passed
+    assert view.row.updated_at < passed.at  # a test is not a change
+
+    services.connections.update("k1", {"api_key": "bad"})
+    stale = services.connections.get("k1").last_check
+    assert stale is not None and stale.ok and stale.stale
+
+    failed = services.connections.test("k1")
+    assert (failed.ok, failed.message) == (False, "the key was refused")
+    assert services.connections.get("k1").last_check == failed
+
+    # A test that could ask nothing is kept as such, neither passed nor failed.
+    services.connections.update("k1", {"api_key": "untestable"})
+    services.connections.test("k1")
+    untested = services.connections.get("k1").last_check
+    assert untested is not None and untested.ok is None and not untested.stale
+
+    # An app without a test says so, and nothing is kept.
+    services.connections.create("probe", "p1", {})
+    said = services.connections.test("p1")
+    assert not said.ok and said.message == "probe offers no connection test"
+    assert services.connections.get("p1").last_check is None
+
+
+def test_deleting_a_connection_in_use_names_every_flow(services: Blocking) -> None:
+    services.connections.create("probe", "p1", {})
+    _flow(services, "first", {})
+    _flow(services, "second", {})
+
+    with pytest.raises(Conflict) as refused:
+        services.connections.delete("p1")
+
+    assert str(refused.value) == (
+        "flows 'first', 'second' use connection 'p1': change them to use another connection, "
+        "or delete them, first"
+    )
+    with pytest.raises(Conflict, match="used by flows: keep its name"):
+        services.connections.update("p1", {}, name="p2")
+
+
+def test_problems_are_tied_to_the_inputs_they_concern(services: Blocking) -> None:
+    with pytest.raises(Invalid) as refused:
+        services.connections.create("keyed", "  ", {"region": 3, "extra": "x"})
+
+    assert refused.value.fields == {
+        "name": "give the connection a name, e.g. team-slack",
+        "values.api_key": "Field required",
+        "values.region": "Input should be a valid string",
+        "values.extra": "keyed connections have no field 'extra'",
+    }
+    # A field the app does not have comes with the fields it has.
+    assert refused.value.general == ["the fields of keyed connections are: api_key, region, note"]
+    assert "values.api_key: Field required" in refused.value.problems
+
+    # A rule about the model as a whole concerns no single input; pydantic's prefix is gone.
+    with pytest.raises(Invalid) as both:
+        services.connections.create("google", "g", {"client_id": "c", "service_account_json": "{}"})
+    assert both.value.general == [
+        "configure either an OAuth user (client_id, client_secret, refresh_token) or a service "
+        "account (service_account_json), not both"
+    ]
+    for name in ("a/b", "tab\there", "x" * 201):
+        with pytest.raises(Invalid) as bad_name:
+            services.connections.create("probe", name, {})
+        assert list(bad_name.value.fields) == ["name"]
+    assert services.connections.create("probe", "  spaced  ", {}).row.name == "spaced"
+
+
+def test_an_update_may_empty_a_setting_or_remove_a_secret(services: Blocking) -> None:
+    services.connections.create("keyed", "k1", {"api_key": "good", "region": "us", "note": "n"})
+
+    view = services.connections.update("k1", {}, unset=["region", "note"])
+
+    assert view.config == {}
+    assert services.connections.values("k1") == {"api_key": "good"}
+    with pytest.raises(Invalid) as refused:
+        services.connections.update("k1", {}, unset=["api_key"])
+    assert refused.value.fields == {"values.api_key": "Field required"}
+    assert services.connections.values("k1") == {"api_key": "good"}
+
+
+def test_each_kind_of_connection_is_named_for_people(services: Blocking) -> None:
+    apps = {a.kind: a for a in services.connections.apps()}
+
+    # One Google account serves Gmail and Sheets: the kind is named by its model.
+    assert apps["google"].title == "Google"
+    assert apps["google"].connectors == ("Gmail", "Google Sheets")
+    assert apps["google"].oauth is not None and apps["google"].testable
+    assert (apps["keyed"].title, apps["keyed"].testable) == ("Keyed", True)
+    assert apps["shop"].sends_events and not apps["keyed"].sends_events
+    assert [a.title for a in services.connections.apps()] == sorted(a.title for a in apps.values())
+    with pytest.raises(Invalid, match="unknown app 'nope'"):
+        services.connections.app("nope")
