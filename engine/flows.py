@@ -391,14 +391,15 @@ def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Regi
     problems: list[str] = []
     trigger = raw.get("trigger")
     kind = trigger.get("type", "webhook") if isinstance(trigger, dict) else None
-    if kind is not None and kind not in trigger_types(registry):
+    unknown_kind = kind is not None and kind not in trigger_types(registry)
+    if unknown_kind:
         # Pydantic would report the pattern of an app trigger's type and its missing fields:
         # the one mistake is the type, so say that, with the types there are.
         problems.append(_unknown_trigger(kind, registry, where="trigger.type"))
     for err in exc.errors():
         loc = list(err["loc"])
         if loc[:1] == ["trigger"]:
-            if problems and kind is not None and kind not in trigger_types(registry):
+            if unknown_kind:
                 continue
             if len(loc) > 1 and loc[1] in ("webhook", "app"):
                 del loc[1]  # the union's tags say which model, which the type already says
