@@ -54,6 +54,19 @@ def test_info_says_where_the_install_is_and_what_it_holds(cli: Cli) -> None:
     ]
 
 
+def test_info_hides_the_database_password_and_says_why_it_cannot_count(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = f"postgresql+psycopg://maillon:hunter2@127.0.0.1:{free_port()}/maillon"
+    monkeypatch.setenv("MAILLON_DATABASE_URL", url)
+    monkeypatch.setenv("MAILLON_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["info"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "hunter2" not in result.output
+    assert "database:     postgresql+psycopg://maillon:***@127.0.0.1:" in result.stdout
+    assert "contents:     cannot read the database: connection failed: " in result.stdout
+
+
 def test_a_command_that_finds_no_database_says_where_it_looked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

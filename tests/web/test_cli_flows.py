@@ -229,3 +229,27 @@ def test_a_saved_flow_is_tested_against_its_apps_sample(cli: Cli, tmp_path: Path
 def test_a_missing_flow_file_or_flow_is_named(cli: Cli) -> None:
     assert "no file nowhere.yaml" in cli("flows", "test", "nowhere.yaml", code=2).stderr
     assert cli("flows", "test", "No such flow", code=1).stderr == "Error: no flow No such flow\n"
+
+
+def test_fields_named_like_methods_are_the_events_own(cli: Cli, tmp_path: Path) -> None:
+    flow = write(
+        tmp_path,
+        "flow.yaml",
+        """\
+name: Order lines
+steps:
+  - key: post
+    action: http.send_request
+    input:
+      url: "http://127.0.0.1:9/orders"
+      json_body:
+        first: "{{ event.items[0].sku }}"
+        note: "{{ event.update }} / {{ event.count }} / {{ event.keys | join(',') }}"
+""",
+    )
+    order = {"items": [{"sku": "A-1"}], "update": "2026-05-02", "count": 3, "keys": ["k1", "k2"]}
+    event = write(tmp_path, "order.json", json.dumps(order))
+
+    out = cli("flows", "test", str(flow), "--event", str(event)).stdout
+
+    assert '"first": "A-1"' in out and '"note": "2026-05-02 / 3 / k1,k2"' in out
