@@ -253,3 +253,12 @@ steps:
     out = cli("flows", "test", str(flow), "--event", str(event)).stdout
 
     assert '"first": "A-1"' in out and '"note": "2026-05-02 / 3 / k1,k2"' in out
+
+
+def test_a_file_that_is_not_text_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    binary = tmp_path / "flow.yaml"
+    binary.write_bytes(b"name: \xff\xfe\n")
+    result = cli("flows", "import", str(binary), code=1)
+    assert result.stderr == (f"{binary}: not UTF-8 text (invalid start byte at byte 6)\n")
+    tested = cli("flows", "test", str(binary), code=1)
+    assert tested.stderr == f"Error: {binary}: not UTF-8 text (invalid start byte at byte 6)\n"

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -28,7 +29,7 @@ from maillon.engine.services import Services
 from maillon.engine.services.install import first_line, hide_password, require_database
 from maillon.engine.settings import Settings
 
-__all__ = ["Ctx", "echo_json", "pass_ctx", "setup_logging", "translated", "when"]
+__all__ = ["Ctx", "echo_json", "pass_ctx", "read_text", "setup_logging", "translated", "when"]
 
 T = TypeVar("T")
 
@@ -151,6 +152,17 @@ def warn_about_legacy_data(settings: Settings) -> None:
             f"there, or set MAILLON_DATA_DIR={old} to keep using them.",
             err=True,
         )
+
+
+def read_text(path: Path) -> str:
+    """A file a person named, as text; one that cannot be read is said in one line."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"{exc.reason} at byte {exc.start}"
+        raise click.ClickException(f"{path}: not UTF-8 text ({reason})") from None
+    except OSError as exc:
+        raise click.ClickException(f"{path}: {exc.strerror}") from exc
 
 
 def when(timestamp: float | None) -> str:

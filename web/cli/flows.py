@@ -12,7 +12,7 @@ import click
 
 from maillon.engine.services.editor import FlowTest
 from maillon.engine.services.flows import FlowView
-from maillon.web.cli._base import Ctx, echo_json, pass_ctx
+from maillon.web.cli._base import Ctx, echo_json, pass_ctx, read_text
 
 __all__ = ["flows"]
 
@@ -45,9 +45,11 @@ def flows_import(obj: Ctx, files: tuple[Path, ...], new: bool) -> None:
     failed = False
     for path in files:
         try:
-            results = obj.run(obj.services.flows.import_yaml(path.read_text(), match_names=not new))
+            text = read_text(path)  # its errors name the file
+            results = obj.run(obj.services.flows.import_yaml(text, match_names=not new))
         except click.ClickException as exc:
-            click.echo(f"{path}: {exc.message}", err=True)
+            said = exc.message if exc.message.startswith(f"{path}: ") else f"{path}: {exc.message}"
+            click.echo(said, err=True)
             failed = True
             continue
         for result in results:
@@ -168,13 +170,13 @@ def flows_test(obj: Ctx, flow: str, event_file: Path | None, send: bool) -> None
     printed, or why it cannot be rendered or would be refused. With --send, the steps run for
     real, in order, each one's output feeding the next, and their outputs are printed.
     """
-    event = event_file.read_text() if event_file else None
+    event = read_text(event_file) if event_file else None
     path = Path(flow)
     if path.suffix in (".yaml", ".yml") and not path.is_file():
         raise click.BadParameter(f"no file {flow}", param_hint="FLOW")
     editor = obj.services.editor
     if path.is_file():
-        tests = obj.run(editor.test_yaml(path.read_text(), event, send=send))
+        tests = obj.run(editor.test_yaml(read_text(path), event, send=send))
     else:
         tests = [obj.run(editor.test_stored(flow, event, send=send))]
     for test in tests:
