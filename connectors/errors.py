@@ -5,11 +5,14 @@ The hierarchy::
     ConnectorError            base class; never raised directly
     ├── TransientError        worth retrying: network, timeout, 429, 5xx (optional retry_after)
     └── PermanentError        retrying cannot help: bad credentials, unknown channel, 4xx, bad input
+        └── AccessTokenRejected   the app refused an OAuth access token that should still work
 
 The engine owns retries: it retries only ``TransientError``, with exponential backoff and jitter,
 waiting at least ``retry_after`` seconds when the remote side said so. Any other exception raised
-by an action is treated as permanent and recorded with its type name. :func:`parse_retry_after`
-reads the header that sets ``retry_after``, for every connector alike.
+by an action is treated as permanent and recorded with its type name. :class:`AccessTokenRejected`
+is the one permanent error the engine acts on: for a connection whose OAuth tokens it refreshes,
+it refreshes the access token and tries the step once more before failing it.
+:func:`parse_retry_after` reads the header that sets ``retry_after``, for every connector alike.
 
 Connector authors import these names from :mod:`maillon.connectors.sdk`.
 """
@@ -21,7 +24,13 @@ import time
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
-__all__ = ["ConnectorError", "PermanentError", "TransientError", "parse_retry_after"]
+__all__ = [
+    "AccessTokenRejected",
+    "ConnectorError",
+    "PermanentError",
+    "TransientError",
+    "parse_retry_after",
+]
 
 
 class ConnectorError(Exception):
@@ -51,6 +60,18 @@ class TransientError(ConnectorError):
 
 class PermanentError(ConnectorError):
     """A failure that will happen again however often it is retried."""
+
+
+class AccessTokenRejected(PermanentError):
+    """The app refused the access token (HTTP 401) before it was known to expire.
+
+    Apps end sessions early (a Salesforce session timeout, a revoked grant, a token some apps
+    give no lifetime for), so an action cannot tell an expired token from a withdrawn one. It
+    raises this; for a connection whose OAuth tokens the engine refreshes, the engine then
+    refreshes the access token and runs the step once more, and a second refusal fails the step
+    with "reconnect this account". For any other connection it is a plain permanent error, so
+    the message should say what to check (the token, the app's user).
+    """
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

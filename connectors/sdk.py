@@ -28,6 +28,7 @@ from maillon.connectors.base import (
     TriggerEvent,
 )
 from maillon.connectors.errors import (
+    AccessTokenRejected,
     ConnectorError,
     PermanentError,
     TransientError,
@@ -48,6 +49,7 @@ from maillon.connectors.registry import ENTRY_POINT_GROUP
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
     "ENTRY_POINT_GROUP",
+    "AccessTokenRejected",
     "Action",
     "ActionContext",
     "AppTrigger",

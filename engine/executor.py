@@ -13,9 +13,9 @@ import inspect
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import msgspec
@@ -23,11 +23,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
 from maillon.connectors.base import Action, ActionContext, Connection, Connector
-from maillon.connectors.errors import ConnectorError, TransientError
+from maillon.connectors.errors import AccessTokenRejected, ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.flows import StepSpec, parse_flow
 from maillon.engine.models import RunStatus, StepStatus
+from maillon.engine.oauth import refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
 from maillon.engine.templating import TemplateRenderError, render_value
 from maillon.engine.validation import describe
@@ -73,8 +74,13 @@ class _StepFailed(Exception):
         self.rendered: Any = None
 
 
-#: Gives a step a connection whose OAuth access token is valid (the OAuth service's ``fresh``).
-Refresh = Callable[[str, Connector, Connection], Awaitable[Connection]]
+class Refresh(Protocol):
+    """Gives a step a connection whose OAuth access token is valid (the OAuth service's
+    ``fresh``); ``force`` when the app refused the token the connection holds."""
+
+    def __call__(
+        self, name: str, connector: Connector, conn: Connection, *, force: bool = False
+    ) -> Awaitable[Connection]: ...
 
 
 @dataclass(frozen=True)
@@ -299,12 +305,23 @@ class Executor:
         )
         action = action_cls()
         try:
-            # asyncio.timeout rather than wait_for: no extra task (and loop turn) per step.
-            async with asyncio.timeout(self._step_timeout):
-                if inspect.iscoroutinefunction(action.run):
-                    result = await action.run(ctx, conn, data)
-                else:
-                    result = await anyio.to_thread.run_sync(action.run, ctx, conn, data)
+            try:
+                result = await self._run_action(action, ctx, conn, data)
+            except AccessTokenRejected as exc:
+                if step.connection is None or not refreshable(connector, conn):
+                    raise
+                # The app ended the session before the token's known expiry: refresh it and
+                # try once more. The refused call did nothing; calls the action made before it
+                # are made again, as on any retry of the step.
+                conn = await self._fresh(step.connection, connector, conn, force=True)
+                try:
+                    result = await self._run_action(action, ctx, conn, data)
+                except AccessTokenRejected as again:
+                    raise AccessTokenRejected(
+                        f"{again.message} (also with a freshly refreshed token): reconnect this "
+                        f"account (connection {step.connection!r})",
+                        details=again.details,
+                    ) from exc
         except ConnectorError as exc:
             raise _failure(exc) from exc
         except TimeoutError as exc:
@@ -315,6 +332,15 @@ class Executor:
         if isinstance(result, BaseModel):
             return result.model_dump(mode="json")
         return result
+
+    async def _run_action(
+        self, action: Action[Any, Any, Any], ctx: ActionContext, conn: Connection, data: Any
+    ) -> Any:
+        # asyncio.timeout rather than wait_for: no extra task (and loop turn) per step.
+        async with asyncio.timeout(self._step_timeout):
+            if inspect.iscoroutinefunction(action.run):
+                return await action.run(ctx, conn, data)
+            return await anyio.to_thread.run_sync(action.run, ctx, conn, data)
 
 
 def _validated(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> BaseModel:

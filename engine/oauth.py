@@ -15,10 +15,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from maillon.connectors.base import Connection, Connector
 from maillon.connectors.errors import PermanentError, TransientError
 from maillon.connectors.oauth import OAuth2, TokenSet
 
-__all__ = ["authorization_url", "code_challenge", "new_secret", "request_tokens"]
+__all__ = [
+    "authorization_url",
+    "code_challenge",
+    "new_secret",
+    "refreshable",
+    "request_tokens",
+]
 
 
 def new_secret() -> str:
@@ -121,4 +128,16 @@ def _read(status: int, data: dict[str, Any], provider: str) -> TokenSet:
         expires_at=time.time() + float(expires_in) if expires_in is not None else None,
         scopes=tuple(str(data.get("scope", "")).split()),
         raw=data,
+    )
+
+
+def refreshable(connector: Connector, conn: Connection) -> bool:
+    """Whether the engine keeps ``conn``'s access token fresh: an OAuth connection of a
+    connector that leaves refreshes to the engine, holding a refresh token."""
+    oauth = connector.oauth
+    return (
+        oauth is not None
+        and oauth.engine_refreshes
+        and "access_token" in type(conn).model_fields
+        and bool(getattr(conn, "refresh_token", None))
     )

@@ -15,7 +15,12 @@ the API or the command line name none, and the callback answers with a page of i
 
 For connectors whose client library does not refresh tokens itself, :meth:`OAuth.fresh` gives a
 step a connection whose access token is valid, refreshing it first (and storing what the app
-granted, including a rotated refresh token) when it expires within a minute.
+granted, including a rotated refresh token) when it expires within a minute, or at once when the
+app refused it (``force``: some apps give tokens no lifetime, or end sessions early).
+
+URL placeholders are filled from the settings asked before consent, read by their fields' types
+(a URL setting without its trailing slash), and from the model's defaults for those not given
+(Salesforce's production login host), so a default need not be typed.
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import Engine, delete
 from sqlmodel import col
 
@@ -37,7 +42,7 @@ from maillon.connectors.oauth import OAuth2
 from maillon.engine.crypto import SecretBox
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.models import OAuthStateRow
-from maillon.engine.oauth import authorization_url, new_secret, request_tokens
+from maillon.engine.oauth import authorization_url, new_secret, refreshable, request_tokens
 from maillon.engine.redirects import is_local_path
 from maillon.engine.services.base import Service
 from maillon.engine.services.connections import Connections, ConnectionView, check_name
@@ -171,7 +176,7 @@ class OAuth(Service):
         need is missing, or ``return_to`` is not a path on this site; :class:`Conflict` when
         the name is taken (``new``) or by a connection of another app.
         """
-        _, oauth = self._declaration(app)
+        connector, oauth = self._declaration(app)
         name = check_name(name)
         if return_to is not None and not is_local_path(return_to):
             raise Invalid(["return_to: not a path on this site"])
@@ -185,7 +190,11 @@ class OAuth(Service):
             if current.row.app != app:
                 raise Conflict(f"connection {name!r} is for {current.row.app}, not {app}")
             existing = await self._connections.values(name)
-        given = {**existing, **{k: v for k, v in values.items() if v not in (None, "")}}
+        given = _with_settings(
+            connector,
+            oauth,
+            {**existing, **{k: v for k, v in values.items() if v not in (None, "")}},
+        )
         default_id, default_secret = self._settings.oauth_client(app)
         client_id = str(given.get(oauth.client_id_field) or default_id or "")
         client_secret = _secret(given.get(oauth.client_secret_field)) or default_secret or ""
@@ -320,24 +329,35 @@ class OAuth(Service):
             return await self._connections.create(app, flow["name"], values)
         return await self._connections.put(app, flow["name"], values, replace=True)
 
-    async def fresh(self, name: str, connector: Connector, conn: Connection) -> Connection:
+    async def fresh(
+        self, name: str, connector: Connector, conn: Connection, *, force: bool = False
+    ) -> Connection:
         """``conn`` with an access token valid for at least a minute, refreshed if needed.
 
-        Connections without a refresh token, and connectors that refresh on their own, are
-        returned as they are. Raises :class:`PermanentError` when the app no longer accepts
-        the refresh token (the account must be connected again).
+        ``force``: the app refused ``conn``'s access token, so refresh it whatever its expiry
+        says (unless another task already replaced it). Connections without a refresh token,
+        and connectors that refresh on their own, are returned as they are. Raises
+        :class:`PermanentError` when the app no longer accepts the refresh token (the account
+        must be connected again).
         """
         oauth = connector.oauth
-        if oauth is None or not oauth.engine_refreshes or not _expiring(conn):
+        if not refreshable(connector, conn) or not (force or _expiring(conn)):
             return conn
+        assert oauth is not None  # refreshable() says so
         lock = self._refreshing[name]
         # A rotated refresh token works once: refresh one connection from one task at a time,
         # and let the others use what it stored.
         await anyio.to_thread.run_sync(lock.acquire)
         try:
-            values = await self._connections.values(name)
+            values = _with_settings(connector, oauth, await self._connections.values(name))
             current = connector.connection.model_validate(values)
-            if not _expiring(current):
+            if force:
+                # Another task may have refreshed it while this one waited for the lock.
+                if _secret(getattr(current, "access_token", None)) != _secret(
+                    getattr(conn, "access_token", None)
+                ):
+                    return current
+            elif not _expiring(current):
                 return current
             refresh_token = _secret(values.get("refresh_token"))
             if not refresh_token:
@@ -345,18 +365,53 @@ class OAuth(Service):
                     f"the {oauth.provider} access token expired and there is no refresh token: "
                     f"connect {name!r} again"
                 )
-            tokens = await request_tokens(
-                oauth,
-                _override(values, oauth.token_url_field) or oauth.url(oauth.token_url, values),
-                client_id=str(values.get(oauth.client_id_field) or ""),
-                client_secret=_secret(values.get(oauth.client_secret_field)),
-                form={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                provider=oauth.provider,
-            )
+            try:
+                tokens = await request_tokens(
+                    oauth,
+                    _override(values, oauth.token_url_field) or oauth.url(oauth.token_url, values),
+                    client_id=str(values.get(oauth.client_id_field) or ""),
+                    client_secret=_secret(values.get(oauth.client_secret_field)),
+                    form={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                    provider=oauth.provider,
+                )
+            except PermanentError as exc:
+                raise PermanentError(
+                    f"{exc.message}: reconnect this account (connection {name!r})",
+                    details=exc.details,
+                ) from exc
             await self._connections.update(name, oauth.to_connection(tokens))
             return connector.connection.model_validate(await self._connections.values(name))
         finally:
             lock.release()
+
+
+def _with_settings(connector: Connector, oauth: OAuth2, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the settings asked before consent read as their fields read them (a URL
+    setting loses its trailing slash, a choice outside its list is refused), and the model's
+    defaults for those not given: they fill the URLs. Raises ``ValidationError`` naming the
+    setting."""
+    filled = dict(values)
+    fields = connector.connection.model_fields
+    for name in oauth.settings:
+        info = fields.get(name)
+        if info is None:
+            continue
+        if filled.get(name) in (None, ""):
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            if default is not None:
+                filled[name] = default
+            continue
+        # The field's type with its validators (Annotated metadata), without the whole model,
+        # whose other fields (the tokens) are not known before consent.
+        kind: Any = (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        try:
+            filled[name] = TypeAdapter(kind).validate_python(filled[name])
+        except ValidationError as exc:
+            # Only the reasons: pydantic's own text quotes the input.
+            raise Invalid([f"{name}: {'; '.join(e['msg'] for e in exc.errors())}"]) from None
+    return filled
 
 
 def _override(values: dict[str, Any], field: str | None) -> str | None:
@@ -371,12 +426,7 @@ def _secret(value: Any) -> str:
 
 
 def _expiring(conn: Connection) -> bool:
-    """Whether the connection's access token is missing or expires within the margin."""
-    fields = type(conn).model_fields
-    if "access_token" not in fields or "refresh_token" not in fields:
-        return False
-    if not getattr(conn, "refresh_token", None):
-        return False
+    """Whether the (refreshable) connection's access token is missing or expires soon."""
     expires_at = getattr(conn, "expires_at", None)
     if not getattr(conn, "access_token", None):
         return True

@@ -114,7 +114,13 @@ def test_consent_refusals(acme_runtime: Runtime, fake_server: FakeServer) -> Non
     assert services.connections.all() == []
 
 
-def _flow_with_expired_token(services: Blocking, server: FakeServer) -> str:
+def _flow_with_expired_token(
+    services: Blocking,
+    server: FakeServer,
+    *,
+    expires_at: float | None = None,
+    action: str = "who_am_i",
+) -> str:
     services.connections.create(
         "acme",
         "acme-1",
@@ -125,13 +131,13 @@ def _flow_with_expired_token(services: Blocking, server: FakeServer) -> str:
             "client_secret": "cs",
             "access_token": "old",
             "refresh_token": "rt-1",
-            "expires_at": time.time() - 1,
+            "expires_at": time.time() - 1 if expires_at is None else expires_at,
         },
     )
     doc = FlowDocument.model_validate(
         {
             "name": "who",
-            "steps": [{"key": "who", "action": "acme.who_am_i", "connection": "acme-1"}],
+            "steps": [{"key": "who", "action": f"acme.{action}", "connection": "acme-1"}],
         }
     )
     return services.flows.save(doc).row.hook_token
@@ -252,3 +258,48 @@ def test_the_consent_form_asks_for_a_client_only_when_the_install_has_none(
         assert form.redirect_uri == "https://m.example.com/oauth/acme/callback"
         assert (form.provider, form.advanced) == ("Acme", ())
         rt.db.dispose()
+
+
+def test_a_refused_access_token_is_refreshed_once_and_the_step_tried_again(
+    acme_runtime: Runtime, fake_server: FakeServer
+) -> None:
+    services = Blocking(acme_runtime.services)
+    # Valid for an hour by its expiry, but the app ended the session early.
+    token = _flow_with_expired_token(
+        services, fake_server, expires_at=time.time() + 3600, action="call_api"
+    )
+    fake_server.on("GET", "/t1/me", (401, {"error": "invalid_token"}), (200, {}))
+    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "fresh", "expires_in": 3600}))
+
+    run_id = deliver(acme_runtime, token, {}).run_ids[0]
+    _, steps = wait_status(acme_runtime, services, run_id, RunStatus.SUCCEEDED)
+
+    assert '"fresh"' in (steps[0].output or "") and steps[0].attempts == 1
+    first, second = fake_server.received("GET", "/t1/me")
+    assert first.headers["authorization"] == "Bearer old"
+    assert second.headers["authorization"] == "Bearer fresh"
+    [refresh] = fake_server.received("POST", TOKEN_PATH)
+    assert {k: v[0] for k, v in refresh.form().items()}["grant_type"] == "refresh_token"
+    values = services.connections.values("acme-1")
+    assert values["access_token"] == "fresh" and values["refresh_token"] == "rt-1"
+
+
+def test_a_token_refused_again_after_the_refresh_says_reconnect(
+    acme_runtime: Runtime, fake_server: FakeServer
+) -> None:
+    services = Blocking(acme_runtime.services)
+    token = _flow_with_expired_token(
+        services, fake_server, expires_at=time.time() + 3600, action="call_api"
+    )
+    fake_server.on("GET", "/t1/me", (401, {"error": "invalid_token"}))
+    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "fresh", "expires_in": 3600}))
+
+    run_id = deliver(acme_runtime, token, {}).run_ids[0]
+    run, _ = wait_status(acme_runtime, services, run_id, RunStatus.FAILED)
+
+    assert "Acme refused the access token (also with a freshly refreshed token)" in (
+        run.error or ""
+    )
+    assert "reconnect this account (connection 'acme-1')" in (run.error or "")
+    assert len(fake_server.received("GET", "/t1/me")) == 2  # once, then once more: no loop
+    assert len(fake_server.received("POST", TOKEN_PATH)) == 1

@@ -7,9 +7,11 @@ instance, a data centre or a tenant; the client authenticates with HTTP Basic.
 
 from __future__ import annotations
 
+import httpx
 from pydantic import BaseModel, SecretStr
 
 from maillon.connectors.sdk import (
+    AccessTokenRejected,
     Action,
     ActionContext,
     Connection,
@@ -51,10 +53,29 @@ class WhoAmI(Action[AcmeConnection, WhoAmIInput, WhoAmIOutput]):
         return WhoAmIOutput(token=conn.access_token.get_secret_value())
 
 
+class CallApi(Action[AcmeConnection, WhoAmIInput, WhoAmIOutput]):
+    """Calls the app's ``/me`` with the access token, as a real action would."""
+
+    key = "call_api"
+    title = "Call the API"
+
+    async def run(
+        self, ctx: ActionContext, conn: AcmeConnection, data: WhoAmIInput
+    ) -> WhoAmIOutput:
+        token = conn.access_token.get_secret_value() if conn.access_token else ""
+        async with httpx.AsyncClient() as client:
+            answer = await client.get(
+                f"{conn.server}{conn.tenant}/me", headers={"Authorization": f"Bearer {token}"}
+            )
+        if answer.status_code == 401:
+            raise AccessTokenRejected("Acme refused the access token")
+        return WhoAmIOutput(token=token)
+
+
 acme = Connector(
     key="acme",
     title="Acme",
-    actions=(WhoAmI,),
+    actions=(WhoAmI, CallApi),
     connection=AcmeConnection,
     oauth=OAuth2(
         provider="Acme",

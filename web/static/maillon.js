@@ -131,6 +131,9 @@ document.addEventListener("input", (event) => {
     for (const item of document.querySelectorAll("[data-action-text]")) {
       item.hidden = wanted !== "" && !item.dataset.actionText.includes(wanted);
     }
+    for (const group of document.querySelectorAll("[data-action-group]")) {
+      group.hidden = !group.querySelector("[data-action-text]:not([hidden])");
+    }
   }
 });
 

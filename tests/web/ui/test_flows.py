@@ -79,7 +79,6 @@ def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
     # The picker is reachable by keyboard too.
     page.get_by_role("button", name="Insert investor (event.investor)").focus()
     screenshot(page.locator("#picker"), "editor-picker", tmp_path)
-    screenshot(page, "editor", tmp_path, full_page=True)
     check_accessibility(page)
 
     # Test the step: the request really goes out, and its answer shows.
@@ -215,6 +214,7 @@ def test_a_particeep_event_flow_mails_and_adds_a_row_through_the_editor(
         subject.fill("New transaction: ")
         page.get_by_role("button", name="Insert amount (event.amount)").click()
         expect(subject).to_have_value("New transaction: {{ event.amount }}")
+        page.get_by_text("Add a step").click()  # folded once the flow has a step
         page.get_by_role("button", name="Google Sheets: Append a row").click()
         page.locator("#f-steps-1-connection").select_option("backoffice-google")
         page.get_by_label("Spreadsheet").fill(SID)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from maillon.connectors.testing import FakeServer
 from tests.support.accounts import OWNER
-from tests.support.browser import check_accessibility
+from tests.support.browser import check_accessibility, screenshot
 from tests.support.web import UIServer
 
 pytestmark = pytest.mark.browser
@@ -27,7 +28,7 @@ def _required(page: Page, label: str) -> Locator:
 
 
 def test_from_an_empty_install_to_a_slack_message_through_the_ui(
-    page: Page, working_ui_server: UIServer, fake_server: FakeServer
+    page: Page, working_ui_server: UIServer, fake_server: FakeServer, tmp_path: Path
 ) -> None:
     server, slack = working_ui_server, fake_server
     slack.on("POST", "/api/auth.test", (200, {"ok": True, "team": "Acme", "user": "maillon"}))
@@ -74,6 +75,10 @@ def test_from_an_empty_install_to_a_slack_message_through_the_ui(
     )
     page.get_by_role("button", name="Test this step").click()
     expect(page.get_by_text("The step succeeded.")).to_be_visible()
+    # A viewport as tall as the editor: the sample panel stays beside the steps in the picture.
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "editor", tmp_path)
     [tested] = slack.received("POST", POST_MESSAGE)
     assert json.loads(tested.body)["text"] == "New investment: 1,500.00 EUR by Ada Lovelace"
     page.get_by_role("button", name="Save").click()
