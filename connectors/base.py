@@ -264,8 +264,8 @@ class SyncReport:
 class ConnectionCheck:
     """The outcome of "test connection", in words for people."""
 
-    #: Whether the app accepted the credentials; ``None`` when nothing could be asked without
-    #: a side effect (a Slack incoming webhook is tested only by posting a message), which
+    #: Whether the app accepted the credentials; ``None`` when nothing could be asked (no
+    #: credential to test is set, or none can be tested without a side effect), which
     #: ``message`` then explains.
     ok: bool | None
     message: str

@@ -195,7 +195,7 @@ class Executor:
                     return True
                 reason = f"step {step.key}: {exc}"
                 if exc.transient:
-                    reason += f" (gave up after {attempt} attempts)"
+                    reason += f" (gave up after {attempt} attempt{'s' if attempt > 1 else ''})"
                 await self._finish(run, owner, record, RunStatus.FAILED, reason)
                 return False
             context["steps"][step.key] = output
@@ -234,10 +234,20 @@ class Executor:
             return StepTrial(exc.rendered, None, str(exc), exc.details)
         return StepTrial(rendered, output)
 
-    async def _run_step(
-        self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
-    ) -> tuple[Any, Any]:
-        """Return (rendered input, output); raise :class:`_StepFailed`."""
+    def rehearse(self, step: StepSpec, context: dict[str, Any]) -> StepTrial:
+        """Render and validate one step's input as a run would, without calling the action
+        (``maillon flows test`` without ``--send``)."""
+        try:
+            _, action_cls, rendered = self._render(step, context)
+            _validated(action_cls, rendered)
+        except _StepFailed as exc:
+            return StepTrial(exc.rendered, None, str(exc))
+        return StepTrial(rendered)
+
+    def _render(
+        self, step: StepSpec, context: dict[str, Any]
+    ) -> tuple[Connector, type[Action[Any, Any, Any]], Any]:
+        """The step's connector, action and rendered input; raise :class:`_StepFailed`."""
         try:
             connector, action_cls = self._registry.resolve(step.action)
         except LookupError as exc:
@@ -246,6 +256,13 @@ class Executor:
             rendered = render_value(step.input, context)
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
+        return connector, action_cls, rendered
+
+    async def _run_step(
+        self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
+    ) -> tuple[Any, Any]:
+        """Return (rendered input, output); raise :class:`_StepFailed`."""
+        connector, action_cls, rendered = self._render(step, context)
         try:
             output = await self._call(run_id, step, connector, action_cls, rendered, attempt)
             return _without_secrets(action_cls, rendered), output
@@ -262,10 +279,7 @@ class Executor:
         rendered: Any,
         attempt: int,
     ) -> Any:
-        try:
-            data = action_cls.Input.model_validate(rendered)
-        except ValidationError as exc:
-            raise _StepFailed(f"invalid input: {describe(exc)}", transient=False) from exc
+        data = _validated(action_cls, rendered)
         try:
             if step.connection is None:
                 # No database read, so no thread hop (it cost more than the step's own work).
@@ -333,6 +347,17 @@ def _without_secrets(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> 
         key: SECRET_MASK if key in secret and value not in (None, "") else value
         for key, value in rendered.items()
     }
+
+
+def _validated(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> BaseModel:
+    """The rendered input as the action's ``Input``; raise :class:`_StepFailed`."""
+    try:
+        data: BaseModel = action_cls.Input.model_validate(rendered)
+    except ValidationError as exc:
+        failure = _StepFailed(f"invalid input: {describe(exc)}", transient=False)
+        failure.rendered = rendered
+        raise failure from exc
+    return data
 
 
 def _failure(exc: ConnectorError) -> _StepFailed:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -20,8 +20,9 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    TypeAdapter,
+    ValidationError,
     field_validator,
-    model_validator,
 )
 
 from maillon.connectors.registry import Registry
@@ -38,7 +39,9 @@ __all__ = [
     "dump_yaml",
     "field_warnings",
     "load_yaml",
+    "parse_document",
     "parse_flow",
+    "trigger_types",
 ]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -132,59 +135,81 @@ class FlowSpec(BaseModel):
         None, ge=1, le=100, description="Attempts per step on transient errors (default 5)."
     )
 
-    @model_validator(mode="after")
-    def _unique_keys(self) -> FlowSpec:
-        seen: set[str] = set()
-        for step in self.steps:
-            if step.key in seen:
-                raise ValueError(f"step key {step.key!r} is used twice")
-            seen.add(step.key)
-        return self
-
     def check(self, registry: Registry, connections: dict[str, str]) -> None:
-        """Check actions, input fields, connections (name → app) and template syntax.
+        """Check actions, input fields, connections (name → app), template syntax and the
+        uniqueness of step keys.
 
         Raises :class:`FlowValidationError` listing every problem found.
         """
-        problems: list[str] = []
-        trigger = self.trigger
-        if isinstance(trigger, WebhookTrigger) and trigger.dedup:
-            try:
-                compile_check(trigger.dedup, "trigger.dedup")
-            except TemplateRenderError as exc:
-                problems.append(str(exc))
-        elif isinstance(trigger, AppEventTrigger):
-            problems.extend(_check_app_trigger(trigger, registry, connections))
+        problems = _trigger_problems(self.trigger, registry, connections)
         for i, step in enumerate(self.steps):
-            where = f"steps[{i}] ({step.key})"
-            try:
-                connector, action = registry.resolve(step.action)
-            except LookupError as exc:
-                problems.append(f"{where}: {exc}")
-                continue
-            unknown = set(step.input) - set(action.Input.model_fields)
-            if unknown:
-                known = ", ".join(action.Input.model_fields)
-                problems.append(
-                    f"{where}: {step.action} has no input {', '.join(sorted(unknown))} ({known})"
-                )
-            if step.connection is not None:
-                app = connections.get(step.connection)
-                if app is None:
-                    problems.append(f"{where}: no connection named {step.connection!r}")
-                elif app != connector.connection_kind:
-                    problems.append(
-                        f"{where}: connection {step.connection!r} is for {app}, "
-                        f"not {connector.connection_kind}"
-                    )
-            elif connector.needs_connection:
-                problems.append(f"{where}: {step.action} needs a connection")
-            try:
-                compile_check(step.input, f"{where}.input")
-            except TemplateRenderError as exc:
-                problems.append(str(exc))
+            problems += _step_problems(i, step, registry, connections)
+        problems += _duplicate_keys([step.key for step in self.steps])
         if problems:
             raise FlowValidationError(problems)
+
+
+def _trigger_problems(
+    trigger: WebhookTrigger | AppEventTrigger, registry: Registry, connections: dict[str, str]
+) -> list[str]:
+    if isinstance(trigger, AppEventTrigger):
+        return _check_app_trigger(trigger, registry, connections)
+    if trigger.dedup:
+        try:
+            compile_check(trigger.dedup, "trigger.dedup")
+        except TemplateRenderError as exc:
+            return [str(exc)]
+    return []
+
+
+def _step_problems(
+    i: int, step: StepSpec, registry: Registry, connections: dict[str, str], key: str = ""
+) -> list[str]:
+    where = f"steps[{i}] ({key or step.key})"
+    try:
+        connector, action = registry.resolve(step.action)
+    except LookupError as exc:
+        return [f"{where}: {exc}"]
+    problems = []
+    unknown = set(step.input) - set(action.Input.model_fields)
+    if unknown:
+        known = ", ".join(action.Input.model_fields)
+        problems.append(
+            f"{where}: {step.action} has no input {', '.join(sorted(unknown))} ({known})"
+        )
+    if step.connection is not None:
+        app = connections.get(step.connection)
+        if app is None:
+            problems.append(f"{where}: no connection named {step.connection!r}")
+        elif app != connector.connection_kind:
+            problems.append(
+                f"{where}: connection {step.connection!r} is for {app}, "
+                f"not {connector.connection_kind}"
+            )
+    elif connector.needs_connection:
+        problems.append(f"{where}: {step.action} needs a connection")
+    try:
+        compile_check(step.input, f"{where}.input")
+    except TemplateRenderError as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def _duplicate_keys(keys: list[Any]) -> list[str]:
+    seen: set[Any] = set()
+    problems = []
+    for i, key in enumerate(keys):
+        if not isinstance(key, str):
+            continue
+        if key in seen:
+            problems.append(f"steps[{i}] ({key}).key: the key {key!r} is used by an earlier step")
+        seen.add(key)
+    return problems
+
+
+def trigger_types(registry: Registry) -> list[str]:
+    """Every trigger type a flow may have: ``webhook`` and each installed app trigger."""
+    return ["webhook"] + [f"{c.key}.{t.key}" for c in registry.all() for t in c.triggers]
 
 
 def field_warnings(
@@ -256,7 +281,7 @@ def _check_app_trigger(
     connector = registry.get(app)
     trigger_cls = connector.trigger(key) if connector else None
     if connector is None or trigger_cls is None:
-        return [f"trigger: unknown trigger {trigger.type!r}"]
+        return [_unknown_trigger(trigger.type, registry)]
     problems = []
     conn_app = connections.get(trigger.connection)
     if conn_app is None:
@@ -285,6 +310,171 @@ class FlowDocument(FlowSpec):
     def spec(self) -> FlowSpec:
         """The definition alone."""
         return FlowSpec.model_validate(self.model_dump(exclude={"enabled"}))
+
+
+_TRIGGER: TypeAdapter[WebhookTrigger | AppEventTrigger] = TypeAdapter(Trigger)
+_KEY_RULE = "lower-case letters, digits and _, starting with a letter, at most 64 characters"
+
+
+def parse_document(
+    raw: Mapping[str, Any], registry: Registry, connections: dict[str, str]
+) -> FlowDocument:
+    """A flow as people write it (YAML, the API's JSON), read and checked.
+
+    Raises :class:`FlowValidationError` listing every problem at once: mistakes of shape, in
+    the words of the save checks (no validation library's dump), together with the save checks
+    of every part that could be read (the trigger, each step), so that one round of fixes is
+    enough.
+    """
+    try:
+        document = FlowDocument.model_validate(raw)
+    except ValidationError as exc:
+        problems = _shape_problems(raw, exc, registry) + _part_problems(raw, registry, connections)
+        raise FlowValidationError(list(dict.fromkeys(problems))) from None
+    document.check(registry, connections)
+    return document
+
+
+def _part_problems(
+    raw: Mapping[str, Any], registry: Registry, connections: dict[str, str]
+) -> list[str]:
+    """The save checks of the trigger and of each step, read leniently: a part with a mistake
+    of shape (already reported) is checked as if its unknown fields were absent and its key
+    well formed, so that its other problems come in the same round."""
+    problems: list[str] = []
+    trigger = _lenient(_TRIGGER.validate_python, raw.get("trigger", {}), _trigger_fields)
+    if trigger is not None:
+        problems += _trigger_problems(trigger, registry, connections)
+    steps = raw.get("steps")
+    if isinstance(steps, list):
+        for i, item in enumerate(steps):
+            step = _lenient(StepSpec.model_validate, item, lambda _: set(StepSpec.model_fields))
+            if step is not None:
+                key = item.get("key") if isinstance(item.get("key"), str) else ""
+                problems += _step_problems(i, step, registry, connections, key)
+        problems += _duplicate_keys(
+            [item.get("key") if isinstance(item, dict) else None for item in steps]
+        )
+    return problems
+
+
+T = TypeVar("T")
+
+
+def _lenient(
+    read: Callable[[Any], T], item: Any, fields: Callable[[dict[str, Any]], set[str]]
+) -> T | None:
+    """``read(item)``; failing that, ``read`` of ``item`` without its unknown fields and with
+    its step key made well formed; ``None`` if it still cannot be read."""
+    try:
+        return read(item)
+    except ValidationError:
+        if not isinstance(item, dict):
+            return None
+    known = fields(item)
+    cleaned = {k: v for k, v in item.items() if k in known}
+    if isinstance(cleaned.get("key"), str) and not _KEY.match(cleaned["key"]):
+        cleaned["key"] = _key_like(cleaned["key"])
+    try:
+        return read(cleaned)
+    except ValidationError:
+        return None
+
+
+def _trigger_fields(item: dict[str, Any]) -> set[str]:
+    app = item.get("type", "webhook") != "webhook"
+    return set((AppEventTrigger if app else WebhookTrigger).model_fields)
+
+
+def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Registry) -> list[str]:
+    """Each of pydantic's errors as the save checks word theirs: where, then what to do."""
+    problems: list[str] = []
+    trigger = raw.get("trigger")
+    kind = trigger.get("type", "webhook") if isinstance(trigger, dict) else None
+    unknown_kind = kind is not None and kind not in trigger_types(registry)
+    if unknown_kind:
+        # Pydantic would report the pattern of an app trigger's type and its missing fields:
+        # the one mistake is the type, so say that, with the types there are.
+        problems.append(_unknown_trigger(kind, registry, where="trigger.type"))
+    for err in exc.errors():
+        loc = list(err["loc"])
+        if loc[:1] == ["trigger"]:
+            if unknown_kind:
+                continue
+            if len(loc) > 1 and loc[1] in ("webhook", "app"):
+                del loc[1]  # the union's tags say which model, which the type already says
+        problems.append(_plain(raw, loc, err))
+    return problems
+
+
+def _plain(raw: Mapping[str, Any], loc: list[Any], err: Any) -> str:
+    where = _where(raw, loc)
+    kind, reason = err["type"], str(err["msg"]).removeprefix("Value error, ")
+    field_name = loc[-1] if loc else None
+    if kind == "missing":
+        return f"{where}: missing ({_REQUIRED.get(str(field_name), 'required')})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        fields = ", ".join(_model_at(raw, loc).model_fields)
+        return f"{where or 'the flow'}: should be a mapping of fields ({fields})"
+    if kind == "extra_forbidden":
+        parent = _where(raw, loc[:-1]) or "the flow"
+        fields = ", ".join(_model_at(raw, loc[:-1]).model_fields)
+        return f"{parent}: unknown field {field_name!r} (the fields are: {fields})"
+    if field_name == "key" and loc[:1] == ["steps"] and isinstance(err.get("input"), str):
+        value = err["input"]
+        return (
+            f"{where}: {value!r} is not a step key: keys are {_KEY_RULE} "
+            f"(for example {_key_like(value)!r})"
+        )
+    return f"{where}: {reason}" if where else reason
+
+
+#: What a missing field is for, where that helps.
+_REQUIRED = {
+    "name": "every flow needs a name",
+    "key": f"every step needs a key: {_KEY_RULE}",
+    "action": "every step needs an action: <connector>.<action>, e.g. slack.send_message",
+    "connection": "the name of the app connection whose events to receive",
+    "event": "the app's event name, e.g. transaction_created",
+}
+
+
+def _where(raw: Mapping[str, Any], loc: list[Any]) -> str:
+    """``steps[0] (notify).input``: a location as the save checks write it."""
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+            steps = raw.get("steps")
+            if loc[:1] == ["steps"] and i == 1 and isinstance(steps, list):
+                item = steps[part] if part < len(steps) else None
+                if isinstance(item, dict) and isinstance(item.get("key"), str):
+                    out += f" ({item['key']})"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_at(raw: Mapping[str, Any], loc: list[Any]) -> type[BaseModel]:
+    """The model whose fields are read at ``loc`` (for listing them)."""
+    if loc[:1] == ["steps"]:
+        return StepSpec
+    if loc[:1] == ["trigger"]:
+        trigger = raw.get("trigger")
+        app = isinstance(trigger, dict) and trigger.get("type", "webhook") != "webhook"
+        return AppEventTrigger if app else WebhookTrigger
+    return FlowDocument
+
+
+def _key_like(value: str) -> str:
+    """A step key close to ``value``: ``Notify Slack`` → ``notify_slack``."""
+    key = re.sub(r"[^a-z0-9_]+", "_", value.lower()).strip("_")[:64]
+    return key if key[:1].isalpha() else f"step_{key}"[:64]
+
+
+def _unknown_trigger(kind: Any, registry: Registry, where: str = "trigger") -> str:
+    types = ", ".join(trigger_types(registry))
+    return f"{where}: unknown trigger type {kind!r} (the types are: {types})"
 
 
 class _SpecCache:

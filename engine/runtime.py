@@ -16,6 +16,7 @@ from maillon.engine.services import (
     Editor,
     Flows,
     Hooks,
+    Install,
     OAuth,
     Runs,
     Services,
@@ -74,8 +75,9 @@ class Runtime:
             lease_seconds=settings.lease_seconds,
         )
         tokens = Tokens(self.db)
+        flows = Flows(self.db, self.registry, connections, sources, settings.base_url)
         self.services = Services(
-            flows=Flows(self.db, self.registry, connections, sources, settings.base_url),
+            flows=flows,
             runs=Runs(self.db, self.wakeup),
             connections=connections,
             sources=sources,
@@ -83,8 +85,9 @@ class Runtime:
             tokens=tokens,
             accounts=Accounts(self.db, tokens, session_lifetime=settings.session_lifetime),
             hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
-            editor=Editor(self.db, self.registry, self.executor),
+            editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),
+            install=Install(settings, self.db),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []

@@ -1,20 +1,46 @@
-"""Configuration, read from ``MAILLON_*`` environment variables (and a ``.env`` file)."""
+"""Configuration, read from ``MAILLON_*`` environment variables (and a ``.env`` file).
+
+The data directory (the SQLite database and the generated secret key) is a per-user folder by
+default, as n8n keeps ``~/.n8n``, so that every command finds the same install whatever folder
+it is run from; ``MAILLON_DATA_DIR`` puts it elsewhere.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import sys
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["LEGACY_DATA_DIR", "SECRET_KEY_FILE", "Settings", "default_data_dir"]
 
 log = logging.getLogger(__name__)
 
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name, not a secret)
+#: Where versions before the per-user default kept their data: relative to the working folder.
+LEGACY_DATA_DIR = Path("maillon-data")
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory of the platform.
+
+    ``$XDG_DATA_HOME/maillon`` (``~/.local/share/maillon``) on Linux and other Unixes,
+    ``~/Library/Application Support/Maillon`` on macOS, ``%LOCALAPPDATA%\\Maillon`` on Windows.
+    """
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "Maillon"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Maillon"
+    # XDG says a relative XDG_DATA_HOME is invalid and must be ignored.
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base_dir = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base_dir / "maillon"
 
 
 class Settings(BaseSettings):
@@ -22,7 +48,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MAILLON_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(Path("./maillon-data"), description="Where SQLite and the key live.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where SQLite and the key live; default: a per-user folder "
+        "(~/.local/share/maillon on Linux).",
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite file maillon.db in the data dir."
     )
@@ -85,6 +115,38 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'maillon.db').resolve()}"
+
+    @property
+    def data_dir_is_default(self) -> bool:
+        """Whether the data directory is the per-user default (``MAILLON_DATA_DIR`` unset)."""
+        return "data_dir" not in self.model_fields_set
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file when the database is SQLite (``None`` for a server database)."""
+        url = self.resolved_database_url
+        if not url.startswith("sqlite"):
+            return None
+        path = url.split("///", 1)[-1]
+        return None if path in ("", ":memory:") else Path(path)
+
+    @property
+    def key_file(self) -> Path | None:
+        """The file the secret key is kept in, unless ``MAILLON_SECRET_KEY`` gives it."""
+        return None if self.secret_key else self.data_dir / SECRET_KEY_FILE
+
+    def legacy_data_dir(self) -> Path | None:
+        """A ``./maillon-data`` folder that an older version filled, when this install does
+        not use it: the default data directory has no database while that folder has one.
+
+        Its data is not moved: the operator decides (set ``MAILLON_DATA_DIR``, or move it).
+        """
+        if not self.data_dir_is_default or self.database_url:
+            return None
+        old = LEGACY_DATA_DIR.resolve()
+        if old == self.data_dir.resolve() or not (old / "maillon.db").exists():
+            return None
+        return None if (self.data_dir / "maillon.db").exists() else old
 
     @property
     def base_url(self) -> str:

@@ -4,7 +4,11 @@ A string that is exactly one ``{{ expression }}`` renders to the expression's na
 ``{{ event.amount }}`` stays an integer and ``{{ event.custom }}`` stays a mapping); any other
 string renders to text. Undefined names fail loudly: an empty e-mail sent at 3 a.m. because a
 field was missing is worse than a failed step that says which field. ``| default(...)`` is the
-escape hatch for fields that are legitimately optional.
+escape hatch for fields that are legitimately optional, and it covers a whole path:
+``event.investor.address.city | default('unknown')`` when ``address`` is missing too.
+
+Fields of the data win over the methods of its Python type: ``event.items`` is the event's
+``items`` field when it has one (Particeep and CRM payloads use such names), not ``dict.items``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["TemplateRenderError", "compile_check", "referenced_paths", "render_value"]
@@ -64,9 +68,26 @@ def _now(tz: str = "UTC") -> dt.datetime:
     return dt.datetime.now(ZoneInfo(tz))
 
 
+class _Missing(ChainableUndefined, StrictUndefined):
+    """A missing field: reading further down its path gives it again (so that ``| default``
+    at the end of a path covers every part of it), anything else fails like StrictUndefined,
+    naming the first part of the path that was missing."""
+
+    __slots__ = ()
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Immutable: templates cannot call .append()/.update() on the event or earlier outputs."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute``, where a mapping's own key wins over a method of its type."""
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def _make_env() -> ImmutableSandboxedEnvironment:
-    # Immutable: templates cannot call .append()/.update() on the event or earlier outputs.
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = _Sandbox(undefined=_Missing, autoescape=False)
     env.filters["money"] = _money
     env.filters["date"] = _date
     env.globals["now"] = _now

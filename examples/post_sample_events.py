@@ -2,7 +2,8 @@
 
     python examples/post_sample_events.py http://127.0.0.1:8000/hooks/<token> --count 5
 
-Each event is a bare entity, as Particeep sends it (no event name in the body).
+Each event is a bare entity, as Particeep sends it (no event name in the body). The exit status
+is 0 only if every event was accepted; a server that cannot be reached is said in one line.
 """
 
 from __future__ import annotations
@@ -42,10 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=1, help="how many events to send")
     args = parser.parse_args(argv)
     failures = 0
-    with httpx.Client(timeout=10) as client:
+    # trust_env=False: the hook URL is the user's own Maillon, never to go through a proxy.
+    with httpx.Client(timeout=10, trust_env=False) as client:
         for _ in range(args.count):
             body = sample_transaction()
-            answer = client.post(args.hook_url, json=body)
+            try:
+                answer = client.post(args.hook_url, json=body)
+            except httpx.HTTPError as exc:
+                # Maillon not started, a wrong port, a URL that is not one: one line, no trace.
+                print(f"cannot post to {args.hook_url}: {exc}", file=sys.stderr)
+                return 1
             print(answer.status_code, answer.text)
             failures += not answer.is_success
     return 1 if failures else 0

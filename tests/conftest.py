@@ -1,9 +1,11 @@
-"""Test-wide guards: stay offline, ignore proxies; fixtures from the support modules and the
+"""Test-wide guards: stay offline, ignore proxies, keep away from the per-user data directory
+and the MAILLON_* settings of whoever runs the tests; fixtures from the support modules and the
 connector testing kit (``fake_server``), loaded as plugins."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from typing import Any
 
@@ -12,8 +14,10 @@ import pytest
 pytest_plugins = [
     "tests.support.accounts",
     "tests.support.browser",
+    "tests.support.cli",
     "tests.support.db",
     "tests.support.tls",
+    "tests.support.smtp",
     "tests.support.web",
     "maillon.connectors.testing.pytest_plugin",
 ]
@@ -56,3 +60,15 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _PROXY_VARS:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _own_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A test that builds default settings (a CLI run, a subprocess) must find no install of
+    # the person running the tests, and write none into their home.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
+    for name in list(os.environ):
+        if name.startswith("MAILLON_") and not name.startswith("MAILLON_TEST_"):
+            monkeypatch.delenv(name)

@@ -12,8 +12,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.exceptions.responses import create_exception_response
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_403_FORBIDDEN,
@@ -37,6 +35,7 @@ from maillon.web.api import (
 from maillon.web.auth import PUBLIC, Authenticate, csrf_config
 from maillon.web.hooks import hooks
 from maillon.web.oauth import oauth_callback, start_oauth
+from maillon.web.openapi import openapi_config
 from maillon.web.ui import templates, ui_routes
 
 __all__ = ["create_app"]
@@ -66,6 +65,7 @@ def create_app(
     """The application. ``workers=False`` serves HTTP only (runs are executed elsewhere)."""
     runtime = runtime or Runtime(settings or Settings())
     services = runtime.services
+    csrf = csrf_config(runtime.settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -91,9 +91,7 @@ def create_app(
             ConnectorController,
             *ui_routes(runtime),
         ],
-        middleware=[
-            Authenticate(services.accounts, services.tokens, csrf_config(runtime.settings))
-        ],
+        middleware=[Authenticate(services.accounts, services.tokens, csrf)],
         template_config=templates(),
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"runtime": runtime}),
@@ -112,13 +110,6 @@ def create_app(
             # they were answered by the handler above as 400s without their details.
             HTTPException: create_exception_response,
         },
-        openapi_config=OpenAPIConfig(
-            title="Maillon",
-            version="0.1.0",
-            components=Components(
-                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
-            ),
-            security=[{"bearer": []}],
-        ),
+        openapi_config=openapi_config(csrf.cookie_name, csrf.header_name),
         logging_config=None,
     )

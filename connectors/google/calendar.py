@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
+from maillon.connectors.google.check import check_connection
 from maillon.connectors.google.client import CALENDAR, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
@@ -217,4 +218,5 @@ connector = Connector(
     actions=(CreateEvent,),
     connection=GoogleConnection,
     oauth=GOOGLE_OAUTH,
+    check=check_connection,
 )

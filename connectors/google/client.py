@@ -38,6 +38,8 @@ __all__ = [
     "GoogleApi",
     "GoogleSession",
     "map_http_error",
+    "new_credentials",
+    "refresh_error",
     "session",
 ]
 
@@ -178,6 +180,12 @@ def _credentials(conn: GoogleConnection, scopes: tuple[str, ...]) -> Credentials
     # OAuth user credentials carry the scopes granted at consent, so all APIs share one object
     # (scopes=()) and one access token; a service account asks for the scopes of each API, which
     # is what domain-wide delegation authorizes scope by scope.
+    return new_credentials(conn, scopes)
+
+
+def new_credentials(conn: GoogleConnection, scopes: tuple[str, ...]) -> Credentials:
+    """Fresh google-auth credentials of ``conn`` (not cached: a connection test refreshes them
+    without touching the ones steps use)."""
     token_uri = conn.token_uri or DEFAULT_TOKEN_URI
     if conn.mode is AuthMode.OAUTH:
         from google.oauth2.credentials import Credentials as UserCredentials

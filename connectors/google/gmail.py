@@ -6,6 +6,7 @@ import base64
 
 from pydantic import BaseModel, Field
 
+from maillon.connectors.google.check import check_connection
 from maillon.connectors.google.client import GMAIL, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
@@ -81,4 +82,5 @@ connector = Connector(
     actions=(SendEmail,),
     connection=GoogleConnection,
     oauth=GOOGLE_OAUTH,
+    check=check_connection,
 )

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from maillon.connectors.google.check import check_connection
 from maillon.connectors.google.client import SHEETS, GoogleSession, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
@@ -247,4 +248,5 @@ connector = Connector(
     actions=(AppendRow,),
     connection=GoogleConnection,
     oauth=GOOGLE_OAUTH,
+    check=check_connection,
 )

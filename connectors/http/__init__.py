@@ -8,6 +8,7 @@ is imported on the first request only. Steps that name no connection get an empt
 from __future__ import annotations
 
 from maillon.connectors.http._client import aclose_clients, client_for, proxy_for
+from maillon.connectors.http.check import check_connection
 from maillon.connectors.http.connection import HttpConnection
 from maillon.connectors.http.send_request import SendRequest
 from maillon.connectors.sdk import Connector
@@ -29,4 +30,5 @@ connector = Connector(
     connection=HttpConnection,
     connection_optional=True,
     close=aclose_clients,
+    check=check_connection,
 )

@@ -57,6 +57,20 @@ class HttpConnection(Connection):
         examples=["X-API-Key", "Api-Key"],
     )
 
+    test_url: str | None = Field(
+        default=None,
+        title="Test URL",
+        description="Requested with GET and these credentials when the connection is tested; "
+        "a 2xx answer means they work. Absolute, or relative to the base URL (default: the "
+        "base URL itself).",
+        examples=["https://api.example.com/v1/me", "me"],
+    )
+
+    @field_validator("test_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
     @field_validator("base_url")
     @classmethod
     def _http_base_url(cls, value: str | None) -> str | None:

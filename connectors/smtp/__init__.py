@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from maillon.connectors.sdk import Connector
+from maillon.connectors.smtp.check import check_connection
 from maillon.connectors.smtp.connection import SmtpConnection
 from maillon.connectors.smtp.send_email import SendEmail
 
@@ -14,4 +15,5 @@ connector = Connector(
     description="Send email through an SMTP server.",
     actions=(SendEmail,),
     connection=SmtpConnection,
+    check=check_connection,
 )

@@ -24,7 +24,13 @@ from maillon.connectors.sdk import (
 from maillon.connectors.smtp.attachments import Attachment, LoadedAttachment, load_attachments
 from maillon.connectors.smtp.connection import SmtpConnection
 
-__all__ = ["SendEmail", "SendEmailInput", "SendEmailOutput", "classify_smtp_error"]
+__all__ = [
+    "SendEmail",
+    "SendEmailInput",
+    "SendEmailOutput",
+    "classify_smtp_error",
+    "open_session",
+]
 
 
 class SendEmailInput(MessageFields):
@@ -101,10 +107,9 @@ def _attach(message: EmailMessage, files: list[LoadedAttachment]) -> None:
         )
 
 
-def _submit(
-    conn: SmtpConnection, timeout: float, sender: str, recipients: list[str], message: EmailMessage
-) -> dict[str, str]:
-    """Hand the message to the server; return the recipients it refused among accepted ones."""
+def open_session(conn: SmtpConnection, timeout: float) -> smtplib.SMTP:
+    """A session with the server, secured and logged in as the connection says; raise a
+    classified error. The caller sends, then quits."""
     try:
         if conn.security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -128,6 +133,18 @@ def _submit(
             smtp.ehlo()
         if conn.username is not None and conn.password is not None:
             smtp.login(conn.username, conn.password.get_secret_value())
+    except Exception as exc:
+        smtp.close()
+        raise classify_smtp_error(exc) from exc
+    return smtp
+
+
+def _submit(
+    conn: SmtpConnection, timeout: float, sender: str, recipients: list[str], message: EmailMessage
+) -> dict[str, str]:
+    """Hand the message to the server; return the recipients it refused among accepted ones."""
+    smtp = open_session(conn, timeout)
+    try:
         refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
     except Exception as exc:
         smtp.close()

@@ -64,21 +64,31 @@ class FakeServer:
     Answers to one ``(method, path)`` are given in order, and the last one repeats; a request
     nobody scripted is answered 404 with a body that says so. Thread-safe: requests are served
     in threads of their own while the test scripts and reads.
+
+    ``port``: where to listen (default: any free port, which :attr:`url` tells), for a server
+    others must find at a known address, such as the stand-ins of ``examples/stand_ins``.
     """
 
-    def __init__(self, *, tls: ssl.SSLContext | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self, *, tls: ssl.SSLContext | None = None, delay: float = 0.0, port: int = 0
+    ) -> None:
         #: Every request so far, in the order they arrived.
         self.requests: list[Recorded] = []
         #: Seconds every answer waits (to test timeouts); may be changed at any time.
         self.delay = delay
         self._tls = tls
+        self._port = port
         self._script: dict[tuple[str, str], list[Answer | Responder]] = {}
         self._arrived = threading.Condition()
         self._server: _Server | None = None
         self._in_flight = 0
 
     def on(self, method: str, path: str, *answers: Answer | Responder) -> Self:
-        """Script the answers to ``method path`` (the path without the query string)."""
+        """Script the answers to ``method path`` (the path without the query string).
+
+        A path ending with ``*`` answers every path that starts with what comes before it,
+        unless a longer one, or the exact path, is scripted too (``/v4/spreadsheets/*``).
+        """
         with self._arrived:
             self._script[(method.upper(), path)] = list(answers)
         return self
@@ -111,6 +121,15 @@ class FakeServer:
         wanted = f"{method or 'any method'} {path or 'any path'}"
         raise TimeoutError(f"{count} x {wanted} not received within {timeout:g}s; got {seen}")
 
+    def _prefixed(self, method: str, path: str) -> list[Answer | Responder] | None:
+        """The answers of the longest ``*`` path that ``path`` starts with (lock held)."""
+        matches = [
+            (len(scripted), answers)
+            for (m, scripted), answers in self._script.items()
+            if m == method and scripted.endswith("*") and path.startswith(scripted[:-1])
+        ]
+        return max(matches, key=lambda match: match[0])[1] if matches else None
+
     @property
     def in_flight(self) -> int:
         """Requests received whose answer is not written yet (a :attr:`delay` holds them)."""
@@ -135,7 +154,7 @@ class FakeServer:
 
     def start(self) -> Self:
         """Listen on a free port of 127.0.0.1 and serve in a background thread."""
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self._port), _Handler)
         server.fake = self
         server.daemon_threads = True
         if self._tls is not None:
@@ -167,7 +186,9 @@ class FakeServer:
             self.requests.append(request)
             self._in_flight += 1
             self._arrived.notify_all()
-            answers = self._script.get((request.method, request.path))
+            answers = self._script.get((request.method, request.path)) or self._prefixed(
+                request.method, request.path
+            )
             if not answers:
                 answer: Answer | Responder = (
                     404,

@@ -24,6 +24,7 @@ from maillon.engine.services.connections import Connections
 from maillon.engine.services.editor import Editor
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.hooks import Hooks
+from maillon.engine.services.install import Install
 from maillon.engine.services.oauth import OAuth
 from maillon.engine.services.runs import Runs
 from maillon.engine.services.sources import Sources
@@ -36,6 +37,7 @@ __all__ = [
     "Editor",
     "Flows",
     "Hooks",
+    "Install",
     "OAuth",
     "Runs",
     "Services",
@@ -59,3 +61,4 @@ class Services:
     editor: Editor
     stats: Stats
     accounts: Accounts
+    install: Install

@@ -12,7 +12,9 @@ their events arrive and whether the app was told to send them.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,7 +39,16 @@ from maillon.engine.services.base import Service
 from maillon.engine.services.sources import Sources
 from maillon.engine.validation import describe, invalid
 
-__all__ = ["App", "ConnectionView", "Connections", "FlowUse", "LastCheck", "check_name"]
+__all__ = [
+    "App",
+    "ConnectionField",
+    "ConnectionView",
+    "Connections",
+    "FlowUse",
+    "LastCheck",
+    "UnknownField",
+    "check_name",
+]
 
 #: The longest connection name (the column's size).
 MAX_NAME = 200
@@ -63,6 +74,38 @@ class FlowUse:
     id: str
     name: str
     enabled: bool
+
+
+@dataclass(frozen=True)
+class ConnectionField:
+    """A field of an app's connections, described in one line for people."""
+
+    name: str
+    #: The field's title and the first sentence of its description.
+    summary: str
+    secret: bool
+    required: bool
+    #: The value used when the field is not given (``None`` also for "no default").
+    default: Any = None
+
+
+class UnknownField(Invalid):
+    """A connection was given fields its app does not have.
+
+    ``unknown`` maps each such field to what is said about it (a close name, when there is
+    one); ``choices`` are the fields the app has, for a caller to show.
+    """
+
+    def __init__(
+        self,
+        problems: list[str],
+        fields: dict[str, str],
+        unknown: dict[str, str],
+        choices: list[ConnectionField],
+    ) -> None:
+        super().__init__(problems, fields)
+        self.unknown = unknown
+        self.choices = choices
 
 
 @dataclass(frozen=True)
@@ -182,11 +225,23 @@ class Connections(Service):
         """The connector that defines connections of ``app`` (raises :class:`Invalid`)."""
         connectors = self.registry.for_kind(app)
         if not connectors:
+            other = self.registry.get(app)
+            if other is not None and other.connection_kind != app:
+                raise Invalid(
+                    [
+                        f"{app} uses {other.connection_kind} connections: save the connection as "
+                        f"app {other.connection_kind!r}"
+                    ]
+                )
             known = ", ".join(self.registry.kinds())
             raise Invalid([f"unknown app {app!r} (installed: {known})"])
         # Several connectors may share a kind (Gmail, Sheets, Calendar): one with triggers or
         # OAuth knows the most about the account.
         return next((c for c in connectors if c.triggers or c.oauth), connectors[0])
+
+    async def fields(self, app: str) -> list[ConnectionField]:
+        """The fields a connection of ``app`` takes, in the model's order."""
+        return _fields(self.connector(app))
 
     def catalog(self) -> list[Connector]:
         """Every installed connector (the apps a connection or a step can use)."""
@@ -315,13 +370,7 @@ class Connections(Service):
             try:
                 public, secret = split_secrets(connector, merged)
             except ValidationError as exc:
-                # Named as the API's body and the UI's form name them: ``values.<field>``.
-                problems = invalid(exc, "values.")
-                if refused is not None:
-                    problems = Invalid(
-                        refused.general + problems.general, {**refused.fields, **problems.fields}
-                    )
-                raise problems from exc
+                raise _refusal(kind, connector, exc, refused) from exc
             if refused is not None:
                 raise refused
             new_name = name or (row.name if row is not None else "")
@@ -412,6 +461,42 @@ class Connections(Service):
                 .values(checked_at=check.at, check_ok=check.ok, check_message=check.message)
             )
             s.commit()
+
+
+def _fields(connector: Connector) -> list[ConnectionField]:
+    model = connector.connection
+    secret = model.secret_fields()
+    out = []
+    for name, info in model.model_fields.items():
+        description = re.split(r"(?<=[.!?])\s+(?=[A-Z])", (info.description or "").strip())[0]
+        summary = ": ".join(part for part in (info.title, description) if part) or name
+        required = info.is_required()
+        default = None if required else info.get_default(call_default_factory=True)
+        out.append(ConnectionField(name, summary, name in secret, required, default or None))
+    return out
+
+
+def _refusal(
+    app: str, connector: Connector, exc: ValidationError, refused: Invalid | None
+) -> Invalid:
+    """Why values do not make a connection, each reason tied to its input as the API's body
+    and the UI's form name it (``values.<field>``), with the name's own problem if any; a
+    field the app lacks is said with the fields it has."""
+    problems = invalid(exc, "values.")
+    general = [*(refused.general if refused else []), *problems.general]
+    fields = {**(refused.fields if refused else {}), **problems.fields}
+    unknown_names = [str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+    if not unknown_names:
+        return Invalid(general, fields)
+    choices = _fields(connector)
+    names = [f.name for f in choices]
+    unknown = {}
+    for name in unknown_names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        unknown[name] = fields[f"values.{name}"] = f"{app} connections have no field {name!r}{hint}"
+    general.append(f"the fields of {app} connections are: {', '.join(names)}")
+    return UnknownField(general, fields, unknown, choices)
 
 
 def _flow_uses(s: Session) -> dict[str, list[FlowRow]]:

@@ -6,6 +6,10 @@
   test event" shows it as soon as it is stored, whether the flow is on or off.
 - :meth:`Editor.preview` renders one input against the sample in the same sandbox as a run.
 - :meth:`Editor.try_step` runs one action for real with its input rendered against the sample.
+- :meth:`Editor.test_stored` and :meth:`Editor.test_yaml` do the same for every step of a flow
+  (``maillon flows test``): each step's input rendered and checked against the action's model
+  without calling anything, or, with ``send``, each step run for real in turn, the outputs of
+  earlier steps feeding later ones.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -21,15 +25,24 @@ from sqlalchemy import Engine
 from sqlmodel import col
 
 from maillon.connectors.registry import Registry
-from maillon.engine.errors import NotFound
+from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.executor import Executor, StepTrial, template_context
-from maillon.engine.flows import AppEventTrigger, FlowSpec, StepSpec, WebhookTrigger
+from maillon.engine.flows import (
+    AppEventTrigger,
+    FlowSpec,
+    FlowValidationError,
+    StepSpec,
+    WebhookTrigger,
+    field_warnings,
+    load_yaml,
+)
 from maillon.engine.models import EventRow
 from maillon.engine.services.base import Service
+from maillon.engine.services.flows import Flows
 from maillon.engine.services.runs import events_of
 from maillon.engine.templating import TemplateRenderError, render_value
 
-__all__ = ["Editor", "Preview", "Sample"]
+__all__ = ["Editor", "FlowTest", "Preview", "Sample", "StepTest"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,8 @@ class Sample:
     """An event to preview templates against, and where it comes from."""
 
     body: Any
-    origin: Literal["event", "catalog", "none"]
+    #: A delivery the flow received, the app's catalog, one given by the caller, or none.
+    origin: Literal["event", "catalog", "given", "none"]
     event_id: str | None = None
     received_at: float | None = None
     request: Mapping[str, Any] | None = None
@@ -51,16 +65,50 @@ class Preview:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class StepTest:
+    """One step of a flow test; ``trial`` is ``None`` when an earlier step failed first."""
+
+    key: str
+    action: str
+    trial: StepTrial | None
+
+
+@dataclass(frozen=True)
+class FlowTest:
+    """A flow tried against a sample event, step by step, or why it could not be."""
+
+    name: str
+    #: The stored flow tested, or whose deliveries gave the sample (``None``: none).
+    flow_id: str | None = None
+    sample: Sample | None = None
+    steps: list[StepTest] = field(default_factory=list)
+    #: Whether the steps ran for real (``send``), rather than being rendered only.
+    sent: bool = False
+    #: Fields the templates read that the sample lacks (as when the flow is saved).
+    warnings: list[str] = field(default_factory=list)
+    #: Why the flow could not be tested (it cannot be saved, there is no sample).
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every step rendered (and, when sent, ran) without an error."""
+        return not self.problems and all(
+            s.trial is not None and s.trial.error is None for s in self.steps
+        )
+
+
 _NO_SAMPLE = Sample(body={}, origin="none")
 
 
 class Editor(Service):
     """Samples, previews and step trials for flows being edited."""
 
-    def __init__(self, db: Engine, registry: Registry, executor: Executor) -> None:
+    def __init__(self, db: Engine, registry: Registry, executor: Executor, flows: Flows) -> None:
         super().__init__(db)
         self._registry = registry
         self._executor = executor
+        self._flows = flows
 
     async def sample(
         self,
@@ -171,6 +219,94 @@ class Editor(Service):
         step: StepSpec = spec.steps[position]
         context = self.context(spec, sample, position, flow_id, outputs)
         return await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
+
+    async def test_stored(
+        self, ref: str, event_json: str | None = None, *, send: bool = False
+    ) -> FlowTest:
+        """Test a saved flow (by id or name) against ``event_json``, else its newest delivery,
+        else its app's catalog sample. With ``send``, its steps run for real."""
+        view = await self._flows.get(ref)
+        return await self._test(view.spec, view.row.id, event_json, send)
+
+    async def test_yaml(
+        self, text: str, event_json: str | None = None, *, send: bool = False
+    ) -> list[FlowTest]:
+        """Test each flow of a YAML file, without saving it, against ``event_json``, else the
+        newest delivery of the saved flow it would update (by id or name), else its app's
+        catalog sample. With ``send``, the steps run for real.
+
+        Raises :class:`Invalid` when the file or the event is not YAML or JSON at all.
+        """
+        _parse_event(event_json)  # a broken event file is said once, before any flow
+        tests = []
+        for doc in load_yaml(text):
+            doc_id = doc.pop("id", None)
+            name = str(doc.get("name") or "(no name)")
+            try:
+                document = await self._flows.check_document(doc)
+            except FlowValidationError as exc:
+                tests.append(FlowTest(name, problems=exc.problems))
+                continue
+            flow_id = str(doc_id) if doc_id else await self._flows.named(document.name)
+            tests.append(await self._test(document.spec, flow_id, event_json, send))
+        return tests
+
+    async def _test(
+        self, spec: FlowSpec, flow_id: str | None, event_json: str | None, send: bool
+    ) -> FlowTest:
+        body = _parse_event(event_json)
+        if body is not _ABSENT:
+            sample = Sample(body=body, origin="given")
+        else:
+            sample = await self.sample(spec.trigger, flow_id)
+        if sample.origin == "none":
+            return FlowTest(
+                spec.name,
+                flow_id,
+                problems=[
+                    "no sample event: the flow has received none yet and its trigger has no "
+                    "catalog sample; give one (a JSON file of an event as its sender posts it)"
+                ],
+            )
+        warnings = field_warnings(
+            spec, self._registry, sample.body if isinstance(sample.body, Mapping) else None
+        )
+        steps: list[StepTest] = []
+        outputs: dict[str, Any] = {}
+        failed = False
+        for position, step in enumerate(spec.steps):
+            if failed:
+                # Sent for real, a step after a failure would run on outputs that do not exist.
+                steps.append(StepTest(step.key, step.action, None))
+                continue
+            if send:
+                context = self.context(spec, sample, position, flow_id, outputs)
+                trial = await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
+                outputs[step.key] = trial.output
+                failed = trial.error is not None
+            else:
+                trial = self._executor.rehearse(step, self.context(spec, sample, position, flow_id))
+            steps.append(StepTest(step.key, step.action, trial))
+        return FlowTest(spec.name, flow_id, sample, steps, send, warnings)
+
+
+#: ``event_json`` not given (``null`` is an event like any other).
+_ABSENT = object()
+
+
+def _parse_event(event_json: str | None) -> Any:
+    """The event a caller gave as JSON text; raise :class:`Invalid` with where it breaks."""
+    if event_json is None:
+        return _ABSENT
+    try:
+        return json.loads(event_json)
+    except json.JSONDecodeError as exc:
+        raise Invalid(
+            [
+                f"the sample event is not valid JSON: line {exc.lineno}, column {exc.colno}: "
+                f"{exc.msg}"
+            ]
+        ) from exc
 
 
 def _from_row(row: EventRow) -> Sample:

@@ -15,12 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from maillon.connectors.registry import Registry
-from maillon.engine.errors import NotFound
+from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import (
     AppEventTrigger,
     FlowDocument,
@@ -29,6 +28,7 @@ from maillon.engine.flows import (
     dump_yaml,
     field_warnings,
     load_yaml,
+    parse_document,
     parse_flow,
 )
 from maillon.engine.hooks import SourceKey, hook_url
@@ -38,9 +38,8 @@ from maillon.engine.services.base import Service
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.runs import events_of
 from maillon.engine.services.sources import Sources
-from maillon.engine.validation import problems
 
-__all__ = ["FlowView", "Flows", "Imported"]
+__all__ = ["FlowView", "Flows", "Imported", "find_flow"]
 
 _NO_STEPS = "steps: add a step before switching the flow on"
 
@@ -52,6 +51,8 @@ class Imported:
     name: str
     view: FlowView | None = None
     problems: list[str] = field(default_factory=list)
+    #: Whether the document made a new flow (rather than updating one).
+    created: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,9 @@ class Flows(Service):
 
         return await self.sync(read)
 
-    async def get(self, flow_id: str) -> FlowView:
-        """One flow, with its save-time warnings."""
-        row = await self.sync(self._row, flow_id)
+    async def get(self, ref: str) -> FlowView:
+        """One flow, by id or by name (see :func:`find_flow`), with its save-time warnings."""
+        row = await self.sync(self._row, ref)
         return await self._full_view(row)
 
     async def _full_view(self, row: FlowRow) -> FlowView:
@@ -145,12 +146,9 @@ class Flows(Service):
         subs = await self._sources.subscriptions(keys)
         return self._view(row, subs, await self.sync(self._warnings, row))
 
-    def _row(self, flow_id: str) -> FlowRow:
+    def _row(self, ref: str) -> FlowRow:
         with self.session() as s:
-            row = s.get(FlowRow, flow_id)
-        if row is None:
-            raise NotFound(f"no flow {flow_id}")
-        return row
+            return find_flow(s, ref)
 
     async def save(
         self, doc: FlowDocument, flow_id: str | None = None, *, must_exist: bool = False
@@ -161,17 +159,24 @@ class Flows(Service):
         flow under it. Raises :class:`~maillon.engine.flows.FlowValidationError` listing every
         problem.
         """
+        doc.check(self._registry, await self._connections.names())
+        view, _ = await self._store(doc, flow_id, must_exist)
+        return view
+
+    async def _store(
+        self, doc: FlowDocument, flow_id: str | None, must_exist: bool = False
+    ) -> tuple[FlowView, bool]:
+        """Write a checked flow; return its view and whether it was created."""
         spec = doc.spec
-        spec.check(self._registry, await self._connections.names())
         if doc.enabled and not spec.steps:
             raise FlowValidationError([_NO_STEPS])
-        row, before = await self.sync(self._write, spec, doc.enabled, flow_id, must_exist)
+        row, before, created = await self.sync(self._write, spec, doc.enabled, flow_id, must_exist)
         await self._refresh(before, row.source_key)
-        return await self._full_view(row)
+        return await self._full_view(row), created
 
     def _write(
         self, spec: FlowSpec, enabled: bool, flow_id: str | None, must_exist: bool
-    ) -> tuple[FlowRow, str | None]:
+    ) -> tuple[FlowRow, str | None, bool]:
         now = time.time()
         definition = spec.model_dump_json()
         with self.session(write=True) as s:
@@ -180,6 +185,7 @@ class Flows(Service):
             if row is None and must_exist:
                 raise NotFound(f"no flow {flow_id}")
             before = row.source_key if row else None
+            created = row is None
             if row is None:
                 row = FlowRow(
                     id=flow_id or new_id(),
@@ -198,44 +204,92 @@ class Flows(Service):
                 row.updated_at = now
             s.add(row)
             s.commit()
-        return row, before
+        return row, before, created
 
-    async def import_yaml(self, text: str) -> list[Imported]:
-        """Create or update the flows of a YAML file (``---`` between documents; a document
-        with an ``id`` updates that flow). Each document is saved or refused on its own.
+    async def import_yaml(self, text: str, *, match_names: bool = True) -> list[Imported]:
+        """Create or update the flows of a YAML file (``---`` between documents). Each document
+        is saved or refused on its own.
+
+        Which flow a document saves: the one whose ``id`` it gives (an exported flow; created
+        under that id if this install has none); else, with ``match_names``, the one flow
+        named as the document is (so that importing an edited file again updates the flow,
+        keeping its hook URL); else a new flow. A name that several flows share is refused:
+        the document must then give the id of the one to update.
 
         Raises :class:`Invalid` when the file is not YAML at all (with its line and column).
         """
+        docs = load_yaml(text)
+        known = await self._connections.names()
+        by_name = await self.sync(self._ids_by_name) if match_names else {}
+        named_here: set[str] = set()
         results = []
-        for doc in load_yaml(text):
+        for doc in docs:
             flow_id = doc.pop("id", None)
             name = str(doc.get("name") or "(no name)")
             try:
-                document = FlowDocument.model_validate(doc)
-            except ValidationError as exc:
-                results.append(Imported(name, problems=problems(exc)))
-                continue
-            try:
-                view = await self.save(document, str(flow_id) if flow_id else None)
+                document = parse_document(doc, self._registry, known)
             except FlowValidationError as exc:
                 results.append(Imported(name, problems=exc.problems))
                 continue
-            results.append(Imported(name, view=view))
+            if flow_id is None and match_names:
+                if document.name in named_here:
+                    problem = f"name: another flow of this file is named {document.name!r}"
+                    results.append(Imported(name, problems=[problem]))
+                    continue
+                named_here.add(document.name)
+                ids = by_name.get(document.name, [])
+                if len(ids) > 1:
+                    problem = (
+                        f"name: {len(ids)} flows are named {document.name!r} ({', '.join(ids)}): "
+                        "give the id of the one to update"
+                    )
+                    results.append(Imported(name, problems=[problem]))
+                    continue
+                flow_id = ids[0] if ids else None
+            try:
+                view, created = await self._store(document, str(flow_id) if flow_id else None)
+            except FlowValidationError as exc:
+                results.append(Imported(name, problems=exc.problems))
+                continue
+            results.append(Imported(name, view=view, created=created))
         return results
 
-    async def export_yaml(self, flow_id: str | None = None) -> str:
-        """One flow (or every flow) as YAML, ready to import again."""
-        views = [await self.get(flow_id)] if flow_id else await self.all()
+    async def check_document(self, raw: Mapping[str, Any]) -> FlowDocument:
+        """Read and check a flow as people write it, without saving it.
+
+        Raises :class:`~maillon.engine.flows.FlowValidationError` listing every problem.
+        """
+        return parse_document(raw, self._registry, await self._connections.names())
+
+    async def named(self, name: str) -> str | None:
+        """The id of the one flow named ``name``, if exactly one is."""
+
+        def read() -> str | None:
+            with self.session() as s:
+                ids = s.exec(select(FlowRow.id).where(FlowRow.name == name).limit(2)).all()
+            return ids[0] if len(ids) == 1 else None
+
+        return await self.sync(read)
+
+    def _ids_by_name(self) -> dict[str, list[str]]:
+        with self.session() as s:
+            rows = s.exec(select(FlowRow.name, FlowRow.id).order_by(col(FlowRow.created_at)))
+            ids: dict[str, list[str]] = {}
+            for name, flow_id in rows:
+                ids.setdefault(name, []).append(flow_id)
+        return ids
+
+    async def export_yaml(self, ref: str | None = None) -> str:
+        """One flow (by id or name), or every flow, as YAML, ready to import again."""
+        views = [await self.get(ref)] if ref else await self.all()
         return dump_yaml([{"id": v.row.id, **v.document} for v in views])
 
-    async def set_enabled(self, flow_id: str, enabled: bool) -> FlowView:
-        """Switch a flow on or off (a flow that is off holds its events)."""
+    async def set_enabled(self, ref: str, enabled: bool) -> FlowView:
+        """Switch a flow (by id or name) on or off (a flow that is off holds its events)."""
 
         def write() -> FlowRow:
             with self.session(write=True) as s:
-                row = s.get(FlowRow, flow_id)
-                if row is None:
-                    raise NotFound(f"no flow {flow_id}")
+                row = find_flow(s, ref)
                 if enabled and not parse_flow(row.id, row.version, row.definition).steps:
                     raise FlowValidationError([_NO_STEPS])
                 row.enabled = enabled
@@ -248,23 +302,24 @@ class Flows(Service):
         await self._refresh(row.source_key)
         return await self._full_view(row)
 
-    async def delete(self, flow_id: str) -> None:
-        """Delete a flow; its events and runs stay as history, its queued runs fail."""
+    async def delete(self, ref: str) -> FlowRow:
+        """Delete a flow (by id or name) and return it as it was; its events and runs stay as
+        history, its queued runs fail."""
 
-        def write() -> str | None:
+        def write() -> FlowRow:
             with self.session(write=True) as s:
-                row = s.get(FlowRow, flow_id)
-                if row is None:
-                    raise NotFound(f"no flow {flow_id}")
+                row = find_flow(s, ref)
                 s.delete(row)
                 s.commit()
-                return row.source_key
+                return row
 
-        await self._refresh(await self.sync(write))
+        row = await self.sync(write)
+        await self._refresh(row.source_key)
+        return row
 
-    async def resubscribe(self, flow_id: str) -> FlowView:
+    async def resubscribe(self, ref: str) -> FlowView:
         """Try the app registration of a flow's trigger again (after a refusal)."""
-        row = await self.sync(self._row, flow_id)
+        row = await self.sync(self._row, ref)
         await self._refresh(row.source_key)
         return await self._full_view(row)
 
@@ -294,6 +349,24 @@ class Flows(Service):
                 latest = s.exec(newest).first()
             sample = json.loads(latest.body) if latest else None
         return dict(sample) if isinstance(sample, Mapping) else None
+
+
+def find_flow(s: Session, ref: str) -> FlowRow:
+    """The flow whose id is ``ref``, else the one flow named ``ref``.
+
+    Raises :class:`NotFound`, or :class:`Conflict` when several flows have that name (their
+    ids then tell them apart).
+    """
+    row = s.get(FlowRow, ref)
+    if row is not None:
+        return row
+    named = list(s.exec(select(FlowRow).where(FlowRow.name == ref).order_by(col(FlowRow.id))))
+    if not named:
+        raise NotFound(f"no flow {ref}")
+    if len(named) > 1:
+        ids = ", ".join(r.id for r in named)
+        raise Conflict(f"{len(named)} flows are named {ref!r} ({ids}): give the id of one")
+    return named[0]
 
 
 def _source_key(s: Session, spec: FlowSpec) -> str | None:

@@ -30,7 +30,7 @@ from maillon.engine.models import (
 from maillon.engine.services.base import Service
 from maillon.engine.wakeup import Wakeup
 
-__all__ = ["FlowRef", "RunDetail", "Runs", "events_of"]
+__all__ = ["FlowRef", "RunDetail", "RunLine", "Runs", "events_of"]
 
 
 def _rare(flow_id: str, status: RunStatus) -> ColumnElement[bool]:
@@ -78,10 +78,47 @@ class RunDetail:
         return self.not_run[0] if self.not_run else None
 
 
+@dataclass(frozen=True)
+class RunLine:
+    """A run in a list people read: with its flow's name (``None`` once the flow is deleted)."""
+
+    run: RunRow
+    flow_name: str | None
+
+
 def events_of(flow_id: str) -> SelectOfScalar[EventRow]:
     """Events that reached a flow (app events are shared by flows: found by their runs)."""
     ran = select(RunRow.event_id).where(RunRow.flow_id == flow_id)
     return select(EventRow).where(or_(col(EventRow.flow_id) == flow_id, col(EventRow.id).in_(ran)))
+
+
+def _runs(
+    flow_ids: list[str] | None,
+    status: RunStatus | None,
+    limit: int,
+    before: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> SelectOfScalar[RunRow]:
+    """Runs newest first, filtered; each filter is a range of the (flow, id) or (status, id)
+    index."""
+    q = select(RunRow).order_by(col(RunRow.id).desc()).limit(limit)
+    if flow_ids is not None and len(flow_ids) == 1 and status in RARE_STATUSES:
+        # One flow's failed or held runs: through their own index (few among many).
+        q = q.where(_rare(flow_ids[0], status))
+    else:
+        if flow_ids is not None:
+            one = len(flow_ids) == 1
+            q = q.where(RunRow.flow_id == flow_ids[0] if one else col(RunRow.flow_id).in_(flow_ids))
+        if status:
+            q = q.where(RunRow.status == status)
+    if before:
+        q = q.where(col(RunRow.id) < before)
+    if until is not None:
+        q = q.where(col(RunRow.id) < id_floor(until))
+    if since is not None:
+        q = q.where(col(RunRow.id) >= id_floor(since))
+    return q
 
 
 class Runs(Service):
@@ -141,22 +178,46 @@ class Runs(Service):
         """
 
         def read() -> list[RunRow]:
-            q = select(RunRow).order_by(col(RunRow.id).desc()).limit(limit)
-            if flow_id and status in RARE_STATUSES:
-                q = q.where(_rare(flow_id, status))
-            else:
-                if flow_id:
-                    q = q.where(RunRow.flow_id == flow_id)
-                if status:
-                    q = q.where(RunRow.status == status)
-            if before:
-                q = q.where(col(RunRow.id) < before)
-            if until is not None:
-                q = q.where(col(RunRow.id) < id_floor(until))
-            if since is not None:
-                q = q.where(col(RunRow.id) >= id_floor(since))
+            q = _runs([flow_id] if flow_id else None, status, limit, before, since, until)
             with self.session() as s:
                 return list(s.exec(q))
+
+        return await self.sync(read)
+
+    async def browse(
+        self,
+        flow: str | None = None,
+        status: RunStatus | None = None,
+        since: float | None = None,
+        limit: int = 50,
+    ) -> list[RunLine]:
+        """Runs newest first, each with its flow's name; ``flow`` is a flow's id or its name
+        (every flow of that name), or the id of a deleted flow whose runs remain.
+
+        Raises :class:`NotFound` when ``flow`` names no flow and no run.
+        """
+
+        def read() -> list[RunLine]:
+            with self.session() as s:
+                ids: list[str] | None = None
+                if flow:
+                    ids = list(
+                        s.exec(
+                            select(FlowRow.id).where(or_(FlowRow.id == flow, FlowRow.name == flow))
+                        )
+                    )
+                    if not ids:
+                        if s.exec(select(RunRow.id).where(RunRow.flow_id == flow)).first() is None:
+                            raise NotFound(f"no flow {flow} (by id or name), and no run of one")
+                        ids = [flow]
+                runs = list(s.exec(_runs(ids, status, limit, since=since)))
+                flow_ids = {r.flow_id for r in runs}
+                names: dict[str, str] = dict(
+                    s.exec(
+                        select(FlowRow.id, FlowRow.name).where(col(FlowRow.id).in_(flow_ids))
+                    ).all()
+                )
+            return [RunLine(r, names.get(r.flow_id)) for r in runs]
 
         return await self.sync(read)
 

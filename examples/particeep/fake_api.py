@@ -12,6 +12,11 @@ It behaves like Particeep where Maillon depends on it:
   the registered URLs, as Particeep would: the bare entity as JSON, one POST per webhook;
 - every call is recorded for tests to inspect.
 
+For demos it also answers one route that Particeep does not have, unauthenticated:
+``POST /fake/emit/{event}`` delivers an event (the JSON body as the entity, or, with no body, a
+realistic one made up for the event) to the webhooks registered for it, and answers once they
+were posted, with how each was answered. ``python -m examples.particeep.emit`` calls it.
+
 Error bodies follow the shape that Particeep's SDKs parse (``{"hasError": true, "errors":
 [{"technicalCode": ..., "message": ...}]}``); the exact codes and messages are *inferred*, since
 Particeep does not publish them.
@@ -32,6 +37,7 @@ import hmac
 import json
 import queue
 import re
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -50,9 +56,11 @@ from maillon.connectors.particeep.signing import (
     parse_datetime,
 )
 
-__all__ = ["Call", "Delivery", "FakeParticeep", "error_body", "main"]
+__all__ = ["EMIT_PREFIX", "Call", "Delivery", "FakeParticeep", "error_body", "main"]
 
 API_PREFIX = "/v1"
+#: The demo route that makes the fake deliver an event (not part of Particeep's API).
+EMIT_PREFIX = "/fake/emit/"
 Entity = dict[str, Any]
 
 
@@ -304,6 +312,8 @@ class FakeParticeep:
     def _handle(
         self, method: str, path: str, headers: dict[str, str], raw: bytes
     ) -> tuple[int, Any]:
+        if method == "POST" and path.startswith(EMIT_PREFIX):
+            return self._emit_now(unquote(path[len(EMIT_PREFIX) :]), raw)
         if not path.startswith(API_PREFIX + "/"):
             return 404, error_body("error.api.not_found", f"No route {method} {path}")
         route = path[len(API_PREFIX) :]
@@ -324,6 +334,27 @@ class FakeParticeep:
                 except _Refusal as exc:
                     return exc.status, error_body(exc.code, exc.message)
         return 404, error_body("error.api.not_found", f"No route {method} {path}")
+
+    def _emit_now(self, event: str, raw: bytes) -> tuple[int, Any]:
+        """The demo route: deliver ``event`` now and say how each webhook answered."""
+        from examples.particeep.entities import make_entity
+
+        try:
+            entity = json.loads(raw) if raw.strip() else make_entity(event)
+        except ValueError:
+            return 400, error_body("error.fake.json", "The body is not valid JSON")
+        except KeyError as exc:
+            return 404, error_body("error.fake.event", str(exc.args[0]))
+        if not isinstance(entity, dict):
+            return 400, error_body("error.fake.entity", "The entity must be a JSON object")
+        with self._lock:
+            before = len(self.deliveries)
+        self.emit(event, entity)
+        self.wait_idle(self.delivery_timeout * (1 + len(self.webhooks(event))))
+        with self._lock:
+            made = [d for d in self.deliveries[before:] if d.entity_id == str(entity.get("id", ""))]
+        answers = [{"url": d.url, "status": d.status, "error": d.error} for d in made]
+        return 200, {"event": event, "entity": entity, "deliveries": answers}
 
     # -- routes (each answers (status, JSON body); the lock guards the in-memory tables) -----
 
@@ -497,13 +528,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     fake = FakeParticeep(args.api_key, args.api_secret, deliver=not args.no_deliver)
     user = fake.add_user(**make_user())
     transaction = fake.add_transaction(**make_transaction(issuer_id=user["id"]))
-    fake.start(args.host, args.port)
-    print(f"Fake Particeep API on {fake.url}")
+    try:
+        fake.start(args.host, args.port)
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"Fake Particeep API on {fake.url}", flush=True)
     print(f"  API key:     {fake.api_key}")
     print(f"  API secret:  {fake.api_secret}")
     print(f"  demo user:         {user['id']} ({user['email']})")
     print(f"  demo transaction:  {transaction['id']}")
-    print("Press Ctrl-C to stop.")
+    print("  emit an event:     python -m examples.particeep.emit transaction_created")
+    print("Press Ctrl-C to stop.", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -142,6 +142,7 @@ def test_a_flow_runs_the_installed_connector(
         assert done.returncode == 0, f"maillon {' '.join(args)}:\n{done.stdout}{done.stderr}"
         return done.stdout
 
+    maillon("migrate")  # the install's database, as the first `maillon serve` would create it
     added = maillon(
         "connections",
         "add",

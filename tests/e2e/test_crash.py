@@ -46,6 +46,8 @@ def test_every_answered_delivery_survives_a_kill(tmp_path: Path, database_url: s
     }
     flow = tmp_path / "flow.yaml"
     flow.write_text(FLOW)
+    # The install's database, as `maillon serve` would create it on its first start.
+    subprocess.run(maillon_command("migrate"), cwd=ROOT, env=env, check=True, timeout=60)
     imported = subprocess.run(
         maillon_command("flows", "import", str(flow)),
         cwd=ROOT,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from maillon.engine.errors import Invalid
 from maillon.engine.flows import FlowDocument, FlowValidationError
 from maillon.engine.runtime import Runtime
 from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow
@@ -101,3 +102,94 @@ def test_trying_a_step_runs_the_action_for_real_and_records_nothing(
     assert failed.error == "probe refused" and failed.details == {"code": "nope"}
     assert len(services.runs.list_runs()) == runs_before
     assert asyncio.iscoroutinefunction(runtime.services.editor.try_step)
+
+
+TWO_STEPS = """\
+name: Echo twice
+steps:
+  - key: first
+    action: probe.send_echo
+    connection: p1
+    input: {text: "{{ event.amount | money(event.currency) }}"}
+  - key: second
+    action: probe.send_echo
+    connection: p1
+    input: {text: "after {{ steps.first.text }}", number: "{{ event.amount }}"}
+"""
+
+
+def test_a_flow_file_is_rendered_step_by_step_without_calling_anything(
+    services: Blocking,
+) -> None:
+    make_flow(services, ECHO)  # the probe connection p1
+    [test] = services.editor.test_yaml(TWO_STEPS, '{"amount": 150000, "currency": "EUR"}')
+
+    assert test.ok and not test.sent and test.sample is not None
+    assert test.sample.origin == "given"
+    first, second = test.steps
+    assert first.trial is not None and first.trial.rendered == {"text": "1,500.00 EUR"}
+    # Earlier outputs are examples shaped by the action's output model (text: "text").
+    assert second.trial is not None
+    assert second.trial.rendered == {"text": "after text", "number": 150000}
+    assert calls.log == []
+    assert services.flows.all("Echo twice") == []  # tested, not saved
+
+
+def test_a_step_that_cannot_render_or_validate_says_why(services: Blocking) -> None:
+    make_flow(services, ECHO)
+    [test] = services.editor.test_yaml(TWO_STEPS, '{"amount": "lots", "currency": "EUR"}')
+    first, second = (s.trial for s in test.steps)
+    assert first is not None and first.error is not None
+    assert first.error.startswith("template error in input.text:")
+    assert second is not None and second.error is not None
+    assert second.error.startswith("invalid input: number: Input should be a valid integer")
+    assert second.rendered == {"text": "after text", "number": "lots"}
+    assert not test.ok
+    assert test.warnings == []
+    [missing] = services.editor.test_yaml(TWO_STEPS, '{"amount": 1}')
+    assert missing.warnings == [
+        "steps[0] (first).input.text: the sample event has no field 'currency'"
+    ]
+
+
+def test_sent_steps_run_for_real_and_feed_each_other(services: Blocking) -> None:
+    make_flow(services, ECHO)
+    [test] = services.editor.test_yaml(
+        TWO_STEPS, '{"amount": 150000, "currency": "EUR"}', send=True
+    )
+    assert test.ok and test.sent
+    assert [c["text"] for c in calls.log] == ["1,500.00 EUR", "after 1,500.00 EUR"]
+    second = test.steps[1].trial
+    assert second is not None and second.output["text"] == "after 1,500.00 EUR"
+
+    calls.clear()
+    failing = TWO_STEPS.replace(
+        'input: {text: "{{ event.amount', 'input: {fail: permanent, text: "{{ event.amount', 1
+    )
+    [test] = services.editor.test_yaml(failing, '{"amount": 1, "currency": "EUR"}', send=True)
+    assert test.steps[0].trial is not None and test.steps[0].trial.error == "probe refused"
+    assert test.steps[1].trial is None  # not run on an output that does not exist
+    assert len(calls.log) == 1
+
+
+def test_a_saved_flow_is_tested_against_its_newest_delivery(
+    runtime: Runtime, services: Blocking
+) -> None:
+    flow_id, token = make_flow(services, ECHO, name="Sales alert")
+    [problem] = services.editor.test_stored("Sales alert").problems
+    assert problem.startswith("no sample event: the flow has received none yet")
+    deliver(runtime, token)
+    test = services.editor.test_stored("Sales alert")
+    assert test.flow_id == flow_id and test.sample is not None and test.sample.origin == "event"
+    assert test.steps[0].trial is not None
+    assert test.steps[0].trial.rendered == {"text": "1,500.00 EUR PENDING"}
+    # The file of a saved flow is tested against that flow's deliveries too.
+    [from_file] = services.editor.test_yaml(services.flows.export_yaml(flow_id))
+    assert from_file.flow_id == flow_id and from_file.ok
+
+
+def test_flow_tests_refuse_what_cannot_be_read(services: Blocking) -> None:
+    [broken] = services.editor.test_yaml("name: x\nsteps: [{key: Bad, action: probe.send_echo}]")
+    assert broken.problems[0].startswith("steps[0] (Bad).key:") and broken.steps == []
+    with pytest.raises(Invalid, match=r"not valid JSON: line 1, column 2"):
+        services.editor.test_yaml(TWO_STEPS, "{oops")

@@ -78,6 +78,14 @@ def test_transient_errors_give_up_after_max_attempts(runtime: Runtime, services:
     assert steps[0].status == "failed"
 
 
+def test_a_single_attempt_is_counted_in_the_singular(runtime: Runtime, services: Blocking) -> None:
+    step = {**ECHO, "input": {"text": "x", "fail": "transient:99"}, "max_attempts": 1}
+    _, token = make_flow(services, step)
+    run_id = deliver(runtime, token).run_ids[0]
+    run, _ = wait_status(runtime, services, run_id, RunStatus.FAILED)
+    assert run.error == "step notify: probe busy (gave up after 1 attempt)"
+
+
 def test_retry_after_is_honoured(runtime: Runtime, services: Blocking) -> None:
     step = {**ECHO, "input": {"text": "x", "fail": "transient:1", "retry_after": 0.4}}
     _, token = make_flow(services, step)

@@ -74,3 +74,63 @@ def test_syntax_errors_are_found_at_save_time() -> None:
 def test_referenced_paths() -> None:
     source = "{{ event.a.b }} {{ steps.x['ts'] }} {% if event.c %}{{ event.c }}{% endif %}"
     assert referenced_paths(source) == {("event", "a", "b"), ("steps", "x", "ts"), ("event", "c")}
+
+
+INVESTOR: dict[str, Any] = {"event": {"investor": {"name": "Ada", "address": None}}}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ event.investor.address.city | default('unknown') }}",  # address is null
+        "{{ event.investor.home.city | default('unknown') }}",  # home is missing
+        "{{ event.company.address.city | default('unknown') }}",  # missing from the top
+        "{{ event['investor']['home']['city'] | default('unknown') }}",
+    ],
+)
+def test_a_default_covers_every_part_of_its_path(source: str) -> None:
+    assert render_value(source, INVESTOR) == "unknown"
+    assert render_value(f"in {source}", INVESTOR) == "in unknown"
+
+
+def test_a_missing_part_of_a_path_without_default_names_it() -> None:
+    with pytest.raises(TemplateRenderError) as info:
+        render_value({"text": "{{ event.investor.home.city }}"}, INVESTOR)
+    assert str(info.value) == "input.text: no field 'home'"
+    with pytest.raises(TemplateRenderError, match="no field 'home'"):
+        render_value("{{ event.investor.home.city | upper }}", INVESTOR)
+
+
+def test_fields_of_the_event_win_over_method_names() -> None:
+    event = {
+        "items": [{"id": "it-1"}],
+        "keys": "k",
+        "values": [3, 4],
+        "update": "2026-05-02",
+        "count": 2,
+        "get": "g",
+    }
+    context = {"event": event}
+    assert render_value("{{ event.items[0].id }}", context) == "it-1"
+    assert render_value("{{ event.keys }} {{ event.update }} {{ event.get }}", context) == (
+        "k 2026-05-02 g"
+    )
+    assert render_value("{{ event.values | sum }}", context) == 7
+    assert render_value("{{ event.count + 1 }}", context) == 3
+    # Without such a field, the methods are still there (read-only ones: the sandbox holds).
+    assert render_value("{{ event.custom.items() | list }}", CTX) == [("a", 1)]
+    with pytest.raises(TemplateRenderError):
+        render_value("{{ event.custom.update({'b': 2}) }}", CTX)
+
+
+@pytest.mark.parametrize(
+    ("body", "source", "expected"),
+    [
+        ([{"id": "a1"}, {"id": "a2"}], "{{ event[0].id }}-{{ event[1].id }}", "a1-a2"),
+        ([{"id": "a1"}], "{{ event | length }}", 1),
+        ("plain text", "got {{ event }}", "got plain text"),
+        (42, "{{ event * 2 }}", 84),
+    ],
+)
+def test_an_event_may_be_a_list_or_a_scalar(body: Any, source: str, expected: Any) -> None:
+    assert render_value(source, {"event": body}) == expected

@@ -1,116 +1,179 @@
-"""The ``maillon`` command line, run in-process against a real database."""
+"""The ``maillon`` command line: the install it works on, and errors a person can act on."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
+from examples.particeep.fake_api import FakeParticeep
 from maillon.engine.db import migrate
-from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
 from maillon.web.cli import main
-from tests.support.services import Blocking
+from tests.support.cli import Cli
+from tests.support.server import free_port, maillon_command
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
-
-
-@pytest.fixture
-def cli(
-    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., str]:
-    settings = make_settings()
-    monkeypatch.setenv("MAILLON_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("MAILLON_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setenv("MAILLON_SECRET_KEY", "cli-secret")
-    monkeypatch.setenv("MAILLON_PUBLIC_URL", "https://maillon.example.com")
-
-    def run(*args: str, code: int = 0) -> str:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return run
+ROOT = Path(__file__).parents[2]
 
 
 def test_migrate_brings_a_fresh_database_to_the_newest_schema(
-    cli: Callable[..., str], make_settings: Callable[..., Settings]
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert cli("migrate") == "schema is up to date\n"
-    assert not migrate(make_settings().resolved_database_url)  # nothing left to apply
+    settings = make_settings()
+    monkeypatch.setenv("MAILLON_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("MAILLON_DATA_DIR", str(settings.data_dir))
+    result = CliRunner().invoke(main, ["migrate"], catch_exceptions=False)
+    assert result.exit_code == 0 and result.stdout == "schema is up to date\n"
+    assert not migrate(settings.resolved_database_url)  # nothing left to apply
 
 
-def test_tokens_create_prints_a_working_token_once(cli: Callable[..., str]) -> None:
-    out = cli("tokens", "create", "ci")
-    token = out.splitlines()[0]
+def test_tokens_create_prints_a_working_token_once(cli: Cli) -> None:
+    token = cli("tokens", "create", "ci").stdout.splitlines()[0]
     assert token.startswith("mlt_")
-    assert "ci" in cli("tokens", "list")
-    assert token not in cli("tokens", "list")
+    listing = cli("tokens", "list").stdout
+    assert "ci" in listing and token not in listing
 
 
-def test_import_export_round_trip(cli: Callable[..., str], tmp_path: Path) -> None:
-    cli("connections", "add", "slack", "team-slack", "--set", "bot_token=xoxb-secret")
-    out = cli("flows", "import", str(EXAMPLES / "transaction_to_slack.yaml"))
-    flow_id = out.split()[0]
-    assert "hook: https://maillon.example.com/hooks/" in out
-
-    exported = cli("flows", "export", flow_id)
-    doc = yaml.safe_load(exported)
-    assert doc["id"] == flow_id
-    assert doc["steps"][0]["action"] == "slack.send_message"
-    assert doc["trigger"]["dedup"] == "{{ event.id }}"
-
-    # Re-importing an exported flow (it has an id) updates it instead of creating a twin.
-    doc["name"] = "Renamed"
-    path = tmp_path / "flow.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    cli("flows", "import", str(path))
-    listing = cli("flows", "list")
-    assert listing.count("hook:") == 1 and "Renamed" in listing
+def test_info_says_where_the_install_is_and_what_it_holds(cli: Cli) -> None:
+    cli.services.connections.create("http", "crm", {"base_url": "https://crm.example.com/"})
+    out = cli("info").stdout
+    lines = dict(line.split(":", 1) for line in out.splitlines()[1:])
+    assert out.startswith("Maillon 0.1.0\n")
+    assert lines["data dir"].strip() == f"{cli.settings.data_dir} (from MAILLON_DATA_DIR)"
+    assert lines["secret key"].strip() == "from MAILLON_SECRET_KEY"
+    assert lines["public URL"].strip() == "https://maillon.example.com"
+    assert [lines[k].strip() for k in ("flows", "connections", "queued runs")] == [
+        "0 (0 enabled)",
+        "1",
+        "0",
+    ]
 
 
-def test_import_reports_problems_and_fails(cli: Callable[..., str], tmp_path: Path) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text("name: bad\nsteps:\n  - key: a\n    action: slack.send_message\n")
-    out = cli("flows", "import", str(path), code=1)
-    assert "slack.send_message needs a connection" in out
-
-
-def test_connections_add_keeps_secrets_out_of_output(
-    cli: Callable[..., str], make_settings: Callable[..., Settings]
+def test_info_hides_the_database_password_and_says_why_it_cannot_count(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    out = cli("connections", "add", "slack", "team", "--set", "bot_token=xoxb-very-secret")
-    assert "xoxb-very-secret" not in out and "secrets set: bot_token" in out
-    assert "xoxb-very-secret" not in cli("connections", "list")
-    bad = cli("connections", "add", "slack", "team2", "--set", "nonsense", code=2)
-    assert "is not KEY=VALUE" in bad
-    unknown = cli("connections", "add", "nope", "x", code=1)
-    assert "unknown app 'nope'" in unknown
-    # The secret is usable by the engine (decrypted with the same key).
-    runtime = Runtime(make_settings(secret_key="cli-secret"))
-    runtime.open()
-    try:
-        view = Blocking(runtime.services).connections.get("team")
-        assert view.secrets_set == ["bot_token"]
-    finally:
-        runtime.close()
+    url = f"postgresql+psycopg://maillon:hunter2@127.0.0.1:{free_port()}/maillon"
+    monkeypatch.setenv("MAILLON_DATABASE_URL", url)
+    monkeypatch.setenv("MAILLON_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(main, ["info"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "hunter2" not in result.output
+    assert "database:     postgresql+psycopg://maillon:***@127.0.0.1:" in result.stdout
+    assert "contents:     cannot read the database: connection failed: " in result.stdout
 
 
-def test_connect_prints_the_consent_url(cli: Callable[..., str]) -> None:
-    out = cli(
-        "connections",
-        "connect",
-        "google",
-        "g",
-        "--set",
-        "client_id=cid",
-        "--set",
-        "client_secret=cs",
+def test_a_command_that_finds_no_database_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILLON_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(main, ["flows", "list"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: no Maillon database at {tmp_path / 'data' / 'maillon.db'} (in the data "
+        f"directory {tmp_path / 'data'}, from MAILLON_DATA_DIR): `maillon serve` or `maillon "
+        "migrate` creates one there; to use an existing one, set MAILLON_DATA_DIR to its folder\n"
     )
-    assert "https://accounts.google.com/" in out and "client_id=cid" in out
-    assert "https://maillon.example.com/oauth/google/callback" in out
-    assert "MAILLON_GOOGLE_CLIENT_ID" in cli("connections", "connect", "google", "h", code=1)
-    assert "do not connect with OAuth" in cli("connections", "connect", "slack", "s", code=1)
+    assert not (tmp_path / "data").exists()  # nothing was created there
+    info = CliRunner().invoke(main, ["info"], catch_exceptions=False)
+    assert info.exit_code == 0
+    assert "contents:     no database yet (`maillon serve` or `maillon migrate`" in info.stdout
+
+
+def test_the_default_data_directory_does_not_depend_on_the_working_folder(
+    tmp_path: Path,
+) -> None:
+    # Two folders, one install: the per-user data directory (XDG_DATA_HOME here).
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "home-data")}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    subprocess.run(maillon_command("migrate"), cwd=tmp_path / "a", env=env, check=True)
+    out = subprocess.run(
+        maillon_command("info"),
+        cwd=tmp_path / "b",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"data dir:     {tmp_path / 'home-data' / 'maillon'} (per-user default)" in out
+    assert "flows:        0 (0 enabled)" in out
+    assert not (tmp_path / "a" / "maillon-data").exists()
+
+
+def test_an_older_versions_data_folder_is_pointed_out(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "home-data")}
+    migrate(f"sqlite:///{tmp_path / 'maillon-data' / 'maillon.db'}")
+    result = subprocess.run(
+        maillon_command("info"), cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stderr.startswith(
+        f"note: {tmp_path / 'maillon-data'} holds the data of an older Maillon"
+    )
+    assert f"set MAILLON_DATA_DIR={tmp_path / 'maillon-data'} to keep using them" in result.stderr
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        maillon_command(*args),
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://maillon:hunter2@127.0.0.1:{free_port()}/maillon"
+    result = _run("flows", "list", env={"MAILLON_DATABASE_URL": url})
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        "Error: cannot use the database postgresql+psycopg://maillon:***@127.0.0.1:"
+    )
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_setting_that_does_not_parse_is_named(tmp_path: Path) -> None:
+    result = _run(
+        "flows", "list", env={"MAILLON_PORT": "eighty", "MAILLON_DATA_DIR": str(tmp_path)}
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: a setting is not valid: MAILLON_PORT: Input should")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_commands_print_no_library_info_logs(cli: Cli) -> None:
+    # The Particeep client (httpx) logs every request at INFO; a command's output must not
+    # carry those lines. In a process of its own: logging is configured once per process.
+    with FakeParticeep("k", "s") as particeep:
+        values = {"api_key": "k", "api_secret": "s", "environment": "custom"}
+        cli.services.connections.create("particeep", "p", {**values, "base_url": particeep.url})
+        env = {
+            "MAILLON_DATABASE_URL": cli.settings.resolved_database_url,
+            "MAILLON_DATA_DIR": str(cli.settings.data_dir),
+            "MAILLON_SECRET_KEY": "cli-secret",
+        }
+        result = _run("connections", "test", "p", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok: Connected to Particeep (0 webhook(s) registered).\n"
+    assert result.stderr == ""
+
+
+def test_serve_on_an_address_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("serve", "--port", str(port), env={"MAILLON_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use (another server "
+        "there? --port or MAILLON_PORT chooses another)\n"
+    )
+    assert not (tmp_path / "maillon.db").exists()  # nothing started

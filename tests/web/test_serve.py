@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from maillon.engine.db import SCHEMA_HEAD, migrate
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,6 +70,8 @@ def test_serve_starts_without_the_libraries_it_needs_only_on_use(
         "MAILLON_DATA_DIR": str(tmp_path / "data"),
         "MAILLON_DATABASE_URL": url,
         "MAILLON_SECRET_KEY": "serve-test",
+        # Serve checks that its address is free: one that is, whatever else runs here.
+        "MAILLON_PORT": str(free_port()),
     }
     result = subprocess.run(
         [sys.executable, "-c", _SERVE],

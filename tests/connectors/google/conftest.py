@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from maillon.connectors.google import GoogleConnection
@@ -42,3 +43,9 @@ def conn(google: FakeServer) -> GoogleConnection:
         token_uri=google.url + "token",
         api_endpoint=google.url,
     )
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    """A throwaway key for a fake service account."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import base64
 import json
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
+
+from maillon.connectors.google import GoogleConnection
 from maillon.connectors.sdk import ActionContext
 from maillon.connectors.testing import FakeServer
 
@@ -41,3 +46,27 @@ def id_token(claims: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def service_account_conn(server: FakeServer, key: rsa.RSAPrivateKey) -> GoogleConnection:
+    """A service account acting as ada@example.com, its token endpoint and APIs on ``server``."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "maillon-test",
+        "private_key_id": "kid-1",
+        "private_key": pem,
+        "client_email": "robot@maillon-test.iam.gserviceaccount.com",
+        "client_id": "123",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return GoogleConnection(
+        service_account_json=SecretStr(json.dumps(info)),
+        subject="ada@example.com",
+        token_uri=server.url + "token",
+        api_endpoint=server.url,
+    )

@@ -8,7 +8,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
 
@@ -27,6 +27,7 @@ from tests.connectors.google.support import (
     ctx,
     google_error,
     id_token,
+    service_account_conn,
     token_forms,
 )
 
@@ -187,35 +188,6 @@ def test_sessions_are_cached_and_oauth_credentials_shared_between_apis(
 
 
 # --- service accounts ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    """A throwaway key for a fake service account."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def service_account_conn(server: FakeServer, key: rsa.RSAPrivateKey) -> GoogleConnection:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "maillon-test",
-        "private_key_id": "kid-1",
-        "private_key": pem,
-        "client_email": "robot@maillon-test.iam.gserviceaccount.com",
-        "client_id": "123",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
-    return GoogleConnection(
-        service_account_json=SecretStr(json.dumps(info)),
-        subject="ada@example.com",
-        token_uri=server.url + "token",
-        api_endpoint=server.url,
-    )
 
 
 def test_service_account_exchanges_a_signed_jwt_for_a_token(

@@ -10,8 +10,8 @@ from pydantic import SecretStr, ValidationError
 from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
 from maillon.connectors.smtp import SendEmail, SmtpConnection, connector
 from maillon.connectors.testing import FakeServer
-from tests.connectors.smtp.conftest import PASSWORD, USERNAME, StartServer
 from tests.support.server import free_port
+from tests.support.smtp import PASSWORD, USERNAME, StartServer
 from tests.support.tls import Cert
 
 

@@ -44,6 +44,29 @@ def test_an_unscripted_request_is_a_404_that_says_so(fake_server: FakeServer) ->
     assert answer.json() == {"error": "no script for DELETE /nowhere"}
 
 
+def test_a_path_ending_with_a_star_answers_every_path_below_it(fake_server: FakeServer) -> None:
+    fake_server.on("GET", "/v4/*", (200, "any"))
+    fake_server.on("GET", "/v4/spreadsheets/*", (200, "sheet"))
+    fake_server.on("GET", "/v4/spreadsheets/S1/meta", (200, "exact"))
+    with httpx.Client(base_url=fake_server.url) as client:
+        answers = [
+            client.get(path).text
+            for path in ("/v4/x", "/v4/spreadsheets/S2/values/A1", "/v4/spreadsheets/S1/meta")
+        ]
+        assert client.get("/v5/x").status_code == 404
+    assert answers == ["any", "sheet", "exact"]
+
+
+def test_a_known_port_can_be_asked_for() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with FakeServer(port=port) as server:
+        assert server.url == f"http://127.0.0.1:{port}/"
+        server.on("GET", "/", (200, "here"))
+        assert httpx.get(server.url).text == "here"
+
+
 def test_headers_and_bodies_of_every_kind(fake_server: FakeServer) -> None:
     fake_server.on("GET", "/file", (200, b"\x00\x01", {"content-type": "image/png", "ETag": "v1"}))
     with httpx.Client(base_url=fake_server.url) as client:

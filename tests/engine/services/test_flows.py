@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maillon.engine.errors import Invalid
+from maillon.engine.errors import Conflict, Invalid, NotFound
 from tests.support.flows import ECHO, make_flow
 from tests.support.services import Blocking
 
@@ -31,7 +31,8 @@ def test_import_saves_each_document_or_says_why_not(services: Blocking) -> None:
     results = services.flows.import_yaml(GOOD)
     assert [r.name for r in results] == ["Sales alert", "Broken", "Unknown action"]
     assert results[0].view is not None and results[0].problems == []
-    assert results[1].view is None and results[1].problems[0].startswith("steps[0].key:")
+    assert results[1].view is None
+    assert results[1].problems[0].startswith("steps[0] (Bad-Key).key: 'Bad-Key' is not a step key")
     assert "no action 'nope'" in results[2].problems[0]
     with pytest.raises(Invalid, match="line 2, column 1"):
         services.flows.import_yaml("name: x\n- y\n")
@@ -49,3 +50,67 @@ def test_flows_are_searched_by_name(services: Blocking) -> None:
     assert [v.row.name for v in services.flows.all("E-MAIL")] == ["Investor e-mails"]
     assert [v.row.name for v in services.flows.all("%")] == []
     assert len(services.flows.all()) == 2
+
+
+SALES = """\
+name: Sales alert
+steps:
+  - key: notify
+    action: probe.send_echo
+    connection: p1
+    input: {text: "{{ event.amount }}"}
+"""
+
+
+def test_importing_a_file_again_updates_the_flow_of_that_name(services: Blocking) -> None:
+    make_flow(services, ECHO)  # the probe connection p1
+    [first] = services.flows.import_yaml(SALES)
+    assert first.created and first.view is not None
+    edited = SALES.replace("event.amount", "event.amount * 2")
+
+    [again] = services.flows.import_yaml(edited)
+
+    assert again.view is not None and not again.created
+    assert again.view.row.id == first.view.row.id
+    assert again.view.row.hook_token == first.view.row.hook_token  # senders keep their URL
+    assert again.view.spec.steps[0].input == {"text": "{{ event.amount * 2 }}"}
+    # Asked for, a copy is a new flow with a URL of its own.
+    [copy] = services.flows.import_yaml(edited, match_names=False)
+    assert copy.created and copy.view is not None
+    assert copy.view.row.hook_token != first.view.row.hook_token
+
+
+def test_a_name_two_flows_share_needs_the_id_of_the_one_to_update(services: Blocking) -> None:
+    make_flow(services, ECHO)
+    a = services.flows.import_yaml(SALES)[0].view
+    b = services.flows.import_yaml(SALES, match_names=False)[0].view
+    assert a is not None and b is not None
+
+    [refused] = services.flows.import_yaml(SALES)
+    assert refused.view is None
+    assert refused.problems == [
+        f"name: 2 flows are named 'Sales alert' ({a.row.id}, {b.row.id}): give the id of the "
+        "one to update"
+    ]
+    [updated] = services.flows.import_yaml(f"id: {b.row.id}\n{SALES}")
+    assert updated.view is not None and updated.view.row.id == b.row.id
+    with pytest.raises(Conflict, match="2 flows are named 'Sales alert'"):
+        services.flows.get("Sales alert")
+
+
+def test_one_file_cannot_name_two_flows_alike(services: Blocking) -> None:
+    make_flow(services, ECHO)
+    results = services.flows.import_yaml(f"{SALES}---\n{SALES}")
+    assert results[0].created
+    assert results[1].problems == ["name: another flow of this file is named 'Sales alert'"]
+    assert len(services.flows.all("Sales alert")) == 1
+
+
+def test_flows_are_found_by_id_or_name(services: Blocking) -> None:
+    flow_id, _ = make_flow(services, ECHO, name="Investor e-mails")
+    assert services.flows.get("Investor e-mails").row.id == flow_id
+    assert not services.flows.set_enabled("Investor e-mails", False).row.enabled
+    assert "name: Investor e-mails" in services.flows.export_yaml("Investor e-mails")
+    assert services.flows.delete("Investor e-mails").id == flow_id
+    with pytest.raises(NotFound, match="no flow Investor e-mails"):
+        services.flows.get("Investor e-mails")

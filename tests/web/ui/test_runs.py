@@ -97,7 +97,7 @@ def test_the_runs_list_filters_by_status_and_flow_and_pages_back(
     for row in rows.all():
         expect(row).to_contain_text("Failed")
         expect(row).to_contain_text("Bad flow")
-        expect(row).to_contain_text("gave up after 1 attempts")
+        expect(row).to_contain_text("gave up after 1 attempt)")
     check_accessibility(page)
 
     page.get_by_label("Status").select_option("")

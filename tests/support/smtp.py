@@ -1,4 +1,8 @@
-"""A real SMTP server (aiosmtpd) on 127.0.0.1: plain, STARTTLS or implicit TLS, with AUTH."""
+"""A real SMTP server (aiosmtpd) on 127.0.0.1: plain, STARTTLS or implicit TLS, with AUTH.
+
+Fixture ``smtp_server``: ``smtp_server(security="none"|"starttls"|"tls", auth=False)`` starts
+one and gives its port and what it recorded.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,41 @@
+"""Runs listed for people: newest first, with their flows' names, found by flow id or name."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from maillon.engine.errors import NotFound
+from maillon.engine.models import RunStatus
+from maillon.engine.runtime import Runtime
+from tests.support.flows import ECHO, deliver, make_flow, wait_status
+from tests.support.services import Blocking
+
+
+def test_runs_are_listed_with_their_flow_and_filtered(runtime: Runtime, services: Blocking) -> None:
+    sales_id, sales = make_flow(services, ECHO, name="Sales alert")
+    _, other = make_flow(
+        services, {**ECHO, "input": {"text": "x", "fail": "permanent"}}, name="Other"
+    )
+    ok = deliver(runtime, sales).run_ids[0]
+    bad = deliver(runtime, other).run_ids[0]
+    wait_status(runtime, services, ok, RunStatus.SUCCEEDED)
+    wait_status(runtime, services, bad, RunStatus.FAILED)
+
+    lines = services.runs.browse()
+    assert [(line.run.id, line.flow_name) for line in lines] == [
+        (bad, "Other"),
+        (ok, "Sales alert"),
+    ]
+    assert [line.run.id for line in services.runs.browse(flow="Sales alert")] == [ok]
+    assert [line.run.id for line in services.runs.browse(flow=sales_id)] == [ok]
+    assert [line.run.id for line in services.runs.browse(status=RunStatus.FAILED)] == [bad]
+    assert services.runs.browse(since=time.time() + 60) == []
+    with pytest.raises(NotFound, match="no flow Nope"):
+        services.runs.browse(flow="Nope")
+
+    # A deleted flow's runs stay, found by its id, without a name.
+    services.flows.delete(sales_id)
+    [line] = services.runs.browse(flow=sales_id)
+    assert line.run.id == ok and line.flow_name is None

@@ -1,0 +1,89 @@
+"""``maillon runs`` and ``maillon events``, through the real command line, on runs executed
+by the engine's workers against a fake HTTP API."""
+
+from __future__ import annotations
+
+import json
+
+from maillon.connectors.testing import FakeServer
+from maillon.engine.flows import FlowDocument
+from maillon.engine.models import RunStatus
+from tests.support.cli import Cli
+from tests.support.db import run_until
+from tests.support.flows import deliver
+
+
+def make_flow(cli: Cli, server: FakeServer) -> str:
+    """A flow posting each event's investor to ``server``; return its hook token."""
+    doc = FlowDocument.model_validate(
+        {
+            "name": "Tell the CRM",
+            "steps": [
+                {
+                    "key": "post",
+                    "action": "http.send_request",
+                    "input": {
+                        "method": "POST",
+                        "url": server.url + "investors",
+                        "json_body": {"name": "{{ event.investor.name }}"},
+                    },
+                    "max_attempts": 1,
+                }
+            ],
+        }
+    )
+    return str(cli.services.flows.save(doc).row.hook_token)
+
+
+def finished(cli: Cli, run_id: str) -> None:
+    done = (RunStatus.SUCCEEDED, RunStatus.FAILED)
+    run_until(cli.runtime, lambda: cli.services.runs.get_run(run_id)[0].status in done)
+
+
+def test_runs_are_listed_shown_and_replayed(cli: Cli, fake_server: FakeServer) -> None:
+    fake_server.on("POST", "/investors", (503, "down"), (201, {"id": "inv-1"}))
+    token = make_flow(cli, fake_server)
+    accepted = deliver(cli.runtime, token, {"investor": {"name": "Ada"}})
+    [run_id] = accepted.run_ids
+    finished(cli, run_id)
+
+    listing = cli("runs", "list").stdout.splitlines()
+    assert listing[0].startswith(f"{run_id}  failed     20") and listing[0].endswith(
+        "  Tell the CRM"
+    )
+    assert listing[1].startswith("    step post: ") and "gave up after 1 attempt)" in listing[1]
+    assert cli(
+        "runs", "list", "--flow", "Tell the CRM", "--status", "failed", "--since", "1h"
+    ).stdout.startswith(run_id)
+    assert cli("runs", "list", "--status", "succeeded").stdout == ""
+    assert cli("runs", "list", "--since", "2999-01-01").stdout == ""
+    assert "is neither a duration" in cli("runs", "list", "--since", "soon", code=2).stderr
+
+    shown = cli("runs", "show", run_id).stdout
+    assert shown.startswith(f"run {run_id}  failed\n")
+    assert f"  event     {accepted.event_id}\n" in shown
+    assert "step 1: post  failed  1 attempt (took " in shown
+    assert '      "json_body": {\n        "name": "Ada"\n      }' in shown
+    assert "  error: POST " in shown and "503" in shown
+    assert '"status": 503' in shown  # the connector's details
+
+    assert cli("runs", "replay", run_id).stdout == f"{run_id}  queued\n"
+    finished(cli, run_id)
+    again = cli("runs", "show", run_id).stdout
+    assert again.startswith(f"run {run_id}  succeeded\n") and '"id": "inv-1"' in again
+    assert "only failed or held runs replay" in cli("runs", "replay", run_id, code=1).stderr
+    assert cli("runs", "show", "nope", code=1).stderr == "Error: no run nope\n"
+
+
+def test_an_event_is_shown_with_its_runs(cli: Cli, fake_server: FakeServer) -> None:
+    fake_server.on("POST", "/investors", (201, {"id": "inv-1"}))
+    token = make_flow(cli, fake_server)
+    accepted = deliver(cli.runtime, token, {"investor": {"name": "Ada"}})
+    finished(cli, accepted.run_ids[0])
+
+    out = cli("events", "show", accepted.event_id).stdout
+
+    assert out.startswith(f"event {accepted.event_id}  from webhook  received 20")
+    body = out.split("  body:\n", 1)[1].split("runs:", 1)[0]
+    assert json.loads(body) == {"investor": {"name": "Ada"}}
+    assert f"  {accepted.run_ids[0]}  succeeded  flow " in out

@@ -1,0 +1,221 @@
+"""``maillon flows``: import, export, list, show, switch, delete and test flows.
+
+A flow is named on the command line by its id or by its name (the one flow of that name).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from maillon.engine.services.editor import FlowTest
+from maillon.engine.services.flows import FlowView
+from maillon.web.cli._base import Ctx, echo_json, pass_ctx, read_text
+
+__all__ = ["flows"]
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group()
+def flows() -> None:
+    """Import, export, list, show, switch on and off, delete and test flows.
+
+    FLOW is a flow's id, or its name when one flow has that name.
+    """
+
+
+@flows.command("import")
+@click.argument("files", nargs=-1, required=True, type=_FILE)
+@click.option(
+    "--new",
+    is_flag=True,
+    help="Create a new flow for each document without an id, even when a flow has its name.",
+)
+@pass_ctx
+def flows_import(obj: Ctx, files: tuple[Path, ...], new: bool) -> None:
+    """Create or update flows from YAML files.
+
+    A document with an `id` updates that flow; one without updates the flow of the same name
+    (its hook URL stays), or creates a flow when none has that name. With --new, documents
+    without an id always create a flow (a copy, with a hook URL of its own).
+    """
+    failed = False
+    for path in files:
+        try:
+            text = read_text(path)  # its errors name the file
+            results = obj.run(obj.services.flows.import_yaml(text, match_names=not new))
+        except click.ClickException as exc:
+            said = exc.message if exc.message.startswith(f"{path}: ") else f"{path}: {exc.message}"
+            click.echo(said, err=True)
+            failed = True
+            continue
+        for result in results:
+            if result.view is None:
+                click.echo(f"{path}: {result.name!r} was not saved:", err=True)
+                for problem in result.problems:
+                    click.echo(f"  {problem}", err=True)
+                failed = True
+                continue
+            done = "created" if result.created else "updated"
+            click.echo(f"{result.view.row.id}  {result.view.row.name}  ({done})")
+            _describe(result.view)
+    if failed:
+        sys.exit(1)
+
+
+def _describe(view: FlowView) -> None:
+    """Where a flow's events arrive, and what its templates read that its sample lacks."""
+    click.echo(f"    {_where(view)}")
+    for warning in view.warnings:
+        click.echo(f"    warning: {warning}", err=True)
+
+
+def _where(view: FlowView) -> str:
+    """Where a flow's events arrive, and for app triggers whether the app registered it."""
+    if view.hook_url is not None:
+        return f"hook: {view.hook_url}"
+    sub = view.subscription
+    if sub is None:
+        return "app event: not registered (no enabled flow yet)"
+    line = f"app event: {sub.url} [{sub.status}]"
+    return line + (f"\n    REFUSED: {sub.error}" if sub.error else "")
+
+
+@flows.command("export")
+@click.argument("flow", required=False)
+@pass_ctx
+def flows_export(obj: Ctx, flow: str | None) -> None:
+    """Print flows (FLOW, or all) as YAML, ready for `maillon flows import`."""
+    click.echo(obj.run(obj.services.flows.export_yaml(flow)), nl=False)
+
+
+@flows.command("list")
+@pass_ctx
+def flows_list(obj: Ctx) -> None:
+    """List flows with their hook URLs."""
+    for v in obj.run(obj.services.flows.all()):
+        state = "enabled " if v.row.enabled else "disabled"
+        click.echo(f"{v.row.id}  {state}  {v.row.name}\n    {_where(v)}")
+
+
+@flows.command("show")
+@click.argument("flow")
+@pass_ctx
+def flows_show(obj: Ctx, flow: str) -> None:
+    """Print FLOW as YAML, after comments saying where its events arrive and what its
+    templates read that its sample event lacks."""
+    view = obj.run(obj.services.flows.get(flow))
+    state = "enabled" if view.row.enabled else "disabled (deliveries are held)"
+    click.echo(f"# {state}, version {view.row.version}")
+    click.echo("# " + _where(view).replace("\n    ", "\n# "))
+    for warning in view.warnings:
+        click.echo(f"# warning: {warning}")
+    click.echo(obj.run(obj.services.flows.export_yaml(view.row.id)), nl=False)
+
+
+@flows.command("enable")
+@click.argument("flow")
+@pass_ctx
+def flows_enable(obj: Ctx, flow: str) -> None:
+    """Switch FLOW on (an app trigger's event URL is registered with the app)."""
+    view = obj.run(obj.services.flows.set_enabled(flow, True))
+    click.echo(f"{view.row.id}  enabled  {view.row.name}")
+    _describe(view)
+
+
+@flows.command("disable")
+@click.argument("flow")
+@pass_ctx
+def flows_disable(obj: Ctx, flow: str) -> None:
+    """Switch FLOW off: its deliveries are kept and held until it is on again."""
+    view = obj.run(obj.services.flows.set_enabled(flow, False))
+    click.echo(f"{view.row.id}  disabled  {view.row.name}")
+    _describe(view)
+
+
+@flows.command("delete")
+@click.argument("flow")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def flows_delete(obj: Ctx, flow: str, yes: bool) -> None:
+    """Delete FLOW; its events and runs stay as history, its queued runs fail."""
+    if not yes:
+        view = obj.run(obj.services.flows.get(flow))
+        click.confirm(f"Delete {view.row.name!r} ({view.row.id})?", abort=True)
+        flow = view.row.id
+    row = obj.run(obj.services.flows.delete(flow))
+    click.echo(f"deleted {row.id}  {row.name}")
+
+
+@flows.command("test")
+@click.argument("flow")
+@click.option(
+    "--event",
+    "event_file",
+    type=_FILE,
+    help="A JSON file with the event to test against (default: the flow's newest delivery, "
+    "else its app's sample event).",
+)
+@click.option(
+    "--send", is_flag=True, help="Run the steps for real (send, post, append) and show outputs."
+)
+@pass_ctx
+def flows_test(obj: Ctx, flow: str, event_file: Path | None, send: bool) -> None:
+    """Render every step of a flow against a sample event, without calling anything.
+
+    FLOW is a YAML file (not saved by this) or a saved flow. Each step's rendered input is
+    printed, or why it cannot be rendered or would be refused. With --send, the steps run for
+    real, in order, each one's output feeding the next, and their outputs are printed.
+    """
+    event = read_text(event_file) if event_file else None
+    path = Path(flow)
+    if path.suffix in (".yaml", ".yml") and not path.is_file():
+        raise click.BadParameter(f"no file {flow}", param_hint="FLOW")
+    editor = obj.services.editor
+    if path.is_file():
+        tests = obj.run(editor.test_yaml(read_text(path), event, send=send))
+    else:
+        tests = [obj.run(editor.test_stored(flow, event, send=send))]
+    for test in tests:
+        _print_test(test)
+    if not all(test.ok for test in tests):
+        sys.exit(1)
+
+
+_ORIGINS = {
+    "given": "the event given",
+    "event": "its newest delivery",
+    "catalog": "its app's sample event",
+}
+
+
+def _print_test(test: FlowTest) -> None:
+    if test.sample is None:
+        click.echo(f"{test.name}: not tested:", err=True)
+        for problem in test.problems:
+            click.echo(f"  {problem}", err=True)
+        return
+    origin = _ORIGINS.get(test.sample.origin, test.sample.origin)
+    if test.sample.event_id:
+        origin += f" ({test.sample.event_id})"
+    how = "run for real" if test.sent else "rendered, nothing sent"
+    click.echo(f"{test.name}: {how}, against {origin}")
+    for warning in test.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    for step in test.steps:
+        click.echo(f"step {step.key} ({step.action})")
+        trial = step.trial
+        if trial is None:
+            click.echo("  not run: an earlier step failed")
+            continue
+        if trial.rendered is not None:
+            click.echo("  input:")
+            echo_json(trial.rendered)
+        if trial.error is not None:
+            click.echo(f"  ERROR: {trial.error}")
+        elif test.sent:
+            click.echo("  output:")
+            echo_json(trial.output)

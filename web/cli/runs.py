@@ -1,0 +1,146 @@
+"""``maillon runs`` and ``maillon events``: what happened to each delivery, step by step, and
+putting a failed run back in the queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from typing import Any
+
+import click
+
+from maillon.engine.models import RunRow, RunStatus, StepRow
+from maillon.web.cli._base import Ctx, echo_json, pass_ctx, when
+
+__all__ = ["events", "runs"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class _Since(click.ParamType[float, Any]):
+    """``30m``, ``2h``, ``1d``, ``1w`` ago, or a date or time (``2026-05-02``,
+    ``2026-05-02T09:15``, UTC unless it says otherwise): an epoch time."""
+
+    name = "WHEN"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        ago = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", text)
+        if ago:
+            return time.time() - float(ago[1]) * _UNITS[ago[2]]
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{text!r} is neither a duration (30m, 2h, 1d) nor a date (2026-05-02)")
+        return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+@click.group()
+def runs() -> None:
+    """List runs, show one with every step, and replay failed ones."""
+
+
+@runs.command("list")
+@click.option("--flow", help="Only this flow's runs (its id or name).")
+@click.option(
+    "--status", type=click.Choice([s.value for s in RunStatus]), help="Only runs in this state."
+)
+@click.option("--since", type=_Since(), help="Only runs created since: 30m, 2h, 1d, or a date.")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@pass_ctx
+def runs_list(
+    obj: Ctx, flow: str | None, status: str | None, since: float | None, limit: int
+) -> None:
+    """List runs, newest first."""
+    chosen = RunStatus(status) if status else None
+    for line in obj.run(obj.services.runs.browse(flow, chosen, since, limit)):
+        name = line.flow_name or f"(deleted flow {line.run.flow_id})"
+        click.echo(f"{line.run.id}  {line.run.status:<9}  {when(line.run.created_at)}  {name}")
+        if line.run.error:
+            click.echo(f"    {line.run.error}")
+
+
+@runs.command("show")
+@click.argument("run_id")
+@pass_ctx
+def runs_show(obj: Ctx, run_id: str) -> None:
+    """Show a run: each step's input, output, error, attempts and timings."""
+    run, steps = obj.run(obj.services.runs.get_run(run_id))
+    _print_run(run)
+    for step in steps:
+        _print_step(step)
+
+
+def _print_run(run: RunRow) -> None:
+    click.echo(f"run {run.id}  {run.status}")
+    click.echo(f"  flow      {run.flow_id}")
+    click.echo(f"  event     {run.event_id}")
+    click.echo(f"  created   {when(run.created_at)}")
+    click.echo(f"  started   {when(run.started_at)}")
+    click.echo(f"  finished  {when(run.finished_at)}{_took(run.started_at, run.finished_at)}")
+    if run.status == RunStatus.QUEUED and run.available_at > time.time():
+        click.echo(f"  next try  {when(run.available_at)}")
+    if run.error:
+        click.echo(f"  error     {run.error}")
+
+
+def _print_step(step: StepRow) -> None:
+    attempts = f"{step.attempts} attempt{'s' if step.attempts != 1 else ''}"
+    took = _took(step.started_at, step.finished_at)
+    click.echo(f"step {step.position + 1}: {step.step_key}  {step.status}  {attempts}{took}")
+    for label, text in (("input", step.input), ("output", step.output)):
+        if text is not None:
+            click.echo(f"  {label}:")
+            echo_json(json.loads(text))
+    if step.error:
+        click.echo(f"  error: {step.error}")
+    if step.details:
+        click.echo("  details:")
+        echo_json(json.loads(step.details))
+
+
+def _took(start: float | None, end: float | None) -> str:
+    return f" (took {end - start:.2f} s)" if start is not None and end is not None else ""
+
+
+@runs.command("replay")
+@click.argument("run_id")
+@pass_ctx
+def runs_replay(obj: Ctx, run_id: str) -> None:
+    """Queue a failed (or held) run again, from its first step that did not succeed.
+
+    A running `maillon serve` or `maillon worker` executes it.
+    """
+    run = obj.run(obj.services.runs.replay(run_id))
+    click.echo(f"{run.id}  {run.status}")
+
+
+@click.group()
+def events() -> None:
+    """Deliveries as they were received, with the runs they started."""
+
+
+@events.command("show")
+@click.argument("event_id")
+@pass_ctx
+def events_show(obj: Ctx, event_id: str) -> None:
+    """Show a delivery: its body, how it came, and the runs it started."""
+    event, started = obj.run(obj.services.runs.get_event(event_id))
+    click.echo(f"event {event.id}  from {event.source}  received {when(event.received_at)}")
+    if event.dedup_key:
+        click.echo(f"  dedup key  {event.dedup_key}")
+    click.echo("  request:")
+    echo_json(json.loads(event.meta))
+    click.echo("  body:")
+    echo_json(json.loads(event.body))
+    click.echo("runs:" if started else "runs: none")
+    for run in started:
+        click.echo(f"  {run.id}  {run.status:<9}  flow {run.flow_id}")
+        if run.error:
+            click.echo(f"      {run.error}")

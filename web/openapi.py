@@ -1,0 +1,94 @@
+"""The OpenAPI document and the page that shows it, with every asset served by Maillon itself.
+
+``/schema`` is Swagger UI, ``/schema/openapi.json`` and ``/schema/openapi.yaml`` the document.
+Litestar's own pages load their scripts, styles and icon from public CDNs, which an install
+behind a firewall (or a browser that is offline) cannot reach, and which would see every visit:
+Swagger UI is vendored in ``web/static/vendor`` instead (its licence beside it) and served with
+the UI's static files. The document is written into the page, so that opening it is one request
+besides the cached assets.
+
+Like the API, the page needs a signed-in browser or a bearer token. "Try it out" works with
+either: the page sends the session's CSRF token with calls that change something, and its
+"Authorize" button takes an API token.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Request
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin, YamlRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from maillon.engine.services.install import maillon_version
+from maillon.web.ui.assets import static_url
+
+__all__ = ["SWAGGER_UI", "openapi_config"]
+
+#: The vendored Swagger UI, in ``web/static/vendor``.
+SWAGGER_UI = "5.35.0"
+
+
+class _SwaggerPage(OpenAPIRenderPlugin):
+    """Swagger UI on the vendored assets, the document written into the page."""
+
+    def __init__(self, csrf_cookie: str, csrf_header: str) -> None:
+        super().__init__(path="/", favicon="", style="")
+        self._csrf = (csrf_cookie, csrf_header)
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        """The page's HTML."""
+        # "</" cannot end the script that holds the document: no string inside it can close
+        # the tag, whatever the API's descriptions say.
+        spec = self.render_json(request, openapi_schema).decode().replace("</", "<\\/")
+        cookie, header = (json.dumps(name) for name in self._csrf)
+        title = openapi_schema["info"]["title"]
+        return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} API</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{static_url(f"vendor/swagger-ui-{SWAGGER_UI}.css")}">
+<script src="{static_url(f"vendor/swagger-ui-bundle-{SWAGGER_UI}.js")}"></script>
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script>
+const csrf = document.cookie.split("; ").find((c) => c.startsWith({cookie} + "="));
+SwaggerUIBundle({{
+  spec: {spec},
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis],
+  requestInterceptor: (request) => {{
+    if (csrf) request.headers[{header}] = csrf.slice(csrf.indexOf("=") + 1);
+    return request;
+  }},
+}});
+</script>
+</body>
+</html>
+""".encode()
+
+
+def openapi_config(csrf_cookie: str, csrf_header: str) -> OpenAPIConfig:
+    """The API's OpenAPI settings: Maillon's version, bearer tokens, and the local page."""
+    return OpenAPIConfig(
+        title="Maillon",
+        version=maillon_version(),
+        components=Components(
+            security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+        ),
+        security=[{"bearer": []}],
+        path="/schema",
+        render_plugins=[
+            _SwaggerPage(csrf_cookie, csrf_header),
+            JsonRenderPlugin(),
+            YamlRenderPlugin(),
+        ],
+    )
