@@ -93,3 +93,18 @@ def test_from_an_empty_install_to_a_slack_message_through_the_ui(
     [_, delivered] = slack.wait_for("POST", POST_MESSAGE, count=2)
     assert json.loads(delivered.body)["text"] == "New investment: 25.00 EUR by Ada Lovelace"
     assert delivered.headers["authorization"] == "Bearer xoxb-journey"
+
+    # The run, in the runs list and on its page.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Runs").click()
+    rows = page.locator("#runs-results tbody tr")
+    # The test step made no run; the test event, sent while the flow was off, is held.
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1)).to_contain_text("Held")
+    expect(rows.first).to_contain_text("Succeeded")
+    expect(rows.first).to_contain_text("New transaction to Slack")
+    rows.first.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Run of “New transaction to Slack”")
+    expect(page.get_by_label("The event's JSON")).to_contain_text('"id": "tx-43"')
+    expect(page.locator("#run-steps .run-step")).to_contain_text("Succeeded")
+    expect(page.locator("#run-steps .run-step")).to_contain_text("New investment: 25.00 EUR")
+    check_accessibility(page)
