@@ -29,7 +29,7 @@ from maillon.engine.flows import StepSpec, parse_flow
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
-from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
 
@@ -112,6 +112,7 @@ class Executor:
         policy: RetryPolicy,
         step_timeout: float,
         lease_seconds: float,
+        budget: Budget = DEFAULT_BUDGET,
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -121,6 +122,7 @@ class Executor:
         self._policy = policy
         self._step_timeout = step_timeout
         self._lease = lease_seconds
+        self._budget = budget
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -253,7 +255,7 @@ class Executor:
         except LookupError as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         try:
-            rendered = render_value(step.input, context)
+            rendered = render_value(step.input, context, budget=self._budget)
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         return connector, action_cls, rendered
@@ -262,7 +264,11 @@ class Executor:
         self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
     ) -> tuple[Any, Any]:
         """Return (rendered input, output); raise :class:`_StepFailed`."""
-        connector, action_cls, rendered = self._render(step, context)
+        # In a worker thread: a template may take up to its time budget, and meanwhile the
+        # event loop must go on (intake, the lease heartbeat, every other run).
+        connector, action_cls, rendered = await anyio.to_thread.run_sync(
+            self._render, step, context
+        )
         try:
             output = await self._call(run_id, step, connector, action_cls, rendered, attempt)
             return _without_secrets(action_cls, rendered), output

@@ -25,6 +25,7 @@ from maillon.engine.services import (
     Tokens,
 )
 from maillon.engine.settings import Settings
+from maillon.engine.templating import Budget
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.worker import Worker
 from maillon.engine.writer import Writer
@@ -46,6 +47,8 @@ class Runtime:
         self.db = create_db_engine(settings.resolved_database_url)
         self.box = SecretBox(settings.encryption_key)
         self.writer = Writer(self.db)
+        #: What rendering one step input (or a dedup key) may cost.
+        self.budget = Budget(settings.template_time_budget, settings.template_output_budget)
         self.wakeup = Wakeup()
         self.connections = ConnectionResolver(self.db, self.box)
         sources = Sources(self.db, self.registry, self.connections, settings.base_url)
@@ -73,6 +76,7 @@ class Runtime:
             ),
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
+            budget=self.budget,
         )
         tokens = Tokens(self.db)
         flows = Flows(self.db, self.registry, connections, sources, settings.base_url)
@@ -84,7 +88,13 @@ class Runtime:
             oauth=oauth,
             tokens=tokens,
             accounts=Accounts(self.db, tokens, session_lifetime=settings.session_lifetime),
-            hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
+            hooks=Hooks(
+                self.writer,
+                self.wakeup,
+                self.registry,
+                settings.source_dedup_window,
+                self.budget,
+            ),
             editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),
             install=Install(settings, self.db),

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(2.0, ge=0, description="First retry delay, in seconds.")
     retry_max_delay: float = Field(600.0, ge=0, description="Longest backoff between attempts.")
     step_timeout: float = Field(120.0, gt=0, description="Longest a step may take, in seconds.")
+    template_time_budget: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds the templates of one step input (or a trigger's dedup key) may "
+        "take to render; past it the step fails with a clear error.",
+    )
+    template_output_budget: int = Field(
+        2_000_000,
+        ge=1000,
+        description="Characters one step input may render to (measured as JSON), and the "
+        "largest value any template may build along the way.",
+    )
     lease_seconds: float = Field(60.0, gt=0, description="A claimed run's lease before recovery.")
     poll_interval: float = Field(
         1.0,

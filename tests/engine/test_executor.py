@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 import pytest
 
+from maillon.connectors.registry import Registry
 from maillon.engine.executor import SECRET_MASK
 from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Accepted, UnknownHook
@@ -15,7 +17,7 @@ from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
 from maillon.engine.runtime import Runtime
 from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status, webhook
-from tests.support.probe import calls
+from tests.support.probe import calls, probe
 from tests.support.services import Blocking
 
 
@@ -271,3 +273,51 @@ def test_concurrent_deliveries_share_commits(runtime: Runtime, services: Blockin
     assert len({r.event_id for r in results}) == 200
     assert runtime.writer.commits - before < 200
     assert len(services.runs.list_events(limit=500)) == 200
+
+
+def test_a_template_past_its_budget_fails_its_step_and_stalls_nothing(
+    make_settings: Any, services: Blocking
+) -> None:
+    # A render used to run on the event loop: for as long as it took, no delivery was
+    # answered and no lease was extended, so another worker took the run over and ran it
+    # again. Now it renders in a worker thread and stops itself at its budget.
+    rt = Runtime(make_settings(template_time_budget=0.5), registry=Registry([probe]))
+    rt.open()
+    try:
+        slow = {
+            **ECHO,
+            "input": {
+                "text": "{% for a in range(99999) %}{% for b in range(99999) %}"
+                "{% endfor %}{% endfor %}"
+            },
+        }
+        own = Blocking(rt.services)
+        _, token = make_flow(own, slow)
+        _, other = make_flow(own, {**ECHO, "key": "quick"})
+
+        async def main() -> tuple[float, float]:
+            rt.start_workers(1)
+            try:
+                run_id = (await webhook(rt, token)).run_ids[0]
+                await asyncio.sleep(0.1)  # the render is under way
+                started = time.monotonic()
+                await webhook(rt, other)
+                answered = time.monotonic() - started
+                lag = 0.0
+                while (await rt.services.runs.get_run(run_id))[0].status != RunStatus.FAILED:
+                    tick = time.monotonic()
+                    await asyncio.sleep(0.01)
+                    lag = max(lag, time.monotonic() - tick)
+                return answered, lag
+            finally:
+                await rt.stop_workers()
+
+        answered, lag = asyncio.run(main())
+        assert answered < 0.3
+        assert lag < 0.3
+        run_id = own.runs.list_runs(status=RunStatus.FAILED)[0].id
+        run, _ = own.runs.get_run(run_id)
+        assert "time budget of 0.5s" in (run.error or "")
+        assert run.claims == 1
+    finally:
+        rt.close()
