@@ -407,8 +407,10 @@ def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
         raise TemplateRenderError(field, "recursion too deep (a macro calling itself)") from exc
     except MemoryError as exc:
         raise TemplateRenderError(field, "ran out of memory") from exc
-    except (TemplateError, ValueError, TypeError, ArithmeticError, KeyError) as exc:
+    except (TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
         raise TemplateRenderError(field, _describe(exc)) from exc
+    except Exception as exc:  # a filter given odd data may raise anything
+        raise TemplateRenderError(field, f"{type(exc).__name__}: {exc}") from exc
 
 
 def _render(value: Any, context: Mapping[str, Any], field: str) -> Any:

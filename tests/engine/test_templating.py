@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from maillon.engine.templating import (
@@ -215,3 +218,84 @@ def test_what_cannot_be_bounded_is_refused_when_saved(source: str, reason: str) 
 def test_a_recursive_macro_fails_cleanly() -> None:
     with pytest.raises(TemplateRenderError, match="recursion too deep"):
         render_value("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", CTX)
+
+
+# -- properties: whatever the source and the data, the renderer fails only in its own words ----
+
+_PIECES = [
+    "{{ ",
+    " }}",
+    "{% ",
+    " %}",
+    "{# ",
+    " #}",
+    "for x in ",
+    "endfor",
+    "if ",
+    "endif",
+    "set ",
+    "macro m(a)",
+    "endmacro",
+    "m(",
+    "range(",
+    ")",
+    "(",
+    "[",
+    "]",
+    "event",
+    ".",
+    "a",
+    "l",
+    "x",
+    "'s'",
+    "9",
+    "99999999",
+    "*",
+    "**",
+    "~",
+    "+",
+    "%",
+    "|",
+    "center(",
+    "join",
+    "format",
+    "replace(",
+    "batch(",
+    "default(",
+    "money",
+    "date",
+    "tojson",
+    "namespace(",
+    "loop",
+    ",",
+    "-",
+    "/",
+    "//",
+    "==",
+    "and",
+    "not",
+    "None",
+    "__class__",
+    "__mro__",
+    "self",
+]
+
+
+@hypothesis.settings(max_examples=200, deadline=None, database=None)
+@hypothesis.given(
+    source=st.one_of(
+        st.text(max_size=80),
+        st.lists(st.sampled_from(_PIECES), max_size=25).map("".join),
+    ),
+    data=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=12,
+    ),
+)
+def test_the_renderer_raises_only_its_own_error(source: str, data: Any) -> None:
+    context = {"event": {"a": data, "l": [data, data]}, "steps": {}}
+    budget = Budget(seconds=0.05, max_chars=10_000)
+    with contextlib.suppress(TemplateRenderError):
+        compile_check({"text": source})
+        render_value({"text": source}, context, budget=budget)
