@@ -24,11 +24,26 @@ __all__ = [
     "integrity_errors",
     "is_sqlite",
     "migrate",
+    "storable",
 ]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 _IMMEDIATE = "maillon_begin_immediate"
+
+
+def storable(text: str) -> str:
+    """``text`` as both databases can store it: PostgreSQL refuses NUL in text, and neither
+    driver can encode a lone surrogate (both can come back from a remote API's error).
+
+    NUL becomes U+FFFD, and so does each unencodable character.
+    """
+    text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -175,7 +190,7 @@ def integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:
 
 #: The newest migration's revision (a test keeps it equal to Alembic's head). Knowing it lets a
 #: start on an up-to-date database skip loading Alembic at all.
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 
 
 def migrate(url: str, *, in_child: bool = False) -> bool:

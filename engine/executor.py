@@ -138,11 +138,23 @@ class Executor:
             return await self._execute(run, owner)
         except LeaseLost:
             log.warning("run %s: lease lost to another worker; stopped here", run.id)
-        except Exception:
-            # A bug in the engine must not kill the worker; the lease will expire and the run
-            # will be retried by whoever claims it next.
+        except Exception as exc:
+            # A bug in the engine, or a step that cannot be recorded, must not kill the worker.
             log.exception("run %s: unexpected engine error", run.id)
+            await self._give_up(run, owner, exc)
         return False
+
+    async def _give_up(self, run: ClaimedRun, owner: str, exc: Exception) -> None:
+        """Fail ``run`` with the reason, rather than leave it to be taken over and run again
+        after its lease expires (what it did would then be done again, for ever, if what
+        failed was recording it). If even that cannot be written (the database is down), the
+        lease expires and the run is retried; past ``max_takeovers`` it fails as a poison run.
+        """
+        reason = f"the engine could not go on with this run ({type(exc).__name__}: {exc})"
+        try:
+            await self._finish(run, owner, None, RunStatus.FAILED, reason[:2000])
+        except Exception:
+            log.exception("run %s: could not be marked failed; its lease will expire", run.id)
 
     async def _execute(self, run: ClaimedRun, owner: str) -> bool:
         if not run.flow_definition:

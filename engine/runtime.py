@@ -127,6 +127,7 @@ class Runtime:
                 concurrency=self.settings.worker_concurrency,
                 lease_seconds=self.settings.lease_seconds,
                 poll_interval=self.settings.poll_interval,
+                max_takeovers=self.settings.max_takeovers,
             )
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
 

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         "largest value any template may build along the way.",
     )
     lease_seconds: float = Field(60.0, gt=0, description="A claimed run's lease before recovery.")
+    max_takeovers: int = Field(
+        3,
+        ge=1,
+        description="Times a run may be claimed again after its lease expired (its worker "
+        "died, or could not record a step) before it fails as a poison run.",
+    )
     poll_interval: float = Field(
         1.0,
         gt=0,

@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect, text
 
-from maillon.engine.db import MIGRATIONS, SCHEMA_HEAD, create_db_engine, migrate
+from maillon.engine.db import MIGRATIONS, SCHEMA_HEAD, create_db_engine, migrate, storable
 
 
 def test_upgrading_keeps_existing_data(database_url: str) -> None:
@@ -109,3 +109,9 @@ def test_migrations_build_the_schema_the_models_describe(database_url: str) -> N
         differences = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_storable_text_has_no_nul_and_no_lone_surrogate() -> None:
+    assert storable("a\x00b\ud800c") == "a\ufffdb\ufffdc"
+    assert storable("plain é ✓") == "plain é ✓"
+    storable("a\ud800").encode("utf-8")

@@ -321,3 +321,57 @@ def test_a_template_past_its_budget_fails_its_step_and_stalls_nothing(
         assert run.claims == 1
     finally:
         rt.close()
+
+
+def test_an_error_text_with_a_nul_byte_is_recorded_and_the_run_ends(
+    runtime: Runtime, services: Blocking
+) -> None:
+    # PostgreSQL refuses NUL in text: recording the step failed, the run stayed running and
+    # was run again after every lease expiry, without end.
+    step = {**ECHO, "input": {"text": "x", "fail": "permanent:{{ event.why }}"}}
+    _, token = make_flow(services, step)
+    run_id = deliver(runtime, token, {"why": "bad\x00byte"}).run_ids[0]
+    run, steps = wait_status(runtime, services, run_id, RunStatus.FAILED)
+    assert run.error == "step notify: bad\ufffdbyte"
+    assert steps[0].error == "bad\ufffdbyte"
+    # In JSON, NUL is written \u0000: the recorded input keeps it exactly.
+    assert json.loads(steps[0].input)["fail"] == "permanent:bad\x00byte"
+    assert len(calls.log) == 1
+
+
+def test_a_run_taken_over_too_often_fails_as_a_poison_run(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, token = make_flow(services, ECHO)
+    run_id = deliver(runtime, token).run_ids[0]
+    # Each worker claims it and dies without recording anything; the lease runs out.
+    for worker in ("w1", "w2", "w3"):
+        claimed = runtime.writer.submit_sync(ClaimRuns(worker, 10, 0.01, max_takeovers=1))
+        if worker == "w3":
+            assert claimed.runs == []
+        else:
+            assert [r.id for r in claimed.runs] == [run_id]
+        time.sleep(0.02)
+    run, _ = services.runs.get_run(run_id)
+    assert run.status == RunStatus.FAILED
+    assert run.takeovers == 2
+    assert (run.error or "").startswith("poison run: claimed again 2 times after its lease")
+    assert services.runs.detail(run_id).can_replay
+
+
+def test_a_run_whose_step_cannot_be_recorded_fails_instead_of_running_again(
+    runtime: Runtime, services: Blocking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import maillon.engine.queue
+
+    def unrecordable(run_id: str, step: StepRecord) -> dict[str, Any]:
+        raise ValueError("the database refused the row")
+
+    monkeypatch.setattr(maillon.engine.queue, "_step_row", unrecordable)
+    _, token = make_flow(services, ECHO)
+    run_id = deliver(runtime, token).run_ids[0]
+    run, _ = wait_status(runtime, services, run_id, RunStatus.FAILED)
+    assert run.error == (
+        "the engine could not go on with this run (ValueError: the database refused the row)"
+    )
+    assert len(calls.log) == 1

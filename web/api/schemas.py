@@ -172,6 +172,8 @@ class RunOut(BaseModel):
     event_id: str
     status: RunStatus
     claims: int
+    #: Claims after the lease had expired; past the limit, the run fails as a poison run.
+    takeovers: int
     error: str | None
     created_at: str | None
     started_at: str | None
@@ -186,6 +188,7 @@ class RunOut(BaseModel):
             event_id=row.event_id,
             status=row.status,
             claims=row.claims,
+            takeovers=row.takeovers,
             error=row.error,
             created_at=iso(row.created_at),
             started_at=iso(row.started_at),
