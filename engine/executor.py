@@ -29,16 +29,14 @@ from maillon.engine.flows import StepSpec, parse_flow
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
+from maillon.engine.redaction import Redactor, mask_secret_inputs
 from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
 
-__all__ = ["SECRET_MASK", "Executor", "RetryPolicy", "StepTrial", "template_context"]
+__all__ = ["Executor", "RetryPolicy", "StepTrial", "template_context"]
 
 log = logging.getLogger(__name__)
-
-#: What a step's recorded input holds in place of a secret input's value.
-SECRET_MASK = "••••••"  # noqa: S105 (what replaces a secret, not one)
 
 
 @dataclass(frozen=True)
@@ -74,6 +72,17 @@ class _StepFailed(Exception):
         self.details = details or None
         #: The step's rendered input, when rendering got that far (recorded with the failure).
         self.rendered: Any = None
+
+    def redacted(self, redactor: Redactor) -> _StepFailed:
+        """This failure with the secrets in play masked in its message and details."""
+        failure = _StepFailed(
+            redactor.text(str(self)),
+            transient=self.transient,
+            retry_after=self.retry_after,
+            details=redactor.value(self.details),
+        )
+        failure.rendered = self.rendered
+        return failure
 
 
 @dataclass(frozen=True)
@@ -275,18 +284,29 @@ class Executor:
     async def _run_step(
         self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
     ) -> tuple[Any, Any]:
-        """Return (rendered input, output); raise :class:`_StepFailed`."""
+        """Return (rendered input, output), the secrets in play masked in both; raise
+        :class:`_StepFailed`, its message and details masked the same way."""
         # In a worker thread: a template may take up to its time budget, and meanwhile the
         # event loop must go on (intake, the lease heartbeat, every other run).
         connector, action_cls, rendered = await anyio.to_thread.run_sync(
             self._render, step, context
         )
+        # The step's secret inputs, then (once resolved) its connection's secrets.
+        redactor = Redactor()
+        if isinstance(rendered, dict):
+            redactor.add(_secret_inputs(action_cls, rendered))
         try:
-            output = await self._call(run_id, step, connector, action_cls, rendered, attempt)
-            return _without_secrets(action_cls, rendered), output
+            with redactor.active():
+                output = await self._call(
+                    run_id, step, connector, action_cls, rendered, attempt, redactor
+                )
         except _StepFailed as exc:
-            exc.rendered = _without_secrets(action_cls, rendered)
-            raise
+            failure = exc.redacted(redactor)
+            failure.rendered = redactor.value(mask_secret_inputs(action_cls.Input, rendered))
+            raise failure from exc
+        return redactor.value(mask_secret_inputs(action_cls.Input, rendered)), redactor.value(
+            output
+        )
 
     async def _call(
         self,
@@ -296,6 +316,7 @@ class Executor:
         action_cls: type[Action[Any, Any, Any]],
         rendered: Any,
         attempt: int,
+        redactor: Redactor,
     ) -> Any:
         data = _validated(action_cls, rendered)
         try:
@@ -307,6 +328,7 @@ class Executor:
                     self._connections.resolve, step.connection, connector
                 )
                 conn = await self._fresh(step.connection, connector, conn)
+            redactor.add_model(conn)
         except (LookupError, ValueError) as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         except ConnectorError as exc:
@@ -325,6 +347,7 @@ class Executor:
                 # try once more. The refused call did nothing; calls the action made before it
                 # are made again, as on any retry of the step.
                 conn = await self._fresh(step.connection, connector, conn, force=True)
+                redactor.add_model(conn)
                 try:
                     result = await self._run_action(action, ctx, conn, data)
                 except AccessTokenRejected as again:
@@ -354,17 +377,13 @@ class Executor:
             return await anyio.to_thread.run_sync(action.run, ctx, conn, data)
 
 
-def _without_secrets(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> Any:
-    """``rendered`` with the action's secret inputs (a bearer token given with one request)
-    masked: the rendered input is recorded and shown with the run, and a secret must reach
-    neither the database in clear nor a browser."""
-    secret = secret_fields(action_cls.Input)
-    if not secret or not isinstance(rendered, dict):
-        return rendered
-    return {
-        key: SECRET_MASK if key in secret and value not in (None, "") else value
-        for key, value in rendered.items()
-    }
+def _secret_inputs(action_cls: type[Action[Any, Any, Any]], rendered: dict[str, Any]) -> list[str]:
+    """The values of the step's inputs declared secret, as given."""
+    return [
+        str(rendered[name])
+        for name in secret_fields(action_cls.Input)
+        if rendered.get(name) not in (None, "")
+    ]
 
 
 def _validated(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> BaseModel:

@@ -10,6 +10,7 @@ from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
+from maillon.engine.redaction import install_log_redaction
 from maillon.engine.services import (
     Accounts,
     Connections,
@@ -42,6 +43,7 @@ class Runtime:
     services: Services
 
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        install_log_redaction()
         self.settings = settings
         self.registry = registry or default_registry
         self.db = create_db_engine(settings.resolved_database_url)
@@ -94,6 +96,8 @@ class Runtime:
                 self.registry,
                 settings.source_dedup_window,
                 self.budget,
+                max_depth=settings.max_body_depth,
+                masked=settings.masked_fields,
             ),
             editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),

@@ -68,6 +68,19 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=0, description="In-process workers started by `maillon serve`.")
     worker_concurrency: int = Field(64, ge=1, description="Runs one worker executes at once.")
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="Largest hook body accepted.")
+    max_body_depth: int = Field(
+        64,
+        ge=1,
+        le=200,
+        description="Deepest nesting of objects and lists a hook body may have (refused with "
+        "a 400 past it).",
+    )
+    masked_fields: list[str] = Field(
+        default_factory=list,
+        description="More request headers and query parameters whose values are masked before "
+        'a delivery is stored, as JSON: ["x-partner-key"] (besides Authorization, X-Api-Key, '
+        "Api-Key, token, api_key and the other usual ones).",
+    )
     source_dedup_window: float = Field(
         86400.0,
         ge=0,

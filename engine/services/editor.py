@@ -37,6 +37,7 @@ from maillon.engine.flows import (
     load_yaml,
 )
 from maillon.engine.models import EventRow
+from maillon.engine.payloads import MAX_SHOWN_DEPTH, nesting_depth, readable_json
 from maillon.engine.services.base import Service
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.runs import events_of
@@ -299,7 +300,9 @@ def _parse_event(event_json: str | None) -> Any:
     if event_json is None:
         return _ABSENT
     try:
-        return json.loads(event_json)
+        value = json.loads(event_json)
+    except RecursionError:
+        value = _ABSENT  # deeper than Python reads: refused just below
     except json.JSONDecodeError as exc:
         raise Invalid(
             [
@@ -307,15 +310,19 @@ def _parse_event(event_json: str | None) -> Any:
                 f"{exc.msg}"
             ]
         ) from exc
+    if value is _ABSENT or nesting_depth(value, MAX_SHOWN_DEPTH) > MAX_SHOWN_DEPTH:
+        raise Invalid([f"the sample event nests deeper than {MAX_SHOWN_DEPTH} levels"])
+    return value
 
 
 def _from_row(row: EventRow) -> Sample:
+    # Read as the pages read stored events: one nested too deeply to show is its text.
     return Sample(
-        body=json.loads(row.body),
+        body=readable_json(row.body),
         origin="event",
         event_id=row.id,
         received_at=row.received_at,
-        request=json.loads(row.meta),
+        request=readable_json(row.meta),
     )
 
 

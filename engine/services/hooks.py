@@ -14,9 +14,11 @@ remembered per hook with its flow version).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import anyio.to_thread
+import msgspec
 
 from maillon.connectors.registry import Registry
 from maillon.engine.errors import Invalid
@@ -28,6 +30,8 @@ from maillon.engine.intake import (
     UnknownHook,
     render_dedup,
 )
+from maillon.engine.payloads import nesting_depth
+from maillon.engine.redaction import mask_credentials, mask_fields
 from maillon.engine.templating import DEFAULT_BUDGET, Budget
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.writer import Op, Writer
@@ -52,6 +56,9 @@ class Hooks:
         registry: Registry,
         source_dedup_window: float,
         budget: Budget = DEFAULT_BUDGET,
+        *,
+        max_depth: int = 64,
+        masked: Sequence[str] = (),
     ) -> None:
         self._writer = writer
         self._wakeup = wakeup
@@ -59,6 +66,23 @@ class Hooks:
         self._window = source_dedup_window
         self._budget = budget
         self._dedup: dict[str, tuple[int, str]] = {}
+        self._max_depth = max_depth
+        self._masked = tuple(masked)
+
+    def _screen(
+        self, body: Any, body_text: str, meta: dict[str, Any]
+    ) -> tuple[Any, str, dict[str, Any]]:
+        """Refuse a body nested too deeply; mask the sender's credentials before anything is
+        stored (in the headers and the query, and in a body made of the query)."""
+        if nesting_depth(body, self._max_depth) > self._max_depth:
+            raise Invalid(
+                [f"the body nests objects and lists deeper than {self._max_depth} levels"]
+            )
+        masked_meta, masked = mask_credentials(meta, self._masked)
+        if masked and isinstance(body, dict) and body == meta.get("query"):
+            body = mask_fields(body, masked)
+            body_text = msgspec.json.encode(body).decode()
+        return body, body_text, masked_meta
 
     async def webhook(
         self, token: str, body: Any, body_text: str, meta: dict[str, Any]
@@ -68,6 +92,7 @@ class Hooks:
         An ``Idempotency-Key`` header (in ``meta["headers"]``, names lower-cased) seen before
         for the flow makes it a duplicate. Raises :class:`UnknownHook` or :class:`Invalid`.
         """
+        body, body_text, meta = self._screen(body, body_text, meta)
         key = meta["headers"].get("idempotency-key")
         if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
             raise Invalid([f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters"])
@@ -102,6 +127,7 @@ class Hooks:
         trigger = connector.trigger_for(event) if connector and _EVENT_NAME.match(event) else None
         if trigger is None:
             raise UnknownHook(token)
+        body, body_text, meta = self._screen(body, body_text, meta)
         op = SourceDelivery(
             token=token,
             body=body,

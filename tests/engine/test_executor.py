@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from maillon.connectors.registry import Registry
-from maillon.engine.executor import SECRET_MASK
 from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Accepted, UnknownHook
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
+from maillon.engine.redaction import MASK as SECRET_MASK
 from maillon.engine.runtime import Runtime
 from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status, webhook
 from tests.support.probe import calls, probe

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -18,6 +17,7 @@ from maillon.engine.models import (
     SubscriptionRow,
     SubscriptionStatus,
 )
+from maillon.engine.payloads import readable_json
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
 
@@ -41,7 +41,7 @@ def iso(ts: float | None) -> str | None:
 
 
 def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return readable_json(text)
 
 
 class SubscriptionOut(BaseModel):
