@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -13,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
+
+from maillon.engine.settings import make_private_dir
 
 __all__ = [
     "SCHEMA_HEAD",
@@ -52,10 +56,14 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def _make_sqlite_dir(url: str) -> None:
-    """Create the directory of a SQLite database file (a fresh data directory has none)."""
+    """Create the directory of a SQLite database file (a fresh data directory has none),
+    ``0700``, and the file itself ``0600``: both hold what senders posted, and the database
+    the sealed secrets. SQLite gives its -wal and -shm files the database file's mode."""
     path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(Path(path).parent)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def create_db_engine(url: str) -> Engine:

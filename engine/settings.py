@@ -17,7 +17,13 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["LEGACY_DATA_DIR", "SECRET_KEY_FILE", "Settings", "default_data_dir"]
+__all__ = [
+    "LEGACY_DATA_DIR",
+    "SECRET_KEY_FILE",
+    "Settings",
+    "default_data_dir",
+    "make_private_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,16 @@ def default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME", "")
     base_dir = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
     return base_dir / "maillon"
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) if missing, readable by its owner only (``0700``):
+    it holds the database and the key that decrypts the connections' secrets."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # mkdir's mode passes through the umask, which may only take permissions away; a
+        # chmod makes it exactly 0700 whatever the umask.
+        path.chmod(0o700)
 
 
 class Settings(BaseSettings):
@@ -220,7 +236,7 @@ class Settings(BaseSettings):
         path = self.data_dir / SECRET_KEY_FILE
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         key = secrets.token_urlsafe(32)
         # O_EXCL: two processes starting together must not write two different keys.
         try:
