@@ -25,11 +25,13 @@ from maillon.connectors.base import Action, ActionContext, Connection, Connector
 from maillon.connectors.errors import AccessTokenRejected, ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
+from maillon.engine.crypto import SecretBox
 from maillon.engine.flows import StepSpec, parse_flow
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
 from maillon.engine.redaction import Redactor, mask_secret_inputs
+from maillon.engine.secret_inputs import unseal
 from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
@@ -122,6 +124,7 @@ class Executor:
         step_timeout: float,
         lease_seconds: float,
         budget: Budget = DEFAULT_BUDGET,
+        box: SecretBox | None = None,
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -132,6 +135,7 @@ class Executor:
         self._step_timeout = step_timeout
         self._lease = lease_seconds
         self._budget = budget
+        self._box = box
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -276,7 +280,9 @@ class Executor:
         except LookupError as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         try:
-            rendered = render_value(step.input, context, budget=self._budget)
+            # Secret inputs written in the flow are stored sealed (engine.secret_inputs).
+            inputs = unseal(step.input, self._box) if self._box else step.input
+            rendered = render_value(inputs, context, budget=self._budget)
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         return connector, action_cls, rendered

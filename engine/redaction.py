@@ -27,11 +27,12 @@ import re
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, SecretStr
 
 from maillon.connectors.base import secret_fields
+from maillon.engine.connections import url_fields
 
 __all__ = [
     "CREDENTIAL_HEADERS",
@@ -87,6 +88,25 @@ CREDENTIAL_PARAMETERS = frozenset(
 )
 
 
+#: Path segments of a secret URL at least this long are secrets on their own (a webhook's
+#: token); shorter ones (``services``, ``v1``) are ordinary words.
+_SECRET_SEGMENT_CHARS = 16
+
+
+def _url_parts(value: str) -> set[str]:
+    """The parts of a secret URL that stand for it: its path and its long path segments."""
+    if not value.startswith(("http://", "https://")):
+        return set()
+    try:
+        path = urlsplit(value).path
+    except ValueError:
+        return set()
+    parts = {s for s in path.split("/") if len(s) >= _SECRET_SEGMENT_CHARS}
+    if len(path.strip("/")) >= _SECRET_SEGMENT_CHARS:
+        parts.add(path)
+    return parts
+
+
 class Redactor:
     """Replaces the values of a set of secrets with :data:`MASK` wherever they appear in text,
     and in the strings (keys included) of nested data.
@@ -101,11 +121,13 @@ class Redactor:
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
-        """Mask these values too (and their URL-encoded forms)."""
+        """Mask these values too (and their URL-encoded forms; for a secret URL, such as a
+        webhook's, its path and its long path segments, which an echo may give alone)."""
         more = set()
         for secret in secrets:
             if len(secret) >= MIN_SECRET_CHARS:
                 more.update({secret, quote(secret, safe=""), quote(secret)})
+                more.update(_url_parts(secret))
         if more - self._secrets:
             self._secrets |= more
             # Longest first: a secret that contains another is masked whole.
@@ -118,8 +140,15 @@ class Redactor:
         self.add([base64.b64encode(pair).decode(), password])
 
     def add_model(self, model: BaseModel) -> None:
-        """Mask the secrets ``model`` holds: its ``SecretStr`` fields, and the ``Basic``
-        credentials of a secret ``*password`` field with its ``*username`` beside it."""
+        """Mask the secrets ``model`` holds: its ``SecretStr`` fields, the ``Basic``
+        credentials of a secret ``*password`` field with its ``*username`` beside it, and
+        passwords written in its URL fields."""
+        for name in url_fields(type(model)):
+            value = getattr(model, name, None)
+            with contextlib.suppress(ValueError):
+                parts = urlsplit(value) if isinstance(value, str) else None
+                if parts is not None and parts.password:
+                    self.add_basic(parts.username or "", parts.password)
         for name in secret_fields(type(model)):
             value = getattr(model, name, None)
             if not isinstance(value, SecretStr):

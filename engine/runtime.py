@@ -79,9 +79,10 @@ class Runtime:
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
             budget=self.budget,
+            box=self.box,
         )
         tokens = Tokens(self.db)
-        flows = Flows(self.db, self.registry, connections, sources, settings.base_url)
+        flows = Flows(self.db, self.registry, connections, sources, settings.base_url, self.box)
         self.services = Services(
             flows=flows,
             runs=Runs(self.db, self.wakeup),

@@ -217,6 +217,7 @@ class Editor(Service):
         position = next((i for i, s in enumerate(spec.steps) if s.key == step_key), None)
         if position is None:
             raise NotFound(f"no step {step_key!r} in this flow")
+        spec = await self._flows.runnable(spec, flow_id)
         step: StepSpec = spec.steps[position]
         context = self.context(spec, sample, position, flow_id, outputs)
         return await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
@@ -227,7 +228,8 @@ class Editor(Service):
         """Test a saved flow (by id or name) against ``event_json``, else its newest delivery,
         else its app's catalog sample. With ``send``, its steps run for real."""
         view = await self._flows.get(ref)
-        return await self._test(view.spec, view.row.id, event_json, send)
+        spec = await self._flows.runnable(view.spec, view.row.id)
+        return await self._test(spec, view.row.id, event_json, send)
 
     async def test_yaml(
         self, text: str, event_json: str | None = None, *, send: bool = False
