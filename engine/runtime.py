@@ -100,7 +100,7 @@ class Runtime:
                 max_depth=settings.max_body_depth,
                 masked=settings.masked_fields,
             ),
-            editor=Editor(self.db, self.registry, self.executor, flows),
+            editor=Editor(self.db, self.registry, self.executor, flows, self.budget),
             stats=Stats(self.db),
             install=Install(settings, self.db),
         )

@@ -41,7 +41,7 @@ from maillon.engine.payloads import MAX_SHOWN_DEPTH, nesting_depth, readable_jso
 from maillon.engine.services.base import Service
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.runs import events_of
-from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 
 __all__ = ["Editor", "FlowTest", "Preview", "Sample", "StepTest"]
 
@@ -105,8 +105,16 @@ _NO_SAMPLE = Sample(body={}, origin="none")
 class Editor(Service):
     """Samples, previews and step trials for flows being edited."""
 
-    def __init__(self, db: Engine, registry: Registry, executor: Executor, flows: Flows) -> None:
+    def __init__(
+        self,
+        db: Engine,
+        registry: Registry,
+        executor: Executor,
+        flows: Flows,
+        budget: Budget = DEFAULT_BUDGET,
+    ) -> None:
         super().__init__(db)
+        self._budget = budget
         self._registry = registry
         self._executor = executor
         self._flows = flows
@@ -187,12 +195,16 @@ class Editor(Service):
             steps=steps,
         )
 
-    def preview(self, value: Any, context: Mapping[str, Any], field: str = "input") -> Preview:
-        """``value`` (a template, or a structure of them) rendered in the run sandbox."""
+    async def preview(
+        self, value: Any, context: Mapping[str, Any], field: str = "input"
+    ) -> Preview:
+        """``value`` (a template, or a structure of them) rendered in the run sandbox, within
+        the run's budget, in a worker thread (a slow template must not hold the server)."""
         try:
-            return Preview(value=render_value(value, context, field))
+            rendered = await self.sync(render_value, value, context, field, self._budget)
         except TemplateRenderError as exc:
             return Preview(error=exc.reason)
+        return Preview(value=rendered)
 
     def output_example(self, action: str) -> dict[str, Any]:
         """An output shaped like ``action``'s, for the field picker and previews."""
@@ -288,7 +300,8 @@ class Editor(Service):
                 outputs[step.key] = trial.output
                 failed = trial.error is not None
             else:
-                trial = self._executor.rehearse(step, self.context(spec, sample, position, flow_id))
+                context = self.context(spec, sample, position, flow_id)
+                trial = await self.sync(self._executor.rehearse, step, context)
             steps.append(StepTest(step.key, step.action, trial))
         return FlowTest(spec.name, flow_id, sample, steps, send, warnings)
 
