@@ -25,7 +25,7 @@ from maillon.engine.services import (
     Tokens,
 )
 from maillon.engine.settings import Settings
-from maillon.engine.wakeup import Wakeup
+from maillon.engine.wakeup import PgWakeups, Wakeup
 from maillon.engine.worker import Worker
 from maillon.engine.writer import Writer
 
@@ -47,6 +47,12 @@ class Runtime:
         self.box = SecretBox(settings.encryption_key)
         self.writer = Writer(self.db)
         self.wakeup = Wakeup()
+        # On PostgreSQL other processes may share the queue: relay wake-ups to them.
+        self.pg_wakeups = (
+            PgWakeups(settings.resolved_database_url, self.wakeup)
+            if self.db.dialect.name == "postgresql" and settings.pg_notify
+            else None
+        )
         self.connections = ConnectionResolver(self.db, self.box)
         sources = Sources(self.db, self.registry, self.connections, settings.base_url)
         # The connection test renews OAuth tokens through the OAuth service, which is built
@@ -100,15 +106,21 @@ class Runtime:
         """
         migrate(self.settings.resolved_database_url)
         self.writer.start()
+        if self.pg_wakeups is not None:
+            self.pg_wakeups.start_relaying()
 
     def close(self) -> None:
         """Stop the writer (after it has committed what it was given) and the pool."""
+        if self.pg_wakeups is not None:
+            self.pg_wakeups.stop()
         self.writer.stop()
         self.db.dispose()
 
     def start_workers(self, count: int | None = None) -> None:
         """Start ``count`` worker loops in the running event loop."""
         self._stop = asyncio.Event()
+        if self.pg_wakeups is not None:
+            self.pg_wakeups.start_listening()
         for _ in range(self.settings.workers if count is None else count):
             worker = Worker(
                 writer=self.writer,

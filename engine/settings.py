@@ -84,8 +84,15 @@ class Settings(BaseSettings):
     poll_interval: float = Field(
         1.0,
         gt=0,
-        description="How often idle workers look at the queue: how long runs queued by another "
-        "process may wait for them (their own process wakes them at once).",
+        description="How often idle workers look at the queue anyway. Runs queued by their own "
+        "process wake them at once, and on PostgreSQL so do runs queued by other processes "
+        "(NOTIFY); the poll catches a notification lost with a dropped connection.",
+    )
+    pg_notify: bool = Field(
+        True,
+        description="On PostgreSQL, wake the workers of other processes with NOTIFY when runs "
+        "are queued. Turn off behind a transaction-pooling proxy (PgBouncer in transaction "
+        "mode), which cannot carry LISTEN: workers then find runs at their poll.",
     )
     google_client_id: str | None = Field(
         None,
