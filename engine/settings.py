@@ -80,7 +80,12 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(2.0, ge=0, description="First retry delay, in seconds.")
     retry_max_delay: float = Field(600.0, ge=0, description="Longest backoff between attempts.")
     step_timeout: float = Field(120.0, gt=0, description="Longest a step may take, in seconds.")
-    lease_seconds: float = Field(60.0, gt=0, description="A claimed run's lease before recovery.")
+    lease_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A claimed run's lease: renewed every third of it while the run executes, "
+        "so that the runs of a process that died are taken over by others within this time.",
+    )
     poll_interval: float = Field(
         1.0,
         gt=0,
