@@ -6,7 +6,8 @@ import itertools
 import logging
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 __all__ = [
     "SCHEMA_HEAD",
+    "advisory_lock",
     "create_db_engine",
     "driver_execute",
     "driver_insert",
@@ -34,6 +36,37 @@ _IMMEDIATE = "maillon_begin_immediate"
 def is_sqlite(engine: Engine) -> bool:
     """Whether ``engine`` talks to SQLite (one writer process, no SKIP LOCKED)."""
     return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def advisory_lock(engine: Engine, name: str, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the lock ``name`` across every process sharing the database, for the ``with`` block.
+
+    Yields whether the lock is held: always with ``wait``; without, ``False`` at once when
+    another process holds it. On PostgreSQL a session-level advisory lock, on a connection of
+    its own in autocommit (no transaction stays open while the holder calls a remote API); it
+    is released with the connection if the process dies. On SQLite, whose install is one
+    process, a no-op: callers serialise their own tasks with an in-process lock.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = {"name": name}
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if wait:
+            conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:name, 0))"), key)
+            held = True
+        else:
+            held = bool(
+                conn.execute(
+                    text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"), key
+                ).scalar()
+            )
+        try:
+            yield held
+        finally:
+            if held:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), key)
 
 
 def _make_sqlite_dir(url: str) -> None:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from maillon.connectors.base import AppTrigger, Connector, SyncReport
 from maillon.connectors.errors import ConnectorError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
+from maillon.engine.db import advisory_lock
 from maillon.engine.errors import NotFound
 from maillon.engine.hooks import SourceKey, hook_url
 from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow, SubscriptionStatus
@@ -56,8 +58,9 @@ class Sources(Service):
         self._resolver = resolver
         self._base_url = base_url
         # Apps offer no transaction over their API: never register one (account, event) from
-        # two tasks at once, or it could be created twice. These locks cover one process;
-        # across processes `maillon sources repair` removes a duplicate that slips through.
+        # two tasks at once, or it could be created twice. The tasks of this process queue on
+        # these locks (without holding a database connection each); processes sharing
+        # PostgreSQL then take an advisory lock on the same key.
         self._locks: defaultdict[SourceKey, threading.Lock] = defaultdict(threading.Lock)
 
     def source_connector(self, app: str) -> Connector | None:
@@ -81,12 +84,16 @@ class Sources(Service):
         Returns the subscription as recorded (``failed`` with the app's reason on refusal).
         """
         lock = self._locks[key]
-        # Waiting for the lock in a thread keeps the event loop free while another task
-        # registers the same event.
+        # Waiting for the locks in a thread keeps the event loop free while another task or
+        # process registers the same event.
         await anyio.to_thread.run_sync(lock.acquire)
+        shared = ExitStack()
         try:
+            lock_name = f"subscription {key}"
+            await anyio.to_thread.run_sync(shared.enter_context, advisory_lock(self.db, lock_name))
             return await self._refresh(key)
         finally:
+            await anyio.to_thread.run_sync(shared.close)
             lock.release()
 
     async def _refresh(self, key: SourceKey) -> SubscriptionRow | None:
