@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from maillon.connectors.registry import Registry, default_registry
@@ -18,6 +19,7 @@ from maillon.engine.services import (
     Hooks,
     Install,
     OAuth,
+    Retention,
     Runs,
     Services,
     Sources,
@@ -94,6 +96,7 @@ class Runtime:
             editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),
             install=Install(settings, self.db),
+            retention=Retention(self.db, self.writer, settings),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
@@ -117,11 +120,12 @@ class Runtime:
         self.db.dispose()
 
     def start_workers(self, count: int | None = None) -> None:
-        """Start ``count`` worker loops in the running event loop."""
+        """Start ``count`` worker loops in the running event loop, and the retention sweep."""
         self._stop = asyncio.Event()
         if self.pg_wakeups is not None:
             self.pg_wakeups.start_listening()
-        for _ in range(self.settings.workers if count is None else count):
+        count = self.settings.workers if count is None else count
+        for _ in range(count):
             worker = Worker(
                 writer=self.writer,
                 executor=self.executor,
@@ -131,6 +135,28 @@ class Runtime:
                 poll_interval=self.settings.poll_interval,
             )
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
+        if count:
+            self._worker_tasks.append(asyncio.create_task(self._sweep_now_and_then(self._stop)))
+
+    async def _sweep_now_and_then(self, stop: asyncio.Event) -> None:
+        """Retention, in every process with workers; one of them sweeps at a time."""
+        interval = self.settings.retention_interval
+        # The first sweep comes soon after a start, so that a process restarted more often
+        # than the interval still sweeps.
+        delay = min(60.0, interval)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return
+            try:
+                pruned = await self.services.retention.sweep()
+            except Exception:
+                log.exception("the retention sweep failed; next try in %.0f s", interval)
+            else:
+                if pruned and (pruned.runs or pruned.events):
+                    log.info("retention: %d runs and %d events deleted", pruned.runs, pruned.events)
+            delay = interval
 
     async def stop_workers(self) -> None:
         """Ask workers to stop claiming, wait for the runs in progress, close connector pools."""

@@ -93,6 +93,18 @@ class Settings(BaseSettings):
         "process wake them at once, and on PostgreSQL so do runs queued by other processes "
         "(NOTIFY); the poll catches a notification lost with a dropped connection.",
     )
+    retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="Days to keep the runs that ended well, with their steps and events "
+        "(0: forever). A flow may say otherwise.",
+    )
+    retention_failed_days: float = Field(
+        90.0, ge=0, description="Days to keep failed runs (0: forever). A flow may say otherwise."
+    )
+    retention_interval: float = Field(
+        3600.0, gt=0, description="Seconds between two sweeps of what retention lets go."
+    )
     pg_notify: bool = Field(
         True,
         description="On PostgreSQL, wake the workers of other processes with NOTIFY when runs "

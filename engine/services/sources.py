@@ -16,7 +16,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,6 @@ from maillon.connectors.base import AppTrigger, Connector, SyncReport
 from maillon.connectors.errors import ConnectorError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
-from maillon.engine.db import advisory_lock
 from maillon.engine.errors import NotFound
 from maillon.engine.hooks import SourceKey, hook_url
 from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow, SubscriptionStatus
@@ -87,13 +85,10 @@ class Sources(Service):
         # Waiting for the locks in a thread keeps the event loop free while another task or
         # process registers the same event.
         await anyio.to_thread.run_sync(lock.acquire)
-        shared = ExitStack()
         try:
-            lock_name = f"subscription {key}"
-            await anyio.to_thread.run_sync(shared.enter_context, advisory_lock(self.db, lock_name))
-            return await self._refresh(key)
+            async with self.across_processes(f"subscription {key}"):
+                return await self._refresh(key)
         finally:
-            await anyio.to_thread.run_sync(shared.close)
             lock.release()
 
     async def _refresh(self, key: SourceKey) -> SubscriptionRow | None:
