@@ -17,6 +17,7 @@ from sqlalchemy.pool import NullPool
 
 __all__ = [
     "SCHEMA_HEAD",
+    "SchemaTooNew",
     "advisory_lock",
     "create_db_engine",
     "driver_execute",
@@ -223,13 +224,30 @@ def migrate(url: str, *, in_child: bool = False) -> bool:
     otherwise stay loaded, and resident, for the life of a server that migrated at start.
     """
     _make_sqlite_dir(url)
-    if _current_revision(url) == SCHEMA_HEAD:
+    current = _current_revision(url)
+    if current == SCHEMA_HEAD:
         return False
+    if current is not None and current not in _known_revisions():
+        # A newer Maillon migrated this database (a fleet upgraded machine by machine): this
+        # older code does not know the schema, and must not run against it.
+        raise SchemaTooNew(
+            f"the database schema is at revision {current}, newer than this Maillon knows "
+            f"({SCHEMA_HEAD}): upgrade Maillon here before starting it"
+        )
     if in_child:
         _upgrade_in_child(url)
     else:
         _upgrade(url)
     return True
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer Maillon than this one."""
+
+
+def _known_revisions() -> set[str]:
+    """The revisions this code has migrations for (from the files' names: no Alembic)."""
+    return {p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*.py")}
 
 
 def _current_revision(url: str) -> str | None:
