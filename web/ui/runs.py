@@ -25,6 +25,8 @@ from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
 from maillon.engine.errors import Conflict
+from maillon.engine.i18n import N_
+from maillon.engine.i18n import gettext as _
 from maillon.engine.models import RunStatus
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
 
@@ -32,15 +34,16 @@ __all__ = ["PAGE_SIZE", "RunFilters", "RunsController", "event_body"]
 
 PAGE_SIZE = 50
 
-#: The time filter's choices: value, words, and how far back (``None``: no limit).
+#: The time filter's choices: value, words (translated where shown), and how far back
+#: (``None``: no limit).
 PERIODS: list[tuple[str, str, float | None]] = [
-    ("", "Any time", None),
-    ("1h", "Last hour", 3600),
-    ("24h", "Last 24 hours", 86_400),
-    ("7d", "Last 7 days", 7 * 86_400),
-    ("range", "Between the dates below", None),
+    ("", N_("Any time"), None),
+    ("1h", N_("Last hour"), 3600),
+    ("24h", N_("Last 24 hours"), 86_400),
+    ("7d", N_("Last 7 days"), 7 * 86_400),
+    ("range", N_("Between the dates below"), None),
 ]
-_SPANS = {value: span for value, _, span in PERIODS}
+_SPANS = {value: span for value, _label, span in PERIODS}
 #: What ``<input type="datetime-local">`` sends (seconds are optional).
 _LOCAL_TIME = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 
@@ -62,7 +65,12 @@ class RunFilters:
         said: list[Flash] = []
         status = query.get("status", "")
         if status and status not in set(RunStatus):
-            said.append(("error", f"There is no status “{status[:40]}”: showing every status."))
+            said.append(
+                (
+                    "error",
+                    _("There is no status “%(status)s”: showing every status.", status=status[:40]),
+                )
+            )
             status = ""
         period = query.get("period", "")
         if period not in _SPANS:
@@ -179,17 +187,20 @@ class RunsController(Controller):
         try:
             await services.runs.replay(run_id)
         except Conflict as exc:
-            return redirect(back, ("error", f"Not replayed: {exc}."))
+            return redirect(back, ("error", _("Not replayed: %(reason)s.", reason=exc)))
         return redirect(
             back,
-            ("success", "Replay queued: the run resumes from its first step that did not succeed."),
+            (
+                "success",
+                _("Replay queued: the run resumes from its first step that did not succeed."),
+            ),
         )
 
 
 @get("/events/{event_id:str}/body.json")
 async def event_body(services: ServicesDep, event_id: FromPath[str]) -> Response[str]:
     """A delivery's body as it was stored, as a file to download."""
-    event, _ = await services.runs.get_event(event_id)
+    event, _body = await services.runs.get_event(event_id)
     return Response(
         event.body,
         media_type="application/json",

@@ -18,6 +18,7 @@ from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
 from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.i18n import gettext as _
 from maillon.engine.services.accounts import Accounts, PasswordLink, User
 from maillon.engine.services.tokens import Tokens
 from maillon.engine.settings import Settings
@@ -81,7 +82,7 @@ class SettingsController(Controller):
         except Invalid as exc:
             sections = await _sections(request.user, accounts, tokens)
             return render(request, PAGE, said=problems(exc), **sections)
-        return redirect("/settings", ("success", "Your password is changed."))
+        return redirect("/settings", ("success", _("Your password is changed.")))
 
     @post("/tokens")
     async def create_token(
@@ -93,7 +94,8 @@ class SettingsController(Controller):
         new_token = None
         try:
             info, new_token = await tokens.create(data.get("name", ""), request.user)
-            said.append(("success", f"Token “{info.name}” created. Copy it now: it is shown once."))
+            created = _("Token “%(name)s” created. Copy it now: it is shown once.", name=info.name)
+            said.append(("success", created))
         except Invalid as exc:
             said = problems(exc)
         if request.htmx:
@@ -112,7 +114,7 @@ class SettingsController(Controller):
     ) -> Response[bytes]:
         """Revoke a token: htmx swaps the list in place; a plain form post redirects."""
         await tokens.revoke(token_id, request.user)
-        said: Flash = ("success", "Token revoked: programs using it are refused from now on.")
+        said: Flash = ("success", _("Token revoked: programs using it are refused from now on."))
         if request.htmx:
             listed = await tokens.list(request.user)
             return render(request, TOKENS, said=[said], tokens=listed)
@@ -156,8 +158,12 @@ class SettingsController(Controller):
     ) -> Response[bytes]:
         said: Flash = (
             "success",
-            f"Give {link.user.name} the link below: it lets them choose a password, once, "
-            f"until {when(link.expires_at)}.",
+            _(
+                "Give %(name)s the link below: it lets them choose a password, once, until "
+                "%(until)s.",
+                name=link.user.name,
+                until=when(link.expires_at),
+            ),
         )
         sections = await _sections(request.user, accounts, tokens)
         return render(request, PAGE, said=[said], new_link=_link_url(settings, link), **sections)
@@ -168,4 +174,5 @@ class SettingsController(Controller):
     ) -> Response[bytes]:
         """Remove a member; their sessions and tokens end at once."""
         await accounts.remove_user(request.user, user_id)
-        return redirect("/settings", ("success", "User removed; their sessions and tokens ended."))
+        removed = _("User removed; their sessions and tokens ended.")
+        return redirect("/settings", ("success", removed))
