@@ -153,7 +153,8 @@ class Authenticate(ASGIMiddleware):
         request = scope["litestar_app"].request_class(scope, receive)
         session = request.cookies.get(SESSION_COOKIE)
         user = await self.accounts.session_user(session) if session else None
-        set_locale(request_locale(user, headers.get("accept-language"), self.default_locale))
+        if opt.get("ui") or opt.get("anonymous"):  # pages; the API answers in English
+            set_locale(request_locale(user, headers.get("accept-language"), self.default_locale))
         if user is None and not opt.get("anonymous"):
             if not opt.get("ui"):
                 raise NotAuthorizedException(

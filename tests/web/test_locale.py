@@ -86,3 +86,18 @@ def test_the_install_default_serves_browsers_that_ask_for_nothing_spoken(
         assert "<h1>Installer Maillon</h1>" in client.get("/setup").text
         asked = client.get("/setup", headers={"Accept-Language": "de, en;q=0.5"})
         assert "<h1>Set up Maillon</h1>" in asked.text
+
+
+def test_the_engine_reasons_shown_on_a_page_are_translated(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    with httpx.Client(base_url=ui_server.url, timeout=10, headers=FRENCH) as client:
+        page = client.get("/sign-in")
+        refused = client.post(
+            "/sign-in",
+            data={
+                "email": "nobody@example.com",
+                "password": "x",
+                "_csrf_token": csrf_field(page.text),
+            },
+        )
+        assert "Adresse e-mail ou mot de passe incorrect." in refused.text
