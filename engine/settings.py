@@ -17,7 +17,13 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from maillon.engine.i18n import DEFAULT_LOCALE, LOCALES, supported
+from maillon.engine.i18n import (
+    DEFAULT_LOCALE,
+    DEFAULT_TIME_ZONE,
+    LOCALES,
+    known_time_zone,
+    supported,
+)
 
 __all__ = ["LEGACY_DATA_DIR", "SECRET_KEY_FILE", "Settings", "default_data_dir"]
 
@@ -114,7 +120,19 @@ class Settings(BaseSettings):
         description="The UI's language for a user who chose none and whose browser asks for none "
         "Maillon speaks: " + ", ".join(LOCALES) + ".",
     )
+    default_time_zone: str = Field(
+        DEFAULT_TIME_ZONE,
+        description="The time zone the UI shows times in for a user who chose none (an IANA "
+        "name such as Europe/Paris).",
+    )
     log_level: str = "INFO"
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if known_time_zone(value) is None:
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Europe/Paris")
+        return value
 
     @field_validator("default_locale")
     @classmethod

@@ -24,7 +24,8 @@ a fallback to the cookie.
 
 The same middleware sets the language the request is answered in, once the user is known: the
 account's language, else the best the browser's ``Accept-Language`` offers, else
-``MAILLON_DEFAULT_LOCALE`` (see :mod:`maillon.engine.i18n`). It is set before the CSRF check, so
+``MAILLON_DEFAULT_LOCALE``; and the time zone of the times shown, the account's, else
+``MAILLON_DEFAULT_TIME_ZONE`` (see :mod:`maillon.engine.i18n`). It is set before the CSRF check, so
 that its refusal is worded in that language too. The API's JSON answers stay in English.
 
 The check is one app-wide middleware that public handlers opt out of, not a guard: Litestar
@@ -126,7 +127,7 @@ async def _send_redirect(send: Send, location: str, htmx: bool) -> None:
 
 class Authenticate(ASGIMiddleware):
     """Sets ``request.user`` (a signed-in user, or ``None``), ``request.auth`` (the API token)
-    and, for browsers, the language of the answer (``default_locale`` when nothing else says).
+    and, for pages, the language and time zone of the answer.
 
     See the module's docstring for the rules.
     """
@@ -134,12 +135,12 @@ class Authenticate(ASGIMiddleware):
     exclude_opt_key = _PUBLIC_KEY
 
     def __init__(
-        self, accounts: Accounts, tokens: Tokens, csrf: CSRFConfig, default_locale: str
+        self, accounts: Accounts, tokens: Tokens, csrf: CSRFConfig, settings: Settings
     ) -> None:
         self.accounts = accounts
         self.tokens = tokens
         self.csrf = csrf
-        self.default_locale = default_locale
+        self.settings = settings
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         opt: dict[str, Any] = scope["route_handler"].opt
@@ -154,7 +155,10 @@ class Authenticate(ASGIMiddleware):
         session = request.cookies.get(SESSION_COOKIE)
         user = await self.accounts.session_user(session) if session else None
         if opt.get("ui") or opt.get("anonymous"):  # pages; the API answers in English
-            set_locale(request_locale(user, headers.get("accept-language"), self.default_locale))
+            set_locale(
+                request_locale(user, headers.get("accept-language"), self.settings.default_locale),
+                (user.time_zone if user else None) or self.settings.default_time_zone,
+            )
         if user is None and not opt.get("anonymous"):
             if not opt.get("ui"):
                 raise NotAuthorizedException(

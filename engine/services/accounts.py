@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from maillon.engine.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from maillon.engine.i18n import LOCALES, known_time_zone, supported
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import PasswordLinkRow, Role, SessionRow, SignInFailureRow, UserRow
@@ -63,6 +64,7 @@ class User:
     name: str
     role: str
     locale: str | None
+    time_zone: str | None
     created_at: float
     last_sign_in_at: float | None
     #: False until a new member has chosen a password through their link.
@@ -80,6 +82,7 @@ class User:
             name=row.name,
             role=row.role,
             locale=row.locale,
+            time_zone=row.time_zone,
             created_at=row.created_at,
             last_sign_in_at=row.last_sign_in_at,
             has_password=row.password_hash is not None,
@@ -488,6 +491,29 @@ class Accounts(Service):
                 )
             )
             s.commit()
+
+    async def set_preferences(self, user: User, locale: str, time_zone: str) -> User:
+        """Set the language (one of :data:`maillon.engine.i18n.LOCALES`, or ``""`` for the
+        browser's) and time zone (an IANA name, or ``""`` for the install's) ``user`` reads."""
+        problems = []
+        if locale and supported(locale) != locale:
+            problems.append(
+                _("choose a language Maillon speaks: %(codes)s", codes=", ".join(LOCALES))
+            )
+        if time_zone and known_time_zone(time_zone) is None:
+            problems.append(_("choose a time zone such as Europe/Paris"))
+        _check(problems)
+        return await self.sync(self._set_preferences, user.id, locale or None, time_zone or None)
+
+    def _set_preferences(self, user_id: str, locale: str | None, time_zone: str | None) -> User:
+        with self.session(write=True) as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise NotFound(_("no user %(id)s", id=user_id))
+            row.locale, row.time_zone = locale, time_zone
+            s.commit()
+            s.refresh(row)
+            return User.of(row)
 
     async def remove_user(self, actor: User, user_id: str) -> None:
         """Remove a member with their sessions, tokens and links (the owner stays)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 
@@ -10,10 +11,17 @@ from maillon.engine.i18n import (
     DEFAULT_LOCALE,
     N_,
     current_locale,
+    current_time_zone,
+    format_clock,
+    format_number,
+    format_when,
     gettext,
+    known_time_zone,
     negotiate,
     ngettext,
     supported,
+    time_zones,
+    to_epoch,
     translations,
     use_locale,
 )
@@ -89,3 +97,47 @@ def test_each_task_keeps_its_own_language() -> None:
         return list(await asyncio.gather(speak("fr"), speak("en")))
 
     assert asyncio.run(both()) == ["Tableau de bord", "Dashboard"]
+
+
+# 2026-05-04 07:15:30 UTC: 09:15 in Paris (summer time), 03:15 in New York.
+MOMENT = dt.datetime(2026, 5, 4, 7, 15, 30, tzinfo=dt.UTC).timestamp()
+
+
+def test_dates_are_written_in_the_readers_language_and_time_zone() -> None:
+    with use_locale("fr", "Europe/Paris"):
+        assert format_when(MOMENT, full=True) == "lundi 4 mai 2026 à 09:15"
+        assert format_when(MOMENT) == "4 mai 2026, 09:15"
+        assert format_when(MOMENT, seconds=True) == "4 mai 2026, 09:15:30"
+        assert format_clock(MOMENT) == "09:15"
+        assert current_time_zone() == "Europe/Paris"
+    with use_locale("en", "America/New_York"):
+        assert format_when(MOMENT, full=True) == "Monday, May 4, 2026 at 3:15\u202fAM"
+        assert format_when(MOMENT) == "May 4, 2026, 3:15\u202fAM"
+        assert format_clock(MOMENT) == "3:15\u202fAM"
+    # No time zone given, or one that does not exist: UTC.
+    with use_locale("fr", "Mars/Olympus"):
+        assert format_when(MOMENT, full=True) == "lundi 4 mai 2026 à 07:15"
+
+
+def test_numbers_are_written_in_the_readers_language() -> None:
+    with use_locale("fr"):
+        assert format_number(1234567) == "1\u202f234\u202f567"
+        assert format_number(4.25, places=1) == "4,2"
+    with use_locale("en"):
+        assert format_number(1234567) == "1,234,567"
+        assert format_number(4.25, places=1) == "4.2"
+
+
+def test_a_form_time_is_read_in_the_readers_time_zone() -> None:
+    with use_locale("fr", "Europe/Paris"):
+        assert to_epoch(dt.datetime(2026, 5, 4, 9, 15, 30)) == MOMENT
+    assert to_epoch(dt.datetime(2026, 5, 4, 7, 15, 30)) == MOMENT  # UTC by default
+
+
+def test_time_zones_are_the_iana_cities() -> None:
+    zones = time_zones()
+    assert zones[0] == "UTC"
+    assert "Europe/Paris" in zones and "America/New_York" in zones
+    assert not [z for z in zones if z.startswith(("posix/", "Etc/")) or z == "EST5EDT"]
+    assert known_time_zone("Europe/Paris") == "Europe/Paris"
+    assert known_time_zone("Europe/Atlantis") is None

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import httpx
 
+from maillon.engine.i18n import format_when, use_locale
 from maillon.engine.services.accounts import User
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
@@ -27,6 +28,7 @@ def _user(locale: str | None) -> User:
         name="Ada",
         role="owner",
         locale=locale,
+        time_zone=None,
         created_at=0.0,
         last_sign_in_at=None,
         has_password=True,
@@ -76,6 +78,42 @@ def test_messages_and_error_pages_are_translated_too(ui_server: UIServer) -> Non
         out = client.post("/sign-out", data={"_csrf_token": csrf_field(page.text)})
         assert out.status_code == 303
         assert "Vous êtes déconnecté." in client.get(out.headers["location"]).text
+
+
+def test_each_person_chooses_their_language_and_time_zone(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    _flow_id, token = ui_server.http_flow("Paused", "http://127.0.0.1:9/", enabled=False)
+    [run_id] = ui_server.deliver(token)
+    with sign_in_client(ui_server.url) as client:
+        client.headers.update({"Accept-Language": "en-US"})
+        page = client.get("/settings")
+        saved = client.post(
+            "/settings/preferences",
+            data={
+                "locale": "fr",
+                "time_zone": "Europe/Paris",
+                "_csrf_token": csrf_field(page.text),
+            },
+        )
+        assert saved.status_code == 303
+        # The account's language wins over the browser's, from the very next page on.
+        settings = client.get("/settings")
+        assert "Votre langue et votre fuseau horaire sont enregistrés." in settings.text
+        assert '<option value="fr" lang="fr" selected>Français</option>' in settings.text
+        assert '<option value="Europe/Paris" selected>Europe/Paris</option>' in settings.text
+        # Times in the chosen zone, written the French way.
+        run = client.get(f"/runs/{run_id}")
+        created = ui_server.call(ui_server.runtime.services.runs.get_run(run_id))[0].created_at
+        with use_locale("fr", "Europe/Paris"):
+            assert format_when(created, full=True, seconds=True) in run.text
+        assert "Retenue" in run.text
+        assert "Du (Europe/Paris)" in client.get("/runs").text
+
+        refused = client.post(
+            "/settings/preferences",
+            data={"locale": "de", "time_zone": "", "_csrf_token": csrf_field(page.text)},
+        )
+        assert "Choisissez une langue que Maillon parle\u00a0: en, fr." in refused.text
 
 
 def test_the_install_default_serves_browsers_that_ask_for_nothing_spoken(

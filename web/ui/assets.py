@@ -8,7 +8,6 @@ instead of waiting for caches to expire.
 from __future__ import annotations
 
 import hashlib
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,12 +36,12 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={digest}"
 
 
-def when(timestamp: float | None, *, seconds: bool = False) -> str:
-    """An epoch time as the UI shows it until dates follow the user's locale."""
+def when(timestamp: float | None, *, seconds: bool = False, full: bool = False) -> str:
+    """An epoch time in the reader's language and time zone: ``4 mai 2026, 09:15``, or with
+    ``full``, ``lundi 4 mai 2026 à 09:15``."""
     if timestamp is None:
         return i18n.gettext("never")
-    shape = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
-    return time.strftime(shape, time.gmtime(timestamp))
+    return i18n.format_when(timestamp, seconds=seconds, full=full)
 
 
 def _translate(message: str) -> str:
@@ -62,6 +61,7 @@ def _register(engine: JinjaTemplateEngine) -> None:
         gettext=_translate, ngettext=_translate_plural, newstyle=True
     )
     env.globals["locale"] = i18n.current_locale
+    env.globals["time_zone"] = i18n.current_time_zone
     env.globals["static"] = static_url
     env.filters["when"] = when
     env.filters.update(

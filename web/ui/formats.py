@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any
 
-from maillon.engine.i18n import N_
+from maillon.engine.i18n import N_, format_number
 from maillon.engine.i18n import gettext as _
 
 __all__ = [
@@ -54,13 +54,14 @@ _STATUS_LABELS = {
 
 
 def duration(seconds: float | None) -> str:
-    """``"850 ms"``, ``"4.2 s"``, ``"3 min 5 s"``, ``"2 h 10 min"``; ``"—"`` when unknown."""
+    """``"850 ms"``, ``"4.2 s"`` (``"4,2 s"`` in French), ``"3 min 5 s"``, ``"2 h 10 min"``;
+    ``"—"`` when unknown."""
     if seconds is None or seconds < 0:
         return "—"
     if seconds < 1:
-        return _("%(ms)s ms", ms=f"{seconds * 1000:.0f}")
+        return _("%(ms)s ms", ms=format_number(round(seconds * 1000)))
     if seconds < 60:
-        return _("%(s)s s", s=f"{seconds:.1f}")
+        return _("%(s)s s", s=format_number(seconds, places=1))
     whole = round(seconds)
     if whole < 3600:
         return _("%(min)s min %(s)s s", min=whole // 60, s=whole % 60)
@@ -84,8 +85,8 @@ def ago(timestamp: float | None, now: float | None = None) -> str:
 
 
 def number(value: int) -> str:
-    """A count with thousands separated: ``"12,345"``."""
-    return f"{value:,}"
+    """A count with thousands separated as the reader writes them: ``"12,345"``, ``"12 345"``."""
+    return format_number(value)
 
 
 def first_line(text: str | None, limit: int = 200) -> str:

@@ -25,7 +25,7 @@ from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
 from maillon.engine.errors import Conflict
-from maillon.engine.i18n import N_
+from maillon.engine.i18n import N_, to_epoch
 from maillon.engine.i18n import gettext as _
 from maillon.engine.models import RunStatus
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
@@ -83,17 +83,23 @@ class RunFilters:
             end=query.get("to", "")[:19],
             before=query.get("before", "")[:36],
         )
-        for label, text in (("From", filters.start), ("To", filters.end)):
-            if filters.period == "range" and text and _utc(text) is None:
+        for label, text in ((_("From"), filters.start), (_("To"), filters.end)):
+            if filters.period == "range" and text and _epoch(text) is None:
                 said.append(
-                    ("error", f"{label}: enter a date and time such as 2026-11-29T14:00 (UTC).")
+                    (
+                        "error",
+                        _(
+                            "%(field)s: enter a date and time such as 2026-11-29T14:00.",
+                            field=label,
+                        ),
+                    )
                 )
         return filters, said
 
     def window(self, now: float) -> tuple[float | None, float | None]:
         """``(since, until)`` in epoch seconds, either ``None`` when open."""
         if self.period == "range":
-            return _utc(self.start), _utc(self.end)
+            return _epoch(self.start), _epoch(self.end)
         span = _SPANS.get(self.period)
         return (now - span if span else None), None
 
@@ -122,14 +128,15 @@ class RunFilters:
         return f"/runs?{query}" if query else "/runs"
 
 
-def _utc(text: str) -> float | None:
-    """A ``datetime-local`` value read as UTC (the times the pages show), or ``None``."""
+def _epoch(text: str) -> float | None:
+    """A ``datetime-local`` value read in the reader's time zone (that of the times the pages
+    show), or ``None``."""
     for shape in _LOCAL_TIME:
         try:
-            parsed = dt.datetime.strptime(text, shape).replace(tzinfo=dt.UTC)
+            parsed = dt.datetime.strptime(text, shape)
         except ValueError:
             continue
-        return parsed.timestamp()
+        return to_epoch(parsed)
     return None
 
 

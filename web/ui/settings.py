@@ -1,4 +1,5 @@
-"""``/settings``: one's password and API tokens; for the owner, the users too.
+"""``/settings``: one's language, time zone, password and API tokens; for the owner, the users
+too.
 
 A new API token and a new member's password link are secrets shown once: the page that
 creates them shows them in its answer (never in a redirect's flash cookie, never stored).
@@ -18,6 +19,7 @@ from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
 from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.i18n import LOCALES, current_locale, time_zones, use_locale
 from maillon.engine.i18n import gettext as _
 from maillon.engine.services.accounts import Accounts, PasswordLink, User
 from maillon.engine.services.tokens import Tokens
@@ -45,6 +47,8 @@ TOKENS = "settings/_tokens.html"
 async def _sections(user: User, accounts: Accounts, tokens: Tokens) -> dict[str, Any]:
     return {
         "section": "settings",
+        "languages": LOCALES,
+        "time_zones": time_zones(),
         "tokens": await tokens.list(user),
         "users": await accounts.list_users(user) if user.is_owner else [],
     }
@@ -65,6 +69,25 @@ class SettingsController(Controller):
     ) -> Response[bytes]:
         """Account, API tokens, and (for the owner) users."""
         return render(request, PAGE, **await _sections(request.user, accounts, tokens))
+
+    @post("/preferences")
+    async def set_preferences(
+        self, request: HTMXRequest, accounts: AccountsDep, tokens: TokensDep
+    ) -> Response[bytes]:
+        """Choose the language and time zone of one's pages (empty: the browser's, the
+        install's)."""
+        data = await form(request)
+        try:
+            user = await accounts.set_preferences(
+                request.user, data.get("locale", ""), data.get("time_zone", "")
+            )
+        except Invalid as exc:
+            sections = await _sections(request.user, accounts, tokens)
+            return render(request, PAGE, said=problems(exc), **sections)
+        # The next page speaks the new language: say it there, in that language.
+        with use_locale(user.locale or current_locale(), user.time_zone):
+            saved = _("Your language and time zone are saved.")
+        return redirect("/settings", ("success", saved))
 
     @post("/password")
     async def change_password(
