@@ -14,8 +14,16 @@ import sys
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from maillon.engine.i18n import (
+    DEFAULT_LOCALE,
+    DEFAULT_TIME_ZONE,
+    LOCALES,
+    known_time_zone,
+    supported,
+)
 
 __all__ = ["LEGACY_DATA_DIR", "SECRET_KEY_FILE", "Settings", "default_data_dir"]
 
@@ -131,7 +139,32 @@ class Settings(BaseSettings):
         "public URL is https. Force it on behind a proxy that terminates TLS while the public "
         "URL is unset.",
     )
+    default_locale: str = Field(
+        DEFAULT_LOCALE,
+        description="The UI's language for a user who chose none and whose browser asks for none "
+        "Maillon speaks: " + ", ".join(LOCALES) + ".",
+    )
+    default_time_zone: str = Field(
+        DEFAULT_TIME_ZONE,
+        description="The time zone the UI shows times in for a user who chose none (an IANA "
+        "name such as Europe/Paris).",
+    )
     log_level: str = "INFO"
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if known_time_zone(value) is None:
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Europe/Paris")
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        found = supported(value)
+        if found is None:
+            raise ValueError(f"unknown language {value!r}: use one of {', '.join(LOCALES)}")
+        return found
 
     @property
     def resolved_database_url(self) -> str:
