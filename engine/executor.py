@@ -293,10 +293,14 @@ class Executor:
         """Return (rendered input, output), the secrets in play masked in both; raise
         :class:`_StepFailed`, its message and details masked the same way."""
         # In a worker thread: a template may take up to its time budget, and meanwhile the
-        # event loop must go on (intake, the lease heartbeat, every other run).
-        connector, action_cls, rendered = await anyio.to_thread.run_sync(
-            self._render, step, context
-        )
+        # event loop must go on (intake, the lease heartbeat, every other run). An input
+        # with no template renders to itself: no thread hop.
+        if _has_template(step.input):
+            connector, action_cls, rendered = await anyio.to_thread.run_sync(
+                self._render, step, context
+            )
+        else:
+            connector, action_cls, rendered = self._render(step, context)
         # The step's secret inputs, then (once resolved) its connection's secrets.
         redactor = Redactor()
         if isinstance(rendered, dict):
@@ -381,6 +385,17 @@ class Executor:
             if inspect.iscoroutinefunction(action.run):
                 return await action.run(ctx, conn, data)
             return await anyio.to_thread.run_sync(action.run, ctx, conn, data)
+
+
+def _has_template(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` may be a template."""
+    if isinstance(value, str):
+        return "{" in value
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False
 
 
 def _secret_inputs(action_cls: type[Action[Any, Any, Any]], rendered: dict[str, Any]) -> list[str]:

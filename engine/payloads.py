@@ -36,7 +36,8 @@ def nesting_depth(value: Any, limit: int) -> int:
         deepest = max(deepest, depth)
         if deepest > limit:
             return deepest
-        stack.extend((child, depth) for child in children)
+        # Scalars cannot nest: only containers are walked (intake runs this per delivery).
+        stack.extend((c, depth) for c in children if isinstance(c, Mapping | list | tuple))
     return deepest
 
 
