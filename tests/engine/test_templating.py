@@ -195,6 +195,14 @@ def test_a_template_past_its_output_budget_fails_before_building_it(source: str)
     assert time.monotonic() - started < 0.5
 
 
+def test_lists_are_not_summed() -> None:
+    # sum(start=[]) concatenates in one C loop, quadratic in the number of lists: a deadline
+    # cannot interrupt it.
+    with pytest.raises(TemplateRenderError, match="sum adds numbers"):
+        render_value("{{ range(99999) | batch(1) | sum(start=[]) }}", CTX)
+    assert render_value("{{ [1, 2] | sum(start=10) }}", CTX) == 13
+
+
 def test_huge_powers_are_refused() -> None:
     with pytest.raises(TemplateRenderError, match="power too large"):
         render_value("{{ 10 ** 10000000 }}", CTX)
