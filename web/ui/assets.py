@@ -11,6 +11,8 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -52,6 +54,17 @@ def _translate_plural(singular: str, plural: str, num: int) -> str:
     return i18n.translations(i18n.current_locale()).ngettext(singular, plural, num)
 
 
+@pass_context
+def _app_text(context: Context, text: str | None) -> str:
+    """A connector's own text (an action's title, a field's help) in the reader's language,
+    from the translations of the connectors the app runs with."""
+    request = context.get("request")
+    if not text or request is None:  # rendered outside a request: no app to ask
+        return text or ""
+    registry = request.app.state.runtime.registry
+    return str(registry.translate(text, i18n.current_locale()))
+
+
 def _register(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     # Jinja fills the placeholders itself (newstyle), escaping the values and not the text.
@@ -62,6 +75,7 @@ def _register(engine: JinjaTemplateEngine) -> None:
     )
     env.globals["locale"] = i18n.current_locale
     env.globals["time_zone"] = i18n.current_time_zone
+    env.filters["app_text"] = _app_text
     env.globals["static"] = static_url
     env.filters["when"] = when
     env.filters.update(
@@ -79,7 +93,8 @@ def _register(engine: JinjaTemplateEngine) -> None:
 def templates() -> TemplateConfig[JinjaTemplateEngine]:
     """Jinja templates from ``web/templates`` (autoescaped), with ``static()``, ``|when``, the
     filters of :mod:`maillon.web.ui.formats`, and texts translated into the language of the
-    request (``{% trans %}``, ``_()``, ``locale()``: see :mod:`maillon.engine.i18n`)."""
+    request (``{% trans %}``, ``_()``, ``locale()``: see :mod:`maillon.engine.i18n`; the
+    connectors' own texts with ``|app_text``)."""
     return TemplateConfig(
         directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_register
     )
