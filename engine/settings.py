@@ -88,12 +88,36 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(2.0, ge=0, description="First retry delay, in seconds.")
     retry_max_delay: float = Field(600.0, ge=0, description="Longest backoff between attempts.")
     step_timeout: float = Field(120.0, gt=0, description="Longest a step may take, in seconds.")
-    lease_seconds: float = Field(60.0, gt=0, description="A claimed run's lease before recovery.")
+    lease_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A claimed run's lease: renewed every third of it while the run executes, "
+        "so that the runs of a process that died are taken over by others within this time.",
+    )
     poll_interval: float = Field(
         1.0,
         gt=0,
-        description="How often idle workers look at the queue: how long runs queued by another "
-        "process may wait for them (their own process wakes them at once).",
+        description="How often idle workers look at the queue anyway. Runs queued by their own "
+        "process wake them at once, and on PostgreSQL so do runs queued by other processes "
+        "(NOTIFY); the poll catches a notification lost with a dropped connection.",
+    )
+    retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="Days to keep the runs that ended well, with their steps and events "
+        "(0: forever). A flow may say otherwise.",
+    )
+    retention_failed_days: float = Field(
+        90.0, ge=0, description="Days to keep failed runs (0: forever). A flow may say otherwise."
+    )
+    retention_interval: float = Field(
+        3600.0, gt=0, description="Seconds between two sweeps of what retention lets go."
+    )
+    pg_notify: bool = Field(
+        True,
+        description="On PostgreSQL, wake the workers of other processes with NOTIFY when runs "
+        "are queued. Turn off behind a transaction-pooling proxy (PgBouncer in transaction "
+        "mode), which cannot carry LISTEN: workers then find runs at their poll.",
     )
     google_client_id: str | None = Field(
         None,
