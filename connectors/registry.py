@@ -77,13 +77,13 @@ class Registry:
         """
         if not text:
             return text
-        connectors = self.all()
+        self._discover()
         built = self._translations.get(locale)
-        if built is None or built[0] != len(connectors):
+        if built is None or built[0] != len(self._loaded):
             table: dict[str, str] = {}
-            for connector in connectors:
+            for connector in list(self._loaded.values()):
                 table.update(connector.translations.get(locale, {}))
-            built = self._translations[locale] = (len(connectors), table)
+            built = self._translations[locale] = (len(self._loaded), table)
         return built[1].get(text, text)
 
     def all(self) -> list[Connector]:
