@@ -137,26 +137,15 @@ class _OverBudget(Exception):
     """Raised inside a render when it exceeds its budget; turned into a TemplateRenderError."""
 
 
-#: Seconds of rendering between two hand-overs of the GIL to other threads.
-_YIELD_EVERY = 0.001
-
-
 class _Meter(threading.local):
     """The budget of the render in progress on this thread (a render runs on one thread)."""
 
     def __init__(self) -> None:
         self.deadline = math.inf
-        self.next_yield = 0.0
         self.budget = DEFAULT_BUDGET
 
     def tick(self) -> None:
-        now = time.monotonic()
-        if now > self.next_yield:
-            # Hand the GIL over now and then: a busy render otherwise keeps it for whole
-            # switch intervals, and the event loop and the writer thread queue behind it.
-            time.sleep(0)
-            self.next_yield = now + _YIELD_EVERY
-        if now > self.deadline:
+        if time.monotonic() > self.deadline:
             raise _OverBudget(
                 f"took longer than its time budget of {self.budget.seconds:g}s "
                 "(MAILLON_TEMPLATE_TIME_BUDGET): simplify its loops"
@@ -275,8 +264,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 def _metered(iterable: Any) -> Iterator[Any]:
     """Each turn of a template's ``for`` loop checks the deadline (loops with an empty body
     make no call that would)."""
+    deadline = _meter.deadline  # read once: the loop runs within one render
     for item in iterable:
-        _meter.tick()
+        if time.monotonic() > deadline:
+            _meter.tick()  # raises, saying which budget
         yield item
 
 
@@ -416,11 +407,12 @@ def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
             if isinstance(value, StrictUndefined):
                 str(value)
             return _meter.sized(value)
-        size = 0
+        size, limit = 0, _meter.budget.max_chars
         chunks = []
         for chunk in compiled.generate(context):
             size += len(chunk)
-            _meter.size(size)
+            if size > limit:
+                _meter.size(size)  # raises, saying which budget
             chunks.append(chunk)
         return "".join(chunks)
     except TemplateSyntaxError as exc:
