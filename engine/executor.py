@@ -26,6 +26,8 @@ from maillon.connectors.errors import AccessTokenRejected, ConnectorError, Trans
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.flows import StepSpec, parse_flow
+from maillon.engine.logs import log_ids
+from maillon.engine.metrics import Metrics
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
@@ -112,6 +114,7 @@ class Executor:
         policy: RetryPolicy,
         step_timeout: float,
         lease_seconds: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -121,6 +124,7 @@ class Executor:
         self._policy = policy
         self._step_timeout = step_timeout
         self._lease = lease_seconds
+        self._metrics = metrics or Metrics()
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -133,7 +137,8 @@ class Executor:
         that the worker knows to look at the queue's next due time.
         """
         try:
-            return await self._execute(run, owner)
+            with log_ids(run_id=run.id, event_id=run.event_id, flow_id=run.flow_id):
+                return await self._execute(run, owner)
         except LeaseLost:
             log.warning("run %s: lease lost to another worker; stopped here", run.id)
         except Exception:
@@ -185,6 +190,7 @@ class Executor:
                     error=str(exc),
                     details=exc.details,
                 )
+                self._metrics.step(step.action, record.finished_at - started, record.status)
                 if record.status == StepStatus.RETRYING:
                     due = time.time() + self._policy.delay(attempt, exc.retry_after)
                     # The run says why it waits, so a list of runs shows it without the steps.
@@ -209,8 +215,11 @@ class Executor:
                 input=rendered,
                 output=output,
             )
+            self._metrics.step(step.action, record.finished_at - started, record.status)
             status = RunStatus.SUCCEEDED if position == last else None
             await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status))
+            if status is not None:
+                self._metrics.run_finished(status)
         return False
 
     async def _finish(
@@ -222,6 +231,7 @@ class Executor:
         error: str | None,
     ) -> None:
         await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status, error))
+        self._metrics.run_finished(status)
 
     async def try_step(self, step: StepSpec, context: dict[str, Any], trial_id: str) -> StepTrial:
         """Run one step once, for real, outside any run (the editor's "test this step").

@@ -10,6 +10,8 @@ from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
+from maillon.engine.limits import FailureLimit
+from maillon.engine.metrics import Metrics, PrometheusMetrics
 from maillon.engine.services import (
     Accounts,
     Connections,
@@ -17,6 +19,8 @@ from maillon.engine.services import (
     Flows,
     Hooks,
     Install,
+    Keys,
+    Monitoring,
     OAuth,
     Runs,
     Services,
@@ -24,6 +28,7 @@ from maillon.engine.services import (
     Stats,
     Tokens,
 )
+from maillon.engine.services.monitoring import read_queue
 from maillon.engine.settings import Settings
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.worker import Worker
@@ -44,8 +49,14 @@ class Runtime:
         self.settings = settings
         self.registry = registry or default_registry
         self.db = create_db_engine(settings.resolved_database_url)
-        self.box = SecretBox(settings.encryption_key)
-        self.writer = Writer(self.db)
+        self.box = SecretBox(settings.encryption_key, key_file=settings.key_file)
+        db = self.db
+        self.metrics: Metrics = (
+            PrometheusMetrics(lambda: read_queue(db))
+            if settings.metrics_token or settings.metrics_port
+            else Metrics()
+        )
+        self.writer = Writer(self.db, metrics=self.metrics)
         self.wakeup = Wakeup()
         self.connections = ConnectionResolver(self.db, self.box)
         sources = Sources(self.db, self.registry, self.connections, settings.base_url)
@@ -73,8 +84,14 @@ class Runtime:
             ),
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
+            metrics=self.metrics,
         )
-        tokens = Tokens(self.db)
+        tokens = Tokens(
+            self.db,
+            failures=FailureLimit(
+                "wrong API tokens", settings.token_failures_per_client, settings.limit_window
+            ),
+        )
         flows = Flows(self.db, self.registry, connections, sources, settings.base_url)
         self.services = Services(
             flows=flows,
@@ -84,10 +101,23 @@ class Runtime:
             oauth=oauth,
             tokens=tokens,
             accounts=Accounts(self.db, tokens, session_lifetime=settings.session_lifetime),
-            hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
+            hooks=Hooks(
+                self.writer,
+                self.wakeup,
+                self.registry,
+                settings.source_dedup_window,
+                unknown_limit=FailureLimit(
+                    "requests to unknown hooks",
+                    settings.unknown_hooks_per_client,
+                    settings.limit_window,
+                ),
+                metrics=self.metrics,
+            ),
             editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),
             install=Install(settings, self.db),
+            monitoring=Monitoring(self.db, self.writer, self.metrics, settings),
+            keys=Keys(self.db, self.box, settings),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []

@@ -20,7 +20,8 @@ the CSRF check, and every other unsafe request (signed in by cookie, or to an an
 must carry the token of the ``csrftoken`` cookie in the ``x-csrftoken`` header or the
 ``_csrf_token`` form field (Litestar's CSRF middleware, composed here so that it runs after we
 know how the caller authenticated). A bearer token that is present but invalid is a 401, never
-a fallback to the cookie.
+a fallback to the cookie. A client address that sent too many wrong tokens is answered 429
+for a while, whatever token it sends (:class:`~maillon.engine.services.tokens.Tokens`).
 
 The check is one app-wide middleware that public handlers opt out of, not a guard: Litestar
 calls every guard with a fresh copy of the route handler, which cost the hook endpoint about a
@@ -53,6 +54,7 @@ __all__ = [
     "SESSION_COOKIE",
     "UI",
     "Authenticate",
+    "client_address",
     "csrf_config",
     "session_cookie",
 ]
@@ -96,6 +98,12 @@ def session_cookie(settings: Settings, signed_in: SignedIn | None) -> Cookie:
     )
 
 
+def client_address(scope: Scope) -> str:
+    """The caller's address (its proxy's, unless the server trusts the proxy's headers)."""
+    client = scope.get("client")
+    return client[0] if client else ""
+
+
 async def _send_redirect(send: Send, location: str, htmx: bool) -> None:
     # htmx follows a 303 inside its XMLHttpRequest and would swap the sign-in page into
     # whatever the request targeted: ask it to navigate the whole page instead.
@@ -128,7 +136,7 @@ class Authenticate(ASGIMiddleware):
         headers = Headers.from_scope(scope)
         authorization = headers.get("authorization")
         if authorization is not None and not opt.get("ui"):
-            scope["auth"] = await self._token(authorization)
+            scope["auth"] = await self._token(authorization, client_address(scope))
             scope["user"] = None
             await next_app(scope, receive, send)
             return
@@ -147,7 +155,7 @@ class Authenticate(ASGIMiddleware):
         scope["auth"] = None
         await CSRFMiddleware(next_app, self.csrf)(scope, receive, send)
 
-    async def _token(self, authorization: str) -> ApiToken:
+    async def _token(self, authorization: str, client: str) -> ApiToken:
         scheme, _, token = authorization.partition(" ")
         # The scheme is no secret: a plain comparison (compare_digest raises on non-ASCII text).
         if scheme.lower() != "bearer" or not token.strip():
@@ -155,7 +163,7 @@ class Authenticate(ASGIMiddleware):
                 "an API token is required: Authorization: Bearer <token> (maillon tokens create)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        row = await self.tokens.check(token.strip())
+        row = await self.tokens.check(token.strip(), client)
         if row is None:
             raise NotAuthorizedException(
                 "invalid API token", headers={"WWW-Authenticate": "Bearer"}

@@ -25,6 +25,8 @@ from maillon.engine.services.editor import Editor
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.install import Install
+from maillon.engine.services.keys import Keys
+from maillon.engine.services.monitoring import Monitoring
 from maillon.engine.services.oauth import OAuth
 from maillon.engine.services.runs import Runs
 from maillon.engine.services.sources import Sources
@@ -38,6 +40,8 @@ __all__ = [
     "Flows",
     "Hooks",
     "Install",
+    "Keys",
+    "Monitoring",
     "OAuth",
     "Runs",
     "Services",
@@ -62,3 +66,5 @@ class Services:
     stats: Stats
     accounts: Accounts
     install: Install
+    monitoring: Monitoring
+    keys: Keys

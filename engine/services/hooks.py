@@ -6,6 +6,10 @@ app trigger a URL belongs to, the delivery's dedup key, and which flows run. The
 once the event and its runs are committed by the writer thread (:mod:`maillon.engine.intake`).
 
 This is the hot path: no thread hop, no database read outside the writer's batches.
+
+A client address that keeps posting to hook URLs that do not exist is answered 429 for a
+while (:mod:`maillon.engine.limits`); every refusal, here or in the web layer (which reports
+its own through :meth:`Hooks.refused`), is counted by reason for the metrics.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import re
 from typing import Any
 
 from maillon.connectors.registry import Registry
-from maillon.engine.errors import Invalid
+from maillon.engine.errors import Invalid, RateLimited
 from maillon.engine.intake import Accepted, Delivery, SourceDelivery, UnknownHook
+from maillon.engine.limits import FailureLimit
+from maillon.engine.metrics import Metrics, Refusal
 from maillon.engine.wakeup import Wakeup
-from maillon.engine.writer import Op, Writer
+from maillon.engine.writer import Op, Writer, WriterStopped
 
 __all__ = ["Hooks"]
 
@@ -29,28 +35,63 @@ class Hooks:
     """The engine side of ``/hooks/<token>`` and ``/hooks/<app>/<token>/<event>``."""
 
     def __init__(
-        self, writer: Writer, wakeup: Wakeup, registry: Registry, source_dedup_window: float
+        self,
+        writer: Writer,
+        wakeup: Wakeup,
+        registry: Registry,
+        source_dedup_window: float,
+        *,
+        unknown_limit: FailureLimit,
+        metrics: Metrics,
     ) -> None:
         self._writer = writer
         self._wakeup = wakeup
         self._registry = registry
         self._window = source_dedup_window
+        self._unknown = unknown_limit
+        self._metrics = metrics
+        self._delivered = metrics.delivered
+
+    def refused(self, reason: str) -> None:
+        """Count a delivery the web layer refused before handing it over (one of
+        :class:`~maillon.engine.metrics.Refusal`)."""
+        self._metrics.refused(reason)
+
+    def admit(self, client: str) -> None:
+        """Raise :class:`RateLimited` for a client that posted to too many unknown hooks.
+
+        Called before the request's body is read, so that a refused client costs nothing
+        more; its refusal is counted.
+        """
+        try:
+            self._unknown.check(client)
+        except RateLimited:
+            self._metrics.refused(Refusal.RATE_LIMITED)
+            raise
 
     async def webhook(
-        self, token: str, body: Any, body_text: str, meta: dict[str, Any]
+        self, token: str, body: Any, body_text: str, meta: dict[str, Any], client: str = ""
     ) -> Accepted:
-        """A delivery to a flow's webhook URL.
+        """A delivery to a flow's webhook URL from the address ``client``.
 
         An ``Idempotency-Key`` header (in ``meta["headers"]``, names lower-cased) seen before
         for the flow makes it a duplicate. Raises :class:`UnknownHook` or :class:`Invalid`.
         """
         key = meta["headers"].get("idempotency-key")
         if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
+            self._metrics.refused(Refusal.INVALID)
             raise Invalid([f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters"])
-        return await self._deliver(Delivery(token, body, body_text, meta, key))
+        return await self._deliver(Delivery(token, body, body_text, meta, key), client)
 
     async def app_event(
-        self, app: str, token: str, event: str, body: Any, body_text: str, meta: dict[str, Any]
+        self,
+        app: str,
+        token: str,
+        event: str,
+        body: Any,
+        body_text: str,
+        meta: dict[str, Any],
+        client: str = "",
     ) -> Accepted:
         """A delivery of ``event`` to an app account's URL, for every enabled flow on it.
 
@@ -61,6 +102,7 @@ class Hooks:
         connector = self._registry.get(app)
         trigger = connector.trigger_for(event) if connector and _EVENT_NAME.match(event) else None
         if trigger is None:
+            self._unknown_hook(client)
             raise UnknownHook(token)
         op = SourceDelivery(
             token=token,
@@ -72,10 +114,27 @@ class Hooks:
             dedup_key=trigger().dedup_key(event, body),
             dedup_window=self._window,
         )
-        return await self._deliver(op)
+        return await self._deliver(op, client)
 
-    async def _deliver(self, op: Op[Accepted]) -> Accepted:
-        accepted = await self._writer.submit(op)
-        if accepted.run_ids and not accepted.held and not accepted.duplicate:
-            self._wakeup.notify()
+    async def _deliver(self, op: Op[Accepted], client: str) -> Accepted:
+        try:
+            accepted = await self._writer.submit(op)
+        except UnknownHook:
+            self._unknown_hook(client)
+            raise
+        except WriterStopped:
+            self._metrics.refused(Refusal.UNAVAILABLE)
+            raise
+        if accepted.duplicate:
+            self._delivered("duplicate")
+        elif accepted.held:
+            self._delivered("held")
+        else:
+            self._delivered("queued")
+            if accepted.run_ids:
+                self._wakeup.notify()
         return accepted
+
+    def _unknown_hook(self, client: str) -> None:
+        self._unknown.fail(client)
+        self._metrics.refused(Refusal.UNKNOWN_HOOK)
