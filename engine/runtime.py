@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from maillon.connectors.outbound import OutboundPolicy, configure_outbound
 from maillon.connectors.registry import Registry, default_registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
@@ -48,6 +49,9 @@ class Runtime:
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
         self.settings = settings
         self.registry = registry or default_registry
+        configure_outbound(
+            OutboundPolicy(allow=tuple(settings.outbound_allow), deny=tuple(settings.outbound_deny))
+        )
         self.db = create_db_engine(settings.resolved_database_url)
         self.box = SecretBox(settings.encryption_key, key_file=settings.key_file)
         db = self.db

@@ -18,6 +18,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from maillon.connectors.outbound import DEFAULT_DENY
+
 __all__ = ["LEGACY_DATA_DIR", "SECRET_KEY_FILE", "Settings", "default_data_dir"]
 
 log = logging.getLogger(__name__)
@@ -157,6 +159,16 @@ class Settings(BaseSettings):
         ge=1,
         description="Requests to unknown hook URLs a client address may send within the "
         "limit window before its hook requests get 429.",
+    )
+    outbound_allow: list[str] = Field(
+        default_factory=list,
+        description="Hosts and networks the HTTP action may call, as JSON "
+        '(["api.example.com", "10.1.0.0/16"]); empty: every host not denied.',
+    )
+    outbound_deny: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DENY),
+        description="Hosts and networks the HTTP action never calls, checked after DNS "
+        "resolution and on every redirect; default: the cloud metadata addresses.",
     )
     limit_window: float = Field(
         900.0, gt=0, description="Seconds the per-client failure counts cover."
