@@ -21,7 +21,14 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from maillon.connectors.base import Action, ActionContext, Connection, Connector, secret_fields
+from maillon.connectors.base import (
+    Action,
+    ActionContext,
+    Connection,
+    Connector,
+    secret_fields,
+    url_inputs,
+)
 from maillon.connectors.errors import AccessTokenRejected, ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
@@ -263,7 +270,7 @@ class Executor:
         except LookupError as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         try:
-            rendered = render_value(step.input, context)
+            rendered = render_value(step.input, context, url_inputs=url_inputs(action_cls.Input))
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         return connector, action_cls, rendered

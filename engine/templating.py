@@ -9,6 +9,13 @@ escape hatch for fields that are legitimately optional, and it covers a whole pa
 
 Fields of the data win over the methods of its Python type: ``event.items`` is the event's
 ``items`` field when it has one (Particeep and CRM payloads use such names), not ``dict.items``.
+
+In a URL input (one an action marks with ``URL_INPUT``), every value written into the URL
+before its query string is percent-encoded, ``/`` included: ``orders/{{ event.id }}`` calls
+``orders/..%2Fadmin`` for an id of ``../admin``, never another endpoint of the API, whatever a
+sender posts. ``| safe`` writes a value as it is (``{{ event.path | safe }}``, for a value known
+to be a path), and a URL that is one expression alone (``{{ event.callback_url }}``) is taken
+whole.
 """
 
 from __future__ import annotations
@@ -19,10 +26,19 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import (
+    ChainableUndefined,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+    nodes,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 __all__ = ["TemplateRenderError", "compile_check", "referenced_paths", "render_value"]
 
@@ -86,15 +102,47 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-def _make_env() -> ImmutableSandboxedEnvironment:
-    env = _Sandbox(undefined=_Missing, autoescape=False)
+def _make_env(**options: Any) -> ImmutableSandboxedEnvironment:
+    env = _Sandbox(undefined=_Missing, autoescape=False, **options)
     env.filters["money"] = _money
     env.filters["date"] = _date
     env.globals["now"] = _now
     return env
 
 
+def _path_value(value: Any) -> Any:
+    """A value written into a URL's path: percent-encoded unless marked ``| safe``."""
+    if isinstance(value, Markup | Undefined):
+        return value  # an undefined one fails as it would anywhere else
+    return quote(str(value), safe="")
+
+
 _env = _make_env()
+#: Renders the path of URL inputs: each ``{{ value }}`` goes through :func:`_path_value`.
+_url_env = _make_env(finalize=_path_value)
+
+
+@lru_cache(maxsize=1024)
+def _compile_url_path(source: str) -> Any:
+    return _url_env.from_string(source)
+
+
+def _split_query(source: str) -> tuple[str, str]:
+    """``source`` cut before the first ``?`` or ``#`` that is written outside any tag."""
+    i, closing = 0, ""
+    while i < len(source):
+        if closing:
+            if source.startswith(closing, i):
+                i, closing = i + 2, ""
+                continue
+        elif source[i] == "{" and source[i + 1 : i + 2] in ("{", "%", "#"):
+            closing = {"{": "}}", "%": "%}", "#": "#}"}[source[i + 1]]
+            i += 2
+            continue
+        elif source[i] in "?#":
+            return source[:i], source[i:]
+        i += 1
+    return source, ""
 
 
 @lru_cache(maxsize=4096)
@@ -112,7 +160,7 @@ def _describe(exc: Exception) -> str:
     return re.sub(r"'dict object' has no attribute", "no field", text)
 
 
-def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
+def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool = False) -> Any:
     if "{" not in source:
         return source
     try:
@@ -123,6 +171,8 @@ def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
             if isinstance(value, StrictUndefined):
                 str(value)
             return value
+        if url:
+            return _render_url(source, context)
         return compiled.render(context)
     except TemplateSyntaxError as exc:
         raise TemplateRenderError(field, f"template syntax error: {exc}") from exc
@@ -130,12 +180,37 @@ def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
         raise TemplateRenderError(field, _describe(exc)) from exc
 
 
-def render_value(value: Any, context: Mapping[str, Any], field: str = "input") -> Any:
-    """Render every string in a nested structure of dicts, lists and scalars."""
+def _render_url(source: str, context: Mapping[str, Any]) -> str:
+    """A URL template: values in the path encoded, those of the query string as written."""
+    path, query = _split_query(source)
+    try:
+        rendered = str(_compile_url_path(path).render(context))
+    except TemplateSyntaxError:
+        # A tag that spans the "?" (an {% if %} around the query): encode every value.
+        return str(_compile_url_path(source).render(context))
+    return rendered + (str(_compile(query)[1].render(context)) if "{" in query else query)
+
+
+def render_value(
+    value: Any,
+    context: Mapping[str, Any],
+    field: str = "input",
+    *,
+    url_inputs: frozenset[str] = frozenset(),
+) -> Any:
+    """Render every string in a nested structure of dicts, lists and scalars.
+
+    ``url_inputs``: keys of the top-level mapping that are URLs (see the module).
+    """
     if isinstance(value, str):
         return _render_str(value, context, field)
     if isinstance(value, dict):
-        return {k: render_value(v, context, f"{field}.{k}") for k, v in value.items()}
+        return {
+            k: _render_str(v, context, f"{field}.{k}", url=True)
+            if k in url_inputs and isinstance(v, str)
+            else render_value(v, context, f"{field}.{k}")
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [render_value(v, context, f"{field}[{i}]") for i, v in enumerate(value)]
     return value

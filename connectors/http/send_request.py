@@ -19,6 +19,7 @@ from maillon.connectors.http._client import client_for, proxy_for
 from maillon.connectors.http.connection import HttpConnection
 from maillon.connectors.outbound import check_each_hop
 from maillon.connectors.sdk import (
+    URL_INPUT,
     Action,
     ActionContext,
     PermanentError,
@@ -68,8 +69,10 @@ class SendRequestInput(BaseModel):
         title="URL",
         description=(
             "Full http(s) URL, or a path relative to the connection's base URL. Query "
-            "parameters may be written here or in Query."
+            "parameters may be written here or in Query. Values templated into the path are "
+            "percent-encoded ('/' too); '| safe' writes one as it is."
         ),
+        json_schema_extra=URL_INPUT,
         examples=["https://api.example.com/v1/investors", "investors/{{ event.investor.id }}"],
     )
     headers: dict[str, str] = Field(

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import col
 
+from maillon.connectors.base import url_inputs
 from maillon.connectors.registry import Registry
 from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.executor import Executor, StepTrial, template_context
@@ -186,9 +187,21 @@ class Editor(Service):
             steps=steps,
         )
 
-    def preview(self, value: Any, context: Mapping[str, Any], field: str = "input") -> Preview:
-        """``value`` (a template, or a structure of them) rendered in the run sandbox."""
+    def preview(
+        self, value: Any, context: Mapping[str, Any], field: str = "input", action: str = ""
+    ) -> Preview:
+        """``value`` (a template, or a structure of them) rendered in the run sandbox; as a
+        run renders it when ``field`` is one of ``action``'s URL inputs."""
         try:
+            model = self._registry.resolve(action)[1].Input if action else None
+        except LookupError:
+            model = None
+        urls = url_inputs(model) if model is not None else frozenset()
+        try:
+            if field in urls:
+                return Preview(
+                    value=render_value({field: value}, context, "", url_inputs=urls)[field]
+                )
             return Preview(value=render_value(value, context, field))
         except TemplateRenderError as exc:
             return Preview(error=exc.reason)
