@@ -27,6 +27,7 @@ from pydantic import (
 
 from maillon.connectors.registry import Registry
 from maillon.engine.errors import Invalid
+from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec
 from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
 
 __all__ = [
@@ -62,6 +63,11 @@ class WebhookTrigger(BaseModel):
         description="Template whose value identifies a delivery (e.g. '{{ event.id }}'); a value "
         "seen before for this flow starts no run. The Idempotency-Key header does the same.",
         examples=["{{ event.id }}"],
+    )
+    signature: SignatureSpec | None = Field(
+        None,
+        description="Check the HMAC signature the sender puts on each delivery; unsigned or "
+        "wrongly signed deliveries are answered 401 and listed as rejected deliveries.",
     )
 
 
@@ -154,12 +160,25 @@ def _trigger_problems(
 ) -> list[str]:
     if isinstance(trigger, AppEventTrigger):
         return _check_app_trigger(trigger, registry, connections)
+    problems: list[str] = []
     if trigger.dedup:
         try:
             compile_check(trigger.dedup, "trigger.dedup")
         except TemplateRenderError as exc:
-            return [str(exc)]
-    return []
+            problems.append(str(exc))
+    if trigger.signature is not None:
+        name = trigger.signature.connection
+        app = connections.get(name)
+        if app is None:
+            problems.append(
+                f"trigger.signature: no connection named {name!r} (add a `webhook` connection "
+                "holding the sender's signing secret)"
+            )
+        elif app != SIGNING_SECRET_APP:
+            problems.append(
+                f"trigger.signature: connection {name!r} is for {app}, not {SIGNING_SECRET_APP}"
+            )
+    return problems
 
 
 def _step_problems(

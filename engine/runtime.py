@@ -116,6 +116,7 @@ class Runtime:
                     settings.limit_window,
                 ),
                 metrics=self.metrics,
+                box=self.box,
             ),
             editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),

@@ -41,6 +41,7 @@ from maillon.web.api import (
     ConnectorController,
     EventController,
     FlowController,
+    RejectedDeliveryController,
     RunController,
 )
 from maillon.web.api.deps import ServicesDep
@@ -123,6 +124,7 @@ def create_app(
             oauth_callback,
             FlowController,
             EventController,
+            RejectedDeliveryController,
             RunController,
             ConnectionController,
             ConnectorController,

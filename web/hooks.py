@@ -23,6 +23,7 @@ from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, MethodNotAllowedException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
     HTTP_404_NOT_FOUND,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_415_UNSUPPORTED_MEDIA_TYPE,
@@ -32,7 +33,7 @@ from litestar.status_codes import (
 from litestar.types import HTTPScope, Receive, Scope, Send
 
 from maillon.engine.errors import Invalid, RateLimited
-from maillon.engine.intake import Accepted, UnknownHook
+from maillon.engine.intake import Accepted, SignatureRejected, UnknownHook
 from maillon.engine.metrics import Refusal
 from maillon.engine.runtime import Runtime
 from maillon.engine.writer import WriterStopped
@@ -124,9 +125,9 @@ _REFUSALS = {
 
 async def _read(
     runtime: Runtime, scope: HTTPScope, receive: Receive
-) -> tuple[Any, str, dict[str, Any]]:
-    """Body, its JSON text, and the metadata kept with the event; 4xx for unreadable input
-    (counted by reason)."""
+) -> tuple[Any, str, dict[str, Any], bytes]:
+    """Body, its JSON text, the metadata kept with the event, and the raw bytes; 4xx for
+    unreadable input (counted by reason)."""
     try:
         return await _read_request(runtime, scope, receive)
     except HTTPException as exc:
@@ -136,7 +137,7 @@ async def _read(
 
 async def _read_request(
     runtime: Runtime, scope: HTTPScope, receive: Receive
-) -> tuple[Any, str, dict[str, Any]]:
+) -> tuple[Any, str, dict[str, Any], bytes]:
     method = scope["method"]
     if method not in _METHODS:
         raise MethodNotAllowedException(headers={"Allow": ", ".join(sorted(_METHODS))})
@@ -148,7 +149,7 @@ async def _read_request(
     raw = await _body(receive, headers, runtime.settings.max_body_bytes)
     query = _pairs(parse_qsl(scope["query_string"].decode("latin-1")))
     body, text = _parse(headers.get("content-type", ""), raw, query)
-    return body, text, {"method": method, "query": query, "headers": headers}
+    return body, text, {"method": method, "query": query, "headers": headers}, raw
 
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -160,6 +161,11 @@ async def _answer(delivery: Awaitable[Accepted], send: Send) -> None:
         accepted = await delivery
     except UnknownHook:
         raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook") from None
+    except SignatureRejected as exc:
+        raise HTTPException(
+            status_code=HTTP_401_UNAUTHORIZED,
+            detail=f"signature refused: {exc} (recorded as a rejected delivery)",
+        ) from None
     except Invalid as exc:
         raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     except RateLimited as exc:
@@ -217,10 +223,10 @@ async def hooks(scope: Scope, receive: Receive, send: Send) -> None:
         raise _too_many(exc) from None
     match path.strip("/").split("/"):
         case [token] if token:
-            body, text, meta = await _read(runtime, scope, receive)
-            await _answer(receiver.webhook(token, body, text, meta, client), send)
+            body, text, meta, raw = await _read(runtime, scope, receive)
+            await _answer(receiver.webhook(token, body, text, meta, client, raw), send)
         case [app, token, event]:
-            body, text, meta = await _read(runtime, scope, receive)
+            body, text, meta, _ = await _read(runtime, scope, receive)
             await _answer(receiver.app_event(app, token, event, body, text, meta, client), send)
         case _:
             raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook")

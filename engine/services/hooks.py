@@ -18,8 +18,15 @@ import re
 from typing import Any
 
 from maillon.connectors.registry import Registry
+from maillon.engine.crypto import SecretBox
 from maillon.engine.errors import Invalid, RateLimited
-from maillon.engine.intake import Accepted, Delivery, SourceDelivery, UnknownHook
+from maillon.engine.intake import (
+    Accepted,
+    Delivery,
+    SignatureRejected,
+    SourceDelivery,
+    UnknownHook,
+)
 from maillon.engine.limits import FailureLimit
 from maillon.engine.metrics import Metrics, Refusal
 from maillon.engine.wakeup import Wakeup
@@ -43,6 +50,7 @@ class Hooks:
         *,
         unknown_limit: FailureLimit,
         metrics: Metrics,
+        box: SecretBox,
     ) -> None:
         self._writer = writer
         self._wakeup = wakeup
@@ -51,6 +59,7 @@ class Hooks:
         self._unknown = unknown_limit
         self._metrics = metrics
         self._delivered = metrics.delivered
+        self._box = box
 
     def refused(self, reason: str) -> None:
         """Count a delivery the web layer refused before handing it over (one of
@@ -70,18 +79,29 @@ class Hooks:
             raise
 
     async def webhook(
-        self, token: str, body: Any, body_text: str, meta: dict[str, Any], client: str = ""
+        self,
+        token: str,
+        body: Any,
+        body_text: str,
+        meta: dict[str, Any],
+        client: str = "",
+        raw: bytes = b"",
     ) -> Accepted:
-        """A delivery to a flow's webhook URL from the address ``client``.
+        """A delivery to a flow's webhook URL from the address ``client``; ``raw`` is the body
+        as posted (what a signature signs).
 
         An ``Idempotency-Key`` header (in ``meta["headers"]``, names lower-cased) seen before
-        for the flow makes it a duplicate. Raises :class:`UnknownHook` or :class:`Invalid`.
+        for the flow makes it a duplicate. Raises :class:`UnknownHook`, :class:`Invalid`, or
+        :class:`SignatureRejected` when the flow checks signatures and this one does not hold
+        (the delivery is then recorded as rejected, and counts against ``client`` as an
+        unknown hook does).
         """
         key = meta["headers"].get("idempotency-key")
         if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
             self._metrics.refused(Refusal.INVALID)
             raise Invalid([f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters"])
-        return await self._deliver(Delivery(token, body, body_text, meta, key), client)
+        delivery = Delivery(token, body, body_text, meta, key, raw=raw, box=self._box)
+        return await self._deliver(delivery, client)
 
     async def app_event(
         self,
@@ -121,6 +141,10 @@ class Hooks:
             accepted = await self._writer.submit(op)
         except UnknownHook:
             self._unknown_hook(client)
+            raise
+        except SignatureRejected:
+            self._unknown.fail(client)
+            self._metrics.refused(Refusal.SIGNATURE)
             raise
         except WriterStopped:
             self._metrics.refused(Refusal.UNAVAILABLE)

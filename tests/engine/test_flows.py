@@ -89,7 +89,7 @@ def test_no_validation_library_text_reaches_people() -> None:
     problems = problems_of(doc)
     assert problems == [
         "name: String should have at least 1 character",
-        "trigger: should be a mapping of fields (type, dedup)",
+        "trigger: should be a mapping of fields (type, dedup, signature)",
         "steps[0] (a).max_attempts: Input should be a valid integer, unable to parse string as "
         "an integer",
     ]
