@@ -40,7 +40,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import Cookie, Headers
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import ASGIMiddleware
-from litestar.middleware.csrf import CSRFMiddleware
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, CSRFMiddleware, generate_csrf_hash
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from maillon.engine.models import ApiToken
@@ -98,6 +98,21 @@ def session_cookie(settings: Settings, signed_in: SignedIn | None) -> Cookie:
     )
 
 
+def _forget_stale_csrf_cookie(cookies: dict[str, str], csrf: CSRFConfig) -> None:
+    """Drop a CSRF cookie the current secret did not sign, so that this answer hands out a new
+    one: Litestar keeps whatever cookie a browser has, and one signed before the secret key
+    changed (a rotation, then a restart) would otherwise fail every form until it expires.
+
+    ``cookies`` is the request's parsed cookies, which Litestar's CSRF check reads after this.
+    """
+    token = cookies.get(csrf.cookie_name)
+    if token is None:
+        return
+    random_part, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+    if not hmac.compare_digest(signature, generate_csrf_hash(random_part, csrf.secret)):
+        del cookies[csrf.cookie_name]
+
+
 def client_address(scope: Scope) -> str:
     """The caller's address (its proxy's, unless the server trusts the proxy's headers)."""
     client = scope.get("client")
@@ -153,6 +168,8 @@ class Authenticate(ASGIMiddleware):
             return
         scope["user"] = user
         scope["auth"] = None
+        if scope.get("method", "GET") in _SAFE_METHODS:  # a websocket has no method
+            _forget_stale_csrf_cookie(request.cookies, self.csrf)
         await CSRFMiddleware(next_app, self.csrf)(scope, receive, send)
 
     async def _token(self, authorization: str, client: str) -> ApiToken:

@@ -27,7 +27,7 @@ DOCUMENTED_ANONYMOUS = {"/setup", "/sign-in", "/sign-out", "/set-password/{token
 
 def _handlers(app: object) -> list[tuple[str, str, dict[str, object]]]:
     """(method, path, opt) of every handler the router holds."""
-    found = []
+    found: list[tuple[str, str, dict[str, object]]] = []
     for route in app.routes:  # type: ignore[attr-defined]
         if isinstance(route, HTTPRoute):
             for method, (handler, _) in route.route_handler_map.items():
