@@ -106,7 +106,7 @@ def test_an_app_trigger_missing_its_fields_says_which() -> None:
         "trigger.event: missing (the app's event name, e.g. transaction_created)",
     ]
     assert problems_of({"name": "f", "trigger": {"type": "webhook", "event": "x"}}) == [
-        "trigger: unknown field 'event' (the fields are: type, dedup)"
+        "trigger: unknown field 'event' (the fields are: type, dedup, signature)"
     ]
     with pytest.raises(FlowValidationError) as caught:
         parse_document({**doc, "trigger": {"type": "particeep.evnt"}}, registry, {"p": "probe"})

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import text
 
 from maillon.connectors.registry import Registry
+from maillon.engine.flows import FlowDocument
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
-from tests.support.api import Live, create_flow, hook, wait_run
+from tests.support.api import FLOW, Live, create_flow, hook, wait_run
 from tests.support.probe import probe
 from tests.support.server import LiveServer
 from tests.support.services import Blocking
@@ -44,24 +45,34 @@ def test_health_and_readiness_are_public_and_say_ready(live: Live) -> None:
     }
 
 
-def test_not_ready_with_a_stale_queue_an_old_schema_or_no_writer(live: Live) -> None:
-    flow = create_flow(live)
-    # A run due an hour ago that no worker claimed: the workers are stuck.
-    run_id = httpx.post(hook(live, flow), json={"status": "x"}).json()["run_ids"][0]
-    wait_run(live.client, run_id)
-    with live.runtime.db.begin() as conn:
+def test_not_ready_with_a_stale_queue_an_old_schema_or_no_writer(
+    make_settings: Callable[..., Settings],
+) -> None:
+    runtime = Runtime(make_settings(), registry=Registry([probe]))
+    with LiveServer(create_app(runtime=runtime, workers=False)) as url:
+        _not_ready(url, runtime)
+
+
+def _not_ready(url: str, runtime: Runtime) -> None:
+    services = Blocking(runtime.services)
+    services.connections.create("probe", "p1", {})
+    flow = services.flows.save(FlowDocument.model_validate(FLOW)).row
+    # A run due an hour ago that no worker claimed (none runs here): the workers are stuck.
+    run_id = httpx.post(f"{url}/hooks/{flow.hook_token}", json={"status": "x"}).json()["run_ids"][0]
+    assert httpx.get(url + "/readyz").status_code == 200
+    with runtime.db.begin() as conn:
         conn.execute(
             text("UPDATE runs SET status = 'queued', available_at = :t WHERE id = :id"),
             {"t": time.time() - 3600, "id": run_id},
         )
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-    answer = httpx.get(live.url + "/readyz")
+    answer = httpx.get(url + "/readyz")
     assert answer.status_code == 503
     checks = answer.json()["checks"]
     assert checks["queue"].startswith("the oldest due run has waited 3600s")
     assert checks["schema"].startswith("schema at 0001")
-    live.runtime.writer.stop()
-    checks = httpx.get(live.url + "/readyz").json()["checks"]
+    runtime.writer.stop()
+    checks = httpx.get(url + "/readyz").json()["checks"]
     assert checks["writer"] == "the writer thread is not running"
 
 
