@@ -178,7 +178,7 @@ def integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:
 SCHEMA_HEAD = "0010"
 
 
-def migrate(url: str, *, in_child: bool = False) -> bool:
+def migrate(url: str, *, in_child: bool = False, log_format: str = "text") -> bool:
     """Bring the schema at ``url`` to the newest revision; return whether it was behind.
 
     The one way the schema is brought up to date: ``maillon migrate`` and the runtime of every
@@ -187,13 +187,14 @@ def migrate(url: str, *, in_child: bool = False) -> bool:
 
     ``in_child=True`` applies the migrations in a short-lived child process, for long-running
     processes (``maillon serve``, ``maillon worker``): Alembic, with Mako behind it, would
-    otherwise stay loaded, and resident, for the life of a server that migrated at start.
+    otherwise stay loaded, and resident, for the life of a server that migrated at start; it
+    logs in ``log_format`` (``text`` or ``json``), as its parent does.
     """
     _make_sqlite_dir(url)
     if _current_revision(url) == SCHEMA_HEAD:
         return False
     if in_child:
-        _upgrade_in_child(url)
+        _upgrade_in_child(url, log_format)
     else:
         _upgrade(url)
     return True
@@ -216,16 +217,18 @@ def _current_revision(url: str) -> str | None:
 # lines (its context, each revision) stay quiet in both.
 _MIGRATE_CHILD = """
 import logging, sys
+from maillon.engine import logs
 from maillon.engine.db import migrate
-logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure("WARNING", sys.argv[2])
 logging.getLogger("maillon.engine.db").setLevel(logging.INFO)
 migrate(sys.argv[1])
 """
 
 
-def _upgrade_in_child(url: str) -> None:
+def _upgrade_in_child(url: str, log_format: str) -> None:
     # Our own interpreter and script; the URL is the operator's setting, passed as an argument.
-    child = subprocess.run([sys.executable, "-c", _MIGRATE_CHILD, url], check=False)  # noqa: S603
+    argv = [sys.executable, "-c", _MIGRATE_CHILD, url, log_format]
+    child = subprocess.run(argv, check=False)  # noqa: S603
     if child.returncode != 0:
         raise RuntimeError(f"migrating the database schema failed (exit {child.returncode})")
 

@@ -86,7 +86,7 @@ def serve(obj: Ctx, host: str | None, port: int | None, workers: int | None) -> 
     warn_about_legacy_data(settings)
     _check_address(settings.host, settings.port)
     with translated(settings):
-        migrate(settings.resolved_database_url, in_child=True)
+        migrate(settings.resolved_database_url, in_child=True, log_format=settings.log_format)
         app = create_app(settings)
     click.echo(
         f"Maillon listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
@@ -125,7 +125,11 @@ def worker(obj: Ctx, concurrency: int | None) -> None:
         obj.settings = obj.settings.model_copy(update={"worker_concurrency": concurrency})
     setup_logging(obj.settings, quiet=False)
     with translated(obj.settings):
-        migrate(obj.settings.resolved_database_url, in_child=True)
+        migrate(
+            obj.settings.resolved_database_url,
+            in_child=True,
+            log_format=obj.settings.log_format,
+        )
     runtime = obj.runtime
     _tune_for_serving()
 
