@@ -280,6 +280,10 @@ class Maillon:
             self.env["MAILLON_DATABASE_URL"] = self.database.url
         flow = self.data_dir / "flow.yaml"
         flow.write_text(flow_yaml)
+        # Management commands work on an existing install only: create it as a first start would.
+        subprocess.run(
+            [*self.command(), "migrate"], cwd=ROOT, env=self.env, capture_output=True, check=True
+        )
         out = subprocess.run(
             [*self.command(), "flows", "import", str(flow)],
             cwd=ROOT,
