@@ -29,6 +29,8 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.core import UnknownLocaleError
+from babel.numbers import format_currency
 from jinja2 import (
     ChainableUndefined,
     StrictUndefined,
@@ -55,9 +57,16 @@ class TemplateRenderError(ValueError):
         self.reason = reason
 
 
-def _money(cents: Any, currency: str = "EUR", places: int = 2) -> str:
-    """``150000 | money('EUR')`` → ``"1,500.00 EUR"`` (Particeep amounts are in cents)."""
+def _money(cents: Any, currency: str = "EUR", places: int = 2, locale: str | None = None) -> str:
+    """``150000 | money('EUR')`` → ``"1,500.00 EUR"`` (Particeep amounts are in cents);
+    ``150000 | money('EUR', locale='fr')`` → ``"1 500,00 €"``, as the reader's language writes
+    amounts."""
     amount = Decimal(int(cents)) / (Decimal(10) ** places)
+    if locale is not None:
+        try:
+            return format_currency(amount, currency, locale=locale.replace("-", "_"))
+        except (UnknownLocaleError, ValueError) as exc:
+            raise ValueError(f"unknown locale {locale!r} (such as fr or en_GB)") from exc
     return f"{amount:,.{places}f} {currency}".strip()
 
 

@@ -28,6 +28,7 @@ from maillon.engine.services.install import Install
 from maillon.engine.services.keys import Keys
 from maillon.engine.services.monitoring import Monitoring
 from maillon.engine.services.oauth import OAuth
+from maillon.engine.services.retention import Retention
 from maillon.engine.services.runs import Runs
 from maillon.engine.services.sources import Sources
 from maillon.engine.services.stats import Stats
@@ -43,6 +44,7 @@ __all__ = [
     "Keys",
     "Monitoring",
     "OAuth",
+    "Retention",
     "Runs",
     "Services",
     "Sources",
@@ -68,3 +70,4 @@ class Services:
     install: Install
     monitoring: Monitoring
     keys: Keys
+    retention: Retention

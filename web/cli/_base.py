@@ -23,7 +23,7 @@ import click
 from pydantic import ValidationError
 
 from maillon.engine import logs
-from maillon.engine.db import migrate
+from maillon.engine.db import SchemaTooNew, migrate
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.runtime import Runtime
 from maillon.engine.services import Services
@@ -76,6 +76,8 @@ def translated(
         raise click.ClickException(f"cannot use the database {where}: {first_line(exc)}") from exc
     except PermissionError as exc:
         raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
+    except SchemaTooNew as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 class Ctx:

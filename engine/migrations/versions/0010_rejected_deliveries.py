@@ -1,7 +1,7 @@
 """rejected_deliveries: deliveries refused for their signature, kept for the operator to see
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0014
 Create Date: 2026-11-29 22:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
