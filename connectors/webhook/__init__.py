@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from maillon.connectors.sdk import Connection, Connector
+from maillon.connectors.webhook.french import FRENCH
 
 __all__ = ["SigningSecret", "connector"]
 
@@ -29,4 +30,5 @@ connector = Connector(
     description="The secret a sender signs its webhook deliveries with, for a flow to check them.",
     actions=(),
     connection=SigningSecret,
+    translations={"fr": FRENCH},
 )
