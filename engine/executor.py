@@ -21,12 +21,21 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from maillon.connectors.base import Action, ActionContext, Connection, Connector, secret_fields
+from maillon.connectors.base import (
+    Action,
+    ActionContext,
+    Connection,
+    Connector,
+    secret_fields,
+    url_inputs,
+)
 from maillon.connectors.errors import AccessTokenRejected, ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.flows import StepSpec, parse_flow
+from maillon.engine.logs import log_ids
+from maillon.engine.metrics import Metrics
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
@@ -125,6 +134,7 @@ class Executor:
         lease_seconds: float,
         budget: Budget = DEFAULT_BUDGET,
         box: SecretBox | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -136,6 +146,7 @@ class Executor:
         self._lease = lease_seconds
         self._budget = budget
         self._box = box
+        self._metrics = metrics or Metrics()
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -148,7 +159,8 @@ class Executor:
         that the worker knows to look at the queue's next due time.
         """
         try:
-            return await self._execute(run, owner)
+            with log_ids(run_id=run.id, event_id=run.event_id, flow_id=run.flow_id):
+                return await self._execute(run, owner)
         except LeaseLost:
             log.warning("run %s: lease lost to another worker; stopped here", run.id)
         except Exception as exc:
@@ -212,6 +224,7 @@ class Executor:
                     error=str(exc),
                     details=exc.details,
                 )
+                self._metrics.step(step.action, record.finished_at - started, record.status)
                 if record.status == StepStatus.RETRYING:
                     due = time.time() + self._policy.delay(attempt, exc.retry_after)
                     # The run says why it waits, so a list of runs shows it without the steps.
@@ -236,8 +249,11 @@ class Executor:
                 input=rendered,
                 output=output,
             )
+            self._metrics.step(step.action, record.finished_at - started, record.status)
             status = RunStatus.SUCCEEDED if position == last else None
             await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status))
+            if status is not None:
+                self._metrics.run_finished(status)
         return False
 
     async def _finish(
@@ -249,6 +265,7 @@ class Executor:
         error: str | None,
     ) -> None:
         await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status, error))
+        self._metrics.run_finished(status)
 
     async def try_step(self, step: StepSpec, context: dict[str, Any], trial_id: str) -> StepTrial:
         """Run one step once, for real, outside any run (the editor's "test this step").
@@ -282,7 +299,9 @@ class Executor:
         try:
             # Secret inputs written in the flow are stored sealed (engine.secret_inputs).
             inputs = unseal(step.input, self._box) if self._box else step.input
-            rendered = render_value(inputs, context, budget=self._budget)
+            rendered = render_value(
+                inputs, context, budget=self._budget, url_inputs=url_inputs(action_cls.Input)
+            )
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         return connector, action_cls, rendered

@@ -30,6 +30,7 @@ from maillon.connectors.registry import Registry
 from maillon.engine.errors import Invalid
 from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
+from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec
 from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
 
 __all__ = [
@@ -76,6 +77,11 @@ class WebhookTrigger(BaseModel):
         description="Template whose value identifies a delivery (e.g. '{{ event.id }}'); a value "
         "seen before for this flow starts no run. The Idempotency-Key header does the same.",
         examples=["{{ event.id }}"],
+    )
+    signature: SignatureSpec | None = Field(
+        None,
+        description="Check the HMAC signature the sender puts on each delivery; unsigned or "
+        "wrongly signed deliveries are answered 401 and listed as rejected deliveries.",
     )
 
 
@@ -213,12 +219,35 @@ def _trigger_problems(
 ) -> list[str]:
     if isinstance(trigger, AppEventTrigger):
         return _check_app_trigger(trigger, registry, connections)
+    problems: list[str] = []
     if trigger.dedup:
         try:
             compile_check(trigger.dedup, "trigger.dedup")
         except TemplateRenderError as exc:
-            return [str(exc)]
-    return []
+            problems.append(str(exc))
+    if trigger.signature is not None:
+        name = trigger.signature.connection
+        app = connections.get(name)
+        if app is None:
+            problems.append(
+                "trigger.signature: "
+                + _(
+                    "no connection named %(name)r (add a `webhook` connection holding the "
+                    "sender's signing secret)",
+                    name=name,
+                )
+            )
+        elif app != SIGNING_SECRET_APP:
+            problems.append(
+                "trigger.signature: "
+                + _(
+                    "connection %(name)r is for %(app)s, not %(wanted)s",
+                    name=name,
+                    app=app,
+                    wanted=SIGNING_SECRET_APP,
+                )
+            )
+    return problems
 
 
 def _step_problems(

@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import logging
 
+from maillon.connectors.outbound import OutboundPolicy, configure_outbound
 from maillon.connectors.registry import Registry, default_registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
+from maillon.engine.limits import FailureLimit
+from maillon.engine.metrics import Metrics, PrometheusMetrics
 from maillon.engine.redaction import install_log_redaction
 from maillon.engine.services import (
     Accounts,
@@ -19,6 +22,8 @@ from maillon.engine.services import (
     Flows,
     Hooks,
     Install,
+    Keys,
+    Monitoring,
     OAuth,
     Retention,
     Runs,
@@ -27,6 +32,7 @@ from maillon.engine.services import (
     Stats,
     Tokens,
 )
+from maillon.engine.services.monitoring import read_queue
 from maillon.engine.settings import Settings
 from maillon.engine.templating import Budget
 from maillon.engine.wakeup import PgWakeups, Wakeup
@@ -48,9 +54,18 @@ class Runtime:
         install_log_redaction()
         self.settings = settings
         self.registry = registry or default_registry
+        configure_outbound(
+            OutboundPolicy(allow=tuple(settings.outbound_allow), deny=tuple(settings.outbound_deny))
+        )
         self.db = create_db_engine(settings.resolved_database_url)
-        self.box = SecretBox(settings.encryption_key)
-        self.writer = Writer(self.db)
+        self.box = SecretBox(settings.encryption_key, key_file=settings.key_file)
+        db = self.db
+        self.metrics: Metrics = (
+            PrometheusMetrics(lambda: read_queue(db))
+            if settings.metrics_token or settings.metrics_port
+            else Metrics()
+        )
+        self.writer = Writer(self.db, metrics=self.metrics)
         #: What rendering one step input (or a dedup key) may cost.
         self.budget = Budget(settings.template_time_budget, settings.template_output_budget)
         self.wakeup = Wakeup()
@@ -88,8 +103,14 @@ class Runtime:
             lease_seconds=settings.lease_seconds,
             budget=self.budget,
             box=self.box,
+            metrics=self.metrics,
         )
-        tokens = Tokens(self.db)
+        tokens = Tokens(
+            self.db,
+            failures=FailureLimit(
+                "wrong API tokens", settings.token_failures_per_client, settings.limit_window
+            ),
+        )
         flows = Flows(self.db, self.registry, connections, sources, settings.base_url, self.box)
         self.services = Services(
             flows=flows,
@@ -107,10 +128,19 @@ class Runtime:
                 self.budget,
                 max_depth=settings.max_body_depth,
                 masked=settings.masked_fields,
+                unknown_limit=FailureLimit(
+                    "requests to unknown hooks",
+                    settings.unknown_hooks_per_client,
+                    settings.limit_window,
+                ),
+                metrics=self.metrics,
+                box=self.box,
             ),
             editor=Editor(self.db, self.registry, self.executor, flows, self.budget),
             stats=Stats(self.db),
             install=Install(settings, self.db),
+            monitoring=Monitoring(self.db, self.writer, self.metrics, settings),
+            keys=Keys(self.db, self.box, settings),
             retention=Retention(self.db, self.writer, settings),
         )
         self._stop = asyncio.Event()

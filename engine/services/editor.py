@@ -18,12 +18,14 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import col
 
+from maillon.connectors.base import url_inputs
 from maillon.connectors.registry import Registry
 from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.executor import Executor, StepTrial, template_context
@@ -196,12 +198,22 @@ class Editor(Service):
         )
 
     async def preview(
-        self, value: Any, context: Mapping[str, Any], field: str = "input"
+        self, value: Any, context: Mapping[str, Any], field: str = "input", action: str = ""
     ) -> Preview:
         """``value`` (a template, or a structure of them) rendered in the run sandbox, within
-        the run's budget, in a worker thread (a slow template must not hold the server)."""
+        the run's budget, in a worker thread (a slow template must not hold the server); as a
+        run renders it when ``field`` is one of ``action``'s URL inputs."""
         try:
-            rendered = await self.sync(render_value, value, context, field, self._budget)
+            model = self._registry.resolve(action)[1].Input if action else None
+        except LookupError:
+            model = None
+        urls = url_inputs(model) if model is not None else frozenset()
+        try:
+            if field in urls:
+                render = partial(render_value, {field: value}, context, "", url_inputs=urls)
+                rendered = (await self.sync(render, self._budget))[field]
+            else:
+                rendered = await self.sync(render_value, value, context, field, self._budget)
         except TemplateRenderError as exc:
             return Preview(error=exc.reason)
         return Preview(value=rendered)

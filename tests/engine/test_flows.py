@@ -93,7 +93,7 @@ def test_no_validation_library_text_reaches_people() -> None:
     problems = problems_of(doc)
     assert problems == [
         "name: String should have at least 1 character",
-        "trigger: should be a mapping of fields (type, dedup)",
+        "trigger: should be a mapping of fields (type, dedup, signature)",
         "steps[0] (a).max_attempts: Input should be a valid integer, unable to parse string as "
         "an integer",
     ]
@@ -110,7 +110,7 @@ def test_an_app_trigger_missing_its_fields_says_which() -> None:
         "trigger.event: missing (the app's event name, e.g. transaction_created)",
     ]
     assert problems_of({"name": "f", "trigger": {"type": "webhook", "event": "x"}}) == [
-        "trigger: unknown field 'event' (the fields are: type, dedup)"
+        "trigger: unknown field 'event' (the fields are: type, dedup, signature)"
     ]
     with pytest.raises(FlowValidationError) as caught:
         parse_document({**doc, "trigger": {"type": "particeep.evnt"}}, registry, {"p": "probe"})

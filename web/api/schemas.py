@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import (
     EventRow,
+    RejectedDeliveryRow,
     RunRow,
     RunStatus,
     StepRow,
@@ -27,6 +28,7 @@ __all__ = [
     "ConnectionUpdate",
     "EventOut",
     "FlowOut",
+    "RejectedDeliveryOut",
     "RunOut",
     "StepOut",
     "iso",
@@ -194,6 +196,29 @@ class RunOut(BaseModel):
             started_at=iso(row.started_at),
             finished_at=iso(row.finished_at),
             steps=None if steps is None else [StepOut.of(s) for s in steps],
+        )
+
+
+class RejectedDeliveryOut(BaseModel):
+    """A delivery refused for its signature: when, why, and what was sent (body cut at 16 KiB,
+    as text)."""
+
+    id: str
+    flow_id: str
+    received_at: str | None
+    reason: str
+    request: Any
+    body: str
+
+    @classmethod
+    def of(cls, row: RejectedDeliveryRow) -> RejectedDeliveryOut:
+        return cls(
+            id=row.id,
+            flow_id=row.flow_id,
+            received_at=iso(row.received_at),
+            reason=row.reason,
+            request=_json(row.meta),
+            body=row.body,
         )
 
 
