@@ -6,12 +6,14 @@ import asyncio
 import logging
 
 from maillon.connectors.registry import Registry, default_registry
+from maillon.engine.alerts import AlertSender
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
 from maillon.engine.services import (
     Accounts,
+    Alerts,
     Connections,
     Editor,
     Flows,
@@ -73,12 +75,21 @@ class Runtime:
             ),
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
+            base_url=settings.base_url,
+        )
+        self.alert_sender = AlertSender(
+            self.db,
+            self.executor,
+            settings.base_url,
+            poll_interval=settings.alert_poll_interval,
+            retry_delay=settings.alert_retry_delay,
         )
         tokens = Tokens(self.db)
-        flows = Flows(self.db, self.registry, connections, sources, settings.base_url)
+        runs = Runs(self.db, self.wakeup)
+        flows = Flows(self.db, self.registry, connections, sources, runs, settings.base_url)
         self.services = Services(
             flows=flows,
-            runs=Runs(self.db, self.wakeup),
+            runs=runs,
             connections=connections,
             sources=sources,
             oauth=oauth,
@@ -88,6 +99,7 @@ class Runtime:
             editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),
             install=Install(settings, self.db),
+            alerts=Alerts(self.db, self.registry, self.alert_sender),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
@@ -107,8 +119,10 @@ class Runtime:
         self.db.dispose()
 
     def start_workers(self, count: int | None = None) -> None:
-        """Start ``count`` worker loops in the running event loop."""
+        """Start ``count`` worker loops, and the sender of failure alerts, in the running event
+        loop."""
         self._stop = asyncio.Event()
+        self._worker_tasks.append(asyncio.create_task(self.alert_sender.run(self._stop)))
         for _ in range(self.settings.workers if count is None else count):
             worker = Worker(
                 writer=self.writer,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maillon.engine.services.accounts import Accounts
+from maillon.engine.services.alerts import Alerts
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.editor import Editor
 from maillon.engine.services.flows import Flows
@@ -33,6 +34,7 @@ from maillon.engine.services.tokens import Tokens
 
 __all__ = [
     "Accounts",
+    "Alerts",
     "Connections",
     "Editor",
     "Flows",
@@ -62,3 +64,4 @@ class Services:
     stats: Stats
     accounts: Accounts
     install: Install
+    alerts: Alerts

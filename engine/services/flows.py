@@ -20,11 +20,13 @@ from sqlmodel import Session, col, select
 
 from maillon.connectors.registry import Registry
 from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.failures import SAMPLE_EVENT
 from maillon.engine.flows import (
     AppEventTrigger,
     FlowDocument,
     FlowSpec,
     FlowValidationError,
+    RunFailedTrigger,
     dump_yaml,
     field_warnings,
     load_yaml,
@@ -36,7 +38,7 @@ from maillon.engine.ids import new_id
 from maillon.engine.models import ConnectionRow, EventRow, FlowRow, SubscriptionRow
 from maillon.engine.services.base import Service
 from maillon.engine.services.connections import Connections
-from maillon.engine.services.runs import events_of
+from maillon.engine.services.runs import Runs, events_of
 from maillon.engine.services.sources import Sources
 
 __all__ = ["FlowView", "Flows", "Imported", "find_flow"]
@@ -70,6 +72,14 @@ class FlowView:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def state(self) -> str:
+        """``enabled``, ``disabled``, or ``paused`` (switched off by Maillon after too many
+        failed runs in a row: its deliveries are held until it is resumed)."""
+        if self.row.enabled:
+            return "enabled"
+        return "disabled" if self.row.paused_at is None else "paused"
+
+    @property
     def document(self) -> dict[str, Any]:
         """The flow as YAML or the API's JSON would hold it: definition plus ``enabled``."""
         spec = self.spec.model_dump(mode="json", exclude_none=True)
@@ -85,12 +95,14 @@ class Flows(Service):
         registry: Registry,
         connections: Connections,
         sources: Sources,
+        runs: Runs,
         base_url: str,
     ) -> None:
         super().__init__(db)
         self._registry = registry
         self._connections = connections
         self._sources = sources
+        self._runs = runs
         self._base_url = base_url
 
     def _view(
@@ -101,10 +113,11 @@ class Flows(Service):
     ) -> FlowView:
         spec = parse_flow(row.id, row.version, row.definition)
         key = SourceKey.parse(row.source_key) if row.source_key else None
+        own_url = not key and not row.error_flow
         return FlowView(
             row=row,
             spec=spec,
-            hook_url=None if key else hook_url(self._base_url, row.hook_token),
+            hook_url=hook_url(self._base_url, row.hook_token) if own_url else None,
             subscription=subscriptions.get(key) if key else None,
             warnings=warnings or [],
         )
@@ -198,10 +211,13 @@ class Flows(Service):
                     updated_at=now,
                 )
             else:
+                if enabled and not row.enabled:
+                    _switched_on(row)
                 row.name, row.enabled, row.definition = spec.name, enabled, definition
                 row.source_key = key
                 row.version += 1
                 row.updated_at = now
+            row.error_flow = isinstance(spec.trigger, RunFailedTrigger)
             s.add(row)
             s.commit()
         return row, before, created
@@ -285,14 +301,22 @@ class Flows(Service):
         return dump_yaml([{"id": v.row.id, **v.document} for v in views])
 
     async def set_enabled(self, ref: str, enabled: bool) -> FlowView:
-        """Switch a flow (by id or name) on or off (a flow that is off holds its events)."""
+        """Switch a flow (by id or name) on or off (a flow that is off holds its events).
+
+        Either ends a pause: switched on, the flow counts its failures afresh (its held runs
+        stay held until released, or use :meth:`resume`); switched off, it is off like any
+        other flow.
+        """
 
         def write() -> FlowRow:
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
                 if enabled and not parse_flow(row.id, row.version, row.definition).steps:
                     raise FlowValidationError([_NO_STEPS])
+                if enabled and not row.enabled:
+                    _switched_on(row)
                 row.enabled = enabled
+                row.paused_at = None
                 row.updated_at = time.time()
                 s.add(row)
                 s.commit()
@@ -301,6 +325,12 @@ class Flows(Service):
         row = await self.sync(write)
         await self._refresh(row.source_key)
         return await self._full_view(row)
+
+    async def resume(self, ref: str) -> tuple[FlowView, int]:
+        """Switch a flow (paused, or off) on and queue the runs it held; return it and how
+        many runs were queued."""
+        view = await self.set_enabled(ref, True)
+        return view, await self._runs.release_held(view.row.id)
 
     async def delete(self, ref: str) -> FlowRow:
         """Delete a flow (by id or name) and return it as it was; its events and runs stay as
@@ -337,6 +367,8 @@ class Flows(Service):
 
     def _sample(self, row: FlowRow, spec: FlowSpec) -> dict[str, Any] | None:
         sample: Any = None
+        if isinstance(spec.trigger, RunFailedTrigger):
+            return SAMPLE_EVENT
         if isinstance(spec.trigger, AppEventTrigger):
             connector = self._registry.get(spec.trigger.type.partition(".")[0])
             trigger = connector.trigger_for(spec.trigger.event) if connector else None
@@ -349,6 +381,12 @@ class Flows(Service):
                 latest = s.exec(newest).first()
             sample = json.loads(latest.body) if latest else None
         return dict(sample) if isinstance(sample, Mapping) else None
+
+
+def _switched_on(row: FlowRow) -> None:
+    """A flow switched on counts its failures in a row afresh (it was fixed, or resumed)."""
+    row.failures_in_row = 0
+    row.paused_at = None
 
 
 def find_flow(s: Session, ref: str) -> FlowRow:

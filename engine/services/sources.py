@@ -6,7 +6,11 @@ the flows service calls :meth:`Sources.refresh` so that the app's registration m
 registered while at least one enabled flow listens to the event, removed when none does. A
 refusal by the app never blocks saving the flow: it is recorded on the subscription, shown with
 the flow, and can be retried (:meth:`Sources.refresh` again, or :meth:`Sources.sync` to compare
-and repair everything an account has registered).
+and repair everything an account has registered). A refusal, and drift that a repair found,
+are also told by the failure alerts (:mod:`maillon.engine.alerts`).
+
+A paused flow (switched off by Maillon after failing too often) still counts as listening: its
+deliveries are held until it is resumed, so the app must keep sending them.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlalchemy import Connection, Engine
+from sqlmodel import col, or_, select
 
 from maillon.connectors.base import AppTrigger, Connector, SyncReport
 from maillon.connectors.errors import ConnectorError
 from maillon.connectors.registry import Registry
+from maillon.engine.alerts import add_to_batch, read_settings, source_subject
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.errors import NotFound
 from maillon.engine.hooks import SourceKey, hook_url
@@ -114,9 +119,11 @@ class Sources(Service):
     def _state(self, key: SourceKey) -> tuple[ConnectionRow | None, bool, SubscriptionRow | None]:
         with self.session() as s:
             row = s.get(ConnectionRow, key.connection_id)
-            flows = s.exec(select(FlowRow.enabled).where(FlowRow.source_key == str(key))).all()
+            flows = s.exec(
+                select(FlowRow.enabled, FlowRow.paused_at).where(FlowRow.source_key == str(key))
+            ).all()
             current = s.get(SubscriptionRow, (key.connection_id, key.event))
-        return row, any(flows), current
+        return row, any(on or paused is not None for on, paused in flows), current
 
     def _target(
         self, row: ConnectionRow, event: str
@@ -132,8 +139,21 @@ class Sources(Service):
     def _record(
         self, key: SourceKey, url: str, status: SubscriptionStatus, error: str | None
     ) -> SubscriptionRow:
-        """Save what the app last said about one (connection, event) registration."""
+        """Save what the app last said about one (connection, event) registration; a refusal
+        is added to the alerts in the same transaction."""
         with self.session(write=True) as s:
+            if status == SubscriptionStatus.FAILED and error:
+                account = s.get(ConnectionRow, key.connection_id)
+                name = account.name if account else key.connection_id
+                app = account.app if account else "the app"
+                self._alert(
+                    s.connection(),
+                    source_subject(key.connection_id, key.event),
+                    f"{app} refused to send {key.event} to Maillon (connection “{name}”)",
+                    f"{error}\nUntil this is fixed, {app} does not send {key.event} to Maillon. "
+                    f"Then `maillon sources repair {name}`, or Try again on a flow's page, "
+                    "registers it.",
+                )
             sub = s.get(SubscriptionRow, (key.connection_id, key.event)) or SubscriptionRow(
                 connection_id=key.connection_id,
                 event=key.event,
@@ -218,7 +238,8 @@ class Sources(Service):
             with self.session() as s:
                 keys = s.exec(
                     select(FlowRow.source_key).where(
-                        col(FlowRow.enabled), col(FlowRow.source_key).startswith(f"{row.id}:")
+                        or_(col(FlowRow.enabled), col(FlowRow.paused_at).is_not(None)),
+                        col(FlowRow.source_key).startswith(f"{row.id}:"),
                     )
                 ).all()
             return {SourceKey.parse(k).event for k in keys if k}
@@ -248,4 +269,25 @@ class Sources(Service):
                     status = SubscriptionStatus.UNREGISTERED
                 key = SourceKey(row.id, event)
                 await self.sync(self._record, key, prefix + event, status, refused.get(event))
+            if report.created or report.deleted:
+                await self.sync(self._drift_found, row, report)
         return SourceSync(row, report)
+
+    def _drift_found(self, row: ConnectionRow, report: SyncReport) -> None:
+        """Tell the alerts what a repair found out of line (and put right) at the app."""
+        changes = [f"registered again: {event} ({url})" for event, url in report.created]
+        changes += [f"removed: {event} ({url})" for event, url in report.deleted]
+        with self.session(write=True) as s:
+            self._alert(
+                s.connection(),
+                source_subject(row.id, "*"),
+                f"the webhooks registered at {row.app} for “{row.name}” had drifted",
+                "A repair put them in line with the enabled flows:\n" + "\n".join(changes),
+            )
+            s.commit()
+
+    @staticmethod
+    def _alert(conn: Connection, subject: str, label: str, error: str) -> None:
+        settings = read_settings(conn)
+        if settings is not None:
+            add_to_batch(conn, settings, subject, label=label, error=error, now=time.time())

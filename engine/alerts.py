@@ -1,0 +1,379 @@
+"""Failure alerts: where they go, how failures are batched, and the sender that tells them.
+
+A failure (a run that failed, an app that refused a webhook registration) adds to the batch of
+its *subject* (one flow, or one event of one app account) in the transaction that records it
+(:func:`add_to_batch`). A batch is due at once when its subject was quiet, else one interval
+after the last message; each process's :class:`AlertSender` looks for due batches every few
+seconds, takes one under a lease (so that of several processes one sends it), sends one message
+with the count and the latest error, and keeps whatever failed meanwhile for the next message.
+A storm of a thousand failures is thus one message per interval, and a batch survives restarts.
+
+Messages go through a connector action like any step (Slack, SMTP or Gmail), found through the
+registry: :data:`ALERT_ACTIONS` names the action for each kind of connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Engine, or_, select, update
+
+from maillon.engine.db import driver_execute, driver_query, for_writes
+from maillon.engine.flows import StepSpec
+from maillon.engine.links import flow_url, run_url
+from maillon.engine.models import AlertRow, ConnectionRow, FlowRow
+
+if TYPE_CHECKING:
+    # The executor records failures, which add to alert batches: imported for types only.
+    from maillon.engine.executor import Executor
+
+__all__ = [
+    "ALERT_ACTIONS",
+    "SETTINGS_KEY",
+    "AlertMessage",
+    "AlertSender",
+    "AlertSettings",
+    "add_to_batch",
+    "alert_step",
+    "flow_subject",
+    "read_settings",
+    "source_subject",
+]
+
+log = logging.getLogger(__name__)
+
+#: The action that carries an alert, by kind of connection.
+ALERT_ACTIONS = {
+    "slack": "slack.send_message",
+    "smtp": "smtp.send_email",
+    "google": "gmail.send_email",
+}
+#: Where the alert settings are kept in ``install_settings``.
+SETTINGS_KEY = "alerts"
+#: Longest latest error kept in a batch (the run's page has all of it).
+_MAX_ERROR = 2000
+
+
+class AlertSettings(BaseModel):
+    """Where failure alerts go: a Slack channel, or e-mail addresses, through a connection."""
+
+    connection: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Name of a Slack, SMTP or Google connection that sends the alerts.",
+    )
+    to: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="A Slack channel (#ops, or its ID) or e-mail addresses, comma-separated.",
+        examples=["#ops", "backoffice@example.com"],
+    )
+    interval: float = Field(
+        3600.0,
+        ge=1,
+        le=7 * 86400,
+        description="Seconds between two messages about the same flow: the failures in "
+        "between are told together, with their count and the latest error.",
+    )
+
+
+def flow_subject(flow_id: str) -> str:
+    """The batch of a flow's failed runs."""
+    return f"flow:{flow_id}"
+
+
+def source_subject(connection_id: str, event: str) -> str:
+    """The batch of an app's refusals to post one event to this install."""
+    return f"source:{connection_id}:{event}"
+
+
+def read_settings(conn: Connection) -> AlertSettings | None:
+    """The alert settings, read in ``conn``'s transaction (``None``: alerts are off)."""
+    rows = driver_query(conn, "SELECT value FROM install_settings WHERE key = ?", [SETTINGS_KEY])
+    return AlertSettings.model_validate_json(rows[0][0]) if rows else None
+
+
+# One statement adds a failure whatever the row's state, so that two processes failing runs of
+# the same flow at once never lose a count. Due: at once when nothing was sent in the last
+# interval, else one interval after the last message; a batch already due keeps its time.
+_ADD = (
+    "INSERT INTO alerts (subject, flow_id, label, count, first_at, last_at, latest, "
+    "latest_run_id, paused, due_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (subject) DO UPDATE SET count = alerts.count + 1, label = excluded.label, "
+    "first_at = COALESCE(alerts.first_at, excluded.first_at), last_at = excluded.last_at, "
+    "latest = excluded.latest, latest_run_id = excluded.latest_run_id, "
+    "paused = (alerts.paused OR excluded.paused), "
+    "due_at = COALESCE(alerts.due_at, CASE WHEN alerts.last_sent_at + ? > excluded.due_at "
+    "THEN alerts.last_sent_at + ? ELSE excluded.due_at END)"
+)
+
+
+def add_to_batch(
+    conn: Connection,
+    settings: AlertSettings,
+    subject: str,
+    *,
+    label: str,
+    error: str,
+    now: float,
+    flow_id: str | None = None,
+    run_id: str | None = None,
+    paused: bool = False,
+) -> None:
+    """Count one failure in ``subject``'s batch, in ``conn``'s transaction."""
+    interval = settings.interval
+    driver_execute(
+        conn,
+        _ADD,
+        [
+            subject,
+            flow_id,
+            label[:300],
+            now,
+            now,
+            error[:_MAX_ERROR],
+            run_id,
+            paused,
+            now,
+            interval,
+            interval,
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """An alert in words: a title (an e-mail's subject) and its text."""
+
+    title: str
+    text: str
+
+
+def _count(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+def _utc(ts: float | None) -> str:
+    if ts is None:
+        return "?"
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def compose(row: AlertRow, name: str | None, base_url: str) -> AlertMessage:
+    """The message telling ``row``'s batch; ``name``: its flow's name now (``None`` if gone)."""
+    if row.subject.startswith("source:"):
+        return AlertMessage(
+            title=f"Maillon: {row.label}",
+            text=f"{row.label[:1].upper()}{row.label[1:]} ({_count(row.count)}, the last time "
+            f"at {_utc(row.last_at)}).\n{row.latest}",
+        )
+    flow = name or row.label
+    lines = [
+        f"The flow “{flow}” failed {_count(row.count)} between {_utc(row.first_at)} and "
+        f"{_utc(row.last_at)}."
+        if row.count > 1
+        else f"The flow “{flow}” failed at {_utc(row.last_at)}.",
+        f"Latest error: {row.latest}",
+    ]
+    if row.latest_run_id:
+        lines.append(f"The run: {run_url(base_url, row.latest_run_id)}")
+    if row.paused and row.flow_id:
+        lines.append(
+            "Maillon paused the flow after too many failed runs in a row: its new deliveries "
+            "are held, not lost. Once the cause is fixed, resume it (its held runs then run) "
+            f"on {flow_url(base_url, row.flow_id)}, or with `maillon flows resume "
+            f"{row.flow_id}`."
+        )
+    return AlertMessage(
+        title=f"Maillon: “{flow}” failed {_count(row.count)}", text="\n".join(lines)
+    )
+
+
+def alert_step(settings: AlertSettings, app: str, message: AlertMessage) -> StepSpec:
+    """The step that sends ``message`` through the settings' connection (of kind ``app``).
+
+    Its input is given as it is, never rendered: an error's words may hold ``{{``.
+    """
+    action = ALERT_ACTIONS.get(app)
+    if action is None:
+        kinds = ", ".join(sorted(ALERT_ACTIONS))
+        raise ValueError(
+            f"connection {settings.connection!r} is a {app} connection: alerts go through "
+            f"a {kinds} connection"
+        )
+    if app == "slack":
+        data: dict[str, Any] = {
+            "channel": settings.to,
+            "text": f"*{message.title}*\n{message.text}",
+        }
+    else:
+        data = {"to": settings.to, "subject": message.title, "text": message.text}
+    return StepSpec(key="alert", action=action, connection=settings.connection, input=data)
+
+
+_alerts = AlertRow.__table__  # type: ignore[attr-defined]
+_flows = FlowRow.__table__  # type: ignore[attr-defined]
+_connections = ConnectionRow.__table__  # type: ignore[attr-defined]
+
+
+class AlertSender:
+    """Sends the due batches of failures; one per process, safe with several processes."""
+
+    def __init__(
+        self,
+        db: Engine,
+        executor: Executor,
+        base_url: str,
+        *,
+        poll_interval: float,
+        lease_seconds: float = 120.0,
+        retry_delay: float = 60.0,
+    ) -> None:
+        self._db = db
+        self._executor = executor
+        self._base_url = base_url
+        self._poll = poll_interval
+        self._lease = lease_seconds
+        self._retry = retry_delay
+        self.name = f"{socket.gethostname()}:{os.getpid()}:alerts:{id(self):x}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send due batches every ``poll_interval`` seconds until ``stop`` is set."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._poll)
+            if stop.is_set():
+                return
+            try:
+                await self.send_due()
+            except Exception:
+                # A database hiccup must not end the loop: the batches wait for the next look.
+                log.exception("sending failure alerts failed; trying again shortly")
+
+    async def send_due(self, now: float | None = None) -> int:
+        """Send every batch due at ``now`` (default: the time); return how many were sent."""
+        now = time.time() if now is None else now
+        claimed, settings, app, names = await asyncio.to_thread(self._claim, now)
+        sent = 0
+        for row in claimed:
+            assert settings is not None
+            message = compose(row, names.get(row.flow_id or ""), self._base_url)
+            error, transient = await self.deliver(settings, app, message)
+            await asyncio.to_thread(self._settle, row, settings, now, error, transient)
+            sent += error is None
+        return sent
+
+    async def deliver(
+        self, settings: AlertSettings, app: str | None, message: AlertMessage
+    ) -> tuple[str | None, bool]:
+        """Send one message; return why it could not be sent (``None``: sent) and whether that
+        is worth another try soon."""
+        if app is None:
+            return f"no connection named {settings.connection!r}", False
+        try:
+            step = alert_step(settings, app, message)
+        except ValueError as exc:
+            return str(exc), False
+        trial = await self._executor.call_once(step, f"alert:{time.time_ns()}")
+        return trial.error, trial.transient
+
+    def _claim(
+        self, now: float
+    ) -> tuple[list[AlertRow], AlertSettings | None, str | None, dict[str, str]]:
+        """Take the due batches under a lease; with the settings, the connection's kind, and
+        the names of the flows concerned."""
+        with for_writes(self._db).begin() as conn:
+            settings = read_settings(conn)
+            if settings is None:
+                return [], None, None, {}
+            pick = (
+                select(_alerts.c.subject)
+                .where(
+                    _alerts.c.due_at <= now,
+                    _alerts.c.count > 0,
+                    or_(_alerts.c.lease_expires_at.is_(None), _alerts.c.lease_expires_at < now),
+                )
+                .order_by(_alerts.c.due_at)
+                .limit(50)
+            )
+            if conn.dialect.name == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            subjects = list(conn.execute(pick).scalars())
+            if not subjects:
+                return [], settings, None, {}
+            conn.execute(
+                update(_alerts)
+                .where(_alerts.c.subject.in_(subjects))
+                .values(lease_owner=self.name, lease_expires_at=now + self._lease)
+            )
+            rows = [
+                AlertRow.model_validate(r._mapping)
+                for r in conn.execute(select(_alerts).where(_alerts.c.subject.in_(subjects)))
+            ]
+            app = conn.execute(
+                select(_connections.c.app).where(_connections.c.name == settings.connection)
+            ).scalar()
+            flow_ids = [r.flow_id for r in rows if r.flow_id]
+            found = conn.execute(
+                select(_flows.c.id, _flows.c.name).where(_flows.c.id.in_(flow_ids))
+            )
+            names = {flow_id: name for flow_id, name in found}
+        return rows, settings, app, names
+
+    def _settle(
+        self,
+        row: AlertRow,
+        settings: AlertSettings,
+        now: float,
+        error: str | None,
+        transient: bool,
+    ) -> None:
+        """Record the outcome: failures told are taken off the batch (those that came while
+        the message was sent stay for the next one, due an interval later); a message that
+        could not be sent is tried again later, the batch still growing meanwhile."""
+        mine = (_alerts.c.subject == row.subject) & (_alerts.c.lease_owner == self.name)
+        with for_writes(self._db).begin() as conn:
+            if error is None:
+                left = _alerts.c.count - row.count
+                conn.execute(
+                    update(_alerts)
+                    .where(mine)
+                    .values(
+                        count=left,
+                        paused=False,
+                        last_sent_at=now,
+                        send_error=None,
+                        first_at=None,
+                        due_at=None,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                    )
+                )
+                # Failures added meanwhile: the next message, an interval from now.
+                conn.execute(
+                    update(_alerts)
+                    .where(_alerts.c.subject == row.subject, _alerts.c.count > 0)
+                    .values(first_at=_alerts.c.last_at, due_at=now + settings.interval)
+                )
+                return
+            log.warning("alert about %s not sent: %s", row.subject, error)
+            delay = min(self._retry, settings.interval) if transient else settings.interval
+            conn.execute(
+                update(_alerts)
+                .where(mine)
+                .values(
+                    send_error=error[:_MAX_ERROR],
+                    due_at=now + delay,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            )
