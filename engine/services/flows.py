@@ -138,6 +138,16 @@ class Flows(Service):
         )
         return [self._view(r, subs) for r in rows]
 
+    async def paused(self) -> list[FlowRow]:
+        """The flows Maillon paused after too many failed runs in a row, latest first."""
+
+        def read() -> list[FlowRow]:
+            with self.session() as s:
+                q = select(FlowRow).where(col(FlowRow.paused_at).is_not(None))
+                return list(s.exec(q.order_by(col(FlowRow.paused_at).desc())))
+
+        return await self.sync(read)
+
     async def names(self) -> dict[str, str]:
         """Every flow's name by id, in alphabetical order (for choosing a flow in a list)."""
 
@@ -358,12 +368,23 @@ class Flows(Service):
             await self._sources.refresh(SourceKey.parse(key))
 
     def _warnings(self, row: FlowRow) -> list[str]:
-        """Fields the flow's templates read that its sample event does not have.
+        """Fields the flow's templates read that its sample event does not have, and for an
+        error flow, the flows it names that do not exist (a file may create them later).
 
-        The sample is the app's catalog sample for app triggers, else the flow's latest event.
+        The sample is the app's catalog sample for app triggers, an example failure for error
+        flows, else the flow's latest event.
         """
         spec = parse_flow(row.id, row.version, row.definition)
-        return field_warnings(spec, self._registry, self._sample(row, spec))
+        warnings = []
+        if isinstance(spec.trigger, RunFailedTrigger) and spec.trigger.flows:
+            with self.session() as s:
+                known = {ref for pair in s.exec(select(FlowRow.id, FlowRow.name)) for ref in pair}
+            warnings = [
+                f"trigger.flows: no flow is named {name!r}: its failures would start this flow"
+                for name in spec.trigger.flows
+                if name not in known
+            ]
+        return warnings + field_warnings(spec, self._registry, self._sample(row, spec))
 
     def _sample(self, row: FlowRow, spec: FlowSpec) -> dict[str, Any] | None:
         sample: Any = None

@@ -197,3 +197,13 @@ def test_pausing_holds_the_runs_already_queued(make_settings: Callable[..., Sett
         assert statuses == [RunStatus.FAILED, RunStatus.HELD, RunStatus.HELD]
     finally:
         runtime.close()
+
+
+def test_an_error_flow_naming_an_unknown_flow_is_saved_with_a_warning(
+    services: Blocking, fake_server: FakeServer
+) -> None:
+    catcher = error_flow(services, fake_server.url, flows=["confirm investment", "nowhere"])
+    make_flow(services, FAILING, name="confirm investment")
+    assert services.flows.get(catcher).warnings == [
+        "trigger.flows: no flow is named 'nowhere': its failures would start this flow"
+    ]
