@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -29,6 +28,8 @@ from sqlalchemy import Connection, Engine, or_, select, update
 
 from maillon.engine.db import driver_execute, driver_query, for_writes
 from maillon.engine.flows import StepSpec
+from maillon.engine.i18n import format_when, ngettext, use_locale
+from maillon.engine.i18n import gettext as _
 from maillon.engine.links import flow_url, run_url
 from maillon.engine.models import AlertRow, ConnectionRow, FlowRow
 
@@ -44,9 +45,12 @@ __all__ = [
     "AlertSettings",
     "add_to_batch",
     "alert_step",
+    "compose",
     "flow_subject",
+    "owner_language",
     "read_settings",
     "source_subject",
+    "test_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -158,43 +162,65 @@ class AlertMessage:
     text: str
 
 
-def _count(n: int) -> str:
-    return "once" if n == 1 else f"{n} times"
-
-
-def _utc(ts: float | None) -> str:
-    if ts is None:
-        return "?"
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def owner_language(conn: Connection) -> tuple[str | None, str | None]:
+    """The owner's language and time zone (alerts are written for them), read in ``conn``."""
+    rows = driver_query(conn, "SELECT locale, time_zone FROM users WHERE role = 'owner'")
+    return (rows[0][0], rows[0][1]) if rows else (None, None)
 
 
 def compose(row: AlertRow, name: str | None, base_url: str) -> AlertMessage:
-    """The message telling ``row``'s batch; ``name``: its flow's name now (``None`` if gone)."""
+    """The message telling ``row``'s batch, in the language of the moment (the sender sets the
+    owner's); ``name``: its flow's name now (``None`` once the flow is gone)."""
+    last = format_when(row.last_at or 0)
     if row.subject.startswith("source:"):
-        return AlertMessage(
-            title=f"Maillon: {row.label}",
-            text=f"{row.label[:1].upper()}{row.label[1:]} ({_count(row.count)}, the last time "
-            f"at {_utc(row.last_at)}).\n{row.latest}",
+        # Its words were written, in the owner's language, when the app refused.
+        what = row.label[:1].upper() + row.label[1:]
+        head = ngettext(
+            "%(what)s (at %(when)s).",
+            "%(what)s (%(num)s times, the last at %(when)s).",
+            row.count,
+            what=what,
+            when=last,
         )
+        return AlertMessage(_("Maillon: %(what)s", what=row.label), f"{head}\n{row.latest}")
     flow = name or row.label
     lines = [
-        f"The flow “{flow}” failed {_count(row.count)} between {_utc(row.first_at)} and "
-        f"{_utc(row.last_at)}."
-        if row.count > 1
-        else f"The flow “{flow}” failed at {_utc(row.last_at)}.",
-        f"Latest error: {row.latest}",
+        ngettext(
+            "The flow “%(flow)s” failed at %(last)s.",
+            "The flow “%(flow)s” failed %(num)s times between %(first)s and %(last)s.",
+            row.count,
+            flow=flow,
+            first=format_when(row.first_at or row.last_at or 0),
+            last=last,
+        ),
+        _("Latest error: %(error)s", error=row.latest),
     ]
     if row.latest_run_id:
-        lines.append(f"The run: {run_url(base_url, row.latest_run_id)}")
+        lines.append(_("The run: %(url)s", url=run_url(base_url, row.latest_run_id)))
     if row.paused and row.flow_id:
         lines.append(
-            "Maillon paused the flow after too many failed runs in a row: its new deliveries "
-            "are held, not lost. Once the cause is fixed, resume it (its held runs then run) "
-            f"on {flow_url(base_url, row.flow_id)}, or with `maillon flows resume "
-            f"{row.flow_id}`."
+            _(
+                "Maillon paused the flow after too many failed runs in a row: its new "
+                "deliveries are held, not lost. Once the cause is fixed, resume it (its held "
+                "runs then run) on %(url)s, or with `maillon flows resume %(id)s`.",
+                url=flow_url(base_url, row.flow_id),
+                id=row.flow_id,
+            )
         )
+    title = ngettext(
+        "Maillon: “%(flow)s” failed",
+        "Maillon: “%(flow)s” failed %(num)s times",
+        row.count,
+        flow=flow,
+    )
+    return AlertMessage(title, "\n".join(lines))
+
+
+def test_message() -> AlertMessage:
+    """A test alert, in the language of the moment, so that whoever receives it knows."""
     return AlertMessage(
-        title=f"Maillon: “{flow}” failed {_count(row.count)}", text="\n".join(lines)
+        _("Maillon: test alert"),
+        _("This is a test: failure alerts of Maillon reach this address. Nothing failed."),
     )
 
 
@@ -205,10 +231,14 @@ def alert_step(settings: AlertSettings, app: str, message: AlertMessage) -> Step
     """
     action = ALERT_ACTIONS.get(app)
     if action is None:
-        kinds = ", ".join(sorted(ALERT_ACTIONS))
         raise ValueError(
-            f"connection {settings.connection!r} is a {app} connection: alerts go through "
-            f"a {kinds} connection"
+            _(
+                "connection %(name)r is a %(app)s connection: alerts go through a %(kinds)s "
+                "connection",
+                name=settings.connection,
+                app=app,
+                kinds=", ".join(sorted(ALERT_ACTIONS)),
+            )
         )
     if app == "slack":
         data: dict[str, Any] = {
@@ -223,6 +253,18 @@ def alert_step(settings: AlertSettings, app: str, message: AlertMessage) -> Step
 _alerts = AlertRow.__table__  # type: ignore[attr-defined]
 _flows = FlowRow.__table__  # type: ignore[attr-defined]
 _connections = ConnectionRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """Batches taken to be told, and what their messages need: the settings, the kind of
+    their connection, the flows' names now, and the owner's language and time zone."""
+
+    rows: list[AlertRow]
+    settings: AlertSettings | None
+    app: str | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    language: tuple[str | None, str | None] = (None, None)
 
 
 class AlertSender:
@@ -262,13 +304,14 @@ class AlertSender:
     async def send_due(self, now: float | None = None) -> int:
         """Send every batch due at ``now`` (default: the time); return how many were sent."""
         now = time.time() if now is None else now
-        claimed, settings, app, names = await asyncio.to_thread(self._claim, now)
+        claim = await asyncio.to_thread(self._claim, now)
         sent = 0
-        for row in claimed:
-            assert settings is not None
-            message = compose(row, names.get(row.flow_id or ""), self._base_url)
-            error, transient = await self.deliver(settings, app, message)
-            await asyncio.to_thread(self._settle, row, settings, now, error, transient)
+        for row in claim.rows:
+            assert claim.settings is not None
+            with use_locale(*claim.language):
+                message = compose(row, claim.names.get(row.flow_id or ""), self._base_url)
+            error, transient = await self.deliver(claim.settings, claim.app, message)
+            await asyncio.to_thread(self._settle, row, claim.settings, now, error, transient)
             sent += error is None
         return sent
 
@@ -278,7 +321,7 @@ class AlertSender:
         """Send one message; return why it could not be sent (``None``: sent) and whether that
         is worth another try soon."""
         if app is None:
-            return f"no connection named {settings.connection!r}", False
+            return _("no connection named %(name)r", name=settings.connection), False
         try:
             step = alert_step(settings, app, message)
         except ValueError as exc:
@@ -286,15 +329,12 @@ class AlertSender:
         trial = await self._executor.call_once(step, f"alert:{time.time_ns()}")
         return trial.error, trial.transient
 
-    def _claim(
-        self, now: float
-    ) -> tuple[list[AlertRow], AlertSettings | None, str | None, dict[str, str]]:
-        """Take the due batches under a lease; with the settings, the connection's kind, and
-        the names of the flows concerned."""
+    def _claim(self, now: float) -> _Claim:
+        """Take the due batches under a lease, with what their messages need."""
         with for_writes(self._db).begin() as conn:
             settings = read_settings(conn)
             if settings is None:
-                return [], None, None, {}
+                return _Claim([], None)
             pick = (
                 select(_alerts.c.subject)
                 .where(
@@ -309,7 +349,7 @@ class AlertSender:
                 pick = pick.with_for_update(skip_locked=True)
             subjects = list(conn.execute(pick).scalars())
             if not subjects:
-                return [], settings, None, {}
+                return _Claim([], settings)
             conn.execute(
                 update(_alerts)
                 .where(_alerts.c.subject.in_(subjects))
@@ -327,7 +367,7 @@ class AlertSender:
                 select(_flows.c.id, _flows.c.name).where(_flows.c.id.in_(flow_ids))
             )
             names = {flow_id: name for flow_id, name in found}
-        return rows, settings, app, names
+            return _Claim(rows, settings, app, names, owner_language(conn))
 
     def _settle(
         self,

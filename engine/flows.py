@@ -177,6 +177,17 @@ class StepSpec(BaseModel):
         return value
 
 
+class RetentionSpec(BaseModel):
+    """How long this flow's runs are kept, when it differs from the install's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int | None = Field(
+        None, ge=1, le=36500, description="Days to keep runs that ended well, with their events."
+    )
+    failed_days: int | None = Field(None, ge=1, le=36500, description="Days to keep failed runs.")
+
+
 class FlowSpec(BaseModel):
     """A flow's definition: what it listens to and what it does (stored as JSON per version).
 
@@ -194,6 +205,7 @@ class FlowSpec(BaseModel):
     max_attempts: int | None = Field(
         None, ge=1, le=100, description="Attempts per step on transient errors (default 5)."
     )
+    retention: RetentionSpec | None = None
     on_failure: FailurePolicy | None = Field(
         None, description="Alerts and auto-pause; none: alerts on, never paused."
     )

@@ -93,7 +93,7 @@ def create_app(
             AlertController,
             *ui_routes(runtime),
         ],
-        middleware=[Authenticate(services.accounts, services.tokens, csrf)],
+        middleware=[Authenticate(services.accounts, services.tokens, csrf, runtime.settings)],
         template_config=templates(),
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"runtime": runtime}),

@@ -27,6 +27,7 @@ from maillon.engine.services.flows import Flows
 from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.install import Install
 from maillon.engine.services.oauth import OAuth
+from maillon.engine.services.retention import Retention
 from maillon.engine.services.runs import Runs
 from maillon.engine.services.sources import Sources
 from maillon.engine.services.stats import Stats
@@ -41,6 +42,7 @@ __all__ = [
     "Hooks",
     "Install",
     "OAuth",
+    "Retention",
     "Runs",
     "Services",
     "Sources",
@@ -65,3 +67,4 @@ class Services:
     accounts: Accounts
     install: Install
     alerts: Alerts
+    retention: Retention

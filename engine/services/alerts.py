@@ -19,14 +19,17 @@ from maillon.connectors.registry import Registry
 from maillon.engine.alerts import (
     ALERT_ACTIONS,
     SETTINGS_KEY,
-    AlertMessage,
     AlertSender,
     AlertSettings,
     alert_step,
     flow_subject,
+    owner_language,
     read_settings,
+    test_message,
 )
 from maillon.engine.errors import Invalid
+from maillon.engine.i18n import gettext as _
+from maillon.engine.i18n import use_locale
 from maillon.engine.models import AlertRow, ConnectionRow, InstallSettingRow
 from maillon.engine.services.base import Service
 from maillon.engine.validation import describe
@@ -41,13 +44,6 @@ class AlertState:
     settings: AlertSettings | None
     #: Subjects with failures waiting, or a message that could not be sent, newest first.
     batches: list[AlertRow]
-
-
-#: Written with a test alert, so that whoever receives it knows it is one.
-TEST_MESSAGE = AlertMessage(
-    title="Maillon: test alert",
-    text="This is a test: failure alerts of Maillon reach this address. Nothing failed.",
-)
 
 
 class Alerts(Service):
@@ -108,17 +104,18 @@ class Alerts(Service):
 
     def _check(self, settings: AlertSettings, app: str | None) -> None:
         if app is None:
-            raise Invalid([], {"connection": f"no connection named {settings.connection!r}"})
+            reason = _("no connection named %(name)r", name=settings.connection)
+            raise Invalid([], {"connection": reason})
         try:
-            step = alert_step(settings, app, TEST_MESSAGE)
-            _, action = self._registry.resolve(step.action)
+            step = alert_step(settings, app, test_message())
+            _connector, action = self._registry.resolve(step.action)
         except (ValueError, LookupError) as exc:
             raise Invalid([], {"connection": str(exc)}) from exc
         try:
             action.Input.model_validate(step.input)
         except ValidationError as exc:
-            what = "a Slack channel" if app == "slack" else "e-mail addresses"
-            raise Invalid([], {"to": f"{describe(exc)} (give {what})"}) from exc
+            what = _("give a Slack channel") if app == "slack" else _("give e-mail addresses")
+            raise Invalid([], {"to": f"{describe(exc)} ({what})"}) from exc
 
     async def turn_off(self) -> None:
         """Send no more alerts; failures waiting to be told are forgotten."""
@@ -135,15 +132,19 @@ class Alerts(Service):
         """Send a test alert now; return why it could not be sent (``None``: it was)."""
         settings = await self.settings()
         if settings is None:
-            raise Invalid(["alerts are off: say first where they go"])
+            raise Invalid([_("alerts are off: say first where they go")])
 
-        def app() -> str | None:
+        def read() -> tuple[str | None, tuple[str | None, str | None]]:
             with self.session() as s:
-                return s.exec(
+                app = s.exec(
                     select(ConnectionRow.app).where(ConnectionRow.name == settings.connection)
                 ).first()
+                return app, owner_language(s.connection())
 
-        error, _ = await self._sender.deliver(settings, await self.sync(app), TEST_MESSAGE)
+        app, language = await self.sync(read)
+        with use_locale(*language):
+            message = test_message()
+        error, _transient = await self._sender.deliver(settings, app, message)
         return error
 
     @staticmethod

@@ -19,7 +19,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +30,12 @@ from sqlmodel import col, or_, select
 from maillon.connectors.base import AppTrigger, Connector, SyncReport
 from maillon.connectors.errors import ConnectorError
 from maillon.connectors.registry import Registry
-from maillon.engine.alerts import add_to_batch, read_settings, source_subject
+from maillon.engine.alerts import add_to_batch, owner_language, read_settings, source_subject
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.errors import NotFound
 from maillon.engine.hooks import SourceKey, hook_url
+from maillon.engine.i18n import gettext as _
+from maillon.engine.i18n import use_locale
 from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow, SubscriptionStatus
 from maillon.engine.services.base import Service
 
@@ -61,8 +63,9 @@ class Sources(Service):
         self._resolver = resolver
         self._base_url = base_url
         # Apps offer no transaction over their API: never register one (account, event) from
-        # two tasks at once, or it could be created twice. These locks cover one process;
-        # across processes `maillon sources repair` removes a duplicate that slips through.
+        # two tasks at once, or it could be created twice. The tasks of this process queue on
+        # these locks (without holding a database connection each); processes sharing
+        # PostgreSQL then take an advisory lock on the same key.
         self._locks: defaultdict[SourceKey, threading.Lock] = defaultdict(threading.Lock)
 
     def source_connector(self, app: str) -> Connector | None:
@@ -86,11 +89,12 @@ class Sources(Service):
         Returns the subscription as recorded (``failed`` with the app's reason on refusal).
         """
         lock = self._locks[key]
-        # Waiting for the lock in a thread keeps the event loop free while another task
-        # registers the same event.
+        # Waiting for the locks in a thread keeps the event loop free while another task or
+        # process registers the same event.
         await anyio.to_thread.run_sync(lock.acquire)
         try:
-            return await self._refresh(key)
+            async with self.across_processes(f"subscription {key}"):
+                return await self._refresh(key)
         finally:
             lock.release()
 
@@ -144,15 +148,28 @@ class Sources(Service):
         with self.session(write=True) as s:
             if status == SubscriptionStatus.FAILED and error:
                 account = s.get(ConnectionRow, key.connection_id)
-                name = account.name if account else key.connection_id
-                app = account.app if account else "the app"
+                words = {
+                    "app": account.app if account else "?",
+                    "name": account.name if account else key.connection_id,
+                    "event": key.event,
+                }
                 self._alert(
                     s.connection(),
                     source_subject(key.connection_id, key.event),
-                    f"{app} refused to send {key.event} to Maillon (connection “{name}”)",
-                    f"{error}\nUntil this is fixed, {app} does not send {key.event} to Maillon. "
-                    f"Then `maillon sources repair {name}`, or Try again on a flow's page, "
-                    "registers it.",
+                    lambda: _(
+                        "%(app)s refused to send %(event)s to Maillon (connection “%(name)s”)",
+                        **words,
+                    ),
+                    lambda: (
+                        error
+                        + "\n"
+                        + _(
+                            "Until this is fixed, %(app)s does not send %(event)s to Maillon. Then "
+                            "`maillon sources repair %(name)s`, or Try again on a flow's page, "
+                            "registers it.",
+                            **words,
+                        )
+                    ),
                 )
             sub = s.get(SubscriptionRow, (key.connection_id, key.event)) or SubscriptionRow(
                 connection_id=key.connection_id,
@@ -259,8 +276,8 @@ class Sources(Service):
             return SourceSync(row, None, message)
         if not dry_run:
             # The report already says what the app now has: record it, without asking again.
-            refused = {event: reason for event, _, reason in report.failed}
-            for event in events | {e for e, _ in report.deleted}:
+            refused = {event: reason for event, _url, reason in report.failed}
+            for event in events | {e for e, _url in report.deleted}:
                 if event in refused:
                     status = SubscriptionStatus.FAILED
                 elif event in events:
@@ -275,19 +292,37 @@ class Sources(Service):
 
     def _drift_found(self, row: ConnectionRow, report: SyncReport) -> None:
         """Tell the alerts what a repair found out of line (and put right) at the app."""
-        changes = [f"registered again: {event} ({url})" for event, url in report.created]
-        changes += [f"removed: {event} ({url})" for event, url in report.deleted]
+
+        def changes() -> str:
+            lines = [_("A repair put them in line with the enabled flows:")]
+            lines += [
+                _("registered again: %(event)s (%(url)s)", event=e, url=u)
+                for e, u in report.created
+            ]
+            lines += [_("removed: %(event)s (%(url)s)", event=e, url=u) for e, u in report.deleted]
+            return "\n".join(lines)
+
         with self.session(write=True) as s:
             self._alert(
                 s.connection(),
                 source_subject(row.id, "*"),
-                f"the webhooks registered at {row.app} for “{row.name}” had drifted",
-                "A repair put them in line with the enabled flows:\n" + "\n".join(changes),
+                lambda: _(
+                    "the webhooks registered at %(app)s for “%(name)s” had drifted",
+                    app=row.app,
+                    name=row.name,
+                ),
+                changes,
             )
             s.commit()
 
     @staticmethod
-    def _alert(conn: Connection, subject: str, label: str, error: str) -> None:
+    def _alert(
+        conn: Connection, subject: str, label: Callable[[], str], error: Callable[[], str]
+    ) -> None:
+        """Add to ``subject``'s alert batch, its words written in the owner's language (the
+        batch keeps them as they are: written now, they are the app's words of the moment)."""
         settings = read_settings(conn)
         if settings is not None:
-            add_to_batch(conn, settings, subject, label=label, error=error, now=time.time())
+            with use_locale(*owner_language(conn)):
+                said, why = label(), error()
+            add_to_batch(conn, settings, subject, label=said, error=why, now=time.time())

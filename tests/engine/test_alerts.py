@@ -19,6 +19,7 @@ from maillon.engine.errors import Invalid
 from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
+from tests.support.accounts import OWNER
 from tests.support.db import run_until
 from tests.support.flows import ECHO, deliver, make_flow, wait_status
 from tests.support.probe import calls, probe
@@ -170,3 +171,22 @@ def test_a_test_alert_goes_at_once(
     assert services.alerts.send_test() is None
     [message] = fake_server.received(*POST)
     assert "test alert" in message.json()["text"]
+
+
+def test_alerts_are_written_in_the_owner_s_language_and_time_zone(
+    runtime: Runtime, services: Blocking, fake_server: FakeServer
+) -> None:
+    fake_server.on(*POST, OK)
+    owner = services.accounts.set_up(*OWNER).user
+    services.accounts.set_preferences(owner, "fr", "Europe/Paris")
+    alerts_to_slack(services, fake_server.url)
+    flow_id, token = make_flow(services, FAILING, name="confirmer", on_failure={"pause_after": 2})
+    for i in range(2):
+        wait_status(runtime, services, deliver(runtime, token, {"n": i}).run_ids[0], "failed")
+    assert send_due(runtime) == 1
+    text = fake_server.received(*POST)[0].json()["text"]
+    assert text.startswith("*Maillon\u00a0: «\u00a0confirmer\u00a0» a échoué 2 fois*")
+    assert "Dernière erreur\u00a0: step notify: probe refused" in text
+    assert f"maillon flows resume {flow_id}" in text and "retenues, pas perdues" in text
+    assert services.alerts.send_test() is None
+    assert "alerte de test" in fake_server.received(*POST)[-1].json()["text"]

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from maillon.engine.alerts import AlertSettings
 from maillon.engine.errors import Invalid
+from maillon.engine.i18n import gettext as _
 from maillon.engine.services import Services
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render
 
@@ -60,10 +61,10 @@ class AlertsController(Controller):
         except Invalid as exc:
             refused = dict(exc.fields)
         if refused:
-            said: list[Flash] = [("error", "Not saved: see the reasons next to the inputs.")]
+            said: list[Flash] = [("error", _("Not saved: see the reasons next to the inputs."))]
             context = await _page(services)
             return render(request, PAGE, said=said, values=values, refused=refused, **context)
-        return redirect("/settings/alerts", ("success", "Saved: failures are told there now."))
+        return redirect("/settings/alerts", ("success", _("Saved: failures are told there now.")))
 
     @post("/test")
     async def test(self, services: ServicesDep) -> Response[bytes]:
@@ -73,11 +74,14 @@ class AlertsController(Controller):
         except Invalid as exc:
             return redirect("/settings/alerts", ("error", f"{exc}."))
         if error is not None:
-            return redirect("/settings/alerts", ("error", f"The test alert was not sent: {error}"))
-        return redirect("/settings/alerts", ("success", "Test alert sent: check that it arrived."))
+            said = _("The test alert was not sent: %(error)s", error=error)
+            return redirect("/settings/alerts", ("error", said))
+        return redirect(
+            "/settings/alerts", ("success", _("Test alert sent: check that it arrived."))
+        )
 
     @post("/off")
     async def off(self, services: ServicesDep) -> Response[bytes]:
         """Send no more alerts."""
         await services.alerts.turn_off()
-        return redirect("/settings/alerts", ("success", "Alerts are off."))
+        return redirect("/settings/alerts", ("success", _("Alerts are off.")))

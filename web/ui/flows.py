@@ -32,6 +32,8 @@ from maillon.engine.flows import (
     RunFailedTrigger,
     WebhookTrigger,
 )
+from maillon.engine.i18n import gettext as _
+from maillon.engine.i18n import ngettext
 from maillon.engine.services import Services
 from maillon.engine.services.editor import Sample
 from maillon.engine.services.flows import FlowView
@@ -117,7 +119,7 @@ async def _editor(
     for c in connections:
         by_kind[c.row.app].append(c.row.name)
     triggers = [(f"{c.key}.{t.key}", t, c) for c in connectors.values() for t in c.triggers]
-    current = next((t for key, t, _ in triggers if key == draft.trigger_type), None)
+    current = next((t for key, t, _connector in triggers if key == draft.trigger_type), None)
     names = await services.flows.names()
     # An error flow's choice of flows: the others, and any it names that this list lacks.
     others = [name for other, name in names.items() if other != flow_id]
@@ -140,7 +142,7 @@ async def _editor(
         "triggers": triggers,
         "events": current().events() if current else [],
         "trigger_kind": next(
-            (c.connection_kind for k, _, c in triggers if k == draft.trigger_type), ""
+            (c.connection_kind for k, _trigger, c in triggers if k == draft.trigger_type), ""
         ),
         "connections": by_kind,
         "other_flows": others,
@@ -166,7 +168,7 @@ def _tested(draft: Draft) -> dict[str, Any]:
 
 def _apply(draft: Draft, op: str) -> None:
     """A structural change asked by an editor button (``add:slack.send_message``, ``up:2``)."""
-    verb, _, arg = op.partition(":")
+    verb, _sep, arg = op.partition(":")
     if verb == "add" and arg:
         draft.add_step(arg)
     elif verb in ("up", "down", "remove") and arg.isdigit():
@@ -233,13 +235,13 @@ class FlowsController(Controller):
                 "flows/new.html",
                 section="flows",
                 triggers=triggers,
-                said=[("error", f"Name: {r}") for r in reasons],
+                said=[("error", _("Name: %(reason)s", reason=r)) for r in reasons],
                 values=data,
             )
         view = await services.flows.save(document)
         suffix = f"?trigger={chosen}" if chosen else ""
         return redirect(
-            f"/flows/{view.row.id}{suffix}", ("success", "Flow created. Add its steps.")
+            f"/flows/{view.row.id}{suffix}", ("success", _("Flow created. Add its steps."))
         )
 
     @post("/import")
@@ -254,18 +256,22 @@ class FlowsController(Controller):
         content = await upload.read(MAX_IMPORT + 1) if upload else b""
         if not content or len(content) > MAX_IMPORT:
             return redirect(
-                "/flows", ("error", f"Choose a YAML file of at most {MAX_IMPORT // 1024} KB.")
+                "/flows",
+                ("error", _("Choose a YAML file of at most %(size)s KB.", size=MAX_IMPORT // 1024)),
             )
         try:
             results = await services.flows.import_yaml(content.decode("utf-8", "replace"))
         except Invalid as exc:
-            return redirect("/flows", ("error", f"The file was not imported: {exc}."))
+            refused = _("The file was not imported: %(reason)s.", reason=exc)
+            return redirect("/flows", ("error", refused))
         said: list[Flash] = []
         for r in results:
             if r.view is not None:
-                said.append(("success", f"Imported “{r.name}”."))
+                said.append(("success", _("Imported “%(name)s”.", name=r.name)))
             else:
-                said.append(("error", f"“{r.name}” was not imported: {'; '.join(r.problems)}."))
+                reasons = "; ".join(r.problems)
+                refused = _("“%(name)s” was not imported: %(why)s.", name=r.name, why=reasons)
+                said.append(("error", refused))
         return redirect("/flows", *said[:5])
 
     @get("/{flow_id:str}")
@@ -306,7 +312,7 @@ class FlowsController(Controller):
         """One input rendered against the sample, as it is typed."""
         data = await form(request)
         draft = Draft.read(data)
-        index_text, _, name = field.removeprefix("steps-").partition("-input-")
+        index_text, _sep, name = field.removeprefix("steps-").partition("-input-")
         if not index_text.isdigit() or int(index_text) >= len(draft.steps):
             return render(request, "flows/_preview.html", preview=None, field=field)
         index = int(index_text)
@@ -340,7 +346,7 @@ class FlowsController(Controller):
                 request,
                 "flows/_test.html",
                 trial=None,
-                problems=reasons or ["fix the step's inputs first"],
+                problems=reasons or [_("fix the step's inputs first")],
                 index=index,
             )
         sample = await _sample(services, draft, flow_id)
@@ -377,7 +383,7 @@ class FlowsController(Controller):
                 for step in fresh.steps:
                     step.tested = tested.get(step.key, "")
                 context = await _editor(services, saved, fresh)
-                said: list[Flash] = [("success", "Saved.")]
+                said: list[Flash] = [("success", _("Saved."))]
                 if request.htmx:
                     return render(request, EDITOR, said=said, oob_messages=True, **context)
                 return redirect(f"/flows/{flow_id}", *said)
@@ -386,7 +392,11 @@ class FlowsController(Controller):
         refused: list[Flash] = [
             (
                 "error",
-                f"Not saved: {count} problem{'s' if count > 1 else ''}, shown next to the inputs.",
+                ngettext(
+                    "Not saved: %(num)s problem, shown next to the inputs.",
+                    "Not saved: %(num)s problems, shown next to the inputs.",
+                    count,
+                ),
             )
         ]
         return render(
@@ -419,8 +429,15 @@ class FlowsController(Controller):
         except FlowValidationError as exc:
             reason = exc.problems[0].split(": ", 1)[-1]
             return redirect(f"/flows/{flow_id}", ("error", reason[:1].upper() + reason[1:] + "."))
-        state = "on" if on else "off (its events are kept, held, until it is on again)"
-        said: Flash = ("success", f"“{view.row.name}” is {state}.")
+        said: Flash = (
+            "success",
+            _("“%(name)s” is on.", name=view.row.name)
+            if on
+            else _(
+                "“%(name)s” is off (its events are kept, held, until it is on again).",
+                name=view.row.name,
+            ),
+        )
         data = await form(request)
         if request.htmx and request.htmx.target == "flow-rows":
             search = data.get("q", "")[:200]
@@ -445,7 +462,11 @@ class FlowsController(Controller):
         view = await services.flows.get(flow_id)
         await services.flows.delete(flow_id)
         return redirect(
-            "/flows", ("success", f"“{view.row.name}” is deleted; its runs stay in the history.")
+            "/flows",
+            (
+                "success",
+                _("“%(name)s” is deleted; its runs stay in the history.", name=view.row.name),
+            ),
         )
 
     @get("/{flow_id:str}/export")
@@ -493,9 +514,12 @@ class FlowsController(Controller):
             )
         sub = view.subscription
         if sub is not None and sub.error:
-            return redirect(f"/flows/{flow_id}", ("error", f"The app refused again: {sub.error}"))
+            return redirect(
+                f"/flows/{flow_id}",
+                ("error", _("The app refused again: %(error)s", error=sub.error)),
+            )
         return redirect(
-            f"/flows/{flow_id}", ("success", "The app now posts this event to Maillon.")
+            f"/flows/{flow_id}", ("success", _("The app now posts this event to Maillon."))
         )
 
     @post("/{flow_id:str}/resume")
@@ -505,8 +529,13 @@ class FlowsController(Controller):
         """Switch a paused flow on again and run what it held; back where the button was."""
         back = safe_path((await form(request)).get("back"), f"/flows/{flow_id}")
         view, count = await services.flows.resume(flow_id)
-        held = f"{count} held run{'s' if count != 1 else ''} queued"
-        return redirect(back, ("success", f"“{view.row.name}” is on again; {held}."))
+        said = ngettext(
+            "“%(name)s” is on again; %(num)s held run queued.",
+            "“%(name)s” is on again; %(num)s held runs queued.",
+            count,
+            name=view.row.name,
+        )
+        return redirect(back, ("success", said))
 
     @post("/{flow_id:str}/release")
     async def release(
@@ -516,4 +545,7 @@ class FlowsController(Controller):
         flow's page, or a held run's)."""
         back = safe_path((await form(request)).get("next"), f"/flows/{flow_id}")
         count = await services.runs.release_held(flow_id)
-        return redirect(back, ("success", f"{count} held run{'s' if count != 1 else ''} queued."))
+        return redirect(
+            back,
+            ("success", ngettext("%(num)s held run queued.", "%(num)s held runs queued.", count)),
+        )

@@ -1,7 +1,7 @@
 """flows: error-flow flag, failures in a row, paused; alert batches; install settings
 
 Revision ID: 0015
-Revises: 0008
+Revises: 0014
 Create Date: 2026-11-29 22:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0008"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
