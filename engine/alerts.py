@@ -268,7 +268,11 @@ class _Claim:
 
 
 class AlertSender:
-    """Sends the due batches of failures; one per process, safe with several processes."""
+    """Sends the due batches of failures; one per process, safe with several processes.
+
+    ``lease_seconds`` must outlast the sending of a message (a step's timeout), or another
+    process could take the batch and tell it twice.
+    """
 
     def __init__(
         self,
@@ -277,8 +281,8 @@ class AlertSender:
         base_url: str,
         *,
         poll_interval: float,
-        lease_seconds: float = 120.0,
-        retry_delay: float = 60.0,
+        lease_seconds: float,
+        retry_delay: float,
     ) -> None:
         self._db = db
         self._executor = executor
@@ -384,7 +388,7 @@ class AlertSender:
         with for_writes(self._db).begin() as conn:
             if error is None:
                 left = _alerts.c.count - row.count
-                conn.execute(
+                told = conn.execute(
                     update(_alerts)
                     .where(mine)
                     .values(
@@ -398,12 +402,13 @@ class AlertSender:
                         lease_expires_at=None,
                     )
                 )
-                # Failures added meanwhile: the next message, an interval from now.
-                conn.execute(
-                    update(_alerts)
-                    .where(_alerts.c.subject == row.subject, _alerts.c.count > 0)
-                    .values(first_at=_alerts.c.last_at, due_at=now + settings.interval)
-                )
+                if told.rowcount:
+                    # Failures added meanwhile: the next message, an interval from now.
+                    conn.execute(
+                        update(_alerts)
+                        .where(_alerts.c.subject == row.subject, _alerts.c.count > 0)
+                        .values(first_at=_alerts.c.last_at, due_at=now + settings.interval)
+                    )
                 return
             log.warning("alert about %s not sent: %s", row.subject, error)
             delay = min(self._retry, settings.interval) if transient else settings.interval

@@ -90,6 +90,7 @@ class Runtime:
             self.executor,
             settings.base_url,
             poll_interval=settings.alert_poll_interval,
+            lease_seconds=settings.step_timeout + 60,
             retry_delay=settings.alert_retry_delay,
         )
         tokens = Tokens(self.db)

@@ -36,6 +36,7 @@ class Install:
     url: str
     api: httpx.Client
     slack: FakeServer
+    services: Blocking
 
     def messages(self, channel: str) -> list[str]:
         return [
@@ -51,7 +52,8 @@ def install(make_settings: Callable[..., Settings], fake_server: FakeServer) -> 
         return make_settings(alert_poll_interval=0.1, **values)
 
     with serve_at_public_url(settings) as (url, _, app):
-        _, token = Blocking(app.state.runtime.services).tokens.create("e2e")
+        services = Blocking(app.state.runtime.services)
+        _, token = services.tokens.create("e2e")
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=10) as api:
             r = api.post(
@@ -65,7 +67,7 @@ def install(make_settings: Callable[..., Settings], fake_server: FakeServer) -> 
             assert r.status_code == 201, r.text
             alerts = {"connection": "team-slack", "to": "#alerts", "interval": 1}
             assert api.put("/api/alerts", json=alerts).status_code == 200
-            yield Install(url, api, fake_server)
+            yield Install(url, api, fake_server, services)
 
 
 def post_flow(api: httpx.Client, doc: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +151,9 @@ def test_failures_reach_the_error_flow_and_the_alerts_and_a_paused_flow_holds_th
     assert install.messages("#sales") == ["amount 4"]
 
 
-def test_a_refused_particeep_registration_raises_an_alert(install: Install) -> None:
+def test_a_refused_particeep_registration_and_the_drift_a_repair_puts_right_raise_alerts(
+    install: Install,
+) -> None:
     with FakeParticeep(KEY, SECRET) as particeep:
         values = {"api_key": KEY, "api_secret": SECRET, "environment": "custom"}
         r = install.api.post(
@@ -161,8 +165,11 @@ def test_a_refused_particeep_registration_raises_an_alert(install: Install) -> N
             },
         )
         assert r.status_code == 201, r.text
-        for i in range(5):  # the event's five webhooks are taken by the customer's own tools
+        # The event's five webhooks are taken by the customer's own tools.
+        taken = [
             particeep.add_webhook("transaction_created", f"https://crm.example/{i}")
+            for i in range(5)
+        ]
         flow = post_flow(
             install.api,
             {
@@ -184,6 +191,17 @@ def test_a_refused_particeep_registration_raises_an_alert(install: Install) -> N
         )
         assert flow["subscription"]["status"] == "failed"
 
-    [alert] = wait_for(lambda: install.messages("#alerts"), what="the registration alert")
-    assert "particeep refused to send transaction_created to Maillon" in alert
-    assert "at most 5 per event" in alert and "maillon sources repair particeep-prod" in alert
+        [alert] = wait_for(lambda: install.messages("#alerts"), what="the registration alert")
+        assert "particeep refused to send transaction_created to Maillon" in alert
+        assert "at most 5 per event" in alert and "maillon sources repair particeep-prod" in alert
+
+        # The customer frees a slot; the repair (run from cron, say) registers the event and
+        # says what it put right.
+        particeep.remove_webhook(taken[0]["id"])
+        [result] = install.services.sources.sync_accounts("particeep-prod", dry_run=False)
+        assert [event for event, _ in result.report.created] == ["transaction_created"]
+        drift = wait_for(
+            lambda: [t for t in install.messages("#alerts") if "had drifted" in t],
+            what="the drift alert",
+        )
+    assert "registered again: transaction_created" in drift[0]
