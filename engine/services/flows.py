@@ -382,7 +382,8 @@ class Flows(Service):
             with self.session() as s:
                 known = {ref for pair in s.exec(select(FlowRow.id, FlowRow.name)) for ref in pair}
             warnings = [
-                f"trigger.flows: no flow is named {name!r}: its failures would start this flow"
+                "trigger.flows: "
+                + _("no flow is named %(name)r: its failures would start this flow", name=name)
                 for name in spec.trigger.flows
                 if name not in known
             ]
