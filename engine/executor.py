@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import msgspec
@@ -33,7 +33,9 @@ from maillon.connectors.errors import AccessTokenRejected, ConnectorError, Trans
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
+from maillon.engine.failures import Failure
 from maillon.engine.flows import StepSpec, parse_flow
+from maillon.engine.links import run_url
 from maillon.engine.logs import log_ids
 from maillon.engine.metrics import Metrics
 from maillon.engine.models import RunStatus, StepStatus
@@ -104,6 +106,8 @@ class StepTrial:
     output: Any = None
     error: str | None = None
     details: dict[str, object] | None = None
+    #: Whether the error is worth another try later (network, timeout, 429, 5xx).
+    transient: bool = False
 
 
 def template_context(
@@ -135,6 +139,7 @@ class Executor:
         budget: Budget = DEFAULT_BUDGET,
         box: SecretBox | None = None,
         metrics: Metrics | None = None,
+        base_url: str,
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -147,6 +152,7 @@ class Executor:
         self._budget = budget
         self._box = box
         self._metrics = metrics or Metrics()
+        self._base_url = base_url
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -155,8 +161,9 @@ class Executor:
     async def execute(self, run: ClaimedRun, owner: str) -> bool:
         """Execute ``run`` from its first unfinished step; never raises except on cancellation.
 
-        Returns whether the run was queued again for a later attempt (a transient error), so
-        that the worker knows to look at the queue's next due time.
+        Returns whether runs were queued meanwhile: this one again for a later attempt (a
+        transient error), or error flows' runs for its failure; the worker then looks at the
+        queue again.
         """
         try:
             with log_ids(run_id=run.id, event_id=run.event_id, flow_id=run.flow_id):
@@ -177,18 +184,19 @@ class Executor:
         """
         reason = f"the engine could not go on with this run ({type(exc).__name__}: {exc})"
         try:
-            await self._finish(run, owner, None, RunStatus.FAILED, reason[:2000])
+            await self._fail(run, owner, None, reason[:2000], "permanent")
         except Exception:
             log.exception("run %s: could not be marked failed; its lease will expire", run.id)
 
     async def _execute(self, run: ClaimedRun, owner: str) -> bool:
         if not run.flow_definition:
-            await self._finish(run, owner, None, RunStatus.FAILED, "the flow was deleted")
-            return False
+            return await self._fail(run, owner, None, "the flow was deleted", "permanent")
         flow = parse_flow(run.flow_id, run.flow_version, run.flow_definition)
         if not flow.steps:
             # A flow being built has no step yet: its (released) runs have nothing to do.
-            await self._finish(run, owner, None, RunStatus.SUCCEEDED, None)
+            await self._writer.submit(
+                RecordStep(run.id, owner, self._lease, None, RunStatus.SUCCEEDED)
+            )
             return False
         # A first claim has no ledger yet: skip the read on the common path.
         ledger = await anyio.to_thread.run_sync(self._read_ledger, run.id) if run.claims > 1 else {}
@@ -236,8 +244,10 @@ class Executor:
                 reason = f"step {step.key}: {exc}"
                 if exc.transient:
                     reason += f" (gave up after {attempt} attempt{'s' if attempt > 1 else ''})"
-                await self._finish(run, owner, record, RunStatus.FAILED, reason)
-                return False
+                kind: Literal["permanent", "exhausted"] = (
+                    "exhausted" if exc.transient else "permanent"
+                )
+                return await self._fail(run, owner, record, reason, kind, step)
             context["steps"][step.key] = output
             record = StepRecord(
                 key=step.key,
@@ -256,16 +266,52 @@ class Executor:
                 self._metrics.run_finished(status)
         return False
 
-    async def _finish(
+    async def _fail(
         self,
         run: ClaimedRun,
         owner: str,
         record: StepRecord | None,
-        status: RunStatus,
-        error: str | None,
-    ) -> None:
-        await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status, error))
-        self._metrics.run_finished(status)
+        reason: str,
+        kind: Literal["permanent", "exhausted"],
+        step: StepSpec | None = None,
+    ) -> bool:
+        """Record the run's failure, with what it sets off; return whether runs were queued."""
+        failure = Failure(
+            error=reason,
+            kind=kind,
+            run_url=run_url(self._base_url, run.id),
+            event_id=run.event_id,
+            step=step.key if step else None,
+            action=step.action if step else None,
+            attempts=record.attempts if record else 0,
+        )
+        queued = await self._writer.submit(
+            RecordStep(run.id, owner, self._lease, record, RunStatus.FAILED, reason, None, failure)
+        )
+        self._metrics.run_finished(RunStatus.FAILED)
+        return queued > 0
+
+    async def call_once(self, step: StepSpec, trial_id: str) -> StepTrial:
+        """Run one action once with ``step.input`` as it is (not a template): a message Maillon
+        writes itself, such as an alert, whose words must not be read as template syntax.
+
+        Nothing is recorded and nothing is retried: the outcome is returned.
+        """
+        try:
+            connector, action_cls = self._registry.resolve(step.action)
+        except LookupError as exc:
+            return StepTrial(step.input, None, str(exc))
+        # The connection's secrets are masked in what comes back, as for any step.
+        redactor = Redactor()
+        try:
+            with redactor.active():
+                output = await self._call(
+                    trial_id, step, connector, action_cls, step.input, 1, redactor
+                )
+        except _StepFailed as exc:
+            failure = exc.redacted(redactor)
+            return StepTrial(step.input, None, str(failure), failure.details, failure.transient)
+        return StepTrial(step.input, redactor.value(output))
 
     async def try_step(self, step: StepSpec, context: dict[str, Any], trial_id: str) -> StepTrial:
         """Run one step once, for real, outside any run (the editor's "test this step").

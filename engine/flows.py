@@ -11,7 +11,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -36,10 +36,14 @@ from maillon.engine.templating import TemplateRenderError, compile_check, refere
 __all__ = [
     "MAX_FILE_CHARS",
     "MAX_FLOW_CHARS",
+    "RUN_FAILED",
+    "AnyTrigger",
     "AppEventTrigger",
+    "FailurePolicy",
     "FlowDocument",
     "FlowSpec",
     "FlowValidationError",
+    "RunFailedTrigger",
     "StepSpec",
     "WebhookTrigger",
     "dump_yaml",
@@ -107,15 +111,71 @@ class AppEventTrigger(BaseModel):
     )
 
 
+#: The type of the trigger fed by Maillon itself when a run fails.
+RUN_FAILED: Final = "maillon.run_failed"
+
+
+class RunFailedTrigger(BaseModel):
+    """Runs the flow (an "error flow") when a run of another flow fails.
+
+    The event describes the failure: the flow, the run and a link to its page, the failed step,
+    the error, the attempts and the original event (see :mod:`maillon.engine.failures`). A run
+    of an error flow that fails starts no error flow, so that failures never loop.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["maillon.run_failed"] = RUN_FAILED
+    flows: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Only failures of these flows (names or ids); none: every flow's.",
+    )
+    failure: Literal["any", "permanent", "exhausted"] = Field(
+        "any",
+        description="`permanent`: runs that failed at once (bad input, refused credentials); "
+        "`exhausted`: runs that gave up after their retries on transient errors; `any`: both.",
+    )
+
+    def matches(self, flow_id: str, flow_name: str, failure: str) -> bool:
+        """Whether a failure of the flow ``flow_id`` (named ``flow_name``), of kind
+        ``failure`` (``permanent`` or ``exhausted``), starts this trigger's flow."""
+        if self.flows and flow_id not in self.flows and flow_name not in self.flows:
+            return False
+        return self.failure in ("any", failure)
+
+
 def _trigger_kind(value: Any) -> str:
     kind = value.get("type", "webhook") if isinstance(value, dict) else getattr(value, "type", "")
+    if kind == RUN_FAILED:
+        return "run_failed"
     return "webhook" if kind == "webhook" else "app"
 
 
 Trigger = Annotated[
-    Annotated[WebhookTrigger, Tag("webhook")] | Annotated[AppEventTrigger, Tag("app")],
+    Annotated[WebhookTrigger, Tag("webhook")]
+    | Annotated[AppEventTrigger, Tag("app")]
+    | Annotated[RunFailedTrigger, Tag("run_failed")],
     Discriminator(_trigger_kind),
 ]
+AnyTrigger = WebhookTrigger | AppEventTrigger | RunFailedTrigger
+
+
+class FailurePolicy(BaseModel):
+    """What happens when the flow's runs fail, besides its error flows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alert: bool = Field(
+        True, description="Tell the install's alert recipient (if one is set) about failures."
+    )
+    pause_after: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="Switch the flow off after this many failed runs in a row; its deliveries "
+        "are then held until it is resumed. None (the default): never.",
+    )
 
 
 class StepSpec(BaseModel):
@@ -166,6 +226,14 @@ class FlowSpec(BaseModel):
         None, ge=1, le=100, description="Attempts per step on transient errors (default 5)."
     )
     retention: RetentionSpec | None = None
+    on_failure: FailurePolicy | None = Field(
+        None, description="Alerts and auto-pause; none: alerts on, never paused."
+    )
+
+    @property
+    def failure_policy(self) -> FailurePolicy:
+        """The flow's :class:`FailurePolicy`, the default one when it sets none."""
+        return self.on_failure or FailurePolicy()
 
     def check(self, registry: Registry, connections: dict[str, str]) -> None:
         """Check actions, input fields, connections (name → app), template syntax and the
@@ -215,17 +283,17 @@ def size_problem(raw: Any) -> str | None:
 
 
 def _trigger_problems(
-    trigger: WebhookTrigger | AppEventTrigger, registry: Registry, connections: dict[str, str]
+    trigger: AnyTrigger, registry: Registry, connections: dict[str, str]
 ) -> list[str]:
     if isinstance(trigger, AppEventTrigger):
         return _check_app_trigger(trigger, registry, connections)
     problems: list[str] = []
-    if trigger.dedup:
+    if isinstance(trigger, WebhookTrigger) and trigger.dedup:
         try:
             compile_check(trigger.dedup, "trigger.dedup")
         except TemplateRenderError as exc:
             problems.append(str(exc))
-    if trigger.signature is not None:
+    if isinstance(trigger, WebhookTrigger) and trigger.signature is not None:
         name = trigger.signature.connection
         app = connections.get(name)
         if app is None:
@@ -315,8 +383,11 @@ def _duplicate_keys(keys: list[Any]) -> list[str]:
 
 
 def trigger_types(registry: Registry) -> list[str]:
-    """Every trigger type a flow may have: ``webhook`` and each installed app trigger."""
-    return ["webhook"] + [f"{c.key}.{t.key}" for c in registry.all() for t in c.triggers]
+    """Every trigger type a flow may have: ``webhook``, ``maillon.run_failed`` and each
+    installed app trigger."""
+    return ["webhook", RUN_FAILED] + [
+        f"{c.key}.{t.key}" for c in registry.all() for t in c.triggers
+    ]
 
 
 def field_warnings(
@@ -419,7 +490,7 @@ class FlowDocument(FlowSpec):
         return FlowSpec.model_validate(self.model_dump(exclude={"enabled"}))
 
 
-_TRIGGER: TypeAdapter[WebhookTrigger | AppEventTrigger] = TypeAdapter(Trigger)
+_TRIGGER: TypeAdapter[AnyTrigger] = TypeAdapter(Trigger)
 _KEY_RULE = "lower-case letters, digits and _, starting with a letter, at most 64 characters"
 
 
@@ -492,8 +563,14 @@ def _lenient(
 
 
 def _trigger_fields(item: dict[str, Any]) -> set[str]:
-    app = item.get("type", "webhook") != "webhook"
-    return set((AppEventTrigger if app else WebhookTrigger).model_fields)
+    return set(_TRIGGER_MODELS[_trigger_kind(item)].model_fields)
+
+
+_TRIGGER_MODELS: dict[str, type[BaseModel]] = {
+    "webhook": WebhookTrigger,
+    "app": AppEventTrigger,
+    "run_failed": RunFailedTrigger,
+}
 
 
 def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Registry) -> list[str]:
@@ -511,7 +588,7 @@ def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Regi
         if loc[:1] == ["trigger"]:
             if unknown_kind:
                 continue
-            if len(loc) > 1 and loc[1] in ("webhook", "app"):
+            if len(loc) > 1 and loc[1] in _TRIGGER_MODELS:
                 del loc[1]  # the union's tags say which model, which the type already says
         problems.append(_plain(raw, loc, err))
     return problems
@@ -575,8 +652,9 @@ def _model_at(raw: Mapping[str, Any], loc: list[Any]) -> type[BaseModel]:
         return StepSpec
     if loc[:1] == ["trigger"]:
         trigger = raw.get("trigger")
-        app = isinstance(trigger, dict) and trigger.get("type", "webhook") != "webhook"
-        return AppEventTrigger if app else WebhookTrigger
+        return _TRIGGER_MODELS[_trigger_kind(trigger if isinstance(trigger, dict) else {})]
+    if loc[:1] == ["on_failure"]:
+        return FailurePolicy
     return FlowDocument
 
 

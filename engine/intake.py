@@ -38,6 +38,7 @@ __all__ = [
     "UnknownHook",
     "hook_dedup_scope",
     "render_dedup",
+    "store_event",
 ]
 
 log = logging.getLogger(__name__)
@@ -274,13 +275,16 @@ class SourceDelivery(_Intake):
         listened = sorted(
             {str(SourceKey(sources[d.token][0], d.event)) for d in deliveries if d.token in sources}
         )
+        # (flow id, held) of the flows that take the event: enabled ones run it, paused ones
+        # hold it until they are resumed; disabled ones do not listen.
         flows: dict[str, list[tuple[str, bool]]] = defaultdict(list)
         if listened:
-            sql = "SELECT source_key, id, enabled FROM flows WHERE " + _in(
+            sql = "SELECT source_key, id, enabled, paused_at FROM flows WHERE " + _in(
                 "source_key", len(listened)
             )
-            for key, flow_id, enabled in driver_query(conn, sql, listened):
-                flows[key].append((flow_id, bool(enabled)))
+            for key, flow_id, enabled, paused_at in driver_query(conn, sql, listened):
+                if enabled or paused_at is not None:
+                    flows[key].append((flow_id, not enabled))
         targets: list[_Target | _Rejection | Exception] = []
         for d in deliveries:
             source = sources.get(d.token)
@@ -294,7 +298,7 @@ class SourceDelivery(_Intake):
                 _Target(
                     source=f"{d.app}:{d.event}",
                     flow_id=None,
-                    runs=[(flow_id, False) for flow_id, enabled in listening if enabled],
+                    runs=listening,
                     dedup=(f"source:{source_id}:{d.event}", key) if key else None,
                     window=d.dedup_window,
                 )
@@ -325,6 +329,14 @@ def _signature_problem(spec: SignatureSpec, sealed: dict[str, str], d: Delivery)
     if not isinstance(secret, str) or not secret:
         return f"the connection {spec.connection!r} has no signing secret"
     return signature_problem(spec, secret, d.raw, d.meta["headers"])
+
+
+def store_event(conn: Connection, source: str, body: Any, runs: list[tuple[str, bool]]) -> Accepted:
+    """Store an event the engine itself raised (a run's failure) and queue its runs — ``(flow
+    id, held)`` — in the caller's transaction: the path of a delivery, without a sender."""
+    op = _Intake(token="", body=body, body_text=_encode(body), meta={})
+    [accepted] = _store(conn, [op], [_Target(source=source, flow_id=None, runs=runs)])
+    return cast("Accepted", accepted)
 
 
 def _seen(

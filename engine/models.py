@@ -16,10 +16,12 @@ __all__ = [
     "RARE_STATUSES",
     "RARE_STATUS_KEY",
     "REJECTED_BODY_CHARS",
+    "AlertRow",
     "ApiToken",
     "ConnectionRow",
     "EventRow",
     "FlowRow",
+    "InstallSettingRow",
     "OAuthStateRow",
     "PasswordLinkRow",
     "RejectedDeliveryRow",
@@ -80,6 +82,14 @@ class FlowRow(SQLModel, table=True):
     version: int = 1
     created_at: float
     updated_at: float
+    #: Whether the trigger is ``maillon.run_failed``: a failing run finds its error flows by it.
+    error_flow: bool = Field(default=False, index=True)
+    #: Failed runs in a row (a success resets it): what auto-pause counts.
+    failures_in_row: int = 0
+    #: When Maillon switched the flow off after too many failures in a row (``None``: it did
+    #: not). A paused flow is off, but its deliveries are held rather than dropped and its app
+    #: registrations stay, so that resuming it loses nothing.
+    paused_at: float | None = None
 
 
 class ConnectionRow(SQLModel, table=True):
@@ -331,6 +341,49 @@ class SignInFailureRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=400)
     at: float = Field(index=True)
+
+
+class AlertRow(SQLModel, table=True):
+    """Failures waiting to be told, batched per subject (a flow, or an app registration).
+
+    A failure adds to its subject's row in the transaction that records it; a process sends
+    the row's message once it is due (at most one per subject per interval) under a lease, so
+    that with several processes a batch is sent by one of them, and a restart loses nothing.
+    """
+
+    __tablename__ = "alerts"
+
+    #: ``flow:<flow id>`` or ``source:<connection id>:<event>``.
+    subject: str = Field(primary_key=True, max_length=300)
+    flow_id: str | None = Field(default=None, max_length=36)
+    #: What the subject is called in the message if it is gone by then (a deleted flow).
+    label: str = Field(max_length=300)
+    #: Failures since the last message, and the latest one's words and run.
+    count: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+    latest: str | None = Field(default=None, sa_type=Text)
+    latest_run_id: str | None = Field(default=None, max_length=36)
+    #: Whether the flow was paused since the last message (the message says how to resume).
+    paused: bool = False
+    #: When the next message may go (``None``: nothing to tell).
+    due_at: float | None = Field(default=None, index=True)
+    last_sent_at: float | None = None
+    #: Why the last message could not be sent (the channel refused it), if it could not.
+    send_error: str | None = Field(default=None, sa_type=Text)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: float | None = None
+
+
+class InstallSettingRow(SQLModel, table=True):
+    """A setting of the install kept in the database (set from the UI, the API or the CLI),
+    as JSON under its name: every process of an install reads the same value."""
+
+    __tablename__ = "install_settings"
+
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(sa_type=Text)
+    updated_at: float
 
 
 class OAuthStateRow(SQLModel, table=True):

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from maillon.engine.db import driver_execute, storable
+from maillon.engine.failures import Failure, record_failure, reset_failures
 from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow, StepStatus
 from maillon.engine.writer import Op
 
@@ -280,11 +281,14 @@ def _storable_value(value: Any) -> Any:
 
 
 @dataclass
-class RecordStep(Op[None]):
+class RecordStep(Op[int]):
     """Record a step's outcome and, in the same transaction, what it means for the run.
 
     ``run_status``: ``None`` keeps the run going (more steps follow); ``succeeded``/``failed``
     finish it; ``queued`` reschedules it at ``available_at`` (a transient error's backoff).
+    A failed run comes with its ``failure``, which sets off error flows, alerts and auto-pause
+    in the same transaction (:mod:`maillon.engine.failures`); a success ends the flow's
+    failures in a row. The result: how many runs the op queued (error flows' runs).
     """
 
     run_id: str
@@ -294,6 +298,7 @@ class RecordStep(Op[None]):
     run_status: RunStatus | None = None
     run_error: str | None = None
     available_at: float | None = None
+    failure: Failure | None = None
 
     def _run_values(self, now: float) -> dict[str, Any]:
         values: dict[str, Any] = {"lease_expires_at": now + self.lease_seconds}
@@ -307,7 +312,7 @@ class RecordStep(Op[None]):
             values["lease_expires_at"] = None
         return values
 
-    def apply(self, conn: Connection) -> None:
+    def apply(self, conn: Connection) -> int:
         now = time.time()
         owned = _update_runs(conn, self.owner, self._run_values(now), [self.run_id])
         if not owned:
@@ -315,6 +320,7 @@ class RecordStep(Op[None]):
         _count_finished(conn, [(flow_id, self.run_status) for _, flow_id in owned], now)
         if self.step is not None:
             conn.execute(_upsert_statement(conn), [_step_row(self.run_id, self.step)])
+        return _consequences(conn, [(self, owned[0][1])], now).get(self.run_id, 0)
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
@@ -342,11 +348,11 @@ def _record_many(conn: Connection, records: list[RecordStep]) -> list[Any]:
         values = r._run_values(now)
         key = (r.owner, *sorted(values.items()))
         groups.setdefault(key, (values, []))[1].append(r.run_id)
-    owned: set[str] = set()
+    owned: dict[str, str] = {}  # run id → flow id
     finished: list[tuple[str, RunStatus | None]] = []
     for (owner, *_), (values, run_ids) in groups.items():
         updated = _update_runs(conn, owner, values, run_ids)
-        owned.update(run_id for run_id, _ in updated)
+        owned.update(updated)
         finished.extend((flow_id, values.get("status")) for _, flow_id in updated)
     _count_finished(conn, finished, now)
     rows = [
@@ -354,7 +360,26 @@ def _record_many(conn: Connection, records: list[RecordStep]) -> list[Any]:
     ]
     if rows:
         conn.execute(_upsert_statement(conn), rows)
-    return [None if r.run_id in owned else LeaseLost(r.run_id) for r in records]
+    queued = _consequences(conn, [(r, owned[r.run_id]) for r in records if r.run_id in owned], now)
+    return [queued.get(r.run_id, 0) if r.run_id in owned else LeaseLost(r.run_id) for r in records]
+
+
+def _consequences(
+    conn: Connection, done: list[tuple[RecordStep, str]], now: float
+) -> dict[str, int]:
+    """What recorded runs (with their flow id) set off: a failure's error flows, alert and
+    auto-pause; a success ends its flow's failures in a row. Returns the runs each queued."""
+    queued: dict[str, int] = {}
+    succeeded = []
+    for record, flow_id in done:
+        if record.failure is not None and record.run_status == RunStatus.FAILED:
+            queued[record.run_id] = record_failure(
+                conn, record.run_id, flow_id, record.failure, now
+            )
+        elif record.run_status == RunStatus.SUCCEEDED:
+            succeeded.append(flow_id)
+    reset_failures(conn, succeeded)
+    return queued
 
 
 _run_updates: dict[tuple[str, ...], Any] = {}

@@ -8,6 +8,7 @@ import logging
 
 from maillon.connectors.outbound import OutboundPolicy, configure_outbound
 from maillon.connectors.registry import Registry, default_registry
+from maillon.engine.alerts import AlertSender
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
@@ -17,6 +18,7 @@ from maillon.engine.metrics import Metrics, PrometheusMetrics
 from maillon.engine.redaction import install_log_redaction
 from maillon.engine.services import (
     Accounts,
+    Alerts,
     Connections,
     Editor,
     Flows,
@@ -104,6 +106,15 @@ class Runtime:
             budget=self.budget,
             box=self.box,
             metrics=self.metrics,
+            base_url=settings.base_url,
+        )
+        self.alert_sender = AlertSender(
+            self.db,
+            self.executor,
+            settings.base_url,
+            poll_interval=settings.alert_poll_interval,
+            lease_seconds=settings.step_timeout + 60,
+            retry_delay=settings.alert_retry_delay,
         )
         tokens = Tokens(
             self.db,
@@ -111,10 +122,13 @@ class Runtime:
                 "wrong API tokens", settings.token_failures_per_client, settings.limit_window
             ),
         )
-        flows = Flows(self.db, self.registry, connections, sources, settings.base_url, self.box)
+        runs = Runs(self.db, self.wakeup)
+        flows = Flows(
+            self.db, self.registry, connections, sources, runs, settings.base_url, self.box
+        )
         self.services = Services(
             flows=flows,
-            runs=Runs(self.db, self.wakeup),
+            runs=runs,
             connections=connections,
             sources=sources,
             oauth=oauth,
@@ -142,6 +156,7 @@ class Runtime:
             monitoring=Monitoring(self.db, self.writer, self.metrics, settings),
             keys=Keys(self.db, self.box, settings),
             retention=Retention(self.db, self.writer, settings),
+            alerts=Alerts(self.db, self.registry, self.alert_sender),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
@@ -165,7 +180,8 @@ class Runtime:
         self.db.dispose()
 
     def start_workers(self, count: int | None = None) -> None:
-        """Start ``count`` worker loops in the running event loop, and the retention sweep."""
+        """Start ``count`` worker loops in the running event loop, the retention sweep and the
+        sender of failure alerts."""
         self._stop = asyncio.Event()
         if self.pg_wakeups is not None:
             self.pg_wakeups.start_listening()
@@ -183,6 +199,7 @@ class Runtime:
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
         if count:
             self._worker_tasks.append(asyncio.create_task(self._sweep_now_and_then(self._stop)))
+            self._worker_tasks.append(asyncio.create_task(self.alert_sender.run(self._stop)))
 
     async def _sweep_now_and_then(self, stop: asyncio.Event) -> None:
         """Retention, in every process with workers; one of them sweeps at a time."""

@@ -168,6 +168,18 @@ class Settings(BaseSettings):
         "are queued. Turn off behind a transaction-pooling proxy (PgBouncer in transaction "
         "mode), which cannot carry LISTEN: workers then find runs at their poll.",
     )
+    alert_poll_interval: float = Field(
+        5.0,
+        gt=0,
+        description="How often each process looks for failure alerts due: a failure is told "
+        "within about this long (with the others of the moment).",
+    )
+    alert_retry_delay: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds before an alert that could not be sent (the channel was "
+        "unreachable) is tried again.",
+    )
     google_client_id: str | None = Field(
         None,
         description="OAuth client for connecting Google accounts (unless a connection has one).",

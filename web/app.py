@@ -37,6 +37,7 @@ from maillon.engine.flows import FlowValidationError
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
 from maillon.web.api import (
+    AlertController,
     ConnectionController,
     ConnectorController,
     EventController,
@@ -128,6 +129,7 @@ def create_app(
             RunController,
             ConnectionController,
             ConnectorController,
+            AlertController,
             *ui_routes(runtime),
         ],
         middleware=[Authenticate(services.accounts, services.tokens, csrf, runtime.settings)],

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maillon.engine.services.accounts import Accounts
+from maillon.engine.services.alerts import Alerts
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.editor import Editor
 from maillon.engine.services.flows import Flows
@@ -36,6 +37,7 @@ from maillon.engine.services.tokens import Tokens
 
 __all__ = [
     "Accounts",
+    "Alerts",
     "Connections",
     "Editor",
     "Flows",
@@ -70,4 +72,5 @@ class Services:
     install: Install
     monitoring: Monitoring
     keys: Keys
+    alerts: Alerts
     retention: Retention

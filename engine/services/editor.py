@@ -29,12 +29,14 @@ from maillon.connectors.base import url_inputs
 from maillon.connectors.registry import Registry
 from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.executor import Executor, StepTrial, template_context
+from maillon.engine.failures import SAMPLE_EVENT
 from maillon.engine.flows import (
+    AnyTrigger,
     AppEventTrigger,
     FlowSpec,
     FlowValidationError,
+    RunFailedTrigger,
     StepSpec,
-    WebhookTrigger,
     field_warnings,
     load_yaml,
 )
@@ -123,12 +125,13 @@ class Editor(Service):
 
     async def sample(
         self,
-        trigger: WebhookTrigger | AppEventTrigger,
+        trigger: AnyTrigger,
         flow_id: str | None = None,
         event_id: str | None = None,
     ) -> Sample:
         """The event to preview against: ``event_id`` if given (one of the flow's), else the
-        flow's newest delivery, else the app's catalog sample for its event."""
+        flow's newest delivery, else the app's catalog sample for its event (for an error
+        flow, an example failure)."""
         if flow_id is not None:
             row = await self.sync(self._stored, flow_id, event_id)
             if row is not None:
@@ -141,6 +144,8 @@ class Editor(Service):
             for e in owner().events() if owner else ():
                 if e.name == trigger.event:
                     return Sample(body=dict(e.sample), origin="catalog")
+        if isinstance(trigger, RunFailedTrigger):
+            return Sample(body=SAMPLE_EVENT, origin="catalog")
         return _NO_SAMPLE
 
     def _stored(self, flow_id: str, event_id: str | None) -> EventRow | None:

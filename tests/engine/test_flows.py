@@ -16,6 +16,7 @@ from maillon.engine.errors import Invalid
 from maillon.engine.flows import (
     FlowSpec,
     FlowValidationError,
+    RunFailedTrigger,
     dump_yaml,
     field_warnings,
     load_yaml,
@@ -72,7 +73,8 @@ def test_every_problem_of_a_flow_is_reported_at_once_in_plain_words() -> None:
         "colour": "blue",
     }
     assert problems_of(doc) == [
-        "trigger.type: unknown trigger type 'schedule' (the types are: webhook)",
+        "trigger.type: unknown trigger type 'schedule' (the types are: webhook, "
+        "maillon.run_failed)",
         "steps[0] (Notify Sales).key: 'Notify Sales' is not a step key: keys are lower-case "
         "letters, digits and _, starting with a letter, at most 64 characters (for example "
         "'notify_sales')",
@@ -81,7 +83,7 @@ def test_every_problem_of_a_flow_is_reported_at_once_in_plain_words() -> None:
         "steps[3] (d).action: missing (every step needs an action: <connector>.<action>, e.g. "
         "slack.send_message)",
         "the flow: unknown field 'colour' (the fields are: name, description, trigger, steps, "
-        "max_attempts, retention, enabled)",
+        "max_attempts, retention, on_failure, enabled)",
         # The save checks of the parts that could be read come with them.
         "steps[1] (b): no connection named 'nope'",
         "steps[4] (b).key: the key 'b' is used by an earlier step",
@@ -116,7 +118,7 @@ def test_an_app_trigger_missing_its_fields_says_which() -> None:
         parse_document({**doc, "trigger": {"type": "particeep.evnt"}}, registry, {"p": "probe"})
     assert caught.value.problems == [
         "trigger.type: unknown trigger type 'particeep.evnt' (the types are: webhook, "
-        "particeep.event)"
+        "maillon.run_failed, particeep.event)"
     ]
 
 
@@ -285,3 +287,31 @@ def test_any_flow_document_is_read_or_refused_with_reasons(raw: dict[str, Any]) 
     except FlowValidationError as exc:
         problems = exc.problems
     assert problems
+
+
+def test_an_error_flow_and_a_failure_policy_read_and_say_their_mistakes() -> None:
+    doc = {
+        "name": "tell ops",
+        "trigger": {"type": "maillon.run_failed", "flows": ["confirm"], "failure": "exhausted"},
+        "on_failure": {"pause_after": 3},
+        "steps": [STEP],
+    }
+    read = parse_document(doc, REGISTRY, {"p": "probe"})
+    trigger = read.trigger
+    assert isinstance(trigger, RunFailedTrigger)
+    assert trigger.matches("id-1", "confirm", "exhausted")
+    assert not trigger.matches("id-1", "confirm", "permanent")
+    assert not trigger.matches("id-2", "other", "exhausted")
+    assert read.failure_policy.pause_after == 3 and read.failure_policy.alert
+    assert problems_of(
+        {
+            **doc,
+            "trigger": {"type": "maillon.run_failed", "failure": "sometimes", "event": "x"},
+            "on_failure": {"pause_after": 0, "mail": True},
+        }
+    ) == [
+        "trigger.failure: Input should be 'any', 'permanent' or 'exhausted'",
+        "trigger: unknown field 'event' (the fields are: type, flows, failure)",
+        "on_failure.pause_after: Input should be greater than or equal to 1",
+        "on_failure: unknown field 'mail' (the fields are: alert, pause_after)",
+    ]

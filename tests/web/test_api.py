@@ -11,7 +11,15 @@ from tests.support.probe import calls
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/flows", "/api/runs", "/api/events", "/api/connections", "/api/connectors", "/schema"],
+    [
+        "/api/flows",
+        "/api/runs",
+        "/api/events",
+        "/api/connections",
+        "/api/connectors",
+        "/api/alerts",
+        "/schema",
+    ],
 )
 def test_everything_but_hooks_needs_a_token(live: Live, path: str) -> None:
     assert httpx.get(live.url + path).status_code == 401

@@ -87,7 +87,8 @@ steps:
     result = cli("flows", "import", str(path), code=1)
     assert result.stderr.splitlines() == [
         f"{path}: 'Alerts' was not saved:",
-        "  trigger.type: unknown trigger type 'schedule' (the types are: webhook, particeep.event)",
+        "  trigger.type: unknown trigger type 'schedule' (the types are: webhook, "
+        "maillon.run_failed, particeep.event)",
         "  steps[0] (Notify).key: 'Notify' is not a step key: keys are lower-case letters, "
         "digits and _, starting with a letter, at most 64 characters (for example 'notify')",
         "  steps[0] (Notify): no connection named 'team-slack'",

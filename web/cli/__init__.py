@@ -20,6 +20,7 @@ import click
 from maillon.engine.db import migrate
 from maillon.engine.services.install import Install
 from maillon.web.cli._base import Ctx, pass_ctx, setup_logging, translated, warn_about_legacy_data
+from maillon.web.cli.alerts import alerts
 from maillon.web.cli.connections import connections, sources
 from maillon.web.cli.flows import flows
 from maillon.web.cli.keys import keys
@@ -60,7 +61,7 @@ def main(ctx: click.Context) -> None:
     ctx.call_on_close(obj.close)
 
 
-for group in (flows, connections, sources, runs, events, tokens, keys):
+for group in (flows, connections, sources, runs, events, tokens, keys, alerts):
     main.add_command(group)
 
 

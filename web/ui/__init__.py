@@ -26,6 +26,7 @@ from maillon.engine.i18n import gettext as _
 from maillon.engine.runtime import Runtime
 from maillon.web.auth import UI
 from maillon.web.ui.access import AccessController
+from maillon.web.ui.alerts import AlertsController
 from maillon.web.ui.assets import static_files, templates
 from maillon.web.ui.connections import ConnectionsController
 from maillon.web.ui.dashboard import dashboard
@@ -38,6 +39,7 @@ __all__ = ["CONTROLLERS", "templates", "ui_routes"]
 
 CONTROLLERS: list[ControllerRouterHandler] = [
     AccessController,
+    AlertsController,
     ConnectionsController,
     FlowsController,
     RunsController,

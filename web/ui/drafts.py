@@ -6,9 +6,12 @@ is saved until the user saves. A draft keeps every input as the text typed (a br
 is shown again as typed, with its problem), and becomes a
 :class:`~maillon.engine.flows.FlowDocument` only when saved, tested or previewed.
 
-Input names: ``name``, ``description``, ``trigger_type`` (``webhook`` or ``<app>.<trigger>``),
-``dedup``, ``trigger_connection``, ``trigger_event``, ``sample_event``, and per step
-``steps-<n>-key``, ``-action``, ``-connection``, ``-max_attempts``, ``-input-<field>``.
+Input names: ``name``, ``description``, ``trigger_type`` (``webhook``, ``maillon.run_failed``
+or ``<app>.<trigger>``), ``dedup``, ``trigger_connection``, ``trigger_event``,
+``failed_flow-<n>`` (an error flow's flows, by name) and ``failure``, ``sample_event``, the
+failure policy's ``alert`` (a checkbox, read only when ``failure_policy`` says the form has it)
+and ``pause_after``, and per step ``steps-<n>-key``, ``-action``, ``-connection``,
+``-max_attempts``, ``-input-<field>``.
 Problems the engine reports ("steps[0] (notify).input.text: ...") are placed next to the input
 they are about (:func:`place`).
 """
@@ -24,7 +27,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from maillon.connectors.base import Connector
-from maillon.engine.flows import AppEventTrigger, FlowDocument, FlowSpec, StepSpec
+from maillon.engine.flows import (
+    RUN_FAILED,
+    AppEventTrigger,
+    FlowDocument,
+    FlowSpec,
+    RunFailedTrigger,
+    StepSpec,
+)
 from maillon.engine.validation import problems as validation_problems
 from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
 
@@ -69,17 +79,32 @@ class Draft:
     dedup: str = ""
     trigger_connection: str = ""
     trigger_event: str = ""
+    #: An error flow's trigger: the flows whose failures it takes (none: all), and which ones.
+    failed_flows: list[str] = field(default_factory=list)
+    failure: str = "any"
     sample_event: str = ""
+    #: The failure policy: alerts on, and after how many failed runs in a row to pause ("").
+    alert: bool = True
+    pause_after: str = ""
     steps: list[StepDraft] = field(default_factory=list)
 
     @classmethod
     def of(cls, spec: FlowSpec) -> Draft:
         """A saved flow, ready to edit."""
         trigger = spec.trigger
-        draft = cls(name=spec.name, description=spec.description)
+        policy = spec.failure_policy
+        draft = cls(
+            name=spec.name,
+            description=spec.description,
+            alert=policy.alert,
+            pause_after=str(policy.pause_after or ""),
+        )
         if isinstance(trigger, AppEventTrigger):
             draft.trigger_type = trigger.type
             draft.trigger_connection, draft.trigger_event = trigger.connection, trigger.event
+        elif isinstance(trigger, RunFailedTrigger):
+            draft.trigger_type = trigger.type
+            draft.failed_flows, draft.failure = list(trigger.flows), trigger.failure
         else:
             draft.dedup = trigger.dedup or ""
         draft.steps = [
@@ -108,9 +133,18 @@ class Draft:
             dedup=text("dedup"),
             trigger_connection=text("trigger_connection"),
             trigger_event=text("trigger_event"),
+            failure=text("failure") or "any",
             sample_event=text("sample_event"),
+            # An unchecked box sends nothing: absent means off only where the form has it.
+            alert=form.get("alert") == "on" if "failure_policy" in form else True,
+            pause_after=text("pause_after"),
         )
         draft.trigger_type = draft.trigger_type or "webhook"
+        draft.failed_flows = [
+            value.strip()
+            for name, value in form.items()
+            if name.startswith("failed_flow-") and value.strip()
+        ][:100]
         steps: dict[int, StepDraft] = {}
         for name, value in form.items():
             match = _STEP_INPUT.match(name)
@@ -178,7 +212,9 @@ def to_document(
             }
         )
     trigger: dict[str, Any] = {"type": "webhook", "dedup": draft.dedup or None}
-    if draft.trigger_type != "webhook":
+    if draft.trigger_type == RUN_FAILED:
+        trigger = {"type": RUN_FAILED, "flows": draft.failed_flows, "failure": draft.failure}
+    elif draft.trigger_type != "webhook":
         trigger = {
             "type": draft.trigger_type,
             "connection": draft.trigger_connection,
@@ -191,6 +227,8 @@ def to_document(
         "trigger": trigger,
         "steps": steps,
     }
+    if not draft.alert or draft.pause_after:
+        raw["on_failure"] = {"alert": draft.alert, "pause_after": draft.pause_after or None}
     try:
         document = FlowDocument.model_validate(raw)
     except ValidationError as exc:
@@ -223,6 +261,8 @@ def place(problem: str) -> str:
             return f"steps-{match.group('i')}-input-{part.split('.')[1].split('[')[0]}"
         return f"steps-{match.group('i')}-{'input' if part == 'input' else part}"
     head = problem.split(":", 1)[0]
+    if head.startswith("on_failure"):
+        return "pause_after"
     if head.startswith("trigger.dedup"):
         return "dedup"
     if head.startswith("trigger"):

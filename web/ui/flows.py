@@ -24,7 +24,14 @@ from litestar.plugins.htmx import HTMXRequest
 
 from maillon.connectors.base import Connector
 from maillon.engine.errors import Invalid
-from maillon.engine.flows import AppEventTrigger, FlowValidationError, WebhookTrigger
+from maillon.engine.flows import (
+    RUN_FAILED,
+    AnyTrigger,
+    AppEventTrigger,
+    FlowValidationError,
+    RunFailedTrigger,
+    WebhookTrigger,
+)
 from maillon.engine.i18n import gettext as _
 from maillon.engine.i18n import ngettext
 from maillon.engine.services import Services
@@ -45,10 +52,12 @@ def _connectors(services: Services) -> dict[str, Connector]:
     return {c.key: c for c in services.connections.catalog()}
 
 
-def _trigger_model(draft: Draft) -> WebhookTrigger | AppEventTrigger:
+def _trigger_model(draft: Draft) -> AnyTrigger:
     # Only the sample depends on it: built without validation, as the draft may be incomplete.
     if draft.trigger_type == "webhook":
         return WebhookTrigger()
+    if draft.trigger_type == RUN_FAILED:
+        return RunFailedTrigger()
     return AppEventTrigger.model_construct(
         type=draft.trigger_type, connection=draft.trigger_connection, event=draft.trigger_event
     )
@@ -113,6 +122,10 @@ async def _editor(
         by_kind[c.row.app].append(c.row.name)
     triggers = [(f"{c.key}.{t.key}", t, c) for c in connectors.values() for t in c.triggers]
     current = next((t for key, t, _connector in triggers if key == draft.trigger_type), None)
+    names = await services.flows.names()
+    # An error flow's choice of flows: the others, and any it names that this list lacks.
+    others = [name for other, name in names.items() if other != flow_id]
+    others += [name for name in draft.failed_flows if name not in others]
     trees = [field_tree(sample.body, "event")]
     for i, step in enumerate(draft.steps):
         example = outputs.get(step.key, services.editor.output_example(step.action))
@@ -134,6 +147,8 @@ async def _editor(
             (c.connection_kind for k, _trigger, c in triggers if k == draft.trigger_type), ""
         ),
         "connections": by_kind,
+        "other_flows": others,
+        "alerts": await services.alerts.settings(),
         "now": time.time(),
     }
 
@@ -203,7 +218,7 @@ class FlowsController(Controller):
         """Create the flow, switched off and without steps yet, and open it in the editor."""
         data = await form(request)
         draft = Draft(name=data.get("name", "").strip(), trigger_type=data.get("trigger", ""))
-        if draft.trigger_type != "webhook":
+        if draft.trigger_type not in ("webhook", RUN_FAILED):
             # An app event needs its account and event, chosen in the editor: start from a
             # webhook until they are, so that the flow can be saved now.
             chosen, draft.trigger_type = draft.trigger_type, "webhook"
@@ -513,6 +528,21 @@ class FlowsController(Controller):
         return redirect(
             f"/flows/{flow_id}", ("success", _("The app now posts this event to Maillon."))
         )
+
+    @post("/{flow_id:str}/resume")
+    async def resume(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Switch a paused flow on again and run what it held; back where the button was."""
+        back = safe_path((await form(request)).get("back"), f"/flows/{flow_id}")
+        view, count = await services.flows.resume(flow_id)
+        said = ngettext(
+            "“%(name)s” is on again; %(num)s held run queued.",
+            "“%(name)s” is on again; %(num)s held runs queued.",
+            count,
+            name=view.row.name,
+        )
+        return redirect(back, ("success", said))
 
     @post("/{flow_id:str}/release")
     async def release(
