@@ -37,21 +37,27 @@ __all__ = [
 
 
 class RunStatus(StrEnum):
-    """The states of a run. ``held`` runs wait for an operator (their flow was disabled)."""
+    """The states of a run. ``held`` runs wait for an operator (their flow was disabled);
+    ``filtered`` runs ended at a filter whose conditions did not hold (not a failure)."""
 
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     HELD = "held"
+    FILTERED = "filtered"
 
 
 class StepStatus(StrEnum):
-    """The states of a step in the ledger. ``retrying``: failed transiently, will run again."""
+    """The states of a step in the ledger. ``retrying``: failed transiently, will run again;
+    ``waiting``: a delay whose time has not come (its output says when it does);
+    ``filtered``: a filter whose conditions did not hold (the run ended there)."""
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     RETRYING = "retrying"
+    WAITING = "waiting"
+    FILTERED = "filtered"
 
 
 class SubscriptionStatus(StrEnum):
@@ -206,6 +212,7 @@ class RunStatsRow(SQLModel, table=True):
     hour: int = Field(primary_key=True, index=True)
     succeeded: int = 0
     failed: int = 0
+    filtered: int = 0
 
 
 def _user_fk(*, nullable: bool = False) -> Column[str]:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from maillon.engine.formatting import FILTERS
 
 __all__ = ["TemplateRenderError", "compile_check", "referenced_paths", "render_value"]
 
@@ -37,31 +38,6 @@ class TemplateRenderError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-def _money(cents: Any, currency: str = "EUR", places: int = 2) -> str:
-    """``150000 | money('EUR')`` → ``"1,500.00 EUR"`` (Particeep amounts are in cents)."""
-    amount = Decimal(int(cents)) / (Decimal(10) ** places)
-    return f"{amount:,.{places}f} {currency}".strip()
-
-
-def _to_datetime(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, int | float):
-        parsed = dt.datetime.fromtimestamp(value, tz=dt.UTC)
-    else:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def _date(value: Any, fmt: str = "%Y-%m-%d %H:%M", tz: str = "UTC") -> str:
-    """``event.created_at | date('%d/%m/%Y %H:%M', 'Europe/Paris')``."""
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown timezone {tz!r}") from exc
-    return _to_datetime(value).astimezone(zone).strftime(fmt)
 
 
 def _now(tz: str = "UTC") -> dt.datetime:
@@ -88,8 +64,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 def _make_env() -> ImmutableSandboxedEnvironment:
     env = _Sandbox(undefined=_Missing, autoescape=False)
-    env.filters["money"] = _money
-    env.filters["date"] = _date
+    env.filters.update(FILTERS)
     env.globals["now"] = _now
     return env
 

@@ -73,7 +73,7 @@ def test_every_problem_of_a_flow_is_reported_at_once_in_plain_words() -> None:
         "letters, digits and _, starting with a letter, at most 64 characters (for example "
         "'notify_sales')",
         "steps[2] (c): unknown field 'inputs' (the fields are: key, action, connection, input, "
-        "max_attempts)",
+        "max_attempts, for_each)",
         "steps[3] (d).action: missing (every step needs an action: <connector>.<action>, e.g. "
         "slack.send_message)",
         "the flow: unknown field 'colour' (the fields are: name, description, trigger, steps, "
