@@ -460,12 +460,28 @@ def _part_problems(
         keys: list[tuple[str, Any]] = []
         for where, item in _raw_steps(steps):
             model = STEP_KINDS[_step_kind(item)]
-            step = _lenient(model.model_validate, item, _fields_of(model))
+            # A paths step's branch steps are checked one by one (by _raw_steps): read without
+            # them, so that a mistake in one of them does not hide the branches' own problems.
+            read = _without_branch_steps(item) if model is PathsStep else item
+            step = _lenient(model.model_validate, read, _fields_of(model))
             if step is not None:
                 problems += _kind_problems(where, step, registry, connections)
             keys.append((where, item.get("key")))
         problems += _duplicate_keys(keys)
     return problems
+
+
+def _without_branch_steps(item: dict[str, Any]) -> dict[str, Any]:
+    """A paths step as written, its branches without steps and its mode, if misspelt, left
+    to its default (the mistake is reported already)."""
+    paths = item.get("paths")
+    if not isinstance(paths, dict):
+        return item
+    branches = paths.get("branches")
+    if isinstance(branches, list):
+        branches = [{**b, "steps": []} if isinstance(b, dict) else b for b in branches]
+    skeleton = {k: v for k, v in paths.items() if k != "mode" or v in ("first", "every")}
+    return {**item, "paths": {**skeleton, "branches": branches}}
 
 
 def _raw_steps(items: list[Any], where: str = "steps") -> Iterator[tuple[str, dict[str, Any]]]:
