@@ -264,7 +264,7 @@ class Runs(Service):
             if flow is not None:
                 reached = {step.step_key for step in steps}
                 spec = parse_flow(flow.id, flow.version, flow.definition)
-                not_run = [step.key for step in spec.steps if step.key not in reached]
+                not_run = [step.key for step in spec.all_steps() if step.key not in reached]
             return RunDetail(
                 run=run,
                 flow=FlowRef(flow.id, flow.name, flow.enabled) if flow else None,

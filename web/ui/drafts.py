@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from maillon.connectors.base import Connector
-from maillon.engine.control import FormatStep, PathsStep
+from maillon.engine.control import FormatStep, Paths, PathsStep
 from maillon.engine.flows import STEP_KINDS, AppEventTrigger, FlowDocument, FlowSpec, StepSpec
 from maillon.engine.validation import problems as validation_problems
 from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
@@ -361,8 +361,12 @@ def context_spec(draft: Draft, connectors: Mapping[str, Connector]) -> FlowSpec:
         if step.kind == "format":
             names = {name: value for name, value in step.steering.formats if name.strip()}
             steps.append(FormatStep.model_construct(key=step.key, format=names))
+        elif step.kind == "paths":
+            # Its branches' steps are in the list already, after it.
+            paths = Paths.model_construct(mode="first", branches=[])
+            steps.append(PathsStep.model_construct(key=step.key, paths=paths))
         elif step.kind in KINDS:
-            # What a filter, paths or delay step gives does not depend on its settings.
+            # What a filter or a delay gives does not depend on its settings.
             steps.append(STEP_KINDS[step.kind].model_construct(key=step.key))
         else:
             fields = step_fields(connectors.get(step.action.partition(".")[0]), step.action)
