@@ -13,6 +13,7 @@ from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "FINISHED_STATUSES",
     "RARE_STATUSES",
     "RARE_STATUS_KEY",
     "ApiToken",
@@ -46,6 +47,10 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     HELD = "held"
     FILTERED = "filtered"
+
+
+#: The statuses that end a run.
+FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.FILTERED)
 
 
 class StepStatus(StrEnum):

@@ -20,7 +20,15 @@ import msgspec
 from sqlalchemy import Connection, Float, Integer, and_, bindparam, func, or_, select, update
 
 from maillon.engine.db import driver_execute
-from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow, StepStatus
+from maillon.engine.models import (
+    FINISHED_STATUSES,
+    EventRow,
+    FlowRow,
+    RunRow,
+    RunStatus,
+    StepRow,
+    StepStatus,
+)
 from maillon.engine.writer import Op
 
 if TYPE_CHECKING:
@@ -246,7 +254,7 @@ class RecordStep(Op[None]):
         if self.run_status is not None:
             values["status"] = self.run_status
             values["error"] = self.run_error
-        if self.run_status in _FINISHED:
+        if self.run_status in FINISHED_STATUSES:
             values.update(finished_at=now, lease_owner=None, lease_expires_at=None)
         elif self.run_status == RunStatus.QUEUED:
             values.update(available_at=self.available_at or now, lease_owner=None)
@@ -325,8 +333,6 @@ def _update_runs(
     return [(row.id, row.flow_id) for row in conn.execute(stmt, params)]
 
 
-#: The statuses that end a run.
-_FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.FILTERED)
 #: The column of run_stats that counts each.
 _COUNTED = {RunStatus.SUCCEEDED: 0, RunStatus.FAILED: 1, RunStatus.FILTERED: 2}
 
