@@ -230,7 +230,9 @@ class Runs(Service):
                 if row is None:
                     raise NotFound(f"no run {run_id}")
                 steps = s.exec(
-                    select(StepRow).where(StepRow.run_id == run_id).order_by(col(StepRow.position))
+                    select(StepRow)
+                    .where(StepRow.run_id == run_id)
+                    .order_by(col(StepRow.position), col(StepRow.started_at))
                 )
                 return row, list(steps)
 
@@ -248,7 +250,8 @@ class Runs(Service):
                     s.exec(
                         select(StepRow)
                         .where(StepRow.run_id == run_id)
-                        .order_by(col(StepRow.position))
+                        # A loop's items share its place: in the order they ran.
+                        .order_by(col(StepRow.position), col(StepRow.started_at))
                     )
                 )
                 flow = s.get(FlowRow, run.flow_id)

@@ -272,6 +272,11 @@ class Maillon:
             self.env["MAILLON_DATABASE_URL"] = self.database.url
         flow = self.data_dir / "flow.yaml"
         flow.write_text(flow_yaml)
+        # The database, as `maillon serve` would create it on its first start: importing
+        # needs it.
+        subprocess.run(
+            [*self.command(), "migrate"], cwd=ROOT, env=self.env, timeout=120, check=True
+        )
         out = subprocess.run(
             [*self.command(), "flows", "import", str(flow)],
             cwd=ROOT,
