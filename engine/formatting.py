@@ -72,22 +72,28 @@ def _decimal(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not a number") from exc
 
 
-def money(minor: Any, currency: str = "EUR", locale: str | None = None) -> str:
+def money(
+    minor: Any, currency: str = "EUR", locale: str | int | None = None, places: int | None = None
+) -> str:
     """An amount in minor units (cents) in ``currency``: ``150000 | money('EUR', 'fr_FR')``
     gives ``1 500,00 €``; without a locale, ``1,500.00 EUR``. The currency's own number of
-    decimals counts (``JPY`` has none)."""
+    decimals counts (``JPY`` has none) unless ``places`` says how many the amount has (a
+    number given second is ``places``, as the filter took it before locales)."""
+    if isinstance(locale, int) and not isinstance(locale, bool):
+        locale, places = None, locale
     code = str(currency).upper()
     try:
         validate_currency(code)
     except UnknownCurrencyError as exc:
         raise ValueError(f"unknown currency {currency!r} (an ISO 4217 code, e.g. EUR)") from exc
-    amount = _decimal(minor).scaleb(-get_currency_precision(code))
+    digits = get_currency_precision(code) if places is None else int(places)
+    amount = _decimal(minor).scaleb(-digits)
     if locale is None:
         # The code after the number: how amounts read in Maillon's outputs before locales.
         return format_currency(
             amount, code, "#,##0.00 ¤¤", locale=DEFAULT_LOCALE, currency_digits=True
         )
-    return format_currency(amount, code, locale=_locale(locale))
+    return format_currency(amount, code, locale=_locale(str(locale)))
 
 
 def number(value: Any, locale: str | None = None, decimals: int | None = None) -> str:

@@ -31,6 +31,8 @@ def render(template: str) -> Any:
         ("{{ event.amount | money('USD', 'en_US') }}", "$1,500.00"),
         ("{{ event.amount | money('JPY', 'fr_FR') }}", f"150{NNBSP}000{NBSP}JPY"),  # no cents
         ("{{ event.amount | money(event.currency) }}", "1,500.00 EUR"),  # as it always read
+        ("{{ event.amount | money('EUR', locale='fr') }}", f"1{NNBSP}500,00{NBSP}€"),
+        ("{{ 15 | money('EUR', 0) }}", "15.00 EUR"),  # a number second: the amount's places
         ("{{ 1234.5 | number('fr_FR') }}", f"1{NNBSP}234,5"),
         ("{{ 1234.5 | number('en_US') }}", "1,234.5"),
         ("{{ 1234.5 | number('fr_FR', 2) }}", f"1{NNBSP}234,50"),
