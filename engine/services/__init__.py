@@ -26,6 +26,7 @@ from maillon.engine.services.flows import Flows
 from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.install import Install
 from maillon.engine.services.oauth import OAuth
+from maillon.engine.services.retention import Retention
 from maillon.engine.services.runs import Runs
 from maillon.engine.services.sources import Sources
 from maillon.engine.services.stats import Stats
@@ -39,6 +40,7 @@ __all__ = [
     "Hooks",
     "Install",
     "OAuth",
+    "Retention",
     "Runs",
     "Services",
     "Sources",
@@ -62,3 +64,4 @@ class Services:
     stats: Stats
     accounts: Accounts
     install: Install
+    retention: Retention

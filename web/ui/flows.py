@@ -25,6 +25,8 @@ from litestar.plugins.htmx import HTMXRequest
 from maillon.connectors.base import Connector
 from maillon.engine.errors import Invalid
 from maillon.engine.flows import AppEventTrigger, FlowValidationError, StepSpec, WebhookTrigger
+from maillon.engine.i18n import gettext as _
+from maillon.engine.i18n import ngettext
 from maillon.engine.services import Services
 from maillon.engine.services.editor import Sample
 from maillon.engine.services.flows import FlowView
@@ -127,7 +129,7 @@ async def _editor(
     for c in connections:
         by_kind[c.row.app].append(c.row.name)
     triggers = [(f"{c.key}.{t.key}", t, c) for c in connectors.values() for t in c.triggers]
-    current = next((t for key, t, _ in triggers if key == draft.trigger_type), None)
+    current = next((t for key, t, _connector in triggers if key == draft.trigger_type), None)
     trees = [field_tree(sample.body, "event")]
     for i, built in enumerate(spec.steps):
         example = outputs.get(built.key, services.editor.step_example(built))
@@ -148,7 +150,7 @@ async def _editor(
         "triggers": triggers,
         "events": current().events() if current else [],
         "trigger_kind": next(
-            (c.connection_kind for k, _, c in triggers if k == draft.trigger_type), ""
+            (c.connection_kind for k, _trigger, c in triggers if k == draft.trigger_type), ""
         ),
         "connections": by_kind,
         "now": time.time(),
@@ -184,7 +186,7 @@ def _steering_card(
         for c, cond in enumerate(group.conditions):
             texts[f"{at}cond-{c}-value"] = cond.value
             texts[f"{at}cond-{c}-to"] = cond.to
-    for r, (_, value) in enumerate(step.steering.formats):
+    for r, (_name, value) in enumerate(step.steering.formats):
         texts[f"fmt-{r}-value"] = value
     previews = {
         prefix + name: services.editor.preview(text, context, name)
@@ -207,7 +209,7 @@ def _depth(draft: Draft, step: StepDraft) -> int:
 def _apply(draft: Draft, op: str, add_to: str = "") -> None:
     """A structural change asked by an editor button (``add:slack.send_message``, ``up:2``);
     ``add_to``: the branch a step is added to (``<paths key>.<branch name>``), if any."""
-    verb, _, arg = op.partition(":")
+    verb, _sep, arg = op.partition(":")
     if verb == "add" and arg:
         draft.add_step(arg, add_to)
     elif verb in ("up", "down", "remove") and arg.isdigit():
@@ -274,13 +276,13 @@ class FlowsController(Controller):
                 "flows/new.html",
                 section="flows",
                 triggers=triggers,
-                said=[("error", f"Name: {r}") for r in reasons],
+                said=[("error", _("Name: %(reason)s", reason=r)) for r in reasons],
                 values=data,
             )
         view = await services.flows.save(document)
         suffix = f"?trigger={chosen}" if chosen else ""
         return redirect(
-            f"/flows/{view.row.id}{suffix}", ("success", "Flow created. Add its steps.")
+            f"/flows/{view.row.id}{suffix}", ("success", _("Flow created. Add its steps."))
         )
 
     @post("/import")
@@ -295,18 +297,22 @@ class FlowsController(Controller):
         content = await upload.read(MAX_IMPORT + 1) if upload else b""
         if not content or len(content) > MAX_IMPORT:
             return redirect(
-                "/flows", ("error", f"Choose a YAML file of at most {MAX_IMPORT // 1024} KB.")
+                "/flows",
+                ("error", _("Choose a YAML file of at most %(size)s KB.", size=MAX_IMPORT // 1024)),
             )
         try:
             results = await services.flows.import_yaml(content.decode("utf-8", "replace"))
         except Invalid as exc:
-            return redirect("/flows", ("error", f"The file was not imported: {exc}."))
+            refused = _("The file was not imported: %(reason)s.", reason=exc)
+            return redirect("/flows", ("error", refused))
         said: list[Flash] = []
         for r in results:
             if r.view is not None:
-                said.append(("success", f"Imported “{r.name}”."))
+                said.append(("success", _("Imported “%(name)s”.", name=r.name)))
             else:
-                said.append(("error", f"“{r.name}” was not imported: {'; '.join(r.problems)}."))
+                reasons = "; ".join(r.problems)
+                refused = _("“%(name)s” was not imported: %(why)s.", name=r.name, why=reasons)
+                said.append(("error", refused))
         return redirect("/flows", *said[:5])
 
     @get("/{flow_id:str}")
@@ -347,7 +353,7 @@ class FlowsController(Controller):
         """One input rendered against the sample, as it is typed."""
         data = await form(request)
         draft = Draft.read(data)
-        index_text, _, part = field.removeprefix("steps-").partition("-")
+        index_text, _sep, part = field.removeprefix("steps-").partition("-")
         if not index_text.isdigit() or int(index_text) >= len(draft.steps):
             return render(request, "flows/_preview.html", preview=None, field=field)
         index = int(index_text)
@@ -388,7 +394,7 @@ class FlowsController(Controller):
                 request,
                 "flows/_test.html",
                 trial=None,
-                problems=reasons or ["fix the step's inputs first"],
+                problems=reasons or [_("fix the step's inputs first")],
                 index=index,
             )
         sample = await _sample(services, draft, flow_id)
@@ -427,7 +433,7 @@ class FlowsController(Controller):
                 for step in fresh.steps:
                     step.tested = tested.get(step.key, "")
                 context = await _editor(services, saved, fresh)
-                said: list[Flash] = [("success", "Saved.")]
+                said: list[Flash] = [("success", _("Saved."))]
                 if request.htmx:
                     return render(request, EDITOR, said=said, oob_messages=True, **context)
                 return redirect(f"/flows/{flow_id}", *said)
@@ -436,7 +442,11 @@ class FlowsController(Controller):
         refused: list[Flash] = [
             (
                 "error",
-                f"Not saved: {count} problem{'s' if count > 1 else ''}, shown next to the inputs.",
+                ngettext(
+                    "Not saved: %(num)s problem, shown next to the inputs.",
+                    "Not saved: %(num)s problems, shown next to the inputs.",
+                    count,
+                ),
             )
         ]
         return render(
@@ -469,8 +479,15 @@ class FlowsController(Controller):
         except FlowValidationError as exc:
             reason = exc.problems[0].split(": ", 1)[-1]
             return redirect(f"/flows/{flow_id}", ("error", reason[:1].upper() + reason[1:] + "."))
-        state = "on" if on else "off (its events are kept, held, until it is on again)"
-        said: Flash = ("success", f"“{view.row.name}” is {state}.")
+        said: Flash = (
+            "success",
+            _("“%(name)s” is on.", name=view.row.name)
+            if on
+            else _(
+                "“%(name)s” is off (its events are kept, held, until it is on again).",
+                name=view.row.name,
+            ),
+        )
         data = await form(request)
         if request.htmx and request.htmx.target == "flow-rows":
             search = data.get("q", "")[:200]
@@ -495,7 +512,11 @@ class FlowsController(Controller):
         view = await services.flows.get(flow_id)
         await services.flows.delete(flow_id)
         return redirect(
-            "/flows", ("success", f"“{view.row.name}” is deleted; its runs stay in the history.")
+            "/flows",
+            (
+                "success",
+                _("“%(name)s” is deleted; its runs stay in the history.", name=view.row.name),
+            ),
         )
 
     @get("/{flow_id:str}/export")
@@ -543,9 +564,12 @@ class FlowsController(Controller):
             )
         sub = view.subscription
         if sub is not None and sub.error:
-            return redirect(f"/flows/{flow_id}", ("error", f"The app refused again: {sub.error}"))
+            return redirect(
+                f"/flows/{flow_id}",
+                ("error", _("The app refused again: %(error)s", error=sub.error)),
+            )
         return redirect(
-            f"/flows/{flow_id}", ("success", "The app now posts this event to Maillon.")
+            f"/flows/{flow_id}", ("success", _("The app now posts this event to Maillon."))
         )
 
     @post("/{flow_id:str}/release")
@@ -556,4 +580,7 @@ class FlowsController(Controller):
         flow's page, or a held run's)."""
         back = safe_path((await form(request)).get("next"), f"/flows/{flow_id}")
         count = await services.runs.release_held(flow_id)
-        return redirect(back, ("success", f"{count} held run{'s' if count != 1 else ''} queued."))
+        return redirect(
+            back,
+            ("success", ngettext("%(num)s held run queued.", "%(num)s held runs queued.", count)),
+        )

@@ -25,40 +25,40 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from maillon.engine.conditions import OPERATORS, UNARY, Condition, Group
+from maillon.engine.conditions import UNARY, Condition, Group
 from maillon.engine.control import DelayStep, FilterStep, FormatStep, PathsStep
+from maillon.engine.i18n import N_
 from maillon.web.ui.schema import as_text
 
 __all__ = ["KINDS", "OPERATOR_NAMES", "BranchDraft", "CondDraft", "GroupDraft", "Steering"]
 
-#: The kinds of step that steer a run, with what the editor calls them.
+#: The kinds of step that steer a run, with what the editor calls them (translated where shown).
 KINDS = {
-    "filter": "Filter: go on only if",
-    "paths": "Paths: branches with conditions",
-    "delay": "Delay: wait",
-    "format": "Format values",
+    "filter": N_("Filter: go on only if"),
+    "paths": N_("Paths: branches with conditions"),
+    "delay": N_("Delay: wait"),
+    "format": N_("Format values"),
 }
-#: The operators in the words of the condition rows' menus.
+#: The operators in the words of the condition rows' menus (translated where shown).
 OPERATOR_NAMES = {
-    "equals": "is",
-    "not_equals": "is not",
-    "contains": "contains",
-    "not_contains": "does not contain",
-    "starts_with": "starts with",
-    "ends_with": "ends with",
-    "greater_than": "is greater than",
-    "less_than": "is less than",
-    "at_least": "is at least",
-    "at_most": "is at most",
-    "exists": "exists",
-    "not_exists": "does not exist",
-    "is_empty": "is empty",
-    "is_not_empty": "is not empty",
-    "matches": "matches the regular expression",
-    "in": "is one of (a, b, …)",
-    "not_in": "is not one of (a, b, …)",
+    "equals": N_("is"),
+    "not_equals": N_("is not"),
+    "contains": N_("contains"),
+    "not_contains": N_("does not contain"),
+    "starts_with": N_("starts with"),
+    "ends_with": N_("ends with"),
+    "greater_than": N_("is greater than"),
+    "less_than": N_("is less than"),
+    "at_least": N_("is at least"),
+    "at_most": N_("is at most"),
+    "exists": N_("exists"),
+    "not_exists": N_("does not exist"),
+    "is_empty": N_("is empty"),
+    "is_not_empty": N_("is not empty"),
+    "matches": N_("matches the regular expression"),
+    "in": N_("is one of (a, b, …)"),
+    "not_in": N_("is not one of (a, b, …)"),
 }
-assert set(OPERATOR_NAMES) == set(OPERATORS)
 
 _MAX_ROWS = 50
 _MAX_BRANCHES = 10

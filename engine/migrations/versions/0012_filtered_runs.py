@@ -1,7 +1,7 @@
 """run_stats: runs that ended at a filter, counted per flow and hour
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0014
 Create Date: 2026-11-29 22:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
