@@ -111,7 +111,10 @@ def _pattern_problems(pattern: str, where: str) -> list[str]:
 
 
 def member_kind(value: Any) -> str:
-    return "group" if isinstance(value, dict) and ("all" in value or "any" in value) else "one"
+    """``group`` or ``one``: which member of a group ``value`` is (written, or read)."""
+    if isinstance(value, dict):
+        return "group" if "all" in value or "any" in value else "one"
+    return "group" if isinstance(value, Group) else "one"
 
 
 Member = Annotated[

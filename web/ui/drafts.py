@@ -315,7 +315,7 @@ _PROBLEM = re.compile(
     r"^steps\[(?P<i>\d+)\](?: \((?P<key>[a-z0-9_]+)\))?(?:\.paths\.branches\[\d+\]"
     r"(?: \([a-z0-9_]+\))?\.steps\[\d+\](?: \((?P<inner>[a-z0-9_]+)\))?)*"
     r"(?:\.(?P<part>input\.[^:\s]+|key|action|connection|max_attempts|for_each|input))?"
-    r"(?P<rest>[^:\s]*):"
+    r"(?P<rest>[^:]*):"
 )
 
 
