@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from maillon.engine.i18n import gettext as _
 from maillon.engine.templating import TemplateRenderError, compile_check, render_value
 
 __all__ = ["OPERATORS", "UNARY", "Condition", "Group", "Verdict", "evaluate", "member_kind"]
@@ -94,7 +95,10 @@ class Condition(BaseModel):
             except TemplateRenderError as exc:
                 found.append(str(exc))
         if self.op not in UNARY and self.to is None:
-            found.append(f"{where}.to: missing ({self.op} compares the value with something)")
+            found.append(
+                f"{where}.to: "
+                + _("missing (%(op)s compares the value with something)", op=self.op)
+            )
         if self.op == "matches" and isinstance(self.to, str) and "{" not in self.to:
             found += _pattern_problems(self.to, f"{where}.to")
         return found
@@ -102,11 +106,13 @@ class Condition(BaseModel):
 
 def _pattern_problems(pattern: str, where: str) -> list[str]:
     if len(pattern) > _MAX_PATTERN:
-        return [f"{where}: a regular expression of at most {_MAX_PATTERN} characters"]
+        return [
+            f"{where}: " + _("a regular expression of at most %(num)s characters", num=_MAX_PATTERN)
+        ]
     try:
         re.compile(pattern)
     except re.error as exc:
-        return [f"{where}: not a regular expression ({exc})"]
+        return [f"{where}: " + _("not a regular expression (%(reason)s)", reason=str(exc))]
     return []
 
 
@@ -145,7 +151,7 @@ class Group(BaseModel):
     def problems(self, where: str, depth: int = 0) -> list[str]:
         """What keeps this group from being saved, in words (groups nest at most 5 deep)."""
         if depth > 5:
-            return [f"{where}: groups nest at most 5 deep"]
+            return [f"{where}: " + _("groups nest at most %(num)s deep", num=5)]
         label = "all" if self.all is not None else "any"
         found: list[str] = []
         for i, member in enumerate(self.members):
@@ -341,10 +347,10 @@ _TESTS: dict[str, Any] = {
     "less_than": _less,
     "at_least": lambda v, t: not _less(v, t),
     "at_most": lambda v, t: not _greater(v, t),
-    "exists": lambda v, _: not isinstance(v, _Absent) and v is not None,
-    "not_exists": lambda v, _: isinstance(v, _Absent) or v is None,
-    "is_empty": lambda v, _: _empty(v),
-    "is_not_empty": lambda v, _: not _empty(v),
+    "exists": lambda v, _to: not isinstance(v, _Absent) and v is not None,
+    "not_exists": lambda v, _to: isinstance(v, _Absent) or v is None,
+    "is_empty": lambda v, _to: _empty(v),
+    "is_not_empty": lambda v, _to: not _empty(v),
     "matches": _matches,
     "in": lambda v, t: any(_equal(v, m) for m in _members(t)),
     "not_in": lambda v, t: not any(_equal(v, m) for m in _members(t)),

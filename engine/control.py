@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from maillon.engine.conditions import Group, evaluate
 from maillon.engine.formatting import to_datetime, zone
+from maillon.engine.i18n import N_
+from maillon.engine.i18n import gettext as _
 from maillon.engine.templating import TemplateRenderError, compile_check, render_value
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-KEY_RULE = "lower-case letters, digits and _, starting with a letter, at most 64 characters"
+KEY_RULE = N_("lower-case letters, digits and _, starting with a letter, at most 64 characters")
 #: The longest a run may be parked by one delay.
 MAX_DELAY = 366 * 86_400.0
 #: How deep paths may nest inside paths.
@@ -139,7 +141,10 @@ class PathsStep(StepBase):
         for b, branch in enumerate(self.paths.branches):
             at = f"{where}.paths.branches[{b}] ({branch.name})"
             if branch.name in seen:
-                found.append(f"{at}.name: another branch of these paths is named {branch.name!r}")
+                found.append(
+                    f"{at}.name: "
+                    + _("another branch of these paths is named %(name)r", name=branch.name)
+                )
             seen.add(branch.name)
             if branch.when is not None:
                 found += branch.when.problems(f"{at}.when")
@@ -212,7 +217,7 @@ class FormatStep(StepBase):
     def problems(self, where: str) -> list[str]:
         """What keeps this step from being saved."""
         found = [
-            f"{where}.format.{name}: not a name: {KEY_RULE}"
+            f"{where}.format.{name}: " + _("not a name: %(rule)s", rule=_(KEY_RULE))
             for name in self.format
             if not KEY.match(name)
         ]
@@ -239,10 +244,13 @@ def parse_duration(value: str | int | float) -> float:
             seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
         else:
             raise ValueError(
-                f"{str(value)[:40]!r} is not a duration (for example 90s, 15m, 2h, 1d, 1d 12h)"
+                _(
+                    "%(value)r is not a duration (for example 90s, 15m, 2h, 1d, 1d 12h)",
+                    value=str(value)[:40],
+                )
             )
     if not 0 <= seconds <= MAX_DELAY:
-        raise ValueError("a delay lasts from 0 seconds to 366 days")
+        raise ValueError(_("a delay lasts from 0 seconds to 366 days"))
     return seconds
 
 
@@ -258,7 +266,7 @@ def delay_until(delay: Delay, context: Mapping[str, Any], now: float) -> float:
         moment = moment.replace(tzinfo=zone(delay.timezone))
     until = moment.timestamp()
     if until - now > MAX_DELAY:
-        raise ValueError("a delay lasts at most 366 days")
+        raise ValueError(_("a delay lasts at most 366 days"))
     return until
 
 

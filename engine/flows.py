@@ -204,7 +204,10 @@ class FlowSpec(BaseModel):
         for where, step in every:
             problems += _kind_problems(where, step, registry, connections)
         if len(every) > 200:
-            problems.append(f"steps: at most 200 steps in all, branches included ({len(every)})")
+            problems.append(
+                "steps: "
+                + _("at most 200 steps in all, branches included (%(num)s)", num=len(every))
+            )
         problems += _duplicate_keys([(where, step.key) for where, step in every])
         if problems:
             raise FlowValidationError(problems)
@@ -244,7 +247,7 @@ def _kind_problems(
         return _step_problems(where, step, registry, connections)
     problems: list[str] = step.problems(where)
     if isinstance(step, PathsStep) and where.count(".paths.") >= MAX_DEPTH:
-        problems.append(f"{where}: paths nest at most {MAX_DEPTH} deep")
+        problems.append(f"{where}: " + _("paths nest at most %(num)s deep", num=MAX_DEPTH))
     return problems
 
 
