@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 import logging
 
+from maillon.connectors.outbound import OutboundPolicy, configure_outbound
 from maillon.connectors.registry import Registry, default_registry
 from maillon.engine.alerts import AlertSender
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
+from maillon.engine.limits import FailureLimit
+from maillon.engine.metrics import Metrics, PrometheusMetrics
+from maillon.engine.redaction import install_log_redaction
 from maillon.engine.services import (
     Accounts,
     Alerts,
@@ -20,6 +24,8 @@ from maillon.engine.services import (
     Flows,
     Hooks,
     Install,
+    Keys,
+    Monitoring,
     OAuth,
     Retention,
     Runs,
@@ -28,7 +34,9 @@ from maillon.engine.services import (
     Stats,
     Tokens,
 )
+from maillon.engine.services.monitoring import read_queue
 from maillon.engine.settings import Settings
+from maillon.engine.templating import Budget
 from maillon.engine.wakeup import PgWakeups, Wakeup
 from maillon.engine.worker import Worker
 from maillon.engine.writer import Writer
@@ -45,11 +53,23 @@ class Runtime:
     services: Services
 
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        install_log_redaction()
         self.settings = settings
         self.registry = registry or default_registry
+        configure_outbound(
+            OutboundPolicy(allow=tuple(settings.outbound_allow), deny=tuple(settings.outbound_deny))
+        )
         self.db = create_db_engine(settings.resolved_database_url)
-        self.box = SecretBox(settings.encryption_key)
-        self.writer = Writer(self.db)
+        self.box = SecretBox(settings.encryption_key, key_file=settings.key_file)
+        db = self.db
+        self.metrics: Metrics = (
+            PrometheusMetrics(lambda: read_queue(db))
+            if settings.metrics_token or settings.metrics_port
+            else Metrics()
+        )
+        self.writer = Writer(self.db, metrics=self.metrics)
+        #: What rendering one step input (or a dedup key) may cost.
+        self.budget = Budget(settings.template_time_budget, settings.template_output_budget)
         self.wakeup = Wakeup()
         # On PostgreSQL other processes may share the queue: relay wake-ups to them.
         self.pg_wakeups = (
@@ -83,6 +103,9 @@ class Runtime:
             ),
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
+            budget=self.budget,
+            box=self.box,
+            metrics=self.metrics,
             base_url=settings.base_url,
         )
         self.alert_sender = AlertSender(
@@ -93,9 +116,16 @@ class Runtime:
             lease_seconds=settings.step_timeout + 60,
             retry_delay=settings.alert_retry_delay,
         )
-        tokens = Tokens(self.db)
+        tokens = Tokens(
+            self.db,
+            failures=FailureLimit(
+                "wrong API tokens", settings.token_failures_per_client, settings.limit_window
+            ),
+        )
         runs = Runs(self.db, self.wakeup)
-        flows = Flows(self.db, self.registry, connections, sources, runs, settings.base_url)
+        flows = Flows(
+            self.db, self.registry, connections, sources, runs, settings.base_url, self.box
+        )
         self.services = Services(
             flows=flows,
             runs=runs,
@@ -104,10 +134,27 @@ class Runtime:
             oauth=oauth,
             tokens=tokens,
             accounts=Accounts(self.db, tokens, session_lifetime=settings.session_lifetime),
-            hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
-            editor=Editor(self.db, self.registry, self.executor, flows),
+            hooks=Hooks(
+                self.writer,
+                self.wakeup,
+                self.registry,
+                settings.source_dedup_window,
+                self.budget,
+                max_depth=settings.max_body_depth,
+                masked=settings.masked_fields,
+                unknown_limit=FailureLimit(
+                    "requests to unknown hooks",
+                    settings.unknown_hooks_per_client,
+                    settings.limit_window,
+                ),
+                metrics=self.metrics,
+                box=self.box,
+            ),
+            editor=Editor(self.db, self.registry, self.executor, flows, self.budget),
             stats=Stats(self.db),
             install=Install(settings, self.db),
+            monitoring=Monitoring(self.db, self.writer, self.metrics, settings),
+            keys=Keys(self.db, self.box, settings),
             retention=Retention(self.db, self.writer, settings),
             alerts=Alerts(self.db, self.registry, self.alert_sender),
         )
@@ -147,6 +194,7 @@ class Runtime:
                 concurrency=self.settings.worker_concurrency,
                 lease_seconds=self.settings.lease_seconds,
                 poll_interval=self.settings.poll_interval,
+                max_takeovers=self.settings.max_takeovers,
             )
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
         if count:

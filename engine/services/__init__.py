@@ -26,6 +26,8 @@ from maillon.engine.services.editor import Editor
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.install import Install
+from maillon.engine.services.keys import Keys
+from maillon.engine.services.monitoring import Monitoring
 from maillon.engine.services.oauth import OAuth
 from maillon.engine.services.retention import Retention
 from maillon.engine.services.runs import Runs
@@ -41,6 +43,8 @@ __all__ = [
     "Flows",
     "Hooks",
     "Install",
+    "Keys",
+    "Monitoring",
     "OAuth",
     "Retention",
     "Runs",
@@ -66,5 +70,7 @@ class Services:
     stats: Stats
     accounts: Accounts
     install: Install
+    monitoring: Monitoring
+    keys: Keys
     alerts: Alerts
     retention: Retention

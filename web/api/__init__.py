@@ -3,7 +3,7 @@
 from maillon.web.api.alerts import AlertController
 from maillon.web.api.connections import ConnectionController, ConnectorController
 from maillon.web.api.flows import FlowController
-from maillon.web.api.runs import EventController, RunController
+from maillon.web.api.runs import EventController, RejectedDeliveryController, RunController
 
 __all__ = [
     "AlertController",
@@ -11,5 +11,6 @@ __all__ = [
     "ConnectorController",
     "EventController",
     "FlowController",
+    "RejectedDeliveryController",
     "RunController",
 ]
