@@ -388,12 +388,14 @@ class AlertSender:
         with for_writes(self._db).begin() as conn:
             if error is None:
                 left = _alerts.c.count - row.count
+                # A pause told is cleared; one that came while the message was sent stays
+                # for the next message.
                 told = conn.execute(
                     update(_alerts)
                     .where(mine)
                     .values(
                         count=left,
-                        paused=False,
+                        paused=_alerts.c.paused if not row.paused else False,
                         last_sent_at=now,
                         send_error=None,
                         first_at=None,

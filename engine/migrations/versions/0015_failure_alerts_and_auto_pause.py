@@ -1,7 +1,7 @@
 """flows: error-flow flag, failures in a row, paused; alert batches; install settings
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0010
 Create Date: 2026-11-29 22:00:00
 """
 

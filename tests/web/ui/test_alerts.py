@@ -78,6 +78,8 @@ def test_an_error_flow_and_a_pause_are_set_in_the_editor(
     expect(page.get_by_role("button", name="Insert run (event.run)")).to_be_visible()
     page.get_by_label("Find an action").fill("slack")
     page.get_by_role("button", name="Slack: Send a message", exact=True).click()
+    # The editor comes back with the step: only then is the form to fill the one shown.
+    expect(page.locator("#f-steps-0-connection")).to_be_visible()
     page.get_by_label("Send failure alerts").uncheck()
     page.get_by_label("Pause the flow after this many failed runs in a row").fill("5")
     page.locator("#f-steps-0-connection").select_option("team-slack")
