@@ -46,8 +46,6 @@ def _preview(value: Any) -> str:
     return text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
 
 
-
-
 def field_tree(value: Any, root: str, label: str | None = None) -> Node:
     """The tree of ``value`` whose expressions start at ``root`` (``event``, ``steps.a``)."""
     budget = [MAX_NODES]
