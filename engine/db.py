@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -14,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
+
+from maillon.engine.settings import make_private_dir
 
 __all__ = [
     "SCHEMA_HEAD",
@@ -27,11 +31,26 @@ __all__ = [
     "integrity_errors",
     "is_sqlite",
     "migrate",
+    "storable",
 ]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 _IMMEDIATE = "maillon_begin_immediate"
+
+
+def storable(text: str) -> str:
+    """``text`` as both databases can store it: PostgreSQL refuses NUL in text, and neither
+    driver can encode a lone surrogate (both can come back from a remote API's error).
+
+    NUL becomes U+FFFD, and so does each unencodable character.
+    """
+    text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -71,10 +90,14 @@ def advisory_lock(engine: Engine, name: str, *, wait: bool = True) -> Iterator[b
 
 
 def _make_sqlite_dir(url: str) -> None:
-    """Create the directory of a SQLite database file (a fresh data directory has none)."""
+    """Create the directory of a SQLite database file (a fresh data directory has none),
+    ``0700``, and the file itself ``0600``: both hold what senders posted, and the database
+    the sealed secrets. SQLite gives its -wal and -shm files the database file's mode."""
     path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(Path(path).parent)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def create_db_engine(url: str) -> Engine:
@@ -209,7 +232,7 @@ def integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:
 
 #: The newest migration's revision (a test keeps it equal to Alembic's head). Knowing it lets a
 #: start on an up-to-date database skip loading Alembic at all.
-SCHEMA_HEAD = "0014"
+SCHEMA_HEAD = "0009"
 
 
 def migrate(url: str, *, in_child: bool = False) -> bool:

@@ -25,20 +25,20 @@ from maillon.connectors.base import Action, ActionContext, Connection, Connector
 from maillon.connectors.errors import AccessTokenRejected, ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
+from maillon.engine.crypto import SecretBox
 from maillon.engine.flows import StepSpec, parse_flow
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
-from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.redaction import Redactor, mask_secret_inputs
+from maillon.engine.secret_inputs import unseal
+from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
 
-__all__ = ["SECRET_MASK", "Executor", "RetryPolicy", "StepTrial", "template_context"]
+__all__ = ["Executor", "RetryPolicy", "StepTrial", "template_context"]
 
 log = logging.getLogger(__name__)
-
-#: What a step's recorded input holds in place of a secret input's value.
-SECRET_MASK = "••••••"  # noqa: S105 (what replaces a secret, not one)
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,17 @@ class _StepFailed(Exception):
         self.details = details or None
         #: The step's rendered input, when rendering got that far (recorded with the failure).
         self.rendered: Any = None
+
+    def redacted(self, redactor: Redactor) -> _StepFailed:
+        """This failure with the secrets in play masked in its message and details."""
+        failure = _StepFailed(
+            redactor.text(str(self)),
+            transient=self.transient,
+            retry_after=self.retry_after,
+            details=redactor.value(self.details),
+        )
+        failure.rendered = self.rendered
+        return failure
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,8 @@ class Executor:
         policy: RetryPolicy,
         step_timeout: float,
         lease_seconds: float,
+        budget: Budget = DEFAULT_BUDGET,
+        box: SecretBox | None = None,
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -121,6 +134,8 @@ class Executor:
         self._policy = policy
         self._step_timeout = step_timeout
         self._lease = lease_seconds
+        self._budget = budget
+        self._box = box
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -136,11 +151,23 @@ class Executor:
             return await self._execute(run, owner)
         except LeaseLost:
             log.warning("run %s: lease lost to another worker; stopped here", run.id)
-        except Exception:
-            # A bug in the engine must not kill the worker; the lease will expire and the run
-            # will be retried by whoever claims it next.
+        except Exception as exc:
+            # A bug in the engine, or a step that cannot be recorded, must not kill the worker.
             log.exception("run %s: unexpected engine error", run.id)
+            await self._give_up(run, owner, exc)
         return False
+
+    async def _give_up(self, run: ClaimedRun, owner: str, exc: Exception) -> None:
+        """Fail ``run`` with the reason, rather than leave it to be taken over and run again
+        after its lease expires (what it did would then be done again, for ever, if what
+        failed was recording it). If even that cannot be written (the database is down), the
+        lease expires and the run is retried; past ``max_takeovers`` it fails as a poison run.
+        """
+        reason = f"the engine could not go on with this run ({type(exc).__name__}: {exc})"
+        try:
+            await self._finish(run, owner, None, RunStatus.FAILED, reason[:2000])
+        except Exception:
+            log.exception("run %s: could not be marked failed; its lease will expire", run.id)
 
     async def _execute(self, run: ClaimedRun, owner: str) -> bool:
         if not run.flow_definition:
@@ -253,7 +280,9 @@ class Executor:
         except LookupError as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         try:
-            rendered = render_value(step.input, context)
+            # Secret inputs written in the flow are stored sealed (engine.secret_inputs).
+            inputs = unseal(step.input, self._box) if self._box else step.input
+            rendered = render_value(inputs, context, budget=self._budget)
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         return connector, action_cls, rendered
@@ -261,14 +290,33 @@ class Executor:
     async def _run_step(
         self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
     ) -> tuple[Any, Any]:
-        """Return (rendered input, output); raise :class:`_StepFailed`."""
-        connector, action_cls, rendered = self._render(step, context)
+        """Return (rendered input, output), the secrets in play masked in both; raise
+        :class:`_StepFailed`, its message and details masked the same way."""
+        # In a worker thread: a template may take up to its time budget, and meanwhile the
+        # event loop must go on (intake, the lease heartbeat, every other run). An input
+        # with no template renders to itself: no thread hop.
+        if _has_template(step.input):
+            connector, action_cls, rendered = await anyio.to_thread.run_sync(
+                self._render, step, context
+            )
+        else:
+            connector, action_cls, rendered = self._render(step, context)
+        # The step's secret inputs, then (once resolved) its connection's secrets.
+        redactor = Redactor()
+        if isinstance(rendered, dict):
+            redactor.add(_secret_inputs(action_cls, rendered))
         try:
-            output = await self._call(run_id, step, connector, action_cls, rendered, attempt)
-            return _without_secrets(action_cls, rendered), output
+            with redactor.active():
+                output = await self._call(
+                    run_id, step, connector, action_cls, rendered, attempt, redactor
+                )
         except _StepFailed as exc:
-            exc.rendered = _without_secrets(action_cls, rendered)
-            raise
+            failure = exc.redacted(redactor)
+            failure.rendered = redactor.value(mask_secret_inputs(action_cls.Input, rendered))
+            raise failure from exc
+        return redactor.value(mask_secret_inputs(action_cls.Input, rendered)), redactor.value(
+            output
+        )
 
     async def _call(
         self,
@@ -278,6 +326,7 @@ class Executor:
         action_cls: type[Action[Any, Any, Any]],
         rendered: Any,
         attempt: int,
+        redactor: Redactor,
     ) -> Any:
         data = _validated(action_cls, rendered)
         try:
@@ -289,6 +338,7 @@ class Executor:
                     self._connections.resolve, step.connection, connector
                 )
                 conn = await self._fresh(step.connection, connector, conn)
+            redactor.add_model(conn)
         except (LookupError, ValueError) as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         except ConnectorError as exc:
@@ -307,6 +357,7 @@ class Executor:
                 # try once more. The refused call did nothing; calls the action made before it
                 # are made again, as on any retry of the step.
                 conn = await self._fresh(step.connection, connector, conn, force=True)
+                redactor.add_model(conn)
                 try:
                     result = await self._run_action(action, ctx, conn, data)
                 except AccessTokenRejected as again:
@@ -336,17 +387,24 @@ class Executor:
             return await anyio.to_thread.run_sync(action.run, ctx, conn, data)
 
 
-def _without_secrets(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> Any:
-    """``rendered`` with the action's secret inputs (a bearer token given with one request)
-    masked: the rendered input is recorded and shown with the run, and a secret must reach
-    neither the database in clear nor a browser."""
-    secret = secret_fields(action_cls.Input)
-    if not secret or not isinstance(rendered, dict):
-        return rendered
-    return {
-        key: SECRET_MASK if key in secret and value not in (None, "") else value
-        for key, value in rendered.items()
-    }
+def _has_template(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` may be a template."""
+    if isinstance(value, str):
+        return "{" in value
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False
+
+
+def _secret_inputs(action_cls: type[Action[Any, Any, Any]], rendered: dict[str, Any]) -> list[str]:
+    """The values of the step's inputs declared secret, as given."""
+    return [
+        str(rendered[name])
+        for name in secret_fields(action_cls.Input)
+        if rendered.get(name) not in (None, "")
+    ]
 
 
 def _validated(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> BaseModel:

@@ -23,15 +23,17 @@ from maillon.engine.flows import WebhookTrigger, parse_flow
 from maillon.engine.hooks import SourceKey
 from maillon.engine.ids import new_id
 from maillon.engine.models import RunStatus
-from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.writer import Op
 
 __all__ = [
     "Accepted",
+    "DedupNeeded",
     "Delivery",
     "SourceDelivery",
     "UnknownHook",
     "hook_dedup_scope",
+    "render_dedup",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,20 @@ def _in(column: str, count: int) -> str:
 
 class UnknownHook(LookupError):
     """No flow (or app connection) has this hook token."""
+
+
+class DedupNeeded(Exception):
+    """The flow's trigger has a ``dedup`` template and the delivery brought no key rendered
+    with the flow's current version: render ``template`` and deliver again.
+
+    Templates are never rendered in the writer thread: every delivery of every flow waits
+    for it, and a template may take up to its time budget.
+    """
+
+    def __init__(self, version: int, template: str) -> None:
+        super().__init__(f"render the dedup key of flow version {version}")
+        self.version = version
+        self.template = template
 
 
 @dataclass(frozen=True)
@@ -161,9 +177,12 @@ class Delivery(_Intake):
 
     A delivery with the ``Idempotency-Key`` of an earlier one, or whose trigger's ``dedup``
     template renders the key of an earlier one, is a duplicate of it (for ever).
+    ``dedup_key`` is that rendered key with the flow version it was rendered for (``None``
+    for a template that rendered nothing); see :class:`DedupNeeded`.
     """
 
     idempotency_key: str | None = None
+    dedup_key: tuple[int, str | None] | None = None
 
     @classmethod
     def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
@@ -183,7 +202,10 @@ class Delivery(_Intake):
                 continue
             key = d.idempotency_key
             if key is None and trigger.dedup:
-                key = _render_dedup(trigger.dedup, d)
+                if d.dedup_key is None or d.dedup_key[0] != flow.version:
+                    targets.append(DedupNeeded(flow.version, trigger.dedup))
+                    continue
+                key = d.dedup_key[1]
             targets.append(
                 _Target(
                     source="webhook",
@@ -333,9 +355,13 @@ def _encode(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
-def _render_dedup(template: str, d: Delivery) -> str | None:
+def render_dedup(
+    template: str, body: Any, meta: dict[str, Any], budget: Budget = DEFAULT_BUDGET
+) -> str | None:
+    """A webhook trigger's dedup key for a delivery (``None``: no key). Blocks up to the
+    budget's time: call it in a worker thread."""
     try:
-        value = render_value(template, {"event": d.body, "request": d.meta}, "trigger.dedup")
+        value = render_value(template, {"event": body, "request": meta}, "trigger.dedup", budget)
     except TemplateRenderError as exc:
         # Not a reason to refuse the delivery: it is stored and runs, just without dedup.
         log.warning("dedup key not computed (%s); delivery accepted without dedup", exc)

@@ -167,6 +167,8 @@ class RunRow(SQLModel, table=True):
     event_id: str = Field(index=True, max_length=36)
     status: RunStatus = Field(sa_type=String(16))
     claims: int = 0
+    #: Claims of the run after its lease had expired (its worker died, or could not record).
+    takeovers: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     available_at: float
     lease_owner: str | None = Field(default=None, max_length=100)
     lease_expires_at: float | None = None

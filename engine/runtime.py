@@ -11,6 +11,7 @@ from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
+from maillon.engine.redaction import install_log_redaction
 from maillon.engine.services import (
     Accounts,
     Connections,
@@ -27,6 +28,7 @@ from maillon.engine.services import (
     Tokens,
 )
 from maillon.engine.settings import Settings
+from maillon.engine.templating import Budget
 from maillon.engine.wakeup import PgWakeups, Wakeup
 from maillon.engine.worker import Worker
 from maillon.engine.writer import Writer
@@ -43,11 +45,14 @@ class Runtime:
     services: Services
 
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        install_log_redaction()
         self.settings = settings
         self.registry = registry or default_registry
         self.db = create_db_engine(settings.resolved_database_url)
         self.box = SecretBox(settings.encryption_key)
         self.writer = Writer(self.db)
+        #: What rendering one step input (or a dedup key) may cost.
+        self.budget = Budget(settings.template_time_budget, settings.template_output_budget)
         self.wakeup = Wakeup()
         # On PostgreSQL other processes may share the queue: relay wake-ups to them.
         self.pg_wakeups = (
@@ -81,9 +86,11 @@ class Runtime:
             ),
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
+            budget=self.budget,
+            box=self.box,
         )
         tokens = Tokens(self.db)
-        flows = Flows(self.db, self.registry, connections, sources, settings.base_url)
+        flows = Flows(self.db, self.registry, connections, sources, settings.base_url, self.box)
         self.services = Services(
             flows=flows,
             runs=Runs(self.db, self.wakeup),
@@ -92,8 +99,16 @@ class Runtime:
             oauth=oauth,
             tokens=tokens,
             accounts=Accounts(self.db, tokens, session_lifetime=settings.session_lifetime),
-            hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
-            editor=Editor(self.db, self.registry, self.executor, flows),
+            hooks=Hooks(
+                self.writer,
+                self.wakeup,
+                self.registry,
+                settings.source_dedup_window,
+                self.budget,
+                max_depth=settings.max_body_depth,
+                masked=settings.masked_fields,
+            ),
+            editor=Editor(self.db, self.registry, self.executor, flows, self.budget),
             stats=Stats(self.db),
             install=Install(settings, self.db),
             retention=Retention(self.db, self.writer, settings),
@@ -133,6 +148,7 @@ class Runtime:
                 concurrency=self.settings.worker_concurrency,
                 lease_seconds=self.settings.lease_seconds,
                 poll_interval=self.settings.poll_interval,
+                max_takeovers=self.settings.max_takeovers,
             )
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
         if count:

@@ -25,7 +25,13 @@ from maillon.engine.i18n import (
     supported,
 )
 
-__all__ = ["LEGACY_DATA_DIR", "SECRET_KEY_FILE", "Settings", "default_data_dir"]
+__all__ = [
+    "LEGACY_DATA_DIR",
+    "SECRET_KEY_FILE",
+    "Settings",
+    "default_data_dir",
+    "make_private_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,16 @@ def default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME", "")
     base_dir = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
     return base_dir / "maillon"
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) if missing, readable by its owner only (``0700``):
+    it holds the database and the key that decrypts the connections' secrets."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # mkdir's mode passes through the umask, which may only take permissions away; a
+        # chmod makes it exactly 0700 whatever the umask.
+        path.chmod(0o700)
 
 
 class Settings(BaseSettings):
@@ -76,6 +92,19 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=0, description="In-process workers started by `maillon serve`.")
     worker_concurrency: int = Field(64, ge=1, description="Runs one worker executes at once.")
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="Largest hook body accepted.")
+    max_body_depth: int = Field(
+        64,
+        ge=1,
+        le=200,
+        description="Deepest nesting of objects and lists a hook body may have (refused with "
+        "a 400 past it).",
+    )
+    masked_fields: list[str] = Field(
+        default_factory=list,
+        description="More request headers and query parameters whose values are masked before "
+        'a delivery is stored, as JSON: ["x-partner-key"] (besides Authorization, X-Api-Key, '
+        "Api-Key, token, api_key and the other usual ones).",
+    )
     source_dedup_window: float = Field(
         86400.0,
         ge=0,
@@ -88,11 +117,29 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(2.0, ge=0, description="First retry delay, in seconds.")
     retry_max_delay: float = Field(600.0, ge=0, description="Longest backoff between attempts.")
     step_timeout: float = Field(120.0, gt=0, description="Longest a step may take, in seconds.")
+    template_time_budget: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds the templates of one step input (or a trigger's dedup key) may "
+        "take to render; past it the step fails with a clear error.",
+    )
+    template_output_budget: int = Field(
+        2_000_000,
+        ge=1000,
+        description="Characters one step input may render to (measured as JSON), and the "
+        "largest value any template may build along the way.",
+    )
     lease_seconds: float = Field(
         10.0,
         gt=0,
         description="A claimed run's lease: renewed every third of it while the run executes, "
         "so that the runs of a process that died are taken over by others within this time.",
+    )
+    max_takeovers: int = Field(
+        3,
+        ge=1,
+        description="Times a run may be claimed again after its lease expired (its worker "
+        "died, or could not record a step) before it fails as a poison run.",
     )
     poll_interval: float = Field(
         1.0,
@@ -246,7 +293,7 @@ class Settings(BaseSettings):
         path = self.data_dir / SECRET_KEY_FILE
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         key = secrets.token_urlsafe(32)
         # O_EXCL: two processes starting together must not write two different keys.
         try:

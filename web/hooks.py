@@ -37,8 +37,6 @@ from maillon.web.auth import PUBLIC
 
 __all__ = ["hooks"]
 
-_DROPPED_HEADERS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
-
 
 def _pairs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Form/query pairs as a mapping; a repeated name becomes a list, as senders intend."""
@@ -64,6 +62,10 @@ def _parse(content_type: str, raw: bytes, query: dict[str, Any]) -> tuple[Any, s
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise HTTPException(
                 status_code=HTTP_400_BAD_REQUEST, detail=f"malformed JSON: {exc}"
+            ) from exc
+        except RecursionError as exc:
+            raise HTTPException(
+                status_code=HTTP_400_BAD_REQUEST, detail="JSON nested too deeply"
             ) from exc
         return body, text
     if media == "application/x-www-form-urlencoded":
@@ -119,11 +121,8 @@ async def _read(
     method = scope["method"]
     if method not in _METHODS:
         raise MethodNotAllowedException(headers={"Allow": ", ".join(sorted(_METHODS))})
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in scope["headers"]
-        if name not in _DROPPED_HEADERS
-    }
+    # Credentials among them are masked by the engine before anything is stored.
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
     raw = await _body(receive, headers, runtime.settings.max_body_bytes)
     query = _pairs(parse_qsl(scope["query_string"].decode("latin-1")))
     body, text = _parse(headers.get("content-type", ""), raw, query)

@@ -37,10 +37,11 @@ from maillon.engine.flows import (
     load_yaml,
 )
 from maillon.engine.models import EventRow
+from maillon.engine.payloads import MAX_SHOWN_DEPTH, nesting_depth, readable_json
 from maillon.engine.services.base import Service
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.runs import events_of
-from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 
 __all__ = ["Editor", "FlowTest", "Preview", "Sample", "StepTest"]
 
@@ -104,8 +105,16 @@ _NO_SAMPLE = Sample(body={}, origin="none")
 class Editor(Service):
     """Samples, previews and step trials for flows being edited."""
 
-    def __init__(self, db: Engine, registry: Registry, executor: Executor, flows: Flows) -> None:
+    def __init__(
+        self,
+        db: Engine,
+        registry: Registry,
+        executor: Executor,
+        flows: Flows,
+        budget: Budget = DEFAULT_BUDGET,
+    ) -> None:
         super().__init__(db)
+        self._budget = budget
         self._registry = registry
         self._executor = executor
         self._flows = flows
@@ -186,12 +195,16 @@ class Editor(Service):
             steps=steps,
         )
 
-    def preview(self, value: Any, context: Mapping[str, Any], field: str = "input") -> Preview:
-        """``value`` (a template, or a structure of them) rendered in the run sandbox."""
+    async def preview(
+        self, value: Any, context: Mapping[str, Any], field: str = "input"
+    ) -> Preview:
+        """``value`` (a template, or a structure of them) rendered in the run sandbox, within
+        the run's budget, in a worker thread (a slow template must not hold the server)."""
         try:
-            return Preview(value=render_value(value, context, field))
+            rendered = await self.sync(render_value, value, context, field, self._budget)
         except TemplateRenderError as exc:
             return Preview(error=exc.reason)
+        return Preview(value=rendered)
 
     def output_example(self, action: str) -> dict[str, Any]:
         """An output shaped like ``action``'s, for the field picker and previews."""
@@ -216,6 +229,7 @@ class Editor(Service):
         position = next((i for i, s in enumerate(spec.steps) if s.key == step_key), None)
         if position is None:
             raise NotFound(f"no step {step_key!r} in this flow")
+        spec = await self._flows.runnable(spec, flow_id)
         step: StepSpec = spec.steps[position]
         context = self.context(spec, sample, position, flow_id, outputs)
         return await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
@@ -226,7 +240,8 @@ class Editor(Service):
         """Test a saved flow (by id or name) against ``event_json``, else its newest delivery,
         else its app's catalog sample. With ``send``, its steps run for real."""
         view = await self._flows.get(ref)
-        return await self._test(view.spec, view.row.id, event_json, send)
+        spec = await self._flows.runnable(view.spec, view.row.id)
+        return await self._test(spec, view.row.id, event_json, send)
 
     async def test_yaml(
         self, text: str, event_json: str | None = None, *, send: bool = False
@@ -285,7 +300,8 @@ class Editor(Service):
                 outputs[step.key] = trial.output
                 failed = trial.error is not None
             else:
-                trial = self._executor.rehearse(step, self.context(spec, sample, position, flow_id))
+                context = self.context(spec, sample, position, flow_id)
+                trial = await self.sync(self._executor.rehearse, step, context)
             steps.append(StepTest(step.key, step.action, trial))
         return FlowTest(spec.name, flow_id, sample, steps, send, warnings)
 
@@ -299,7 +315,9 @@ def _parse_event(event_json: str | None) -> Any:
     if event_json is None:
         return _ABSENT
     try:
-        return json.loads(event_json)
+        value = json.loads(event_json)
+    except RecursionError:
+        value = _ABSENT  # deeper than Python reads: refused just below
     except json.JSONDecodeError as exc:
         raise Invalid(
             [
@@ -307,15 +325,19 @@ def _parse_event(event_json: str | None) -> Any:
                 f"{exc.msg}"
             ]
         ) from exc
+    if value is _ABSENT or nesting_depth(value, MAX_SHOWN_DEPTH) > MAX_SHOWN_DEPTH:
+        raise Invalid([f"the sample event nests deeper than {MAX_SHOWN_DEPTH} levels"])
+    return value
 
 
 def _from_row(row: EventRow) -> Sample:
+    # Read as the pages read stored events: one nested too deeply to show is its text.
     return Sample(
-        body=json.loads(row.body),
+        body=readable_json(row.body),
         origin="event",
         event_id=row.id,
         received_at=row.received_at,
-        request=json.loads(row.meta),
+        request=readable_json(row.meta),
     )
 
 

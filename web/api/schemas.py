@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -18,6 +17,7 @@ from maillon.engine.models import (
     SubscriptionRow,
     SubscriptionStatus,
 )
+from maillon.engine.payloads import readable_json
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
 
@@ -41,7 +41,7 @@ def iso(ts: float | None) -> str | None:
 
 
 def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return readable_json(text)
 
 
 class SubscriptionOut(BaseModel):
@@ -172,6 +172,8 @@ class RunOut(BaseModel):
     event_id: str
     status: RunStatus
     claims: int
+    #: Claims after the lease had expired; past the limit, the run fails as a poison run.
+    takeovers: int
     error: str | None
     created_at: str | None
     started_at: str | None
@@ -186,6 +188,7 @@ class RunOut(BaseModel):
             event_id=row.event_id,
             status=row.status,
             claims=row.claims,
+            takeovers=row.takeovers,
             error=row.error,
             created_at=iso(row.created_at),
             started_at=iso(row.started_at),
