@@ -399,8 +399,11 @@ class Connections(Service):
                 )
             elif new_name != row.name and _flow_uses(s).get(row.name):
                 raise Conflict(
-                    f"connection {row.name!r} is used by flows: keep its name, or change them "
-                    "to use another connection first"
+                    _(
+                        "connection %(name)r is used by flows: keep its name, or change them "
+                        "to use another connection first",
+                        name=row.name,
+                    )
                 )
             row.name, row.updated_at = new_name, now
             if connector.triggers and row.hook_token is None:
@@ -423,13 +426,22 @@ class Connections(Service):
                 if flows:
                     names = ", ".join(repr(f.name) for f in flows)
                     if len(flows) == 1:
-                        said = f"flow {names} ({flows[0].id}) uses"
-                        them = "it"
-                    else:
-                        said, them = f"flows {names} use", "them"
+                        raise Conflict(
+                            _(
+                                "flow %(flow)s (%(id)s) uses connection %(name)r: change it to "
+                                "use another connection, or delete it, first",
+                                flow=names,
+                                id=flows[0].id,
+                                name=row.name,
+                            )
+                        )
                     raise Conflict(
-                        f"{said} connection {row.name!r}: change {them} to use another "
-                        f"connection, or delete {them}, first"
+                        _(
+                            "flows %(flows)s use connection %(name)r: change them to use "
+                            "another connection, or delete them, first",
+                            flows=names,
+                            name=row.name,
+                        )
                     )
                 s.delete(row)
                 s.commit()

@@ -162,3 +162,15 @@ def test_the_flow_editor_says_what_is_wrong_in_the_readers_language(ui_server: U
         )
         assert "Non enregistré\u00a0:" in refused.text
         assert "Aucune connexion nommée &#39;ghost&#39;" in refused.text
+
+
+def test_litestars_own_refusals_are_reworded(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    with httpx.Client(base_url=ui_server.url, timeout=10) as client:
+        too_long = {"next": "/" + "x" * 3000}  # longer than the sign-in page reads
+        french = client.get("/sign-in", params=too_long, headers=FRENCH)
+        assert french.status_code == 400
+        assert "Cette adresse n’est pas une adresse que Maillon comprend" in french.text
+        english = client.get("/sign-in", params=too_long)
+        assert "This address is not one Maillon understands" in english.text
+        assert "Validation failed" not in english.text

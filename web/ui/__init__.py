@@ -12,6 +12,7 @@ A new page is a controller (or handler) added to :data:`CONTROLLERS`, a template
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response, Router
@@ -55,6 +56,9 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         detail = _("this form has expired or did not come from this site: reload it and try again.")
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, exc.detail
+        if detail == HTTPStatus(status).phrase or detail.startswith("Validation failed"):
+            # Litestar's own words (a parameter it could not read): say it in the reader's.
+            detail = _("this address is not one Maillon understands: check it, or start again.")
     else:
         status = HTTP_404_NOT_FOUND if isinstance(exc, NotFound) else HTTP_403_FORBIDDEN
         detail = str(exc)

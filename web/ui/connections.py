@@ -426,7 +426,7 @@ class ConnectionsController(Controller):
         data = await form(request)
         connect = _connect_form(services, chosen, return_to=data.get("return_to") or None)
         if connect is None:
-            raise NotFound(f"{chosen.title} accounts do not connect with OAuth")
+            raise NotFound(_("%(app)s accounts do not connect with OAuth", app=chosen.title))
         fields = connect.fields + connect.advanced
         values, refusal = _read(fields, data, CONSENT)
         name = data.get("name", "")

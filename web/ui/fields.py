@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from maillon.engine.i18n import ngettext
+
 __all__ = ["Node", "field_tree", "flatten"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -44,10 +46,6 @@ def _preview(value: Any) -> str:
     return text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def field_tree(value: Any, root: str, label: str | None = None) -> Node:
     """The tree of ``value`` whose expressions start at ``root`` (``event``, ``steps.a``)."""
     budget = [MAX_NODES]
@@ -55,14 +53,16 @@ def field_tree(value: Any, root: str, label: str | None = None) -> Node:
     def build(value: Any, expression: str, label: str) -> Node:
         budget[0] -= 1
         if isinstance(value, dict):
-            node = Node(label, expression, "object", _count(len(value), "field"))
+            count = ngettext("%(num)s field", "%(num)s fields", len(value))
+            node = Node(label, expression, "object", count)
             for key, item in value.items():
                 if budget[0] <= 0:
                     break
                 node.children.append(build(item, _child(expression, str(key)), str(key)))
             return node
         if isinstance(value, list):
-            node = Node(label, expression, "list", _count(len(value), "item"))
+            count = ngettext("%(num)s item", "%(num)s items", len(value))
+            node = Node(label, expression, "list", count)
             for i, item in enumerate(value[:MAX_ITEMS]):
                 if budget[0] <= 0:
                     break
