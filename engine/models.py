@@ -13,6 +13,7 @@ from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "FINISHED_STATUSES",
     "RARE_STATUSES",
     "RARE_STATUS_KEY",
     "REJECTED_BODY_CHARS",
@@ -41,21 +42,31 @@ __all__ = [
 
 
 class RunStatus(StrEnum):
-    """The states of a run. ``held`` runs wait for an operator (their flow was disabled)."""
+    """The states of a run. ``held`` runs wait for an operator (their flow was disabled);
+    ``filtered`` runs ended at a filter whose conditions did not hold (not a failure)."""
 
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     HELD = "held"
+    FILTERED = "filtered"
+
+
+#: The statuses that end a run.
+FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.FILTERED)
 
 
 class StepStatus(StrEnum):
-    """The states of a step in the ledger. ``retrying``: failed transiently, will run again."""
+    """The states of a step in the ledger. ``retrying``: failed transiently, will run again;
+    ``waiting``: a delay whose time has not come (its output says when it does);
+    ``filtered``: a filter whose conditions did not hold (the run ended there)."""
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     RETRYING = "retrying"
+    WAITING = "waiting"
+    FILTERED = "filtered"
 
 
 class SubscriptionStatus(StrEnum):
@@ -220,6 +231,7 @@ class RunStatsRow(SQLModel, table=True):
     hour: int = Field(primary_key=True, index=True)
     succeeded: int = 0
     failed: int = 0
+    filtered: int = 0
 
 
 def _user_fk(*, nullable: bool = False) -> Column[str]:

@@ -33,11 +33,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import msgspec
-from babel.core import UnknownLocaleError
-from babel.numbers import format_currency
 from jinja2 import (
     ChainableUndefined,
     StrictUndefined,
@@ -54,6 +52,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
+
+from maillon.engine.formatting import FILTERS
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -76,40 +76,6 @@ class TemplateRenderError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-def _money(cents: Any, currency: str = "EUR", places: int = 2, locale: str | None = None) -> str:
-    """``150000 | money('EUR')`` → ``"1,500.00 EUR"`` (Particeep amounts are in cents);
-    ``150000 | money('EUR', locale='fr')`` → ``"1 500,00 €"``, as the reader's language writes
-    amounts."""
-    if not 0 <= places <= 12:
-        raise ValueError("money() takes 0 to 12 decimal places")
-    amount = Decimal(int(cents)) / (Decimal(10) ** places)
-    if locale is not None:
-        try:
-            return format_currency(amount, currency, locale=locale.replace("-", "_"))
-        except (UnknownLocaleError, ValueError) as exc:
-            raise ValueError(f"unknown locale {locale!r} (such as fr or en_GB)") from exc
-    return f"{amount:,.{places}f} {currency}".strip()
-
-
-def _to_datetime(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, int | float):
-        parsed = dt.datetime.fromtimestamp(value, tz=dt.UTC)
-    else:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def _date(value: Any, fmt: str = "%Y-%m-%d %H:%M", tz: str = "UTC") -> str:
-    """``event.created_at | date('%d/%m/%Y %H:%M', 'Europe/Paris')``."""
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown timezone {tz!r}") from exc
-    return _to_datetime(value).astimezone(zone).strftime(fmt)
 
 
 def _now(tz: str = "UTC") -> dt.datetime:
@@ -349,8 +315,8 @@ def _make_env(**options: Any) -> ImmutableSandboxedEnvironment:
     env.filters["sum"] = _numbers_only(env.filters["sum"])
     for name, filter_fn in list(env.filters.items()):
         env.filters[name] = _bounded_filter(name, filter_fn)
-    env.filters["money"] = _money
-    env.filters["date"] = _date
+    # Maillon's own filters (money, dates, numbers, text): bounded by construction.
+    env.filters.update(FILTERS)
     env.globals["now"] = _now
     # Paragraphs of filler text on demand: nothing a step input needs, and a size amplifier.
     env.globals.pop("lipsum", None)

@@ -248,7 +248,9 @@ class Runs(Service):
                 if row is None:
                     raise NotFound(f"no run {run_id}")
                 steps = s.exec(
-                    select(StepRow).where(StepRow.run_id == run_id).order_by(col(StepRow.position))
+                    select(StepRow)
+                    .where(StepRow.run_id == run_id)
+                    .order_by(col(StepRow.position), col(StepRow.started_at))
                 )
                 return row, list(steps)
 
@@ -266,7 +268,8 @@ class Runs(Service):
                     s.exec(
                         select(StepRow)
                         .where(StepRow.run_id == run_id)
-                        .order_by(col(StepRow.position))
+                        # A loop's items share its place: in the order they ran.
+                        .order_by(col(StepRow.position), col(StepRow.started_at))
                     )
                 )
                 flow = s.get(FlowRow, run.flow_id)
@@ -282,7 +285,7 @@ class Runs(Service):
             if flow is not None:
                 reached = {step.step_key for step in steps}
                 spec = parse_flow(flow.id, flow.version, flow.definition)
-                not_run = [step.key for step in spec.steps if step.key not in reached]
+                not_run = [step.key for step in spec.all_steps() if step.key not in reached]
             return RunDetail(
                 run=run,
                 flow=FlowRef(flow.id, flow.name, flow.enabled) if flow else None,

@@ -252,13 +252,13 @@ def _print_test(test: FlowTest) -> None:
         click.echo(f"step {step.key} ({step.action})")
         trial = step.trial
         if trial is None:
-            click.echo("  not run: an earlier step failed")
+            click.echo(f"  not run: {step.skipped}")
             continue
         if trial.rendered is not None:
             click.echo("  input:")
             echo_json(trial.rendered)
         if trial.error is not None:
             click.echo(f"  ERROR: {trial.error}")
-        elif test.sent:
+        elif test.sent or step.steers:
             click.echo("  output:")
             echo_json(trial.output)
