@@ -232,10 +232,10 @@ def integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:
 
 #: The newest migration's revision (a test keeps it equal to Alembic's head). Knowing it lets a
 #: start on an up-to-date database skip loading Alembic at all.
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0012"
 
 
-def migrate(url: str, *, in_child: bool = False) -> bool:
+def migrate(url: str, *, in_child: bool = False, log_format: str = "text") -> bool:
     """Bring the schema at ``url`` to the newest revision; return whether it was behind.
 
     The one way the schema is brought up to date: ``maillon migrate`` and the runtime of every
@@ -244,7 +244,8 @@ def migrate(url: str, *, in_child: bool = False) -> bool:
 
     ``in_child=True`` applies the migrations in a short-lived child process, for long-running
     processes (``maillon serve``, ``maillon worker``): Alembic, with Mako behind it, would
-    otherwise stay loaded, and resident, for the life of a server that migrated at start.
+    otherwise stay loaded, and resident, for the life of a server that migrated at start; it
+    logs in ``log_format`` (``text`` or ``json``), as its parent does.
     """
     _make_sqlite_dir(url)
     current = _current_revision(url)
@@ -258,7 +259,7 @@ def migrate(url: str, *, in_child: bool = False) -> bool:
             f"({SCHEMA_HEAD}): upgrade Maillon here before starting it"
         )
     if in_child:
-        _upgrade_in_child(url)
+        _upgrade_in_child(url, log_format)
     else:
         _upgrade(url)
     return True
@@ -290,16 +291,18 @@ def _current_revision(url: str) -> str | None:
 # lines (its context, each revision) stay quiet in both.
 _MIGRATE_CHILD = """
 import logging, sys
+from maillon.engine import logs
 from maillon.engine.db import migrate
-logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure("WARNING", sys.argv[2])
 logging.getLogger("maillon.engine.db").setLevel(logging.INFO)
 migrate(sys.argv[1])
 """
 
 
-def _upgrade_in_child(url: str) -> None:
+def _upgrade_in_child(url: str, log_format: str) -> None:
     # Our own interpreter and script; the URL is the operator's setting, passed as an argument.
-    child = subprocess.run([sys.executable, "-c", _MIGRATE_CHILD, url], check=False)  # noqa: S603
+    argv = [sys.executable, "-c", _MIGRATE_CHILD, url, log_format]
+    child = subprocess.run(argv, check=False)  # noqa: S603
     if child.returncode != 0:
         raise RuntimeError(f"migrating the database schema failed (exit {child.returncode})")
 

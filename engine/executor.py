@@ -9,24 +9,38 @@ permanent errors fail it at once.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import inspect
 import logging
 import random
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal, NoReturn
 
 import anyio
 import msgspec
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from maillon.connectors.base import Action, ActionContext, Connection, Connector, secret_fields
+from maillon.connectors.base import (
+    Action,
+    ActionContext,
+    Connection,
+    Connector,
+    secret_fields,
+    url_inputs,
+)
 from maillon.connectors.errors import AccessTokenRejected, ConnectorError, TransientError
 from maillon.connectors.registry import Registry
+from maillon.engine.conditions import evaluate
 from maillon.engine.connections import ConnectionResolver
+from maillon.engine.control import DelayStep, FilterStep, FormatStep, PathsStep, delay_until
 from maillon.engine.crypto import SecretBox
-from maillon.engine.flows import StepSpec, parse_flow
+from maillon.engine.failures import Failure
+from maillon.engine.flows import MAX_ITEMS, StepSpec, parse_flow
+from maillon.engine.links import run_url
+from maillon.engine.logs import log_ids
+from maillon.engine.metrics import Metrics
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
@@ -95,6 +109,8 @@ class StepTrial:
     output: Any = None
     error: str | None = None
     details: dict[str, object] | None = None
+    #: Whether the error is worth another try later (network, timeout, 429, 5xx).
+    transient: bool = False
 
 
 def template_context(
@@ -107,6 +123,74 @@ def template_context(
 ) -> dict[str, Any]:
     """What a step's templates see: ``event``, ``request``, earlier ``steps``, ``flow``, ``run``."""
     return {"event": event, "request": request, "steps": steps or {}, "flow": flow, "run": run}
+
+
+class _Stopped(Exception):
+    """The run stopped here (failed, filtered, or queued again), and that is recorded."""
+
+    def __init__(self, *, rescheduled: bool) -> None:
+        super().__init__()
+        self.rescheduled = rescheduled
+
+
+#: How early a parked run may be claimed and still count its delay as over (clocks of
+#: machines sharing a database differ by that much).
+_EARLY = 0.5
+
+
+@dataclass
+class _Walk:
+    """One pass over a run's steps: its ledger, its template context, and the successes not
+    written yet.
+
+    Successes are written with the next write the run needs anyway (the next action's
+    record, or the run's end) rather than one by one: a filter in front of an action costs no
+    transaction of its own. A success is ``durable`` when what follows relies on it being
+    written before the next action runs: an action's own (never done twice), or the branches
+    a paths step chose.
+    """
+
+    run: ClaimedRun
+    owner: str
+    ledger: dict[str, Any]
+    context: dict[str, Any]
+    positions: dict[str, int]
+    max_attempts: int
+    pending: list[StepRecord] = field(default_factory=list)
+    durable: bool = False
+
+    def record(self, record: StepRecord, *, durable: bool = False) -> None:
+        """Keep ``record`` for the next write."""
+        self.pending.append(record)
+        self.durable = self.durable or durable
+
+    def take(self) -> tuple[StepRecord, ...]:
+        """The records kept, handed to a write."""
+        taken = tuple(self.pending)
+        self.pending.clear()
+        self.durable = False
+        return taken
+
+    def succeeded(self, key: str, rendered: Any, output: Any, started: float) -> StepRecord:
+        """The record of a step (not an action) that did its part."""
+        return StepRecord(
+            key=key,
+            position=self.positions.get(key, 0),
+            status=StepStatus.SUCCEEDED,
+            attempts=1,
+            started_at=started,
+            finished_at=time.time(),
+            input=rendered,
+            output=output,
+        )
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, str):
+        return "a text"
+    return "nothing" if value is None else f"a {type(value).__name__}"
 
 
 class Executor:
@@ -125,6 +209,8 @@ class Executor:
         lease_seconds: float,
         budget: Budget = DEFAULT_BUDGET,
         box: SecretBox | None = None,
+        metrics: Metrics | None = None,
+        base_url: str,
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -136,6 +222,8 @@ class Executor:
         self._lease = lease_seconds
         self._budget = budget
         self._box = box
+        self._metrics = metrics or Metrics()
+        self._base_url = base_url
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -144,11 +232,13 @@ class Executor:
     async def execute(self, run: ClaimedRun, owner: str) -> bool:
         """Execute ``run`` from its first unfinished step; never raises except on cancellation.
 
-        Returns whether the run was queued again for a later attempt (a transient error), so
-        that the worker knows to look at the queue's next due time.
+        Returns whether runs were queued meanwhile: this one again for a later attempt (a
+        transient error), or error flows' runs for its failure; the worker then looks at the
+        queue again.
         """
         try:
-            return await self._execute(run, owner)
+            with log_ids(run_id=run.id, event_id=run.event_id, flow_id=run.flow_id):
+                return await self._execute(run, owner)
         except LeaseLost:
             log.warning("run %s: lease lost to another worker; stopped here", run.id)
         except Exception as exc:
@@ -165,18 +255,19 @@ class Executor:
         """
         reason = f"the engine could not go on with this run ({type(exc).__name__}: {exc})"
         try:
-            await self._finish(run, owner, None, RunStatus.FAILED, reason[:2000])
+            await self._fail_run(run, owner, None, reason[:2000], "permanent")
         except Exception:
             log.exception("run %s: could not be marked failed; its lease will expire", run.id)
 
     async def _execute(self, run: ClaimedRun, owner: str) -> bool:
         if not run.flow_definition:
-            await self._finish(run, owner, None, RunStatus.FAILED, "the flow was deleted")
-            return False
+            return await self._fail_run(run, owner, None, "the flow was deleted", "permanent")
         flow = parse_flow(run.flow_id, run.flow_version, run.flow_definition)
         if not flow.steps:
             # A flow being built has no step yet: its (released) runs have nothing to do.
-            await self._finish(run, owner, None, RunStatus.SUCCEEDED, None)
+            await self._writer.submit(
+                RecordStep(run.id, owner, self._lease, None, RunStatus.SUCCEEDED)
+            )
             return False
         # A first claim has no ledger yet: skip the read on the common path.
         ledger = await anyio.to_thread.run_sync(self._read_ledger, run.id) if run.claims > 1 else {}
@@ -186,69 +277,344 @@ class Executor:
             flow={"id": run.flow_id, "name": run.flow_name},
             run={"id": run.id, "event_id": run.event_id},
         )
-        max_attempts_flow = flow.max_attempts or self._policy.default_max_attempts
-        last = len(flow.steps) - 1
-        for position, step in enumerate(flow.steps):
-            done = ledger.get(step.key)
+        walk = _Walk(
+            run,
+            owner,
+            ledger,
+            context,
+            flow.positions,
+            flow.max_attempts or self._policy.default_max_attempts,
+        )
+        try:
+            await self._steps(walk, flow.steps)
+        except _Stopped as stop:
+            return stop.rescheduled
+        # What is left to record finishes the run, in the same transaction.
+        pending = walk.pending
+        await self._writer.submit(
+            RecordStep(
+                run.id,
+                owner,
+                self._lease,
+                pending[-1] if pending else None,
+                RunStatus.SUCCEEDED,
+                also=tuple(pending[:-1]),
+            )
+        )
+        self._metrics.run_finished(RunStatus.SUCCEEDED)
+        return False
+
+    async def _steps(self, walk: _Walk, steps: list[Any]) -> None:
+        """Run ``steps`` in order; raise :class:`_Stopped` once the run is recorded as stopped
+        (failed, filtered, or queued again)."""
+        for step in steps:
+            done = walk.ledger.get(step.key)
             if done is not None and done.status == StepStatus.SUCCEEDED:
-                context["steps"][step.key] = _decode(done.output) if done.output else {}
+                output = _decode(done.output) if done.output else {}
+                walk.context["steps"][step.key] = output
+                if isinstance(step, PathsStep):
+                    # The branches chosen then, not chosen again: their steps resume.
+                    await self._branches(walk, step, list(output.get("branches", [])))
                 continue
-            attempt = (done.attempts if done is not None else 0) + 1
-            started = time.time()
-            try:
-                rendered, output = await self._run_step(step, context, attempt, run.id)
-            except _StepFailed as exc:
-                max_attempts = step.max_attempts or max_attempts_flow
-                record = StepRecord(
-                    key=step.key,
-                    position=position,
-                    status=StepStatus.RETRYING
-                    if exc.transient and attempt < max_attempts
-                    else StepStatus.FAILED,
-                    attempts=attempt,
-                    started_at=started,
-                    finished_at=time.time(),
-                    input=exc.rendered,
-                    error=str(exc),
-                    details=exc.details,
-                )
-                if record.status == StepStatus.RETRYING:
-                    due = time.time() + self._policy.delay(attempt, exc.retry_after)
-                    # The run says why it waits, so a list of runs shows it without the steps.
-                    note = f"step {step.key}: {exc} (attempt {attempt} of {max_attempts}; retrying)"
-                    await self._writer.submit(
-                        RecordStep(run.id, owner, self._lease, record, RunStatus.QUEUED, note, due)
-                    )
-                    return True
-                reason = f"step {step.key}: {exc}"
-                if exc.transient:
-                    reason += f" (gave up after {attempt} attempt{'s' if attempt > 1 else ''})"
-                await self._finish(run, owner, record, RunStatus.FAILED, reason)
-                return False
-            context["steps"][step.key] = output
+            if isinstance(step, StepSpec):
+                if step.for_each is None:
+                    output = await self._action(walk, step, step.key, done, walk.context)
+                    walk.context["steps"][step.key] = output
+                else:
+                    await self._loop(walk, step)
+            elif isinstance(step, FilterStep):
+                await self._filter(walk, step)
+            elif isinstance(step, PathsStep):
+                await self._paths(walk, step)
+            elif isinstance(step, DelayStep):
+                await self._delay(walk, step, done)
+            elif isinstance(step, FormatStep):
+                await self._format(walk, step)
+
+    async def _action(
+        self,
+        walk: _Walk,
+        step: StepSpec,
+        key: str,
+        done: Any,
+        context: dict[str, Any],
+    ) -> Any:
+        """Call one action (``key``: its entry in the ledger) and return its output."""
+        attempt = (done.attempts if done is not None else 0) + 1
+        if walk.durable:
+            # What the action may rely on (an earlier action's success, the branches chosen)
+            # is recorded before it runs.
+            await self._writer.submit(
+                RecordStep(walk.run.id, walk.owner, self._lease, None, also=walk.take())
+            )
+        started = time.time()
+        try:
+            rendered, output = await self._run_step(step, context, attempt, walk.run.id, key)
+        except _StepFailed as exc:
+            max_attempts = step.max_attempts or walk.max_attempts
             record = StepRecord(
-                key=step.key,
-                position=position,
-                status=StepStatus.SUCCEEDED,
+                key=key,
+                position=walk.positions.get(step.key, 0),
+                status=StepStatus.RETRYING
+                if exc.transient and attempt < max_attempts
+                else StepStatus.FAILED,
                 attempts=attempt,
                 started_at=started,
                 finished_at=time.time(),
-                input=rendered,
+                input=exc.rendered,
+                error=str(exc),
+                details=exc.details,
+            )
+            self._metrics.step(step.action, record.finished_at - started, record.status)
+            if record.status == StepStatus.RETRYING:
+                due = time.time() + self._policy.delay(attempt, exc.retry_after)
+                # The run says why it waits, so a list of runs shows it without the steps.
+                note = f"step {key}: {exc} (attempt {attempt} of {max_attempts}; retrying)"
+                await self._stop(walk, record, RunStatus.QUEUED, note, due)
+            reason = f"step {key}: {exc}"
+            if exc.transient:
+                reason += f" (gave up after {attempt} attempt{'s' if attempt > 1 else ''})"
+            kind: Literal["permanent", "exhausted"] = "exhausted" if exc.transient else "permanent"
+            failure = self._failure(walk.run, record, reason, kind, step)
+            await self._stop(walk, record, RunStatus.FAILED, reason, failure=failure)
+        record = StepRecord(
+            key=key,
+            position=walk.positions.get(step.key, 0),
+            status=StepStatus.SUCCEEDED,
+            attempts=attempt,
+            started_at=started,
+            finished_at=time.time(),
+            input=rendered,
+            output=output,
+        )
+        self._metrics.step(step.action, record.finished_at - started, record.status)
+        walk.record(record, durable=True)
+        return output
+
+    async def _loop(self, walk: _Walk, step: StepSpec) -> None:
+        """The action once per item of ``for_each``; each item has its own ledger entry
+        (``key[0]``, ``key[1]``, …), so that a retry runs only the items that did not succeed."""
+        started = time.time()
+        try:
+            items = await self._render_value(step.for_each, walk.context, "for_each")
+        except TemplateRenderError as exc:
+            await self._fail(walk, step, f"template error in {exc}", started)
+        if not isinstance(items, list):
+            await self._fail(
+                walk, step, f"for_each gave {_kind_of(items)}, not a list of items", started
+            )
+        if len(items) > MAX_ITEMS:
+            await self._fail(
+                walk,
+                step,
+                f"for_each gave {len(items)} items; a loop runs at most {MAX_ITEMS}",
+                started,
+            )
+        outputs = []
+        for i, item in enumerate(items):
+            key = f"{step.key}[{i}]"
+            done = walk.ledger.get(key)
+            if done is not None and done.status == StepStatus.SUCCEEDED:
+                outputs.append(_decode(done.output) if done.output else {})
+                continue
+            context = {
+                **walk.context,
+                "item": item,
+                "loop": {
+                    "index": i + 1,
+                    "index0": i,
+                    "length": len(items),
+                    "first": i == 0,
+                    "last": i == len(items) - 1,
+                },
+            }
+            outputs.append(await self._action(walk, step, key, done, context))
+        walk.context["steps"][step.key] = outputs
+        walk.record(walk.succeeded(step.key, {"items": len(items)}, outputs, started))
+
+    async def _filter(self, walk: _Walk, step: FilterStep) -> None:
+        started = time.time()
+        verdict = evaluate(step.filter, walk.context)
+        output = {"passed": verdict.held, "reason": verdict.reason}
+        walk.context["steps"][step.key] = output
+        if verdict.held:
+            walk.record(walk.succeeded(step.key, None, output, started))
+            return
+        record = StepRecord(
+            key=step.key,
+            position=walk.positions.get(step.key, 0),
+            status=StepStatus.FILTERED,
+            attempts=1,
+            started_at=started,
+            finished_at=time.time(),
+            output=output,
+        )
+        await self._stop(walk, record, RunStatus.FILTERED, f"step {step.key}: {verdict.reason}")
+
+    async def _paths(self, walk: _Walk, step: PathsStep) -> None:
+        started = time.time()
+        output = step.choose(walk.context)
+        walk.context["steps"][step.key] = output
+        # Durable: a resumed run follows the branches chosen now, whatever the time says then.
+        walk.record(walk.succeeded(step.key, None, output, started), durable=True)
+        await self._branches(walk, step, output["branches"])
+
+    async def _branches(self, walk: _Walk, step: PathsStep, names: list[str]) -> None:
+        for branch in step.paths.branches:
+            if branch.name in names:
+                await self._steps(walk, branch.steps)
+
+    async def _delay(self, walk: _Walk, step: DelayStep, done: Any) -> None:
+        started = time.time()
+        if done is not None and done.status == StepStatus.WAITING:
+            until = float(_decode(done.output)["until"])
+        else:
+            try:
+                until = delay_until(step.delay, walk.context, started)
+            except TemplateRenderError as exc:
+                await self._fail(walk, step, f"template error in {exc}", started)
+            except ValueError as exc:
+                await self._fail(walk, step, str(exc), started)
+        output = {"until": until}
+        if until > time.time() + _EARLY:
+            record = StepRecord(
+                key=step.key,
+                position=walk.positions.get(step.key, 0),
+                status=StepStatus.WAITING,
+                attempts=1,
+                started_at=started,
+                finished_at=started,
                 output=output,
             )
-            status = RunStatus.SUCCEEDED if position == last else None
-            await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status))
-        return False
+            # The run waits in the queue like a retry does: no worker holds it, and a restart
+            # finds it there, due at its time.
+            when = dt.datetime.fromtimestamp(until, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            note = f"step {step.key}: waiting until {when} UTC"
+            await self._stop(walk, record, RunStatus.QUEUED, note, until)
+        walk.context["steps"][step.key] = output
+        walk.record(walk.succeeded(step.key, None, output, started))
 
-    async def _finish(
+    async def _format(self, walk: _Walk, step: FormatStep) -> None:
+        started = time.time()
+        try:
+            output = await self._render_value(step.format, walk.context, "format")
+        except TemplateRenderError as exc:
+            await self._fail(walk, step, f"template error in {exc}", started)
+        walk.context["steps"][step.key] = output
+        walk.record(walk.succeeded(step.key, None, output, started))
+
+    async def _fail(self, walk: _Walk, step: Any, error: str, started: float) -> NoReturn:
+        """Fail the run at ``step`` with ``error`` (a permanent problem of its own)."""
+        record = StepRecord(
+            key=step.key,
+            position=walk.positions.get(step.key, 0),
+            status=StepStatus.FAILED,
+            attempts=1,
+            started_at=started,
+            finished_at=time.time(),
+            error=error,
+        )
+        reason = f"step {step.key}: {error}"
+        failure = self._failure(walk.run, record, reason, "permanent", step)
+        await self._stop(walk, record, RunStatus.FAILED, reason, failure=failure)
+
+    async def _stop(
+        self,
+        walk: _Walk,
+        record: StepRecord,
+        status: RunStatus,
+        note: str,
+        due: float | None = None,
+        *,
+        failure: Failure | None = None,
+    ) -> NoReturn:
+        """Record ``record`` with what is pending and what it means for the run, then stop.
+
+        A failure comes with what it sets off (error flows, alerts, auto-pause), written in
+        the same transaction.
+        """
+        queued = await self._writer.submit(
+            RecordStep(
+                walk.run.id,
+                walk.owner,
+                self._lease,
+                record,
+                status,
+                note,
+                due,
+                failure,
+                also=walk.take(),
+            )
+        )
+        if status != RunStatus.QUEUED:
+            self._metrics.run_finished(status)
+        # Queued again, or error flows' runs queued: the worker looks at the queue again.
+        raise _Stopped(rescheduled=status == RunStatus.QUEUED or queued > 0)
+
+    async def _render_value(self, value: Any, context: dict[str, Any], name: str) -> Any:
+        """``value`` rendered within the budget, in a worker thread if it holds a template
+        (the event loop must go on meanwhile)."""
+        if not _has_template(value):
+            return value
+        return await anyio.to_thread.run_sync(render_value, value, context, name, self._budget)
+
+    def _failure(
+        self,
+        run: ClaimedRun,
+        record: StepRecord | None,
+        reason: str,
+        kind: Literal["permanent", "exhausted"],
+        step: Any = None,
+    ) -> Failure:
+        """What a failed run tells error flows and alerts."""
+        return Failure(
+            error=reason,
+            kind=kind,
+            run_url=run_url(self._base_url, run.id),
+            event_id=run.event_id,
+            step=step.key if step is not None else None,
+            action=step.action if isinstance(step, StepSpec) else None,
+            attempts=record.attempts if record else 0,
+        )
+
+    async def _fail_run(
         self,
         run: ClaimedRun,
         owner: str,
         record: StepRecord | None,
-        status: RunStatus,
-        error: str | None,
-    ) -> None:
-        await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status, error))
+        reason: str,
+        kind: Literal["permanent", "exhausted"],
+    ) -> bool:
+        """Record the failure of a run that has no walk (its flow was deleted, or the engine
+        could not go on); return whether runs were queued."""
+        failure = self._failure(run, record, reason, kind)
+        queued = await self._writer.submit(
+            RecordStep(run.id, owner, self._lease, record, RunStatus.FAILED, reason, None, failure)
+        )
+        self._metrics.run_finished(RunStatus.FAILED)
+        return queued > 0
+
+    async def call_once(self, step: StepSpec, trial_id: str) -> StepTrial:
+        """Run one action once with ``step.input`` as it is (not a template): a message Maillon
+        writes itself, such as an alert, whose words must not be read as template syntax.
+
+        Nothing is recorded and nothing is retried: the outcome is returned.
+        """
+        try:
+            connector, action_cls = self._registry.resolve(step.action)
+        except LookupError as exc:
+            return StepTrial(step.input, None, str(exc))
+        # The connection's secrets are masked in what comes back, as for any step.
+        redactor = Redactor()
+        try:
+            with redactor.active():
+                output = await self._call(
+                    trial_id, step.key, step, connector, action_cls, step.input, 1, redactor
+                )
+        except _StepFailed as exc:
+            failure = exc.redacted(redactor)
+            return StepTrial(step.input, None, str(failure), failure.details, failure.transient)
+        return StepTrial(step.input, redactor.value(output))
 
     async def try_step(self, step: StepSpec, context: dict[str, Any], trial_id: str) -> StepTrial:
         """Run one step once, for real, outside any run (the editor's "test this step").
@@ -256,7 +622,7 @@ class Executor:
         Nothing is recorded and nothing is retried: the outcome is returned.
         """
         try:
-            rendered, output = await self._run_step(step, context, 1, trial_id)
+            rendered, output = await self._run_step(step, context, 1, trial_id, step.key)
         except _StepFailed as exc:
             return StepTrial(exc.rendered, None, str(exc), exc.details)
         return StepTrial(rendered, output)
@@ -282,16 +648,19 @@ class Executor:
         try:
             # Secret inputs written in the flow are stored sealed (engine.secret_inputs).
             inputs = unseal(step.input, self._box) if self._box else step.input
-            rendered = render_value(inputs, context, budget=self._budget)
+            rendered = render_value(
+                inputs, context, budget=self._budget, url_inputs=url_inputs(action_cls.Input)
+            )
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         return connector, action_cls, rendered
 
     async def _run_step(
-        self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
+        self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str, key: str
     ) -> tuple[Any, Any]:
         """Return (rendered input, output), the secrets in play masked in both; raise
-        :class:`_StepFailed`, its message and details masked the same way."""
+        :class:`_StepFailed`, its message and details masked the same way. ``key``: the step's
+        entry in the ledger (``notify``, or ``notify[2]`` for an item of a loop)."""
         # In a worker thread: a template may take up to its time budget, and meanwhile the
         # event loop must go on (intake, the lease heartbeat, every other run). An input
         # with no template renders to itself: no thread hop.
@@ -308,7 +677,7 @@ class Executor:
         try:
             with redactor.active():
                 output = await self._call(
-                    run_id, step, connector, action_cls, rendered, attempt, redactor
+                    run_id, key, step, connector, action_cls, rendered, attempt, redactor
                 )
         except _StepFailed as exc:
             failure = exc.redacted(redactor)
@@ -321,6 +690,7 @@ class Executor:
     async def _call(
         self,
         run_id: str,
+        key: str,
         step: StepSpec,
         connector: Connector,
         action_cls: type[Action[Any, Any, Any]],
@@ -344,7 +714,7 @@ class Executor:
         except ConnectorError as exc:
             raise _failure(exc) from exc
         ctx = ActionContext(
-            idempotency_key=f"{run_id}:{step.key}", attempt=attempt, timeout=self._step_timeout
+            idempotency_key=f"{run_id}:{key}", attempt=attempt, timeout=self._step_timeout
         )
         action = action_cls()
         try:

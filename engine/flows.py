@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from functools import cached_property
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -22,23 +23,43 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
-    field_validator,
 )
 
 from maillon.connectors.base import Connector
 from maillon.connectors.registry import Registry
+from maillon.engine.conditions import Condition, Group, member_kind
+from maillon.engine.control import (
+    KEY,
+    KEY_RULE,
+    MAX_DEPTH,
+    Branch,
+    Delay,
+    DelayStep,
+    FilterStep,
+    FormatStep,
+    Paths,
+    PathsStep,
+    StepBase,
+    walk,
+)
 from maillon.engine.errors import Invalid
 from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
+from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec
 from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
 
 __all__ = [
     "MAX_FILE_CHARS",
     "MAX_FLOW_CHARS",
+    "RUN_FAILED",
+    "AnyTrigger",
     "AppEventTrigger",
+    "FailurePolicy",
     "FlowDocument",
     "FlowSpec",
     "FlowValidationError",
+    "RunFailedTrigger",
+    "Step",
     "StepSpec",
     "WebhookTrigger",
     "dump_yaml",
@@ -50,7 +71,7 @@ __all__ = [
     "trigger_types",
 ]
 
-_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_KEY = KEY
 
 #: The largest flow that can be saved, in characters of its text (names, templates, values).
 #: Every save parses, checks and compiles all of it, and every run holds it in memory.
@@ -77,6 +98,11 @@ class WebhookTrigger(BaseModel):
         "seen before for this flow starts no run. The Idempotency-Key header does the same.",
         examples=["{{ event.id }}"],
     )
+    signature: SignatureSpec | None = Field(
+        None,
+        description="Check the HMAC signature the sender puts on each delivery; unsigned or "
+        "wrongly signed deliveries are answered 401 and listed as rejected deliveries.",
+    )
 
 
 class AppEventTrigger(BaseModel):
@@ -101,34 +127,117 @@ class AppEventTrigger(BaseModel):
     )
 
 
+#: The type of the trigger fed by Maillon itself when a run fails.
+RUN_FAILED: Final = "maillon.run_failed"
+
+
+class RunFailedTrigger(BaseModel):
+    """Runs the flow (an "error flow") when a run of another flow fails.
+
+    The event describes the failure: the flow, the run and a link to its page, the failed step,
+    the error, the attempts and the original event (see :mod:`maillon.engine.failures`). A run
+    of an error flow that fails starts no error flow, so that failures never loop.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["maillon.run_failed"] = RUN_FAILED
+    flows: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Only failures of these flows (names or ids); none: every flow's.",
+    )
+    failure: Literal["any", "permanent", "exhausted"] = Field(
+        "any",
+        description="`permanent`: runs that failed at once (bad input, refused credentials); "
+        "`exhausted`: runs that gave up after their retries on transient errors; `any`: both.",
+    )
+
+    def matches(self, flow_id: str, flow_name: str, failure: str) -> bool:
+        """Whether a failure of the flow ``flow_id`` (named ``flow_name``), of kind
+        ``failure`` (``permanent`` or ``exhausted``), starts this trigger's flow."""
+        if self.flows and flow_id not in self.flows and flow_name not in self.flows:
+            return False
+        return self.failure in ("any", failure)
+
+
 def _trigger_kind(value: Any) -> str:
     kind = value.get("type", "webhook") if isinstance(value, dict) else getattr(value, "type", "")
+    if kind == RUN_FAILED:
+        return "run_failed"
     return "webhook" if kind == "webhook" else "app"
 
 
 Trigger = Annotated[
-    Annotated[WebhookTrigger, Tag("webhook")] | Annotated[AppEventTrigger, Tag("app")],
+    Annotated[WebhookTrigger, Tag("webhook")]
+    | Annotated[AppEventTrigger, Tag("app")]
+    | Annotated[RunFailedTrigger, Tag("run_failed")],
     Discriminator(_trigger_kind),
 ]
+AnyTrigger = WebhookTrigger | AppEventTrigger | RunFailedTrigger
 
 
-class StepSpec(BaseModel):
-    """One action with its connection and templated inputs."""
+class FailurePolicy(BaseModel):
+    """What happens when the flow's runs fail, besides its error flows."""
 
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(description="Unique within the flow; later steps read `steps.<key>.…`.")
+    alert: bool = Field(
+        True, description="Tell the install's alert recipient (if one is set) about failures."
+    )
+    pause_after: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="Switch the flow off after this many failed runs in a row; its deliveries "
+        "are then held until it is resumed. None (the default): never.",
+    )
+
+
+class StepSpec(StepBase):
+    """One action with its connection and templated inputs."""
+
     action: str = Field(description="`<connector>.<action>`", examples=["slack.send_message"])
     connection: str | None = Field(None, description="Name of a saved connection.")
     input: dict[str, Any] = Field(default_factory=dict, description="Values or templates.")
     max_attempts: int | None = Field(None, ge=1, le=100, description="Overrides the flow's.")
+    for_each: Any = Field(
+        None,
+        description="A list (usually a template, e.g. '{{ event.items }}'): the action runs once "
+        "per item, with `item` and `loop.index` in its templates; its output is the list of "
+        "the items' outputs.",
+        examples=["{{ event.items }}"],
+    )
 
-    @field_validator("key")
-    @classmethod
-    def _key_shape(cls, value: str) -> str:
-        if not _KEY.match(value):
-            raise ValueError("must be lower-case letters, digits and _, starting with a letter")
-        return value
+
+#: The kinds of step and the field that tells each apart (an action step has ``action``).
+STEP_KINDS: dict[str, type[StepBase]] = {
+    "action": StepSpec,
+    "filter": FilterStep,
+    "paths": PathsStep,
+    "delay": DelayStep,
+    "format": FormatStep,
+}
+#: The most items one loop runs.
+MAX_ITEMS = 1000
+
+
+def _step_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return next((k for k in STEP_KINDS if k in value and k != "action"), "action")
+    return next((k for k, model in STEP_KINDS.items() if isinstance(value, model)), "action")
+
+
+Step = Annotated[
+    Annotated[StepSpec, Tag("action")]
+    | Annotated[FilterStep, Tag("filter")]
+    | Annotated[PathsStep, Tag("paths")]
+    | Annotated[DelayStep, Tag("delay")]
+    | Annotated[FormatStep, Tag("format")],
+    Discriminator(_step_kind),
+]
+for _model in (Branch, Paths, PathsStep):
+    _model.model_rebuild(_types_namespace={"Step": Step})
 
 
 class RetentionSpec(BaseModel):
@@ -155,11 +264,19 @@ class FlowSpec(BaseModel):
     description: str = ""
     trigger: Trigger = Field(default_factory=WebhookTrigger)
     #: A flow being built may have none yet; it cannot be switched on until it has one.
-    steps: list[StepSpec] = Field(default_factory=list, max_length=100)
+    steps: list[Step] = Field(default_factory=list, max_length=100)
     max_attempts: int | None = Field(
         None, ge=1, le=100, description="Attempts per step on transient errors (default 5)."
     )
     retention: RetentionSpec | None = None
+    on_failure: FailurePolicy | None = Field(
+        None, description="Alerts and auto-pause; none: alerts on, never paused."
+    )
+
+    @property
+    def failure_policy(self) -> FailurePolicy:
+        """The flow's :class:`FailurePolicy`, the default one when it sets none."""
+        return self.on_failure or FailurePolicy()
 
     def check(self, registry: Registry, connections: dict[str, str]) -> None:
         """Check actions, input fields, connections (name → app), template syntax and the
@@ -171,11 +288,30 @@ class FlowSpec(BaseModel):
         if too_big:
             raise FlowValidationError([too_big])
         problems = _trigger_problems(self.trigger, registry, connections)
-        for i, step in enumerate(self.steps):
-            problems += _step_problems(i, step, registry, connections)
-        problems += _duplicate_keys([step.key for step in self.steps])
+        every = list(walk(self.steps))
+        for where, step in every:
+            problems += _kind_problems(where, step, registry, connections)
+        if len(every) > 200:
+            problems.append(
+                "steps: "
+                + _("at most 200 steps in all, branches included (%(num)s)", num=len(every))
+            )
+        problems += _duplicate_keys([(where, step.key) for where, step in every])
         if problems:
             raise FlowValidationError(problems)
+
+    def all_steps(self) -> list[Any]:
+        """Every step, those of branches included, in the order a run meets them."""
+        return [step for _where, step in walk(self.steps)]
+
+    def actions(self) -> list[StepSpec]:
+        """The action steps, those of branches included."""
+        return [step for step in self.all_steps() if isinstance(step, StepSpec)]
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each step's place in :meth:`all_steps` by key: the order of a run's ledger."""
+        return {step.key: i for i, step in enumerate(self.all_steps())}
 
 
 def size_problem(raw: Any) -> str | None:
@@ -209,22 +345,56 @@ def size_problem(raw: Any) -> str | None:
 
 
 def _trigger_problems(
-    trigger: WebhookTrigger | AppEventTrigger, registry: Registry, connections: dict[str, str]
+    trigger: AnyTrigger, registry: Registry, connections: dict[str, str]
 ) -> list[str]:
     if isinstance(trigger, AppEventTrigger):
         return _check_app_trigger(trigger, registry, connections)
-    if trigger.dedup:
+    problems: list[str] = []
+    if isinstance(trigger, WebhookTrigger) and trigger.dedup:
         try:
             compile_check(trigger.dedup, "trigger.dedup")
         except TemplateRenderError as exc:
-            return [str(exc)]
-    return []
+            problems.append(str(exc))
+    if isinstance(trigger, WebhookTrigger) and trigger.signature is not None:
+        name = trigger.signature.connection
+        app = connections.get(name)
+        if app is None:
+            problems.append(
+                "trigger.signature: "
+                + _(
+                    "no connection named %(name)r (add a `webhook` connection holding the "
+                    "sender's signing secret)",
+                    name=name,
+                )
+            )
+        elif app != SIGNING_SECRET_APP:
+            problems.append(
+                "trigger.signature: "
+                + _(
+                    "connection %(name)r is for %(app)s, not %(wanted)s",
+                    name=name,
+                    app=app,
+                    wanted=SIGNING_SECRET_APP,
+                )
+            )
+    return problems
+
+
+def _kind_problems(
+    where: str, step: Any, registry: Registry, connections: dict[str, str]
+) -> list[str]:
+    """The save checks of one step of any kind (``where`` as :func:`walk` writes it)."""
+    if isinstance(step, StepSpec):
+        return _step_problems(where, step, registry, connections)
+    problems: list[str] = step.problems(where)
+    if isinstance(step, PathsStep) and where.count(".paths.") >= MAX_DEPTH:
+        problems.append(f"{where}: " + _("paths nest at most %(num)s deep", num=MAX_DEPTH))
+    return problems
 
 
 def _step_problems(
-    i: int, step: StepSpec, registry: Registry, connections: dict[str, str], key: str = ""
+    where: str, step: StepSpec, registry: Registry, connections: dict[str, str]
 ) -> list[str]:
-    where = f"steps[{i}] ({key or step.key})"
     try:
         connector, action = registry.resolve(step.action)
     except LookupError as exc:
@@ -252,6 +422,7 @@ def _step_problems(
         problems.append(f"{where}: " + _("%(action)s needs a connection", action=step.action))
     try:
         compile_check(step.input, f"{where}.input")
+        compile_check(step.for_each, f"{where}.for_each")
     except TemplateRenderError as exc:
         problems.append(str(exc))
     return problems
@@ -270,24 +441,28 @@ def _other_app(name: str, app: str, connector: Connector) -> str:
     )
 
 
-def _duplicate_keys(keys: list[Any]) -> list[str]:
+def _duplicate_keys(keys: list[tuple[str, Any]]) -> list[str]:
+    """``keys``: (where, key) of every step, branches included: keys are unique in the flow,
+    for they name the step's output and its entry in a run's ledger."""
     seen: set[Any] = set()
     problems = []
-    for i, key in enumerate(keys):
+    for where, key in keys:
         if not isinstance(key, str):
             continue
         if key in seen:
             problems.append(
-                f"steps[{i}] ({key}).key: "
-                + _("the key %(key)r is used by an earlier step", key=key)
+                f"{where}.key: " + _("the key %(key)r is used by an earlier step", key=key)
             )
         seen.add(key)
     return problems
 
 
 def trigger_types(registry: Registry) -> list[str]:
-    """Every trigger type a flow may have: ``webhook`` and each installed app trigger."""
-    return ["webhook"] + [f"{c.key}.{t.key}" for c in registry.all() for t in c.triggers]
+    """Every trigger type a flow may have: ``webhook``, ``maillon.run_failed`` and each
+    installed app trigger."""
+    return ["webhook", RUN_FAILED] + [
+        f"{c.key}.{t.key}" for c in registry.all() for t in c.triggers
+    ]
 
 
 def field_warnings(
@@ -299,21 +474,58 @@ def field_warnings(
     ``| default(...)`` is not reported. Run this after :meth:`FlowSpec.check`.
     """
     warnings: list[str] = []
-    outputs: dict[str, type[BaseModel]] = {}
-    for i, step in enumerate(spec.steps):
-        where = f"steps[{i}] ({step.key}).input"
-        for field_name, source in _strings(step.input, where):
+    outputs: dict[str, set[str] | None] = {}
+    for where, step in walk(spec.steps):
+        for field_name, source in _strings(_templates(step), where):
             for path in sorted(referenced_paths(source)):
                 if _guarded(source, path):
                     continue
                 problem = _missing(path, sample, outputs)
                 if problem:
                     warnings.append(f"{field_name}: {problem}")
-        try:
-            outputs[step.key] = registry.resolve(step.action)[1].Output
-        except LookupError:
-            continue
+        outputs[step.key] = _output_fields(step, registry)
     return warnings
+
+
+def _templates(step: Any) -> dict[str, Any]:
+    """A step's templated parts by name (as its problems name them)."""
+    if isinstance(step, StepSpec):
+        return {"input": step.input, "for_each": step.for_each}
+    if isinstance(step, FilterStep):
+        return {"filter": step.filter.model_dump(exclude_none=True)}
+    if isinstance(step, PathsStep):
+        return {
+            f"paths.branches[{b}].when": branch.when.model_dump(exclude_none=True)
+            for b, branch in enumerate(step.paths.branches)
+            if branch.when is not None
+        }
+    if isinstance(step, DelayStep):
+        return {"delay": step.delay.model_dump(exclude_none=True)}
+    if isinstance(step, FormatStep):
+        return {"format": step.format}
+    return {}
+
+
+def _output_fields(step: Any, registry: Registry) -> set[str] | None:
+    """The fields of a step's output (``None``: not known, not checked)."""
+    if isinstance(step, StepSpec):
+        if step.for_each is not None:
+            return None  # a list of the items' outputs
+        try:
+            return set(registry.resolve(step.action)[1].Output.model_fields)
+        except LookupError:
+            return None
+    if isinstance(step, FormatStep):
+        return set(step.format)
+    return set(STEP_OUTPUTS.get(type(step), ()))
+
+
+#: What the steps that are not actions give later steps.
+STEP_OUTPUTS: dict[type[StepBase], tuple[str, ...]] = {
+    FilterStep: ("passed", "reason"),
+    PathsStep: ("branches",),
+    DelayStep: ("until",),
+}
 
 
 def _strings(value: Any, where: str) -> list[tuple[str, str]]:
@@ -332,7 +544,7 @@ def _guarded(source: str, path: tuple[str, ...]) -> bool:
 
 
 def _missing(
-    path: tuple[str, ...], sample: Mapping[str, Any] | None, outputs: dict[str, type[BaseModel]]
+    path: tuple[str, ...], sample: Mapping[str, Any] | None, outputs: dict[str, set[str] | None]
 ) -> str | None:
     root, rest = path[0], path[1:]
     if root == "event" and sample is not None and rest:
@@ -344,10 +556,10 @@ def _missing(
                 return _("the sample event has no field %(field)r", field=".".join(rest[: i + 1]))
             node = node[part]
     elif root == "steps" and rest:
-        model = outputs.get(rest[0])
-        if model is None:
+        if rest[0] not in outputs:
             return _("no earlier step %(step)r", step=rest[0])
-        if len(rest) > 1 and rest[1] not in model.model_fields:
+        fields = outputs[rest[0]]
+        if fields is not None and len(rest) > 1 and rest[1] not in fields:
             return _("step %(step)r has no output %(output)r", step=rest[0], output=rest[1])
     return None
 
@@ -390,8 +602,8 @@ class FlowDocument(FlowSpec):
         return FlowSpec.model_validate(self.model_dump(exclude={"enabled"}))
 
 
-_TRIGGER: TypeAdapter[WebhookTrigger | AppEventTrigger] = TypeAdapter(Trigger)
-_KEY_RULE = "lower-case letters, digits and _, starting with a letter, at most 64 characters"
+_TRIGGER: TypeAdapter[AnyTrigger] = TypeAdapter(Trigger)
+_KEY_RULE = KEY_RULE
 
 
 def parse_document(
@@ -428,15 +640,48 @@ def _part_problems(
         problems += _trigger_problems(trigger, registry, connections)
     steps = raw.get("steps")
     if isinstance(steps, list):
-        for i, item in enumerate(steps):
-            step = _lenient(StepSpec.model_validate, item, lambda _item: set(StepSpec.model_fields))
+        keys: list[tuple[str, Any]] = []
+        for where, item in _raw_steps(steps):
+            model = STEP_KINDS[_step_kind(item)]
+            # A paths step's branch steps are checked one by one (by _raw_steps): read without
+            # them, so that a mistake in one of them does not hide the branches' own problems.
+            read = _without_branch_steps(item) if model is PathsStep else item
+            step = _lenient(model.model_validate, read, _fields_of(model))
             if step is not None:
-                key = item.get("key") if isinstance(item.get("key"), str) else ""
-                problems += _step_problems(i, step, registry, connections, key)
-        problems += _duplicate_keys(
-            [item.get("key") if isinstance(item, dict) else None for item in steps]
-        )
+                problems += _kind_problems(where, step, registry, connections)
+            keys.append((where, item.get("key")))
+        problems += _duplicate_keys(keys)
     return problems
+
+
+def _without_branch_steps(item: dict[str, Any]) -> dict[str, Any]:
+    """A paths step as written, its branches without steps and its mode, if misspelt, left
+    to its default (the mistake is reported already)."""
+    paths = item.get("paths")
+    if not isinstance(paths, dict):
+        return item
+    branches = paths.get("branches")
+    if isinstance(branches, list):
+        branches = [{**b, "steps": []} if isinstance(b, dict) else b for b in branches]
+    skeleton = {k: v for k, v in paths.items() if k != "mode" or v in ("first", "every")}
+    return {**item, "paths": {**skeleton, "branches": branches}}
+
+
+def _raw_steps(items: list[Any], where: str = "steps") -> Iterator[tuple[str, dict[str, Any]]]:
+    """:func:`~maillon.engine.control.walk` over steps as written (mappings not yet read)."""
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        key = item.get("key")
+        at = f"{where}[{i}] ({key})" if isinstance(key, str) else f"{where}[{i}]"
+        yield at, item
+        paths = item.get("paths")
+        branches = paths.get("branches") if isinstance(paths, dict) else None
+        for b, branch in enumerate(branches if isinstance(branches, list) else []):
+            if isinstance(branch, dict) and isinstance(branch.get("steps"), list):
+                name = branch.get("name")
+                label = f" ({name})" if isinstance(name, str) else ""
+                yield from _raw_steps(branch["steps"], f"{at}.paths.branches[{b}]{label}.steps")
 
 
 T = TypeVar("T")
@@ -462,9 +707,19 @@ def _lenient(
         return None
 
 
+def _fields_of(model: type[BaseModel]) -> Callable[[dict[str, Any]], set[str]]:
+    return lambda _item: set(model.model_fields)
+
+
 def _trigger_fields(item: dict[str, Any]) -> set[str]:
-    app = item.get("type", "webhook") != "webhook"
-    return set((AppEventTrigger if app else WebhookTrigger).model_fields)
+    return set(_TRIGGER_MODELS[_trigger_kind(item)].model_fields)
+
+
+_TRIGGER_MODELS: dict[str, type[BaseModel]] = {
+    "webhook": WebhookTrigger,
+    "app": AppEventTrigger,
+    "run_failed": RunFailedTrigger,
+}
 
 
 def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Registry) -> list[str]:
@@ -478,14 +733,29 @@ def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Regi
         # the one mistake is the type, so say that, with the types there are.
         problems.append(_unknown_trigger(kind, registry, where="trigger.type"))
     for err in exc.errors():
-        loc = list(err["loc"])
+        loc = _untagged(list(err["loc"]))
         if loc[:1] == ["trigger"]:
             if unknown_kind:
                 continue
-            if len(loc) > 1 and loc[1] in ("webhook", "app"):
+            if len(loc) > 1 and loc[1] in _TRIGGER_MODELS:
                 del loc[1]  # the union's tags say which model, which the type already says
         problems.append(_plain(raw, loc, err))
     return problems
+
+
+def _untagged(loc: list[Any]) -> list[Any]:
+    """``loc`` without the tags of the unions of step kinds and of conditions, which the
+    fields of a step or condition already say."""
+    out: list[Any] = []
+    skipped = False
+    for part in loc:
+        after = out[-2] if len(out) > 1 and isinstance(out[-1], int) and not skipped else None
+        skipped = (after == "steps" and part in STEP_KINDS) or (
+            after in ("all", "any") and part in ("one", "group")
+        )
+        if not skipped:
+            out.append(part)
+    return out
 
 
 def _plain(raw: Mapping[str, Any], loc: list[Any], err: Any) -> str:
@@ -502,7 +772,7 @@ def _plain(raw: Mapping[str, Any], loc: list[Any], err: Any) -> str:
         parent = _where(raw, loc[:-1]) or "the flow"
         fields = ", ".join(_model_at(raw, loc[:-1]).model_fields)
         return f"{parent}: unknown field {field_name!r} (the fields are: {fields})"
-    if field_name == "key" and loc[:1] == ["steps"] and isinstance(err.get("input"), str):
+    if field_name == "key" and "steps" in loc and isinstance(err.get("input"), str):
         value = err["input"]
         return (
             f"{where}: {value!r} is not a step key: keys are {_KEY_RULE} "
@@ -527,28 +797,53 @@ _REQUIRED = {
 def _where(raw: Mapping[str, Any], loc: list[Any]) -> str:
     """``steps[0] (notify).input``: a location as the save checks write it."""
     out = ""
+    node: Any = raw
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-            steps = raw.get("steps")
-            if loc[:1] == ["steps"] and i == 1 and isinstance(steps, list):
-                item = steps[part] if part < len(steps) else None
-                if isinstance(item, dict) and isinstance(item.get("key"), str):
-                    out += f" ({item['key']})"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            label = {"steps": "key", "branches": "name"}.get(str(loc[i - 1]) if i else "")
+            if label and isinstance(node, dict) and isinstance(node.get(label), str):
+                out += f" ({node[label]})"
         else:
             out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
     return out
 
 
 def _model_at(raw: Mapping[str, Any], loc: list[Any]) -> type[BaseModel]:
     """The model whose fields are read at ``loc`` (for listing them)."""
-    if loc[:1] == ["steps"]:
-        return StepSpec
     if loc[:1] == ["trigger"]:
         trigger = raw.get("trigger")
-        app = isinstance(trigger, dict) and trigger.get("type", "webhook") != "webhook"
-        return AppEventTrigger if app else WebhookTrigger
-    return FlowDocument
+        return _TRIGGER_MODELS[_trigger_kind(trigger if isinstance(trigger, dict) else {})]
+    if loc[:1] == ["on_failure"]:
+        return FailurePolicy
+    model: type[BaseModel] = FlowDocument
+    node: Any = raw
+    previous: Any = None
+    for part in loc:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if previous == "steps":
+                model = STEP_KINDS[_step_kind(node)]
+            elif previous == "branches":
+                model = Branch
+            elif previous in ("all", "any"):
+                model = Group if member_kind(node) == "group" else Condition
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+            model = _PARTS.get(part, model)
+        previous = part
+    return model
+
+
+#: The model of a part of a step, by its field's name.
+_PARTS: dict[Any, type[BaseModel]] = {
+    "filter": Group,
+    "when": Group,
+    "paths": Paths,
+    "delay": Delay,
+}
 
 
 def _key_like(value: str) -> str:

@@ -12,17 +12,20 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
 import msgspec
 from sqlalchemy import Connection
 
+from maillon.engine.crypto import SecretBox
 from maillon.engine.db import driver_execute, driver_insert, driver_query, integrity_errors
 from maillon.engine.flows import WebhookTrigger, parse_flow
 from maillon.engine.hooks import SourceKey
 from maillon.engine.ids import new_id
-from maillon.engine.models import RunStatus
+from maillon.engine.models import REJECTED_BODY_CHARS, RunStatus
+from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec, signature_problem
 from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.writer import Op
 
@@ -30,10 +33,12 @@ __all__ = [
     "Accepted",
     "DedupNeeded",
     "Delivery",
+    "SignatureRejected",
     "SourceDelivery",
     "UnknownHook",
     "hook_dedup_scope",
     "render_dedup",
+    "store_event",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,7 @@ _EVENT_COLUMNS = (
     "received_at",
 )
 _RUN_COLUMNS = ("id", "flow_id", "event_id", "status", "claims", "available_at", "created_at")
+_REJECTED_COLUMNS = ("id", "flow_id", "received_at", "reason", "meta", "body")
 _MAX_KEY = 500
 _RUNS_OF_EVENT = "SELECT id FROM runs WHERE event_id = ? ORDER BY id"
 
@@ -90,6 +96,10 @@ class DedupNeeded(Exception):
         self.template = template
 
 
+class SignatureRejected(Exception):
+    """The delivery's signature does not hold; it was recorded as a rejected delivery."""
+
+
 @dataclass(frozen=True)
 class Accepted:
     """What the sender is told: the event and its runs are committed."""
@@ -122,6 +132,14 @@ class _Target:
 
 
 @dataclass
+class _Rejection:
+    """A delivery refused for its signature: recorded, not stored as an event."""
+
+    flow_id: str
+    reason: str
+
+
+@dataclass
 class _Intake(Op[Accepted]):
     """A delivery to store: the fields both hook kinds have, and the batch logic they share."""
 
@@ -131,7 +149,7 @@ class _Intake(Op[Accepted]):
     meta: dict[str, Any]
 
     @classmethod
-    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | _Rejection | Exception]:
         """What each of ``ops`` stores (or why it is refused); reads only."""
         raise NotImplementedError
 
@@ -178,14 +196,18 @@ class Delivery(_Intake):
     A delivery with the ``Idempotency-Key`` of an earlier one, or whose trigger's ``dedup``
     template renders the key of an earlier one, is a duplicate of it (for ever).
     ``dedup_key`` is that rendered key with the flow version it was rendered for (``None``
-    for a template that rendered nothing); see :class:`DedupNeeded`.
+    for a template that rendered nothing); see :class:`DedupNeeded`. A flow whose trigger
+    checks signatures needs ``raw`` (the bytes posted) and ``box`` (to open the signing
+    secret's connection).
     """
 
     idempotency_key: str | None = None
     dedup_key: tuple[int, str | None] | None = None
+    raw: bytes = b""
+    box: SecretBox | None = None
 
     @classmethod
-    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | _Rejection | Exception]:
         deliveries: list[Delivery] = ops
         tokens = _tokens(deliveries)
         sql = "SELECT id, hook_token, enabled, version, definition FROM flows WHERE " + _in(
@@ -193,13 +215,23 @@ class Delivery(_Intake):
         )
         rows = driver_query(conn, sql, tokens) if tokens else []
         flows = {flow.hook_token: flow for flow in map(_HookFlow._make, rows)}
-        targets: list[_Target | Exception] = []
+        triggers = {
+            token: parse_flow(flow.id, flow.version, flow.definition).trigger
+            for token, flow in flows.items()
+        }
+        secrets = _signing_secrets(conn, triggers.values())
+        targets: list[_Target | _Rejection | Exception] = []
         for d in deliveries:
             flow = flows.get(d.token)
-            trigger = flow and parse_flow(flow.id, flow.version, flow.definition).trigger
+            trigger = triggers.get(d.token)
             if flow is None or not isinstance(trigger, WebhookTrigger):
                 targets.append(UnknownHook(d.token))
                 continue
+            if trigger.signature is not None:
+                problem = _signature_problem(trigger.signature, secrets, d)
+                if problem is not None:
+                    targets.append(_Rejection(flow.id, problem))
+                    continue
             key = d.idempotency_key
             if key is None and trigger.dedup:
                 if d.dedup_key is None or d.dedup_key[0] != flow.version:
@@ -232,7 +264,7 @@ class SourceDelivery(_Intake):
     dedup_window: float
 
     @classmethod
-    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | _Rejection | Exception]:
         deliveries: list[SourceDelivery] = ops
         tokens = _tokens(deliveries)
         sql = "SELECT hook_token, id, app FROM connections WHERE " + _in("hook_token", len(tokens))
@@ -243,14 +275,17 @@ class SourceDelivery(_Intake):
         listened = sorted(
             {str(SourceKey(sources[d.token][0], d.event)) for d in deliveries if d.token in sources}
         )
+        # (flow id, held) of the flows that take the event: enabled ones run it, paused ones
+        # hold it until they are resumed; disabled ones do not listen.
         flows: dict[str, list[tuple[str, bool]]] = defaultdict(list)
         if listened:
-            sql = "SELECT source_key, id, enabled FROM flows WHERE " + _in(
+            sql = "SELECT source_key, id, enabled, paused_at FROM flows WHERE " + _in(
                 "source_key", len(listened)
             )
-            for key, flow_id, enabled in driver_query(conn, sql, listened):
-                flows[key].append((flow_id, bool(enabled)))
-        targets: list[_Target | Exception] = []
+            for key, flow_id, enabled, paused_at in driver_query(conn, sql, listened):
+                if enabled or paused_at is not None:
+                    flows[key].append((flow_id, not enabled))
+        targets: list[_Target | _Rejection | Exception] = []
         for d in deliveries:
             source = sources.get(d.token)
             if source is None or source[1] != d.app:
@@ -263,12 +298,45 @@ class SourceDelivery(_Intake):
                 _Target(
                     source=f"{d.app}:{d.event}",
                     flow_id=None,
-                    runs=[(flow_id, False) for flow_id, enabled in listening if enabled],
+                    runs=listening,
                     dedup=(f"source:{source_id}:{d.event}", key) if key else None,
                     window=d.dedup_window,
                 )
             )
         return targets
+
+
+def _signing_secrets(conn: Connection, triggers: Iterable[Any]) -> dict[str, str]:
+    """The sealed secrets of the connections the signed ``triggers`` name, by name."""
+    names = sorted(
+        {t.signature.connection for t in triggers if isinstance(t, WebhookTrigger) and t.signature}
+    )
+    if not names:
+        return {}
+    sql = "SELECT name, secrets FROM connections WHERE app = ? AND " + _in("name", len(names))
+    return dict(driver_query(conn, sql, [SIGNING_SECRET_APP, *names]))
+
+
+def _signature_problem(spec: SignatureSpec, sealed: dict[str, str], d: Delivery) -> str | None:
+    """Why ``d``'s signature does not hold, or ``None``."""
+    token = sealed.get(spec.connection)
+    if token is None or d.box is None:
+        return f"the signing secret's connection {spec.connection!r} is missing"
+    try:
+        secret = d.box.open(token).get("secret")
+    except ValueError as exc:
+        return str(exc)
+    if not isinstance(secret, str) or not secret:
+        return f"the connection {spec.connection!r} has no signing secret"
+    return signature_problem(spec, secret, d.raw, d.meta["headers"])
+
+
+def store_event(conn: Connection, source: str, body: Any, runs: list[tuple[str, bool]]) -> Accepted:
+    """Store an event the engine itself raised (a run's failure) and queue its runs — ``(flow
+    id, held)`` — in the caller's transaction: the path of a delivery, without a sender."""
+    op = _Intake(token="", body=body, body_text=_encode(body), meta={})
+    [accepted] = _store(conn, [op], [_Target(source=source, flow_id=None, runs=runs)])
+    return cast("Accepted", accepted)
 
 
 def _seen(
@@ -289,9 +357,13 @@ def _seen(
     return seen
 
 
-def _store(conn: Connection, ops: list[_Intake], targets: list[_Target | Exception]) -> list[Any]:
-    """Insert the events and runs of ``ops``; the answer (or error) for each."""
+def _store(
+    conn: Connection, ops: list[_Intake], targets: list[_Target | _Rejection | Exception]
+) -> list[Any]:
+    """Insert the events and runs of ``ops``, and the rejected deliveries; the answer (or
+    error) for each."""
     now = time.time()
+    rejected_rows: list[tuple[Any, ...]] = []
     seen = _seen(conn, [t.dedup for t in targets if isinstance(t, _Target) and t.dedup])
     runs_of: dict[str, list[str]] = {}  # run ids of the events this batch creates
     released: list[str] = []  # earlier events whose key is out of its window
@@ -299,6 +371,10 @@ def _store(conn: Connection, ops: list[_Intake], targets: list[_Target | Excepti
     run_rows: list[tuple[Any, ...]] = []
     results: list[Any] = []
     for op, target in zip(ops, targets, strict=True):
+        if isinstance(target, _Rejection):
+            rejected_rows.append(_rejected_row(target, op, now))
+            results.append(SignatureRejected(target.reason))
+            continue
         if not isinstance(target, _Target):
             results.append(target)
             continue
@@ -328,7 +404,14 @@ def _store(conn: Connection, ops: list[_Intake], targets: list[_Target | Excepti
         driver_execute(conn, sql, released)
     driver_insert(conn, "events", _EVENT_COLUMNS, event_rows)
     driver_insert(conn, "runs", _RUN_COLUMNS, run_rows)
+    driver_insert(conn, "rejected_deliveries", _REJECTED_COLUMNS, rejected_rows)
     return results
+
+
+def _rejected_row(target: _Rejection, op: _Intake, now: float) -> tuple[Any, ...]:
+    """A row of ``rejected_deliveries`` in :data:`_REJECTED_COLUMNS` order."""
+    body = op.body_text[:REJECTED_BODY_CHARS]
+    return (new_id(), target.flow_id, now, target.reason, _encode(op.meta), body)
 
 
 def _event_row(

@@ -13,14 +13,19 @@ from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "FINISHED_STATUSES",
     "RARE_STATUSES",
     "RARE_STATUS_KEY",
+    "REJECTED_BODY_CHARS",
+    "AlertRow",
     "ApiToken",
     "ConnectionRow",
     "EventRow",
     "FlowRow",
+    "InstallSettingRow",
     "OAuthStateRow",
     "PasswordLinkRow",
+    "RejectedDeliveryRow",
     "Role",
     "RunRow",
     "RunStatsRow",
@@ -37,21 +42,31 @@ __all__ = [
 
 
 class RunStatus(StrEnum):
-    """The states of a run. ``held`` runs wait for an operator (their flow was disabled)."""
+    """The states of a run. ``held`` runs wait for an operator (their flow was disabled);
+    ``filtered`` runs ended at a filter whose conditions did not hold (not a failure)."""
 
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     HELD = "held"
+    FILTERED = "filtered"
+
+
+#: The statuses that end a run.
+FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.FILTERED)
 
 
 class StepStatus(StrEnum):
-    """The states of a step in the ledger. ``retrying``: failed transiently, will run again."""
+    """The states of a step in the ledger. ``retrying``: failed transiently, will run again;
+    ``waiting``: a delay whose time has not come (its output says when it does);
+    ``filtered``: a filter whose conditions did not hold (the run ended there)."""
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     RETRYING = "retrying"
+    WAITING = "waiting"
+    FILTERED = "filtered"
 
 
 class SubscriptionStatus(StrEnum):
@@ -78,6 +93,14 @@ class FlowRow(SQLModel, table=True):
     version: int = 1
     created_at: float
     updated_at: float
+    #: Whether the trigger is ``maillon.run_failed``: a failing run finds its error flows by it.
+    error_flow: bool = Field(default=False, index=True)
+    #: Failed runs in a row (a success resets it): what auto-pause counts.
+    failures_in_row: int = 0
+    #: When Maillon switched the flow off after too many failures in a row (``None``: it did
+    #: not). A paused flow is off, but its deliveries are held rather than dropped and its app
+    #: registrations stay, so that resuming it loses nothing.
+    paused_at: float | None = None
 
 
 class ConnectionRow(SQLModel, table=True):
@@ -208,6 +231,7 @@ class RunStatsRow(SQLModel, table=True):
     hour: int = Field(primary_key=True, index=True)
     succeeded: int = 0
     failed: int = 0
+    filtered: int = 0
 
 
 def _user_fk(*, nullable: bool = False) -> Column[str]:
@@ -294,6 +318,29 @@ class PasswordLinkRow(SQLModel, table=True):
     expires_at: float
 
 
+class RejectedDeliveryRow(SQLModel, table=True):
+    """A delivery refused for its signature: what was sent, and why it was refused.
+
+    Kept so that a refusal is never silent: the operator sees a sender whose secret is wrong
+    (or someone forging deliveries). The body is kept only up to :data:`REJECTED_BODY_CHARS`.
+    """
+
+    __tablename__ = "rejected_deliveries"
+    __table_args__ = (Index("ix_rejected_deliveries_flow_id", "flow_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    flow_id: str = Field(max_length=36)
+    received_at: float
+    reason: str = Field(sa_type=Text)
+    #: The request's method, query and headers (credentials dropped), as JSON.
+    meta: str = Field(sa_type=Text)
+    body: str = Field(sa_type=Text)
+
+
+#: How much of a rejected delivery's body is kept.
+REJECTED_BODY_CHARS = 16 * 1024
+
+
 class SignInFailureRow(SQLModel, table=True):
     """One failed sign-in, counted against ``key`` (an e-mail address or a client address).
 
@@ -306,6 +353,49 @@ class SignInFailureRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=400)
     at: float = Field(index=True)
+
+
+class AlertRow(SQLModel, table=True):
+    """Failures waiting to be told, batched per subject (a flow, or an app registration).
+
+    A failure adds to its subject's row in the transaction that records it; a process sends
+    the row's message once it is due (at most one per subject per interval) under a lease, so
+    that with several processes a batch is sent by one of them, and a restart loses nothing.
+    """
+
+    __tablename__ = "alerts"
+
+    #: ``flow:<flow id>`` or ``source:<connection id>:<event>``.
+    subject: str = Field(primary_key=True, max_length=300)
+    flow_id: str | None = Field(default=None, max_length=36)
+    #: What the subject is called in the message if it is gone by then (a deleted flow).
+    label: str = Field(max_length=300)
+    #: Failures since the last message, and the latest one's words and run.
+    count: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+    latest: str | None = Field(default=None, sa_type=Text)
+    latest_run_id: str | None = Field(default=None, max_length=36)
+    #: Whether the flow was paused since the last message (the message says how to resume).
+    paused: bool = False
+    #: When the next message may go (``None``: nothing to tell).
+    due_at: float | None = Field(default=None, index=True)
+    last_sent_at: float | None = None
+    #: Why the last message could not be sent (the channel refused it), if it could not.
+    send_error: str | None = Field(default=None, sa_type=Text)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: float | None = None
+
+
+class InstallSettingRow(SQLModel, table=True):
+    """A setting of the install kept in the database (set from the UI, the API or the CLI),
+    as JSON under its name: every process of an install reads the same value."""
+
+    __tablename__ = "install_settings"
+
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(sa_type=Text)
+    updated_at: float
 
 
 class OAuthStateRow(SQLModel, table=True):

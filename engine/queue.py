@@ -31,7 +31,16 @@ from sqlalchemy import (
 )
 
 from maillon.engine.db import driver_execute, storable
-from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow, StepStatus
+from maillon.engine.failures import Failure, record_failure, reset_failures
+from maillon.engine.models import (
+    FINISHED_STATUSES,
+    EventRow,
+    FlowRow,
+    RunRow,
+    RunStatus,
+    StepRow,
+    StepStatus,
+)
 from maillon.engine.writer import Op
 
 if TYPE_CHECKING:
@@ -280,11 +289,15 @@ def _storable_value(value: Any) -> Any:
 
 
 @dataclass
-class RecordStep(Op[None]):
+class RecordStep(Op[int]):
     """Record a step's outcome and, in the same transaction, what it means for the run.
 
-    ``run_status``: ``None`` keeps the run going (more steps follow); ``succeeded``/``failed``
-    finish it; ``queued`` reschedules it at ``available_at`` (a transient error's backoff).
+    ``run_status``: ``None`` keeps the run going (more steps follow); ``succeeded``,
+    ``failed`` or ``filtered`` finish it; ``queued`` reschedules it at ``available_at`` (a
+    transient error's backoff, a delay). ``also``: records of earlier steps written with it.
+    A failed run comes with its ``failure``, which sets off error flows, alerts and auto-pause
+    in the same transaction (:mod:`maillon.engine.failures`); a success ends the flow's
+    failures in a row. The result: how many runs the op queued (error flows' runs).
     """
 
     run_id: str
@@ -294,27 +307,35 @@ class RecordStep(Op[None]):
     run_status: RunStatus | None = None
     run_error: str | None = None
     available_at: float | None = None
+    failure: Failure | None = None
+    also: tuple[StepRecord, ...] = ()
+
+    @property
+    def records(self) -> list[StepRecord]:
+        """Every step record this op writes, in order."""
+        return [*self.also, self.step] if self.step is not None else list(self.also)
 
     def _run_values(self, now: float) -> dict[str, Any]:
         values: dict[str, Any] = {"lease_expires_at": now + self.lease_seconds}
         if self.run_status is not None:
             values["status"] = self.run_status
             values["error"] = None if self.run_error is None else storable(self.run_error)
-        if self.run_status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+        if self.run_status in FINISHED_STATUSES:
             values.update(finished_at=now, lease_owner=None, lease_expires_at=None)
         elif self.run_status == RunStatus.QUEUED:
             values.update(available_at=self.available_at or now, lease_owner=None)
             values["lease_expires_at"] = None
         return values
 
-    def apply(self, conn: Connection) -> None:
+    def apply(self, conn: Connection) -> int:
         now = time.time()
         owned = _update_runs(conn, self.owner, self._run_values(now), [self.run_id])
         if not owned:
             raise LeaseLost(self.run_id)
         _count_finished(conn, [(flow_id, self.run_status) for _, flow_id in owned], now)
-        if self.step is not None:
-            conn.execute(_upsert_statement(conn), [_step_row(self.run_id, self.step)])
+        if self.records:
+            conn.execute(_upsert_statement(conn), [_step_row(self.run_id, s) for s in self.records])
+        return _consequences(conn, [(self, owned[0][1])], now).get(self.run_id, 0)
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
@@ -342,19 +363,36 @@ def _record_many(conn: Connection, records: list[RecordStep]) -> list[Any]:
         values = r._run_values(now)
         key = (r.owner, *sorted(values.items()))
         groups.setdefault(key, (values, []))[1].append(r.run_id)
-    owned: set[str] = set()
+    owned: dict[str, str] = {}  # run id → flow id
     finished: list[tuple[str, RunStatus | None]] = []
     for (owner, *_), (values, run_ids) in groups.items():
         updated = _update_runs(conn, owner, values, run_ids)
-        owned.update(run_id for run_id, _ in updated)
+        owned.update(updated)
         finished.extend((flow_id, values.get("status")) for _, flow_id in updated)
     _count_finished(conn, finished, now)
-    rows = [
-        _step_row(r.run_id, r.step) for r in records if r.step is not None and r.run_id in owned
-    ]
+    rows = [_step_row(r.run_id, s) for r in records if r.run_id in owned for s in r.records]
     if rows:
         conn.execute(_upsert_statement(conn), rows)
-    return [None if r.run_id in owned else LeaseLost(r.run_id) for r in records]
+    queued = _consequences(conn, [(r, owned[r.run_id]) for r in records if r.run_id in owned], now)
+    return [queued.get(r.run_id, 0) if r.run_id in owned else LeaseLost(r.run_id) for r in records]
+
+
+def _consequences(
+    conn: Connection, done: list[tuple[RecordStep, str]], now: float
+) -> dict[str, int]:
+    """What recorded runs (with their flow id) set off: a failure's error flows, alert and
+    auto-pause; a success ends its flow's failures in a row. Returns the runs each queued."""
+    queued: dict[str, int] = {}
+    succeeded = []
+    for record, flow_id in done:
+        if record.failure is not None and record.run_status == RunStatus.FAILED:
+            queued[record.run_id] = record_failure(
+                conn, record.run_id, flow_id, record.failure, now
+            )
+        elif record.run_status == RunStatus.SUCCEEDED:
+            succeeded.append(flow_id)
+    reset_failures(conn, succeeded)
+    return queued
 
 
 _run_updates: dict[tuple[str, ...], Any] = {}
@@ -381,10 +419,14 @@ def _update_runs(
     return [(row.id, row.flow_id) for row in conn.execute(stmt, params)]
 
 
+#: The column of run_stats that counts each.
+_COUNTED = {RunStatus.SUCCEEDED: 0, RunStatus.FAILED: 1, RunStatus.FILTERED: 2}
+
 _COUNT_FINISHED = (
-    "INSERT INTO run_stats (flow_id, hour, succeeded, failed) VALUES {rows} "
+    "INSERT INTO run_stats (flow_id, hour, succeeded, failed, filtered) VALUES {rows} "
     "ON CONFLICT (flow_id, hour) DO UPDATE SET succeeded = run_stats.succeeded + "
-    "excluded.succeeded, failed = run_stats.failed + excluded.failed"
+    "excluded.succeeded, failed = run_stats.failed + excluded.failed, "
+    "filtered = run_stats.filtered + excluded.filtered"
 )
 
 
@@ -399,12 +441,12 @@ def _count_finished(
     hour = int(now // 3600) * 3600
     counts: dict[str, list[int]] = {}
     for flow_id, status in finished:
-        if status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
-            row = counts.setdefault(flow_id, [0, 0])
-            row[status == RunStatus.FAILED] += 1
+        column = _COUNTED.get(status) if status is not None else None
+        if column is not None:
+            counts.setdefault(flow_id, [0, 0, 0])[column] += 1
     if counts:
-        sql = _COUNT_FINISHED.format(rows=",".join(["(?,?,?,?)"] * len(counts)))
-        params = [v for flow_id, (ok, ko) in counts.items() for v in (flow_id, hour, ok, ko)]
+        sql = _COUNT_FINISHED.format(rows=",".join(["(?,?,?,?,?)"] * len(counts)))
+        params = [v for flow_id, row in counts.items() for v in (flow_id, hour, *row)]
         driver_execute(conn, sql, params)
 
 

@@ -6,19 +6,26 @@ import asyncio
 import contextlib
 import logging
 
+from maillon.connectors.outbound import OutboundPolicy, configure_outbound
 from maillon.connectors.registry import Registry, default_registry
+from maillon.engine.alerts import AlertSender
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
+from maillon.engine.limits import FailureLimit
+from maillon.engine.metrics import Metrics, PrometheusMetrics
 from maillon.engine.redaction import install_log_redaction
 from maillon.engine.services import (
     Accounts,
+    Alerts,
     Connections,
     Editor,
     Flows,
     Hooks,
     Install,
+    Keys,
+    Monitoring,
     OAuth,
     Retention,
     Runs,
@@ -27,6 +34,7 @@ from maillon.engine.services import (
     Stats,
     Tokens,
 )
+from maillon.engine.services.monitoring import read_queue
 from maillon.engine.settings import Settings
 from maillon.engine.templating import Budget
 from maillon.engine.wakeup import PgWakeups, Wakeup
@@ -48,9 +56,18 @@ class Runtime:
         install_log_redaction()
         self.settings = settings
         self.registry = registry or default_registry
+        configure_outbound(
+            OutboundPolicy(allow=tuple(settings.outbound_allow), deny=tuple(settings.outbound_deny))
+        )
         self.db = create_db_engine(settings.resolved_database_url)
-        self.box = SecretBox(settings.encryption_key)
-        self.writer = Writer(self.db)
+        self.box = SecretBox(settings.encryption_key, key_file=settings.key_file)
+        db = self.db
+        self.metrics: Metrics = (
+            PrometheusMetrics(lambda: read_queue(db))
+            if settings.metrics_token or settings.metrics_port
+            else Metrics()
+        )
+        self.writer = Writer(self.db, metrics=self.metrics)
         #: What rendering one step input (or a dedup key) may cost.
         self.budget = Budget(settings.template_time_budget, settings.template_output_budget)
         self.wakeup = Wakeup()
@@ -88,12 +105,30 @@ class Runtime:
             lease_seconds=settings.lease_seconds,
             budget=self.budget,
             box=self.box,
+            metrics=self.metrics,
+            base_url=settings.base_url,
         )
-        tokens = Tokens(self.db)
-        flows = Flows(self.db, self.registry, connections, sources, settings.base_url, self.box)
+        self.alert_sender = AlertSender(
+            self.db,
+            self.executor,
+            settings.base_url,
+            poll_interval=settings.alert_poll_interval,
+            lease_seconds=settings.step_timeout + 60,
+            retry_delay=settings.alert_retry_delay,
+        )
+        tokens = Tokens(
+            self.db,
+            failures=FailureLimit(
+                "wrong API tokens", settings.token_failures_per_client, settings.limit_window
+            ),
+        )
+        runs = Runs(self.db, self.wakeup)
+        flows = Flows(
+            self.db, self.registry, connections, sources, runs, settings.base_url, self.box
+        )
         self.services = Services(
             flows=flows,
-            runs=Runs(self.db, self.wakeup),
+            runs=runs,
             connections=connections,
             sources=sources,
             oauth=oauth,
@@ -107,11 +142,21 @@ class Runtime:
                 self.budget,
                 max_depth=settings.max_body_depth,
                 masked=settings.masked_fields,
+                unknown_limit=FailureLimit(
+                    "requests to unknown hooks",
+                    settings.unknown_hooks_per_client,
+                    settings.limit_window,
+                ),
+                metrics=self.metrics,
+                box=self.box,
             ),
             editor=Editor(self.db, self.registry, self.executor, flows, self.budget),
             stats=Stats(self.db),
             install=Install(settings, self.db),
+            monitoring=Monitoring(self.db, self.writer, self.metrics, settings),
+            keys=Keys(self.db, self.box, settings),
             retention=Retention(self.db, self.writer, settings),
+            alerts=Alerts(self.db, self.registry, self.alert_sender),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
@@ -135,7 +180,8 @@ class Runtime:
         self.db.dispose()
 
     def start_workers(self, count: int | None = None) -> None:
-        """Start ``count`` worker loops in the running event loop, and the retention sweep."""
+        """Start ``count`` worker loops in the running event loop, the retention sweep and the
+        sender of failure alerts."""
         self._stop = asyncio.Event()
         if self.pg_wakeups is not None:
             self.pg_wakeups.start_listening()
@@ -153,6 +199,7 @@ class Runtime:
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
         if count:
             self._worker_tasks.append(asyncio.create_task(self._sweep_now_and_then(self._stop)))
+            self._worker_tasks.append(asyncio.create_task(self.alert_sender.run(self._stop)))
 
     async def _sweep_now_and_then(self, stop: asyncio.Event) -> None:
         """Retention, in every process with workers; one of them sweeps at a time."""

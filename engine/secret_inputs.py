@@ -11,10 +11,12 @@ A template (``{{ steps.login.token }}``) is not a secret itself and stays as wri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from maillon.connectors.base import secret_fields
 from maillon.connectors.registry import Registry
+from maillon.engine.control import PathsStep, walk
 from maillon.engine.crypto import SecretBox
 from maillon.engine.flows import FlowSpec, FlowValidationError, StepSpec
 from maillon.engine.redaction import MASK
@@ -36,8 +38,27 @@ def _is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {_SEALED}
 
 
-def _with_inputs(spec: FlowSpec, inputs: list[dict[str, Any]]) -> FlowSpec:
-    steps = [s.model_copy(update={"input": i}) for s, i in zip(spec.steps, inputs, strict=True)]
+def _map_actions(steps: list[Any], fn: Callable[[StepSpec], StepSpec]) -> list[Any]:
+    """``steps`` with each action step, those of branches included, replaced by ``fn(step)``."""
+    out: list[Any] = []
+    for step in steps:
+        if isinstance(step, StepSpec):
+            out.append(fn(step))
+        elif isinstance(step, PathsStep):
+            branches = [
+                b.model_copy(update={"steps": _map_actions(b.steps, fn)})
+                for b in step.paths.branches
+            ]
+            paths = step.paths.model_copy(update={"branches": branches})
+            out.append(step.model_copy(update={"paths": paths}))
+        else:
+            out.append(step)
+    return out
+
+
+def _with(spec: FlowSpec, fn: Callable[[StepSpec], dict[str, Any]]) -> FlowSpec:
+    """``spec`` with each action step's input replaced by ``fn(step)``."""
+    steps = _map_actions(spec.steps, lambda s: s.model_copy(update={"input": fn(s)}))
     return spec.model_copy(update={"steps": steps})
 
 
@@ -47,10 +68,11 @@ def seal(spec: FlowSpec, registry: Registry, box: SecretBox, stored: FlowSpec | 
 
     Raises :class:`FlowValidationError` for a mask with nothing to keep.
     """
-    before = {s.key: s for s in stored.steps} if stored else {}
+    before = {s.key: s for s in stored.actions()} if stored else {}
+    where = {step.key: at for at, step in walk(spec.steps)}
     problems: list[str] = []
-    inputs = []
-    for i, step in enumerate(spec.steps):
+
+    def sealed(step: StepSpec) -> dict[str, Any]:
         values = dict(step.input)
         for name in _secret_names(registry, step) & set(values):
             value = values[name]
@@ -61,43 +83,41 @@ def seal(spec: FlowSpec, registry: Registry, box: SecretBox, stored: FlowSpec | 
                     values[name] = old
                 else:
                     problems.append(
-                        f"steps[{i}] ({step.key}).input.{name}: give the secret again (the mask "
+                        f"{where[step.key]}.input.{name}: give the secret again (the mask "
                         "stands for a value this flow does not hold)"
                     )
             elif isinstance(value, str) and value and "{" not in value:
                 values[name] = {_SEALED: box.seal({"value": value})}
-        inputs.append(values)
+        return values
+
+    out = _with(spec, sealed)
     if problems:
         raise FlowValidationError(problems)
-    return _with_inputs(spec, inputs)
+    return out
 
 
 def shown(spec: FlowSpec) -> FlowSpec:
     """``spec`` as it may be shown: sealed values masked."""
-    if not any(_is_sealed(v) for s in spec.steps for v in s.input.values()):
+    if not any(_is_sealed(v) for s in spec.actions() for v in s.input.values()):
         return spec
-    return _with_inputs(
-        spec,
-        [{k: MASK if _is_sealed(v) else v for k, v in s.input.items()} for s in spec.steps],
-    )
+    return _with(spec, lambda s: {k: MASK if _is_sealed(v) else v for k, v in s.input.items()})
 
 
 def restore(spec: FlowSpec, stored: FlowSpec) -> FlowSpec:
     """``spec`` (as shown, then perhaps edited) with each mask replaced by the sealed value of
     the same step's input in ``stored``, for running it (a step tried in the editor)."""
-    before = {s.key: s for s in stored.steps}
-    inputs = []
-    for step in spec.steps:
+    before = {s.key: s for s in stored.actions()}
+
+    def restored(step: StepSpec) -> dict[str, Any]:
         kept = before.get(step.key)
-        inputs.append(
-            {
-                k: kept.input[k]
-                if v == MASK and kept is not None and _is_sealed(kept.input.get(k))
-                else v
-                for k, v in step.input.items()
-            }
-        )
-    return _with_inputs(spec, inputs)
+        return {
+            k: kept.input[k]
+            if v == MASK and kept is not None and _is_sealed(kept.input.get(k))
+            else v
+            for k, v in step.input.items()
+        }
+
+    return _with(spec, restored)
 
 
 def unseal(values: dict[str, Any], box: SecretBox) -> dict[str, Any]:

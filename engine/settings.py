@@ -13,10 +13,12 @@ import secrets
 import sys
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from maillon.connectors.outbound import DEFAULT_DENY
 from maillon.engine.i18n import (
     DEFAULT_LOCALE,
     DEFAULT_TIME_ZONE,
@@ -166,6 +168,18 @@ class Settings(BaseSettings):
         "are queued. Turn off behind a transaction-pooling proxy (PgBouncer in transaction "
         "mode), which cannot carry LISTEN: workers then find runs at their poll.",
     )
+    alert_poll_interval: float = Field(
+        5.0,
+        gt=0,
+        description="How often each process looks for failure alerts due: a failure is told "
+        "within about this long (with the others of the moment).",
+    )
+    alert_retry_delay: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds before an alert that could not be sent (the channel was "
+        "unreachable) is tried again.",
+    )
     google_client_id: str | None = Field(
         None,
         description="OAuth client for connecting Google accounts (unless a connection has one).",
@@ -197,6 +211,68 @@ class Settings(BaseSettings):
         "name such as Europe/Paris).",
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="text for a terminal; json: one object per line (time, level, logger, "
+        "message, and the request, run, event and flow ids) for a log collector.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that /metrics asks for; unset, /metrics is off (404) unless "
+        "metrics_port serves it.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics without a token on this port of the listening host, apart "
+        "from the app (for a scraper on a private network).",
+    )
+    ready_max_queue_age: float = Field(
+        300.0,
+        gt=0,
+        description="/readyz fails when the oldest queued run has waited longer than this "
+        "many seconds (the workers are not keeping up, or none is running).",
+    )
+    request_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a client has to send a whole request (headers and body) once "
+        "it has connected or started one; a slower one is disconnected.",
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Connections and requests served at once; past it new requests get 503.",
+    )
+    token_failures_per_client: int = Field(
+        20,
+        ge=1,
+        description="Wrong API tokens a client address may send within the limit window "
+        "before its API calls get 429.",
+    )
+    unknown_hooks_per_client: int = Field(
+        100,
+        ge=1,
+        description="Requests to unknown hook URLs a client address may send within the "
+        "limit window before its hook requests get 429.",
+    )
+    outbound_allow: list[str] = Field(
+        default_factory=list,
+        description="Hosts and networks the HTTP action may call, as JSON "
+        '(["api.example.com", "10.1.0.0/16"]); empty: every host not denied.',
+    )
+    outbound_deny: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DENY),
+        description="Hosts and networks the HTTP action never calls, checked after DNS "
+        "resolution and on every redirect; default: the cloud metadata addresses.",
+    )
+    limit_window: float = Field(
+        900.0, gt=0, description="Seconds the per-client failure counts cover."
+    )
 
     @field_validator("default_time_zone")
     @classmethod

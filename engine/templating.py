@@ -9,6 +9,13 @@ escape hatch for fields that are legitimately optional, and it covers a whole pa
 
 Fields of the data win over the methods of its Python type: ``event.items`` is the event's
 ``items`` field when it has one (Particeep and CRM payloads use such names), not ``dict.items``.
+
+In a URL input (one an action marks with ``URL_INPUT``), every value written into the URL
+before its query string is percent-encoded, ``/`` included: ``orders/{{ event.id }}`` calls
+``orders/..%2Fadmin`` for an id of ``../admin``, never another endpoint of the API, whatever a
+sender posts. ``| safe`` writes a value as it is (``{{ event.path | safe }}``, for a value known
+to be a path), and a URL that is one expression alone (``{{ event.callback_url }}``) is taken
+whole.
 """
 
 from __future__ import annotations
@@ -25,17 +32,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import msgspec
-from babel.core import UnknownLocaleError
-from babel.numbers import format_currency
 from jinja2 import (
     ChainableUndefined,
     StrictUndefined,
     Template,
     TemplateError,
     TemplateSyntaxError,
+    Undefined,
     nodes,
 )
 from jinja2.environment import Environment, TemplateExpression
@@ -44,6 +51,9 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
+
+from maillon.engine.formatting import FILTERS
 
 __all__ = [
     "DEFAULT_BUDGET",
@@ -66,40 +76,6 @@ class TemplateRenderError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-def _money(cents: Any, currency: str = "EUR", places: int = 2, locale: str | None = None) -> str:
-    """``150000 | money('EUR')`` → ``"1,500.00 EUR"`` (Particeep amounts are in cents);
-    ``150000 | money('EUR', locale='fr')`` → ``"1 500,00 €"``, as the reader's language writes
-    amounts."""
-    if not 0 <= places <= 12:
-        raise ValueError("money() takes 0 to 12 decimal places")
-    amount = Decimal(int(cents)) / (Decimal(10) ** places)
-    if locale is not None:
-        try:
-            return format_currency(amount, currency, locale=locale.replace("-", "_"))
-        except (UnknownLocaleError, ValueError) as exc:
-            raise ValueError(f"unknown locale {locale!r} (such as fr or en_GB)") from exc
-    return f"{amount:,.{places}f} {currency}".strip()
-
-
-def _to_datetime(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, int | float):
-        parsed = dt.datetime.fromtimestamp(value, tz=dt.UTC)
-    else:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def _date(value: Any, fmt: str = "%Y-%m-%d %H:%M", tz: str = "UTC") -> str:
-    """``event.created_at | date('%d/%m/%Y %H:%M', 'Europe/Paris')``."""
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown timezone {tz!r}") from exc
-    return _to_datetime(value).astimezone(zone).strftime(fmt)
 
 
 def _now(tz: str = "UTC") -> dt.datetime:
@@ -334,13 +310,13 @@ class _Bound(NodeTransformer):
         )
 
 
-def _make_env() -> ImmutableSandboxedEnvironment:
-    env = _Sandbox(undefined=_Missing, autoescape=False)
+def _make_env(**options: Any) -> ImmutableSandboxedEnvironment:
+    env = _Sandbox(undefined=_Missing, autoescape=False, **options)
     env.filters["sum"] = _numbers_only(env.filters["sum"])
     for name, filter_fn in list(env.filters.items()):
         env.filters[name] = _bounded_filter(name, filter_fn)
-    env.filters["money"] = _money
-    env.filters["date"] = _date
+    # Maillon's own filters (money, dates, numbers, text): bounded by construction.
+    env.filters.update(FILTERS)
     env.globals["now"] = _now
     # Paragraphs of filler text on demand: nothing a step input needs, and a size amplifier.
     env.globals.pop("lipsum", None)
@@ -349,7 +325,39 @@ def _make_env() -> ImmutableSandboxedEnvironment:
     return env
 
 
+def _path_value(value: Any) -> Any:
+    """A value written into a URL's path: percent-encoded unless marked ``| safe``."""
+    if isinstance(value, Markup | Undefined):
+        return value  # an undefined one fails as it would anywhere else
+    return quote(str(value), safe="")
+
+
 _env = _make_env()
+#: Renders the path of URL inputs: each ``{{ value }}`` goes through :func:`_path_value`.
+_url_env = _make_env(finalize=_path_value)
+
+
+@lru_cache(maxsize=1024)
+def _compile_url_path(source: str) -> Any:
+    return _url_env.from_string(source)
+
+
+def _split_query(source: str) -> tuple[str, str]:
+    """``source`` cut before the first ``?`` or ``#`` that is written outside any tag."""
+    i, closing = 0, ""
+    while i < len(source):
+        if closing:
+            if source.startswith(closing, i):
+                i, closing = i + 2, ""
+                continue
+        elif source[i] == "{" and source[i + 1 : i + 2] in ("{", "%", "#"):
+            closing = {"{": "}}", "%": "%}", "#": "#}"}[source[i + 1]]
+            i += 2
+            continue
+        elif source[i] in "?#":
+            return source[:i], source[i:]
+        i += 1
+    return source, ""
 
 
 @lru_cache(maxsize=4096)
@@ -396,7 +404,7 @@ def _describe(exc: Exception) -> str:
     return re.sub(r"'dict object' has no attribute", "no field", text)
 
 
-def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
+def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool = False) -> Any:
     if "{" not in source:
         return source
     try:
@@ -407,6 +415,8 @@ def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
             if isinstance(value, StrictUndefined):
                 str(value)
             return _meter.sized(value)
+        if url:
+            return _meter.sized(_render_url(source, context))
         size, limit = 0, _meter.budget.max_chars
         chunks = []
         for chunk in compiled.generate(context):
@@ -429,21 +439,45 @@ def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
         raise TemplateRenderError(field, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _render(value: Any, context: Mapping[str, Any], field: str) -> Any:
+def _render_url(source: str, context: Mapping[str, Any]) -> str:
+    """A URL template: values in the path encoded, those of the query string as written."""
+    path, query = _split_query(source)
+    try:
+        rendered = str(_compile_url_path(path).render(context))
+    except TemplateSyntaxError:
+        # A tag that spans the "?" (an {% if %} around the query): encode every value.
+        return str(_compile_url_path(source).render(context))
+    return rendered + (str(_compile(query)[1].render(context)) if "{" in query else query)
+
+
+def _render(
+    value: Any, context: Mapping[str, Any], field: str, url_inputs: frozenset[str] = frozenset()
+) -> Any:
     if isinstance(value, str):
         return _render_str(value, context, field)
     if isinstance(value, dict):
-        return {k: _render(v, context, f"{field}.{k}") for k, v in value.items()}
+        return {
+            k: _render_str(v, context, f"{field}.{k}", url=True)
+            if k in url_inputs and isinstance(v, str)
+            else _render(v, context, f"{field}.{k}")
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_render(v, context, f"{field}[{i}]") for i, v in enumerate(value)]
     return value
 
 
 def render_value(
-    value: Any, context: Mapping[str, Any], field: str = "input", budget: Budget = DEFAULT_BUDGET
+    value: Any,
+    context: Mapping[str, Any],
+    field: str = "input",
+    budget: Budget = DEFAULT_BUDGET,
+    *,
+    url_inputs: frozenset[str] = frozenset(),
 ) -> Any:
     """Render every string in a nested structure of dicts, lists and scalars.
 
+    ``url_inputs``: keys of the top-level mapping that are URLs (see the module).
     The whole structure shares ``budget``: its time, and its output size measured as JSON.
     This blocks for up to ``budget.seconds``: from a coroutine, call it in a worker thread.
     Raises :class:`TemplateRenderError`.
@@ -451,7 +485,7 @@ def render_value(
     _meter.budget = budget
     _meter.deadline = time.monotonic() + budget.seconds
     try:
-        rendered = _render(value, context, field)
+        rendered = _render(value, context, field, url_inputs)
         if rendered is not value and not isinstance(rendered, str):
             try:
                 _meter.size(len(msgspec.json.encode(rendered, enc_hook=str)))

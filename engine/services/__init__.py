@@ -20,11 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maillon.engine.services.accounts import Accounts
+from maillon.engine.services.alerts import Alerts
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.editor import Editor
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.install import Install
+from maillon.engine.services.keys import Keys
+from maillon.engine.services.monitoring import Monitoring
 from maillon.engine.services.oauth import OAuth
 from maillon.engine.services.retention import Retention
 from maillon.engine.services.runs import Runs
@@ -34,11 +37,14 @@ from maillon.engine.services.tokens import Tokens
 
 __all__ = [
     "Accounts",
+    "Alerts",
     "Connections",
     "Editor",
     "Flows",
     "Hooks",
     "Install",
+    "Keys",
+    "Monitoring",
     "OAuth",
     "Retention",
     "Runs",
@@ -64,4 +70,7 @@ class Services:
     stats: Stats
     accounts: Accounts
     install: Install
+    monitoring: Monitoring
+    keys: Keys
+    alerts: Alerts
     retention: Retention

@@ -564,7 +564,7 @@ def _flow_uses(s: Session) -> dict[str, list[FlowRow]]:
     uses: dict[str, list[FlowRow]] = {}
     for flow in s.exec(select(FlowRow).order_by(col(FlowRow.name))):
         spec = parse_flow(flow.id, flow.version, flow.definition)
-        names = {step.connection for step in spec.steps if step.connection}
+        names = {step.connection for step in spec.actions() if step.connection}
         if isinstance(spec.trigger, AppEventTrigger):
             names.add(spec.trigger.connection)
         for name in names:

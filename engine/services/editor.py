@@ -14,25 +14,42 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import col
 
+from maillon.connectors.base import url_inputs
 from maillon.connectors.registry import Registry
+from maillon.engine.conditions import evaluate
+from maillon.engine.control import (
+    DelayStep,
+    FilterStep,
+    FormatStep,
+    PathsStep,
+    delay_until,
+    walk,
+)
 from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.executor import Executor, StepTrial, template_context
+from maillon.engine.failures import SAMPLE_EVENT
 from maillon.engine.flows import (
+    MAX_ITEMS,
+    STEP_KINDS,
+    AnyTrigger,
     AppEventTrigger,
     FlowSpec,
     FlowValidationError,
+    RunFailedTrigger,
     StepSpec,
-    WebhookTrigger,
     field_warnings,
     load_yaml,
 )
@@ -68,11 +85,22 @@ class Preview:
 
 @dataclass(frozen=True)
 class StepTest:
-    """One step of a flow test; ``trial`` is ``None`` when an earlier step failed first."""
+    """One step of a flow test; ``trial`` is ``None`` when the step was not reached, and
+    ``skipped`` says why (an earlier step failed, a filter did not hold, a branch not taken).
+
+    ``action`` is the action of an action step, else the step's kind (``filter``, ``paths``,
+    ``delay``, ``format``), whose output is shown even when nothing is sent.
+    """
 
     key: str
     action: str
     trial: StepTrial | None
+    skipped: str = "an earlier step failed"
+
+    @property
+    def steers(self) -> bool:
+        """Whether the step is not an action (its output is computed, never sent)."""
+        return self.action in _KINDS
 
 
 @dataclass(frozen=True)
@@ -93,9 +121,9 @@ class FlowTest:
 
     @property
     def ok(self) -> bool:
-        """Whether every step rendered (and, when sent, ran) without an error."""
+        """Whether every step reached rendered (and, when sent, ran) without an error."""
         return not self.problems and all(
-            s.trial is not None and s.trial.error is None for s in self.steps
+            s.trial is None or s.trial.error is None for s in self.steps
         )
 
 
@@ -121,12 +149,13 @@ class Editor(Service):
 
     async def sample(
         self,
-        trigger: WebhookTrigger | AppEventTrigger,
+        trigger: AnyTrigger,
         flow_id: str | None = None,
         event_id: str | None = None,
     ) -> Sample:
         """The event to preview against: ``event_id`` if given (one of the flow's), else the
-        flow's newest delivery, else the app's catalog sample for its event."""
+        flow's newest delivery, else the app's catalog sample for its event (for an error
+        flow, an example failure)."""
         if flow_id is not None:
             row = await self.sync(self._stored, flow_id, event_id)
             if row is not None:
@@ -139,6 +168,8 @@ class Editor(Service):
             for e in owner().events() if owner else ():
                 if e.name == trigger.event:
                     return Sample(body=dict(e.sample), origin="catalog")
+        if isinstance(trigger, RunFailedTrigger):
+            return Sample(body=SAMPLE_EVENT, origin="catalog")
         return _NO_SAMPLE
 
     def _stored(self, flow_id: str, event_id: str | None) -> EventRow | None:
@@ -184,8 +215,9 @@ class Editor(Service):
         """
         given = outputs or {}
         steps = {
-            s.key: given[s.key] if s.key in given else self.output_example(s.action)
-            for s in spec.steps[:before]
+            s.key: given[s.key] if s.key in given else self.step_example(s)
+            for top in spec.steps[:before]
+            for _, s in walk([top])
         }
         return template_context(
             sample.body,
@@ -196,15 +228,34 @@ class Editor(Service):
         )
 
     async def preview(
-        self, value: Any, context: Mapping[str, Any], field: str = "input"
+        self, value: Any, context: Mapping[str, Any], field: str = "input", action: str = ""
     ) -> Preview:
         """``value`` (a template, or a structure of them) rendered in the run sandbox, within
-        the run's budget, in a worker thread (a slow template must not hold the server)."""
+        the run's budget, in a worker thread (a slow template must not hold the server); as a
+        run renders it when ``field`` is one of ``action``'s URL inputs."""
         try:
-            rendered = await self.sync(render_value, value, context, field, self._budget)
+            model = self._registry.resolve(action)[1].Input if action else None
+        except LookupError:
+            model = None
+        urls = url_inputs(model) if model is not None else frozenset()
+        try:
+            if field in urls:
+                render = partial(render_value, {field: value}, context, "", url_inputs=urls)
+                rendered = (await self.sync(render, self._budget))[field]
+            else:
+                rendered = await self.sync(render_value, value, context, field, self._budget)
         except TemplateRenderError as exc:
             return Preview(error=exc.reason)
         return Preview(value=rendered)
+
+    def step_example(self, step: Any) -> Any:
+        """An output shaped like ``step``'s, whatever its kind."""
+        if isinstance(step, StepSpec):
+            example = self.output_example(step.action)
+            return [example] if step.for_each is not None else example
+        if isinstance(step, FormatStep):
+            return dict.fromkeys(step.format, "text")
+        return {"passed": True, "reason": "", "branches": [], "until": 0.0}
 
     def output_example(self, action: str) -> dict[str, Any]:
         """An output shaped like ``action``'s, for the field picker and previews."""
@@ -226,13 +277,41 @@ class Editor(Service):
 
         This sends the e-mail, posts the message or appends the row: the caller says so.
         """
-        position = next((i for i, s in enumerate(spec.steps) if s.key == step_key), None)
-        if position is None:
+        position = next(
+            (i for i, top in enumerate(spec.steps) for _, s in walk([top]) if s.key == step_key),
+            None,
+        )
+        step = next((s for s in spec.all_steps() if s.key == step_key), None)
+        if position is None or step is None:
             raise NotFound(f"no step {step_key!r} in this flow")
+        if not isinstance(step, StepSpec):
+            raise Invalid([f"step {step_key!r} is a {_kind(step)} step: only actions are tried"])
+        # Secret inputs are stored sealed: the trial needs them as the run would have them.
         spec = await self._flows.runnable(spec, flow_id)
-        step: StepSpec = spec.steps[position]
+        step = next(s for s in spec.all_steps() if s.key == step_key)
+        assert isinstance(step, StepSpec)
         context = self.context(spec, sample, position, flow_id, outputs)
+        earlier = spec.positions
+        for s in spec.all_steps():
+            # Steps of the same branch before this one (their place is before its own).
+            if earlier[s.key] < earlier[step_key] and s.key not in context["steps"]:
+                context["steps"][s.key] = (outputs or {}).get(s.key, self.step_example(s))
+        context = self.item_context(step, context)
         return await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
+
+    def item_context(self, step: Any, context: dict[str, Any]) -> dict[str, Any]:
+        """``context`` with the first item of ``step``'s loop as ``item`` (and ``loop``), for
+        previews and tries of a loop's inputs; unchanged for a step without a loop, or whose
+        list cannot be read yet."""
+        if not isinstance(step, StepSpec) or step.for_each is None:
+            return context
+        try:
+            items = render_value(step.for_each, context, "for_each")
+        except TemplateRenderError:
+            return context
+        if not isinstance(items, list) or not items:
+            return context
+        return {**context, "item": items[0], "loop": _loop(0, len(items))}
 
     async def test_stored(
         self, ref: str, event_json: str | None = None, *, send: bool = False
@@ -286,24 +365,118 @@ class Editor(Service):
         warnings = field_warnings(
             spec, self._registry, sample.body if isinstance(sample.body, Mapping) else None
         )
-        steps: list[StepTest] = []
-        outputs: dict[str, Any] = {}
-        failed = False
-        for position, step in enumerate(spec.steps):
-            if failed:
-                # Sent for real, a step after a failure would run on outputs that do not exist.
-                steps.append(StepTest(step.key, step.action, None))
+        context = self.context(spec, sample, 0, flow_id)
+        tried = _Trial(context, send)
+        await self._try_steps(spec.steps, tried)
+        return FlowTest(spec.name, flow_id, sample, tried.steps, send, warnings)
+
+    async def _try_steps(self, steps: list[Any], tried: _Trial) -> None:
+        """Try ``steps`` in order as a run would take them (see :meth:`test_yaml`)."""
+        for step in steps:
+            if tried.stopped is not None:
+                tried.skip([step], tried.stopped)
                 continue
-            if send:
-                context = self.context(spec, sample, position, flow_id, outputs)
-                trial = await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
-                outputs[step.key] = trial.output
-                failed = trial.error is not None
-            else:
-                context = self.context(spec, sample, position, flow_id)
-                trial = await self.sync(self._executor.rehearse, step, context)
-            steps.append(StepTest(step.key, step.action, trial))
-        return FlowTest(spec.name, flow_id, sample, steps, send, warnings)
+            if isinstance(step, StepSpec):
+                trial = await self._try_action(step, tried)
+                tried.add(step.key, step.action, trial, step.for_each is not None)
+                if tried.send and trial.error is not None:
+                    # Sent for real, a step after a failure would run on outputs that do not
+                    # exist.
+                    tried.stopped = "an earlier step failed"
+                continue
+            trial = self._decide(step, tried.context)
+            tried.add(step.key, _kind(step), trial)
+            if isinstance(step, FilterStep) and trial.output and not trial.output["passed"]:
+                tried.stopped = f"the filter {step.key} did not hold"
+            elif isinstance(step, PathsStep):
+                chosen = trial.output["branches"] if trial.output else []
+                for branch in step.paths.branches:
+                    if branch.name in chosen:
+                        await self._try_steps(branch.steps, tried)
+                    else:
+                        tried.skip(branch.steps, f"branch {branch.name} not taken")
+
+    async def _try_action(self, step: StepSpec, tried: _Trial) -> StepTrial:
+        """Render (or, with ``send``, run) one action; a loop once per item."""
+        if step.for_each is None:
+            return await self._try_once(step, tried, tried.context)
+        try:
+            items = render_value(step.for_each, tried.context, "for_each")
+        except TemplateRenderError as exc:
+            return StepTrial(None, None, f"template error in {exc}")
+        if not isinstance(items, list):
+            return StepTrial(None, None, "for_each does not give a list of items")
+        trials = [
+            await self._try_once(
+                step, tried, {**tried.context, "item": item, "loop": _loop(i, len(items))}
+            )
+            for i, item in enumerate(items[:MAX_ITEMS])
+        ]
+        error = next((f"item {i}: {t.error}" for i, t in enumerate(trials) if t.error), None)
+        return StepTrial([t.rendered for t in trials], [t.output for t in trials], error)
+
+    async def _try_once(self, step: StepSpec, tried: _Trial, context: dict[str, Any]) -> StepTrial:
+        if tried.send:
+            return await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
+        trial = self._executor.rehearse(step, context)
+        return StepTrial(trial.rendered, self.output_example(step.action), trial.error)
+
+    def _decide(self, step: Any, context: dict[str, Any]) -> StepTrial:
+        """What a filter, paths, delay or format step gives against ``context``."""
+        if isinstance(step, FilterStep):
+            verdict = evaluate(step.filter, context)
+            return StepTrial(None, {"passed": verdict.held, "reason": verdict.reason})
+        if isinstance(step, PathsStep):
+            return StepTrial(None, step.choose(context))
+        try:
+            if isinstance(step, DelayStep):
+                until = delay_until(step.delay, context, time.time())
+                moment = dt.datetime.fromtimestamp(until, dt.UTC).isoformat(timespec="seconds")
+                return StepTrial(None, {"until": until, "at": moment})
+            return StepTrial(None, render_value(step.format, context, "format"))
+        except TemplateRenderError as exc:
+            return StepTrial(None, None, f"template error in {exc}")
+        except ValueError as exc:
+            return StepTrial(None, None, str(exc))
+
+
+#: The kinds of step that are not actions, as a flow test names them.
+_KINDS = ("filter", "paths", "delay", "format")
+
+
+def _kind(step: Any) -> str:
+    return next((k for k in _KINDS if isinstance(step, STEP_KINDS[k])), "action")
+
+
+def _loop(index0: int, length: int) -> dict[str, Any]:
+    """``loop`` in the templates of a loop's item number ``index0``."""
+    return {
+        "index": index0 + 1,
+        "index0": index0,
+        "length": length,
+        "first": index0 == 0,
+        "last": index0 == length - 1,
+    }
+
+
+@dataclass
+class _Trial:
+    """A flow test under way: the context later steps see, and the steps tried so far."""
+
+    context: dict[str, Any]
+    send: bool
+    steps: list[StepTest] = field(default_factory=list)
+    #: Why the steps from here on are not reached (``None``: they are).
+    stopped: str | None = None
+
+    def add(self, key: str, action: str, trial: StepTrial, loop: bool = False) -> None:
+        self.steps.append(StepTest(key, action, trial))
+        self.context["steps"][key] = trial.output
+
+    def skip(self, steps: list[Any], why: str) -> None:
+        for _, step in walk(steps):
+            action = step.action if isinstance(step, StepSpec) else _kind(step)
+            self.steps.append(StepTest(step.key, action, None, why))
 
 
 #: ``event_json`` not given (``null`` is an event like any other).

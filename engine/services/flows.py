@@ -22,11 +22,13 @@ from maillon.connectors.registry import Registry
 from maillon.engine import secret_inputs
 from maillon.engine.crypto import SecretBox
 from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.failures import SAMPLE_EVENT
 from maillon.engine.flows import (
     AppEventTrigger,
     FlowDocument,
     FlowSpec,
     FlowValidationError,
+    RunFailedTrigger,
     dump_yaml,
     field_warnings,
     load_yaml,
@@ -40,7 +42,7 @@ from maillon.engine.ids import new_id
 from maillon.engine.models import ConnectionRow, EventRow, FlowRow, SubscriptionRow
 from maillon.engine.services.base import Service
 from maillon.engine.services.connections import Connections
-from maillon.engine.services.runs import events_of
+from maillon.engine.services.runs import Runs, events_of
 from maillon.engine.services.sources import Sources
 
 __all__ = ["FlowView", "Flows", "Imported", "find_flow"]
@@ -74,6 +76,14 @@ class FlowView:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def state(self) -> str:
+        """``enabled``, ``disabled``, or ``paused`` (switched off by Maillon after too many
+        failed runs in a row: its deliveries are held until it is resumed)."""
+        if self.row.enabled:
+            return "enabled"
+        return "disabled" if self.row.paused_at is None else "paused"
+
+    @property
     def document(self) -> dict[str, Any]:
         """The flow as YAML or the API's JSON would hold it: definition plus ``enabled``."""
         spec = self.spec.model_dump(mode="json", exclude_none=True)
@@ -89,6 +99,7 @@ class Flows(Service):
         registry: Registry,
         connections: Connections,
         sources: Sources,
+        runs: Runs,
         base_url: str,
         box: SecretBox,
     ) -> None:
@@ -97,6 +108,7 @@ class Flows(Service):
         self._registry = registry
         self._connections = connections
         self._sources = sources
+        self._runs = runs
         self._base_url = base_url
 
     def _view(
@@ -108,10 +120,11 @@ class Flows(Service):
         # Secret inputs written in the flow are sealed at rest and never shown.
         spec = secret_inputs.shown(parse_flow(row.id, row.version, row.definition))
         key = SourceKey.parse(row.source_key) if row.source_key else None
+        own_url = not key and not row.error_flow
         return FlowView(
             row=row,
             spec=spec,
-            hook_url=None if key else hook_url(self._base_url, row.hook_token),
+            hook_url=hook_url(self._base_url, row.hook_token) if own_url else None,
             subscription=subscriptions.get(key) if key else None,
             warnings=warnings or [],
         )
@@ -131,6 +144,16 @@ class Flows(Service):
             SourceKey.parse(r.source_key) for r in rows if r.source_key
         )
         return [self._view(r, subs) for r in rows]
+
+    async def paused(self) -> list[FlowRow]:
+        """The flows Maillon paused after too many failed runs in a row, latest first."""
+
+        def read() -> list[FlowRow]:
+            with self.session() as s:
+                q = select(FlowRow).where(col(FlowRow.paused_at).is_not(None))
+                return list(s.exec(q.order_by(col(FlowRow.paused_at).desc())))
+
+        return await self.sync(read)
 
     async def names(self) -> dict[str, str]:
         """Every flow's name by id, in alphabetical order (for choosing a flow in a list)."""
@@ -222,10 +245,13 @@ class Flows(Service):
                     updated_at=now,
                 )
             else:
+                if enabled and not row.enabled:
+                    _switched_on(row)
                 row.name, row.enabled, row.definition = spec.name, enabled, definition
                 row.source_key = key
                 row.version += 1
                 row.updated_at = now
+            row.error_flow = isinstance(spec.trigger, RunFailedTrigger)
             s.add(row)
             s.commit()
         return row, before, created
@@ -309,14 +335,22 @@ class Flows(Service):
         return dump_yaml([{"id": v.row.id, **v.document} for v in views])
 
     async def set_enabled(self, ref: str, enabled: bool) -> FlowView:
-        """Switch a flow (by id or name) on or off (a flow that is off holds its events)."""
+        """Switch a flow (by id or name) on or off (a flow that is off holds its events).
+
+        Either ends a pause: switched on, the flow counts its failures afresh (its held runs
+        stay held until released, or use :meth:`resume`); switched off, it is off like any
+        other flow.
+        """
 
         def write() -> FlowRow:
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
                 if enabled and not parse_flow(row.id, row.version, row.definition).steps:
                     raise FlowValidationError(["steps: " + _(_NO_STEPS)])
+                if enabled and not row.enabled:
+                    _switched_on(row)
                 row.enabled = enabled
+                row.paused_at = None
                 row.updated_at = time.time()
                 s.add(row)
                 s.commit()
@@ -325,6 +359,12 @@ class Flows(Service):
         row = await self.sync(write)
         await self._refresh(row.source_key)
         return await self._full_view(row)
+
+    async def resume(self, ref: str) -> tuple[FlowView, int]:
+        """Switch a flow (paused, or off) on and queue the runs it held; return it and how
+        many runs were queued."""
+        view = await self.set_enabled(ref, True)
+        return view, await self._runs.release_held(view.row.id)
 
     async def delete(self, ref: str) -> FlowRow:
         """Delete a flow (by id or name) and return it as it was; its events and runs stay as
@@ -352,15 +392,29 @@ class Flows(Service):
             await self._sources.refresh(SourceKey.parse(key))
 
     def _warnings(self, row: FlowRow) -> list[str]:
-        """Fields the flow's templates read that its sample event does not have.
+        """Fields the flow's templates read that its sample event does not have, and for an
+        error flow, the flows it names that do not exist (a file may create them later).
 
-        The sample is the app's catalog sample for app triggers, else the flow's latest event.
+        The sample is the app's catalog sample for app triggers, an example failure for error
+        flows, else the flow's latest event.
         """
         spec = parse_flow(row.id, row.version, row.definition)
-        return field_warnings(spec, self._registry, self._sample(row, spec))
+        warnings = []
+        if isinstance(spec.trigger, RunFailedTrigger) and spec.trigger.flows:
+            with self.session() as s:
+                known = {ref for pair in s.exec(select(FlowRow.id, FlowRow.name)) for ref in pair}
+            warnings = [
+                "trigger.flows: "
+                + _("no flow is named %(name)r: its failures would start this flow", name=name)
+                for name in spec.trigger.flows
+                if name not in known
+            ]
+        return warnings + field_warnings(spec, self._registry, self._sample(row, spec))
 
     def _sample(self, row: FlowRow, spec: FlowSpec) -> dict[str, Any] | None:
         sample: Any = None
+        if isinstance(spec.trigger, RunFailedTrigger):
+            return SAMPLE_EVENT
         if isinstance(spec.trigger, AppEventTrigger):
             connector = self._registry.get(spec.trigger.type.partition(".")[0])
             trigger = connector.trigger_for(spec.trigger.event) if connector else None
@@ -373,6 +427,12 @@ class Flows(Service):
                 latest = s.exec(newest).first()
             sample = json.loads(latest.body) if latest else None
         return dict(sample) if isinstance(sample, Mapping) else None
+
+
+def _switched_on(row: FlowRow) -> None:
+    """A flow switched on counts its failures in a row afresh (it was fixed, or resumed)."""
+    row.failures_in_row = 0
+    row.paused_at = None
 
 
 def find_flow(s: Session, ref: str) -> FlowRow:

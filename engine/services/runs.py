@@ -22,6 +22,7 @@ from maillon.engine.models import (
     RARE_STATUSES,
     EventRow,
     FlowRow,
+    RejectedDeliveryRow,
     RunRow,
     RunStatus,
     StepRow,
@@ -147,6 +148,22 @@ class Runs(Service):
 
         return await self.sync(read)
 
+    async def list_rejected(
+        self, flow_id: str | None = None, limit: int = 50, before: str | None = None
+    ) -> list[RejectedDeliveryRow]:
+        """Deliveries refused for their signature, newest first; page with ``before``."""
+
+        def read() -> list[RejectedDeliveryRow]:
+            q = select(RejectedDeliveryRow).order_by(col(RejectedDeliveryRow.id).desc())
+            if flow_id:
+                q = q.where(RejectedDeliveryRow.flow_id == flow_id)
+            if before:
+                q = q.where(col(RejectedDeliveryRow.id) < before)
+            with self.session() as s:
+                return list(s.exec(q.limit(limit)))
+
+        return await self.sync(read)
+
     async def get_event(self, event_id: str) -> tuple[EventRow, list[RunRow]]:
         """One delivery and the runs it started."""
 
@@ -231,7 +248,9 @@ class Runs(Service):
                 if row is None:
                     raise NotFound(f"no run {run_id}")
                 steps = s.exec(
-                    select(StepRow).where(StepRow.run_id == run_id).order_by(col(StepRow.position))
+                    select(StepRow)
+                    .where(StepRow.run_id == run_id)
+                    .order_by(col(StepRow.position), col(StepRow.started_at))
                 )
                 return row, list(steps)
 
@@ -249,7 +268,8 @@ class Runs(Service):
                     s.exec(
                         select(StepRow)
                         .where(StepRow.run_id == run_id)
-                        .order_by(col(StepRow.position))
+                        # A loop's items share its place: in the order they ran.
+                        .order_by(col(StepRow.position), col(StepRow.started_at))
                     )
                 )
                 flow = s.get(FlowRow, run.flow_id)
@@ -265,7 +285,7 @@ class Runs(Service):
             if flow is not None:
                 reached = {step.step_key for step in steps}
                 spec = parse_flow(flow.id, flow.version, flow.definition)
-                not_run = [step.key for step in spec.steps if step.key not in reached]
+                not_run = [step.key for step in spec.all_steps() if step.key not in reached]
             return RunDetail(
                 run=run,
                 flow=FlowRef(flow.id, flow.name, flow.enabled) if flow else None,

@@ -6,7 +6,11 @@ the flows service calls :meth:`Sources.refresh` so that the app's registration m
 registered while at least one enabled flow listens to the event, removed when none does. A
 refusal by the app never blocks saving the flow: it is recorded on the subscription, shown with
 the flow, and can be retried (:meth:`Sources.refresh` again, or :meth:`Sources.sync` to compare
-and repair everything an account has registered).
+and repair everything an account has registered). A refusal, and drift that a repair found,
+are also told by the failure alerts (:mod:`maillon.engine.alerts`).
+
+A paused flow (switched off by Maillon after failing too often) still counts as listening: its
+deliveries are held until it is resumed, so the app must keep sending them.
 """
 
 from __future__ import annotations
@@ -15,20 +19,23 @@ import secrets
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlalchemy import Connection, Engine
+from sqlmodel import col, or_, select
 
 from maillon.connectors.base import AppTrigger, Connector, SyncReport
 from maillon.connectors.errors import ConnectorError
 from maillon.connectors.registry import Registry
+from maillon.engine.alerts import add_to_batch, owner_language, read_settings, source_subject
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.errors import NotFound
 from maillon.engine.hooks import SourceKey, hook_url
+from maillon.engine.i18n import gettext as _
+from maillon.engine.i18n import use_locale
 from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow, SubscriptionStatus
 from maillon.engine.services.base import Service
 
@@ -116,9 +123,11 @@ class Sources(Service):
     def _state(self, key: SourceKey) -> tuple[ConnectionRow | None, bool, SubscriptionRow | None]:
         with self.session() as s:
             row = s.get(ConnectionRow, key.connection_id)
-            flows = s.exec(select(FlowRow.enabled).where(FlowRow.source_key == str(key))).all()
+            flows = s.exec(
+                select(FlowRow.enabled, FlowRow.paused_at).where(FlowRow.source_key == str(key))
+            ).all()
             current = s.get(SubscriptionRow, (key.connection_id, key.event))
-        return row, any(flows), current
+        return row, any(on or paused is not None for on, paused in flows), current
 
     def _target(
         self, row: ConnectionRow, event: str
@@ -134,8 +143,34 @@ class Sources(Service):
     def _record(
         self, key: SourceKey, url: str, status: SubscriptionStatus, error: str | None
     ) -> SubscriptionRow:
-        """Save what the app last said about one (connection, event) registration."""
+        """Save what the app last said about one (connection, event) registration; a refusal
+        is added to the alerts in the same transaction."""
         with self.session(write=True) as s:
+            if status == SubscriptionStatus.FAILED and error:
+                account = s.get(ConnectionRow, key.connection_id)
+                words = {
+                    "app": account.app if account else "?",
+                    "name": account.name if account else key.connection_id,
+                    "event": key.event,
+                }
+                self._alert(
+                    s.connection(),
+                    source_subject(key.connection_id, key.event),
+                    lambda: _(
+                        "%(app)s refused to send %(event)s to Maillon (connection “%(name)s”)",
+                        **words,
+                    ),
+                    lambda: (
+                        error
+                        + "\n"
+                        + _(
+                            "Until this is fixed, %(app)s does not send %(event)s to Maillon. Then "
+                            "`maillon sources repair %(name)s`, or Try again on a flow's page, "
+                            "registers it.",
+                            **words,
+                        )
+                    ),
+                )
             sub = s.get(SubscriptionRow, (key.connection_id, key.event)) or SubscriptionRow(
                 connection_id=key.connection_id,
                 event=key.event,
@@ -220,7 +255,8 @@ class Sources(Service):
             with self.session() as s:
                 keys = s.exec(
                     select(FlowRow.source_key).where(
-                        col(FlowRow.enabled), col(FlowRow.source_key).startswith(f"{row.id}:")
+                        or_(col(FlowRow.enabled), col(FlowRow.paused_at).is_not(None)),
+                        col(FlowRow.source_key).startswith(f"{row.id}:"),
                     )
                 ).all()
             return {SourceKey.parse(k).event for k in keys if k}
@@ -240,8 +276,8 @@ class Sources(Service):
             return SourceSync(row, None, message)
         if not dry_run:
             # The report already says what the app now has: record it, without asking again.
-            refused = {event: reason for event, _, reason in report.failed}
-            for event in events | {e for e, _ in report.deleted}:
+            refused = {event: reason for event, _url, reason in report.failed}
+            for event in events | {e for e, _url in report.deleted}:
                 if event in refused:
                     status = SubscriptionStatus.FAILED
                 elif event in events:
@@ -250,4 +286,43 @@ class Sources(Service):
                     status = SubscriptionStatus.UNREGISTERED
                 key = SourceKey(row.id, event)
                 await self.sync(self._record, key, prefix + event, status, refused.get(event))
+            if report.created or report.deleted:
+                await self.sync(self._drift_found, row, report)
         return SourceSync(row, report)
+
+    def _drift_found(self, row: ConnectionRow, report: SyncReport) -> None:
+        """Tell the alerts what a repair found out of line (and put right) at the app."""
+
+        def changes() -> str:
+            lines = [_("A repair put them in line with the enabled flows:")]
+            lines += [
+                _("registered again: %(event)s (%(url)s)", event=e, url=u)
+                for e, u in report.created
+            ]
+            lines += [_("removed: %(event)s (%(url)s)", event=e, url=u) for e, u in report.deleted]
+            return "\n".join(lines)
+
+        with self.session(write=True) as s:
+            self._alert(
+                s.connection(),
+                source_subject(row.id, "*"),
+                lambda: _(
+                    "the webhooks registered at %(app)s for “%(name)s” had drifted",
+                    app=row.app,
+                    name=row.name,
+                ),
+                changes,
+            )
+            s.commit()
+
+    @staticmethod
+    def _alert(
+        conn: Connection, subject: str, label: Callable[[], str], error: Callable[[], str]
+    ) -> None:
+        """Add to ``subject``'s alert batch, its words written in the owner's language (the
+        batch keeps them as they are: written now, they are the app's words of the moment)."""
+        settings = read_settings(conn)
+        if settings is not None:
+            with use_locale(*owner_language(conn)):
+                said, why = label(), error()
+            add_to_batch(conn, settings, subject, label=said, error=why, now=time.time())

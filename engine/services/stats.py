@@ -28,6 +28,8 @@ class HourCount:
     hour: int
     succeeded: int = 0
     failed: int = 0
+    #: Runs that ended at a filter whose conditions did not hold.
+    filtered: int = 0
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class FlowActivity:
     last_at: float | None = None
     runs_24h: int = 0
     failed_24h: int = 0
+    filtered_24h: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,13 +93,14 @@ class Stats(Service):
                 }
             out: dict[str, FlowActivity] = {}
             for flow_id in flow_ids:
-                ok, ko = counts.get(flow_id, (0, 0))
+                ok, ko, held_back = counts.get(flow_id, (0, 0, 0))
                 status, created_at = last.get(flow_id, (None, None))
                 out[flow_id] = FlowActivity(
                     last_status=RunStatus(status) if status else None,
                     last_at=created_at,
-                    runs_24h=ok + ko,
+                    runs_24h=ok + ko + held_back,
                     failed_24h=ko,
+                    filtered_24h=held_back,
                 )
             return out
 
@@ -112,7 +116,7 @@ class Stats(Service):
                 counts = _counts_since(s, first)
                 per_flow = _by_flow(counts)
                 worst = sorted(
-                    (f for f, (_, ko) in per_flow.items() if ko), key=lambda f: -per_flow[f][1]
+                    (f for f, (_, ko, _) in per_flow.items() if ko), key=lambda f: -per_flow[f][1]
                 )
                 names = dict(
                     s.exec(select(FlowRow.id, FlowRow.name).where(col(FlowRow.id).in_(worst))).all()
@@ -140,16 +144,15 @@ class Stats(Service):
                     .order_by(col(RunRow.id))
                     .limit(1)
                 ).first()
-            by_hour: dict[int, list[int]] = {h: [0, 0] for h in range(first, first + DAY, 3600)}
-            for _, hour, ok, ko in counts:
+            by_hour = {h: [0, 0, 0] for h in range(first, first + DAY, 3600)}
+            for _, hour, *row in counts:
                 if hour in by_hour:  # not an hour ahead of this machine's clock
-                    by_hour[hour][0] += ok
-                    by_hour[hour][1] += ko
+                    by_hour[hour] = [a + b for a, b in zip(by_hour[hour], row, strict=True)]
             return Dashboard(
-                hours=[HourCount(h, ok, ko) for h, (ok, ko) in by_hour.items()],
+                hours=[HourCount(h, *row) for h, row in by_hour.items()],
                 # Flows deleted since are left out.
                 failing=[
-                    (f, names[f], per_flow[f][1], sum(per_flow[f])) for f in worst if f in names
+                    (f, names[f], per_flow[f][1], sum(per_flow[f][:2])) for f in worst if f in names
                 ][:failing],
                 queued=int(states.get(RunStatus.QUEUED, 0)),
                 retrying=int(retrying),
@@ -165,24 +168,22 @@ def _hour(ts: float) -> int:
     return int(ts // 3600) * 3600
 
 
-def _counts_since(s: Session, first: int) -> list[tuple[str, int, int, int]]:
-    """Every (flow, hour, succeeded, failed) count from the hour ``first`` on.
+def _counts_since(s: Session, first: int) -> list[tuple[str, int, int, int, int]]:
+    """Every (flow, hour, succeeded, failed, filtered) count from the hour ``first`` on.
 
     Read through the hour index and summed by the caller: grouped by flow in SQL, SQLite's
     planner walked the (flow, hour) key instead, which is all of history, to spare a sort.
     """
-    rows = s.exec(
-        select(
-            RunStatsRow.flow_id, RunStatsRow.hour, RunStatsRow.succeeded, RunStatsRow.failed
-        ).where(col(RunStatsRow.hour) >= first)
-    )
-    return [(f, int(h), int(ok), int(ko)) for f, h, ok, ko in rows]
+    rows = s.exec(select(RunStatsRow).where(col(RunStatsRow.hour) >= first))
+    return [(r.flow_id, r.hour, r.succeeded, r.failed, r.filtered) for r in rows]
 
 
-def _by_flow(counts: list[tuple[str, int, int, int]]) -> dict[str, tuple[int, int]]:
-    """(succeeded, failed) per flow, summed over the hours of ``counts``."""
-    sums: dict[str, tuple[int, int]] = {}
-    for flow_id, _, ok, ko in counts:
-        before = sums.get(flow_id, (0, 0))
-        sums[flow_id] = (before[0] + ok, before[1] + ko)
+def _by_flow(
+    counts: list[tuple[str, int, int, int, int]],
+) -> dict[str, tuple[int, int, int]]:
+    """(succeeded, failed, filtered) per flow, summed over the hours of ``counts``."""
+    sums: dict[str, tuple[int, int, int]] = {}
+    for flow_id, _, ok, ko, fi in counts:
+        before = sums.get(flow_id, (0, 0, 0))
+        sums[flow_id] = (before[0] + ok, before[1] + ko, before[2] + fi)
     return sums

@@ -139,14 +139,15 @@ def test_replay_resumes_at_the_failed_step(runtime: Runtime, services: Blocking)
     flow_spec_steps = 2
     flow = services.flows.all()[0]
     doc = FlowDocument.model_validate(flow.document)
-    doc.steps[1].max_attempts = 1
+    second = doc.actions()[1]
+    second.max_attempts = 1
     services.flows.save(doc, flow.row.id)
     run_id = deliver(runtime, token).run_ids[0]
     wait_status(runtime, services, run_id, RunStatus.FAILED)
     assert [c["key"].split(":")[1] for c in calls.log] == ["first", "notify"]
 
     services.runs.replay(run_id)  # the probe fails once more, then the retry budget is fresh...
-    doc.steps[1].max_attempts = 3
+    second.max_attempts = 3
     services.flows.save(doc, flow.row.id)
     run, steps = wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
     # "first" succeeded before and was not run again.

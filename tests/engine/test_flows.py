@@ -16,6 +16,7 @@ from maillon.engine.errors import Invalid
 from maillon.engine.flows import (
     FlowSpec,
     FlowValidationError,
+    RunFailedTrigger,
     dump_yaml,
     field_warnings,
     load_yaml,
@@ -72,16 +73,17 @@ def test_every_problem_of_a_flow_is_reported_at_once_in_plain_words() -> None:
         "colour": "blue",
     }
     assert problems_of(doc) == [
-        "trigger.type: unknown trigger type 'schedule' (the types are: webhook)",
+        "trigger.type: unknown trigger type 'schedule' (the types are: webhook, "
+        "maillon.run_failed)",
         "steps[0] (Notify Sales).key: 'Notify Sales' is not a step key: keys are lower-case "
         "letters, digits and _, starting with a letter, at most 64 characters (for example "
         "'notify_sales')",
         "steps[2] (c): unknown field 'inputs' (the fields are: key, action, connection, input, "
-        "max_attempts)",
+        "max_attempts, for_each)",
         "steps[3] (d).action: missing (every step needs an action: <connector>.<action>, e.g. "
         "slack.send_message)",
         "the flow: unknown field 'colour' (the fields are: name, description, trigger, steps, "
-        "max_attempts, retention, enabled)",
+        "max_attempts, retention, on_failure, enabled)",
         # The save checks of the parts that could be read come with them.
         "steps[1] (b): no connection named 'nope'",
         "steps[4] (b).key: the key 'b' is used by an earlier step",
@@ -93,7 +95,7 @@ def test_no_validation_library_text_reaches_people() -> None:
     problems = problems_of(doc)
     assert problems == [
         "name: String should have at least 1 character",
-        "trigger: should be a mapping of fields (type, dedup)",
+        "trigger: should be a mapping of fields (type, dedup, signature)",
         "steps[0] (a).max_attempts: Input should be a valid integer, unable to parse string as "
         "an integer",
     ]
@@ -110,13 +112,13 @@ def test_an_app_trigger_missing_its_fields_says_which() -> None:
         "trigger.event: missing (the app's event name, e.g. transaction_created)",
     ]
     assert problems_of({"name": "f", "trigger": {"type": "webhook", "event": "x"}}) == [
-        "trigger: unknown field 'event' (the fields are: type, dedup)"
+        "trigger: unknown field 'event' (the fields are: type, dedup, signature)"
     ]
     with pytest.raises(FlowValidationError) as caught:
         parse_document({**doc, "trigger": {"type": "particeep.evnt"}}, registry, {"p": "probe"})
     assert caught.value.problems == [
         "trigger.type: unknown trigger type 'particeep.evnt' (the types are: webhook, "
-        "particeep.event)"
+        "maillon.run_failed, particeep.event)"
     ]
 
 
@@ -285,3 +287,144 @@ def test_any_flow_document_is_read_or_refused_with_reasons(raw: dict[str, Any]) 
     except FlowValidationError as exc:
         problems = exc.problems
     assert problems
+
+
+def test_an_error_flow_and_a_failure_policy_read_and_say_their_mistakes() -> None:
+    doc = {
+        "name": "tell ops",
+        "trigger": {"type": "maillon.run_failed", "flows": ["confirm"], "failure": "exhausted"},
+        "on_failure": {"pause_after": 3},
+        "steps": [STEP],
+    }
+    read = parse_document(doc, REGISTRY, {"p": "probe"})
+    trigger = read.trigger
+    assert isinstance(trigger, RunFailedTrigger)
+    assert trigger.matches("id-1", "confirm", "exhausted")
+    assert not trigger.matches("id-1", "confirm", "permanent")
+    assert not trigger.matches("id-2", "other", "exhausted")
+    assert read.failure_policy.pause_after == 3 and read.failure_policy.alert
+    assert problems_of(
+        {
+            **doc,
+            "trigger": {"type": "maillon.run_failed", "failure": "sometimes", "event": "x"},
+            "on_failure": {"pause_after": 0, "mail": True},
+        }
+    ) == [
+        "trigger.failure: Input should be 'any', 'permanent' or 'exhausted'",
+        "trigger: unknown field 'event' (the fields are: type, flows, failure)",
+        "on_failure.pause_after: Input should be greater than or equal to 1",
+        "on_failure: unknown field 'mail' (the fields are: alert, pause_after)",
+    ]
+
+
+STEERED = """\
+name: Big tickets
+steps:
+  - key: big_only
+    filter:
+      all:
+        - {value: "{{ event.amount }}", op: greater_than, to: 100000}
+  - key: route
+    paths:
+      mode: every
+      branches:
+        - name: refunds
+          when: {any: [{value: "{{ event.status }}", op: in, to: [REFUNDED, CANCELLED]}]}
+          steps:
+            - {key: note, action: probe.send_echo, connection: p, input: {text: refund}}
+        - name: otherwise
+          steps:
+            - key: rows
+              action: probe.send_echo
+              connection: p
+              for_each: "{{ event.items }}"
+              input: {text: "{{ item.sku }} {{ loop.index }}"}
+  - key: wait
+    delay: {duration: 1d 12h}
+  - key: pretty
+    format:
+      amount: "{{ event.amount | money(event.currency, 'fr_FR') }}"
+  - key: after
+    action: probe.send_echo
+    connection: p
+    input: {text: "{{ steps.pretty.amount }} {{ steps.note.text }}"}
+"""
+
+
+def test_steering_steps_round_trip_through_yaml() -> None:
+    [raw] = load_yaml(STEERED)
+    document = parse_document(raw, REGISTRY, {"p": "probe"})
+    assert [s.key for s in document.all_steps()] == [
+        "big_only",
+        "route",
+        "note",
+        "rows",
+        "wait",
+        "pretty",
+        "after",
+    ]
+    exported = document.model_dump(mode="json", exclude_none=True)
+    [again] = load_yaml(dump_yaml([exported]))
+    assert parse_document(again, REGISTRY, {"p": "probe"}) == document
+    sample = {"amount": 1, "status": "x", "currency": "EUR"}
+    assert field_warnings(document.spec, REGISTRY, sample) == [
+        "steps[1] (route).paths.branches[1] (otherwise).steps[0] (rows).for_each: the sample "
+        "event has no field 'items'",
+    ]
+
+
+def test_every_problem_of_steering_steps_is_reported_at_once() -> None:
+    raw = {
+        "name": "f",
+        "steps": [
+            {"key": "check", "filter": {"all": [{"value": "{{ event.amount }}", "op": "bigger"}]}},
+            {"key": "wait", "delay": {"duration": "a while"}},
+            {"key": "later", "delay": {"duration": "1d", "until": "{{ event.due }}"}},
+            {
+                "key": "route",
+                "paths": {
+                    "mode": "some",
+                    "branches": [
+                        {
+                            "name": "a",
+                            "when": {"all": [{"value": "x", "op": "equals"}]},
+                            "steps": [
+                                {"key": "check", "action": "probe.nope", "connection": "p"},
+                                {"key": "Bad Key", "format": {"x": "{{ 1 }}"}},
+                            ],
+                        },
+                        {"name": "a", "steps": []},
+                    ],
+                },
+            },
+            {"key": "fmt", "format": {"Not A Name": "{{ oops"}},
+            {"key": "each", "action": "probe.send_echo", "connection": "p", "for_each": "{{ x"},
+        ],
+    }
+    problems = problems_of(raw)
+    assert problems == [
+        "steps[0] (check).filter.all[0].op: Input should be 'equals', 'not_equals', 'contains', "
+        "'not_contains', 'starts_with', 'ends_with', 'greater_than', 'less_than', 'at_least', "
+        "'at_most', 'exists', 'not_exists', 'is_empty', 'is_not_empty', 'matches', 'in' or "
+        "'not_in'",
+        "steps[2] (later).delay: give either duration (e.g. 1d) or until (a date-time)",
+        "steps[3] (route).paths.mode: Input should be 'first' or 'every'",
+        "steps[3] (route).paths.branches[0] (a).steps[1] (Bad Key).key: 'Bad Key' is not a step "
+        "key: keys are lower-case letters, digits and _, starting with a letter, at most 64 "
+        "characters (for example 'bad_key')",
+        "steps[1] (wait).delay.duration: 'a while' is not a duration (for example 90s, 15m, 2h, "
+        "1d, 1d 12h)",
+        "steps[3] (route).paths.branches[0] (a).when.all[0].to: missing (equals compares the "
+        "value with something)",
+        "steps[3] (route).paths.branches[1] (a).name: another branch of these paths is named 'a'",
+        "steps[3] (route).paths.branches[0] (a).steps[0] (check): connector 'probe' has no "
+        "action 'nope' (send_echo, send_echo_sync)",
+        "steps[4] (fmt).format.Not A Name: not a name: lower-case letters, digits and _, "
+        "starting with a letter, at most 64 characters",
+        "steps[4] (fmt).format.Not A Name: template syntax error: unexpected end of template, "
+        "expected 'end of print statement'.",
+        "steps[5] (each).for_each: template syntax error: unexpected end of template, expected "
+        "'end of print statement'.",
+        "steps[3] (route).paths.branches[0] (a).steps[0] (check).key: the key 'check' is used "
+        "by an earlier step",
+    ]

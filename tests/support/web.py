@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from maillon.engine.flows import FlowDocument
-from maillon.engine.models import RunStatus
+from maillon.engine.models import FINISHED_STATUSES
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.accounts import User
 from maillon.engine.settings import Settings
@@ -96,9 +96,10 @@ class UIServer:
         return self.call(send())
 
     def wait_finished(self, run_ids: list[str]) -> None:
-        """Wait until the server's worker has finished (succeeded or failed) every run."""
+        """Wait until the server's worker has finished (succeeded, failed, filtered) every
+        run."""
         runs = self.runtime.services.runs
-        done = (RunStatus.SUCCEEDED, RunStatus.FAILED)
+        done = FINISHED_STATUSES
 
         def finished() -> bool:
             return all(self.call(runs.get_run(r))[0].status in done for r in run_ids)

@@ -11,7 +11,15 @@ from tests.support.probe import calls
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/flows", "/api/runs", "/api/events", "/api/connections", "/api/connectors", "/schema"],
+    [
+        "/api/flows",
+        "/api/runs",
+        "/api/events",
+        "/api/connections",
+        "/api/connectors",
+        "/api/alerts",
+        "/schema",
+    ],
 )
 def test_everything_but_hooks_needs_a_token(live: Live, path: str) -> None:
     assert httpx.get(live.url + path).status_code == 401
@@ -149,3 +157,55 @@ def test_unknown_routes_and_invalid_bodies_keep_their_status_and_details(live: L
     r = live.client.get("/api/runs", params={"limit": "many"})
     assert r.status_code == 400
     assert r.json()["extra"]  # which parameter, and why
+
+
+def test_steering_steps_over_the_api_and_filtered_runs(live: Live) -> None:
+    steps = [
+        {
+            "key": "only_paid",
+            "filter": {"all": [{"value": "{{ event.status }}", "op": "equals", "to": "PAID"}]},
+        },
+        {
+            "key": "route",
+            "paths": {
+                "branches": [
+                    {
+                        "name": "all",
+                        "steps": [
+                            {
+                                "key": "echo",
+                                "action": "probe.send_echo",
+                                "connection": "p1",
+                                "for_each": "{{ event.items }}",
+                                "input": {"text": "{{ item }}"},
+                            }
+                        ],
+                    }
+                ]
+            },
+        },
+    ]
+    flow = create_flow(live, steps=steps)
+    assert flow["steps"][1]["paths"]["branches"][0]["steps"][0]["for_each"] == "{{ event.items }}"
+    refused = live.client.post(
+        "/api/flows", json={**FLOW, "steps": [{"key": "wait", "delay": {"duration": "soon"}}]}
+    )
+    assert refused.status_code == 422
+    assert "steps[0] (wait).delay.duration: 'soon' is not a duration" in refused.text
+
+    paid, pending = (
+        httpx.post(hook(live, flow), json={"status": status, "items": ["a", "b"]}).json()
+        for status in ("PAID", "PENDING")
+    )
+    done = wait_run(live.client, paid["run_ids"][0], "succeeded")
+    assert [s["key"] for s in done["steps"]] == [
+        "only_paid",
+        "route",
+        "echo",
+        "echo[0]",
+        "echo[1]",
+    ]
+    filtered = wait_run(live.client, pending["run_ids"][0], "filtered")
+    assert filtered["error"] == "step only_paid: event.status ('PENDING') is not 'PAID'"
+    listed = live.client.get("/api/runs", params={"status": "filtered"}).json()
+    assert [r["id"] for r in listed] == pending["run_ids"]

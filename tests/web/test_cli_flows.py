@@ -87,7 +87,8 @@ steps:
     result = cli("flows", "import", str(path), code=1)
     assert result.stderr.splitlines() == [
         f"{path}: 'Alerts' was not saved:",
-        "  trigger.type: unknown trigger type 'schedule' (the types are: webhook, particeep.event)",
+        "  trigger.type: unknown trigger type 'schedule' (the types are: webhook, "
+        "maillon.run_failed, particeep.event)",
         "  steps[0] (Notify).key: 'Notify' is not a step key: keys are lower-case letters, "
         "digits and _, starting with a letter, at most 64 characters (for example 'notify')",
         "  steps[0] (Notify): no connection named 'team-slack'",
@@ -262,3 +263,52 @@ def test_a_file_that_is_not_text_is_one_line(cli: Cli, tmp_path: Path) -> None:
     assert result.stderr == (f"{binary}: not UTF-8 text (invalid start byte at byte 6)\n")
     tested = cli("flows", "test", str(binary), code=1)
     assert tested.stderr == f"Error: {binary}: not UTF-8 text (invalid start byte at byte 6)\n"
+
+
+STEERED_FLOW = """\
+name: Refunds and big tickets
+steps:
+  - key: big_only
+    filter:
+      all: [{value: "{{ event.amount }}", op: at_least, to: 100000}]
+  - key: route
+    paths:
+      branches:
+        - name: refunds
+          when: {all: [{value: "{{ event.status }}", op: equals, to: REFUNDED}]}
+          steps:
+            - {key: refund, action: http.send_request, input: {url: "URL/refunds"}}
+        - name: otherwise
+          steps:
+            - key: rows
+              action: http.send_request
+              for_each: "{{ event.items }}"
+              input: {url: "URL/rows/{{ item.sku }}"}
+  - key: wait
+    delay: {duration: 1d}
+  - key: pretty
+    format: {amount: "{{ event.amount | money(event.currency, 'fr_FR') }}"}
+"""
+
+
+def test_a_flow_test_follows_filters_paths_loops_delays_and_formats(
+    cli: Cli, tmp_path: Path, fake_server: FakeServer
+) -> None:
+    flow = write(tmp_path, "flow.yaml", STEERED_FLOW.replace("URL/", fake_server.url))
+    body = {"amount": 150000, "currency": "EUR", "status": "PENDING"}
+    items = [{"sku": "A"}, {"sku": "B"}]
+    event = write(tmp_path, "event.json", json.dumps({**body, "items": items}))
+
+    out = cli("flows", "test", str(flow), "--event", str(event)).stdout
+
+    assert '"reason": "event.amount (150000) is at least 100000"' in out
+    assert '"branches": [\n        "otherwise"\n      ]' in out
+    assert "step refund (http.send_request)\n  not run: branch refunds not taken" in out
+    assert f'"url": "{fake_server.url}rows/A"' in out and f'"url": "{fake_server.url}rows/B"' in out
+    assert '"amount": "1\u202f500,00\xa0€"' in out
+    assert fake_server.requests == []
+
+    small = write(tmp_path, "small.json", json.dumps({**body, "amount": 5}))
+    out = cli("flows", "test", str(flow), "--event", str(small)).stdout
+    assert '"passed": false' in out
+    assert "step wait (delay)\n  not run: the filter big_only did not hold" in out

@@ -9,9 +9,10 @@ from __future__ import annotations
 import httpx
 
 from maillon.connectors.testing import FakeServer
+from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Delivery
 from maillon.engine.redaction import MASK as SECRET_MASK
-from tests.support.flows import TRANSACTION
+from tests.support.flows import TRANSACTION, webhook
 from tests.support.web import UIServer, csrf_field, sign_in_client
 
 
@@ -145,3 +146,62 @@ def test_deep_events_stored_before_the_depth_limit_break_no_page(ui_server: UISe
         pages += [f"/events/{a.event_id}/body.json" for a in accepted]
         for page in pages:
             assert client.get(page).status_code == 200, page
+
+
+def test_a_filtered_run_says_which_condition_did_not_hold_and_a_run_which_branches_ran(
+    working_ui_server: UIServer, fake_server: FakeServer
+) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    fake_server.on("POST", "/big", (200, {"ok": True}))
+    doc = FlowDocument.model_validate(
+        {
+            "name": "Big ones",
+            "steps": [
+                {
+                    "key": "big_only",
+                    "filter": {
+                        "all": [{"value": "{{ event.amount }}", "op": "at_least", "to": 100000}]
+                    },
+                },
+                {
+                    "key": "route",
+                    "paths": {
+                        "branches": [
+                            {
+                                "name": "big",
+                                "steps": [
+                                    {
+                                        "key": "post",
+                                        "action": "http.send_request",
+                                        "input": {"method": "POST", "url": fake_server.url + "big"},
+                                    }
+                                ],
+                            }
+                        ]
+                    },
+                },
+            ],
+        }
+    )
+    row = server.call(server.runtime.services.flows.save(doc)).row
+    small, big = (
+        server.call(webhook(server.runtime, row.hook_token, {**TRANSACTION, "amount": amount}))
+        for amount in (500, 150000)
+    )
+    server.wait_finished([*small.run_ids, *big.run_ids])
+    with sign_in_client(server.url) as client:
+        page = client.get(f"/runs/{small.run_ids[0]}").text
+        assert "Filtered" in page
+        assert (
+            "A filter’s conditions did not hold: step big_only: event.amount (500) is "
+            "less than 100000" in page
+        )
+        assert "The run stopped here: event.amount (500) is less than 100000." in page
+        page = client.get(f"/runs/{big.run_ids[0]}").text
+        assert "Branches run: big" in page
+        listed = client.get("/runs", params={"status": "filtered", "flow": row.id}).text
+        assert f'href="/runs/{small.run_ids[0]}"' in listed
+        assert f'href="/runs/{big.run_ids[0]}"' not in listed
+        assert client.get("/").status_code == 200
+    assert len(fake_server.received("POST", "/big")) == 1

@@ -8,7 +8,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from maillon.engine.flows import FlowDocument
 from maillon.web.api.deps import ServicesDep
-from maillon.web.api.schemas import FlowOut
+from maillon.web.api.schemas import FlowOut, ResumedOut
 
 __all__ = ["FlowController"]
 
@@ -43,6 +43,12 @@ class FlowController(Controller):
     @post("/{flow_id:str}/disable", status_code=200)
     async def disable_flow(self, services: ServicesDep, flow_id: FromPath[str]) -> FlowOut:
         return FlowOut.of(await services.flows.set_enabled(flow_id, False))
+
+    @post("/{flow_id:str}/resume", status_code=200)
+    async def resume_flow(self, services: ServicesDep, flow_id: FromPath[str]) -> ResumedOut:
+        """Switch a paused (or disabled) flow on and queue the runs it held."""
+        view, released = await services.flows.resume(flow_id)
+        return ResumedOut(flow=FlowOut.of(view), released=released)
 
     @post("/{flow_id:str}/release-held", status_code=200)
     async def release_held(self, services: ServicesDep, flow_id: FromPath[str]) -> dict[str, int]:

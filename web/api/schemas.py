@@ -7,9 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from maillon.engine.alerts import AlertSettings
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import (
+    AlertRow,
     EventRow,
+    RejectedDeliveryRow,
     RunRow,
     RunStatus,
     StepRow,
@@ -18,15 +21,20 @@ from maillon.engine.models import (
     SubscriptionStatus,
 )
 from maillon.engine.payloads import readable_json
+from maillon.engine.services.alerts import AlertState
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
 
 __all__ = [
+    "AlertBatchOut",
+    "AlertsOut",
     "ConnectionIn",
     "ConnectionOut",
     "ConnectionUpdate",
     "EventOut",
     "FlowOut",
+    "RejectedDeliveryOut",
+    "ResumedOut",
     "RunOut",
     "StepOut",
     "iso",
@@ -73,6 +81,13 @@ class FlowOut(FlowDocument):
         description="Fields templates read that the sample event (or an earlier step) lacks; "
         "shown with a single flow, not in lists.",
     )
+    state: str = Field(
+        description="enabled, disabled, or paused (switched off by Maillon after "
+        "on_failure.pause_after failed runs in a row; its deliveries are held: "
+        "POST /api/flows/{id}/resume)."
+    )
+    paused_at: str | None = None
+    failures_in_row: int = Field(0, description="Failed runs in a row (a success resets it).")
     created_at: str | None
     updated_at: str | None
 
@@ -87,9 +102,61 @@ class FlowOut(FlowDocument):
             hook_url=view.hook_url,
             subscription=SubscriptionOut.of(view.subscription) if view.subscription else None,
             warnings=view.warnings,
+            state=view.state,
+            paused_at=iso(row.paused_at),
+            failures_in_row=row.failures_in_row,
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
         )
+
+
+class ResumedOut(BaseModel):
+    """A flow switched on again, and how many of its held runs were queued."""
+
+    flow: FlowOut
+    released: int
+
+
+class AlertBatchOut(BaseModel):
+    """Failures of one subject (a flow, or an app registration) not told yet, or whose last
+    message could not be sent."""
+
+    subject: str = Field(description="flow:<flow id> or source:<connection id>:<event>")
+    flow_id: str | None
+    label: str
+    count: int = Field(description="Failures since the last message.")
+    latest: str | None = Field(description="The latest failure's error.")
+    latest_run_id: str | None
+    paused: bool
+    due_at: str | None = Field(description="When the next message goes.")
+    last_sent_at: str | None
+    send_error: str | None = Field(description="Why the last message could not be sent.")
+
+    @classmethod
+    def of(cls, row: AlertRow) -> AlertBatchOut:
+        return cls(
+            subject=row.subject,
+            flow_id=row.flow_id,
+            label=row.label,
+            count=row.count,
+            latest=row.latest,
+            latest_run_id=row.latest_run_id,
+            paused=row.paused,
+            due_at=iso(row.due_at),
+            last_sent_at=iso(row.last_sent_at),
+            send_error=row.send_error,
+        )
+
+
+class AlertsOut(BaseModel):
+    """Where failure alerts go (``null``: alerts are off), and what waits to be told."""
+
+    settings: AlertSettings | None
+    batches: list[AlertBatchOut]
+
+    @classmethod
+    def of(cls, state: AlertState) -> AlertsOut:
+        return cls(settings=state.settings, batches=[AlertBatchOut.of(b) for b in state.batches])
 
 
 class ConnectionIn(BaseModel):
@@ -194,6 +261,29 @@ class RunOut(BaseModel):
             started_at=iso(row.started_at),
             finished_at=iso(row.finished_at),
             steps=None if steps is None else [StepOut.of(s) for s in steps],
+        )
+
+
+class RejectedDeliveryOut(BaseModel):
+    """A delivery refused for its signature: when, why, and what was sent (body cut at 16 KiB,
+    as text)."""
+
+    id: str
+    flow_id: str
+    received_at: str | None
+    reason: str
+    request: Any
+    body: str
+
+    @classmethod
+    def of(cls, row: RejectedDeliveryRow) -> RejectedDeliveryOut:
+        return cls(
+            id=row.id,
+            flow_id=row.flow_id,
+            received_at=iso(row.received_at),
+            reason=row.reason,
+            request=_json(row.meta),
+            body=row.body,
         )
 
 

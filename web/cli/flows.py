@@ -12,7 +12,8 @@ import click
 
 from maillon.engine.services.editor import FlowTest
 from maillon.engine.services.flows import FlowView
-from maillon.web.cli._base import Ctx, echo_json, pass_ctx, read_text
+from maillon.web.cli._base import Ctx, echo_json, pass_ctx, read_text, when
+from maillon.web.cli.alerts import describe_settings
 
 __all__ = ["flows"]
 
@@ -97,8 +98,7 @@ def flows_export(obj: Ctx, flow: str | None) -> None:
 def flows_list(obj: Ctx) -> None:
     """List flows with their hook URLs."""
     for v in obj.run(obj.services.flows.all()):
-        state = "enabled " if v.row.enabled else "disabled"
-        click.echo(f"{v.row.id}  {state}  {v.row.name}\n    {_where(v)}")
+        click.echo(f"{v.row.id}  {v.state:<8}  {v.row.name}\n    {_where(v)}")
 
 
 @flows.command("show")
@@ -108,12 +108,55 @@ def flows_show(obj: Ctx, flow: str) -> None:
     """Print FLOW as YAML, after comments saying where its events arrive and what its
     templates read that its sample event lacks."""
     view = obj.run(obj.services.flows.get(flow))
-    state = "enabled" if view.row.enabled else "disabled (deliveries are held)"
+    state = {
+        "enabled": "enabled",
+        "disabled": "disabled (deliveries are held)",
+        "paused": f"PAUSED by Maillon {when(view.row.paused_at)} after "
+        f"{view.row.failures_in_row} failed runs in a row (deliveries are held; "
+        f"`maillon flows resume {view.row.id}` runs them)",
+    }[view.state]
     click.echo(f"# {state}, version {view.row.version}")
     click.echo("# " + _where(view).replace("\n    ", "\n# "))
+    for line in _failure_settings(obj, view):
+        click.echo(f"# {line}")
     for warning in view.warnings:
         click.echo(f"# warning: {warning}")
     click.echo(obj.run(obj.services.flows.export_yaml(view.row.id)), nl=False)
+
+
+def _failure_settings(obj: Ctx, view: FlowView) -> list[str]:
+    """What happens when the flow fails: alerts (where they go, what waits) and auto-pause."""
+    policy = view.spec.failure_policy
+    if policy.alert:
+        settings = obj.run(obj.services.alerts.settings())
+        lines = [f"alerts: {describe_settings(settings)}"]
+        batch = obj.run(obj.services.alerts.pending(view.row.id))
+        if batch is not None and batch.count:
+            lines.append(
+                f"  {batch.count} failure(s) not told yet, next message {when(batch.due_at)}"
+            )
+        if batch is not None and batch.send_error:
+            lines.append(f"  the last alert could not be sent: {batch.send_error}")
+    else:
+        lines = ["alerts: off for this flow (on_failure.alert: false)"]
+    if policy.pause_after is None:
+        lines.append("auto-pause: off")
+    else:
+        lines.append(
+            f"auto-pause: after {policy.pause_after} failed runs in a row "
+            f"({view.row.failures_in_row} so far)"
+        )
+    return lines
+
+
+@flows.command("resume")
+@click.argument("flow")
+@pass_ctx
+def flows_resume(obj: Ctx, flow: str) -> None:
+    """Switch FLOW on again (after a pause) and run the deliveries it held."""
+    view, released = obj.run(obj.services.flows.resume(flow))
+    click.echo(f"{view.row.id}  enabled  {view.row.name}  ({released} held run(s) queued)")
+    _describe(view)
 
 
 @flows.command("enable")
@@ -209,13 +252,13 @@ def _print_test(test: FlowTest) -> None:
         click.echo(f"step {step.key} ({step.action})")
         trial = step.trial
         if trial is None:
-            click.echo("  not run: an earlier step failed")
+            click.echo(f"  not run: {step.skipped}")
             continue
         if trial.rendered is not None:
             click.echo("  input:")
             echo_json(trial.rendered)
         if trial.error is not None:
             click.echo(f"  ERROR: {trial.error}")
-        elif test.sent:
+        elif test.sent or step.steers:
             click.echo("  output:")
             echo_json(trial.output)

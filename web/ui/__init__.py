@@ -3,8 +3,8 @@
 :func:`ui_routes` gives the app its UI: the static files, and one router whose controllers
 share what every page needs: the :data:`maillon.web.auth.UI` marker (signed-in browsers only,
 strangers sent to sign in), ``request.htmx``, the services as dependencies (``services``,
-``accounts``, ``tokens``, ``settings``), security headers, and errors shown as pages rather
-than JSON.
+``accounts``, ``tokens``, ``settings``), and errors shown as pages rather than JSON (the
+security headers of every answer, a strict CSP on pages, are :mod:`maillon.web.edge`'s).
 
 A new page is a controller (or handler) added to :data:`CONTROLLERS`, a template under
 ``web/templates`` that extends ``base.html``, and :func:`maillon.web.ui.render.render`.
@@ -16,7 +16,6 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response, Router
-from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.plugins.htmx import HTMXRequest
@@ -28,6 +27,7 @@ from maillon.engine.i18n import gettext as _
 from maillon.engine.runtime import Runtime
 from maillon.web.auth import UI
 from maillon.web.ui.access import AccessController
+from maillon.web.ui.alerts import AlertsController
 from maillon.web.ui.assets import static_files, templates
 from maillon.web.ui.connections import ConnectionsController
 from maillon.web.ui.dashboard import dashboard
@@ -40,25 +40,13 @@ __all__ = ["CONTROLLERS", "templates", "ui_routes"]
 
 CONTROLLERS: list[ControllerRouterHandler] = [
     AccessController,
+    AlertsController,
     ConnectionsController,
     FlowsController,
     RunsController,
     SettingsController,
     dashboard,
     event_body,
-]
-
-#: Scripts and styles from this site only, no inline script (htmx's inline indicator style is
-#: switched off in base.html), and no framing by other sites.
-_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-_HEADERS = [
-    ResponseHeader(name="Content-Security-Policy", value=_CSP),
-    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
-    # A one-time link's token is in its page's URL: it must not leave in a Referer.
-    ResponseHeader(name="Referrer-Policy", value="same-origin"),
 ]
 
 
@@ -86,7 +74,6 @@ def ui_routes(runtime: Runtime) -> list[ControllerRouterHandler]:
         route_handlers=CONTROLLERS,
         opt=UI,
         request_class=HTMXRequest,
-        response_headers=_HEADERS,
         include_in_schema=False,
         dependencies={
             "services": Provide(lambda: runtime.services, sync_to_thread=False),

@@ -1,8 +1,9 @@
 """``/``: the dashboard, the page a signed-in user lands on.
 
 The last day at a glance: runs finished per hour (a chart the server draws, see
-:mod:`maillon.web.ui.chart`), the flows failing most, the queue, and the latest failures with
-a button to replay each. On a new install it says what to do first instead.
+:mod:`maillon.web.ui.chart`), the flows Maillon paused (each with a button to resume it), the
+flows failing most, the queue, and the latest failures with a button to replay each. On a new
+install it says what to do first instead.
 """
 
 from __future__ import annotations
@@ -32,4 +33,5 @@ async def dashboard(request: HTMXRequest, services: ServicesDep) -> Response[byt
         chart=hourly_chart(board.hours),
         failures=await services.runs.list_runs(status=RunStatus.FAILED, limit=RECENT_FAILURES),
         names=await services.flows.names(),
+        paused=await services.flows.paused(),
     )

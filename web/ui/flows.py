@@ -24,15 +24,31 @@ from litestar.plugins.htmx import HTMXRequest
 
 from maillon.connectors.base import Connector
 from maillon.engine.errors import Invalid
-from maillon.engine.flows import AppEventTrigger, FlowValidationError, WebhookTrigger
+from maillon.engine.flows import (
+    RUN_FAILED,
+    AnyTrigger,
+    AppEventTrigger,
+    FlowValidationError,
+    RunFailedTrigger,
+    StepSpec,
+    WebhookTrigger,
+)
 from maillon.engine.i18n import gettext as _
 from maillon.engine.i18n import ngettext
 from maillon.engine.services import Services
 from maillon.engine.services.editor import Sample
 from maillon.engine.services.flows import FlowView
-from maillon.web.ui.drafts import Draft, context_spec, place, step_fields, to_document
+from maillon.web.ui.drafts import (
+    Draft,
+    StepDraft,
+    context_spec,
+    place,
+    step_fields,
+    to_document,
+)
 from maillon.web.ui.fields import field_tree
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
+from maillon.web.ui.steering import KINDS, OPERATOR_NAMES
 
 __all__ = ["FlowsController"]
 
@@ -45,10 +61,12 @@ def _connectors(services: Services) -> dict[str, Connector]:
     return {c.key: c for c in services.connections.catalog()}
 
 
-def _trigger_model(draft: Draft) -> WebhookTrigger | AppEventTrigger:
+def _trigger_model(draft: Draft) -> AnyTrigger:
     # Only the sample depends on it: built without validation, as the draft may be incomplete.
     if draft.trigger_type == "webhook":
         return WebhookTrigger()
+    if draft.trigger_type == RUN_FAILED:
+        return RunFailedTrigger()
     return AppEventTrigger.model_construct(
         type=draft.trigger_type, connection=draft.trigger_connection, event=draft.trigger_event
     )
@@ -68,11 +86,23 @@ async def _editor(
     outputs = _tested(draft)
     steps = []
     for i, step in enumerate(draft.steps):
+        built = spec.steps[i]
+        context = services.editor.item_context(
+            built, services.editor.context(spec, sample, i, flow_id, outputs)
+        )
+        if step.kind != "action":
+            steps.append(
+                {
+                    **await _steering_card(services, step, i, context),
+                    "depth": _depth(draft, step),
+                }
+            )
+            continue
         connector = connectors.get(step.action.partition(".")[0])
         fields = step_fields(connector, step.action)
-        context = services.editor.context(spec, sample, i, flow_id, outputs)
+        inputs = built.input if isinstance(built, StepSpec) else {}
         previews = {
-            f.name: await services.editor.preview(spec.steps[i].input.get(f.name), context, f.name)
+            f.name: await services.editor.preview(inputs.get(f.name), context, f.name, step.action)
             for f in fields
             if "{" in step.inputs.get(f.name, "")
         }
@@ -96,6 +126,7 @@ async def _editor(
                 "action": action,
                 "kind": connector.connection_kind if connector else "",
                 "needs_connection": bool(connector and connector.needs_connection),
+                "depth": _depth(draft, step),
             }
         )
     placed: dict[str, list[str]] = defaultdict(list)
@@ -103,18 +134,23 @@ async def _editor(
         placed[where].extend(reasons)
     warnings: dict[str, list[str]] = defaultdict(list)
     if problems is None:
+        keys = {step.key: i for i, step in enumerate(draft.steps)}
         for warning in view.warnings:
-            warnings[place(warning)].append(warning.split(": ", 1)[-1])
+            warnings[place(warning, keys)].append(warning.split(": ", 1)[-1])
     connections = await services.connections.all()
     by_kind: dict[str, list[str]] = defaultdict(list)
     for c in connections:
         by_kind[c.row.app].append(c.row.name)
     triggers = [(f"{c.key}.{t.key}", t, c) for c in connectors.values() for t in c.triggers]
     current = next((t for key, t, _connector in triggers if key == draft.trigger_type), None)
+    names = await services.flows.names()
+    # An error flow's choice of flows: the others, and any it names that this list lacks.
+    others = [name for other, name in names.items() if other != flow_id]
+    others += [name for name in draft.failed_flows if name not in others]
     trees = [field_tree(sample.body, "event")]
-    for i, step in enumerate(draft.steps):
-        example = outputs.get(step.key, services.editor.output_example(step.action))
-        trees.append(field_tree(example, f"steps.{step.key}", f"{i + 1}. {step.key}"))
+    for i, built in enumerate(spec.steps):
+        example = outputs.get(built.key, services.editor.step_example(built))
+        trees.append(field_tree(example, f"steps.{built.key}", f"{i + 1}. {built.key}"))
     return {
         "section": "flows",
         "view": view,
@@ -126,12 +162,16 @@ async def _editor(
         "recent": await services.editor.recent_events(flow_id),
         "trees": trees,
         "actions": [(f"{c.key}.{a.key}", a, c) for c in connectors.values() for a in c.actions],
+        "kinds": KINDS,
+        "operators": OPERATOR_NAMES,
         "triggers": triggers,
         "events": current().events() if current else [],
         "trigger_kind": next(
             (c.connection_kind for k, _trigger, c in triggers if k == draft.trigger_type), ""
         ),
         "connections": by_kind,
+        "other_flows": others,
+        "alerts": await services.alerts.settings(),
         "now": time.time(),
     }
 
@@ -151,11 +191,46 @@ def _tested(draft: Draft) -> dict[str, Any]:
     return {s.key: s.tested_output for s in draft.steps if s.tested_output is not None}
 
 
-def _apply(draft: Draft, op: str) -> None:
-    """A structural change asked by an editor button (``add:slack.send_message``, ``up:2``)."""
+async def _steering_card(
+    services: Services, step: StepDraft, index: int, context: dict[str, Any]
+) -> dict[str, Any]:
+    """What the editor shows of a filter, paths, delay or format step: its templated inputs'
+    previews (by input name), as an action's."""
+    prefix = f"steps-{index}-"
+    texts: dict[str, str] = {"duration": step.steering.duration, "until": step.steering.until}
+    groups = [("", step.steering.group)] + [
+        (f"branch-{b}-", branch.group) for b, branch in enumerate(step.steering.branches)
+    ]
+    for at, group in groups:
+        for c, cond in enumerate(group.conditions):
+            texts[f"{at}cond-{c}-value"] = cond.value
+            texts[f"{at}cond-{c}-to"] = cond.to
+    for r, (_name, value) in enumerate(step.steering.formats):
+        texts[f"fmt-{r}-value"] = value
+    previews = {
+        prefix + name: await services.editor.preview(text, context, name)
+        for name, text in texts.items()
+        if "{" in text
+    }
+    return {"draft": step, "previews": previews, "steering": step.kind}
+
+
+def _depth(draft: Draft, step: StepDraft) -> int:
+    """How many paths steps hold ``step``."""
+    parents = {s.key: s.parent for s in draft.steps}
+    depth, parent = 0, step.parent
+    while parent and depth < 10:
+        depth += 1
+        parent = parents.get(parent.partition(".")[0], "")
+    return depth
+
+
+def _apply(draft: Draft, op: str, add_to: str = "") -> None:
+    """A structural change asked by an editor button (``add:slack.send_message``, ``up:2``);
+    ``add_to``: the branch a step is added to (``<paths key>.<branch name>``), if any."""
     verb, _sep, arg = op.partition(":")
     if verb == "add" and arg:
-        draft.add_step(arg)
+        draft.add_step(arg, add_to)
     elif verb in ("up", "down", "remove") and arg.isdigit():
         index = int(arg)
         if verb == "remove":
@@ -201,7 +276,7 @@ class FlowsController(Controller):
         """Create the flow, switched off and without steps yet, and open it in the editor."""
         data = await form(request)
         draft = Draft(name=data.get("name", "").strip(), trigger_type=data.get("trigger", ""))
-        if draft.trigger_type != "webhook":
+        if draft.trigger_type not in ("webhook", RUN_FAILED):
             # An app event needs its account and event, chosen in the editor: start from a
             # webhook until they are, so that the flow can be saved now.
             chosen, draft.trigger_type = draft.trigger_type, "webhook"
@@ -281,7 +356,7 @@ class FlowsController(Controller):
         """The editor again, after a structural change (nothing is saved)."""
         data = await form(request)
         draft = Draft.read(data)
-        _apply(draft, data.get("op", ""))
+        _apply(draft, data.get("op", ""), data.get("add_to", ""))
         view = await services.flows.get(flow_id)
         context = await _editor(services, view, draft, problems={})
         return render(request, EDITOR if request.htmx else "flows/edit.html", **context)
@@ -297,16 +372,29 @@ class FlowsController(Controller):
         """One input rendered against the sample, as it is typed."""
         data = await form(request)
         draft = Draft.read(data)
-        index_text, _sep, name = field.removeprefix("steps-").partition("-input-")
+        index_text, _sep, part = field.removeprefix("steps-").partition("-")
         if not index_text.isdigit() or int(index_text) >= len(draft.steps):
             return render(request, "flows/_preview.html", preview=None, field=field)
         index = int(index_text)
         connectors = _connectors(services)
         spec = context_spec(draft, connectors)
         sample = await _sample(services, draft, flow_id)
-        context = services.editor.context(spec, sample, index, flow_id, _tested(draft))
-        value = spec.steps[index].input.get(name, draft.steps[index].inputs.get(name, ""))
-        shown = await services.editor.preview(value, context, name) if "{" in str(value) else None
+        step = spec.steps[index]
+        context = services.editor.item_context(
+            step, services.editor.context(spec, sample, index, flow_id, _tested(draft))
+        )
+        name = part.removeprefix("input-")
+        action = ""
+        if part.startswith("input-") and isinstance(step, StepSpec):
+            value = step.input.get(name, draft.steps[index].inputs.get(name, ""))
+            action = step.action
+        else:
+            value = data.get(field, "")
+        shown = (
+            await services.editor.preview(value, context, name, action)
+            if "{" in str(value)
+            else None
+        )
         return render(request, "flows/_preview.html", preview=shown, field=field)
 
     @post("/{flow_id:str}/test/{index:int}")
@@ -323,7 +411,7 @@ class FlowsController(Controller):
         document, problems = to_document(
             Draft(name=draft.name or "draft", steps=draft.steps), connectors, enabled=False
         )
-        if document is None or index >= len(document.steps):
+        if document is None or index >= len(draft.steps):
             reasons = [
                 r for key, rs in problems.items() for r in rs if key.startswith(f"steps-{index}")
             ]
@@ -337,9 +425,9 @@ class FlowsController(Controller):
         sample = await _sample(services, draft, flow_id)
         try:
             trial = await services.editor.try_step(
-                document.spec, document.steps[index].key, sample, flow_id, _tested(draft)
+                document.spec, draft.steps[index].key, sample, flow_id, _tested(draft)
             )
-        except FlowValidationError as exc:
+        except Invalid as exc:
             return render(
                 request, "flows/_test.html", trial=None, problems=exc.problems, index=index
             )
@@ -358,8 +446,10 @@ class FlowsController(Controller):
             try:
                 saved = await services.flows.save(document, flow_id, must_exist=True)
             except FlowValidationError as exc:
+                keys = {step.key: i for i, step in enumerate(draft.steps)}
                 for problem in exc.problems:
-                    problems.setdefault(place(problem), []).append(problem.split(": ", 1)[-1])
+                    where = place(problem, keys)
+                    problems.setdefault(where, []).append(problem.split(": ", 1)[-1])
             else:
                 # What the editor held besides the flow: the sample chosen, the tests' outputs.
                 fresh = Draft.of(saved.spec)
@@ -506,6 +596,21 @@ class FlowsController(Controller):
         return redirect(
             f"/flows/{flow_id}", ("success", _("The app now posts this event to Maillon."))
         )
+
+    @post("/{flow_id:str}/resume")
+    async def resume(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Switch a paused flow on again and run what it held; back where the button was."""
+        back = safe_path((await form(request)).get("back"), f"/flows/{flow_id}")
+        view, count = await services.flows.resume(flow_id)
+        said = ngettext(
+            "“%(name)s” is on again; %(num)s held run queued.",
+            "“%(name)s” is on again; %(num)s held runs queued.",
+            count,
+            name=view.row.name,
+        )
+        return redirect(back, ("success", said))
 
     @post("/{flow_id:str}/release")
     async def release(

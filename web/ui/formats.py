@@ -49,6 +49,8 @@ _STATUS_LABELS = {
     "failed": N_("Failed"),
     "held": N_("Held"),
     "retrying": N_("Retrying"),
+    "filtered": N_("Filtered"),
+    "waiting": N_("Waiting"),
     "not_run": N_("Not run"),
 }
 

@@ -99,8 +99,8 @@ def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
     expect(page.get_by_text("is on.")).to_be_visible()
     saved = ui_server.call(ui_server.runtime.services.flows.get(flow_id))
     assert saved.row.enabled
-    assert saved.spec.steps[0].input["url"] == fake_server.url + "orders/{{ event.id }}"
-    assert saved.spec.steps[0].input["json_body"] == {
+    assert saved.spec.actions()[0].input["url"] == fake_server.url + "orders/{{ event.id }}"
+    assert saved.spec.actions()[0].input["json_body"] == {
         "email": "{{ event.investor.email }}",
         "amount": "{{ event.amount }}",
     }

@@ -1,0 +1,141 @@
+"""The editor's form and back: steering steps and branches survive a round trip unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maillon.connectors.http import connector as http
+from maillon.engine.conditions import OPERATORS
+from maillon.engine.flows import FlowDocument
+from maillon.web.ui.drafts import Draft, place, to_document
+from maillon.web.ui.schema import as_text
+from maillon.web.ui.steering import OPERATOR_NAMES
+
+CONNECTORS = {"http": http}
+
+FLOW: dict[str, Any] = {
+    "name": "Refunds",
+    "enabled": False,
+    "steps": [
+        {
+            "key": "big_only",
+            "filter": {"any": [{"value": "{{ event.amount }}", "op": "at_least", "to": "100000"}]},
+        },
+        {
+            "key": "route",
+            "paths": {
+                "mode": "every",
+                "branches": [
+                    {
+                        "name": "refunds",
+                        "when": {
+                            "all": [
+                                {"value": "{{ event.status }}", "op": "equals", "to": "REFUNDED"},
+                                {"value": "{{ event.comment }}", "op": "exists"},
+                            ]
+                        },
+                        "steps": [
+                            {
+                                "key": "tell",
+                                "action": "http.send_request",
+                                "input": {"url": "https://example.com/r"},
+                            },
+                            {
+                                "key": "later",
+                                "delay": {"until": "{{ event.due }}", "timezone": "Europe/Paris"},
+                            },
+                        ],
+                    },
+                    {
+                        "name": "nested",
+                        "when": {
+                            "any": [
+                                {"all": [{"value": "{{ event.a }}", "op": "is_empty"}]},
+                                {"value": "{{ event.b }}", "op": "in", "to": "x, y"},
+                            ]
+                        },
+                        "steps": [],
+                    },
+                ],
+            },
+        },
+        {
+            "key": "rows",
+            "action": "http.send_request",
+            "for_each": "{{ event.items }}",
+            "input": {"url": "https://example.com/{{ item.sku }}"},
+        },
+        {"key": "wait", "delay": {"duration": "1d"}},
+        {"key": "pretty", "format": {"amount": "{{ event.amount | money('EUR', 'fr_FR') }}"}},
+    ],
+}
+
+
+def _form(draft: Draft) -> dict[str, str]:
+    """What the rendered editor would post back for ``draft`` (the fields the page writes)."""
+    out: dict[str, str] = {"name": draft.name}
+    for i, s in enumerate(draft.steps):
+        p = f"steps-{i}-"
+        out |= {p + "key": s.key, p + "kind": s.kind, p + "parent": s.parent}
+        if s.kind == "action":
+            out |= {p + "action": s.action, p + "for_each": s.for_each}
+            out |= {p + "input-" + k: v for k, v in s.inputs.items()}
+        st = s.steering
+        groups = [("", st.group)] + [(f"branch-{b}-", br.group) for b, br in enumerate(st.branches)]
+        for at, group in groups:
+            out[p + at + "match"] = group.match
+            if group.nested:
+                out[p + at + "group"] = group.nested
+            for c, cond in enumerate(group.conditions):
+                out |= {p + at + f"cond-{c}-value": cond.value, p + at + f"cond-{c}-op": cond.op}
+                out[p + at + f"cond-{c}-to"] = cond.to
+        for b, br in enumerate(st.branches):
+            out[p + f"branch-{b}-name"] = br.name
+        out |= {p + "mode": st.mode, p + "duration": st.duration, p + "until": st.until}
+        out[p + "timezone"] = st.timezone
+        for r, (name, value) in enumerate(st.formats):
+            out |= {p + f"fmt-{r}-name": name, p + f"fmt-{r}-value": value}
+    return out
+
+
+def test_a_flow_with_every_kind_of_step_comes_back_from_the_form_unchanged() -> None:
+    document = FlowDocument.model_validate(FLOW)
+    draft = Draft.read(_form(Draft.of(document.spec)))
+    assert [(s.key, s.parent) for s in draft.steps] == [
+        ("big_only", ""),
+        ("route", ""),
+        ("tell", "route.refunds"),
+        ("later", "route.refunds"),
+        ("rows", ""),
+        ("wait", ""),
+        ("pretty", ""),
+    ]
+    again, problems = to_document(draft, CONNECTORS, enabled=False)
+    assert problems == {}
+    assert again == document
+
+
+def test_steps_move_within_their_branch_and_go_with_their_paths_step() -> None:
+    draft = Draft.of(FlowDocument.model_validate(FLOW).spec)
+    draft.move(3, -1)  # "later" above "tell", inside the branch
+    assert [s.key for s in draft.steps][:4] == ["big_only", "route", "later", "tell"]
+    draft.move(1, -1)  # the paths step above the filter, its branch's steps with it
+    assert [s.key for s in draft.steps][:4] == ["route", "later", "tell", "big_only"]
+    draft.add_step("http.send_request", "route.nested")
+    assert [(s.key, s.parent) for s in draft.steps][3] == ("send_request", "route.nested")
+    draft.remove(0)
+    assert [s.key for s in draft.steps] == ["big_only", "rows", "wait", "pretty"]
+
+
+def test_a_problem_in_a_branch_step_is_placed_by_its_key() -> None:
+    keys = {"route": 1, "tell": 2}
+    problem = "steps[1] (route).paths.branches[0] (refunds).steps[0] (tell).input.url: bad"
+    assert place(problem, keys) == "steps-2-input-url"
+    assert place("steps[1] (route).paths.branches[0] (refunds).when.all[0].to: x", keys) == (
+        "steps-1"
+    )
+
+
+def test_every_operator_has_words_in_the_editor() -> None:
+    assert set(OPERATOR_NAMES) == set(OPERATORS)
+    assert as_text(100000) == "100000"
