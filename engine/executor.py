@@ -25,6 +25,7 @@ from maillon.connectors.base import Action, ActionContext, Connection, Connector
 from maillon.connectors.errors import AccessTokenRejected, ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
+from maillon.engine.digests import DIGEST_SOURCE, CollectItem, DigestSpec
 from maillon.engine.flows import StepSpec, parse_flow
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
@@ -129,8 +130,9 @@ class Executor:
     async def execute(self, run: ClaimedRun, owner: str) -> bool:
         """Execute ``run`` from its first unfinished step; never raises except on cancellation.
 
-        Returns whether the run was queued again for a later attempt (a transient error), so
-        that the worker knows to look at the queue's next due time.
+        Returns whether the run was queued again for a later attempt (a transient error), or
+        queued new work (a digest released by its count), so that the worker knows to look at
+        the queue again.
         """
         try:
             return await self._execute(run, owner)
@@ -147,18 +149,15 @@ class Executor:
             await self._finish(run, owner, None, RunStatus.FAILED, "the flow was deleted")
             return False
         flow = parse_flow(run.flow_id, run.flow_version, run.flow_definition)
+        if flow.digest is not None and run.event_source != DIGEST_SOURCE:
+            return await self._collect(run, owner, flow.digest)
         if not flow.steps:
             # A flow being built has no step yet: its (released) runs have nothing to do.
             await self._finish(run, owner, None, RunStatus.SUCCEEDED, None)
             return False
         # A first claim has no ledger yet: skip the read on the common path.
         ledger = await anyio.to_thread.run_sync(self._read_ledger, run.id) if run.claims > 1 else {}
-        context = template_context(
-            _decode(run.event_body),
-            _decode(run.event_meta),
-            flow={"id": run.flow_id, "name": run.flow_name},
-            run={"id": run.id, "event_id": run.event_id},
-        )
+        context = _run_context(run)
         max_attempts_flow = flow.max_attempts or self._policy.default_max_attempts
         last = len(flow.steps) - 1
         for position, step in enumerate(flow.steps):
@@ -212,6 +211,29 @@ class Executor:
             status = RunStatus.SUCCEEDED if position == last else None
             await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status))
         return False
+
+    async def _collect(self, run: ClaimedRun, owner: str, digest: DigestSpec) -> bool:
+        """Add the run's event to the flow's digest instead of running the steps; return
+        whether that released the digest (its count was reached)."""
+        started = time.time()
+        try:
+            item = digest.render_item(_run_context(run))
+        except ValueError as exc:  # a template error, or an item too large
+            record = StepRecord(
+                key=digest.step_key,
+                position=0,
+                status=StepStatus.FAILED,
+                attempts=1,
+                started_at=started,
+                finished_at=time.time(),
+                error=str(exc),
+            )
+            reason = f"digest {digest.name}: {exc}"
+            await self._finish(run, owner, record, RunStatus.FAILED, reason)
+            return False
+        op = CollectItem(run.id, owner, self._lease, run.flow_id, digest, item, started)
+        released = await self._writer.submit(op)
+        return released is not None and released.run_id is not None and not released.held
 
     async def _finish(
         self,
@@ -334,6 +356,16 @@ class Executor:
             if inspect.iscoroutinefunction(action.run):
                 return await action.run(ctx, conn, data)
             return await anyio.to_thread.run_sync(action.run, ctx, conn, data)
+
+
+def _run_context(run: ClaimedRun) -> dict[str, Any]:
+    """What the templates of a claimed run see, before any step ran."""
+    return template_context(
+        _decode(run.event_body),
+        _decode(run.event_meta),
+        flow={"id": run.flow_id, "name": run.flow_name},
+        run={"id": run.id, "event_id": run.event_id},
+    )
 
 
 def _without_secrets(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> Any:

@@ -26,10 +26,13 @@ from pydantic import (
 )
 
 from maillon.connectors.registry import Registry
+from maillon.engine.digests import DigestRelease, DigestSpec, item_problems
 from maillon.engine.errors import Invalid
+from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
 
 __all__ = [
+    "AnyTrigger",
     "AppEventTrigger",
     "FlowDocument",
     "FlowSpec",
@@ -89,13 +92,24 @@ class AppEventTrigger(BaseModel):
 
 def _trigger_kind(value: Any) -> str:
     kind = value.get("type", "webhook") if isinstance(value, dict) else getattr(value, "type", "")
-    return "webhook" if kind == "webhook" else "app"
+    return kind if kind in ("webhook", "schedule") else "app"
 
 
 Trigger = Annotated[
-    Annotated[WebhookTrigger, Tag("webhook")] | Annotated[AppEventTrigger, Tag("app")],
+    Annotated[WebhookTrigger, Tag("webhook")]
+    | Annotated[AppEventTrigger, Tag("app")]
+    | Annotated[ScheduleTrigger, Tag("schedule")],
     Discriminator(_trigger_kind),
 ]
+
+#: Any trigger a flow may have.
+AnyTrigger = WebhookTrigger | AppEventTrigger | ScheduleTrigger
+#: The model of each kind of trigger (the tags of :data:`Trigger`).
+_TRIGGER_MODELS: dict[str, type[BaseModel]] = {
+    "webhook": WebhookTrigger,
+    "app": AppEventTrigger,
+    "schedule": ScheduleTrigger,
+}
 
 
 class StepSpec(BaseModel):
@@ -134,6 +148,11 @@ class FlowSpec(BaseModel):
     max_attempts: int | None = Field(
         None, ge=1, le=100, description="Attempts per step on transient errors (default 5)."
     )
+    digest: DigestSpec | None = Field(
+        None,
+        description="Collect the events and run the steps once per release, on the list of "
+        "them (`event.items`), rather than once per event.",
+    )
 
     def check(self, registry: Registry, connections: dict[str, str]) -> None:
         """Check actions, input fields, connections (name → app), template syntax and the
@@ -145,16 +164,18 @@ class FlowSpec(BaseModel):
         for i, step in enumerate(self.steps):
             problems += _step_problems(i, step, registry, connections)
         problems += _duplicate_keys([step.key for step in self.steps])
+        if self.digest is not None:
+            problems += item_problems(self.digest.item)
         if problems:
             raise FlowValidationError(problems)
 
 
 def _trigger_problems(
-    trigger: WebhookTrigger | AppEventTrigger, registry: Registry, connections: dict[str, str]
+    trigger: AnyTrigger, registry: Registry, connections: dict[str, str]
 ) -> list[str]:
     if isinstance(trigger, AppEventTrigger):
         return _check_app_trigger(trigger, registry, connections)
-    if trigger.dedup:
+    if isinstance(trigger, WebhookTrigger) and trigger.dedup:
         try:
             compile_check(trigger.dedup, "trigger.dedup")
         except TemplateRenderError as exc:
@@ -208,8 +229,10 @@ def _duplicate_keys(keys: list[Any]) -> list[str]:
 
 
 def trigger_types(registry: Registry) -> list[str]:
-    """Every trigger type a flow may have: ``webhook`` and each installed app trigger."""
-    return ["webhook"] + [f"{c.key}.{t.key}" for c in registry.all() for t in c.triggers]
+    """Every trigger type a flow may have: ``webhook``, ``schedule`` and each installed app
+    trigger."""
+    apps = [f"{c.key}.{t.key}" for c in registry.all() for t in c.triggers]
+    return ["webhook", "schedule", *apps]
 
 
 def field_warnings(
@@ -312,7 +335,7 @@ class FlowDocument(FlowSpec):
         return FlowSpec.model_validate(self.model_dump(exclude={"enabled"}))
 
 
-_TRIGGER: TypeAdapter[WebhookTrigger | AppEventTrigger] = TypeAdapter(Trigger)
+_TRIGGER: TypeAdapter[AnyTrigger] = TypeAdapter(Trigger)
 _KEY_RULE = "lower-case letters, digits and _, starting with a letter, at most 64 characters"
 
 
@@ -355,6 +378,9 @@ def _part_problems(
         problems += _duplicate_keys(
             [item.get("key") if isinstance(item, dict) else None for item in steps]
         )
+    digest = raw.get("digest")
+    if isinstance(digest, dict):
+        problems += item_problems(digest.get("item"))
     return problems
 
 
@@ -382,8 +408,7 @@ def _lenient(
 
 
 def _trigger_fields(item: dict[str, Any]) -> set[str]:
-    app = item.get("type", "webhook") != "webhook"
-    return set((AppEventTrigger if app else WebhookTrigger).model_fields)
+    return set(_TRIGGER_MODELS[_trigger_kind(item)].model_fields)
 
 
 def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Registry) -> list[str]:
@@ -401,7 +426,7 @@ def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Regi
         if loc[:1] == ["trigger"]:
             if unknown_kind:
                 continue
-            if len(loc) > 1 and loc[1] in ("webhook", "app"):
+            if len(loc) > 1 and loc[1] in _TRIGGER_MODELS:
                 del loc[1]  # the union's tags say which model, which the type already says
         problems.append(_plain(raw, loc, err))
     return problems
@@ -461,8 +486,11 @@ def _model_at(raw: Mapping[str, Any], loc: list[Any]) -> type[BaseModel]:
         return StepSpec
     if loc[:1] == ["trigger"]:
         trigger = raw.get("trigger")
-        app = isinstance(trigger, dict) and trigger.get("type", "webhook") != "webhook"
-        return AppEventTrigger if app else WebhookTrigger
+        return _TRIGGER_MODELS[_trigger_kind(trigger if isinstance(trigger, dict) else {})]
+    if loc[:2] == ["digest", "release"]:
+        return DigestRelease
+    if loc[:1] == ["digest"]:
+        return DigestSpec
     return FlowDocument
 
 

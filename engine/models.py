@@ -17,6 +17,7 @@ __all__ = [
     "RARE_STATUS_KEY",
     "ApiToken",
     "ConnectionRow",
+    "DigestItemRow",
     "EventRow",
     "FlowRow",
     "OAuthStateRow",
@@ -193,6 +194,26 @@ class StepRow(SQLModel, table=True):
     attempts: int = 0
     started_at: float | None = None
     finished_at: float | None = None
+
+
+class DigestItemRow(SQLModel, table=True):
+    """One event's item collected into its flow's digest, waiting for a release (``release_id``
+    NULL) or taken by one (the id of the release's event).
+
+    ``run_id`` is unique: the run that collected the item stores it once, however often it is
+    claimed again after a crash.
+    """
+
+    __tablename__ = "digest_items"
+    __table_args__ = (Index("ix_digest_items_waiting", "flow_id", "release_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    flow_id: str = Field(max_length=36)
+    run_id: str = Field(unique=True, index=True, max_length=36)
+    #: JSON text of the item.
+    item: str = Field(sa_type=Text)
+    collected_at: float
+    release_id: str | None = Field(default=None, max_length=36)
 
 
 class RunStatsRow(SQLModel, table=True):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 from maillon.connectors.registry import Registry, default_registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
+from maillon.engine.scheduler import Scheduler
 from maillon.engine.services import (
     Accounts,
     Connections,
@@ -19,6 +22,7 @@ from maillon.engine.services import (
     Install,
     OAuth,
     Runs,
+    Schedules,
     Services,
     Sources,
     Stats,
@@ -47,6 +51,8 @@ class Runtime:
         self.box = SecretBox(settings.encryption_key)
         self.writer = Writer(self.db)
         self.wakeup = Wakeup()
+        #: Set when this process changes a flow: its scheduler reads the schedules again.
+        self.schedule_changes = Wakeup()
         self.connections = ConnectionResolver(self.db, self.box)
         sources = Sources(self.db, self.registry, self.connections, settings.base_url)
         # The connection test renews OAuth tokens through the OAuth service, which is built
@@ -75,7 +81,14 @@ class Runtime:
             lease_seconds=settings.lease_seconds,
         )
         tokens = Tokens(self.db)
-        flows = Flows(self.db, self.registry, connections, sources, settings.base_url)
+        flows = Flows(
+            self.db,
+            self.registry,
+            connections,
+            sources,
+            settings.base_url,
+            changed=self.schedule_changes.notify,
+        )
         self.services = Services(
             flows=flows,
             runs=Runs(self.db, self.wakeup),
@@ -88,9 +101,12 @@ class Runtime:
             editor=Editor(self.db, self.registry, self.executor, flows),
             stats=Stats(self.db),
             install=Install(settings, self.db),
+            schedules=Schedules(self.db, self.writer, self.wakeup),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
+        self._scheduler_stop = asyncio.Event()
+        self._scheduler_task: asyncio.Task[None] | None = None
 
     def open(self) -> None:
         """Bring the schema up to date (in this process) and start the writer.
@@ -119,6 +135,28 @@ class Runtime:
                 poll_interval=self.settings.poll_interval,
             )
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
+
+    def start_scheduler(self, clock: Callable[[], float] = time.time) -> None:
+        """Start firing the flows' schedules in the running event loop (see
+        :mod:`maillon.engine.scheduler`); ``clock`` reckons missed ticks."""
+        scheduler = Scheduler(
+            engine=self.db,
+            writer=self.writer,
+            wakeup=self.wakeup,
+            changes=self.schedule_changes,
+            sync_interval=self.settings.schedule_sync_interval,
+            grace=self.settings.schedule_grace,
+            clock=clock,
+        )
+        self._scheduler_stop = asyncio.Event()
+        self._scheduler_task = asyncio.create_task(scheduler.run(self._scheduler_stop))
+
+    async def stop_scheduler(self) -> None:
+        """Stop firing ticks (the ticks being stored are stored first)."""
+        if self._scheduler_task is not None:
+            self._scheduler_stop.set()
+            await self._scheduler_task
+            self._scheduler_task = None
 
     async def stop_workers(self) -> None:
         """Ask workers to stop claiming, wait for the runs in progress, close connector pools."""

@@ -27,6 +27,7 @@ from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.install import Install
 from maillon.engine.services.oauth import OAuth
 from maillon.engine.services.runs import Runs
+from maillon.engine.services.schedules import Schedules
 from maillon.engine.services.sources import Sources
 from maillon.engine.services.stats import Stats
 from maillon.engine.services.tokens import Tokens
@@ -40,6 +41,7 @@ __all__ = [
     "Install",
     "OAuth",
     "Runs",
+    "Schedules",
     "Services",
     "Sources",
     "Stats",
@@ -62,3 +64,4 @@ class Services:
     stats: Stats
     accounts: Accounts
     install: Install
+    schedules: Schedules

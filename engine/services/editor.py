@@ -15,9 +15,10 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -25,18 +26,20 @@ from sqlalchemy import Engine
 from sqlmodel import col
 
 from maillon.connectors.registry import Registry
+from maillon.engine.digests import DIGEST_SOURCE, DigestSpec, release_example
 from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.executor import Executor, StepTrial, template_context
 from maillon.engine.flows import (
+    AnyTrigger,
     AppEventTrigger,
     FlowSpec,
     FlowValidationError,
     StepSpec,
-    WebhookTrigger,
     field_warnings,
     load_yaml,
 )
 from maillon.engine.models import EventRow
+from maillon.engine.schedules import ScheduleTrigger, tick_example
 from maillon.engine.services.base import Service
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.runs import events_of
@@ -50,8 +53,9 @@ class Sample:
     """An event to preview templates against, and where it comes from."""
 
     body: Any
-    #: A delivery the flow received, the app's catalog, one given by the caller, or none.
-    origin: Literal["event", "catalog", "given", "none"]
+    #: A delivery the flow received, the app's catalog, one given by the caller, the next tick
+    #: of the flow's schedule, or none.
+    origin: Literal["event", "catalog", "given", "schedule", "none"]
     event_id: str | None = None
     received_at: float | None = None
     request: Mapping[str, Any] | None = None
@@ -112,25 +116,35 @@ class Editor(Service):
 
     async def sample(
         self,
-        trigger: WebhookTrigger | AppEventTrigger,
+        trigger: AnyTrigger,
         flow_id: str | None = None,
         event_id: str | None = None,
+        digest: DigestSpec | None = None,
     ) -> Sample:
         """The event to preview against: ``event_id`` if given (one of the flow's), else the
-        flow's newest delivery, else the app's catalog sample for its event."""
+        flow's newest delivery, else the app's catalog sample for its event, else the next tick
+        of its schedule. With a ``digest``, the steps see releases: a release of that event
+        (unless it is one already)."""
+        sample = _NO_SAMPLE
         if flow_id is not None:
             row = await self.sync(self._stored, flow_id, event_id)
             if row is not None:
-                return _from_row(row)
-        if event_id is not None:
+                if row.source == DIGEST_SOURCE:
+                    return _from_row(row)
+                sample = _from_row(row)
+        if event_id is not None and sample is _NO_SAMPLE:
             raise NotFound(f"no event {event_id} for this flow")
-        if isinstance(trigger, AppEventTrigger):
+        if sample is _NO_SAMPLE and isinstance(trigger, AppEventTrigger):
             connector = self._registry.get(trigger.type.partition(".")[0])
             owner = connector.trigger_for(trigger.event) if connector else None
             for e in owner().events() if owner else ():
                 if e.name == trigger.event:
-                    return Sample(body=dict(e.sample), origin="catalog")
-        return _NO_SAMPLE
+                    sample = Sample(body=dict(e.sample), origin="catalog")
+        if sample is _NO_SAMPLE and isinstance(trigger, ScheduleTrigger):
+            sample = Sample(body=tick_example(trigger, time.time()), origin="schedule")
+        if digest is not None and sample is not _NO_SAMPLE:
+            sample = replace(sample, body=release_example(digest, sample.body))
+        return sample
 
     def _stored(self, flow_id: str, event_id: str | None) -> EventRow | None:
         q = events_of(flow_id)
@@ -258,7 +272,7 @@ class Editor(Service):
         if body is not _ABSENT:
             sample = Sample(body=body, origin="given")
         else:
-            sample = await self.sample(spec.trigger, flow_id)
+            sample = await self.sample(spec.trigger, flow_id, digest=spec.digest)
         if sample.origin == "none":
             return FlowTest(
                 spec.name,

@@ -1,5 +1,9 @@
 """Flows: save (checked), switch on and off, delete, and keep app registrations in line.
 
+Every save, switch and deletion also tells this process's scheduler (``changed``), so that a
+schedule added, edited or removed here takes effect at once; schedulers in other processes read
+the flows again on their own, shortly.
+
 Saving, switching and deleting a flow on an app event (Particeep ``transaction_created``) ends
 with the app's webhook registration brought in line (:meth:`Sources.refresh`): registered while
 an enabled flow listens, removed when none does. The app's answer never blocks the change; a
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from maillon.connectors.registry import Registry
+from maillon.engine.digests import DIGEST_SOURCE, release_example
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import (
     AppEventTrigger,
@@ -34,6 +39,7 @@ from maillon.engine.flows import (
 from maillon.engine.hooks import SourceKey, hook_url
 from maillon.engine.ids import new_id
 from maillon.engine.models import ConnectionRow, EventRow, FlowRow, SubscriptionRow
+from maillon.engine.schedules import ScheduleTrigger, tick_example
 from maillon.engine.services.base import Service
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.runs import events_of
@@ -86,12 +92,14 @@ class Flows(Service):
         connections: Connections,
         sources: Sources,
         base_url: str,
+        changed: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(db)
         self._registry = registry
         self._connections = connections
         self._sources = sources
         self._base_url = base_url
+        self._changed = changed
 
     def _view(
         self,
@@ -171,6 +179,7 @@ class Flows(Service):
         if doc.enabled and not spec.steps:
             raise FlowValidationError([_NO_STEPS])
         row, before, created = await self.sync(self._write, spec, doc.enabled, flow_id, must_exist)
+        self._changed()
         await self._refresh(before, row.source_key)
         return await self._full_view(row), created
 
@@ -299,6 +308,7 @@ class Flows(Service):
                 return row
 
         row = await self.sync(write)
+        self._changed()
         await self._refresh(row.source_key)
         return await self._full_view(row)
 
@@ -314,6 +324,7 @@ class Flows(Service):
                 return row
 
         row = await self.sync(write)
+        self._changed()
         await self._refresh(row.source_key)
         return row
 
@@ -336,7 +347,10 @@ class Flows(Service):
         return field_warnings(spec, self._registry, self._sample(row, spec))
 
     def _sample(self, row: FlowRow, spec: FlowSpec) -> dict[str, Any] | None:
+        """The catalog sample of an app trigger, else the flow's latest event, else a tick of
+        its schedule; for a digest flow, a release of it (unless it is a release already)."""
         sample: Any = None
+        released = False
         if isinstance(spec.trigger, AppEventTrigger):
             connector = self._registry.get(spec.trigger.type.partition(".")[0])
             trigger = connector.trigger_for(spec.trigger.event) if connector else None
@@ -348,6 +362,11 @@ class Flows(Service):
                 newest = events_of(row.id).order_by(col(EventRow.id).desc()).limit(1)
                 latest = s.exec(newest).first()
             sample = json.loads(latest.body) if latest else None
+            released = latest is not None and latest.source == DIGEST_SOURCE
+        if sample is None and isinstance(spec.trigger, ScheduleTrigger):
+            sample = tick_example(spec.trigger, time.time())
+        if spec.digest is not None and sample is not None and not released:
+            sample = release_example(spec.digest, sample)
         return dict(sample) if isinstance(sample, Mapping) else None
 
 

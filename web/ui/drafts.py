@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from maillon.connectors.base import Connector
-from maillon.engine.flows import AppEventTrigger, FlowDocument, FlowSpec, StepSpec
+from maillon.engine.flows import AppEventTrigger, FlowDocument, FlowSpec, StepSpec, WebhookTrigger
 from maillon.engine.validation import problems as validation_problems
 from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
 
@@ -80,7 +80,7 @@ class Draft:
         if isinstance(trigger, AppEventTrigger):
             draft.trigger_type = trigger.type
             draft.trigger_connection, draft.trigger_event = trigger.connection, trigger.event
-        else:
+        elif isinstance(trigger, WebhookTrigger):
             draft.dedup = trigger.dedup or ""
         draft.steps = [
             StepDraft(

@@ -24,7 +24,7 @@ from litestar.plugins.htmx import HTMXRequest
 
 from maillon.connectors.base import Connector
 from maillon.engine.errors import Invalid
-from maillon.engine.flows import AppEventTrigger, FlowValidationError, WebhookTrigger
+from maillon.engine.flows import AnyTrigger, AppEventTrigger, FlowValidationError, WebhookTrigger
 from maillon.engine.services import Services
 from maillon.engine.services.editor import Sample
 from maillon.engine.services.flows import FlowView
@@ -43,7 +43,7 @@ def _connectors(services: Services) -> dict[str, Connector]:
     return {c.key: c for c in services.connections.catalog()}
 
 
-def _trigger_model(draft: Draft) -> WebhookTrigger | AppEventTrigger:
+def _trigger_model(draft: Draft) -> AnyTrigger:
     # Only the sample depends on it: built without validation, as the draft may be incomplete.
     if draft.trigger_type == "webhook":
         return WebhookTrigger()
