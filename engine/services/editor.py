@@ -142,9 +142,7 @@ class Editor(Service):
                     sample = Sample(body=dict(e.sample), origin="catalog")
         if sample is _NO_SAMPLE and isinstance(trigger, ScheduleTrigger):
             sample = Sample(body=tick_example(trigger, time.time()), origin="schedule")
-        if digest is not None and sample is not _NO_SAMPLE:
-            sample = replace(sample, body=release_example(digest, sample.body))
-        return sample
+        return sample if sample is _NO_SAMPLE else _released(sample, digest)
 
     def _stored(self, flow_id: str, event_id: str | None) -> EventRow | None:
         q = events_of(flow_id)
@@ -270,7 +268,8 @@ class Editor(Service):
     ) -> FlowTest:
         body = _parse_event(event_json)
         if body is not _ABSENT:
-            sample = Sample(body=body, origin="given")
+            # An event as the trigger receives it: for a digest flow, a release of it.
+            sample = _released(Sample(body=body, origin="given"), spec.digest)
         else:
             sample = await self.sample(spec.trigger, flow_id, digest=spec.digest)
         if sample.origin == "none":
@@ -321,6 +320,13 @@ def _parse_event(event_json: str | None) -> Any:
                 f"{exc.msg}"
             ]
         ) from exc
+
+
+def _released(sample: Sample, digest: DigestSpec | None) -> Sample:
+    """``sample`` as the steps of a flow with ``digest`` see it: a release of one item."""
+    if digest is None:
+        return sample
+    return replace(sample, body=release_example(digest, sample.body))
 
 
 def _from_row(row: EventRow) -> Sample:

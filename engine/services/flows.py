@@ -30,6 +30,7 @@ from maillon.engine.flows import (
     FlowDocument,
     FlowSpec,
     FlowValidationError,
+    WebhookTrigger,
     dump_yaml,
     field_warnings,
     load_yaml,
@@ -67,7 +68,8 @@ class FlowView:
 
     row: FlowRow
     spec: FlowSpec
-    #: A webhook flow's own URL; flows on app events share the app's (see ``subscription``).
+    #: A webhook flow's own URL; flows on app events share the app's (see ``subscription``),
+    #: and flows on a schedule have none.
     hook_url: str | None
     #: App triggers: the app's registration of the event URL, as last recorded.
     subscription: SubscriptionRow | None = None
@@ -112,7 +114,9 @@ class Flows(Service):
         return FlowView(
             row=row,
             spec=spec,
-            hook_url=None if key else hook_url(self._base_url, row.hook_token),
+            hook_url=hook_url(self._base_url, row.hook_token)
+            if isinstance(spec.trigger, WebhookTrigger)
+            else None,
             subscription=subscriptions.get(key) if key else None,
             warnings=warnings or [],
         )

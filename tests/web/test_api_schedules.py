@@ -22,7 +22,7 @@ def test_a_served_app_fires_a_schedule_and_says_when_next(live: Live) -> None:
     trigger = {"type": "schedule", "every": "1s", "timezone": "Europe/Paris"}
     flow = create_flow(live, trigger=trigger, steps=[step])
     assert flow["trigger"] == {**trigger, "cron": None, "missed": "run_once"}
-    assert flow["hook_url"] is not None  # a schedule flow keeps a URL, unused
+    assert flow["hook_url"] is None  # nothing is delivered to a flow on a schedule
 
     runs = wait_for(lambda: live.client.get("/api/runs").json(), what="a tick's run")
     run = wait_run(live.client, runs[-1]["id"])
