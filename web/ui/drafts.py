@@ -6,8 +6,9 @@ is saved until the user saves. A draft keeps every input as the text typed (a br
 is shown again as typed, with its problem), and becomes a
 :class:`~maillon.engine.flows.FlowDocument` only when saved, tested or previewed.
 
-Input names: ``name``, ``description``, ``trigger_type`` (``webhook`` or ``<app>.<trigger>``),
-``dedup``, ``trigger_connection``, ``trigger_event``, ``sample_event``, and per step
+Input names: ``name``, ``description``, ``trigger_type`` (``webhook``, ``schedule`` or
+``<app>.<trigger>``), ``dedup``, ``trigger_connection``, ``trigger_event``, ``sample_event``, the
+schedule's and the digest's (see :mod:`maillon.web.ui.timing`), and per step
 ``steps-<n>-key``, ``-action``, ``-connection``, ``-max_attempts``, ``-input-<field>``.
 Problems the engine reports ("steps[0] (notify).input.text: ...") are placed next to the input
 they are about (:func:`place`).
@@ -27,6 +28,7 @@ from maillon.connectors.base import Connector
 from maillon.engine.flows import AppEventTrigger, FlowDocument, FlowSpec, StepSpec, WebhookTrigger
 from maillon.engine.validation import problems as validation_problems
 from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
+from maillon.web.ui.timing import DigestDraft, ScheduleDraft
 
 __all__ = ["Draft", "StepDraft", "context_spec", "place", "step_fields", "to_document"]
 
@@ -70,6 +72,8 @@ class Draft:
     trigger_connection: str = ""
     trigger_event: str = ""
     sample_event: str = ""
+    schedule: ScheduleDraft = field(default_factory=ScheduleDraft)
+    digest: DigestDraft = field(default_factory=DigestDraft)
     steps: list[StepDraft] = field(default_factory=list)
 
     @classmethod
@@ -82,6 +86,10 @@ class Draft:
             draft.trigger_connection, draft.trigger_event = trigger.connection, trigger.event
         elif isinstance(trigger, WebhookTrigger):
             draft.dedup = trigger.dedup or ""
+        else:
+            draft.trigger_type = "schedule"
+            draft.schedule = ScheduleDraft.of(trigger)
+        draft.digest = DigestDraft.of(spec.digest)
         draft.steps = [
             StepDraft(
                 key=s.key,
@@ -109,6 +117,8 @@ class Draft:
             trigger_connection=text("trigger_connection"),
             trigger_event=text("trigger_event"),
             sample_event=text("sample_event"),
+            schedule=ScheduleDraft.read(form, "schedule-"),
+            digest=DigestDraft.read(form),
         )
         draft.trigger_type = draft.trigger_type or "webhook"
         steps: dict[int, StepDraft] = {}
@@ -178,7 +188,9 @@ def to_document(
             }
         )
     trigger: dict[str, Any] = {"type": "webhook", "dedup": draft.dedup or None}
-    if draft.trigger_type != "webhook":
+    if draft.trigger_type == "schedule":
+        trigger = {"type": draft.trigger_type, **draft.schedule.raw()}
+    elif draft.trigger_type != "webhook":
         trigger = {
             "type": draft.trigger_type,
             "connection": draft.trigger_connection,
@@ -189,6 +201,7 @@ def to_document(
         "description": draft.description,
         "enabled": enabled,
         "trigger": trigger,
+        "digest": draft.digest.raw(),
         "steps": steps,
     }
     try:
@@ -211,7 +224,8 @@ def place(problem: str) -> str:
     """The input a problem is about: ``steps[0] (a).input.text: ...`` → ``steps-0-input-text``.
 
     Problems about a whole step go to ``steps-<n>``; about the trigger to ``trigger`` (or
-    ``dedup``); anything else to ``flow``.
+    ``dedup``, or its schedule's input: ``schedule-cron``); about the digest to ``digest`` or its
+    input (``digest-name``, ``digest-release-every``); anything else to ``flow``.
     """
     match = _PROBLEM.match(problem)
     if match:
@@ -222,14 +236,32 @@ def place(problem: str) -> str:
             # A nested location (input.values.Amount) belongs to its top-level input.
             return f"steps-{match.group('i')}-input-{part.split('.')[1].split('[')[0]}"
         return f"steps-{match.group('i')}-{'input' if part == 'input' else part}"
-    head = problem.split(":", 1)[0]
+    # A draft read by pydantic names the trigger's kind in the place (trigger.schedule.cron).
+    head = re.sub(r"^trigger\.(webhook|app|schedule)\b", "trigger", problem.split(":", 1)[0])
     if head.startswith("trigger.dedup"):
         return "dedup"
+    if head in _SCHEDULE_INPUTS:
+        return _SCHEDULE_INPUTS[head]
+    if head.startswith("digest"):
+        return "digest"
     if head.startswith("trigger"):
         return "trigger"
     if head in ("name", "description"):
         return head
     return "flow"
+
+
+#: Where problems about the schedule's and the digest's inputs are shown.
+_SCHEDULE_INPUTS = {
+    **{f"trigger.{name}": f"schedule-{name}" for name in ScheduleDraft.__dataclass_fields__},
+    **{
+        f"digest.release.{name}": f"digest-release-{name}"
+        for name in ScheduleDraft.__dataclass_fields__
+    },
+    "digest.release.count": "digest-release-count",
+    "digest.name": "digest-name",
+    "digest.item": "digest-item",
+}
 
 
 def context_spec(draft: Draft, connectors: Mapping[str, Connector]) -> FlowSpec:

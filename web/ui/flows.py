@@ -21,20 +21,25 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
+from pydantic import ValidationError
 
 from maillon.connectors.base import Connector
-from maillon.engine.errors import Invalid
+from maillon.engine.digests import DigestSpec
+from maillon.engine.errors import Conflict, Invalid
 from maillon.engine.flows import AnyTrigger, AppEventTrigger, FlowValidationError, WebhookTrigger
+from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.services import Services
 from maillon.engine.services.editor import Sample
 from maillon.engine.services.flows import FlowView
 from maillon.web.ui.drafts import Draft, context_spec, place, step_fields, to_document
 from maillon.web.ui.fields import field_tree
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
+from maillon.web.ui.render import problems as refusals
 
 __all__ = ["FlowsController"]
 
 EDITOR = "flows/_editor.html"
+_SOME_SCHEDULE = ScheduleTrigger(every="1h")
 #: YAML files imported through the page: generous for flows, small for a form.
 MAX_IMPORT = 256 * 1024
 
@@ -47,6 +52,11 @@ def _trigger_model(draft: Draft) -> AnyTrigger:
     # Only the sample depends on it: built without validation, as the draft may be incomplete.
     if draft.trigger_type == "webhook":
         return WebhookTrigger()
+    if draft.trigger_type == "schedule":
+        try:
+            return ScheduleTrigger.model_validate(draft.schedule.raw())
+        except ValidationError:
+            return _SOME_SCHEDULE  # a tick is a tick: only its time differs
     return AppEventTrigger.model_construct(
         type=draft.trigger_type, connection=draft.trigger_connection, event=draft.trigger_event
     )
@@ -130,18 +140,31 @@ async def _editor(
             (c.connection_kind for k, _, c in triggers if k == draft.trigger_type), ""
         ),
         "connections": by_kind,
+        "timing": await services.schedules.timing(flow_id),
         "now": time.time(),
     }
 
 
+def _digest_model(draft: Draft) -> DigestSpec | None:
+    """The draft's digest as far as previews need it (what an item keeps, if that is valid)."""
+    if not draft.digest.on:
+        return None
+    try:
+        return DigestSpec.model_validate(draft.digest.raw())
+    except ValidationError:
+        return DigestSpec.model_construct(name=draft.digest.name, item=None)
+
+
 async def _sample(services: Services, draft: Draft, flow_id: str) -> Sample:
     """The sample the draft previews against; the default one if the chosen one is gone."""
-    trigger = _trigger_model(draft)
+    trigger, digest = _trigger_model(draft), _digest_model(draft)
     try:
-        return await services.editor.sample(trigger, flow_id, draft.sample_event or None)
+        return await services.editor.sample(
+            trigger, flow_id, draft.sample_event or None, digest=digest
+        )
     except LookupError:
         draft.sample_event = ""
-        return await services.editor.sample(trigger, flow_id)
+        return await services.editor.sample(trigger, flow_id, digest=digest)
 
 
 def _tested(draft: Draft) -> dict[str, Any]:
@@ -481,6 +504,21 @@ class FlowsController(Controller):
             return redirect(f"/flows/{flow_id}", ("error", f"The app refused again: {sub.error}"))
         return redirect(
             f"/flows/{flow_id}", ("success", "The app now posts this event to Maillon.")
+        )
+
+    @post("/{flow_id:str}/digest/release")
+    async def release_digest(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Release the flow's digest now: its steps run once, on the items collected."""
+        try:
+            released = await services.schedules.release(flow_id)
+        except Conflict as exc:
+            return redirect(f"/flows/{flow_id}", *refusals(exc))
+        items = f"{released.count} item{'s' if released.count != 1 else ''}"
+        held = " (held: the flow is off)" if released.held else ""
+        return redirect(
+            f"/flows/{flow_id}", ("success", f"Digest released: {items}, one run queued{held}.")
         )
 
     @post("/{flow_id:str}/release")
