@@ -62,7 +62,7 @@ def parse_every(value: int | str) -> int:
         seconds = value
     else:
         text = value.strip().lower().replace(" ", "")
-        if not _EVERY.match(text):
+        if len(text) > 40 or not _EVERY.match(text):
             raise ValueError(
                 f"{value!r} is not a duration: write seconds (3600) or amounts with units s, m, "
                 "h, d, w (90s, 15m, 1h30m, 2d)"
