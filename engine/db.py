@@ -6,7 +6,8 @@ import itertools
 import logging
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from sqlalchemy.pool import NullPool
 
 __all__ = [
     "SCHEMA_HEAD",
+    "SchemaTooNew",
+    "advisory_lock",
     "create_db_engine",
     "driver_execute",
     "driver_insert",
@@ -34,6 +37,37 @@ _IMMEDIATE = "maillon_begin_immediate"
 def is_sqlite(engine: Engine) -> bool:
     """Whether ``engine`` talks to SQLite (one writer process, no SKIP LOCKED)."""
     return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def advisory_lock(engine: Engine, name: str, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the lock ``name`` across every process sharing the database, for the ``with`` block.
+
+    Yields whether the lock is held: always with ``wait``; without, ``False`` at once when
+    another process holds it. On PostgreSQL a session-level advisory lock, on a connection of
+    its own in autocommit (no transaction stays open while the holder calls a remote API); it
+    is released with the connection if the process dies. On SQLite, whose install is one
+    process, a no-op: callers serialise their own tasks with an in-process lock.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = {"name": name}
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if wait:
+            conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:name, 0))"), key)
+            held = True
+        else:
+            held = bool(
+                conn.execute(
+                    text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"), key
+                ).scalar()
+            )
+        try:
+            yield held
+        finally:
+            if held:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), key)
 
 
 def _make_sqlite_dir(url: str) -> None:
@@ -190,13 +224,30 @@ def migrate(url: str, *, in_child: bool = False) -> bool:
     otherwise stay loaded, and resident, for the life of a server that migrated at start.
     """
     _make_sqlite_dir(url)
-    if _current_revision(url) == SCHEMA_HEAD:
+    current = _current_revision(url)
+    if current == SCHEMA_HEAD:
         return False
+    if current is not None and current not in _known_revisions():
+        # A newer Maillon migrated this database (a fleet upgraded machine by machine): this
+        # older code does not know the schema, and must not run against it.
+        raise SchemaTooNew(
+            f"the database schema is at revision {current}, newer than this Maillon knows "
+            f"({SCHEMA_HEAD}): upgrade Maillon here before starting it"
+        )
     if in_child:
         _upgrade_in_child(url)
     else:
         _upgrade(url)
     return True
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer Maillon than this one."""
+
+
+def _known_revisions() -> set[str]:
+    """The revisions this code has migrations for (from the files' names: no Alembic)."""
+    return {p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*.py")}
 
 
 def _current_revision(url: str) -> str | None:

@@ -131,6 +131,17 @@ class StepSpec(BaseModel):
         return value
 
 
+class RetentionSpec(BaseModel):
+    """How long this flow's runs are kept, when it differs from the install's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int | None = Field(
+        None, ge=1, le=36500, description="Days to keep runs that ended well, with their events."
+    )
+    failed_days: int | None = Field(None, ge=1, le=36500, description="Days to keep failed runs.")
+
+
 class FlowSpec(BaseModel):
     """A flow's definition: what it listens to and what it does (stored as JSON per version).
 
@@ -153,6 +164,7 @@ class FlowSpec(BaseModel):
         description="Collect the events and run the steps once per release, on the list of "
         "them (`event.items`), rather than once per event.",
     )
+    retention: RetentionSpec | None = None
 
     def check(self, registry: Registry, connections: dict[str, str]) -> None:
         """Check actions, input fields, connections (name → app), template syntax and the

@@ -285,6 +285,8 @@ class UserRow(SQLModel, table=True):
     role: str = Field(max_length=16)
     #: The UI language the user chose (a BCP 47 tag); ``None``: the browser's.
     locale: str | None = Field(default=None, max_length=35)
+    #: The IANA time zone the user reads times in; ``None``: the install's default.
+    time_zone: str | None = Field(default=None, max_length=64)
     created_at: float
     last_sign_in_at: float | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from maillon.engine.services import (
     Hooks,
     Install,
     OAuth,
+    Retention,
     Runs,
     Schedules,
     Services,
@@ -29,7 +31,7 @@ from maillon.engine.services import (
     Tokens,
 )
 from maillon.engine.settings import Settings
-from maillon.engine.wakeup import Wakeup
+from maillon.engine.wakeup import PgWakeups, Wakeup
 from maillon.engine.worker import Worker
 from maillon.engine.writer import Writer
 
@@ -53,6 +55,12 @@ class Runtime:
         self.wakeup = Wakeup()
         #: Set when this process changes a flow: its scheduler reads the schedules again.
         self.schedule_changes = Wakeup()
+        # On PostgreSQL other processes may share the queue: relay wake-ups to them.
+        self.pg_wakeups = (
+            PgWakeups(settings.resolved_database_url, self.wakeup)
+            if self.db.dialect.name == "postgresql" and settings.pg_notify
+            else None
+        )
         self.connections = ConnectionResolver(self.db, self.box)
         sources = Sources(self.db, self.registry, self.connections, settings.base_url)
         # The connection test renews OAuth tokens through the OAuth service, which is built
@@ -102,6 +110,7 @@ class Runtime:
             stats=Stats(self.db),
             install=Install(settings, self.db),
             schedules=Schedules(self.db, self.writer, self.wakeup),
+            retention=Retention(self.db, self.writer, settings),
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
@@ -116,16 +125,23 @@ class Runtime:
         """
         migrate(self.settings.resolved_database_url)
         self.writer.start()
+        if self.pg_wakeups is not None:
+            self.pg_wakeups.start_relaying()
 
     def close(self) -> None:
         """Stop the writer (after it has committed what it was given) and the pool."""
+        if self.pg_wakeups is not None:
+            self.pg_wakeups.stop()
         self.writer.stop()
         self.db.dispose()
 
     def start_workers(self, count: int | None = None) -> None:
-        """Start ``count`` worker loops in the running event loop."""
+        """Start ``count`` worker loops in the running event loop, and the retention sweep."""
         self._stop = asyncio.Event()
-        for _ in range(self.settings.workers if count is None else count):
+        if self.pg_wakeups is not None:
+            self.pg_wakeups.start_listening()
+        count = self.settings.workers if count is None else count
+        for _ in range(count):
             worker = Worker(
                 writer=self.writer,
                 executor=self.executor,
@@ -135,6 +151,28 @@ class Runtime:
                 poll_interval=self.settings.poll_interval,
             )
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
+        if count:
+            self._worker_tasks.append(asyncio.create_task(self._sweep_now_and_then(self._stop)))
+
+    async def _sweep_now_and_then(self, stop: asyncio.Event) -> None:
+        """Retention, in every process with workers; one of them sweeps at a time."""
+        interval = self.settings.retention_interval
+        # The first sweep comes soon after a start, so that a process restarted more often
+        # than the interval still sweeps.
+        delay = min(60.0, interval)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return
+            try:
+                pruned = await self.services.retention.sweep()
+            except Exception:
+                log.exception("the retention sweep failed; next try in %.0f s", interval)
+            else:
+                if pruned and (pruned.runs or pruned.events):
+                    log.info("retention: %d runs and %d events deleted", pruned.runs, pruned.events)
+            delay = interval
 
     def start_scheduler(self, clock: Callable[[], float] = time.time) -> None:
         """Start firing the flows' schedules in the running event loop (see

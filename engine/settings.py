@@ -14,8 +14,16 @@ import sys
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from maillon.engine.i18n import (
+    DEFAULT_LOCALE,
+    DEFAULT_TIME_ZONE,
+    LOCALES,
+    known_time_zone,
+    supported,
+)
 
 __all__ = ["LEGACY_DATA_DIR", "SECRET_KEY_FILE", "Settings", "default_data_dir"]
 
@@ -80,12 +88,36 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(2.0, ge=0, description="First retry delay, in seconds.")
     retry_max_delay: float = Field(600.0, ge=0, description="Longest backoff between attempts.")
     step_timeout: float = Field(120.0, gt=0, description="Longest a step may take, in seconds.")
-    lease_seconds: float = Field(60.0, gt=0, description="A claimed run's lease before recovery.")
+    lease_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A claimed run's lease: renewed every third of it while the run executes, "
+        "so that the runs of a process that died are taken over by others within this time.",
+    )
     poll_interval: float = Field(
         1.0,
         gt=0,
-        description="How often idle workers look at the queue: how long runs queued by another "
-        "process may wait for them (their own process wakes them at once).",
+        description="How often idle workers look at the queue anyway. Runs queued by their own "
+        "process wake them at once, and on PostgreSQL so do runs queued by other processes "
+        "(NOTIFY); the poll catches a notification lost with a dropped connection.",
+    )
+    retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="Days to keep the runs that ended well, with their steps and events "
+        "(0: forever). A flow may say otherwise.",
+    )
+    retention_failed_days: float = Field(
+        90.0, ge=0, description="Days to keep failed runs (0: forever). A flow may say otherwise."
+    )
+    retention_interval: float = Field(
+        3600.0, gt=0, description="Seconds between two sweeps of what retention lets go."
+    )
+    pg_notify: bool = Field(
+        True,
+        description="On PostgreSQL, wake the workers of other processes with NOTIFY when runs "
+        "are queued. Turn off behind a transaction-pooling proxy (PgBouncer in transaction "
+        "mode), which cannot carry LISTEN: workers then find runs at their poll.",
     )
     scheduler: bool = Field(
         True,
@@ -125,7 +157,32 @@ class Settings(BaseSettings):
         "public URL is https. Force it on behind a proxy that terminates TLS while the public "
         "URL is unset.",
     )
+    default_locale: str = Field(
+        DEFAULT_LOCALE,
+        description="The UI's language for a user who chose none and whose browser asks for none "
+        "Maillon speaks: " + ", ".join(LOCALES) + ".",
+    )
+    default_time_zone: str = Field(
+        DEFAULT_TIME_ZONE,
+        description="The time zone the UI shows times in for a user who chose none (an IANA "
+        "name such as Europe/Paris).",
+    )
     log_level: str = "INFO"
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if known_time_zone(value) is None:
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Europe/Paris")
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        found = supported(value)
+        if found is None:
+            raise ValueError(f"unknown language {value!r}: use one of {', '.join(LOCALES)}")
+        return found
 
     @property
     def resolved_database_url(self) -> str:

@@ -21,6 +21,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.core import UnknownLocaleError
+from babel.numbers import format_currency
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -39,9 +41,16 @@ class TemplateRenderError(ValueError):
         self.reason = reason
 
 
-def _money(cents: Any, currency: str = "EUR", places: int = 2) -> str:
-    """``150000 | money('EUR')`` → ``"1,500.00 EUR"`` (Particeep amounts are in cents)."""
+def _money(cents: Any, currency: str = "EUR", places: int = 2, locale: str | None = None) -> str:
+    """``150000 | money('EUR')`` → ``"1,500.00 EUR"`` (Particeep amounts are in cents);
+    ``150000 | money('EUR', locale='fr')`` → ``"1 500,00 €"``, as the reader's language writes
+    amounts."""
     amount = Decimal(int(cents)) / (Decimal(10) ** places)
+    if locale is not None:
+        try:
+            return format_currency(amount, currency, locale=locale.replace("-", "_"))
+        except (UnknownLocaleError, ValueError) as exc:
+            raise ValueError(f"unknown locale {locale!r} (such as fr or en_GB)") from exc
     return f"{amount:,.{places}f} {currency}".strip()
 
 

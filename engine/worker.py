@@ -1,8 +1,8 @@
 """Workers: claim due runs and execute them concurrently.
 
-A worker is woken the moment its own process queues a run; runs queued by other processes (other
-``maillon serve`` or ``maillon worker`` processes sharing PostgreSQL) wait for its next look at
-the queue, every ``poll_interval`` seconds.
+A worker is woken the moment a run is queued: by its own process directly, by other processes
+sharing PostgreSQL through ``NOTIFY`` (:mod:`maillon.engine.wakeup`). It also looks at the queue
+every ``poll_interval`` seconds, in case a notification was lost with a connection.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class Worker:
         # retry (the next due time changed). New runs wake the workers by themselves: claiming
         # after every finished run doubled the writer's transactions, half of them empty.
         if self._saturated or rescheduled:
-            self._wakeup.notify()
+            self._wakeup.notify_local()
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         # Runs longer than a lease (a slow API) must not be taken over by another worker.

@@ -162,3 +162,13 @@ def test_every_template_and_static_file_is_package_data() -> None:
         if path.is_file() and "__pycache__" not in path.parts
     }
     assert present - shipped == set()
+
+
+def test_every_catalogue_is_package_data() -> None:
+    # The UI reads its translations from the .po files at run time: a wheel must carry them.
+    patterns = _project()["tool"]["setuptools"]["package-data"]["maillon.engine"]
+    engine = ROOT / "engine"
+    shipped = {path for pattern in patterns for path in engine.glob(pattern)}
+    present = {path for path in (engine / "locale").rglob("*") if path.is_file()}
+    assert present
+    assert present - shipped == set()

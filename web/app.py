@@ -95,7 +95,7 @@ def create_app(
             ConnectorController,
             *ui_routes(runtime),
         ],
-        middleware=[Authenticate(services.accounts, services.tokens, csrf)],
+        middleware=[Authenticate(services.accounts, services.tokens, csrf, runtime.settings)],
         template_config=templates(),
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"runtime": runtime}),

@@ -22,6 +22,12 @@ must carry the token of the ``csrftoken`` cookie in the ``x-csrftoken`` header o
 know how the caller authenticated). A bearer token that is present but invalid is a 401, never
 a fallback to the cookie.
 
+The same middleware sets the language the request is answered in, once the user is known: the
+account's language, else the best the browser's ``Accept-Language`` offers, else
+``MAILLON_DEFAULT_LOCALE``; and the time zone of the times shown, the account's, else
+``MAILLON_DEFAULT_TIME_ZONE`` (see :mod:`maillon.engine.i18n`). It is set before the CSRF check, so
+that its refusal is worded in that language too. The API's JSON answers stay in English.
+
 The check is one app-wide middleware that public handlers opt out of, not a guard: Litestar
 calls every guard with a fresh copy of the route handler, which cost the hook endpoint about a
 tenth of its time per request even though the guard returned at once.
@@ -42,8 +48,9 @@ from litestar.middleware import ASGIMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from maillon.engine.i18n import negotiate, set_locale, supported
 from maillon.engine.models import ApiToken
-from maillon.engine.services.accounts import Accounts, SignedIn
+from maillon.engine.services.accounts import Accounts, SignedIn, User
 from maillon.engine.services.tokens import Tokens
 from maillon.engine.settings import Settings
 
@@ -54,6 +61,7 @@ __all__ = [
     "UI",
     "Authenticate",
     "csrf_config",
+    "request_locale",
     "session_cookie",
 ]
 
@@ -96,6 +104,13 @@ def session_cookie(settings: Settings, signed_in: SignedIn | None) -> Cookie:
     )
 
 
+def request_locale(user: User | None, accept_language: str | None, default: str) -> str:
+    """The account's language if it chose one, else the best the browser accepts, else
+    ``default``."""
+    chosen = supported(user.locale) if user is not None else None
+    return chosen or negotiate(accept_language) or default
+
+
 async def _send_redirect(send: Send, location: str, htmx: bool) -> None:
     # htmx follows a 303 inside its XMLHttpRequest and would swap the sign-in page into
     # whatever the request targeted: ask it to navigate the whole page instead.
@@ -111,17 +126,21 @@ async def _send_redirect(send: Send, location: str, htmx: bool) -> None:
 
 
 class Authenticate(ASGIMiddleware):
-    """Sets ``request.user`` (a signed-in user, or ``None``) and ``request.auth`` (the API token).
+    """Sets ``request.user`` (a signed-in user, or ``None``), ``request.auth`` (the API token)
+    and, for pages, the language and time zone of the answer.
 
     See the module's docstring for the rules.
     """
 
     exclude_opt_key = _PUBLIC_KEY
 
-    def __init__(self, accounts: Accounts, tokens: Tokens, csrf: CSRFConfig) -> None:
+    def __init__(
+        self, accounts: Accounts, tokens: Tokens, csrf: CSRFConfig, settings: Settings
+    ) -> None:
         self.accounts = accounts
         self.tokens = tokens
         self.csrf = csrf
+        self.settings = settings
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         opt: dict[str, Any] = scope["route_handler"].opt
@@ -135,6 +154,11 @@ class Authenticate(ASGIMiddleware):
         request = scope["litestar_app"].request_class(scope, receive)
         session = request.cookies.get(SESSION_COOKIE)
         user = await self.accounts.session_user(session) if session else None
+        if opt.get("ui") or opt.get("anonymous"):  # pages; the API answers in English
+            set_locale(
+                request_locale(user, headers.get("accept-language"), self.settings.default_locale),
+                (user.time_zone if user else None) or self.settings.default_time_zone,
+            )
         if user is None and not opt.get("anonymous"):
             if not opt.get("ui"):
                 raise NotAuthorizedException(

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from maillon.connectors.errors import ConnectorError, TransientError
 from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.i18n import gettext as _
 from maillon.engine.services.oauth import CALLBACK_PATH, ConsentFailed
 from maillon.web.api.deps import ServicesDep
 from maillon.web.auth import PUBLIC
@@ -76,14 +77,24 @@ async def oauth_callback(
     try:
         done = await services.oauth.finish(app, oauth_state, code, error)
     except ConsentFailed as exc:
-        return redirect(exc.return_to, ("error", f"Connecting failed: {exc.message}."))
+        return redirect(
+            exc.return_to, ("error", _("Connecting failed: %(reason)s.", reason=exc.message))
+        )
     except (Invalid, Conflict) as exc:
-        return _page("Connection failed", str(exc), HTTP_400_BAD_REQUEST)
+        return _page(_("Connection failed"), str(exc), HTTP_400_BAD_REQUEST)
     except ConnectorError as exc:
         status = HTTP_502_BAD_GATEWAY if isinstance(exc, TransientError) else HTTP_400_BAD_REQUEST
-        return _page("Connection failed", exc.message, status)
-    who = done.account or "The account"
+        return _page(_("Connection failed"), exc.message, status)
+    who = done.account or _("The account")
     name = done.connection.row.name
     if done.return_to is not None:
-        return redirect(done.return_to, ("success", f"{who} is connected as “{name}”."))
-    return _page("Connected", f"{who} is connected as {name!r}. You can close this page.")
+        said = _("%(account)s is connected as “%(name)s”.", account=who, name=name)
+        return redirect(done.return_to, ("success", said))
+    return _page(
+        _("Connected"),
+        _(
+            "%(account)s is connected as “%(name)s”. You can close this page.",
+            account=who,
+            name=name,
+        ),
+    )

@@ -18,7 +18,8 @@ Who calls what (through :class:`~maillon.connectors.particeep.trigger.ParticeepE
 
 Particeep offers no transaction over its API, so two processes registering the same event at
 the same moment could both create it. The engine serialises registration per account and event
-within one process only; :func:`repair_drift` removes a duplicate that slips through.
+(across processes too, on PostgreSQL); :func:`repair_drift` removes a duplicate made any other
+way (by hand in Particeep's back office, say).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from maillon.engine.services.flows import Flows
 from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.install import Install
 from maillon.engine.services.oauth import OAuth
+from maillon.engine.services.retention import Retention
 from maillon.engine.services.runs import Runs
 from maillon.engine.services.schedules import Schedules
 from maillon.engine.services.sources import Sources
@@ -40,6 +41,7 @@ __all__ = [
     "Hooks",
     "Install",
     "OAuth",
+    "Retention",
     "Runs",
     "Schedules",
     "Services",
@@ -65,3 +67,4 @@ class Services:
     accounts: Accounts
     install: Install
     schedules: Schedules
+    retention: Retention

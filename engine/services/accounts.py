@@ -38,6 +38,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from maillon.engine.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from maillon.engine.i18n import LOCALES, known_time_zone, supported
+from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import PasswordLinkRow, Role, SessionRow, SignInFailureRow, UserRow
 from maillon.engine.services.base import Service
@@ -62,6 +64,7 @@ class User:
     name: str
     role: str
     locale: str | None
+    time_zone: str | None
     created_at: float
     last_sign_in_at: float | None
     #: False until a new member has chosen a password through their link.
@@ -79,6 +82,7 @@ class User:
             name=row.name,
             role=row.role,
             locale=row.locale,
+            time_zone=row.time_zone,
             created_at=row.created_at,
             last_sign_in_at=row.last_sign_in_at,
             has_password=row.password_hash is not None,
@@ -134,23 +138,23 @@ def normalize_email(email: str) -> str:
 def _email_problems(email: str) -> list[str]:
     local, at, domain = email.partition("@")
     if len(email) > MAX_EMAIL:
-        return [f"the e-mail address is longer than {MAX_EMAIL} characters"]
+        return [_("the e-mail address is longer than %(max)s characters", max=MAX_EMAIL)]
     if not at or not local or "." not in domain or any(c.isspace() for c in email):
-        return ["enter an e-mail address such as name@example.com"]
+        return [_("enter an e-mail address such as name@example.com")]
     return []
 
 
 def _name_problems(name: str) -> list[str]:
     if not name or len(name) > MAX_NAME:
-        return [f"enter a name of 1 to {MAX_NAME} characters"]
+        return [_("enter a name of 1 to %(max)s characters", max=MAX_NAME)]
     return []
 
 
 def _password_problems(password: str) -> list[str]:
     if len(password) < MIN_PASSWORD:
-        return [f"choose a password of at least {MIN_PASSWORD} characters"]
+        return [_("choose a password of at least %(min)s characters", min=MIN_PASSWORD)]
     if len(password) > MAX_PASSWORD:
-        return [f"choose a password of at most {MAX_PASSWORD} characters"]
+        return [_("choose a password of at most %(max)s characters", max=MAX_PASSWORD)]
     return []
 
 
@@ -161,7 +165,7 @@ def _check(problems: list[str]) -> None:
 
 def _require_owner(actor: User) -> None:
     if not actor.is_owner:
-        raise Forbidden("only the owner manages users")
+        raise Forbidden(_("only the owner manages users"))
 
 
 class Accounts(Service):
@@ -209,7 +213,7 @@ class Accounts(Service):
         return await self.sync(self._create_owner, email, name, password_hash)
 
     def _create_owner(self, email: str, name: str, password_hash: str) -> SignedIn:
-        already = Conflict("Maillon is already set up: sign in instead")
+        already = Conflict(_("Maillon is already set up: sign in instead"))
         now = self.clock()
         with self.session(write=True) as s:
             if s.exec(select(exists().select_from(UserRow))).one():
@@ -256,7 +260,7 @@ class Accounts(Service):
             limits.append((f"client:{client[:200]}", self.limits.per_client))
         attempt = await self.sync(self._reserve_attempt, limits, email)
         if not await self.sync(self._verify, attempt.password_hash, password[:MAX_PASSWORD]):
-            raise Invalid(["wrong e-mail address or password"])
+            raise Invalid([_("wrong e-mail address or password")])
         return attempt
 
     def _verify(self, password_hash: str | None, password: str) -> bool:
@@ -286,11 +290,11 @@ class Accounts(Service):
                 if len(times) >= limit:
                     # Free again once the oldest of the last `limit` failures leaves the window.
                     raise RateLimited(
-                        "too many failed sign-ins for this account or from this address",
+                        _("too many failed sign-ins for this account or from this address"),
                         retry_after=min(times) + self.limits.window - now,
                     )
             s.exec(delete(SignInFailureRow).where(col(SignInFailureRow.at) <= since))
-            rows = [SignInFailureRow(key=key, at=now) for key, _ in limits]
+            rows = [SignInFailureRow(key=key, at=now) for key, _limit in limits]
             s.add_all(rows)
             s.flush()
             user = s.exec(select(UserRow).where(UserRow.email == email)).first()
@@ -315,7 +319,7 @@ class Accounts(Service):
         )
         user = s.get(UserRow, attempt.user_id)
         if user is None:  # removed while the password was being verified
-            raise Invalid(["wrong e-mail address or password"])
+            raise Invalid([_("wrong e-mail address or password")])
         return user
 
     def _signed_in(self, attempt: _Attempt, new_hash: str | None) -> SignedIn:
@@ -381,7 +385,7 @@ class Accounts(Service):
         return await self.sync(self._add_member, email, name)
 
     def _add_member(self, email: str, name: str) -> PasswordLink:
-        taken = Conflict(f"a user with the e-mail address {email} exists already")
+        taken = Conflict(_("a user with the e-mail address %(email)s exists already", email=email))
         now = self.clock()
         with self.session(write=True) as s:
             if s.exec(select(UserRow.id).where(UserRow.email == email)).first() is not None:
@@ -405,9 +409,9 @@ class Accounts(Service):
         with self.session(write=True) as s:
             row = s.get(UserRow, user_id)
             if row is None:
-                raise NotFound(f"no user {user_id}")
+                raise NotFound(_("no user %(id)s", id=user_id))
             if row.role == Role.OWNER:
-                raise Conflict("the owner changes their password in their own settings")
+                raise Conflict(_("the owner changes their password in their own settings"))
             s.exec(delete(PasswordLinkRow).where(col(PasswordLinkRow.user_id) == user_id))
             link = self._new_link(s, row, self.clock())
             s.commit()
@@ -438,7 +442,7 @@ class Accounts(Service):
                 )
             ).first()
         if row is None:
-            raise NotFound("this link is unknown, used or expired: ask the owner for a new one")
+            raise NotFound(_("this link is unknown, used or expired: ask the owner for a new one"))
         return User.of(row)
 
     async def set_password_with_link(self, token: str, password: str) -> User:
@@ -452,7 +456,9 @@ class Accounts(Service):
         with self.session(write=True) as s:
             link = s.get(PasswordLinkRow, digest)
             if link is None or link.expires_at <= self.clock():
-                raise NotFound("this link is unknown, used or expired: ask the owner for a new one")
+                raise NotFound(
+                    _("this link is unknown, used or expired: ask the owner for a new one")
+                )
             user = s.get(UserRow, link.user_id)
             assert user is not None  # the link is deleted with its user
             user.password_hash = password_hash
@@ -486,6 +492,29 @@ class Accounts(Service):
             )
             s.commit()
 
+    async def set_preferences(self, user: User, locale: str, time_zone: str) -> User:
+        """Set the language (one of :data:`maillon.engine.i18n.LOCALES`, or ``""`` for the
+        browser's) and time zone (an IANA name, or ``""`` for the install's) ``user`` reads."""
+        problems = []
+        if locale and supported(locale) != locale:
+            problems.append(
+                _("choose a language Maillon speaks: %(codes)s", codes=", ".join(LOCALES))
+            )
+        if time_zone and known_time_zone(time_zone) is None:
+            problems.append(_("choose a time zone such as Europe/Paris"))
+        _check(problems)
+        return await self.sync(self._set_preferences, user.id, locale or None, time_zone or None)
+
+    def _set_preferences(self, user_id: str, locale: str | None, time_zone: str | None) -> User:
+        with self.session(write=True) as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise NotFound(_("no user %(id)s", id=user_id))
+            row.locale, row.time_zone = locale, time_zone
+            s.commit()
+            s.refresh(row)
+            return User.of(row)
+
     async def remove_user(self, actor: User, user_id: str) -> None:
         """Remove a member with their sessions, tokens and links (the owner stays)."""
         _require_owner(actor)
@@ -496,9 +525,9 @@ class Accounts(Service):
         with self.session(write=True) as s:
             row = s.get(UserRow, user_id)
             if row is None:
-                raise NotFound(f"no user {user_id}")
+                raise NotFound(_("no user %(id)s", id=user_id))
             if row.role == Role.OWNER:
-                raise Conflict("the owner cannot be removed")
+                raise Conflict(_("the owner cannot be removed"))
             # Sessions, tokens and links go with the row (ON DELETE CASCADE).
             s.delete(row)
             s.commit()

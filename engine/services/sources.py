@@ -56,8 +56,9 @@ class Sources(Service):
         self._resolver = resolver
         self._base_url = base_url
         # Apps offer no transaction over their API: never register one (account, event) from
-        # two tasks at once, or it could be created twice. These locks cover one process;
-        # across processes `maillon sources repair` removes a duplicate that slips through.
+        # two tasks at once, or it could be created twice. The tasks of this process queue on
+        # these locks (without holding a database connection each); processes sharing
+        # PostgreSQL then take an advisory lock on the same key.
         self._locks: defaultdict[SourceKey, threading.Lock] = defaultdict(threading.Lock)
 
     def source_connector(self, app: str) -> Connector | None:
@@ -81,11 +82,12 @@ class Sources(Service):
         Returns the subscription as recorded (``failed`` with the app's reason on refusal).
         """
         lock = self._locks[key]
-        # Waiting for the lock in a thread keeps the event loop free while another task
-        # registers the same event.
+        # Waiting for the locks in a thread keeps the event loop free while another task or
+        # process registers the same event.
         await anyio.to_thread.run_sync(lock.acquire)
         try:
-            return await self._refresh(key)
+            async with self.across_processes(f"subscription {key}"):
+                return await self._refresh(key)
         finally:
             lock.release()
 

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from maillon.engine.errors import Invalid, NotFound
+from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import ApiToken, Role, UserRow
 from maillon.engine.services.base import Service
@@ -71,7 +72,7 @@ class Tokens(Service):
         """A new token for ``user`` (``None``: the command line); the value is returned once."""
         name = name.strip()
         if not name or len(name) > MAX_NAME:
-            raise Invalid([f"a token needs a name of 1 to {MAX_NAME} characters"])
+            raise Invalid([_("a token needs a name of 1 to %(max)s characters", max=MAX_NAME)])
         plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = ApiToken(
             id=new_id(),
@@ -138,13 +139,13 @@ class Tokens(Service):
             if row is None or (
                 actor is not None and actor.role != Role.OWNER and row.user_id != actor.id
             ):
-                raise NotFound(f"no token {token_id}")
+                raise NotFound(_("no token %(id)s", id=token_id))
             s.delete(row)
             s.commit()
             return row.token_hash
 
     def forget_user(self, user_id: str) -> None:
         """Drop the cached verifications of ``user_id``'s tokens (the user was removed)."""
-        for digest, (row, _) in list(self._verified.items()):
+        for digest, (row, _expires) in list(self._verified.items()):
             if row.user_id == user_id:
                 self._verified.pop(digest, None)

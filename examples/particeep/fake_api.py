@@ -39,6 +39,7 @@ import queue
 import re
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -120,6 +121,7 @@ class FakeParticeep:
         max_clock_skew: float = 300.0,
         deliver: bool = True,
         delivery_timeout: float = 10.0,
+        latency: float = 0.0,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
@@ -127,6 +129,8 @@ class FakeParticeep:
         self.max_clock_skew = max_clock_skew
         self.deliver = deliver
         self.delivery_timeout = delivery_timeout
+        #: Seconds each API call takes before it is answered (a slow network, a wider race).
+        self.latency = latency
         self.calls: list[Call] = []
         self.deliveries: list[Delivery] = []
         self._webhooks: dict[str, Entity] = {}
@@ -319,6 +323,8 @@ class FakeParticeep:
         route = path[len(API_PREFIX) :]
         if method == "GET" and route == "/ping":
             return 200, {"status": "ok"}
+        if self.latency:
+            time.sleep(self.latency)
         refusal = self._refusal_for_auth(headers)
         if refusal is not None:
             return 401, error_body("error.api.unauthorized", refusal)

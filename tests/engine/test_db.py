@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
+from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 
-from maillon.engine.db import MIGRATIONS, SCHEMA_HEAD, create_db_engine, migrate
+from maillon.engine.db import MIGRATIONS, SCHEMA_HEAD, SchemaTooNew, create_db_engine, migrate
+from maillon.web.cli import main as cli_main
 
 
 def test_upgrading_keeps_existing_data(database_url: str) -> None:
@@ -68,6 +70,21 @@ def test_a_flows_enabled_flag_moves_out_of_its_definition(database_url: str) -> 
 def test_a_server_migrates_in_a_child_process(database_url: str) -> None:
     assert migrate(database_url, in_child=True)
     assert not migrate(database_url)  # the child applied every migration
+
+
+def test_an_older_maillon_refuses_a_schema_a_newer_one_migrated(database_url: str) -> None:
+    migrate(database_url)
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(SchemaTooNew, match="revision 9999, newer than this Maillon knows"):
+        migrate(database_url)
+    # The command line says it in those words, without a traceback.
+    env = {"MAILLON_DATABASE_URL": database_url, "MAILLON_SECRET_KEY": "k"}
+    result = CliRunner().invoke(cli_main, ["migrate"], env=env)
+    assert result.exit_code == 1
+    assert "Error: the database schema is at revision 9999" in result.output
 
 
 def test_sqlite_commits_are_durable(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def test_every_problem_of_a_flow_is_reported_at_once_in_plain_words() -> None:
         "steps[3] (d).action: missing (every step needs an action: <connector>.<action>, e.g. "
         "slack.send_message)",
         "the flow: unknown field 'colour' (the fields are: name, description, trigger, steps, "
-        "max_attempts, digest, enabled)",
+        "max_attempts, digest, retention, enabled)",
         # The save checks of the parts that could be read come with them.
         "steps[1] (b): no connection named 'nope'",
         "steps[4] (b).key: the key 'b' is used by an earlier step",

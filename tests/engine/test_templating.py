@@ -34,6 +34,14 @@ def test_nested_structures_are_rendered() -> None:
     assert render_value(value, CTX) == {"a": ["EUR", 3, None], "b": {"c": "ts=1.2"}}
 
 
+def test_money_is_written_as_a_language_writes_it() -> None:
+    assert render_value("{{ 150000 | money('EUR', locale='fr') }}", {}) == "1\u202f500,00\u00a0€"
+    assert render_value("{{ 150000 | money('EUR', locale='en') }}", {}) == "€1,500.00"
+    assert render_value("{{ 9900 | money('USD', locale='en-GB') }}", {}) == "US$99.00"
+    with pytest.raises(TemplateRenderError, match="unknown locale 'xx-yy'"):
+        render_value("{{ 1 | money('EUR', locale='xx-yy') }}", {})
+
+
 def test_business_filters() -> None:
     assert render_value("{{ event.amount | money(event.currency) }}", CTX) == "1,500.00 EUR"
     paris = "{{ event.created_at | date('%d/%m/%Y %H:%M', 'Europe/Paris') }}"

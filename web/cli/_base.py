@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
-from maillon.engine.db import migrate
+from maillon.engine.db import SchemaTooNew, migrate
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.runtime import Runtime
 from maillon.engine.services import Services
@@ -77,6 +77,8 @@ def translated(
         raise click.ClickException(f"cannot use the database {where}: {first_line(exc)}") from exc
     except PermissionError as exc:
         raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from exc
+    except SchemaTooNew as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 class Ctx:

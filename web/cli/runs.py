@@ -121,6 +121,21 @@ def runs_replay(obj: Ctx, run_id: str) -> None:
     click.echo(f"{run.id}  {run.status}")
 
 
+@runs.command("prune")
+@pass_ctx
+def runs_prune(obj: Ctx) -> None:
+    """Delete now the runs, steps and events older than retention keeps them.
+
+    `maillon serve` and `maillon worker` do it on their own every MAILLON_RETENTION_INTERVAL
+    seconds; the install's retention is MAILLON_RETENTION_DAYS (runs that ended well) and
+    MAILLON_RETENTION_FAILED_DAYS (failed runs), a flow's `retention` overrides it.
+    """
+    pruned = obj.run(obj.services.retention.sweep())
+    if pruned is None:
+        raise click.ClickException("another process is sweeping right now; try again later")
+    click.echo(f"{pruned.runs} runs and {pruned.events} events deleted")
+
+
 @click.group()
 def events() -> None:
     """Deliveries as they were received, with the runs they started."""

@@ -44,7 +44,8 @@ document.addEventListener("submit", (event) => {
   }
 });
 
-// <button data-copy="input-id">: copy that input's value, and say so.
+// <button data-copy="input-id" data-copied="…" data-copy-failed="…">: copy that input's
+// value, and say so (in the page's language: the words come with the button).
 document.addEventListener("click", async (event) => {
   const button = event.target.closest && event.target.closest("button[data-copy]");
   if (!button) {
@@ -54,10 +55,10 @@ document.addEventListener("click", async (event) => {
   input.select();
   try {
     await navigator.clipboard.writeText(input.value);
-    button.textContent = "Copied";
+    button.textContent = button.dataset.copied;
   } catch {
     // No clipboard access (an insecure origin, or refused): the text is selected instead.
-    button.textContent = "Selected: press Ctrl+C";
+    button.textContent = button.dataset.copyFailed;
   }
 });
 
@@ -101,7 +102,7 @@ document.addEventListener("click", (event) => {
     input = document.getElementById(input.id);
   }
   if (!input) {
-    announce("Click in an input first, then on the field to insert there.");
+    announce(button.closest("[data-click-first]").dataset.clickFirst);
     return;
   }
   const start = input.selectionStart ?? input.value.length;
@@ -151,7 +152,7 @@ document.addEventListener("htmx:afterSwap", (event) => {
     return;
   }
   if (select.tagName === "SELECT") {
-    select.add(new Option(`Received ${found.dataset.sampleLabel}`, found.dataset.sampleArrived));
+    select.add(new Option(found.dataset.sampleLabel, found.dataset.sampleArrived));
   }
   select.value = found.dataset.sampleArrived;
   htmx.trigger(select.tagName === "SELECT" ? select : select.form.querySelector("#f-trigger_type"), "change");

@@ -23,6 +23,7 @@ from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND
 from litestar.types import ControllerRouterHandler
 
 from maillon.engine.errors import Forbidden, NotFound
+from maillon.engine.i18n import gettext as _
 from maillon.engine.runtime import Runtime
 from maillon.web.auth import UI
 from maillon.web.ui.access import AccessController
@@ -63,7 +64,7 @@ _HEADERS = [
 def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, PermissionDeniedException):  # Litestar raises it for CSRF only here
         status = HTTP_403_FORBIDDEN
-        detail = "this form has expired or did not come from this site: reload it and try again."
+        detail = _("this form has expired or did not come from this site: reload it and try again.")
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, exc.detail
     else:

@@ -17,6 +17,8 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 
 from maillon.engine.errors import Conflict, Invalid, RateLimited
+from maillon.engine.i18n import gettext as _
+from maillon.engine.i18n import ngettext
 from maillon.web.auth import ANONYMOUS, SESSION_COOKIE, session_cookie
 from maillon.web.ui.render import (
     AccountsDep,
@@ -40,7 +42,7 @@ class AccessController(Controller):
     async def setup_page(self, request: HTMXRequest, accounts: AccountsDep) -> Response[bytes]:
         """The first visit's page: create the owner account (gone once it exists)."""
         if not await accounts.needs_setup():
-            raise NotFoundException("Maillon is set up already: sign in instead.")
+            raise NotFoundException(_("Maillon is set up already: sign in instead."))
         return render(request, "setup.html", values={})
 
     @post("/setup")
@@ -56,10 +58,10 @@ class AccessController(Controller):
         except Invalid as exc:
             return render(request, "setup.html", said=problems(exc), values=data)
         except Conflict:
-            return redirect("/sign-in", ("info", "Maillon is set up already: sign in."))
+            return redirect("/sign-in", ("info", _("Maillon is set up already: sign in.")))
         return redirect(
             "/",
-            ("success", f"Welcome, {signed_in.user.name}. Maillon is ready."),
+            ("success", _("Welcome, %(name)s. Maillon is ready.", name=signed_in.user.name)),
             cookies=[session_cookie(settings, signed_in)],
         )
 
@@ -91,13 +93,21 @@ class AccessController(Controller):
             return render(request, "sign_in.html", said=problems(exc), values=values)
         except RateLimited as exc:
             minutes = math.ceil(exc.retry_after / 60)
-            wait = f"{minutes} minute{'s' if minutes > 1 else ''}"
             return render(
                 request,
                 "sign_in.html",
                 status=HTTP_429_TOO_MANY_REQUESTS,
                 headers={"Retry-After": str(math.ceil(exc.retry_after))},
-                said=[("error", f"Too many failed sign-ins. Try again in {wait}.")],
+                said=[
+                    (
+                        "error",
+                        ngettext(
+                            "Too many failed sign-ins. Try again in %(num)s minute.",
+                            "Too many failed sign-ins. Try again in %(num)s minutes.",
+                            minutes,
+                        ),
+                    )
+                ],
                 values=values,
             )
         return redirect(values["next"], cookies=[session_cookie(settings, signed_in)])
@@ -112,7 +122,7 @@ class AccessController(Controller):
             await accounts.sign_out(token)
         return redirect(
             "/sign-in",
-            ("info", "You are signed out."),
+            ("info", _("You are signed out.")),
             cookies=[session_cookie(settings, None)],
         )
 
@@ -139,5 +149,5 @@ class AccessController(Controller):
             )
         return redirect(
             "/sign-in",
-            ("success", f"Your password is set, {user.name}: sign in with it."),
+            ("success", _("Your password is set, %(name)s: sign in with it.", name=user.name)),
         )

@@ -8,7 +8,6 @@ instead of waiting for caches to expire.
 from __future__ import annotations
 
 import hashlib
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from maillon.engine import i18n
 from maillon.web.auth import PUBLIC
 from maillon.web.ui import formats
 
@@ -36,18 +36,35 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={digest}"
 
 
-def when(timestamp: float | None, *, seconds: bool = False) -> str:
-    """An epoch time as the UI shows it until dates follow the user's locale."""
+def when(timestamp: float | None, *, seconds: bool = False, full: bool = False) -> str:
+    """An epoch time in the reader's language and time zone: ``4 mai 2026, 09:15``, or with
+    ``full``, ``lundi 4 mai 2026 à 09:15``."""
     if timestamp is None:
-        return "never"
-    shape = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
-    return time.strftime(shape, time.gmtime(timestamp))
+        return i18n.gettext("never")
+    return i18n.format_when(timestamp, seconds=seconds, full=full)
+
+
+def _translate(message: str) -> str:
+    return i18n.translations(i18n.current_locale()).gettext(message)
+
+
+def _translate_plural(singular: str, plural: str, num: int) -> str:
+    return i18n.translations(i18n.current_locale()).ngettext(singular, plural, num)
 
 
 def _register(engine: JinjaTemplateEngine) -> None:
-    engine.engine.globals["static"] = static_url
-    engine.engine.filters["when"] = when
-    engine.engine.filters.update(
+    env = engine.engine
+    # Jinja fills the placeholders itself (newstyle), escaping the values and not the text.
+    env.add_extension("jinja2.ext.i18n")
+    env.policies["ext.i18n.trimmed"] = True  # a multi-line text is one line in the catalogue
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_translate, ngettext=_translate_plural, newstyle=True
+    )
+    env.globals["locale"] = i18n.current_locale
+    env.globals["time_zone"] = i18n.current_time_zone
+    env.globals["static"] = static_url
+    env.filters["when"] = when
+    env.filters.update(
         ago=formats.ago,
         detail_label=formats.detail_label,
         duration=formats.duration,
@@ -56,11 +73,13 @@ def _register(engine: JinjaTemplateEngine) -> None:
         parsed_json=formats.parsed_json,
         pretty_json=formats.pretty_json,
     )
+    env.globals["status_label"] = formats.status_label
 
 
 def templates() -> TemplateConfig[JinjaTemplateEngine]:
-    """Jinja templates from ``web/templates`` (autoescaped), with ``static()``, ``|when`` and
-    the filters of :mod:`maillon.web.ui.formats`."""
+    """Jinja templates from ``web/templates`` (autoescaped), with ``static()``, ``|when``, the
+    filters of :mod:`maillon.web.ui.formats`, and texts translated into the language of the
+    request (``{% trans %}``, ``_()``, ``locale()``: see :mod:`maillon.engine.i18n`)."""
     return TemplateConfig(
         directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_register
     )

@@ -10,10 +10,10 @@ the text stays readable at 360 px.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from maillon.engine.i18n import format_clock
 from maillon.engine.services.stats import HourCount
 
 __all__ = ["Bar", "HourlyChart", "Tick", "hourly_chart"]
@@ -107,7 +107,8 @@ def _scale_top(highest: int) -> tuple[int, int]:
 
 
 def hourly_chart(hours: Sequence[HourCount]) -> HourlyChart:
-    """Stacked bars of ``hours`` (oldest first), hours labelled in UTC every three hours."""
+    """Stacked bars of ``hours`` (oldest first), hours labelled every three hours in the
+    reader's time zone."""
     top_value, step = _scale_top(max((h.succeeded + h.failed for h in hours), default=0))
     axis_y = HEIGHT - BOTTOM
     plot_height = axis_y - TOP
@@ -122,7 +123,7 @@ def hourly_chart(hours: Sequence[HourCount]) -> HourlyChart:
         bars.append(
             Bar(
                 hour=h.hour,
-                label=time.strftime("%H:00", time.gmtime(h.hour)),
+                label=format_clock(h.hour),
                 succeeded=h.succeeded,
                 failed=h.failed,
                 x=round(LEFT + index * slot + slot * 0.15, 2),

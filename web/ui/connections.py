@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from litestar import Controller, Response, get, post
@@ -53,6 +53,8 @@ from litestar.plugins.htmx import ClientRedirect, HTMXRequest
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from maillon.engine.errors import Conflict, Invalid, NotFound
+from maillon.engine.i18n import gettext as _
+from maillon.engine.i18n import ngettext
 from maillon.engine.services import Services
 from maillon.engine.services.connections import App, ConnectionView
 from maillon.engine.services.oauth import ConsentForm
@@ -77,13 +79,16 @@ _TESTED: dict[bool | None, Literal["success", "error", "info"]] = {
     None: "info",
 }
 
-_NAME = FormField(
-    name="name",
-    title="Name",
-    help="How flows refer to this connection, e.g. team-slack or backoffice-google.",
-    required=True,
-    kind="text",
-)
+
+def _name_field() -> FormField:
+    """The connection's name, as the forms ask for it (in the request's language)."""
+    return FormField(
+        name="name",
+        title=_("Name"),
+        help=_("How flows refer to this connection, e.g. team-slack or backoffice-google."),
+        required=True,
+        kind="text",
+    )
 
 
 @dataclass
@@ -125,7 +130,11 @@ class SettingsForm:
     refusal: Refusal = field(default_factory=Refusal)
     editing: bool = False
     inline: bool = False
-    name_field: ClassVar[FormField] = _NAME
+
+    @property
+    def name_field(self) -> FormField:
+        """The input of the connection's name."""
+        return _name_field()
 
 
 @dataclass
@@ -144,7 +153,11 @@ class ConnectForm:
     #: Where the consent comes back to, when not the connection's page (the flow editor).
     return_to: str | None = None
     reconnect: bool = False
-    name_field: ClassVar[FormField] = _NAME
+
+    @property
+    def name_field(self) -> FormField:
+        """The input of the connection's name."""
+        return _name_field()
 
     @property
     def advanced_open(self) -> bool:
@@ -265,37 +278,60 @@ def _to_consent(request: HTMXRequest, url: str) -> Response[Any]:
 
 
 def _names(pairs: list[tuple[str, str]]) -> str:
-    return ", ".join(sorted({event for event, _ in pairs}))
+    return ", ".join(sorted({event for event, _url in pairs}))
 
 
 def _compared(result: SourceSync, app: str, repaired: bool) -> list[Flash]:
     """What comparing (or repairing) an account's registrations found, in a few messages."""
     if result.report is None:
-        return [("error", _sentence(f"Could not compare with {app}: {result.error}"))]
+        reason = _("Could not compare with %(app)s: %(error)s", app=app, error=result.error)
+        return [("error", _sentence(reason))]
     report = result.report
     said: list[Flash] = []
     if report.created:
-        done = "Registered at" if repaired else "Missing at"
-        said.append(("info", f"{done} {app}: {_names(report.created)}."))
+        events = _names(report.created)
+        done = (
+            _("Registered at %(app)s: %(events)s.", app=app, events=events)
+            if repaired
+            else _("Missing at %(app)s: %(events)s.", app=app, events=events)
+        )
+        said.append(("info", done))
     if report.deleted:
-        done = "Removed from" if repaired else "Not needed any more at"
-        said.append(("info", f"{done} {app}: {_names(report.deleted)}."))
+        events = _names(report.deleted)
+        done = (
+            _("Removed from %(app)s: %(events)s.", app=app, events=events)
+            if repaired
+            else _("Not needed any more at %(app)s: %(events)s.", app=app, events=events)
+        )
+        said.append(("info", done))
     said.extend(
-        ("error", _sentence(f"{app} refused {event}: {reason}"))
-        for event, _, reason in report.failed
+        ("error", _sentence(_("%(app)s refused %(event)s: %(reason)s", app=app, event=e, reason=r)))
+        for e, _url, r in report.failed
     )
     if not said:
-        needed = _names(report.registered) or "none"
-        said.append(("success", f"{app} has what the flows need (events: {needed})."))
+        needed = _names(report.registered) or _("none")
+        said.append(
+            (
+                "success",
+                _("%(app)s has what the flows need (events: %(events)s).", app=app, events=needed),
+            )
+        )
     elif not repaired and (report.created or report.deleted):
-        said.append(("info", "Repair registers what is missing and removes what is not needed."))
+        said.append(("info", _("Repair registers what is missing and removes what is not needed.")))
     return said
 
 
 def _not_saved(refusal: Refusal) -> list[Flash]:
     count = len(refusal.by_input) + len(refusal.general)
     return [
-        ("error", f"Not saved: {count} problem{'s' if count > 1 else ''}, shown with the form.")
+        (
+            "error",
+            ngettext(
+                "Not saved: %(num)s problem, shown with the form.",
+                "Not saved: %(num)s problems, shown with the form.",
+                count,
+            ),
+        )
     ]
 
 
@@ -364,9 +400,15 @@ class ConnectionsController(Controller):
                     return Response(
                         b"", status_code=HTTP_204_NO_CONTENT, headers={"HX-Trigger": trigger}
                     )
-                saved = f"Connection “{view.row.name}” saved."
-                if chosen.testable:
-                    saved += " Test it to check that the app accepts the credentials."
+                saved = (
+                    _(
+                        "Connection “%(name)s” saved. Test it to check that the app accepts the "
+                        "credentials.",
+                        name=view.row.name,
+                    )
+                    if chosen.testable
+                    else _("Connection “%(name)s” saved.", name=view.row.name)
+                )
                 return redirect(f"/connections/{view.row.id}", ("success", saved))
         settings.name = data.get("name", "")
         settings.texts = _typed(settings.fields, data, VALUES)
@@ -472,7 +514,7 @@ class ConnectionsController(Controller):
             else:
                 return redirect(
                     f"/connections/{saved.row.id}",
-                    ("success", f"Connection “{saved.row.name}” saved."),
+                    ("success", _("Connection “%(name)s” saved.", name=saved.row.name)),
                 )
         settings.name = data.get("name", "")
         settings.texts = _typed(settings.fields, data, VALUES)
@@ -500,7 +542,8 @@ class ConnectionsController(Controller):
             await services.connections.delete(view.row.id)
         except Conflict as exc:
             return redirect(f"/connections/{view.row.id}", ("error", _sentence(str(exc))))
-        return redirect("/connections", ("success", f"Connection “{view.row.name}” deleted."))
+        deleted = _("Connection “%(name)s” deleted.", name=view.row.name)
+        return redirect("/connections", ("success", deleted))
 
     @post("/{ref:str}/registrations")
     async def registrations(

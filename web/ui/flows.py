@@ -27,6 +27,8 @@ from maillon.connectors.base import Connector
 from maillon.engine.digests import DigestSpec
 from maillon.engine.errors import Conflict, Invalid
 from maillon.engine.flows import AnyTrigger, AppEventTrigger, FlowValidationError, WebhookTrigger
+from maillon.engine.i18n import gettext as _
+from maillon.engine.i18n import ngettext
 from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.services import Services
 from maillon.engine.services.editor import Sample
@@ -34,7 +36,6 @@ from maillon.engine.services.flows import FlowView
 from maillon.web.ui.drafts import Draft, context_spec, place, step_fields, to_document
 from maillon.web.ui.fields import field_tree
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
-from maillon.web.ui.render import problems as refusals
 
 __all__ = ["FlowsController"]
 
@@ -118,7 +119,7 @@ async def _editor(
     for c in connections:
         by_kind[c.row.app].append(c.row.name)
     triggers = [(f"{c.key}.{t.key}", t, c) for c in connectors.values() for t in c.triggers]
-    current = next((t for key, t, _ in triggers if key == draft.trigger_type), None)
+    current = next((t for key, t, _connector in triggers if key == draft.trigger_type), None)
     trees = [field_tree(sample.body, "event")]
     for i, step in enumerate(draft.steps):
         example = outputs.get(step.key, services.editor.output_example(step.action))
@@ -137,7 +138,7 @@ async def _editor(
         "triggers": triggers,
         "events": current().events() if current else [],
         "trigger_kind": next(
-            (c.connection_kind for k, _, c in triggers if k == draft.trigger_type), ""
+            (c.connection_kind for k, _trigger, c in triggers if k == draft.trigger_type), ""
         ),
         "connections": by_kind,
         "timing": await services.schedules.timing(flow_id),
@@ -174,7 +175,7 @@ def _tested(draft: Draft) -> dict[str, Any]:
 
 def _apply(draft: Draft, op: str) -> None:
     """A structural change asked by an editor button (``add:slack.send_message``, ``up:2``)."""
-    verb, _, arg = op.partition(":")
+    verb, _sep, arg = op.partition(":")
     if verb == "add" and arg:
         draft.add_step(arg)
     elif verb in ("up", "down", "remove") and arg.isdigit():
@@ -241,13 +242,13 @@ class FlowsController(Controller):
                 "flows/new.html",
                 section="flows",
                 triggers=triggers,
-                said=[("error", f"Name: {r}") for r in reasons],
+                said=[("error", _("Name: %(reason)s", reason=r)) for r in reasons],
                 values=data,
             )
         view = await services.flows.save(document)
         suffix = f"?trigger={chosen}" if chosen else ""
         return redirect(
-            f"/flows/{view.row.id}{suffix}", ("success", "Flow created. Add its steps.")
+            f"/flows/{view.row.id}{suffix}", ("success", _("Flow created. Add its steps."))
         )
 
     @post("/import")
@@ -262,18 +263,22 @@ class FlowsController(Controller):
         content = await upload.read(MAX_IMPORT + 1) if upload else b""
         if not content or len(content) > MAX_IMPORT:
             return redirect(
-                "/flows", ("error", f"Choose a YAML file of at most {MAX_IMPORT // 1024} KB.")
+                "/flows",
+                ("error", _("Choose a YAML file of at most %(size)s KB.", size=MAX_IMPORT // 1024)),
             )
         try:
             results = await services.flows.import_yaml(content.decode("utf-8", "replace"))
         except Invalid as exc:
-            return redirect("/flows", ("error", f"The file was not imported: {exc}."))
+            refused = _("The file was not imported: %(reason)s.", reason=exc)
+            return redirect("/flows", ("error", refused))
         said: list[Flash] = []
         for r in results:
             if r.view is not None:
-                said.append(("success", f"Imported “{r.name}”."))
+                said.append(("success", _("Imported “%(name)s”.", name=r.name)))
             else:
-                said.append(("error", f"“{r.name}” was not imported: {'; '.join(r.problems)}."))
+                reasons = "; ".join(r.problems)
+                refused = _("“%(name)s” was not imported: %(why)s.", name=r.name, why=reasons)
+                said.append(("error", refused))
         return redirect("/flows", *said[:5])
 
     @get("/{flow_id:str}")
@@ -314,7 +319,7 @@ class FlowsController(Controller):
         """One input rendered against the sample, as it is typed."""
         data = await form(request)
         draft = Draft.read(data)
-        index_text, _, name = field.removeprefix("steps-").partition("-input-")
+        index_text, _sep, name = field.removeprefix("steps-").partition("-input-")
         if not index_text.isdigit() or int(index_text) >= len(draft.steps):
             return render(request, "flows/_preview.html", preview=None, field=field)
         index = int(index_text)
@@ -348,7 +353,7 @@ class FlowsController(Controller):
                 request,
                 "flows/_test.html",
                 trial=None,
-                problems=reasons or ["fix the step's inputs first"],
+                problems=reasons or [_("fix the step's inputs first")],
                 index=index,
             )
         sample = await _sample(services, draft, flow_id)
@@ -385,7 +390,7 @@ class FlowsController(Controller):
                 for step in fresh.steps:
                     step.tested = tested.get(step.key, "")
                 context = await _editor(services, saved, fresh)
-                said: list[Flash] = [("success", "Saved.")]
+                said: list[Flash] = [("success", _("Saved."))]
                 if request.htmx:
                     return render(request, EDITOR, said=said, oob_messages=True, **context)
                 return redirect(f"/flows/{flow_id}", *said)
@@ -394,7 +399,11 @@ class FlowsController(Controller):
         refused: list[Flash] = [
             (
                 "error",
-                f"Not saved: {count} problem{'s' if count > 1 else ''}, shown next to the inputs.",
+                ngettext(
+                    "Not saved: %(num)s problem, shown next to the inputs.",
+                    "Not saved: %(num)s problems, shown next to the inputs.",
+                    count,
+                ),
             )
         ]
         return render(
@@ -427,8 +436,15 @@ class FlowsController(Controller):
         except FlowValidationError as exc:
             reason = exc.problems[0].split(": ", 1)[-1]
             return redirect(f"/flows/{flow_id}", ("error", reason[:1].upper() + reason[1:] + "."))
-        state = "on" if on else "off (its events are kept, held, until it is on again)"
-        said: Flash = ("success", f"“{view.row.name}” is {state}.")
+        said: Flash = (
+            "success",
+            _("“%(name)s” is on.", name=view.row.name)
+            if on
+            else _(
+                "“%(name)s” is off (its events are kept, held, until it is on again).",
+                name=view.row.name,
+            ),
+        )
         data = await form(request)
         if request.htmx and request.htmx.target == "flow-rows":
             search = data.get("q", "")[:200]
@@ -453,7 +469,11 @@ class FlowsController(Controller):
         view = await services.flows.get(flow_id)
         await services.flows.delete(flow_id)
         return redirect(
-            "/flows", ("success", f"“{view.row.name}” is deleted; its runs stay in the history.")
+            "/flows",
+            (
+                "success",
+                _("“%(name)s” is deleted; its runs stay in the history.", name=view.row.name),
+            ),
         )
 
     @get("/{flow_id:str}/export")
@@ -501,9 +521,12 @@ class FlowsController(Controller):
             )
         sub = view.subscription
         if sub is not None and sub.error:
-            return redirect(f"/flows/{flow_id}", ("error", f"The app refused again: {sub.error}"))
+            return redirect(
+                f"/flows/{flow_id}",
+                ("error", _("The app refused again: %(error)s", error=sub.error)),
+            )
         return redirect(
-            f"/flows/{flow_id}", ("success", "The app now posts this event to Maillon.")
+            f"/flows/{flow_id}", ("success", _("The app now posts this event to Maillon."))
         )
 
     @post("/{flow_id:str}/digest/release")
@@ -513,13 +536,22 @@ class FlowsController(Controller):
         """Release the flow's digest now: its steps run once, on the items collected."""
         try:
             released = await services.schedules.release(flow_id)
-        except Conflict as exc:
-            return redirect(f"/flows/{flow_id}", *refusals(exc))
-        items = f"{released.count} item{'s' if released.count != 1 else ''}"
-        held = " (held: the flow is off)" if released.held else ""
-        return redirect(
-            f"/flows/{flow_id}", ("success", f"Digest released: {items}, one run queued{held}.")
-        )
+        except Conflict:
+            empty = _("Nothing to release: no event waits in the digest.")
+            return redirect(f"/flows/{flow_id}", ("error", empty))
+        if released.held:
+            said = ngettext(
+                "Digest released: %(num)s item, one run held (the flow is off).",
+                "Digest released: %(num)s items, one run held (the flow is off).",
+                released.count,
+            )
+        else:
+            said = ngettext(
+                "Digest released: %(num)s item, one run queued.",
+                "Digest released: %(num)s items, one run queued.",
+                released.count,
+            )
+        return redirect(f"/flows/{flow_id}", ("success", said))
 
     @post("/{flow_id:str}/release")
     async def release(
@@ -529,4 +561,7 @@ class FlowsController(Controller):
         flow's page, or a held run's)."""
         back = safe_path((await form(request)).get("next"), f"/flows/{flow_id}")
         count = await services.runs.release_held(flow_id)
-        return redirect(back, ("success", f"{count} held run{'s' if count != 1 else ''} queued."))
+        return redirect(
+            back,
+            ("success", ngettext("%(num)s held run queued.", "%(num)s held runs queued.", count)),
+        )

@@ -1,4 +1,4 @@
-"""How values are shown on pages: durations, ages, JSON, the first line of an error.
+"""How values are shown on pages: durations, ages, JSON, the first line of an error, statuses.
 
 Registered as Jinja filters (see :mod:`maillon.web.ui.assets`). Large JSON is cut to a size a
 browser shows without freezing; the page offers the whole of it as a download instead.
@@ -11,6 +11,9 @@ import json
 import time
 from typing import Any
 
+from maillon.engine.i18n import N_, format_number
+from maillon.engine.i18n import gettext as _
+
 __all__ = [
     "JSON_SHOWN",
     "ago",
@@ -20,6 +23,7 @@ __all__ = [
     "number",
     "parsed_json",
     "pretty_json",
+    "status_label",
 ]
 
 #: The most characters of one JSON document a page shows (events may be up to 1 MiB).
@@ -27,50 +31,62 @@ JSON_SHOWN = 64_000
 
 #: What the connectors' error details mean, in words; other keys are shown as they are.
 _DETAIL_LABELS = {
-    "status": "Answer status",
-    "code": "Error code",
-    "error": "Error code",
-    "url": "URL",
-    "body": "Answer received",
-    "retry_after": "Retry after (seconds)",
-    "truncated": "Answer cut",
-    "missing": "Missing setting",
+    "status": N_("Answer status"),
+    "code": N_("Error code"),
+    "error": N_("Error code"),
+    "url": N_("URL"),
+    "body": N_("Answer received"),
+    "retry_after": N_("Retry after (seconds)"),
+    "truncated": N_("Answer cut"),
+    "missing": N_("Missing setting"),
+}
+
+#: A run's or a step's status in words (``not_run``: a step the run has not reached).
+_STATUS_LABELS = {
+    "queued": N_("Queued"),
+    "running": N_("Running"),
+    "succeeded": N_("Succeeded"),
+    "failed": N_("Failed"),
+    "held": N_("Held"),
+    "retrying": N_("Retrying"),
+    "not_run": N_("Not run"),
 }
 
 
 def duration(seconds: float | None) -> str:
-    """``"850 ms"``, ``"4.2 s"``, ``"3 min 5 s"``, ``"2 h 10 min"``; ``"—"`` when unknown."""
+    """``"850 ms"``, ``"4.2 s"`` (``"4,2 s"`` in French), ``"3 min 5 s"``, ``"2 h 10 min"``;
+    ``"—"`` when unknown."""
     if seconds is None or seconds < 0:
         return "—"
     if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
+        return _("%(ms)s ms", ms=format_number(round(seconds * 1000)))
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return _("%(s)s s", s=format_number(seconds, places=1))
     whole = round(seconds)
     if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
+        return _("%(min)s min %(s)s s", min=whole // 60, s=whole % 60)
     if whole < 86_400:
-        return f"{whole // 3600} h {whole % 3600 // 60} min"
-    return f"{whole // 86_400} d {whole % 86_400 // 3600} h"
+        return _("%(h)s h %(min)s min", h=whole // 3600, min=whole % 3600 // 60)
+    return _("%(d)s d %(h)s h", d=whole // 86_400, h=whole % 86_400 // 3600)
 
 
 def ago(timestamp: float | None, now: float | None = None) -> str:
     """How long ago ``timestamp`` was: ``"just now"``, ``"3 min ago"``, ``"2 h ago"``."""
     if timestamp is None:
-        return "never"
+        return _("never")
     elapsed = (time.time() if now is None else now) - timestamp
     if elapsed < 60:
-        return "just now"
+        return _("just now")
     if elapsed < 3600:
-        return f"{int(elapsed // 60)} min ago"
+        return _("%(min)s min ago", min=int(elapsed // 60))
     if elapsed < 86_400:
-        return f"{int(elapsed // 3600)} h ago"
-    return f"{int(elapsed // 86_400)} d ago"
+        return _("%(h)s h ago", h=int(elapsed // 3600))
+    return _("%(d)s d ago", d=int(elapsed // 86_400))
 
 
 def number(value: int) -> str:
-    """A count with thousands separated: ``"12,345"``."""
-    return f"{value:,}"
+    """A count with thousands separated as the reader writes them: ``"12,345"``, ``"12 345"``."""
+    return format_number(value)
 
 
 def first_line(text: str | None, limit: int = 200) -> str:
@@ -108,4 +124,11 @@ def parsed_json(text: str | None) -> Any:
 
 def detail_label(key: str) -> str:
     """A connector's detail key in words (``status`` → "Answer status")."""
-    return _DETAIL_LABELS.get(key, key.replace("_", " ").capitalize())
+    label = _DETAIL_LABELS.get(key)
+    return _(label) if label else key.replace("_", " ").capitalize()
+
+
+def status_label(value: str) -> str:
+    """A run's or a step's status in words (``failed`` → "Failed")."""
+    label = _STATUS_LABELS.get(value)
+    return _(label) if label else value.capitalize()

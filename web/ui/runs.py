@@ -25,6 +25,8 @@ from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
 from maillon.engine.errors import Conflict
+from maillon.engine.i18n import N_, to_epoch
+from maillon.engine.i18n import gettext as _
 from maillon.engine.models import RunStatus
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
 
@@ -32,15 +34,16 @@ __all__ = ["PAGE_SIZE", "RunFilters", "RunsController", "event_body"]
 
 PAGE_SIZE = 50
 
-#: The time filter's choices: value, words, and how far back (``None``: no limit).
+#: The time filter's choices: value, words (translated where shown), and how far back
+#: (``None``: no limit).
 PERIODS: list[tuple[str, str, float | None]] = [
-    ("", "Any time", None),
-    ("1h", "Last hour", 3600),
-    ("24h", "Last 24 hours", 86_400),
-    ("7d", "Last 7 days", 7 * 86_400),
-    ("range", "Between the dates below", None),
+    ("", N_("Any time"), None),
+    ("1h", N_("Last hour"), 3600),
+    ("24h", N_("Last 24 hours"), 86_400),
+    ("7d", N_("Last 7 days"), 7 * 86_400),
+    ("range", N_("Between the dates below"), None),
 ]
-_SPANS = {value: span for value, _, span in PERIODS}
+_SPANS = {value: span for value, _label, span in PERIODS}
 #: What ``<input type="datetime-local">`` sends (seconds are optional).
 _LOCAL_TIME = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 
@@ -62,7 +65,12 @@ class RunFilters:
         said: list[Flash] = []
         status = query.get("status", "")
         if status and status not in set(RunStatus):
-            said.append(("error", f"There is no status “{status[:40]}”: showing every status."))
+            said.append(
+                (
+                    "error",
+                    _("There is no status “%(status)s”: showing every status.", status=status[:40]),
+                )
+            )
             status = ""
         period = query.get("period", "")
         if period not in _SPANS:
@@ -75,17 +83,23 @@ class RunFilters:
             end=query.get("to", "")[:19],
             before=query.get("before", "")[:36],
         )
-        for label, text in (("From", filters.start), ("To", filters.end)):
-            if filters.period == "range" and text and _utc(text) is None:
+        for label, text in ((_("From"), filters.start), (_("To"), filters.end)):
+            if filters.period == "range" and text and _epoch(text) is None:
                 said.append(
-                    ("error", f"{label}: enter a date and time such as 2026-11-29T14:00 (UTC).")
+                    (
+                        "error",
+                        _(
+                            "%(field)s: enter a date and time such as 2026-11-29T14:00.",
+                            field=label,
+                        ),
+                    )
                 )
         return filters, said
 
     def window(self, now: float) -> tuple[float | None, float | None]:
         """``(since, until)`` in epoch seconds, either ``None`` when open."""
         if self.period == "range":
-            return _utc(self.start), _utc(self.end)
+            return _epoch(self.start), _epoch(self.end)
         span = _SPANS.get(self.period)
         return (now - span if span else None), None
 
@@ -114,14 +128,15 @@ class RunFilters:
         return f"/runs?{query}" if query else "/runs"
 
 
-def _utc(text: str) -> float | None:
-    """A ``datetime-local`` value read as UTC (the times the pages show), or ``None``."""
+def _epoch(text: str) -> float | None:
+    """A ``datetime-local`` value read in the reader's time zone (that of the times the pages
+    show), or ``None``."""
     for shape in _LOCAL_TIME:
         try:
-            parsed = dt.datetime.strptime(text, shape).replace(tzinfo=dt.UTC)
+            parsed = dt.datetime.strptime(text, shape)
         except ValueError:
             continue
-        return parsed.timestamp()
+        return to_epoch(parsed)
     return None
 
 
@@ -179,17 +194,20 @@ class RunsController(Controller):
         try:
             await services.runs.replay(run_id)
         except Conflict as exc:
-            return redirect(back, ("error", f"Not replayed: {exc}."))
+            return redirect(back, ("error", _("Not replayed: %(reason)s.", reason=exc)))
         return redirect(
             back,
-            ("success", "Replay queued: the run resumes from its first step that did not succeed."),
+            (
+                "success",
+                _("Replay queued: the run resumes from its first step that did not succeed."),
+            ),
         )
 
 
 @get("/events/{event_id:str}/body.json")
 async def event_body(services: ServicesDep, event_id: FromPath[str]) -> Response[str]:
     """A delivery's body as it was stored, as a file to download."""
-    event, _ = await services.runs.get_event(event_id)
+    event, _body = await services.runs.get_event(event_id)
     return Response(
         event.body,
         media_type="application/json",

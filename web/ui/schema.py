@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from maillon.engine.i18n import gettext as _
+
 __all__ = ["FormField", "as_text", "form_fields", "read_form"]
 
 Kind = Literal["text", "textarea", "select", "secret", "json"]
@@ -124,7 +126,7 @@ def read_form(
             try:
                 values[f.name] = json.loads(raw)
             except ValueError as exc:
-                problems[f.name] = f"not valid JSON: {exc}"
+                problems[f.name] = _("not valid JSON: %(reason)s", reason=exc)
         elif f.kind == "select" and f.options and set(f.options) <= {"", "true", "false"}:
             values[f.name] = raw == "true"
         else:

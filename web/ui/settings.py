@@ -1,4 +1,5 @@
-"""``/settings``: one's password and API tokens; for the owner, the users too.
+"""``/settings``: one's language, time zone, password and API tokens; for the owner, the users
+too.
 
 A new API token and a new member's password link are secrets shown once: the page that
 creates them shows them in its answer (never in a redirect's flash cookie, never stored).
@@ -18,6 +19,8 @@ from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
 from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.i18n import LOCALES, current_locale, time_zones, use_locale
+from maillon.engine.i18n import gettext as _
 from maillon.engine.services.accounts import Accounts, PasswordLink, User
 from maillon.engine.services.tokens import Tokens
 from maillon.engine.settings import Settings
@@ -44,6 +47,8 @@ TOKENS = "settings/_tokens.html"
 async def _sections(user: User, accounts: Accounts, tokens: Tokens) -> dict[str, Any]:
     return {
         "section": "settings",
+        "languages": LOCALES,
+        "time_zones": time_zones(),
         "tokens": await tokens.list(user),
         "users": await accounts.list_users(user) if user.is_owner else [],
     }
@@ -65,6 +70,25 @@ class SettingsController(Controller):
         """Account, API tokens, and (for the owner) users."""
         return render(request, PAGE, **await _sections(request.user, accounts, tokens))
 
+    @post("/preferences")
+    async def set_preferences(
+        self, request: HTMXRequest, accounts: AccountsDep, tokens: TokensDep
+    ) -> Response[bytes]:
+        """Choose the language and time zone of one's pages (empty: the browser's, the
+        install's)."""
+        data = await form(request)
+        try:
+            user = await accounts.set_preferences(
+                request.user, data.get("locale", ""), data.get("time_zone", "")
+            )
+        except Invalid as exc:
+            sections = await _sections(request.user, accounts, tokens)
+            return render(request, PAGE, said=problems(exc), **sections)
+        # The next page speaks the new language: say it there, in that language.
+        with use_locale(user.locale or current_locale(), user.time_zone):
+            saved = _("Your language and time zone are saved.")
+        return redirect("/settings", ("success", saved))
+
     @post("/password")
     async def change_password(
         self, request: HTMXRequest, accounts: AccountsDep, tokens: TokensDep
@@ -81,7 +105,7 @@ class SettingsController(Controller):
         except Invalid as exc:
             sections = await _sections(request.user, accounts, tokens)
             return render(request, PAGE, said=problems(exc), **sections)
-        return redirect("/settings", ("success", "Your password is changed."))
+        return redirect("/settings", ("success", _("Your password is changed.")))
 
     @post("/tokens")
     async def create_token(
@@ -93,7 +117,8 @@ class SettingsController(Controller):
         new_token = None
         try:
             info, new_token = await tokens.create(data.get("name", ""), request.user)
-            said.append(("success", f"Token “{info.name}” created. Copy it now: it is shown once."))
+            created = _("Token “%(name)s” created. Copy it now: it is shown once.", name=info.name)
+            said.append(("success", created))
         except Invalid as exc:
             said = problems(exc)
         if request.htmx:
@@ -112,7 +137,7 @@ class SettingsController(Controller):
     ) -> Response[bytes]:
         """Revoke a token: htmx swaps the list in place; a plain form post redirects."""
         await tokens.revoke(token_id, request.user)
-        said: Flash = ("success", "Token revoked: programs using it are refused from now on.")
+        said: Flash = ("success", _("Token revoked: programs using it are refused from now on."))
         if request.htmx:
             listed = await tokens.list(request.user)
             return render(request, TOKENS, said=[said], tokens=listed)
@@ -156,8 +181,12 @@ class SettingsController(Controller):
     ) -> Response[bytes]:
         said: Flash = (
             "success",
-            f"Give {link.user.name} the link below: it lets them choose a password, once, "
-            f"until {when(link.expires_at)}.",
+            _(
+                "Give %(name)s the link below: it lets them choose a password, once, until "
+                "%(until)s.",
+                name=link.user.name,
+                until=when(link.expires_at),
+            ),
         )
         sections = await _sections(request.user, accounts, tokens)
         return render(request, PAGE, said=[said], new_link=_link_url(settings, link), **sections)
@@ -168,4 +197,5 @@ class SettingsController(Controller):
     ) -> Response[bytes]:
         """Remove a member; their sessions and tokens end at once."""
         await accounts.remove_user(request.user, user_id)
-        return redirect("/settings", ("success", "User removed; their sessions and tokens ended."))
+        removed = _("User removed; their sessions and tokens ended.")
+        return redirect("/settings", ("success", removed))

@@ -1,7 +1,7 @@
 """digest_items: events collected into their flow's digest, waiting for a release
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0014
 Create Date: 2026-11-29 22:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0008"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

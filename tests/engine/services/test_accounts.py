@@ -286,3 +286,25 @@ async def test_wrong_current_passwords_count_as_failed_sign_ins(accounts_kit: Ac
             await accounts_kit.accounts.change_password(owner, "wrong password!", "new password 12")
     with pytest.raises(RateLimited):
         await accounts_kit.accounts.change_password(owner, PASSWORD, "new password 12")
+
+
+async def test_each_person_chooses_their_language_and_time_zone(
+    accounts_kit: AccountsKit,
+) -> None:
+    accounts = accounts_kit.accounts
+    signed_in = await accounts.set_up(*OWNER)
+    assert (signed_in.user.locale, signed_in.user.time_zone) == (None, None)
+
+    chosen = await accounts.set_preferences(signed_in.user, "fr", "Europe/Paris")
+    assert (chosen.locale, chosen.time_zone) == ("fr", "Europe/Paris")
+    # Every page after it reads them from the session's user.
+    assert await accounts.session_user(signed_in.token) == chosen
+
+    with pytest.raises(Invalid) as refused:
+        await accounts.set_preferences(chosen, "de", "Mars/Olympus")
+    assert refused.value.problems == [
+        "choose a language Maillon speaks: en, fr",
+        "choose a time zone such as Europe/Paris",
+    ]
+    back = await accounts.set_preferences(chosen, "", "")  # the browser's, the install's
+    assert (back.locale, back.time_zone) == (None, None)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from jinja2 import Environment, FileSystemLoader
-
 from maillon.connectors.google.sheets import AppendRow
 from maillon.connectors.slack import SlackConnection
 from maillon.connectors.slack.send_message import SendMessage
 from maillon.connectors.smtp.connection import SmtpConnection
-from maillon.web.ui.assets import TEMPLATES_DIR
+from maillon.web.ui.assets import templates
 from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
 
 
@@ -63,7 +61,7 @@ def test_values_are_read_back_from_the_form() -> None:
 
 
 def test_a_secret_is_never_sent_back_to_the_browser() -> None:
-    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    env = templates().to_engine().engine
     macro = env.from_string(
         '{% from "_macros.html" import schema_field %}{{ schema_field(f, value=v, is_set=True) }}'
     )
@@ -75,7 +73,7 @@ def test_a_secret_is_never_sent_back_to_the_browser() -> None:
 
 
 def test_a_select_shows_its_default_as_its_option_reads() -> None:
-    env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True)
+    env = templates().to_engine().engine
     macro = env.from_string(
         '{% from "_macros.html" import schema_field %}{{ schema_field(f, value=v) }}'
     )

@@ -1,0 +1,215 @@
+"""A fleet of worker processes on PostgreSQL, one killed with SIGKILL in the middle of the work.
+
+Four ``maillon worker`` processes share a queue of 2,000 runs; each run posts twice to a local
+sink (step ``a`` then step ``b``). One worker is killed while it holds runs. Afterwards every run
+has succeeded; a step that had recorded success before the kill was never sent again; the only
+requests the sink saw twice belong to runs the killed worker held; and those runs were taken
+over within the lease. The test prints how long the takeover took and how many steps were sent
+twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from maillon.engine.flows import FlowDocument
+from maillon.engine.runtime import Runtime
+from maillon.engine.settings import Settings
+from tests.support.server import maillon_command
+from tests.support.wait import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNS = 2000
+WORKERS = 4
+META = {"method": "POST", "headers": {}}
+#: The default lease: the takeover time printed is the one a default install gets.
+LEASE = 10.0
+#: Each run's id and its event's body.
+BODIES = "SELECT runs.id, events.body FROM runs JOIN events ON events.id = runs.event_id"
+
+pytestmark = pytest.mark.postgres
+
+
+class Sink:
+    """An HTTP server that counts the requests of each (path, id) and answers after 20 ms, so
+    that each worker holds runs in flight when it is killed."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[tuple[str, str]] = Counter()
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                time.sleep(0.02)
+                with sink.lock:
+                    sink.seen[(self.path, body["id"])] += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return sum(1 for (p, _) in self.seen if p == path)
+
+    def twice(self, path: str) -> set[str]:
+        with self.lock:
+            return {i for (p, i), n in self.seen.items() if p == path and n > 1}
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    s = Sink()
+    thread = threading.Thread(target=s.server.serve_forever, daemon=True)
+    thread.start()
+    yield s
+    s.server.shutdown()
+    s.server.server_close()
+
+
+def _flow(sink_url: str) -> FlowDocument:
+    def step(key: str) -> dict[str, object]:
+        url = f"{sink_url}/{key}"
+        return {
+            "key": key,
+            "action": "http.send_request",
+            "input": {"method": "POST", "url": url, "json_body": {"id": "{{ event.id }}"}},
+        }
+
+    return FlowDocument.model_validate({"name": "fleet crash", "steps": [step("a"), step("b")]})
+
+
+def test_a_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight(
+    tmp_path: Path, database_url: str, sink: Sink
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("a fleet of worker processes shares a queue on PostgreSQL only")
+    settings = Settings(data_dir=tmp_path, database_url=database_url, secret_key="fleet", workers=0)
+    runtime = Runtime(settings)
+    runtime.open()
+    try:
+        token = asyncio.run(runtime.services.flows.save(_flow(sink.url))).row.hook_token
+
+        async def queue_all() -> None:
+            for start in range(0, RUNS, 200):
+                await asyncio.gather(
+                    *(
+                        runtime.services.hooks.webhook(
+                            token, {"id": f"e{i}"}, json.dumps({"id": f"e{i}"}), META
+                        )
+                        for i in range(start, start + 200)
+                    )
+                )
+
+        asyncio.run(queue_all())
+    finally:
+        runtime.close()
+
+    env = {
+        **os.environ,
+        "MAILLON_DATA_DIR": str(tmp_path),
+        "MAILLON_DATABASE_URL": database_url,
+        "MAILLON_SECRET_KEY": "fleet",
+        "MAILLON_LOG_LEVEL": "WARNING",
+        "MAILLON_WORKER_CONCURRENCY": "16",
+        "MAILLON_LEASE_SECONDS": str(LEASE),
+    }
+    workers = [
+        subprocess.Popen(
+            maillon_command("worker"),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(WORKERS)
+    ]
+    engine = create_engine(database_url)
+    try:
+        wait_for(lambda: sink.count("/a") >= RUNS // 4, 120, what="a quarter of the runs")
+        victim = workers[0]
+        with engine.connect() as conn:
+            held = {
+                r[0]: r[1]
+                for r in conn.execute(
+                    text(f"{BODIES} WHERE runs.status = 'running' AND lease_owner LIKE :owner"),
+                    {"owner": f"%:{victim.pid}:%"},
+                )
+            }
+        victim.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        victim.wait(10)
+        assert held, "the killed worker held no run: nothing was tested"
+        with engine.connect() as conn:
+            # What the ledger says had succeeded when the worker died (it can only be less now:
+            # a dead process records nothing).
+            done_before = {
+                (r[0], r[1])
+                for r in conn.execute(
+                    text("SELECT run_id, step_key FROM steps WHERE status = 'succeeded'")
+                )
+            }
+
+        def finished(ids: set[str] | None = None) -> bool:
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT id, status FROM runs")).all()
+            statuses = {i: s for i, s in rows if ids is None or i in ids}
+            return all(s == "succeeded" for s in statuses.values())
+
+        wait_for(lambda: finished(set(held)), 60, what="the held runs")
+        takeover = time.monotonic() - killed_at
+        wait_for(finished, 120, what="every run")
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(15)
+            except subprocess.TimeoutExpired:
+                w.kill()
+
+    with engine.connect() as conn:
+        runs: dict[str, str] = dict(conn.execute(text("SELECT id, status FROM runs")).all())
+        event_of: dict[str, str] = dict(conn.execute(text(BODIES)).all())
+    engine.dispose()
+    assert len(runs) == RUNS
+    assert set(runs.values()) == {"succeeded"}
+    ids_of_held = {json.loads(body)["id"] for body in held.values()}
+    twice = {path: sink.twice(path) for path in ("/a", "/b")}
+    # Only the killed worker's runs may have a step sent twice...
+    assert twice["/a"] <= ids_of_held and twice["/b"] <= ids_of_held, twice
+    # ... and never a step the ledger had recorded as succeeded.
+    for run_id, step in done_before:
+        event_id = json.loads(event_of[run_id])["id"]
+        assert event_id not in twice[f"/{step}"], (run_id, step)
+    assert sink.count("/a") == sink.count("/b") == RUNS
+    print(
+        f"\nfleet crash: {WORKERS} workers, {RUNS} runs; the killed worker held {len(held)} runs; "
+        f"taken over and finished {takeover:.1f} s after the kill (lease {LEASE:.0f} s); "
+        f"steps sent twice: {len(twice['/a']) + len(twice['/b'])}"
+    )
+    assert takeover < LEASE + 10

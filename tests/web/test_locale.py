@@ -1,0 +1,141 @@
+"""The language of each page: the account's, else the browser's, else the install's default.
+
+Over real HTTP, on SQLite and PostgreSQL; the browser tests (tests/web/ui/test_french.py) drive
+the main path in French.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from maillon.engine.i18n import format_when, use_locale
+from maillon.engine.services.accounts import User
+from maillon.engine.settings import Settings
+from maillon.web.app import create_app
+from maillon.web.auth import request_locale
+from tests.support.server import LiveServer
+from tests.support.web import UIServer, csrf_field, sign_in_client
+
+FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
+
+
+def _user(locale: str | None) -> User:
+    return User(
+        id="u",
+        email="ada@example.com",
+        name="Ada",
+        role="owner",
+        locale=locale,
+        time_zone=None,
+        created_at=0.0,
+        last_sign_in_at=None,
+        has_password=True,
+    )
+
+
+def test_the_account_language_comes_first_then_the_browser_then_the_install() -> None:
+    assert request_locale(_user("fr"), "en-US,en", "en") == "fr"
+    assert request_locale(_user(None), "fr-CH, en;q=0.5", "en") == "fr"
+    assert request_locale(_user("xx"), "de", "fr") == "fr"  # unknown everywhere: the default
+    assert request_locale(None, None, "en") == "en"
+
+
+def test_pages_speak_the_browser_language(ui_server: UIServer) -> None:
+    with httpx.Client(base_url=ui_server.url, timeout=10) as client:
+        french = client.get("/setup", headers=FRENCH)
+        assert '<html lang="fr">' in french.text
+        assert "<h1>Installer Maillon</h1>" in french.text
+        assert "Créer le compte propriétaire" in french.text
+
+        english = client.get("/setup", headers={"Accept-Language": "en-GB"})
+        assert '<html lang="en">' in english.text
+        assert "<h1>Set up Maillon</h1>" in english.text
+
+
+def test_messages_and_error_pages_are_translated_too(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    with sign_in_client(ui_server.url) as client:
+        client.headers.update(FRENCH)
+        page = client.get("/settings")
+        assert "Jetons d’API" in page.text
+        created = client.post(
+            "/settings/tokens", data={"name": "déploiement", "_csrf_token": csrf_field(page.text)}
+        )
+        # French typography: a no-break space before the colon, inside the quotes.
+        assert "Jeton «\u00a0déploiement\u00a0» créé. Copiez-le maintenant\u00a0:" in created.text
+
+        # Litestar's CSRF refusal, shown as the UI's error page.
+        refused = client.post("/settings/tokens", data={"name": "x"})
+        assert refused.status_code == 403
+        assert "ce formulaire a expiré" in refused.text.lower()
+
+        missing = client.get("/runs/no-such-run")
+        assert missing.status_code == 404
+        assert "Page introuvable" in missing.text
+
+        out = client.post("/sign-out", data={"_csrf_token": csrf_field(page.text)})
+        assert out.status_code == 303
+        assert "Vous êtes déconnecté." in client.get(out.headers["location"]).text
+
+
+def test_each_person_chooses_their_language_and_time_zone(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    _flow_id, token = ui_server.http_flow("Paused", "http://127.0.0.1:9/", enabled=False)
+    [run_id] = ui_server.deliver(token)
+    with sign_in_client(ui_server.url) as client:
+        client.headers.update({"Accept-Language": "en-US"})
+        page = client.get("/settings")
+        saved = client.post(
+            "/settings/preferences",
+            data={
+                "locale": "fr",
+                "time_zone": "Europe/Paris",
+                "_csrf_token": csrf_field(page.text),
+            },
+        )
+        assert saved.status_code == 303
+        # The account's language wins over the browser's, from the very next page on.
+        settings = client.get("/settings")
+        assert "Votre langue et votre fuseau horaire sont enregistrés." in settings.text
+        assert '<option value="fr" lang="fr" selected>Français</option>' in settings.text
+        assert '<option value="Europe/Paris" selected>Europe/Paris</option>' in settings.text
+        # Times in the chosen zone, written the French way.
+        run = client.get(f"/runs/{run_id}")
+        created = ui_server.call(ui_server.runtime.services.runs.get_run(run_id))[0].created_at
+        with use_locale("fr", "Europe/Paris"):
+            assert format_when(created, full=True, seconds=True) in run.text
+        assert "Retenue" in run.text
+        assert "Du (Europe/Paris)" in client.get("/runs").text
+
+        refused = client.post(
+            "/settings/preferences",
+            data={"locale": "de", "time_zone": "", "_csrf_token": csrf_field(page.text)},
+        )
+        assert "Choisissez une langue que Maillon parle\u00a0: en, fr." in refused.text
+
+
+def test_the_install_default_serves_browsers_that_ask_for_nothing_spoken(
+    make_settings: Callable[..., Settings],
+) -> None:
+    app = create_app(make_settings(default_locale="fr"), workers=False)
+    with LiveServer(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+        assert "<h1>Installer Maillon</h1>" in client.get("/setup").text
+        asked = client.get("/setup", headers={"Accept-Language": "de, en;q=0.5"})
+        assert "<h1>Set up Maillon</h1>" in asked.text
+
+
+def test_the_engine_reasons_shown_on_a_page_are_translated(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    with httpx.Client(base_url=ui_server.url, timeout=10, headers=FRENCH) as client:
+        page = client.get("/sign-in")
+        refused = client.post(
+            "/sign-in",
+            data={
+                "email": "nobody@example.com",
+                "password": "x",
+                "_csrf_token": csrf_field(page.text),
+            },
+        )
+        assert "Adresse e-mail ou mot de passe incorrect." in refused.text
