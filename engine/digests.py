@@ -8,10 +8,10 @@ queues one run of the flow for it: the steps then see the whole list as ``event.
 the order the events arrived.
 
 A release happens on the digest's schedule, when ``count`` items wait, or by hand. It is one
-transaction that marks the items it takes with the new event's id: an item is taken by one
-release only (on PostgreSQL a second release waits for the first's row locks, then finds those
-items taken), and an item collected while a release runs waits for the next one. A scheduled
-release stores its event under the tick's key, as a schedule trigger's tick is stored
+transaction that deletes the items it takes and stores them in the new event: an item is taken
+by one release only (on PostgreSQL a second release waits for the first's row locks, then finds
+those items gone), and an item collected while a release runs waits for the next one. A
+scheduled release stores its event under the tick's key, as a schedule trigger's tick is stored
 (``events``' unique dedup key): two schedulers releasing the same tick release it once.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select
 
 from maillon.engine.db import integrity_errors
 from maillon.engine.ids import new_id
@@ -40,6 +40,7 @@ from maillon.engine.models import (
 from maillon.engine.queue import RecordStep, StepRecord
 from maillon.engine.schedules import Schedule, tick_key
 from maillon.engine.templating import TemplateRenderError, compile_check, render_value
+from maillon.engine.ticks import record_ticks
 from maillon.engine.writer import Op
 
 __all__ = [
@@ -189,7 +190,7 @@ def digest_dedup_scope(flow_id: str) -> str:
 
 def pending_items(conn: Connection, flow_id: str) -> int:
     """How many items of the flow's digest wait for a release."""
-    q = select(func.count()).where(_items.c.flow_id == flow_id, _items.c.release_id.is_(None))
+    q = select(func.count()).where(_items.c.flow_id == flow_id)
     return int(conn.execute(q).scalar_one())
 
 
@@ -200,8 +201,12 @@ def _release(
     flow = conn.execute(select(_flows.c.enabled).where(_flows.c.id == flow_id)).first()
     if flow is None:
         return Released()
-    dedup = (digest_dedup_scope(flow_id), tick_key(tick)) if tick is not None else None
-    if dedup is not None:
+    dedup = None
+    if tick is not None:
+        dedup = (digest_dedup_scope(flow_id), tick_key(tick))
+        # The tick was fired, whatever it finds to release: a scheduler starting later does
+        # not fire it again (see maillon.engine.ticks).
+        record_ticks(conn, {dedup[0]: tick})
         seen = conn.execute(
             select(_events.c.id).where(
                 _events.c.dedup_scope == dedup[0], _events.c.dedup_key == dedup[1]
@@ -209,20 +214,18 @@ def _release(
         ).first()
         if seen is not None:
             return Released(event_id=seen.id, duplicate=True)
-    event_id = new_id()
     waiting = (
         select(_items.c.id)
-        .where(_items.c.flow_id == flow_id, _items.c.release_id.is_(None))
+        .where(_items.c.flow_id == flow_id)
         .order_by(_items.c.run_id)  # runs' ids are in the order their events arrived
         .limit(MAX_ITEMS)
     )
     if conn.dialect.name == "postgresql":
-        # A concurrent release waits for these rows, then sees them taken.
+        # A concurrent release waits for these rows, then finds them gone.
         waiting = waiting.with_for_update()
     taken = conn.execute(
-        update(_items)
+        delete(_items)
         .where(_items.c.id.in_(waiting.scalar_subquery()))
-        .values(release_id=event_id)
         .returning(_items.c.run_id, _items.c.item)
     ).all()
     if not taken:
@@ -236,6 +239,7 @@ def _release(
         "items": items,
     }
     scope, key = dedup or (None, None)
+    event_id = new_id()
     conn.execute(
         insert(_events).values(
             id=event_id,

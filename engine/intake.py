@@ -30,6 +30,7 @@ from maillon.engine.ids import new_id
 from maillon.engine.models import RunStatus
 from maillon.engine.schedules import ScheduleTrigger, tick_key
 from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.ticks import record_ticks
 from maillon.engine.writer import Op
 
 __all__ = [
@@ -272,10 +273,22 @@ class Tick(_Intake):
     """One tick of a flow's ``schedule`` trigger; ``token`` is the flow's id.
 
     Stored under (flow, :func:`~maillon.engine.schedules.tick_key`), for ever: the same tick
-    fired again, by this scheduler or another, is a duplicate and runs nothing.
+    fired again, by this scheduler or another, is a duplicate and runs nothing. The tick's
+    time is also kept as its schedule's latest (:mod:`maillon.engine.ticks`).
     """
 
     tick: float = 0.0
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
+        results = super().apply_many(conn, ops)
+        latest: dict[str, float] = {}
+        for op, result in zip(cast("list[Tick]", ops), results, strict=True):
+            if isinstance(result, Accepted):
+                scope = schedule_dedup_scope(op.token)
+                latest[scope] = max(latest.get(scope, op.tick), op.tick)
+        record_ticks(conn, latest)
+        return results
 
     @classmethod
     def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:

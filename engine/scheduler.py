@@ -31,28 +31,24 @@ import anyio.to_thread
 import msgspec
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Engine, select
 
 from maillon.engine.digests import ReleaseDigest, digest_dedup_scope
 from maillon.engine.flows import parse_flow
 from maillon.engine.intake import Tick, schedule_dedup_scope
-from maillon.engine.models import EventRow, FlowRow
+from maillon.engine.models import FlowRow
 from maillon.engine.schedules import Schedule, ScheduleTrigger, latest_tick, tick_body
+from maillon.engine.ticks import last_tick
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.writer import Writer
 
-__all__ = ["Planned", "Scheduler", "last_tick", "planned_schedules"]
+__all__ = ["Planned", "Scheduler", "planned_schedules"]
 
 log = logging.getLogger(__name__)
 
 _flows = FlowRow.__table__  # type: ignore[attr-defined]
-_events = EventRow.__table__  # type: ignore[attr-defined]
 
 Purpose = Literal["trigger", "digest"]
-
-_LAST_TICK = select(func.max(_events.c.dedup_key)).where(
-    _events.c.dedup_scope == bindparam("scope")
-)
 
 
 @dataclass(frozen=True)
@@ -79,14 +75,6 @@ class Planned:
         if self.purpose == "trigger":
             return schedule_dedup_scope(self.flow_id)
         return digest_dedup_scope(self.flow_id)
-
-
-def last_tick(conn: Connection, scope: str) -> float | None:
-    """The latest tick stored under ``scope`` (see :attr:`Planned.scope`), if any."""
-    key = conn.execute(_LAST_TICK, {"scope": scope}).scalar()
-    if key is None:
-        return None
-    return dt.datetime.fromisoformat(key.replace("Z", "+00:00")).timestamp()
 
 
 def planned_schedules(flow_id: str, version: int, definition: str, since: float) -> list[Planned]:

@@ -130,6 +130,12 @@ def test_ticks_missed_while_no_scheduler_ran_follow_the_flows_policy(
         # Started again, the scheduler finds that tick stored: nothing more is missed.
         asyncio.run(start_and_stop())
         assert len(_ticks(runtime, flow_id)) == 1
+        # Nor once retention has deleted the tick's event and run: the tick is not run again.
+        with runtime.db.begin() as conn:
+            conn.execute(text("DELETE FROM runs WHERE flow_id = :f"), {"f": flow_id})
+            conn.execute(text("DELETE FROM events WHERE flow_id = :f"), {"f": flow_id})
+        asyncio.run(start_and_stop())
+        assert _ticks(runtime, flow_id) == []
 
 
 def test_a_late_tick_runs_whatever_the_policy(runtime: Runtime, services: Blocking) -> None:
