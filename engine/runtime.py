@@ -31,7 +31,7 @@ from maillon.engine.services import (
     Tokens,
 )
 from maillon.engine.settings import Settings
-from maillon.engine.wakeup import PgWakeups, Wakeup
+from maillon.engine.wakeup import SCHEDULES_CHANNEL, PgWakeups, Wakeup
 from maillon.engine.worker import Worker
 from maillon.engine.writer import Writer
 
@@ -55,11 +55,13 @@ class Runtime:
         self.wakeup = Wakeup()
         #: Set when this process changes a flow: its scheduler reads the schedules again.
         self.schedule_changes = Wakeup()
-        # On PostgreSQL other processes may share the queue: relay wake-ups to them.
-        self.pg_wakeups = (
-            PgWakeups(settings.resolved_database_url, self.wakeup)
-            if self.db.dialect.name == "postgresql" and settings.pg_notify
-            else None
+        # On PostgreSQL other processes may share the queue: relay wake-ups to them, and the
+        # changes of flows to their schedulers.
+        notify = self.db.dialect.name == "postgresql" and settings.pg_notify
+        url = settings.resolved_database_url
+        self.pg_wakeups = PgWakeups(url, self.wakeup) if notify else None
+        self.pg_schedule_changes = (
+            PgWakeups(url, self.schedule_changes, SCHEDULES_CHANNEL) if notify else None
         )
         self.connections = ConnectionResolver(self.db, self.box)
         sources = Sources(self.db, self.registry, self.connections, settings.base_url)
@@ -125,13 +127,15 @@ class Runtime:
         """
         migrate(self.settings.resolved_database_url)
         self.writer.start()
-        if self.pg_wakeups is not None:
-            self.pg_wakeups.start_relaying()
+        for relay in (self.pg_wakeups, self.pg_schedule_changes):
+            if relay is not None:
+                relay.start_relaying()
 
     def close(self) -> None:
         """Stop the writer (after it has committed what it was given) and the pool."""
-        if self.pg_wakeups is not None:
-            self.pg_wakeups.stop()
+        for relay in (self.pg_wakeups, self.pg_schedule_changes):
+            if relay is not None:
+                relay.stop()
         self.writer.stop()
         self.db.dispose()
 
@@ -186,6 +190,8 @@ class Runtime:
             grace=self.settings.schedule_grace,
             clock=clock,
         )
+        if self.pg_schedule_changes is not None:
+            self.pg_schedule_changes.start_listening()
         self._scheduler_stop = asyncio.Event()
         self._scheduler_task = asyncio.create_task(scheduler.run(self._scheduler_stop))
 

@@ -9,11 +9,14 @@ every tick, and the database keeps one.
 
 **What to schedule** is read from the flows table, so that a change made by any process
 reaches every scheduler: each reads it again every ``sync_interval`` seconds, and at once when
-its own process changed a flow (the ``changes`` signal). A schedule seen for the first time (at
-start, or after an edit) first looks back: the latest tick due since the schedule last ran (or
-since the flow was last saved or switched on) and not yet stored is **late** if it is at most
-``grace`` seconds old (it runs), else **missed**, and the flow's ``missed`` policy says whether
-it runs once (``run_once``) or not at all (``skip``). A tick APScheduler delivers more than
+its own process changed a flow (the ``changes`` signal), or another one did on PostgreSQL
+(relayed by ``NOTIFY``, see :class:`~maillon.engine.wakeup.PgWakeups`).
+
+A schedule seen for the first time (at start, or after an edit) first looks back: the latest
+tick due since the schedule last ran (or since the flow was last saved or switched on) and not
+yet stored is **late** if it is at most ``grace`` seconds old (it runs), else **missed**, and
+the flow's ``missed`` policy says whether it runs once (``run_once``) or not at all
+(``skip``). A tick APScheduler delivers more than
 ``grace`` seconds late (the process was suspended) is missed likewise.
 """
 

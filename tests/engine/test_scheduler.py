@@ -211,3 +211,30 @@ def test_a_scheduler_follows_flows_changed_by_another_process(
 
     before, after = asyncio.run(main())
     assert before == after
+
+
+def test_on_postgresql_a_change_in_another_process_reaches_a_scheduler_at_once(
+    make_settings: Callable[..., Settings], database_url: str, other: Runtime
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("NOTIFY is PostgreSQL's; SQLite installs are one process")
+    # Reading the schedules once a minute: only the notification can be quick.
+    here = Runtime(make_settings(schedule_sync_interval=60), registry=Registry([probe]))
+    here.open()
+    services = Blocking(other.services)
+    flow_id, _ = make_flow(services, TICK)
+
+    async def main() -> None:
+        here.start_scheduler()
+        listening = here.pg_schedule_changes
+        assert listening is not None
+        await asyncio.to_thread(listening.listening.wait, 5)
+        await asyncio.sleep(0.3)  # the flows are read: none is scheduled
+        await asyncio.to_thread(_save, services, flow_id, trigger=EVERY_SECOND)
+        await asyncio.to_thread(wait_for, lambda: _ticks(here, flow_id), 5, what="a tick")
+        await here.stop_scheduler()
+
+    try:
+        asyncio.run(main())
+    finally:
+        here.close()
