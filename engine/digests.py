@@ -53,6 +53,7 @@ __all__ = [
     "ReleaseDigest",
     "Released",
     "digest_dedup_scope",
+    "forget_digest",
     "item_problems",
     "pending_items",
     "release_example",
@@ -186,6 +187,11 @@ class Released:
 def digest_dedup_scope(flow_id: str) -> str:
     """Scheduled releases of a flow's digest are unique per (flow, tick)."""
     return f"digest:{flow_id}"
+
+
+def forget_digest(conn: Connection, flow_id: str) -> None:
+    """Drop the items a deleted flow's digest collected: nothing can release them any more."""
+    conn.execute(delete(_items).where(_items.c.flow_id == flow_id))
 
 
 def pending_items(conn: Connection, flow_id: str) -> int:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from maillon.connectors.registry import Registry
-from maillon.engine.digests import DIGEST_SOURCE, release_example
+from maillon.engine.digests import DIGEST_SOURCE, forget_digest, release_example
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import (
     AppEventTrigger,
@@ -318,12 +318,13 @@ class Flows(Service):
 
     async def delete(self, ref: str) -> FlowRow:
         """Delete a flow (by id or name) and return it as it was; its events and runs stay as
-        history, its queued runs fail."""
+        history, its queued runs fail, the items its digest collected are dropped."""
 
         def write() -> FlowRow:
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
                 s.delete(row)
+                forget_digest(s.connection(), row.id)
                 s.commit()
                 return row
 

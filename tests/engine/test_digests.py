@@ -95,6 +95,17 @@ def test_a_digest_released_by_hand_and_kept_across_restarts(
     runtime.open()  # for the fixture's close
 
 
+def test_deleting_a_flow_drops_what_its_digest_collected(
+    runtime: Runtime, services: Blocking
+) -> None:
+    flow_id, token = make_flow(services, SUMMARY, digest=_digest())
+    _deliver(runtime, token, 5)
+    run_until(runtime, lambda: services.schedules.timing(flow_id).waiting == 1)
+    services.flows.delete(flow_id)
+    with runtime.db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM digest_items")).scalar() == 0
+
+
 def test_a_flow_that_is_off_gets_a_held_release(runtime: Runtime, services: Blocking) -> None:
     flow_id, token = make_flow(services, SUMMARY, digest=_digest())
     _deliver(runtime, token, 5)
