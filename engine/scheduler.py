@@ -93,20 +93,21 @@ def planned_schedules(flow_id: str, version: int, definition: str, since: float)
 
 
 class _TickExecutor(BaseExecutor):  # type: ignore[misc]
-    """Hands each due job to :meth:`Scheduler._fire` with the tick it is due for.
+    """Hands each due job to :meth:`Scheduler._fire_due` with the ticks it is due for.
 
     APScheduler 3 calls a job's function without its scheduled time; an executor receives
-    it (``run_times``, coalesced to the latest), and the tick's time is the key it is stored
-    under, so the executor is where ticks are taken.
+    it (``run_times``: every tick due, when the loop was too busy to fire them one by one), and
+    the tick's time is the key it is stored under, so the executor is where ticks are taken.
     """
 
-    def __init__(self, fire: Callable[[str, float], Coroutine[Any, Any, None]]) -> None:
+    def __init__(self, fire: Callable[[str, list[float]], Coroutine[Any, Any, None]]) -> None:
         super().__init__()
         self._fire = fire
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _do_submit_job(self, job: Any, run_times: list[dt.datetime]) -> None:
-        task = asyncio.get_running_loop().create_task(self._fire(job.id, run_times[-1].timestamp()))
+        ticks = [t.timestamp() for t in run_times]
+        task = asyncio.get_running_loop().create_task(self._fire(job.id, ticks))
         self._tasks.add(task)
 
         def done(finished: asyncio.Task[None]) -> None:
@@ -155,13 +156,14 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Fire ticks until ``stop`` is set, reading the schedules again on every change."""
         changed = self._changes.register()
-        executor = _TickExecutor(self._fire)
+        executor = _TickExecutor(self._fire_due)
         self._aps = AsyncIOScheduler(
             event_loop=asyncio.get_running_loop(),
             timezone=dt.UTC,
             executors={"default": executor},
-            # Late ticks are judged by _fire (grace, missed policy), not dropped by APScheduler.
-            job_defaults={"coalesce": True, "max_instances": 3, "misfire_grace_time": None},
+            # Every due tick reaches _fire_due, which judges late and missed ones: APScheduler
+            # drops none, and coalesces none (a busy second would lose a tick).
+            job_defaults={"coalesce": False, "max_instances": 3, "misfire_grace_time": None},
         )
         self._aps.start()
         try:
@@ -249,6 +251,14 @@ class Scheduler:
         tick = latest_tick(plan.schedule, since, self._clock())
         if tick is not None:
             await self._fire(plan.job_id, tick)
+
+    async def _fire_due(self, job_id: str, ticks: list[float]) -> None:
+        """The ticks of a job found due together, oldest first: each late one runs; missed ones
+        are one missed tick, the latest (when no late one runs)."""
+        now = self._clock()
+        late = [tick for tick in ticks if now - tick <= self._grace]
+        for tick in late or ticks[-1:]:
+            await self._fire(job_id, tick)
 
     async def _fire(self, job_id: str, tick: float) -> None:
         """Store one tick (once, whichever scheduler fires it), unless it is missed and its

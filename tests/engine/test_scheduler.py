@@ -4,6 +4,7 @@ no scheduler ran, and changes to flows reaching schedulers in this process and i
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -96,6 +97,28 @@ def test_two_schedulers_on_one_database_run_each_tick_once(
         f"tick {t['scheduled_at']}" for t in ticks
     )
     assert not any(t["missed"] for t in ticks)
+
+
+def test_a_busy_loop_delays_ticks_but_loses_none(runtime: Runtime, services: Blocking) -> None:
+    flow_id, _ = make_flow(services, TICK, trigger=EVERY_SECOND)
+
+    async def main() -> None:
+        runtime.start_scheduler()
+        await asyncio.to_thread(wait_for, lambda: _ticks(runtime, flow_id), 5, what="a tick")
+        time.sleep(2.5)  # noqa: ASYNC251 (the loop is blocked on purpose: ticks fall due)
+        count = len(_ticks(runtime, flow_id))
+        await asyncio.to_thread(
+            wait_for, lambda: len(_ticks(runtime, flow_id)) >= count + 3, 10, what="more ticks"
+        )
+        await runtime.stop_scheduler()
+
+    asyncio.run(main())
+    seconds = [int(_at(t["key"])) for t in _ticks(runtime, flow_id)]
+    assert seconds == list(range(seconds[0], seconds[0] + len(seconds)))
+
+
+def _at(key: str) -> float:
+    return dt.datetime.fromisoformat(key.replace("Z", "+00:00")).timestamp()
 
 
 def _hour_later(minutes: int) -> Callable[[], float]:
