@@ -11,8 +11,10 @@ place:
 - optionally its **app triggers** (:class:`AppTrigger`) and a connection check.
 
 Field titles, descriptions and examples on the models drive the API schema and the UI forms; no
-parameter is ever read by string name. ``run`` receives plain validated values and a typed
-connection, and returns plain data: connectors do not know about the engine's tables.
+parameter is ever read by string name. They are written in English; ``Connector.translations``
+gives them in other languages (the UI shows them in the reader's). ``run`` receives plain
+validated values and a typed connection, and returns plain data: connectors do not know about
+the engine's tables.
 ``run`` may be ``async def`` (preferred for network clients with an asyncio API) or a plain
 ``def``, which the engine runs in a worker thread (for blocking clients such as httplib2).
 """
@@ -246,6 +248,19 @@ class TriggerEvent:
     entity: str = ""
     #: False when the app's documentation does not confirm the event (inferred from patterns).
     confirmed: bool = True
+    #: What a person calls it ("Transaction created"); empty: its name.
+    title: str = ""
+    #: The title and description in other languages: ``{"fr": {"title": ..., "description":
+    #: ...}}``.
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def title_in(self, locale: str) -> str:
+        """The event's title in ``locale`` (English when it has no translation)."""
+        return self.translations.get(locale, {}).get("title") or self.title or self.name
+
+    def description_in(self, locale: str) -> str:
+        """The event's description in ``locale`` (English when it has no translation)."""
+        return self.translations.get(locale, {}).get("description") or self.description
 
 
 @dataclass
@@ -337,6 +352,12 @@ class Connector:
     close: Callable[[], Coroutine[Any, Any, None]] | None = None
     #: How accounts connect with OAuth 2.0, when they can (the engine runs the consent).
     oauth: OAuth2 | None = None
+    #: The connector's texts in other languages, by language code, then by English text: its
+    #: title and description, its actions' and triggers' titles and descriptions, and the
+    #: titles and descriptions of its connection's and actions' fields
+    #: (``{"fr": {"Send a message": "Envoyer un message", ...}}``). A text without a
+    #: translation is shown in English.
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._check_triggers()

@@ -197,3 +197,43 @@ def build_message(
     elif fields.html is not None:
         msg.set_content(fields.html, subtype="html", cte=_body_cte(fields.html))
     return msg
+
+
+#: The texts of :class:`MessageFields` in French, for the connectors that send mail.
+MESSAGE_FIELDS_FRENCH: dict[str, str] = {
+    "To": "À",
+    "Recipients: a list, or one string with addresses separated by commas.": (
+        "Les destinataires\xa0: une liste, ou une chaîne d’adresses séparées par des virgules."
+    ),
+    "Cc": "Cc",
+    "Copied recipients, visible to everyone.": "Les destinataires en copie, visibles de tous.",
+    "Bcc": "Cci",
+    "Hidden recipients: they receive the message but nobody sees them listed.": (
+        "Les destinataires cachés\xa0: ils reçoivent le message, mais personne ne les voit dans la "
+        "liste."
+    ),
+    "Subject": "Objet",
+    "Any characters; non-ASCII text is encoded for mail transport.": (
+        "N’importe quels caractères\u202f; le texte non ASCII est encodé pour le transport du "
+        "courrier."
+    ),
+    "Plain-text body": "Corps en texte brut",
+    (
+        "Shown by mail clients that do not display HTML. Give it, the HTML body, or both (then "
+        "clients choose)."
+    ): (
+        "Affiché par les logiciels de messagerie qui n’affichent pas le HTML. Indiquez-le, le "
+        "corps HTML, ou les deux (les logiciels choisissent alors)."
+    ),
+    "HTML body": "Corps HTML",
+    "Rich version of the body.": "La version enrichie du corps.",
+    "Reply-To": "Répondre à",
+    "Where replies should go, when not to the sender.": (
+        "L’adresse où envoyer les réponses, si ce n’est pas l’expéditeur."
+    ),
+    "From": "De",
+    "Sender address, optionally with a display name. Leave empty for the connection's default.": (
+        "L’adresse de l’expéditeur, éventuellement avec un nom affiché. Laissez vide pour celle de "
+        "la connexion."
+    ),
+}

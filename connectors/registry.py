@@ -31,6 +31,9 @@ class Registry:
         # Loading runs in several threads (the event loop, the API's worker threads): a name is
         # marked tried before its import ends, so another thread must wait rather than skip it.
         self._lock = threading.RLock()
+        # By language: every connector's translations in one table, with how many connectors
+        # were loaded when it was built (one loaded since makes it stale).
+        self._translations: dict[str, tuple[int, dict[str, str]]] = {}
 
     def _load(self, eps: Iterable[EntryPoint]) -> None:
         for ep in eps:
@@ -64,6 +67,24 @@ class Registry:
                 if key not in self._loaded:
                     self._discover()
         return self._loaded.get(key)
+
+    def translate(self, text: str, locale: str) -> str:
+        """``text``, a connector's own (a title, a field's help), in ``locale`` as its connector
+        translates it; unchanged when none does.
+
+        The tables of every installed connector are looked up as one: the same English text
+        reads the same in another language, whichever connector shows it.
+        """
+        if not text:
+            return text
+        self._discover()
+        built = self._translations.get(locale)
+        if built is None or built[0] != len(self._loaded):
+            table: dict[str, str] = {}
+            for connector in list(self._loaded.values()):
+                table.update(connector.translations.get(locale, {}))
+            built = self._translations[locale] = (len(self._loaded), table)
+        return built[1].get(text, text)
 
     def all(self) -> list[Connector]:
         """Every installed connector, sorted by key."""

@@ -25,9 +25,12 @@ from pydantic import (
     field_validator,
 )
 
+from maillon.connectors.base import Connector
 from maillon.connectors.registry import Registry
 from maillon.engine.digests import DigestRelease, DigestSpec, item_problems
 from maillon.engine.errors import Invalid
+from maillon.engine.i18n import N_
+from maillon.engine.i18n import gettext as _
 from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
 
@@ -208,24 +211,40 @@ def _step_problems(
     if unknown:
         known = ", ".join(action.Input.model_fields)
         problems.append(
-            f"{where}: {step.action} has no input {', '.join(sorted(unknown))} ({known})"
+            f"{where}: "
+            + _(
+                "%(action)s has no input %(inputs)s (%(known)s)",
+                action=step.action,
+                inputs=", ".join(sorted(unknown)),
+                known=known,
+            )
         )
     if step.connection is not None:
         app = connections.get(step.connection)
         if app is None:
-            problems.append(f"{where}: no connection named {step.connection!r}")
+            problems.append(f"{where}: " + _no_connection(step.connection))
         elif app != connector.connection_kind:
-            problems.append(
-                f"{where}: connection {step.connection!r} is for {app}, "
-                f"not {connector.connection_kind}"
-            )
+            problems.append(f"{where}: " + _other_app(step.connection, app, connector))
     elif connector.needs_connection:
-        problems.append(f"{where}: {step.action} needs a connection")
+        problems.append(f"{where}: " + _("%(action)s needs a connection", action=step.action))
     try:
         compile_check(step.input, f"{where}.input")
     except TemplateRenderError as exc:
         problems.append(str(exc))
     return problems
+
+
+def _no_connection(name: str) -> str:
+    return _("no connection named %(name)r", name=name)
+
+
+def _other_app(name: str, app: str, connector: Connector) -> str:
+    return _(
+        "connection %(name)r is for %(app)s, not %(wanted)s",
+        name=name,
+        app=app,
+        wanted=connector.connection_kind,
+    )
 
 
 def _duplicate_keys(keys: list[Any]) -> list[str]:
@@ -235,7 +254,10 @@ def _duplicate_keys(keys: list[Any]) -> list[str]:
         if not isinstance(key, str):
             continue
         if key in seen:
-            problems.append(f"steps[{i}] ({key}).key: the key {key!r} is used by an earlier step")
+            problems.append(
+                f"steps[{i}] ({key}).key: "
+                + _("the key %(key)r is used by an earlier step", key=key)
+            )
         seen.add(key)
     return problems
 
@@ -298,21 +320,21 @@ def _missing(
             if not isinstance(node, Mapping):
                 return None  # a list or scalar: indexes are not checked
             if part not in node:
-                return f"the sample event has no field {'.'.join(rest[: i + 1])!r}"
+                return _("the sample event has no field %(field)r", field=".".join(rest[: i + 1]))
             node = node[part]
     elif root == "steps" and rest:
         model = outputs.get(rest[0])
         if model is None:
-            return f"no earlier step {rest[0]!r}"
+            return _("no earlier step %(step)r", step=rest[0])
         if len(rest) > 1 and rest[1] not in model.model_fields:
-            return f"step {rest[0]!r} has no output {rest[1]!r}"
+            return _("step %(step)r has no output %(output)r", step=rest[0], output=rest[1])
     return None
 
 
 def _check_app_trigger(
     trigger: AppEventTrigger, registry: Registry, connections: dict[str, str]
 ) -> list[str]:
-    app, _, key = trigger.type.partition(".")
+    app, _dot, key = trigger.type.partition(".")
     connector = registry.get(app)
     trigger_cls = connector.trigger(key) if connector else None
     if connector is None or trigger_cls is None:
@@ -320,15 +342,15 @@ def _check_app_trigger(
     problems = []
     conn_app = connections.get(trigger.connection)
     if conn_app is None:
-        problems.append(f"trigger: no connection named {trigger.connection!r}")
+        problems.append("trigger: " + _no_connection(trigger.connection))
     elif conn_app != connector.connection_kind:
-        problems.append(
-            f"trigger: connection {trigger.connection!r} is for {conn_app}, "
-            f"not {connector.connection_kind}"
-        )
+        problems.append("trigger: " + _other_app(trigger.connection, conn_app, connector))
     owner = connector.trigger_for(trigger.event)
     if owner is None:
-        problems.append(f"trigger: {trigger.type} has no event {trigger.event!r}")
+        problems.append(
+            "trigger: "
+            + _("%(trigger)s has no event %(event)r", trigger=trigger.type, event=trigger.event)
+        )
     elif owner is not trigger_cls:
         problems.append(
             f"trigger: {app}.{owner.key}, not {trigger.type}, receives {trigger.event!r}"
@@ -383,7 +405,7 @@ def _part_problems(
     steps = raw.get("steps")
     if isinstance(steps, list):
         for i, item in enumerate(steps):
-            step = _lenient(StepSpec.model_validate, item, lambda _: set(StepSpec.model_fields))
+            step = _lenient(StepSpec.model_validate, item, lambda _item: set(StepSpec.model_fields))
             if step is not None:
                 key = item.get("key") if isinstance(item.get("key"), str) else ""
                 problems += _step_problems(i, step, registry, connections, key)
@@ -449,7 +471,8 @@ def _plain(raw: Mapping[str, Any], loc: list[Any], err: Any) -> str:
     kind, reason = err["type"], str(err["msg"]).removeprefix("Value error, ")
     field_name = loc[-1] if loc else None
     if kind == "missing":
-        return f"{where}: missing ({_REQUIRED.get(str(field_name), 'required')})"
+        purpose = _REQUIRED.get(str(field_name))
+        return f"{where}: " + _("missing (%(why)s)", why=_(purpose) if purpose else _("required"))
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         fields = ", ".join(_model_at(raw, loc).model_fields)
         return f"{where or 'the flow'}: should be a mapping of fields ({fields})"
@@ -466,13 +489,16 @@ def _plain(raw: Mapping[str, Any], loc: list[Any], err: Any) -> str:
     return f"{where}: {reason}" if where else reason
 
 
-#: What a missing field is for, where that helps.
+#: What a missing field is for, where that helps (translated where it is said).
 _REQUIRED = {
-    "name": "every flow needs a name",
-    "key": f"every step needs a key: {_KEY_RULE}",
-    "action": "every step needs an action: <connector>.<action>, e.g. slack.send_message",
-    "connection": "the name of the app connection whose events to receive",
-    "event": "the app's event name, e.g. transaction_created",
+    "name": N_("every flow needs a name"),
+    "key": N_(
+        "every step needs a key: lower-case letters, digits and _, starting with a letter, "
+        "at most 64 characters"
+    ),
+    "action": N_("every step needs an action: <connector>.<action>, e.g. slack.send_message"),
+    "connection": N_("the name of the app connection whose events to receive"),
+    "event": N_("the app's event name, e.g. transaction_created"),
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from maillon.engine.errors import Invalid
+from maillon.engine.i18n import N_, current_locale, translations
 
 __all__ = ["describe", "invalid", "problems"]
 
@@ -15,7 +16,35 @@ __all__ = ["describe", "invalid", "problems"]
 _VALUE_ERROR = "Value error, "
 
 
+#: The reasons people meet most, by pydantic's error type, for the readers whose language has
+#: them (placeholders: the error's context). Pydantic's own words are the English ones.
+_REASONS = {
+    "missing": N_("Field required"),
+    "string_too_short": N_("should have at least %(min_length)s characters"),
+    "string_too_long": N_("should have at most %(max_length)s characters"),
+    "greater_than": N_("should be greater than %(gt)s"),
+    "greater_than_equal": N_("should be greater than or equal to %(ge)s"),
+    "less_than": N_("should be less than %(lt)s"),
+    "less_than_equal": N_("should be less than or equal to %(le)s"),
+    "literal_error": N_("should be %(expected)s"),
+    "enum": N_("should be %(expected)s"),
+    "url_parsing": N_("should be a valid URL (%(error)s)"),
+    "int_parsing": N_("should be a whole number"),
+    "float_parsing": N_("should be a number"),
+    "bool_parsing": N_("should be true or false"),
+    "string_type": N_("should be text"),
+}
+
+
 def _reason(err: Any) -> str:
+    message = _REASONS.get(err["type"])
+    if message is not None:
+        translated = translations(current_locale()).gettext(message)
+        if translated != message:
+            try:
+                return translated % dict(err.get("ctx") or {})
+            except (KeyError, TypeError, ValueError):
+                pass  # a context unlike the usual one: pydantic's words say it
     return str(err["msg"]).removeprefix(_VALUE_ERROR)
 
 

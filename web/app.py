@@ -96,7 +96,7 @@ def create_app(
             *ui_routes(runtime),
         ],
         middleware=[Authenticate(services.accounts, services.tokens, csrf, runtime.settings)],
-        template_config=templates(),
+        template_config=templates(runtime.registry),
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"runtime": runtime}),
         lifespan=[lifespan],

@@ -16,17 +16,18 @@ from __future__ import annotations
 import html
 from typing import Annotated, Any
 
-from litestar import MediaType, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_502_BAD_GATEWAY
 from pydantic import BaseModel, Field
 
 from maillon.connectors.errors import ConnectorError, TransientError
 from maillon.engine.errors import Conflict, Invalid
+from maillon.engine.i18n import current_locale, set_locale
 from maillon.engine.i18n import gettext as _
 from maillon.engine.services.oauth import CALLBACK_PATH, ConsentFailed
 from maillon.web.api.deps import ServicesDep
-from maillon.web.auth import PUBLIC
+from maillon.web.auth import PUBLIC, request_locale
 from maillon.web.ui.render import redirect
 
 __all__ = ["ConnectStart", "oauth_callback", "start_oauth"]
@@ -58,7 +59,7 @@ async def start_oauth(
 
 def _page(title: str, message: str, status: int = 200) -> Response[str]:
     body = (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Maillon</title>"
+        f"<!doctype html><html lang={current_locale()}><meta charset=utf-8><title>Maillon</title>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></html>"
     )
     return Response(body, media_type=MediaType.HTML, status_code=status)
@@ -66,6 +67,7 @@ def _page(title: str, message: str, status: int = 200) -> Response[str]:
 
 @get(CALLBACK_PATH.format(app="{app:str}"), opt=PUBLIC, include_in_schema=False)
 async def oauth_callback(
+    request: Request[Any, Any, Any],
     services: ServicesDep,
     app: FromPath[str],
     # "state" is a reserved name in Litestar's handler signatures: read it under another.
@@ -74,6 +76,9 @@ async def oauth_callback(
     error: FromQuery[str | None] = None,
 ) -> Response[Any]:
     """Where the app sends the browser back: finish connecting the account."""
+    # A public route, so no session is read: the browser's language, else the install's.
+    default = request.app.state.runtime.settings.default_locale
+    set_locale(request_locale(None, request.headers.get("accept-language"), default))
     try:
         done = await services.oauth.finish(app, oauth_state, code, error)
     except ConsentFailed as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from maillon.connectors.dropbox._api import check_connection
 from maillon.connectors.dropbox.actions import CreateFolder, CreateSharedLink, UploadFile
 from maillon.connectors.dropbox.connection import DROPBOX_OAUTH, DropboxConnection
+from maillon.connectors.dropbox.french import FRENCH
 from maillon.connectors.sdk import Connector, aclose_fetch_clients
 
 __all__ = ["DropboxConnection", "connector"]
@@ -25,4 +26,5 @@ connector = Connector(
     check=check_connection,
     oauth=DROPBOX_OAUTH,
     close=aclose_fetch_clients,
+    translations={"fr": FRENCH},
 )

@@ -17,6 +17,7 @@ from maillon.connectors.dynamics.actions import (
     UpsertRecord,
 )
 from maillon.connectors.dynamics.connection import DynamicsConnection
+from maillon.connectors.dynamics.french import FRENCH
 from maillon.connectors.sdk import ConnectionCheck, Connector
 
 __all__ = ["DynamicsConnection", "check_connection", "connector"]
@@ -45,4 +46,5 @@ connector = Connector(
     actions=(CreateRecord, UpdateRecord, UpsertRecord, FindRecords, AddNote),
     connection=DynamicsConnection,
     check=check_connection,
+    translations={"fr": FRENCH},
 )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
+from maillon.connectors.google import french
 from maillon.connectors.google.check import check_connection
 from maillon.connectors.google.client import CALENDAR, session
 from maillon.connectors.google.connection import GoogleConnection
@@ -219,4 +220,5 @@ connector = Connector(
     connection=GoogleConnection,
     oauth=GOOGLE_OAUTH,
     check=check_connection,
+    translations={"fr": {**french.CONNECTION, **french.CALENDAR}},
 )

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
+from maillon.connectors.google import french
 from maillon.connectors.google.client import DRIVE, GoogleSession, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
@@ -465,4 +466,5 @@ connector = Connector(
     oauth=GOOGLE_OAUTH,
     check=check_connection,
     close=aclose_fetch_clients,
+    translations={"fr": {**french.CONNECTION, **french.DRIVE}},
 )

@@ -6,11 +6,13 @@ import base64
 
 from pydantic import BaseModel, Field
 
+from maillon.connectors.google import french
 from maillon.connectors.google.check import check_connection
 from maillon.connectors.google.client import GMAIL, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
 from maillon.connectors.mailmessage import (
+    MESSAGE_FIELDS_FRENCH,
     MessageFields,
     build_message,
     idempotent_message_id,
@@ -83,4 +85,5 @@ connector = Connector(
     connection=GoogleConnection,
     oauth=GOOGLE_OAUTH,
     check=check_connection,
+    translations={"fr": {**french.CONNECTION, **MESSAGE_FIELDS_FRENCH, **french.GMAIL}},
 )

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from maillon.connectors.google import french
 from maillon.connectors.google.check import check_connection
 from maillon.connectors.google.client import SHEETS, GoogleSession, session
 from maillon.connectors.google.connection import GoogleConnection
@@ -249,4 +250,5 @@ connector = Connector(
     connection=GoogleConnection,
     oauth=GOOGLE_OAUTH,
     check=check_connection,
+    translations={"fr": {**french.CONNECTION, **french.SHEETS}},
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from maillon.connectors.http._client import aclose_clients, client_for, proxy_for
 from maillon.connectors.http.check import check_connection
 from maillon.connectors.http.connection import HttpConnection
+from maillon.connectors.http.french import FRENCH
 from maillon.connectors.http.send_request import SendRequest
 from maillon.connectors.sdk import Connector
 
@@ -31,4 +32,5 @@ connector = Connector(
     connection_optional=True,
     close=aclose_clients,
     check=check_connection,
+    translations={"fr": FRENCH},
 )

@@ -14,6 +14,7 @@ from maillon.connectors.hubspot.actions import (
     UpsertRecord,
 )
 from maillon.connectors.hubspot.connection import HUBSPOT_OAUTH, HubSpotConnection
+from maillon.connectors.hubspot.french import FRENCH
 from maillon.connectors.sdk import ConnectionCheck, Connector
 
 __all__ = ["HubSpotConnection", "check_connection", "connector"]
@@ -51,4 +52,5 @@ connector = Connector(
     connection=HubSpotConnection,
     check=check_connection,
     oauth=HUBSPOT_OAUTH,
+    translations={"fr": FRENCH},
 )

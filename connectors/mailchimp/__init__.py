@@ -11,6 +11,7 @@ from __future__ import annotations
 from maillon.connectors.mailchimp._api import check_connection
 from maillon.connectors.mailchimp.actions import UnsubscribeMember, UpdateTags, UpsertMember
 from maillon.connectors.mailchimp.connection import MAILCHIMP_OAUTH, MailchimpConnection
+from maillon.connectors.mailchimp.french import FRENCH
 from maillon.connectors.sdk import Connector
 
 __all__ = ["MailchimpConnection", "connector"]
@@ -23,4 +24,5 @@ connector = Connector(
     connection=MailchimpConnection,
     check=check_connection,
     oauth=MAILCHIMP_OAUTH,
+    translations={"fr": FRENCH},
 )

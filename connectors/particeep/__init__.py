@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from maillon.connectors.particeep.actions import GetTransaction, GetUser, UpdateUser
 from maillon.connectors.particeep.connection import ParticeepConnection
 from maillon.connectors.particeep.events import EventSpec, get_event, load_events
+from maillon.connectors.particeep.french import FRENCH
 from maillon.connectors.particeep.models import Transaction, User, Webhook
 from maillon.connectors.particeep.trigger import ParticeepEvent, check_connection
 from maillon.connectors.particeep.webhooks import (
@@ -71,6 +72,7 @@ connector = Connector(
     connection=ParticeepConnection,
     triggers=(ParticeepEvent,),
     check=check_connection,
+    translations={"fr": FRENCH},
 )
 
 #: Names that need httpx, imported from their module when first asked for: the connector itself

@@ -13,9 +13,18 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-__all__ = ["EventSpec", "get_event", "load_events"]
+__all__ = ["EventSpec", "EventText", "get_event", "load_events"]
 
 _NAME = re.compile(r"^[a-z]+(_[a-z]+)+$")
+
+
+class EventText(BaseModel):
+    """An event's title and description in one language."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str
+    description: str
 
 
 class EventSpec(BaseModel):
@@ -28,7 +37,11 @@ class EventSpec(BaseModel):
     evidence: Literal["documented", "named", "inferred"] = Field(
         description="How sure we are that Particeep emits it (see events.yaml)."
     )
+    title: str = Field("", description="What a person calls it, e.g. Transaction created.")
     description: str
+    translations: Mapping[str, EventText] = Field(
+        default_factory=dict, description="The title and description by language code (fr)."
+    )
     sample: Mapping[str, Any] = Field(description="A realistic body: the bare entity.")
 
     @field_validator("name")

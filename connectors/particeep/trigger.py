@@ -38,6 +38,11 @@ class ParticeepEvent(AppTrigger[ParticeepConnection]):
                 sample=e.sample_payload(),
                 entity=e.entity,
                 confirmed=not e.inferred,
+                title=e.title,
+                translations={
+                    locale: {"title": text.title, "description": text.description}
+                    for locale, text in e.translations.items()
+                },
             )
             for e in load_events()
         ]

@@ -15,6 +15,7 @@ from maillon.connectors.pipedrive.actions import (
     UpsertRecord,
 )
 from maillon.connectors.pipedrive.connection import PIPEDRIVE_OAUTH, PipedriveConnection
+from maillon.connectors.pipedrive.french import FRENCH
 from maillon.connectors.sdk import ConnectionCheck, Connector
 
 __all__ = ["PipedriveConnection", "check_connection", "connector"]
@@ -44,4 +45,5 @@ connector = Connector(
     connection=PipedriveConnection,
     check=check_connection,
     oauth=PIPEDRIVE_OAUTH,
+    translations={"fr": FRENCH},
 )

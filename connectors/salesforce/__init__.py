@@ -18,6 +18,7 @@ from maillon.connectors.salesforce.actions import (
     UpsertRecord,
 )
 from maillon.connectors.salesforce.connection import SALESFORCE_OAUTH, SalesforceConnection
+from maillon.connectors.salesforce.french import FRENCH
 from maillon.connectors.sdk import ConnectionCheck, Connector
 
 __all__ = ["SalesforceConnection", "check_connection", "connector"]
@@ -48,4 +49,5 @@ connector = Connector(
     connection=SalesforceConnection,
     check=check_connection,
     oauth=SALESFORCE_OAUTH,
+    translations={"fr": FRENCH},
 )

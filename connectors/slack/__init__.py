@@ -9,6 +9,7 @@ from __future__ import annotations
 from maillon.connectors.sdk import Connector
 from maillon.connectors.slack.check import check_connection
 from maillon.connectors.slack.connection import SlackConnection
+from maillon.connectors.slack.french import FRENCH
 from maillon.connectors.slack.send_message import SendMessage
 from maillon.connectors.slack.send_webhook_message import SendWebhookMessage
 
@@ -21,4 +22,5 @@ connector = Connector(
     actions=(SendMessage, SendWebhookMessage),
     connection=SlackConnection,
     check=check_connection,
+    translations={"fr": FRENCH},
 )

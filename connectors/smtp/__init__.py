@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from maillon.connectors.mailmessage import MESSAGE_FIELDS_FRENCH
 from maillon.connectors.sdk import Connector
 from maillon.connectors.smtp.check import check_connection
 from maillon.connectors.smtp.connection import SmtpConnection
+from maillon.connectors.smtp.french import FRENCH
 from maillon.connectors.smtp.send_email import SendEmail
 
 __all__ = ["SendEmail", "SmtpConnection", "connector"]
@@ -16,4 +18,5 @@ connector = Connector(
     actions=(SendEmail,),
     connection=SmtpConnection,
     check=check_connection,
+    translations={"fr": {**MESSAGE_FIELDS_FRENCH, **FRENCH}},
 )

@@ -11,6 +11,7 @@ from maillon.connectors.sdk import Connector
 from maillon.connectors.trello._api import check_connection
 from maillon.connectors.trello.actions import AddComment, CreateCard, MoveCard
 from maillon.connectors.trello.connection import TrelloConnection
+from maillon.connectors.trello.french import FRENCH
 
 __all__ = ["TrelloConnection", "connector"]
 
@@ -21,4 +22,5 @@ connector = Connector(
     actions=(CreateCard, MoveCard, AddComment),
     connection=TrelloConnection,
     check=check_connection,
+    translations={"fr": FRENCH},
 )

@@ -17,6 +17,7 @@ from maillon.connectors.zoho_crm.actions import (
     UpsertRecord,
 )
 from maillon.connectors.zoho_crm.connection import ZOHO_OAUTH, ZohoConnection
+from maillon.connectors.zoho_crm.french import FRENCH
 
 __all__ = ["ZohoConnection", "check_connection", "connector"]
 
@@ -48,4 +49,5 @@ connector = Connector(
     connection=ZohoConnection,
     check=check_connection,
     oauth=ZOHO_OAUTH,
+    translations={"fr": FRENCH},
 )

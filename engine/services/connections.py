@@ -32,6 +32,7 @@ from maillon.engine.connections import ConnectionResolver, split_secrets
 from maillon.engine.crypto import SecretBox
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.flows import AppEventTrigger, parse_flow
+from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow
 from maillon.engine.oauth import Refresh
@@ -153,11 +154,11 @@ def check_name(name: str) -> str:
     name = name.strip()
     problem = None
     if not name:
-        problem = "give the connection a name, e.g. team-slack"
+        problem = _("give the connection a name, e.g. team-slack")
     elif len(name) > MAX_NAME:
-        problem = f"at most {MAX_NAME} characters"
+        problem = _("at most %(max)s characters", max=MAX_NAME)
     elif "/" in name or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        problem = "a name cannot contain “/” or control characters"
+        problem = _("a name cannot contain “/” or control characters")
     if problem:
         raise Invalid([], {"name": problem})
     return name
@@ -376,7 +377,7 @@ class Connections(Service):
             new_name = name or (row.name if row is not None else "")
             clash = s.exec(select(ConnectionRow).where(ConnectionRow.name == new_name)).first()
             if clash is not None and (row is None or clash.id != row.id):
-                raise Conflict(f"a connection named {new_name!r} exists")
+                raise Conflict(_("a connection named %(name)r exists", name=new_name))
             old_name = row.name if row is not None else None
             if row is None:
                 row = ConnectionRow(

@@ -38,6 +38,8 @@ from maillon.engine.flows import (
     parse_flow,
 )
 from maillon.engine.hooks import SourceKey, hook_url
+from maillon.engine.i18n import N_
+from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import ConnectionRow, EventRow, FlowRow, SubscriptionRow
 from maillon.engine.schedules import ScheduleTrigger, tick_example
@@ -48,7 +50,7 @@ from maillon.engine.services.sources import Sources
 
 __all__ = ["FlowView", "Flows", "Imported", "find_flow"]
 
-_NO_STEPS = "steps: add a step before switching the flow on"
+_NO_STEPS = N_("add a step before switching the flow on")
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ class Flows(Service):
         """Write a checked flow; return its view and whether it was created."""
         spec = doc.spec
         if doc.enabled and not spec.steps:
-            raise FlowValidationError([_NO_STEPS])
+            raise FlowValidationError(["steps: " + _(_NO_STEPS)])
         row, before, created = await self.sync(self._write, spec, doc.enabled, flow_id, must_exist)
         self._changed()
         await self._refresh(before, row.source_key)
@@ -304,7 +306,7 @@ class Flows(Service):
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
                 if enabled and not parse_flow(row.id, row.version, row.definition).steps:
-                    raise FlowValidationError([_NO_STEPS])
+                    raise FlowValidationError(["steps: " + _(_NO_STEPS)])
                 row.enabled = enabled
                 row.updated_at = time.time()
                 s.add(row)

@@ -15,6 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import parse_flow
+from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import id_floor
 from maillon.engine.models import (
     RARE_STATUS_KEY,
@@ -296,7 +297,13 @@ class Runs(Service):
                     row = s.get(RunRow, run_id)
                     if row is None:
                         raise NotFound(f"no run {run_id}")
-                    raise Conflict(f"run {run_id} is {row.status}; only failed or held runs replay")
+                    raise Conflict(
+                        _(
+                            "run %(id)s is %(status)s; only failed or held runs replay",
+                            id=run_id,
+                            status=row.status,
+                        )
+                    )
                 s.exec(
                     update(StepRow)
                     .where(

@@ -100,8 +100,9 @@ def new_page(browser: Browser) -> Iterator[NewPage]:
     """Open pages, each in its own context (cookies, storage), all closed after the test."""
     contexts: list[Any] = []
 
-    def open_page(width: int = 1280, height: int = 800) -> Page:
-        context = browser.new_context(viewport={"width": width, "height": height})
+    def open_page(width: int = 1280, height: int = 800, locale: str = "en-US") -> Page:
+        # The locale sets the browser's Accept-Language, which the pages follow.
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
         context.set_default_timeout(10_000)
         contexts.append(context)
         return context.new_page()

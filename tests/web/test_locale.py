@@ -139,3 +139,26 @@ def test_the_engine_reasons_shown_on_a_page_are_translated(ui_server: UIServer) 
             },
         )
         assert "Adresse e-mail ou mot de passe incorrect." in refused.text
+
+
+def test_the_flow_editor_says_what_is_wrong_in_the_readers_language(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    flow_id, _ = ui_server.http_flow("Paused", "http://127.0.0.1:9/", enabled=False)
+    with sign_in_client(ui_server.url) as client:
+        client.headers.update(FRENCH)
+        page = client.get(f"/flows/{flow_id}")
+        assert "Envoyer une requête HTTP" in page.text  # the connector's own French
+        refused = client.post(
+            f"/flows/{flow_id}/save",
+            data={
+                "name": "Paused",
+                "trigger_type": "webhook",
+                "steps-0-action": "http.send_request",
+                "steps-0-key": "notify",
+                "steps-0-input-url": "http://127.0.0.1:9/{{ event.nowhere }}",
+                "steps-0-connection": "ghost",
+                "_csrf_token": csrf_field(page.text),
+            },
+        )
+        assert "Non enregistré\u00a0:" in refused.text
+        assert "Aucune connexion nommée &#39;ghost&#39;" in refused.text

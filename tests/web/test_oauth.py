@@ -115,6 +115,13 @@ def test_refusals_are_explained(served: tuple[str, httpx.Client], fake_server: F
 
     forged = httpx.get(url + "/oauth/google/callback", params={"code": "x", "state": "forged"})
     assert forged.status_code == 400
+    # The page is in the browser's language (no session is read on this public route).
+    french = httpx.get(
+        url + "/oauth/google/callback",
+        params={"code": "x", "state": "forged"},
+        headers={"Accept-Language": "fr-FR,fr;q=0.9"},
+    )
+    assert "<html lang=fr>" in french.text and "<h1>La connexion a échoué</h1>" in french.text
 
 
 def test_start_needs_an_oauth_client(served: tuple[str, httpx.Client]) -> None:

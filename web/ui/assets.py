@@ -8,7 +8,7 @@ instead of waiting for caches to expire.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from litestar import Router
@@ -17,6 +17,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from maillon.connectors.registry import Registry, default_registry
 from maillon.engine import i18n
 from maillon.web.auth import PUBLIC
 from maillon.web.ui import formats
@@ -52,7 +53,7 @@ def _translate_plural(singular: str, plural: str, num: int) -> str:
     return i18n.translations(i18n.current_locale()).ngettext(singular, plural, num)
 
 
-def _register(engine: JinjaTemplateEngine) -> None:
+def _register(engine: JinjaTemplateEngine, registry: Registry) -> None:
     env = engine.engine
     # Jinja fills the placeholders itself (newstyle), escaping the values and not the text.
     env.add_extension("jinja2.ext.i18n")
@@ -62,6 +63,8 @@ def _register(engine: JinjaTemplateEngine) -> None:
     )
     env.globals["locale"] = i18n.current_locale
     env.globals["time_zone"] = i18n.current_time_zone
+    # A connector's own text (an action's title, a field's help) in the reader's language.
+    env.filters["app_text"] = lambda text: registry.translate(text or "", i18n.current_locale())
     env.globals["static"] = static_url
     env.filters["when"] = when
     env.filters.update(
@@ -76,12 +79,15 @@ def _register(engine: JinjaTemplateEngine) -> None:
     env.globals["status_label"] = formats.status_label
 
 
-def templates() -> TemplateConfig[JinjaTemplateEngine]:
+def templates(registry: Registry = default_registry) -> TemplateConfig[JinjaTemplateEngine]:
     """Jinja templates from ``web/templates`` (autoescaped), with ``static()``, ``|when``, the
     filters of :mod:`maillon.web.ui.formats`, and texts translated into the language of the
-    request (``{% trans %}``, ``_()``, ``locale()``: see :mod:`maillon.engine.i18n`)."""
+    request (``{% trans %}``, ``_()``, ``locale()``: see :mod:`maillon.engine.i18n`; the
+    connectors' own texts with ``|app_text``, from ``registry``'s translations)."""
     return TemplateConfig(
-        directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=_register
+        directory=TEMPLATES_DIR,
+        engine=JinjaTemplateEngine,
+        engine_callback=partial(_register, registry=registry),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from maillon.engine.i18n import use_locale
 from maillon.engine.services.stats import HourCount
 from maillon.web.ui.chart import hourly_chart
 from maillon.web.ui.formats import ago, duration, first_line, pretty_json
@@ -36,9 +37,11 @@ def test_bars_stack_failed_on_succeeded_under_a_round_scale() -> None:
     assert last.x + last.width < chart.right
 
 
-def test_hours_are_labelled_in_utc_every_three_and_every_six_on_phones() -> None:
+def test_hours_are_labelled_in_the_readers_zone_every_three_and_every_six_on_phones() -> None:
     chart = hourly_chart(day())
-    assert chart.bars[0].label == "20:00"  # START is 1,780,000,000 s rounded down to the hour
+    assert chart.bars[0].label == "8:00\u202fPM"  # START: 1,780,000,000 s rounded down, in UTC
+    with use_locale("fr", "Europe/Paris"):
+        assert hourly_chart(day()).bars[0].label == "22:00"
     labelled = [bar.label for bar in chart.bars if bar.labelled]
     assert len(labelled) == 8
     assert [bar.label for bar in chart.bars if bar.labelled and not bar.minor] == labelled[::2]

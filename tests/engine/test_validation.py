@@ -1,0 +1,44 @@
+"""Pydantic's refusals in words for people, in the reader's language, never quoting values."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+from maillon.engine.i18n import use_locale
+from maillon.engine.validation import describe, invalid, problems
+
+
+class Form(BaseModel):
+    name: str = Field(min_length=2)
+    attempts: int = Field(le=5)
+    token: SecretStr
+
+
+def _refusal() -> ValidationError:
+    with pytest.raises(ValidationError) as refused:
+        Form.model_validate({"name": "x", "attempts": 9})
+    return refused.value
+
+
+def test_the_reasons_are_pydantics_words_in_english() -> None:
+    assert problems(_refusal()) == [
+        "name: String should have at least 2 characters",
+        "attempts: Input should be less than or equal to 5",
+        "token: Field required",
+    ]
+
+
+def test_the_reasons_people_meet_most_are_in_the_readers_language() -> None:
+    with use_locale("fr"):
+        assert problems(_refusal()) == [
+            "name: doit contenir au moins 2 caractères",
+            "attempts: doit être inférieur ou égal à 5",
+            "token: Champ obligatoire",
+        ]
+        assert invalid(_refusal(), "values.").fields == {
+            "values.name": "doit contenir au moins 2 caractères",
+            "values.attempts": "doit être inférieur ou égal à 5",
+            "values.token": "Champ obligatoire",
+        }
+        assert describe(_refusal()).startswith("name: doit contenir au moins 2 caractères; ")
