@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Connection, delete, func, insert, select
 
 from maillon.engine.db import integrity_errors
+from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import (
     DigestItemRow,
@@ -82,8 +83,7 @@ class DigestRelease(Schedule):
 
     @model_validator(mode="after")
     def _one_way(self) -> DigestRelease:
-        if self.cron is not None and self.every is not None:
-            raise ValueError("give either cron or every, not both")
+        self.at_most_one_way()
         return self
 
 
@@ -114,8 +114,12 @@ class DigestSpec(BaseModel):
         if not _NAME.match(value):
             example = re.sub(r"[^a-z0-9_-]+", "-", value.lower()).strip("-_")[:64] or "daily"
             raise ValueError(
-                f"{value!r} is not a digest name: lower-case letters, digits, - and _, at most "
-                f"64 characters (for example {example!r})"
+                _(
+                    "%(value)r is not a digest name: lower-case letters, digits, - and _, at "
+                    "most 64 characters (for example %(example)r)",
+                    value=value,
+                    example=example,
+                )
             )
         return value
 

@@ -25,6 +25,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from maillon.engine.i18n import gettext as _
+
 __all__ = [
     "MissedPolicy",
     "Schedule",
@@ -48,7 +50,6 @@ _PART = re.compile(r"(\d+)([smhdw])")
 #: The longest interval: a year. Longer waits belong in a cron expression.
 MAX_EVERY = 366 * 86400
 _ORIGIN = dt.datetime(2000, 1, 1)  # intervals count from here, in the schedule's time zone
-_CRON_HELP = "5 fields: minute hour day-of-month month day-of-week, e.g. '0 18 * * 1-5'"
 
 
 def parse_every(value: int | str) -> int:
@@ -57,19 +58,22 @@ def parse_every(value: int | str) -> int:
     Raises :class:`ValueError` in plain words.
     """
     if isinstance(value, bool):
-        raise ValueError("must be a number of seconds or a duration such as '15m'")
+        raise ValueError(_("must be a number of seconds or a duration such as '15m'"))
     if isinstance(value, int):
         seconds = value
     else:
         text = value.strip().lower().replace(" ", "")
         if len(text) > 40 or not _EVERY.match(text):
             raise ValueError(
-                f"{value!r} is not a duration: write seconds (3600) or amounts with units s, m, "
-                "h, d, w (90s, 15m, 1h30m, 2d)"
+                _(
+                    "%(value)r is not a duration: write seconds (3600) or amounts with units s, "
+                    "m, h, d, w (90s, 15m, 1h30m, 2d)",
+                    value=value,
+                )
             )
         seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(text))
     if not 1 <= seconds <= MAX_EVERY:
-        raise ValueError(f"must be between 1 second and {MAX_EVERY // 86400} days")
+        raise ValueError(_("must be between 1 second and %(days)s days", days=MAX_EVERY // 86400))
     return seconds
 
 
@@ -78,7 +82,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(
-            f"unknown time zone {name!r} (an IANA name such as Europe/Paris or UTC)"
+            _("unknown time zone %(name)r (an IANA name such as Europe/Paris or UTC)", name=name)
         ) from exc
 
 
@@ -87,7 +91,9 @@ def _weekday(token: str) -> int:
         return int(token) % 7
     if token.lower()[:3] in _DAYS and len(token) == 3:
         return _DAYS.index(token.lower())
-    raise ValueError(f"{token!r} is not a day of week (0-7, Sunday being 0 or 7, or sun-sat)")
+    raise ValueError(
+        _("%(token)r is not a day of week (0-7, Sunday being 0 or 7, or sun-sat)", token=token)
+    )
 
 
 def _weekdays(field: str) -> str:
@@ -96,14 +102,14 @@ def _weekdays(field: str) -> str:
         return "*"
     days: set[int] = set()
     for part in field.split(","):
-        span, _, step_text = part.partition("/")
+        span, _slash, step_text = part.partition("/")
         step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
         if step_text and step is None:
-            raise ValueError(f"{part!r}: the step after / must be a positive number")
+            raise ValueError(_("%(part)r: the step after / must be a positive number", part=part))
         if span == "*":
             first, last = 0, 6
         elif "-" in span:
-            start, _, end = span.partition("-")
+            start, _dash, end = span.partition("-")
             first, last = _weekday(start), _weekday(end)
             if end == "7" or last < first:  # 5-7, fri-sun: to the end of the week
                 last = last + 7
@@ -163,6 +169,12 @@ class Schedule(BaseModel):
         _zone(value)
         return value
 
+    def at_most_one_way(self) -> None:
+        """Raise :class:`ValueError` when the schedule gives both a cron expression and an
+        interval."""
+        if self.cron is not None and self.every is not None:
+            raise ValueError(_("give either cron or every, not both"))
+
     @property
     def defined(self) -> bool:
         """Whether the schedule says when (a cron expression or an interval)."""
@@ -194,7 +206,13 @@ def cron_trigger(expr: str, timezone: str) -> CronTrigger:
     """
     fields = expr.split()
     if len(fields) != 5:
-        raise ValueError(f"{expr!r} is not a cron expression: it needs {_CRON_HELP}")
+        raise ValueError(
+            _(
+                "%(expr)r is not a cron expression: it needs 5 fields: minute hour day-of-month "
+                "month day-of-week, e.g. '0 18 * * 1-5'",
+                expr=expr,
+            )
+        )
     minute, hour, day, month, weekday = fields
     try:
         return CronTrigger(
@@ -206,7 +224,9 @@ def cron_trigger(expr: str, timezone: str) -> CronTrigger:
             timezone=_zone(timezone),
         )
     except ValueError as exc:
-        raise ValueError(f"{expr!r} is not a cron expression: {exc}") from exc
+        raise ValueError(
+            _("%(expr)r is not a cron expression: %(reason)s", expr=expr, reason=exc)
+        ) from exc
 
 
 class ScheduleTrigger(Schedule):
@@ -216,10 +236,9 @@ class ScheduleTrigger(Schedule):
 
     @model_validator(mode="after")
     def _one_way(self) -> ScheduleTrigger:
-        if self.cron is not None and self.every is not None:
-            raise ValueError("give either cron or every, not both")
+        self.at_most_one_way()
         if not self.defined:
-            raise ValueError("say when: cron (e.g. '0 18 * * *') or every (e.g. '1h')")
+            raise ValueError(_("say when: cron (e.g. '0 18 * * *') or every (e.g. '1h')"))
         return self
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from maillon.connectors.registry import Registry
 from maillon.engine.flows import FlowValidationError, parse_document
+from maillon.engine.i18n import use_locale
 from maillon.engine.schedules import (
     Schedule,
     ScheduleTrigger,
@@ -131,3 +132,12 @@ def test_a_valid_schedule_is_kept_as_written() -> None:
         {"name": "report", "trigger": trigger.model_dump()}, Registry([probe]), {}
     )
     assert document.trigger == trigger
+
+
+def test_schedule_mistakes_in_the_readers_language() -> None:
+    with use_locale("fr"):
+        problems = _problems({"trigger": {"type": "schedule", "timezone": "Europe/Pari"}})
+    assert problems == [
+        "trigger.timezone: fuseau horaire inconnu 'Europe/Pari' (un nom IANA comme Europe/Paris "
+        "ou UTC)"
+    ]
