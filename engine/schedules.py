@@ -89,7 +89,7 @@ def _zone(name: str) -> ZoneInfo:
 def _weekday(token: str) -> int:
     if token.isdigit() and int(token) <= 7:
         return int(token) % 7
-    if token.lower()[:3] in _DAYS and len(token) == 3:
+    if token.lower() in _DAYS:
         return _DAYS.index(token.lower())
     raise ValueError(
         _("%(token)r is not a day of week (0-7, Sunday being 0 or 7, or sun-sat)", token=token)
