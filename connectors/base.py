@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from maillon.connectors.oauth import OAuth2
 
 __all__ = [
+    "URL_INPUT",
     "Action",
     "ActionContext",
     "AppTrigger",
@@ -43,7 +44,13 @@ __all__ = [
     "SyncReport",
     "TriggerEvent",
     "secret_fields",
+    "url_inputs",
 ]
+
+#: ``json_schema_extra`` of an action input that is a URL (``Field(json_schema_extra=URL_INPUT)``):
+#: values templated into its path are percent-encoded, so that an event's field cannot lead the
+#: request to another path of the API (``| safe`` in the template writes one as it is).
+URL_INPUT: dict[str, Any] = {"x-maillon-url": True}
 
 
 def secret_fields(model: type[BaseModel]) -> set[str]:
@@ -58,6 +65,15 @@ def secret_fields(model: type[BaseModel]) -> set[str]:
         if annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ()):
             secret.add(name)
     return secret
+
+
+def url_inputs(model: type[BaseModel]) -> frozenset[str]:
+    """Names of ``model``'s fields marked :data:`URL_INPUT`."""
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("x-maillon-url")
+    )
 
 
 class Connection(BaseModel):

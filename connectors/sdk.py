@@ -17,6 +17,7 @@ the tree of errors, and when the engine retries, is drawn in :mod:`maillon.conne
 from __future__ import annotations
 
 from maillon.connectors.base import (
+    URL_INPUT,
     Action,
     ActionContext,
     AppTrigger,
@@ -49,6 +50,7 @@ from maillon.connectors.registry import ENTRY_POINT_GROUP
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
     "ENTRY_POINT_GROUP",
+    "URL_INPUT",
     "AccessTokenRejected",
     "Action",
     "ActionContext",

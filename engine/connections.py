@@ -1,13 +1,27 @@
-"""Saved connections: validated against the connector's model, secrets sealed at rest."""
+"""Saved connections: validated against the connector's model, secrets sealed at rest.
+
+Where a connection sends its credentials is a setting like any other (a base URL, a token
+endpoint, a webhook URL), so the rules about those settings live here too:
+
+- a URL field must be an ``http(s)://`` URL with a host (:func:`url_problems`);
+- a password written inside a URL (``https://user:pw@host/``) is a secret: it is kept with the
+  secrets, under ``<field>#password``, and put back only when the connection is used;
+- the fields naming where credentials go (:func:`destination_fields`) cannot be changed
+  without giving the secrets again in the same request (:func:`moved_destinations`), or
+  anyone able to edit a connection could have its write-only secrets sent to their own host.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import Engine, select
 
 from maillon.connectors.base import Connection, Connector
@@ -15,7 +29,102 @@ from maillon.engine.crypto import SecretBox
 from maillon.engine.models import ConnectionRow
 from maillon.engine.validation import describe
 
-__all__ = ["ConnectionResolver", "split_secrets"]
+__all__ = [
+    "ConnectionResolver",
+    "destination_fields",
+    "join_secrets",
+    "moved_destinations",
+    "split_secrets",
+    "url_fields",
+    "url_problems",
+]
+
+#: Fields holding a URL, by name.
+_URL_FIELD = re.compile(r"(^|_)(url|uri|endpoint)$")
+#: Fields naming where credentials are sent: URLs, and hosts or domains.
+_DESTINATION_FIELD = re.compile(r"(^|_)(url|uri|endpoint|host|domain)$")
+#: Suffix of the secret key that keeps the password of a URL field.
+_URL_PASSWORD = "#password"  # noqa: S105 (a key suffix, not a password)
+
+
+def url_fields(model: type[BaseModel]) -> set[str]:
+    """The fields of ``model`` that hold a URL (``base_url``, ``token_uri``, ``api_endpoint``)."""
+    return {name for name in model.model_fields if _URL_FIELD.search(name)}
+
+
+def destination_fields(model: type[BaseModel]) -> set[str]:
+    """The fields of ``model`` that say where its credentials are sent."""
+    return {name for name in model.model_fields if _DESTINATION_FIELD.search(name)}
+
+
+def url_problems(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with the URL fields among ``values``, by field (empty: nothing)."""
+    problems: dict[str, str] = {}
+    for name in url_fields(model) & set(values):
+        value = values[name]
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value in (None, "") or not isinstance(value, str):
+            continue
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 (raises for a port that is not a number)
+        except ValueError:
+            problems[name] = "not a valid URL"
+            continue
+        if not parts.scheme and not parts.netloc:
+            continue  # a relative URL: its connector resolves it against its base, or refuses it
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems[name] = "must be an http:// or https:// URL with a host"
+        elif any(c.isspace() or ord(c) < 0x20 for c in value.strip()):
+            problems[name] = "a URL cannot contain spaces or control characters"
+    return problems
+
+
+def _without_password(url: str) -> tuple[str, str | None]:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host)), parts.password
+
+
+def _with_password(url: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{password}@{host}"))
+
+
+def join_secrets(config: Mapping[str, Any], secrets: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection's values from its stored settings and secrets: passwords kept apart from
+    their URLs are put back in them."""
+    values = {**config, **{k: v for k, v in secrets.items() if not k.endswith(_URL_PASSWORD)}}
+    for key, password in secrets.items():
+        field = key.removesuffix(_URL_PASSWORD)
+        if key.endswith(_URL_PASSWORD) and isinstance(values.get(field), str):
+            values[field] = _with_password(values[field], password)
+    return values
+
+
+def moved_destinations(
+    model: type[BaseModel],
+    stored: Mapping[str, Any],
+    given: Mapping[str, Any],
+    unset: Iterable[str],
+) -> list[str]:
+    """The fields of ``model`` saying where credentials go that ``given`` (or ``unset``)
+    changes from ``stored``."""
+
+    def plain(value: Any) -> Any:
+        value = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if value in (None, "") else str(value).strip().rstrip("/")
+
+    dests = destination_fields(model)
+    moved = {n for n in dests & set(given) if plain(given[n]) != plain(stored.get(n))}
+    moved |= {n for n in dests & set(unset) if plain(stored.get(n)) is not None}
+    return sorted(moved)
+
 
 _table = ConnectionRow.__table__  # type: ignore[attr-defined]
 
@@ -29,6 +138,7 @@ def split_secrets(
     """
     model = connector.connection.model_validate(values)
     secret_names = connector.connection.secret_fields()
+    urls = url_fields(connector.connection)
     public: dict[str, Any] = {}
     secret: dict[str, Any] = {}
     for name in model.model_fields_set | {n for n in values if n in type(model).model_fields}:
@@ -37,6 +147,11 @@ def split_secrets(
             if value is not None:
                 secret[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
         else:
+            if name in urls and value is not None:
+                # A password written in a URL is a secret like any other.
+                value, password = _without_password(str(value))
+                if password is not None:
+                    secret[name + _URL_PASSWORD] = password
             public[name] = value
     return json.loads(json.dumps(public, default=str)), secret
 
@@ -77,7 +192,7 @@ class ConnectionResolver:
             ).first()
         if row is None:
             raise LookupError(f"no connection named {name!r}")
-        values = {**json.loads(row.config), **self._box.open(row.secrets)}
+        values = join_secrets(json.loads(row.config), self._box.open(row.secrets))
         with self._lock:
             self._cache[name] = (now, row.updated_at, row.app, values)
         return row.app, values

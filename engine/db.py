@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -14,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
+
+from maillon.engine.settings import make_private_dir
 
 __all__ = [
     "SCHEMA_HEAD",
@@ -27,11 +31,26 @@ __all__ = [
     "integrity_errors",
     "is_sqlite",
     "migrate",
+    "storable",
 ]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 _IMMEDIATE = "maillon_begin_immediate"
+
+
+def storable(text: str) -> str:
+    """``text`` as both databases can store it: PostgreSQL refuses NUL in text, and neither
+    driver can encode a lone surrogate (both can come back from a remote API's error).
+
+    NUL becomes U+FFFD, and so does each unencodable character.
+    """
+    text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -71,10 +90,14 @@ def advisory_lock(engine: Engine, name: str, *, wait: bool = True) -> Iterator[b
 
 
 def _make_sqlite_dir(url: str) -> None:
-    """Create the directory of a SQLite database file (a fresh data directory has none)."""
+    """Create the directory of a SQLite database file (a fresh data directory has none),
+    ``0700``, and the file itself ``0600``: both hold what senders posted, and the database
+    the sealed secrets. SQLite gives its -wal and -shm files the database file's mode."""
     path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(Path(path).parent)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def create_db_engine(url: str) -> Engine:
@@ -212,7 +235,7 @@ def integrity_errors(conn: Connection) -> tuple[type[Exception], ...]:
 SCHEMA_HEAD = "0013"
 
 
-def migrate(url: str, *, in_child: bool = False) -> bool:
+def migrate(url: str, *, in_child: bool = False, log_format: str = "text") -> bool:
     """Bring the schema at ``url`` to the newest revision; return whether it was behind.
 
     The one way the schema is brought up to date: ``maillon migrate`` and the runtime of every
@@ -221,7 +244,8 @@ def migrate(url: str, *, in_child: bool = False) -> bool:
 
     ``in_child=True`` applies the migrations in a short-lived child process, for long-running
     processes (``maillon serve``, ``maillon worker``): Alembic, with Mako behind it, would
-    otherwise stay loaded, and resident, for the life of a server that migrated at start.
+    otherwise stay loaded, and resident, for the life of a server that migrated at start; it
+    logs in ``log_format`` (``text`` or ``json``), as its parent does.
     """
     _make_sqlite_dir(url)
     current = _current_revision(url)
@@ -235,7 +259,7 @@ def migrate(url: str, *, in_child: bool = False) -> bool:
             f"({SCHEMA_HEAD}): upgrade Maillon here before starting it"
         )
     if in_child:
-        _upgrade_in_child(url)
+        _upgrade_in_child(url, log_format)
     else:
         _upgrade(url)
     return True
@@ -267,16 +291,18 @@ def _current_revision(url: str) -> str | None:
 # lines (its context, each revision) stay quiet in both.
 _MIGRATE_CHILD = """
 import logging, sys
+from maillon.engine import logs
 from maillon.engine.db import migrate
-logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure("WARNING", sys.argv[2])
 logging.getLogger("maillon.engine.db").setLevel(logging.INFO)
 migrate(sys.argv[1])
 """
 
 
-def _upgrade_in_child(url: str) -> None:
+def _upgrade_in_child(url: str, log_format: str) -> None:
     # Our own interpreter and script; the URL is the operator's setting, passed as an argument.
-    child = subprocess.run([sys.executable, "-c", _MIGRATE_CHILD, url], check=False)  # noqa: S603
+    argv = [sys.executable, "-c", _MIGRATE_CHILD, url, log_format]
+    child = subprocess.run(argv, check=False)  # noqa: S603
     if child.returncode != 0:
         raise RuntimeError(f"migrating the database schema failed (exit {child.returncode})")
 

@@ -8,6 +8,7 @@ The hierarchy::
     ├── Invalid           the input cannot be accepted; ``problems`` lists every reason (422)
     └── Conflict          the change would break a uniqueness or state rule (409)
     Forbidden             the acting user may not do this (403)
+    Unauthenticated       the caller's credentials are missing or wrong (401)
     RateLimited           too many attempts; ``retry_after`` says for how long to wait (429)
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "RateLimited"]
+__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "RateLimited", "Unauthenticated"]
 
 
 class NotFound(LookupError):
@@ -44,6 +45,10 @@ class Invalid(ValueError):
 
 class Forbidden(Exception):
     """The acting user's role does not allow the operation."""
+
+
+class Unauthenticated(Exception):
+    """The caller's credentials (a token) are missing or wrong."""
 
 
 class RateLimited(Exception):

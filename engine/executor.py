@@ -21,25 +21,34 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from maillon.connectors.base import Action, ActionContext, Connection, Connector, secret_fields
+from maillon.connectors.base import (
+    Action,
+    ActionContext,
+    Connection,
+    Connector,
+    secret_fields,
+    url_inputs,
+)
 from maillon.connectors.errors import AccessTokenRejected, ConnectorError, TransientError
 from maillon.connectors.registry import Registry
 from maillon.engine.connections import ConnectionResolver
+from maillon.engine.crypto import SecretBox
 from maillon.engine.digests import DIGEST_SOURCE, CollectItem, DigestSpec
 from maillon.engine.flows import StepSpec, parse_flow
+from maillon.engine.logs import log_ids
+from maillon.engine.metrics import Metrics
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
-from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.redaction import Redactor, mask_secret_inputs
+from maillon.engine.secret_inputs import unseal
+from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
 
-__all__ = ["SECRET_MASK", "Executor", "RetryPolicy", "StepTrial", "template_context"]
+__all__ = ["Executor", "RetryPolicy", "StepTrial", "template_context"]
 
 log = logging.getLogger(__name__)
-
-#: What a step's recorded input holds in place of a secret input's value.
-SECRET_MASK = "••••••"  # noqa: S105 (what replaces a secret, not one)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,17 @@ class _StepFailed(Exception):
         self.details = details or None
         #: The step's rendered input, when rendering got that far (recorded with the failure).
         self.rendered: Any = None
+
+    def redacted(self, redactor: Redactor) -> _StepFailed:
+        """This failure with the secrets in play masked in its message and details."""
+        failure = _StepFailed(
+            redactor.text(str(self)),
+            transient=self.transient,
+            retry_after=self.retry_after,
+            details=redactor.value(self.details),
+        )
+        failure.rendered = self.rendered
+        return failure
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,9 @@ class Executor:
         policy: RetryPolicy,
         step_timeout: float,
         lease_seconds: float,
+        budget: Budget = DEFAULT_BUDGET,
+        box: SecretBox | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -122,6 +145,9 @@ class Executor:
         self._policy = policy
         self._step_timeout = step_timeout
         self._lease = lease_seconds
+        self._budget = budget
+        self._box = box
+        self._metrics = metrics or Metrics()
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -135,14 +161,27 @@ class Executor:
         the queue again.
         """
         try:
-            return await self._execute(run, owner)
+            with log_ids(run_id=run.id, event_id=run.event_id, flow_id=run.flow_id):
+                return await self._execute(run, owner)
         except LeaseLost:
             log.warning("run %s: lease lost to another worker; stopped here", run.id)
-        except Exception:
-            # A bug in the engine must not kill the worker; the lease will expire and the run
-            # will be retried by whoever claims it next.
+        except Exception as exc:
+            # A bug in the engine, or a step that cannot be recorded, must not kill the worker.
             log.exception("run %s: unexpected engine error", run.id)
+            await self._give_up(run, owner, exc)
         return False
+
+    async def _give_up(self, run: ClaimedRun, owner: str, exc: Exception) -> None:
+        """Fail ``run`` with the reason, rather than leave it to be taken over and run again
+        after its lease expires (what it did would then be done again, for ever, if what
+        failed was recording it). If even that cannot be written (the database is down), the
+        lease expires and the run is retried; past ``max_takeovers`` it fails as a poison run.
+        """
+        reason = f"the engine could not go on with this run ({type(exc).__name__}: {exc})"
+        try:
+            await self._finish(run, owner, None, RunStatus.FAILED, reason[:2000])
+        except Exception:
+            log.exception("run %s: could not be marked failed; its lease will expire", run.id)
 
     async def _execute(self, run: ClaimedRun, owner: str) -> bool:
         if not run.flow_definition:
@@ -184,6 +223,7 @@ class Executor:
                     error=str(exc),
                     details=exc.details,
                 )
+                self._metrics.step(step.action, record.finished_at - started, record.status)
                 if record.status == StepStatus.RETRYING:
                     due = time.time() + self._policy.delay(attempt, exc.retry_after)
                     # The run says why it waits, so a list of runs shows it without the steps.
@@ -208,8 +248,11 @@ class Executor:
                 input=rendered,
                 output=output,
             )
+            self._metrics.step(step.action, record.finished_at - started, record.status)
             status = RunStatus.SUCCEEDED if position == last else None
             await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status))
+            if status is not None:
+                self._metrics.run_finished(status)
         return False
 
     async def _collect(self, run: ClaimedRun, owner: str, digest: DigestSpec) -> bool:
@@ -244,6 +287,7 @@ class Executor:
         error: str | None,
     ) -> None:
         await self._writer.submit(RecordStep(run.id, owner, self._lease, record, status, error))
+        self._metrics.run_finished(status)
 
     async def try_step(self, step: StepSpec, context: dict[str, Any], trial_id: str) -> StepTrial:
         """Run one step once, for real, outside any run (the editor's "test this step").
@@ -275,7 +319,11 @@ class Executor:
         except LookupError as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         try:
-            rendered = render_value(step.input, context)
+            # Secret inputs written in the flow are stored sealed (engine.secret_inputs).
+            inputs = unseal(step.input, self._box) if self._box else step.input
+            rendered = render_value(
+                inputs, context, budget=self._budget, url_inputs=url_inputs(action_cls.Input)
+            )
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
         return connector, action_cls, rendered
@@ -283,14 +331,33 @@ class Executor:
     async def _run_step(
         self, step: StepSpec, context: dict[str, Any], attempt: int, run_id: str
     ) -> tuple[Any, Any]:
-        """Return (rendered input, output); raise :class:`_StepFailed`."""
-        connector, action_cls, rendered = self._render(step, context)
+        """Return (rendered input, output), the secrets in play masked in both; raise
+        :class:`_StepFailed`, its message and details masked the same way."""
+        # In a worker thread: a template may take up to its time budget, and meanwhile the
+        # event loop must go on (intake, the lease heartbeat, every other run). An input
+        # with no template renders to itself: no thread hop.
+        if _has_template(step.input):
+            connector, action_cls, rendered = await anyio.to_thread.run_sync(
+                self._render, step, context
+            )
+        else:
+            connector, action_cls, rendered = self._render(step, context)
+        # The step's secret inputs, then (once resolved) its connection's secrets.
+        redactor = Redactor()
+        if isinstance(rendered, dict):
+            redactor.add(_secret_inputs(action_cls, rendered))
         try:
-            output = await self._call(run_id, step, connector, action_cls, rendered, attempt)
-            return _without_secrets(action_cls, rendered), output
+            with redactor.active():
+                output = await self._call(
+                    run_id, step, connector, action_cls, rendered, attempt, redactor
+                )
         except _StepFailed as exc:
-            exc.rendered = _without_secrets(action_cls, rendered)
-            raise
+            failure = exc.redacted(redactor)
+            failure.rendered = redactor.value(mask_secret_inputs(action_cls.Input, rendered))
+            raise failure from exc
+        return redactor.value(mask_secret_inputs(action_cls.Input, rendered)), redactor.value(
+            output
+        )
 
     async def _call(
         self,
@@ -300,6 +367,7 @@ class Executor:
         action_cls: type[Action[Any, Any, Any]],
         rendered: Any,
         attempt: int,
+        redactor: Redactor,
     ) -> Any:
         data = _validated(action_cls, rendered)
         try:
@@ -311,6 +379,7 @@ class Executor:
                     self._connections.resolve, step.connection, connector
                 )
                 conn = await self._fresh(step.connection, connector, conn)
+            redactor.add_model(conn)
         except (LookupError, ValueError) as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         except ConnectorError as exc:
@@ -329,6 +398,7 @@ class Executor:
                 # try once more. The refused call did nothing; calls the action made before it
                 # are made again, as on any retry of the step.
                 conn = await self._fresh(step.connection, connector, conn, force=True)
+                redactor.add_model(conn)
                 try:
                     result = await self._run_action(action, ctx, conn, data)
                 except AccessTokenRejected as again:
@@ -368,17 +438,24 @@ def _run_context(run: ClaimedRun) -> dict[str, Any]:
     )
 
 
-def _without_secrets(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> Any:
-    """``rendered`` with the action's secret inputs (a bearer token given with one request)
-    masked: the rendered input is recorded and shown with the run, and a secret must reach
-    neither the database in clear nor a browser."""
-    secret = secret_fields(action_cls.Input)
-    if not secret or not isinstance(rendered, dict):
-        return rendered
-    return {
-        key: SECRET_MASK if key in secret and value not in (None, "") else value
-        for key, value in rendered.items()
-    }
+def _has_template(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` may be a template."""
+    if isinstance(value, str):
+        return "{" in value
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False
+
+
+def _secret_inputs(action_cls: type[Action[Any, Any, Any]], rendered: dict[str, Any]) -> list[str]:
+    """The values of the step's inputs declared secret, as given."""
+    return [
+        str(rendered[name])
+        for name in secret_fields(action_cls.Input)
+        if rendered.get(name) not in (None, "")
+    ]
 
 
 def _validated(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> BaseModel:

@@ -32,9 +32,12 @@ from maillon.engine.errors import Invalid
 from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.schedules import ScheduleTrigger
+from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec
 from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
 
 __all__ = [
+    "MAX_FILE_CHARS",
+    "MAX_FLOW_CHARS",
     "AnyTrigger",
     "AppEventTrigger",
     "FlowDocument",
@@ -47,10 +50,19 @@ __all__ = [
     "load_yaml",
     "parse_document",
     "parse_flow",
+    "size_problem",
     "trigger_types",
 ]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+#: The largest flow that can be saved, in characters of its text (names, templates, values).
+#: Every save parses, checks and compiles all of it, and every run holds it in memory.
+MAX_FLOW_CHARS = 500_000
+#: The largest flow file read at once (several flows).
+MAX_FILE_CHARS = 5_000_000
+#: How deeply a flow's values may nest (an input's objects and lists).
+MAX_FLOW_DEPTH = 32
 
 
 class FlowValidationError(Invalid):
@@ -68,6 +80,11 @@ class WebhookTrigger(BaseModel):
         description="Template whose value identifies a delivery (e.g. '{{ event.id }}'); a value "
         "seen before for this flow starts no run. The Idempotency-Key header does the same.",
         examples=["{{ event.id }}"],
+    )
+    signature: SignatureSpec | None = Field(
+        None,
+        description="Check the HMAC signature the sender puts on each delivery; unsigned or "
+        "wrongly signed deliveries are answered 401 and listed as rejected deliveries.",
     )
 
 
@@ -175,6 +192,9 @@ class FlowSpec(BaseModel):
 
         Raises :class:`FlowValidationError` listing every problem found.
         """
+        too_big = size_problem(self.model_dump(mode="json"))
+        if too_big:
+            raise FlowValidationError([too_big])
         problems = _trigger_problems(self.trigger, registry, connections)
         for i, step in enumerate(self.steps):
             problems += _step_problems(i, step, registry, connections)
@@ -185,17 +205,72 @@ class FlowSpec(BaseModel):
             raise FlowValidationError(problems)
 
 
+def size_problem(raw: Any) -> str | None:
+    """Why ``raw`` (a flow as plain data) is too large or too deeply nested to save, if it is.
+
+    Walks the data without recursion and stops as soon as a limit is passed, so that a flow of
+    a billion characters costs no more to refuse than one just past the limit.
+    """
+    size = 0
+    stack: list[tuple[Any, int]] = [(raw, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_FLOW_DEPTH:
+            return f"the flow nests values more than {MAX_FLOW_DEPTH} levels deep"
+        if isinstance(value, str):
+            size += len(value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                size += len(str(key))
+                stack.append((item, depth + 1))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, depth + 1) for item in value)
+        else:
+            size += 8
+        if size > MAX_FLOW_CHARS:
+            return (
+                f"the flow is larger than {MAX_FLOW_CHARS:,} characters: split it, or keep "
+                "large texts out of its templates"
+            )
+    return None
+
+
 def _trigger_problems(
     trigger: AnyTrigger, registry: Registry, connections: dict[str, str]
 ) -> list[str]:
     if isinstance(trigger, AppEventTrigger):
         return _check_app_trigger(trigger, registry, connections)
-    if isinstance(trigger, WebhookTrigger) and trigger.dedup:
+    if isinstance(trigger, ScheduleTrigger):
+        return []  # its shape is all there is to check
+    problems: list[str] = []
+    if trigger.dedup:
         try:
             compile_check(trigger.dedup, "trigger.dedup")
         except TemplateRenderError as exc:
-            return [str(exc)]
-    return []
+            problems.append(str(exc))
+    if trigger.signature is not None:
+        name = trigger.signature.connection
+        app = connections.get(name)
+        if app is None:
+            problems.append(
+                "trigger.signature: "
+                + _(
+                    "no connection named %(name)r (add a `webhook` connection holding the "
+                    "sender's signing secret)",
+                    name=name,
+                )
+            )
+        elif app != SIGNING_SECRET_APP:
+            problems.append(
+                "trigger.signature: "
+                + _(
+                    "connection %(name)r is for %(app)s, not %(wanted)s",
+                    name=name,
+                    app=app,
+                    wanted=SIGNING_SECRET_APP,
+                )
+            )
+    return problems
 
 
 def _step_problems(
@@ -383,6 +458,9 @@ def parse_document(
     of every part that could be read (the trigger, each step), so that one round of fixes is
     enough.
     """
+    too_big = size_problem(raw)
+    if too_big:
+        raise FlowValidationError([too_big])
     try:
         document = FlowDocument.model_validate(raw)
     except ValidationError as exc:
@@ -585,8 +663,12 @@ def load_yaml(text: str) -> list[dict[str, Any]]:
     Raises :class:`Invalid` with the line and column of a syntax error, or naming a document
     that is not a mapping.
     """
+    if len(text) > MAX_FILE_CHARS:
+        raise Invalid([f"the file is larger than {MAX_FILE_CHARS:,} characters"])
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except RecursionError as exc:
+        raise Invalid(["not valid YAML (nested too deeply)"]) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -17,30 +17,36 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
 import msgspec
 from sqlalchemy import Connection
 
+from maillon.engine.crypto import SecretBox
 from maillon.engine.db import driver_execute, driver_insert, driver_query, integrity_errors
 from maillon.engine.flows import WebhookTrigger, parse_flow
 from maillon.engine.hooks import SourceKey
 from maillon.engine.ids import new_id
-from maillon.engine.models import RunStatus
+from maillon.engine.models import REJECTED_BODY_CHARS, RunStatus
 from maillon.engine.schedules import ScheduleTrigger, tick_key
-from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec, signature_problem
+from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.ticks import record_ticks
 from maillon.engine.writer import Op
 
 __all__ = [
     "Accepted",
+    "DedupNeeded",
     "Delivery",
     "NotScheduled",
+    "SignatureRejected",
     "SourceDelivery",
     "Tick",
     "UnknownHook",
     "hook_dedup_scope",
+    "render_dedup",
     "schedule_dedup_scope",
 ]
 
@@ -58,6 +64,7 @@ _EVENT_COLUMNS = (
     "received_at",
 )
 _RUN_COLUMNS = ("id", "flow_id", "event_id", "status", "claims", "available_at", "created_at")
+_REJECTED_COLUMNS = ("id", "flow_id", "received_at", "reason", "meta", "body")
 _MAX_KEY = 500
 _RUNS_OF_EVENT = "SELECT id FROM runs WHERE event_id = ? ORDER BY id"
 
@@ -82,6 +89,24 @@ def _in(column: str, count: int) -> str:
 
 class UnknownHook(LookupError):
     """No flow (or app connection) has this hook token."""
+
+
+class DedupNeeded(Exception):
+    """The flow's trigger has a ``dedup`` template and the delivery brought no key rendered
+    with the flow's current version: render ``template`` and deliver again.
+
+    Templates are never rendered in the writer thread: every delivery of every flow waits
+    for it, and a template may take up to its time budget.
+    """
+
+    def __init__(self, version: int, template: str) -> None:
+        super().__init__(f"render the dedup key of flow version {version}")
+        self.version = version
+        self.template = template
+
+
+class SignatureRejected(Exception):
+    """The delivery's signature does not hold; it was recorded as a rejected delivery."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +146,14 @@ class _Target:
 
 
 @dataclass
+class _Rejection:
+    """A delivery refused for its signature: recorded, not stored as an event."""
+
+    flow_id: str
+    reason: str
+
+
+@dataclass
 class _Intake(Op[Accepted]):
     """A delivery to store: the fields both hook kinds have, and the batch logic they share."""
 
@@ -130,7 +163,7 @@ class _Intake(Op[Accepted]):
     meta: dict[str, Any]
 
     @classmethod
-    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | _Rejection | Exception]:
         """What each of ``ops`` stores (or why it is refused); reads only."""
         raise NotImplementedError
 
@@ -176,12 +209,19 @@ class Delivery(_Intake):
 
     A delivery with the ``Idempotency-Key`` of an earlier one, or whose trigger's ``dedup``
     template renders the key of an earlier one, is a duplicate of it (for ever).
+    ``dedup_key`` is that rendered key with the flow version it was rendered for (``None``
+    for a template that rendered nothing); see :class:`DedupNeeded`. A flow whose trigger
+    checks signatures needs ``raw`` (the bytes posted) and ``box`` (to open the signing
+    secret's connection).
     """
 
     idempotency_key: str | None = None
+    dedup_key: tuple[int, str | None] | None = None
+    raw: bytes = b""
+    box: SecretBox | None = None
 
     @classmethod
-    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | _Rejection | Exception]:
         deliveries: list[Delivery] = ops
         tokens = _tokens(deliveries)
         sql = "SELECT id, hook_token, enabled, version, definition FROM flows WHERE " + _in(
@@ -189,16 +229,29 @@ class Delivery(_Intake):
         )
         rows = driver_query(conn, sql, tokens) if tokens else []
         flows = {flow.hook_token: flow for flow in map(_HookFlow._make, rows)}
-        targets: list[_Target | Exception] = []
+        triggers = {
+            token: parse_flow(flow.id, flow.version, flow.definition).trigger
+            for token, flow in flows.items()
+        }
+        secrets = _signing_secrets(conn, triggers.values())
+        targets: list[_Target | _Rejection | Exception] = []
         for d in deliveries:
             flow = flows.get(d.token)
-            trigger = flow and parse_flow(flow.id, flow.version, flow.definition).trigger
+            trigger = triggers.get(d.token)
             if flow is None or not isinstance(trigger, WebhookTrigger):
                 targets.append(UnknownHook(d.token))
                 continue
+            if trigger.signature is not None:
+                problem = _signature_problem(trigger.signature, secrets, d)
+                if problem is not None:
+                    targets.append(_Rejection(flow.id, problem))
+                    continue
             key = d.idempotency_key
             if key is None and trigger.dedup:
-                key = _render_dedup(trigger.dedup, d)
+                if d.dedup_key is None or d.dedup_key[0] != flow.version:
+                    targets.append(DedupNeeded(flow.version, trigger.dedup))
+                    continue
+                key = d.dedup_key[1]
             targets.append(
                 _Target(
                     source="webhook",
@@ -225,7 +278,7 @@ class SourceDelivery(_Intake):
     dedup_window: float
 
     @classmethod
-    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | _Rejection | Exception]:
         deliveries: list[SourceDelivery] = ops
         tokens = _tokens(deliveries)
         sql = "SELECT hook_token, id, app FROM connections WHERE " + _in("hook_token", len(tokens))
@@ -243,7 +296,7 @@ class SourceDelivery(_Intake):
             )
             for key, flow_id, enabled in driver_query(conn, sql, listened):
                 flows[key].append((flow_id, bool(enabled)))
-        targets: list[_Target | Exception] = []
+        targets: list[_Target | _Rejection | Exception] = []
         for d in deliveries:
             source = sources.get(d.token)
             if source is None or source[1] != d.app:
@@ -291,14 +344,14 @@ class Tick(_Intake):
         return results
 
     @classmethod
-    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | Exception]:
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | _Rejection | Exception]:
         ticks: list[Tick] = ops
         ids = sorted({t.token for t in ticks})
         sql = "SELECT id, hook_token, enabled, version, definition FROM flows WHERE " + _in(
             "id", len(ids)
         )
         flows = {flow.id: flow for flow in map(_HookFlow._make, driver_query(conn, sql, ids))}
-        targets: list[_Target | Exception] = []
+        targets: list[_Target | _Rejection | Exception] = []
         for t in ticks:
             flow = flows.get(t.token)
             trigger = flow and parse_flow(flow.id, flow.version, flow.definition).trigger
@@ -314,6 +367,31 @@ class Tick(_Intake):
                 )
             )
         return targets
+
+
+def _signing_secrets(conn: Connection, triggers: Iterable[Any]) -> dict[str, str]:
+    """The sealed secrets of the connections the signed ``triggers`` name, by name."""
+    names = sorted(
+        {t.signature.connection for t in triggers if isinstance(t, WebhookTrigger) and t.signature}
+    )
+    if not names:
+        return {}
+    sql = "SELECT name, secrets FROM connections WHERE app = ? AND " + _in("name", len(names))
+    return dict(driver_query(conn, sql, [SIGNING_SECRET_APP, *names]))
+
+
+def _signature_problem(spec: SignatureSpec, sealed: dict[str, str], d: Delivery) -> str | None:
+    """Why ``d``'s signature does not hold, or ``None``."""
+    token = sealed.get(spec.connection)
+    if token is None or d.box is None:
+        return f"the signing secret's connection {spec.connection!r} is missing"
+    try:
+        secret = d.box.open(token).get("secret")
+    except ValueError as exc:
+        return str(exc)
+    if not isinstance(secret, str) or not secret:
+        return f"the connection {spec.connection!r} has no signing secret"
+    return signature_problem(spec, secret, d.raw, d.meta["headers"])
 
 
 def _seen(
@@ -334,9 +412,13 @@ def _seen(
     return seen
 
 
-def _store(conn: Connection, ops: list[_Intake], targets: list[_Target | Exception]) -> list[Any]:
-    """Insert the events and runs of ``ops``; the answer (or error) for each."""
+def _store(
+    conn: Connection, ops: list[_Intake], targets: list[_Target | _Rejection | Exception]
+) -> list[Any]:
+    """Insert the events and runs of ``ops``, and the rejected deliveries; the answer (or
+    error) for each."""
     now = time.time()
+    rejected_rows: list[tuple[Any, ...]] = []
     seen = _seen(conn, [t.dedup for t in targets if isinstance(t, _Target) and t.dedup])
     runs_of: dict[str, list[str]] = {}  # run ids of the events this batch creates
     released: list[str] = []  # earlier events whose key is out of its window
@@ -344,6 +426,10 @@ def _store(conn: Connection, ops: list[_Intake], targets: list[_Target | Excepti
     run_rows: list[tuple[Any, ...]] = []
     results: list[Any] = []
     for op, target in zip(ops, targets, strict=True):
+        if isinstance(target, _Rejection):
+            rejected_rows.append(_rejected_row(target, op, now))
+            results.append(SignatureRejected(target.reason))
+            continue
         if not isinstance(target, _Target):
             results.append(target)
             continue
@@ -373,7 +459,14 @@ def _store(conn: Connection, ops: list[_Intake], targets: list[_Target | Excepti
         driver_execute(conn, sql, released)
     driver_insert(conn, "events", _EVENT_COLUMNS, event_rows)
     driver_insert(conn, "runs", _RUN_COLUMNS, run_rows)
+    driver_insert(conn, "rejected_deliveries", _REJECTED_COLUMNS, rejected_rows)
     return results
+
+
+def _rejected_row(target: _Rejection, op: _Intake, now: float) -> tuple[Any, ...]:
+    """A row of ``rejected_deliveries`` in :data:`_REJECTED_COLUMNS` order."""
+    body = op.body_text[:REJECTED_BODY_CHARS]
+    return (new_id(), target.flow_id, now, target.reason, _encode(op.meta), body)
 
 
 def _event_row(
@@ -400,9 +493,13 @@ def _encode(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
-def _render_dedup(template: str, d: Delivery) -> str | None:
+def render_dedup(
+    template: str, body: Any, meta: dict[str, Any], budget: Budget = DEFAULT_BUDGET
+) -> str | None:
+    """A webhook trigger's dedup key for a delivery (``None``: no key). Blocks up to the
+    budget's time: call it in a worker thread."""
     try:
-        value = render_value(template, {"event": d.body, "request": d.meta}, "trigger.dedup")
+        value = render_value(template, {"event": body, "request": meta}, "trigger.dedup", budget)
     except TemplateRenderError as exc:
         # Not a reason to refuse the delivery: it is stored and runs, just without dedup.
         log.warning("dedup key not computed (%s); delivery accepted without dedup", exc)

@@ -15,6 +15,7 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "RARE_STATUSES",
     "RARE_STATUS_KEY",
+    "REJECTED_BODY_CHARS",
     "ApiToken",
     "ConnectionRow",
     "DigestItemRow",
@@ -22,6 +23,7 @@ __all__ = [
     "FlowRow",
     "OAuthStateRow",
     "PasswordLinkRow",
+    "RejectedDeliveryRow",
     "Role",
     "RunRow",
     "RunStatsRow",
@@ -169,6 +171,8 @@ class RunRow(SQLModel, table=True):
     event_id: str = Field(index=True, max_length=36)
     status: RunStatus = Field(sa_type=String(16))
     claims: int = 0
+    #: Claims of the run after its lease had expired (its worker died, or could not record).
+    takeovers: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     available_at: float
     lease_owner: str | None = Field(default=None, max_length=100)
     lease_expires_at: float | None = None
@@ -324,6 +328,29 @@ class PasswordLinkRow(SQLModel, table=True):
     user_id: str = Field(sa_column=_user_fk())
     created_at: float
     expires_at: float
+
+
+class RejectedDeliveryRow(SQLModel, table=True):
+    """A delivery refused for its signature: what was sent, and why it was refused.
+
+    Kept so that a refusal is never silent: the operator sees a sender whose secret is wrong
+    (or someone forging deliveries). The body is kept only up to :data:`REJECTED_BODY_CHARS`.
+    """
+
+    __tablename__ = "rejected_deliveries"
+    __table_args__ = (Index("ix_rejected_deliveries_flow_id", "flow_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    flow_id: str = Field(max_length=36)
+    received_at: float
+    reason: str = Field(sa_type=Text)
+    #: The request's method, query and headers (credentials dropped), as JSON.
+    meta: str = Field(sa_type=Text)
+    body: str = Field(sa_type=Text)
+
+
+#: How much of a rejected delivery's body is kept.
+REJECTED_BODY_CHARS = 16 * 1024
 
 
 class SignInFailureRow(SQLModel, table=True):

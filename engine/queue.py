@@ -17,9 +17,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Connection, Float, Integer, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 
-from maillon.engine.db import driver_execute
+from maillon.engine.db import driver_execute, storable
 from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow, StepStatus
 from maillon.engine.writer import Op
 
@@ -95,9 +106,14 @@ def _claim_statement(dialect: str) -> Any:
                 lease_owner=bindparam("owner"),
                 lease_expires_at=bindparam("expires"),
                 claims=_runs.c.claims + 1,
+                # The status before this claim: a run still "running" had its lease expire.
+                takeovers=_runs.c.takeovers
+                + case((_runs.c.status == RunStatus.RUNNING, 1), else_=0),
                 started_at=func.coalesce(_runs.c.started_at, now),
             )
-            .returning(_runs.c.id, _runs.c.flow_id, _runs.c.event_id, _runs.c.claims)
+            .returning(
+                _runs.c.id, _runs.c.flow_id, _runs.c.event_id, _runs.c.claims, _runs.c.takeovers
+            )
         )
     return stmt
 
@@ -131,13 +147,27 @@ class Claimed:
     next_due: float | None
 
 
+#: Why a run taken over too many times is not run again (formatted with the count).
+POISON_REASON = (
+    "poison run: claimed again {count} times after its lease expired (its worker died or "
+    "could not record a step each time); stopped so that it cannot run for ever. Replay it "
+    "once the cause is fixed"
+)
+
+
 @dataclass
 class ClaimRuns(Op[Claimed]):
-    """Claim up to ``limit`` due runs (queued and due, or running with an expired lease)."""
+    """Claim up to ``limit`` due runs (queued and due, or running with an expired lease).
+
+    A run taken over more than ``max_takeovers`` times is a poison run: it fails, with the
+    reason, instead of being handed out again (a run that crashes its worker, or whose steps
+    cannot be recorded, would otherwise be run after every lease expiry, for ever).
+    """
 
     owner: str
     limit: int
     lease_seconds: float
+    max_takeovers: int = 3
 
     def apply(self, conn: Connection) -> Claimed:
         now = time.time()
@@ -150,6 +180,20 @@ class ClaimRuns(Op[Claimed]):
                 "expires": now + self.lease_seconds,
             },
         ).all()
+        poisoned = [c for c in claimed if c.takeovers > self.max_takeovers]
+        if poisoned:
+            for c in poisoned:
+                values = {
+                    "status": RunStatus.FAILED,
+                    "error": POISON_REASON.format(count=c.takeovers),
+                    "finished_at": now,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                }
+                _update_runs(conn, self.owner, values, [c.id])
+                log.error("run %s: %s", c.id, values["error"])
+            _count_finished(conn, [(c.flow_id, RunStatus.FAILED) for c in poisoned], now)
+            claimed = [c for c in claimed if c.takeovers <= self.max_takeovers]
         if not claimed:
             return Claimed([], conn.execute(_NEXT_DUE).scalar())
         # One read for what the executor needs (event, flow) and for when the next queued run is
@@ -219,7 +263,24 @@ class StepRecord:
 
 def _dump(value: Any) -> str | None:
     # Outputs are JSON-ready already; ``str`` covers what an action returns outside a model.
-    return None if value is None else msgspec.json.encode(value, enc_hook=str).decode()
+    if value is None:
+        return None
+    try:
+        return msgspec.json.encode(value, enc_hook=str).decode()
+    except UnicodeEncodeError:
+        # A lone surrogate in a string (from a remote answer) cannot be encoded: store the
+        # value with it replaced rather than fail to record the step.
+        return msgspec.json.encode(_storable_value(value), enc_hook=str).decode()
+
+
+def _storable_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): _storable_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_value(v) for v in value]
+    return value
 
 
 @dataclass
@@ -242,7 +303,7 @@ class RecordStep(Op[None]):
         values: dict[str, Any] = {"lease_expires_at": now + self.lease_seconds}
         if self.run_status is not None:
             values["status"] = self.run_status
-            values["error"] = self.run_error
+            values["error"] = None if self.run_error is None else storable(self.run_error)
         if self.run_status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
             values.update(finished_at=now, lease_owner=None, lease_expires_at=None)
         elif self.run_status == RunStatus.QUEUED:
@@ -398,7 +459,7 @@ def _step_row(run_id: str, s: StepRecord) -> dict[str, Any]:
         "status": s.status,
         "input": _dump(s.input),
         "output": _dump(s.output),
-        "error": s.error,
+        "error": None if s.error is None else storable(s.error),
         "details": _dump(s.details),
         "attempts": s.attempts,
         "started_at": s.started_at,

@@ -8,11 +8,15 @@ import logging
 import time
 from collections.abc import Callable
 
+from maillon.connectors.outbound import OutboundPolicy, configure_outbound
 from maillon.connectors.registry import Registry, default_registry
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import create_db_engine, migrate
 from maillon.engine.executor import Executor, RetryPolicy
+from maillon.engine.limits import FailureLimit
+from maillon.engine.metrics import Metrics, PrometheusMetrics
+from maillon.engine.redaction import install_log_redaction
 from maillon.engine.scheduler import Scheduler
 from maillon.engine.services import (
     Accounts,
@@ -21,6 +25,8 @@ from maillon.engine.services import (
     Flows,
     Hooks,
     Install,
+    Keys,
+    Monitoring,
     OAuth,
     Retention,
     Runs,
@@ -30,7 +36,9 @@ from maillon.engine.services import (
     Stats,
     Tokens,
 )
+from maillon.engine.services.monitoring import read_queue
 from maillon.engine.settings import Settings
+from maillon.engine.templating import Budget
 from maillon.engine.wakeup import SCHEDULES_CHANNEL, PgWakeups, Wakeup
 from maillon.engine.worker import Worker
 from maillon.engine.writer import Writer
@@ -47,11 +55,23 @@ class Runtime:
     services: Services
 
     def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        install_log_redaction()
         self.settings = settings
         self.registry = registry or default_registry
+        configure_outbound(
+            OutboundPolicy(allow=tuple(settings.outbound_allow), deny=tuple(settings.outbound_deny))
+        )
         self.db = create_db_engine(settings.resolved_database_url)
-        self.box = SecretBox(settings.encryption_key)
-        self.writer = Writer(self.db)
+        self.box = SecretBox(settings.encryption_key, key_file=settings.key_file)
+        db = self.db
+        self.metrics: Metrics = (
+            PrometheusMetrics(lambda: read_queue(db))
+            if settings.metrics_token or settings.metrics_port
+            else Metrics()
+        )
+        self.writer = Writer(self.db, metrics=self.metrics)
+        #: What rendering one step input (or a dedup key) may cost.
+        self.budget = Budget(settings.template_time_budget, settings.template_output_budget)
         self.wakeup = Wakeup()
         #: Set when this process changes a flow: its scheduler reads the schedules again.
         self.schedule_changes = Wakeup()
@@ -89,14 +109,23 @@ class Runtime:
             ),
             step_timeout=settings.step_timeout,
             lease_seconds=settings.lease_seconds,
+            budget=self.budget,
+            box=self.box,
+            metrics=self.metrics,
         )
-        tokens = Tokens(self.db)
+        tokens = Tokens(
+            self.db,
+            failures=FailureLimit(
+                "wrong API tokens", settings.token_failures_per_client, settings.limit_window
+            ),
+        )
         flows = Flows(
             self.db,
             self.registry,
             connections,
             sources,
             settings.base_url,
+            self.box,
             changed=self.schedule_changes.notify,
         )
         self.services = Services(
@@ -107,11 +136,28 @@ class Runtime:
             oauth=oauth,
             tokens=tokens,
             accounts=Accounts(self.db, tokens, session_lifetime=settings.session_lifetime),
-            hooks=Hooks(self.writer, self.wakeup, self.registry, settings.source_dedup_window),
-            editor=Editor(self.db, self.registry, self.executor, flows),
+            hooks=Hooks(
+                self.writer,
+                self.wakeup,
+                self.registry,
+                settings.source_dedup_window,
+                self.budget,
+                max_depth=settings.max_body_depth,
+                masked=settings.masked_fields,
+                unknown_limit=FailureLimit(
+                    "requests to unknown hooks",
+                    settings.unknown_hooks_per_client,
+                    settings.limit_window,
+                ),
+                metrics=self.metrics,
+                box=self.box,
+            ),
+            editor=Editor(self.db, self.registry, self.executor, flows, self.budget),
             stats=Stats(self.db),
             install=Install(settings, self.db),
             schedules=Schedules(self.db, self.writer, self.wakeup),
+            monitoring=Monitoring(self.db, self.writer, self.metrics, settings),
+            keys=Keys(self.db, self.box, settings),
             retention=Retention(self.db, self.writer, settings),
         )
         self._stop = asyncio.Event()
@@ -153,6 +199,7 @@ class Runtime:
                 concurrency=self.settings.worker_concurrency,
                 lease_seconds=self.settings.lease_seconds,
                 poll_interval=self.settings.poll_interval,
+                max_takeovers=self.settings.max_takeovers,
             )
             self._worker_tasks.append(asyncio.create_task(worker.run(self._stop)))
         if count:

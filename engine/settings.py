@@ -13,10 +13,12 @@ import secrets
 import sys
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from maillon.connectors.outbound import DEFAULT_DENY
 from maillon.engine.i18n import (
     DEFAULT_LOCALE,
     DEFAULT_TIME_ZONE,
@@ -25,7 +27,13 @@ from maillon.engine.i18n import (
     supported,
 )
 
-__all__ = ["LEGACY_DATA_DIR", "SECRET_KEY_FILE", "Settings", "default_data_dir"]
+__all__ = [
+    "LEGACY_DATA_DIR",
+    "SECRET_KEY_FILE",
+    "Settings",
+    "default_data_dir",
+    "make_private_dir",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,16 @@ def default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME", "")
     base_dir = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
     return base_dir / "maillon"
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) if missing, readable by its owner only (``0700``):
+    it holds the database and the key that decrypts the connections' secrets."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # mkdir's mode passes through the umask, which may only take permissions away; a
+        # chmod makes it exactly 0700 whatever the umask.
+        path.chmod(0o700)
 
 
 class Settings(BaseSettings):
@@ -76,6 +94,19 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=0, description="In-process workers started by `maillon serve`.")
     worker_concurrency: int = Field(64, ge=1, description="Runs one worker executes at once.")
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="Largest hook body accepted.")
+    max_body_depth: int = Field(
+        64,
+        ge=1,
+        le=200,
+        description="Deepest nesting of objects and lists a hook body may have (refused with "
+        "a 400 past it).",
+    )
+    masked_fields: list[str] = Field(
+        default_factory=list,
+        description="More request headers and query parameters whose values are masked before "
+        'a delivery is stored, as JSON: ["x-partner-key"] (besides Authorization, X-Api-Key, '
+        "Api-Key, token, api_key and the other usual ones).",
+    )
     source_dedup_window: float = Field(
         86400.0,
         ge=0,
@@ -88,11 +119,29 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(2.0, ge=0, description="First retry delay, in seconds.")
     retry_max_delay: float = Field(600.0, ge=0, description="Longest backoff between attempts.")
     step_timeout: float = Field(120.0, gt=0, description="Longest a step may take, in seconds.")
+    template_time_budget: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds the templates of one step input (or a trigger's dedup key) may "
+        "take to render; past it the step fails with a clear error.",
+    )
+    template_output_budget: int = Field(
+        2_000_000,
+        ge=1000,
+        description="Characters one step input may render to (measured as JSON), and the "
+        "largest value any template may build along the way.",
+    )
     lease_seconds: float = Field(
         10.0,
         gt=0,
         description="A claimed run's lease: renewed every third of it while the run executes, "
         "so that the runs of a process that died are taken over by others within this time.",
+    )
+    max_takeovers: int = Field(
+        3,
+        ge=1,
+        description="Times a run may be claimed again after its lease expired (its worker "
+        "died, or could not record a step) before it fails as a poison run.",
     )
     poll_interval: float = Field(
         1.0,
@@ -168,6 +217,68 @@ class Settings(BaseSettings):
         "name such as Europe/Paris).",
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="text for a terminal; json: one object per line (time, level, logger, "
+        "message, and the request, run, event and flow ids) for a log collector.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that /metrics asks for; unset, /metrics is off (404) unless "
+        "metrics_port serves it.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics without a token on this port of the listening host, apart "
+        "from the app (for a scraper on a private network).",
+    )
+    ready_max_queue_age: float = Field(
+        300.0,
+        gt=0,
+        description="/readyz fails when the oldest queued run has waited longer than this "
+        "many seconds (the workers are not keeping up, or none is running).",
+    )
+    request_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a client has to send a whole request (headers and body) once "
+        "it has connected or started one; a slower one is disconnected.",
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="Seconds an idle keep-alive connection stays open."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Connections and requests served at once; past it new requests get 503.",
+    )
+    token_failures_per_client: int = Field(
+        20,
+        ge=1,
+        description="Wrong API tokens a client address may send within the limit window "
+        "before its API calls get 429.",
+    )
+    unknown_hooks_per_client: int = Field(
+        100,
+        ge=1,
+        description="Requests to unknown hook URLs a client address may send within the "
+        "limit window before its hook requests get 429.",
+    )
+    outbound_allow: list[str] = Field(
+        default_factory=list,
+        description="Hosts and networks the HTTP action may call, as JSON "
+        '(["api.example.com", "10.1.0.0/16"]); empty: every host not denied.',
+    )
+    outbound_deny: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DENY),
+        description="Hosts and networks the HTTP action never calls, checked after DNS "
+        "resolution and on every redirect; default: the cloud metadata addresses.",
+    )
+    limit_window: float = Field(
+        900.0, gt=0, description="Seconds the per-client failure counts cover."
+    )
 
     @field_validator("default_time_zone")
     @classmethod
@@ -264,7 +375,7 @@ class Settings(BaseSettings):
         path = self.data_dir / SECRET_KEY_FILE
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         key = secrets.token_urlsafe(32)
         # O_EXCL: two processes starting together must not write two different keys.
         try:

@@ -9,24 +9,61 @@ escape hatch for fields that are legitimately optional, and it covers a whole pa
 
 Fields of the data win over the methods of its Python type: ``event.items`` is the event's
 ``items`` field when it has one (Particeep and CRM payloads use such names), not ``dict.items``.
+
+In a URL input (one an action marks with ``URL_INPUT``), every value written into the URL
+before its query string is percent-encoded, ``/`` included: ``orders/{{ event.id }}`` calls
+``orders/..%2Fadmin`` for an id of ``../admin``, never another endpoint of the API, whatever a
+sender posts. ``| safe`` writes a value as it is (``{{ event.path | safe }}``, for a value known
+to be a path), and a URL that is one expression alone (``{{ event.callback_url }}``) is taken
+whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import math
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import msgspec
 from babel.core import UnknownLocaleError
 from babel.numbers import format_currency
-from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import (
+    ChainableUndefined,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+    nodes,
+)
+from jinja2.environment import Environment, TemplateExpression
+from jinja2.nodes import EvalContext
+from jinja2.parser import Parser
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
-__all__ = ["TemplateRenderError", "compile_check", "referenced_paths", "render_value"]
+__all__ = [
+    "DEFAULT_BUDGET",
+    "MAX_SOURCE_CHARS",
+    "Budget",
+    "TemplateRenderError",
+    "compile_check",
+    "referenced_paths",
+    "render_value",
+]
 
 # A whole string made of one expression, with nothing around it.
 _SINGLE_EXPR = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
@@ -45,6 +82,8 @@ def _money(cents: Any, currency: str = "EUR", places: int = 2, locale: str | Non
     """``150000 | money('EUR')`` → ``"1,500.00 EUR"`` (Particeep amounts are in cents);
     ``150000 | money('EUR', locale='fr')`` → ``"1 500,00 €"``, as the reader's language writes
     amounts."""
+    if not 0 <= places <= 12:
+        raise ValueError("money() takes 0 to 12 decimal places")
     amount = Decimal(int(cents)) / (Decimal(10) ** places)
     if locale is not None:
         try:
@@ -85,34 +124,312 @@ class _Missing(ChainableUndefined, StrictUndefined):
     __slots__ = ()
 
 
+@dataclass(frozen=True)
+class Budget:
+    """What one template may cost: seconds of rendering, and characters of output.
+
+    The output budget bounds every value a template builds along the way too (a string
+    repeated, a padded field, a list concatenated), so that no single operation can allocate
+    more than the budget before it is caught.
+    """
+
+    seconds: float = 1.0
+    max_chars: int = 2_000_000
+
+
+DEFAULT_BUDGET = Budget()
+
+#: The longest template source rendered or saved: parsing and compiling cost grows with it.
+MAX_SOURCE_CHARS = 100_000
+
+
+class _OverBudget(Exception):
+    """Raised inside a render when it exceeds its budget; turned into a TemplateRenderError."""
+
+
+class _Meter(threading.local):
+    """The budget of the render in progress on this thread (a render runs on one thread)."""
+
+    def __init__(self) -> None:
+        self.deadline = math.inf
+        self.budget = DEFAULT_BUDGET
+
+    def tick(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _OverBudget(
+                f"took longer than its time budget of {self.budget.seconds:g}s "
+                "(MAILLON_TEMPLATE_TIME_BUDGET): simplify its loops"
+            )
+
+    def size(self, length: int) -> None:
+        if length > self.budget.max_chars:
+            raise _OverBudget(
+                f"produces more than its output budget of {self.budget.max_chars:,} characters "
+                "(MAILLON_TEMPLATE_OUTPUT_BUDGET)"
+            )
+
+    def sized(self, value: Any) -> Any:
+        if isinstance(value, str | bytes | list | tuple | dict):
+            self.size(len(value))
+        return value
+
+
+_meter = _Meter()
+
+# Where a number in a formatting spec is a width or a precision: ``%9999d``, ``{:>9999}``.
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d+))?")
+_FORMAT_SPEC = re.compile(r"\{[^{}]*?:([^{}]*)\}")
+_FORMAT_NESTED = re.compile(r"\{[^{}]*?:[^{}]*\{")
+
+#: String methods whose result can be far longer than their inputs, and how long it would be.
+_STR_GROWTH: dict[str, Callable[..., int]] = {
+    "ljust": lambda s, width=0, *_: max(len(s), int(width)),
+    "rjust": lambda s, width=0, *_: max(len(s), int(width)),
+    "center": lambda s, width=0, *_: max(len(s), int(width)),
+    "zfill": lambda s, width=0: max(len(s), int(width)),
+    "expandtabs": lambda s, tabsize=8: len(s) + s.count("\t") * max(0, int(tabsize)),
+    "replace": lambda s, old, new, count=-1: (
+        len(s)
+        + max(0, len(new) - len(old)) * (s.count(old) if count < 0 else min(count, len(s) + 1))
+    ),
+    "join": lambda s, items: sum(len(str(i)) for i in items) + len(s) * max(0, len(items) - 1),
+}
+
+
+def _check_format(spec_source: str, args: tuple[Any, ...]) -> None:
+    """Refuse a %-format or str.format whose widths would exceed the output budget."""
+    limit = _meter.budget.max_chars
+    for match in _PERCENT_SPEC.finditer(spec_source):
+        for part in match.groups():
+            if part == "*" and any(isinstance(a, int) and a > limit for a in args):
+                _meter.size(limit + 1)
+            elif part and part.isdigit():
+                _meter.size(int(part))
+
+
+def _check_str_format(fmt: str) -> None:
+    if _FORMAT_NESTED.search(fmt):
+        raise _OverBudget("nested fields in a format specification are not supported")
+    for spec in _FORMAT_SPEC.findall(fmt):
+        for number in re.findall(r"\d+", spec):
+            _meter.size(int(number))
+
+
+def _binop_size(operator: str, left: Any, right: Any) -> None:
+    """Refuse, before computing it, a ``*``, ``+``, ``**`` or ``%`` that would exceed the
+    budget (``'a' * 10**9``, ``10 ** 10 ** 9``)."""
+    if operator == "*":
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, str | bytes | list | tuple) and isinstance(times, int):
+                _meter.size(len(seq) * max(0, times))
+    elif operator == "+":
+        if isinstance(left, str | bytes | list | tuple) and isinstance(right, type(left)):
+            _meter.size(len(left) + len(right))
+    elif operator == "**" and isinstance(left, int) and isinstance(right, int):
+        if abs(left) > 1 and right * abs(left).bit_length() > 4096:
+            raise _OverBudget("a power too large to compute (more than 4096 bits)")
+    elif operator == "%" and isinstance(left, str):
+        _check_format(left, right if isinstance(right, tuple) else (right,))
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """Immutable: templates cannot call .append()/.update() on the event or earlier outputs."""
+    """Immutable: templates cannot call .append()/.update() on the event or earlier outputs.
+
+    Bounded: every call, attribute read and loop turn checks the render's deadline, and every
+    operation that can multiply a value's size checks the output budget before it runs. A
+    render on a thread cannot be killed from outside, so it has to stop itself.
+    """
+
+    intercepted_binops = frozenset({"*", "+", "**", "%"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """``obj.attribute``, where a mapping's own key wins over a method of its type."""
+        _meter.tick()
         if isinstance(obj, dict) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
 
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """A size-checked binary operator."""
+        _binop_size(operator, left, right)
+        return _meter.sized(super().call_binop(context, operator, left, right))
 
-def _make_env() -> ImmutableSandboxedEnvironment:
-    env = _Sandbox(undefined=_Missing, autoescape=False)
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """A call from a template: deadline checked, growth of strings checked before."""
+        _meter.tick()
+        # The sandbox hands str.format out wrapped: the bound method is behind __wrapped__.
+        method = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(method, "__name__", "")
+            if name in ("format", "format_map"):
+                _check_str_format(owner)
+            elif name in _STR_GROWTH:
+                # Wrong arguments are left to the call itself to report.
+                with contextlib.suppress(TypeError, ValueError):
+                    _meter.size(_STR_GROWTH[name](owner, *args, **kwargs))
+        return _meter.sized(super().call(__context, __obj, *args, **kwargs))
+
+
+def _metered(iterable: Any) -> Iterator[Any]:
+    """Each turn of a template's ``for`` loop checks the deadline (loops with an empty body
+    make no call that would)."""
+    deadline = _meter.deadline  # read once: the loop runs within one render
+    for item in iterable:
+        if time.monotonic() > deadline:
+            _meter.tick()  # raises, saying which budget
+        yield item
+
+
+def _concat(*parts: Any) -> str:
+    """``a ~ b``, its length checked before it is built (doubling a string in a loop)."""
+    texts = [str(p) for p in parts]
+    _meter.size(sum(map(len, texts)))
+    return "".join(texts)
+
+
+def _bounded_filter(name: str, filter_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A built-in filter whose size arguments and result are held to the output budget."""
+
+    @functools.wraps(filter_fn)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _meter.tick()
+        values = [a for a in args if not isinstance(a, EvalContext | Context | Environment)]
+        if name in _SIZED_FILTERS:
+            for number in (*values[1:], *kwargs.values()):
+                if isinstance(number, int) and not isinstance(number, bool):
+                    _meter.size(abs(number))
+        if name == "format" and values and isinstance(values[0], str):
+            _check_format(values[0], tuple(values[1:]))
+        if name == "replace" and len(values) >= 3 and isinstance(values[0], str):
+            old, new = str(values[1]), str(values[2])
+            _meter.size(len(values[0]) + max(0, len(new) - len(old)) * values[0].count(old))
+        return _meter.sized(filter_fn(*args, **kwargs))
+
+    return bounded
+
+
+def _numbers_only(sum_filter: Callable[..., Any]) -> Callable[..., Any]:
+    """``sum`` for numbers: summing lists (``start=[]``) concatenates them in one C loop whose
+    cost grows with the square of their number, which no deadline can interrupt."""
+
+    @functools.wraps(sum_filter)
+    def numbers(*args: Any, **kwargs: Any) -> Any:
+        start = kwargs.get("start", args[3] if len(args) > 3 else 0)
+        if not isinstance(start, int | float | Decimal):
+            raise TypeError("sum adds numbers: its start must be a number")
+        return sum_filter(*args, **kwargs)
+
+    return numbers
+
+
+#: Filters whose integer arguments are sizes of what they build (a width, a count).
+_SIZED_FILTERS = frozenset({"batch", "center", "indent", "slice", "truncate", "wordwrap"})
+
+
+class _Bound(NodeTransformer):
+    """Rewrites a parsed template so that loops and ``~`` are metered."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = nodes.Call(
+            nodes.Name("_maillon_metered", "load"), [node.iter], [], None, None, lineno=node.lineno
+        )
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return nodes.Call(
+            nodes.Name("_maillon_concat", "load"), node.nodes, [], None, None, lineno=node.lineno
+        )
+
+
+def _make_env(**options: Any) -> ImmutableSandboxedEnvironment:
+    env = _Sandbox(undefined=_Missing, autoescape=False, **options)
+    env.filters["sum"] = _numbers_only(env.filters["sum"])
+    for name, filter_fn in list(env.filters.items()):
+        env.filters[name] = _bounded_filter(name, filter_fn)
     env.filters["money"] = _money
     env.filters["date"] = _date
     env.globals["now"] = _now
+    # Paragraphs of filler text on demand: nothing a step input needs, and a size amplifier.
+    env.globals.pop("lipsum", None)
+    env.globals["_maillon_metered"] = _metered
+    env.globals["_maillon_concat"] = _concat
     return env
 
 
+def _path_value(value: Any) -> Any:
+    """A value written into a URL's path: percent-encoded unless marked ``| safe``."""
+    if isinstance(value, Markup | Undefined):
+        return value  # an undefined one fails as it would anywhere else
+    return quote(str(value), safe="")
+
+
 _env = _make_env()
+#: Renders the path of URL inputs: each ``{{ value }}`` goes through :func:`_path_value`.
+_url_env = _make_env(finalize=_path_value)
+
+
+@lru_cache(maxsize=1024)
+def _compile_url_path(source: str) -> Any:
+    return _url_env.from_string(source)
+
+
+def _split_query(source: str) -> tuple[str, str]:
+    """``source`` cut before the first ``?`` or ``#`` that is written outside any tag."""
+    i, closing = 0, ""
+    while i < len(source):
+        if closing:
+            if source.startswith(closing, i):
+                i, closing = i + 2, ""
+                continue
+        elif source[i] == "{" and source[i + 1 : i + 2] in ("{", "%", "#"):
+            closing = {"{": "}}", "%": "%}", "#": "#}"}[source[i + 1]]
+            i += 2
+            continue
+        elif source[i] in "?#":
+            return source[:i], source[i:]
+        i += 1
+    return source, ""
 
 
 @lru_cache(maxsize=4096)
 def _compile(source: str) -> tuple[bool, Any]:
-    """Compile once: ``(True, expression)`` for a lone expression, else ``(False, template)``."""
+    """Compile once: ``(True, expression)`` for a lone expression, else ``(False, template)``.
+
+    Raises :class:`TemplateError` for a template that is not valid, or cannot be bounded.
+    """
+    if len(source) > MAX_SOURCE_CHARS:
+        raise TemplateSyntaxError(f"the template is longer than {MAX_SOURCE_CHARS:,} characters", 1)
     match = _SINGLE_EXPR.match(source)
-    if match and "{{" not in match.group("expr") and "{%" not in source:
-        return True, _env.compile_expression(match.group("expr"), undefined_to_none=False)
-    return False, _env.from_string(source)
+    try:
+        if match and "{{" not in match.group("expr") and "{%" not in source:
+            parser = Parser(_env, match.group("expr"), state="variable")
+            expr = parser.parse_expression()
+            if not parser.stream.eos:
+                raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
+            tree = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr)], lineno=1)
+            return True, TemplateExpression(_from_tree(tree), undefined_to_none=False)
+        return False, _from_tree(_env.parse(source))
+    except (RecursionError, MemoryError) as exc:
+        # Python's own compiler refuses deep nesting with SyntaxError, Jinja's parser with a
+        # RecursionError: either way, nothing a step input needs.
+        raise TemplateSyntaxError("the template is nested too deeply", 1) from exc
+
+
+def _from_tree(tree: nodes.Template) -> Template:
+    for kind in (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport):
+        if tree.find(kind) is not None:
+            raise TemplateSyntaxError(
+                "templates cannot include, import or extend other templates", 1
+            )
+    tree = _Bound().visit(tree)
+    tree.set_environment(_env)
+    try:
+        return _env.from_string(tree)
+    except SyntaxError as exc:
+        raise TemplateSyntaxError("the template is nested too deeply", 1) from exc
 
 
 def _describe(exc: Exception) -> str:
@@ -121,7 +438,7 @@ def _describe(exc: Exception) -> str:
     return re.sub(r"'dict object' has no attribute", "no field", text)
 
 
-def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
+def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool = False) -> Any:
     if "{" not in source:
         return source
     try:
@@ -131,23 +448,89 @@ def _render_str(source: str, context: Mapping[str, Any], field: str) -> Any:
             # A StrictUndefined returned as a whole value must fail like it would in text.
             if isinstance(value, StrictUndefined):
                 str(value)
-            return value
-        return compiled.render(context)
+            return _meter.sized(value)
+        if url:
+            return _meter.sized(_render_url(source, context))
+        size, limit = 0, _meter.budget.max_chars
+        chunks = []
+        for chunk in compiled.generate(context):
+            size += len(chunk)
+            if size > limit:
+                _meter.size(size)  # raises, saying which budget
+            chunks.append(chunk)
+        return "".join(chunks)
     except TemplateSyntaxError as exc:
         raise TemplateRenderError(field, f"template syntax error: {exc}") from exc
-    except (TemplateError, ValueError, TypeError, ArithmeticError, KeyError) as exc:
+    except _OverBudget as exc:
+        raise TemplateRenderError(field, str(exc)) from exc
+    except RecursionError as exc:
+        raise TemplateRenderError(field, "recursion too deep (a macro calling itself)") from exc
+    except MemoryError as exc:
+        raise TemplateRenderError(field, "ran out of memory") from exc
+    except (TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
         raise TemplateRenderError(field, _describe(exc)) from exc
+    except Exception as exc:  # a filter given odd data may raise anything
+        raise TemplateRenderError(field, f"{type(exc).__name__}: {exc}") from exc
 
 
-def render_value(value: Any, context: Mapping[str, Any], field: str = "input") -> Any:
-    """Render every string in a nested structure of dicts, lists and scalars."""
+def _render_url(source: str, context: Mapping[str, Any]) -> str:
+    """A URL template: values in the path encoded, those of the query string as written."""
+    path, query = _split_query(source)
+    try:
+        rendered = str(_compile_url_path(path).render(context))
+    except TemplateSyntaxError:
+        # A tag that spans the "?" (an {% if %} around the query): encode every value.
+        return str(_compile_url_path(source).render(context))
+    return rendered + (str(_compile(query)[1].render(context)) if "{" in query else query)
+
+
+def _render(
+    value: Any, context: Mapping[str, Any], field: str, url_inputs: frozenset[str] = frozenset()
+) -> Any:
     if isinstance(value, str):
         return _render_str(value, context, field)
     if isinstance(value, dict):
-        return {k: render_value(v, context, f"{field}.{k}") for k, v in value.items()}
+        return {
+            k: _render_str(v, context, f"{field}.{k}", url=True)
+            if k in url_inputs and isinstance(v, str)
+            else _render(v, context, f"{field}.{k}")
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [render_value(v, context, f"{field}[{i}]") for i, v in enumerate(value)]
+        return [_render(v, context, f"{field}[{i}]") for i, v in enumerate(value)]
     return value
+
+
+def render_value(
+    value: Any,
+    context: Mapping[str, Any],
+    field: str = "input",
+    budget: Budget = DEFAULT_BUDGET,
+    *,
+    url_inputs: frozenset[str] = frozenset(),
+) -> Any:
+    """Render every string in a nested structure of dicts, lists and scalars.
+
+    ``url_inputs``: keys of the top-level mapping that are URLs (see the module).
+    The whole structure shares ``budget``: its time, and its output size measured as JSON.
+    This blocks for up to ``budget.seconds``: from a coroutine, call it in a worker thread.
+    Raises :class:`TemplateRenderError`.
+    """
+    _meter.budget = budget
+    _meter.deadline = time.monotonic() + budget.seconds
+    try:
+        rendered = _render(value, context, field, url_inputs)
+        if rendered is not value and not isinstance(rendered, str):
+            try:
+                _meter.size(len(msgspec.json.encode(rendered, enc_hook=str)))
+            except _OverBudget as exc:
+                raise TemplateRenderError(field, str(exc)) from exc
+            except (msgspec.EncodeError, TypeError, ValueError, RecursionError):
+                pass  # not JSON: validation of the action's input says what is wrong
+        return rendered
+    finally:
+        _meter.deadline = math.inf
+        _meter.budget = DEFAULT_BUDGET
 
 
 def compile_check(value: Any, field: str = "input") -> None:
@@ -172,9 +555,11 @@ def referenced_paths(source: str) -> set[tuple[str, ...]]:
     Used at save time to flag fields that the sample event does not have.
     """
     paths: set[tuple[str, ...]] = set()
+    if len(source) > MAX_SOURCE_CHARS:
+        return paths
     try:
         tree = _env.parse(source)
-    except TemplateError:
+    except (TemplateError, RecursionError, MemoryError):
         return paths
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         parts: list[str] = []

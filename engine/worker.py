@@ -35,6 +35,7 @@ class Worker:
         concurrency: int,
         lease_seconds: float,
         poll_interval: float,
+        max_takeovers: int = 3,
         name: str | None = None,
     ) -> None:
         self._writer = writer
@@ -43,6 +44,7 @@ class Worker:
         self._concurrency = concurrency
         self._lease = lease_seconds
         self._poll = poll_interval
+        self._max_takeovers = max_takeovers
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._active: dict[asyncio.Task[bool], str] = {}  # task → run id
         # Whether runs may be waiting for a free slot: the last claim took all it could.
@@ -77,7 +79,9 @@ class Worker:
             self._saturated = True
             return self._poll  # a finishing run sets the wake event
         try:
-            claimed: Claimed = await self._writer.submit(ClaimRuns(self.name, free, self._lease))
+            claimed: Claimed = await self._writer.submit(
+                ClaimRuns(self.name, free, self._lease, self._max_takeovers)
+            )
         except Exception:
             log.exception("claiming runs failed; retrying in %.1fs", self._poll)
             return self._poll

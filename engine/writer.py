@@ -18,12 +18,14 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from maillon.engine.db import for_writes
+from maillon.engine.metrics import Metrics
 
 __all__ = ["Op", "Writer", "WriterStopped"]
 
@@ -78,9 +80,12 @@ class _Pending:
 class Writer:
     """Owns the write connection; callers submit ops and await their committed results."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = 512) -> None:
+    def __init__(
+        self, engine: Engine, *, max_batch: int = 512, metrics: Metrics | None = None
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._metrics = metrics or Metrics()
         # A SimpleQueue (in C) rather than a Condition over a deque: a put costs the event loop
         # a fraction of what a Condition's notify does. ``None`` asks the thread to stop.
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
@@ -89,6 +94,12 @@ class Writer:
         self._stopping = False
         #: Batches committed, for benchmarks and diagnostics.
         self.commits = 0
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread is running and taking work (not stopped, nor stopping)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._stopping
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -155,6 +166,7 @@ class Writer:
 
     def _run_batch(self, conn: Connection, batch: list[_Pending]) -> None:
         results: list[Any] = [None] * len(batch)
+        started = time.perf_counter()
         try:
             with conn.begin() as tx:
                 if len(batch) == 1:
@@ -177,6 +189,8 @@ class Writer:
             # The commit failed (disk full, database gone): nobody may believe their op landed.
             log.exception("write batch of %d failed", len(batch))
             results = [exc] * len(batch)
+        else:
+            self._metrics.batch(len(batch), time.perf_counter() - started)
         _answer(batch, results)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from math import ceil
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
@@ -13,15 +14,25 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.exceptions.responses import create_exception_response
 from litestar.status_codes import (
+    HTTP_200_OK,
     HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
-from maillon.engine.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from maillon.engine.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from maillon.engine.flows import FlowValidationError
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
@@ -30,9 +41,12 @@ from maillon.web.api import (
     ConnectorController,
     EventController,
     FlowController,
+    RejectedDeliveryController,
     RunController,
 )
+from maillon.web.api.deps import ServicesDep
 from maillon.web.auth import PUBLIC, Authenticate, csrf_config
+from maillon.web.edge import App, unexpected_error
 from maillon.web.hooks import hooks
 from maillon.web.oauth import oauth_callback, start_oauth
 from maillon.web.openapi import openapi_config
@@ -49,12 +63,34 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@get("/readyz", opt=PUBLIC, include_in_schema=False)
+async def readyz(services: ServicesDep) -> Response[dict[str, Any]]:
+    """Readiness: 200 when every check is ok, else 503 with what is wrong."""
+    readiness = await services.monitoring.ready()
+    return Response(
+        {"status": "ready" if readiness.ready else "not ready", "checks": readiness.checks},
+        status_code=HTTP_200_OK if readiness.ready else HTTP_503_SERVICE_UNAVAILABLE,
+    )
+
+
+@get("/metrics", opt=PUBLIC, include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any], services: ServicesDep) -> Response[bytes]:
+    """Prometheus' scrape, with the metrics token (not a user's session or API token)."""
+    text, content_type = await services.monitoring.scrape(request.headers.get("authorization"))
+    return Response(text, media_type=content_type)
+
+
 def _error(status: int) -> Any:
     def handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
         body: dict[str, Any] = {"status_code": status, "detail": str(exc)}
+        headers: dict[str, str] = {}
         if isinstance(exc, Invalid):
             body["problems"] = exc.problems
-        return Response(body, status_code=status)
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(ceil(exc.retry_after))
+        if isinstance(exc, Unauthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
+        return Response(body, status_code=status, headers=headers)
 
     return handler
 
@@ -82,14 +118,17 @@ def create_app(
             await runtime.stop_workers()
             runtime.close()
 
-    return Litestar(
+    return App(
         route_handlers=[
             healthz,
+            readyz,
+            metrics,
             hooks,
             start_oauth,
             oauth_callback,
             FlowController,
             EventController,
+            RejectedDeliveryController,
             RunController,
             ConnectionController,
             ConnectorController,
@@ -106,6 +145,7 @@ def create_app(
             Conflict: _error(HTTP_409_CONFLICT),
             Forbidden: _error(HTTP_403_FORBIDDEN),
             RateLimited: _error(HTTP_429_TOO_MANY_REQUESTS),
+            Unauthenticated: _error(HTTP_401_UNAUTHORIZED),
             # A flow that cannot be saved is a well-formed body with problems: 422, listed.
             FlowValidationError: _error(HTTP_422_UNPROCESSABLE_ENTITY),
             Invalid: _error(HTTP_400_BAD_REQUEST),
@@ -113,6 +153,8 @@ def create_app(
             # Litestar's own errors (404, 405, validation) are ValueErrors too: without this
             # they were answered by the handler above as 400s without their details.
             HTTPException: create_exception_response,
+            # Anything else is a bug: logged with its traceback and the request id.
+            Exception: unexpected_error,
         },
         openapi_config=openapi_config(csrf.cookie_name, csrf.header_name),
         logging_config=None,

@@ -20,7 +20,8 @@ the CSRF check, and every other unsafe request (signed in by cookie, or to an an
 must carry the token of the ``csrftoken`` cookie in the ``x-csrftoken`` header or the
 ``_csrf_token`` form field (Litestar's CSRF middleware, composed here so that it runs after we
 know how the caller authenticated). A bearer token that is present but invalid is a 401, never
-a fallback to the cookie.
+a fallback to the cookie. A client address that sent too many wrong tokens is answered 429
+for a while, whatever token it sends (:class:`~maillon.engine.services.tokens.Tokens`).
 
 The same middleware sets the language the request is answered in, once the user is known: the
 account's language, else the best the browser's ``Accept-Language`` offers, else
@@ -45,7 +46,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import Cookie, Headers
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import ASGIMiddleware
-from litestar.middleware.csrf import CSRFMiddleware
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, CSRFMiddleware, generate_csrf_hash
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from maillon.engine.i18n import negotiate, set_locale, supported
@@ -60,6 +61,7 @@ __all__ = [
     "SESSION_COOKIE",
     "UI",
     "Authenticate",
+    "client_address",
     "csrf_config",
     "request_locale",
     "session_cookie",
@@ -102,6 +104,27 @@ def session_cookie(settings: Settings, signed_in: SignedIn | None) -> Cookie:
         secure=settings.cookies_secure,
         path="/",
     )
+
+
+def _forget_stale_csrf_cookie(cookies: dict[str, str], csrf: CSRFConfig) -> None:
+    """Drop a CSRF cookie the current secret did not sign, so that this answer hands out a new
+    one: Litestar keeps whatever cookie a browser has, and one signed before the secret key
+    changed (a rotation, then a restart) would otherwise fail every form until it expires.
+
+    ``cookies`` is the request's parsed cookies, which Litestar's CSRF check reads after this.
+    """
+    token = cookies.get(csrf.cookie_name)
+    if token is None:
+        return
+    random_part, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+    if not hmac.compare_digest(signature, generate_csrf_hash(random_part, csrf.secret)):
+        del cookies[csrf.cookie_name]
+
+
+def client_address(scope: Scope) -> str:
+    """The caller's address (its proxy's, unless the server trusts the proxy's headers)."""
+    client = scope.get("client")
+    return client[0] if client else ""
 
 
 def request_locale(user: User | None, accept_language: str | None, default: str) -> str:
@@ -147,7 +170,7 @@ class Authenticate(ASGIMiddleware):
         headers = Headers.from_scope(scope)
         authorization = headers.get("authorization")
         if authorization is not None and not opt.get("ui"):
-            scope["auth"] = await self._token(authorization)
+            scope["auth"] = await self._token(authorization, client_address(scope))
             scope["user"] = None
             await next_app(scope, receive, send)
             return
@@ -169,9 +192,11 @@ class Authenticate(ASGIMiddleware):
             return
         scope["user"] = user
         scope["auth"] = None
+        if scope.get("method", "GET") in _SAFE_METHODS:  # a websocket has no method
+            _forget_stale_csrf_cookie(request.cookies, self.csrf)
         await CSRFMiddleware(next_app, self.csrf)(scope, receive, send)
 
-    async def _token(self, authorization: str) -> ApiToken:
+    async def _token(self, authorization: str, client: str) -> ApiToken:
         scheme, _, token = authorization.partition(" ")
         # The scheme is no secret: a plain comparison (compare_digest raises on non-ASCII text).
         if scheme.lower() != "bearer" or not token.strip():
@@ -179,7 +204,7 @@ class Authenticate(ASGIMiddleware):
                 "an API token is required: Authorization: Bearer <token> (maillon tokens create)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        row = await self.tokens.check(token.strip())
+        row = await self.tokens.check(token.strip(), client)
         if row is None:
             raise NotAuthorizedException(
                 "invalid API token", headers={"WWW-Authenticate": "Bearer"}

@@ -13,6 +13,7 @@ Litestar's exception handling, so refusals look like every other error of the AP
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from math import ceil
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,22 +23,23 @@ from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, MethodNotAllowedException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
     HTTP_404_NOT_FOUND,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from litestar.types import HTTPScope, Receive, Scope, Send
 
-from maillon.engine.errors import Invalid
-from maillon.engine.intake import Accepted, UnknownHook
+from maillon.engine.errors import Invalid, RateLimited
+from maillon.engine.intake import Accepted, SignatureRejected, UnknownHook
+from maillon.engine.metrics import Refusal
 from maillon.engine.runtime import Runtime
 from maillon.engine.writer import WriterStopped
-from maillon.web.auth import PUBLIC
+from maillon.web.auth import PUBLIC, client_address
 
 __all__ = ["hooks"]
-
-_DROPPED_HEADERS = frozenset({b"authorization", b"cookie", b"proxy-authorization"})
 
 
 def _pairs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -64,6 +66,10 @@ def _parse(content_type: str, raw: bytes, query: dict[str, Any]) -> tuple[Any, s
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise HTTPException(
                 status_code=HTTP_400_BAD_REQUEST, detail=f"malformed JSON: {exc}"
+            ) from exc
+        except RecursionError as exc:
+            raise HTTPException(
+                status_code=HTTP_400_BAD_REQUEST, detail="JSON nested too deeply"
             ) from exc
         return body, text
     if media == "application/x-www-form-urlencoded":
@@ -112,22 +118,37 @@ async def _body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
             return b"".join(chunks)
 
 
+_REFUSALS = {
+    HTTP_400_BAD_REQUEST: Refusal.MALFORMED,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE: Refusal.TOO_LARGE,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE: Refusal.UNSUPPORTED_TYPE,
+}
+
+
 async def _read(
     runtime: Runtime, scope: HTTPScope, receive: Receive
-) -> tuple[Any, str, dict[str, Any]]:
-    """Body, its JSON text, and the metadata kept with the event; 4xx for unreadable input."""
+) -> tuple[Any, str, dict[str, Any], bytes]:
+    """Body, its JSON text, the metadata kept with the event, and the raw bytes; 4xx for
+    unreadable input (counted by reason)."""
+    try:
+        return await _read_request(runtime, scope, receive)
+    except HTTPException as exc:
+        runtime.services.hooks.refused(_REFUSALS.get(exc.status_code, Refusal.INVALID))
+        raise
+
+
+async def _read_request(
+    runtime: Runtime, scope: HTTPScope, receive: Receive
+) -> tuple[Any, str, dict[str, Any], bytes]:
     method = scope["method"]
     if method not in _METHODS:
         raise MethodNotAllowedException(headers={"Allow": ", ".join(sorted(_METHODS))})
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in scope["headers"]
-        if name not in _DROPPED_HEADERS
-    }
+    # Credentials among them are masked by the engine before anything is stored.
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
     raw = await _body(receive, headers, runtime.settings.max_body_bytes)
     query = _pairs(parse_qsl(scope["query_string"].decode("latin-1")))
     body, text = _parse(headers.get("content-type", ""), raw, query)
-    return body, text, {"method": method, "query": query, "headers": headers}
+    return body, text, {"method": method, "query": query, "headers": headers}, raw
 
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -139,8 +160,15 @@ async def _answer(delivery: Awaitable[Accepted], send: Send) -> None:
         accepted = await delivery
     except UnknownHook:
         raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook") from None
+    except SignatureRejected as exc:
+        raise HTTPException(
+            status_code=HTTP_401_UNAUTHORIZED,
+            detail=f"signature refused: {exc} (recorded as a rejected delivery)",
+        ) from None
     except Invalid as exc:
         raise HTTPException(status_code=HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+    except RateLimited as exc:
+        raise _too_many(exc) from None
     except WriterStopped:
         raise HTTPException(
             status_code=HTTP_503_SERVICE_UNAVAILABLE, detail="shutting down; send again later"
@@ -165,6 +193,14 @@ async def _answer(delivery: Awaitable[Accepted], send: Send) -> None:
     await send({"type": "http.response.body", "body": answer, "more_body": False})
 
 
+def _too_many(exc: RateLimited) -> HTTPException:
+    return HTTPException(
+        status_code=HTTP_429_TOO_MANY_REQUESTS,
+        detail=str(exc),
+        headers={"Retry-After": str(ceil(exc.retry_after))},
+    )
+
+
 @asgi("/hooks", is_mount=True, opt=PUBLIC, copy_scope=False)
 async def hooks(scope: Scope, receive: Receive, send: Send) -> None:
     """``/hooks/{token}`` and ``/hooks/{app}/{token}/{event}``: GET, POST or PUT.
@@ -179,12 +215,17 @@ async def hooks(scope: Scope, receive: Receive, send: Send) -> None:
         raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook")
     runtime: Runtime = scope["litestar_app"].state.runtime
     receiver = runtime.services.hooks
+    client = client_address(scope)
+    try:
+        receiver.admit(client)
+    except RateLimited as exc:
+        raise _too_many(exc) from None
     match path.strip("/").split("/"):
         case [token] if token:
-            body, text, meta = await _read(runtime, scope, receive)
-            await _answer(receiver.webhook(token, body, text, meta), send)
+            body, text, meta, raw = await _read(runtime, scope, receive)
+            await _answer(receiver.webhook(token, body, text, meta, client, raw), send)
         case [app, token, event]:
-            body, text, meta = await _read(runtime, scope, receive)
-            await _answer(receiver.app_event(app, token, event, body, text, meta), send)
+            body, text, meta, _ = await _read(runtime, scope, receive)
+            await _answer(receiver.app_event(app, token, event, body, text, meta, client), send)
         case _:
             raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook")

@@ -4,8 +4,9 @@
 Litestar's own pages load their scripts, styles and icon from public CDNs, which an install
 behind a firewall (or a browser that is offline) cannot reach, and which would see every visit:
 Swagger UI is vendored in ``web/static/vendor`` instead (its licence beside it) and served with
-the UI's static files. The document is written into the page, so that opening it is one request
-besides the cached assets.
+the UI's static files. The document is written into the page as a data block, read by
+``web/static/api-page.js`` (the pages' Content-Security-Policy allows no inline script), so
+that opening it is one request besides the cached assets.
 
 Like the API, the page needs a signed-in browser or a bearer token. "Try it out" works with
 either: the page sends the session's CSRF token with calls that change something, and its
@@ -14,7 +15,7 @@ either: the page sends the session's CSRF token with calls that change something
 
 from __future__ import annotations
 
-import json
+import html
 from typing import Any
 
 from litestar import Request
@@ -40,11 +41,11 @@ class _SwaggerPage(OpenAPIRenderPlugin):
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         """The page's HTML."""
-        # "</" cannot end the script that holds the document: no string inside it can close
-        # the tag, whatever the API's descriptions say.
+        # "</" cannot end the data block that holds the document: no string inside it can
+        # close the tag, whatever the API's descriptions say.
         spec = self.render_json(request, openapi_schema).decode().replace("</", "<\\/")
-        cookie, header = (json.dumps(name) for name in self._csrf)
-        title = openapi_schema["info"]["title"]
+        cookie, header = (html.escape(name, quote=True) for name in self._csrf)
+        title = html.escape(openapi_schema["info"]["title"])
         return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -54,23 +55,12 @@ class _SwaggerPage(OpenAPIRenderPlugin):
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="{static_url(f"vendor/swagger-ui-{SWAGGER_UI}.css")}">
 <script src="{static_url(f"vendor/swagger-ui-bundle-{SWAGGER_UI}.js")}"></script>
+<script src="{static_url("api-page.js")}" defer></script>
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script>
-const csrf = document.cookie.split("; ").find((c) => c.startsWith({cookie} + "="));
-SwaggerUIBundle({{
-  spec: {spec},
-  dom_id: "#swagger-ui",
-  deepLinking: true,
-  validatorUrl: null,
-  presets: [SwaggerUIBundle.presets.apis],
-  requestInterceptor: (request) => {{
-    if (csrf) request.headers[{header}] = csrf.slice(csrf.indexOf("=") + 1);
-    return request;
-  }},
-}});
-</script>
+<script type="application/json" id="openapi-document" data-csrf-cookie="{cookie}"
+ data-csrf-header="{header}">{spec}</script>
 </body>
 </html>
 """.encode()

@@ -28,6 +28,7 @@ from urllib.request import (  # type: ignore[attr-defined]
 import httpx
 
 from maillon.connectors.http.connection import HttpConnection
+from maillon.connectors.outbound import resolver
 
 if TYPE_CHECKING:
     import aiohttp
@@ -91,7 +92,12 @@ def _new_session() -> aiohttp.ClientSession:
     import aiohttp
 
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=_ssl_context(), keepalive_timeout=_KEEPALIVE_SECONDS),
+        connector=aiohttp.TCPConnector(
+            ssl=_ssl_context(),
+            keepalive_timeout=_KEEPALIVE_SECONDS,
+            # Every address a connection goes to, redirects included, passes the policy.
+            resolver=resolver(),
+        ),
         headers={"User-Agent": USER_AGENT},
         # The session is shared by every run using this connection: a cookie set in one run's
         # answer must not be sent with another run's request.

@@ -44,10 +44,13 @@ FRENCH: dict[str, str] = {
     "Form body": "Corps de formulaire",
     (
         "Full http(s) URL, or a path relative to the connection's base URL. Query parameters may "
-        "be written here or in Query."
+        "be written here or in Query. Values templated into the path are percent-encoded ('/' "
+        "too); '| safe' writes one as it is."
     ): (
         "Une URL http(s) complète, ou un chemin relatif à l’URL de base de la connexion. Les "
-        "paramètres de requête peuvent figurer ici ou dans Paramètres de requête."
+        "paramètres de requête peuvent figurer ici ou dans Paramètres de requête. Les valeurs "
+        "insérées dans le chemin sont encodées en pourcentage («\u202f/\u202f» aussi)\u202f; "
+        "«\u202f| safe\u202f» en écrit une telle quelle."
     ),
     "HTTP Basic authentication.": "Authentification HTTP Basic.",
     "HTTP Basic authentication; replaces the connection's auth.": (

@@ -17,7 +17,9 @@ from yarl import URL
 
 from maillon.connectors.http._client import client_for, proxy_for
 from maillon.connectors.http.connection import HttpConnection
+from maillon.connectors.outbound import check_each_hop
 from maillon.connectors.sdk import (
+    URL_INPUT,
     Action,
     ActionContext,
     PermanentError,
@@ -67,8 +69,10 @@ class SendRequestInput(BaseModel):
         title="URL",
         description=(
             "Full http(s) URL, or a path relative to the connection's base URL. Query "
-            "parameters may be written here or in Query."
+            "parameters may be written here or in Query. Values templated into the path are "
+            "percent-encoded ('/' too); '| safe' writes one as it is."
         ),
+        json_schema_extra=URL_INPUT,
         examples=["https://api.example.com/v1/investors", "investors/{{ event.investor.id }}"],
     )
     headers: dict[str, str] = Field(
@@ -297,7 +301,7 @@ class SendRequest(Action[HttpConnection, SendRequestInput, SendRequestOutput]):
                     # _MAX_REDIRECTS of them are followed only with a limit one higher.
                     max_redirects=_MAX_REDIRECTS + 1,
                     proxy=proxy_for(url),
-                    middlewares=_credentials_stay_home(conn, url),
+                    middlewares=(check_each_hop, *_credentials_stay_home(conn, url)),
                 ) as response,
             ):
                 raw, truncated = await _read_capped(response, data.max_body_bytes)
@@ -326,17 +330,17 @@ class SendRequest(Action[HttpConnection, SendRequestInput, SendRequestOutput]):
         )
 
 
-def _credentials_stay_home(conn: HttpConnection, url: URL) -> tuple[Any, ...] | None:
+def _credentials_stay_home(conn: HttpConnection, url: URL) -> tuple[Any, ...]:
     """A client middleware that keeps the connection's headers to the origin first called.
 
     aiohttp drops ``Authorization`` (and cookies) when a redirect leaves the origin, but not the
     connection's API-key header or its other headers, which may carry secrets as well. The
-    middleware runs for every request of a redirect chain. ``None`` (no middleware) when the
+    middleware runs for every request of a redirect chain. None (an empty tuple) when the
     connection sends no headers of its own.
     """
     names = [*conn.headers, *([conn.api_key_header] if conn.api_key is not None else [])]
     if not names:
-        return None
+        return ()
     home = url.origin()
 
     async def keep_home(

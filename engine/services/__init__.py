@@ -25,6 +25,8 @@ from maillon.engine.services.editor import Editor
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.hooks import Hooks
 from maillon.engine.services.install import Install
+from maillon.engine.services.keys import Keys
+from maillon.engine.services.monitoring import Monitoring
 from maillon.engine.services.oauth import OAuth
 from maillon.engine.services.retention import Retention
 from maillon.engine.services.runs import Runs
@@ -40,6 +42,8 @@ __all__ = [
     "Flows",
     "Hooks",
     "Install",
+    "Keys",
+    "Monitoring",
     "OAuth",
     "Retention",
     "Runs",
@@ -67,4 +71,6 @@ class Services:
     accounts: Accounts
     install: Install
     schedules: Schedules
+    monitoring: Monitoring
+    keys: Keys
     retention: Retention

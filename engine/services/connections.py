@@ -28,14 +28,22 @@ from maillon.connectors.base import Connection, Connector
 from maillon.connectors.errors import ConnectorError
 from maillon.connectors.oauth import OAuth2
 from maillon.connectors.registry import Registry
-from maillon.engine.connections import ConnectionResolver, split_secrets
+from maillon.engine.connections import (
+    ConnectionResolver,
+    join_secrets,
+    moved_destinations,
+    split_secrets,
+    url_problems,
+)
 from maillon.engine.crypto import SecretBox
+from maillon.engine.db import storable
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.flows import AppEventTrigger, parse_flow
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow
 from maillon.engine.oauth import Refresh
+from maillon.engine.redaction import Redactor
 from maillon.engine.services.base import Service
 from maillon.engine.services.sources import Sources
 from maillon.engine.validation import describe, invalid
@@ -306,7 +314,7 @@ class Connections(Service):
         def read() -> dict[str, Any]:
             with self.session() as s:
                 row = self._find(s, ref)
-            return {**json.loads(row.config), **self._box.open(row.secrets)}
+            return join_secrets(json.loads(row.config), self._box.open(row.secrets))
 
         return await self.sync(read)
 
@@ -366,8 +374,14 @@ class Connections(Service):
             connector = self.connector(kind)
             merged = dict(values)
             if row is not None and not replace:
-                merged = {**json.loads(row.config), **self._box.open(row.secrets), **values}
+                stored_secrets = self._box.open(row.secrets)
+                stored = join_secrets(json.loads(row.config), stored_secrets)
+                _check_destinations(connector, stored, stored_secrets, values, unset or set())
+                merged = {**stored, **values}
             merged = {k: v for k, v in merged.items() if k not in (unset or ())}
+            bad_urls = url_problems(connector.connection, values)
+            if bad_urls:
+                raise Invalid([], {f"values.{k}": v for k, v in sorted(bad_urls.items())})
             try:
                 public, secret = split_secrets(connector, merged)
             except ValidationError as exc:
@@ -438,17 +452,23 @@ class Connections(Service):
         if connector is None or connector.check is None:
             return LastCheck(False, f"{row.app} offers no connection test", time.time())
         ok: bool | None
+        # An app that echoes the credentials back must not have them kept in the message.
+        redactor = Redactor()
         try:
             conn = connector.connection.model_validate(await self.values(row.id))
+            redactor.add_model(conn)
             # An OAuth account idle for a while has an expired access token: renew it first,
             # as a step would, so that the test says whether the account works.
             conn = await self._fresh(row.name, connector, conn)
-            check = await connector.check(conn)
+            redactor.add_model(conn)
+            with redactor.active():
+                check = await connector.check(conn)
             ok, message = check.ok, check.message
         except ValidationError as exc:
             ok, message = False, f"incomplete connection: {describe(exc)}"
         except ConnectorError as exc:
             ok, message = False, exc.message
+        message = storable(redactor.text(message))
         done = LastCheck(ok, message, time.time())
         await self.sync(self._keep_check, row.id, done)
         return done
@@ -462,6 +482,33 @@ class Connections(Service):
                 .values(checked_at=check.at, check_ok=check.ok, check_message=check.message)
             )
             s.commit()
+
+
+def _check_destinations(
+    connector: Connector,
+    stored: dict[str, Any],
+    stored_secrets: dict[str, Any],
+    given: dict[str, Any],
+    unset: set[str],
+) -> None:
+    """Refuse a change of where the connection sends its credentials that does not give
+    them again: otherwise whoever may edit a connection could have its secrets, write-only
+    everywhere else, sent to a host of their own."""
+    moved = moved_destinations(connector.connection, stored, given, unset)
+    secret_names = connector.connection.secret_fields()
+    missing = sorted(
+        n for n in stored_secrets if n in secret_names and n not in given and n not in unset
+    )
+    if moved and missing:
+        where = ", ".join(moved)
+        raise Invalid(
+            [f"changing {where} needs the secrets again, in the same request"],
+            {
+                f"values.{name}": f"give it again: {where} changed, and this secret would be "
+                "sent there"
+                for name in missing
+            },
+        )
 
 
 def _fields(connector: Connector) -> list[ConnectionField]:

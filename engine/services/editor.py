@@ -19,12 +19,14 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import col
 
+from maillon.connectors.base import url_inputs
 from maillon.connectors.registry import Registry
 from maillon.engine.digests import DIGEST_SOURCE, DigestSpec, release_example
 from maillon.engine.errors import Invalid, NotFound
@@ -39,11 +41,12 @@ from maillon.engine.flows import (
     load_yaml,
 )
 from maillon.engine.models import EventRow
+from maillon.engine.payloads import MAX_SHOWN_DEPTH, nesting_depth, readable_json
 from maillon.engine.schedules import ScheduleTrigger, tick_example
 from maillon.engine.services.base import Service
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.runs import events_of
-from maillon.engine.templating import TemplateRenderError, render_value
+from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 
 __all__ = ["Editor", "FlowTest", "Preview", "Sample", "StepTest"]
 
@@ -108,8 +111,16 @@ _NO_SAMPLE = Sample(body={}, origin="none")
 class Editor(Service):
     """Samples, previews and step trials for flows being edited."""
 
-    def __init__(self, db: Engine, registry: Registry, executor: Executor, flows: Flows) -> None:
+    def __init__(
+        self,
+        db: Engine,
+        registry: Registry,
+        executor: Executor,
+        flows: Flows,
+        budget: Budget = DEFAULT_BUDGET,
+    ) -> None:
         super().__init__(db)
+        self._budget = budget
         self._registry = registry
         self._executor = executor
         self._flows = flows
@@ -198,12 +209,26 @@ class Editor(Service):
             steps=steps,
         )
 
-    def preview(self, value: Any, context: Mapping[str, Any], field: str = "input") -> Preview:
-        """``value`` (a template, or a structure of them) rendered in the run sandbox."""
+    async def preview(
+        self, value: Any, context: Mapping[str, Any], field: str = "input", action: str = ""
+    ) -> Preview:
+        """``value`` (a template, or a structure of them) rendered in the run sandbox, within
+        the run's budget, in a worker thread (a slow template must not hold the server); as a
+        run renders it when ``field`` is one of ``action``'s URL inputs."""
         try:
-            return Preview(value=render_value(value, context, field))
+            model = self._registry.resolve(action)[1].Input if action else None
+        except LookupError:
+            model = None
+        urls = url_inputs(model) if model is not None else frozenset()
+        try:
+            if field in urls:
+                render = partial(render_value, {field: value}, context, "", url_inputs=urls)
+                rendered = (await self.sync(render, self._budget))[field]
+            else:
+                rendered = await self.sync(render_value, value, context, field, self._budget)
         except TemplateRenderError as exc:
             return Preview(error=exc.reason)
+        return Preview(value=rendered)
 
     def output_example(self, action: str) -> dict[str, Any]:
         """An output shaped like ``action``'s, for the field picker and previews."""
@@ -228,6 +253,7 @@ class Editor(Service):
         position = next((i for i, s in enumerate(spec.steps) if s.key == step_key), None)
         if position is None:
             raise NotFound(f"no step {step_key!r} in this flow")
+        spec = await self._flows.runnable(spec, flow_id)
         step: StepSpec = spec.steps[position]
         context = self.context(spec, sample, position, flow_id, outputs)
         return await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
@@ -238,7 +264,8 @@ class Editor(Service):
         """Test a saved flow (by id or name) against ``event_json``, else its newest delivery,
         else its app's catalog sample. With ``send``, its steps run for real."""
         view = await self._flows.get(ref)
-        return await self._test(view.spec, view.row.id, event_json, send)
+        spec = await self._flows.runnable(view.spec, view.row.id)
+        return await self._test(spec, view.row.id, event_json, send)
 
     async def test_yaml(
         self, text: str, event_json: str | None = None, *, send: bool = False
@@ -298,7 +325,8 @@ class Editor(Service):
                 outputs[step.key] = trial.output
                 failed = trial.error is not None
             else:
-                trial = self._executor.rehearse(step, self.context(spec, sample, position, flow_id))
+                context = self.context(spec, sample, position, flow_id)
+                trial = await self.sync(self._executor.rehearse, step, context)
             steps.append(StepTest(step.key, step.action, trial))
         return FlowTest(spec.name, flow_id, sample, steps, send, warnings)
 
@@ -312,7 +340,9 @@ def _parse_event(event_json: str | None) -> Any:
     if event_json is None:
         return _ABSENT
     try:
-        return json.loads(event_json)
+        value = json.loads(event_json)
+    except RecursionError:
+        value = _ABSENT  # deeper than Python reads: refused just below
     except json.JSONDecodeError as exc:
         raise Invalid(
             [
@@ -320,6 +350,9 @@ def _parse_event(event_json: str | None) -> Any:
                 f"{exc.msg}"
             ]
         ) from exc
+    if value is _ABSENT or nesting_depth(value, MAX_SHOWN_DEPTH) > MAX_SHOWN_DEPTH:
+        raise Invalid([f"the sample event nests deeper than {MAX_SHOWN_DEPTH} levels"])
+    return value
 
 
 def _released(sample: Sample, digest: DigestSpec | None) -> Sample:
@@ -330,12 +363,13 @@ def _released(sample: Sample, digest: DigestSpec | None) -> Sample:
 
 
 def _from_row(row: EventRow) -> Sample:
+    # Read as the pages read stored events: one nested too deeply to show is its text.
     return Sample(
-        body=json.loads(row.body),
+        body=readable_json(row.body),
         origin="event",
         event_id=row.id,
         received_at=row.received_at,
-        request=json.loads(row.meta),
+        request=readable_json(row.meta),
     )
 
 

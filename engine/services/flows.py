@@ -23,6 +23,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from maillon.connectors.registry import Registry
+from maillon.engine import secret_inputs
+from maillon.engine.crypto import SecretBox
 from maillon.engine.digests import DIGEST_SOURCE, forget_digest, release_example
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import (
@@ -96,9 +98,11 @@ class Flows(Service):
         connections: Connections,
         sources: Sources,
         base_url: str,
+        box: SecretBox,
         changed: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(db)
+        self._box = box
         self._registry = registry
         self._connections = connections
         self._sources = sources
@@ -111,7 +115,8 @@ class Flows(Service):
         subscriptions: Mapping[SourceKey, SubscriptionRow],
         warnings: list[str] | None = None,
     ) -> FlowView:
-        spec = parse_flow(row.id, row.version, row.definition)
+        # Secret inputs written in the flow are sealed at rest and never shown.
+        spec = secret_inputs.shown(parse_flow(row.id, row.version, row.definition))
         key = SourceKey.parse(row.source_key) if row.source_key else None
         return FlowView(
             row=row,
@@ -149,6 +154,21 @@ class Flows(Service):
             return dict(sorted(rows, key=lambda row: (row[1].casefold(), row[0])))
 
         return await self.sync(read)
+
+    async def runnable(self, spec: FlowSpec, flow_id: str | None) -> FlowSpec:
+        """``spec`` as shown (perhaps edited), with the secret inputs the saved flow
+        ``flow_id`` holds in place of their masks: for running its steps."""
+        if flow_id is None:
+            return spec
+
+        def read() -> FlowRow | None:
+            with self.session() as s:
+                return s.get(FlowRow, flow_id)
+
+        row = await self.sync(read)
+        if row is None:
+            return spec
+        return secret_inputs.restore(spec, parse_flow(row.id, row.version, row.definition))
 
     async def get(self, ref: str) -> FlowView:
         """One flow, by id or by name (see :func:`find_flow`), with its save-time warnings."""
@@ -193,12 +213,14 @@ class Flows(Service):
         self, spec: FlowSpec, enabled: bool, flow_id: str | None, must_exist: bool
     ) -> tuple[FlowRow, str | None, bool]:
         now = time.time()
-        definition = spec.model_dump_json()
         with self.session(write=True) as s:
             key = _source_key(s, spec)
             row = s.get(FlowRow, flow_id) if flow_id else None
             if row is None and must_exist:
                 raise NotFound(f"no flow {flow_id}")
+            stored = parse_flow(row.id, row.version, row.definition) if row else None
+            spec = secret_inputs.seal(spec, self._registry, self._box, stored)
+            definition = spec.model_dump_json()
             before = row.source_key if row else None
             created = row is None
             if row is None:

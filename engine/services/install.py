@@ -8,6 +8,8 @@ database somewhere else.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -17,12 +19,13 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from maillon.engine.db import create_db_engine
-from maillon.engine.errors import NotFound
+from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.models import ConnectionRow, FlowRow, RunRow, RunStatus
 from maillon.engine.services.base import Service
 from maillon.engine.settings import Settings
 
 __all__ = [
+    "Backup",
     "Install",
     "InstallInfo",
     "Inventory",
@@ -157,6 +160,63 @@ class Install:
         finally:
             if engine is not self._db:
                 engine.dispose()
+
+    async def backup(self, target: Path) -> Backup:
+        """Copy a SQLite install's database to ``target``, and its key file beside it.
+
+        The copy is consistent while the install runs: SQLite's online backup copies every
+        page within one read transaction, so writers go on and the copy is the database as
+        it was at one instant. It is written under a temporary name, checked, then renamed.
+        A key from ``MAILLON_SECRET_KEY`` is not written anywhere (the operator keeps it).
+        Raises :class:`Invalid` on PostgreSQL (``pg_dump`` is its tool) and :class:`Conflict`
+        when ``target`` or its key file exists.
+        """
+        return await Service.sync(self._backup, target)
+
+    def _backup(self, target: Path) -> Backup:
+        settings = self._settings
+        source = settings.sqlite_path
+        if source is None:
+            raise Invalid(
+                ["the database is not SQLite: back PostgreSQL up with pg_dump (docs/deploy.md)"]
+            )
+        require_database(settings)
+        key_copy = target.with_name(target.name + ".key") if settings.key_file else None
+        for path in (target, key_copy):
+            if path is not None and path.exists():
+                raise Conflict(f"{path} exists: give the backup a new file name")
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        src = sqlite3.connect(source)
+        try:
+            dst = sqlite3.connect(partial)
+            try:
+                src.backup(dst)  # every page in one step: one snapshot
+                check = dst.execute("PRAGMA quick_check").fetchone()[0]
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        if check != "ok":
+            partial.unlink(missing_ok=True)
+            raise RuntimeError(f"the copy does not check out ({check}); nothing was kept")
+        partial.chmod(0o600)
+        partial.replace(target)
+        if key_copy is not None and settings.key_file is not None:
+            fd = os.open(key_copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(settings.key_file.read_text())
+        return Backup(target, key_copy, target.stat().st_size)
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A backup made: the database copy, the key file's copy (``None``: the key is in
+    ``MAILLON_SECRET_KEY``), and the copy's size in bytes."""
+
+    database: Path
+    key_file: Path | None
+    size: int
 
 
 def first_line(exc: BaseException) -> str:

@@ -39,6 +39,7 @@ from sqlmodel import col
 from maillon.connectors.base import Connection, Connector
 from maillon.connectors.errors import ConnectorError, PermanentError
 from maillon.connectors.oauth import OAuth2
+from maillon.engine.connections import moved_destinations
 from maillon.engine.crypto import SecretBox
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.models import OAuthStateRow
@@ -190,11 +191,20 @@ class OAuth(Service):
             if current.row.app != app:
                 raise Conflict(f"connection {name!r} is for {current.row.app}, not {app}")
             existing = await self._connections.values(name)
-        given = _with_settings(
-            connector,
-            oauth,
-            {**existing, **{k: v for k, v in values.items() if v not in (None, "")}},
-        )
+        chosen = {k: v for k, v in values.items() if v not in (None, "")}
+        baseline = {**_defaults(connector.connection), **existing}
+        if moved_destinations(connector.connection, baseline, chosen, ()) and not chosen.get(
+            oauth.client_secret_field
+        ):
+            # The client secret (the connection's, or the install's) would be posted to a
+            # token URL chosen in this request: whoever chose it must know the secret already.
+            raise Invalid(
+                [
+                    f"a URL of your own needs {oauth.client_secret_field} in the same request: "
+                    "the stored or configured client secret is never sent to a URL chosen here"
+                ]
+            )
+        given = _with_settings(connector, oauth, {**existing, **chosen})
         default_id, default_secret = self._settings.oauth_client(app)
         client_id = str(given.get(oauth.client_id_field) or default_id or "")
         client_secret = _secret(given.get(oauth.client_secret_field)) or default_secret or ""
@@ -412,6 +422,15 @@ def _with_settings(connector: Connector, oauth: OAuth2, values: dict[str, Any]) 
             # Only the reasons: pydantic's own text quotes the input.
             raise Invalid([f"{name}: {'; '.join(e['msg'] for e in exc.errors())}"]) from None
     return filled
+
+
+def _defaults(model: type[Connection]) -> dict[str, Any]:
+    """The values ``model``'s fields take when not given."""
+    return {
+        name: info.get_default(call_default_factory=True)
+        for name, info in model.model_fields.items()
+        if not info.is_required()
+    }
 
 
 def _override(values: dict[str, Any], field: str | None) -> str | None:

@@ -5,7 +5,8 @@ well (succeeded, and any other final state but failed) for ``retention.days`` da
 runs for ``retention.failed_days`` (the install's ``MAILLON_RETENTION_DAYS`` and
 ``MAILLON_RETENTION_FAILED_DAYS`` unless the flow says), counted from when the run was created.
 Queued, running and held runs are never deleted: they are work still to do. An event goes with
-the last of its runs. Hourly run counts (the dashboard's charts) are kept.
+the last of its runs. Hourly run counts (the dashboard's charts) are kept. Rejected deliveries
+(refused for their signature) are kept as long as failed runs are by default.
 
 Deletion goes in small batches through the writer, so that on SQLite intake waits at most one
 small batch, and one process sweeps at a time (an advisory lock on PostgreSQL).
@@ -21,7 +22,14 @@ from sqlalchemy import Connection, delete, exists, select
 
 from maillon.engine.flows import parse_flow
 from maillon.engine.ids import id_floor
-from maillon.engine.models import EventRow, FlowRow, RunRow, RunStatus, StepRow
+from maillon.engine.models import (
+    EventRow,
+    FlowRow,
+    RejectedDeliveryRow,
+    RunRow,
+    RunStatus,
+    StepRow,
+)
 from maillon.engine.services.base import Service
 from maillon.engine.settings import Settings
 from maillon.engine.writer import Op, Writer
@@ -33,6 +41,7 @@ _DAY = 86400.0
 _UNFINISHED = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.HELD)
 _runs, _steps = RunRow.__table__, StepRow.__table__  # type: ignore[attr-defined]
 _events, _flows = EventRow.__table__, FlowRow.__table__  # type: ignore[attr-defined]
+_rejected = RejectedDeliveryRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -41,6 +50,7 @@ class Pruned:
 
     runs: int = 0
     events: int = 0
+    rejected: int = 0
 
 
 @dataclass
@@ -103,6 +113,26 @@ class _PruneOrphans(Op[int]):
         return int(conn.execute(delete(_events).where(_events.c.id.in_(ids))).rowcount)
 
 
+@dataclass
+class _PruneRejected(Op[int]):
+    """Delete up to ``limit`` rejected deliveries received before ``before`` (an id)."""
+
+    before: str
+    limit: int
+
+    def apply(self, conn: Connection) -> int:
+        ids = (
+            conn.execute(
+                select(_rejected.c.id).where(_rejected.c.id < self.before).limit(self.limit)
+            )
+            .scalars()
+            .all()
+        )
+        if not ids:
+            return 0
+        return int(conn.execute(delete(_rejected).where(_rejected.c.id.in_(ids))).rowcount)
+
+
 class Retention(Service):
     """Sweeps what retention lets go: on a timer in processes with workers, or on demand."""
 
@@ -143,6 +173,10 @@ class Retention(Service):
                 orphans = _PruneOrphans(id_floor(now - oldest_kept * _DAY), self._batch)
                 while (deleted := await self._writer.submit(orphans)) > 0:
                     pruned.events += deleted
+            if keep_rejected := self._settings.retention_failed_days:
+                rejected = _PruneRejected(id_floor(now - keep_rejected * _DAY), self._batch)
+                while (deleted := await self._writer.submit(rejected)) > 0:
+                    pruned.rejected += deleted
             return pruned
 
     def _policies(self) -> list[tuple[str, tuple[float, float]]]:

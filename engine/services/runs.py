@@ -22,6 +22,7 @@ from maillon.engine.models import (
     RARE_STATUSES,
     EventRow,
     FlowRow,
+    RejectedDeliveryRow,
     RunRow,
     RunStatus,
     StepRow,
@@ -142,6 +143,22 @@ class Runs(Service):
             )
             if before:
                 q = q.where(col(EventRow.id) < before)
+            with self.session() as s:
+                return list(s.exec(q.limit(limit)))
+
+        return await self.sync(read)
+
+    async def list_rejected(
+        self, flow_id: str | None = None, limit: int = 50, before: str | None = None
+    ) -> list[RejectedDeliveryRow]:
+        """Deliveries refused for their signature, newest first; page with ``before``."""
+
+        def read() -> list[RejectedDeliveryRow]:
+            q = select(RejectedDeliveryRow).order_by(col(RejectedDeliveryRow.id).desc())
+            if flow_id:
+                q = q.where(RejectedDeliveryRow.flow_id == flow_id)
+            if before:
+                q = q.where(col(RejectedDeliveryRow.id) < before)
             with self.session() as s:
                 return list(s.exec(q.limit(limit)))
 

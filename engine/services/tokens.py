@@ -5,8 +5,11 @@ unlike for passwords: the token is random, not chosen by a person, so its hash c
 reversed by guessing.
 
 :meth:`Tokens.check` runs on every API call, so it remembers verified tokens for a few seconds:
-a burst of calls costs one query. A token revoked (or whose user is removed) through this
-service stops working at once in this process, and within ``ttl`` seconds in the others.
+a burst of calls costs one query. Wrong tokens are counted per client address: past a limit,
+that address's calls are refused with :class:`RateLimited` before any look-up, so that nobody
+can try tokens at the speed of the server (:mod:`maillon.engine.limits`). A token revoked (or
+whose user is removed) through this service stops working at once in this process, and within
+``ttl`` seconds in the others.
 
 Who may do what: a member sees and revokes their own tokens; the owner, and the command line
 (which acts for whoever runs the install), see and revoke all of them.
@@ -27,6 +30,7 @@ from sqlmodel import col, select
 from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
+from maillon.engine.limits import FailureLimit
 from maillon.engine.models import ApiToken, Role, UserRow
 from maillon.engine.services.base import Service
 
@@ -62,9 +66,12 @@ class TokenInfo:
 class Tokens(Service):
     """Creates, checks, lists and revokes API tokens."""
 
-    def __init__(self, db: Engine, *, ttl: float = 5.0) -> None:
+    def __init__(
+        self, db: Engine, *, ttl: float = 5.0, failures: FailureLimit | None = None
+    ) -> None:
         super().__init__(db)
         self.ttl = ttl
+        self.failures = failures or FailureLimit("wrong API tokens", 20, 900.0)
         # token hash -> (the token's row, when this verification expires)
         self._verified: dict[str, tuple[ApiToken, float]] = {}
 
@@ -90,8 +97,13 @@ class Tokens(Service):
             s.add(row)
             s.commit()
 
-    async def check(self, plaintext: str) -> ApiToken | None:
-        """The token's row if ``plaintext`` is a valid token, else ``None``."""
+    async def check(self, plaintext: str, client: str = "") -> ApiToken | None:
+        """The token's row if ``plaintext`` is a valid token, else ``None``.
+
+        ``client`` is the caller's address: raises :class:`RateLimited` while it has sent too
+        many wrong tokens, each ``None`` answer counting one more.
+        """
+        self.failures.check(client)
         digest = hash_token(plaintext)
         now = time.monotonic()
         cached = self._verified.get(digest)
@@ -99,6 +111,7 @@ class Tokens(Service):
             return cached[0]
         row = await self.sync(self._find, digest)
         if row is None:
+            self.failures.fail(client)
             return None
         if len(self._verified) >= _MAX_CACHED:
             self._verified.clear()

@@ -254,8 +254,15 @@ class Maillon:
     """One ``maillon serve`` of this checkout on its own temporary data directory."""
 
     def __init__(
-        self, procs: Processes, name: str, workdir: Path, flow_yaml: str, postgres: str | None
+        self,
+        procs: Processes,
+        name: str,
+        workdir: Path,
+        flow_yaml: str,
+        postgres: str | None,
+        settings: dict[str, str] | None = None,
     ) -> None:
+        """``settings``: more MAILLON_* variables for this one (e.g. metrics on)."""
         self.procs = procs
         self.name = name
         self.data_dir = workdir / name
@@ -268,10 +275,15 @@ class Maillon:
             MAILLON_LOG_LEVEL="WARNING",
             MAILLON_HOST="127.0.0.1",
         )
+        self.env.update(settings or {})
         if self.database.url is not None:
             self.env["MAILLON_DATABASE_URL"] = self.database.url
         flow = self.data_dir / "flow.yaml"
         flow.write_text(flow_yaml)
+        # Management commands work on an existing install only: create it as a first start would.
+        subprocess.run(
+            [*self.command(), "migrate"], cwd=ROOT, env=self.env, capture_output=True, check=True
+        )
         out = subprocess.run(
             [*self.command(), "flows", "import", str(flow)],
             cwd=ROOT,

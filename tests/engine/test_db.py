@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,14 @@ from alembic.config import Config
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 
-from maillon.engine.db import MIGRATIONS, SCHEMA_HEAD, SchemaTooNew, create_db_engine, migrate
+from maillon.engine.db import (
+    MIGRATIONS,
+    SCHEMA_HEAD,
+    SchemaTooNew,
+    create_db_engine,
+    migrate,
+    storable,
+)
 from maillon.web.cli import main as cli_main
 
 
@@ -126,3 +135,32 @@ def test_migrations_build_the_schema_the_models_describe(database_url: str) -> N
         differences = compare_metadata(context, SQLModel.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_storable_text_has_no_nul_and_no_lone_surrogate() -> None:
+    assert storable("a\x00b\ud800c") == "a\ufffdb\ufffdc"
+    assert storable("plain é ✓") == "plain é ✓"
+    storable("a\ud800").encode("utf-8")
+
+
+def test_the_data_directory_and_the_database_are_private(tmp_path: Path) -> None:
+    # Created with the process's umask (0755 and 0644 under the usual 022): any local user
+    # could read the events, and copy the database with its sealed secrets and the key.
+    from maillon.engine.runtime import Runtime
+    from maillon.engine.settings import Settings
+
+    old = os.umask(0o022)
+    try:
+        data = tmp_path / "fresh" / "data"
+        runtime = Runtime(Settings(data_dir=data))
+        runtime.open()
+        try:
+            with runtime.db.begin() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            runtime.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for path in [data / "maillon.db", data / "secret.key", *data.glob("maillon.db-*")]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name

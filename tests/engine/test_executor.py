@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 import pytest
 
-from maillon.engine.executor import SECRET_MASK
+from maillon.connectors.registry import Registry
 from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Accepted, UnknownHook
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
+from maillon.engine.redaction import MASK as SECRET_MASK
 from maillon.engine.runtime import Runtime
 from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status, webhook
-from tests.support.probe import calls
+from tests.support.probe import calls, probe
 from tests.support.services import Blocking
 
 
@@ -271,3 +273,105 @@ def test_concurrent_deliveries_share_commits(runtime: Runtime, services: Blockin
     assert len({r.event_id for r in results}) == 200
     assert runtime.writer.commits - before < 200
     assert len(services.runs.list_events(limit=500)) == 200
+
+
+def test_a_template_past_its_budget_fails_its_step_and_stalls_nothing(
+    make_settings: Any, services: Blocking
+) -> None:
+    # A render used to run on the event loop: for as long as it took, no delivery was
+    # answered and no lease was extended, so another worker took the run over and ran it
+    # again. Now it renders in a worker thread and stops itself at its budget.
+    rt = Runtime(make_settings(template_time_budget=0.5), registry=Registry([probe]))
+    rt.open()
+    try:
+        slow = {
+            **ECHO,
+            "input": {
+                "text": "{% for a in range(99999) %}{% for b in range(99999) %}"
+                "{% endfor %}{% endfor %}"
+            },
+        }
+        own = Blocking(rt.services)
+        _, token = make_flow(own, slow)
+        _, other = make_flow(own, {**ECHO, "key": "quick"})
+
+        async def main() -> tuple[float, float]:
+            rt.start_workers(1)
+            try:
+                run_id = (await webhook(rt, token)).run_ids[0]
+                await asyncio.sleep(0.1)  # the render is under way
+                started = time.monotonic()
+                await webhook(rt, other)
+                answered = time.monotonic() - started
+                lag = 0.0
+                while (await rt.services.runs.get_run(run_id))[0].status != RunStatus.FAILED:
+                    tick = time.monotonic()
+                    await asyncio.sleep(0.01)
+                    lag = max(lag, time.monotonic() - tick)
+                return answered, lag
+            finally:
+                await rt.stop_workers()
+
+        answered, lag = asyncio.run(main())
+        assert answered < 0.3
+        assert lag < 0.3
+        run_id = own.runs.list_runs(status=RunStatus.FAILED)[0].id
+        run, _ = own.runs.get_run(run_id)
+        assert "time budget of 0.5s" in (run.error or "")
+        assert run.claims == 1
+    finally:
+        rt.close()
+
+
+def test_an_error_text_with_a_nul_byte_is_recorded_and_the_run_ends(
+    runtime: Runtime, services: Blocking
+) -> None:
+    # PostgreSQL refuses NUL in text: recording the step failed, the run stayed running and
+    # was run again after every lease expiry, without end.
+    step = {**ECHO, "input": {"text": "x", "fail": "permanent:{{ event.why }}"}}
+    _, token = make_flow(services, step)
+    run_id = deliver(runtime, token, {"why": "bad\x00byte"}).run_ids[0]
+    run, steps = wait_status(runtime, services, run_id, RunStatus.FAILED)
+    assert run.error == "step notify: bad\ufffdbyte"
+    assert steps[0].error == "bad\ufffdbyte"
+    # In JSON, NUL is written \u0000: the recorded input keeps it exactly.
+    assert json.loads(steps[0].input)["fail"] == "permanent:bad\x00byte"
+    assert len(calls.log) == 1
+
+
+def test_a_run_taken_over_too_often_fails_as_a_poison_run(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, token = make_flow(services, ECHO)
+    run_id = deliver(runtime, token).run_ids[0]
+    # Each worker claims it and dies without recording anything; the lease runs out.
+    for worker in ("w1", "w2", "w3"):
+        claimed = runtime.writer.submit_sync(ClaimRuns(worker, 10, 0.01, max_takeovers=1))
+        if worker == "w3":
+            assert claimed.runs == []
+        else:
+            assert [r.id for r in claimed.runs] == [run_id]
+        time.sleep(0.02)
+    run, _ = services.runs.get_run(run_id)
+    assert run.status == RunStatus.FAILED
+    assert run.takeovers == 2
+    assert (run.error or "").startswith("poison run: claimed again 2 times after its lease")
+    assert services.runs.detail(run_id).can_replay
+
+
+def test_a_run_whose_step_cannot_be_recorded_fails_instead_of_running_again(
+    runtime: Runtime, services: Blocking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import maillon.engine.queue
+
+    def unrecordable(run_id: str, step: StepRecord) -> dict[str, Any]:
+        raise ValueError("the database refused the row")
+
+    monkeypatch.setattr(maillon.engine.queue, "_step_row", unrecordable)
+    _, token = make_flow(services, ECHO)
+    run_id = deliver(runtime, token).run_ids[0]
+    run, _ = wait_status(runtime, services, run_id, RunStatus.FAILED)
+    assert run.error == (
+        "the engine could not go on with this run (ValueError: the database refused the row)"
+    )
+    assert len(calls.log) == 1

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Mapping
 from typing import Any
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 from pydantic import ValidationError
 
@@ -89,7 +93,7 @@ def test_no_validation_library_text_reaches_people() -> None:
     problems = problems_of(doc)
     assert problems == [
         "name: String should have at least 1 character",
-        "trigger: should be a mapping of fields (type, dedup)",
+        "trigger: should be a mapping of fields (type, dedup, signature)",
         "steps[0] (a).max_attempts: Input should be a valid integer, unable to parse string as "
         "an integer",
     ]
@@ -106,7 +110,7 @@ def test_an_app_trigger_missing_its_fields_says_which() -> None:
         "trigger.event: missing (the app's event name, e.g. transaction_created)",
     ]
     assert problems_of({"name": "f", "trigger": {"type": "webhook", "event": "x"}}) == [
-        "trigger: unknown field 'event' (the fields are: type, dedup)"
+        "trigger: unknown field 'event' (the fields are: type, dedup, signature)"
     ]
     with pytest.raises(FlowValidationError) as caught:
         parse_document({**doc, "trigger": {"type": "particeep.evnt"}}, registry, {"p": "probe"})
@@ -164,3 +168,120 @@ def test_field_warnings_against_the_sample_and_earlier_outputs() -> None:
     ]
     # Without a sample, only step references are checked.
     assert len(field_warnings(spec, Registry([probe]), None)) == 2
+
+
+# -- size limits and properties of the flow-file parser ----------------------------------------
+
+
+def test_a_flow_too_large_to_save_is_refused_quickly() -> None:
+    # A 10**7-character template took seconds and memory to parse, check and compile.
+    huge = {"name": "big", "steps": [{**STEP, "connection": "p1", "input": {"text": "x" * 10**7}}]}
+    started = time.monotonic()
+    with pytest.raises(FlowValidationError, match="larger than 500,000 characters"):
+        parse_document(huge, REGISTRY, {"p1": "probe"})
+    deep: Any = "x"
+    for _ in range(100):
+        deep = [deep]
+    nested = {
+        "name": "deep",
+        "steps": [{**STEP, "connection": "p1", "input": {"text": "x", "number": deep}}],
+    }
+    with pytest.raises(FlowValidationError, match="more than 32 levels deep"):
+        parse_document(nested, REGISTRY, {"p1": "probe"})
+    with pytest.raises(Invalid, match="larger than 5,000,000 characters"):
+        load_yaml("name: x\n" + "#" * 6_000_000)
+    assert time.monotonic() - started < 1.0
+
+
+_YAML_PIECES = [
+    "name: ",
+    "steps:",
+    "\n",
+    "  - ",
+    "key: ",
+    "action: ",
+    "probe.send_echo",
+    "input:",
+    "    text: ",
+    "'{{ event.a }}'",
+    "{% for %}",
+    "trigger:",
+    "type: ",
+    "webhook",
+    "dedup: ",
+    "connection: ",
+    "p1",
+    "[",
+    "]",
+    "{",
+    "}",
+    ":",
+    "- ",
+    "&a ",
+    "*a",
+    "!!python/object",
+    "---",
+    "max_attempts: ",
+    "0",
+    "-1",
+    "1e999",
+    "null",
+    "~",
+    "'",
+    '"',
+    "enabled: ",
+    "yes",
+    "? ",
+]
+
+
+@hypothesis.settings(max_examples=200, deadline=None, database=None)
+@hypothesis.given(
+    st.one_of(
+        st.text(max_size=120), st.lists(st.sampled_from(_YAML_PIECES), max_size=40).map("".join)
+    )
+)
+def test_the_flow_file_parser_raises_only_its_own_errors(text: str) -> None:
+    try:
+        docs = load_yaml(text)
+    except Invalid:
+        return
+    for doc in docs:
+        with contextlib.suppress(FlowValidationError):
+            parse_document(doc, REGISTRY, {"p1": "probe"})
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+
+
+@hypothesis.settings(max_examples=200, deadline=None, database=None)
+@hypothesis.given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "name": _JSON,
+            "trigger": _JSON | st.just({"type": "webhook", "dedup": "{{ event.a }}"}),
+            "steps": st.lists(
+                _JSON
+                | st.fixed_dictionaries(
+                    {"key": st.text(max_size=8), "action": st.just("probe.send_echo")},
+                    optional={"input": _JSON, "connection": _JSON, "max_attempts": _JSON},
+                ),
+                max_size=3,
+            ),
+            "max_attempts": _JSON,
+            "enabled": _JSON,
+        },
+    )
+)
+def test_any_flow_document_is_read_or_refused_with_reasons(raw: dict[str, Any]) -> None:
+    problems = ["(read)"]
+    try:
+        parse_document(raw, REGISTRY, {"p1": "probe"})
+    except FlowValidationError as exc:
+        problems = exc.problems
+    assert problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -11,10 +12,13 @@ from sqlalchemy import text
 
 import maillon.engine.db
 import maillon.engine.intake
+from maillon.connectors.registry import Registry
+from maillon.engine.flows import FlowDocument
 from maillon.engine.hooks import SourceKey
 from maillon.engine.intake import Accepted, Delivery, SourceDelivery, UnknownHook
 from maillon.engine.runtime import Runtime
-from tests.support.flows import ECHO, deliver, make_flow
+from tests.support.flows import ECHO, deliver, make_flow, webhook
+from tests.support.probe import probe
 from tests.support.services import Blocking
 
 
@@ -209,8 +213,9 @@ def test_a_dedup_key_with_a_nul_byte_is_stored_and_fails_no_other_delivery(
     # A body field rendered into the dedup key reaches the INSERT as is; on PostgreSQL
     # the NUL fails the whole batch.
     _, token = make_flow(services, ECHO, trigger={"type": "webhook", "dedup": "{{ event.id }}"})
-    good = Delivery(token, {"id": "fine"}, '{"id": "fine"}', {}, None)
-    odd = Delivery(token, {"id": "a\x00b"}, '{"id": "a\\u0000b"}', {}, None)
+    # Keys as the hooks service renders them (flow version 1) before handing deliveries over.
+    good = Delivery(token, {"id": "fine"}, '{"id": "fine"}', {}, None, (1, "fine"))
+    odd = Delivery(token, {"id": "a\x00b"}, '{"id": "a\\u0000b"}', {}, None, (1, "a\x00b"))
     fine, stored = _in_one_batch(runtime, good, odd)
     assert isinstance(fine, Accepted), fine
     assert isinstance(stored, Accepted), stored
@@ -245,3 +250,49 @@ def test_a_batch_fanned_out_past_the_drivers_parameter_limit_is_stored(
     failed = [r for r in results if not isinstance(r, Accepted)]
     assert not failed, failed[0]
     assert all(len(r.run_ids) == 19 for r in results)
+
+
+def test_a_slow_dedup_template_does_not_stall_other_deliveries(
+    make_settings: Any, services: Blocking
+) -> None:
+    # The dedup template used to be rendered in the writer thread: every delivery of every
+    # flow waited for it. It is rendered before the writer now, within its budget.
+    rt = Runtime(make_settings(template_time_budget=0.5), registry=Registry([probe]))
+    rt.open()
+    try:
+        own = Blocking(rt.services)
+        slow = "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}"
+        _, token = make_flow(own, ECHO, trigger={"type": "webhook", "dedup": slow})
+        _, other = make_flow(own, {**ECHO, "key": "quick"})
+
+        async def main() -> tuple[Accepted, float]:
+            await webhook(rt, other)  # the writer's first batch opens its connection
+            pending = asyncio.ensure_future(webhook(rt, token))
+            await asyncio.sleep(0.1)
+            started = time.monotonic()
+            await webhook(rt, other)
+            took = time.monotonic() - started
+            return await pending, took
+
+        accepted, other_took = asyncio.run(main())
+        assert other_took < 0.3
+        # Past its budget, the key is not computed: the delivery is kept, without dedup.
+        assert not accepted.duplicate and accepted.run_ids
+    finally:
+        rt.close()
+
+
+def test_a_dedup_key_follows_the_flow_after_an_edit(runtime: Runtime, services: Blocking) -> None:
+    # The dedup template is remembered per hook with its flow version: an edit is seen.
+    flow_id, token = make_flow(
+        services, ECHO, trigger={"type": "webhook", "dedup": "{{ event.id }}"}
+    )
+    first = deliver(runtime, token, {"id": "a", "n": 1})
+    assert deliver(runtime, token, {"id": "a", "n": 2}).duplicate
+    doc = FlowDocument.model_validate(
+        {"name": "test", "steps": [ECHO], "trigger": {"type": "webhook", "dedup": "{{ event.n }}"}}
+    )
+    services.flows.save(doc, flow_id)
+    assert not deliver(runtime, token, {"id": "a", "n": 3}).duplicate
+    assert deliver(runtime, token, {"id": "b", "n": 3}).duplicate
+    assert first.event_id

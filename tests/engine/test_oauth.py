@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,7 @@ from maillon.connectors.testing import FakeServer
 from maillon.engine.errors import Conflict, Invalid
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunStatus
+from maillon.engine.redaction import MASK
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.oauth import ConsentFailed
 from maillon.engine.settings import Settings
@@ -152,7 +154,7 @@ def test_an_expired_access_token_is_refreshed_before_the_step(
     fake_server.on(
         "POST",
         TOKEN_PATH,
-        (200, {"access_token": "fresh", "refresh_token": "rt-2", "expires_in": 3600}),
+        (200, {"access_token": "at-fresh", "refresh_token": "rt-2", "expires_in": 3600}),
     )
 
     first = deliver(acme_runtime, token, {}).run_ids[0]
@@ -160,7 +162,12 @@ def test_an_expired_access_token_is_refreshed_before_the_step(
     _, steps = wait_status(acme_runtime, services, first, RunStatus.SUCCEEDED)
     _, steps2 = wait_status(acme_runtime, services, second, RunStatus.SUCCEEDED)
 
-    assert '"fresh"' in (steps[0].output or "") and '"fresh"' in (steps2[0].output or "")
+    # The token the step used is the fresh one: a secret in play, masked in what is recorded.
+    assert (
+        steps[0].output
+        == steps2[0].output
+        == json.dumps({"token": MASK}, ensure_ascii=False, separators=(",", ":"))
+    )
     [refresh] = fake_server.received("POST", TOKEN_PATH)  # once, for both runs
     form = {k: v[0] for k, v in refresh.form().items()}
     assert form == {"grant_type": "refresh_token", "refresh_token": "rt-1"}
@@ -269,19 +276,22 @@ def test_a_refused_access_token_is_refreshed_once_and_the_step_tried_again(
         services, fake_server, expires_at=time.time() + 3600, action="call_api"
     )
     fake_server.on("GET", "/t1/me", (401, {"error": "invalid_token"}), (200, {}))
-    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "fresh", "expires_in": 3600}))
+    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "at-fresh", "expires_in": 3600}))
 
     run_id = deliver(acme_runtime, token, {}).run_ids[0]
     _, steps = wait_status(acme_runtime, services, run_id, RunStatus.SUCCEEDED)
 
-    assert '"fresh"' in (steps[0].output or "") and steps[0].attempts == 1
+    assert (
+        steps[0].output == json.dumps({"token": MASK}, ensure_ascii=False, separators=(",", ":"))
+        and steps[0].attempts == 1
+    )
     first, second = fake_server.received("GET", "/t1/me")
     assert first.headers["authorization"] == "Bearer old"
-    assert second.headers["authorization"] == "Bearer fresh"
+    assert second.headers["authorization"] == "Bearer at-fresh"
     [refresh] = fake_server.received("POST", TOKEN_PATH)
     assert {k: v[0] for k, v in refresh.form().items()}["grant_type"] == "refresh_token"
     values = services.connections.values("acme-1")
-    assert values["access_token"] == "fresh" and values["refresh_token"] == "rt-1"
+    assert values["access_token"] == "at-fresh" and values["refresh_token"] == "rt-1"
 
 
 def test_a_token_refused_again_after_the_refresh_says_reconnect(
@@ -292,7 +302,7 @@ def test_a_token_refused_again_after_the_refresh_says_reconnect(
         services, fake_server, expires_at=time.time() + 3600, action="call_api"
     )
     fake_server.on("GET", "/t1/me", (401, {"error": "invalid_token"}))
-    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "fresh", "expires_in": 3600}))
+    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "at-fresh", "expires_in": 3600}))
 
     run_id = deliver(acme_runtime, token, {}).run_ids[0]
     run, _ = wait_status(acme_runtime, services, run_id, RunStatus.FAILED)
@@ -310,6 +320,8 @@ def test_a_connection_test_renews_an_expired_access_token_first(
 ) -> None:
     services = Blocking(acme_runtime.services)
     _flow_with_expired_token(services, fake_server)
-    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "fresh", "expires_in": 3600}))
+    fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "at-fresh", "expires_in": 3600}))
     check = services.connections.test("acme-1")
-    assert (check.ok, check.message) == (True, "reached with token fresh")
+    # The app's message echoed the token: it is kept masked.
+    assert (check.ok, check.message) == (True, f"reached with token {MASK}")
+    assert services.connections.values("acme-1")["access_token"] == "at-fresh"

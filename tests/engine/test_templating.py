@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import Any
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from maillon.engine.templating import (
+    Budget,
     TemplateRenderError,
     compile_check,
     referenced_paths,
@@ -142,3 +147,171 @@ def test_fields_of_the_event_win_over_method_names() -> None:
 )
 def test_an_event_may_be_a_list_or_a_scalar(body: Any, source: str, expected: Any) -> None:
     assert render_value(source, {"event": body}) == expected
+
+
+# -- budgets: a template cannot stall or exhaust the process ----------------------------------
+
+_NESTED_LOOPS = "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        _NESTED_LOOPS,
+        # Self-recursion that branches: 2**40 calls, each shallow.
+        "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(40) }}",
+    ],
+)
+def test_a_template_past_its_time_budget_fails_within_it(source: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match=r"time budget of 0\.3s"):
+        render_value({"text": source}, CTX, budget=Budget(seconds=0.3))
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'a' * 10**9 }}",
+        "{{ [0] * 10**9 }}",
+        "{{ 'a' | center(10**9) }}",
+        "{{ 'a'.ljust(10**9) }}",
+        "{{ 'a'.zfill(999999999) }}",
+        "{{ '%0999999999d' % 1 }}",
+        "{{ '%0999999999d' | format(1) }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ 'ab' | batch(10**9, 'x') | list }}",
+        "{{ ('x' * 1000).replace('', 'y' * 10000) }}",
+        "{% set ns = namespace(s='ab') %}{% for i in range(60) %}"
+        "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+        "{% for i in range(99999) %}{{ 'x' * 1000 }}{% endfor %}",
+        "{{ event.custom | tojson * 10**6 }}",
+    ],
+)
+def test_a_template_past_its_output_budget_fails_before_building_it(source: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match="output budget of 100,000 characters"):
+        render_value({"text": source}, CTX, budget=Budget(max_chars=100_000))
+    assert time.monotonic() - started < 0.5
+
+
+def test_lists_are_not_summed() -> None:
+    # sum(start=[]) concatenates in one C loop, quadratic in the number of lists: a deadline
+    # cannot interrupt it.
+    with pytest.raises(TemplateRenderError, match="sum adds numbers"):
+        render_value("{{ range(99999) | batch(1) | sum(start=[]) }}", CTX)
+    assert render_value("{{ [1, 2] | sum(start=10) }}", CTX) == 13
+
+
+def test_huge_powers_are_refused() -> None:
+    with pytest.raises(TemplateRenderError, match="power too large"):
+        render_value("{{ 10 ** 10000000 }}", CTX)
+    assert render_value("{{ 2 ** 64 }}", CTX) == 2**64
+
+
+def test_a_rendered_input_is_held_to_the_output_budget_as_a_whole() -> None:
+    # Each field fits, together they do not: a step's input is stored and shown whole.
+    context = {"event": {"big": "x" * 60_000}}
+    value = {"a": "{{ event.big }}", "b": "{{ event.big }}"}
+    with pytest.raises(TemplateRenderError, match="output budget"):
+        render_value(value, context, budget=Budget(max_chars=100_000))
+    assert render_value({"a": "{{ event.big }}"}, context, budget=Budget(max_chars=100_000))
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{% include 'other' %}", "cannot include, import or extend"),
+        ("{{ " + "(" * 300 + "1" + ")" * 300 + " }}", "nested too deeply"),
+        ("{{ 'x' }}" * 20_000, "longer than 100,000 characters"),
+    ],
+)
+def test_what_cannot_be_bounded_is_refused_when_saved(source: str, reason: str) -> None:
+    with pytest.raises(TemplateRenderError, match=reason):
+        compile_check({"text": source})
+
+
+def test_a_recursive_macro_fails_cleanly() -> None:
+    with pytest.raises(TemplateRenderError, match="recursion too deep"):
+        render_value("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", CTX)
+
+
+# -- properties: whatever the source and the data, the renderer fails only in its own words ----
+
+_PIECES = [
+    "{{ ",
+    " }}",
+    "{% ",
+    " %}",
+    "{# ",
+    " #}",
+    "for x in ",
+    "endfor",
+    "if ",
+    "endif",
+    "set ",
+    "macro m(a)",
+    "endmacro",
+    "m(",
+    "range(",
+    ")",
+    "(",
+    "[",
+    "]",
+    "event",
+    ".",
+    "a",
+    "l",
+    "x",
+    "'s'",
+    "9",
+    "99999999",
+    "*",
+    "**",
+    "~",
+    "+",
+    "%",
+    "|",
+    "center(",
+    "join",
+    "format",
+    "replace(",
+    "batch(",
+    "default(",
+    "money",
+    "date",
+    "tojson",
+    "namespace(",
+    "loop",
+    ",",
+    "-",
+    "/",
+    "//",
+    "==",
+    "and",
+    "not",
+    "None",
+    "__class__",
+    "__mro__",
+    "self",
+]
+
+
+@hypothesis.settings(max_examples=200, deadline=None, database=None)
+@hypothesis.given(
+    source=st.one_of(
+        st.text(max_size=80),
+        st.lists(st.sampled_from(_PIECES), max_size=25).map("".join),
+    ),
+    data=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=12,
+    ),
+)
+def test_the_renderer_raises_only_its_own_error(source: str, data: Any) -> None:
+    context = {"event": {"a": data, "l": [data, data]}, "steps": {}}
+    budget = Budget(seconds=0.05, max_chars=10_000)
+    with contextlib.suppress(TemplateRenderError):
+        compile_check({"text": source})
+        render_value({"text": source}, context, budget=budget)

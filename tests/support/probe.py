@@ -31,7 +31,11 @@ class ProbeConnection(Connection):
 class EchoInput(BaseModel):
     text: str = Field(description="Echoed back.")
     number: int | None = None
-    fail: str | None = Field(None, description="'transient:N' fails N times; 'permanent' fails.")
+    fail: str | None = Field(
+        None,
+        description="'transient:N' fails N times; 'permanent' fails; 'permanent:MESSAGE' fails "
+        "with MESSAGE.",
+    )
     retry_after: float | None = None
     #: A secret given with the step (as the HTTP action's bearer token is): never recorded.
     secret: SecretStr | None = None
@@ -79,6 +83,8 @@ class SendEcho(Action[ProbeConnection, EchoInput, EchoOutput]):
             )
             if data.fail == "permanent":
                 raise PermanentError("probe refused", details={"code": "nope"})
+            if data.fail and data.fail.startswith("permanent:"):
+                raise PermanentError(data.fail.removeprefix("permanent:"))
             if data.fail and data.fail.startswith("transient:"):
                 wanted = int(data.fail.split(":")[1])
                 if calls.failures[ctx.idempotency_key] < wanted:

@@ -17,11 +17,16 @@ from tests.support.wait import wait_for
 
 
 class LiveServer:
-    """``with LiveServer(app) as url: ...`` — the app's lifespan runs for real."""
+    """``with LiveServer(app) as url: ...`` — the app's lifespan runs for real.
 
-    def __init__(self, app: Any, port: int = 0) -> None:
+    ``options``: uvicorn's, e.g. :func:`maillon.web.serving.uvicorn_options` to serve as
+    ``maillon serve`` does.
+    """
+
+    def __init__(self, app: Any, port: int = 0, **options: Any) -> None:
         self.app = app
         self.port = port
+        self.options = {"log_config": None, "access_log": False, **options}
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -31,7 +36,7 @@ class LiveServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on")
+        config = uvicorn.Config(self.app, lifespan="on", **self.options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from litestar.middleware.csrf import generate_csrf_token
 
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
@@ -184,3 +185,22 @@ def test_static_files_are_public_and_cached(ui_server: UIServer, path: str) -> N
     assert "max-age=31536000" in answer.headers["cache-control"]
     page = httpx.get(ui_server.url + "/setup").text
     assert f'"{path}?v=' in page
+
+
+def test_a_csrf_cookie_from_before_a_key_change_is_replaced(ui_server: UIServer) -> None:
+    # Signed with another secret, as every cookie is after a key rotation and a restart.
+    ui_server.set_up_owner()
+    with httpx.Client(base_url=ui_server.url) as client:
+        stale = generate_csrf_token("the secret before")
+        client.cookies.set("csrftoken", stale, domain="127.0.0.1")
+        page = client.get("/sign-in")
+        assert page.cookies["csrftoken"] != stale  # a new one, which the form's token matches
+        answer = client.post(
+            "/sign-in",
+            data={
+                "email": "owner@example.com",
+                "password": "correct horse battery",
+                "_csrf_token": csrf_field(page.text),
+            },
+        )
+        assert answer.status_code == 303, answer.text

@@ -4,6 +4,7 @@ every app that can check its credentials, against local fakes on real sockets.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,22 @@ def test_secrets_stay_out_of_the_output(cli: Cli) -> None:
     )
     # The secret is usable by the engine (decrypted with the same key).
     assert cli.services.connections.get("team").secrets_set == ["bot_token"]
+
+
+def test_secrets_can_come_from_a_file_or_a_hidden_prompt(cli: Cli, tmp_path: Path) -> None:
+    # With --set only, a secret stayed in the shell history and in the process list.
+    secret_file = tmp_path / "token"
+    secret_file.write_text("xoxb-from-a-file\n")
+    out = cli("connections", "add", "slack", "team", "--set-file", f"bot_token={secret_file}")
+    assert "xoxb-from-a-file" not in out.output
+    assert cli.services.connections.values("team")["bot_token"] == "xoxb-from-a-file"
+    typed = cli(
+        "connections", "add", "slack", "team", "--prompt", "bot_token", input="xoxb-typed\n"
+    )
+    assert "xoxb-typed" not in typed.output
+    assert cli.services.connections.values("team")["bot_token"] == "xoxb-typed"
+    missing = cli("connections", "add", "slack", "t2", "--set-file", "bot_token=/nope", code=2)
+    assert "cannot read /nope" in missing.output
 
 
 def test_a_misspelt_field_lists_the_apps_fields_with_what_each_is_for(cli: Cli) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import httpx
 
 from maillon.connectors.testing import FakeServer
-from maillon.engine.executor import SECRET_MASK
+from maillon.engine.intake import Delivery
+from maillon.engine.redaction import MASK as SECRET_MASK
 from tests.support.flows import TRANSACTION
 from tests.support.web import UIServer, csrf_field, sign_in_client
 
@@ -127,3 +128,20 @@ def test_a_run_page_never_shows_a_secret_input(
     assert "s3cret" not in page
     assert SECRET_MASK in page
     assert api["steps"][0]["input"]["bearer_token"] == SECRET_MASK
+
+
+def test_deep_events_stored_before_the_depth_limit_break_no_page(ui_server: UIServer) -> None:
+    # Bodies nested 300-900 levels deep were stored and made the run page answer 500.
+    ui_server.set_up_owner()
+    flow_id, token = ui_server.http_flow("Deep", "http://127.0.0.1:9/", json_body={"x": "1"})
+    accepted = []
+    for depth in (300, 900):
+        text = "[" * depth + "]" * depth
+        meta = {"method": "POST", "headers": {}, "query": {}}
+        accepted.append(ui_server.runtime.writer.submit_sync(Delivery(token, [], text, meta)))
+    with sign_in_client(ui_server.url) as client:
+        pages = ["/", "/runs", f"/flows/{flow_id}"]
+        pages += [f"/runs/{a.run_ids[0]}" for a in accepted]
+        pages += [f"/events/{a.event_id}/body.json" for a in accepted]
+        for page in pages:
+            assert client.get(page).status_code == 200, page

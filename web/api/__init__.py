@@ -2,12 +2,13 @@
 
 from maillon.web.api.connections import ConnectionController, ConnectorController
 from maillon.web.api.flows import FlowController
-from maillon.web.api.runs import EventController, RunController
+from maillon.web.api.runs import EventController, RejectedDeliveryController, RunController
 
 __all__ = [
     "ConnectionController",
     "ConnectorController",
     "EventController",
     "FlowController",
+    "RejectedDeliveryController",
     "RunController",
 ]

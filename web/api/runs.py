@@ -1,4 +1,5 @@
-"""``/api/events`` and ``/api/runs``: history, details with every step, and replay."""
+"""``/api/events``, ``/api/rejected-deliveries`` and ``/api/runs``: history, details with
+every step, and replay."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from maillon.engine.models import RunStatus
 from maillon.web.api.deps import ServicesDep
-from maillon.web.api.schemas import EventOut, RunOut
+from maillon.web.api.schemas import EventOut, RejectedDeliveryOut, RunOut
 
-__all__ = ["EventController", "RunController"]
+__all__ = ["EventController", "RejectedDeliveryController", "RunController"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
 
@@ -35,6 +36,23 @@ class EventController(Controller):
     async def get_event(self, services: ServicesDep, event_id: FromPath[str]) -> EventOut:
         event, runs = await services.runs.get_event(event_id)
         return EventOut.of(event, runs)
+
+
+class RejectedDeliveryController(Controller):
+    path = "/api/rejected-deliveries"
+    tags = ["events"]
+
+    @get("/")
+    async def list_rejected_deliveries(
+        self,
+        services: ServicesDep,
+        flow_id: FromQuery[str | None] = None,
+        limit: Limit = 50,
+        before: FromQuery[str | None] = None,
+    ) -> list[RejectedDeliveryOut]:
+        """Deliveries refused for their signature (401), newest first; page with ``before``."""
+        rows = await services.runs.list_rejected(flow_id, limit, before)
+        return [RejectedDeliveryOut.of(r) for r in rows]
 
 
 class RunController(Controller):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -12,6 +11,7 @@ from maillon.engine.digests import Released
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import (
     EventRow,
+    RejectedDeliveryRow,
     RunRow,
     RunStatus,
     StepRow,
@@ -19,6 +19,7 @@ from maillon.engine.models import (
     SubscriptionRow,
     SubscriptionStatus,
 )
+from maillon.engine.payloads import readable_json
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
 from maillon.engine.services.schedules import FlowTiming
@@ -29,6 +30,7 @@ __all__ = [
     "ConnectionUpdate",
     "EventOut",
     "FlowOut",
+    "RejectedDeliveryOut",
     "ReleasedOut",
     "RunOut",
     "StepOut",
@@ -45,7 +47,7 @@ def iso(ts: float | None) -> str | None:
 
 
 def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return readable_json(text)
 
 
 class SubscriptionOut(BaseModel):
@@ -220,6 +222,8 @@ class RunOut(BaseModel):
     event_id: str
     status: RunStatus
     claims: int
+    #: Claims after the lease had expired; past the limit, the run fails as a poison run.
+    takeovers: int
     error: str | None
     created_at: str | None
     started_at: str | None
@@ -234,11 +238,35 @@ class RunOut(BaseModel):
             event_id=row.event_id,
             status=row.status,
             claims=row.claims,
+            takeovers=row.takeovers,
             error=row.error,
             created_at=iso(row.created_at),
             started_at=iso(row.started_at),
             finished_at=iso(row.finished_at),
             steps=None if steps is None else [StepOut.of(s) for s in steps],
+        )
+
+
+class RejectedDeliveryOut(BaseModel):
+    """A delivery refused for its signature: when, why, and what was sent (body cut at 16 KiB,
+    as text)."""
+
+    id: str
+    flow_id: str
+    received_at: str | None
+    reason: str
+    request: Any
+    body: str
+
+    @classmethod
+    def of(cls, row: RejectedDeliveryRow) -> RejectedDeliveryOut:
+        return cls(
+            id=row.id,
+            flow_id=row.flow_id,
+            received_at=iso(row.received_at),
+            reason=row.reason,
+            request=_json(row.meta),
+            body=row.body,
         )
 
 

@@ -22,21 +22,12 @@ from maillon.engine.services.install import Install
 from maillon.web.cli._base import Ctx, pass_ctx, setup_logging, translated, warn_about_legacy_data
 from maillon.web.cli.connections import connections, sources
 from maillon.web.cli.flows import flows
+from maillon.web.cli.keys import keys
 from maillon.web.cli.runs import events, runs
 from maillon.web.cli.tokens import tokens
+from maillon.web.serving import UVICORN_OPTIONS, uvicorn_options
 
 __all__ = ["UVICORN_OPTIONS", "main"]
-
-#: How ``maillon serve`` runs uvicorn. uvloop and httptools are named rather than left to "auto",
-#: so that a missing extra fails at start instead of silently serving far fewer requests; the
-#: access log is off because one log line per hook costs more than parsing the request.
-UVICORN_OPTIONS: dict[str, object] = {
-    "loop": "uvloop",
-    "http": "httptools",
-    "access_log": False,
-    "log_config": None,
-}
-
 
 #: How long a thread may keep the GIL once another thread asks for it (Python's default: 5 ms).
 #: The writer thread gives the GIL up inside every SQLite call and must win it back from the busy
@@ -69,7 +60,7 @@ def main(ctx: click.Context) -> None:
     ctx.call_on_close(obj.close)
 
 
-for group in (flows, connections, sources, runs, events, tokens):
+for group in (flows, connections, sources, runs, events, tokens, keys):
     main.add_command(group)
 
 
@@ -95,13 +86,20 @@ def serve(obj: Ctx, host: str | None, port: int | None, workers: int | None) -> 
     warn_about_legacy_data(settings)
     _check_address(settings.host, settings.port)
     with translated(settings):
-        migrate(settings.resolved_database_url, in_child=True)
+        migrate(settings.resolved_database_url, in_child=True, log_format=settings.log_format)
         app = create_app(settings)
     click.echo(
         f"Maillon listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
     )
     _tune_for_serving()
-    uvicorn.run(app, host=settings.host, port=settings.port, **UVICORN_OPTIONS)  # type: ignore[arg-type]
+    if settings.metrics_port is not None:
+        # Its own small server in a thread: a scraper on a private network needs no token.
+        from prometheus_client import start_http_server
+
+        start_http_server(
+            settings.metrics_port, settings.host, registry=app.state.runtime.metrics.registry
+        )
+    uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options(settings))
 
 
 def _check_address(host: str, port: int) -> None:
@@ -133,7 +131,11 @@ def worker(obj: Ctx, concurrency: int | None, scheduler: bool) -> None:
         obj.settings = obj.settings.model_copy(update={"worker_concurrency": concurrency})
     setup_logging(obj.settings, quiet=False)
     with translated(obj.settings):
-        migrate(obj.settings.resolved_database_url, in_child=True)
+        migrate(
+            obj.settings.resolved_database_url,
+            in_child=True,
+            log_format=obj.settings.log_format,
+        )
     runtime = obj.runtime
     _tune_for_serving()
 
@@ -189,6 +191,23 @@ def info(obj: Ctx) -> None:
         click.echo(f"{label + ':':<13} {value}")
     if facts.legacy_data_dir is not None:
         warn_about_legacy_data(obj.settings)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@pass_ctx
+def backup(obj: Ctx, file: Path) -> None:
+    """Copy the SQLite database to FILE, and the key file to FILE.key, while serving.
+
+    The copy is consistent (SQLite's online backup). On PostgreSQL use pg_dump instead; see
+    docs/deploy.md for both, and for restoring.
+    """
+    made = obj.run(Install(obj.settings).backup(file))
+    click.echo(f"database copied to {made.database} ({made.size} bytes)")
+    if made.key_file is not None:
+        click.echo(f"key file copied to {made.key_file}: keep both together, and private")
+    else:
+        click.echo("the key is in MAILLON_SECRET_KEY: keep a copy of it with the backup")
 
 
 def _key(path: Path | None) -> str:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
+from maillon.engine import logs
 from maillon.engine.db import SchemaTooNew, migrate
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.runtime import Runtime
@@ -40,9 +41,7 @@ def setup_logging(settings: Settings, *, quiet: bool) -> None:
     level = settings.log_level
     if quiet and "log_level" not in settings.model_fields_set:
         level = "WARNING"
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(level, settings.log_format)
     # A command that migrates logs one line of its own (maillon.engine.db); Alembic's lines
     # (its context, its plugins, each revision) add nothing to it.
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -20,7 +22,9 @@ def connections() -> None:
     """Add, list and test connections (secrets are stored encrypted and never printed)."""
 
 
-def _values(pairs: tuple[str, ...]) -> dict[str, object]:
+def _values(
+    pairs: tuple[str, ...], files: tuple[str, ...] = (), prompts: tuple[str, ...] = ()
+) -> dict[str, object]:
     values: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -29,25 +33,73 @@ def _values(pairs: tuple[str, ...]) -> dict[str, object]:
         # Objects and lists (e.g. default headers) are given as JSON; everything else as text,
         # which the connection model converts (port=587 becomes an integer).
         values[key.strip()] = json.loads(value) if value.strip()[:1] in ("{", "[") else value
+    for pair in files:
+        key, sep, path = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not KEY=PATH", param_hint="--set-file")
+        try:
+            # One trailing newline is the file's, not the secret's (echo "..." > file).
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--set-file") from exc
+        values[key.strip()] = text.removesuffix("\n").removesuffix("\r")
+    for key in prompts:
+        values[key.strip()] = click.prompt(key.strip(), hide_input=True, err=True)
     return values
 
 
-_SET = click.option(
-    "--set", "pairs", multiple=True, metavar="KEY=VALUE", help="A field; JSON for objects/lists."
-)
+def _set(command: Callable[..., None]) -> Callable[..., None]:
+    """The options that give a connection's fields: on the command line, from a file, or
+    typed at a hidden prompt (the last two keep secrets out of shell history and out of
+    the process list)."""
+    for option in reversed(
+        [
+            click.option(
+                "--set",
+                "pairs",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="A field; JSON for objects/lists.",
+            ),
+            click.option(
+                "--set-file",
+                "files",
+                multiple=True,
+                metavar="KEY=PATH",
+                help="A field read from a file (a secret kept out of shell history).",
+            ),
+            click.option(
+                "--prompt",
+                "prompts",
+                multiple=True,
+                metavar="KEY",
+                help="A field typed at a hidden prompt (a secret kept out of shell history).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
 @connections.command("add")
 @click.argument("app")
 @click.argument("name")
-@_SET
+@_set
 @pass_ctx
-def connections_add(obj: Ctx, app: str, name: str, pairs: tuple[str, ...]) -> None:
+def connections_add(
+    obj: Ctx,
+    app: str,
+    name: str,
+    pairs: tuple[str, ...],
+    files: tuple[str, ...],
+    prompts: tuple[str, ...],
+) -> None:
     """Save a connection for APP (e.g. slack) under NAME; an existing NAME is updated.
 
-    `maillon connections fields APP` lists the fields APP's connections take.
+    `maillon connections fields APP` lists the fields APP's connections take. Give secrets
+    with --set-file or --prompt rather than --set, to keep them out of shell history.
     """
-    values = _values(pairs)
+    values = _values(pairs, files, prompts)
     try:
         view = obj.run(obj.services.connections.put(app, name, values), passing=(UnknownField,))
     except UnknownField as exc:
@@ -102,14 +154,21 @@ def connections_test(obj: Ctx, name: str) -> None:
 @connections.command("connect")
 @click.argument("app")
 @click.argument("name")
-@_SET
+@_set
 @pass_ctx
-def connections_connect(obj: Ctx, app: str, name: str, pairs: tuple[str, ...]) -> None:
+def connections_connect(
+    obj: Ctx,
+    app: str,
+    name: str,
+    pairs: tuple[str, ...],
+    files: tuple[str, ...],
+    prompts: tuple[str, ...],
+) -> None:
     """Connect an account of APP (e.g. google) as NAME with OAuth: prints the URL to open.
 
     --set gives what the app needs before consent (client_id, client_secret, a tenant...).
     """
-    consent = obj.run(obj.services.oauth.start(app, name, _values(pairs)))
+    consent = obj.run(obj.services.oauth.start(app, name, _values(pairs, files, prompts)))
     click.echo(f"Open this URL within {consent.expires_in // 60} minutes and grant access:")
     click.echo(consent.authorize_url)
     click.echo(f"(The app must list {consent.redirect_uri} as an authorized redirect URI.)")

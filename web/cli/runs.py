@@ -4,7 +4,6 @@ putting a failed run back in the queue."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import time
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import click
 
 from maillon.engine.models import RunRow, RunStatus, StepRow
+from maillon.engine.payloads import readable_json
 from maillon.web.cli._base import Ctx, echo_json, pass_ctx, when
 
 __all__ = ["events", "runs"]
@@ -97,12 +97,12 @@ def _print_step(step: StepRow) -> None:
     for label, text in (("input", step.input), ("output", step.output)):
         if text is not None:
             click.echo(f"  {label}:")
-            echo_json(json.loads(text))
+            echo_json(readable_json(text))
     if step.error:
         click.echo(f"  error: {step.error}")
     if step.details:
         click.echo("  details:")
-        echo_json(json.loads(step.details))
+        echo_json(readable_json(step.details))
 
 
 def _took(start: float | None, end: float | None) -> str:
@@ -151,9 +151,9 @@ def events_show(obj: Ctx, event_id: str) -> None:
     if event.dedup_key:
         click.echo(f"  dedup key  {event.dedup_key}")
     click.echo("  request:")
-    echo_json(json.loads(event.meta))
+    echo_json(readable_json(event.meta))
     click.echo("  body:")
-    echo_json(json.loads(event.body))
+    echo_json(readable_json(event.body))
     click.echo("runs:" if started else "runs: none")
     for run in started:
         click.echo(f"  {run.id}  {run.status:<9}  flow {run.flow_id}")

@@ -3,8 +3,8 @@
 :func:`ui_routes` gives the app its UI: the static files, and one router whose controllers
 share what every page needs: the :data:`maillon.web.auth.UI` marker (signed-in browsers only,
 strangers sent to sign in), ``request.htmx``, the services as dependencies (``services``,
-``accounts``, ``tokens``, ``settings``), security headers, and errors shown as pages rather
-than JSON.
+``accounts``, ``tokens``, ``settings``), and errors shown as pages rather than JSON (the
+security headers of every answer, a strict CSP on pages, are :mod:`maillon.web.edge`'s).
 
 A new page is a controller (or handler) added to :data:`CONTROLLERS`, a template under
 ``web/templates`` that extends ``base.html``, and :func:`maillon.web.ui.render.render`.
@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, Router
-from litestar.datastructures import ResponseHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.plugins.htmx import HTMXRequest
@@ -47,19 +46,6 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     event_body,
 ]
 
-#: Scripts and styles from this site only, no inline script (htmx's inline indicator style is
-#: switched off in base.html), and no framing by other sites.
-_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-_HEADERS = [
-    ResponseHeader(name="Content-Security-Policy", value=_CSP),
-    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
-    # A one-time link's token is in its page's URL: it must not leave in a Referer.
-    ResponseHeader(name="Referrer-Policy", value="same-origin"),
-]
-
 
 def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, PermissionDeniedException):  # Litestar raises it for CSRF only here
@@ -82,7 +68,6 @@ def ui_routes(runtime: Runtime) -> list[ControllerRouterHandler]:
         route_handlers=CONTROLLERS,
         opt=UI,
         request_class=HTMXRequest,
-        response_headers=_HEADERS,
         include_in_schema=False,
         dependencies={
             "services": Provide(lambda: runtime.services, sync_to_thread=False),

@@ -81,7 +81,9 @@ async def _editor(
         fields = step_fields(connector, step.action)
         context = services.editor.context(spec, sample, i, flow_id, outputs)
         previews = {
-            f.name: services.editor.preview(spec.steps[i].input.get(f.name), context, f.name)
+            f.name: await services.editor.preview(
+                spec.steps[i].input.get(f.name), context, f.name, step.action
+            )
             for f in fields
             if "{" in step.inputs.get(f.name, "")
         }
@@ -328,7 +330,12 @@ class FlowsController(Controller):
         sample = await _sample(services, draft, flow_id)
         context = services.editor.context(spec, sample, index, flow_id, _tested(draft))
         value = spec.steps[index].input.get(name, draft.steps[index].inputs.get(name, ""))
-        shown = services.editor.preview(value, context, name) if "{" in str(value) else None
+        action = draft.steps[index].action
+        shown = (
+            await services.editor.preview(value, context, name, action)
+            if "{" in str(value)
+            else None
+        )
         return render(request, "flows/_preview.html", preview=shown, field=field)
 
     @post("/{flow_id:str}/test/{index:int}")

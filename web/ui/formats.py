@@ -6,13 +6,13 @@ browser shows without freezing; the page offers the whole of it as a download in
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from typing import Any
 
 from maillon.engine.i18n import N_, format_number
 from maillon.engine.i18n import gettext as _
+from maillon.engine.payloads import readable_json
 
 __all__ = [
     "JSON_SHOWN",
@@ -105,8 +105,9 @@ def pretty_json(text: str | None, limit: int = JSON_SHOWN) -> tuple[str, bool]:
     if text is None:
         return "", False
     if len(text) <= limit * 4:
-        with contextlib.suppress(ValueError):  # not JSON: shown as it is
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        value = readable_json(text)  # not JSON, or nested too deeply: shown as it is
+        if value is not text:
+            text = json.dumps(value, indent=2, ensure_ascii=False)
     if len(text) > limit:
         return text[:limit], True
     return text, False
@@ -116,10 +117,8 @@ def parsed_json(text: str | None) -> Any:
     """Stored JSON text as values (``None`` for none, or for text that is not JSON)."""
     if not text:
         return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
+    value = readable_json(text)
+    return None if value is text else value
 
 
 def detail_label(key: str) -> str:

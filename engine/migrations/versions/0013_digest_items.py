@@ -2,7 +2,7 @@
 schedule_ticks: the latest tick each schedule fired
 
 Revision ID: 0013
-Revises: 0014
+Revises: 0010
 Create Date: 2026-11-29 22:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0014"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

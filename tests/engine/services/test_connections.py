@@ -12,7 +12,10 @@ from maillon.connectors.base import AppTrigger, Connection, ConnectionCheck, Con
 from maillon.connectors.errors import PermanentError
 from maillon.connectors.google.gmail import connector as gmail
 from maillon.connectors.google.sheets import connector as sheets
+from maillon.connectors.http import connector as http
+from maillon.connectors.hubspot import connector as hubspot
 from maillon.connectors.registry import Registry
+from maillon.connectors.slack import connector as slack
 from maillon.engine.errors import Conflict, Invalid
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import SubscriptionStatus
@@ -210,3 +213,82 @@ def test_each_kind_of_connection_is_named_for_people(services: Blocking) -> None
     assert [a.title for a in services.connections.apps()] == sorted(a.title for a in apps.values())
     with pytest.raises(Invalid, match="unknown app 'nope'"):
         services.connections.app("nope")
+
+
+# -- where credentials go ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def apps(make_settings: Callable[..., Settings]) -> Iterator[Blocking]:
+    rt = Runtime(
+        make_settings(oauth_clients={"hubspot": {"client_id": "cid", "client_secret": "csec"}}),
+        registry=Registry([http, slack, hubspot]),
+    )
+    rt.open()
+    yield Blocking(rt.services)
+    rt.close()
+
+
+def test_moving_a_connection_elsewhere_needs_its_secrets_again(apps: Blocking) -> None:
+    # A PATCH of base_url alone sent the stored bearer token to any host.
+    apps.connections.create(
+        "http", "api", {"base_url": "https://api.example.com/", "bearer_token": "tok-123456"}
+    )
+    with pytest.raises(Invalid) as refused:
+        apps.connections.update("api", {"base_url": "https://evil.example.net/"})
+    assert "values.bearer_token" in refused.value.fields
+    with pytest.raises(Invalid):
+        apps.connections.update("api", {}, unset=["base_url"])
+    # Other settings change freely; with the secret given again, so does the base URL.
+    apps.connections.update("api", {"headers": {"Accept": "application/json"}})
+    moved = apps.connections.update(
+        "api", {"base_url": "https://api2.example.com/", "bearer_token": "tok-123456"}
+    )
+    assert moved.config["base_url"] == "https://api2.example.com/"
+    assert apps.connections.values("api")["bearer_token"] == "tok-123456"
+    apps.connections.create("slack", "hook", {"webhook_url": "https://hooks.slack.com/T/B/x"})
+    apps.connections.update("hook", {"webhook_url": "https://hooks.slack.com/T/B/y"})
+
+
+@pytest.mark.parametrize(
+    ("app", "values", "field"),
+    [
+        ("slack", {"webhook_url": "htp://hooks.slack.com/T/B/x"}, "values.webhook_url"),
+        ("slack", {"base_url": "https://"}, "values.base_url"),
+        ("http", {"base_url": "https://api.example.com:port/"}, "values.base_url"),
+        ("http", {"test_url": "ftp://files.example.com/"}, "values.test_url"),
+    ],
+)
+def test_url_fields_are_checked_when_saved(
+    apps: Blocking, app: str, values: dict[str, str], field: str
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        apps.connections.create(app, "c", values)
+    assert field in refused.value.fields
+    assert "htp://" not in str(refused.value)
+
+
+def test_a_password_in_a_url_is_kept_as_a_secret(apps: Blocking) -> None:
+    view = apps.connections.create(
+        "http", "api", {"base_url": "https://me:pw-s3cret@api.example.com/"}
+    )
+    assert view.config["base_url"] == "https://me@api.example.com/"
+    assert "base_url#password" in view.secrets_set
+    assert "pw-s3cret" not in repr(apps.connections.all())
+    assert apps.connections.values("api")["base_url"] == "https://me:pw-s3cret@api.example.com/"
+    # Given again without a password, the URL has none.
+    apps.connections.update("api", {"base_url": "https://me@api.example.com/"})
+    assert apps.connections.values("api")["base_url"] == "https://me@api.example.com/"
+
+
+def test_an_oauth_start_with_a_url_of_ones_own_needs_the_client_secret(apps: Blocking) -> None:
+    # The configured client secret was posted to whatever token URL the request chose.
+    with pytest.raises(Invalid, match="client_secret in the same request"):
+        apps.oauth.start("hubspot", "crm", {"token_url": "https://evil.example.net/token"})
+    consent = apps.oauth.start(
+        "hubspot",
+        "crm",
+        {"token_url": "https://sso.example.com/token", "client_id": "mine", "client_secret": "x1"},
+    )
+    assert consent.authorize_url.startswith("https://")
+    assert apps.oauth.start("hubspot", "crm", {}).authorize_url

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from maillon.engine.errors import Conflict, Invalid, NotFound
-from tests.support.flows import ECHO, make_flow
+from maillon.engine.flows import FlowDocument
+from maillon.engine.models import RunStatus
+from maillon.engine.redaction import MASK
+from maillon.engine.runtime import Runtime
+from tests.support.flows import ECHO, deliver, make_flow, wait_status
+from tests.support.probe import calls
 from tests.support.services import Blocking
 
 GOOD = """\
@@ -114,3 +120,26 @@ def test_flows_are_found_by_id_or_name(services: Blocking) -> None:
     assert services.flows.delete("Investor e-mails").id == flow_id
     with pytest.raises(NotFound, match="no flow Investor e-mails"):
         services.flows.get("Investor e-mails")
+
+
+def test_a_secret_input_written_in_a_flow_is_sealed_and_never_shown(
+    runtime: Runtime, services: Blocking
+) -> None:
+    # The secret input was stored in the flow's definition in clear, and the API, the UI
+    # and exports gave it back to whoever could read flows.
+    step = {**ECHO, "input": {"text": "x", "secret": "s3cret-in-flow"}}
+    flow_id, token = make_flow(services, step)
+    view = services.flows.get(flow_id)
+    assert view.spec.steps[0].input["secret"] == MASK
+    assert "s3cret-in-flow" not in services.flows.export_yaml(flow_id)
+    with runtime.db.connect() as conn:
+        stored = conn.execute(text("SELECT definition FROM flows")).scalar_one()
+    assert "s3cret-in-flow" not in stored
+    # Saved again as shown (an edit elsewhere), the secret is kept.
+    doc = FlowDocument.model_validate({**view.document, "description": "edited"})
+    services.flows.save(doc, flow_id)
+    wait_status(runtime, services, deliver(runtime, token).run_ids[0], RunStatus.SUCCEEDED)
+    assert [c["secret"] for c in calls.log] == ["s3cret-in-flow"]
+    # A mask with nothing behind it (a new flow) is refused, not sent as the secret.
+    with pytest.raises(Invalid, match="give the secret again"):
+        services.flows.save(FlowDocument.model_validate({**view.document, "name": "copy"}))

@@ -14,7 +14,14 @@ from sqlmodel import Session, select
 
 from maillon.connectors.registry import Registry
 from maillon.engine.ids import id_at
-from maillon.engine.models import EventRow, RunRow, RunStatus, StepRow, StepStatus
+from maillon.engine.models import (
+    EventRow,
+    RejectedDeliveryRow,
+    RunRow,
+    RunStatus,
+    StepRow,
+    StepStatus,
+)
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.retention import Retention
 from maillon.engine.settings import Settings
@@ -142,3 +149,23 @@ def test_the_cli_sweeps_on_demand(runtime: Runtime, services: Blocking) -> None:
     result = CliRunner().invoke(cli_main, ["runs", "prune"], env=env)
     assert result.exit_code == 0, result.output
     assert "1 runs and 1 events deleted" in result.output
+
+
+def test_rejected_deliveries_go_after_the_failed_runs_retention(
+    runtime: Runtime, services: Blocking
+) -> None:
+    flow_id, _ = make_flow(services, ECHO)
+    with Session(runtime.db) as s:
+        for days_ago in (100, 89, 1):
+            at = NOW - days_ago * DAY
+            s.add(
+                RejectedDeliveryRow(
+                    id=id_at(at), flow_id=flow_id, received_at=at, reason="r", meta="{}", body=""
+                )
+            )
+        s.commit()
+    retention = Retention(runtime.db, runtime.writer, runtime.settings, batch=2)
+    pruned = asyncio.run(retention.sweep(now=NOW))
+    assert pruned is not None and pruned.rejected == 1  # 90 days by default
+    with Session(runtime.db) as s:
+        assert len(s.exec(select(RejectedDeliveryRow)).all()) == 2

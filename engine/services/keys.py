@@ -1,0 +1,99 @@
+"""Key rotation: every stored secret re-encrypted under a new key, while the install runs.
+
+With the key in the data directory's key file, :meth:`Keys.rotate` makes a new key and writes
+it first in the file (atomically, readable by its owner only), keeping the key it replaces
+second, then re-encrypts every connection's secrets and every pending OAuth state under the
+new key, a few rows per transaction so that intake is never held up for long. Running
+processes notice the file's change (:class:`~maillon.engine.crypto.SecretBox`): they go on
+opening rows under either key and seal new ones under the new key. No restart, no downtime.
+
+The replaced key stays second in the file for rows a process may have sealed while the
+rotation ran; the next rotation drops it. With the keys in ``MAILLON_SECRET_KEY`` (which no
+command can change), the operator puts a new key first in the list on every process, and the
+rotation re-encrypts under it; the old key can then be removed from the list.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from maillon.engine.crypto import SecretBox, parse_keys
+from maillon.engine.models import ConnectionRow, OAuthStateRow
+from maillon.engine.services.base import Service
+from maillon.engine.settings import Settings
+
+__all__ = ["Keys", "Rotation"]
+
+#: Rows re-encrypted per write transaction.
+_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What a rotation did."""
+
+    #: Connections and OAuth states whose secrets were re-encrypted.
+    connections: int
+    oauth_states: int
+    #: The key file written, or ``None`` when the keys come from ``MAILLON_SECRET_KEY``.
+    key_file: Path | None
+
+
+class Keys(Service):
+    """Rotates the key that encrypts stored secrets (see the module)."""
+
+    def __init__(self, db: Engine, box: SecretBox, settings: Settings) -> None:
+        super().__init__(db)
+        self._box = box
+        self._settings = settings
+
+    async def rotate(self) -> Rotation:
+        """A new key first (in the key file), then every secret re-encrypted under it."""
+        key_file = self._settings.key_file
+        if key_file is not None:
+            await self.sync(_add_key, key_file)
+        connections = await self.sync(self._reseal, ConnectionRow, "id", "secrets")
+        states = await self.sync(self._reseal, OAuthStateRow, "state", "payload")
+        return Rotation(connections, states, key_file)
+
+    def _reseal(
+        self, model: type[ConnectionRow | OAuthStateRow], key_name: str, column: str
+    ) -> int:
+        """Re-encrypt ``model.column`` in every row, walking the rows by their key."""
+        key, field = getattr(model, key_name), getattr(model, column)
+        done = 0
+        after = ""
+        while True:
+            with self.session(write=True) as s:
+                rows = s.exec(
+                    select(model)
+                    .where(col(key) > after, col(field) != "")
+                    .order_by(col(key))
+                    .limit(_BATCH)
+                ).all()
+                for row in rows:
+                    setattr(row, column, self._box.reseal(getattr(row, column)))
+                s.commit()
+            if not rows:
+                return done
+            done += len(rows)
+            after = getattr(rows[-1], key_name)
+
+
+def _add_key(path: Path) -> None:
+    """Write a new key first in ``path``, the current one second, atomically and 0600."""
+    current = parse_keys(path.read_text()) if path.exists() else []
+    keys = [secrets.token_urlsafe(32), *current[:1]]
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(keys) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

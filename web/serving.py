@@ -1,0 +1,85 @@
+"""How ``maillon serve`` runs uvicorn: fast parsers, no access log, and limits on connections.
+
+uvicorn closes a keep-alive connection that stays idle between requests
+(``MAILLON_KEEP_ALIVE_TIMEOUT``), but not one that never finishes a request: a client that
+connects and sends nothing, or trickles a header or a body a byte at a time, holds its
+connection (and a request's memory) for as long as it likes, and a few thousand of them
+exhaust the server. :func:`guarded_protocol` closes such a connection once
+``MAILLON_REQUEST_TIMEOUT`` seconds pass between its opening (or the start of a request) and
+the request's last byte. ``MAILLON_MAX_CONNECTIONS`` caps the connections and requests served
+at once: past it uvicorn answers 503 at once rather than queueing without end.
+
+A reverse proxy in front (``docs/deploy.md``) should enforce the same, closer to the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from maillon.engine.settings import Settings
+
+__all__ = ["UVICORN_OPTIONS", "guarded_protocol", "uvicorn_options"]
+
+#: The options that do not depend on settings. uvloop and httptools are named rather than left
+#: to "auto", so that a missing extra fails at start instead of silently serving far fewer
+#: requests; the access log is off because one log line per hook costs more than parsing the
+#: request; no ``server`` header tells a scanner what answers.
+UVICORN_OPTIONS: dict[str, object] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "log_config": None,
+    "server_header": False,
+}
+
+
+def guarded_protocol(request_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol, closing a connection that is too slow to send a request."""
+    # Imported here: every other command imports this module for UVICORN_OPTIONS.
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class Guarded(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            if self._deadline is None:
+                self._deadline = self.loop.call_later(request_timeout, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _too_slow(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return Guarded
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Everything ``uvicorn.run`` is given besides the app, host and port."""
+    return {
+        **UVICORN_OPTIONS,
+        "http": guarded_protocol(settings.request_timeout),
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": settings.max_connections,
+    }
