@@ -36,6 +36,7 @@ from maillon.engine.conditions import evaluate
 from maillon.engine.connections import ConnectionResolver
 from maillon.engine.control import DelayStep, FilterStep, FormatStep, PathsStep, delay_until
 from maillon.engine.crypto import SecretBox
+from maillon.engine.digests import DIGEST_SOURCE, CollectItem, DigestSpec
 from maillon.engine.failures import Failure
 from maillon.engine.flows import MAX_ITEMS, StepSpec, parse_flow
 from maillon.engine.links import run_url
@@ -233,8 +234,8 @@ class Executor:
         """Execute ``run`` from its first unfinished step; never raises except on cancellation.
 
         Returns whether runs were queued meanwhile: this one again for a later attempt (a
-        transient error), or error flows' runs for its failure; the worker then looks at the
-        queue again.
+        transient error), error flows' runs for its failure, or a digest's release (its count
+        reached); the worker then looks at the queue again.
         """
         try:
             with log_ids(run_id=run.id, event_id=run.event_id, flow_id=run.flow_id):
@@ -263,6 +264,8 @@ class Executor:
         if not run.flow_definition:
             return await self._fail_run(run, owner, None, "the flow was deleted", "permanent")
         flow = parse_flow(run.flow_id, run.flow_version, run.flow_definition)
+        if flow.digest is not None and run.event_source != DIGEST_SOURCE:
+            return await self._collect(run, owner, flow.digest)
         if not flow.steps:
             # A flow being built has no step yet: its (released) runs have nothing to do.
             await self._writer.submit(
@@ -271,12 +274,7 @@ class Executor:
             return False
         # A first claim has no ledger yet: skip the read on the common path.
         ledger = await anyio.to_thread.run_sync(self._read_ledger, run.id) if run.claims > 1 else {}
-        context = template_context(
-            _decode(run.event_body),
-            _decode(run.event_meta),
-            flow={"id": run.flow_id, "name": run.flow_name},
-            run={"id": run.id, "event_id": run.event_id},
-        )
+        context = _run_context(run)
         walk = _Walk(
             run,
             owner,
@@ -577,6 +575,28 @@ class Executor:
             attempts=record.attempts if record else 0,
         )
 
+    async def _collect(self, run: ClaimedRun, owner: str, digest: DigestSpec) -> bool:
+        """Add the run's event to the flow's digest instead of running the steps; return
+        whether that released the digest (its count was reached)."""
+        started = time.time()
+        try:
+            item = digest.render_item(_run_context(run))
+        except ValueError as exc:  # a template error, or an item too large
+            record = StepRecord(
+                key=digest.step_key,
+                position=0,
+                status=StepStatus.FAILED,
+                attempts=1,
+                started_at=started,
+                finished_at=time.time(),
+                error=str(exc),
+            )
+            reason = f"digest {digest.name}: {exc}"
+            return await self._fail_run(run, owner, record, reason, "permanent")
+        op = CollectItem(run.id, owner, self._lease, run.flow_id, digest, item, started)
+        released = await self._writer.submit(op)
+        return released is not None and released.run_id is not None and not released.held
+
     async def _fail_run(
         self,
         run: ClaimedRun,
@@ -755,6 +775,16 @@ class Executor:
             if inspect.iscoroutinefunction(action.run):
                 return await action.run(ctx, conn, data)
             return await anyio.to_thread.run_sync(action.run, ctx, conn, data)
+
+
+def _run_context(run: ClaimedRun) -> dict[str, Any]:
+    """What the templates of a claimed run see, before any step ran."""
+    return template_context(
+        _decode(run.event_body),
+        _decode(run.event_meta),
+        flow={"id": run.flow_id, "name": run.flow_name},
+        run={"id": run.id, "event_id": run.event_id},
+    )
 
 
 def _has_template(value: Any) -> bool:

@@ -42,9 +42,11 @@ from maillon.engine.control import (
     StepBase,
     walk,
 )
+from maillon.engine.digests import DigestRelease, DigestSpec, item_problems
 from maillon.engine.errors import Invalid
 from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
+from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec
 from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
 
@@ -165,16 +167,25 @@ def _trigger_kind(value: Any) -> str:
     kind = value.get("type", "webhook") if isinstance(value, dict) else getattr(value, "type", "")
     if kind == RUN_FAILED:
         return "run_failed"
-    return "webhook" if kind == "webhook" else "app"
+    return kind if kind in ("webhook", "schedule") else "app"
 
 
 Trigger = Annotated[
     Annotated[WebhookTrigger, Tag("webhook")]
     | Annotated[AppEventTrigger, Tag("app")]
-    | Annotated[RunFailedTrigger, Tag("run_failed")],
+    | Annotated[RunFailedTrigger, Tag("run_failed")]
+    | Annotated[ScheduleTrigger, Tag("schedule")],
     Discriminator(_trigger_kind),
 ]
-AnyTrigger = WebhookTrigger | AppEventTrigger | RunFailedTrigger
+#: Any trigger a flow may have.
+AnyTrigger = WebhookTrigger | AppEventTrigger | RunFailedTrigger | ScheduleTrigger
+#: The model of each kind of trigger (the tags of :data:`Trigger`).
+_TRIGGER_MODELS: dict[str, type[BaseModel]] = {
+    "webhook": WebhookTrigger,
+    "app": AppEventTrigger,
+    "run_failed": RunFailedTrigger,
+    "schedule": ScheduleTrigger,
+}
 
 
 class FailurePolicy(BaseModel):
@@ -268,6 +279,11 @@ class FlowSpec(BaseModel):
     max_attempts: int | None = Field(
         None, ge=1, le=100, description="Attempts per step on transient errors (default 5)."
     )
+    digest: DigestSpec | None = Field(
+        None,
+        description="Collect the events and run the steps once per release, on the list of "
+        "them (`event.items`), rather than once per event.",
+    )
     retention: RetentionSpec | None = None
     on_failure: FailurePolicy | None = Field(
         None, description="Alerts and auto-pause; none: alerts on, never paused."
@@ -297,6 +313,8 @@ class FlowSpec(BaseModel):
                 + _("at most 200 steps in all, branches included (%(num)s)", num=len(every))
             )
         problems += _duplicate_keys([(where, step.key) for where, step in every])
+        if self.digest is not None:
+            problems += item_problems(self.digest.item)
         if problems:
             raise FlowValidationError(problems)
 
@@ -349,6 +367,8 @@ def _trigger_problems(
 ) -> list[str]:
     if isinstance(trigger, AppEventTrigger):
         return _check_app_trigger(trigger, registry, connections)
+    if isinstance(trigger, ScheduleTrigger):
+        return []  # its shape is all there is to check
     problems: list[str] = []
     if isinstance(trigger, WebhookTrigger) and trigger.dedup:
         try:
@@ -458,11 +478,10 @@ def _duplicate_keys(keys: list[tuple[str, Any]]) -> list[str]:
 
 
 def trigger_types(registry: Registry) -> list[str]:
-    """Every trigger type a flow may have: ``webhook``, ``maillon.run_failed`` and each
-    installed app trigger."""
-    return ["webhook", RUN_FAILED] + [
-        f"{c.key}.{t.key}" for c in registry.all() for t in c.triggers
-    ]
+    """Every trigger type a flow may have: ``webhook``, ``maillon.run_failed``, ``schedule``
+    and each installed app trigger."""
+    apps = [f"{c.key}.{t.key}" for c in registry.all() for t in c.triggers]
+    return ["webhook", RUN_FAILED, "schedule", *apps]
 
 
 def field_warnings(
@@ -651,6 +670,9 @@ def _part_problems(
                 problems += _kind_problems(where, step, registry, connections)
             keys.append((where, item.get("key")))
         problems += _duplicate_keys(keys)
+    digest = raw.get("digest")
+    if isinstance(digest, dict):
+        problems += item_problems(digest.get("item"))
     return problems
 
 
@@ -713,13 +735,6 @@ def _fields_of(model: type[BaseModel]) -> Callable[[dict[str, Any]], set[str]]:
 
 def _trigger_fields(item: dict[str, Any]) -> set[str]:
     return set(_TRIGGER_MODELS[_trigger_kind(item)].model_fields)
-
-
-_TRIGGER_MODELS: dict[str, type[BaseModel]] = {
-    "webhook": WebhookTrigger,
-    "app": AppEventTrigger,
-    "run_failed": RunFailedTrigger,
-}
 
 
 def _shape_problems(raw: Mapping[str, Any], exc: ValidationError, registry: Registry) -> list[str]:
@@ -818,6 +833,10 @@ def _model_at(raw: Mapping[str, Any], loc: list[Any]) -> type[BaseModel]:
         return _TRIGGER_MODELS[_trigger_kind(trigger if isinstance(trigger, dict) else {})]
     if loc[:1] == ["on_failure"]:
         return FailurePolicy
+    if loc[:2] == ["digest", "release"]:
+        return DigestRelease
+    if loc[:1] == ["digest"]:
+        return DigestSpec
     model: type[BaseModel] = FlowDocument
     node: Any = raw
     previous: Any = None

@@ -1,5 +1,10 @@
 """Accepting deliveries: store the event and queue its runs in one transaction.
 
+Three kinds of delivery come in: a webhook's (:class:`Delivery`), an app event's
+(:class:`SourceDelivery`) and a schedule's tick (:class:`Tick`, from the scheduler). A tick is
+stored under the key (flow, tick time) in the same unique dedup index as the others, so that
+several schedulers firing the same tick store it, and run the flow, once.
+
 This is the hot path. A batch of deliveries costs a handful of statements whatever its size:
 one look-up of the hook tokens (and, for app events, of the flows listening), one of the dedup
 keys, one multi-row insert per table. Both kinds of delivery share the storing half
@@ -25,19 +30,24 @@ from maillon.engine.flows import WebhookTrigger, parse_flow
 from maillon.engine.hooks import SourceKey
 from maillon.engine.ids import new_id
 from maillon.engine.models import REJECTED_BODY_CHARS, RunStatus
+from maillon.engine.schedules import ScheduleTrigger, tick_key
 from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec, signature_problem
 from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
+from maillon.engine.ticks import record_ticks
 from maillon.engine.writer import Op
 
 __all__ = [
     "Accepted",
     "DedupNeeded",
     "Delivery",
+    "NotScheduled",
     "SignatureRejected",
     "SourceDelivery",
+    "Tick",
     "UnknownHook",
     "hook_dedup_scope",
     "render_dedup",
+    "schedule_dedup_scope",
     "store_event",
 ]
 
@@ -113,6 +123,11 @@ class Accepted:
 def hook_dedup_scope(flow_id: str) -> str:
     """Dedup keys of a webhook flow are unique per flow."""
     return f"flow:{flow_id}"
+
+
+def schedule_dedup_scope(flow_id: str) -> str:
+    """A scheduled flow's ticks are unique per (flow, tick time)."""
+    return f"schedule:{flow_id}"
 
 
 @dataclass
@@ -301,6 +316,58 @@ class SourceDelivery(_Intake):
                     runs=listening,
                     dedup=(f"source:{source_id}:{d.event}", key) if key else None,
                     window=d.dedup_window,
+                )
+            )
+        return targets
+
+
+class NotScheduled(LookupError):
+    """The flow is gone, off, or no longer on a schedule: its tick starts nothing."""
+
+
+@dataclass
+class Tick(_Intake):
+    """One tick of a flow's ``schedule`` trigger; ``token`` is the flow's id.
+
+    Stored under (flow, :func:`~maillon.engine.schedules.tick_key`), for ever: the same tick
+    fired again, by this scheduler or another, is a duplicate and runs nothing. The tick's
+    time is also kept as its schedule's latest (:mod:`maillon.engine.ticks`).
+    """
+
+    tick: float = 0.0
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
+        results = super().apply_many(conn, ops)
+        latest: dict[str, float] = {}
+        for op, result in zip(cast("list[Tick]", ops), results, strict=True):
+            if isinstance(result, Accepted):
+                scope = schedule_dedup_scope(op.token)
+                latest[scope] = max(latest.get(scope, op.tick), op.tick)
+        record_ticks(conn, latest)
+        return results
+
+    @classmethod
+    def resolve(cls, conn: Connection, ops: list[Any]) -> list[_Target | _Rejection | Exception]:
+        ticks: list[Tick] = ops
+        ids = sorted({t.token for t in ticks})
+        sql = "SELECT id, hook_token, enabled, version, definition FROM flows WHERE " + _in(
+            "id", len(ids)
+        )
+        flows = {flow.id: flow for flow in map(_HookFlow._make, driver_query(conn, sql, ids))}
+        targets: list[_Target | _Rejection | Exception] = []
+        for t in ticks:
+            flow = flows.get(t.token)
+            trigger = flow and parse_flow(flow.id, flow.version, flow.definition).trigger
+            if flow is None or not flow.enabled or not isinstance(trigger, ScheduleTrigger):
+                targets.append(NotScheduled(t.token))
+                continue
+            targets.append(
+                _Target(
+                    source="schedule",
+                    flow_id=flow.id,
+                    runs=[(flow.id, False)],
+                    dedup=(schedule_dedup_scope(flow.id), tick_key(t.tick)),
                 )
             )
         return targets

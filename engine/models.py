@@ -20,6 +20,7 @@ __all__ = [
     "AlertRow",
     "ApiToken",
     "ConnectionRow",
+    "DigestItemRow",
     "EventRow",
     "FlowRow",
     "InstallSettingRow",
@@ -30,6 +31,7 @@ __all__ = [
     "RunRow",
     "RunStatsRow",
     "RunStatus",
+    "ScheduleTickRow",
     "SessionRow",
     "SignInFailureRow",
     "StepRow",
@@ -218,6 +220,38 @@ class StepRow(SQLModel, table=True):
     attempts: int = 0
     started_at: float | None = None
     finished_at: float | None = None
+
+
+class DigestItemRow(SQLModel, table=True):
+    """One event's item collected into its flow's digest, waiting for a release. A release
+    deletes the items it takes, in the transaction that stores them in its event.
+
+    ``run_id`` is unique: the run that collected the item stores it once.
+    """
+
+    __tablename__ = "digest_items"
+    __table_args__ = (Index("ix_digest_items_flow", "flow_id", "run_id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    flow_id: str = Field(max_length=36)
+    run_id: str = Field(unique=True, index=True, max_length=36)
+    #: JSON text of the item.
+    item: str = Field(sa_type=Text)
+    collected_at: float
+
+
+class ScheduleTickRow(SQLModel, table=True):
+    """The latest tick of a schedule that was fired, by the dedup scope its ticks are stored
+    under (a flow's trigger, or its digest's release).
+
+    Kept apart from the tick events, which retention deletes: a scheduler starting after
+    downtime looks back from here, and an old tick whose event is gone is not fired again.
+    """
+
+    __tablename__ = "schedule_ticks"
+
+    scope: str = Field(primary_key=True, max_length=200)
+    tick: float
 
 
 class RunStatsRow(SQLModel, table=True):

@@ -77,6 +77,7 @@ _CLAIMED_DETAILS = (
         _runs.c.id,
         _events.c.body,
         _events.c.meta,
+        _events.c.source,
         _flows.c.version,
         _flows.c.definition,
         _flows.c.name,
@@ -143,6 +144,8 @@ class ClaimedRun:
     flow_version: int
     flow_definition: str
     flow_name: str
+    #: What delivered the event: ``webhook``, ``<app>:<event>``, ``schedule``, ``digest``.
+    event_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,7 @@ class ClaimRuns(Op[Claimed]):
                     flow_version=d.version if d.definition is not None else 0,
                     flow_definition=d.definition or "",
                     flow_name=d.name or "",
+                    event_source=d.source,
                 )
             )
         return Claimed(runs, next_due)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 
 from maillon.connectors.outbound import OutboundPolicy, configure_outbound
 from maillon.connectors.registry import Registry, default_registry
@@ -16,6 +18,7 @@ from maillon.engine.executor import Executor, RetryPolicy
 from maillon.engine.limits import FailureLimit
 from maillon.engine.metrics import Metrics, PrometheusMetrics
 from maillon.engine.redaction import install_log_redaction
+from maillon.engine.scheduler import Scheduler
 from maillon.engine.services import (
     Accounts,
     Alerts,
@@ -29,6 +32,7 @@ from maillon.engine.services import (
     OAuth,
     Retention,
     Runs,
+    Schedules,
     Services,
     Sources,
     Stats,
@@ -37,7 +41,7 @@ from maillon.engine.services import (
 from maillon.engine.services.monitoring import read_queue
 from maillon.engine.settings import Settings
 from maillon.engine.templating import Budget
-from maillon.engine.wakeup import PgWakeups, Wakeup
+from maillon.engine.wakeup import SCHEDULES_CHANNEL, PgWakeups, Wakeup
 from maillon.engine.worker import Worker
 from maillon.engine.writer import Writer
 
@@ -71,11 +75,15 @@ class Runtime:
         #: What rendering one step input (or a dedup key) may cost.
         self.budget = Budget(settings.template_time_budget, settings.template_output_budget)
         self.wakeup = Wakeup()
-        # On PostgreSQL other processes may share the queue: relay wake-ups to them.
-        self.pg_wakeups = (
-            PgWakeups(settings.resolved_database_url, self.wakeup)
-            if self.db.dialect.name == "postgresql" and settings.pg_notify
-            else None
+        #: Set when this process changes a flow: its scheduler reads the schedules again.
+        self.schedule_changes = Wakeup()
+        # On PostgreSQL other processes may share the queue: relay wake-ups to them, and the
+        # changes of flows to their schedulers.
+        notify = self.db.dialect.name == "postgresql" and settings.pg_notify
+        url = settings.resolved_database_url
+        self.pg_wakeups = PgWakeups(url, self.wakeup) if notify else None
+        self.pg_schedule_changes = (
+            PgWakeups(url, self.schedule_changes, SCHEDULES_CHANNEL) if notify else None
         )
         self.connections = ConnectionResolver(self.db, self.box)
         sources = Sources(self.db, self.registry, self.connections, settings.base_url)
@@ -124,7 +132,14 @@ class Runtime:
         )
         runs = Runs(self.db, self.wakeup)
         flows = Flows(
-            self.db, self.registry, connections, sources, runs, settings.base_url, self.box
+            self.db,
+            self.registry,
+            connections,
+            sources,
+            runs,
+            settings.base_url,
+            self.box,
+            changed=self.schedule_changes.notify,
         )
         self.services = Services(
             flows=flows,
@@ -153,6 +168,7 @@ class Runtime:
             editor=Editor(self.db, self.registry, self.executor, flows, self.budget),
             stats=Stats(self.db),
             install=Install(settings, self.db),
+            schedules=Schedules(self.db, self.writer, self.wakeup),
             monitoring=Monitoring(self.db, self.writer, self.metrics, settings),
             keys=Keys(self.db, self.box, settings),
             retention=Retention(self.db, self.writer, settings),
@@ -160,6 +176,8 @@ class Runtime:
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
+        self._scheduler_stop = asyncio.Event()
+        self._scheduler_task: asyncio.Task[None] | None = None
 
     def open(self) -> None:
         """Bring the schema up to date (in this process) and start the writer.
@@ -169,13 +187,15 @@ class Runtime:
         """
         migrate(self.settings.resolved_database_url)
         self.writer.start()
-        if self.pg_wakeups is not None:
-            self.pg_wakeups.start_relaying()
+        for relay in (self.pg_wakeups, self.pg_schedule_changes):
+            if relay is not None:
+                relay.start_relaying()
 
     def close(self) -> None:
         """Stop the writer (after it has committed what it was given) and the pool."""
-        if self.pg_wakeups is not None:
-            self.pg_wakeups.stop()
+        for relay in (self.pg_wakeups, self.pg_schedule_changes):
+            if relay is not None:
+                relay.stop()
         self.writer.stop()
         self.db.dispose()
 
@@ -220,6 +240,30 @@ class Runtime:
                 if pruned and (pruned.runs or pruned.events):
                     log.info("retention: %d runs and %d events deleted", pruned.runs, pruned.events)
             delay = interval
+
+    def start_scheduler(self, clock: Callable[[], float] = time.time) -> None:
+        """Start firing the flows' schedules in the running event loop (see
+        :mod:`maillon.engine.scheduler`); ``clock`` reckons missed ticks."""
+        scheduler = Scheduler(
+            engine=self.db,
+            writer=self.writer,
+            wakeup=self.wakeup,
+            changes=self.schedule_changes,
+            sync_interval=self.settings.schedule_sync_interval,
+            grace=self.settings.schedule_grace,
+            clock=clock,
+        )
+        if self.pg_schedule_changes is not None:
+            self.pg_schedule_changes.start_listening()
+        self._scheduler_stop = asyncio.Event()
+        self._scheduler_task = asyncio.create_task(scheduler.run(self._scheduler_stop))
+
+    async def stop_scheduler(self) -> None:
+        """Stop firing ticks (the ticks being stored are stored first)."""
+        if self._scheduler_task is not None:
+            self._scheduler_stop.set()
+            await self._scheduler_task
+            self._scheduler_task = None
 
     async def stop_workers(self) -> None:
         """Ask workers to stop claiming, wait for the runs in progress, close connector pools."""

@@ -180,6 +180,24 @@ class Settings(BaseSettings):
         description="Seconds before an alert that could not be sent (the channel was "
         "unreachable) is tried again.",
     )
+    scheduler: bool = Field(
+        True,
+        description="Fire schedules (schedule triggers, digest releases) in `maillon serve`; "
+        "`maillon worker` fires them with --scheduler. Several schedulers may share a "
+        "database: each tick runs once.",
+    )
+    schedule_sync_interval: float = Field(
+        5.0,
+        gt=0,
+        description="How often a scheduler reads the flows' schedules again: how long a change "
+        "made in another process may take to reach it (its own process tells it at once).",
+    )
+    schedule_grace: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds a tick may be late and still run; a later one is missed, and the "
+        "flow's `missed` policy applies.",
+    )
     google_client_id: str | None = Field(
         None,
         description="OAuth client for connecting Google accounts (unless a connection has one).",

@@ -20,12 +20,14 @@ from typing import Any
 import psycopg
 from sqlalchemy import make_url
 
-__all__ = ["CHANNEL", "PgWakeups", "Wakeup"]
+__all__ = ["CHANNEL", "SCHEDULES_CHANNEL", "PgWakeups", "Wakeup"]
 
 log = logging.getLogger(__name__)
 
 #: The PostgreSQL notification channel for "runs were queued".
 CHANNEL = "maillon_runs"
+#: The channel for "a flow was saved, switched or deleted": schedulers read the schedules again.
+SCHEDULES_CHANNEL = "maillon_schedules"
 
 
 class Wakeup:
@@ -86,10 +88,11 @@ class PgWakeups:
     #: Seconds between attempts to reconnect after the database went away.
     RETRY = 1.0
 
-    def __init__(self, database_url: str, wakeup: Wakeup) -> None:
+    def __init__(self, database_url: str, wakeup: Wakeup, channel: str = CHANNEL) -> None:
         url = make_url(database_url).set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
         self._wakeup = wakeup
+        self._channel = channel
         self._stop = threading.Event()
         self._pending = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -139,7 +142,7 @@ class PgWakeups:
             try:
                 if conn is None:
                     conn = psycopg.connect(self._conninfo, autocommit=True)
-                conn.execute(f"NOTIFY {CHANNEL}")
+                conn.execute(f"NOTIFY {self._channel}")
                 self.sent += 1
             except psycopg.Error:
                 log.warning("could not notify other processes; their workers poll meanwhile")
@@ -154,7 +157,7 @@ class PgWakeups:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {self._channel}")
                     self.listening.set()
                     # Runs queued while this process was not listening yet (or had lost its
                     # connection) were announced to nobody here: look at the queue once.

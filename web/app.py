@@ -99,7 +99,8 @@ def _error(status: int) -> Any:
 def create_app(
     settings: Settings | None = None, *, runtime: Runtime | None = None, workers: bool = True
 ) -> Litestar:
-    """The application. ``workers=False`` serves HTTP only (runs are executed elsewhere)."""
+    """The application. ``workers=False`` serves HTTP only (runs are executed elsewhere); the
+    flows' schedules fire in it unless the settings say ``scheduler=False``."""
     runtime = runtime or Runtime(settings or Settings())
     services = runtime.services
     csrf = csrf_config(runtime.settings)
@@ -109,9 +110,12 @@ def create_app(
         runtime.open()
         if workers:
             runtime.start_workers()
+        if runtime.settings.scheduler:
+            runtime.start_scheduler()
         try:
             yield
         finally:
+            await runtime.stop_scheduler()
             await runtime.stop_workers()
             runtime.close()
 

@@ -31,6 +31,7 @@ from maillon.engine.services.monitoring import Monitoring
 from maillon.engine.services.oauth import OAuth
 from maillon.engine.services.retention import Retention
 from maillon.engine.services.runs import Runs
+from maillon.engine.services.schedules import Schedules
 from maillon.engine.services.sources import Sources
 from maillon.engine.services.stats import Stats
 from maillon.engine.services.tokens import Tokens
@@ -48,6 +49,7 @@ __all__ = [
     "OAuth",
     "Retention",
     "Runs",
+    "Schedules",
     "Services",
     "Sources",
     "Stats",
@@ -70,6 +72,7 @@ class Services:
     stats: Stats
     accounts: Accounts
     install: Install
+    schedules: Schedules
     monitoring: Monitoring
     keys: Keys
     alerts: Alerts

@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ from maillon.engine.control import (
     delay_until,
     walk,
 )
+from maillon.engine.digests import DIGEST_SOURCE, DigestSpec, release_example
 from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.executor import Executor, StepTrial, template_context
 from maillon.engine.failures import SAMPLE_EVENT
@@ -55,6 +56,7 @@ from maillon.engine.flows import (
 )
 from maillon.engine.models import EventRow
 from maillon.engine.payloads import MAX_SHOWN_DEPTH, nesting_depth, readable_json
+from maillon.engine.schedules import ScheduleTrigger, tick_example
 from maillon.engine.services.base import Service
 from maillon.engine.services.flows import Flows
 from maillon.engine.services.runs import events_of
@@ -68,8 +70,9 @@ class Sample:
     """An event to preview templates against, and where it comes from."""
 
     body: Any
-    #: A delivery the flow received, the app's catalog, one given by the caller, or none.
-    origin: Literal["event", "catalog", "given", "none"]
+    #: A delivery the flow received, the app's catalog, one given by the caller, the next tick
+    #: of the flow's schedule, or none.
+    origin: Literal["event", "catalog", "given", "schedule", "none"]
     event_id: str | None = None
     received_at: float | None = None
     request: Mapping[str, Any] | None = None
@@ -152,25 +155,32 @@ class Editor(Service):
         trigger: AnyTrigger,
         flow_id: str | None = None,
         event_id: str | None = None,
+        digest: DigestSpec | None = None,
     ) -> Sample:
         """The event to preview against: ``event_id`` if given (one of the flow's), else the
         flow's newest delivery, else the app's catalog sample for its event (for an error
-        flow, an example failure)."""
+        flow, an example failure), else the next tick of its schedule. With a ``digest``, the
+        steps see releases: a release of that event (unless it is one already)."""
+        sample = _NO_SAMPLE
         if flow_id is not None:
             row = await self.sync(self._stored, flow_id, event_id)
             if row is not None:
-                return _from_row(row)
-        if event_id is not None:
+                if row.source == DIGEST_SOURCE:
+                    return _from_row(row)
+                sample = _from_row(row)
+        if event_id is not None and sample is _NO_SAMPLE:
             raise NotFound(f"no event {event_id} for this flow")
-        if isinstance(trigger, AppEventTrigger):
+        if sample is _NO_SAMPLE and isinstance(trigger, AppEventTrigger):
             connector = self._registry.get(trigger.type.partition(".")[0])
             owner = connector.trigger_for(trigger.event) if connector else None
             for e in owner().events() if owner else ():
                 if e.name == trigger.event:
-                    return Sample(body=dict(e.sample), origin="catalog")
-        if isinstance(trigger, RunFailedTrigger):
-            return Sample(body=SAMPLE_EVENT, origin="catalog")
-        return _NO_SAMPLE
+                    sample = Sample(body=dict(e.sample), origin="catalog")
+        if sample is _NO_SAMPLE and isinstance(trigger, RunFailedTrigger):
+            sample = Sample(body=SAMPLE_EVENT, origin="catalog")
+        if sample is _NO_SAMPLE and isinstance(trigger, ScheduleTrigger):
+            sample = Sample(body=tick_example(trigger, time.time()), origin="schedule")
+        return sample if sample is _NO_SAMPLE else _released(sample, digest)
 
     def _stored(self, flow_id: str, event_id: str | None) -> EventRow | None:
         q = events_of(flow_id)
@@ -350,9 +360,10 @@ class Editor(Service):
     ) -> FlowTest:
         body = _parse_event(event_json)
         if body is not _ABSENT:
-            sample = Sample(body=body, origin="given")
+            # An event as the trigger receives it: for a digest flow, a release of it.
+            sample = _released(Sample(body=body, origin="given"), spec.digest)
         else:
-            sample = await self.sample(spec.trigger, flow_id)
+            sample = await self.sample(spec.trigger, flow_id, digest=spec.digest)
         if sample.origin == "none":
             return FlowTest(
                 spec.name,
@@ -501,6 +512,13 @@ def _parse_event(event_json: str | None) -> Any:
     if value is _ABSENT or nesting_depth(value, MAX_SHOWN_DEPTH) > MAX_SHOWN_DEPTH:
         raise Invalid([f"the sample event nests deeper than {MAX_SHOWN_DEPTH} levels"])
     return value
+
+
+def _released(sample: Sample, digest: DigestSpec | None) -> Sample:
+    """``sample`` as the steps of a flow with ``digest`` see it: a release of one item."""
+    if digest is None:
+        return sample
+    return replace(sample, body=release_example(digest, sample.body))
 
 
 def _from_row(row: EventRow) -> Sample:

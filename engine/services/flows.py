@@ -1,5 +1,9 @@
 """Flows: save (checked), switch on and off, delete, and keep app registrations in line.
 
+Every save, switch and deletion also tells this process's scheduler (``changed``), so that a
+schedule added, edited or removed here takes effect at once; schedulers in other processes read
+the flows again on their own, shortly.
+
 Saving, switching and deleting a flow on an app event (Particeep ``transaction_created``) ends
 with the app's webhook registration brought in line (:meth:`Sources.refresh`): registered while
 an enabled flow listens, removed when none does. The app's answer never blocks the change; a
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +25,7 @@ from sqlmodel import Session, col, select
 from maillon.connectors.registry import Registry
 from maillon.engine import secret_inputs
 from maillon.engine.crypto import SecretBox
+from maillon.engine.digests import DIGEST_SOURCE, forget_digest, release_example
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.failures import SAMPLE_EVENT
 from maillon.engine.flows import (
@@ -29,6 +34,7 @@ from maillon.engine.flows import (
     FlowSpec,
     FlowValidationError,
     RunFailedTrigger,
+    WebhookTrigger,
     dump_yaml,
     field_warnings,
     load_yaml,
@@ -40,6 +46,7 @@ from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import ConnectionRow, EventRow, FlowRow, SubscriptionRow
+from maillon.engine.schedules import ScheduleTrigger, tick_example
 from maillon.engine.services.base import Service
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.runs import Runs, events_of
@@ -67,7 +74,8 @@ class FlowView:
 
     row: FlowRow
     spec: FlowSpec
-    #: A webhook flow's own URL; flows on app events share the app's (see ``subscription``).
+    #: A webhook flow's own URL; flows on app events share the app's (see ``subscription``),
+    #: and flows on a schedule have none.
     hook_url: str | None
     #: App triggers: the app's registration of the event URL, as last recorded.
     subscription: SubscriptionRow | None = None
@@ -102,6 +110,7 @@ class Flows(Service):
         runs: Runs,
         base_url: str,
         box: SecretBox,
+        changed: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(db)
         self._box = box
@@ -110,6 +119,7 @@ class Flows(Service):
         self._sources = sources
         self._runs = runs
         self._base_url = base_url
+        self._changed = changed
 
     def _view(
         self,
@@ -124,7 +134,9 @@ class Flows(Service):
         return FlowView(
             row=row,
             spec=spec,
-            hook_url=hook_url(self._base_url, row.hook_token) if own_url else None,
+            hook_url=hook_url(self._base_url, row.hook_token)
+            if own_url and isinstance(spec.trigger, WebhookTrigger)
+            else None,
             subscription=subscriptions.get(key) if key else None,
             warnings=warnings or [],
         )
@@ -216,6 +228,7 @@ class Flows(Service):
         if doc.enabled and not spec.steps:
             raise FlowValidationError(["steps: " + _(_NO_STEPS)])
         row, before, created = await self.sync(self._write, spec, doc.enabled, flow_id, must_exist)
+        self._changed()
         await self._refresh(before, row.source_key)
         return await self._full_view(row), created
 
@@ -357,6 +370,7 @@ class Flows(Service):
                 return row
 
         row = await self.sync(write)
+        self._changed()
         await self._refresh(row.source_key)
         return await self._full_view(row)
 
@@ -368,16 +382,18 @@ class Flows(Service):
 
     async def delete(self, ref: str) -> FlowRow:
         """Delete a flow (by id or name) and return it as it was; its events and runs stay as
-        history, its queued runs fail."""
+        history, its queued runs fail, the items its digest collected are dropped."""
 
         def write() -> FlowRow:
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
                 s.delete(row)
+                forget_digest(s.connection(), row.id)
                 s.commit()
                 return row
 
         row = await self.sync(write)
+        self._changed()
         await self._refresh(row.source_key)
         return row
 
@@ -412,9 +428,12 @@ class Flows(Service):
         return warnings + field_warnings(spec, self._registry, self._sample(row, spec))
 
     def _sample(self, row: FlowRow, spec: FlowSpec) -> dict[str, Any] | None:
+        """The catalog sample of an app trigger, else the flow's latest event, else a tick of
+        its schedule; for a digest flow, a release of it (unless it is a release already)."""
         sample: Any = None
         if isinstance(spec.trigger, RunFailedTrigger):
             return SAMPLE_EVENT
+        released = False
         if isinstance(spec.trigger, AppEventTrigger):
             connector = self._registry.get(spec.trigger.type.partition(".")[0])
             trigger = connector.trigger_for(spec.trigger.event) if connector else None
@@ -426,6 +445,11 @@ class Flows(Service):
                 newest = events_of(row.id).order_by(col(EventRow.id).desc()).limit(1)
                 latest = s.exec(newest).first()
             sample = json.loads(latest.body) if latest else None
+            released = latest is not None and latest.source == DIGEST_SOURCE
+        if sample is None and isinstance(spec.trigger, ScheduleTrigger):
+            sample = tick_example(spec.trigger, time.time())
+        if spec.digest is not None and sample is not None and not released:
+            sample = release_example(spec.digest, sample)
         return dict(sample) if isinstance(sample, Mapping) else None
 
 

@@ -62,7 +62,7 @@ def test_a_document_that_reads_is_checked_as_when_saved() -> None:
 def test_every_problem_of_a_flow_is_reported_at_once_in_plain_words() -> None:
     doc = {
         "name": "f",
-        "trigger": {"type": "schedule", "cron": "* * * * *"},
+        "trigger": {"type": "timer", "cron": "* * * * *"},
         "steps": [
             {**STEP, "key": "Notify Sales"},
             {**STEP, "key": "b", "connection": "nope"},
@@ -73,8 +73,8 @@ def test_every_problem_of_a_flow_is_reported_at_once_in_plain_words() -> None:
         "colour": "blue",
     }
     assert problems_of(doc) == [
-        "trigger.type: unknown trigger type 'schedule' (the types are: webhook, "
-        "maillon.run_failed)",
+        "trigger.type: unknown trigger type 'timer' (the types are: webhook, "
+        "maillon.run_failed, schedule)",
         "steps[0] (Notify Sales).key: 'Notify Sales' is not a step key: keys are lower-case "
         "letters, digits and _, starting with a letter, at most 64 characters (for example "
         "'notify_sales')",
@@ -83,7 +83,7 @@ def test_every_problem_of_a_flow_is_reported_at_once_in_plain_words() -> None:
         "steps[3] (d).action: missing (every step needs an action: <connector>.<action>, e.g. "
         "slack.send_message)",
         "the flow: unknown field 'colour' (the fields are: name, description, trigger, steps, "
-        "max_attempts, retention, on_failure, enabled)",
+        "max_attempts, digest, retention, on_failure, enabled)",
         # The save checks of the parts that could be read come with them.
         "steps[1] (b): no connection named 'nope'",
         "steps[4] (b).key: the key 'b' is used by an earlier step",
@@ -118,7 +118,7 @@ def test_an_app_trigger_missing_its_fields_says_which() -> None:
         parse_document({**doc, "trigger": {"type": "particeep.evnt"}}, registry, {"p": "probe"})
     assert caught.value.problems == [
         "trigger.type: unknown trigger type 'particeep.evnt' (the types are: webhook, "
-        "maillon.run_failed, particeep.event)"
+        "maillon.run_failed, schedule, particeep.event)"
     ]
 
 

@@ -76,7 +76,7 @@ def test_every_problem_of_a_flow_is_listed_in_plain_words(cli: Cli, tmp_path: Pa
         "flow.yaml",
         """\
 name: Alerts
-trigger: {type: schedule}
+trigger: {type: timer}
 steps:
   - key: Notify
     action: slack.send_message
@@ -87,8 +87,8 @@ steps:
     result = cli("flows", "import", str(path), code=1)
     assert result.stderr.splitlines() == [
         f"{path}: 'Alerts' was not saved:",
-        "  trigger.type: unknown trigger type 'schedule' (the types are: webhook, "
-        "maillon.run_failed, particeep.event)",
+        "  trigger.type: unknown trigger type 'timer' (the types are: webhook, "
+        "maillon.run_failed, schedule, particeep.event)",
         "  steps[0] (Notify).key: 'Notify' is not a step key: keys are lower-case letters, "
         "digits and _, starting with a letter, at most 64 characters (for example 'notify')",
         "  steps[0] (Notify): no connection named 'team-slack'",

@@ -1,4 +1,5 @@
-"""``/api/flows``: create, edit, enable/disable, delete flows, and release held runs."""
+"""``/api/flows``: create, edit, enable/disable, delete flows, release held runs, read a
+flow's schedule and release its digest."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from maillon.engine.flows import FlowDocument
 from maillon.web.api.deps import ServicesDep
-from maillon.web.api.schemas import FlowOut, ResumedOut
+from maillon.web.api.schemas import FlowOut, ReleasedOut, ResumedOut, TimingOut
 
 __all__ = ["FlowController"]
 
@@ -54,6 +55,16 @@ class FlowController(Controller):
     async def release_held(self, services: ServicesDep, flow_id: FromPath[str]) -> dict[str, int]:
         """Queue every run held while the flow was disabled."""
         return {"released": await services.runs.release_held(flow_id)}
+
+    @get("/{flow_id:str}/timing")
+    async def flow_timing(self, services: ServicesDep, flow_id: FromPath[str]) -> TimingOut:
+        """When the flow's schedule fires next, and how many items its digest holds."""
+        return TimingOut.of(await services.schedules.timing(flow_id))
+
+    @post("/{flow_id:str}/digest/release", status_code=200)
+    async def release_digest(self, services: ServicesDep, flow_id: FromPath[str]) -> ReleasedOut:
+        """Release the flow's digest now: one run for the items waiting (409 when none)."""
+        return ReleasedOut.of(await services.schedules.release(flow_id))
 
     @post("/{flow_id:str}/subscribe", status_code=200)
     async def subscribe_flow(self, services: ServicesDep, flow_id: FromPath[str]) -> FlowOut:

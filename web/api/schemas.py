@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from maillon.engine.alerts import AlertSettings
+from maillon.engine.digests import Released
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import (
     AlertRow,
@@ -24,6 +25,7 @@ from maillon.engine.payloads import readable_json
 from maillon.engine.services.alerts import AlertState
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
+from maillon.engine.services.schedules import FlowTiming
 
 __all__ = [
     "AlertBatchOut",
@@ -34,9 +36,11 @@ __all__ = [
     "EventOut",
     "FlowOut",
     "RejectedDeliveryOut",
+    "ReleasedOut",
     "ResumedOut",
     "RunOut",
     "StepOut",
+    "TimingOut",
     "iso",
 ]
 
@@ -157,6 +161,50 @@ class AlertsOut(BaseModel):
     @classmethod
     def of(cls, state: AlertState) -> AlertsOut:
         return cls(settings=state.settings, batches=[AlertBatchOut.of(b) for b in state.batches])
+
+
+class TimingOut(BaseModel):
+    """When a flow's schedule fires next, and what its digest holds."""
+
+    schedule: str | None = Field(
+        description="The schedule trigger, in words (`cron 0 18 * * * (Europe/Paris)`)."
+    )
+    next_tick: str | None = Field(description="When the schedule fires next (not while off).")
+    last_tick: str | None = Field(description="The latest tick that ran.")
+    digest: str | None = Field(description="The digest's name.")
+    waiting: int = Field(description="Items collected, waiting for the digest's release.")
+    next_release: str | None = Field(
+        description="When the digest's schedule releases it next (not while off)."
+    )
+
+    @classmethod
+    def of(cls, timing: FlowTiming) -> TimingOut:
+        return cls(
+            schedule=timing.schedule.describe() if timing.schedule else None,
+            next_tick=iso(timing.next_tick),
+            last_tick=iso(timing.last_tick),
+            digest=timing.digest.name if timing.digest else None,
+            waiting=timing.waiting,
+            next_release=iso(timing.next_release),
+        )
+
+
+class ReleasedOut(BaseModel):
+    """A digest released by hand: the event holding its items, and the run queued for it."""
+
+    event_id: str | None
+    run_id: str | None
+    count: int
+    held: bool = Field(description="The flow is off: the run is held until it is released.")
+
+    @classmethod
+    def of(cls, released: Released) -> ReleasedOut:
+        return cls(
+            event_id=released.event_id,
+            run_id=released.run_id,
+            count=released.count,
+            held=released.held,
+        )
 
 
 class ConnectionIn(BaseModel):

@@ -119,9 +119,15 @@ def _check_address(host: str, port: int) -> None:
 
 @main.command()
 @click.option("--concurrency", type=int, help="Runs executed at once (MAILLON_WORKER_CONCURRENCY).")
+@click.option(
+    "--scheduler",
+    is_flag=True,
+    help="Also fire the flows' schedules (schedule triggers, digest releases); any number of "
+    "processes may: each tick runs once.",
+)
 @pass_ctx
-def worker(obj: Ctx, concurrency: int | None) -> None:
-    """Execute queued runs without serving HTTP."""
+def worker(obj: Ctx, concurrency: int | None, scheduler: bool) -> None:
+    """Execute queued runs without serving HTTP (and, with --scheduler, fire schedules)."""
     if concurrency is not None:
         obj.settings = obj.settings.model_copy(update={"worker_concurrency": concurrency})
     setup_logging(obj.settings, quiet=False)
@@ -136,12 +142,15 @@ def worker(obj: Ctx, concurrency: int | None) -> None:
 
     async def work() -> None:
         runtime.start_workers(max(1, obj.settings.workers))
+        if scheduler:
+            runtime.start_scheduler()
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopped.set)
         click.echo("worker started; Ctrl-C stops after the runs in progress")
         await stopped.wait()
+        await runtime.stop_scheduler()
         await runtime.stop_workers()
 
     asyncio.run(work())

@@ -1,4 +1,5 @@
-"""``maillon flows``: import, export, list, show, switch, delete and test flows.
+"""``maillon flows``: import, export, list, show, switch, delete, test flows, and release a
+flow's digest.
 
 A flow is named on the command line by its id or by its name (the one flow of that name).
 """
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import click
 
+from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.services.editor import FlowTest
 from maillon.engine.services.flows import FlowView
+from maillon.engine.services.schedules import FlowTiming
 from maillon.web.cli._base import Ctx, echo_json, pass_ctx, read_text, when
 from maillon.web.cli.alerts import describe_settings
 
@@ -22,7 +25,7 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.group()
 def flows() -> None:
-    """Import, export, list, show, switch on and off, delete and test flows.
+    """Import, export, list, show, switch on and off, delete and test flows; release digests.
 
     FLOW is a flow's id, or its name when one flow has that name.
     """
@@ -78,6 +81,8 @@ def _where(view: FlowView) -> str:
     """Where a flow's events arrive, and for app triggers whether the app registered it."""
     if view.hook_url is not None:
         return f"hook: {view.hook_url}"
+    if isinstance(view.spec.trigger, ScheduleTrigger):
+        return f"schedule: {view.spec.trigger.describe()}"
     sub = view.subscription
     if sub is None:
         return "app event: not registered (no enabled flow yet)"
@@ -117,7 +122,10 @@ def flows_show(obj: Ctx, flow: str) -> None:
     }[view.state]
     click.echo(f"# {state}, version {view.row.version}")
     click.echo("# " + _where(view).replace("\n    ", "\n# "))
-    for line in _failure_settings(obj, view):
+    for line in [
+        *_failure_settings(obj, view),
+        *_timing(obj.run(obj.services.schedules.timing(view.row.id))),
+    ]:
         click.echo(f"# {line}")
     for warning in view.warnings:
         click.echo(f"# warning: {warning}")
@@ -159,6 +167,34 @@ def flows_resume(obj: Ctx, flow: str) -> None:
     _describe(view)
 
 
+def _timing(timing: FlowTiming) -> list[str]:
+    """When a flow's schedule fires next, and what its digest holds."""
+    lines = []
+    if timing.schedule is not None:
+        line = f"next tick: {when(timing.next_tick)}" if timing.enabled else "no tick while off"
+        if timing.last_tick is not None:
+            line += f" (last: {when(timing.last_tick)})"
+        lines.append(line)
+    if timing.digest is not None or timing.waiting:
+        name = f"digest {timing.digest.name}" if timing.digest else "items of a removed digest"
+        line = f"{name}: {timing.waiting} item{'s' if timing.waiting != 1 else ''} waiting"
+        if timing.next_release is not None:
+            line += f", next release {when(timing.next_release)}"
+        lines.append(line)
+    return lines
+
+
+@flows.command("release")
+@click.argument("flow")
+@pass_ctx
+def flows_release(obj: Ctx, flow: str) -> None:
+    """Release FLOW's digest now: its steps run once, on the items collected so far."""
+    released = obj.run(obj.services.schedules.release(flow))
+    held = " (held: the flow is off)" if released.held else ""
+    items = f"{released.count} item{'s' if released.count != 1 else ''}"
+    click.echo(f"released {items} as run {released.run_id}{held}")
+
+
 @flows.command("enable")
 @click.argument("flow")
 @pass_ctx
@@ -167,6 +203,8 @@ def flows_enable(obj: Ctx, flow: str) -> None:
     view = obj.run(obj.services.flows.set_enabled(flow, True))
     click.echo(f"{view.row.id}  enabled  {view.row.name}")
     _describe(view)
+    for line in _timing(obj.run(obj.services.schedules.timing(view.row.id))):
+        click.echo(f"    {line}")
 
 
 @flows.command("disable")
@@ -232,6 +270,7 @@ _ORIGINS = {
     "given": "the event given",
     "event": "its newest delivery",
     "catalog": "its app's sample event",
+    "schedule": "its next tick",
 }
 
 

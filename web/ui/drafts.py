@@ -9,6 +9,7 @@ is shown again as typed, with its problem), and becomes a
 Input names: ``name``, ``description``, ``trigger_type`` (``webhook``, ``maillon.run_failed``
 or ``<app>.<trigger>``), ``dedup``, ``trigger_connection``, ``trigger_event``,
 ``failed_flow-<n>`` (an error flow's flows, by name) and ``failure``, ``sample_event``, the
+schedule's and the digest's (see :mod:`maillon.web.ui.timing`), the
 failure policy's ``alert`` (a checkbox, read only when ``failure_policy`` says the form has it)
 and ``pause_after``, and per step ``steps-<n>-key``, ``-kind``, ``-parent``, and for actions
 ``-action``, ``-connection``, ``-max_attempts``, ``-for_each``, ``-input-<field>`` (the other
@@ -38,10 +39,12 @@ from maillon.engine.flows import (
     FlowSpec,
     RunFailedTrigger,
     StepSpec,
+    WebhookTrigger,
 )
 from maillon.engine.validation import problems as validation_problems
 from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
 from maillon.web.ui.steering import KINDS, BranchDraft, Steering
+from maillon.web.ui.timing import DigestDraft, ScheduleDraft
 
 __all__ = ["Draft", "StepDraft", "context_spec", "place", "step_fields", "to_document"]
 
@@ -108,6 +111,8 @@ class Draft:
     #: The failure policy: alerts on, and after how many failed runs in a row to pause ("").
     alert: bool = True
     pause_after: str = ""
+    schedule: ScheduleDraft = field(default_factory=ScheduleDraft)
+    digest: DigestDraft = field(default_factory=DigestDraft)
     steps: list[StepDraft] = field(default_factory=list)
 
     @classmethod
@@ -127,8 +132,12 @@ class Draft:
         elif isinstance(trigger, RunFailedTrigger):
             draft.trigger_type = trigger.type
             draft.failed_flows, draft.failure = list(trigger.flows), trigger.failure
-        else:
+        elif isinstance(trigger, WebhookTrigger):
             draft.dedup = trigger.dedup or ""
+        else:
+            draft.trigger_type = "schedule"
+            draft.schedule = ScheduleDraft.of(trigger)
+        draft.digest = DigestDraft.of(spec.digest)
         draft.steps = list(_flattened(spec.steps, ""))
         return draft
 
@@ -151,6 +160,8 @@ class Draft:
             # An unchecked box sends nothing: absent means off only where the form has it.
             alert=form.get("alert") == "on" if "failure_policy" in form else True,
             pause_after=text("pause_after"),
+            schedule=ScheduleDraft.read(form, "schedule-"),
+            digest=DigestDraft.read(form),
         )
         draft.trigger_type = draft.trigger_type or "webhook"
         draft.failed_flows = [
@@ -324,6 +335,8 @@ def to_document(
     trigger: dict[str, Any] = {"type": "webhook", "dedup": draft.dedup or None}
     if draft.trigger_type == RUN_FAILED:
         trigger = {"type": RUN_FAILED, "flows": draft.failed_flows, "failure": draft.failure}
+    elif draft.trigger_type == "schedule":
+        trigger = {"type": draft.trigger_type, **draft.schedule.raw()}
     elif draft.trigger_type != "webhook":
         trigger = {
             "type": draft.trigger_type,
@@ -335,6 +348,7 @@ def to_document(
         "description": draft.description,
         "enabled": enabled,
         "trigger": trigger,
+        "digest": draft.digest.raw(),
         "steps": steps,
     }
     if not draft.alert or draft.pause_after:
@@ -363,7 +377,9 @@ def place(problem: str, keys: Mapping[str, int] | None = None) -> str:
     A problem about a step of a branch (``steps[1] (route).paths.branches[0] (refunds).steps[0]
     (notify)...``) goes to that step, found by its key in ``keys`` (key → the form's step
     number). Problems about a whole step, or a part without an input of its own, go to
-    ``steps-<n>``; about the trigger to ``trigger`` (or ``dedup``); anything else to ``flow``.
+    ``steps-<n>``; about the trigger to ``trigger`` (or ``dedup``, or its schedule's input:
+    ``schedule-cron``); about the digest to ``digest`` or its input (``digest-name``,
+    ``digest-release-every``); anything else to ``flow``.
     """
     match = _PROBLEM.match(problem)
     if match:
@@ -380,16 +396,36 @@ def place(problem: str, keys: Mapping[str, int] | None = None) -> str:
             # A nested location (input.values.Amount) belongs to its top-level input.
             return f"steps-{index}-input-{part.split('.')[1].split('[')[0]}"
         return f"steps-{index}-{'input' if part == 'input' else part}"
-    head = problem.split(":", 1)[0]
+    # A draft read by pydantic names the trigger's kind in the place (trigger.schedule.cron).
+    head = re.sub(
+        r"^trigger\.(webhook|app|schedule|run_failed)\b", "trigger", problem.split(":", 1)[0]
+    )
     if head.startswith("on_failure"):
         return "pause_after"
     if head.startswith("trigger.dedup"):
         return "dedup"
+    if head in _SCHEDULE_INPUTS:
+        return _SCHEDULE_INPUTS[head]
+    if head.startswith("digest"):
+        return "digest"
     if head.startswith("trigger"):
         return "trigger"
     if head in ("name", "description"):
         return head
     return "flow"
+
+
+#: Where problems about the schedule's and the digest's inputs are shown.
+_SCHEDULE_INPUTS = {
+    **{f"trigger.{name}": f"schedule-{name}" for name in ScheduleDraft.__dataclass_fields__},
+    **{
+        f"digest.release.{name}": f"digest-release-{name}"
+        for name in ScheduleDraft.__dataclass_fields__
+    },
+    "digest.release.count": "digest-release-count",
+    "digest.name": "digest-name",
+    "digest.item": "digest-item",
+}
 
 
 def context_spec(draft: Draft, connectors: Mapping[str, Connector]) -> FlowSpec:

@@ -21,9 +21,11 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
+from pydantic import ValidationError
 
 from maillon.connectors.base import Connector
-from maillon.engine.errors import Invalid
+from maillon.engine.digests import DigestSpec
+from maillon.engine.errors import Conflict, Invalid
 from maillon.engine.flows import (
     RUN_FAILED,
     AnyTrigger,
@@ -35,6 +37,7 @@ from maillon.engine.flows import (
 )
 from maillon.engine.i18n import gettext as _
 from maillon.engine.i18n import ngettext
+from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.services import Services
 from maillon.engine.services.editor import Sample
 from maillon.engine.services.flows import FlowView
@@ -53,6 +56,7 @@ from maillon.web.ui.steering import KINDS, OPERATOR_NAMES
 __all__ = ["FlowsController"]
 
 EDITOR = "flows/_editor.html"
+_SOME_SCHEDULE = ScheduleTrigger(every="1h")
 #: YAML files imported through the page: generous for flows, small for a form.
 MAX_IMPORT = 256 * 1024
 
@@ -67,6 +71,11 @@ def _trigger_model(draft: Draft) -> AnyTrigger:
         return WebhookTrigger()
     if draft.trigger_type == RUN_FAILED:
         return RunFailedTrigger()
+    if draft.trigger_type == "schedule":
+        try:
+            return ScheduleTrigger.model_validate(draft.schedule.raw())
+        except ValidationError:
+            return _SOME_SCHEDULE  # a tick is a tick: only its time differs
     return AppEventTrigger.model_construct(
         type=draft.trigger_type, connection=draft.trigger_connection, event=draft.trigger_event
     )
@@ -172,18 +181,31 @@ async def _editor(
         "connections": by_kind,
         "other_flows": others,
         "alerts": await services.alerts.settings(),
+        "timing": await services.schedules.timing(flow_id),
         "now": time.time(),
     }
 
 
+def _digest_model(draft: Draft) -> DigestSpec | None:
+    """The draft's digest as far as previews need it (what an item keeps, if that is valid)."""
+    if not draft.digest.on:
+        return None
+    try:
+        return DigestSpec.model_validate(draft.digest.raw())
+    except ValidationError:
+        return DigestSpec.model_construct(name=draft.digest.name, item=None)
+
+
 async def _sample(services: Services, draft: Draft, flow_id: str) -> Sample:
     """The sample the draft previews against; the default one if the chosen one is gone."""
-    trigger = _trigger_model(draft)
+    trigger, digest = _trigger_model(draft), _digest_model(draft)
     try:
-        return await services.editor.sample(trigger, flow_id, draft.sample_event or None)
+        return await services.editor.sample(
+            trigger, flow_id, draft.sample_event or None, digest=digest
+        )
     except LookupError:
         draft.sample_event = ""
-        return await services.editor.sample(trigger, flow_id)
+        return await services.editor.sample(trigger, flow_id, digest=digest)
 
 
 def _tested(draft: Draft) -> dict[str, Any]:
@@ -611,6 +633,30 @@ class FlowsController(Controller):
             name=view.row.name,
         )
         return redirect(back, ("success", said))
+
+    @post("/{flow_id:str}/digest/release")
+    async def release_digest(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Release the flow's digest now: its steps run once, on the items collected."""
+        try:
+            released = await services.schedules.release(flow_id)
+        except Conflict:
+            empty = _("Nothing to release: no event waits in the digest.")
+            return redirect(f"/flows/{flow_id}", ("error", empty))
+        if released.held:
+            said = ngettext(
+                "Digest released: %(num)s item, one run held (the flow is off).",
+                "Digest released: %(num)s items, one run held (the flow is off).",
+                released.count,
+            )
+        else:
+            said = ngettext(
+                "Digest released: %(num)s item, one run queued.",
+                "Digest released: %(num)s items, one run queued.",
+                released.count,
+            )
+        return redirect(f"/flows/{flow_id}", ("success", said))
 
     @post("/{flow_id:str}/release")
     async def release(

@@ -1,0 +1,306 @@
+"""Schedules: when a time-based trigger fires, as flows declare it and as APScheduler computes it.
+
+A schedule is a cron expression or an interval, read in a time zone, with a policy for ticks
+missed while no scheduler was running. The same :class:`Schedule` starts a flow (the
+``schedule`` trigger) and releases a digest (``digest.release``).
+
+Every process computes the same ticks for the same schedule: cron ticks are wall-clock times,
+and intervals count from a fixed origin (midnight, 1 January 2000, in the schedule's time
+zone) rather than from the moment a process started. That is what lets two schedulers on one
+database agree on a tick's time, the key under which it is stored once
+(:func:`tick_key`).
+
+APScheduler 3 reads a crontab's day of week with 0 as Monday; people write cron with 0 (or 7)
+as Sunday. Days of week are therefore read here and handed to APScheduler by name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from maillon.engine.i18n import gettext as _
+
+__all__ = [
+    "MissedPolicy",
+    "Schedule",
+    "ScheduleTrigger",
+    "cron_trigger",
+    "latest_tick",
+    "next_tick",
+    "parse_every",
+    "tick_body",
+    "tick_example",
+    "tick_key",
+]
+
+#: What happens to ticks missed while no scheduler ran: the latest one runs at start, or none.
+MissedPolicy = Literal["run_once", "skip"]
+
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_EVERY = re.compile(r"^(?:\d{1,7}[smhdw])+$")
+_PART = re.compile(r"(\d+)([smhdw])")
+#: The longest interval: a year. Longer waits belong in a cron expression.
+MAX_EVERY = 366 * 86400
+_ORIGIN = dt.datetime(2000, 1, 1)  # intervals count from here, in the schedule's time zone
+
+
+def parse_every(value: int | str) -> int:
+    """An interval in seconds: ``90``, ``'90s'``, ``'15m'``, ``'1h30m'``, ``'2d'``, ``'1w'``.
+
+    Raises :class:`ValueError` in plain words.
+    """
+    if isinstance(value, bool):
+        raise ValueError(_("must be a number of seconds or a duration such as '15m'"))
+    if isinstance(value, int):
+        seconds = value
+    else:
+        text = value.strip().lower().replace(" ", "")
+        if len(text) > 40 or not _EVERY.match(text):
+            raise ValueError(
+                _(
+                    "%(value)r is not a duration: write seconds (3600) or amounts with units s, "
+                    "m, h, d, w (90s, 15m, 1h30m, 2d)",
+                    value=value,
+                )
+            )
+        seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+    if not 1 <= seconds <= MAX_EVERY:
+        raise ValueError(_("must be between 1 second and %(days)s days", days=MAX_EVERY // 86400))
+    return seconds
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            _("unknown time zone %(name)r (an IANA name such as Europe/Paris or UTC)", name=name)
+        ) from exc
+
+
+def _weekday(token: str) -> int:
+    if token.isdigit() and int(token) <= 7:
+        return int(token) % 7
+    if token.lower() in _DAYS:
+        return _DAYS.index(token.lower())
+    raise ValueError(
+        _("%(token)r is not a day of week (0-7, Sunday being 0 or 7, or sun-sat)", token=token)
+    )
+
+
+def _weekdays(field: str) -> str:
+    """A crontab day-of-week field (0 or 7 = Sunday) as APScheduler's day names."""
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        span, _slash, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ValueError(_("%(part)r: the step after / must be a positive number", part=part))
+        if span == "*":
+            first, last = 0, 6
+        elif "-" in span:
+            start, _dash, end = span.partition("-")
+            first, last = _weekday(start), _weekday(end)
+            if end == "7" or last < first:  # 5-7, fri-sun: to the end of the week
+                last = last + 7
+        else:
+            first = last = _weekday(span)
+            if step:
+                last = 6
+        days.update(d % 7 for d in range(first, last + 1, step or 1))
+    # Sunday last: APScheduler numbers Monday 0 and Sunday 6.
+    return ",".join(_DAYS[d] for d in sorted(days, key=lambda d: (d + 6) % 7))
+
+
+class Schedule(BaseModel):
+    """When something happens: a cron expression or an interval, read in a time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str | None = Field(
+        None,
+        max_length=200,
+        description="Five fields: minute hour day-of-month month day-of-week (0 or 7 is "
+        "Sunday), read in `timezone`.",
+        examples=["0 18 * * *", "0 9 * * 1"],
+    )
+    every: int | str | None = Field(
+        None,
+        description="An interval: seconds, or amounts with units s, m, h, d, w. Intervals "
+        "count from midnight, 1 January 2000, in `timezone`: every 15m fires at :00, :15, …",
+        examples=["15m", "1h", 3600],
+    )
+    timezone: str = Field(
+        "UTC", max_length=64, description="IANA time zone the schedule is read in."
+    )
+    missed: MissedPolicy = Field(
+        "run_once",
+        description="Ticks missed while no scheduler ran (Maillon stopped): `run_once` runs "
+        "the latest of them at start, `skip` runs none.",
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_shape(cls, value: str | None) -> str | None:
+        if value is not None:
+            cron_trigger(value, "UTC")
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _every_shape(cls, value: int | str | None) -> int | str | None:
+        if value is not None:
+            parse_every(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_known(cls, value: str) -> str:
+        _zone(value)
+        return value
+
+    def at_most_one_way(self) -> None:
+        """Raise :class:`ValueError` when the schedule gives both a cron expression and an
+        interval."""
+        if self.cron is not None and self.every is not None:
+            raise ValueError(_("give either cron or every, not both"))
+
+    @property
+    def defined(self) -> bool:
+        """Whether the schedule says when (a cron expression or an interval)."""
+        return self.cron is not None or self.every is not None
+
+    def trigger(self) -> CronTrigger | IntervalTrigger:
+        """The APScheduler trigger computing this schedule's ticks."""
+        if self.cron is not None:
+            return cron_trigger(self.cron, self.timezone)
+        if self.every is None:
+            raise ValueError("the schedule has neither cron nor every")
+        zone = _zone(self.timezone)
+        return IntervalTrigger(
+            seconds=parse_every(self.every),
+            start_date=_ORIGIN.replace(tzinfo=zone),
+            timezone=zone,
+        )
+
+    def describe(self) -> str:
+        """The schedule in a few words: ``cron 0 18 * * * (Europe/Paris)``."""
+        when = f"cron {self.cron}" if self.cron is not None else f"every {self.every}"
+        return f"{when} ({self.timezone})"
+
+
+def cron_trigger(expr: str, timezone: str) -> CronTrigger:
+    """A trigger for a five-field crontab expression, days of week read as cron reads them.
+
+    Raises :class:`ValueError` in plain words.
+    """
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(
+            _(
+                "%(expr)r is not a cron expression: it needs 5 fields: minute hour day-of-month "
+                "month day-of-week, e.g. '0 18 * * 1-5'",
+                expr=expr,
+            )
+        )
+    minute, hour, day, month, weekday = fields
+    try:
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=_weekdays(weekday),
+            timezone=_zone(timezone),
+        )
+    except ValueError as exc:
+        raise ValueError(
+            _("%(expr)r is not a cron expression: %(reason)s", expr=expr, reason=exc)
+        ) from exc
+
+
+class ScheduleTrigger(Schedule):
+    """Runs the flow on a schedule: each tick is an event, stored once per (flow, tick time)."""
+
+    type: Literal["schedule"] = "schedule"
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ScheduleTrigger:
+        self.at_most_one_way()
+        if not self.defined:
+            raise ValueError(_("say when: cron (e.g. '0 18 * * *') or every (e.g. '1h')"))
+        return self
+
+
+def _aware(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
+def next_tick(schedule: Schedule, after: float) -> float | None:
+    """The first tick strictly after ``after`` (epoch seconds), if the schedule has one."""
+    if not schedule.defined:
+        return None
+    fire = schedule.trigger().get_next_fire_time(None, _aware(after + 1e-6))
+    return None if fire is None else float(fire.timestamp())
+
+
+#: How far back :func:`latest_tick` looks, widening: a frequent schedule is answered from the
+#: first window without walking years of ticks.
+_WINDOWS = (3600.0, 86400.0, 8 * 86400.0, 32 * 86400.0, 367 * 86400.0, 5 * 367 * 86400.0)
+
+
+def latest_tick(schedule: Schedule, since: float, now: float) -> float | None:
+    """The latest tick in ``(since, now]``, if any: the tick a scheduler starting at ``now``
+    has missed, when nothing ran since ``since``."""
+    if not schedule.defined or now <= since:
+        return None
+    trigger = schedule.trigger()
+    if isinstance(trigger, IntervalTrigger):
+        origin = trigger.start_date.timestamp()
+        tick = origin + ((now - origin) // trigger.interval_length) * trigger.interval_length
+        return float(tick) if tick > since else None
+    for window in _WINDOWS:
+        start = max(since, now - window)
+        found = None
+        fire = trigger.get_next_fire_time(None, _aware(start + 1e-6))
+        while fire is not None and fire.timestamp() <= now:
+            found = fire
+            fire = trigger.get_next_fire_time(fire, fire)
+        if found is not None:
+            return float(found.timestamp())
+        if start <= since:
+            return None
+    return None
+
+
+def tick_key(tick: float) -> str:
+    """A tick's time as its dedup key: UTC, to the second, so keys sort as times do."""
+    return _aware(round(tick)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tick_body(schedule: Schedule, tick: float, *, missed: bool) -> dict[str, Any]:
+    """What a tick's event holds: its time in the schedule's zone (and in UTC), whether it
+    was missed while no scheduler ran."""
+    local = _aware(tick).astimezone(_zone(schedule.timezone))
+    return {
+        "scheduled_at": local.isoformat(),
+        "scheduled_at_utc": tick_key(tick),
+        "timezone": schedule.timezone,
+        "missed": missed,
+    }
+
+
+def tick_example(schedule: Schedule, now: float) -> dict[str, Any]:
+    """The event of the schedule's next tick: what a scheduled flow is previewed against
+    before its first tick."""
+    return tick_body(schedule, next_tick(schedule, now) or now, missed=False)

@@ -1,0 +1,97 @@
+"""Time in flows: when a flow's schedule fires next, what its digest holds, releasing it by hand.
+
+The ticks themselves are fired by :mod:`maillon.engine.scheduler` in the processes that run
+one; this service answers any process (the CLI's included) from the flow's definition and the
+database alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from maillon.engine.digests import DigestSpec, Released, ReleaseDigest, pending_items
+from maillon.engine.errors import Conflict
+from maillon.engine.flows import parse_flow
+from maillon.engine.scheduler import planned_schedules
+from maillon.engine.schedules import Schedule, next_tick
+from maillon.engine.services.base import Service
+from maillon.engine.services.flows import find_flow
+from maillon.engine.ticks import last_tick
+from maillon.engine.wakeup import Wakeup
+from maillon.engine.writer import Writer
+
+__all__ = ["FlowTiming", "Schedules"]
+
+
+@dataclass(frozen=True)
+class FlowTiming:
+    """A flow's schedule and digest as they stand; times are epoch seconds."""
+
+    flow_id: str
+    enabled: bool
+    #: The ``schedule`` trigger, if the flow has one.
+    schedule: Schedule | None = None
+    #: When it fires next (``None`` while the flow is off).
+    next_tick: float | None = None
+    #: The latest tick stored.
+    last_tick: float | None = None
+    digest: DigestSpec | None = None
+    #: Items waiting for the digest's release (also counted for a flow whose digest was
+    #: removed, until they are released).
+    waiting: int = 0
+    #: When the digest's schedule releases it next (``None``: not on a schedule, or off).
+    next_release: float | None = None
+
+
+class Schedules(Service):
+    """Read a flow's timing; release its digest by hand."""
+
+    def __init__(self, db: Engine, writer: Writer, wakeup: Wakeup) -> None:
+        super().__init__(db)
+        self._writer = writer
+        self._wakeup = wakeup
+
+    async def timing(self, ref: str) -> FlowTiming:
+        """The timing of one flow (by id or name)."""
+        return await self.sync(self._timing, ref, time.time())
+
+    def _timing(self, ref: str, now: float) -> FlowTiming:
+        with self.session() as s:
+            row = find_flow(s, ref)
+            spec = parse_flow(row.id, row.version, row.definition)
+            plans = {
+                p.purpose: p
+                for p in planned_schedules(row.id, row.version, row.definition, row.updated_at)
+            }
+            conn = s.connection()
+            trigger = plans.get("trigger")
+            release = plans.get("digest")
+            return FlowTiming(
+                flow_id=row.id,
+                enabled=row.enabled,
+                schedule=trigger.schedule if trigger else None,
+                next_tick=next_tick(trigger.schedule, now) if trigger and row.enabled else None,
+                last_tick=last_tick(conn, trigger.scope) if trigger else None,
+                digest=spec.digest,
+                waiting=pending_items(conn, row.id),
+                next_release=next_tick(release.schedule, now) if release and row.enabled else None,
+            )
+
+    async def release(self, ref: str) -> Released:
+        """Release the flow's digest now: one run for every item waiting (up to the most a
+        release holds). A flow that is off gets a held run.
+
+        Raises :class:`Conflict` when nothing waits.
+        """
+        timing = await self.timing(ref)
+        if not timing.waiting:
+            what = "its digest is empty" if timing.digest else "it has no digest"
+            raise Conflict(f"nothing to release: {what}")
+        name = timing.digest.name if timing.digest else ""
+        released = await self._writer.submit(ReleaseDigest(timing.flow_id, name, "manual"))
+        if released.run_id is not None and not released.held:
+            self._wakeup.notify()
+        return released
