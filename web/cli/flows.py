@@ -123,8 +123,8 @@ def flows_show(obj: Ctx, flow: str) -> None:
     click.echo(f"# {state}, version {view.row.version}")
     click.echo("# " + _where(view).replace("\n    ", "\n# "))
     for line in [
-        *_failure_settings(obj, view),
         *_timing(obj.run(obj.services.schedules.timing(view.row.id))),
+        *_failure_settings(obj, view),
     ]:
         click.echo(f"# {line}")
     for warning in view.warnings:
