@@ -50,18 +50,7 @@ FILTERED = FLOW_YAML.replace(
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.make(
-        argparse.Namespace(
-            quick=True,
-            intake_seconds=args.seconds,
-            ramp_start=200,
-            ramp_factor=1.25,
-            ramp_max=5000,
-            memory_events=None,
-            wrk_threads=2,
-            postgres=None,
-        )
-    )
+    return Settings.quick_run(intake_seconds=args.seconds)
 
 
 def _drained(m: Maillon, timeout: float = 300) -> tuple[float, dict[str, int]]:

@@ -139,18 +139,7 @@ def throughput(
 ) -> list[dict[str, Any]]:
     """wrk against the web process for ``--load-seconds``, with 1, 2 and 4 worker processes."""
     rows = []
-    wrk = RunSettings.make(
-        argparse.Namespace(
-            quick=True,
-            intake_seconds=None,
-            ramp_start=0,
-            ramp_factor=0,
-            ramp_max=0,
-            memory_events=None,
-            wrk_threads=2,
-            postgres=args.postgres,
-        )
-    )
+    wrk = RunSettings.quick_run(args.postgres)
     for count in args.workers:
         fleet = Fleet(procs, f"fleet-{count}w", workdir, flow_yaml, args.postgres)
         try:

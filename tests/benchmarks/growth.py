@@ -131,18 +131,7 @@ def measure(args: argparse.Namespace, workdir: Path, procs: Processes) -> list[t
     installs["full"].fill(args.runs)
     body = workdir / "body.json"
     body.write_bytes(BODY_TEMPLATE)
-    wrk = RunSettings.make(
-        argparse.Namespace(
-            quick=True,
-            intake_seconds=None,
-            ramp_start=0,
-            ramp_factor=0,
-            ramp_max=0,
-            memory_events=None,
-            wrk_threads=2,
-            postgres=args.postgres,
-        )
-    )
+    wrk = RunSettings.quick_run(args.postgres)
     for install in installs.values():
         install.start()
     rps: dict[str, list[float]] = {name: [] for name in installs}

@@ -43,18 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
         return 2
-    s = Settings.make(
-        argparse.Namespace(
-            quick=True,
-            intake_seconds=args.seconds,
-            ramp_start=200,
-            ramp_factor=1.25,
-            ramp_max=3000,
-            memory_events=None,
-            wrk_threads=2,
-            postgres=args.postgres,
-        )
-    )
+    s = Settings.quick_run(args.postgres, intake_seconds=args.seconds)
     workdir = Path(tempfile.mkdtemp(prefix="maillon-bench-metrics-"))
     procs = Processes(workdir)
     body = workdir / "body.json"

@@ -90,6 +90,23 @@ class Settings:
     postgres: str | None
 
     @classmethod
+    def quick_run(cls, postgres: str | None = None, intake_seconds: int | None = None) -> Settings:
+        """Quick settings for another benchmark script that drives ``wrk`` and the load
+        generator with this suite's defaults (the ramp is not used)."""
+        return cls.make(
+            argparse.Namespace(
+                quick=True,
+                intake_seconds=intake_seconds,
+                ramp_start=200,
+                ramp_factor=1.25,
+                ramp_max=3000,
+                memory_events=None,
+                wrk_threads=2,
+                postgres=postgres,
+            )
+        )
+
+    @classmethod
     def make(cls, args: argparse.Namespace) -> Settings:
         quick = args.quick
         return cls(
