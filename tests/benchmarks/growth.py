@@ -38,12 +38,12 @@ from maillon.engine.runtime import Runtime
 from tests.benchmarks import ui_data
 from tests.benchmarks.payload import BODY_TEMPLATE
 from tests.benchmarks.run import (
-    ROOT,
     Database,
     Maillon,
     Processes,
     free_port,
     log,
+    maillon_env,
     run_wrk,
     wait_http,
 )
@@ -78,12 +78,7 @@ class Install:
         on = [r for r in rows if r.row.enabled]
         self.hook = f"http://127.0.0.1:{self.port}/hooks/{on[0].row.hook_token}"
         self.flow_id = on[0].row.id
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILLON_")}
-        env.update(
-            PYTHONPATH=str(ROOT), MAILLON_DATA_DIR=str(self.dir), MAILLON_LOG_LEVEL="WARNING"
-        )
-        if self.url:
-            env["MAILLON_DATABASE_URL"] = self.url
+        env = maillon_env(self.dir, self.url)
         argv = [*Maillon.command(), "serve", "--port", str(self.port), "--workers", "0"]
         wait_http(self.port, "/healthz", self.procs.start(self.name, argv, env))
 

@@ -267,6 +267,21 @@ def _libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def maillon_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    """The environment of a Maillon process of the benchmarks: this checkout's code, its data
+    directory (and database, if not SQLite there), quiet logs, and no MAILLON_* of the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILLON_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        MAILLON_DATA_DIR=str(data_dir),
+        MAILLON_LOG_LEVEL="WARNING",
+        MAILLON_HOST="127.0.0.1",
+    )
+    if database_url is not None:
+        env["MAILLON_DATABASE_URL"] = database_url
+    return env
+
+
 class Maillon:
     """One ``maillon serve`` of this checkout on its own temporary data directory."""
 
@@ -285,16 +300,8 @@ class Maillon:
         self.data_dir = workdir / name
         self.data_dir.mkdir()
         self.database = Database(self.data_dir, name, postgres)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MAILLON_")}
-        self.env.update(
-            PYTHONPATH=str(ROOT),
-            MAILLON_DATA_DIR=str(self.data_dir),
-            MAILLON_LOG_LEVEL="WARNING",
-            MAILLON_HOST="127.0.0.1",
-        )
+        self.env = maillon_env(self.data_dir, self.database.url)
         self.env.update(settings or {})
-        if self.database.url is not None:
-            self.env["MAILLON_DATABASE_URL"] = self.database.url
         flow = self.data_dir / "flow.yaml"
         flow.write_text(flow_yaml)
         # Management commands work on an existing install only: create it as a first start would.
