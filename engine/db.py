@@ -17,6 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
 
+try:
+    import fcntl as _fcntl
+except ImportError:  # Windows: SQLite's busy handler alone orders the writers
+    _fcntl = None  # type: ignore[assignment]
+
 from maillon.engine.settings import make_private_dir
 
 __all__ = [
@@ -32,6 +37,7 @@ __all__ = [
     "is_sqlite",
     "migrate",
     "storable",
+    "write_turns",
 ]
 
 log = logging.getLogger(__name__)
@@ -135,6 +141,40 @@ def create_db_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def write_turns(engine: Engine) -> contextlib.AbstractContextManager[None]:
+    """A context in which to write a transaction, taking turns with the other processes that
+    write to the same SQLite file (a no-op elsewhere).
+
+    SQLite lets one transaction write at a time; one that finds the write lock taken retries it
+    after sleeps of 1, 2, 5, 10... up to 100 ms (its busy handler). A process that commits again
+    as soon as it has committed (the web process's writer under load) then gets nearly every
+    turn, and the others starve: worker processes delivered a third of what their web process
+    accepted (tests/benchmarks/README.md). Taken as a lock on a file beside the database, a turn
+    goes to a waiting process as soon as the previous one ends, by the kernel's wake-up rather
+    than a retry after a sleep.
+    """
+    path = engine.url.database if is_sqlite(engine) else None
+    if not path or path == ":memory:" or _fcntl is None:
+        return contextlib.nullcontext()
+    return _FileTurns(path + "-writer.lock")
+
+
+class _FileTurns:
+    """An exclusive ``flock`` on a file, held for the ``with`` block (by one thread at a time)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd = -1
+
+    def __enter__(self) -> None:
+        assert _fcntl is not None
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        _fcntl.flock(self._fd, _fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._fd)  # which releases the lock
 
 
 def for_writes(engine: Engine) -> Engine:

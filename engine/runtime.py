@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+import anyio
 
 from maillon.connectors.outbound import OutboundPolicy, configure_outbound
 from maillon.connectors.registry import Registry, default_registry
@@ -40,6 +43,7 @@ from maillon.engine.services import (
 )
 from maillon.engine.services.monitoring import read_queue
 from maillon.engine.settings import Settings
+from maillon.engine.supervisor import Supervisor
 from maillon.engine.templating import Budget
 from maillon.engine.wakeup import SCHEDULES_CHANNEL, PgWakeups, Wakeup
 from maillon.engine.worker import Worker
@@ -176,6 +180,8 @@ class Runtime:
         )
         self._stop = asyncio.Event()
         self._worker_tasks: list[asyncio.Task[None]] = []
+        #: The worker processes, when runs are executed in processes of their own.
+        self.supervisor: Supervisor | None = None
         self._scheduler_stop = asyncio.Event()
         self._scheduler_task: asyncio.Task[None] | None = None
 
@@ -199,13 +205,25 @@ class Runtime:
         self.writer.stop()
         self.db.dispose()
 
-    def start_workers(self, count: int | None = None) -> None:
+    def start_workers(self, count: int | None = None, *, command: Sequence[str] = ()) -> None:
         """Start ``count`` worker loops in the running event loop, the retention sweep and the
-        sender of failure alerts."""
+        sender of failure alerts.
+
+        ``command``: the command line of a worker process (``maillon worker``). Given, and with
+        ``worker_processes`` in the settings, runs are executed in that many processes of their
+        own, each with ``count`` worker loops (see :mod:`maillon.engine.supervisor`), and none
+        in this one.
+        """
         self._stop = asyncio.Event()
+        count = self.settings.workers if count is None else count
+        if command and count and self.settings.worker_processes:
+            env = {**os.environ, "MAILLON_WORKERS": str(count)}
+            self.supervisor = Supervisor(command, self.settings.worker_processes, env)
+            self.supervisor.start()
+            self.wakeup.relays.append(self.supervisor.notify)
+            return
         if self.pg_wakeups is not None:
             self.pg_wakeups.start_listening()
-        count = self.settings.workers if count is None else count
         for _ in range(count):
             worker = Worker(
                 writer=self.writer,
@@ -268,6 +286,11 @@ class Runtime:
     async def stop_workers(self) -> None:
         """Ask workers to stop claiming, wait for the runs in progress, close connector pools."""
         self._stop.set()
+        if self.supervisor is not None:
+            self.wakeup.relays.remove(self.supervisor.notify)
+            # In a thread: the children take as long as their runs in progress to stop.
+            await anyio.to_thread.run_sync(self.supervisor.stop)
+            self.supervisor = None
         if self._worker_tasks:
             await asyncio.gather(*self._worker_tasks, return_exceptions=True)
         self._worker_tasks.clear()

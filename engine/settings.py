@@ -33,6 +33,7 @@ __all__ = [
     "Settings",
     "default_data_dir",
     "make_private_dir",
+    "usable_cores",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,13 @@ def make_private_dir(path: Path) -> None:
         path.chmod(0o700)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. Defaults give a working single-process SQLite install."""
 
@@ -91,7 +99,19 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="Base URL senders use to reach this install (for hook URLs)."
     )
-    workers: int = Field(1, ge=0, description="In-process workers started by `maillon serve`.")
+    workers: int = Field(
+        1,
+        ge=0,
+        description="Worker loops of `maillon serve` in each process that executes runs; 0 serves "
+        "HTTP only (runs are executed by `maillon worker` processes elsewhere).",
+    )
+    worker_processes: int = Field(
+        default_factory=usable_cores,
+        ge=0,
+        description="Processes `maillon serve` starts, and restarts after a crash, to execute runs "
+        "(default: the number of cores this process may use); 0 executes them in the web "
+        "process itself.",
+    )
     worker_concurrency: int = Field(64, ge=1, description="Runs one worker executes at once.")
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="Largest hook body accepted.")
     max_body_depth: int = Field(

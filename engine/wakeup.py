@@ -1,11 +1,12 @@
-"""Telling workers that there is new work: within a process, and across processes on PostgreSQL.
+"""Telling workers that there is new work: within a process, and across processes.
 
 Within a process, :class:`Wakeup` sets an asyncio event in every worker's loop. Across
-processes (web-only ``maillon serve --workers 0`` processes and ``maillon worker`` processes
-sharing PostgreSQL), :class:`PgWakeups` relays the same signal with ``NOTIFY``: the process that
+processes sharing PostgreSQL (web-only ``maillon serve --workers 0`` processes and ``maillon
+worker`` processes), :class:`PgWakeups` relays the same signal with ``NOTIFY``: the process that
 queued runs notifies once its transaction has committed, and every process with workers
-``LISTEN``\\s and wakes its own. The workers' poll stays as a safety net for a notification
-lost with a dropped connection.
+``LISTEN``\\s and wakes its own. The worker processes that ``maillon serve`` starts itself are
+woken through a socket instead (:mod:`maillon.engine.supervisor`), on SQLite as on PostgreSQL.
+The workers' poll stays as a safety net for a wake-up lost on the way.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import make_url
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["CHANNEL", "SCHEDULES_CHANNEL", "PgWakeups", "Wakeup"]
 
@@ -33,15 +36,15 @@ SCHEDULES_CHANNEL = "maillon_schedules"
 class Wakeup:
     """A thread-safe "there is new work" signal for workers in any event loop of this process.
 
-    :meth:`notify` also calls the relay, if one is set, to tell other processes
-    (:class:`PgWakeups` on PostgreSQL); :meth:`notify_local` does not.
+    :meth:`notify` also calls the relays, if any, to tell other processes (:class:`PgWakeups`
+    on PostgreSQL, the worker processes of ``maillon serve``); :meth:`notify_local` does not.
     """
 
     def __init__(self) -> None:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._lock = threading.Lock()
-        #: Called by :meth:`notify` after waking this process's workers; must not block.
-        self.relay: Callable[[], None] | None = None
+        #: Called by :meth:`notify` after waking this process's workers; none may block.
+        self.relays: list[Callable[[], None]] = []
 
     def register(self) -> asyncio.Event:
         """An event that :meth:`notify` sets, bound to the running loop."""
@@ -58,8 +61,8 @@ class Wakeup:
     def notify(self) -> None:
         """Runs were queued and committed: wake every worker, here and in other processes."""
         self.notify_local()
-        if self.relay is not None:
-            self.relay()
+        for relay in self.relays:
+            relay()
 
     def notify_local(self) -> None:
         """Wake the workers of this process only."""
@@ -106,7 +109,7 @@ class PgWakeups:
     def start_relaying(self) -> None:
         """Tell other processes whenever this one queues runs."""
         self._stop.clear()
-        self._wakeup.relay = self._pending.set
+        self._wakeup.relays.append(self._pending.set)
         self._spawn(self._notify_loop, "maillon-notify")
 
     def start_listening(self) -> None:
@@ -117,7 +120,8 @@ class PgWakeups:
 
     def stop(self) -> None:
         """Stop relaying and listening (a wake-up asked for just before is still sent)."""
-        self._wakeup.relay = None
+        with contextlib.suppress(ValueError):
+            self._wakeup.relays.remove(self._pending.set)
         self._stop.set()
         self._pending.set()
         for thread in self._threads:
@@ -131,6 +135,8 @@ class PgWakeups:
         self._threads.append(thread)
 
     def _notify_loop(self) -> None:
+        import psycopg  # loaded by PostgreSQL's dialect already; a process on SQLite never is
+
         conn: psycopg.Connection[Any] | None = None
         while True:
             self._pending.wait()
@@ -154,6 +160,8 @@ class PgWakeups:
                 return
 
     def _listen_loop(self) -> None:
+        import psycopg
+
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
@@ -176,5 +184,5 @@ class PgWakeups:
 def _closed(conn: psycopg.Connection[Any] | None) -> None:
     """Close ``conn`` if open, whatever state it is in; the caller forgets it."""
     if conn is not None:
-        with contextlib.suppress(psycopg.Error):
+        with contextlib.suppress(conn.Error):
             conn.close()

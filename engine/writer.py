@@ -20,11 +20,12 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from maillon.engine.db import for_writes
+from maillon.engine.db import for_writes, write_turns
 from maillon.engine.metrics import Metrics
 
 __all__ = ["Op", "Writer", "WriterStopped"]
@@ -157,18 +158,21 @@ class Writer:
         return batch, False
 
     def _loop(self) -> None:
+        turn = write_turns(self._engine)
         with for_writes(self._engine).connect() as conn:
             stop = False
             while not stop:
                 batch, stop = self._take()
                 if batch:
-                    self._run_batch(conn, batch)
+                    self._run_batch(conn, batch, turn)
 
-    def _run_batch(self, conn: Connection, batch: list[_Pending]) -> None:
+    def _run_batch(
+        self, conn: Connection, batch: list[_Pending], turn: AbstractContextManager[None]
+    ) -> None:
         results: list[Any] = [None] * len(batch)
         started = time.perf_counter()
         try:
-            with conn.begin() as tx:
+            with turn, conn.begin() as tx:
                 if len(batch) == 1:
                     # A lone op needs no savepoint: if it fails, rolling back the transaction
                     # undoes it and nothing else. Under light load most batches are a single op,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from math import ceil
 from typing import Any
@@ -97,10 +97,16 @@ def _error(status: int) -> Any:
 
 
 def create_app(
-    settings: Settings | None = None, *, runtime: Runtime | None = None, workers: bool = True
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    workers: bool = True,
+    worker_command: Sequence[str] = (),
 ) -> Litestar:
     """The application. ``workers=False`` serves HTTP only (runs are executed elsewhere); the
-    flows' schedules fire in it unless the settings say ``scheduler=False``."""
+    flows' schedules fire in it unless the settings say ``scheduler=False``.
+    ``worker_command``: how to start a worker process, for runs executed in processes of their
+    own (see :meth:`Runtime.start_workers`)."""
     runtime = runtime or Runtime(settings or Settings())
     services = runtime.services
     csrf = csrf_config(runtime.settings)
@@ -109,7 +115,7 @@ def create_app(
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         runtime.open()
         if workers:
-            runtime.start_workers()
+            runtime.start_workers(command=worker_command)
         if runtime.settings.scheduler:
             runtime.start_scheduler()
         try:

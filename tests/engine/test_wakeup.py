@@ -69,4 +69,4 @@ def test_stopping_ends_the_relay_and_listener_threads(runtime: Runtime) -> None:
     assert wakeups.listening.wait(10)
     wakeups.stop()
     assert not wakeups.listening.is_set()
-    assert runtime.wakeup.relay is None
+    assert runtime.wakeup.relays == []

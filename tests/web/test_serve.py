@@ -32,7 +32,8 @@ DEFERRED = (
 # `maillon serve` as run from the command line, except that uvicorn, instead of serving, takes
 # the app through its startup (migration check, writer, one worker) until the worker's first
 # claim of the queue is committed, then through its shutdown, and prints every module imported
-# by then. The subprocess's timeout bounds the wait.
+# by then. The worker runs in the web process here (`--worker-processes 0`). The subprocess's
+# timeout bounds the wait.
 _SERVE = """
 import asyncio
 import sys
@@ -53,7 +54,7 @@ def start_and_stop(app, **options):
 
 
 uvicorn.run = start_and_stop
-main(["serve", "--workers", "1"])
+main(["serve", "--workers", "1", "--worker-processes", "0"])
 """
 
 

@@ -19,6 +19,7 @@ import click
 
 from maillon.engine.db import migrate
 from maillon.engine.services.install import Install
+from maillon.engine.supervisor import listen_for_wakeups
 from maillon.web.cli._base import Ctx, pass_ctx, setup_logging, translated, warn_about_legacy_data
 from maillon.web.cli.alerts import alerts
 from maillon.web.cli.connections import connections, sources
@@ -36,6 +37,11 @@ __all__ = ["UVICORN_OPTIONS", "main"]
 #: large part of each commit's time under load, and a shorter interval raised intake throughput
 #: (the figures are in tests/benchmarks/README.md, "Why the code is shaped so").
 _SWITCH_INTERVAL = 0.0002
+
+
+#: How ``maillon serve`` starts a worker process: this interpreter and this code, whatever the
+#: PATH says.
+WORKER_COMMAND = (sys.executable, "-c", "from maillon.web.cli import main; main()", "worker")
 
 
 def _tune_for_serving() -> None:
@@ -68,10 +74,24 @@ for group in (flows, connections, sources, runs, events, tokens, keys, alerts):
 @main.command()
 @click.option("--host", help="Interface to listen on (MAILLON_HOST).")
 @click.option("--port", type=int, help="Port (MAILLON_PORT).")
-@click.option("--workers", type=int, help="In-process workers; 0 serves HTTP only.")
+@click.option(
+    "--workers", type=int, help="Worker loops per process that executes runs; 0 serves HTTP only."
+)
+@click.option(
+    "--worker-processes",
+    type=int,
+    help="Processes that execute runs (MAILLON_WORKER_PROCESSES; default: one per core); 0 "
+    "executes them in this process.",
+)
 @pass_ctx
-def serve(obj: Ctx, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve hooks, the API and the UI, and execute runs in this process.
+def serve(
+    obj: Ctx,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    worker_processes: int | None,
+) -> None:
+    """Serve hooks, the API and the UI, and execute runs in worker processes that it starts.
 
     Creates the database in the data directory on the first start.
     """
@@ -79,16 +99,15 @@ def serve(obj: Ctx, host: str | None, port: int | None, workers: int | None) -> 
 
     from maillon.web.app import create_app
 
-    updates = {
-        k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
-    }
+    options = {"host": host, "port": port, "workers": workers, "worker_processes": worker_processes}
+    updates = {k: v for k, v in options.items() if v is not None}
     settings = obj.settings.model_copy(update=updates)
     setup_logging(settings, quiet=False)
     warn_about_legacy_data(settings)
     _check_address(settings.host, settings.port)
     with translated(settings):
         migrate(settings.resolved_database_url, in_child=True, log_format=settings.log_format)
-        app = create_app(settings)
+        app = create_app(settings, worker_command=WORKER_COMMAND)
     click.echo(
         f"Maillon listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
     )
@@ -148,7 +167,9 @@ def worker(obj: Ctx, concurrency: int | None, scheduler: bool) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopped.set)
-        click.echo("worker started; Ctrl-C stops after the runs in progress")
+        # Started by `maillon serve`: woken by it, and stopped when it is gone.
+        if not listen_for_wakeups(runtime.wakeup.notify_local, stopped.set):
+            click.echo("worker started; Ctrl-C stops after the runs in progress")
         await stopped.wait()
         await runtime.stop_scheduler()
         await runtime.stop_workers()

@@ -1,0 +1,230 @@
+"""The worker processes of ``maillon serve``: started, woken, restarted after a crash, stopped.
+
+Why processes: one Python process runs its Python on one core at a time. With intake, template
+rendering, the actions' HTTP calls and the group commits all in the web process, the other cores
+of the machine stayed idle while runs queued up. So ``maillon serve`` takes the webhooks (and
+commits them) in its own process and executes runs in ``worker_processes`` children, each a
+``maillon worker`` with its own writer thread that group-commits what that process writes
+(claims, steps). They share the queue (the runs table) as the processes of a PostgreSQL fleet
+do; on SQLite their write transactions take turns (``BEGIN IMMEDIATE`` and a busy timeout,
+:mod:`maillon.engine.db`), each short: a claim, a batch of step records.
+
+Wake-ups: each child gets one end of a ``SOCK_SEQPACKET`` socket pair. After a commit that
+queued runs, the web process sends a byte to each child (:meth:`Supervisor.notify`, a relay of
+its :class:`~maillon.engine.wakeup.Wakeup`); a byte that does not fit (the child has not read
+the previous ones yet) is dropped, as that child is due to look at the queue anyway. The
+workers' poll stays as the safety net. The same socket tells a child that its parent has gone
+(end of file, even after a SIGKILL): it then stops as after SIGTERM, finishing its runs.
+
+A child that exits while ``serve`` runs is started again, after a delay that doubles with each
+crash in a row (a child that crashes at once must not spin a core), and the runs it held are
+taken over by the other workers when their leases expire (:mod:`maillon.engine.queue`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["WAKE_FD_VARIABLE", "Supervisor", "listen_for_wakeups"]
+
+log = logging.getLogger(__name__)
+
+#: The environment variable that gives a worker process the descriptor of its wake-up socket.
+WAKE_FD_VARIABLE = "MAILLON_WAKE_FD"
+
+
+@dataclass
+class _Child:
+    """One slot of the pool: its process (when running) and the parent's end of its socket."""
+
+    index: int
+    proc: subprocess.Popen[bytes] | None = None
+    sock: socket.socket | None = None
+    started: float = 0.0
+    #: Crashes in a row (a child that ran long enough before exiting resets it).
+    crashes: int = 0
+    #: When to start this slot again (monotonic), after a crash.
+    restart_at: float | None = None
+
+
+class Supervisor:
+    """Keeps ``count`` worker processes running ``argv`` until :meth:`stop`.
+
+    ``env``: their environment (the parent's, with what the command line changed).
+    ``first_delay`` and ``max_delay``: the backoff before restarting a crashed child;
+    ``stable_after``: seconds a child must have run for its exit not to count as a crash in a row.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        count: int,
+        env: dict[str, str],
+        *,
+        first_delay: float = 0.5,
+        max_delay: float = 30.0,
+        stable_after: float = 30.0,
+        check_interval: float = 0.2,
+    ) -> None:
+        self._argv = list(argv)
+        self._env = env
+        self._first_delay = first_delay
+        self._max_delay = max_delay
+        self._stable_after = stable_after
+        self._check_interval = check_interval
+        self._children = [_Child(i) for i in range(count)]
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # orders restarts against stop()
+        self._thread: threading.Thread | None = None
+        #: Children started again after they exited, for tests and diagnostics.
+        self.restarts = 0
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the children running now."""
+        return [c.proc.pid for c in self._children if c.proc is not None and c.proc.poll() is None]
+
+    def start(self) -> None:
+        """Start every child, and the thread that watches them."""
+        with self._lock:
+            for child in self._children:
+                self._spawn(child)
+        self._thread = threading.Thread(target=self._watch, name="maillon-supervisor", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """Wake every child's workers (never blocks; see the module's docstring)."""
+        for child in self._children:
+            sock = child.sock
+            if sock is None:
+                continue
+            # Full (a wake-up is pending already), or the child is gone (restarted soon).
+            with contextlib.suppress(OSError):
+                sock.send(b"w")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask every child to stop (SIGTERM: they finish the runs in progress), wait up to
+        ``timeout`` seconds, then kill those still running."""
+        with self._lock:
+            self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        running = [c.proc for c in self._children if c.proc is not None and c.proc.poll() is None]
+        for proc in running:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in running:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker process %d did not stop in %.0f s: killed", proc.pid, timeout)
+                proc.kill()
+                proc.wait()
+        for child in self._children:
+            _close(child)
+
+    def _spawn(self, child: _Child) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setblocking(False)
+        env = {**self._env, WAKE_FD_VARIABLE: str(theirs.fileno())}
+        # A session of its own: Ctrl-C in a terminal reaches `serve` only, which then stops its
+        # children in order (after the web server has stopped taking webhooks).
+        proc = subprocess.Popen(  # noqa: S603 (our own interpreter and command)
+            self._argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True
+        )
+        theirs.close()
+        _close(child)
+        child.proc, child.sock = proc, ours
+        child.started = time.monotonic()
+        child.restart_at = None
+        log.info("worker process %d started (pid %d)", child.index, proc.pid)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self._check_interval):
+            now = time.monotonic()
+            for child in self._children:
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        with self._lock:
+                            if self._stopping.is_set():
+                                return
+                            self._spawn(child)
+                            self.restarts += 1
+                    continue
+                proc = child.proc
+                if proc is None or proc.poll() is None:
+                    continue
+                lived = now - child.started
+                child.crashes = 1 if lived >= self._stable_after else child.crashes + 1
+                delay = min(self._max_delay, self._first_delay * 2 ** (child.crashes - 1))
+                log.warning(
+                    "worker process %d (pid %d) exited with %s after %.0f s; starting it again "
+                    "in %.1f s (its runs are taken over when their leases expire)",
+                    child.index,
+                    proc.pid,
+                    _describe(proc.returncode),
+                    lived,
+                    delay,
+                )
+                _close(child)
+                child.restart_at = now + delay
+
+
+def _describe(returncode: int) -> str:
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return signal.Signals(-returncode).name
+    return f"status {returncode}"
+
+
+def _close(child: _Child) -> None:
+    sock, child.sock = child.sock, None
+    if sock is not None:
+        sock.close()
+
+
+def listen_for_wakeups(wake: Callable[[], None], gone: Callable[[], None]) -> bool:
+    """In a worker process started by a :class:`Supervisor`, call ``wake`` whenever the parent
+    says runs were queued, and ``gone`` once if the parent goes away; in the running event loop.
+
+    Returns whether this process has such a parent (``False``: nothing to listen to).
+    """
+    fd = os.environ.pop(WAKE_FD_VARIABLE, None)
+    if fd is None:
+        return False
+    sock = socket.socket(fileno=int(fd))
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+
+    def readable() -> None:
+        woken = False
+        while True:
+            try:
+                data = sock.recv(64)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:  # the parent closed its end, or died
+                loop.remove_reader(sock)
+                sock.close()
+                gone()
+                return
+            woken = True
+        if woken:
+            wake()
+
+    loop.add_reader(sock, readable)
+    return True
