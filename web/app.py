@@ -42,6 +42,7 @@ from maillon.web.api import (
     ConnectorController,
     EventController,
     FlowController,
+    QueueController,
     RejectedDeliveryController,
     RunController,
 )
@@ -137,6 +138,7 @@ def create_app(
             EventController,
             RejectedDeliveryController,
             RunController,
+            QueueController,
             ConnectionController,
             ConnectorController,
             AlertController,

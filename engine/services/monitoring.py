@@ -67,6 +67,11 @@ class Monitoring(Service):
         token = settings.metrics_token
         self._token = token.get_secret_value().encode() if token else None
 
+    async def queue(self) -> QueueState:
+        """How many runs are queued, and how long the oldest due one has waited: the backlog
+        when intake outruns the workers (every process with workers sees the same queue)."""
+        return await self.sync(read_queue, self.db)
+
     async def ready(self) -> Readiness:
         """Database reachable, schema current, writer alive, queue moving."""
         return await self.sync(self._ready)

@@ -18,6 +18,7 @@ from tests.support.probe import calls
         "/api/connections",
         "/api/connectors",
         "/api/alerts",
+        "/api/queue",
         "/schema",
     ],
 )
@@ -36,6 +37,13 @@ def test_a_non_ascii_authorization_scheme_is_401_not_500(live: Live) -> None:
 
 def test_health_is_public(live: Live) -> None:
     assert httpx.get(live.url + "/healthz").json() == {"status": "ok"}
+
+
+def test_the_queue_says_its_depth_and_the_age_of_its_oldest_due_run(live: Live) -> None:
+    flow = create_flow(live)
+    run_id = httpx.post(hook(live, flow), json={}).json()["run_ids"][0]
+    wait_run(live.client, run_id, "succeeded")
+    assert live.client.get("/api/queue").json() == {"queued": 0, "oldest_due_seconds": 0.0}
 
 
 def test_flow_lifecycle(live: Live) -> None:

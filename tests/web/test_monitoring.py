@@ -66,6 +66,8 @@ def _not_ready(url: str, runtime: Runtime) -> None:
             {"t": time.time() - 3600, "id": run_id},
         )
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    backlog = services.monitoring.queue()
+    assert backlog.queued == 1 and 3600 <= backlog.oldest_due_age < 3660
     answer = httpx.get(url + "/readyz")
     assert answer.status_code == 503
     checks = answer.json()["checks"]

@@ -3,7 +3,12 @@
 from maillon.web.api.alerts import AlertController
 from maillon.web.api.connections import ConnectionController, ConnectorController
 from maillon.web.api.flows import FlowController
-from maillon.web.api.runs import EventController, RejectedDeliveryController, RunController
+from maillon.web.api.runs import (
+    EventController,
+    QueueController,
+    RejectedDeliveryController,
+    RunController,
+)
 
 __all__ = [
     "AlertController",
@@ -11,6 +16,7 @@ __all__ = [
     "ConnectorController",
     "EventController",
     "FlowController",
+    "QueueController",
     "RejectedDeliveryController",
     "RunController",
 ]

@@ -1,5 +1,5 @@
 """``/api/events``, ``/api/rejected-deliveries`` and ``/api/runs``: history, details with
-every step, and replay."""
+every step, and replay; ``/api/queue``: the backlog."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from maillon.engine.models import RunStatus
 from maillon.web.api.deps import ServicesDep
-from maillon.web.api.schemas import EventOut, RejectedDeliveryOut, RunOut
+from maillon.web.api.schemas import EventOut, QueueOut, RejectedDeliveryOut, RunOut
 
-__all__ = ["EventController", "RejectedDeliveryController", "RunController"]
+__all__ = ["EventController", "QueueController", "RejectedDeliveryController", "RunController"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
 
@@ -81,3 +81,14 @@ class RunController(Controller):
     async def replay_run(self, services: ServicesDep, run_id: FromPath[str]) -> RunOut:
         """Run a failed (or held) run again from its first step that did not succeed."""
         return RunOut.of(await services.runs.replay(run_id))
+
+
+class QueueController(Controller):
+    path = "/api/queue"
+    tags = ["runs"]
+
+    @get("/")
+    async def get_queue(self, services: ServicesDep) -> QueueOut:
+        """Runs waiting, and how long the oldest due one has waited for a worker."""
+        state = await services.monitoring.queue()
+        return QueueOut(queued=state.queued, oldest_due_seconds=state.oldest_due_age)

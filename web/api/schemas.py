@@ -35,6 +35,7 @@ __all__ = [
     "ConnectionUpdate",
     "EventOut",
     "FlowOut",
+    "QueueOut",
     "RejectedDeliveryOut",
     "ReleasedOut",
     "ResumedOut",
@@ -112,6 +113,16 @@ class FlowOut(FlowDocument):
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
         )
+
+
+class QueueOut(BaseModel):
+    """The run queue now: the same figures as the metrics ``maillon_queue_depth`` and
+    ``maillon_queue_oldest_due_seconds``."""
+
+    queued: int = Field(description="Runs waiting to be executed (due now, or later for a retry).")
+    oldest_due_seconds: float = Field(
+        description="How long the oldest due run has waited for a worker (0 with none)."
+    )
 
 
 class ResumedOut(BaseModel):
