@@ -141,53 +141,58 @@ class Writer:
         self._enqueue(_Pending(op, fut, None))
         return fut.result()
 
-    def _take(self) -> tuple[list[_Pending], bool]:
-        """Wait for work; return what is waiting (up to a batch) and whether to stop after it."""
-        first = self._queue.get()
-        if first is None:
-            return [], True
-        batch = [first]
+    def _more(self, batch: list[_Pending]) -> bool:
+        """Add what is waiting to ``batch`` (up to a full batch); return whether to stop after."""
         while len(batch) < self._max_batch:
             try:
                 pending = self._queue.get_nowait()
             except queue.Empty:
                 break
             if pending is None:
-                return batch, True
+                return True
             batch.append(pending)
-        return batch, False
+        return False
 
     def _loop(self) -> None:
         turn = write_turns(self._engine)
         with for_writes(self._engine).connect() as conn:
             stop = False
             while not stop:
-                batch, stop = self._take()
-                if batch:
-                    self._run_batch(conn, batch, turn)
+                first = self._queue.get()
+                if first is None:
+                    return
+                stop = self._run_batch(conn, [first], turn)
 
     def _run_batch(
         self, conn: Connection, batch: list[_Pending], turn: AbstractContextManager[None]
-    ) -> None:
-        results: list[Any] = [None] * len(batch)
-        started = time.perf_counter()
+    ) -> bool:
+        """Apply and commit ``batch`` and what joins it; return whether to stop after it."""
+        stop = False
         try:
-            with turn, conn.begin() as tx:
-                if len(batch) == 1:
-                    # A lone op needs no savepoint: if it fails, rolling back the transaction
-                    # undoes it and nothing else. Under light load most batches are a single op,
-                    # and the SAVEPOINT/RELEASE pair was a large share of their statements.
-                    try:
-                        results[0] = batch[0].op.apply(conn)
-                    except Exception as exc:
-                        results[0] = exc
-                        tx.rollback()
-                else:
-                    for cls, indexes in _group(batch):
-                        ops = [batch[i].op for i in indexes]
-                        out = cls.apply_many(conn, ops)
-                        for i, r in zip(indexes, out, strict=True):
-                            results[i] = r
+            with turn:
+                # What was submitted while this process waited for its turn (other processes
+                # writing to the same file) joins the batch: under contention, fewer and
+                # larger transactions rather than one wait per small batch.
+                stop = self._more(batch)
+                results: list[Any] = [None] * len(batch)
+                started = time.perf_counter()
+                with conn.begin() as tx:
+                    if len(batch) == 1:
+                        # A lone op needs no savepoint: if it fails, rolling back the
+                        # transaction undoes it and nothing else. Under light load most batches
+                        # are a single op, and the SAVEPOINT/RELEASE pair was a large share of
+                        # their statements.
+                        try:
+                            results[0] = batch[0].op.apply(conn)
+                        except Exception as exc:
+                            results[0] = exc
+                            tx.rollback()
+                    else:
+                        for cls, indexes in _group(batch):
+                            ops = [batch[i].op for i in indexes]
+                            out = cls.apply_many(conn, ops)
+                            for i, r in zip(indexes, out, strict=True):
+                                results[i] = r
             self.commits += 1
         except Exception as exc:
             # The commit failed (disk full, database gone): nobody may believe their op landed.
@@ -196,6 +201,7 @@ class Writer:
         else:
             self._metrics.batch(len(batch), time.perf_counter() - started)
         _answer(batch, results)
+        return stop
 
 
 def _group(batch: list[_Pending]) -> list[tuple[type[Op[Any]], list[int]]]:
