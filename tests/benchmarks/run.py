@@ -9,7 +9,8 @@ What it starts, all on 127.0.0.1 and all stopped at the end (or on Ctrl-C, or wh
 - ``maillon serve`` of this checkout on a temporary data directory (SQLite, WAL,
   ``synchronous=FULL`` as engine/db.py sets it; or, with ``--postgres URL``, a fresh database
   of its own on that PostgreSQL server), once with ``--workers 0`` for pure intake (runs stay
-  queued) and once with ``--workers 1`` for end-to-end measurements;
+  queued) and once with ``--workers 1`` for end-to-end measurements (runs executed by the
+  worker processes it starts, one per core; its memory is the sum over all its processes);
 - a bare Litestar hook endpoint (tests/benchmarks/bare.py) under uvicorn with the same options;
 - an HTTP sink (tests/benchmarks/sink.py) that the flow's ``http.send_request`` step POSTs to.
 
@@ -199,11 +200,26 @@ def http_get(port: int, path: str, method: str = "GET") -> tuple[int, Any]:
         conn.close()
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the worker processes of ``maillon serve``)."""
+    out = [pid]
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                out += process_tree(int(child))
+    return out
+
+
 def rss_mb(pid: int, field_name: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """``field_name`` of /proc/PID/status summed over ``pid`` and its descendants: the memory
+    of a Maillon is that of all its processes (for ``VmHWM``, the sum of each one's peak)."""
+    total = 0.0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith(field_name + ":"):
+                    total += int(line.split()[1]) / 1024
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
@@ -803,7 +819,7 @@ def report(res: Results, s: Settings, command: str) -> str:
     )
     rows.append(
         (
-            "RSS idle after start (MB)",
+            "RSS idle after start (MB, all processes)",
             f"{mem['idle_rss_mb']:.0f}",
             f"{mem['bare_idle_rss_mb']:.0f}",
             "≤ 60",
