@@ -12,18 +12,42 @@ so that several engines in one process (tests) never share or collide.
 
 On the hot path a report is one increment of a child metric resolved in advance, or one
 histogram observation per writer batch (not per delivery).
+
+``maillon serve`` executes runs in worker processes of its own: their counts reach its
+``/metrics`` through prometheus_client's multiprocess mode (:func:`share_between_processes`),
+each process writing its values to files in one directory that a scrape adds up.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-__all__ = ["Metrics", "PrometheusMetrics", "QueueState", "Refusal"]
+__all__ = ["Metrics", "PrometheusMetrics", "QueueState", "Refusal", "share_between_processes"]
+
+#: prometheus_client's switch to its multiprocess mode: the directory of the values' files.
+SHARED_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_between_processes(directory: Path) -> None:
+    """Count in files under ``directory``, for this process and the children it starts, so
+    that a scrape of this process adds up the counts of all (call before any metric exists).
+
+    The files of a previous start are removed: counters start again from zero with the process,
+    as Prometheus expects of a restart.
+    """
+    from maillon.engine.settings import make_private_dir
+
+    make_private_dir(directory)
+    for old in directory.glob("*.db"):
+        old.unlink()
+    os.environ[SHARED_DIR_VARIABLE] = str(directory)
 
 
 class Refusal:
@@ -98,8 +122,17 @@ class PrometheusMetrics(Metrics):
     def __init__(self, queue: Callable[[], QueueState]) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
+        #: What a scrape reads.
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        shared = os.environ.get(SHARED_DIR_VARIABLE)
+        if shared is not None:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            # The values of every process, this one's included, come from the files: this
+            # process's metrics are declared apart, or a scrape would count them twice.
+            MultiProcessCollector(self.registry, path=shared)  # type: ignore[no-untyped-call]
+            r = CollectorRegistry()
         deliveries = Counter(
             "maillon_deliveries", "Deliveries stored, by status.", ["status"], registry=r
         )
@@ -136,7 +169,7 @@ class PrometheusMetrics(Metrics):
             buckets=_COMMIT_BUCKETS,
             registry=r,
         )
-        r.register(_QueueCollector(queue))
+        self.registry.register(_QueueCollector(queue))
 
     def delivered(self, status: str) -> None:
         self._delivered[status].inc()

@@ -1,10 +1,11 @@
-"""``maillon serve`` with its worker processes: one killed under load, and ``serve`` stopped.
+"""``maillon serve`` with its worker processes: one killed under load, ``serve`` stopped, metrics.
 
 ``serve`` runs for real with two worker processes, senders keep posting webhooks whose flow
 posts to a local sink, and one worker process gets SIGKILL while it holds runs. Afterwards every
 event that was answered 2xx has a run that succeeded (the killed worker's runs taken over when
 their leases expired), and the supervisor has started a new worker process in its place. A
-``serve`` that stops, by SIGTERM or killed, leaves no worker process behind.
+``serve`` that stops, by SIGTERM or killed, leaves no worker process behind. What the worker
+processes count shows in the ``/metrics`` of ``serve``.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ def alive(pid: int) -> bool:
 class Serve:
     """``maillon serve`` in a process of its own, on a fresh install with the test's flow."""
 
-    def __init__(self, tmp_path: Path, database_url: str, sink_url: str) -> None:
+    def __init__(self, tmp_path: Path, database_url: str, sink_url: str, **settings: str) -> None:
+        """``settings``: more ``MAILLON_*`` variables."""
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -116,6 +118,7 @@ class Serve:
             "MAILLON_WORKER_PROCESSES": str(PROCESSES),
             "MAILLON_WORKER_CONCURRENCY": "8",
             "MAILLON_LEASE_SECONDS": str(LEASE),
+            **settings,
         }
         flow = tmp_path / "flow.yaml"
         flow.write_text(FLOW.format(sink=sink_url))
@@ -259,3 +262,38 @@ def test_a_stopped_serve_stops_its_worker_processes(
         for p in workers:
             if alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_what_worker_processes_count_shows_in_the_metrics_of_serve(
+    tmp_path: Path, database_url: str, sink: Sink
+) -> None:
+    serve = Serve(tmp_path, database_url, sink.url, MAILLON_METRICS_TOKEN="scrape-me")
+    try:
+        serve.wait_started()
+        base = f"http://127.0.0.1:{serve.port}"
+        for i in range(3):
+            assert httpx.post(f"{base}/hooks/{serve.hook}", json={"id": f"m{i}"}).is_success
+        wait_for(lambda: len(sink.seen) == 3, 30, what="the three runs to reach the sink")
+
+        def scrape() -> dict[str, float]:
+            answer = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer scrape-me"})
+            samples = {}
+            for line in answer.text.splitlines():
+                if line and not line.startswith("#"):
+                    name, _, value = line.rpartition(" ")
+                    samples[name] = float(value)
+            return samples
+
+        # The run is recorded (and counted) just after its request reached the sink.
+        finished = 'maillon_runs_finished_total{status="succeeded"}'
+
+        def counted() -> dict[str, float] | None:
+            samples = scrape()
+            return samples if samples.get(finished) == 3 else None
+
+        samples = wait_for(counted, 10, what="the 3 runs to be counted")
+        assert samples['maillon_deliveries_total{status="queued"}'] == 3
+        assert samples['maillon_step_duration_seconds_count{action="http.send_request"}'] == 3
+        assert samples["maillon_queue_depth"] == 0
+    finally:
+        serve.stop()

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from maillon.engine.db import migrate
+from maillon.engine.metrics import share_between_processes
 from maillon.engine.services.install import Install
 from maillon.engine.supervisor import listen_for_wakeups
 from maillon.web.cli._base import Ctx, pass_ctx, setup_logging, translated, warn_about_legacy_data
@@ -107,6 +108,13 @@ def serve(
     _check_address(settings.host, settings.port)
     with translated(settings):
         migrate(settings.resolved_database_url, in_child=True, log_format=settings.log_format)
+        if (
+            (settings.metrics_token or settings.metrics_port)
+            and settings.workers
+            and settings.worker_processes
+        ):
+            # Before the first metric exists; the worker processes inherit the setting.
+            share_between_processes(settings.data_dir / "metrics")
         app = create_app(settings, worker_command=WORKER_COMMAND)
     click.echo(
         f"Maillon listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
