@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["MAX_SHOWN_DEPTH", "nesting_depth", "readable_json"]
+__all__ = ["MAX_SHOWN_DEPTH", "nesting_depth", "nests_deeper", "readable_json"]
 
 #: Deepest JSON shown as values by the API and the pages; deeper stored text is shown as text
 #: (the API's serializer gives up past about 250 levels, the pages' past about 1,000).
@@ -39,6 +39,18 @@ def nesting_depth(value: Any, limit: int) -> int:
         # Scalars cannot nest: only containers are walked (intake runs this per delivery).
         stack.extend((c, depth) for c in children if isinstance(c, Mapping | list | tuple))
     return deepest
+
+
+def nests_deeper(value: Any, text: str, limit: int) -> bool:
+    """Whether ``value``, whose JSON text is ``text``, nests deeper than ``limit``.
+
+    Each level opens a bracket in the text, so a text with no more brackets than the limit
+    cannot nest deeper: for most deliveries, two counts in C answer without walking the value
+    (the walk was a tenth of the web process's CPU under load).
+    """
+    if text.count("{") + text.count("[") <= limit:
+        return False
+    return nesting_depth(value, limit) > limit
 
 
 def readable_json(text: str | None) -> Any:

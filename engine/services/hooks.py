@@ -38,7 +38,7 @@ from maillon.engine.intake import (
 )
 from maillon.engine.limits import FailureLimit
 from maillon.engine.metrics import Metrics, Refusal
-from maillon.engine.payloads import nesting_depth
+from maillon.engine.payloads import nests_deeper
 from maillon.engine.redaction import mask_credentials, mask_fields
 from maillon.engine.templating import DEFAULT_BUDGET, Budget
 from maillon.engine.wakeup import Wakeup
@@ -89,7 +89,7 @@ class Hooks:
     ) -> tuple[Any, str, dict[str, Any]]:
         """Refuse a body nested too deeply; mask the sender's credentials before anything is
         stored (in the headers and the query, and in a body made of the query)."""
-        if nesting_depth(body, self._max_depth) > self._max_depth:
+        if nests_deeper(body, body_text, self._max_depth):
             raise Invalid(
                 [f"the body nests objects and lists deeper than {self._max_depth} levels"]
             )

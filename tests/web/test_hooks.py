@@ -199,6 +199,10 @@ def test_a_body_nested_too_deeply_is_refused(live: Live, depth: int) -> None:
     ok = "[" * 64 + "]" * 64
     r = httpx.post(hook(live, flow), content=ok, headers={"content-type": "application/json"})
     assert r.status_code == 200
+    # More brackets than the limit, but shallow.
+    wide = "[" + ",".join(['{"a": [1]}'] * 100) + "]"
+    r = httpx.post(hook(live, flow), content=wide, headers={"content-type": "application/json"})
+    assert r.status_code == 200
 
 
 def test_deep_events_stored_before_the_limit_break_no_answer(live: Live) -> None:
