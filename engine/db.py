@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import logging
 import os
@@ -69,11 +70,15 @@ def advisory_lock(engine: Engine, name: str, *, wait: bool = True) -> Iterator[b
     """Hold the lock ``name`` across every process sharing the database, for the ``with`` block.
 
     Yields whether the lock is held: always with ``wait``; without, ``False`` at once when
-    another process holds it. On PostgreSQL a session-level advisory lock, on a connection of
-    its own in autocommit (no transaction stays open while the holder calls a remote API); it
-    is released with the connection if the process dies. On SQLite, whose install is one
-    process, a no-op: callers serialise their own tasks with an in-process lock.
+    another holder has it. On PostgreSQL a session-level advisory lock, on a connection of its
+    own in autocommit (no transaction stays open while the holder calls a remote API); on SQLite
+    (``maillon serve`` and its worker processes) a ``flock`` on a file beside the database. Either
+    is released if the process dies. Two holders in one process exclude each other as well.
     """
+    if is_sqlite(engine):
+        with _file_lock(engine, name, wait=wait) as held:
+            yield held
+        return
     if engine.dialect.name != "postgresql":
         yield True
         return
@@ -93,6 +98,26 @@ def advisory_lock(engine: Engine, name: str, *, wait: bool = True) -> Iterator[b
         finally:
             if held:
                 conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))"), key)
+
+
+@contextmanager
+def _file_lock(engine: Engine, name: str, *, wait: bool) -> Iterator[bool]:
+    """:func:`advisory_lock` on SQLite: an exclusive ``flock`` on ``<database>-<name>.lock``."""
+    path = engine.url.database
+    if not path or path == ":memory:" or _fcntl is None:
+        yield True  # one process can use this database: its callers serialise their tasks
+        return
+    slug = hashlib.sha256(name.encode()).hexdigest()[:16]
+    fd = os.open(f"{path}-{slug}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            _fcntl.flock(fd, _fcntl.LOCK_EX if wait else _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)  # which releases the lock
 
 
 def _make_sqlite_dir(url: str) -> None:

@@ -7,12 +7,11 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
 from maillon.connectors.registry import Registry
+from maillon.engine.db import advisory_lock, create_db_engine
 from maillon.engine.ids import id_at
 from maillon.engine.models import (
     EventRow,
@@ -121,15 +120,11 @@ def test_zero_keeps_for_ever(make_settings: Callable[..., Settings]) -> None:
 
 
 def test_one_process_sweeps_at_a_time(runtime: Runtime, services: Blocking) -> None:
-    url = runtime.settings.resolved_database_url
-    if not url.startswith("postgresql"):
-        pytest.skip("processes share a database on PostgreSQL only")
-    other = create_engine(url)
+    # Another process's engine (serve's worker processes share a SQLite file too).
+    other = create_db_engine(runtime.settings.resolved_database_url)
     try:
-        with other.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(hashtextextended('retention', 0))"))
+        with advisory_lock(other, "retention"):
             assert services.retention.sweep() is None
-            conn.execute(text("SELECT pg_advisory_unlock(hashtextextended('retention', 0))"))
         assert services.retention.sweep() is not None
     finally:
         other.dispose()
