@@ -43,7 +43,7 @@ from maillon.engine.services import (
 )
 from maillon.engine.services.monitoring import read_queue
 from maillon.engine.settings import Settings
-from maillon.engine.supervisor import Supervisor
+from maillon.engine.supervisor import SUPPORTED, Supervisor
 from maillon.engine.templating import Budget
 from maillon.engine.wakeup import SCHEDULES_CHANNEL, PgWakeups, Wakeup
 from maillon.engine.worker import Worker
@@ -216,7 +216,7 @@ class Runtime:
         """
         self._stop = asyncio.Event()
         count = self.settings.workers if count is None else count
-        if command and count and self.settings.worker_processes:
+        if command and count and self.settings.worker_processes and SUPPORTED:
             env = {**os.environ, "MAILLON_WORKERS": str(count)}
             self.supervisor = Supervisor(command, self.settings.worker_processes, env)
             self.supervisor.start()

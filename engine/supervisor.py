@@ -35,9 +35,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["WAKE_FD_VARIABLE", "Supervisor", "listen_for_wakeups"]
+__all__ = ["SUPPORTED", "WAKE_FD_VARIABLE", "Supervisor", "listen_for_wakeups"]
 
 log = logging.getLogger(__name__)
+
+#: Whether this system has what the wake-up sockets need (Windows has no ``SOCK_SEQPACKET``:
+#: there, ``maillon serve`` executes runs in its own process).
+SUPPORTED = hasattr(socket, "SOCK_SEQPACKET")
 
 #: The environment variable that gives a worker process the descriptor of its wake-up socket.
 WAKE_FD_VARIABLE = "MAILLON_WAKE_FD"
