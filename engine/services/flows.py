@@ -302,8 +302,6 @@ class Flows(Service):
         """Write a checked flow (a new one is always published); return its view and whether
         it was created."""
         spec = doc.spec
-        if publish and doc.enabled and not spec.steps:
-            raise FlowValidationError(["steps: " + _(_NO_STEPS)])
         written = await self.sync(
             self._write, spec, doc.enabled, flow_id, must_exist, publish, author, note
         )
@@ -353,6 +351,8 @@ class Flows(Service):
                 row.enabled = enabled
                 if row.draft is not None:
                     _publish(s, row, row.draft, author, note, now)
+                elif enabled and not parse_flow(row.id, row.version, row.definition).steps:
+                    raise FlowValidationError(["steps: " + _(_NO_STEPS)])
                 row.updated_at = now
             s.add(row)
             s.commit()
@@ -727,6 +727,9 @@ def _publish(
     """Make ``definition`` the flow's next published version (its first: version 1), with
     everything read from the published version: name, app trigger key, error-flow flag."""
     spec = FlowSpec.model_validate_json(definition)
+    if row.enabled and not spec.steps:
+        # A flow that is on runs what is published: it must have something to run.
+        raise FlowValidationError(["steps: " + _(_NO_STEPS)])
     if not first:
         row.version += 1
     row.definition, row.name = definition, spec.name
