@@ -84,12 +84,25 @@ class Fleet:
         self.web.stop()
 
 
-def wait_sink(sink_port: int, expected: int, timeout: float) -> float | None:
-    """Seconds until the sink has seen ``expected`` requests since its reset (None: timed out)."""
+def reset_sink(sink_port: int) -> int:
+    """Empty the sink's latency records; return its request count so far, which a reset keeps
+    (the main suite counts every request since the sink started): the baseline of a round."""
+    _, answer = http_get(sink_port, "/reset", "POST")
+    return int(answer["total"])
+
+
+def delivered(sink_port: int, baseline: int) -> int:
+    """Requests the sink has received since the reset that returned ``baseline``."""
+    _, stats = http_get(sink_port, "/stats")
+    return int(stats["total"]) - baseline
+
+
+def wait_sink(sink_port: int, baseline: int, expected: int, timeout: float) -> float | None:
+    """Seconds until the sink has seen ``expected`` requests since the reset that returned
+    ``baseline`` (None: timed out)."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        _, stats = http_get(sink_port, "/stats")
-        if stats["total"] >= expected:
+        if delivered(sink_port, baseline) >= expected:
             return time.monotonic() - started
         time.sleep(0.05)
     return None
@@ -110,16 +123,16 @@ def latency(
         for name, fleet in fleets.items():
             fleet.start(workers=2)
             # Warm up: the first events would otherwise also time the workers' start-up.
-            http_get(sink_port, "/reset", "POST")
+            baseline = reset_sink(sink_port)
             warm = run_loadgen(fleet.web.url, args.rate, 2, warmup=0)
-            if wait_sink(sink_port, warm["ok_total"], 30) is None:
+            if wait_sink(sink_port, baseline, warm["ok_total"], 30) is None:
                 raise RuntimeError(f"{name}: the warm-up events did not all reach the sink")
         for i in range(args.rounds):
             for name, fleet in fleets.items():
                 log(f"latency, {name}: round {i + 1}/{args.rounds}, {args.rate}/s")
-                http_get(sink_port, "/reset", "POST")
+                baseline = reset_sink(sink_port)
                 r = run_loadgen(fleet.web.url, args.rate, args.seconds, warmup=0)
-                if wait_sink(sink_port, r["ok_total"], 30) is None:
+                if wait_sink(sink_port, baseline, r["ok_total"], 30) is None:
                     raise RuntimeError(f"{name}: not every event reached the sink")
                 _, dump = http_get(sink_port, "/dump")
                 latencies[name].extend(dump["latencies_ms"])
@@ -144,7 +157,7 @@ def throughput(
         fleet = Fleet(procs, f"fleet-{count}w", workdir, flow_yaml, args.postgres)
         try:
             fleet.start(workers=count)
-            http_get(sink_port, "/reset", "POST")
+            baseline = reset_sink(sink_port)
             pids = {"web": [fleet.web.pid], "workers": fleet.worker_pids()}
             cpu0 = {k: sum(cpu_seconds(p) for p in v) for k, v in pids.items()}
             foreign = Foreign(procs)
@@ -156,10 +169,11 @@ def throughput(
                 k: (sum(cpu_seconds(p) for p in v) - cpu0[k]) / load_wall for k, v in pids.items()
             }
             others = foreign.cores()
-            _, stats = http_get(sink_port, "/stats")
-            delivered_during = stats["total"]
-            accepted = r["requests"] - r["status_errors"]
-            drain = wait_sink(sink_port, accepted, 300)
+            delivered_during = delivered(sink_port, baseline)
+            # Counted in the database (fresh for each fleet), not from wrk's answers: a request
+            # still in flight when wrk stops may be stored without being counted by wrk.
+            accepted = fleet.web.counts()["events"]
+            drain = wait_sink(sink_port, baseline, accepted, 300)
             rows.append(
                 {
                     "workers": count,
@@ -171,6 +185,7 @@ def throughput(
                     "cores_others": others["others"],
                     "steal": others["steal"],
                     "queued_at_end": fleet.queued(),
+                    "refused": r["errors"],
                 }
             )
         finally:
@@ -201,15 +216,15 @@ def report(lat: dict[str, Any], rows: list[dict[str, Any]], args: argparse.Names
         f"**Throughput**, wrk (32 connections) for {args.load_seconds} s against the web process:",
         "",
         "| worker processes | accepted/s | delivered/s during load | backlog drained in | "
-        "CPU web | CPU workers | CPU other (PostgreSQL, wrk, sink) | steal |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "CPU web | CPU workers | CPU other (PostgreSQL, wrk, sink) | steal | wrk errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         drain = "—" if r["drain_s"] is None else f"{r['drain_s']:.1f} s"
         out.append(
             f"| {r['workers']} | {r['accepted_per_s']:,.0f} | {r['delivered_per_s']:,.0f} | "
             f"{drain} | {r['cores_web']:.2f} | {r['cores_workers']:.2f} | "
-            f"{r['cores_others']:.2f} | {r['steal']:.2f} |"
+            f"{r['cores_others']:.2f} | {r['steal']:.2f} | {r['refused']} |"
         )
     return "\n".join(out)
 
