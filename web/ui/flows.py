@@ -62,6 +62,11 @@ _SOME_SCHEDULE = ScheduleTrigger(every="1h")
 MAX_IMPORT = 256 * 1024
 
 
+def _author(request: HTMXRequest) -> str | None:
+    """Who edits, for the flow's history: the signed-in user's e-mail address."""
+    return request.user.email if request.user else None
+
+
 def _kept(before: FlowView, after: FlowView, published: bool) -> str:
     """What a save or a publish did, in a sentence."""
     if not published:
@@ -332,7 +337,7 @@ class FlowsController(Controller):
                 said=[("error", _("Name: %(reason)s", reason=r)) for r in reasons],
                 values=data,
             )
-        view = await services.flows.save(document)
+        view = await services.flows.save(document, author=_author(request))
         suffix = f"?trigger={chosen}" if chosen else ""
         return redirect(
             f"/flows/{view.row.id}{suffix}", ("success", _("Flow created. Add its steps."))
@@ -355,9 +360,8 @@ class FlowsController(Controller):
                 ("error", _("Choose a YAML file of at most %(size)s KB.", size=MAX_IMPORT // 1024)),
             )
         try:
-            author = request.user.email if request.user else None
             text = content.decode("utf-8", "replace")
-            results = await services.flows.import_yaml(text, author=author)
+            results = await services.flows.import_yaml(text, author=_author(request))
         except Invalid as exc:
             refused = _("The file was not imported: %(reason)s.", reason=exc)
             return redirect("/flows", ("error", refused))
@@ -495,7 +499,7 @@ class FlowsController(Controller):
         draft = Draft.read(data)
         view = await services.flows.get(flow_id)
         document, problems = to_document(draft, _connectors(services), enabled=view.row.enabled)
-        author = request.user.email if request.user else None
+        author = _author(request)
         if document is not None:
             try:
                 if publish:
@@ -590,8 +594,7 @@ class FlowsController(Controller):
         version: FromPath[int],
     ) -> Response[Any]:
         """Make a published version the draft again, and open it in the editor."""
-        author = request.user.email if request.user else None
-        view = await services.flows.restore(flow_id, version, author=author)
+        view = await services.flows.restore(flow_id, version, author=_author(request))
         said = (
             _("Version %(version)s is the draft again: check it, then publish it.", version=version)
             if view.draft is not None

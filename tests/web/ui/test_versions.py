@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
+from tests.support.accounts import OWNER
 from tests.support.browser import NewPage, check_accessibility, sign_in
 from tests.support.wait import wait_for
 from tests.support.web import UIServer
@@ -61,6 +62,7 @@ def test_a_draft_is_published_compared_and_an_old_version_restored(
     versions = page.get_by_role("table").last
     expect(versions.get_by_role("row").nth(1)).to_contain_text("post to v2")
     expect(versions.get_by_role("row").nth(1)).to_contain_text("(live)")
+    expect(versions.get_by_role("row").nth(1)).to_contain_text(OWNER[0])
     check_accessibility(page)
     page.get_by_role("button", name="Restore as draft: version 1").click()
     expect(
