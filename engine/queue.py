@@ -73,6 +73,11 @@ _steps = StepRow.__table__  # type: ignore[attr-defined]
 #: When the earliest queued run becomes due (``None``: nothing is queued).
 _NEXT_DUE = select(func.min(_runs.c.available_at)).where(_runs.c.status == RunStatus.QUEUED)
 
+#: The version a run executes: its own. A run without one (0) was queued by a process of an
+#: older Maillon still running during a rolling upgrade: it takes the published version, as
+#: that process meant.
+_RUN_VERSION = func.coalesce(func.nullif(_runs.c.flow_version, 0), _flows.c.version)
+
 #: What the executor needs of claimed runs (event, flow) and when the next queued run is due.
 #: The definition is the run's own version's, never the flow's current one: a publish while
 #: runs wait changes none of them. A deleted flow's run finds no definition (its versions went
@@ -83,7 +88,7 @@ _CLAIMED_DETAILS = (
         _events.c.body,
         _events.c.meta,
         _events.c.source,
-        _runs.c.flow_version,
+        _RUN_VERSION.label("flow_version"),
         _versions.c.definition,
         _flows.c.name,
         _NEXT_DUE.scalar_subquery().label("next_due"),
@@ -93,7 +98,7 @@ _CLAIMED_DETAILS = (
         .outerjoin(_flows, _flows.c.id == _runs.c.flow_id)
         .outerjoin(
             _versions,
-            and_(_versions.c.flow_id == _flows.c.id, _versions.c.version == _runs.c.flow_version),
+            and_(_versions.c.flow_id == _flows.c.id, _versions.c.version == _RUN_VERSION),
         )
     )
     .where(_runs.c.id.in_(bindparam("ids", expanding=True)))

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from examples.particeep.fake_api import FakeParticeep
 from maillon.engine.errors import Conflict, NotFound
@@ -234,3 +235,17 @@ def test_runs_of_a_deleted_flow_fail_rather_than_run_nothing(
     services.flows.delete(flow_id)
     run, _ = wait_status(runtime, services, run_id, RunStatus.FAILED)
     assert run.error == "the flow was deleted"
+
+
+def test_a_run_queued_by_an_older_maillon_runs_the_published_version(
+    runtime: Runtime, services: Blocking
+) -> None:
+    flow_id, token = make_flow(services, *_steps("v1"))
+    _draft(services, flow_id, "v2")
+    services.flows.publish(flow_id)
+    run_id = deliver(runtime, token).run_ids[0]
+    # During a rolling upgrade, a process of the previous release queues runs without a version.
+    with runtime.services.runs.db.begin() as conn:
+        conn.execute(text("UPDATE runs SET flow_version = 0 WHERE id = :id"), {"id": run_id})
+    wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
+    assert _texts_by_run()[run_id] == ["v2-a", "v2-b"]
