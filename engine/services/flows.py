@@ -323,7 +323,9 @@ class Flows(Service):
     ) -> tuple[FlowRow, str | None, bool]:
         now = time.time()
         with self.session(write=True) as s:
-            row = s.get(FlowRow, flow_id) if flow_id else None
+            # Locked (PostgreSQL): two publishes at once number their versions one after the
+            # other instead of both taking the next number.
+            row = s.get(FlowRow, flow_id, with_for_update=True) if flow_id else None
             if row is None and must_exist:
                 raise NotFound(f"no flow {flow_id}")
             spec = secret_inputs.seal(
@@ -367,25 +369,22 @@ class Flows(Service):
         :class:`~maillon.engine.flows.FlowValidationError` when the draft no longer passes the
         save checks (a connection it names was deleted since).
         """
-        row = await self.sync(self._row, ref)
-        if row.draft is None:
-            raise Conflict(_("“%(name)s” has no unpublished changes to publish", name=row.name))
-        draft = _draft_spec(row)
-        draft.check(self._registry, await self._connections.names())
+        known = await self._connections.names()
 
         def write() -> tuple[FlowRow, str | None]:
             with self.session(write=True) as s:
-                current = find_flow(s, row.id)
-                # The draft read above, unless it was edited meanwhile: publish what is there.
-                if current.draft is None:
+                row = find_flow(s, ref)
+                s.refresh(row, with_for_update=True)  # as in _write: one publish at a time
+                if row.draft is None:
                     raise Conflict(
-                        _("“%(name)s” has no unpublished changes to publish", name=current.name)
+                        _("“%(name)s” has no unpublished changes to publish", name=row.name)
                     )
-                before = current.source_key
-                _publish(s, current, current.draft, author, note, time.time())
-                s.add(current)
+                # Checked again: a connection the draft names may have been deleted since.
+                _draft_spec(row).check(self._registry, known)
+                before = row.source_key
+                _publish(s, row, row.draft, author, note, time.time())
                 s.commit()
-                return current, before
+                return row, before
 
         published, before = await self.sync(write)
         self._changed()
@@ -420,23 +419,12 @@ class Flows(Service):
         """A flow, one of its published versions, and that version's definition as shown.
         Raises :class:`NotFound` for an unknown version."""
         row = await self.sync(self._row, ref)
-
-        def read() -> FlowVersionRow:
-            with self.session() as s:
-                stored = s.get(FlowVersionRow, (row.id, number))
-            if stored is None:
-                raise NotFound(
-                    _("“%(name)s” has no version %(version)s", name=row.name, version=number)
-                )
-            return stored
-
-        stored = await self.sync(read)
+        stored = await self.sync(self._stored_version, row, number)
         spec = parse_flow(row.id, number, stored.definition)
         return await self._full_view(row), stored, secret_inputs.shown(spec)
 
-    def _version_spec(self, row: FlowRow, version: VersionRef) -> FlowSpec:
-        if version == DRAFT:
-            return _editing_spec(row)
+    def _stored_version(self, row: FlowRow, version: VersionRef) -> FlowVersionRow:
+        """One published version of the flow ``row``; :class:`NotFound` for an unknown one."""
         number = _version_number(version)
         with self.session() as s:
             stored = s.get(FlowVersionRow, (row.id, number))
@@ -444,7 +432,15 @@ class Flows(Service):
             raise NotFound(
                 _("“%(name)s” has no version %(version)s", name=row.name, version=number)
             )
-        return parse_flow(row.id, number, stored.definition)
+        return stored
+
+    def _version_spec(self, row: FlowRow, version: VersionRef) -> FlowSpec:
+        """A version of the flow (a number, or :data:`DRAFT`: its draft, else its published
+        version), as stored."""
+        if version == DRAFT:
+            return _editing_spec(row)
+        stored = self._stored_version(row, version)
+        return parse_flow(row.id, stored.version, stored.definition)
 
     async def diff(self, ref: str, before: VersionRef, after: VersionRef = DRAFT) -> list[Change]:
         """What changed from version ``before`` to ``after`` (numbers, or :data:`DRAFT`)."""
@@ -457,12 +453,13 @@ class Flows(Service):
         """Make a published version the flow's draft again (to publish, or edit first); the
         live version is untouched until the draft is published."""
         row = await self.sync(self._row, ref)
-        spec = await self.sync(self._version_spec, row, version)
+        stored = await self.sync(self._stored_version, row, version)
 
         def write() -> FlowRow:
             with self.session(write=True) as s:
                 current = find_flow(s, row.id)
-                _keep_draft(s, current, spec.model_dump_json(), author, time.time())
+                # The text as published: restoring the live version leaves no draft.
+                _keep_draft(s, current, stored.definition, author, time.time())
                 s.add(current)
                 s.commit()
                 return current

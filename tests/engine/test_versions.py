@@ -249,3 +249,20 @@ def test_a_run_queued_by_an_older_maillon_runs_the_published_version(
         conn.execute(text("UPDATE runs SET flow_version = 0 WHERE id = :id"), {"id": run_id})
     wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
     assert _texts_by_run()[run_id] == ["v2-a", "v2-b"]
+
+
+def test_publishes_at_the_same_time_take_one_number_each(
+    runtime: Runtime, services: Blocking
+) -> None:
+    flow_id, _ = make_flow(services, *_steps("v1"))
+    documents = [
+        FlowDocument.model_validate({"name": "test", "steps": _steps(f"v{n}")}) for n in range(2, 6)
+    ]
+
+    async def publish_all() -> None:
+        await asyncio.gather(*(runtime.services.flows.save(d, flow_id) for d in documents))
+
+    asyncio.run(publish_all())
+    _, versions = services.flows.history(flow_id)
+    assert [v.version for v in versions] == [5, 4, 3, 2, 1]
+    assert len({v.definition for v in versions}) == 5
