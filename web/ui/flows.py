@@ -665,13 +665,17 @@ class FlowsController(Controller):
         )
 
     @get("/{flow_id:str}/export")
-    async def export(self, services: ServicesDep, flow_id: FromPath[str]) -> Response[str]:
-        """The flow as YAML, to keep or to import elsewhere."""
-        text = await services.flows.export_yaml(flow_id)
+    async def export(
+        self, services: ServicesDep, flow_id: FromPath[str], draft: FromQuery[bool] = False
+    ) -> Response[str]:
+        """The flow's published version (or with ``draft``, its draft) as YAML, to keep or to
+        import elsewhere."""
+        text = await services.flows.export_yaml(flow_id, draft=draft)
+        name = f"flow-{flow_id}-draft.yaml" if draft else f"flow-{flow_id}.yaml"
         return Response(
             text,
             media_type="application/yaml",
-            headers={"Content-Disposition": f'attachment; filename="flow-{flow_id}.yaml"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     @get("/{flow_id:str}/wait")

@@ -3,6 +3,8 @@ two replays."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -38,6 +40,9 @@ def test_a_draft_is_published_compared_and_an_old_version_restored(
     expect(page.get_by_role("status").filter(has_text="Draft saved.")).to_be_visible()
     expect(page.get_by_text("Unpublished changes")).to_be_visible()
     check_accessibility(page)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export the draft as YAML").click()
+    assert f"url: {fake_server.url}v2" in Path(download.value.path()).read_text()
     assert httpx.post(f"{ui_server.url}/hooks/{token}", json={"amount": 1}).status_code == 200
     fake_server.wait_for("POST", "/v1")
     assert ui_server.call(services.flows.get(flow_id)).row.version == 1
