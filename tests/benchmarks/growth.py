@@ -3,6 +3,7 @@
     python -m tests.benchmarks.growth                      # SQLite, 10,000,000 runs
     python -m tests.benchmarks.growth --runs 1000000       # a shorter run
     python -m tests.benchmarks.growth --postgres postgresql://postgres@127.0.0.1:5432/postgres
+    python -m tests.benchmarks.growth --keep /var/tmp/growth   # again: measures, does not write
 
 Two databases are written by tests/benchmarks/ui_data.py: the same 50 flows, one with
 ``--baseline-runs`` runs (100,000), one with ``--runs`` runs (each with its event and its steps'
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -34,7 +36,9 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
+from maillon.engine.db import create_db_engine
 from maillon.engine.ids import id_floor
 from maillon.engine.queue import ClaimRuns
 from maillon.engine.runtime import Runtime
@@ -56,19 +60,49 @@ __all__ = ["main"]
 
 
 class Install:
-    """One database (small or full), its ``maillon serve --workers 0`` and an API token."""
+    """One database (small or full), its ``maillon serve --workers 0`` and an API token.
 
-    def __init__(self, procs: Processes, workdir: Path, name: str, postgres: str | None) -> None:
+    With ``keep``, the database outlives the run (a file ``<name>.filled`` beside it says how
+    many runs it was written with, and when): a later run with the same ``--keep`` folder
+    measures it again without writing it, once what the earlier measurement added is deleted.
+    """
+
+    def __init__(
+        self, procs: Processes, workdir: Path, name: str, postgres: str | None, keep: bool
+    ) -> None:
         self.name = name
         self.dir = workdir / name
-        self.dir.mkdir()
-        self.database = Database(self.dir, name, postgres)
+        self.marker = workdir / f"{name}.filled"
+        self.keep = keep
+        self.reuse = keep and self.marker.exists()
+        self.dir.mkdir(exist_ok=True)
+        self.database = Database(self.dir, name, postgres, fresh=not self.reuse)
         self.url = self.database.url
         self.procs = procs
         self.port = free_port()
 
     def fill(self, runs: int) -> None:
+        if self.reuse:
+            filled = json.loads(self.marker.read_text())
+            if filled["runs"] == runs:
+                log(f"{self.name}: reusing its {runs:,} runs; deleting what was added since")
+                self._trim(filled["at"])
+                return
         ui_data.make(self.dir, self.url, runs, flows=50, days=30, failed=0.03)
+        if self.keep:
+            self.marker.write_text(json.dumps({"runs": runs, "at": time.time()}))
+
+    def _trim(self, filled_at: float) -> None:
+        """Delete the events, runs and steps made after ``filled_at`` (ids are time-ordered)."""
+        engine = create_db_engine(ui_data.settings_for(self.dir, self.url).resolved_database_url)
+        floor = {"floor": id_floor(filled_at)}
+        with engine.begin() as conn:
+            for table, column in (("steps", "run_id"), ("runs", "id"), ("events", "id")):
+                conn.execute(text(f"DELETE FROM {table} WHERE {column} >= :floor"), floor)
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE runs, events, steps")
+        engine.dispose()
 
     def start(self) -> None:
         runtime = Runtime(ui_data.settings_for(self.dir, self.url))
@@ -107,7 +141,8 @@ class Install:
 
     def stop(self) -> None:
         self.procs.stop(self.name)
-        self.database.drop()
+        if not self.keep:
+            self.database.drop()
 
 
 def median(values: list[float]) -> float:
@@ -121,8 +156,8 @@ def p99(values: list[float]) -> float:
 
 def measure(args: argparse.Namespace, workdir: Path, procs: Processes) -> list[tuple[str, ...]]:
     installs = {
-        "small": Install(procs, workdir, "growth_small", args.postgres),
-        "full": Install(procs, workdir, "growth_full", args.postgres),
+        name: Install(procs, workdir, f"growth_{name}", args.postgres, args.keep is not None)
+        for name in ("small", "full")
     }
     log(f"writing a database of {args.baseline_runs:,} runs and one of {args.runs:,}")
     installs["small"].fill(args.baseline_runs)
@@ -215,11 +250,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=50, help="per API measure")
     parser.add_argument("--claims", type=int, default=200)
     parser.add_argument("--workdir", type=Path, help="where the databases go (default: /tmp)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the databases in DIR; a later run with the same DIR and --runs reuses them",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
         return 2
-    workdir = Path(tempfile.mkdtemp(prefix="maillon-growth-", dir=args.workdir))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        workdir = args.keep
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="maillon-growth-", dir=args.workdir))
     procs = Processes(workdir)
     try:
         rows = measure(args, workdir, procs)
@@ -230,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         procs.stop_all()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
     database = f"PostgreSQL ({args.postgres})" if args.postgres else "SQLite"
     print(
         f"{database}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "

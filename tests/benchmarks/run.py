@@ -216,9 +216,12 @@ def cpu_seconds(pid: int) -> float:
 
 class Database:
     """Where one Maillon keeps its data: SQLite in its data directory, or a PostgreSQL database
-    of its own (created afresh, dropped by :meth:`drop`) on the server ``--postgres`` names."""
+    of its own (created afresh unless ``fresh`` is false, dropped by :meth:`drop`) on the server
+    ``--postgres`` names."""
 
-    def __init__(self, data_dir: Path, name: str, postgres: str | None) -> None:
+    def __init__(
+        self, data_dir: Path, name: str, postgres: str | None, *, fresh: bool = True
+    ) -> None:
         self.sqlite_path = data_dir / "maillon.db"
         self.url: str | None = None
         self._server = postgres
@@ -226,8 +229,9 @@ class Database:
             from sqlalchemy.engine import make_url
 
             self._name = "bench_" + re.sub(r"\W", "_", name)
-            self._admin(f"DROP DATABASE IF EXISTS {self._name}")
-            self._admin(f"CREATE DATABASE {self._name}")
+            if fresh:
+                self._admin(f"DROP DATABASE IF EXISTS {self._name}")
+                self._admin(f"CREATE DATABASE {self._name}")
             url = make_url(postgres).set(drivername="postgresql+psycopg", database=self._name)
             self.url = url.render_as_string(hide_password=False)
 
