@@ -207,7 +207,9 @@ def _release(
     conn: Connection, flow_id: str, name: str, reason: str, tick: float | None, now: float
 ) -> Released:
     """Take the waiting items into one event and queue its run, in ``conn``'s transaction."""
-    flow = conn.execute(select(_flows.c.enabled).where(_flows.c.id == flow_id)).first()
+    flow = conn.execute(
+        select(_flows.c.enabled, _flows.c.version).where(_flows.c.id == flow_id)
+    ).first()
     if flow is None:
         return Released()
     dedup = None
@@ -267,6 +269,8 @@ def _release(
         insert(_runs).values(
             id=run_id,
             flow_id=flow_id,
+            # The release runs the published version, whichever version collected the items.
+            flow_version=flow.version,
             event_id=event_id,
             status=RunStatus.HELD if held else RunStatus.QUEUED,
             claims=0,

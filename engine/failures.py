@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 from maillon.engine.alerts import add_to_batch, flow_subject, read_settings
 from maillon.engine.db import driver_execute, driver_query
 from maillon.engine.flows import RUN_FAILED, RunFailedTrigger, parse_flow
-from maillon.engine.intake import store_event
+from maillon.engine.intake import RunTarget, store_event
 
 __all__ = ["SAMPLE_EVENT", "Failure", "failure_event", "record_failure", "reset_failures"]
 
@@ -152,7 +152,7 @@ def _start_error_flows(
     now: float,
 ) -> int:
     """Store the failure's event for the error flows that take it; return the runs queued."""
-    runs: list[tuple[str, bool]] = []
+    runs: list[RunTarget] = []
     for error_flow_id, enabled, paused_at, version, definition in driver_query(
         conn, _ERROR_FLOWS, [True]
     ):
@@ -162,7 +162,8 @@ def _start_error_flows(
         if isinstance(trigger, RunFailedTrigger) and trigger.matches(
             flow_id, flow_name, failure.kind
         ):
-            runs.append((error_flow_id, not enabled))  # a paused error flow holds it
+            # Its published version, the one whose trigger matched; a paused one holds it.
+            runs.append((error_flow_id, version, not enabled))
     if not runs:
         return 0
     rows = driver_query(conn, "SELECT body FROM events WHERE id = ?", [failure.event_id])
@@ -177,7 +178,7 @@ def _start_error_flows(
         failed_at=now,
     )
     store_event(conn, SOURCE, body, runs)
-    return sum(1 for _, held in runs if not held)
+    return sum(1 for _, _, held in runs if not held)
 
 
 def reset_failures(conn: Connection, flow_ids: list[str]) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "DedupNeeded",
     "Delivery",
     "NotScheduled",
+    "RunTarget",
     "SignatureRejected",
     "SourceDelivery",
     "Tick",
@@ -53,6 +54,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: A run to queue: (flow id, the flow's published version it runs, held).
+RunTarget = tuple[str, int, bool]
+
 # The statements of the hot path run on the driver's cursor (engine.db.driver_insert/query).
 _EVENT_COLUMNS = (
     "id",
@@ -64,7 +68,16 @@ _EVENT_COLUMNS = (
     "meta",
     "received_at",
 )
-_RUN_COLUMNS = ("id", "flow_id", "event_id", "status", "claims", "available_at", "created_at")
+_RUN_COLUMNS = (
+    "id",
+    "flow_id",
+    "flow_version",
+    "event_id",
+    "status",
+    "claims",
+    "available_at",
+    "created_at",
+)
 _REJECTED_COLUMNS = ("id", "flow_id", "received_at", "reason", "meta", "body")
 _MAX_KEY = 500
 _RUNS_OF_EVENT = "SELECT id FROM runs WHERE event_id = ? ORDER BY id"
@@ -138,8 +151,8 @@ class _Target:
     source: str
     #: ``events.flow_id``: the flow of a webhook delivery; app events belong to no one flow.
     flow_id: str | None
-    #: The runs to queue: (flow id, held).
-    runs: list[tuple[str, bool]] = field(default_factory=list)
+    #: The runs to queue: (flow id, the published version they run, held).
+    runs: list[RunTarget] = field(default_factory=list)
     #: (scope, key) when the delivery can be a duplicate.
     dedup: tuple[str, str] | None = None
     #: Seconds a key keeps counting (``None``: for ever); an older event gives its key up.
@@ -257,7 +270,7 @@ class Delivery(_Intake):
                 _Target(
                     source="webhook",
                     flow_id=flow.id,
-                    runs=[(flow.id, not flow.enabled)],
+                    runs=[(flow.id, flow.version, not flow.enabled)],
                     dedup=(hook_dedup_scope(flow.id), _dedup_key(key)) if key else None,
                 )
             )
@@ -290,16 +303,17 @@ class SourceDelivery(_Intake):
         listened = sorted(
             {str(SourceKey(sources[d.token][0], d.event)) for d in deliveries if d.token in sources}
         )
-        # (flow id, held) of the flows that take the event: enabled ones run it, paused ones
-        # hold it until they are resumed; disabled ones do not listen.
-        flows: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+        # (flow id, version, held) of the flows that take the event: enabled ones run it,
+        # paused ones hold it until they are resumed; disabled ones do not listen. The version
+        # is read with the key, in this transaction: a run takes the version that routed it.
+        flows: dict[str, list[RunTarget]] = defaultdict(list)
         if listened:
-            sql = "SELECT source_key, id, enabled, paused_at FROM flows WHERE " + _in(
+            sql = "SELECT source_key, id, version, enabled, paused_at FROM flows WHERE " + _in(
                 "source_key", len(listened)
             )
-            for key, flow_id, enabled, paused_at in driver_query(conn, sql, listened):
+            for key, flow_id, version, enabled, paused_at in driver_query(conn, sql, listened):
                 if enabled or paused_at is not None:
-                    flows[key].append((flow_id, not enabled))
+                    flows[key].append((flow_id, version, not enabled))
         targets: list[_Target | _Rejection | Exception] = []
         for d in deliveries:
             source = sources.get(d.token)
@@ -366,7 +380,7 @@ class Tick(_Intake):
                 _Target(
                     source="schedule",
                     flow_id=flow.id,
-                    runs=[(flow.id, False)],
+                    runs=[(flow.id, flow.version, False)],
                     dedup=(schedule_dedup_scope(flow.id), tick_key(t.tick)),
                 )
             )
@@ -398,9 +412,10 @@ def _signature_problem(spec: SignatureSpec, sealed: dict[str, str], d: Delivery)
     return signature_problem(spec, secret, d.raw, d.meta["headers"])
 
 
-def store_event(conn: Connection, source: str, body: Any, runs: list[tuple[str, bool]]) -> Accepted:
+def store_event(conn: Connection, source: str, body: Any, runs: list[RunTarget]) -> Accepted:
     """Store an event the engine itself raised (a run's failure) and queue its runs — ``(flow
-    id, held)`` — in the caller's transaction: the path of a delivery, without a sender."""
+    id, version, held)`` — in the caller's transaction: the path of a delivery, without a
+    sender."""
     op = _Intake(token="", body=body, body_text=_encode(body), meta={})
     [accepted] = _store(conn, [op], [_Target(source=source, flow_id=None, runs=runs)])
     return cast("Accepted", accepted)
@@ -460,10 +475,10 @@ def _store(
         event_rows.append(
             _event_row(event_id, target.flow_id, target.source, target.dedup, op, now)
         )
-        runs = [_run_row(flow_id, event_id, now, held) for flow_id, held in target.runs]
+        runs = [_run_row(*run, event_id, now) for run in target.runs]
         run_rows.extend(runs)
         runs_of[event_id] = [run[0] for run in runs]
-        held = bool(target.runs) and all(h for _, h in target.runs)
+        held = bool(target.runs) and all(h for _, _, h in target.runs)
         results.append(Accepted(event_id, runs_of[event_id], held=held))
     if released:
         # The earlier events give their keys up, so that the new ones can hold them.
@@ -494,10 +509,10 @@ def _event_row(
     return (event_id, flow_id, source, scope, key, op.body_text, _encode(op.meta), now)
 
 
-def _run_row(flow_id: str, event_id: str, now: float, held: bool) -> tuple[Any, ...]:
+def _run_row(flow_id: str, version: int, held: bool, event_id: str, now: float) -> tuple[Any, ...]:
     """A queued (or held) row of ``runs`` in :data:`_RUN_COLUMNS` order."""
     status = RunStatus.HELD if held else RunStatus.QUEUED
-    return (new_id(), flow_id, event_id, status, 0, now, now)
+    return (new_id(), flow_id, version, event_id, status, 0, now, now)
 
 
 def _encode(value: Any) -> str:

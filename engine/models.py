@@ -23,6 +23,7 @@ __all__ = [
     "DigestItemRow",
     "EventRow",
     "FlowRow",
+    "FlowVersionRow",
     "InstallSettingRow",
     "OAuthStateRow",
     "PasswordLinkRow",
@@ -81,7 +82,13 @@ class SubscriptionStatus(StrEnum):
 
 
 class FlowRow(SQLModel, table=True):
-    """A flow: its definition (trigger, steps, settings) as JSON, versioned on every edit."""
+    """A flow: its published definition (trigger, steps, settings) as JSON, and its draft.
+
+    ``definition`` and ``version`` are the published version, the one new runs take (a copy of
+    it is in ``flow_versions``); ``name``, ``source_key`` and ``error_flow`` are read from it.
+    Edits go to ``draft`` until they are published, so that an edit never reaches a live flow
+    half done.
+    """
 
     __tablename__ = "flows"
 
@@ -92,9 +99,15 @@ class FlowRow(SQLModel, table=True):
     #: ``<connection id>:<event>`` for flows on an app trigger: the fan-out index of intake.
     source_key: str | None = Field(default=None, index=True, max_length=300)
     definition: str = Field(sa_type=Text)
+    #: The published version's number: 1 for a new flow, one more at every publish.
     version: int = 1
     created_at: float
     updated_at: float
+    #: The unpublished changes, as a whole definition (``None``: none, the draft is the
+    #: published version); when and by whom it was last saved.
+    draft: str | None = Field(default=None, sa_type=Text)
+    draft_saved_at: float | None = None
+    draft_author: str | None = Field(default=None, max_length=200)
     #: Whether the trigger is ``maillon.run_failed``: a failing run finds its error flows by it.
     error_flow: bool = Field(default=False, index=True)
     #: Failed runs in a row (a success resets it): what auto-pause counts.
@@ -103,6 +116,25 @@ class FlowRow(SQLModel, table=True):
     #: not). A paused flow is off, but its deliveries are held rather than dropped and its app
     #: registrations stay, so that resuming it loses nothing.
     paused_at: float | None = None
+
+
+class FlowVersionRow(SQLModel, table=True):
+    """A published version of a flow, kept as it was published: what its runs execute.
+
+    A run names its version (``runs.flow_version``), and the executor reads the definition
+    from here, so a publish never changes a run already created. Rows go with their flow.
+    """
+
+    __tablename__ = "flow_versions"
+
+    flow_id: str = Field(primary_key=True, max_length=36)
+    version: int = Field(primary_key=True)
+    definition: str = Field(sa_type=Text)
+    #: Who published it: a user's e-mail address, an API token's name, ``cli``; ``None`` for
+    #: the versions an install had before it kept versions.
+    author: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, sa_type=Text)
+    published_at: float
 
 
 class ConnectionRow(SQLModel, table=True):
@@ -189,6 +221,8 @@ class RunRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     flow_id: str = Field(max_length=36)
+    #: The published version of the flow the run was created with, and executes.
+    flow_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     event_id: str = Field(index=True, max_length=36)
     status: RunStatus = Field(sa_type=String(16))
     claims: int = 0

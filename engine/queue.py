@@ -36,6 +36,7 @@ from maillon.engine.models import (
     FINISHED_STATUSES,
     EventRow,
     FlowRow,
+    FlowVersionRow,
     RunRow,
     RunStatus,
     StepRow,
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 _runs = RunRow.__table__  # type: ignore[attr-defined]
 _events = EventRow.__table__  # type: ignore[attr-defined]
 _flows = FlowRow.__table__  # type: ignore[attr-defined]
+_versions = FlowVersionRow.__table__  # type: ignore[attr-defined]
 _steps = StepRow.__table__  # type: ignore[attr-defined]
 
 
@@ -71,21 +73,32 @@ _steps = StepRow.__table__  # type: ignore[attr-defined]
 #: When the earliest queued run becomes due (``None``: nothing is queued).
 _NEXT_DUE = select(func.min(_runs.c.available_at)).where(_runs.c.status == RunStatus.QUEUED)
 
+#: The version a run executes: its own. A run without one (0) was queued by a process of an
+#: older Maillon still running during a rolling upgrade: it takes the published version, as
+#: that process meant.
+_RUN_VERSION = func.coalesce(func.nullif(_runs.c.flow_version, 0), _flows.c.version)
+
 #: What the executor needs of claimed runs (event, flow) and when the next queued run is due.
+#: The definition is the run's own version's, never the flow's current one: a publish while
+#: runs wait changes none of them. A deleted flow's run finds no definition (its versions went
+#: with it), and fails.
 _CLAIMED_DETAILS = (
     select(
         _runs.c.id,
         _events.c.body,
         _events.c.meta,
         _events.c.source,
-        _flows.c.version,
-        _flows.c.definition,
+        _RUN_VERSION.label("flow_version"),
+        _versions.c.definition,
         _flows.c.name,
         _NEXT_DUE.scalar_subquery().label("next_due"),
     )
     .select_from(
-        _runs.join(_events, _events.c.id == _runs.c.event_id).outerjoin(
-            _flows, _flows.c.id == _runs.c.flow_id
+        _runs.join(_events, _events.c.id == _runs.c.event_id)
+        .outerjoin(_flows, _flows.c.id == _runs.c.flow_id)
+        .outerjoin(
+            _versions,
+            and_(_versions.c.flow_id == _flows.c.id, _versions.c.version == _RUN_VERSION),
         )
     )
     .where(_runs.c.id.in_(bindparam("ids", expanding=True)))
@@ -221,7 +234,7 @@ class ClaimRuns(Op[Claimed]):
                     claims=c.claims,
                     event_body=d.body,
                     event_meta=d.meta,
-                    flow_version=d.version if d.definition is not None else 0,
+                    flow_version=d.flow_version if d.definition is not None else 0,
                     flow_definition=d.definition or "",
                     flow_name=d.name or "",
                     event_source=d.source,

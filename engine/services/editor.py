@@ -326,10 +326,11 @@ class Editor(Service):
     async def test_stored(
         self, ref: str, event_json: str | None = None, *, send: bool = False
     ) -> FlowTest:
-        """Test a saved flow (by id or name) against ``event_json``, else its newest delivery,
-        else its app's catalog sample. With ``send``, its steps run for real."""
+        """Test a saved flow (by id or name) as it is being edited (its draft, else its
+        published version) against ``event_json``, else its newest delivery, else its app's
+        catalog sample. With ``send``, its steps run for real."""
         view = await self._flows.get(ref)
-        spec = await self._flows.runnable(view.spec, view.row.id)
+        spec = await self._flows.runnable(view.editing, view.row.id)
         return await self._test(spec, view.row.id, event_json, send)
 
     async def test_yaml(

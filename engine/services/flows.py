@@ -1,13 +1,23 @@
-"""Flows: save (checked), switch on and off, delete, and keep app registrations in line.
+"""Flows: save (checked), publish, switch on and off, delete, and keep app registrations in
+line.
+
+A flow has a published version, the one runs take, and perhaps a draft: the unpublished
+changes. Editing (the editor's saves, ``PUT .../draft``, ``flows import``) writes the draft;
+:meth:`Flows.publish` makes it the next published version in one transaction, kept in
+``flow_versions`` with its author, time and note. A run records the version it was created
+with and executes that one (see :mod:`maillon.engine.queue`), so a publish changes no run
+already created, in any process. A new flow is published as version 1 at once: nothing runs
+it yet, so there is nothing to protect, and its hook URL works from the start.
 
 Every save, switch and deletion also tells this process's scheduler (``changed``), so that a
 schedule added, edited or removed here takes effect at once; schedulers in other processes read
 the flows again on their own, shortly.
 
-Saving, switching and deleting a flow on an app event (Particeep ``transaction_created``) ends
-with the app's webhook registration brought in line (:meth:`Sources.refresh`): registered while
-an enabled flow listens, removed when none does. The app's answer never blocks the change; a
-refusal is shown with the flow.
+Publishing, switching and deleting a flow on an app event (Particeep ``transaction_created``)
+ends with the app's webhook registration brought in line (:meth:`Sources.refresh`): registered
+while an enabled flow listens, removed when none does. A draft changes no registration: a
+changed trigger moves the subscription when it is published. The app's answer never blocks the
+change; a refusal is shown with the flow.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
 from maillon.connectors.registry import Registry
@@ -45,16 +55,36 @@ from maillon.engine.hooks import SourceKey, hook_url
 from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
-from maillon.engine.models import ConnectionRow, EventRow, FlowRow, SubscriptionRow
+from maillon.engine.models import (
+    ApiToken,
+    ConnectionRow,
+    EventRow,
+    FlowRow,
+    FlowVersionRow,
+    SubscriptionRow,
+    UserRow,
+)
 from maillon.engine.schedules import ScheduleTrigger, tick_example
 from maillon.engine.services.base import Service
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.runs import Runs, events_of
 from maillon.engine.services.sources import Sources
+from maillon.engine.versions import Change, diff_specs
 
-__all__ = ["FlowView", "Flows", "Imported", "find_flow"]
+__all__ = ["DRAFT", "Actor", "FlowView", "Flows", "Imported", "VersionRef", "find_flow"]
 
 _NO_STEPS = N_("add a step before switching the flow on")
+_PUBLISH_STEPS = N_("publish the flow's steps before switching it on")
+
+#: Names the draft where a version number is expected (a diff's side, an export).
+DRAFT = "draft"
+
+#: A version of a flow: its number, or :data:`DRAFT`.
+VersionRef = int | str
+
+#: Who edits or publishes, for the flow's history: a name (a user's e-mail address, ``cli``),
+#: or the API token a request came with (named after its account).
+Actor = str | ApiToken | None
 
 
 @dataclass(frozen=True)
@@ -66,6 +96,8 @@ class Imported:
     problems: list[str] = field(default_factory=list)
     #: Whether the document made a new flow (rather than updating one).
     created: bool = False
+    #: Whether the document was published (a new flow always is); else it is the flow's draft.
+    published: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +114,13 @@ class FlowView:
     #: Fields templates read that the sample event (or an earlier step) lacks; given with a
     #: single flow, not in lists.
     warnings: list[str] = field(default_factory=list)
+    #: The unpublished changes, as shown (``None``: the draft is the published version).
+    draft: FlowSpec | None = None
+
+    @property
+    def editing(self) -> FlowSpec:
+        """What the editor shows: the draft, else the published version."""
+        return self.draft or self.spec
 
     @property
     def state(self) -> str:
@@ -93,9 +132,14 @@ class FlowView:
 
     @property
     def document(self) -> dict[str, Any]:
-        """The flow as YAML or the API's JSON would hold it: definition plus ``enabled``."""
-        spec = self.spec.model_dump(mode="json", exclude_none=True)
-        return {"name": spec.pop("name"), "enabled": self.row.enabled, **spec}
+        """The published flow as YAML or the API's JSON would hold it: definition plus
+        ``enabled``."""
+        return self.document_of(self.spec)
+
+    def document_of(self, spec: FlowSpec) -> dict[str, Any]:
+        """``spec`` (the published version, or the draft) as a document of this flow."""
+        dumped = spec.model_dump(mode="json", exclude_none=True)
+        return {"name": dumped.pop("name"), "enabled": self.row.enabled, **dumped}
 
 
 class Flows(Service):
@@ -139,6 +183,7 @@ class Flows(Service):
             else None,
             subscription=subscriptions.get(key) if key else None,
             warnings=warnings or [],
+            draft=secret_inputs.shown(_draft_spec(row)) if row.draft is not None else None,
         )
 
     async def all(self, search: str | None = None) -> list[FlowView]:
@@ -191,7 +236,7 @@ class Flows(Service):
         row = await self.sync(read)
         if row is None:
             return spec
-        return secret_inputs.restore(spec, parse_flow(row.id, row.version, row.definition))
+        return secret_inputs.restore(spec, _editing_spec(row))
 
     async def get(self, ref: str) -> FlowView:
         """One flow, by id or by name (see :func:`find_flow`), with its save-time warnings."""
@@ -208,70 +253,235 @@ class Flows(Service):
             return find_flow(s, ref)
 
     async def save(
-        self, doc: FlowDocument, flow_id: str | None = None, *, must_exist: bool = False
+        self,
+        doc: FlowDocument,
+        flow_id: str | None = None,
+        *,
+        must_exist: bool = False,
+        author: Actor = None,
+        note: str | None = None,
     ) -> FlowView:
-        """Check and create (``flow_id`` unknown or ``None``) or replace a flow.
+        """Check and create (``flow_id`` unknown or ``None``) or replace a flow, and publish
+        it: in one step what :meth:`save_draft` then :meth:`publish` do. The flow's draft, if
+        it had one, is replaced too. ``enabled`` is applied.
 
-        ``must_exist``: refuse an unknown ``flow_id`` (:class:`NotFound`) instead of creating a
-        flow under it. Raises :class:`~maillon.engine.flows.FlowValidationError` listing every
-        problem.
+        A flow is published only when its definition changed: saving the published flow again
+        makes no new version. ``must_exist``: refuse an unknown ``flow_id`` (:class:`NotFound`)
+        instead of creating a flow under it. Raises
+        :class:`~maillon.engine.flows.FlowValidationError` listing every problem.
         """
         doc.check(self._registry, await self._connections.names())
-        view, _ = await self._store(doc, flow_id, must_exist)
+        view, _ = await self._store(
+            doc, flow_id, must_exist, publish=True, author=author, note=note
+        )
+        return view
+
+    async def save_draft(
+        self, doc: FlowDocument, flow_id: str, *, author: Actor = None
+    ) -> FlowView:
+        """Check ``doc`` and keep it as the draft of the existing flow ``flow_id``; the
+        published version, and so every run, is untouched until :meth:`publish`.
+
+        ``doc.enabled`` is not applied: switching a flow on or off is not an edit (see
+        :meth:`set_enabled`). A draft equal to the published version is no draft.
+        """
+        doc.check(self._registry, await self._connections.names())
+        view, _ = await self._store(doc, flow_id, True, publish=False, author=author)
         return view
 
     async def _store(
-        self, doc: FlowDocument, flow_id: str | None, must_exist: bool = False
+        self,
+        doc: FlowDocument,
+        flow_id: str | None,
+        must_exist: bool = False,
+        *,
+        publish: bool,
+        author: Actor = None,
+        note: str | None = None,
     ) -> tuple[FlowView, bool]:
-        """Write a checked flow; return its view and whether it was created."""
+        """Write a checked flow (a new one is always published); return its view and whether
+        it was created."""
         spec = doc.spec
-        if doc.enabled and not spec.steps:
-            raise FlowValidationError(["steps: " + _(_NO_STEPS)])
-        row, before, created = await self.sync(self._write, spec, doc.enabled, flow_id, must_exist)
-        self._changed()
-        await self._refresh(before, row.source_key)
+        written = await self.sync(
+            self._write, spec, doc.enabled, flow_id, must_exist, publish, author, note
+        )
+        row, before, created = written
+        if publish or created:  # a draft changes nothing that runs
+            self._changed()
+            await self._refresh(before, row.source_key)
         return await self._full_view(row), created
 
     def _write(
-        self, spec: FlowSpec, enabled: bool, flow_id: str | None, must_exist: bool
+        self,
+        spec: FlowSpec,
+        enabled: bool,
+        flow_id: str | None,
+        must_exist: bool,
+        publish: bool,
+        author: Actor,
+        note: str | None,
     ) -> tuple[FlowRow, str | None, bool]:
         now = time.time()
         with self.session(write=True) as s:
-            key = _source_key(s, spec)
-            row = s.get(FlowRow, flow_id) if flow_id else None
+            # Locked (PostgreSQL): two publishes at once number their versions one after the
+            # other instead of both taking the next number.
+            row = s.get(FlowRow, flow_id, with_for_update=True) if flow_id else None
             if row is None and must_exist:
                 raise NotFound(f"no flow {flow_id}")
-            stored = parse_flow(row.id, row.version, row.definition) if row else None
-            spec = secret_inputs.seal(spec, self._registry, self._box, stored)
+            spec = secret_inputs.seal(
+                spec, self._registry, self._box, _editing_spec(row) if row else None
+            )
             definition = spec.model_dump_json()
-            before = row.source_key if row else None
-            created = row is None
             if row is None:
                 row = FlowRow(
                     id=flow_id or new_id(),
                     name=spec.name,
                     enabled=enabled,
                     hook_token=secrets.token_urlsafe(24),
-                    source_key=key,
                     definition=definition,
                     created_at=now,
                     updated_at=now,
                 )
-            else:
+                _publish(s, row, definition, author, note, now, first=True)
+                s.commit()
+                return row, None, True
+            before = row.source_key
+            _keep_draft(s, row, definition, author, now)
+            if publish:
                 if enabled and not row.enabled:
                     _switched_on(row)
-                row.name, row.enabled, row.definition = spec.name, enabled, definition
-                row.source_key = key
-                row.version += 1
+                row.enabled = enabled
+                if row.draft is not None:
+                    _publish(s, row, row.draft, author, note, now)
+                elif enabled and not parse_flow(row.id, row.version, row.definition).steps:
+                    raise FlowValidationError(["steps: " + _(_NO_STEPS)])
                 row.updated_at = now
-            row.error_flow = isinstance(spec.trigger, RunFailedTrigger)
             s.add(row)
             s.commit()
-        return row, before, created
+        return row, before, False
 
-    async def import_yaml(self, text: str, *, match_names: bool = True) -> list[Imported]:
+    async def publish(self, ref: str, *, author: Actor = None, note: str | None = None) -> FlowView:
+        """Make a flow's draft its next published version, at once for every process: runs
+        created from then on take it, runs created before keep theirs. A changed app trigger
+        moves the app's registration now.
+
+        Raises :class:`Conflict` when the flow has no draft, and
+        :class:`~maillon.engine.flows.FlowValidationError` when the draft no longer passes the
+        save checks (a connection it names was deleted since).
+        """
+        known = await self._connections.names()
+
+        def write() -> tuple[FlowRow, str | None]:
+            with self.session(write=True) as s:
+                row = find_flow(s, ref)
+                s.refresh(row, with_for_update=True)  # as in _write: one publish at a time
+                if row.draft is None:
+                    raise Conflict(
+                        _("“%(name)s” has no unpublished changes to publish", name=row.name)
+                    )
+                # Checked again: a connection the draft names may have been deleted since.
+                _draft_spec(row).check(self._registry, known)
+                before = row.source_key
+                _publish(s, row, row.draft, author, note, time.time())
+                s.commit()
+                return row, before
+
+        published, before = await self.sync(write)
+        self._changed()
+        await self._refresh(before, published.source_key)
+        return await self._full_view(published)
+
+    async def discard_draft(self, ref: str) -> FlowView:
+        """Drop a flow's unpublished changes: the editor shows the published version again."""
+
+        def write() -> FlowRow:
+            with self.session(write=True) as s:
+                row = find_flow(s, ref)
+                row.draft = row.draft_author = row.draft_saved_at = None
+                s.add(row)
+                s.commit()
+                return row
+
+        return await self._full_view(await self.sync(write))
+
+    async def history(self, ref: str) -> tuple[FlowView, list[FlowVersionRow]]:
+        """A flow and its published versions, newest first (the live one is the first)."""
+        row = await self.sync(self._row, ref)
+
+        def read() -> list[FlowVersionRow]:
+            with self.session() as s:
+                q = select(FlowVersionRow).where(FlowVersionRow.flow_id == row.id)
+                return list(s.exec(q.order_by(col(FlowVersionRow.version).desc())))
+
+        return await self._full_view(row), await self.sync(read)
+
+    async def version(self, ref: str, number: int) -> tuple[FlowView, FlowVersionRow, FlowSpec]:
+        """A flow, one of its published versions, and that version's definition as shown.
+        Raises :class:`NotFound` for an unknown version."""
+        row = await self.sync(self._row, ref)
+        stored = await self.sync(self._stored_version, row, number)
+        spec = parse_flow(row.id, number, stored.definition)
+        return await self._full_view(row), stored, secret_inputs.shown(spec)
+
+    def _stored_version(self, row: FlowRow, version: VersionRef) -> FlowVersionRow:
+        """One published version of the flow ``row``; :class:`NotFound` for an unknown one."""
+        number = _version_number(version)
+        with self.session() as s:
+            stored = s.get(FlowVersionRow, (row.id, number))
+        if stored is None:
+            raise NotFound(
+                _("“%(name)s” has no version %(version)s", name=row.name, version=number)
+            )
+        return stored
+
+    def _version_spec(self, row: FlowRow, version: VersionRef) -> FlowSpec:
+        """A version of the flow (a number, or :data:`DRAFT`: its draft, else its published
+        version), as stored."""
+        if version == DRAFT:
+            return _editing_spec(row)
+        stored = self._stored_version(row, version)
+        return parse_flow(row.id, stored.version, stored.definition)
+
+    async def diff(self, ref: str, before: VersionRef, after: VersionRef = DRAFT) -> list[Change]:
+        """What changed from version ``before`` to ``after`` (numbers, or :data:`DRAFT`)."""
+        row = await self.sync(self._row, ref)
+        old = await self.sync(self._version_spec, row, before)
+        new = await self.sync(self._version_spec, row, after)
+        return diff_specs(secret_inputs.shown(old), secret_inputs.shown(new))
+
+    async def restore(self, ref: str, version: int, *, author: Actor = None) -> FlowView:
+        """Make a published version the flow's draft again (to publish, or edit first); the
+        live version is untouched until the draft is published."""
+        row = await self.sync(self._row, ref)
+        stored = await self.sync(self._stored_version, row, version)
+
+        def write() -> FlowRow:
+            with self.session(write=True) as s:
+                current = find_flow(s, row.id)
+                # The text as published: restoring the live version leaves no draft.
+                _keep_draft(s, current, stored.definition, author, time.time())
+                s.add(current)
+                s.commit()
+                return current
+
+        return await self._full_view(await self.sync(write))
+
+    async def import_yaml(
+        self,
+        text: str,
+        *,
+        match_names: bool = True,
+        publish: bool = False,
+        author: Actor = None,
+        note: str | None = None,
+    ) -> list[Imported]:
         """Create or update the flows of a YAML file (``---`` between documents). Each document
         is saved or refused on its own.
+
+        A new flow is created published (version 1). A document for an existing flow becomes
+        its draft, to review and publish, unless ``publish``: then it is published at once (a
+        new version, with ``note``, when it differs from the published one) and its
+        ``enabled`` is applied; a draft's ``enabled`` is not (see :meth:`save_draft`).
 
         Which flow a document saves: the one whose ``id`` it gives (an exported flow; created
         under that id if this install has none); else, with ``match_names``, the one flow
@@ -310,11 +520,17 @@ class Flows(Service):
                     continue
                 flow_id = ids[0] if ids else None
             try:
-                view, created = await self._store(document, str(flow_id) if flow_id else None)
+                view, created = await self._store(
+                    document,
+                    str(flow_id) if flow_id else None,
+                    publish=publish,
+                    author=author,
+                    note=note,
+                )
             except FlowValidationError as exc:
                 results.append(Imported(name, problems=exc.problems))
                 continue
-            results.append(Imported(name, view=view, created=created))
+            results.append(Imported(name, view=view, created=created, published=created or publish))
         return results
 
     async def check_document(self, raw: Mapping[str, Any]) -> FlowDocument:
@@ -342,10 +558,13 @@ class Flows(Service):
                 ids.setdefault(name, []).append(flow_id)
         return ids
 
-    async def export_yaml(self, ref: str | None = None) -> str:
-        """One flow (by id or name), or every flow, as YAML, ready to import again."""
+    async def export_yaml(self, ref: str | None = None, *, draft: bool = False) -> str:
+        """One flow (by id or name), or every flow, as YAML, ready to import again: the
+        published versions, or with ``draft`` each flow's draft where it has one."""
         views = [await self.get(ref)] if ref else await self.all()
-        return dump_yaml([{"id": v.row.id, **v.document} for v in views])
+        return dump_yaml(
+            [{"id": v.row.id, **v.document_of(v.editing if draft else v.spec)} for v in views]
+        )
 
     async def set_enabled(self, ref: str, enabled: bool) -> FlowView:
         """Switch a flow (by id or name) on or off (a flow that is off holds its events).
@@ -359,7 +578,10 @@ class Flows(Service):
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
                 if enabled and not parse_flow(row.id, row.version, row.definition).steps:
-                    raise FlowValidationError(["steps: " + _(_NO_STEPS)])
+                    unpublished = row.draft is not None and _draft_spec(row).steps
+                    raise FlowValidationError(
+                        ["steps: " + _(_PUBLISH_STEPS if unpublished else _NO_STEPS)]
+                    )
                 if enabled and not row.enabled:
                     _switched_on(row)
                 row.enabled = enabled
@@ -382,12 +604,14 @@ class Flows(Service):
 
     async def delete(self, ref: str) -> FlowRow:
         """Delete a flow (by id or name) and return it as it was; its events and runs stay as
-        history, its queued runs fail, the items its digest collected are dropped."""
+        history, its queued runs fail (its versions go with it), the items its digest
+        collected are dropped."""
 
         def write() -> FlowRow:
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
                 s.delete(row)
+                s.exec(delete(FlowVersionRow).where(col(FlowVersionRow.flow_id) == row.id))
                 forget_digest(s.connection(), row.id)
                 s.commit()
                 return row
@@ -408,13 +632,14 @@ class Flows(Service):
             await self._sources.refresh(SourceKey.parse(key))
 
     def _warnings(self, row: FlowRow) -> list[str]:
-        """Fields the flow's templates read that its sample event does not have, and for an
-        error flow, the flows it names that do not exist (a file may create them later).
+        """Fields the templates of the flow as edited (its draft, else its published version)
+        read that its sample event does not have, and for an error flow, the flows it names
+        that do not exist (a file may create them later).
 
         The sample is the app's catalog sample for app triggers, an example failure for error
         flows, else the flow's latest event.
         """
-        spec = parse_flow(row.id, row.version, row.definition)
+        spec = _editing_spec(row)  # what was saved last: the draft, else the published flow
         warnings = []
         if isinstance(spec.trigger, RunFailedTrigger) and spec.trigger.flows:
             with self.session() as s:
@@ -451,6 +676,84 @@ class Flows(Service):
         if spec.digest is not None and sample is not None and not released:
             sample = release_example(spec.digest, sample)
         return dict(sample) if isinstance(sample, Mapping) else None
+
+
+def _draft_spec(row: FlowRow) -> FlowSpec:
+    """The flow's draft, parsed (drafts are read by the editor alone: not cached)."""
+    assert row.draft is not None
+    return FlowSpec.model_validate_json(row.draft)
+
+
+def _editing_spec(row: FlowRow) -> FlowSpec:
+    """The flow's draft, else its published version: what an edit starts from."""
+    return (
+        _draft_spec(row)
+        if row.draft is not None
+        else parse_flow(row.id, row.version, row.definition)
+    )
+
+
+def _author_name(s: Session, actor: Actor) -> str | None:
+    """``actor`` as the history names them: an API token by its account's e-mail address,
+    else (a token made on the command line) by its own name."""
+    if not isinstance(actor, ApiToken):
+        return actor
+    user = s.get(UserRow, actor.user_id) if actor.user_id else None
+    return user.email if user else f"API token “{actor.name}”"
+
+
+def _keep_draft(s: Session, row: FlowRow, definition: str, author: Actor, now: float) -> None:
+    """Keep ``definition`` as the flow's draft; one equal to the published version is none."""
+    if definition == row.definition:
+        row.draft = row.draft_author = row.draft_saved_at = None
+    else:
+        row.draft, row.draft_saved_at = definition, now
+        row.draft_author = _author_name(s, author)
+
+
+def _publish(
+    s: Session,
+    row: FlowRow,
+    definition: str,
+    author: Actor,
+    note: str | None,
+    now: float,
+    *,
+    first: bool = False,
+) -> None:
+    """Make ``definition`` the flow's next published version (its first: version 1), with
+    everything read from the published version: name, app trigger key, error-flow flag."""
+    spec = FlowSpec.model_validate_json(definition)
+    if row.enabled and not spec.steps:
+        # A flow that is on runs what is published: it must have something to run.
+        raise FlowValidationError(["steps: " + _(_NO_STEPS)])
+    if not first:
+        row.version += 1
+    row.definition, row.name = definition, spec.name
+    row.source_key = _source_key(s, spec)
+    row.error_flow = isinstance(spec.trigger, RunFailedTrigger)
+    row.draft = row.draft_author = row.draft_saved_at = None
+    row.updated_at = now
+    s.add(row)
+    s.add(
+        FlowVersionRow(
+            flow_id=row.id,
+            version=row.version,
+            definition=definition,
+            author=_author_name(s, author),
+            note=(note or "").strip()[:2000] or None,
+            published_at=now,
+        )
+    )
+
+
+def _version_number(version: VersionRef) -> int:
+    """``version`` as a number; :class:`NotFound` for text that is none."""
+    if isinstance(version, int):
+        return version
+    if version.isdigit():
+        return int(version)
+    raise NotFound(f"no version {version!r}: give a version number, or {DRAFT}")
 
 
 def _switched_on(row: FlowRow) -> None:

@@ -1,13 +1,16 @@
 """Events and runs: the history, each run's steps, and putting runs back in the queue.
 
 Replaying a run and releasing held runs queue work: both wake this process's workers as part of
-the operation, so that no caller has to remember to.
+the operation, so that no caller has to remember to. A run keeps the flow version it was
+created with through retries, replays and releases; a replay may instead move it to the flow's
+current published version (:attr:`ReplayWith.CURRENT`), when that version fixes the failure.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Engine, func, literal_column, update
 from sqlmodel import col, or_, select
@@ -22,6 +25,7 @@ from maillon.engine.models import (
     RARE_STATUSES,
     EventRow,
     FlowRow,
+    FlowVersionRow,
     RejectedDeliveryRow,
     RunRow,
     RunStatus,
@@ -32,7 +36,16 @@ from maillon.engine.models import (
 from maillon.engine.services.base import Service
 from maillon.engine.wakeup import Wakeup
 
-__all__ = ["FlowRef", "RunDetail", "RunLine", "Runs", "events_of"]
+__all__ = ["FlowRef", "ReplayWith", "RunDetail", "RunLine", "Runs", "events_of"]
+
+
+class ReplayWith(StrEnum):
+    """Which version of its flow a replayed run executes."""
+
+    #: The version the run was created with (and ran): what a replay did before versions.
+    RAN = "ran"
+    #: The flow's published version now; the steps that succeeded are not run again.
+    CURRENT = "current"
 
 
 def _rare(flow_id: str, status: RunStatus) -> ColumnElement[bool]:
@@ -48,6 +61,8 @@ class FlowRef:
     id: str
     name: str
     enabled: bool
+    #: The flow's published version now (a run may have run an older one).
+    version: int
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ class RunDetail:
     event: EventRow | None
     #: The steps the run reached, in order, as the ledger recorded them.
     steps: list[StepRow]
-    #: Keys of the flow's steps (as the flow is now) that the run has not reached.
+    #: Keys of the steps of the run's version of the flow that the run has not reached.
     not_run: list[str] = field(default_factory=list)
     #: Held runs of the same flow, this one included (counted for held runs only).
     held_in_flow: int = 0
@@ -273,6 +288,7 @@ class Runs(Service):
                     )
                 )
                 flow = s.get(FlowRow, run.flow_id)
+                ran = s.get(FlowVersionRow, (run.flow_id, run.flow_version))
                 held = 0
                 if run.status == RunStatus.HELD:
                     held = s.exec(
@@ -282,13 +298,13 @@ class Runs(Service):
                     ).one()
                 event = s.get(EventRow, run.event_id)
             not_run: list[str] = []
-            if flow is not None:
+            if ran is not None:
                 reached = {step.step_key for step in steps}
-                spec = parse_flow(flow.id, flow.version, flow.definition)
+                spec = parse_flow(ran.flow_id, ran.version, ran.definition)
                 not_run = [step.key for step in spec.all_steps() if step.key not in reached]
             return RunDetail(
                 run=run,
-                flow=FlowRef(flow.id, flow.name, flow.enabled) if flow else None,
+                flow=FlowRef(flow.id, flow.name, flow.enabled, flow.version) if flow else None,
                 event=event,
                 steps=steps,
                 not_run=not_run,
@@ -297,21 +313,35 @@ class Runs(Service):
 
         return await self.sync(read)
 
-    async def replay(self, run_id: str) -> RunRow:
-        """Queue a failed or held run again; it resumes at its first unfinished step.
+    async def replay(self, run_id: str, with_version: ReplayWith = ReplayWith.RAN) -> RunRow:
+        """Queue a failed or held run again; it resumes at its first unfinished step, with the
+        flow version it ran, or with the flow's current published version.
 
         The failed step's attempt count restarts, so a replay gets the full retry budget.
         """
 
         def write() -> RunRow:
             with self.session(write=True) as s:
+                values: dict[str, object] = {
+                    "status": RunStatus.QUEUED,
+                    "available_at": time.time(),
+                    "error": None,
+                }
+                if with_version is ReplayWith.CURRENT:
+                    current = (
+                        select(FlowRow.version)
+                        .where(FlowRow.id == RunRow.flow_id)
+                        .scalar_subquery()
+                    )
+                    # A deleted flow has no current version: the run keeps its own (and fails).
+                    values["flow_version"] = func.coalesce(current, RunRow.flow_version)
                 result = s.exec(
                     update(RunRow)
                     .where(
                         col(RunRow.id) == run_id,
                         col(RunRow.status).in_([RunStatus.FAILED, RunStatus.HELD]),
                     )
-                    .values(status=RunStatus.QUEUED, available_at=time.time(), error=None)
+                    .values(values)
                 )
                 if result.rowcount != 1:
                     row = s.get(RunRow, run_id)

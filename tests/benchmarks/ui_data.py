@@ -46,6 +46,7 @@ EVENT_COLUMNS = ("id", "flow_id", "source", "body", "meta", "received_at")
 RUN_COLUMNS = (
     "id",
     "flow_id",
+    "flow_version",
     "event_id",
     "status",
     "claims",
@@ -222,7 +223,7 @@ def _rows(
                     break
         claims = 1 if started else 0
         runs.append(
-            (run_id, flow["id"], event_id, status, claims, ts, ts, started, finished, error)
+            (run_id, flow["id"], 1, event_id, status, claims, ts, ts, started, finished, error)
         )
         if len(runs) == BATCH:
             yield events, runs, steps
@@ -300,6 +301,13 @@ def make(
                     + (now - 40 * 86_400,) * 2
                     for f in made
                 ],
+            )
+            # Each flow's version 1, which its runs ran.
+            driver_insert(
+                conn,
+                "flow_versions",
+                ("flow_id", "version", "definition", "published_at"),
+                [(f["id"], 1, f["definition"], now - 40 * 86_400) for f in made],
             )
         done = 0
         for events, runs, steps in _rows(made, total, now - days * 86_400, now):

@@ -14,6 +14,7 @@ from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.runtime import Runtime
+from maillon.engine.services.runs import ReplayWith
 from maillon.engine.settings import Settings
 from tests.support.db import run_until
 from tests.support.flows import TRANSACTION, deliver, make_flow, wait_status
@@ -307,6 +308,6 @@ def test_replaying_a_failed_run_keeps_the_branch_chosen_then(
     document = services.flows.get(flow_id).document
     document["steps"][0]["paths"]["branches"][0]["steps"][1]["input"]["text"] = "fixed"
     services.flows.save(FlowDocument.model_validate(document), flow_id)
-    services.runs.replay(run_id)
+    services.runs.replay(run_id, ReplayWith.CURRENT)
     _run, _ = wait_status(runtime, services, run_id, "succeeded")
     assert [c["text"] for c in calls.log] == ["one", "fixed"]

@@ -164,3 +164,46 @@ def test_the_data_directory_and_the_database_are_private(tmp_path: Path) -> None
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     for path in [data / "maillon.db", data / "secret.key", *data.glob("maillon.db-*")]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+def test_existing_flows_become_their_published_version_and_runs_take_it(
+    database_url: str,
+) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0013")
+        conn.execute(
+            text(
+                "INSERT INTO flows (id, name, enabled, hook_token, definition, version, created_at,"
+                " updated_at) VALUES ('f1', 'edited thrice', true, 'tok', '{\"name\": \"x\"}', 3,"
+                " 0, 50)"
+            )
+        )
+        for run_id, flow_id in (("r1", "f1"), ("r2", "gone")):
+            conn.execute(
+                text(
+                    "INSERT INTO runs (id, flow_id, event_id, status, claims, available_at,"
+                    " created_at) VALUES (:id, :flow, 'e1', 'queued', 0, 0, 0)"
+                ),
+                {"id": run_id, "flow": flow_id},
+            )
+    migrate(database_url)
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT * FROM flow_versions")).mappings().one()
+        rows = conn.execute(text("SELECT id, flow_version FROM runs ORDER BY id")).all()
+        runs = {run_id: version for run_id, version in rows}
+        draft = conn.execute(text("SELECT draft FROM flows")).scalar_one()
+    engine.dispose()
+    assert dict(kept) == {
+        "flow_id": "f1",
+        "version": 3,
+        "definition": '{"name": "x"}',
+        "author": None,
+        "note": None,
+        "published_at": 50,
+    }
+    assert runs == {"r1": 3, "r2": 0}  # a deleted flow's run has no version left to run
+    assert draft is None

@@ -16,6 +16,7 @@ from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
 from maillon.engine.redaction import MASK as SECRET_MASK
 from maillon.engine.runtime import Runtime
+from maillon.engine.services.runs import ReplayWith
 from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status, webhook
 from tests.support.probe import calls, probe
 from tests.support.services import Blocking
@@ -146,9 +147,10 @@ def test_replay_resumes_at_the_failed_step(runtime: Runtime, services: Blocking)
     wait_status(runtime, services, run_id, RunStatus.FAILED)
     assert [c["key"].split(":")[1] for c in calls.log] == ["first", "notify"]
 
-    services.runs.replay(run_id)  # the probe fails once more, then the retry budget is fresh...
     second.max_attempts = 3
     services.flows.save(doc, flow.row.id)
+    # The probe fails once more, then succeeds: the fixed version's budget, afresh.
+    services.runs.replay(run_id, ReplayWith.CURRENT)
     run, steps = wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
     # "first" succeeded before and was not run again.
     assert [c["key"].split(":")[1] for c in calls.log] == ["first", "notify", "notify", "notify"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -24,6 +25,25 @@ def test_ids_sort_by_creation_time_and_do_not_repeat() -> None:
     many = [new_id() for _ in range(50_000)]
     assert len(set(many)) == len(many)
     assert all(first < later for later in many)
+
+
+def test_ids_of_one_process_grow_within_a_millisecond_and_across_threads() -> None:
+    # 20,000 ids take a few milliseconds: several per millisecond, in the order made.
+    made = [new_id() for _ in range(20_000)]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    per_thread: list[list[str]] = [[] for _ in range(4)]
+
+    def make(into: list[str]) -> None:
+        into.extend(new_id() for _ in range(5_000))
+
+    threads = [threading.Thread(target=make, args=(ids,)) for ids in per_thread]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for ids in per_thread for i in ids]
+    assert all(ids == sorted(ids) for ids in per_thread)
+    assert len(set(every)) == len(every)
 
 
 def test_ids_made_for_a_past_time_sort_as_if_made_then() -> None:

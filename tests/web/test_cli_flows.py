@@ -23,7 +23,9 @@ def test_import_export_round_trip(cli: Cli, tmp_path: Path) -> None:
     cli("connections", "add", "slack", "team-slack", "--set", "bot_token=xoxb-secret")
     out = cli("flows", "import", str(EXAMPLES / "transaction_to_slack.yaml")).stdout
     flow_id = out.split()[0]
-    assert out.splitlines()[0].endswith("  New Particeep transaction to Slack  (created)")
+    assert out.splitlines()[0].endswith(
+        "  New Particeep transaction to Slack  (created, version 1)"
+    )
     assert "hook: https://maillon.example.com/hooks/" in out
 
     exported = cli("flows", "export", flow_id).stdout
@@ -35,7 +37,7 @@ def test_import_export_round_trip(cli: Cli, tmp_path: Path) -> None:
 
     # Re-importing an exported flow (it has an id) updates it instead of creating a twin.
     doc["name"] = "Renamed"
-    cli("flows", "import", str(write(tmp_path, "flow.yaml", yaml.safe_dump(doc))))
+    cli("flows", "import", "--publish", str(write(tmp_path, "flow.yaml", yaml.safe_dump(doc))))
     listing = cli("flows", "list").stdout
     assert listing.count("hook:") == 1 and "Renamed" in listing
 
@@ -50,12 +52,16 @@ def test_importing_an_edited_file_again_updates_the_flow_of_that_name(
 
     again = cli("flows", "import", str(edited)).stdout
 
-    assert again.split()[0] == first.split()[0] and "(updated)" in again
+    assert again.split()[0] == first.split()[0] and "(draft saved; live: version 1;" in again
     assert again.splitlines()[1] == first.splitlines()[1]  # the same hook URL
     [view] = cli.services.flows.all()
-    assert view.spec.steps[0].input["channel"] == "#deals"
+    assert view.spec.steps[0].input["channel"] == "#sales"  # live: as published
+    assert view.editing.steps[0].input["channel"] == "#deals"
+    published = cli("flows", "import", "--publish", "--note", "deals", str(edited)).stdout
+    assert "(published, version 2)" in published
+    assert cli.services.flows.all()[0].spec.steps[0].input["channel"] == "#deals"
     copy = cli("flows", "import", "--new", str(edited)).stdout
-    assert "(created)" in copy and copy.splitlines()[1] != first.splitlines()[1]
+    assert "(created, version 1)" in copy and copy.splitlines()[1] != first.splitlines()[1]
     # Two flows share the name now: the file must say which one it updates.
     refused = cli("flows", "import", str(edited), code=1)
     assert "name: 2 flows are named 'New Particeep transaction to Slack'" in refused.stderr
@@ -122,7 +128,7 @@ steps:
         "    warning: steps[0] (notify).input.text: the sample event has no field 'amuont'",
         "    warning: steps[0] (notify).input.text: no earlier step 'lookup'",
     ]
-    assert "(created)" in result.stdout
+    assert "(created, version 1)" in result.stdout
 
 
 def test_flows_are_shown_switched_and_deleted_by_name(cli: Cli) -> None:
@@ -312,3 +318,36 @@ def test_a_flow_test_follows_filters_paths_loops_delays_and_formats(
     out = cli("flows", "test", str(flow), "--event", str(small)).stdout
     assert '"passed": false' in out
     assert "step wait (delay)\n  not run: the filter big_only did not hold" in out
+
+
+def test_drafts_are_published_diffed_and_restored(cli: Cli, tmp_path: Path) -> None:
+    cli("connections", "add", "slack", "team-slack", "--set", "bot_token=xoxb-secret")
+    source = EXAMPLES / "transaction_to_slack.yaml"
+    flow_id = cli("flows", "import", str(source)).stdout.split()[0]
+    edited = write(tmp_path, "edited.yaml", source.read_text().replace("#sales", "#deals"))
+    cli("flows", "import", str(edited))
+
+    assert "# unpublished changes saved " in cli("flows", "show", flow_id).stdout
+    assert cli("flows", "diff", flow_id).stdout.splitlines() == [
+        "# 1 → draft",
+        '~ steps[notify].input.channel: "#sales" → "#deals"',
+    ]
+    assert "#deals" in cli("flows", "export", "--draft", flow_id).stdout
+    assert "#deals" not in cli("flows", "export", flow_id).stdout
+    out = cli("flows", "publish", flow_id, "--note", "deals channel").stdout
+    assert out.startswith(f"{flow_id}  New Particeep transaction to Slack  published, version 2")
+    assert cli("flows", "diff", flow_id).stdout.splitlines()[1:] == ["no changes"]
+    refused = cli("flows", "publish", flow_id, code=1)
+    assert "has no unpublished changes to publish" in refused.stderr
+
+    history = cli("flows", "history", flow_id).stdout.splitlines()
+    assert history[0].startswith("    2  ") and history[0].endswith("  cli  (live)")
+    assert history[1] == "       deals channel"
+    assert history[2].startswith("    1  ") and history[2].endswith("  cli")
+    assert cli("flows", "diff", flow_id, "1", "2").stdout.splitlines()[1].startswith("~ steps")
+
+    restored = cli("flows", "restore", flow_id, "1").stdout
+    assert restored.endswith("version 1 restored: draft saved\n")
+    assert cli("flows", "history", flow_id).stdout.startswith("draft  unpublished changes")
+    assert "discarded" in cli("flows", "discard", flow_id).stdout
+    assert "no version 5" in cli("flows", "restore", flow_id, "5", code=1).stderr

@@ -67,7 +67,8 @@ def test_runs_are_listed_shown_and_replayed(cli: Cli, fake_server: FakeServer) -
     assert "  error: POST " in shown and "503" in shown
     assert '"status": 503' in shown  # the connector's details
 
-    assert cli("runs", "replay", run_id).stdout == f"{run_id}  queued\n"
+    assert "  (version 1)\n" in shown.splitlines(keepends=True)[1]
+    assert cli("runs", "replay", run_id).stdout == f"{run_id}  queued  (flow version 1)\n"
     finished(cli, run_id)
     again = cli("runs", "show", run_id).stdout
     assert again.startswith(f"run {run_id}  succeeded\n") and '"id": "inv-1"' in again

@@ -9,6 +9,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from maillon.engine.models import RunStatus
+from maillon.engine.services.runs import ReplayWith
 from maillon.web.api.deps import ServicesDep
 from maillon.web.api.schemas import EventOut, QueueOut, RejectedDeliveryOut, RunOut
 
@@ -78,9 +79,16 @@ class RunController(Controller):
         return RunOut.of(run, steps)
 
     @post("/{run_id:str}/replay", status_code=200)
-    async def replay_run(self, services: ServicesDep, run_id: FromPath[str]) -> RunOut:
-        """Run a failed (or held) run again from its first step that did not succeed."""
-        return RunOut.of(await services.runs.replay(run_id))
+    async def replay_run(
+        self,
+        services: ServicesDep,
+        run_id: FromPath[str],
+        version: FromQuery[ReplayWith] = ReplayWith.RAN,
+    ) -> RunOut:
+        """Run a failed (or held) run again from its first step that did not succeed, with
+        the flow version it ran (``version=ran``) or the flow's published version now
+        (``version=current``; the steps that succeeded are not run again)."""
+        return RunOut.of(await services.runs.replay(run_id, version))
 
 
 class QueueController(Controller):

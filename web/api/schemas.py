@@ -9,10 +9,11 @@ from pydantic import BaseModel, Field
 
 from maillon.engine.alerts import AlertSettings
 from maillon.engine.digests import Released
-from maillon.engine.flows import FlowDocument
+from maillon.engine.flows import FlowDocument, FlowSpec
 from maillon.engine.models import (
     AlertRow,
     EventRow,
+    FlowVersionRow,
     RejectedDeliveryRow,
     RunRow,
     RunStatus,
@@ -26,6 +27,7 @@ from maillon.engine.services.alerts import AlertState
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
 from maillon.engine.services.schedules import FlowTiming
+from maillon.engine.versions import Change, ChangeKind
 
 __all__ = [
     "AlertBatchOut",
@@ -33,8 +35,11 @@ __all__ = [
     "ConnectionIn",
     "ConnectionOut",
     "ConnectionUpdate",
+    "DiffOut",
     "EventOut",
     "FlowOut",
+    "FlowVersionOut",
+    "PublishIn",
     "QueueOut",
     "RejectedDeliveryOut",
     "ReleasedOut",
@@ -71,10 +76,18 @@ class SubscriptionOut(BaseModel):
 
 
 class FlowOut(FlowDocument):
-    """A flow as stored, with its identity and the URL its events arrive at."""
+    """A flow as stored, with its identity and the URL its events arrive at: its published
+    version (``GET /api/flows/{id}/draft``: its draft)."""
 
     id: str
-    version: int
+    version: int = Field(description="The published version: the one new runs take.")
+    has_draft: bool = Field(
+        False,
+        description="Whether the flow has unpublished changes "
+        "(GET /api/flows/{id}/draft; POST /api/flows/{id}/publish).",
+    )
+    draft_saved_at: str | None = None
+    draft_author: str | None = None
     hook_url: str | None = Field(
         description="The flow's own URL (webhook trigger); app triggers share the app's URL."
     )
@@ -97,13 +110,17 @@ class FlowOut(FlowDocument):
     updated_at: str | None
 
     @classmethod
-    def of(cls, view: FlowView) -> FlowOut:
+    def of(cls, view: FlowView, spec: FlowSpec | None = None) -> FlowOut:
+        """``view`` with its published definition, or ``spec`` (its draft) in its place."""
         row = view.row
         return cls(
-            **view.spec.model_dump(),
+            **(spec or view.spec).model_dump(),
             enabled=row.enabled,
             id=row.id,
             version=row.version,
+            has_draft=view.draft is not None,
+            draft_saved_at=iso(row.draft_saved_at),
+            draft_author=row.draft_author,
             hook_url=view.hook_url,
             subscription=SubscriptionOut.of(view.subscription) if view.subscription else None,
             warnings=view.warnings,
@@ -123,6 +140,65 @@ class QueueOut(BaseModel):
     oldest_due_seconds: float = Field(
         description="How long the oldest due run has waited for a worker (0 with none)."
     )
+
+
+class PublishIn(BaseModel):
+    """What a publish says about itself."""
+
+    note: str | None = Field(
+        None, max_length=2000, description="Why this version: kept in the flow's history."
+    )
+
+
+class FlowVersionOut(BaseModel):
+    """A published version of a flow: who published it, when, why."""
+
+    version: int
+    author: str | None = Field(description="An e-mail address, an API token's name, or cli.")
+    note: str | None
+    published_at: str | None
+    live: bool = Field(description="Whether it is the published version new runs take.")
+    definition: dict[str, Any] | None = Field(
+        None, description="The version's flow (GET /api/flows/{id}/versions/{version} only)."
+    )
+
+    @classmethod
+    def of(cls, row: FlowVersionRow, live: int, spec: FlowSpec | None = None) -> FlowVersionOut:
+        return cls(
+            version=row.version,
+            author=row.author,
+            note=row.note,
+            published_at=iso(row.published_at),
+            live=row.version == live,
+            definition=spec.model_dump(mode="json", exclude_none=True) if spec else None,
+        )
+
+
+class ChangeOut(BaseModel):
+    """One difference between two versions of a flow."""
+
+    path: str = Field(description="trigger.event, steps[notify].input.text, ...")
+    kind: ChangeKind
+    before: Any = None
+    after: Any = None
+
+
+class DiffOut(BaseModel):
+    """What changed from one version of a flow to another."""
+
+    before: str
+    after: str
+    changes: list[ChangeOut]
+
+    @classmethod
+    def of(cls, before: str, after: str, changes: list[Change]) -> DiffOut:
+        return cls(
+            before=before,
+            after=after,
+            changes=[
+                ChangeOut(path=c.path, kind=c.kind, before=c.before, after=c.after) for c in changes
+            ],
+        )
 
 
 class ResumedOut(BaseModel):
@@ -295,6 +371,7 @@ class StepOut(BaseModel):
 class RunOut(BaseModel):
     id: str
     flow_id: str
+    flow_version: int = Field(description="The flow's published version the run executes.")
     event_id: str
     status: RunStatus
     claims: int
@@ -311,6 +388,7 @@ class RunOut(BaseModel):
         return cls(
             id=row.id,
             flow_id=row.flow_id,
+            flow_version=row.flow_version,
             event_id=row.event_id,
             status=row.status,
             claims=row.claims,

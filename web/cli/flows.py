@@ -1,7 +1,8 @@
-"""``maillon flows``: import, export, list, show, switch, delete, test flows, and release a
-flow's digest.
+"""``maillon flows``: import, export, list, show, switch, delete, test flows, release a
+flow's digest; publish drafts, read a flow's history and diffs, restore a version.
 
 A flow is named on the command line by its id or by its name (the one flow of that name).
+What the command line does is recorded in a flow's history as by ``cli``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import click
 
 from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.services.editor import FlowTest
-from maillon.engine.services.flows import FlowView
+from maillon.engine.services.flows import DRAFT, FlowView, Imported
 from maillon.engine.services.schedules import FlowTiming
+from maillon.engine.versions import format_change
 from maillon.web.cli._base import Ctx, echo_json, pass_ctx, read_text, when
 from maillon.web.cli.alerts import describe_settings
 
@@ -22,10 +24,14 @@ __all__ = ["flows"]
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
+#: The author the command line's edits and publishes are recorded under.
+AUTHOR = "cli"
+
 
 @click.group()
 def flows() -> None:
-    """Import, export, list, show, switch on and off, delete and test flows; release digests.
+    """Import, export, list, show, switch on and off, delete and test flows; release digests;
+    publish drafts, show history and diffs, restore versions.
 
     FLOW is a flow's id, or its name when one flow has that name.
     """
@@ -38,19 +44,35 @@ def flows() -> None:
     is_flag=True,
     help="Create a new flow for each document without an id, even when a flow has its name.",
 )
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="Publish each updated flow at once (and apply its `enabled`), instead of saving "
+    "it as the flow's draft.",
+)
+@click.option("--note", help="With --publish: why, kept in each flow's history.")
 @pass_ctx
-def flows_import(obj: Ctx, files: tuple[Path, ...], new: bool) -> None:
+def flows_import(
+    obj: Ctx, files: tuple[Path, ...], new: bool, publish: bool, note: str | None
+) -> None:
     """Create or update flows from YAML files.
 
     A document with an `id` updates that flow; one without updates the flow of the same name
     (its hook URL stays), or creates a flow when none has that name. With --new, documents
     without an id always create a flow (a copy, with a hook URL of its own).
+
+    A new flow is published as its version 1. An update is saved as the flow's draft, for
+    `maillon flows diff` and `maillon flows publish`; with --publish it goes live at once (a
+    new version when it changed): what a repository that keeps the flows runs on deploy.
     """
     failed = False
     for path in files:
         try:
             text = read_text(path)  # its errors name the file
-            results = obj.run(obj.services.flows.import_yaml(text, match_names=not new))
+            work = obj.services.flows.import_yaml(
+                text, match_names=not new, publish=publish, author=AUTHOR, note=note
+            )
+            results = obj.run(work)
         except click.ClickException as exc:
             said = exc.message if exc.message.startswith(f"{path}: ") else f"{path}: {exc.message}"
             click.echo(said, err=True)
@@ -63,11 +85,21 @@ def flows_import(obj: Ctx, files: tuple[Path, ...], new: bool) -> None:
                     click.echo(f"  {problem}", err=True)
                 failed = True
                 continue
-            done = "created" if result.created else "updated"
-            click.echo(f"{result.view.row.id}  {result.view.row.name}  ({done})")
+            click.echo(f"{result.view.row.id}  {result.view.row.name}  ({_outcome(result)})")
             _describe(result.view)
     if failed:
         sys.exit(1)
+
+
+def _outcome(result: Imported) -> str:
+    """What importing a document did to its flow."""
+    assert result.view is not None
+    version = result.view.row.version
+    if result.created:
+        return f"created, version {version}"
+    if result.view.draft is not None:
+        return f"draft saved; live: version {version}; `maillon flows publish` makes it live"
+    return f"published, version {version}" if result.published else f"unchanged, version {version}"
 
 
 def _describe(view: FlowView) -> None:
@@ -92,10 +124,81 @@ def _where(view: FlowView) -> str:
 
 @flows.command("export")
 @click.argument("flow", required=False)
+@click.option("--draft", is_flag=True, help="Each flow's draft, where it has one.")
 @pass_ctx
-def flows_export(obj: Ctx, flow: str | None) -> None:
-    """Print flows (FLOW, or all) as YAML, ready for `maillon flows import`."""
-    click.echo(obj.run(obj.services.flows.export_yaml(flow)), nl=False)
+def flows_export(obj: Ctx, flow: str | None, draft: bool) -> None:
+    """Print flows (FLOW, or all) as YAML, ready for `maillon flows import`: their published
+    versions, or with --draft their drafts."""
+    click.echo(obj.run(obj.services.flows.export_yaml(flow, draft=draft)), nl=False)
+
+
+@flows.command("publish")
+@click.argument("flow")
+@click.option("--note", help="Why: kept in the flow's history.")
+@pass_ctx
+def flows_publish(obj: Ctx, flow: str, note: str | None) -> None:
+    """Make FLOW's draft its live version: runs created from now on take it, runs already
+    created keep the version they have."""
+    view = obj.run(obj.services.flows.publish(flow, author=AUTHOR, note=note))
+    click.echo(f"{view.row.id}  {view.row.name}  published, version {view.row.version}")
+    _describe(view)
+
+
+@flows.command("discard")
+@click.argument("flow")
+@pass_ctx
+def flows_discard(obj: Ctx, flow: str) -> None:
+    """Drop FLOW's unpublished changes."""
+    view = obj.run(obj.services.flows.discard_draft(flow))
+    click.echo(f"{view.row.id}  {view.row.name}  draft discarded; live: version {view.row.version}")
+
+
+@flows.command("history")
+@click.argument("flow")
+@pass_ctx
+def flows_history(obj: Ctx, flow: str) -> None:
+    """List FLOW's published versions, newest first, with who published them, when and why."""
+    view, versions = obj.run(obj.services.flows.history(flow))
+    if view.draft is not None:
+        by = f" by {view.row.draft_author}" if view.row.draft_author else ""
+        click.echo(f"draft  unpublished changes, saved {when(view.row.draft_saved_at)}{by}")
+    for v in versions:
+        live = "  (live)" if v.version == view.row.version else ""
+        click.echo(f"{v.version:>5}  {when(v.published_at)}  {v.author or '-'}{live}")
+        if v.note:
+            click.echo(f"       {v.note}")
+
+
+@flows.command("diff")
+@click.argument("flow")
+@click.argument("before", required=False)
+@click.argument("after", required=False, default=DRAFT)
+@pass_ctx
+def flows_diff(obj: Ctx, flow: str, before: str | None, after: str) -> None:
+    """Show what changed in FLOW from version BEFORE (default: the live one) to AFTER
+    (default: the draft). Each is a version number, or `draft`.
+
+    Lines start with + (added), - (removed) or ~ (changed); steps are named by their key.
+    """
+    if before is None:
+        before = str(obj.run(obj.services.flows.get(flow)).row.version)
+    changes = obj.run(obj.services.flows.diff(flow, before, after))
+    click.echo(f"# {before} → {after}")
+    for change in changes:
+        click.echo(format_change(change))
+    if not changes:
+        click.echo("no changes")
+
+
+@flows.command("restore")
+@click.argument("flow")
+@click.argument("version", type=click.IntRange(1))
+@pass_ctx
+def flows_restore(obj: Ctx, flow: str, version: int) -> None:
+    """Make VERSION of FLOW its draft again; `maillon flows publish` then makes it live."""
+    view = obj.run(obj.services.flows.restore(flow, version, author=AUTHOR))
+    state = "draft saved" if view.draft is not None else "already the live version"
+    click.echo(f"{view.row.id}  {view.row.name}  version {version} restored: {state}")
 
 
 @flows.command("list")
@@ -121,6 +224,11 @@ def flows_show(obj: Ctx, flow: str) -> None:
         f"`maillon flows resume {view.row.id}` runs them)",
     }[view.state]
     click.echo(f"# {state}, version {view.row.version}")
+    if view.draft is not None:
+        click.echo(
+            f"# unpublished changes saved {when(view.row.draft_saved_at)}: `maillon flows diff "
+            f"{view.row.id}` shows them, `maillon flows publish {view.row.id}` makes them live"
+        )
     click.echo("# " + _where(view).replace("\n    ", "\n# "))
     for line in [
         *_timing(obj.run(obj.services.schedules.timing(view.row.id))),

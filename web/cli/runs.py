@@ -12,6 +12,7 @@ import click
 
 from maillon.engine.models import RunRow, RunStatus, StepRow
 from maillon.engine.payloads import readable_json
+from maillon.engine.services.runs import ReplayWith
 from maillon.web.cli._base import Ctx, echo_json, pass_ctx, when
 
 __all__ = ["events", "runs"]
@@ -79,7 +80,7 @@ def runs_show(obj: Ctx, run_id: str) -> None:
 
 def _print_run(run: RunRow) -> None:
     click.echo(f"run {run.id}  {run.status}")
-    click.echo(f"  flow      {run.flow_id}")
+    click.echo(f"  flow      {run.flow_id}  (version {run.flow_version})")
     click.echo(f"  event     {run.event_id}")
     click.echo(f"  created   {when(run.created_at)}")
     click.echo(f"  started   {when(run.started_at)}")
@@ -111,14 +112,22 @@ def _took(start: float | None, end: float | None) -> str:
 
 @runs.command("replay")
 @click.argument("run_id")
+@click.option(
+    "--current",
+    is_flag=True,
+    help="Run the flow's published version now instead of the version the run ran "
+    "(the steps that succeeded are not run again).",
+)
 @pass_ctx
-def runs_replay(obj: Ctx, run_id: str) -> None:
-    """Queue a failed (or held) run again, from its first step that did not succeed.
+def runs_replay(obj: Ctx, run_id: str, current: bool) -> None:
+    """Queue a failed (or held) run again, from its first step that did not succeed, with
+    the flow version it ran (or, with --current, the published one).
 
     A running `maillon serve` or `maillon worker` executes it.
     """
-    run = obj.run(obj.services.runs.replay(run_id))
-    click.echo(f"{run.id}  {run.status}")
+    with_version = ReplayWith.CURRENT if current else ReplayWith.RAN
+    run = obj.run(obj.services.runs.replay(run_id, with_version))
+    click.echo(f"{run.id}  {run.status}  (flow version {run.flow_version})")
 
 
 @runs.command("prune")

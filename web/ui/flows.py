@@ -40,7 +40,8 @@ from maillon.engine.i18n import ngettext
 from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.services import Services
 from maillon.engine.services.editor import Sample
-from maillon.engine.services.flows import FlowView
+from maillon.engine.services.flows import DRAFT, FlowView
+from maillon.engine.versions import shown_value
 from maillon.web.ui.drafts import (
     Draft,
     StepDraft,
@@ -59,6 +60,22 @@ EDITOR = "flows/_editor.html"
 _SOME_SCHEDULE = ScheduleTrigger(every="1h")
 #: YAML files imported through the page: generous for flows, small for a form.
 MAX_IMPORT = 256 * 1024
+
+
+def _author(request: HTMXRequest) -> str | None:
+    """Who edits, for the flow's history: the signed-in user's e-mail address."""
+    return request.user.email if request.user else None
+
+
+def _kept(before: FlowView, after: FlowView, published: bool) -> str:
+    """What a save or a publish did, in a sentence."""
+    if not published:
+        if after.draft is None:
+            return _("Saved: no change from the live version.")
+        return _("Draft saved. The live flow is unchanged until you publish.")
+    if after.row.version == before.row.version:
+        return _("Nothing to publish: the live version is the same.")
+    return _("Published: version %(version)s is live.", version=after.row.version)
 
 
 def _connectors(services: Services) -> dict[str, Connector]:
@@ -320,7 +337,7 @@ class FlowsController(Controller):
                 said=[("error", _("Name: %(reason)s", reason=r)) for r in reasons],
                 values=data,
             )
-        view = await services.flows.save(document)
+        view = await services.flows.save(document, author=_author(request))
         suffix = f"?trigger={chosen}" if chosen else ""
         return redirect(
             f"/flows/{view.row.id}{suffix}", ("success", _("Flow created. Add its steps."))
@@ -333,7 +350,8 @@ class FlowsController(Controller):
         services: ServicesDep,
         data: Annotated[dict[str, UploadFile], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Response[bytes]:
-        """Create or update flows from a YAML file (as ``maillon flows import`` does)."""
+        """Create or update flows from a YAML file (as ``maillon flows import`` does): new
+        flows are published, a flow that exists gets the file's version as its draft."""
         upload = data.get("file")
         content = await upload.read(MAX_IMPORT + 1) if upload else b""
         if not content or len(content) > MAX_IMPORT:
@@ -342,13 +360,17 @@ class FlowsController(Controller):
                 ("error", _("Choose a YAML file of at most %(size)s KB.", size=MAX_IMPORT // 1024)),
             )
         try:
-            results = await services.flows.import_yaml(content.decode("utf-8", "replace"))
+            text = content.decode("utf-8", "replace")
+            results = await services.flows.import_yaml(text, author=_author(request))
         except Invalid as exc:
             refused = _("The file was not imported: %(reason)s.", reason=exc)
             return redirect("/flows", ("error", refused))
         said: list[Flash] = []
         for r in results:
-            if r.view is not None:
+            if r.view is not None and r.view.draft is not None:
+                draft = _("“%(name)s”: saved as a draft; publish it in the editor.", name=r.name)
+                said.append(("success", draft))
+            elif r.view is not None:
                 said.append(("success", _("Imported “%(name)s”.", name=r.name)))
             else:
                 reasons = "; ".join(r.problems)
@@ -366,8 +388,8 @@ class FlowsController(Controller):
     ) -> Response[bytes]:
         """The editor."""
         view = await services.flows.get(flow_id)
-        draft = Draft.of(view.spec)
-        if trigger and not view.spec.steps and trigger != "webhook":
+        draft = Draft.of(view.editing)
+        if trigger and not view.editing.steps and trigger != "webhook":
             draft.trigger_type = trigger  # chosen when the flow was created
         return render(request, "flows/edit.html", **await _editor(services, view, draft))
 
@@ -459,14 +481,34 @@ class FlowsController(Controller):
     async def save(
         self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
     ) -> Response[bytes]:
-        """Save the flow; refused with every problem next to its input."""
+        """Save the flow's draft (nothing that runs changes); refused with every problem next
+        to its input."""
+        return await self._keep(request, services, flow_id, publish=False)
+
+    @post("/{flow_id:str}/publish")
+    async def publish(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Save the form and publish it: the runs created from now on take this version."""
+        return await self._keep(request, services, flow_id, publish=True)
+
+    async def _keep(
+        self, request: HTMXRequest, services: Services, flow_id: str, *, publish: bool
+    ) -> Response[bytes]:
         data = await form(request)
         draft = Draft.read(data)
         view = await services.flows.get(flow_id)
         document, problems = to_document(draft, _connectors(services), enabled=view.row.enabled)
+        author = _author(request)
         if document is not None:
             try:
-                saved = await services.flows.save(document, flow_id, must_exist=True)
+                if publish:
+                    note = data.get("note", "")[:2000]
+                    saved = await services.flows.save(
+                        document, flow_id, must_exist=True, author=author, note=note
+                    )
+                else:
+                    saved = await services.flows.save_draft(document, flow_id, author=author)
             except FlowValidationError as exc:
                 keys = {step.key: i for i, step in enumerate(draft.steps)}
                 for problem in exc.problems:
@@ -474,13 +516,13 @@ class FlowsController(Controller):
                     problems.setdefault(where, []).append(problem.split(": ", 1)[-1])
             else:
                 # What the editor held besides the flow: the sample chosen, the tests' outputs.
-                fresh = Draft.of(saved.spec)
+                fresh = Draft.of(saved.editing)
                 fresh.sample_event = draft.sample_event
                 tested = {s.key: s.tested for s in draft.steps}
                 for step in fresh.steps:
                     step.tested = tested.get(step.key, "")
                 context = await _editor(services, saved, fresh)
-                said: list[Flash] = [("success", _("Saved."))]
+                said: list[Flash] = [("success", _kept(view, saved, publish))]
                 if request.htmx:
                     return render(request, EDITOR, said=said, oob_messages=True, **context)
                 return redirect(f"/flows/{flow_id}", *said)
@@ -503,6 +545,62 @@ class FlowsController(Controller):
             oob_messages=bool(request.htmx),
             **context,
         )
+
+    @post("/{flow_id:str}/discard")
+    async def discard(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[Any]:
+        """Drop the unpublished changes: the editor shows the published version again."""
+        view = await services.flows.discard_draft(flow_id)
+        said = _(
+            "Unpublished changes discarded: the editor shows version %(version)s, the live one.",
+            version=view.row.version,
+        )
+        return redirect(f"/flows/{flow_id}", ("success", said))
+
+    @get("/{flow_id:str}/history")
+    async def history(
+        self,
+        request: HTMXRequest,
+        services: ServicesDep,
+        flow_id: FromPath[str],
+        before: FromQuery[str] = "",
+        after: FromQuery[str] = "",
+    ) -> Response[bytes]:
+        """The published versions, newest first; with ``before`` (and ``after``, by default
+        the draft), what changed between two of them."""
+        view, versions = await services.flows.history(flow_id)
+        changes = None
+        if before:
+            found = await services.flows.diff(flow_id, before, after or DRAFT)
+            changes = [(c, shown_value(c.before), shown_value(c.after)) for c in found]
+        return render(
+            request,
+            "flows/history.html",
+            section="flows",
+            view=view,
+            versions=versions,
+            changes=changes,
+            before=before,
+            after=after or DRAFT,
+        )
+
+    @post("/{flow_id:str}/versions/{version:int}/restore")
+    async def restore(
+        self,
+        request: HTMXRequest,
+        services: ServicesDep,
+        flow_id: FromPath[str],
+        version: FromPath[int],
+    ) -> Response[Any]:
+        """Make a published version the draft again, and open it in the editor."""
+        view = await services.flows.restore(flow_id, version, author=_author(request))
+        said = (
+            _("Version %(version)s is the draft again: check it, then publish it.", version=version)
+            if view.draft is not None
+            else _("Version %(version)s is the live version: nothing to restore.", version=version)
+        )
+        return redirect(f"/flows/{flow_id}", ("success", said))
 
     @post("/{flow_id:str}/enable")
     async def enable(
@@ -567,13 +665,17 @@ class FlowsController(Controller):
         )
 
     @get("/{flow_id:str}/export")
-    async def export(self, services: ServicesDep, flow_id: FromPath[str]) -> Response[str]:
-        """The flow as YAML, to keep or to import elsewhere."""
-        text = await services.flows.export_yaml(flow_id)
+    async def export(
+        self, services: ServicesDep, flow_id: FromPath[str], draft: FromQuery[bool] = False
+    ) -> Response[str]:
+        """The flow's published version (or with ``draft``, its draft) as YAML, to keep or to
+        import elsewhere."""
+        text = await services.flows.export_yaml(flow_id, draft=draft)
+        name = f"flow-{flow_id}-draft.yaml" if draft else f"flow-{flow_id}.yaml"
         return Response(
             text,
             media_type="application/yaml",
-            headers={"Content-Disposition": f'attachment; filename="flow-{flow_id}.yaml"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     @get("/{flow_id:str}/wait")

@@ -28,6 +28,7 @@ from maillon.engine.errors import Conflict
 from maillon.engine.i18n import N_, to_epoch
 from maillon.engine.i18n import gettext as _
 from maillon.engine.models import RunStatus
+from maillon.engine.services.runs import ReplayWith
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
 
 __all__ = ["PAGE_SIZE", "RunFilters", "RunsController", "event_body"]
@@ -189,10 +190,13 @@ class RunsController(Controller):
     async def replay(
         self, request: HTMXRequest, services: ServicesDep, run_id: FromPath[str]
     ) -> Response[Any]:
-        """Queue a failed or held run again, then go back where the button was."""
-        back = safe_path((await form(request)).get("next"), f"/runs/{run_id}")
+        """Queue a failed or held run again (with the flow version it ran, or the current
+        one), then go back where the button was."""
+        data = await form(request)
+        back = safe_path(data.get("next"), f"/runs/{run_id}")
+        current = data.get("version") == ReplayWith.CURRENT
         try:
-            await services.runs.replay(run_id)
+            await services.runs.replay(run_id, ReplayWith.CURRENT if current else ReplayWith.RAN)
         except Conflict as exc:
             return redirect(back, ("error", _("Not replayed: %(reason)s.", reason=exc)))
         return redirect(

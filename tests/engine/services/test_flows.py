@@ -45,9 +45,17 @@ def test_import_saves_each_document_or_says_why_not(services: Blocking) -> None:
 
     exported = services.flows.export_yaml(results[0].view.row.id)
     assert exported.startswith(f"id: {results[0].view.row.id}\nname: Sales alert\nenabled: true")
+    # The same flow again: the same flow, and nothing to publish (no draft, no new version).
     again = services.flows.import_yaml(exported)
     assert again[0].view is not None and again[0].view.row.id == results[0].view.row.id
-    assert again[0].view.row.version == 2
+    assert again[0].view.row.version == 1 and again[0].view.draft is None
+    edited = exported.replace("{{ event.amount }}", "{{ event.amount }} EUR")
+    [drafted] = services.flows.import_yaml(edited)
+    assert drafted.view is not None and not drafted.published
+    assert drafted.view.row.version == 1 and drafted.view.draft is not None
+    [published] = services.flows.import_yaml(edited, publish=True, author="cli", note="in EUR")
+    assert published.view is not None and published.published
+    assert published.view.row.version == 2 and published.view.draft is None
 
 
 def test_flows_are_searched_by_name(services: Blocking) -> None:
@@ -79,7 +87,9 @@ def test_importing_a_file_again_updates_the_flow_of_that_name(services: Blocking
     assert again.view is not None and not again.created
     assert again.view.row.id == first.view.row.id
     assert again.view.row.hook_token == first.view.row.hook_token  # senders keep their URL
-    assert again.view.spec.steps[0].input == {"text": "{{ event.amount * 2 }}"}
+    # The file is the draft: the published flow runs as before until it is published.
+    assert again.view.spec.steps[0].input == {"text": "{{ event.amount }}"}
+    assert again.view.editing.steps[0].input == {"text": "{{ event.amount * 2 }}"}
     # Asked for, a copy is a new flow with a URL of its own.
     [copy] = services.flows.import_yaml(edited, match_names=False)
     assert copy.created and copy.view is not None

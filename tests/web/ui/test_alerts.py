@@ -88,8 +88,8 @@ def test_an_error_flow_and_a_pause_are_set_in_the_editor(
     expect(page.locator("#preview-steps-0-input-text")).to_contain_text(
         "New Particeep transaction to Slack failed: http://127.0.0.1:8000/runs/"
     )
-    page.get_by_role("button", name="Save", exact=True).click()
-    expect(page.locator("#messages")).to_contain_text("Saved")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.locator("#messages")).to_contain_text("Published: version 2 is live.")
     check_accessibility(page)
 
     [view] = [

@@ -90,8 +90,8 @@ def test_a_webhook_flow_is_built_tested_and_switched_on_in_the_editor(
     assert json.loads(sent.body) == {"email": "ada@example.com", "amount": 150000}
 
     # Save, switch on, and the flow runs for the next delivery.
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published: version")).to_be_visible()
     # The step's real output, from its test, is offered to later steps.
     tested = page.locator('[data-insert="{{ steps.send_request.body.ok }}"]')
     expect(tested).to_have_count(1)  # in the folded "body" branch of the tree
@@ -221,8 +221,8 @@ def test_a_particeep_event_flow_mails_and_adds_a_row_through_the_editor(
         page.get_by_label("Values").fill(
             '["{{ event.id }}", "{{ event.amount }}", "{{ steps.send_email.message_id }}"]'
         )
-        page.get_by_role("button", name="Save").click()
-        expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+        page.get_by_role("button", name="Publish").click()
+        expect(page.get_by_role("status").filter(has_text="Published: version")).to_be_visible()
         page.get_by_role("button", name="Switch on").click()
         expect(page.get_by_text("is on.")).to_be_visible()
         expect(page.get_by_text("Registered at the app")).to_be_visible()

@@ -81,8 +81,8 @@ def test_from_an_empty_install_to_a_slack_message_through_the_ui(
     screenshot(page, "editor", tmp_path)
     [tested] = slack.received("POST", POST_MESSAGE)
     assert json.loads(tested.body)["text"] == "New investment: 1,500.00 EUR by Ada Lovelace"
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published: version")).to_be_visible()
     page.get_by_role("button", name="Switch on").click()
     expect(page.get_by_text("is on.")).to_be_visible()
     check_accessibility(page)

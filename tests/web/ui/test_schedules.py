@@ -53,8 +53,8 @@ def test_a_flow_is_put_on_a_schedule_mistakes_shown_at_their_inputs(
     cron.fill("0 9 * * 1")
     page.get_by_label("Time zone").fill("Europe/Paris")
     page.get_by_label("When Maillon was stopped at a tick").select_option("skip")
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published: version")).to_be_visible()
     expect(page.locator("#next-tick")).to_contain_text("No tick while the flow is off.")
     page.get_by_role("button", name="Switch on").click()
     expect(page.locator("#next-tick")).to_contain_text("Next tick: ")
@@ -89,8 +89,8 @@ def test_a_digest_is_set_up_and_released_by_hand(
     page.get_by_role("group", name="Release on a schedule").get_by_label("Cron expression").fill(
         "0 18 * * *"
     )
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published: version")).to_be_visible()
     expect(page.locator("#digest-state")).to_contain_text("0 events waiting; next release")
     check_accessibility(page)
 

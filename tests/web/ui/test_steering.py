@@ -96,8 +96,8 @@ def test_a_filter_paths_with_steps_a_loop_and_a_delay_are_built_in_the_editor(
     page.locator("#f-steps-4-duration").fill("1d")
     check_accessibility(page)
 
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_role("status").filter(has_text="Published: version")).to_be_visible()
     spec = ui_server.call(ui_server.runtime.services.flows.get(flow_id)).spec
     check, paths, rows, wait = spec.steps
     assert isinstance(check, FilterStep) and isinstance(paths, PathsStep)
