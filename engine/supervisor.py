@@ -90,13 +90,6 @@ class Supervisor:
         self._stopping = threading.Event()
         self._lock = threading.Lock()  # orders restarts against stop()
         self._thread: threading.Thread | None = None
-        #: Children started again after they exited, for tests and diagnostics.
-        self.restarts = 0
-
-    @property
-    def pids(self) -> list[int]:
-        """The process ids of the children running now."""
-        return [c.proc.pid for c in self._children if c.proc is not None and c.proc.poll() is None]
 
     def start(self) -> None:
         """Start every child, and the thread that watches them."""
@@ -165,7 +158,6 @@ class Supervisor:
                             if self._stopping.is_set():
                                 return
                             self._spawn(child)
-                            self.restarts += 1
                     continue
                 proc = child.proc
                 if proc is None or proc.poll() is None:
