@@ -23,11 +23,13 @@ __all__ = ["UVICORN_OPTIONS", "guarded_protocol", "uvicorn_options"]
 
 #: The options that do not depend on settings. uvloop and httptools are named rather than left
 #: to "auto", so that a missing extra fails at start instead of silently serving far fewer
-#: requests; the access log is off because one log line per hook costs more than parsing the
-#: request; no ``server`` header tells a scanner what answers.
+#: requests; no route is a websocket, so none is accepted (and the websockets package, 1 MB,
+#: is never loaded); the access log is off because one log line per hook costs more than
+#: parsing the request; no ``server`` header tells a scanner what answers.
 UVICORN_OPTIONS: dict[str, object] = {
     "loop": "uvloop",
     "http": "httptools",
+    "ws": "none",
     "access_log": False,
     "log_config": None,
     "server_header": False,

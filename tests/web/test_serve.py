@@ -16,12 +16,15 @@ from tests.support.server import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Imported on first use, never to start serving: Alembic (a migration runs in a child process),
-#: cryptography (the first read or save of a connection's secrets), PostgreSQL's dialect (on
-#: SQLite), and the connectors' client libraries (the first step or call that needs one).
+#: cryptography (the first read or save of a connection's secrets), PostgreSQL's dialect and
+#: driver (on SQLite), websockets (no route is one), and the connectors' client libraries (the
+#: first step or call that needs one).
 DEFERRED = (
     "alembic",
     "cryptography",
     "sqlalchemy.dialects.postgresql",
+    "psycopg",
+    "websockets",
     "slack_sdk",
     "googleapiclient",
     "google.auth",
@@ -29,11 +32,12 @@ DEFERRED = (
     "aiohttp",
 )
 
-# `maillon serve` as run from the command line, except that uvicorn, instead of serving, takes
-# the app through its startup (migration check, writer, one worker) until the worker's first
-# claim of the queue is committed, then through its shutdown, and prints every module imported
-# by then. The worker runs in the web process here (`--worker-processes 0`). The subprocess's
-# timeout bounds the wait.
+# `maillon serve` as run from the command line, except that uvicorn, instead of serving, loads
+# its configuration (and with it the protocol classes the options name), takes the app through
+# its startup (migration check, writer, one worker) until the worker's first claim of the queue
+# is committed, then through its shutdown, and prints every module imported by then. The worker
+# runs in the web process here (`--worker-processes 0`). The subprocess's timeout bounds the
+# wait.
 _SERVE = """
 import asyncio
 import sys
@@ -44,6 +48,8 @@ from maillon.web.cli import main
 
 
 def start_and_stop(app, **options):
+    uvicorn.Config(app, **options).load()  # the protocol classes the options name
+
     async def lifespan():
         async with app.lifespan():
             while app.state.runtime.writer.commits == 0:
