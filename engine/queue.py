@@ -81,7 +81,9 @@ _RUN_VERSION = func.coalesce(func.nullif(_runs.c.flow_version, 0), _flows.c.vers
 #: What the executor needs of claimed runs (event, flow) and when the next queued run is due.
 #: The definition is the run's own version's, never the flow's current one: a publish while
 #: runs wait changes none of them. A deleted flow's run finds no definition (its versions went
-#: with it), and fails.
+#: with it), and fails. A published version with no row in ``flow_versions`` was saved by a
+#: process of an older Maillon during a rolling upgrade (it knows only ``flows``): the flow's
+#: own definition is that version's.
 _CLAIMED_DETAILS = (
     select(
         _runs.c.id,
@@ -89,7 +91,10 @@ _CLAIMED_DETAILS = (
         _events.c.meta,
         _events.c.source,
         _RUN_VERSION.label("flow_version"),
-        _versions.c.definition,
+        func.coalesce(
+            _versions.c.definition,
+            case((_flows.c.version == _RUN_VERSION, _flows.c.definition)),
+        ).label("definition"),
         _flows.c.name,
         _NEXT_DUE.scalar_subquery().label("next_due"),
     )

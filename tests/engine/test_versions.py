@@ -251,6 +251,23 @@ def test_a_run_queued_by_an_older_maillon_runs_the_published_version(
     assert _texts_by_run()[run_id] == ["v2-a", "v2-b"]
 
 
+def test_a_flow_saved_by_an_older_maillon_runs_what_it_saved(
+    runtime: Runtime, services: Blocking
+) -> None:
+    flow_id, token = make_flow(services, *_steps("v1"))
+    # A process of the previous release, still running during a rolling upgrade, saves the
+    # flow as it knew how: a new definition and number in ``flows``, no ``flow_versions`` row.
+    v2 = FlowDocument.model_validate({"name": "test", "steps": _steps("v2")}).spec
+    with runtime.services.runs.db.begin() as conn:
+        conn.execute(
+            text("UPDATE flows SET definition = :d, version = version + 1 WHERE id = :id"),
+            {"d": v2.model_dump_json(), "id": flow_id},
+        )
+    run_id = deliver(runtime, token).run_ids[0]
+    wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
+    assert _texts_by_run()[run_id] == ["v2-a", "v2-b"]
+
+
 def test_publishes_at_the_same_time_take_one_number_each(
     runtime: Runtime, services: Blocking
 ) -> None:
