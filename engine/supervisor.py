@@ -109,7 +109,7 @@ class Supervisor:
             with contextlib.suppress(OSError):
                 sock.send(b"w")
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float) -> None:
         """Ask every child to stop (SIGTERM: they finish the runs in progress), wait up to
         ``timeout`` seconds, then kill those still running."""
         with self._lock:
@@ -138,10 +138,15 @@ class Supervisor:
         env = {**self._env, WAKE_FD_VARIABLE: str(theirs.fileno())}
         # A session of its own: Ctrl-C in a terminal reaches `serve` only, which then stops its
         # children in order (after the web server has stopped taking webhooks).
-        proc = subprocess.Popen(  # noqa: S603 (our own interpreter and command)
-            self._argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True
-        )
-        theirs.close()
+        try:
+            proc = subprocess.Popen(  # noqa: S603 (our own interpreter and command)
+                self._argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True
+            )
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         _close(child)
         child.proc, child.sock = proc, ours
         child.started = time.monotonic()
@@ -157,7 +162,17 @@ class Supervisor:
                         with self._lock:
                             if self._stopping.is_set():
                                 return
-                            self._spawn(child)
+                            try:
+                                self._spawn(child)
+                            except OSError:
+                                # Out of processes, memory or descriptors for now: this thread
+                                # must live on to try again, or the child would never return.
+                                log.exception(
+                                    "could not start worker process %d; trying again in %.0f s",
+                                    child.index,
+                                    self._max_delay,
+                                )
+                                child.restart_at = now + self._max_delay
                     continue
                 proc = child.proc
                 if proc is None or proc.poll() is None:

@@ -53,7 +53,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then let the runs in progress finish."""
         wake = self._wakeup.register()
-        heartbeat = asyncio.create_task(self._heartbeat(stop))
+        heartbeat = asyncio.create_task(self._heartbeat())
         try:
             while not stop.is_set():
                 wake.clear()
@@ -106,9 +106,10 @@ class Worker:
         if self._saturated or rescheduled:
             self._wakeup.notify_local()
 
-    async def _heartbeat(self, stop: asyncio.Event) -> None:
-        # Runs longer than a lease (a slow API) must not be taken over by another worker.
-        while not stop.is_set():
+    async def _heartbeat(self) -> None:
+        # Runs longer than a lease (a slow API) must not be taken over by another worker: also
+        # while stopping, until the runs in progress are done (:meth:`run` cancels this then).
+        while True:
             await asyncio.sleep(self._lease / 3)
             if self._active:
                 try:
