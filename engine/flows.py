@@ -880,25 +880,28 @@ class _SpecCache:
     """Parsed flow definitions by (flow id, version), shared by intake, executor and services.
 
     Parsing a definition costs more than storing a delivery, and a flow's version changes on
-    every edit, so a cached spec is never stale. Cached specs are shared: treat them as
-    read-only.
+    every edit. A hit is still checked against the definition given (a comparison of two
+    strings, far cheaper than parsing): a flow deleted then imported again under its id starts
+    again at version 1, and must not be run with the deleted flow's steps. Cached specs are
+    shared: treat them as read-only.
     """
 
     def __init__(self, size: int = 2048) -> None:
         self._size = size
-        self._specs: OrderedDict[tuple[str, int], FlowSpec] = OrderedDict()
+        self._specs: OrderedDict[tuple[str, int], tuple[str, FlowSpec]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, flow_id: str, version: int, definition: str) -> FlowSpec:
         key = (flow_id, version)
         with self._lock:
-            spec = self._specs.get(key)
-            if spec is not None:
+            cached = self._specs.get(key)
+            if cached is not None and cached[0] == definition:
                 self._specs.move_to_end(key)
-                return spec
+                return cached[1]
         spec = FlowSpec.model_validate_json(definition)
         with self._lock:
-            self._specs[key] = spec
+            self._specs[key] = (definition, spec)
+            self._specs.move_to_end(key)
             if len(self._specs) > self._size:
                 self._specs.popitem(last=False)
         return spec

@@ -268,6 +268,22 @@ def test_a_flow_saved_by_an_older_maillon_runs_what_it_saved(
     assert _texts_by_run()[run_id] == ["v2-a", "v2-b"]
 
 
+def test_a_flow_deleted_then_saved_again_under_its_id_runs_its_new_steps(
+    runtime: Runtime, services: Blocking
+) -> None:
+    flow_id, token = make_flow(services, *_steps("v1"))
+    first = deliver(runtime, token).run_ids[0]
+    wait_status(runtime, services, first, RunStatus.SUCCEEDED)
+    services.flows.delete(flow_id)
+    # Imported again under the same id (as an export carries it): version 1 once more.
+    document = FlowDocument.model_validate({"name": "test", "steps": _steps("again")})
+    view = services.flows.save(document, flow_id)
+    assert view.row.version == 1
+    again = deliver(runtime, view.row.hook_token).run_ids[0]
+    wait_status(runtime, services, again, RunStatus.SUCCEEDED)
+    assert _texts_by_run()[again] == ["again-a", "again-b"]
+
+
 def test_publishes_at_the_same_time_take_one_number_each(
     runtime: Runtime, services: Blocking
 ) -> None:
