@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import ExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
 from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from maillon.engine.db import advisory_lock, for_writes
+from maillon.engine.db import advisory_lock, for_writes, write_turns
 
 __all__ = ["Service"]
 
@@ -23,9 +23,20 @@ class Service:
     def __init__(self, db: Engine) -> None:
         self.db = db
 
-    def session(self, *, write: bool = False) -> Session:
-        """A new session; use as a context manager. ``write=True`` for one that will write."""
-        return Session(for_writes(self.db) if write else self.db, expire_on_commit=False)
+    def session(self, *, write: bool = False) -> AbstractContextManager[Session]:
+        """A new session, as a context manager. ``write=True`` for one that will write."""
+        if not write:
+            return Session(self.db, expire_on_commit=False)
+        return self._writing()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        # On SQLite, the writer threads of every process take turns through a file lock; a
+        # session that only waited for SQLite's own lock, retried after sleeps, would seldom
+        # find it free between two turns while they keep writing (publish, replay, release
+        # failing after the busy timeout under load). It takes the same turns.
+        with write_turns(self.db), Session(for_writes(self.db), expire_on_commit=False) as s:
+            yield s
 
     @staticmethod
     async def sync(fn: Callable[..., T], *args: object) -> T:
