@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, or_, select, update
 
-from maillon.engine.db import driver_execute, driver_query, for_writes
+from maillon.engine.db import driver_execute, driver_query, for_writes, write_turns
 from maillon.engine.flows import StepSpec
 from maillon.engine.i18n import format_when, ngettext, use_locale
 from maillon.engine.i18n import gettext as _
@@ -335,7 +335,7 @@ class AlertSender:
 
     def _claim(self, now: float) -> _Claim:
         """Take the due batches under a lease, with what their messages need."""
-        with for_writes(self._db).begin() as conn:
+        with write_turns(self._db), for_writes(self._db).begin() as conn:
             settings = read_settings(conn)
             if settings is None:
                 return _Claim([], None)
@@ -385,7 +385,7 @@ class AlertSender:
         the message was sent stay for the next one, due an interval later); a message that
         could not be sent is tried again later, the batch still growing meanwhile."""
         mine = (_alerts.c.subject == row.subject) & (_alerts.c.lease_owner == self.name)
-        with for_writes(self._db).begin() as conn:
+        with write_turns(self._db), for_writes(self._db).begin() as conn:
             if error is None:
                 left = _alerts.c.count - row.count
                 # A pause told is cleared; one that came while the message was sent stays
