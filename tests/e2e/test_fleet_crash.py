@@ -15,11 +15,8 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,6 +25,7 @@ from sqlalchemy import create_engine, text
 from maillon.engine.flows import FlowDocument
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
+from tests.support.idsink import IdSink, id_sink
 from tests.support.server import maillon_command
 from tests.support.wait import wait_for
 
@@ -43,51 +41,11 @@ BODIES = "SELECT runs.id, events.body FROM runs JOIN events ON events.id = runs.
 pytestmark = pytest.mark.postgres
 
 
-class Sink:
-    """An HTTP server that counts the requests of each (path, id) and answers after 20 ms, so
-    that each worker holds runs in flight when it is killed."""
-
-    def __init__(self) -> None:
-        self.seen: Counter[tuple[str, str]] = Counter()
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                time.sleep(0.02)
-                with sink.lock:
-                    sink.seen[(self.path, body["id"])] += 1
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def count(self, path: str) -> int:
-        with self.lock:
-            return sum(1 for (p, _) in self.seen if p == path)
-
-    def twice(self, path: str) -> set[str]:
-        with self.lock:
-            return {i for (p, i), n in self.seen.items() if p == path and n > 1}
-
-
 @pytest.fixture
-def sink() -> Iterator[Sink]:
-    s = Sink()
-    thread = threading.Thread(target=s.server.serve_forever, daemon=True)
-    thread.start()
-    yield s
-    s.server.shutdown()
-    s.server.server_close()
+def sink() -> Iterator[IdSink]:
+    """The sink the flow posts to; 20 ms an answer, so that each worker holds runs when killed."""
+    with id_sink(0.02) as s:
+        yield s
 
 
 def _flow(sink_url: str) -> FlowDocument:
@@ -103,7 +61,7 @@ def _flow(sink_url: str) -> FlowDocument:
 
 
 def test_a_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight(
-    tmp_path: Path, database_url: str, sink: Sink
+    tmp_path: Path, database_url: str, sink: IdSink
 ) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("a fleet of worker processes shares a queue on PostgreSQL only")

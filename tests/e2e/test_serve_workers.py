@@ -17,13 +17,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.idsink import IdSink, id_sink
 from tests.support.server import free_port, maillon_command
 from tests.support.wait import wait_for
 
@@ -45,42 +45,11 @@ steps:
 """
 
 
-class Sink:
-    """Counts the ids posted to it, answering after 5 ms so that workers hold runs in flight."""
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                time.sleep(0.005)
-                with sink.lock:
-                    sink.seen.add(body["id"])
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
 @pytest.fixture
-def sink() -> Iterator[Sink]:
-    s = Sink()
-    thread = threading.Thread(target=s.server.serve_forever, daemon=True)
-    thread.start()
-    yield s
-    s.server.shutdown()
-    s.server.server_close()
+def sink() -> Iterator[IdSink]:
+    """The sink the flow posts to; 5 ms an answer, so that workers hold runs in flight."""
+    with id_sink(0.005) as s:
+        yield s
 
 
 def children(pid: int) -> list[int]:
@@ -166,7 +135,7 @@ class Serve:
 
 
 def test_a_worker_killed_under_load_loses_nothing_and_is_started_again(
-    tmp_path: Path, database_url: str, sink: Sink
+    tmp_path: Path, database_url: str, sink: IdSink
 ) -> None:
     serve = Serve(tmp_path, database_url, sink.url)
     answered: list[str] = []
@@ -192,7 +161,7 @@ def test_a_worker_killed_under_load_loses_nothing_and_is_started_again(
         workers = serve.wait_started()
         for t in senders:
             t.start()
-        wait_for(lambda: len(sink.seen) >= 200, 60, what="200 runs to reach the sink")
+        wait_for(lambda: sink.count("/sink") >= 200, 60, what="200 runs to reach the sink")
 
         def holding() -> int | None:
             with engine.connect() as conn:
@@ -238,12 +207,12 @@ def test_a_worker_killed_under_load_loses_nothing_and_is_started_again(
     engine.dispose()
     assert answered
     assert set(answered) <= succeeded
-    assert set(answered) <= sink.seen
+    assert set(answered) <= sink.ids("/sink")
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_stopped_serve_stops_its_worker_processes(
-    tmp_path: Path, database_url: str, sink: Sink, how: signal.Signals
+    tmp_path: Path, database_url: str, sink: IdSink, how: signal.Signals
 ) -> None:
     serve = Serve(tmp_path, database_url, sink.url)
     workers: list[int] = []
@@ -265,7 +234,7 @@ def test_a_stopped_serve_stops_its_worker_processes(
 
 
 def test_what_worker_processes_count_shows_in_the_metrics_of_serve(
-    tmp_path: Path, database_url: str, sink: Sink
+    tmp_path: Path, database_url: str, sink: IdSink
 ) -> None:
     serve = Serve(tmp_path, database_url, sink.url, MAILLON_METRICS_TOKEN="scrape-me")
     try:
@@ -273,7 +242,7 @@ def test_what_worker_processes_count_shows_in_the_metrics_of_serve(
         base = f"http://127.0.0.1:{serve.port}"
         for i in range(3):
             assert httpx.post(f"{base}/hooks/{serve.hook}", json={"id": f"m{i}"}).is_success
-        wait_for(lambda: len(sink.seen) == 3, 30, what="the three runs to reach the sink")
+        wait_for(lambda: sink.count("/sink") == 3, 30, what="the three runs to reach the sink")
 
         def scrape() -> dict[str, float]:
             answer = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer scrape-me"})
