@@ -15,11 +15,12 @@ A reverse proxy in front (``docs/deploy.md``) should enforce the same, closer to
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from maillon.engine.settings import Settings
 
-__all__ = ["UVICORN_OPTIONS", "guarded_protocol", "uvicorn_options"]
+__all__ = ["UVICORN_OPTIONS", "event_loop_factory", "guarded_protocol", "uvicorn_options"]
 
 #: The options that do not depend on settings. uvloop and httptools are named rather than left
 #: to "auto", so that a missing extra fails at start instead of silently serving far fewer
@@ -34,6 +35,20 @@ UVICORN_OPTIONS: dict[str, object] = {
     "log_config": None,
     "server_header": False,
 }
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop of a worker process: uvloop's, as ``serve``'s uvicorn runs (``None``:
+    asyncio's own, where uvloop is not installed).
+
+    A worker's loop turns for every HTTP call, every thread hop and every answer of the writer
+    thread; on uvloop a run drained from a backlog cost less CPU (tests/benchmarks/README.md).
+    """
+    try:
+        import uvloop
+    except ImportError:  # Windows: uvloop is not installed there
+        return None
+    return uvloop.new_event_loop
 
 
 def guarded_protocol(request_timeout: float) -> type[asyncio.Protocol]:

@@ -28,7 +28,7 @@ from maillon.web.cli.flows import flows
 from maillon.web.cli.keys import keys
 from maillon.web.cli.runs import events, runs
 from maillon.web.cli.tokens import tokens
-from maillon.web.serving import UVICORN_OPTIONS, uvicorn_options
+from maillon.web.serving import UVICORN_OPTIONS, event_loop_factory, uvicorn_options
 
 __all__ = ["UVICORN_OPTIONS", "main"]
 
@@ -182,7 +182,8 @@ def worker(obj: Ctx, concurrency: int | None, scheduler: bool) -> None:
         await runtime.stop_scheduler()
         await runtime.stop_workers()
 
-    asyncio.run(work())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(work())
 
 
 @main.command("migrate")
