@@ -10,7 +10,6 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import httpx
 from multidict import CIMultiDict
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from yarl import URL
@@ -38,6 +37,8 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 _ERROR_SNIPPET_CHARS = 500
 #: Redirects followed before giving up.
 _MAX_REDIRECTS = 20
+#: ASCII control characters, which no URL may hold.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 QueryValue = str | int | float | bool
@@ -176,12 +177,15 @@ class SendRequestInput(BaseModel):
     @classmethod
     def _http_url(cls, value: str) -> str:
         value = value.strip()
+        # yarl (aiohttp's URLs) takes control characters into a host or path as they are.
+        if _CONTROL.search(value):
+            raise ValueError("not a valid URL: it holds a control character")
         try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
+            url = URL(value)
+        except ValueError as exc:  # a port that is not a number, an unclosed IPv6 bracket
             raise ValueError(f"not a valid URL: {exc}") from exc
-        # Check the scheme, not is_absolute_url: "file:///x" has no host, so httpx calls it
-        # relative, and it would slip through.
+        # Check the scheme, not whether the URL is absolute: "file:///x" has no host, and it
+        # would slip through.
         if url.scheme and url.scheme not in ("http", "https"):
             raise ValueError(
                 f"only http:// and https:// URLs can be called, not {url.scheme}: URLs"

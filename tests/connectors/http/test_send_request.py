@@ -479,6 +479,20 @@ def test_only_http_urls() -> None:
         SendRequest.Input(url="file:///etc/passwd")
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://example.com:abc/", "port"),
+        ("http://[::1/", "IPv6"),
+        ("http://exa\x00mple.com/", "control character"),
+        ("http://example.com/a\nHost: other", "control character"),
+    ],
+)
+def test_malformed_urls_are_refused(url: str, why: str) -> None:
+    with pytest.raises(ValidationError, match=f"not a valid URL: .*{why}"):
+        SendRequest.Input(url=url)
+
+
 def test_input_fields_are_named_as_in_flows() -> None:
     # Flows name inputs by field name; no aliases to keep in sync.
     assert {"method", "url", "headers", "query", "json_body", "form", "content"} <= set(
