@@ -39,6 +39,9 @@ def _add(page: Page, button: str, to: str | None = None) -> None:
         page.get_by_label("Add it to").select_option(label=to)
     page.get_by_role("button", name=button).click()
     expect(cards).to_have_count(count + 1)
+    # htmx wires the new editor's inputs (their live previews) when it settles the swap, a
+    # timer tick after the new card shows: text typed before then would preview nothing.
+    expect(page.locator(".htmx-settling")).to_have_count(0)
 
 
 def test_a_filter_paths_with_steps_a_loop_and_a_delay_are_built_in_the_editor(
