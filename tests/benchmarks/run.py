@@ -528,8 +528,8 @@ class Foreign:
     """CPU the run did not get, over a phase: other processes, and the hypervisor's steal.
 
     Other processes: busy time of the machine (/proc/stat) minus the CPU of this process, of the
-    children it waited for (wrk, loadgen) and of the servers it started, which must not be
-    stopped between ``start`` and ``cores``. Steal: time the virtual CPUs were runnable but the
+    children it waited for (wrk, loadgen) and of the servers it started with their worker
+    processes, which must not be stopped between ``start`` and ``cores``. Steal: time the virtual CPUs were runnable but the
     host ran something else (a noisy neighbour); it slows every process of the run.
     """
 
@@ -545,8 +545,10 @@ class Foreign:
         t = os.times()
         ours = t.user + t.system + t.children_user + t.children_system
         for proc in self.procs.children.values():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                ours += cpu_seconds(proc.pid)
+            # A server's worker processes are its children: not waited for, not in its times.
+            for pid in process_tree(proc.pid):
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    ours += cpu_seconds(pid)
         return time.monotonic(), busy, steal, ours
 
     def start(self) -> None:
