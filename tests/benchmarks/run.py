@@ -529,8 +529,9 @@ class Foreign:
 
     Other processes: busy time of the machine (/proc/stat) minus the CPU of this process, of the
     children it waited for (wrk, loadgen) and of the servers it started with their worker
-    processes, which must not be stopped between ``start`` and ``cores``. Steal: time the virtual CPUs were runnable but the
-    host ran something else (a noisy neighbour); it slows every process of the run.
+    processes, which must not be stopped between ``start`` and ``cores``. Steal: time the
+    virtual CPUs were runnable but the host ran something else (a noisy neighbour); it slows
+    every process of the run.
     """
 
     def __init__(self, procs: Processes) -> None:
