@@ -36,6 +36,7 @@ from tests.benchmarks.run import (
     log,
     run_wrk,
     wait_http,
+    wrk_missing,
 )
 
 #: A worker on asyncio's loop: the CLI with the loop factory replaced before it runs.
@@ -108,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         help="every other round on asyncio's event loop instead of uvloop's",
     )
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing():
         return 2
     s = Settings.quick_run()
     workdir = Path(tempfile.mkdtemp(prefix="maillon-drain-"))
@@ -131,9 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {r}, {_drain(m, queued, loop, timeout=600)}", flush=True)
             m.database.drop()
     except BaseException as exc:
-        for name in list(procs.children):
-            log(f"--- {name} log ---\n{procs.log_tail(name)}")
-        log(f"benchmark aborted: {exc!r}")
+        procs.log_abort(exc)
         return 1
     finally:
         procs.stop_all()

@@ -45,6 +45,7 @@ from tests.benchmarks.run import (
     run_loadgen,
     run_wrk,
     wait_http,
+    wrk_missing,
 )
 from tests.benchmarks.run import Settings as RunSettings
 
@@ -242,8 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--max-seconds", type=int, default=900)
     args = parser.parse_args(argv)
-    if not args.skip_throughput and shutil.which("wrk") is None:
-        print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+    if not args.skip_throughput and wrk_missing():
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="maillon-fleet-"))
     procs = Processes(workdir)
@@ -264,9 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             else throughput(procs, workdir, flow_yaml, args, sink_port, body_file)
         )
     except BaseException as exc:
-        for name in list(procs.children):
-            log(f"--- {name} log ---\n{procs.log_tail(name)}")
-        log(f"benchmark aborted: {exc!r}")
+        procs.log_abort(exc)
         return 1
     finally:
         signal.alarm(0)

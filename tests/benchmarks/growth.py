@@ -53,6 +53,7 @@ from tests.benchmarks.run import (
     maillon_env,
     run_wrk,
     wait_http,
+    wrk_missing,
 )
 from tests.benchmarks.run import Settings as RunSettings
 
@@ -257,8 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the databases in DIR; a later run with the same DIR and --runs reuses them",
     )
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing():
         return 2
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
@@ -269,9 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = measure(args, workdir, procs)
     except BaseException as exc:
-        for name in list(procs.children):
-            log(f"--- {name} log ---\n{procs.log_tail(name)}")
-        log(f"benchmark aborted: {exc!r}")
+        procs.log_abort(exc)
         return 1
     finally:
         procs.stop_all()

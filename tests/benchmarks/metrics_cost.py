@@ -29,6 +29,7 @@ from tests.benchmarks.run import (
     cpu_seconds,
     log,
     run_wrk,
+    wrk_missing,
 )
 
 TOKEN = "bench-metrics-token"
@@ -40,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration of each round")
     parser.add_argument("--postgres", metavar="URL")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing():
         return 2
     s = Settings.quick_run(args.postgres, intake_seconds=args.seconds)
     workdir = Path(tempfile.mkdtemp(prefix="maillon-bench-metrics-"))

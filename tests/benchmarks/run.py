@@ -167,6 +167,20 @@ class Processes:
         path = self.logs / f"{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
+    def log_abort(self, exc: BaseException) -> None:
+        """Say why the benchmark stopped, with the end of each running child's log."""
+        for name in list(self.children):
+            log(f"--- {name} log ---\n{self.log_tail(name)}")
+        log(f"benchmark aborted: {exc!r}")
+
+
+def wrk_missing() -> bool:
+    """Whether ``wrk`` is missing (and say how to install it)."""
+    if shutil.which("wrk") is not None:
+        return False
+    print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+    return True
+
 
 def free_port() -> int:
     import socket
@@ -947,8 +961,7 @@ def main(argv: list[str] | None = None) -> int:
         "Maillon gets a fresh database there instead of SQLite",
     )
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing():
         return 2
     s = Settings.make(args)
     command = "python -m tests.benchmarks.run" + (" --quick" if s.quick else "")
@@ -966,9 +979,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         res = measure(s, workdir, procs)
     except BaseException as exc:
-        for name in list(procs.children):
-            log(f"--- {name} log ---\n{procs.log_tail(name)}")
-        log(f"benchmark aborted: {exc!r}")
+        procs.log_abort(exc)
         return 1
     finally:
         signal.alarm(0)

@@ -51,6 +51,7 @@ from tests.benchmarks.run import (
     run_loadgen,
     run_wrk,
     wait_http,
+    wrk_missing,
 )
 
 NODE_RED_DIR = Path.home() / ".cache" / "maillon-bench" / "node-red"
@@ -422,8 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-processes", type=int, help="Maillon's (default: its own)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+    if wrk_missing():
         return 2
     s = Settings.quick_run(intake_seconds=args.seconds)
     s.fixed_seconds = args.paced_seconds
@@ -433,9 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         res = measure(s, workdir, procs, args.worker_processes)
     except BaseException as exc:
-        for name in list(procs.children):
-            log(f"--- {name} log ---\n{procs.log_tail(name)}")
-        log(f"benchmark aborted: {exc!r}")
+        procs.log_abort(exc)
         return 1
     finally:
         procs.stop_all()
