@@ -47,7 +47,13 @@ from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
 from maillon.engine.redaction import Redactor, mask_secret_inputs
 from maillon.engine.secret_inputs import unseal
-from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
+from maillon.engine.templating import (
+    DEFAULT_BUDGET,
+    Budget,
+    TemplateRenderError,
+    render_value,
+    renders_quickly,
+)
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
 
@@ -550,10 +556,10 @@ class Executor:
         raise _Stopped(rescheduled=status == RunStatus.QUEUED or queued > 0)
 
     async def _render_value(self, value: Any, context: dict[str, Any], name: str) -> Any:
-        """``value`` rendered within the budget, in a worker thread if it holds a template
+        """``value`` rendered within the budget, in a worker thread unless it renders quickly
         (the event loop must go on meanwhile)."""
-        if not _has_template(value):
-            return value
+        if renders_quickly(value):
+            return render_value(value, context, name, self._budget)
         return await anyio.to_thread.run_sync(render_value, value, context, name, self._budget)
 
     def _failure(
@@ -682,14 +688,15 @@ class Executor:
         :class:`_StepFailed`, its message and details masked the same way. ``key``: the step's
         entry in the ledger (``notify``, or ``notify[2]`` for an item of a loop)."""
         # In a worker thread: a template may take up to its time budget, and meanwhile the
-        # event loop must go on (intake, the lease heartbeat, every other run). An input
-        # with no template renders to itself: no thread hop.
-        if _has_template(step.input):
+        # event loop must go on (intake, the lease heartbeat, every other run). One made only
+        # of lookups, conditions and filters that cost no more than their input renders in
+        # microseconds, less than the hop to a thread and back (tests/benchmarks/README.md).
+        if renders_quickly(step.input):
+            connector, action_cls, rendered = self._render(step, context)
+        else:
             connector, action_cls, rendered = await anyio.to_thread.run_sync(
                 self._render, step, context
             )
-        else:
-            connector, action_cls, rendered = self._render(step, context)
         # The step's secret inputs, then (once resolved) its connection's secrets.
         redactor = Redactor()
         if isinstance(rendered, dict):
@@ -785,17 +792,6 @@ def _run_context(run: ClaimedRun) -> dict[str, Any]:
         flow={"id": run.flow_id, "name": run.flow_name},
         run={"id": run.id, "event_id": run.event_id},
     )
-
-
-def _has_template(value: Any) -> bool:
-    """Whether a string anywhere in ``value`` may be a template."""
-    if isinstance(value, str):
-        return "{" in value
-    if isinstance(value, dict):
-        return any(_has_template(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_template(v) for v in value)
-    return False
 
 
 def _secret_inputs(action_cls: type[Action[Any, Any, Any]], rendered: dict[str, Any]) -> list[str]:

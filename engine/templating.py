@@ -63,6 +63,7 @@ __all__ = [
     "compile_check",
     "referenced_paths",
     "render_value",
+    "renders_quickly",
 ]
 
 # A whole string made of one expression, with nothing around it.
@@ -396,6 +397,81 @@ def _from_tree(tree: nodes.Template) -> Template:
         return _env.from_string(tree)
     except SyntaxError as exc:
         raise TemplateSyntaxError("the template is nested too deeply", 1) from exc
+
+
+#: Filters whose cost grows no faster than their input's size, whatever their arguments (not
+#: ``replace``, ``center``, ``indent``… whose arguments can multiply it, nor ``map`` and its
+#: kin, which call other filters by name). Maillon's own filters format one value each.
+# fmt: off
+_QUICK_FILTERS = frozenset([
+    "abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
+    "forceescape", "int", "items", "join", "last", "length", "list", "lower", "max", "min",
+    "reverse", "round", "safe", "sort", "string", "sum", "title", "tojson", "trim", "unique",
+    "upper", "urlencode", "wordcount",
+]) | frozenset(FILTERS)
+# fmt: on
+
+#: What a quick template may be made of: lookups, literals, conditions and sums of text or
+#: numbers. No loop, macro or call (a method such as ``ljust`` can grow a string a
+#: millionfold), no ``*``, ``**`` or ``%`` (repetition, huge powers, format widths).
+_QUICK_NODES: tuple[type[nodes.Node], ...] = (
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.If,
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Slice,
+    nodes.Const,
+    nodes.List,
+    nodes.Tuple,
+    nodes.Dict,
+    nodes.Pair,
+    nodes.Keyword,
+    nodes.CondExpr,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Neg,
+    nodes.Pos,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.Test,
+    nodes.Filter,
+    nodes.Concat,
+    nodes.Add,
+    nodes.Sub,
+    nodes.Div,
+    nodes.FloorDiv,
+)
+
+
+@lru_cache(maxsize=4096)
+def _quick(source: str) -> bool:
+    try:
+        tree = _env.parse(source)
+    except (TemplateError, RecursionError, MemoryError):
+        return False  # rendering it says what is wrong
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, _QUICK_NODES):
+            return False
+        if isinstance(node, nodes.Filter) and node.name not in _QUICK_FILTERS:
+            return False
+    return True
+
+
+def renders_quickly(value: Any) -> bool:
+    """Whether every template in ``value`` (strings, nested in dicts and lists) is made only of
+    lookups, literals, conditions and filters that cost no more than their input: it renders
+    in microseconds, and a coroutine may render it without a thread hop. Any other template
+    (a loop, a macro, a method call) may take up to its time budget."""
+    if isinstance(value, str):
+        return "{" not in value or _quick(value)
+    if isinstance(value, dict):
+        return all(renders_quickly(v) for v in value.values())
+    if isinstance(value, list):
+        return all(renders_quickly(v) for v in value)
+    return True
 
 
 def _describe(exc: Exception) -> str:

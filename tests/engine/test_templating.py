@@ -14,6 +14,7 @@ from maillon.engine.templating import (
     compile_check,
     referenced_paths,
     render_value,
+    renders_quickly,
 )
 
 CTX: dict[str, Any] = {
@@ -315,3 +316,41 @@ def test_the_renderer_raises_only_its_own_error(source: str, data: Any) -> None:
     with contextlib.suppress(TemplateRenderError):
         compile_check({"text": source})
         render_value({"text": source}, context, budget=budget)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "no template at all",
+        "{{ event.custom.a }}",
+        "{{ event.amount | money('EUR') }} on {{ event.created_at | date }}",
+        "{% if event.amount > 100 %}big{% elif event.custom %}some{% else %}small{% endif %}",
+        "{{ event.currency ~ '-' ~ (event.amount // 100) }}",
+        "{{ event['items'][0:3] | join(', ') | upper }}",
+        "{{ event.status | default('new') | lookup({'NEW': 'nouveau'}) }}",
+        {"to": "{{ event.email }}", "lines": ["{{ event.id }}", 3, None]},
+    ],
+)
+def test_lookups_conditions_and_linear_filters_render_quickly(value: Any) -> None:
+    assert renders_quickly(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # Loops, and what can grow a value far beyond its input: each may take up to the
+        # time budget.
+        "{% for a in event['items'] %}{{ a }}{% endfor %}",
+        "{{ 'x' * 1000000 }}",
+        "{{ event.currency.ljust(1000000) }}",
+        "{{ event.currency | replace('E', 'EEEE') }}",
+        "{{ event['items'] | map(attribute='name') | join(',') }}",
+        "{% macro m() %}{% endmacro %}{{ m() }}",
+        "{% set x = event.amount %}{{ x }}",
+        "{{ now() }}",
+        "{{ broken",
+        {"fine": "{{ event.id }}", "nested": ["{% for a in b %}{% endfor %}"]},
+    ],
+)
+def test_anything_else_does_not(value: Any) -> None:
+    assert not renders_quickly(value)
