@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, wraps
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -53,20 +53,38 @@ __all__ = [
 URL_INPUT: dict[str, Any] = {"x-maillon-url": True}
 
 
-def secret_fields(model: type[BaseModel]) -> set[str]:
+def _per_model(
+    names_of: Callable[[type[BaseModel]], frozenset[str]],
+) -> Callable[[type[BaseModel]], frozenset[str]]:
+    """``names_of``, remembered per model: the engine asks for every step a run takes, and a
+    model's fields do not change. (``functools.cache`` would hide the argument's type.)"""
+    memo: dict[type[BaseModel], frozenset[str]] = {}
+
+    @wraps(names_of)
+    def remembered(model: type[BaseModel]) -> frozenset[str]:
+        names = memo.get(model)
+        if names is None:
+            names = memo[model] = names_of(model)
+        return names
+
+    return remembered
+
+
+@_per_model
+def secret_fields(model: type[BaseModel]) -> frozenset[str]:
     """Names of ``model``'s fields that hold secrets (typed ``SecretStr``, optional or not).
 
     A connection's secrets are encrypted at rest; an action's secret inputs (a bearer token
     given with one request) are hidden from what a run records.
     """
-    secret: set[str] = set()
-    for name, info in model.model_fields.items():
-        annotation = info.annotation
-        if annotation is SecretStr or SecretStr in getattr(annotation, "__args__", ()):
-            secret.add(name)
-    return secret
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if info.annotation is SecretStr or SecretStr in getattr(info.annotation, "__args__", ())
+    )
 
 
+@_per_model
 def url_inputs(model: type[BaseModel]) -> frozenset[str]:
     """Names of ``model``'s fields marked :data:`URL_INPUT`."""
     return frozenset(
@@ -92,7 +110,7 @@ class Connection(BaseModel):
     kind: ClassVar[str | None] = None
 
     @classmethod
-    def secret_fields(cls) -> set[str]:
+    def secret_fields(cls) -> frozenset[str]:
         """Names of the fields that hold secrets (typed ``SecretStr``)."""
         return secret_fields(cls)
 

@@ -72,6 +72,16 @@ def _decimal(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not a number") from exc
 
 
+@lru_cache(maxsize=256)
+def _known_currency(code: str) -> bool:
+    # Babel's check lists every currency it knows, each time: once per code is enough.
+    try:
+        validate_currency(code)
+    except UnknownCurrencyError:
+        return False
+    return True
+
+
 def money(
     minor: Any, currency: str = "EUR", locale: str | int | None = None, places: int | None = None
 ) -> str:
@@ -82,10 +92,8 @@ def money(
     if isinstance(locale, int) and not isinstance(locale, bool):
         locale, places = None, locale
     code = str(currency).upper()
-    try:
-        validate_currency(code)
-    except UnknownCurrencyError as exc:
-        raise ValueError(f"unknown currency {currency!r} (an ISO 4217 code, e.g. EUR)") from exc
+    if not _known_currency(code):
+        raise ValueError(f"unknown currency {currency!r} (an ISO 4217 code, e.g. EUR)")
     digits = get_currency_precision(code) if places is None else int(places)
     if not 0 <= digits <= 12:
         # A huge count would have Babel write a number of as many digits.

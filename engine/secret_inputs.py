@@ -27,11 +27,11 @@ __all__ = ["restore", "seal", "shown", "unseal"]
 _SEALED = "$sealed"
 
 
-def _secret_names(registry: Registry, step: StepSpec) -> set[str]:
+def _secret_names(registry: Registry, step: StepSpec) -> frozenset[str]:
     try:
         return secret_fields(registry.resolve(step.action)[1].Input)
     except LookupError:
-        return set()
+        return frozenset()
 
 
 def _is_sealed(value: Any) -> bool:
