@@ -400,14 +400,15 @@ def _from_tree(tree: nodes.Template) -> Template:
 
 
 #: Filters whose cost grows no faster than their input's size, whatever their arguments (not
-#: ``replace``, ``center``, ``indent``… whose arguments can multiply it, nor ``map`` and its
-#: kin, which call other filters by name). Maillon's own filters format one value each.
+#: ``replace``, ``center``, ``indent``… whose arguments can multiply it, nor ``sort``, nor
+#: ``map`` and its kin, which call other filters by name). Maillon's own filters format one
+#: value each.
 # fmt: off
 _QUICK_FILTERS = frozenset([
-    "abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first", "float",
+    "abs", "capitalize", "count", "d", "default", "e", "escape", "first", "float",
     "forceescape", "int", "items", "join", "last", "length", "list", "lower", "max", "min",
-    "reverse", "round", "safe", "sort", "string", "sum", "title", "tojson", "trim", "unique",
-    "upper", "urlencode", "wordcount",
+    "reverse", "round", "safe", "string", "sum", "title", "tojson", "trim", "unique", "upper",
+    "urlencode", "wordcount",
 ]) | frozenset(FILTERS)
 # fmt: on
 

@@ -338,13 +338,14 @@ def test_lookups_conditions_and_linear_filters_render_quickly(value: Any) -> Non
 @pytest.mark.parametrize(
     "value",
     [
-        # Loops, and what can grow a value far beyond its input: each may take up to the
-        # time budget.
+        # Loops, what can grow a value far beyond its input, sorting: each may take up to
+        # the time budget.
         "{% for a in event['items'] %}{{ a }}{% endfor %}",
         "{{ 'x' * 1000000 }}",
         "{{ event.currency.ljust(1000000) }}",
         "{{ event.currency | replace('E', 'EEEE') }}",
         "{{ event['items'] | map(attribute='name') | join(',') }}",
+        "{{ event['items'] | sort | join(',') }}",
         "{% macro m() %}{% endmacro %}{{ m() }}",
         "{% set x = event.amount %}{{ x }}",
         "{{ now() }}",
