@@ -449,6 +449,8 @@ _QUICK_NODES: tuple[type[nodes.Node], ...] = (
 
 @lru_cache(maxsize=4096)
 def _quick(source: str) -> bool:
+    if len(source) > MAX_SOURCE_CHARS:
+        return False  # refused when rendered: not worth parsing here
     try:
         tree = _env.parse(source)
     except (TemplateError, RecursionError, MemoryError):
