@@ -30,6 +30,13 @@ def _open_add(page: Page) -> None:
         page.locator(".add-step summary").click()
 
 
+def _settled(page: Page) -> None:
+    """Wait for htmx to be done with the editor's last request. It wires the new editor's
+    inputs (their live previews) when it settles the swap, a timer tick after the new content
+    shows: text typed before then would preview nothing."""
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+
 def _add(page: Page, button: str, to: str | None = None) -> None:
     """Add a step (to the branch ``to``), and wait for the editor to show it."""
     cards = page.locator("section.step")
@@ -39,9 +46,7 @@ def _add(page: Page, button: str, to: str | None = None) -> None:
         page.get_by_label("Add it to").select_option(label=to)
     page.get_by_role("button", name=button).click()
     expect(cards).to_have_count(count + 1)
-    # htmx wires the new editor's inputs (their live previews) when it settles the swap, a
-    # timer tick after the new card shows: text typed before then would preview nothing.
-    expect(page.locator(".htmx-settling")).to_have_count(0)
+    _settled(page)
 
 
 def test_a_filter_paths_with_steps_a_loop_and_a_delay_are_built_in_the_editor(
@@ -75,6 +80,7 @@ def test_a_filter_paths_with_steps_a_loop_and_a_delay_are_built_in_the_editor(
     page.locator("#f-steps-1-branch-0-name").fill("refunds")
     page.get_by_role("button", name="Refresh previews").click()
     expect(page.get_by_role("group", name="Branch refunds")).to_be_visible()
+    _settled(page)
     page.locator("#f-steps-1-branch-0-cond-0-value").fill("{{ event.status }}")
     expect(page.locator("#preview-steps-1-branch-0-cond-0-value")).to_contain_text("REFUNDED")
     page.locator("#f-steps-1-branch-0-cond-0-to").fill("REFUNDED")
