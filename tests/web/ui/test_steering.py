@@ -56,6 +56,8 @@ def test_a_filter_paths_with_steps_a_loop_and_a_delay_are_built_in_the_editor(
     page = new_page()
     sign_in(page, ui_server.url)
     page.goto(ui_server.url + "/flows/new")
+    # htmx wires swapped-in inputs as it swaps them, not a timer tick later (base.html).
+    assert page.evaluate("htmx.config.defaultSettleDelay") == 0
     page.get_by_label("Name").fill("Refunds and big tickets")
     page.get_by_role("button", name="Create and add steps").click()
     flow_id = page.url.rsplit("/", 1)[1].split("?")[0]
