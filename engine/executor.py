@@ -51,8 +51,8 @@ from maillon.engine.templating import (
     DEFAULT_BUDGET,
     Budget,
     TemplateRenderError,
+    render_unblocking,
     render_value,
-    renders_quickly,
 )
 from maillon.engine.validation import describe
 from maillon.engine.writer import Writer
@@ -556,11 +556,8 @@ class Executor:
         raise _Stopped(rescheduled=status == RunStatus.QUEUED or queued > 0)
 
     async def _render_value(self, value: Any, context: dict[str, Any], name: str) -> Any:
-        """``value`` rendered within the budget, in a worker thread unless it renders quickly
-        (the event loop must go on meanwhile)."""
-        if renders_quickly(value):
-            return render_value(value, context, name, self._budget)
-        return await anyio.to_thread.run_sync(render_value, value, context, name, self._budget)
+        """``value`` rendered within the budget, without stalling the event loop."""
+        return await render_unblocking(value, render_value, value, context, name, self._budget)
 
     def _failure(
         self,
@@ -687,16 +684,9 @@ class Executor:
         """Return (rendered input, output), the secrets in play masked in both; raise
         :class:`_StepFailed`, its message and details masked the same way. ``key``: the step's
         entry in the ledger (``notify``, or ``notify[2]`` for an item of a loop)."""
-        # In a worker thread: a template may take up to its time budget, and meanwhile the
-        # event loop must go on (intake, the lease heartbeat, every other run). One made only
-        # of lookups, conditions and filters that cost no more than their input renders in
-        # microseconds, less than the hop to a thread and back (tests/benchmarks/README.md).
-        if renders_quickly(step.input):
-            connector, action_cls, rendered = self._render(step, context)
-        else:
-            connector, action_cls, rendered = await anyio.to_thread.run_sync(
-                self._render, step, context
-            )
+        connector, action_cls, rendered = await render_unblocking(
+            step.input, self._render, step, context
+        )
         # The step's secret inputs, then (once resolved) its connection's secrets.
         redactor = Redactor()
         if isinstance(rendered, dict):

@@ -524,8 +524,7 @@ def render_dedup(
     template: str, body: Any, meta: dict[str, Any], budget: Budget = DEFAULT_BUDGET
 ) -> str | None:
     """A webhook trigger's dedup key for a delivery (``None``: no key). Blocks up to the
-    budget's time: call it in a worker thread, unless the template renders quickly
-    (:func:`~maillon.engine.templating.renders_quickly`)."""
+    budget's time: call it through :func:`~maillon.engine.templating.render_unblocking`."""
     try:
         value = render_value(template, {"event": body, "request": meta}, "trigger.dedup", budget)
     except TemplateRenderError as exc:

@@ -31,10 +31,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import anyio
 import msgspec
 from jinja2 import (
     ChainableUndefined,
@@ -62,6 +63,7 @@ __all__ = [
     "TemplateRenderError",
     "compile_check",
     "referenced_paths",
+    "render_unblocking",
     "render_value",
     "renders_quickly",
 ]
@@ -475,6 +477,19 @@ def renders_quickly(value: Any) -> bool:
     if isinstance(value, list):
         return all(renders_quickly(v) for v in value)
     return True
+
+
+_T = TypeVar("_T")
+
+
+async def render_unblocking(template: Any, render: Callable[..., _T], *args: Any) -> _T:
+    """``render(*args)``, which renders ``template``, without stalling the event loop: at once
+    when the template renders quickly (less than a hop to a thread and back), in a worker
+    thread otherwise (it may take up to its time budget, and intake, lease heartbeats and
+    other runs must go on meanwhile)."""
+    if renders_quickly(template):
+        return render(*args)
+    return await anyio.to_thread.run_sync(render, *args)
 
 
 def _describe(exc: Exception) -> str:

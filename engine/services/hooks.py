@@ -21,7 +21,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import anyio.to_thread
 import msgspec
 
 from maillon.connectors.registry import Registry
@@ -40,7 +39,7 @@ from maillon.engine.limits import FailureLimit
 from maillon.engine.metrics import Metrics, Refusal
 from maillon.engine.payloads import nests_deeper
 from maillon.engine.redaction import mask_credentials, mask_fields
-from maillon.engine.templating import DEFAULT_BUDGET, Budget, renders_quickly
+from maillon.engine.templating import DEFAULT_BUDGET, Budget, render_unblocking
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.writer import Op, Writer, WriterStopped
 
@@ -144,13 +143,9 @@ class Hooks:
             rendered = None
             if known is not None:
                 version, template = known
-                if renders_quickly(template):
-                    # Microseconds (``{{ event.id }}``): less than a hop to a thread and back.
-                    value = render_dedup(template, body, meta, self._budget)
-                else:
-                    value = await anyio.to_thread.run_sync(
-                        render_dedup, template, body, meta, self._budget
-                    )
+                value = await render_unblocking(
+                    template, render_dedup, template, body, meta, self._budget
+                )
                 rendered = (version, value)
             delivery = Delivery(token, body, body_text, meta, key, rendered, raw=raw, box=self._box)
             try:

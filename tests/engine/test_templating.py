@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 import time
 from typing import Any
 
@@ -13,6 +15,7 @@ from maillon.engine.templating import (
     TemplateRenderError,
     compile_check,
     referenced_paths,
+    render_unblocking,
     render_value,
     renders_quickly,
 )
@@ -355,3 +358,20 @@ def test_lookups_conditions_and_linear_filters_render_quickly(value: Any) -> Non
 )
 def test_anything_else_does_not(value: Any) -> None:
     assert not renders_quickly(value)
+
+
+def test_only_a_quick_template_is_rendered_on_the_event_loop() -> None:
+    threads: list[int] = []
+
+    def render() -> str:
+        threads.append(threading.get_ident())
+        return "rendered"
+
+    async def main() -> int:
+        assert await render_unblocking("{{ event.id }}", render) == "rendered"
+        assert await render_unblocking("{% for a in b %}{% endfor %}", render) == "rendered"
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert threads[0] == loop_thread
+    assert threads[1] != loop_thread
