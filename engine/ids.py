@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-import uuid
 
 __all__ = ["id_at", "id_floor", "new_id"]
 
@@ -51,8 +50,14 @@ def id_at(timestamp: float) -> str:
 
 def _uuid7(ms: int, rand_a: int) -> str:
     value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62)
-    value |= random.getrandbits(62)
-    return str(uuid.UUID(int=value))
+    return _text(value | random.getrandbits(62))
+
+
+def _text(value: int) -> str:
+    """``str(uuid.UUID(int=value))`` at less than half its cost: a few ids are made for every
+    delivery, and a UUID object checks and keeps what the text alone does not need."""
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def id_floor(timestamp: float) -> str:
@@ -61,4 +66,4 @@ def id_floor(timestamp: float) -> str:
     Lists of runs use it to turn a time range into a range of ids, which their indexes serve.
     """
     ms = max(0, int(timestamp * 1000))
-    return str(uuid.UUID(int=(ms << 80) | (0x7 << 76) | (0b10 << 62)))
+    return _text((ms << 80) | (0x7 << 76) | (0b10 << 62))

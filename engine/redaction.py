@@ -25,7 +25,8 @@ import contextvars
 import logging
 import re
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -202,8 +203,19 @@ def mask_secret_inputs(model: type[BaseModel], rendered: Any) -> Any:
 
 def mask_fields(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     """``values`` with the fields named in ``names`` (compared lower-cased) masked."""
-    lowered = {n.lower() for n in names}
+    return _masked(values, {n.lower() for n in names})
+
+
+def _masked(values: Mapping[str, Any], lowered: Collection[str]) -> dict[str, Any]:
     return {k: MASK if k.lower() in lowered else v for k, v in values.items()}
+
+
+@lru_cache(maxsize=16)
+def _credential_names(extra: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """The header and the parameter names to mask, lower-cased, given the ``extra`` ones:
+    worked out once rather than for every delivery."""
+    more = frozenset(name.lower() for name in extra)
+    return CREDENTIAL_HEADERS | more, CREDENTIAL_PARAMETERS | more
 
 
 def mask_credentials(
@@ -214,10 +226,10 @@ def mask_credentials(
 
     ``extra``: more header or parameter names to mask (``MAILLON_MASKED_FIELDS``).
     """
-    more = {name.lower() for name in extra}
-    headers = mask_fields(meta.get("headers", {}), CREDENTIAL_HEADERS | more)
+    header_names, parameter_names = _credential_names(tuple(extra))
+    headers = _masked(meta.get("headers", {}), header_names)
     query: Mapping[str, Any] = meta.get("query", {})
-    masked = {k for k in query if k.lower() in CREDENTIAL_PARAMETERS | more}
+    masked = {k for k in query if k.lower() in parameter_names}
     return {**meta, "headers": headers, "query": mask_fields(query, masked)}, masked
 
 

@@ -11,8 +11,11 @@ from maillon.engine.ids import id_at, id_floor, new_id
 
 def test_ids_are_uuid7_with_the_creation_millisecond() -> None:
     before = time.time_ns() // 1_000_000
-    value = uuid.UUID(new_id())
+    text = new_id()
+    value = uuid.UUID(text)
     after = time.time_ns() // 1_000_000
+    # The canonical text: lower-case hex in 8-4-4-4-12 groups.
+    assert text == str(value)
     assert value.version == 7
     assert value.variant == uuid.RFC_4122
     assert before <= value.int >> 80 <= after
@@ -52,4 +55,5 @@ def test_ids_made_for_a_past_time_sort_as_if_made_then() -> None:
     assert value.version == 7
     assert value.variant == uuid.RFC_4122
     assert value.int >> 80 == 1_780_000_000_250
+    assert id_floor(then) == str(uuid.UUID(id_floor(then)))
     assert id_floor(then) <= str(value) < id_floor(then + 0.001) < new_id()
