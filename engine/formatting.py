@@ -26,6 +26,7 @@ from babel.numbers import (
     format_currency,
     format_decimal,
     get_currency_precision,
+    parse_pattern,
     validate_currency,
 )
 
@@ -73,13 +74,21 @@ def _decimal(value: Any) -> Decimal:
 
 
 @lru_cache(maxsize=256)
-def _known_currency(code: str) -> bool:
-    # Babel's check lists every currency it knows, each time: once per code is enough.
+def _currency_digits(code: str) -> int | None:
+    """The decimals of ``code``'s minor unit, ``None`` for no known currency.
+
+    Babel's check lists every currency it knows, each time: once per code is enough."""
     try:
         validate_currency(code)
     except UnknownCurrencyError:
-        return False
-    return True
+        return None
+    return get_currency_precision(code)
+
+
+#: The number of an amount written without a locale; its currency code is written after it.
+#: Parsed once: Babel parses a pattern given as text at every call, and for a pattern with a
+#: currency sign it looks up the currency's name even when the pattern does not show it.
+_PLAIN_AMOUNT = parse_pattern("#,##0.00")
 
 
 def money(
@@ -92,18 +101,18 @@ def money(
     if isinstance(locale, int) and not isinstance(locale, bool):
         locale, places = None, locale
     code = str(currency).upper()
-    if not _known_currency(code):
+    known = _currency_digits(code)
+    if known is None:
         raise ValueError(f"unknown currency {currency!r} (an ISO 4217 code, e.g. EUR)")
-    digits = get_currency_precision(code) if places is None else int(places)
+    digits = known if places is None else int(places)
     if not 0 <= digits <= 12:
         # A huge count would have Babel write a number of as many digits.
         raise ValueError("money() takes 0 to 12 decimal places")
     amount = _decimal(minor).scaleb(-digits)
     if locale is None:
         # The code after the number: how amounts read in Maillon's outputs before locales.
-        return format_currency(
-            amount, code, "#,##0.00 ¤¤", locale=DEFAULT_LOCALE, currency_digits=True
-        )
+        plain = _PLAIN_AMOUNT.apply(amount, _locale(None), currency=code, currency_digits=True)
+        return f"{plain} {code}"
     return format_currency(amount, code, locale=_locale(str(locale)))
 
 

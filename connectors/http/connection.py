@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from maillon.connectors.sdk import Connection
@@ -90,6 +88,12 @@ class HttpConnection(Connection):
         return self
 
     def __hash__(self) -> int:
-        # The generated hash of frozen models chokes on the headers dict. Hash a canonical
-        # form instead (secrets appear masked, which is fine: equality still compares them).
-        return hash(json.dumps(self.model_dump(mode="json"), sort_keys=True))
+        # The generated hash of frozen models chokes on the headers dict: hash its items
+        # instead. A session pool looks the connection up for every request, so no dump or
+        # JSON here (secrets hash by their value, as equality compares them).
+        return hash(
+            tuple(
+                tuple(sorted(value.items())) if isinstance(value, dict) else value
+                for value in self.__dict__.values()
+            )
+        )

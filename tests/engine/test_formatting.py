@@ -33,6 +33,10 @@ def render(template: str) -> Any:
         ("{{ event.amount | money(event.currency) }}", "1,500.00 EUR"),  # as it always read
         ("{{ event.amount | money('EUR', locale='fr') }}", f"1{NNBSP}500,00{NBSP}€"),
         ("{{ 15 | money('EUR', 0) }}", "15.00 EUR"),  # a number second: the amount's places
+        # Without a locale: the currency's own decimals, a minus sign, the code lower-cased.
+        ("{{ -123456789 | money('eur') }}", "-1,234,567.89 EUR"),
+        ("{{ 150000 | money('JPY') }}", "150,000 JPY"),
+        ("{{ 1 | money('BHD') }}", "0.001 BHD"),
         ("{{ 1234.5 | number('fr_FR') }}", f"1{NNBSP}234,5"),
         ("{{ 1234.5 | number('en_US') }}", "1,234.5"),
         ("{{ 1234.5 | number('fr_FR', 2) }}", f"1{NNBSP}234,50"),
