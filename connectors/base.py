@@ -43,6 +43,7 @@ __all__ = [
     "Connector",
     "SyncReport",
     "TriggerEvent",
+    "per_model",
     "secret_fields",
     "url_inputs",
 ]
@@ -53,11 +54,12 @@ __all__ = [
 URL_INPUT: dict[str, Any] = {"x-maillon-url": True}
 
 
-def _per_model(
+def per_model(
     names_of: Callable[[type[BaseModel]], frozenset[str]],
 ) -> Callable[[type[BaseModel]], frozenset[str]]:
-    """``names_of``, remembered per model: the engine asks for every step a run takes, and a
-    model's fields do not change. (``functools.cache`` would hide the argument's type.)"""
+    """``names_of``, remembered per model (a decorator): the engine asks for every step a run
+    takes, and a model's fields do not change. (``functools.cache`` would hide the argument's
+    type.)"""
     memo: dict[type[BaseModel], frozenset[str]] = {}
 
     @wraps(names_of)
@@ -70,7 +72,7 @@ def _per_model(
     return remembered
 
 
-@_per_model
+@per_model
 def secret_fields(model: type[BaseModel]) -> frozenset[str]:
     """Names of ``model``'s fields that hold secrets (typed ``SecretStr``, optional or not).
 
@@ -84,7 +86,7 @@ def secret_fields(model: type[BaseModel]) -> frozenset[str]:
     )
 
 
-@_per_model
+@per_model
 def url_inputs(model: type[BaseModel]) -> frozenset[str]:
     """Names of ``model``'s fields marked :data:`URL_INPUT`."""
     return frozenset(

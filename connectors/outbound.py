@@ -97,6 +97,10 @@ def _address_in(address: str, networks: tuple[_Network, ...]) -> bool:
     return any(ip in net for net in networks)
 
 
+#: Hosts a policy remembers having let through (then it starts afresh).
+_MAX_PASSED = 4096
+
+
 @dataclass(frozen=True)
 class OutboundPolicy:
     """Hosts the HTTP action may call (see the module for the rules)."""
@@ -105,6 +109,9 @@ class OutboundPolicy:
     deny: tuple[str, ...] = DEFAULT_DENY
     _allow: tuple[tuple[_Network, ...], tuple[str, ...]] = field(init=False, repr=False)
     _deny: tuple[tuple[_Network, ...], tuple[str, ...]] = field(init=False, repr=False)
+    #: Hosts :meth:`check_url_host` let through: the policy never changes, and the check runs
+    #: before every request (parsing an address, matching it against every network).
+    _passed: set[str] = field(init=False, repr=False, compare=False, default_factory=set)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_allow", _split(self.allow))
@@ -128,14 +135,20 @@ class OutboundPolicy:
 
     def check_url_host(self, host: str) -> None:
         """Before a request: a literal address (which no resolver sees), or a denied name."""
+        if host in self._passed:
+            return
         bare = host.strip("[]")
         try:
             ipaddress.ip_address(bare.split("%", 1)[0])
         except ValueError:
             if _name_in(host, self._deny[1]):
                 raise self._refused(host, "its name is on the deny-list") from None
-            return  # its addresses are checked when it is resolved
-        self.permitted(bare, [bare])
+            # Its addresses are checked when it is resolved.
+        else:
+            self.permitted(bare, [bare])
+        if len(self._passed) >= _MAX_PASSED:
+            self._passed.clear()
+        self._passed.add(host)
 
     @staticmethod
     def _refused(host: str, why: str) -> OutboundRefused:

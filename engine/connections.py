@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy import Engine, select
 
-from maillon.connectors.base import Connection, Connector
+from maillon.connectors.base import Connection, Connector, per_model
 from maillon.engine.crypto import SecretBox
 from maillon.engine.models import ConnectionRow
 from maillon.engine.validation import describe
@@ -47,14 +47,16 @@ _DESTINATION_FIELD = re.compile(r"(^|_)(url|uri|endpoint|host|domain)$")
 _URL_PASSWORD = "#password"  # noqa: S105 (a key suffix, not a password)
 
 
-def url_fields(model: type[BaseModel]) -> set[str]:
+@per_model
+def url_fields(model: type[BaseModel]) -> frozenset[str]:
     """The fields of ``model`` that hold a URL (``base_url``, ``token_uri``, ``api_endpoint``)."""
-    return {name for name in model.model_fields if _URL_FIELD.search(name)}
+    return frozenset(name for name in model.model_fields if _URL_FIELD.search(name))
 
 
-def destination_fields(model: type[BaseModel]) -> set[str]:
+@per_model
+def destination_fields(model: type[BaseModel]) -> frozenset[str]:
     """The fields of ``model`` that say where its credentials are sent."""
-    return {name for name in model.model_fields if _DESTINATION_FIELD.search(name)}
+    return frozenset(name for name in model.model_fields if _DESTINATION_FIELD.search(name))
 
 
 def url_problems(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, str]:

@@ -92,3 +92,19 @@ def test_with_an_allow_list_only_listed_hosts_are_called(
     assert send(url=fake_server.url + "ok").body == {"ok": True}
     policy(OutboundPolicy(allow=("localhost",), deny=("::1",)))
     assert send(url=f"http://localhost:{port}/ok").body == {"ok": True}  # allowed by name
+
+
+def test_a_host_let_through_is_remembered_and_a_refused_one_refused_every_time() -> None:
+    policy = OutboundPolicy()
+    for _ in range(2):
+        with pytest.raises(OutboundRefused, match="deny-list"):
+            policy.check_url_host("169.254.169.254")
+        with pytest.raises(OutboundRefused, match="deny-list"):
+            policy.check_url_host("metadata.google.internal")
+        policy.check_url_host("127.0.0.1")
+        policy.check_url_host("api.example.com")
+    # What one policy remembers is its own: another with other rules judges afresh.
+    strict = OutboundPolicy(deny=("127.0.0.0/8",))
+    with pytest.raises(OutboundRefused):
+        strict.check_url_host("127.0.0.1")
+    assert policy == OutboundPolicy() and hash(policy) == hash(OutboundPolicy())
