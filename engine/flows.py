@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from typing import Annotated, Any, Final, Literal, TypeVar
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -923,6 +922,9 @@ def load_yaml(text: str) -> list[dict[str, Any]]:
     """
     if len(text) > MAX_FILE_CHARS:
         raise Invalid([f"the file is larger than {MAX_FILE_CHARS:,} characters"])
+    # PyYAML on use: servers and workers keep flows as JSON, and most never read a file.
+    import yaml
+
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except RecursionError as exc:
@@ -940,4 +942,6 @@ def load_yaml(text: str) -> list[dict[str, Any]]:
 
 def dump_yaml(flows: list[dict[str, Any]]) -> str:
     """Write flow mappings as YAML documents, keys in their natural order."""
+    import yaml
+
     return yaml.safe_dump_all(flows, sort_keys=False, allow_unicode=True, width=100)

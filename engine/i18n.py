@@ -38,8 +38,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale
 from babel.dates import format_datetime, format_time, get_date_format, get_time_format
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 
@@ -157,6 +155,11 @@ def translations(locale: str) -> _gettext.NullTranslations:
     path = CATALOGUES / locale / "LC_MESSAGES" / "messages.po"
     if locale == DEFAULT_LOCALE or not path.exists():
         return _gettext.NullTranslations()
+    # Babel's catalogue tools (and difflib, which they import) only when a catalogue is
+    # compiled, once per language: a worker process or an English-only server never does.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as po:
         catalog = read_po(po, locale=locale)
     compiled = io.BytesIO()

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Imported on first use, never to start serving: Alembic (a migration runs in a child process),
 #: cryptography (the first read or save of a connection's secrets), PostgreSQL's dialect and
 #: driver (on SQLite), websockets (no route is one), and the connectors' client libraries (the
-#: first step or call that needs one).
+#: first step or call that needs one), and Babel's catalogue tools (the first page in a language
+#: other than English).
 DEFERRED = (
     "alembic",
     "cryptography",
@@ -30,6 +31,7 @@ DEFERRED = (
     "google.auth",
     "httpx",
     "aiohttp",
+    "babel.messages.pofile",
 )
 
 # `maillon serve` as run from the command line, except that uvicorn, instead of serving, loads
