@@ -155,8 +155,8 @@ def translations(locale: str) -> _gettext.NullTranslations:
     path = CATALOGUES / locale / "LC_MESSAGES" / "messages.po"
     if locale == DEFAULT_LOCALE or not path.exists():
         return _gettext.NullTranslations()
-    # Babel's catalogue tools (and difflib, which they import) only when a catalogue is
-    # compiled, once per language: a worker process or an English-only server never does.
+    # Babel's catalogue tools only when a catalogue is compiled, once per language: a worker
+    # process or an English-only server never does.
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
