@@ -28,14 +28,12 @@ from pathlib import Path
 from tests.benchmarks.payload import BODY_TEMPLATE
 from tests.benchmarks.run import (
     FLOW_YAML,
-    ROOT,
     Maillon,
     Processes,
     Settings,
-    free_port,
     log,
     run_wrk,
-    wait_http,
+    start_sink,
     wrk_missing,
 )
 
@@ -117,11 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     body = workdir / "body.json"
     body.write_bytes(BODY_TEMPLATE)
     try:
-        sink_port = free_port()
-        py_env = dict(os.environ, PYTHONPATH=str(ROOT))
-        argv_sink = [sys.executable, "-m", "tests.benchmarks.sink", "--port", str(sink_port)]
-        sink = procs.start("sink", argv_sink, py_env)
-        wait_http(sink_port, "/stats", sink)
+        sink_port = start_sink(procs)
         flow = FLOW_YAML.format(sink_url=f"http://127.0.0.1:{sink_port}/sink")
         for r in range(args.rounds):
             loop = "asyncio" if args.compare_asyncio and r % 2 else "uvloop"

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,9 +29,8 @@ from tests.benchmarks.run import (
     Maillon,
     Processes,
     Settings,
-    free_port,
     run_wrk,
-    wait_http,
+    start_sink,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,14 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         body.write_bytes(BODY_TEMPLATE)
         procs = Processes(workdir)
         try:
-            sink_port = free_port()
-            env = dict(os.environ, PYTHONPATH=str(ROOT))
-            sink = procs.start(
-                "sink",
-                [sys.executable, "-m", "tests.benchmarks.sink", "--port", str(sink_port)],
-                env,
-            )
-            wait_http(sink_port, "/stats", sink)
+            sink_port = start_sink(procs)
             sink_url = f"http://127.0.0.1:{sink_port}/sink"
             flows = {"plain": FLOW_YAML, "filter": FILTERED}
             servers = {

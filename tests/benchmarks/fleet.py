@@ -34,17 +34,15 @@ from tests.benchmarks.loadgen import summarize
 from tests.benchmarks.payload import BODY_TEMPLATE
 from tests.benchmarks.run import (
     FLOW_YAML,
-    ROOT,
     Foreign,
     Maillon,
     Processes,
     cpu_seconds,
-    free_port,
     http_get,
     log,
     run_loadgen,
     run_wrk,
-    wait_http,
+    start_sink,
     wrk_missing,
 )
 from tests.benchmarks.run import Settings as RunSettings
@@ -252,10 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         body_file = workdir / "body.json"
         body_file.write_bytes(BODY_TEMPLATE)
-        sink_port = free_port()
-        argv_sink = [sys.executable, "-m", "tests.benchmarks.sink", "--port", str(sink_port)]
-        sink = procs.start("sink", argv_sink, dict(os.environ, PYTHONPATH=str(ROOT)))
-        wait_http(sink_port, "/stats", sink)
+        sink_port = start_sink(procs)
         flow_yaml = FLOW_YAML.format(sink_url=f"http://127.0.0.1:{sink_port}/sink")
         lat = latency(procs, workdir, flow_yaml, args, sink_port)
         rows = (

@@ -203,6 +203,15 @@ def wait_http(port: int, path: str, proc: subprocess.Popen[bytes], timeout: floa
     raise RuntimeError(f"nothing answered on 127.0.0.1:{port}{path} after {timeout:.0f}s")
 
 
+def start_sink(procs: Processes) -> int:
+    """Start the HTTP sink (tests/benchmarks/sink.py) in its own process; its port, once it
+    answers."""
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.benchmarks.sink", "--port", str(port)]
+    wait_http(port, "/stats", procs.start("sink", argv, dict(os.environ, PYTHONPATH=str(ROOT))))
+    return port
+
+
 def http_get(port: int, path: str, method: str = "GET") -> tuple[int, Any]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -610,11 +619,7 @@ def measure(s: Settings, workdir: Path, procs: Processes) -> Results:
 
     # The sink and the bare endpoint, in their own processes.
     py_env = dict(os.environ, PYTHONPATH=str(ROOT))
-    sink_port, bare_port = free_port(), free_port()
-    sink = procs.start(
-        "sink", [sys.executable, "-m", "tests.benchmarks.sink", "--port", str(sink_port)], py_env
-    )
-    wait_http(sink_port, "/stats", sink)
+    sink_port, bare_port = start_sink(procs), free_port()
     from maillon.web.cli import UVICORN_OPTIONS
 
     bare_argv = [sys.executable, "-m", "tests.benchmarks.bare", "--port", str(bare_port)]

@@ -50,6 +50,7 @@ from tests.benchmarks.run import (
     process_tree,
     run_loadgen,
     run_wrk,
+    start_sink,
     wait_http,
     wrk_missing,
 )
@@ -298,11 +299,7 @@ def measure(s: Settings, workdir: Path, procs: Processes, processes: int | None)
     body_file = workdir / "body.json"
     body_file.write_bytes(BODY_TEMPLATE)
     py_env = dict(os.environ, PYTHONPATH=str(ROOT))
-    sink_port = free_port()
-    sink = procs.start(
-        "sink", [sys.executable, "-m", "tests.benchmarks.sink", "--port", str(sink_port)], py_env
-    )
-    wait_http(sink_port, "/stats", sink)
+    sink_port = start_sink(procs)
     sink_url = f"http://127.0.0.1:{sink_port}/sink"
     out: dict[str, Any] = {"loadavg_start": os.getloadavg()}
 
