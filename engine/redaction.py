@@ -230,7 +230,7 @@ def mask_credentials(
     headers = _masked(meta.get("headers", {}), header_names)
     query: Mapping[str, Any] = meta.get("query", {})
     masked = {k for k in query if k.lower() in parameter_names}
-    return {**meta, "headers": headers, "query": mask_fields(query, masked)}, masked
+    return {**meta, "headers": headers, "query": _masked(query, parameter_names)}, masked
 
 
 _in_play: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(
