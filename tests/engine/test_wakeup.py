@@ -1,5 +1,6 @@
-"""Wake-ups across processes on PostgreSQL: a run queued by a web-only process is claimed by
-another process's worker at once, not at its next poll."""
+"""Wake-ups: relayed to other processes once per turn of the event loop; across processes on
+PostgreSQL, a run queued by a web-only process is claimed by another process's worker at once,
+not at its next poll."""
 
 from __future__ import annotations
 
@@ -12,14 +13,35 @@ import pytest
 from maillon.connectors.registry import Registry
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
-from maillon.engine.wakeup import PgWakeups
+from maillon.engine.wakeup import PgWakeups, Wakeup
 from tests.support.flows import ECHO, make_flow, webhook
 from tests.support.probe import probe
 from tests.support.services import Blocking
 
-pytestmark = pytest.mark.postgres
+
+def test_a_burst_of_wake_ups_in_one_turn_of_the_loop_is_relayed_once() -> None:
+    wakeup = Wakeup()
+    relayed: list[int] = []
+    wakeup.relays.append(lambda: relayed.append(1))
+
+    async def deliveries() -> None:
+        local = wakeup.register()
+        for _ in range(5):  # the deliveries of one group commit resume in the same turn
+            wakeup.notify()
+        assert local.is_set()  # this process's own workers are woken at once
+        assert relayed == []
+        await asyncio.sleep(0)
+        assert relayed == [1]
+        wakeup.notify()  # a later commit is relayed again
+        await asyncio.sleep(0)
+        assert relayed == [1, 1]
+
+    asyncio.run(deliveries())
+    wakeup.notify()  # outside an event loop (a thread): relayed at once
+    assert relayed == [1, 1, 1]
 
 
+@pytest.mark.postgres
 def test_a_run_queued_elsewhere_wakes_an_idle_worker_without_waiting_for_its_poll(
     runtime: Runtime, services: Blocking, make_settings: Callable[..., Settings]
 ) -> None:
@@ -61,6 +83,7 @@ def test_a_run_queued_elsewhere_wakes_an_idle_worker_without_waiting_for_its_pol
     assert runtime.pg_wakeups.sent >= 1
 
 
+@pytest.mark.postgres
 def test_stopping_ends_the_relay_and_listener_threads(runtime: Runtime) -> None:
     wakeups = runtime.pg_wakeups
     if wakeups is None:
