@@ -227,10 +227,13 @@ def _in_driver_style(sql: str, paramstyle: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _insert_sql(table: str, columns: tuple[str, ...], rows: int, paramstyle: str) -> str:
+def _insert_sql(
+    table: str, columns: tuple[str, ...], rows: int, paramstyle: str, on_conflict: str
+) -> str:
     mark = "?" if paramstyle == "qmark" else "%s"
     one = "(" + ",".join([mark] * len(columns)) + ")"
-    return f"INSERT INTO {table} ({','.join(columns)}) VALUES {','.join([one] * rows)}"
+    sql = f"INSERT INTO {table} ({','.join(columns)}) VALUES {','.join([one] * rows)}"
+    return f"{sql} ON CONFLICT {on_conflict}" if on_conflict else sql
 
 
 def driver_query(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -254,7 +257,11 @@ def driver_execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> No
 
 
 def driver_insert(
-    conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
+    conn: Connection,
+    table: str,
+    columns: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+    on_conflict: str = "",
 ) -> None:
     """Insert ``rows`` (tuples in ``columns`` order) with multi-row ``INSERT`` statements.
 
@@ -262,6 +269,10 @@ def driver_insert(
     row and releases and re-takes the GIL each time, and under load each re-take waits for the
     event loop. As many rows go in each statement as the driver's parameter limit allows: a
     batch of app events fanned out to many flows can hold thousands of runs.
+
+    ``on_conflict``: what follows ``ON CONFLICT`` (an upsert, in the syntax SQLite and
+    PostgreSQL share). PostgreSQL refuses a statement that would update one row twice: the
+    caller passes at most one row per conflict target.
     """
     if not rows:
         return
@@ -270,7 +281,7 @@ def driver_insert(
     try:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
-            sql = _insert_sql(table, columns, len(chunk), conn.dialect.paramstyle)
+            sql = _insert_sql(table, columns, len(chunk), conn.dialect.paramstyle, on_conflict)
             cur.execute(sql, list(itertools.chain.from_iterable(chunk)))
     finally:
         cur.close()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from typing import Any
 
 import msgspec
 from sqlalchemy import (
@@ -30,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from maillon.engine.db import driver_execute, storable
+from maillon.engine.db import driver_execute, driver_insert, driver_query, storable
 from maillon.engine.failures import Failure, record_failure, reset_failures
 from maillon.engine.models import (
     FINISHED_STATUSES,
@@ -43,10 +44,6 @@ from maillon.engine.models import (
     StepStatus,
 )
 from maillon.engine.writer import Op
-
-if TYPE_CHECKING:
-    from sqlalchemy.dialects.postgresql import Insert as PgInsert
-    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 __all__ = [
     "ClaimRuns",
@@ -363,8 +360,7 @@ class RecordStep(Op[int]):
         if not owned:
             raise LeaseLost(self.run_id)
         _count_finished(conn, [(flow_id, self.run_status) for _, flow_id in owned], now)
-        if self.records:
-            conn.execute(_upsert_statement(conn), [_step_row(self.run_id, s) for s in self.records])
+        _write_steps(conn, [_step_row(self.run_id, s) for s in self.records])
         return _consequences(conn, [(self, owned[0][1])], now).get(self.run_id, 0)
 
     @classmethod
@@ -400,9 +396,9 @@ def _record_many(conn: Connection, records: list[RecordStep]) -> list[Any]:
         owned.update(updated)
         finished.extend((flow_id, values.get("status")) for _, flow_id in updated)
     _count_finished(conn, finished, now)
-    rows = [_step_row(r.run_id, s) for r in records if r.run_id in owned for s in r.records]
-    if rows:
-        conn.execute(_upsert_statement(conn), rows)
+    _write_steps(
+        conn, [_step_row(r.run_id, s) for r in records if r.run_id in owned for s in r.records]
+    )
     queued = _consequences(conn, [(r, owned[r.run_id]) for r in records if r.run_id in owned], now)
     return [queued.get(r.run_id, 0) if r.run_id in owned else LeaseLost(r.run_id) for r in records]
 
@@ -425,28 +421,30 @@ def _consequences(
     return queued
 
 
-_run_updates: dict[tuple[str, ...], Any] = {}
+@lru_cache(maxsize=256)
+def _update_runs_sql(shape: tuple[str, ...], count: int) -> str:
+    sets = ", ".join(f"{column} = ?" for column in shape)
+    ids = ",".join("?" * count)
+    return (
+        f"UPDATE runs SET {sets} WHERE lease_owner = ? AND status = ? AND id IN ({ids}) "
+        "RETURNING id, flow_id"
+    )
 
 
 def _update_runs(
     conn: Connection, owner: str, values: dict[str, Any], run_ids: list[str]
 ) -> list[tuple[str, str]]:
-    """Set ``values`` on the runs that ``owner`` still holds; return their (id, flow id)."""
+    """Set ``values`` on the runs that ``owner`` still holds; return their (id, flow id).
+
+    On the driver's cursor (:func:`~maillon.engine.db.driver_query`), as are the step rows: a
+    run's last step and its end are written on every run, and SQLAlchemy Core's per-statement
+    work (compiling, caching keys, processing each parameter) cost the writer thread as much
+    as SQLite's own.
+    """
     shape = tuple(sorted(values))
-    stmt = _run_updates.get(shape)
-    if stmt is None:
-        stmt = _run_updates[shape] = (
-            update(_runs)
-            .where(
-                _runs.c.id.in_(bindparam("ids", expanding=True)),
-                _runs.c.lease_owner == bindparam("owner"),
-                _runs.c.status == RunStatus.RUNNING,
-            )
-            .values({k: bindparam(f"v_{k}") for k in shape})
-            .returning(_runs.c.id, _runs.c.flow_id)
-        )
-    params = {"ids": run_ids, "owner": owner, **{f"v_{k}": v for k, v in values.items()}}
-    return [(row.id, row.flow_id) for row in conn.execute(stmt, params)]
+    sql = _update_runs_sql(shape, len(run_ids))
+    params = [*(values[column] for column in shape), owner, RunStatus.RUNNING, *run_ids]
+    return [(run_id, flow_id) for run_id, flow_id in driver_query(conn, sql, params)]
 
 
 #: The column of run_stats that counts each.
@@ -493,46 +491,34 @@ _STEP_COLUMNS = (
     "started_at",
     "finished_at",
 )
-_upserts: dict[str, Any] = {}
+# A step recorded again (a retried attempt, a run taken over) replaces its earlier record.
+_STEPS_CONFLICT = "(run_id, step_key) DO UPDATE SET " + ", ".join(
+    f"{column} = excluded.{column}" for column in _STEP_COLUMNS[2:]
+)
 
 
-def _upsert_statement(conn: Connection) -> Any:
-    """``INSERT ... ON CONFLICT (run_id, step_key) DO UPDATE`` for the dialect, built once."""
-    stmt = _upserts.get(conn.dialect.name)
-    if stmt is None:
-        # Imported from the connection's dialect only, which its engine has loaded already:
-        # importing PostgreSQL's too would load that whole dialect into a server on SQLite.
-        values: dict[str, Any] = {c: bindparam(c) for c in _STEP_COLUMNS}
-        base: PgInsert | SqliteInsert
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            base = pg_insert(_steps).values(values)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            base = sqlite_insert(_steps).values(values)
-        stmt = _upserts[conn.dialect.name] = base.on_conflict_do_update(
-            index_elements=["run_id", "step_key"],
-            set_={c: base.excluded[c] for c in _STEP_COLUMNS[2:]},
-        )
-    return stmt
+def _write_steps(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Upsert step rows (:data:`_STEP_COLUMNS` order); of two rows for the same step, the
+    later is the one kept, as if written one after the other."""
+    unique = {(row[0], row[1]): row for row in rows}
+    driver_insert(conn, "steps", _STEP_COLUMNS, list(unique.values()), _STEPS_CONFLICT)
 
 
-def _step_row(run_id: str, s: StepRecord) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "step_key": s.key,
-        "position": s.position,
-        "status": s.status,
-        "input": _dump(s.input),
-        "output": _dump(s.output),
-        "error": None if s.error is None else storable(s.error),
-        "details": _dump(s.details),
-        "attempts": s.attempts,
-        "started_at": s.started_at,
-        "finished_at": s.finished_at,
-    }
+def _step_row(run_id: str, s: StepRecord) -> tuple[Any, ...]:
+    """A row of ``steps`` in :data:`_STEP_COLUMNS` order."""
+    return (
+        run_id,
+        s.key,
+        s.position,
+        s.status,
+        _dump(s.input),
+        _dump(s.output),
+        None if s.error is None else storable(s.error),
+        _dump(s.details),
+        s.attempts,
+        s.started_at,
+        s.finished_at,
+    )
 
 
 def read_ledger(conn: Connection, run_id: str) -> dict[str, Any]:

@@ -158,6 +158,27 @@ def test_replay_resumes_at_the_failed_step(runtime: Runtime, services: Blocking)
     assert run.error is None
 
 
+def test_a_step_recorded_twice_in_one_write_keeps_the_later_record(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, token = make_flow(services, ECHO)
+    run_id = deliver(runtime, token).run_ids[0]
+    runtime.writer.submit_sync(ClaimRuns("worker", 10, lease_seconds=60))
+    now = time.time()
+    first = StepRecord("notify", 0, StepStatus.FAILED, 1, now, now, error="refused")
+    again = StepRecord("notify", 0, StepStatus.SUCCEEDED, 2, now, now, None, {"ok": True})
+    # One upsert statement cannot touch a row twice (PostgreSQL refuses it): the later wins,
+    # as if the two had been written one after the other.
+    runtime.writer.submit_sync(
+        RecordStep(run_id, "worker", 60, again, RunStatus.SUCCEEDED, also=(first,))
+    )
+    run, steps = services.runs.get_run(run_id)
+    assert run.status == RunStatus.SUCCEEDED
+    assert [(s.step_key, s.status, s.attempts, s.error) for s in steps] == [
+        ("notify", StepStatus.SUCCEEDED, 2, None)
+    ]
+
+
 def test_only_failed_or_held_runs_replay(runtime: Runtime, services: Blocking) -> None:
     _, token = make_flow(services, ECHO)
     run_id = deliver(runtime, token).run_ids[0]
