@@ -45,8 +45,8 @@ class Wakeup:
         self._lock = threading.Lock()
         #: Called by :meth:`notify` after waking this process's workers; none may block.
         self.relays: list[Callable[[], None]] = []
-        # Whether a call of the relays is scheduled in an event loop already.
-        self._relaying = False
+        # The event loops that have relayed a wake-up in their current turn.
+        self._relayed_in: set[asyncio.AbstractEventLoop] = set()
 
     def register(self) -> asyncio.Event:
         """An event that :meth:`notify` sets, bound to the running loop."""
@@ -63,10 +63,10 @@ class Wakeup:
     def notify(self) -> None:
         """Runs were queued and committed: wake every worker, here and in other processes.
 
-        In an event loop, the other processes are told once per turn of the loop: the
-        deliveries of one group commit all resume in the same turn, and a worker process woken
-        once looks at the whole queue (one wake-up per delivery cost the web process two
-        system calls per delivery, and the worker processes as many reads).
+        In an event loop, other processes are told once per turn of the loop, at the first
+        call: the deliveries resuming in one turn were all committed before the turn began, so
+        that wake-up covers them all (one per delivery cost the web process two system calls
+        per delivery, and the worker processes as many reads).
         """
         self.notify_local()
         if not self.relays:
@@ -74,15 +74,13 @@ class Wakeup:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._relay()
-            return
-        if not self._relaying:
-            self._relaying = True
-            loop.call_soon(self._relay)
-
-    def _relay(self) -> None:
-        # Cleared first: a notify() from now on schedules a call of its own, so none is lost.
-        self._relaying = False
+            loop = None
+        if loop is not None:
+            if loop in self._relayed_in:
+                return
+            self._relayed_in.add(loop)
+            # Runs at the start of the next turn, before the tasks that resume in it.
+            loop.call_soon(self._relayed_in.discard, loop)
         for relay in self.relays:
             relay()
 
