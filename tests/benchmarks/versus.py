@@ -14,7 +14,8 @@ nothing: it is intake's ceiling.
 Per system: accepted/s under wrk; actions delivered per second while wrk runs (arrivals at the
 sink inside wrk's window); how long after wrk stops the last accepted event reaches the sink
 (Node-RED answers after delivering, so it has no backlog; it keeps nothing either); end-to-end
-p50/p99 at a paced 1,000 events/s; memory of every process of the system (RSS idle and at the
+p50/p99 at a paced 1,000 events/s (for Maillon also stage by stage, from the timestamps its
+runs and steps record); memory of every process of the system (RSS idle and at the
 peak of the load, and PSS, which counts the pages processes share once). Maillon with
 ``--workers 0`` (no execution) measures intake alone against the bare endpoint.
 """
@@ -223,6 +224,8 @@ class System:
     delivered_in_window: int = 0
     drain_s: float | None = None
     paced: dict[str, Any] = field(default_factory=dict)
+    #: Maillon only: where the paced runs' time went, stage by stage (see :func:`stages`).
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
     note: str = ""
 
 
@@ -291,6 +294,29 @@ def load(
     }
 
 
+#: A run's way from intake to its end, as its own timestamps tell: the run is created in the
+#: intake transaction, started when first claimed; its step starts before its input is rendered
+#: and ends when the sink has answered; the run ends when its last step is recorded.
+_STAGES = {
+    "queued -> claimed": "r.started_at - r.created_at",
+    "claimed -> step starts": "s.started_at - r.started_at",
+    "step (render, POST)": "s.finished_at - s.started_at",
+    "step -> run recorded": "r.finished_at - s.finished_at",
+}
+
+
+def stages(m: Maillon, since: float) -> dict[str, dict[str, float]]:
+    """p50/p99 of each stage (ms) of the runs ``m`` created since ``since`` and finished."""
+    columns = ", ".join(_STAGES.values())
+    sql = (
+        f"SELECT {columns} FROM runs r JOIN steps s ON s.run_id = r.id "
+        "WHERE r.created_at >= ? AND r.finished_at IS NOT NULL"
+    )
+    with contextlib.closing(m.db()) as db:
+        rows = db.execute(sql, (since,)).fetchall()
+    return {name: summarize([row[i] * 1000 for row in rows]) for i, name in enumerate(_STAGES)}
+
+
 def wrk_ok(r: dict[str, Any]) -> int:
     return int(r["requests"] - r["status_errors"])
 
@@ -338,6 +364,7 @@ def measure(s: Settings, workdir: Path, procs: Processes, processes: int | None)
     ms = System("Maillon (serve on SQLite)")
     log(f"Maillon: wrk {s.connections} connections, {s.intake_seconds} s, then 1,000/s")
     load(ms, m.pid, m.url, sink_port, body_file, s, lambda: m.counts()["events"])
+    ms.stages = stages(m, ms.paced["intake"]["window"][0])
     ms.note = f"web process + {len(process_tree(m.pid)) - 1} worker processes"
     m.stop()
 
@@ -396,6 +423,9 @@ def report(res: dict[str, Any], s: Settings, command: str) -> str:
         f"{mi['rps'] / (bare['accepted'] / bsecs):.2f} x the bare endpoint.",
     ]
     systems = res["systems"]
+    if systems[0]["stages"]:
+        parts = [f"{k} {v['p50']:.1f} / {v['p99']:.1f}" for k, v in systems[0]["stages"].items()]
+        lines.append(f"Maillon at 1,000/s, p50 / p99 (ms) per stage of a run: {'; '.join(parts)}.")
     if len(systems) == 2:
         m, n = systems
         ratio = (m["delivered_in_window"] / (m["wrk"]["duration_us"] / 1e6)) / max(

@@ -1,11 +1,11 @@
 """A fleet of worker processes on PostgreSQL, one killed with SIGKILL in the middle of the work.
 
 Four ``maillon worker`` processes share a queue of 2,000 runs; each run posts twice to a local
-sink (step ``a`` then step ``b``). One worker is killed while it holds runs. Afterwards every run
-has succeeded; a step that had recorded success before the kill was never sent again; the only
-requests the sink saw twice belong to runs the killed worker held; and those runs were taken
-over within the lease. The test prints how long the takeover took and how many steps were sent
-twice.
+sink (step ``a`` then step ``b``). One worker is stopped while it holds runs, the runs it holds
+are read, and it is killed. Afterwards every run has succeeded; a step that had recorded success
+before the kill was never sent again; the only requests the sink saw twice belong to runs the
+killed worker held; and those runs were taken over within the lease. The test prints how long
+the takeover took and how many steps were sent twice.
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ def sink() -> Iterator[IdSink]:
     """The sink the flow posts to; 20 ms an answer, so that each worker holds runs when killed."""
     with id_sink(0.02) as s:
         yield s
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped by a signal (its state in /proc)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "T"
 
 
 def _flow(sink_url: str) -> FlowDocument:
@@ -109,6 +115,10 @@ def test_a_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight(
     try:
         wait_for(lambda: sink.count("/a") >= RUNS // 4, 120, what="a quarter of the runs")
         victim = workers[0]
+        # Frozen first: a worker still running between the read of its runs and the kill could
+        # claim more, which would then be sent again without being among those read.
+        victim.send_signal(signal.SIGSTOP)
+        wait_for(lambda: _stopped(victim.pid), 10, what="the worker to stop")
         with engine.connect() as conn:
             held = {
                 r[0]: r[1]
