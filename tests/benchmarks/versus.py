@@ -15,9 +15,10 @@ Per system: accepted/s under wrk; actions delivered per second while wrk runs (a
 sink inside wrk's window); how long after wrk stops the last accepted event reaches the sink
 (Node-RED answers after delivering, so it has no backlog; it keeps nothing either); end-to-end
 p50/p99 at a paced 1,000 events/s (for Maillon also stage by stage, from the timestamps its
-runs and steps record); memory of every process of the system (RSS idle and at the
-peak of the load, and PSS, which counts the pages processes share once). Maillon with
-``--workers 0`` (no execution) measures intake alone against the bare endpoint.
+runs and steps record); the CPU each process took per event under wrk; memory of every process
+of the system (RSS idle and at the peak of the load, and PSS, which counts the pages processes
+share once). Maillon with ``--workers 0`` (no execution) measures intake alone against the bare
+endpoint.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from tests.benchmarks.run import (
     Maillon,
     Processes,
     Settings,
+    cpu_seconds,
     free_port,
     http_get,
     log,
@@ -224,6 +226,8 @@ class System:
     delivered_in_window: int = 0
     drain_s: float | None = None
     paced: dict[str, Any] = field(default_factory=dict)
+    #: CPU (µs) per event accepted under wrk, of each process (Maillon: web, then workers).
+    cpu_us: list[float] = field(default_factory=list)
     #: Maillon only: where the paced runs' time went, stage by stage (see :func:`stages`).
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     note: str = ""
@@ -275,8 +279,14 @@ def load(
     base = sink_total(sink_port)
     peak = PeakMemory(pid)
     peak.start()
+    pids = process_tree(pid)
+    cpu = [cpu_seconds(p) for p in pids]
     start = time.time()
     system.wrk, system.accepted = wrk(s.intake_seconds)
+    system.cpu_us = [
+        (cpu_seconds(p) - before) * 1e6 / max(system.accepted, 1)
+        for p, before in zip(pids, cpu, strict=True)
+    ]
     end = start + system.wrk["duration_us"] / 1e6
     drained = wait_delivered(sink_port, base + system.accepted, 120)
     system.peak = peak.stop()
@@ -423,6 +433,12 @@ def report(res: dict[str, Any], s: Settings, command: str) -> str:
         f"{mi['rps'] / (bare['accepted'] / bsecs):.2f} x the bare endpoint.",
     ]
     systems = res["systems"]
+    cpu = [
+        f"{x['name'].split(' (')[0]} {' + '.join(f'{c:.0f}' for c in x['cpu_us'])}"
+        + (f" = {sum(x['cpu_us']):.0f}" if len(x["cpu_us"]) > 1 else "")
+        for x in systems
+    ]
+    lines.append(f"CPU per event accepted under wrk (µs, per process): {'; '.join(cpu)}.")
     if systems[0]["stages"]:
         parts = [f"{k} {v['p50']:.1f} / {v['p99']:.1f}" for k, v in systems[0]["stages"].items()]
         lines.append(f"Maillon at 1,000/s, p50 / p99 (ms) per stage of a run: {'; '.join(parts)}.")
