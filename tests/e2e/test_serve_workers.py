@@ -17,6 +17,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -208,6 +209,37 @@ def test_a_worker_killed_under_load_loses_nothing_and_is_started_again(
     assert answered
     assert set(answered) <= succeeded
     assert set(answered) <= sink.ids("/sink")
+
+
+def test_worker_processes_are_woken_by_serve_not_by_their_poll(
+    tmp_path: Path, database_url: str, sink: IdSink
+) -> None:
+    # Idle worker processes look at the queue every 60 s only: a run that reaches the sink
+    # sooner was announced to them by the web process.
+    serve = Serve(tmp_path, database_url, sink.url, MAILLON_POLL_INTERVAL="60")
+    try:
+        serve.wait_started()
+        time.sleep(1.0)  # the workers' first look at the queue is over: they wait now
+        with httpx.Client(base_url=f"http://127.0.0.1:{serve.port}", timeout=10) as client:
+
+            def deliver(ids: list[str]) -> float:
+                """Post ``ids`` at once; seconds until the last one reached the sink."""
+                started = time.monotonic()
+                with ThreadPoolExecutor(len(ids)) as pool:
+                    posted = pool.map(
+                        lambda i: client.post(f"/hooks/{serve.hook}", json={"id": i}), ids
+                    )
+                    assert {r.status_code for r in posted} == {200}
+                wait_for(lambda: set(ids) <= sink.ids("/sink"), 10, what="the runs")
+                return time.monotonic() - started
+
+            # One at a time, then bursts, whose deliveries are committed together and
+            # resume in the same turn of the web process's event loop.
+            waits = [deliver([f"single-{n}"]) for n in range(3)]
+            waits += [deliver([f"burst-{b}-{n}" for n in range(20)]) for b in range(3)]
+    finally:
+        serve.stop()
+    assert max(waits) < 5, waits
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
