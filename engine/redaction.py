@@ -43,7 +43,6 @@ __all__ = [
     "Redactor",
     "install_log_redaction",
     "mask_credentials",
-    "mask_fields",
     "mask_secret_inputs",
 ]
 
@@ -201,11 +200,6 @@ def mask_secret_inputs(model: type[BaseModel], rendered: Any) -> Any:
     }
 
 
-def mask_fields(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """``values`` with the fields named in ``names`` (compared lower-cased) masked."""
-    return _masked(values, {n.lower() for n in names})
-
-
 def _masked(values: Mapping[str, Any], lowered: Collection[str]) -> dict[str, Any]:
     return {k: MASK if k.lower() in lowered else v for k, v in values.items()}
 
@@ -230,7 +224,8 @@ def mask_credentials(
     headers = _masked(meta.get("headers", {}), header_names)
     query: Mapping[str, Any] = meta.get("query", {})
     masked = {k for k in query if k.lower() in parameter_names}
-    return {**meta, "headers": headers, "query": _masked(query, parameter_names)}, masked
+    query = {k: MASK if k in masked else v for k, v in query.items()}
+    return {**meta, "headers": headers, "query": query}, masked
 
 
 _in_play: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(

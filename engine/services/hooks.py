@@ -38,7 +38,7 @@ from maillon.engine.intake import (
 from maillon.engine.limits import FailureLimit
 from maillon.engine.metrics import Metrics, Refusal
 from maillon.engine.payloads import nests_deeper
-from maillon.engine.redaction import mask_credentials, mask_fields
+from maillon.engine.redaction import mask_credentials
 from maillon.engine.templating import DEFAULT_BUDGET, Budget, render_unblocking
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.writer import Op, Writer, WriterStopped
@@ -94,7 +94,7 @@ class Hooks:
             )
         masked_meta, masked = mask_credentials(meta, self._masked)
         if masked and isinstance(body, dict) and body == meta.get("query"):
-            body = mask_fields(body, masked)
+            body = masked_meta["query"]  # the body is the query: masked the same
             body_text = msgspec.json.encode(body).decode()
         return body, body_text, masked_meta
 
