@@ -205,23 +205,33 @@ class Runtime:
         self.writer.stop()
         self.db.dispose()
 
-    def start_workers(self, count: int | None = None, *, command: Sequence[str] = ()) -> None:
-        """Start ``count`` worker loops in the running event loop, the retention sweep and the
-        sender of failure alerts.
+    def start_worker_processes(
+        self, command: Sequence[str], fork: Callable[[], object] | None = None
+    ) -> None:
+        """With ``worker_processes`` and ``workers`` in the settings, execute runs in that many
+        processes of their own, each with ``workers`` worker loops (see
+        :mod:`maillon.engine.supervisor`); :meth:`start_workers` then starts none in this one.
 
-        ``command``: the command line of a worker process (``maillon worker``). Given, and with
-        ``worker_processes`` in the settings, runs are executed in that many processes of their
-        own, each with ``count`` worker loops (see :mod:`maillon.engine.supervisor`), and none
-        in this one.
+        ``command``: the command line of a worker process (``maillon worker``); ``fork``: what
+        a child forked from this process runs instead, the same. Called before this process
+        starts a thread, the children are forked and share the memory of its modules.
         """
-        self._stop = asyncio.Event()
-        count = self.settings.workers if count is None else count
-        if command and count and self.settings.worker_processes and SUPPORTED:
-            env = {**os.environ, "MAILLON_WORKERS": str(count)}
-            self.supervisor = Supervisor(command, self.settings.worker_processes, env)
-            self.supervisor.start()
-            self.wakeup.relays.append(self.supervisor.notify)
+        count = self.settings.workers
+        if not (count and self.settings.worker_processes and SUPPORTED):
             return
+        env = {**os.environ, "MAILLON_WORKERS": str(count)}
+        self.supervisor = Supervisor(command, self.settings.worker_processes, env, fork=fork)
+        self.supervisor.start()
+        self.wakeup.relays.append(self.supervisor.notify)
+
+    def start_workers(self, count: int | None = None) -> None:
+        """Start ``count`` worker loops in the running event loop, the retention sweep and the
+        sender of failure alerts; none when :meth:`start_worker_processes` started processes
+        that execute the runs."""
+        self._stop = asyncio.Event()
+        if self.supervisor is not None:
+            return
+        count = self.settings.workers if count is None else count
         if self.pg_wakeups is not None:
             self.pg_wakeups.start_listening()
         for _ in range(count):

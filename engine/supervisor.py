@@ -16,6 +16,14 @@ the previous ones yet) is dropped, as that child is due to look at the queue any
 workers' poll stays as the safety net. The same socket tells a child that its parent has gone
 (end of file, even after a SIGKILL): it then stops as after SIGTERM, finishing its runs.
 
+Memory: the first children are forked from ``serve`` itself, before it starts a thread, rather
+than started as new interpreters. A new interpreter imports the whole stack again (~70 MB of its
+own); a forked child shares the pages of what ``serve`` imported until one side writes to them.
+What exists at the fork is frozen first (:func:`gc.freeze`), so that neither side's garbage
+collections walk those objects and copy the pages they live on. A process with threads must not
+fork (another thread may hold a lock that the child then never sees released), so a child
+started again later is a new interpreter running ``argv``.
+
 A child that exits while ``serve`` runs is started again, after a delay that doubles with each
 crash in a row (a child that crashes at once must not spin a core), and the runs it held are
 taken over by the other workers when their leases expire (:mod:`maillon.engine.queue`).
@@ -25,11 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -47,12 +57,47 @@ SUPPORTED = hasattr(socket, "SOCK_SEQPACKET")
 WAKE_FD_VARIABLE = "MAILLON_WAKE_FD"
 
 
+class _Forked:
+    """A child forked from this process, with the part of :class:`subprocess.Popen`'s interface
+    that the supervisor uses."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by someone else: its status is lost
+                self.returncode = 255
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout or 0.0)
+            time.sleep(0.02)
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
 @dataclass
 class _Child:
     """One slot of the pool: its process (when running) and the parent's end of its socket."""
 
     index: int
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | _Forked | None = None
     sock: socket.socket | None = None
     started: float = 0.0
     #: Crashes in a row (a child that ran long enough before exiting resets it).
@@ -65,6 +110,9 @@ class Supervisor:
     """Keeps ``count`` worker processes running ``argv`` until :meth:`stop`.
 
     ``env``: their environment (the parent's, with what the command line changed).
+    ``fork``: what a child forked from this process runs, the same as ``argv`` does (it may
+    raise :class:`SystemExit`); given, the children that :meth:`start` starts while this process
+    has one thread are forked (see the module's docstring).
     ``first_delay`` and ``max_delay``: the backoff before restarting a crashed child;
     ``stable_after``: seconds a child must have run for its exit not to count as a crash in a row.
     """
@@ -79,8 +127,10 @@ class Supervisor:
         max_delay: float = 30.0,
         stable_after: float = 30.0,
         check_interval: float = 0.2,
+        fork: Callable[[], object] | None = None,
     ) -> None:
         self._argv = list(argv)
+        self._fork = fork
         self._env = env
         self._first_delay = first_delay
         self._max_delay = max_delay
@@ -93,9 +143,18 @@ class Supervisor:
 
     def start(self) -> None:
         """Start every child, and the thread that watches them."""
+        fork = self._fork is not None and threading.active_count() == 1
+        if fork:
+            # Collected, then frozen: the children inherit no garbage, and the collections of
+            # either side no longer touch (and so copy) the pages they share.
+            gc.collect()
+            gc.freeze()
+            # What sits in these buffers would otherwise be written once more by each child.
+            sys.stdout.flush()
+            sys.stderr.flush()
         with self._lock:
             for child in self._children:
-                self._spawn(child)
+                self._spawn(child, fork=fork)
         self._thread = threading.Thread(target=self._watch, name="maillon-supervisor", daemon=True)
         self._thread.start()
 
@@ -132,16 +191,20 @@ class Supervisor:
         for child in self._children:
             _close(child)
 
-    def _spawn(self, child: _Child) -> None:
+    def _spawn(self, child: _Child, *, fork: bool = False) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setblocking(False)
         env = {**self._env, WAKE_FD_VARIABLE: str(theirs.fileno())}
         # A session of its own: Ctrl-C in a terminal reaches `serve` only, which then stops its
         # children in order (after the web server has stopped taking webhooks).
+        proc: subprocess.Popen[bytes] | _Forked
         try:
-            proc = subprocess.Popen(  # noqa: S603 (our own interpreter and command)
-                self._argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True
-            )
+            if fork:
+                proc = _Forked(self._fork_child(env, ours))
+            else:
+                proc = subprocess.Popen(  # noqa: S603 (our own interpreter and command)
+                    self._argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True
+                )
         except OSError:
             ours.close()
             raise
@@ -152,6 +215,35 @@ class Supervisor:
         child.started = time.monotonic()
         child.restart_at = None
         log.info("worker process %d started (pid %d)", child.index, proc.pid)
+
+    def _fork_child(self, env: dict[str, str], ours: socket.socket) -> int:
+        """Fork a child that runs ``fork`` with ``env``; its pid (in this process)."""
+        assert self._fork is not None
+        pid = os.fork()
+        if pid:
+            return pid
+        status = 1
+        try:
+            # The parent's ends of the sockets: a child holding its sibling's would keep that
+            # sibling from seeing end of file when the parent dies, until it exits itself.
+            ours.close()
+            for other in self._children:
+                _close(other)
+            os.setsid()
+            os.environ.clear()
+            os.environ.update(env)
+            self._fork()
+            status = 0
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        except BaseException:
+            log.exception("worker process failed")
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Never back into the parent's code (its stack is this child's too), nor its exit
+            # handlers.
+            os._exit(status)
 
     def _watch(self) -> None:
         while not self._stopping.wait(self._check_interval):
@@ -175,7 +267,7 @@ class Supervisor:
                                 child.restart_at = now + self._max_delay
                     continue
                 proc = child.proc
-                if proc is None or proc.poll() is None:
+                if proc is None or (returncode := proc.poll()) is None:
                     continue
                 lived = now - child.started
                 child.crashes = 1 if lived >= self._stable_after else child.crashes + 1
@@ -185,7 +277,7 @@ class Supervisor:
                     "in %.1f s (its runs are taken over when their leases expire)",
                     child.index,
                     proc.pid,
-                    _describe(proc.returncode),
+                    _describe(returncode),
                     lived,
                     delay,
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from math import ceil
 from typing import Any
@@ -102,12 +102,11 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     workers: bool = True,
-    worker_command: Sequence[str] = (),
 ) -> Litestar:
     """The application. ``workers=False`` serves HTTP only (runs are executed elsewhere); the
-    flows' schedules fire in it unless the settings say ``scheduler=False``.
-    ``worker_command``: how to start a worker process, for runs executed in processes of their
-    own (see :meth:`Runtime.start_workers`)."""
+    flows' schedules fire in it unless the settings say ``scheduler=False``. Worker processes
+    that ``runtime`` started execute the runs in its stead (see
+    :meth:`Runtime.start_worker_processes`)."""
     runtime = runtime or Runtime(settings or Settings())
     services = runtime.services
     csrf = csrf_config(runtime.settings)
@@ -116,7 +115,7 @@ def create_app(
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         runtime.open()
         if workers:
-            runtime.start_workers(command=worker_command)
+            runtime.start_workers()
         if runtime.settings.scheduler:
             runtime.start_scheduler()
         try:

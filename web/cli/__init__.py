@@ -13,12 +13,14 @@ import gc
 import signal
 import socket
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
 
 from maillon.engine.db import migrate
 from maillon.engine.metrics import share_between_processes
+from maillon.engine.runtime import Runtime
 from maillon.engine.services.install import Install
 from maillon.engine.supervisor import listen_for_wakeups
 from maillon.web.cli._base import Ctx, pass_ctx, setup_logging, translated, warn_about_legacy_data
@@ -115,7 +117,11 @@ def serve(
         ):
             # Before the first metric exists; the worker processes inherit the setting.
             share_between_processes(settings.data_dir / "metrics")
-        app = create_app(settings, worker_command=WORKER_COMMAND)
+        runtime = Runtime(settings)
+        # Before any thread exists (the app's start starts them): the worker processes are then
+        # forked from this one, and share its memory.
+        runtime.start_worker_processes(WORKER_COMMAND, fork=partial(main, ["worker"]))
+        app = create_app(runtime=runtime)
     click.echo(
         f"Maillon listening on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
     )
