@@ -53,6 +53,11 @@ log = logging.getLogger(__name__)
 #: there, ``maillon serve`` executes runs in its own process).
 SUPPORTED = hasattr(socket, "SOCK_SEQPACKET")
 
+#: Whether children may be forked rather than started as new interpreters: on macOS, system
+#: frameworks that some modules load do not survive a fork without exec (Python's
+#: multiprocessing starts new interpreters there for that reason).
+_FORK_SAFE = sys.platform == "linux"
+
 #: The environment variable that gives a worker process the descriptor of its wake-up socket.
 WAKE_FD_VARIABLE = "MAILLON_WAKE_FD"
 
@@ -111,8 +116,8 @@ class Supervisor:
 
     ``env``: their environment (the parent's, with what the command line changed).
     ``fork``: what a child forked from this process runs, the same as ``argv`` does (it may
-    raise :class:`SystemExit`); given, the children that :meth:`start` starts while this process
-    has one thread are forked (see the module's docstring).
+    raise :class:`SystemExit`); given, the children that :meth:`start` starts on Linux while this
+    process has one thread are forked (see the module's docstring).
     ``first_delay`` and ``max_delay``: the backoff before restarting a crashed child;
     ``stable_after``: seconds a child must have run for its exit not to count as a crash in a row.
     """
@@ -143,7 +148,7 @@ class Supervisor:
 
     def start(self) -> None:
         """Start every child, and the thread that watches them."""
-        fork = self._fork is not None and threading.active_count() == 1
+        fork = self._fork is not None and _FORK_SAFE and threading.active_count() == 1
         if fork:
             # Collected, then frozen: the children inherit no garbage, and the collections of
             # either side no longer touch (and so copy) the pages they share.
