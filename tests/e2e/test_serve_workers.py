@@ -262,9 +262,11 @@ def test_worker_processes_share_the_memory_of_serve(
         workers = serve.wait_started()
         time.sleep(2.0)  # each worker has started its loops and collected once
         shared = {pid: shared_dirty_mb(pid) for pid in workers}
+        names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in workers}
     finally:
         serve.stop()
     assert min(shared.values()) > 32, shared
+    assert names == {"maillon-worker"}
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
