@@ -235,9 +235,6 @@ class Supervisor:
             for other in self._children:
                 _close(other)
             os.setsid()
-            # Its command line is serve's; top, htop and `ps -o comm` show this name instead.
-            with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
-                comm.write("maillon-worker")
             os.environ.clear()
             os.environ.update(env)
             self._fork()

@@ -9,6 +9,7 @@ with exit code 1, never as a traceback (see :mod:`._base`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import signal
 import socket
@@ -164,6 +165,9 @@ def worker(obj: Ctx, concurrency: int | None, scheduler: bool) -> None:
     if concurrency is not None:
         obj.settings = obj.settings.model_copy(update={"worker_concurrency": concurrency})
     setup_logging(obj.settings, quiet=False)
+    # Forked by `serve`, its command line is serve's: top, htop and `ps -o comm` show this name.
+    with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
+        comm.write("maillon-worker")
     with translated(obj.settings):
         migrate(
             obj.settings.resolved_database_url,
