@@ -187,10 +187,16 @@ def test_a_worker_killed_under_load_loses_nothing_and_is_started_again(
 
         restarted = wait_for(replaced, 30, what="the supervisor to start a new worker process")
         assert set(restarted) - set(workers), "no new worker process"
-        # Forked or (this one) started as a new interpreter, a worker process has one name.
-        assert {Path(f"/proc/{p}/comm").read_text().strip() for p in restarted} == {
-            "maillon-worker"
-        }
+        # Forked or (this one) started as a new interpreter, a worker process has one name
+        # (the new interpreter takes it once it has imported the command line).
+        wait_for(
+            lambda: (
+                {Path(f"/proc/{p}/comm").read_text().strip() for p in restarted}
+                == {"maillon-worker"}
+            ),
+            30,
+            what="the new worker process to take its name",
+        )
 
         def all_succeeded() -> bool:
             with engine.connect() as conn:
