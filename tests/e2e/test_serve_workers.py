@@ -80,6 +80,8 @@ class Serve:
     def __init__(self, tmp_path: Path, database_url: str, sink_url: str, **settings: str) -> None:
         """``settings``: more ``MAILLON_*`` variables."""
         self.port = free_port()
+        #: The worker processes' pids, once started as a context manager.
+        self.workers: list[int] = []
         self.env = {
             **os.environ,
             "MAILLON_DATA_DIR": str(tmp_path),
@@ -125,6 +127,18 @@ class Serve:
             return found if len(found) == PROCESSES else None
 
         return wait_for(up, 60, what="serve and its worker processes to start")
+
+    def __enter__(self) -> Serve:
+        """Started (:meth:`wait_started`; its worker processes in ``workers``), stopped on exit."""
+        try:
+            self.workers = self.wait_started()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -227,9 +241,7 @@ def test_worker_processes_are_woken_by_serve_not_by_their_poll(
 ) -> None:
     # Idle worker processes look at the queue every 60 s only: a run that reaches the sink
     # sooner was announced to them by the web process.
-    serve = Serve(tmp_path, database_url, sink.url, MAILLON_POLL_INTERVAL="60")
-    try:
-        serve.wait_started()
+    with Serve(tmp_path, database_url, sink.url, MAILLON_POLL_INTERVAL="60") as serve:
         time.sleep(1.0)  # the workers' first look at the queue is over: they wait now
         with httpx.Client(base_url=f"http://127.0.0.1:{serve.port}", timeout=10) as client:
 
@@ -248,8 +260,6 @@ def test_worker_processes_are_woken_by_serve_not_by_their_poll(
             # resume in the same turn of the web process's event loop.
             waits = [deliver([f"single-{n}"]) for n in range(3)]
             waits += [deliver([f"burst-{b}-{n}" for n in range(20)]) for b in range(3)]
-    finally:
-        serve.stop()
     assert max(waits) < 5, waits
 
 
@@ -267,14 +277,10 @@ def test_worker_processes_share_the_memory_of_serve(
     # A worker started as a new interpreter shares no written memory (~0 MB here); forked
     # without freezing what it inherits, its first collection copies half of it (~22 MB left);
     # forked as serve does, ~45 MB.
-    serve = Serve(tmp_path, database_url, sink.url)
-    try:
-        workers = serve.wait_started()
+    with Serve(tmp_path, database_url, sink.url) as serve:
         time.sleep(2.0)  # each worker has started its loops and collected once
-        shared = {pid: shared_dirty_mb(pid) for pid in workers}
-        names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in workers}
-    finally:
-        serve.stop()
+        shared = {pid: shared_dirty_mb(pid) for pid in serve.workers}
+        names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in serve.workers}
     assert min(shared.values()) > 32, shared
     assert names == {"maillon-worker"}
 
@@ -305,9 +311,7 @@ def test_a_stopped_serve_stops_its_worker_processes(
 def test_what_worker_processes_count_shows_in_the_metrics_of_serve(
     tmp_path: Path, database_url: str, sink: IdSink
 ) -> None:
-    serve = Serve(tmp_path, database_url, sink.url, MAILLON_METRICS_TOKEN="scrape-me")
-    try:
-        serve.wait_started()
+    with Serve(tmp_path, database_url, sink.url, MAILLON_METRICS_TOKEN="scrape-me") as serve:
         base = f"http://127.0.0.1:{serve.port}"
         for i in range(3):
             assert httpx.post(f"{base}/hooks/{serve.hook}", json={"id": f"m{i}"}).is_success
@@ -333,5 +337,3 @@ def test_what_worker_processes_count_shows_in_the_metrics_of_serve(
         assert samples['maillon_deliveries_total{status="queued"}'] == 3
         assert samples['maillon_step_duration_seconds_count{action="http.send_request"}'] == 3
         assert samples["maillon_queue_depth"] == 0
-    finally:
-        serve.stop()
