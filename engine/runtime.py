@@ -219,7 +219,14 @@ class Runtime:
         count = self.settings.workers
         if not (count and self.settings.worker_processes and SUPPORTED):
             return
-        env = {**os.environ, "MAILLON_WORKERS": str(count)}
+        # The settings that `serve`'s options may have changed from the environment: the links
+        # the workers write (alerts, error flows' ``run.url``) name the address it listens on.
+        env = {
+            **os.environ,
+            "MAILLON_WORKERS": str(count),
+            "MAILLON_HOST": self.settings.host,
+            "MAILLON_PORT": str(self.settings.port),
+        }
         self.supervisor = Supervisor(command, self.settings.worker_processes, env, fork=fork)
         self.supervisor.start()
         self.wakeup.relays.append(self.supervisor.notify)

@@ -49,9 +49,23 @@ __all__ = ["SUPPORTED", "WAKE_FD_VARIABLE", "Supervisor", "listen_for_wakeups"]
 
 log = logging.getLogger(__name__)
 
-#: Whether this system has what the wake-up sockets need (Windows has no ``SOCK_SEQPACKET``:
-#: there, ``maillon serve`` executes runs in its own process).
-SUPPORTED = hasattr(socket, "SOCK_SEQPACKET")
+
+def _seqpacket_pairs() -> bool:
+    """Whether this system makes the wake-up sockets' pairs. Tried, not inferred from the
+    constant: macOS defines ``SOCK_SEQPACKET`` but refuses it for Unix sockets, and Windows
+    has no Unix socket pairs."""
+    try:
+        pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except (AttributeError, OSError):
+        return False
+    for end in pair:
+        end.close()
+    return True
+
+
+#: Whether worker processes can be started here; where not, ``maillon serve`` executes runs in
+#: its own process.
+SUPPORTED = _seqpacket_pairs()
 
 #: Whether children may be forked rather than started as new interpreters: on macOS, system
 #: frameworks that some modules load do not survive a fork without exec (Python's
@@ -144,6 +158,9 @@ class Supervisor:
         self._children = [_Child(i) for i in range(count)]
         self._stopping = threading.Event()
         self._lock = threading.Lock()  # orders restarts against stop()
+        # Held while sending wake-ups and while closing a socket: a descriptor closed by the
+        # watcher during a send could be reused by the next socket pair before the send.
+        self._sockets = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -165,13 +182,14 @@ class Supervisor:
 
     def notify(self) -> None:
         """Wake every child's workers (never blocks; see the module's docstring)."""
-        for child in self._children:
-            sock = child.sock
-            if sock is None:
-                continue
-            # Full (a wake-up is pending already), or the child is gone (restarted soon).
-            with contextlib.suppress(OSError):
-                sock.send(b"w")
+        with self._sockets:
+            for child in self._children:
+                sock = child.sock
+                if sock is None:
+                    continue
+                # Full (a wake-up is pending already), or the child is gone (restarted soon).
+                with contextlib.suppress(OSError):
+                    sock.send(b"w")
 
     def stop(self, timeout: float) -> None:
         """Ask every child to stop (SIGTERM: they finish the runs in progress), wait up to
@@ -194,7 +212,7 @@ class Supervisor:
                 proc.kill()
                 proc.wait()
         for child in self._children:
-            _close(child)
+            self._close(child)
 
     def _spawn(self, child: _Child, *, fork: bool = False) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -215,11 +233,17 @@ class Supervisor:
             raise
         finally:
             theirs.close()
-        _close(child)
+        self._close(child)
         child.proc, child.sock = proc, ours
         child.started = time.monotonic()
         child.restart_at = None
         log.info("worker process %d started (pid %d)", child.index, proc.pid)
+
+    def _close(self, child: _Child) -> None:
+        with self._sockets:
+            sock, child.sock = child.sock, None
+            if sock is not None:
+                sock.close()
 
     def _fork_child(self, env: dict[str, str], ours: socket.socket) -> int:
         """Fork a child that runs ``fork`` with ``env``; its pid (in this process)."""
@@ -233,7 +257,7 @@ class Supervisor:
             # sibling from seeing end of file when the parent dies, until it exits itself.
             ours.close()
             for other in self._children:
-                _close(other)
+                self._close(other)
             os.setsid()
             os.environ.clear()
             os.environ.update(env)
@@ -244,10 +268,11 @@ class Supervisor:
         except BaseException:
             log.exception("worker process failed")
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
             # Never back into the parent's code (its stack is this child's too), nor its exit
-            # handlers.
+            # handlers: not even when flushing fails (standard output a closed pipe).
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(BaseException):
+                    stream.flush()
             os._exit(status)
 
     def _watch(self) -> None:
@@ -286,7 +311,7 @@ class Supervisor:
                     lived,
                     delay,
                 )
-                _close(child)
+                self._close(child)
                 child.restart_at = now + delay
 
 
@@ -295,12 +320,6 @@ def _describe(returncode: int) -> str:
         with contextlib.suppress(ValueError):
             return signal.Signals(-returncode).name
     return f"status {returncode}"
-
-
-def _close(child: _Child) -> None:
-    sock, child.sock = child.sock, None
-    if sock is not None:
-        sock.close()
 
 
 def listen_for_wakeups(wake: Callable[[], None], gone: Callable[[], None]) -> bool:

@@ -15,6 +15,7 @@ A reverse proxy in front (``docs/deploy.md``) should enforce the same, closer to
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,11 +25,12 @@ __all__ = ["UVICORN_OPTIONS", "event_loop_factory", "guarded_protocol", "uvicorn
 
 #: The options that do not depend on settings. uvloop and httptools are named rather than left
 #: to "auto", so that a missing extra fails at start instead of silently serving far fewer
-#: requests; no route is a websocket, so none is accepted (and the websockets package, 1 MB,
-#: is never loaded); the access log is off because one log line per hook costs more than
-#: parsing the request; no ``server`` header tells a scanner what answers.
+#: requests (uvloop wherever the package requires it: not on Windows); no route is a
+#: websocket, so none is accepted (and the websockets package, 1 MB, is never loaded); the
+#: access log is off because one log line per hook costs more than parsing the request; no
+#: ``server`` header tells a scanner what answers.
 UVICORN_OPTIONS: dict[str, object] = {
-    "loop": "uvloop",
+    "loop": "asyncio" if sys.platform == "win32" else "uvloop",
     "http": "httptools",
     "ws": "none",
     "access_log": False,

@@ -8,11 +8,15 @@ logged.
 
 from __future__ import annotations
 
+import errno
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from maillon.engine import supervisor
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
 
@@ -92,3 +96,16 @@ def test_children_are_forked_first_and_started_as_new_interpreters_after_they_ex
     assert not spawned_pids & {p.name.split("-")[1] for p in forked}
     # Stopped: the new interpreters got SIGTERM and were waited for before stop() returned.
     assert not [pid for pid in spawned_pids if Path(f"/proc/{pid}").exists()]
+
+
+def test_worker_processes_are_supported_where_the_wake_up_sockets_can_be_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert supervisor._seqpacket_pairs()
+
+    # As on macOS, which defines SOCK_SEQPACKET but refuses it for Unix socket pairs.
+    def refuse(*_: object) -> None:
+        raise OSError(errno.EPROTONOSUPPORT, "Protocol not supported")
+
+    monkeypatch.setattr(socket, "socketpair", refuse)
+    assert not supervisor._seqpacket_pairs()
