@@ -33,6 +33,10 @@ __all__ = ["Op", "Writer", "WriterStopped"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: Seconds between two attempts to connect when the database refuses: the first, and the most
+#: (doubling in between).
+_RECONNECT_DELAYS = (0.5, 5.0)
+
 
 class WriterStopped(RuntimeError):
     """The writer is not running (shutting down): nothing was written."""
@@ -155,13 +159,41 @@ class Writer:
 
     def _loop(self) -> None:
         turn = write_turns(self._engine)
-        with for_writes(self._engine).connect() as conn:
-            stop = False
-            while not stop:
-                first = self._queue.get()
-                if first is None:
+        delay = _RECONNECT_DELAYS[0]
+        while True:
+            try:
+                with for_writes(self._engine).connect() as conn:
+                    delay = _RECONNECT_DELAYS[0]
+                    self._serve(conn, turn)
+                return
+            except Exception as exc:
+                # The database refused the connection (a PostgreSQL server restarting or out of
+                # connections, a data directory gone). Whoever waits is told so, and the writer
+                # tries again: a thread that died here left every later submission waiting for
+                # ever, in a process that looked alive.
+                if self._refuse_waiting(exc) or self._stopping:
                     return
-                stop = self._run_batch(conn, [first], turn)
+                log.exception("the writer cannot reach the database; trying again in %g s", delay)
+                time.sleep(delay)
+                delay = min(delay * 2, _RECONNECT_DELAYS[1])
+
+    def _serve(self, conn: Connection, turn: AbstractContextManager[None]) -> None:
+        """Apply batches on ``conn`` until asked to stop."""
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is None:
+                return
+            stop = self._run_batch(conn, [first], turn)
+
+    def _refuse_waiting(self, exc: Exception) -> bool:
+        """Answer every op waiting with ``exc``; return whether a stop was asked for."""
+        while True:
+            waiting: list[_Pending] = []
+            stop = self._more(waiting)
+            _answer(waiting, [exc] * len(waiting))
+            if stop or len(waiting) < self._max_batch:
+                return stop
 
     def _run_batch(
         self, conn: Connection, batch: list[_Pending], turn: AbstractContextManager[None]
