@@ -515,7 +515,7 @@ def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool =
             # A StrictUndefined returned as a whole value must fail like it would in text.
             if isinstance(value, StrictUndefined):
                 str(value)
-            return _meter.sized(value)
+            return _meter.sized(_as_json(value))
         if url:
             return _meter.sized(_render_url(source, context))
         size, limit = 0, _meter.budget.max_chars
@@ -538,6 +538,23 @@ def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool =
         raise TemplateRenderError(field, _describe(exc)) from exc
     except Exception as exc:  # a filter given odd data may raise anything
         raise TemplateRenderError(field, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as a JSON value: what is not one (a datetime from ``now()``, a ``Decimal``) as
+    the text it renders to inside a string. A step's input goes into JSON bodies and the run's
+    record, where such a value failed the step (and the editor's preview) instead."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, dict):
+        items = {k: _as_json(v) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else items
+    if isinstance(value, list | tuple):
+        converted = [_as_json(v) for v in value]
+        if all(c is v for c, v in zip(converted, value, strict=True)):
+            return value
+        return converted if isinstance(value, list) else tuple(converted)
+    return str(value)
 
 
 def _render_url(source: str, context: Mapping[str, Any]) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from typing import Any
@@ -36,6 +37,18 @@ def test_a_lone_expression_keeps_its_type() -> None:
     assert render_value("{{ event.custom }}", CTX) == {"a": 1}
     assert render_value(" {{ event.amount / 100 }} ", CTX) == 1500.0
     assert render_value("{{ event.amount }} {{ event.currency }}", CTX) == "150000 EUR"
+
+
+def test_a_lone_expression_that_is_no_json_value_renders_to_its_text() -> None:
+    # A datetime kept as it is failed the step (and the editor's preview) where its input was
+    # encoded as JSON: a request's body, the run's record.
+    value = {"at": "{{ now('UTC') }}", "both": "{{ [now('UTC'), 1, {'n': 2.5}] }}"}
+    rendered = render_value(value, CTX)
+    json.dumps(rendered)
+    assert rendered["at"].startswith("20") and rendered["at"].endswith("+00:00")
+    assert render_value("at {{ now('UTC') }}", CTX)[3:][:4] == rendered["at"][:4]
+    assert rendered["both"][0].endswith("+00:00")
+    assert rendered["both"][1:] == [1, {"n": 2.5}]
 
 
 def test_nested_structures_are_rendered() -> None:
