@@ -220,6 +220,7 @@ async def _download(
     from yarl import URL
 
     from maillon.connectors.http import HttpConnection, client_for, proxy_for
+    from maillon.connectors.outbound import check_each_hop
 
     target = URL(url)
     # The query of a signed link is a credential: it stays out of messages.
@@ -228,7 +229,11 @@ async def _download(
     try:
         async with (
             asyncio.timeout(timeout),
-            client_for(HttpConnection()).get(target, proxy=proxy_for(target)) as response,
+            # The session's resolver checks the addresses of names; an address written in the
+            # URL (or a redirect's) is checked before each hop.
+            client_for(HttpConnection()).get(
+                target, proxy=proxy_for(target), middlewares=(check_each_hop,)
+            ) as response,
         ):
             if response.status >= 400:
                 raise _refused(shown, response.status, response.headers.get("Retry-After"))

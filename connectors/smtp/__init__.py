@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from maillon.connectors.mailmessage import MESSAGE_FIELDS_FRENCH
-from maillon.connectors.sdk import Connector
+from maillon.connectors.sdk import Connector, aclose_fetch_clients
 from maillon.connectors.smtp.check import check_connection
 from maillon.connectors.smtp.connection import SmtpConnection
 from maillon.connectors.smtp.french import FRENCH
@@ -18,5 +18,7 @@ connector = Connector(
     actions=(SendEmail,),
     connection=SmtpConnection,
     check=check_connection,
+    # Attachments given as URLs are downloaded through the file loader's pool.
+    close=aclose_fetch_clients,
     translations={"fr": {**MESSAGE_FIELDS_FRENCH, **FRENCH}},
 )

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass
-from email.message import Message
-from typing import TYPE_CHECKING, Self
-from urllib.parse import unquote, urlsplit
+from typing import Self
 
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 
-from maillon.connectors.sdk import PermanentError, TransientError, parse_retry_after
-
-if TYPE_CHECKING:
-    import httpx
+from maillon.connectors.sdk import FileInput, PermanentError, open_file
 
 __all__ = ["Attachment", "LoadedAttachment", "load_attachments"]
 
@@ -72,87 +67,51 @@ def _guess_type(filename: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def load_attachments(
-    attachments: list[Attachment], *, timeout: float, max_bytes: int
+async def load_attachments(
+    attachments: list[Attachment],
+    *,
+    timeout: float,  # noqa: ASYNC109 (each download's deadline, enforced by the loader)
+    max_bytes: int,
 ) -> list[LoadedAttachment]:
-    """Resolve every attachment to bytes; downloads share the ``max_bytes`` budget with text."""
-    # httpx is imported when an email is sent, not with the connector: discovery loads every
-    # connector, and a process that sends no email should not pay for the HTTP client.
-    import httpx
+    """Resolve every attachment to bytes; downloads share the ``max_bytes`` budget with text.
 
+    A URL is downloaded by the file loader of every connector (:mod:`maillon.connectors.files`):
+    through the outbound policy, which a flow's template must not get around by naming the
+    cloud's metadata address as an attachment.
+    """
     loaded: list[LoadedAttachment] = []
     budget = max_bytes
-    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
-        for item in attachments:
-            if item.content is not None:
-                assert item.filename is not None
-                data = item.content.encode("utf-8")
-                content_type = item.content_type or _guess_type(item.filename)
-                if content_type.startswith("text/") and "charset" not in content_type:
-                    content_type += "; charset=utf-8"
-                attachment = LoadedAttachment(item.filename, content_type, data)
-            else:
-                attachment = _download(client, item, budget)
-            budget -= len(attachment.data)
-            if budget < 0:
-                raise PermanentError(
-                    f"attachments exceed the connection's limit of {max_bytes} bytes"
-                )
-            loaded.append(attachment)
+    for item in attachments:
+        if item.content is not None:
+            assert item.filename is not None
+            data = item.content.encode("utf-8")
+            content_type = item.content_type or _guess_type(item.filename)
+            if content_type.startswith("text/") and "charset" not in content_type:
+                content_type += "; charset=utf-8"
+            attachment = LoadedAttachment(item.filename, content_type, data)
+        else:
+            attachment = await _download(item, budget, timeout)
+        budget -= len(attachment.data)
+        if budget < 0:
+            raise PermanentError(f"attachments exceed the connection's limit of {max_bytes} bytes")
+        loaded.append(attachment)
     return loaded
 
 
-def _download(client: httpx.Client, item: Attachment, budget: int) -> LoadedAttachment:
-    import httpx  # on first use, as in load_attachments
-
-    url = str(item.url)
+async def _download(
+    item: Attachment,
+    budget: int,
+    timeout: float,  # noqa: ASYNC109 (the download's deadline, enforced by the loader)
+) -> LoadedAttachment:
+    file = FileInput(url=item.url, name=item.filename, mime_type=item.content_type)
     try:
-        with client.stream("GET", url) as response:
-            if response.status_code >= 400:
-                _raise_for_status(url, response)
-            declared = response.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > budget:
-                raise _too_large(url, budget)
-            chunks: list[bytes] = []
-            size = 0
-            # Count while reading: Content-Length may be absent, or lie.
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > budget:
-                    raise _too_large(url, budget)
-                chunks.append(chunk)
-            header_type = response.headers.get("content-type")
-            server_name = _disposition_filename(response.headers.get("content-disposition"))
-    except httpx.HTTPError as exc:
-        raise TransientError(f"could not download attachment {url}: {exc}") from exc
-    filename = item.filename or server_name or _url_filename(url)
-    content_type = item.content_type or header_type or _guess_type(filename)
-    return LoadedAttachment(filename, content_type, b"".join(chunks))
-
-
-def _raise_for_status(url: str, response: httpx.Response) -> None:
-    status = response.status_code
-    message = f"downloading attachment {url} failed with HTTP {status}"
-    if status in (408, 429) or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        raise TransientError(message, retry_after=retry_after, details={"status": status})
-    raise PermanentError(message, details={"status": status})
-
-
-def _too_large(url: str, budget: int) -> PermanentError:
-    return PermanentError(f"attachment {url} is larger than the {budget} bytes still allowed")
-
-
-def _disposition_filename(value: str | None) -> str | None:
-    if not value:
-        return None
-    # Let the email package parse the header, RFC 2231 "filename*=" included.
-    message = Message()
-    message["content-disposition"] = value
-    name = message.get_filename()
-    return name.rsplit("/", 1)[-1] or None if name else None
-
-
-def _url_filename(url: str) -> str:
-    segment = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    return segment or "attachment"
+        async with open_file(file, max_bytes=budget, timeout=timeout) as downloaded:
+            return LoadedAttachment(downloaded.name, downloaded.mime_type, downloaded.read())
+    except PermanentError as exc:
+        if exc.details.get("error") != "file_too_large":
+            raise
+        # The limit is the connection's, shared by the message's attachments, not the step's.
+        raise PermanentError(
+            f"attachment {item.url} is larger than the {budget} bytes still allowed",
+            details=exc.details,
+        ) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import ssl
 from email.message import EmailMessage, Message
@@ -68,7 +69,7 @@ class SendEmail(Action[SmtpConnection, SendEmailInput, SendEmailOutput]):
     advanced_inputs = ("cc", "bcc", "reply_to", "from_address", "attachments")
     description = "Send an email (plain text and/or HTML, with attachments) through SMTP."
 
-    def run(
+    async def run(
         self, ctx: ActionContext, conn: SmtpConnection, data: SendEmailInput
     ) -> SendEmailOutput:
         sender_text = data.from_address or conn.from_address
@@ -82,11 +83,14 @@ class SendEmail(Action[SmtpConnection, SendEmailInput, SendEmailOutput]):
             include_bcc=False,
         )
         # Download before connecting, so that a slow download holds no SMTP session open.
-        files = load_attachments(
+        files = await load_attachments(
             data.attachments, timeout=ctx.timeout, max_bytes=conn.max_attachment_bytes
         )
         _attach(message, files)
-        refused = _submit(conn, ctx.timeout, sender.addr_spec, data.recipients(), message)
+        # smtplib blocks: in a thread, so that the event loop goes on meanwhile.
+        refused = await asyncio.to_thread(
+            _submit, conn, ctx.timeout, sender.addr_spec, data.recipients(), message
+        )
         if refused:
             ctx.logger.warning("SMTP server refused %d of the recipients", len(refused))
         return SendEmailOutput(message_id=str(message["Message-ID"]), refused=refused)

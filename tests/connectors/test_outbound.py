@@ -1,5 +1,6 @@
 """The outbound policy, through the HTTP action and its real aiohttp session: refused hosts
-are never connected to, whether named in the step, reached through DNS or a redirect."""
+are never connected to, whether named in the step, reached through DNS or a redirect; files
+that actions download (uploads from a URL, email attachments) are held to the same rules."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from maillon.connectors.outbound import (
     OutboundRefused,
     configure_outbound,
 )
-from maillon.connectors.sdk import ActionContext
+from maillon.connectors.sdk import ActionContext, FileInput, open_file
+from maillon.connectors.smtp import SendEmail, SmtpConnection
 from maillon.connectors.testing import FakeServer
+from tests.support.smtp import StartServer
 
 
 def send(**fields: Any) -> Any:
@@ -108,3 +111,39 @@ def test_a_host_let_through_is_remembered_and_a_refused_one_refused_every_time()
     with pytest.raises(OutboundRefused):
         strict.check_url_host("127.0.0.1")
     assert policy == OutboundPolicy() and hash(policy) == hash(OutboundPolicy())
+
+
+def test_files_downloaded_by_actions_are_held_to_the_policy(
+    fake_server: FakeServer, smtp_server: StartServer, policy: Any
+) -> None:
+    # 127.0.0.2 stands for the metadata address: an address written in the URL, which no
+    # resolver sees, is refused before any connection (none listens there: a connection
+    # would fail otherwise, and differently).
+    policy(OutboundPolicy(deny=("127.0.0.2",)))
+    port = fake_server.url.rsplit(":", 1)[1].rstrip("/")
+    stolen = f"http://127.0.0.2:{port}/latest/meta-data/"
+    fake_server.on("GET", "/file", (302, "", {"Location": stolen}))
+    ctx = ActionContext(idempotency_key="r1:s1", attempt=1, timeout=5)
+
+    async def download(url: str) -> None:
+        try:
+            async with open_file(FileInput(url=url), max_bytes=1000, timeout=5):
+                pass
+        finally:
+            await aclose_clients()
+
+    server = smtp_server("none")
+    connection = SmtpConnection(host="127.0.0.1", port=server.port, from_address="a@b.example")
+
+    async def mail(url: str) -> None:
+        data = SendEmail.Input(to="a@b.example", subject="s", text="x", attachments=[{"url": url}])
+        try:
+            await SendEmail().run(ctx, connection, data)
+        finally:
+            await aclose_clients()
+
+    for load in (download, mail):
+        for url in (stolen, fake_server.url + "file"):
+            with pytest.raises(OutboundRefused, match=r"127\.0\.0\.2"):
+                asyncio.run(load(url))
+    assert server.handler.messages == []

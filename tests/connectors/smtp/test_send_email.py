@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -7,12 +8,29 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from maillon.connectors.sdk import ActionContext, PermanentError, TransientError
+from maillon.connectors.sdk import (
+    ActionContext,
+    PermanentError,
+    TransientError,
+    aclose_fetch_clients,
+)
 from maillon.connectors.smtp import SendEmail, SmtpConnection, connector
 from maillon.connectors.testing import FakeServer
 from tests.support.server import free_port
 from tests.support.smtp import PASSWORD, USERNAME, StartServer
 from tests.support.tls import Cert
+
+
+def send(context: ActionContext, connection: SmtpConnection, data: Any) -> Any:
+    """Run the action as the engine does, in an event loop (of its own)."""
+
+    async def go() -> Any:
+        try:
+            return await SendEmail().run(context, connection, data)
+        finally:
+            await aclose_fetch_clients()
+
+    return asyncio.run(go())
 
 
 def ctx(key: str = "r1:s1") -> ActionContext:
@@ -62,7 +80,7 @@ def test_plain_smtp_sends_the_full_message(
         ],
     )
 
-    out = SendEmail().run(ctx(), conn(server.port), data)
+    out = send(ctx(), conn(server.port), data)
 
     assert out.refused == {}
     (received,) = server.handler.messages
@@ -98,7 +116,7 @@ def test_plain_smtp_sends_the_full_message(
 def test_starttls_with_login(smtp_server: StartServer, cert: Cert) -> None:
     server = smtp_server("starttls", auth=True)
 
-    out = SendEmail().run(ctx(), conn(server.port, "starttls", **login(cert)), MAIL)
+    out = send(ctx(), conn(server.port, "starttls", **login(cert)), MAIL)
 
     assert server.handler.logins == [("PLAIN", USERNAME)]
     assert server.handler.messages[0].message["Message-ID"] == out.message_id
@@ -107,7 +125,7 @@ def test_starttls_with_login(smtp_server: StartServer, cert: Cert) -> None:
 def test_implicit_tls_with_login(smtp_server: StartServer, cert: Cert) -> None:
     server = smtp_server("tls", auth=True)
 
-    SendEmail().run(ctx(), conn(server.port, "tls", **login(cert)), MAIL)
+    send(ctx(), conn(server.port, "tls", **login(cert)), MAIL)
 
     assert server.handler.logins == [("PLAIN", USERNAME)]
     assert len(server.handler.messages) == 1
@@ -118,7 +136,7 @@ def test_wrong_password_is_permanent(smtp_server: StartServer, cert: Cert) -> No
     bad = conn(server.port, "starttls", **{**login(cert), "password": "wrong"})
 
     with pytest.raises(PermanentError, match="refused the username or password: 535") as caught:
-        SendEmail().run(ctx(), bad, MAIL)
+        send(ctx(), bad, MAIL)
 
     assert caught.value.details == {"smtp_code": 535}
     assert server.handler.messages == []
@@ -128,13 +146,13 @@ def test_untrusted_certificate_is_permanent(smtp_server: StartServer) -> None:
     server = smtp_server("starttls")
 
     with pytest.raises(PermanentError, match="certificate is not trusted"):
-        SendEmail().run(ctx(), conn(server.port, "starttls"), MAIL)
+        send(ctx(), conn(server.port, "starttls"), MAIL)
 
 
 def test_certificate_check_can_be_turned_off(smtp_server: StartServer) -> None:
     server = smtp_server("tls")
 
-    SendEmail().run(ctx(), conn(server.port, "tls", tls_verify=False), MAIL)
+    send(ctx(), conn(server.port, "tls", tls_verify=False), MAIL)
 
     assert len(server.handler.messages) == 1
 
@@ -143,7 +161,7 @@ def test_starttls_missing_on_the_server_is_permanent(smtp_server: StartServer) -
     server = smtp_server("none")
 
     with pytest.raises(PermanentError, match="STARTTLS"):
-        SendEmail().run(ctx(), conn(server.port, "starttls"), MAIL)
+        send(ctx(), conn(server.port, "starttls"), MAIL)
 
     assert server.handler.messages == []
 
@@ -152,7 +170,7 @@ def test_implicit_tls_against_a_plain_server_is_permanent(smtp_server: StartServ
     server = smtp_server("none")
 
     with pytest.raises(PermanentError, match="check the security setting"):
-        SendEmail().run(ctx(), conn(server.port, "tls"), MAIL)
+        send(ctx(), conn(server.port, "tls"), MAIL)
 
 
 @pytest.mark.parametrize(
@@ -166,7 +184,7 @@ def test_refused_recipients_4xx_transient_5xx_permanent(
     server.handler.rcpt_replies["ada@example.com"] = reply
 
     with pytest.raises(error, match=reply.split(" ", 1)[0]) as caught:
-        SendEmail().run(ctx(), conn(server.port), MAIL)
+        send(ctx(), conn(server.port), MAIL)
 
     assert caught.value.details == {"refused": {"ada@example.com": reply}}  # type: ignore[attr-defined]
 
@@ -182,7 +200,7 @@ def test_refused_data_4xx_transient_5xx_permanent(
     server.handler.data_reply = reply
 
     with pytest.raises(error, match=reply):
-        SendEmail().run(ctx(), conn(server.port), MAIL)
+        send(ctx(), conn(server.port), MAIL)
 
 
 def test_partly_refused_recipients_are_reported(smtp_server: StartServer) -> None:
@@ -190,7 +208,7 @@ def test_partly_refused_recipients_are_reported(smtp_server: StartServer) -> Non
     server.handler.rcpt_replies["typo@exmaple.com"] = "550 5.1.1 no such user"
     data = SendEmail.Input(to="ada@example.com, typo@exmaple.com", subject="Hi", text="x")
 
-    out = SendEmail().run(ctx(), conn(server.port), data)
+    out = send(ctx(), conn(server.port), data)
 
     assert out.refused == {"typo@exmaple.com": "550 5.1.1 no such user"}
     assert server.handler.messages[0].rcpt_tos == ["ada@example.com"]
@@ -198,14 +216,14 @@ def test_partly_refused_recipients_are_reported(smtp_server: StartServer) -> Non
 
 def test_connection_refused_is_transient() -> None:
     with pytest.raises(TransientError, match="could not talk to the SMTP server"):
-        SendEmail().run(ctx(), conn(free_port()), MAIL)
+        send(ctx(), conn(free_port()), MAIL)
 
 
 def test_message_id_is_stable_across_attempts(smtp_server: StartServer) -> None:
     server = smtp_server("none")
-    first = SendEmail().run(ctx("r9:mail"), conn(server.port), MAIL)
-    again = SendEmail().run(ctx("r9:mail"), conn(server.port), MAIL)
-    other = SendEmail().run(ctx("r9:other"), conn(server.port), MAIL)
+    first = send(ctx("r9:mail"), conn(server.port), MAIL)
+    again = send(ctx("r9:mail"), conn(server.port), MAIL)
+    other = send(ctx("r9:other"), conn(server.port), MAIL)
 
     assert first.message_id == again.message_id != other.message_id
 
@@ -214,7 +232,7 @@ def test_action_sender_overrides_the_connection_default(smtp_server: StartServer
     server = smtp_server("none")
     data = MAIL.model_copy(update={"from_address": "Équipe <team@example.org>"})
 
-    SendEmail().run(ctx(), conn(server.port), data)
+    send(ctx(), conn(server.port), data)
 
     (received,) = server.handler.messages
     assert received.mail_from == "team@example.org"
@@ -226,7 +244,7 @@ def test_no_sender_anywhere_is_permanent(smtp_server: StartServer) -> None:
     anonymous = conn(server.port).model_copy(update={"from_address": None})
 
     with pytest.raises(PermanentError, match="no sender"):
-        SendEmail().run(ctx(), anonymous, MAIL)
+        send(ctx(), anonymous, MAIL)
 
 
 # --- attachments from URLs ----------------------------------------------------------------------
@@ -257,7 +275,7 @@ def test_attachment_downloads_fail_cleanly(
     )
 
     with pytest.raises(error, match=words):
-        SendEmail().run(ctx(), conn(server.port, max_attachment_bytes=1000), data)
+        send(ctx(), conn(server.port, max_attachment_bytes=1000), data)
 
     assert server.handler.messages == []
 
@@ -275,7 +293,7 @@ def test_attachment_limit_counts_text_too(smtp_server: StartServer) -> None:
     )
 
     with pytest.raises(PermanentError, match="exceed the connection's limit of 1000 bytes"):
-        SendEmail().run(ctx(), conn(server.port, max_attachment_bytes=1000), data)
+        send(ctx(), conn(server.port, max_attachment_bytes=1000), data)
 
 
 @pytest.mark.parametrize(
