@@ -278,6 +278,11 @@ class Settings(BaseSettings):
         description="Seconds a client has to send a whole request (headers and body) once "
         "it has connected or started one; a slower one is disconnected.",
     )
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers) accepted; past it 431.",
+    )
     keep_alive_timeout: float = Field(
         5.0, gt=0, description="Seconds an idle keep-alive connection stays open."
     )

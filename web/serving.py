@@ -6,8 +6,11 @@ connects and sends nothing, or trickles a header or a body a byte at a time, hol
 connection (and a request's memory) for as long as it likes, and a few thousand of them
 exhaust the server. :func:`guarded_protocol` closes such a connection once
 ``MAILLON_REQUEST_TIMEOUT`` seconds pass between its opening (or the start of a request) and
-the request's last byte. ``MAILLON_MAX_CONNECTIONS`` caps the connections and requests served
-at once: past it uvicorn answers 503 at once rather than queueing without end.
+the request's last byte. Nor does uvicorn bound a request's head (httptools reads a header of
+any length, which a hook would store with its event): past ``MAILLON_MAX_HEADER_BYTES`` of
+request line and headers, the guarded protocol answers 431 and closes the connection.
+``MAILLON_MAX_CONNECTIONS`` caps the connections and requests served at once: past it uvicorn
+answers 503 at once rather than queueing without end.
 
 A reverse proxy in front (``docs/deploy.md``) should enforce the same, closer to the client.
 """
@@ -53,13 +56,76 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def guarded_protocol(request_timeout: float) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol, closing a connection that is too slow to send a request."""
+class _HeadTooLarge(Exception):
+    """A request's head is over the limit (raised to stop the parser)."""
+
+
+def guarded_protocol(request_timeout: float, max_header_bytes: int) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol, closing a connection that is too slow to send a request,
+    or whose request's head is larger than ``max_header_bytes`` (with a 431)."""
     # Imported here: every other command imports this module for UVICORN_OPTIONS.
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    refusal = (
+        f"request line and headers larger than {max_header_bytes} bytes "
+        "(MAILLON_MAX_HEADER_BYTES)\n"
+    ).encode()
+    too_large = (
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        b"content-type: text/plain; charset=utf-8\r\n"
+        b"content-length: " + str(len(refusal)).encode() + b"\r\n"
+        b"connection: close\r\n\r\n" + refusal
+    )
+
     class Guarded(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        #: Bytes received since the current request began while its head is incomplete
+        #: (``None`` once its headers are complete): httptools keeps a header in memory whole,
+        #: however long, until its end arrives, so an endless one is caught by this count.
+        _head: int | None = 0
+        #: The request line's and headers' length as parsed, for a head that arrives whole.
+        _head_parsed = 0
+        _head_refused = False
+
+        def data_received(self, data: bytes) -> None:
+            if self._head is not None:
+                self._head += len(data)
+            super().data_received(data)
+            # After parsing: a read that also holds the end of the head and part of the body
+            # must not count the body.
+            if self._head is not None and self._head > max_header_bytes:
+                self._refuse_head()
+
+        def _refuse_head(self) -> None:
+            self._head = None
+            if not self.transport.is_closing():
+                self.transport.write(too_large)
+                self.transport.close()
+
+        def _parsed(self, size: int) -> None:
+            self._head_parsed += size
+            if self._head_parsed > max_header_bytes:
+                self._head_refused = True
+                # Stops the parser; uvicorn then answers through send_400_response.
+                raise _HeadTooLarge
+
+        def send_400_response(self, msg: str) -> None:
+            if self._head_refused:
+                self._refuse_head()
+            else:
+                super().send_400_response(msg)
+
+        def on_url(self, url: bytes) -> None:
+            self._parsed(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._parsed(len(name) + len(value) + 4)  # ": " and the line's end
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            self._head = None
+            super().on_headers_complete()
 
         def _arm(self) -> None:
             if self._deadline is None:
@@ -82,10 +148,12 @@ def guarded_protocol(request_timeout: float) -> type[asyncio.Protocol]:
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._arm()
+            self._head_parsed = 0
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
             self._disarm()
+            self._head = 0
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -98,7 +166,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Everything ``uvicorn.run`` is given besides the app, host and port."""
     return {
         **UVICORN_OPTIONS,
-        "http": guarded_protocol(settings.request_timeout),
+        "http": guarded_protocol(settings.request_timeout, settings.max_header_bytes),
         "timeout_keep_alive": settings.keep_alive_timeout,
         "limit_concurrency": settings.max_connections,
     }

@@ -1,8 +1,9 @@
-"""Abuse over real sockets: token guessing, hook-URL guessing, slow and idle connections, and
-more connections than the server takes at once."""
+"""Abuse over real sockets: token guessing, hook-URL guessing, slow and idle connections,
+oversized request heads, and more connections than the server takes at once."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -116,3 +117,29 @@ def test_past_the_connection_limit_requests_get_503(
             for sock in held:
                 sock.close()
         wait_for(lambda: httpx.get(url + "/healthz").status_code == 200, what="a 200")
+
+
+def test_a_request_head_past_the_limit_gets_431(make_settings: Callable[..., Settings]) -> None:
+    with serving(make_settings, max_header_bytes=4096, unknown_hooks_per_client=1000) as (url, _):
+        one_long = httpx.get(url + "/healthz", headers={"x-big": "v" * 10_000})
+        assert one_long.status_code == 431
+        assert "larger than 4096 bytes (MAILLON_MAX_HEADER_BYTES)" in one_long.text
+        many = httpx.get(url + "/healthz", headers={f"x-h{i}": "v" * 40 for i in range(200)})
+        assert many.status_code == 431
+        # A head within the limit is served, whatever the size of the body that follows it.
+        body = b'{"a": "' + b"x" * 200_000 + b'"}'
+        fits = httpx.post(
+            url + "/hooks/unknown",
+            content=body,
+            headers={"content-type": "application/json", "x-fits": "v" * 3000},
+        )
+        assert fits.status_code == 404
+        # Megabytes of a header that never ends: the connection is closed, not read on.
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\nx-big: " + b"v" * 100_000)
+            with contextlib.suppress(OSError):
+                for _ in range(200):
+                    sock.sendall(b"v" * 65536)
+            assert _closed_within(sock, 5)
+        assert httpx.get(url + "/healthz").status_code == 200
