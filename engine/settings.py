@@ -110,7 +110,8 @@ class Settings(BaseSettings):
         ge=0,
         description="Processes `maillon serve` starts, and restarts after a crash, to execute runs "
         "(default: the number of cores this process may use); 0 executes them in the web "
-        "process itself, as does Windows (no local sockets of the kind the wake-ups use).",
+        "process itself, as do systems without the local sockets the wake-ups use (Windows, "
+        "macOS).",
     )
     worker_concurrency: int = Field(64, ge=1, description="Runs one worker executes at once.")
     max_body_bytes: int = Field(1024 * 1024, ge=1, description="Largest hook body accepted.")
