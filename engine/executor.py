@@ -163,6 +163,8 @@ class _Walk:
     context: dict[str, Any]
     positions: dict[str, int]
     max_attempts: int
+    #: Set when the process is stopping: no action starts after it.
+    stop: asyncio.Event | None = None
     pending: list[StepRecord] = field(default_factory=list)
     durable: bool = False
 
@@ -236,8 +238,11 @@ class Executor:
         with self._engine.connect() as conn:
             return read_ledger(conn, run_id)
 
-    async def execute(self, run: ClaimedRun, owner: str) -> bool:
+    async def execute(self, run: ClaimedRun, owner: str, stop: asyncio.Event | None = None) -> bool:
         """Execute ``run`` from its first unfinished step; never raises except on cancellation.
+
+        Once ``stop`` is set (the process is stopping), the run goes back to the queue before
+        its next action rather than starting it: stopping waits for one step at most.
 
         Returns whether runs were queued meanwhile: this one again for a later attempt (a
         transient error), error flows' runs for its failure, or a digest's release (its count
@@ -245,7 +250,7 @@ class Executor:
         """
         try:
             with log_ids(run_id=run.id, event_id=run.event_id, flow_id=run.flow_id):
-                return await self._execute(run, owner)
+                return await self._execute(run, owner, stop)
         except LeaseLost:
             log.warning("run %s: lease lost to another worker; stopped here", run.id)
         except Exception as exc:
@@ -266,7 +271,7 @@ class Executor:
         except Exception:
             log.exception("run %s: could not be marked failed; its lease will expire", run.id)
 
-    async def _execute(self, run: ClaimedRun, owner: str) -> bool:
+    async def _execute(self, run: ClaimedRun, owner: str, stop: asyncio.Event | None) -> bool:
         if not run.flow_definition:
             return await self._fail_run(run, owner, None, "the flow was deleted", "permanent")
         flow = parse_flow(run.flow_id, run.flow_version, run.flow_definition)
@@ -288,6 +293,7 @@ class Executor:
             context,
             flow.positions,
             flow.max_attempts or self._policy.default_max_attempts,
+            stop,
         )
         try:
             await self._steps(walk, flow.steps)
@@ -344,6 +350,22 @@ class Executor:
         context: dict[str, Any],
     ) -> Any:
         """Call one action (``key``: its entry in the ledger) and return its output."""
+        if walk.stop is not None and walk.stop.is_set():
+            # Whoever stops this process kills it if it takes too long, and a step cut short is
+            # sent again by the worker that takes the run over: not started, it is not.
+            await self._writer.submit(
+                RecordStep(
+                    walk.run.id,
+                    walk.owner,
+                    self._lease,
+                    None,
+                    RunStatus.QUEUED,
+                    f"step {key} not started: its worker was stopping (the run goes on in the "
+                    "next one)",
+                    also=walk.take(),
+                )
+            )
+            raise _Stopped(rescheduled=True)
         attempt = (done.attempts if done is not None else 0) + 1
         if walk.durable:
             # What the action may rely on (an earlier action's success, the branches chosen)

@@ -305,9 +305,10 @@ class Runtime:
         self._stop.set()
         if self.supervisor is not None:
             self.wakeup.relays.remove(self.supervisor.notify)
-            # In a thread: the children take as long as their runs in progress to stop, which
-            # a step may make as long as its timeout; a child killed sooner would leave its
-            # step to be sent again by whichever process takes its run over.
+            # In a thread: the children take as long as the steps in progress to stop (their
+            # runs go back to the queue before the next one), which a step may make as long as
+            # its timeout; a child killed sooner would leave its step to be sent again by
+            # whichever process takes its run over.
             grace = self.settings.step_timeout + 15
             await anyio.to_thread.run_sync(self.supervisor.stop, grace)
             self.supervisor = None

@@ -49,9 +49,12 @@ class Worker:
         self._active: dict[asyncio.Task[bool], str] = {}  # task → run id
         # Whether runs may be waiting for a free slot: the last claim took all it could.
         self._saturated = False
+        #: What :meth:`run` was given: the runs it starts stop before their next action once set.
+        self._stopping: asyncio.Event | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then let the runs in progress finish."""
+        self._stopping = stop
         wake = self._wakeup.register()
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
@@ -86,7 +89,7 @@ class Worker:
             log.exception("claiming runs failed; retrying in %.1fs", self._poll)
             return self._poll
         for run in claimed.runs:
-            task = asyncio.create_task(self._executor.execute(run, self.name))
+            task = asyncio.create_task(self._executor.execute(run, self.name, self._stopping))
             self._active[task] = run.id
             task.add_done_callback(self._done)
         self._saturated = len(claimed.runs) == free

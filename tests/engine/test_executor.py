@@ -18,7 +18,7 @@ from maillon.engine.redaction import MASK as SECRET_MASK
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.runs import ReplayWith
 from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status, webhook
-from tests.support.probe import calls, probe
+from tests.support.probe import SendEcho, calls, probe
 from tests.support.services import Blocking
 
 
@@ -399,3 +399,30 @@ def test_a_run_whose_step_cannot_be_recorded_fails_instead_of_running_again(
         "the engine could not go on with this run (ValueError: the database refused the row)"
     )
     assert len(calls.log) == 1
+
+
+def test_a_stopping_worker_queues_its_run_again_before_the_next_action(
+    runtime: Runtime, services: Blocking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stopping waits for the step in progress, not for the whole run: a process killed at the
+    # end of its grace would leave that step to be sent again.
+    _, token = make_flow(services, {**ECHO, "key": "first"}, {**ECHO, "key": "second"})
+    run_id = deliver(runtime, token).run_ids[0]
+    stop = asyncio.Event()
+    echo = SendEcho.run
+
+    async def stopped_meanwhile(self: SendEcho, *args: Any) -> Any:
+        stop.set()  # SIGTERM arrives while the first step runs
+        return await echo(self, *args)
+
+    monkeypatch.setattr(SendEcho, "run", stopped_meanwhile)
+    (claimed,) = runtime.writer.submit_sync(ClaimRuns("stopping", 10, 60)).runs
+    assert asyncio.run(runtime.executor.execute(claimed, "stopping", stop)) is True
+    run, steps = services.runs.get_run(run_id)
+    assert run.status == RunStatus.QUEUED
+    assert run.error is not None and "step second not started" in run.error
+    assert [(s.step_key, s.status) for s in steps] == [("first", StepStatus.SUCCEEDED)]
+
+    monkeypatch.setattr(SendEcho, "run", echo)
+    _, steps = wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
+    assert [c["key"].split(":")[1] for c in calls.log] == ["first", "second"]
