@@ -64,8 +64,10 @@ def _parse(content_type: str, raw: bytes, query: dict[str, Any]) -> tuple[Any, s
             body = msgspec.json.decode(raw)
             text = raw.decode("utf-8")
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            # msgspec's own words start with what this one says.
+            reason = str(exc).removeprefix("JSON is malformed: ")
             raise HTTPException(
-                status_code=HTTP_400_BAD_REQUEST, detail=f"malformed JSON: {exc}"
+                status_code=HTTP_400_BAD_REQUEST, detail=f"malformed JSON: {reason}"
             ) from exc
         except RecursionError as exc:
             raise HTTPException(
