@@ -31,6 +31,7 @@ from maillon.engine.validation import describe
 
 __all__ = [
     "ConnectionResolver",
+    "changed_places",
     "destination_fields",
     "join_secrets",
     "moved_destinations",
@@ -109,6 +110,26 @@ def join_secrets(config: Mapping[str, Any], secrets: Mapping[str, Any]) -> dict[
     return values
 
 
+def _place(value: Any) -> str | None:
+    """A value naming where credentials go, as compared: text trimmed and without a trailing
+    ``/`` (the same host either way), empty as absent."""
+    value = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return None if value in (None, "") else str(value).strip().rstrip("/")
+
+
+def changed_places(
+    names: Iterable[str], stored: Mapping[str, Any], given: Mapping[str, Any]
+) -> list[str]:
+    """The names among ``names`` whose value in ``given`` names another place than in
+    ``stored`` (absent on either side: none), in order.
+
+    Shared by every rule that keeps a stored secret only while it goes where it went: a
+    connection's URL and host fields here, a flow step's URL inputs and connection in
+    :mod:`maillon.engine.secret_inputs`.
+    """
+    return sorted(n for n in set(names) if _place(given.get(n)) != _place(stored.get(n)))
+
+
 def moved_destinations(
     model: type[BaseModel],
     stored: Mapping[str, Any],
@@ -117,14 +138,9 @@ def moved_destinations(
 ) -> list[str]:
     """The fields of ``model`` saying where credentials go that ``given`` (or ``unset``)
     changes from ``stored``."""
-
-    def plain(value: Any) -> Any:
-        value = value.get_secret_value() if isinstance(value, SecretStr) else value
-        return None if value in (None, "") else str(value).strip().rstrip("/")
-
     dests = destination_fields(model)
-    moved = {n for n in dests & set(given) if plain(given[n]) != plain(stored.get(n))}
-    moved |= {n for n in dests & set(unset) if plain(stored.get(n)) is not None}
+    moved = set(changed_places(dests & set(given), stored, given))
+    moved |= {n for n in dests & set(unset) if _place(stored.get(n)) is not None}
     return sorted(moved)
 
 

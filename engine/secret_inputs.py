@@ -6,6 +6,16 @@ the install's key, every view of the flow (API, UI, export) shows :data:`~maillo
 redaction.MASK` in its place, and saving the flow with the mask keeps the sealed value of the
 same step. The executor unseals it just before rendering the step's input.
 
+A kept value goes only where it went when it was given. The mask keeps the value of the same
+input of the same step, the step being known by its key, and only while the step sends it to
+the same place: the same action, the same connection (a relative URL goes to its base URL), the
+same URL inputs as written (a template's text, not what it renders), and, when a URL input is a
+template, the same loop list (``item`` may be in the URL). Otherwise the flow is refused until
+the secret is given again in the same save, as a connection's URL is (see
+:func:`maillon.engine.connections.moved_destinations`): whoever may edit a flow could else have
+a secret never shown to them sent to a server of their own. A step tried in the editor follows
+the same rule (:func:`restore`).
+
 A template (``{{ steps.login.token }}``) is not a secret itself and stays as written.
 """
 
@@ -14,8 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from maillon.connectors.base import secret_fields
+from pydantic import BaseModel
+
+from maillon.connectors.base import secret_fields, url_inputs
 from maillon.connectors.registry import Registry
+from maillon.engine.connections import changed_places
 from maillon.engine.control import PathsStep, walk
 from maillon.engine.crypto import SecretBox
 from maillon.engine.flows import FlowSpec, FlowValidationError, StepSpec
@@ -25,17 +38,83 @@ __all__ = ["restore", "seal", "shown", "unseal"]
 
 #: The key of the object that holds a sealed value in a stored definition.
 _SEALED = "$sealed"
+#: What of a step says where its secret inputs go, besides its URL inputs (``input.<name>``).
+_CONNECTION, _LOOP = "connection", "for_each"
+
+
+def _input_model(registry: Registry, step: StepSpec) -> type[BaseModel] | None:
+    try:
+        return registry.resolve(step.action)[1].Input
+    except LookupError:
+        return None
 
 
 def _secret_names(registry: Registry, step: StepSpec) -> frozenset[str]:
-    try:
-        return secret_fields(registry.resolve(step.action)[1].Input)
-    except LookupError:
-        return frozenset()
+    model = _input_model(registry, step)
+    return secret_fields(model) if model is not None else frozenset()
 
 
 def _is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {_SEALED}
+
+
+def _places(step: StepSpec) -> dict[str, Any]:
+    """What of ``step`` may say where it sends its inputs, by the name a refusal gives it."""
+    return {
+        _CONNECTION: step.connection,
+        _LOOP: step.for_each,
+        **{f"input.{name}": value for name, value in step.input.items()},
+    }
+
+
+def _moved(registry: Registry, before: StepSpec, after: StepSpec) -> list[str]:
+    """What of ``after`` (the step as saved now) would send its secret inputs elsewhere than
+    ``before`` (the same step as stored) did, in words; empty when nothing would."""
+    if after.action != before.action:
+        # Another action may send its inputs anywhere, or record one its own model does not
+        # declare secret.
+        return ["action"]
+    model = _input_model(registry, after)
+    urls = [f"input.{name}" for name in url_inputs(model)] if model is not None else []
+    names = {_CONNECTION, *urls}
+    places = _places(before), _places(after)
+    if any(isinstance(p.get(u), str) and "{" in p[u] for p in places for u in urls):
+        names.add(_LOOP)  # ``item`` may be (part of) the URL: its list says where
+    return [name.removeprefix("input.") for name in changed_places(names, *places)]
+
+
+def _kept(
+    registry: Registry, step: StepSpec, name: str, before: StepSpec | None
+) -> tuple[Any, str | None]:
+    """The sealed value the mask in ``step``'s input ``name`` stands for, taken from
+    ``before`` (the step of the same key as stored); else ``None`` and why it is not kept."""
+    moved = _moved(registry, before, step) if before is not None else []
+    if moved:
+        return None, (
+            f"the step's {' and '.join(moved)} changed, and the kept value would be sent there"
+        )
+    old = before.input.get(name) if before is not None else None
+    if not _is_sealed(old):
+        return None, (
+            f"step {step.key!r} held no {name} before (the mask keeps only the value of the "
+            "same input of the same step)"
+        )
+    return old, None
+
+
+def _refusal(where: str, name: str, reason: str) -> str:
+    return f"{where}.input.{name}: give the secret input again: {reason}"
+
+
+def _copied(step: StepSpec, where: str) -> list[str]:
+    """Refusals of the sealed values written as such in ``step``: a value is kept with the
+    mask, under the rule above, never by copying what a stored flow holds (the executor
+    would open it wherever it stood)."""
+    return [
+        _refusal(where, name, "a sealed value cannot be written, only kept with " + MASK)
+        for name, value in step.input.items()
+        if _is_sealed(value)
+    ]
 
 
 def _map_actions(steps: list[Any], fn: Callable[[StepSpec], StepSpec]) -> list[Any]:
@@ -64,28 +143,27 @@ def _with(spec: FlowSpec, fn: Callable[[StepSpec], dict[str, Any]]) -> FlowSpec:
 
 def seal(spec: FlowSpec, registry: Registry, box: SecretBox, stored: FlowSpec | None) -> FlowSpec:
     """``spec`` as stored: literal secret inputs sealed; a mask replaced by the sealed value of
-    the same step's input in ``stored`` (the flow as saved before).
+    the same step's input in ``stored`` (the flow as saved before), while the step sends it
+    where it did (see the module).
 
-    Raises :class:`FlowValidationError` for a mask with nothing to keep.
+    Raises :class:`FlowValidationError` for each mask with nothing to keep, or whose value
+    would go elsewhere.
     """
     before = {s.key: s for s in stored.actions()} if stored else {}
     where = {step.key: at for at, step in walk(spec.steps)}
     problems: list[str] = []
 
     def sealed(step: StepSpec) -> dict[str, Any]:
+        problems.extend(_copied(step, where[step.key]))
         values = dict(step.input)
         for name in _secret_names(registry, step) & set(values):
             value = values[name]
             if value == MASK:
-                kept = before.get(step.key)
-                old = kept.input.get(name) if kept and kept.action == step.action else None
-                if _is_sealed(old):
-                    values[name] = old
+                kept, refused = _kept(registry, step, name, before.get(step.key))
+                if refused is None:
+                    values[name] = kept
                 else:
-                    problems.append(
-                        f"{where[step.key]}.input.{name}: give the secret again (the mask "
-                        "stands for a value this flow does not hold)"
-                    )
+                    problems.append(_refusal(where[step.key], name, refused))
             elif isinstance(value, str) and value and "{" not in value:
                 values[name] = {_SEALED: box.seal({"value": value})}
         return values
@@ -103,21 +181,36 @@ def shown(spec: FlowSpec) -> FlowSpec:
     return _with(spec, lambda s: {k: MASK if _is_sealed(v) else v for k, v in s.input.items()})
 
 
-def restore(spec: FlowSpec, stored: FlowSpec) -> FlowSpec:
+def restore(spec: FlowSpec, stored: FlowSpec, registry: Registry) -> FlowSpec:
     """``spec`` (as shown, then perhaps edited) with each mask replaced by the sealed value of
-    the same step's input in ``stored``, for running it (a step tried in the editor)."""
+    the same step's input in ``stored``, for running it (a step tried in the editor).
+
+    A trial sends the value for real: a mask whose step no longer sends it where it did is
+    refused as :func:`seal` refuses it (:class:`FlowValidationError`). A mask with nothing
+    behind it stays as written.
+    """
     before = {s.key: s for s in stored.actions()}
+    where = {step.key: at for at, step in walk(spec.steps)}
+    problems: list[str] = []
 
     def restored(step: StepSpec) -> dict[str, Any]:
-        kept = before.get(step.key)
-        return {
-            k: kept.input[k]
-            if v == MASK and kept is not None and _is_sealed(kept.input.get(k))
-            else v
-            for k, v in step.input.items()
-        }
+        problems.extend(_copied(step, where[step.key]))
+        kept_step = before.get(step.key)
+        values = dict(step.input)
+        for name, value in step.input.items():
+            if value != MASK or kept_step is None or not _is_sealed(kept_step.input.get(name)):
+                continue
+            kept, refused = _kept(registry, step, name, kept_step)
+            if refused is None:
+                values[name] = kept
+            else:
+                problems.append(_refusal(where[step.key], name, refused))
+        return values
 
-    return _with(spec, restored)
+    out = _with(spec, restored)
+    if problems:
+        raise FlowValidationError(problems)
+    return out
 
 
 def unseal(values: dict[str, Any], box: SecretBox) -> dict[str, Any]:

@@ -225,7 +225,11 @@ class Flows(Service):
 
     async def runnable(self, spec: FlowSpec, flow_id: str | None) -> FlowSpec:
         """``spec`` as shown (perhaps edited), with the secret inputs the saved flow
-        ``flow_id`` holds in place of their masks: for running its steps."""
+        ``flow_id`` holds in place of their masks: for running its steps.
+
+        Raises :class:`~maillon.engine.flows.FlowValidationError` for a mask whose step would
+        send the value elsewhere than the saved flow does (see
+        :mod:`maillon.engine.secret_inputs`)."""
         if flow_id is None:
             return spec
 
@@ -236,7 +240,7 @@ class Flows(Service):
         row = await self.sync(read)
         if row is None:
             return spec
-        return secret_inputs.restore(spec, _editing_spec(row))
+        return secret_inputs.restore(spec, _editing_spec(row), self._registry)
 
     async def get(self, ref: str) -> FlowView:
         """One flow, by id or by name (see :func:`find_flow`), with its save-time warnings."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import text
 
@@ -151,5 +153,58 @@ def test_a_secret_input_written_in_a_flow_is_sealed_and_never_shown(
     wait_status(runtime, services, deliver(runtime, token).run_ids[0], RunStatus.SUCCEEDED)
     assert [c["secret"] for c in calls.log] == ["s3cret-in-flow"]
     # A mask with nothing behind it (a new flow) is refused, not sent as the secret.
-    with pytest.raises(Invalid, match="give the secret again"):
+    with pytest.raises(Invalid, match="give the secret input again: step 'notify' held no"):
         services.flows.save(FlowDocument.model_validate({**view.document, "name": "copy"}))
+
+
+def test_a_secret_input_kept_is_never_sent_elsewhere_by_any_way_of_saving(
+    runtime: Runtime, services: Blocking
+) -> None:
+    # Saved with the mask and a connection (or URL) of one's own, a flow sent a secret input
+    # never shown to its editor wherever they chose: by PUT, a draft, an import, a trial.
+    step = {**ECHO, "input": {"text": "x", "secret": "s3cret-in-flow"}}
+    flow_id, token = make_flow(services, step)
+    services.connections.create("probe", "p2", {"label": "theirs"})
+    shown = services.flows.get(flow_id).document
+    moved = {**shown, "steps": [{**shown["steps"][0], "connection": "p2"}]}
+    doc = FlowDocument.model_validate(moved)
+    reason = (
+        "steps[0] (notify).input.secret: give the secret input again: the step's connection "
+        "changed, and the kept value would be sent there"
+    )
+    with pytest.raises(Invalid) as published:
+        services.flows.save(doc, flow_id, must_exist=True)
+    with pytest.raises(Invalid) as drafted:
+        services.flows.save_draft(doc, flow_id)
+    assert published.value.problems == drafted.value.problems == [reason]
+    exported = services.flows.export_yaml(flow_id).replace("connection: p1", "connection: p2")
+    for publish in (False, True):
+        [imported] = services.flows.import_yaml(exported, publish=publish)
+        assert imported.view is None and imported.problems == [reason]
+    sample = services.editor.sample(doc.spec.trigger, flow_id)
+    with pytest.raises(Invalid, match="give the secret input again"):
+        services.editor.try_step(doc.spec, "notify", sample, flow_id)
+    assert calls.log == []
+    view = services.flows.get(flow_id)
+    assert view.row.version == 1 and view.draft is None
+
+    # Restoring a version brings back its values with the steps they were given for.
+    edited = FlowDocument.model_validate({**shown, "description": "edited"})
+    services.flows.save(edited, flow_id)
+    services.flows.restore(flow_id, 1)
+    services.flows.publish(flow_id)
+    assert _label_and_secret(runtime, services, token) == ("conn-label", "s3cret-in-flow")
+
+    # Given again, the secret goes where its writer sends it; an edit elsewhere keeps it.
+    again = {**moved, "steps": [{**moved["steps"][0], "input": {"text": "x", "secret": "mine"}}]}
+    services.flows.save(FlowDocument.model_validate(again), flow_id)
+    assert _label_and_secret(runtime, services, token) == ("theirs", "mine")
+
+
+def _label_and_secret(runtime: Runtime, services: Blocking, token: str) -> tuple[str, str]:
+    """The connection label and the secret input the flow's one probe step ran with."""
+    calls.clear()
+    run = deliver(runtime, token).run_ids[0]
+    _, steps = wait_status(runtime, services, run, RunStatus.SUCCEEDED)
+    [call] = calls.log
+    return json.loads(steps[0].output)["label"], call["secret"]
