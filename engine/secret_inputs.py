@@ -21,6 +21,7 @@ A template (``{{ steps.login.token }}``) is not a secret itself and stays as wri
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ from maillon.engine.crypto import SecretBox
 from maillon.engine.flows import FlowSpec, FlowValidationError, StepSpec
 from maillon.engine.redaction import MASK
 
-__all__ = ["restore", "seal", "shown", "unseal"]
+__all__ = ["resealed", "restore", "seal", "shown", "unseal"]
 
 #: The key of the object that holds a sealed value in a stored definition.
 _SEALED = "$sealed"
@@ -218,3 +219,23 @@ def unseal(values: dict[str, Any], box: SecretBox) -> dict[str, Any]:
     if not any(_is_sealed(v) for v in values.values()):
         return values
     return {k: box.open(v[_SEALED])["value"] if _is_sealed(v) else v for k, v in values.items()}
+
+
+def resealed(definition: str, box: SecretBox) -> str:
+    """A stored definition (JSON) with each sealed value encrypted again under ``box``'s newest
+    key, for key rotation: the key a value was sealed under is dropped at the next rotation.
+    The same text when it holds none."""
+    if f'"{_SEALED}"' not in definition:
+        return definition
+
+    def again(value: Any) -> Any:
+        if _is_sealed(value):
+            return {_SEALED: box.reseal(value[_SEALED])}
+        if isinstance(value, dict):
+            return {k: again(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [again(v) for v in value]
+        return value
+
+    # Written as the definitions are (compact, UTF-8): only the sealed values change.
+    return json.dumps(again(json.loads(definition)), ensure_ascii=False, separators=(",", ":"))

@@ -3,7 +3,8 @@
 With the key in the data directory's key file, :meth:`Keys.rotate` makes a new key and writes
 it first in the file (atomically, readable by its owner only), keeping the key it replaces
 second, then re-encrypts every connection's secrets and every pending OAuth state under the
-new key, a few rows per transaction so that intake is never held up for long. Running
+new key, and so are the secret inputs written in flows (their published definitions, drafts
+and the versions kept), a few rows per transaction so that intake is never held up for long. Running
 processes notice the file's change (:class:`~maillon.engine.crypto.SecretBox`): they go on
 opening rows under either key and seal new ones under the new key. No restart, no downtime.
 
@@ -24,7 +25,8 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from maillon.engine.crypto import SecretBox, parse_keys
-from maillon.engine.models import ConnectionRow, OAuthStateRow
+from maillon.engine.models import ConnectionRow, FlowRow, FlowVersionRow, OAuthStateRow
+from maillon.engine.secret_inputs import resealed
 from maillon.engine.services.base import Service
 from maillon.engine.settings import Settings
 
@@ -41,6 +43,8 @@ class Rotation:
     #: Connections and OAuth states whose secrets were re-encrypted.
     connections: int
     oauth_states: int
+    #: Flows with secret inputs written in them (in any of their versions or their draft).
+    flows: int
     #: The key file written, or ``None`` when the keys come from ``MAILLON_SECRET_KEY``.
     key_file: Path | None
 
@@ -60,7 +64,8 @@ class Keys(Service):
             await self.sync(_add_key, key_file)
         connections = await self.sync(self._reseal, ConnectionRow, "id", "secrets")
         states = await self.sync(self._reseal, OAuthStateRow, "state", "payload")
-        return Rotation(connections, states, key_file)
+        flows = await self.sync(self._reseal_flows)
+        return Rotation(connections, states, flows, key_file)
 
     def _reseal(
         self, model: type[ConnectionRow | OAuthStateRow], key_name: str, column: str
@@ -84,6 +89,41 @@ class Keys(Service):
                 return done
             done += len(rows)
             after = getattr(rows[-1], key_name)
+
+    def _reseal_flows(self) -> int:
+        """Re-encrypt the secret inputs of every flow: its definition, its draft, and every
+        version kept (a failed run replays the version it ran). How many flows had some."""
+        done = 0
+        after = ""
+        while True:
+            with self.session(write=True) as s:
+                flows = s.exec(
+                    select(FlowRow)
+                    .where(col(FlowRow.id) > after)
+                    .order_by(col(FlowRow.id))
+                    .limit(_BATCH)
+                ).all()
+                versions = s.exec(
+                    select(FlowVersionRow).where(
+                        col(FlowVersionRow.flow_id).in_([f.id for f in flows])
+                    )
+                ).all()
+                touched: set[str] = set()
+                rows: list[tuple[str, FlowRow | FlowVersionRow]] = [
+                    *((f.id, f) for f in flows),
+                    *((v.flow_id, v) for v in versions),
+                ]
+                for flow_id, row in rows:
+                    for column in ("definition", "draft"):
+                        text = getattr(row, column, None)
+                        if text is not None and (again := resealed(text, self._box)) != text:
+                            setattr(row, column, again)
+                            touched.add(flow_id)
+                s.commit()
+            if not flows:
+                return done
+            done += len(touched)
+            after = flows[-1].id
 
 
 def _add_key(path: Path) -> None:

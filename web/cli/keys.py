@@ -29,6 +29,7 @@ def keys_rotate(obj: Ctx) -> None:
     else:
         click.echo("re-encrypted under the first key of MAILLON_SECRET_KEY")
     click.echo(
-        f"re-encrypted: {done.connections} connection(s), {done.oauth_states} OAuth state(s)"
+        f"re-encrypted: {done.connections} connection(s), {done.oauth_states} OAuth state(s), "
+        f"the secret inputs of {done.flows} flow(s)"
     )
     click.echo("back the key file up again: older backups need the previous key", err=True)

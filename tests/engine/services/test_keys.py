@@ -3,15 +3,20 @@ process, never restarted, goes on reading and writing connections."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from sqlalchemy import text
 
 from maillon.connectors.registry import Registry
 from maillon.engine.crypto import SecretBox, parse_keys
+from maillon.engine.flows import FlowDocument
+from maillon.engine.models import RunStatus
+from maillon.engine.redaction import MASK
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import SECRET_KEY_FILE, Settings
-from tests.support.probe import probe
+from tests.support.flows import ECHO, deliver, make_flow, wait_status
+from tests.support.probe import calls, probe
 from tests.support.services import Blocking
 
 
@@ -74,3 +79,43 @@ def test_with_keys_in_the_environment_the_first_one_seals(
         assert SecretBox("new-key").open(_sealed(both)[0]) == {"api_key": "k"}
     finally:
         both.close()
+
+
+def test_secret_inputs_written_in_flows_outlive_two_rotations(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # The key a value was sealed under is dropped at the next rotation but one: values left
+    # under it would no longer open, and their runs would fail.
+    calls.clear()
+    runtime = Runtime(make_settings(secret_key=None), registry=Registry([probe]))
+    runtime.open()
+    try:
+        services = Blocking(runtime.services)
+        flow_id, token = make_flow(services, {**ECHO, "input": {"text": "x", "secret": "s3cret"}})
+
+        def edited(name: str) -> FlowDocument:
+            step = {**ECHO, "input": {"text": "x", "secret": MASK}}  # the value kept
+            return FlowDocument.model_validate({"name": name, "steps": [step]})
+
+        # A second version, and a draft.
+        services.flows.save(edited("v2"), flow_id)
+        services.flows.save_draft(edited("draft"), flow_id)
+        rotations = [services.keys.rotate() for _ in range(2)]
+        assert [r.flows for r in rotations] == [1, 1]
+
+        [newest, _] = parse_keys((runtime.settings.data_dir / SECRET_KEY_FILE).read_text())
+        with runtime.db.connect() as conn:
+            texts = [
+                *conn.execute(text("SELECT definition FROM flows")).scalars(),
+                *conn.execute(text("SELECT draft FROM flows")).scalars(),
+                *conn.execute(text("SELECT definition FROM flow_versions")).scalars(),
+            ]
+        sealed = re.findall(r'\{"\$sealed":"([^"]+)"\}', "".join(texts))
+        assert len(sealed) == 4  # the definition, the draft, both versions
+        assert {SecretBox(newest).open(s)["value"] for s in sealed} == {"s3cret"}
+
+        run_id = deliver(runtime, token).run_ids[0]
+        wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
+        assert [c["secret"] for c in calls.log] == ["s3cret"]
+    finally:
+        runtime.close()
