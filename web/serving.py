@@ -83,8 +83,6 @@ def guarded_protocol(request_timeout: float, max_header_bytes: int) -> type[asyn
         #: (``None`` once its headers are complete): httptools keeps a header in memory whole,
         #: however long, until its end arrives, so an endless one is caught by this count.
         _head: int | None = 0
-        #: The request line's and headers' length as parsed, for a head that arrives whole.
-        _head_parsed = 0
         _head_refused = False
 
         def data_received(self, data: bytes) -> None:
@@ -102,30 +100,23 @@ def guarded_protocol(request_timeout: float, max_header_bytes: int) -> type[asyn
                 self.transport.write(too_large)
                 self.transport.close()
 
-        def _parsed(self, size: int) -> None:
-            self._head_parsed += size
-            if self._head_parsed > max_header_bytes:
-                self._head_refused = True
-                # Stops the parser; uvicorn then answers through send_400_response.
-                raise _HeadTooLarge
+        def on_headers_complete(self) -> None:
+            received, self._head = self._head, None
+            # What was received may hold the start of the body too: measured exactly only
+            # then, so that a request costs one comparison.
+            if received is not None and received > max_header_bytes:
+                size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+                if size > max_header_bytes:
+                    self._head_refused = True
+                    # Stops the parser; uvicorn then answers through send_400_response.
+                    raise _HeadTooLarge
+            super().on_headers_complete()
 
         def send_400_response(self, msg: str) -> None:
             if self._head_refused:
                 self._refuse_head()
             else:
                 super().send_400_response(msg)
-
-        def on_url(self, url: bytes) -> None:
-            self._parsed(len(url))
-            super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._parsed(len(name) + len(value) + 4)  # ": " and the line's end
-            super().on_header(name, value)
-
-        def on_headers_complete(self) -> None:
-            self._head = None
-            super().on_headers_complete()
 
         def _arm(self) -> None:
             if self._deadline is None:
@@ -148,7 +139,6 @@ def guarded_protocol(request_timeout: float, max_header_bytes: int) -> type[asyn
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._arm()
-            self._head_parsed = 0
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
