@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from math import ceil
 from typing import Any
 
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response, get, head
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
@@ -75,6 +75,21 @@ async def readyz(services: ServicesDep) -> Response[dict[str, Any]]:
     )
 
 
+# Many load balancers' and uptime checkers' probes send HEAD: the same answers, without a body.
+@head("/healthz", opt=PUBLIC, include_in_schema=False)
+async def healthz_head() -> None:
+    """Liveness, for probes that send HEAD."""
+
+
+@head("/readyz", opt=PUBLIC, include_in_schema=False)
+async def readyz_head(services: ServicesDep) -> Response[None]:
+    """Readiness, for probes that send HEAD: 200 or 503."""
+    readiness = await services.monitoring.ready()
+    return Response(
+        None, status_code=HTTP_200_OK if readiness.ready else HTTP_503_SERVICE_UNAVAILABLE
+    )
+
+
 @get("/metrics", opt=PUBLIC, include_in_schema=False)
 async def metrics(request: Request[Any, Any, Any], services: ServicesDep) -> Response[bytes]:
     """Prometheus' scrape, with the metrics token (not a user's session or API token)."""
@@ -128,7 +143,9 @@ def create_app(
     return App(
         route_handlers=[
             healthz,
+            healthz_head,
             readyz,
+            readyz_head,
             metrics,
             hooks,
             start_oauth,

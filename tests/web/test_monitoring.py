@@ -37,6 +37,8 @@ def metered(make_settings: Callable[..., Settings]) -> Iterator[Live]:
 
 def test_health_and_readiness_are_public_and_say_ready(live: Live) -> None:
     assert httpx.get(live.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.head(live.url + "/healthz").status_code == 200
+    assert httpx.head(live.url + "/readyz").status_code == 200
     answer = httpx.get(live.url + "/readyz")
     assert answer.status_code == 200
     assert answer.json() == {
@@ -70,6 +72,7 @@ def _not_ready(url: str, runtime: Runtime) -> None:
     assert backlog.queued == 1 and 3600 <= backlog.oldest_due_age < 3660
     answer = httpx.get(url + "/readyz")
     assert answer.status_code == 503
+    assert httpx.head(url + "/readyz").status_code == 503
     checks = answer.json()["checks"]
     assert checks["queue"].startswith("the oldest due run has waited 3600s")
     assert checks["schema"].startswith("schema at 0001")
