@@ -520,8 +520,13 @@ def _send_failure(
     # Names that do not depend on the HTTP library: run errors show them, and people search
     # and alert on them.
     if isinstance(exc, aiohttp.ClientConnectorError):
-        kind = "ConnectError"  # refused, unknown host, TLS handshake or certificate
-    elif isinstance(
+        # aiohttp's own words ("Cannot connect to host h:80 ssl:default [Connect call
+        # failed ...]") name the TLS setting of a plain http URL too: said plainly instead.
+        return TransientError(
+            f"{method} {shown} failed: ConnectError: {_not_connected(exc)}",
+            details={"error": "ConnectError", "url": shown},
+        )
+    if isinstance(
         exc,
         aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError,
     ):
@@ -531,6 +536,22 @@ def _send_failure(
     return TransientError(
         f"{method} {shown} failed: {kind}: {exc}", details={"error": kind, "url": shown}
     )
+
+
+def _not_connected(exc: aiohttp.ClientConnectorError) -> str:
+    """Why no connection was made, in words."""
+    import aiohttp  # loaded by the request that failed
+
+    where = f"{exc.host}:{exc.port}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"the TLS certificate of {where} is not trusted ({exc.certificate_error})"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return f"the TLS handshake with {where} failed ({exc.os_error})"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"the host name {exc.host} could not be resolved"
+    if isinstance(exc.os_error, ConnectionRefusedError):
+        return f"{where} refused the connection (nothing listens there?)"
+    return f"could not connect to {where}: {exc.os_error.strerror or exc.os_error}"
 
 
 def _joined_headers(response: aiohttp.ClientResponse) -> dict[str, str]:

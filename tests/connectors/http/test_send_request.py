@@ -316,8 +316,8 @@ def test_proxy_named_by_the_environment(
     try:
         assert send(url="http://api.example/x").body == {"via": "proxy"}
         assert fake_server.received()[0].raw_path == "http://api.example/x"
-        with pytest.raises(TransientError, match="ConnectError"):  # direct: offline here
-            send(url="http://direct.example/x")
+        with pytest.raises(TransientError, match=r"ConnectError: the host name direct\.example"):
+            send(url="http://direct.example/x")  # direct: offline here
     finally:
         _env_proxies.cache_clear()
 
@@ -438,9 +438,14 @@ def test_timeout_is_transient(fake_server: FakeServer) -> None:
         send(url=fake_server.url + "slow", timeout=0.1)
 
 
-def test_connection_refused_is_transient() -> None:
-    with pytest.raises(TransientError, match="ConnectError"):
-        send(url=f"http://127.0.0.1:{free_port()}/x")
+def test_connection_refused_is_transient_and_said_plainly() -> None:
+    port = free_port()
+    with pytest.raises(TransientError) as caught:
+        send(url=f"http://127.0.0.1:{port}/x")
+    assert str(caught.value) == (
+        f"GET http://127.0.0.1:{port}/x failed: ConnectError: 127.0.0.1:{port} refused the "
+        "connection (nothing listens there?)"
+    )
 
 
 def test_certificates_are_checked_against_the_trust_store(
@@ -449,8 +454,8 @@ def test_certificates_are_checked_against_the_trust_store(
     server = FakeServer(tls=cert.server_context()).start()
     server.on("GET", "/x", (200, {"tls": True}))
     try:
-        with pytest.raises(TransientError, match="ConnectError"):  # self-signed: untrusted
-            send(url=server.url + "x")
+        with pytest.raises(TransientError, match="ConnectError: the TLS certificate of"):
+            send(url=server.url + "x")  # self-signed: untrusted
         # SSL_CERT_FILE replaces the CA bundle, as for the project's other HTTP clients.
         monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert_file))
         _ssl_context.cache_clear()
