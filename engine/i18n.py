@@ -57,6 +57,7 @@ __all__ = [
     "negotiate",
     "ngettext",
     "set_locale",
+    "spelt_time_zone",
     "supported",
     "time_zones",
     "to_epoch",
@@ -87,6 +88,17 @@ def known_time_zone(name: str | None) -> str | None:
 @lru_cache(maxsize=1)
 def _time_zones() -> frozenset[str]:
     return frozenset(available_timezones())
+
+
+def spelt_time_zone(name: str) -> str | None:
+    """The IANA time zone ``name`` names, spelt as IANA does (``europe/paris`` →
+    ``Europe/Paris``), else ``None``: typed by hand, the case is easily wrong."""
+    return _zones_by_case().get(name.strip().lower())
+
+
+@lru_cache(maxsize=1)
+def _zones_by_case() -> dict[str, str]:
+    return {zone.lower(): zone for zone in _time_zones()}
 
 
 @lru_cache(maxsize=1)

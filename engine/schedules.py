@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from maillon.engine.i18n import gettext as _
+from maillon.engine.i18n import spelt_time_zone
 
 __all__ = [
     "MissedPolicy",
@@ -166,8 +167,9 @@ class Schedule(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _timezone_known(cls, value: str) -> str:
-        _zone(value)
-        return value
+        name = spelt_time_zone(value) or value
+        _zone(name)
+        return name
 
     def at_most_one_way(self) -> None:
         """Raise :class:`ValueError` when the schedule gives both a cron expression and an

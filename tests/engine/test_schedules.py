@@ -141,3 +141,10 @@ def test_schedule_mistakes_in_the_readers_language() -> None:
         "trigger.timezone: fuseau horaire inconnu 'Europe/Pari' (un nom IANA comme Europe/Paris "
         "ou UTC)"
     ]
+
+
+def test_a_time_zone_typed_in_another_case_is_spelt_as_iana_does() -> None:
+    assert Schedule(cron="0 9 * * *", timezone="europe/paris").timezone == "Europe/Paris"
+    assert Schedule(every="1h", timezone=" utc ").timezone == "UTC"
+    with pytest.raises(ValueError, match="unknown time zone 'europe/pari'"):
+        Schedule(every="1h", timezone="europe/pari")
