@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 import math
 import re
 import threading
@@ -55,13 +56,16 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from maillon.engine.formatting import FILTERS
+from maillon.engine.i18n import gettext as _
 
 __all__ = [
     "DEFAULT_BUDGET",
     "MAX_SOURCE_CHARS",
     "Budget",
+    "JsonInputError",
     "TemplateRenderError",
     "compile_check",
+    "json_input",
     "referenced_paths",
     "render_unblocking",
     "render_value",
@@ -660,3 +664,60 @@ def referenced_paths(source: str) -> set[tuple[str, ...]]:
             paths.add((cur.name, *reversed(parts)))
     # Keep only the longest paths: ("event","a","b") implies ("event","a").
     return {p for p in paths if not any(q != p and q[: len(p)] == p for q in paths)}
+
+
+class JsonInputError(ValueError):
+    """JSON text typed for an input that cannot be read; ``reason`` says why, in the words
+    shown next to the input (translated)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def json_input(text: str) -> Any:
+    """An input typed as text where the action takes a list or an object, as a run gets it.
+
+    Text that opens a list or an object (``[`` or ``{``, not a template's ``{{`` or ``{%``) is
+    read as JSON, whose strings may be templates; anything else (one template for the whole
+    value, plain text) is kept as typed. A template written as a JSON value without quotes
+    (``"amount": {{ event.amount }}``) is refused by name: quoted, a value that is one
+    expression keeps its type, so ``"{{ event.amount }}"`` still gives a number.
+
+    Raises :class:`JsonInputError` for text that opens JSON but is not JSON.
+    """
+    start = text.lstrip()
+    if start[:1] not in ("{", "[") or start[:2] in ("{{", "{%"):
+        return text
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        bare = _bare_template(text)
+        if bare is not None:
+            raise JsonInputError(
+                _(
+                    'a template in a JSON value goes in quotes: "%(template)s" (it keeps its type)',
+                    template=bare,
+                )
+            ) from exc
+        raise JsonInputError(_("not valid JSON: %(reason)s", reason=exc)) from exc
+
+
+def _bare_template(text: str) -> str | None:
+    """The first ``{{ ... }}`` of JSON ``text`` that is outside every string, if any."""
+    in_string = False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 1  # the escaped character, a quote included
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif text.startswith("{{", i):
+            end = text.find("}}", i + 2)
+            return text[i : end + 2] if end != -1 else text[i:].rstrip()
+        i += 1
+    return None

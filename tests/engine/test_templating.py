@@ -11,10 +11,13 @@ import hypothesis
 import hypothesis.strategies as st
 import pytest
 
+from maillon.engine.i18n import use_locale
 from maillon.engine.templating import (
     Budget,
+    JsonInputError,
     TemplateRenderError,
     compile_check,
+    json_input,
     referenced_paths,
     render_unblocking,
     render_value,
@@ -388,3 +391,33 @@ def test_only_a_quick_template_is_rendered_on_the_event_loop() -> None:
     loop_thread = asyncio.run(main())
     assert threads[0] == loop_thread
     assert threads[1] != loop_thread
+
+
+def test_json_typed_text_is_read_as_a_run_gets_it() -> None:
+    assert json_input('{"amount": "{{ event.amount }}"}') == {"amount": "{{ event.amount }}"}
+    assert json_input(' [1, "{{ item }}"]') == [1, "{{ item }}"]
+    # One template for the whole value, or plain text, is kept as typed.
+    assert json_input("{{ event.items }}") == "{{ event.items }}"
+    assert json_input("{% if x %}[]{% endif %}") == "{% if x %}[]{% endif %}"
+    assert json_input("plain") == "plain"
+    # Quoted, a template that is one expression keeps its type once rendered.
+    rendered = render_value(json_input('{"amount": "{{ event.amount }}"}'), CTX)
+    assert rendered == {"amount": 150000}
+
+
+def test_a_bare_template_in_json_is_refused_by_name() -> None:
+    with pytest.raises(JsonInputError) as bare:
+        json_input('{"name": "x {{ event.name }}", "amount": {{ event.amount }}}')
+    assert bare.value.reason == (
+        'a template in a JSON value goes in quotes: "{{ event.amount }}" (it keeps its type)'
+    )
+    with pytest.raises(JsonInputError) as unclosed:
+        json_input("[{{ item.sku")
+    assert '"{{ item.sku"' in unclosed.value.reason
+    # A brace in a string (escaped quotes included) is text, not a template out of place.
+    with pytest.raises(JsonInputError) as broken:
+        json_input('{"a": "\\" {{ x }}", ')
+    assert broken.value.reason.startswith("not valid JSON: ")
+    with use_locale("fr"), pytest.raises(JsonInputError) as french:
+        json_input('{"amount": {{ event.amount }}}')
+    assert "guillemets" in french.value.reason

@@ -90,6 +90,25 @@ function announce(text) {
   }
 }
 
+// Whether position ``at`` of a JSON input is outside every string of JSON text: where a value
+// goes, not inside one. An input that is not JSON text (empty, one template, plain text) has
+// no JSON around the cursor: what is inserted there is the whole value, as it is.
+function jsonValueAt(value, at) {
+  const head = value.trimStart();
+  if (!/^[[{]/.test(head) || /^\{[{%]/.test(head)) {
+    return false;
+  }
+  let inString = false;
+  for (let i = 0; i < at; i += 1) {
+    if (inString && value[i] === "\\") {
+      i += 1; // the escaped character, a quote included
+    } else if (value[i] === '"') {
+      inString = !inString;
+    }
+  }
+  return !inString;
+}
+
 document.addEventListener("click", (event) => {
   const button = event.target.closest && event.target.closest("[data-insert]");
   if (!button) {
@@ -107,8 +126,13 @@ document.addEventListener("click", (event) => {
   }
   const start = input.selectionStart ?? input.value.length;
   const end = input.selectionEnd ?? input.value.length;
+  let text = button.dataset.insert;
+  if (input.hasAttribute("data-json") && jsonValueAt(input.value, start)) {
+    // A template where JSON takes a value goes in quotes (quoted alone, it keeps its type).
+    text = `"${text}"`;
+  }
   input.focus();
-  input.setRangeText(button.dataset.insert, start, end, "end");
+  input.setRangeText(text, start, end, "end");
   input.dispatchEvent(new Event("input", { bubbles: true }));
 });
 

@@ -428,12 +428,18 @@ _SCHEDULE_INPUTS = {
 }
 
 
-def context_spec(draft: Draft, connectors: Mapping[str, Connector]) -> FlowSpec:
+def context_spec(
+    draft: Draft, connectors: Mapping[str, Connector], refused: dict[str, str] | None = None
+) -> FlowSpec:
     """The draft as a spec good enough to preview against: every step's key and what it gives
     later steps, in the form's order (branches flattened: a step sees every step above it),
-    and the inputs that can be read (a step with problems keeps the inputs it has)."""
+    and the inputs that can be read (a step with problems keeps the inputs it has).
+
+    The inputs that cannot be read (JSON that is not JSON) are left out, and said in
+    ``refused`` by input name (``steps-0-input-json_body``) with the reason saving gives.
+    """
     steps: list[Any] = []
-    for step in draft.steps:
+    for i, step in enumerate(draft.steps):
         if step.kind == "format":
             names = {name: value for name, value in step.steering.formats if name.strip()}
             steps.append(FormatStep.model_construct(key=step.key, format=names))
@@ -446,7 +452,9 @@ def context_spec(draft: Draft, connectors: Mapping[str, Connector]) -> FlowSpec:
             steps.append(STEP_KINDS[step.kind].model_construct(key=step.key))
         else:
             fields = step_fields(connectors.get(step.action.partition(".")[0]), step.action)
-            values, _ = read_form(fields, step.inputs)
+            values, problems = read_form(fields, step.inputs)
+            if refused is not None:
+                refused.update({f"steps-{i}-input-{k}": why for k, why in problems.items()})
             steps.append(
                 StepSpec.model_construct(
                     key=step.key,

@@ -39,7 +39,7 @@ from maillon.engine.i18n import gettext as _
 from maillon.engine.i18n import ngettext
 from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.services import Services
-from maillon.engine.services.editor import Sample
+from maillon.engine.services.editor import Preview, Sample
 from maillon.engine.services.flows import DRAFT, FlowView
 from maillon.engine.versions import shown_value
 from maillon.web.ui.drafts import (
@@ -108,7 +108,8 @@ async def _editor(
     connectors = _connectors(services)
     flow_id = view.row.id
     sample = await _sample(services, draft, flow_id)
-    spec = context_spec(draft, connectors)
+    refused: dict[str, str] = {}
+    spec = context_spec(draft, connectors, refused)
     outputs = _tested(draft)
     steps = []
     for i, step in enumerate(draft.steps):
@@ -127,11 +128,20 @@ async def _editor(
         connector = connectors.get(step.action.partition(".")[0])
         fields = step_fields(connector, step.action)
         inputs = built.input if isinstance(built, StepSpec) else {}
-        previews = {
-            f.name: await services.editor.preview(inputs.get(f.name), context, f.name, step.action)
-            for f in fields
-            if "{" in step.inputs.get(f.name, "")
-        }
+        previews: dict[str, Preview | None] = {}
+        for f in fields:
+            name = f"steps-{i}-input-{f.name}"
+            if "{" not in step.inputs.get(f.name, ""):
+                continue
+            if name in refused:
+                # Saving refuses it: the preview says why, unless the reason is next to it.
+                previews[f.name] = (
+                    None if name in (problems or {}) else Preview(error=refused[name])
+                )
+            else:
+                previews[f.name] = await services.editor.preview(
+                    inputs.get(f.name), context, f.name, step.action
+                )
         action = connector.action(step.action.partition(".")[2]) if connector else None
         said = {k for k in (problems or {}) if k.startswith(f"steps-{i}-input-")}
         # The inputs the action calls advanced wait under "More inputs" until one is used.
@@ -421,7 +431,8 @@ class FlowsController(Controller):
             return render(request, "flows/_preview.html", preview=None, field=field)
         index = int(index_text)
         connectors = _connectors(services)
-        spec = context_spec(draft, connectors)
+        refused: dict[str, str] = {}
+        spec = context_spec(draft, connectors, refused)
         sample = await _sample(services, draft, flow_id)
         step = spec.steps[index]
         context = services.editor.item_context(
@@ -429,6 +440,11 @@ class FlowsController(Controller):
         )
         name = part.removeprefix("input-")
         action = ""
+        if field in refused:
+            # What saving would refuse is not previewed as if it were read.
+            return render(
+                request, "flows/_preview.html", preview=Preview(error=refused[field]), field=field
+            )
         if part.startswith("input-") and isinstance(step, StepSpec):
             value = step.input.get(name, draft.steps[index].inputs.get(name, ""))
             action = step.action

@@ -6,7 +6,9 @@ well-kept library renders JSON Schema to HTML on the server, so this is a small 
 :func:`form_fields` turns a schema into :class:`FormField` descriptors that the
 ``schema_field`` macro renders, and :func:`read_form` turns the submitted strings back into
 values. Every text input of an action may be a template, so numbers and lists are accepted as
-text too: the engine validates them once rendered.
+text too: the engine validates them once rendered. A list or an object typed as JSON is read
+by the engine's rule (:func:`~maillon.engine.templating.json_input`), the one the editor's
+previews follow too.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from maillon.engine.i18n import gettext as _
+from maillon.engine.templating import JsonInputError, json_input
 
 __all__ = ["FormField", "as_text", "form_fields", "read_form"]
 
@@ -121,12 +123,11 @@ def read_form(
         raw = form.get(prefix + f.name, "")
         if raw.strip() == "":
             continue
-        start = raw.lstrip()
-        if f.kind == "json" and start[:1] in ("{", "[") and start[:2] not in ("{{", "{%"):
+        if f.kind == "json":
             try:
-                values[f.name] = json.loads(raw)
-            except ValueError as exc:
-                problems[f.name] = _("not valid JSON: %(reason)s", reason=exc)
+                values[f.name] = json_input(raw)
+            except JsonInputError as exc:
+                problems[f.name] = exc.reason
         elif f.kind == "select" and f.options and set(f.options) <= {"", "true", "false"}:
             values[f.name] = raw == "true"
         else:

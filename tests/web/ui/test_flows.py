@@ -126,6 +126,57 @@ def test_a_broken_template_is_refused_with_the_reason_next_to_its_input(
     check_accessibility(page)
 
 
+def test_a_picked_field_goes_into_a_json_body_quoted_and_a_bare_one_is_refused_plainly(
+    new_page: NewPage, ui_server: UIServer
+) -> None:
+    ui_server.set_up_owner()
+    page = new_page()
+    sign_in(page, ui_server.url)
+    flow_id = _new_flow(page, ui_server.url, "Post the amount")
+    hook_url = page.get_by_label("The flow's URL").input_value()
+    assert httpx.post(hook_url, json={"amount": 1500.5}).status_code == 200
+    page.reload()
+    expect(page.get_by_text("The delivery received")).to_be_visible()
+    page.get_by_role("button", name="HTTP request: Send an HTTP request").click()
+    page.get_by_role("textbox", name="URL (required)").fill("https://example.com/orders")
+    preview = page.locator("#preview-steps-0-input-json_body")
+
+    # Picked where the JSON takes a value, the field goes in quotes: it keeps its type.
+    body = page.get_by_label("JSON body")
+    body.fill('{"name": "x", "amount": ')
+    body.press("End")
+    page.get_by_role("button", name="Insert amount (event.amount)").click()
+    expect(body).to_have_value('{"name": "x", "amount": "{{ event.amount }}"')
+    body.press("End")
+    body.type("}")
+    expect(preview).to_contain_text('{"amount": 1500.5, "name": "x"}')
+    # Inside a string, it is part of the text.
+    body.fill('{"name": "order ')
+    body.press("End")
+    page.get_by_role("button", name="Insert amount (event.amount)").click()
+    expect(body).to_have_value('{"name": "order {{ event.amount }}')
+
+    # Typed without quotes, the preview says what saving says, in plain words.
+    body.fill('{"name": "x", "amount": {{ event.amount }}}')
+    plainly = 'a template in a JSON value goes in quotes: "{{ event.amount }}"'
+    expect(preview).to_contain_text(plainly)
+    expect(preview).not_to_contain_text("1500.5")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Not saved: 1 problem")).to_be_visible()
+    expect(page.locator("#f-steps-0-input-json_body-problem")).to_contain_text(plainly)
+    expect(page.locator("#preview-steps-0-input-json_body")).not_to_contain_text("null")
+    check_accessibility(page)
+
+    page.get_by_label("JSON body").fill('{"name": "x", "amount": "{{ event.amount }}"}')
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft saved.")).to_be_visible()
+    saved = ui_server.call(ui_server.runtime.services.flows.get(flow_id))
+    assert saved.editing.actions()[0].input["json_body"] == {
+        "name": "x",
+        "amount": "{{ event.amount }}",
+    }
+
+
 def test_the_flows_list_searches_switches_and_fits_a_phone(
     new_page: NewPage, ui_server: UIServer
 ) -> None:

@@ -56,6 +56,8 @@ def test_values_are_read_back_from_the_form() -> None:
     assert values["blocks"] == "{{ steps.a.blocks }}"
     _, problems = read_form(fields, {"blocks": "[{"})
     assert problems["blocks"].startswith("not valid JSON")
+    _, problems = read_form(fields, {"blocks": '[{"text": {{ event.text }}}]'})
+    assert problems["blocks"].startswith("a template in a JSON value goes in quotes")
     assert as_text([1, {"a": None}]) == '[\n  1,\n  {\n    "a": null\n  }\n]'
     assert as_text(None) == "" and as_text(True) == "true"
 
