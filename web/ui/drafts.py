@@ -58,6 +58,7 @@ _STEP_FIELDS = (
     "max_attempts",
     "for_each",
     "tested",
+    "was",
 )
 #: A step test's output kept in the form, for the picker and the later steps' previews.
 _MAX_TESTED = 64 * 1024
@@ -82,6 +83,8 @@ class StepDraft:
     #: "For each item of": the template of a loop's list ("" when the action runs once).
     for_each: str = ""
     steering: Steering = field(default_factory=Steering)
+    #: A paths step's key when the editor was shown (its branches' steps name that one).
+    was: str = ""
 
     @property
     def tested_output(self) -> Any:
@@ -114,6 +117,9 @@ class Draft:
     schedule: ScheduleDraft = field(default_factory=ScheduleDraft)
     digest: DigestDraft = field(default_factory=DigestDraft)
     steps: list[StepDraft] = field(default_factory=list)
+    #: Branches renamed in the form since the editor was shown (or whose paths step was):
+    #: ``<paths key>.<name then>`` → ``<paths key>.<name now>``.
+    renamed: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, spec: FlowSpec) -> Draft:
@@ -185,6 +191,16 @@ class Draft:
         draft.steps = [steps[i] for i in sorted(steps)]
         for step in draft.steps:
             step.kind = step.kind if step.kind in KINDS else "action"
+        draft.renamed = {
+            f"{step.was or step.key}.{b.was}": f"{step.key}.{b.name}"
+            for step in draft.steps
+            if step.kind == "paths"
+            for b in step.steering.branches
+            if b.was and b.name and (b.was, step.was or step.key) != (b.name, step.key)
+        }
+        # A branch renamed keeps its steps (their -parent still names it as it was).
+        for step in draft.steps:
+            step.parent = draft.renamed.get(step.parent, step.parent)
         draft.order()
         return draft
 
@@ -227,9 +243,23 @@ class Draft:
             for name in s.steering.branch_names()
         ]
 
+    def branch(self, target: str) -> str | None:
+        """The branch ``target`` (``<paths key>.<branch name>``, as the editor was shown) is
+        now, renamed since or not; ``None`` when the form has no such branch any more."""
+        current = self.renamed.get(target, target)
+        return current if current in dict(self.branches()) else None
+
     def add_step(self, action: str, parent: str = "") -> None:
         """Add a step doing ``action`` (or of a kind of :data:`KINDS`), with a key of its own,
-        at the end of the flow or of the branch ``parent``."""
+        at the end of the flow (``parent`` "") or of the branch ``parent`` (its name when the
+        editor was shown: see :meth:`branch`).
+
+        Raises :class:`LookupError` when the form has no such branch any more (its paths step
+        removed, the branch emptied of its name): the step is not added anywhere else.
+        """
+        branch = self.branch(parent) if parent else ""
+        if branch is None:
+            raise LookupError(parent)
         kind = action if action in KINDS else "action"
         base = action if kind != "action" else action.partition(".")[2] or "step"
         taken = {s.key for s in self.steps}
@@ -237,7 +267,7 @@ class Draft:
         while key in taken:
             key, n = f"{base}_{n}", n + 1
         step = StepDraft(key=key, action=action if kind == "action" else "", kind=kind)
-        step.parent = parent if parent in dict(self.branches()) else ""
+        step.parent = branch
         if kind == "paths":
             step.steering.branches = [BranchDraft("first"), BranchDraft("otherwise")]
         self.steps.append(step)

@@ -274,18 +274,29 @@ def _depth(draft: Draft, step: StepDraft) -> int:
     return depth
 
 
-def _apply(draft: Draft, op: str, add_to: str = "") -> None:
+def _apply(draft: Draft, op: str, add_to: str = "") -> str | None:
     """A structural change asked by an editor button (``add:slack.send_message``, ``up:2``);
-    ``add_to``: the branch a step is added to (``<paths key>.<branch name>``), if any."""
+    ``add_to``: the branch a step is added to (``<paths key>.<branch name>``), if any. Returns
+    why the change was not made, if it was not."""
     verb, _sep, arg = op.partition(":")
     if verb == "add" and arg:
-        draft.add_step(arg, add_to)
+        try:
+            draft.add_step(arg, add_to)
+        except LookupError:
+            paths, _dot, branch = add_to.partition(".")
+            return _(
+                "The step was not added: the branch “%(branch)s” of %(paths)s is no longer "
+                "in the flow. Choose where to add it again.",
+                branch=branch,
+                paths=paths,
+            )
     elif verb in ("up", "down", "remove") and arg.isdigit():
         index = int(arg)
         if verb == "remove":
             draft.remove(index)
         else:
             draft.move(index, -1 if verb == "up" else 1)
+    return None
 
 
 class FlowsController(Controller):
@@ -410,10 +421,31 @@ class FlowsController(Controller):
         """The editor again, after a structural change (nothing is saved)."""
         data = await form(request)
         draft = Draft.read(data)
-        _apply(draft, data.get("op", ""), data.get("add_to", ""))
+        refused = _apply(draft, data.get("op", ""), data.get("add_to", ""))
         view = await services.flows.get(flow_id)
-        context = await _editor(services, view, draft, problems={})
-        return render(request, EDITOR if request.htmx else "flows/edit.html", **context)
+        problems = {"add_to": [refused]} if refused else {}
+        context = await _editor(services, view, draft, problems=problems)
+        return render(
+            request,
+            EDITOR if request.htmx else "flows/edit.html",
+            said=[("error", refused)] if refused else [],
+            oob_messages=bool(request.htmx and refused),
+            **context,
+        )
+
+    @post("/{flow_id:str}/add-to")
+    async def add_to(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """The editor's "Add it to" choice again, with the branches the form has now (asked
+        when a branch is renamed); the branch chosen stays chosen under its new name."""
+        data = await form(request)
+        draft = Draft.read(data)
+        view = await services.flows.get(flow_id)
+        chosen = draft.branch(data.get("add_to", "")) or ""
+        return render(
+            request, "flows/_add_to.html", view=view, draft=draft, add_to=chosen, problems={}
+        )
 
     @post("/{flow_id:str}/preview")
     async def preview(

@@ -9,7 +9,9 @@ text typed. Their inputs, besides the ones every step has (``steps-<n>-kind``, `
   ``-name``. The form edits one group; a group that nests groups (written in YAML) is kept as
   written, as JSON in ``-group``.
 - paths: ``-mode`` (``first`` or ``every``) and the branches; the steps of a branch are steps
-  of the form whose ``-parent`` is ``<paths key>.<branch name>``.
+  of the form whose ``-parent`` is ``<paths key>.<branch name>``. A branch's ``-was`` and the
+  paths step's ``-was`` hold the names they had when the editor was shown, so that a branch
+  (or a paths step) renamed in the form keeps its steps.
 - delay: ``-duration``, or ``-until`` and ``-timezone``.
 - format: rows ``-fmt-<r>-name`` and ``-fmt-<r>-value``.
 
@@ -63,7 +65,7 @@ OPERATOR_NAMES = {
 _MAX_ROWS = 50
 _MAX_BRANCHES = 10
 _COND = re.compile(r"^cond-(\d+)-(value|op|to)$")
-_BRANCH = re.compile(r"^branch-(\d+)-(name|match|group|cond-\d+-(?:value|op|to))$")
+_BRANCH = re.compile(r"^branch-(\d+)-(name|was|match|group|cond-\d+-(?:value|op|to))$")
 _FMT = re.compile(r"^fmt-(\d+)-(name|value)$")
 
 
@@ -143,6 +145,9 @@ class BranchDraft:
 
     name: str = ""
     group: GroupDraft = field(default_factory=GroupDraft)
+    #: The name it had when the editor was shown ("" for a branch typed since): its steps'
+    #: ``-parent`` still say that one until the editor is shown again.
+    was: str = ""
 
 
 @dataclass
@@ -190,8 +195,8 @@ class Steering:
                 return True
             while len(self.branches) <= index:
                 self.branches.append(BranchDraft())
-            if match.group(2) == "name":
-                self.branches[index].name = value.strip()
+            if match.group(2) in ("name", "was"):
+                setattr(self.branches[index], match.group(2), value.strip())
             else:
                 self.branches[index].group.read(match.group(2), value)
         elif match := _FMT.match(part):

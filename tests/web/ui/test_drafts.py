@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from maillon.connectors.http import connector as http
 from maillon.engine.conditions import OPERATORS
 from maillon.engine.flows import FlowDocument
@@ -91,6 +93,10 @@ def _form(draft: Draft) -> dict[str, str]:
                 out[p + at + f"cond-{c}-to"] = cond.to
         for b, br in enumerate(st.branches):
             out[p + f"branch-{b}-name"] = br.name
+            if s.kind == "paths" and br.name:
+                out[p + f"branch-{b}-was"] = br.name
+        if s.kind == "paths":
+            out[p + "was"] = s.key
         out |= {p + "mode": st.mode, p + "duration": st.duration, p + "until": st.until}
         out[p + "timezone"] = st.timezone
         for r, (name, value) in enumerate(st.formats):
@@ -125,6 +131,42 @@ def test_steps_move_within_their_branch_and_go_with_their_paths_step() -> None:
     assert [(s.key, s.parent) for s in draft.steps][3] == ("send_request", "route.nested")
     draft.remove(0)
     assert [s.key for s in draft.steps] == ["big_only", "rows", "wait", "pretty"]
+
+
+def test_a_branch_renamed_in_the_form_keeps_its_steps_and_takes_new_ones() -> None:
+    form = _form(Draft.of(FlowDocument.model_validate(FLOW).spec))
+    # "refunds" renamed "money_back", and the paths step "route" renamed "split", unsaved: the
+    # page still says "route.refunds" in its steps' -parent and in "Add it to".
+    form["steps-1-branch-0-name"] = "money_back"
+    form["steps-1-key"] = "split"
+    draft = Draft.read(form)
+    assert [(s.key, s.parent) for s in draft.steps][1:4] == [
+        ("split", ""),
+        ("tell", "split.money_back"),
+        ("later", "split.money_back"),
+    ]
+    assert draft.branch("route.refunds") == "split.money_back"
+    assert draft.branch("route.nested") == "split.nested"
+    draft.add_step("http.send_request", "route.refunds")
+    assert [(s.key, s.parent) for s in draft.steps][4] == ("send_request", "split.money_back")
+    document, problems = to_document(draft, CONNECTORS, enabled=False)
+    assert problems == {} and document is not None
+    [money_back, _nested] = document.spec.steps[1].paths.branches  # type: ignore[union-attr]
+    assert [s.key for s in money_back.steps] == ["tell", "later", "send_request"]
+
+
+def test_a_step_for_a_branch_that_is_gone_is_not_added_elsewhere() -> None:
+    form = _form(Draft.of(FlowDocument.model_validate(FLOW).spec))
+    form["steps-1-branch-1-name"] = ""  # the branch "nested" emptied of its name
+    draft = Draft.read(form)
+    assert draft.branch("route.nested") is None
+    count = len(draft.steps)
+    for gone in ("route.nested", "nowhere.at_all"):
+        with pytest.raises(LookupError):
+            draft.add_step("http.send_request", gone)
+    assert len(draft.steps) == count
+    draft.add_step("http.send_request", "")
+    assert draft.steps[-1].parent == ""
 
 
 def test_a_problem_in_a_branch_step_is_placed_by_its_key() -> None:

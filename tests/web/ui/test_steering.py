@@ -143,3 +143,53 @@ def test_a_mistake_in_a_branch_step_is_shown_next_to_its_input(
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Not saved: 1 problem")).to_be_visible()
     expect(page.locator("#f-steps-1-input-url-problem")).to_contain_text("template syntax error")
+
+
+def test_a_branch_renamed_without_saving_takes_its_steps_with_it(
+    new_page: NewPage, ui_server: UIServer
+) -> None:
+    ui_server.set_up_owner()
+    page = new_page()
+    sign_in(page, ui_server.url)
+    page.goto(ui_server.url + "/flows/new")
+    page.get_by_label("Name").fill("Early payers")
+    page.get_by_role("button", name="Create and add steps").click()
+    flow_id = page.url.rsplit("/", 1)[1].split("?")[0]
+    _add(page, "Paths: branches with conditions")
+
+    # Renamed, not saved: "Add it to" offers the branch by its new name, and the step goes there.
+    page.locator("#f-steps-0-branch-0-name").fill("early")
+    _open_add(page)
+    add_to = page.get_by_label("Add it to")
+    expect(add_to.get_by_role("option")).to_have_text(
+        ["The end of the flow", "Branch paths → early", "Branch paths → otherwise"]
+    )
+    _add(page, "HTTP request: Send an HTTP request", to="Branch paths → early")
+    expect(page.get_by_text("In branch early of paths")).to_be_visible()
+
+    # Renamed again once it holds a step: that step stays in it, and the next one joins it.
+    page.locator("#f-steps-0-branch-0-name").fill("late")
+    _add(page, "HTTP request: Send an HTTP request", to="Branch paths → late")
+    expect(page.get_by_text("In branch late of paths")).to_have_count(2)
+
+    # A choice the form no longer has (a page shown before the branch went) is refused, said,
+    # and the step is not put anywhere else.
+    _open_add(page)
+    page.locator("#f-add_to option[value='paths.late']").evaluate("o => o.value = 'paths.gone'")
+    page.get_by_label("Add it to").select_option(label="Branch paths → late")
+    page.get_by_role("button", name="HTTP request: Send an HTTP request").click()
+    expect(page.locator("#f-add_to-problem")).to_contain_text(
+        "The step was not added: the branch “gone” of paths is no longer in the flow."
+    )
+    expect(page.locator("section.step")).to_have_count(3)
+    check_accessibility(page)
+
+    page.locator("#f-steps-1-input-url").fill("https://example.com/a")
+    page.locator("#f-steps-2-input-url").fill("https://example.com/b")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft saved.")).to_be_visible()
+    [paths] = ui_server.call(ui_server.runtime.services.flows.get(flow_id)).editing.steps
+    assert isinstance(paths, PathsStep)
+    late, otherwise = paths.paths.branches
+    assert (late.name, otherwise.name) == ("late", "otherwise")
+    assert [s.key for s in late.steps] == ["send_request", "send_request_2"]
