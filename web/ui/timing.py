@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maillon.engine.digests import DigestSpec
+from maillon.engine.i18n import current_time_zone
 from maillon.engine.schedules import Schedule
 from maillon.web.ui.schema import as_text
 
@@ -27,7 +28,9 @@ class ScheduleDraft:
 
     cron: str = ""
     every: str = ""
-    timezone: str = "UTC"
+    #: A new schedule is read in the time zone of whoever writes it (their settings), as
+    #: "every day at 9" means to them.
+    timezone: str = field(default_factory=current_time_zone)
     missed: str = "run_once"
 
     @classmethod
@@ -46,7 +49,7 @@ class ScheduleDraft:
         return cls(
             cron=form.get(f"{prefix}cron", "").strip(),
             every=form.get(f"{prefix}every", "").strip(),
-            timezone=form.get(f"{prefix}timezone", "").strip() or "UTC",
+            timezone=form.get(f"{prefix}timezone", "").strip() or current_time_zone(),
             missed=form.get(f"{prefix}missed", "").strip() or "run_once",
         )
 

@@ -9,9 +9,11 @@ import pytest
 from maillon.connectors.http import connector as http
 from maillon.engine.conditions import OPERATORS
 from maillon.engine.flows import FlowDocument
+from maillon.engine.i18n import use_locale
 from maillon.web.ui.drafts import Draft, place, to_document
 from maillon.web.ui.schema import as_text
 from maillon.web.ui.steering import OPERATOR_NAMES
+from maillon.web.ui.timing import ScheduleDraft
 
 CONNECTORS = {"http": http}
 
@@ -181,3 +183,12 @@ def test_a_problem_in_a_branch_step_is_placed_by_its_key() -> None:
 def test_every_operator_has_words_in_the_editor() -> None:
     assert set(OPERATOR_NAMES) == set(OPERATORS)
     assert as_text(100000) == "100000"
+
+
+def test_a_new_schedule_is_read_in_the_time_zone_of_whoever_writes_it() -> None:
+    with use_locale("fr", "Europe/Paris"):
+        assert ScheduleDraft().timezone == "Europe/Paris"
+        assert ScheduleDraft.read({"schedule-cron": "0 9 * * *"}, "schedule-").timezone == (
+            "Europe/Paris"
+        )
+    assert ScheduleDraft().timezone == "UTC"
