@@ -28,7 +28,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -48,10 +48,12 @@ from jinja2 import (
     nodes,
 )
 from jinja2.environment import Environment, TemplateExpression
+from jinja2.filters import make_attrgetter
 from jinja2.nodes import EvalContext
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
@@ -142,12 +144,138 @@ class _Meter(threading.local):
             )
 
     def sized(self, value: Any) -> Any:
-        if isinstance(value, str | bytes | list | tuple | dict):
-            self.size(len(value))
+        """``value``, once held to the output budget as written out (see :class:`_TextLength`)."""
+        _TextLength().measure(value)
         return value
 
 
 _meter = _Meter()
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+class _TextLength:
+    """How long values are once written out as text, at least: by ``str()`` (which writes the
+    items of a container with ``repr()``), ``tojson`` or the JSON of a step's input. Raises as
+    soon as that passes the output budget.
+
+    Writing out is where a value built from shared parts pays for its size: ``[[1] * 1000] *
+    300000`` holds one list 300,000 times, a few megabytes, but ``| string`` writes 900 million
+    characters in one C call that no deadline can interrupt. So whatever writes a value out
+    measures it here first. Each container is measured once however often it is shared, and
+    the walk stops at the budget: it costs at most about one step per character of the budget,
+    whatever the size of the text.
+
+    ``start`` is what is already written (the budget left is the rest); ``indent`` the spaces
+    written before each item (``tojson(indent=n)``).
+    """
+
+    __slots__ = ("indent", "kept", "known", "room", "start")
+
+    def __init__(self, start: int = 0, indent: int = 0) -> None:
+        self.start = start
+        self.room = _meter.budget.max_chars - start
+        self.indent = indent
+        self.known: dict[int, int] = {}  # containers measured, by id
+        # ... kept alive until the walk ends when made by it (the pairs of a dict's items()):
+        # freed, it would leave its id to another.
+        self.kept: list[Any] = []
+
+    def check(self, length: int) -> int:
+        if length > self.room:
+            _meter.size(self.start + length)  # raises, saying which budget
+        return length
+
+    def measure(self, value: Any) -> int:
+        """``value``'s length, refused past the budget."""
+        return self.check(self.of(value))
+
+    def of(self, value: Any, quoted: bool = False) -> int:
+        """``value``'s length; ``quoted``: as an item of a container, a string between quotes.
+        Exact types first: this runs once per container of the value."""
+        kind = type(value)
+        if kind is str:
+            return len(value) + 2 * quoted
+        if kind in _SCALARS:
+            return 1
+        if kind is list or kind is tuple or kind is dict:
+            return self._container(value)
+        if isinstance(value, str | bytes):
+            return len(value) + 2 * quoted
+        if isinstance(value, Undefined):
+            return 0  # written as nothing, or fails when written
+        if isinstance(value, Namespace):
+            # Written as "<Namespace {...}>", its attributes (Jinja keeps them under this name).
+            return 12 + self.of(object.__getattribute__(value, "_Namespace__attrs"))
+        if isinstance(value, Mapping | Collection):
+            return self._container(value)
+        return 1  # a date, a number, a generator…: written short
+
+    def _container(self, value: Any) -> int:
+        known = self.known.get(id(value))
+        if known is not None:
+            return known
+        self.known[id(value)] = 0  # met again inside itself: written as "..."
+        if type(value) not in (list, tuple, dict):
+            self.kept.append(value)  # iterating its container may have made it
+        separator = 1 + self.indent
+        if type(value) is dict or isinstance(value, Mapping):
+            length = 2 - separator
+            for key, item in value.items():
+                length += self.of(key, True) + self.of(item, True) + 1 + separator
+                if length > self.room:
+                    self.check(length)
+            length = max(length, 2)
+        else:
+            length = 2 + self.items(value, True, separator)
+        self.known[id(value)] = length
+        return length
+
+    def items(self, items: Iterable[Any], quoted: bool = False, separator: int = 0) -> int:
+        """The length of ``items`` written one after another, ``separator`` characters between
+        two of them; for a long list of numbers or of strings, counted by C loops."""
+        if isinstance(items, list | tuple) and len(items) > 16:
+            count = len(items)
+            least = (quoted + separator) * count - separator  # each item at least "1" or ""
+            self.check(least)
+            kinds = set(map(type, items))
+            if kinds <= _SCALARS:
+                return self.check((1 + separator) * count - separator)
+            if kinds == {str}:
+                return self.check(
+                    sum(map(len, items)) + (2 * quoted + separator) * count - separator
+                )
+        length, quotes, room = -separator, 2 * quoted, self.room
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                length += len(item) + quotes + separator
+            elif kind in _SCALARS:
+                length += 1 + separator
+            else:
+                length += self.of(item, quoted) + separator
+            if length > room:
+                self.check(length)
+        return max(length, 0)
+
+
+def _written(items: Iterable[Any], separator: str) -> Collection[Any]:
+    """``items`` once held to the output budget as written one after another with
+    ``separator`` between them (``join``). Items that come from an iterator (``map``, ``select``)
+    are measured one by one as they come, so that the budget stops them before they are all
+    made; they are kept for the join to write."""
+    measure = _TextLength()
+    if isinstance(items, list | tuple):
+        measure.items(items, separator=len(separator))
+        return items
+    kept: list[Any] = []
+    length = -len(separator)
+    for item in _metered(items):
+        length += measure.of(item) + len(separator)
+        measure.check(length)
+        kept.append(item)
+    return kept
+
 
 # Where a number in a formatting spec is a width or a precision: ``%9999d``, ``{:>9999}``.
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -165,12 +293,13 @@ _STR_GROWTH: dict[str, Callable[..., int]] = {
         len(s)
         + max(0, len(new) - len(old)) * (s.count(old) if count < 0 else min(count, len(s) + 1))
     ),
-    "join": lambda s, items: sum(len(str(i)) for i in items) + len(s) * max(0, len(items) - 1),
 }
 
 
 def _check_format(spec_source: str, args: tuple[Any, ...]) -> None:
-    """Refuse a %-format or str.format whose widths would exceed the output budget."""
+    """Refuse a %-format whose widths, or arguments once written, would exceed the output
+    budget."""
+    _check_arguments(spec_source, args)
     limit = _meter.budget.max_chars
     for match in _PERCENT_SPEC.finditer(spec_source):
         for part in match.groups():
@@ -180,7 +309,13 @@ def _check_format(spec_source: str, args: tuple[Any, ...]) -> None:
                 _meter.size(int(part))
 
 
-def _check_str_format(fmt: str) -> None:
+def _check_arguments(fmt: str, args: Iterable[Any]) -> None:
+    """Formatting writes each argument whole (before any precision cuts it)."""
+    _TextLength(start=len(fmt)).items(tuple(args))
+
+
+def _check_str_format(fmt: str, args: Iterable[Any]) -> None:
+    _check_arguments(fmt, args)
     if _FORMAT_NESTED.search(fmt):
         raise _OverBudget("nested fields in a format specification are not supported")
     for spec in _FORMAT_SPEC.findall(fmt):
@@ -190,19 +325,39 @@ def _check_str_format(fmt: str) -> None:
 
 def _binop_size(operator: str, left: Any, right: Any) -> None:
     """Refuse, before computing it, a ``*``, ``+``, ``**`` or ``%`` that would exceed the
-    budget (``'a' * 10**9``, ``10 ** 10 ** 9``)."""
+    budget (``'a' * 10**9``, ``10 ** 10 ** 9``).
+
+    A list repeated or added is measured as written out, not by its number of items:
+    ``[[1] * 1000] * 300000`` has 300,000 items, but writing it out, comparing it or hashing it
+    costs 300 million steps."""
     if operator == "*":
         for seq, times in ((left, right), (right, left)):
             if isinstance(seq, str | bytes | list | tuple) and isinstance(times, int):
                 _meter.size(len(seq) * max(0, times))
+                if isinstance(seq, list | tuple) and seq and times > 1:
+                    # "[a, b]" twice is "[a, b, a, b]": all but one bracket, times over.
+                    _meter.size(1 + times * (_TextLength().of(seq) - 1))
+        if isinstance(left, int) and isinstance(right, int):
+            _check_bits(abs(left).bit_length() + abs(right).bit_length(), "product")
     elif operator == "+":
-        if isinstance(left, str | bytes | list | tuple) and isinstance(right, type(left)):
+        if isinstance(left, str | bytes) and isinstance(right, type(left)):
             _meter.size(len(left) + len(right))
+        elif isinstance(left, list | tuple) and isinstance(right, type(left)):
+            _meter.size(len(left) + len(right))
+            measure = _TextLength()
+            _meter.size(measure.of(left) + measure.of(right) - 1)
     elif operator == "**" and isinstance(left, int) and isinstance(right, int):
-        if abs(left) > 1 and right * abs(left).bit_length() > 4096:
-            raise _OverBudget("a power too large to compute (more than 4096 bits)")
+        if abs(left) > 1:
+            _check_bits(right * abs(left).bit_length(), "power")
     elif operator == "%" and isinstance(left, str):
         _check_format(left, right if isinstance(right, tuple) else (right,))
+
+
+def _check_bits(bits: int, what: str) -> None:
+    """Big integers are computed by single C calls (squaring a number in a loop doubles its
+    size each turn): past 4096 bits, no step input needs them."""
+    if bits > 4096:
+        raise _OverBudget(f"a {what} too large to compute (more than 4096 bits)")
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -243,7 +398,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         if isinstance(owner, str):
             name = getattr(method, "__name__", "")
             if name in ("format", "format_map"):
-                _check_str_format(owner)
+                _check_str_format(owner, (*args, *kwargs.values()))
+            elif name == "join" and args:
+                args = (_written(args[0], owner), *args[1:])
             elif name in _STR_GROWTH:
                 # Wrong arguments are left to the call itself to report.
                 with contextlib.suppress(TypeError, ValueError):
@@ -262,10 +419,10 @@ def _metered(iterable: Any) -> Iterator[Any]:
 
 
 def _concat(*parts: Any) -> str:
-    """``a ~ b``, its length checked before it is built (doubling a string in a loop)."""
-    texts = [str(p) for p in parts]
-    _meter.size(sum(map(len, texts)))
-    return "".join(texts)
+    """``a ~ b``, its length checked before it is built (doubling a string in a loop, writing
+    out a list made of shared parts)."""
+    _TextLength().items(parts)
+    return "".join(map(str, parts))
 
 
 def _bounded_filter(name: str, filter_fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -275,6 +432,10 @@ def _bounded_filter(name: str, filter_fn: Callable[..., Any]) -> Callable[..., A
     def bounded(*args: Any, **kwargs: Any) -> Any:
         _meter.tick()
         values = [a for a in args if not isinstance(a, EvalContext | Context | Environment)]
+        if values and name not in _STRUCTURAL_FILTERS:
+            # The filter writes its value out as text (``string``, ``tojson``, ``upper``…).
+            indent = (values[1:] or [kwargs.get("indent")])[0] if name == "tojson" else 0
+            _TextLength(indent=indent if isinstance(indent, int) else 0).measure(values[0])
         if name in _SIZED_FILTERS:
             for number in (*values[1:], *kwargs.values()):
                 if isinstance(number, int) and not isinstance(number, bool):
@@ -287,6 +448,37 @@ def _bounded_filter(name: str, filter_fn: Callable[..., Any]) -> Callable[..., A
         return _meter.sized(filter_fn(*args, **kwargs))
 
     return bounded
+
+
+def _measured_join(join_filter: Callable[..., Any]) -> Callable[..., Any]:
+    """``join``, its items measured as written out before the join writes them (a list of
+    shared parts, a ``map`` that makes each item anew)."""
+
+    @functools.wraps(join_filter)
+    def join(
+        eval_ctx: EvalContext, value: Any, d: str = "", attribute: str | int | None = None
+    ) -> Any:
+        if attribute is not None:
+            value = map(make_attrgetter(eval_ctx.environment, attribute), value)
+        return join_filter(eval_ctx, _written(value, str(d)), d)
+
+    return join
+
+
+def _measured_indent(indent_filter: Callable[..., Any]) -> Callable[..., Any]:
+    """``indent``, refused before it runs when its width times the lines it indents would
+    exceed the output budget (``'x\\n' * 100000 | indent(1000)``)."""
+
+    @functools.wraps(indent_filter)
+    def indent(s: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> Any:
+        if isinstance(s, str):
+            lines = s.splitlines()
+            indented = len(lines) - (0 if blank else lines.count("")) - 1
+            size = len(width) if isinstance(width, str) else int(width)
+            _meter.size(len(s) + max(0, indented) * max(0, size))
+        return indent_filter(s, width, first, blank)
+
+    return indent
 
 
 def _numbers_only(sum_filter: Callable[..., Any]) -> Callable[..., Any]:
@@ -306,9 +498,38 @@ def _numbers_only(sum_filter: Callable[..., Any]) -> Callable[..., Any]:
 #: Filters whose integer arguments are sizes of what they build (a width, a count).
 _SIZED_FILTERS = frozenset({"batch", "center", "indent", "slice", "truncate", "wordwrap"})
 
+#: Filters that do not write their value out as text: they count, pick, regroup or compare its
+#: items (``join`` measures its items itself). Any other filter has its value measured first.
+# fmt: off
+_STRUCTURAL_FILTERS = frozenset([
+    "abs", "attr", "batch", "count", "d", "default", "dictsort", "filesizeformat", "first",
+    "float", "groupby", "int", "items", "join", "last", "length", "list", "map", "max", "min",
+    "random", "reject", "rejectattr", "reverse", "round", "select", "selectattr", "slice",
+    "sort", "sum", "unique",
+])
+# fmt: on
+
 
 class _Bound(NodeTransformer):
-    """Rewrites a parsed template so that loops and ``~`` are metered."""
+    """Rewrites a parsed template so that loops, ``~`` and literal lists, tuples and dicts are
+    metered. A literal can hold one value many times (``[a, a, a, a]``, and again one level up):
+    measured as written out, no value a template builds can be compared, hashed or sorted at a
+    cost beyond the output budget."""
+
+    def visit_List(self, node: nodes.List) -> nodes.Node:
+        return self._sized(node)
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        return self._sized(node)
+
+    def visit_Tuple(self, node: nodes.Tuple) -> nodes.Node:
+        return self._sized(node) if node.ctx == "load" else self.generic_visit(node)
+
+    def _sized(self, node: nodes.Expr) -> nodes.Node:
+        self.generic_visit(node)
+        return nodes.Call(
+            nodes.Name("_maillon_sized", "load"), [node], [], None, None, lineno=node.lineno
+        )
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
@@ -327,26 +548,32 @@ class _Bound(NodeTransformer):
 def _make_env(**options: Any) -> ImmutableSandboxedEnvironment:
     env = _Sandbox(undefined=_Missing, autoescape=False, **options)
     env.filters["sum"] = _numbers_only(env.filters["sum"])
+    env.filters["join"] = _measured_join(env.filters["join"])
+    env.filters["indent"] = _measured_indent(env.filters["indent"])
+    # Maillon's own filters (money, dates, numbers, text) format one value each, bounded by
+    # construction, but write it out as text first like the others.
+    env.filters.update(FILTERS)
     for name, filter_fn in list(env.filters.items()):
         env.filters[name] = _bounded_filter(name, filter_fn)
-    # Maillon's own filters (money, dates, numbers, text): bounded by construction.
-    env.filters.update(FILTERS)
     env.globals["now"] = _now
     # Paragraphs of filler text on demand: nothing a step input needs, and a size amplifier.
     env.globals.pop("lipsum", None)
     env.globals["_maillon_metered"] = _metered
     env.globals["_maillon_concat"] = _concat
+    env.globals["_maillon_sized"] = _meter.sized
     return env
 
 
 def _path_value(value: Any) -> Any:
     """A value written into a URL's path: percent-encoded unless marked ``| safe``."""
+    _meter.sized(value)
     if isinstance(value, Markup | Undefined):
         return value  # an undefined one fails as it would anywhere else
     return quote(str(value), safe="")
 
 
-_env = _make_env()
+# What a template writes into its text is measured before ``str()`` writes it.
+_env = _make_env(finalize=_meter.sized)
 #: Renders the path of URL inputs: each ``{{ value }}`` goes through :func:`_path_value`.
 _url_env = _make_env(finalize=_path_value)
 
@@ -519,7 +746,8 @@ def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool =
             # A StrictUndefined returned as a whole value must fail like it would in text.
             if isinstance(value, StrictUndefined):
                 str(value)
-            return _meter.sized(_as_json(value))
+            # Measured before it is converted: the conversion walks every shared part anew.
+            return _as_json(_meter.sized(value))
         if url:
             return _meter.sized(_render_url(source, context))
         size, limit = 0, _meter.budget.max_chars
@@ -610,6 +838,9 @@ def render_value(
         rendered = _render(value, context, field, url_inputs)
         if rendered is not value and not isinstance(rendered, str):
             try:
+                if not isinstance(value, str):
+                    # Measured before it is encoded: each field fits, maybe not all together.
+                    _meter.sized(rendered)
                 _meter.size(len(msgspec.json.encode(rendered, enc_hook=str)))
             except _OverBudget as exc:
                 raise TemplateRenderError(field, str(exc)) from exc

@@ -215,6 +215,87 @@ def test_a_template_past_its_output_budget_fails_before_building_it(source: str)
     assert time.monotonic() - started < 0.5
 
 
+# One list held 300,000 times (or 2,000,000): a few megabytes in memory, but hundreds of
+# millions of characters once written out, by a single C call no deadline can interrupt.
+SHARED: dict[str, Any] = {"event": {"rows": [[1] * 1000] * 300_000, "words": ["x" * 10**6] * 1000}}
+_LITERALS = "{% set a = [1] * 500000 %}{% set b = [a, a, a, a, a, a, a, a] %}"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Built by the template: refused where the shared parts are repeated or combined.
+        "{{ ([[1] * 1000] * 300000) | string | length }}",
+        "{{ ([[1] * 2000000] * 2000000) | length }}",
+        "{{ (['x' * 1000000] * 1000) | join | length }}",
+        "{{ (['x' * 1000] * 2000000) | length }}",
+        "{{ [[1] * 1000] + [[1] * 1000] * 2000 }}",
+        _LITERALS + "{{ b | length }}",
+        _LITERALS + "{{ [b, b] == [b, b] }}",
+        # Given by the event: refused where they are written out.
+        "{{ event.rows | string | length }}",
+        "{{ event.rows | tojson | length }}",
+        "{{ event.rows | pprint | length }}",
+        "{{ event.rows | join | length }}",
+        "{{ event.words | join(',') | length }}",
+        "{{ ','.join(event.words) | length }}",
+        "{{ event.words | map('upper') | join | length }}",
+        "{{ event.rows | upper | length }}",
+        "{{ event.rows | center(10) | length }}",
+        "{{ event.rows | slug | length }}",
+        "{{ event.rows }}",
+        "rows: {{ event.rows }}",
+        "{{ event.rows ~ '' }}",
+        "{{ '%s' % (event.rows,) }}",
+        "{{ '%s' | format(event.rows) }}",
+        "{{ '{}'.format(event.rows) }}",
+        "{% set ns = namespace(rows=event.rows) %}{{ ns | string }}",
+        "{{ {'rows': event.rows} | length }}",
+        # Amplified by an argument.
+        "{{ [[1] * 1000] | tojson(indent=100000) | length }}",
+        "{{ ('x\n' * 100000) | indent(20000) | length }}",
+    ],
+)
+def test_a_value_made_of_shared_parts_is_refused_before_it_is_written(source: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match="output budget of 2,000,000 characters"):
+        render_value({"text": source}, SHARED)
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_product_of_huge_numbers_is_refused() -> None:
+    # Squaring in a loop doubles the size each turn, each product one C call.
+    source = (
+        "{% set ns = namespace(x=2 ** 2000) %}{% for i in range(30) %}"
+        "{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}"
+    )
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match="product too large"):
+        render_value(source, CTX)
+    assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ ['a', 'b', event.currency] | join(', ') }}", "a, b, EUR"),
+        ("{{ event.custom | tojson }}", '{"a": 1}'),
+        ("{{ event | tojson | length > 50 }}", True),
+        ("{{ '-' * 20 }}", "-" * 20),
+        ("{{ [0] * 3 + [1] }}", [0, 0, 0, 1]),
+        ("{{ event.amount | money(event.currency) }}", "1,500.00 EUR"),
+        ("{{ event.amount | number }}", "150,000"),
+        ("{{ '%s-%05d' % (event.currency, 42) }}", "EUR-00042"),
+        ("{{ '{}/{}'.format(event.currency, event.custom.a) }}", "EUR/1"),
+        ("{{ [event.custom, event.custom] }}", [{"a": 1}, {"a": 1}]),
+        ("{{ ('a\nb' | indent(2)) ~ '|' ~ ((['x'] * 3) | join('.')) }}", "a\n  b|x.x.x"),
+        ("{% set ns = namespace(n=1) %}{{ ns.n }} {{ range(3) | join }}", "1 012"),
+    ],
+)
+def test_ordinary_templates_render_as_before(source: str, expected: Any) -> None:
+    assert render_value(source, CTX) == expected
+
+
 def test_lists_are_not_summed() -> None:
     # sum(start=[]) concatenates in one C loop, quadratic in the number of lists: a deadline
     # cannot interrupt it.
