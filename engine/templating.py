@@ -128,6 +128,9 @@ class _Meter(threading.local):
     def __init__(self) -> None:
         self.deadline = math.inf
         self.budget = DEFAULT_BUDGET
+        #: Whether a lone expression of the render gave a container, which may hold parts
+        #: shared with others: only then is the whole input walked before it is encoded.
+        self.shared = False
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
@@ -145,13 +148,21 @@ class _Meter(threading.local):
 
     def sized(self, value: Any) -> Any:
         """``value``, once held to the output budget as written out (see :class:`_TextLength`)."""
-        _TextLength().measure(value)
+        kind = type(value)
+        # Most values are a string or a number: measured without a walk (every step renders
+        # several, on the path of every run).
+        if kind is str:
+            self.size(len(value))
+        elif kind not in _SCALARS:
+            _TextLength().measure(value)
         return value
 
 
 _meter = _Meter()
 
 _SCALARS = frozenset({int, float, bool, type(None)})
+#: JSON's types that hold no other value.
+_PLAIN = frozenset({str, *_SCALARS})
 
 
 class _TextLength:
@@ -747,6 +758,8 @@ def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool =
             if isinstance(value, StrictUndefined):
                 str(value)
             # Measured before it is converted: the conversion walks every shared part anew.
+            if type(value) is not str and type(value) not in _SCALARS:
+                _meter.shared = True
             return _as_json(_meter.sized(value))
         if url:
             return _meter.sized(_render_url(source, context))
@@ -772,21 +785,39 @@ def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool =
         raise TemplateRenderError(field, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _as_json(value: Any) -> Any:
+def _as_json(value: Any, done: dict[int, Any] | None = None) -> Any:
     """``value`` as a JSON value: what is not one (a datetime from ``now()``, a ``Decimal``) as
     the text it renders to inside a string. A step's input goes into JSON bodies and the run's
-    record, where such a value failed the step (and the editor's preview) instead."""
-    if value is None or isinstance(value, str | bool | int | float):
+    record, where such a value failed the step (and the editor's preview) instead.
+
+    ``value`` fits the output budget (measured before), but may hold a part many times: each
+    container is converted once (``done``, by id), and a list of plain values is passed over
+    by C loops, so that the walk costs no more than the measuring did.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
         return value
-    if isinstance(value, dict):
-        items = {k: _as_json(v) for k, v in value.items()}
-        return value if all(items[k] is v for k, v in value.items()) else items
-    if isinstance(value, list | tuple):
-        converted = [_as_json(v) for v in value]
-        if all(c is v for c, v in zip(converted, value, strict=True)):
-            return value
-        return converted if isinstance(value, list) else tuple(converted)
-    return str(value)
+    done = {} if done is None else done
+    if id(value) in done:
+        return done[id(value)]
+    converted: Any
+    if (kind is list or kind is tuple) and set(map(type, value)) <= _PLAIN:
+        converted = value
+    elif isinstance(value, dict):
+        items = {k: _as_json(v, done) for k, v in value.items()}
+        converted = value if all(items[k] is v for k, v in value.items()) else items
+    elif isinstance(value, list | tuple):
+        parts = [_as_json(v, done) for v in value]
+        if all(c is v for c, v in zip(parts, value, strict=True)):
+            converted = value
+        else:
+            converted = parts if isinstance(value, list) else tuple(parts)
+    elif isinstance(value, str | bool | int | float):
+        return value  # a subclass (Markup)
+    else:
+        return str(value)
+    done[id(value)] = converted
+    return converted
 
 
 def _render_url(source: str, context: Mapping[str, Any]) -> str:
@@ -834,12 +865,16 @@ def render_value(
     """
     _meter.budget = budget
     _meter.deadline = time.monotonic() + budget.seconds
+    _meter.shared = False
     try:
         rendered = _render(value, context, field, url_inputs)
         if rendered is not value and not isinstance(rendered, str):
             try:
-                if not isinstance(value, str):
+                if _meter.shared and not isinstance(value, str):
                     # Measured before it is encoded: each field fits, maybe not all together.
+                    # Only parts that a lone expression gave may be shared (the containers the
+                    # render makes itself are new, and hold what the flow wrote and the text
+                    # rendered), so a render without any needs no walk.
                     _meter.sized(rendered)
                 _meter.size(len(msgspec.json.encode(rendered, enc_hook=str)))
             except _OverBudget as exc:
