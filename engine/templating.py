@@ -446,7 +446,13 @@ def _bounded_filter(name: str, filter_fn: Callable[..., Any]) -> Callable[..., A
         if values and name not in _STRUCTURAL_FILTERS:
             # The filter writes its value out as text (``string``, ``tojson``, ``upper``…).
             indent = (values[1:] or [kwargs.get("indent")])[0] if name == "tojson" else 0
-            _TextLength(indent=indent if isinstance(indent, int) else 0).measure(values[0])
+            length = _TextLength(indent=indent if isinstance(indent, int) else 0).measure(values[0])
+            most = _SLOW_FILTERS.get(name)
+            if most is not None and length > most:
+                raise _OverBudget(
+                    f"{name} is given {length:,} characters: it takes at most {most:,} (it is "
+                    "slow past that, and a filter cannot be stopped half way)"
+                )
         if name in _SIZED_FILTERS:
             for number in (*values[1:], *kwargs.values()):
                 if isinstance(number, int) and not isinstance(number, bool):
@@ -508,6 +514,11 @@ def _numbers_only(sum_filter: Callable[..., Any]) -> Callable[..., Any]:
 
 #: Filters whose integer arguments are sizes of what they build (a width, a count).
 _SIZED_FILTERS = frozenset({"batch", "center", "indent", "slice", "truncate", "wordwrap"})
+
+#: Filters whose time grows faster than their input (``wordwrap`` of one long word is
+#: quadratic: 45 s for 1.9 million characters) or that are slow per character (``urlize``, in
+#: Python), and the longest input each takes: well within the time budget.
+_SLOW_FILTERS = {"wordwrap": 100_000, "urlize": 100_000}
 
 #: Filters that do not write their value out as text: they count, pick, regroup or compare its
 #: items (``join`` measures its items itself). Any other filter has its value measured first.

@@ -513,3 +513,12 @@ def test_many_fields_that_each_fit_are_measured_together_before_anything_encodes
         render_value({f"f{i}": "{{ big }}" for i in range(300)}, context)
     assert time.monotonic() - started < 0.5
     assert render_value({"a": "{{ big }}", "b": "{{ 3 }}"}, context)["a"] is context["big"]
+
+
+@pytest.mark.parametrize("name", ["wordwrap(1)", "urlize"])
+def test_filters_slow_on_long_text_take_a_bounded_input(name: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateRenderError, match="it takes at most 100,000"):
+        render_value("{{ ('x' * 1900000) | " + name + " }}", {})
+    assert time.monotonic() - started < 0.5
+    assert render_value("{{ 'one two three' | " + name + " }}", {})
