@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from maillon.engine.crypto import SecretBox, parse_keys
 from maillon.engine.models import ConnectionRow, FlowRow, FlowVersionRow, OAuthStateRow
@@ -34,6 +36,8 @@ __all__ = ["Keys", "Rotation"]
 
 #: Rows re-encrypted per write transaction.
 _BATCH = 100
+
+_Row = TypeVar("_Row", bound=SQLModel)
 
 
 @dataclass(frozen=True)
@@ -70,60 +74,52 @@ class Keys(Service):
     def _reseal(
         self, model: type[ConnectionRow | OAuthStateRow], key_name: str, column: str
     ) -> int:
-        """Re-encrypt ``model.column`` in every row, walking the rows by their key."""
-        key, field = getattr(model, key_name), getattr(model, column)
+        """Re-encrypt ``model.column`` in every row that has one."""
         done = 0
-        after = ""
-        while True:
-            with self.session(write=True) as s:
-                rows = s.exec(
-                    select(model)
-                    .where(col(key) > after, col(field) != "")
-                    .order_by(col(key))
-                    .limit(_BATCH)
-                ).all()
-                for row in rows:
-                    setattr(row, column, self._box.reseal(getattr(row, column)))
-                s.commit()
-            if not rows:
-                return done
+        for _, rows in self._batches(model, key_name, col(getattr(model, column)) != ""):
+            for row in rows:
+                setattr(row, column, self._box.reseal(getattr(row, column)))
             done += len(rows)
-            after = getattr(rows[-1], key_name)
+        return done
 
     def _reseal_flows(self) -> int:
         """Re-encrypt the secret inputs of every flow: its definition, its draft, and every
         version kept (a failed run replays the version it ran). How many flows had some."""
-        done = 0
+        touched: set[str] = set()
+        for s, flows in self._batches(FlowRow, "id"):
+            versions = s.exec(
+                select(FlowVersionRow).where(col(FlowVersionRow.flow_id).in_([f.id for f in flows]))
+            ).all()
+            rows: list[tuple[str, FlowRow | FlowVersionRow]] = [
+                *((f.id, f) for f in flows),
+                *((v.flow_id, v) for v in versions),
+            ]
+            for flow_id, row in rows:
+                for column in ("definition", "draft"):
+                    text = getattr(row, column, None)
+                    if text is not None and (again := resealed(text, self._box)) != text:
+                        setattr(row, column, again)
+                        touched.add(flow_id)
+        return len(touched)
+
+    def _batches(
+        self, model: type[_Row], key_name: str, *where: Any
+    ) -> Iterator[tuple[Session, Sequence[_Row]]]:
+        """Every row of ``model`` (matching ``where``), walked by its key ``key_name`` in
+        batches of :data:`_BATCH`, each in a write transaction committed once the caller is
+        done with it."""
+        key = col(getattr(model, key_name))
         after = ""
         while True:
             with self.session(write=True) as s:
-                flows = s.exec(
-                    select(FlowRow)
-                    .where(col(FlowRow.id) > after)
-                    .order_by(col(FlowRow.id))
-                    .limit(_BATCH)
+                rows = s.exec(
+                    select(model).where(key > after, *where).order_by(key).limit(_BATCH)
                 ).all()
-                versions = s.exec(
-                    select(FlowVersionRow).where(
-                        col(FlowVersionRow.flow_id).in_([f.id for f in flows])
-                    )
-                ).all()
-                touched: set[str] = set()
-                rows: list[tuple[str, FlowRow | FlowVersionRow]] = [
-                    *((f.id, f) for f in flows),
-                    *((v.flow_id, v) for v in versions),
-                ]
-                for flow_id, row in rows:
-                    for column in ("definition", "draft"):
-                        text = getattr(row, column, None)
-                        if text is not None and (again := resealed(text, self._box)) != text:
-                            setattr(row, column, again)
-                            touched.add(flow_id)
+                if not rows:
+                    return
+                yield s, rows
                 s.commit()
-            if not flows:
-                return done
-            done += len(touched)
-            after = flows[-1].id
+            after = getattr(rows[-1], key_name)
 
 
 def _add_key(path: Path) -> None:

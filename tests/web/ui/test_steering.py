@@ -49,18 +49,23 @@ def _add(page: Page, button: str, to: str | None = None) -> None:
     _settled(page)
 
 
-def test_a_filter_paths_with_steps_a_loop_and_a_delay_are_built_in_the_editor(
-    new_page: NewPage, ui_server: UIServer, fake_server: FakeServer
-) -> None:
+def _new_flow(new_page: NewPage, ui_server: UIServer, name: str) -> tuple[Page, str]:
+    """The owner signed in, in the editor of a new flow named ``name``; the page, the flow's id."""
     ui_server.set_up_owner()
     page = new_page()
     sign_in(page, ui_server.url)
     page.goto(ui_server.url + "/flows/new")
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create and add steps").click()
+    return page, page.url.rsplit("/", 1)[1].split("?")[0]
+
+
+def test_a_filter_paths_with_steps_a_loop_and_a_delay_are_built_in_the_editor(
+    new_page: NewPage, ui_server: UIServer, fake_server: FakeServer
+) -> None:
+    page, flow_id = _new_flow(new_page, ui_server, "Refunds and big tickets")
     # htmx wires swapped-in inputs as it swaps them, not a timer tick later (base.html).
     assert page.evaluate("htmx.config.defaultSettleDelay") == 0
-    page.get_by_label("Name").fill("Refunds and big tickets")
-    page.get_by_role("button", name="Create and add steps").click()
-    flow_id = page.url.rsplit("/", 1)[1].split("?")[0]
     # A delivery (the flow is off: it is held, and becomes the sample).
     hook_url = page.get_by_label("The flow's URL").input_value()
     assert httpx.post(hook_url, json=TRANSACTION).status_code == 200
@@ -131,12 +136,7 @@ def test_a_filter_paths_with_steps_a_loop_and_a_delay_are_built_in_the_editor(
 def test_a_mistake_in_a_branch_step_is_shown_next_to_its_input(
     new_page: NewPage, ui_server: UIServer
 ) -> None:
-    ui_server.set_up_owner()
-    page = new_page()
-    sign_in(page, ui_server.url)
-    page.goto(ui_server.url + "/flows/new")
-    page.get_by_label("Name").fill("Broken branch")
-    page.get_by_role("button", name="Create and add steps").click()
+    page, _ = _new_flow(new_page, ui_server, "Broken branch")
     _add(page, "Paths: branches with conditions")
     _add(page, "HTTP request: Send an HTTP request", to="Branch paths → first")
     page.locator("#f-steps-1-input-url").fill("https://example.com/{{ event.id ")
@@ -148,13 +148,7 @@ def test_a_mistake_in_a_branch_step_is_shown_next_to_its_input(
 def test_a_branch_renamed_without_saving_takes_its_steps_with_it(
     new_page: NewPage, ui_server: UIServer
 ) -> None:
-    ui_server.set_up_owner()
-    page = new_page()
-    sign_in(page, ui_server.url)
-    page.goto(ui_server.url + "/flows/new")
-    page.get_by_label("Name").fill("Early payers")
-    page.get_by_role("button", name="Create and add steps").click()
-    flow_id = page.url.rsplit("/", 1)[1].split("?")[0]
+    page, flow_id = _new_flow(new_page, ui_server, "Early payers")
     _add(page, "Paths: branches with conditions")
 
     # Renamed, not saved: "Add it to" offers the branch by its new name, and the step goes there.
