@@ -56,10 +56,6 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-class _HeadTooLarge(Exception):
-    """A request's head is over the limit (raised to stop the parser)."""
-
-
 def guarded_protocol(request_timeout: float, max_header_bytes: int) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol, closing a connection that is too slow to send a request,
     or whose request's head is larger than ``max_header_bytes`` (with a 431)."""
@@ -101,22 +97,24 @@ def guarded_protocol(request_timeout: float, max_header_bytes: int) -> type[asyn
                 self.transport.close()
 
         def on_headers_complete(self) -> None:
+            if self._head_refused:
+                return  # a request sent after the refused one, in the same read
             received, self._head = self._head, None
             # What was received may hold the start of the body too: measured exactly only
             # then, so that a request costs one comparison.
             if received is not None and received > max_header_bytes:
                 size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
                 if size > max_header_bytes:
+                    # Answered here, and the request never reaches the app; the parser goes on
+                    # with what this read holds, which the next two methods then ignore.
                     self._head_refused = True
-                    # Stops the parser; uvicorn then answers through send_400_response.
-                    raise _HeadTooLarge
+                    self._refuse_head()
+                    return
             super().on_headers_complete()
 
-        def send_400_response(self, msg: str) -> None:
-            if self._head_refused:
-                self._refuse_head()
-            else:
-                super().send_400_response(msg)
+        def on_body(self, body: bytes) -> None:
+            if not self._head_refused:
+                super().on_body(body)
 
         def _arm(self) -> None:
             if self._deadline is None:
@@ -141,6 +139,8 @@ def guarded_protocol(request_timeout: float, max_header_bytes: int) -> type[asyn
             self._arm()
 
         def on_message_complete(self) -> None:
+            if self._head_refused:
+                return
             super().on_message_complete()
             self._disarm()
             self._head = 0
