@@ -46,7 +46,7 @@ from maillon.engine.models import RunStatus, StepStatus
 from maillon.engine.oauth import Refresh, refreshable
 from maillon.engine.queue import ClaimedRun, LeaseLost, RecordStep, StepRecord, read_ledger
 from maillon.engine.redaction import Redactor, mask_secret_inputs
-from maillon.engine.secret_inputs import unseal
+from maillon.engine.secret_inputs import Dropped, unseal
 from maillon.engine.templating import (
     DEFAULT_BUDGET,
     Budget,
@@ -698,6 +698,8 @@ class Executor:
             )
         except TemplateRenderError as exc:
             raise _StepFailed(f"template error in {exc}", transient=False) from exc
+        except Dropped as exc:
+            raise _StepFailed(str(exc), transient=False) from exc
         return connector, action_cls, rendered
 
     async def _run_step(

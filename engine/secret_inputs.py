@@ -16,6 +16,14 @@ the secret is given again in the same save, as a connection's URL is (see
 a secret never shown to them sent to a server of their own. A step tried in the editor follows
 the same rule (:func:`restore`).
 
+A connection's destination is a place of its steps too: when a connection comes to send
+elsewhere (its URL or host fields changed, or a connection newly saved under the name the steps
+give), the sealed secret inputs of every step that names it are dropped (:func:`dropped`), in
+the published definition, the draft and every version kept (a failed run replays its version).
+A dropped value is shown masked like any other, but a save that keeps it with the mask is
+refused, and a run of its step fails, each saying to give the secret input again. Refusing the
+connection's change instead would leave no way out: kept versions are never edited.
+
 A template (``{{ steps.login.token }}``) is not a secret itself and stays as written.
 """
 
@@ -35,10 +43,12 @@ from maillon.engine.crypto import SecretBox
 from maillon.engine.flows import FlowSpec, FlowValidationError, StepSpec
 from maillon.engine.redaction import MASK
 
-__all__ = ["resealed", "restore", "seal", "shown", "unseal"]
+__all__ = ["Dropped", "dropped", "resealed", "restore", "seal", "shown", "unseal"]
 
 #: The key of the object that holds a sealed value in a stored definition.
 _SEALED = "$sealed"
+#: The key of the object left in place of a sealed value dropped (:func:`dropped`): why.
+_DROPPED = "$dropped"
 #: What of a step says where its secret inputs go, besides its URL inputs (``input.<name>``).
 _CONNECTION, _LOOP = "connection", "for_each"
 
@@ -55,8 +65,21 @@ def _secret_names(registry: Registry, step: StepSpec) -> frozenset[str]:
     return secret_fields(model) if model is not None else frozenset()
 
 
+class Dropped(ValueError):
+    """A step's secret input was dropped (:func:`dropped`): it must be given again."""
+
+
 def _is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {_SEALED}
+
+
+def _is_dropped(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {_DROPPED}
+
+
+def _why_dropped(value: Any) -> str:
+    """Why the dropped ``value`` must be given again, in words."""
+    return f"it was dropped when {value[_DROPPED]}, as it would have been sent there"
 
 
 def _places(step: StepSpec) -> dict[str, Any]:
@@ -90,11 +113,13 @@ def _kept(
     """The sealed value the mask in ``step``'s input ``name`` stands for, taken from
     ``before`` (the step of the same key as stored); else ``None`` and why it is not kept."""
     moved = _moved(registry, before, step) if before is not None else []
+    old = before.input.get(name) if before is not None else None
+    if _is_dropped(old):
+        return None, _why_dropped(old)  # nothing to keep, wherever the step now sends it
     if moved:
         return None, (
             f"the step's {' and '.join(moved)} changed, and the kept value would be sent there"
         )
-    old = before.input.get(name) if before is not None else None
     if not _is_sealed(old):
         return None, (
             f"step {step.key!r} held no {name} before (the mask keeps only the value of the "
@@ -176,10 +201,14 @@ def seal(spec: FlowSpec, registry: Registry, box: SecretBox, stored: FlowSpec | 
 
 
 def shown(spec: FlowSpec) -> FlowSpec:
-    """``spec`` as it may be shown: sealed values masked."""
-    if not any(_is_sealed(v) for s in spec.actions() for v in s.input.values()):
+    """``spec`` as it may be shown: sealed (and dropped) values masked."""
+
+    def hidden(value: Any) -> bool:
+        return _is_sealed(value) or _is_dropped(value)
+
+    if not any(hidden(v) for s in spec.actions() for v in s.input.values()):
         return spec
-    return _with(spec, lambda s: {k: MASK if _is_sealed(v) else v for k, v in s.input.items()})
+    return _with(spec, lambda s: {k: MASK if hidden(v) else v for k, v in s.input.items()})
 
 
 def restore(spec: FlowSpec, stored: FlowSpec, registry: Registry) -> FlowSpec:
@@ -199,7 +228,8 @@ def restore(spec: FlowSpec, stored: FlowSpec, registry: Registry) -> FlowSpec:
         kept_step = before.get(step.key)
         values = dict(step.input)
         for name, value in step.input.items():
-            if value != MASK or kept_step is None or not _is_sealed(kept_step.input.get(name)):
+            old = kept_step.input.get(name) if kept_step is not None else None
+            if value != MASK or not (_is_sealed(old) or _is_dropped(old)):
                 continue
             kept, refused = _kept(registry, step, name, kept_step)
             if refused is None:
@@ -215,9 +245,15 @@ def restore(spec: FlowSpec, stored: FlowSpec, registry: Registry) -> FlowSpec:
 
 
 def unseal(values: dict[str, Any], box: SecretBox) -> dict[str, Any]:
-    """A step's input with its sealed values opened, for rendering."""
-    if not any(_is_sealed(v) for v in values.values()):
+    """A step's input with its sealed values opened, for rendering.
+
+    Raises :class:`Dropped` for a value dropped (:func:`dropped`), saying to give it again.
+    """
+    if not any(_is_sealed(v) or _is_dropped(v) for v in values.values()):
         return values
+    for name, value in values.items():
+        if _is_dropped(value):
+            raise Dropped(_refusal("", name, _why_dropped(value)).lstrip("."))
     return {k: box.open(v[_SEALED])["value"] if _is_sealed(v) else v for k, v in values.items()}
 
 
@@ -225,17 +261,49 @@ def resealed(definition: str, box: SecretBox) -> str:
     """A stored definition (JSON) with each sealed value encrypted again under ``box``'s newest
     key, for key rotation: the key a value was sealed under is dropped at the next rotation.
     The same text when it holds none."""
+    return _rewritten(
+        definition, lambda v: {_SEALED: box.reseal(v[_SEALED])} if _is_sealed(v) else None
+    )
+
+
+def dropped(definition: str, connection: str, why: str) -> str:
+    """A stored definition (JSON) with the sealed secret inputs of each step that names
+    ``connection`` replaced by a note of ``why`` they were dropped ("connection 'api' changed
+    base_url"): the connection now sends elsewhere than when they were given (see the
+    module). The same text when it holds none."""
+
+    def step(value: Any) -> dict[str, Any] | None:
+        if not isinstance(value, dict) or value.get("connection") != connection:
+            return None
+        inputs = value.get("input")
+        if not isinstance(inputs, dict) or not any(_is_sealed(v) for v in inputs.values()):
+            return None
+        kept = {k: {_DROPPED: why} if _is_sealed(v) else v for k, v in inputs.items()}
+        return {**value, "input": kept}
+
+    return _rewritten(definition, step)
+
+
+def _rewritten(definition: str, fn: Callable[[Any], Any]) -> str:
+    """A stored definition (JSON) with each value for which ``fn`` returns something (not
+    ``None``) replaced by it, the others walked into; the same text when it holds no sealed
+    value, or nothing was replaced."""
     if f'"{_SEALED}"' not in definition:
         return definition
+    changed = False
 
     def again(value: Any) -> Any:
-        if _is_sealed(value):
-            return {_SEALED: box.reseal(value[_SEALED])}
+        nonlocal changed
+        new = fn(value)
+        if new is not None:
+            changed = True
+            return new
         if isinstance(value, dict):
             return {k: again(v) for k, v in value.items()}
         if isinstance(value, list):
             return [again(v) for v in value]
         return value
 
-    # Written as the definitions are (compact, UTF-8): only the sealed values change.
-    return json.dumps(again(json.loads(definition)), ensure_ascii=False, separators=(",", ":"))
+    out = again(json.loads(definition))
+    # Written as the definitions are (compact, UTF-8): only the values replaced change.
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":")) if changed else definition

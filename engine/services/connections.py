@@ -28,8 +28,11 @@ from maillon.connectors.base import Connection, Connector
 from maillon.connectors.errors import ConnectorError
 from maillon.connectors.oauth import OAuth2
 from maillon.connectors.registry import Registry
+from maillon.engine import secret_inputs
 from maillon.engine.connections import (
     ConnectionResolver,
+    changed_places,
+    destination_fields,
     join_secrets,
     moved_destinations,
     split_secrets,
@@ -41,7 +44,7 @@ from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.flows import AppEventTrigger, parse_flow
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
-from maillon.engine.models import ConnectionRow, FlowRow, SubscriptionRow
+from maillon.engine.models import ConnectionRow, FlowRow, FlowVersionRow, SubscriptionRow
 from maillon.engine.oauth import Refresh
 from maillon.engine.redaction import Redactor
 from maillon.engine.services.base import Service
@@ -393,6 +396,9 @@ class Connections(Service):
             if clash is not None and (row is None or clash.id != row.id):
                 raise Conflict(_("a connection named %(name)r exists", name=new_name))
             old_name = row.name if row is not None else None
+            moved = _moved(connector, row, new_name, join_secrets(public, secret), self._box)
+            if moved is not None:
+                _drop_secret_inputs(s, new_name, moved)
             if row is None:
                 row = ConnectionRow(
                     id=new_id(), name=new_name, app=kind, created_at=now, updated_at=now
@@ -521,6 +527,46 @@ def _check_destinations(
                 for name in missing
             },
         )
+
+
+def _moved(
+    connector: Connector,
+    row: ConnectionRow | None,
+    name: str,
+    values: dict[str, Any],
+    box: SecretBox,
+) -> str | None:
+    """How the connection ``name``, saved over ``row`` (``None``: a new one) with ``values``,
+    comes to send elsewhere than the steps naming it did, in words (``None``: it does not):
+    saved new, under a new name, or with a field saying where it sends changed (a secret one,
+    such as a webhook URL, too)."""
+    if row is None:
+        return f"connection {name!r} was created"
+    if row.name != name:
+        return f"connection {row.name!r} was renamed {name!r}"
+    stored = join_secrets(json.loads(row.config), box.open(row.secrets))
+    moved = changed_places(destination_fields(connector.connection), stored, values)
+    return f"connection {name!r} changed {' and '.join(moved)}" if moved else None
+
+
+def _drop_secret_inputs(s: Session, connection: str, why: str) -> None:
+    """Drop the sealed secret inputs of the steps naming ``connection`` in every flow's
+    definition, draft and kept versions (a replay runs its version): the connection now sends
+    elsewhere (``why``), and so would they (see :mod:`maillon.engine.secret_inputs`). A flow's
+    secrets are not the connection's to give again; its steps fail until they are given again."""
+    rows: list[FlowRow | FlowVersionRow] = [
+        *s.exec(select(FlowRow).where(col(FlowRow.definition).contains("$sealed"))),
+        *s.exec(select(FlowRow).where(col(FlowRow.draft).contains("$sealed"))),
+        *s.exec(select(FlowVersionRow).where(col(FlowVersionRow.definition).contains("$sealed"))),
+    ]
+    for row in rows:
+        for column in ("definition", "draft"):
+            text = getattr(row, column, None)
+            if text is not None:
+                new = secret_inputs.dropped(text, connection, why)
+                if new != text:
+                    setattr(row, column, new)
+                    s.add(row)
 
 
 def _fields(connector: Connector) -> list[ConnectionField]:

@@ -15,7 +15,7 @@ from maillon.connectors.registry import Registry
 from maillon.engine.crypto import SecretBox
 from maillon.engine.flows import FlowSpec, FlowValidationError
 from maillon.engine.redaction import MASK
-from maillon.engine.secret_inputs import restore, seal, shown, unseal
+from maillon.engine.secret_inputs import Dropped, dropped, resealed, restore, seal, shown, unseal
 from tests.support.probe import probe
 
 REGISTRY = Registry([probe, http])
@@ -220,3 +220,35 @@ def test_a_sealed_value_cannot_be_written_only_kept() -> None:
         seal(_edited(copied), REGISTRY, BOX, stored)
     with pytest.raises(FlowValidationError, match="a sealed value cannot be written"):
         restore(_edited(copied), stored, REGISTRY)
+
+
+def test_a_connection_sending_elsewhere_drops_the_secret_inputs_of_its_steps() -> None:
+    # A connection's base URL changed freely when it held no secret of its own, and each step
+    # sending a relative URL there sent its sealed secret input to the new host.
+    stored = _stored().model_dump_json()
+    assert dropped(stored, "p1", "connection 'p1' changed base_url") == stored  # none held
+    assert dropped(stored, "nowhere", "connection 'nowhere' was created") == stored
+    text = dropped(stored, "api", "connection 'api' changed base_url")
+    assert "$sealed" not in text
+    assert resealed(text, BOX) == text
+    spec = FlowSpec.model_validate_json(text)
+    step = spec.actions()[1]
+    assert step.input["url"] == "http://127.0.0.1:8830/two"  # the rest as it was
+    assert shown(spec).actions()[1].input["bearer_token"] == MASK
+    reason = (
+        "give the secret input again: it was dropped when connection 'api' changed base_url, "
+        "as it would have been sent there"
+    )
+    with pytest.raises(Dropped) as run:
+        unseal(step.input, BOX)
+    assert str(run.value) == f"input.bearer_token: {reason}"
+    # Saved (or tried) with the mask, nothing is kept: the secret must be given again.
+    again = FlowSpec.model_validate(shown(spec).model_dump(mode="json", exclude_none=True))
+    with pytest.raises(FlowValidationError) as refused:
+        seal(again, REGISTRY, BOX, spec)
+    assert refused.value.problems == [f"steps[1] (call2).input.bearer_token: {reason}"]
+    with pytest.raises(FlowValidationError) as refused:
+        restore(again, spec, REGISTRY)
+    assert refused.value.problems == [f"steps[1] (call2).input.bearer_token: {reason}"]
+    again.actions()[1].input["bearer_token"] = "a-new-secret"
+    assert _token_of(seal(again, REGISTRY, BOX, spec)) == "a-new-secret"

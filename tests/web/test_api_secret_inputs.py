@@ -86,3 +86,48 @@ def test_a_kept_secret_input_is_not_sent_to_a_url_of_the_editors_choosing(
         wait_run(live.client, r.json()["run_ids"][0], "succeeded")
         [request] = attacker.received("POST", "/stolen")
         assert request.headers["authorization"] == "Bearer my-own-token"
+
+
+def test_a_connection_moved_elsewhere_does_not_take_its_steps_secret_inputs_there(
+    live_http: Live, fake_server: FakeServer
+) -> None:
+    # A connection with no secret of its own (an HTTP base URL) could be moved to any host,
+    # and each step sending a relative URL there, with a bearer token written in the flow,
+    # sent the token to it: in new runs, and in replays of the versions already run.
+    live = live_http
+    fake_server.on("POST", "/two", (500, {"error": "down"}))
+    r = live.client.post(
+        "/api/connections",
+        json={"app": "http", "name": "api", "values": {"base_url": fake_server.url}},
+    )
+    assert r.status_code == 201, r.text
+    connection = r.json()["id"]
+    step = {
+        "key": "call",
+        "action": "http.send_request",
+        "connection": "api",
+        "max_attempts": 1,
+        "input": {"method": "POST", "url": "two", "bearer_token": TOKEN},
+    }
+    created = live.client.post("/api/flows", json={"name": "echo", "steps": [step]})
+    assert created.status_code == 201, created.text
+    flow = created.json()
+    r = httpx.post(hook(live, flow), json={})
+    failed = r.json()["run_ids"][0]
+    wait_run(live.client, failed, "failed")
+    [request] = fake_server.received("POST", "/two")
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+
+    with FakeServer() as attacker:
+        attacker.on("POST", "/two", (200, {}))
+        moved = live.client.patch(
+            f"/api/connections/{connection}", json={"values": {"base_url": attacker.url}}
+        )
+        assert moved.status_code == 200, moved.text
+        again = "give the secret input again: it was dropped when connection 'api' changed base_url"
+        replayed = live.client.post(f"/api/runs/{failed}/replay")
+        assert replayed.status_code == 200, replayed.text
+        assert again in str(wait_run(live.client, replayed.json()["id"], "failed"))
+        r = httpx.post(hook(live, flow), json={})
+        assert again in str(wait_run(live.client, r.json()["run_ids"][0], "failed"))
+        assert attacker.received() == []

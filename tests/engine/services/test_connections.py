@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from maillon.connectors.base import AppTrigger, Connection, ConnectionCheck, Connector
 from maillon.connectors.errors import PermanentError
@@ -17,8 +18,9 @@ from maillon.connectors.hubspot import connector as hubspot
 from maillon.connectors.registry import Registry
 from maillon.connectors.slack import connector as slack
 from maillon.engine.errors import Conflict, Invalid
-from maillon.engine.flows import FlowDocument
+from maillon.engine.flows import FlowDocument, FlowValidationError
 from maillon.engine.models import SubscriptionStatus
+from maillon.engine.redaction import MASK
 from maillon.engine.runtime import Runtime
 from maillon.engine.settings import Settings
 from tests.support.probe import probe
@@ -292,3 +294,82 @@ def test_an_oauth_start_with_a_url_of_ones_own_needs_the_client_secret(apps: Blo
     )
     assert consent.authorize_url.startswith("https://")
     assert apps.oauth.start("hubspot", "crm", {}).authorize_url
+
+
+# -- a flow's secret inputs, sent through a connection ---------------------------------------
+
+TOKEN = "INPUTSECRETBEARER5555"
+
+
+def _sealed_in(rt: Runtime, flow_id: str) -> list[bool]:
+    """Whether the flow's definition, its draft, then each kept version holds a sealed value."""
+    with rt.db.connect() as conn:
+        row = conn.execute(
+            text("SELECT definition, draft FROM flows WHERE id = :id"), {"id": flow_id}
+        ).one()
+        versions = conn.execute(
+            text("SELECT definition FROM flow_versions WHERE flow_id = :id ORDER BY version"),
+            {"id": flow_id},
+        ).scalars()
+        return ["$sealed" in (t or "") for t in (row.definition, row.draft, *versions)]
+
+
+def _call(
+    connection: str, url: str = "/orders", name: str | None = None, **more: str
+) -> FlowDocument:
+    step = {
+        "key": "call",
+        "action": "http.send_request",
+        "connection": connection,
+        "input": {"url": url, **more},
+    }
+    return FlowDocument.model_validate({"name": name or f"via {connection}", "steps": [step]})
+
+
+def test_moving_a_connection_drops_the_secret_inputs_its_steps_would_send_there(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # A connection without secrets of its own changed its base URL freely, and every step
+    # sending a relative URL there sent its sealed bearer token to the new host.
+    rt = Runtime(make_settings(), registry=Registry([http]))
+    rt.open()
+    try:
+        apps = Blocking(rt.services)
+        for name in ("api", "other"):
+            apps.connections.create("http", name, {"base_url": f"https://{name}.example.com/"})
+        flow = apps.flows.save(_call("api", bearer_token=TOKEN)).row.id
+        apps.flows.save(_call("api", method="POST", bearer_token=TOKEN), flow)  # version 2
+        apps.flows.save_draft(_call("api", "/draft", bearer_token=TOKEN), flow)
+        elsewhere = apps.flows.save(_call("other", bearer_token=TOKEN)).row.id
+        assert _sealed_in(rt, flow) == [True, True, True, True]
+
+        # Other settings change and nothing is dropped.
+        apps.connections.update("api", {"headers": {"Accept": "application/json"}})
+        assert _sealed_in(rt, flow) == [True, True, True, True]
+
+        apps.connections.update("api", {"base_url": "https://evil.example.net/"})
+        # The published version, the draft, and the versions a replay runs: all dropped.
+        assert _sealed_in(rt, flow) == [False, False, False, False]
+        assert _sealed_in(rt, elsewhere) == [True, False, True]
+        shown = apps.flows.get(flow).editing.model_dump(mode="json", exclude_none=True)
+        assert shown["steps"][0]["input"]["bearer_token"] == MASK
+        with pytest.raises(FlowValidationError) as refused:
+            apps.flows.save_draft(FlowDocument.model_validate(shown), flow)
+        assert (
+            "steps[0] (call).input.bearer_token: give the secret input again: it was dropped "
+            "when connection 'api' changed base_url, as it would have been sent there"
+        ) in str(refused.value)
+        # Given again, it goes where the step now sends it.
+        shown["steps"][0]["input"]["bearer_token"] = "a-new-token"
+        apps.flows.save(FlowDocument.model_validate(shown), flow)
+        assert _sealed_in(rt, flow)[0]
+
+        # Once only an old version names a connection, it may be renamed, and another saved
+        # under its name: a replay of that version would send the token there.
+        apps.flows.save(_call("api", name="via other"), elsewhere)
+        assert _sealed_in(rt, elsewhere) == [False, False, True, False]
+        apps.connections.update("other", {}, name="renamed")
+        apps.connections.create("http", "other", {"base_url": "https://evil.example.net/"})
+        assert _sealed_in(rt, elsewhere) == [False, False, False, False]
+    finally:
+        rt.close()
