@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 from dataclasses import dataclass
 from typing import Self
 
@@ -62,56 +61,36 @@ class LoadedAttachment:
     data: bytes
 
 
-def _guess_type(filename: str) -> str:
-    guessed, _ = mimetypes.guess_type(filename)
-    return guessed or "application/octet-stream"
-
-
 async def load_attachments(
     attachments: list[Attachment],
     *,
     timeout: float,  # noqa: ASYNC109 (each download's deadline, enforced by the loader)
     max_bytes: int,
 ) -> list[LoadedAttachment]:
-    """Resolve every attachment to bytes; downloads share the ``max_bytes`` budget with text.
+    """Resolve every attachment to bytes, within the ``max_bytes`` they share.
 
-    A URL is downloaded by the file loader of every connector (:mod:`maillon.connectors.files`):
-    through the outbound policy, which a flow's template must not get around by naming the
+    Each is loaded by the file loader of every connector (:mod:`maillon.connectors.files`): a
+    URL through the outbound policy, which a flow's template must not get around by naming the
     cloud's metadata address as an attachment.
     """
     loaded: list[LoadedAttachment] = []
     budget = max_bytes
     for item in attachments:
-        if item.content is not None:
-            assert item.filename is not None
-            data = item.content.encode("utf-8")
-            content_type = item.content_type or _guess_type(item.filename)
-            if content_type.startswith("text/") and "charset" not in content_type:
-                content_type += "; charset=utf-8"
-            attachment = LoadedAttachment(item.filename, content_type, data)
-        else:
-            attachment = await _download(item, budget, timeout)
+        file = FileInput(
+            url=item.url, text=item.content, name=item.filename, mime_type=item.content_type
+        )
+        try:
+            async with open_file(file, max_bytes=budget, timeout=timeout) as opened:
+                attachment = LoadedAttachment(opened.name, opened.mime_type, opened.read())
+        except PermanentError as exc:
+            if exc.details.get("error") != "file_too_large":
+                raise
+            # The limit is the connection's, shared by the message's attachments, not the step's.
+            raise PermanentError(
+                f"attachments exceed the connection's limit of {max_bytes} bytes: "
+                f"{item.url or item.filename} is larger than the {budget} bytes still allowed",
+                details=exc.details,
+            ) from exc
         budget -= len(attachment.data)
-        if budget < 0:
-            raise PermanentError(f"attachments exceed the connection's limit of {max_bytes} bytes")
         loaded.append(attachment)
     return loaded
-
-
-async def _download(
-    item: Attachment,
-    budget: int,
-    timeout: float,  # noqa: ASYNC109 (the download's deadline, enforced by the loader)
-) -> LoadedAttachment:
-    file = FileInput(url=item.url, name=item.filename, mime_type=item.content_type)
-    try:
-        async with open_file(file, max_bytes=budget, timeout=timeout) as downloaded:
-            return LoadedAttachment(downloaded.name, downloaded.mime_type, downloaded.read())
-    except PermanentError as exc:
-        if exc.details.get("error") != "file_too_large":
-            raise
-        # The limit is the connection's, shared by the message's attachments, not the step's.
-        raise PermanentError(
-            f"attachment {item.url} is larger than the {budget} bytes still allowed",
-            details=exc.details,
-        ) from exc
