@@ -157,6 +157,17 @@ class _Meter(threading.local):
             _TextLength().measure(value)
         return value
 
+    def json_value(self, value: Any) -> Any:
+        """A lone expression's ``value``, held to the budget (:meth:`sized`), as a JSON value
+        (:func:`_as_json`): converted only where the measuring met something to convert, so
+        that a mapping of plain values is walked once."""
+        kind = type(value)
+        if kind is str or kind in _SCALARS:
+            return self.sized(value)
+        walk = _TextLength()
+        walk.measure(value)
+        return _as_json(value) if walk.foreign else value
+
 
 _meter = _Meter()
 
@@ -181,12 +192,14 @@ class _TextLength:
     written before each item (``tojson(indent=n)``).
     """
 
-    __slots__ = ("indent", "kept", "known", "room", "start")
+    __slots__ = ("foreign", "indent", "kept", "known", "room", "start")
 
     def __init__(self, start: int = 0, indent: int = 0) -> None:
         self.start = start
         self.room = _meter.budget.max_chars - start
         self.indent = indent
+        #: Whether the value held something JSON has no type for (see :func:`_as_json`).
+        self.foreign = False
         self.known: dict[int, int] = {}  # containers measured, by id
         # ... kept alive until the walk ends when made by it (the pairs of a dict's items()):
         # freed, it would leave its id to another.
@@ -211,6 +224,8 @@ class _TextLength:
             return 1
         if kind is list or kind is tuple or kind is dict:
             return self._container(value)
+        if not isinstance(value, str):
+            self.foreign = True  # not a JSON value (a date, a Decimal, a set…)
         if isinstance(value, str | bytes):
             return len(value) + 2 * quoted
         if isinstance(value, Undefined):
@@ -768,10 +783,10 @@ def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool =
             # A StrictUndefined returned as a whole value must fail like it would in text.
             if isinstance(value, StrictUndefined):
                 str(value)
-            # Measured before it is converted: the conversion walks every shared part anew.
+            # Measured before it is converted, which would walk every shared part anew.
             if type(value) is not str and type(value) not in _SCALARS:
                 _meter.shared = True
-            return _as_json(_meter.sized(value))
+            return _meter.json_value(value)
         if url:
             return _meter.sized(_render_url(source, context))
         size, limit = 0, _meter.budget.max_chars
