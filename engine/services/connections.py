@@ -135,6 +135,10 @@ class ConnectionView:
     used_by: tuple[FlowUse, ...] = ()
     #: Apps with triggers: what the app was last told (or refused) per event.
     registrations: tuple[SubscriptionRow, ...] = ()
+    #: Of a save: the flows whose steps' secret inputs it dropped, as the connection now sends
+    #: elsewhere than when they were given (see :mod:`maillon.engine.secret_inputs`); they must
+    #: be given again in those flows.
+    secret_inputs_dropped: tuple[FlowUse, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,7 @@ class Connections(Service):
         row: ConnectionRow,
         used_by: Iterable[FlowRow] = (),
         registrations: Iterable[SubscriptionRow] = (),
+        dropped: tuple[FlowUse, ...] = (),
     ) -> ConnectionView:
         last_check = None
         if row.checked_at is not None:
@@ -216,6 +221,7 @@ class Connections(Service):
             last_check=last_check,
             used_by=tuple(FlowUse(f.id, f.name, f.enabled) for f in used_by),
             registrations=tuple(registrations),
+            secret_inputs_dropped=dropped,
         )
 
     async def _views(
@@ -397,8 +403,7 @@ class Connections(Service):
                 raise Conflict(_("a connection named %(name)r exists", name=new_name))
             old_name = row.name if row is not None else None
             moved = _moved(connector, row, new_name, join_secrets(public, secret), self._box)
-            if moved is not None:
-                _drop_secret_inputs(s, new_name, moved)
+            dropped = () if moved is None else _drop_secret_inputs(s, new_name, moved)
             if row is None:
                 row = ConnectionRow(
                     id=new_id(), name=new_name, app=kind, created_at=now, updated_at=now
@@ -420,7 +425,8 @@ class Connections(Service):
             s.commit()
         for changed in {old_name, new_name} - {None}:
             self._resolver.invalidate(changed)
-        return self._view(row)  # a view of what was saved: no flows or registrations read
+        # A view of what was saved: no flows or registrations read.
+        return self._view(row, dropped=dropped)
 
     async def delete(self, ref: str) -> None:
         """Delete a connection that no flow uses (raises :class:`Conflict` naming them)."""
@@ -549,16 +555,18 @@ def _moved(
     return f"connection {name!r} changed {' and '.join(moved)}" if moved else None
 
 
-def _drop_secret_inputs(s: Session, connection: str, why: str) -> None:
+def _drop_secret_inputs(s: Session, connection: str, why: str) -> tuple[FlowUse, ...]:
     """Drop the sealed secret inputs of the steps naming ``connection`` in every flow's
     definition, draft and kept versions (a replay runs its version): the connection now sends
     elsewhere (``why``), and so would they (see :mod:`maillon.engine.secret_inputs`). A flow's
-    secrets are not the connection's to give again; its steps fail until they are given again."""
+    secrets are not the connection's to give again; its steps fail until they are given again.
+    Returns the flows that held any, by name."""
     rows: list[FlowRow | FlowVersionRow] = [
         *s.exec(select(FlowRow).where(col(FlowRow.definition).contains("$sealed"))),
         *s.exec(select(FlowRow).where(col(FlowRow.draft).contains("$sealed"))),
         *s.exec(select(FlowVersionRow).where(col(FlowVersionRow.definition).contains("$sealed"))),
     ]
+    touched: set[str] = set()
     for row in rows:
         for column in ("definition", "draft"):
             text = getattr(row, column, None)
@@ -567,6 +575,11 @@ def _drop_secret_inputs(s: Session, connection: str, why: str) -> None:
                 if new != text:
                     setattr(row, column, new)
                     s.add(row)
+                    touched.add(row.id if isinstance(row, FlowRow) else row.flow_id)
+    flows = [s.get(FlowRow, flow_id) for flow_id in touched]
+    return tuple(
+        sorted((FlowUse(f.id, f.name, f.enabled) for f in flows if f), key=lambda u: u.name)
+    )
 
 
 def _fields(connector: Connector) -> list[ConnectionField]:

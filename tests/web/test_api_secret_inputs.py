@@ -124,6 +124,8 @@ def test_a_connection_moved_elsewhere_does_not_take_its_steps_secret_inputs_ther
             f"/api/connections/{connection}", json={"values": {"base_url": attacker.url}}
         )
         assert moved.status_code == 200, moved.text
+        # The answer names the flow whose secret inputs were dropped.
+        assert moved.json()["secret_inputs_dropped"] == [{"id": flow["id"], "name": "echo"}]
         again = "give the secret input again: it was dropped when connection 'api' changed base_url"
         replayed = live.client.post(f"/api/runs/{failed}/replay")
         assert replayed.status_code == 200, replayed.text

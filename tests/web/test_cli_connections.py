@@ -3,6 +3,7 @@ every app that can check its credentials, against local fakes on real sockets.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,3 +176,21 @@ def test_particeep_checks_its_keys(cli: Cli) -> None:
             "FAILED: Particeep refused the API keys"
             in cli("connections", "test", "bad", code=1).stdout
         )
+
+
+def test_a_connection_moved_elsewhere_names_the_flows_whose_secret_inputs_it_dropped(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli("connections", "add", "http", "api", "--set", "base_url=https://api.example.com/")
+    step = {
+        "key": "call",
+        "action": "http.send_request",
+        "connection": "api",
+        "input": {"url": "/orders", "bearer_token": "a-token-of-the-flow"},
+    }
+    flow = tmp_path / "flow.json"
+    flow.write_text(json.dumps({"name": "Orders", "steps": [step]}))
+    cli("flows", "import", str(flow))
+    moved = cli("connections", "add", "http", "api", "--set", "base_url=https://else.example.net/")
+    assert "Secret inputs dropped in flow 'Orders' (" in moved.stderr
+    assert "Secret inputs dropped" not in cli("connections", "add", "http", "api").stderr

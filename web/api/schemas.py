@@ -37,6 +37,7 @@ __all__ = [
     "ConnectionUpdate",
     "DiffOut",
     "EventOut",
+    "FlowNameOut",
     "FlowOut",
     "FlowVersionOut",
     "PublishIn",
@@ -309,6 +310,13 @@ class ConnectionUpdate(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict)
 
 
+class FlowNameOut(BaseModel):
+    """A flow, by id and name."""
+
+    id: str
+    name: str
+
+
 class ConnectionOut(BaseModel):
     """A connection without its secrets: only the names of the secrets that are set."""
 
@@ -322,6 +330,15 @@ class ConnectionOut(BaseModel):
     )
     created_at: str | None
     updated_at: str | None
+    secret_inputs_dropped: list[FlowNameOut] = Field(
+        default_factory=list,
+        description=(
+            "In the answer to a save that made the connection send elsewhere (its URL or host "
+            "changed, or it took a name steps give): the flows whose steps' secret inputs were "
+            "dropped, as they would have been sent there. Give them again in those flows; "
+            "until then those steps fail."
+        ),
+    )
 
     @classmethod
     def of(cls, view: ConnectionView) -> ConnectionOut:
@@ -335,6 +352,9 @@ class ConnectionOut(BaseModel):
             hook_prefix=view.hook_prefix,
             created_at=iso(row.created_at),
             updated_at=iso(row.updated_at),
+            secret_inputs_dropped=[
+                FlowNameOut(id=f.id, name=f.name) for f in view.secret_inputs_dropped
+            ],
         )
 
 

@@ -111,6 +111,12 @@ def connections_add(
         sys.exit(1)
     secrets = ", ".join(view.secrets_set) or "-"
     click.echo(f"{view.row.id}  {view.row.app}  {view.row.name}  secrets set: {secrets}")
+    for flow in view.secret_inputs_dropped:
+        click.echo(
+            f"Secret inputs dropped in flow {flow.name!r} ({flow.id}): the connection now sends "
+            "elsewhere. Give them again there; until then its steps using it fail.",
+            err=True,
+        )
 
 
 @connections.command("fields")

@@ -321,6 +321,31 @@ def _compared(result: SourceSync, app: str, repaired: bool) -> list[Flash]:
     return said
 
 
+def _saved(view: ConnectionView, said: str) -> list[Flash]:
+    """What saving ``view`` did: ``said``, and the flows whose secret inputs it dropped, as
+    the connection now sends elsewhere (a person must give them again there)."""
+    flashes: list[Flash] = [("success", said)]
+    dropped = view.secret_inputs_dropped
+    if dropped:
+        flows = ", ".join(_("“%(name)s”", name=f.name) for f in dropped)
+        flashes.append(
+            (
+                "info",
+                ngettext(
+                    "It now sends elsewhere, so the secret inputs of flow %(flows)s's steps "
+                    "that use it were dropped: they would have been sent there. Give them "
+                    "again in that flow; until then those steps fail.",
+                    "It now sends elsewhere, so the secret inputs of the steps that use it in "
+                    "flows %(flows)s were dropped: they would have been sent there. Give them "
+                    "again in those flows; until then those steps fail.",
+                    len(dropped),
+                    flows=flows,
+                ),
+            )
+        )
+    return flashes
+
+
 def _not_saved(refusal: Refusal) -> list[Flash]:
     count = len(refusal.by_input) + len(refusal.general)
     return [
@@ -409,7 +434,7 @@ class ConnectionsController(Controller):
                     if chosen.testable
                     else _("Connection “%(name)s” saved.", name=view.row.name)
                 )
-                return redirect(f"/connections/{view.row.id}", ("success", saved))
+                return redirect(f"/connections/{view.row.id}", *_saved(view, saved))
         settings.name = data.get("name", "")
         settings.texts = _typed(settings.fields, data, VALUES)
         settings.refusal = refusal
@@ -512,10 +537,8 @@ class ConnectionsController(Controller):
             except (Invalid, Conflict) as exc:
                 refusal = Refusal.of(exc, _inputs(settings.fields, VALUES))
             else:
-                return redirect(
-                    f"/connections/{saved.row.id}",
-                    ("success", _("Connection “%(name)s” saved.", name=saved.row.name)),
-                )
+                said = _("Connection “%(name)s” saved.", name=saved.row.name)
+                return redirect(f"/connections/{saved.row.id}", *_saved(saved, said))
         settings.name = data.get("name", "")
         settings.texts = _typed(settings.fields, data, VALUES)
         settings.refusal = refusal

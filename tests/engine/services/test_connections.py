@@ -344,12 +344,15 @@ def test_moving_a_connection_drops_the_secret_inputs_its_steps_would_send_there(
         assert _sealed_in(rt, flow) == [True, True, True, True]
 
         # Other settings change and nothing is dropped.
-        apps.connections.update("api", {"headers": {"Accept": "application/json"}})
+        kept = apps.connections.update("api", {"headers": {"Accept": "application/json"}})
         assert _sealed_in(rt, flow) == [True, True, True, True]
+        assert kept.secret_inputs_dropped == ()
 
-        apps.connections.update("api", {"base_url": "https://evil.example.net/"})
-        # The published version, the draft, and the versions a replay runs: all dropped.
+        moved = apps.connections.update("api", {"base_url": "https://evil.example.net/"})
+        # The published version, the draft, and the versions a replay runs: all dropped; the
+        # save says in which flows, to give them again there.
         assert _sealed_in(rt, flow) == [False, False, False, False]
+        assert [f.id for f in moved.secret_inputs_dropped] == [flow]
         assert _sealed_in(rt, elsewhere) == [True, False, True]
         shown = apps.flows.get(flow).editing.model_dump(mode="json", exclude_none=True)
         assert shown["steps"][0]["input"]["bearer_token"] == MASK
@@ -369,7 +372,11 @@ def test_moving_a_connection_drops_the_secret_inputs_its_steps_would_send_there(
         apps.flows.save(_call("api", name="via other"), elsewhere)
         assert _sealed_in(rt, elsewhere) == [False, False, True, False]
         apps.connections.update("other", {}, name="renamed")
-        apps.connections.create("http", "other", {"base_url": "https://evil.example.net/"})
+        created = apps.connections.create(
+            "http", "other", {"base_url": "https://evil.example.net/"}
+        )
         assert _sealed_in(rt, elsewhere) == [False, False, False, False]
+        # Only an old version held them: the flow is named all the same.
+        assert [f.name for f in created.secret_inputs_dropped] == ["via other"]
     finally:
         rt.close()

@@ -348,3 +348,39 @@ def test_an_app_accounts_registrations_are_compared_and_repaired(
             "Particeep has what the flows need (events: transaction_created)."
         )
         check_accessibility(page)
+
+
+def test_saving_a_connection_that_now_sends_elsewhere_names_the_flows_to_mend(
+    ui_server: UIServer,
+) -> None:
+    ui_server.set_up_owner()
+    services = ui_server.runtime.services
+    view = ui_server.call(
+        services.connections.create("http", "api", {"base_url": "https://api.example.com/"})
+    )
+    step = {
+        "key": "call",
+        "action": "http.send_request",
+        "connection": "api",
+        "input": {"url": "/orders", "bearer_token": "a-token-of-the-flow"},
+    }
+    doc = FlowDocument.model_validate({"name": "Orders", "enabled": False, "steps": [step]})
+    ui_server.call(services.flows.save(doc))
+    with sign_in_client(ui_server.url) as client:
+        page = client.get(f"/connections/{view.row.id}")
+        saved = client.post(
+            f"/connections/{view.row.id}",
+            data={
+                "name": "api",
+                "values.base_url": "https://elsewhere.example.net/",
+                "_csrf_token": csrf_field(page.text),
+            },
+            follow_redirects=True,
+        )
+    assert saved.status_code == 200
+    text = " ".join(saved.text.split())
+    assert "Connection “api” saved." in text
+    assert (
+        "It now sends elsewhere, so the secret inputs of flow “Orders”'s steps that use it were "
+        "dropped"
+    ) in text.replace("&#39;", "'")
