@@ -28,6 +28,7 @@ __all__ = [
     "OAuthStateRow",
     "PasswordLinkRow",
     "RejectedDeliveryRow",
+    "ReplayRow",
     "Role",
     "RunRow",
     "RunStatsRow",
@@ -254,6 +255,28 @@ class StepRow(SQLModel, table=True):
     attempts: int = 0
     started_at: float | None = None
     finished_at: float | None = None
+
+
+class ReplayRow(SQLModel, table=True):
+    """A replay of a run, with what it replaced: the run resumes at its first step that did
+    not succeed, in the same rows of the ledger, so the failure is kept here."""
+
+    __tablename__ = "replays"
+    __table_args__ = (Index("ix_replays_run", "run_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    run_id: str = Field(max_length=36)
+    replayed_at: float
+    #: Who replayed it: an e-mail address, an API token's name, ``cli``; ``None`` if unknown.
+    replayed_by: str | None = Field(default=None, max_length=320)
+    #: What the run was (failed, held) and why, as it was before.
+    status: RunStatus = Field(sa_type=String(16))
+    error: str | None = Field(default=None, sa_type=Text)
+    #: The flow version the run had run, and the one the replay runs.
+    from_version: int
+    to_version: int
+    #: JSON: the ledger's rows of the steps that had not succeeded, as they were.
+    steps: str = Field(sa_type=Text)
 
 
 class DigestItemRow(SQLModel, table=True):

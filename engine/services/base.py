@@ -11,10 +11,24 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from maillon.engine.db import advisory_lock, for_writes, write_turns
+from maillon.engine.models import ApiToken, UserRow
 
-__all__ = ["Service"]
+__all__ = ["Actor", "Service", "actor_name"]
 
 T = TypeVar("T")
+
+#: Who edits, publishes or replays, for the history: a name (a user's e-mail address, ``cli``),
+#: or the API token a request came with (named after its account).
+Actor = str | ApiToken | None
+
+
+def actor_name(s: Session, actor: Actor) -> str | None:
+    """``actor`` as the history names them: an API token by its account's e-mail address,
+    else (a token made on the command line) by its own name."""
+    if not isinstance(actor, ApiToken):
+        return actor
+    user = s.get(UserRow, actor.user_id) if actor.user_id else None
+    return user.email if user else f"API token “{actor.name}”"
 
 
 class Service:

@@ -56,22 +56,20 @@ from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import (
-    ApiToken,
     ConnectionRow,
     EventRow,
     FlowRow,
     FlowVersionRow,
     SubscriptionRow,
-    UserRow,
 )
 from maillon.engine.schedules import ScheduleTrigger, tick_example
-from maillon.engine.services.base import Service
+from maillon.engine.services.base import Actor, Service, actor_name
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.runs import Runs, events_of
 from maillon.engine.services.sources import Sources
 from maillon.engine.versions import Change, diff_specs
 
-__all__ = ["DRAFT", "Actor", "FlowView", "Flows", "Imported", "VersionRef", "find_flow"]
+__all__ = ["DRAFT", "FlowView", "Flows", "Imported", "VersionRef", "find_flow"]
 
 _NO_STEPS = N_("add a step before switching the flow on")
 _PUBLISH_STEPS = N_("publish the flow's steps before switching it on")
@@ -81,10 +79,6 @@ DRAFT = "draft"
 
 #: A version of a flow: its number, or :data:`DRAFT`.
 VersionRef = int | str
-
-#: Who edits or publishes, for the flow's history: a name (a user's e-mail address, ``cli``),
-#: or the API token a request came with (named after its account).
-Actor = str | ApiToken | None
 
 
 @dataclass(frozen=True)
@@ -697,22 +691,13 @@ def _editing_spec(row: FlowRow) -> FlowSpec:
     )
 
 
-def _author_name(s: Session, actor: Actor) -> str | None:
-    """``actor`` as the history names them: an API token by its account's e-mail address,
-    else (a token made on the command line) by its own name."""
-    if not isinstance(actor, ApiToken):
-        return actor
-    user = s.get(UserRow, actor.user_id) if actor.user_id else None
-    return user.email if user else f"API token “{actor.name}”"
-
-
 def _keep_draft(s: Session, row: FlowRow, definition: str, author: Actor, now: float) -> None:
     """Keep ``definition`` as the flow's draft; one equal to the published version is none."""
     if definition == row.definition:
         row.draft = row.draft_author = row.draft_saved_at = None
     else:
         row.draft, row.draft_saved_at = definition, now
-        row.draft_author = _author_name(s, author)
+        row.draft_author = actor_name(s, author)
 
 
 def _publish(
@@ -744,7 +729,7 @@ def _publish(
             flow_id=row.id,
             version=row.version,
             definition=definition,
-            author=_author_name(s, author),
+            author=actor_name(s, author),
             note=(note or "").strip()[:2000] or None,
             published_at=now,
         )

@@ -1,4 +1,4 @@
-"""Retention: runs, their steps and their events are deleted once older than the flow keeps them.
+"""Retention: runs, their steps, replays and events are deleted once older than the flow keeps them.
 
 Without it the database grows with every delivery for ever. Each flow keeps the runs that ended
 well (succeeded, and any other final state but failed) for ``retention.days`` days and failed
@@ -26,6 +26,7 @@ from maillon.engine.models import (
     EventRow,
     FlowRow,
     RejectedDeliveryRow,
+    ReplayRow,
     RunRow,
     RunStatus,
     StepRow,
@@ -42,6 +43,7 @@ _UNFINISHED = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.HELD)
 _runs, _steps = RunRow.__table__, StepRow.__table__  # type: ignore[attr-defined]
 _events, _flows = EventRow.__table__, FlowRow.__table__  # type: ignore[attr-defined]
 _rejected = RejectedDeliveryRow.__table__  # type: ignore[attr-defined]
+_replays = ReplayRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -83,6 +85,7 @@ class _PruneRuns(Op[tuple[int, int]]):
             return 0, 0
         run_ids = [r[0] for r in rows]
         conn.execute(delete(_steps).where(_steps.c.run_id.in_(run_ids)))
+        conn.execute(delete(_replays).where(_replays.c.run_id.in_(run_ids)))
         conn.execute(delete(_runs).where(_runs.c.id.in_(run_ids)))
         alone = ~exists().where(_runs.c.event_id == _events.c.id)
         events = conn.execute(

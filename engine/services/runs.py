@@ -8,9 +8,11 @@ current published version (:attr:`ReplayWith.CURRENT`), when that version fixes 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, func, literal_column, update
 from sqlmodel import col, or_, select
@@ -19,7 +21,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import parse_flow
 from maillon.engine.i18n import gettext as _
-from maillon.engine.ids import id_floor
+from maillon.engine.ids import id_floor, new_id
 from maillon.engine.models import (
     RARE_STATUS_KEY,
     RARE_STATUSES,
@@ -27,16 +29,17 @@ from maillon.engine.models import (
     FlowRow,
     FlowVersionRow,
     RejectedDeliveryRow,
+    ReplayRow,
     RunRow,
     RunStatus,
     StepRow,
     StepStatus,
     rare_status_key,
 )
-from maillon.engine.services.base import Service
+from maillon.engine.services.base import Actor, Service, actor_name
 from maillon.engine.wakeup import Wakeup
 
-__all__ = ["FlowRef", "ReplayWith", "RunDetail", "RunLine", "Runs", "events_of"]
+__all__ = ["FlowRef", "Replay", "ReplayWith", "RunDetail", "RunLine", "Runs", "events_of"]
 
 
 class ReplayWith(StrEnum):
@@ -65,6 +68,25 @@ class FlowRef:
     version: int
 
 
+def _kept(step: StepRow) -> dict[str, Any]:
+    """A row of the ledger as a replay keeps it (JSON): every column but its run's id."""
+    return {name: getattr(step, name) for name in StepRow.model_fields if name != "run_id"}
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A replay of a run, and the failure it replaced (see :class:`ReplayRow`)."""
+
+    row: ReplayRow
+    #: The ledger's rows of the steps that had not succeeded, as they were before the replay.
+    steps: list[StepRow]
+
+    @classmethod
+    def of(cls, row: ReplayRow) -> Replay:
+        steps = [StepRow.model_validate({**s, "run_id": row.run_id}) for s in json.loads(row.steps)]
+        return cls(row, steps)
+
+
 @dataclass(frozen=True)
 class RunDetail:
     """A run with everything its page shows."""
@@ -80,6 +102,8 @@ class RunDetail:
     not_run: list[str] = field(default_factory=list)
     #: Held runs of the same flow, this one included (counted for held runs only).
     held_in_flow: int = 0
+    #: Its replays, oldest first, each with the failure it replaced.
+    replays: list[Replay] = field(default_factory=list)
 
     @property
     def can_replay(self) -> bool:
@@ -297,6 +321,10 @@ class Runs(Service):
                         .where(_rare(run.flow_id, RunStatus.HELD))
                     ).one()
                 event = s.get(EventRow, run.event_id)
+                replays = s.exec(
+                    select(ReplayRow).where(ReplayRow.run_id == run_id).order_by(col(ReplayRow.id))
+                )
+                replayed = [Replay.of(r) for r in replays]
             not_run: list[str] = []
             if ran is not None:
                 reached = {step.step_key for step in steps}
@@ -309,62 +337,73 @@ class Runs(Service):
                 steps=steps,
                 not_run=not_run,
                 held_in_flow=int(held),
+                replays=replayed,
             )
 
         return await self.sync(read)
 
-    async def replay(self, run_id: str, with_version: ReplayWith = ReplayWith.RAN) -> RunRow:
+    async def replay(
+        self, run_id: str, with_version: ReplayWith = ReplayWith.RAN, *, by: Actor = None
+    ) -> RunRow:
         """Queue a failed or held run again; it resumes at its first unfinished step, with the
         flow version it ran, or with the flow's current published version.
 
-        The failed step's attempt count restarts, so a replay gets the full retry budget.
+        The failed step's attempt count restarts, so a replay gets the full retry budget. The
+        ledger's rows of the steps that had not succeeded are about to be written over: they
+        are kept, with the run's error and who replayed it (``by``), as a :class:`Replay`.
         """
 
         def write() -> RunRow:
             with self.session(write=True) as s:
-                values: dict[str, object] = {
-                    "status": RunStatus.QUEUED,
-                    "available_at": time.time(),
-                    "error": None,
-                }
-                if with_version is ReplayWith.CURRENT:
-                    current = (
-                        select(FlowRow.version)
-                        .where(FlowRow.id == RunRow.flow_id)
-                        .scalar_subquery()
-                    )
-                    # A deleted flow has no current version: the run keeps its own (and fails).
-                    values["flow_version"] = func.coalesce(current, RunRow.flow_version)
-                result = s.exec(
-                    update(RunRow)
-                    .where(
-                        col(RunRow.id) == run_id,
-                        col(RunRow.status).in_([RunStatus.FAILED, RunStatus.HELD]),
-                    )
-                    .values(values)
-                )
-                if result.rowcount != 1:
-                    row = s.get(RunRow, run_id)
-                    if row is None:
-                        raise NotFound(f"no run {run_id}")
+                # Locked (on PostgreSQL) so that what is kept is what the replay replaces.
+                run = s.exec(select(RunRow).where(RunRow.id == run_id).with_for_update()).first()
+                if run is None:
+                    raise NotFound(f"no run {run_id}")
+                if run.status not in (RunStatus.FAILED, RunStatus.HELD):
                     raise Conflict(
                         _(
                             "run %(id)s is %(status)s; only failed or held runs replay",
                             id=run_id,
-                            status=row.status,
+                            status=run.status,
                         )
                     )
-                s.exec(
-                    update(StepRow)
-                    .where(
-                        col(StepRow.run_id) == run_id, col(StepRow.status) != StepStatus.SUCCEEDED
+                version = run.flow_version
+                if with_version is ReplayWith.CURRENT:
+                    # A deleted flow has no current version: the run keeps its own (and fails).
+                    flow = s.get(FlowRow, run.flow_id)
+                    version = flow.version if flow is not None else version
+                unfinished = list(
+                    s.exec(
+                        select(StepRow)
+                        .where(
+                            col(StepRow.run_id) == run_id,
+                            col(StepRow.status) != StepStatus.SUCCEEDED,
+                        )
+                        .order_by(col(StepRow.position), col(StepRow.started_at))
                     )
-                    .values(attempts=0)
                 )
+                now = time.time()
+                s.add(
+                    ReplayRow(
+                        id=new_id(),
+                        run_id=run_id,
+                        replayed_at=now,
+                        replayed_by=actor_name(s, by),
+                        status=run.status,
+                        error=run.error,
+                        from_version=run.flow_version,
+                        to_version=version,
+                        steps=json.dumps([_kept(step) for step in unfinished]),
+                    )
+                )
+                for step in unfinished:
+                    step.attempts = 0
+                    s.add(step)
+                run.status, run.available_at, run.error = RunStatus.QUEUED, now, None
+                run.flow_version = version
+                s.add(run)
                 s.commit()
-                row = s.get(RunRow, run_id)
-                assert row is not None
-                return row
+                return run
 
         row = await self.sync(write)
         self._wakeup.notify()

@@ -147,6 +147,11 @@ def test_runs_are_listed_filtered_and_replayed(live: Live) -> None:
     assert r.status_code == 200
     done = wait_run(live.client, run_id, "succeeded")
     assert done["steps"][0]["attempts"] == 1 and len(calls.log) == 2
+    # The failure the replay replaced is kept, with who replayed it (the API token).
+    [replay] = done["replays"]
+    assert (replay["status"], replay["error"]) == ("failed", failed["error"])
+    assert replay["replayed_by"] is not None
+    assert [(s["key"], s["error"]) for s in replay["steps"]] == [("flaky", "probe busy")]
     again = live.client.post(f"/api/runs/{run_id}/replay")
     assert again.status_code == 409
 

@@ -72,6 +72,10 @@ def test_runs_are_listed_shown_and_replayed(cli: Cli, fake_server: FakeServer) -
     finished(cli, run_id)
     again = cli("runs", "show", run_id).stdout
     assert again.startswith(f"run {run_id}  succeeded\n") and '"id": "inv-1"' in again
+    # Then the replay, with the failure it replaced.
+    replayed = again[again.index("\nreplayed ") + 1 :]
+    assert " by cli  (flow version 1 -> 1); it had failed\n" in replayed.splitlines(True)[0]
+    assert "  step 1: post  failed  1 attempt (took " in replayed and "503" in replayed
     assert "only failed or held runs replay" in cli("runs", "replay", run_id, code=1).stderr
     assert cli("runs", "show", "nope", code=1).stderr == "Error: no run nope\n"
 

@@ -12,6 +12,7 @@ from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Delivery
 from maillon.engine.redaction import MASK as SECRET_MASK
+from tests.support.accounts import OWNER
 from tests.support.flows import TRANSACTION, webhook
 from tests.support.web import UIServer, csrf_field, sign_in_client
 
@@ -99,6 +100,10 @@ def test_replay_needs_the_form_token_and_a_failed_or_held_run(ui_server: UIServe
         page = client.get(f"/runs/{run_id}")
         assert "Replay queued" in page.text
         assert "Queued" in page.text
+        # The run was held before: the replay says so, and who replayed it.
+        replays = page.text[page.text.index('id="run-replays"') :]
+        assert "Replayed once" in replays and f"by {OWNER[0]}" in replays
+        assert "Before it, the run was" in replays and "Held" in replays
         # Queued now: a second replay is refused, and says why.
         again = client.post(f"/runs/{run_id}/replay", data={"_csrf_token": field, "next": "/"})
         assert again.headers["location"] == "/"

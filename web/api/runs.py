@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from maillon.engine.models import RunStatus
 from maillon.engine.services.runs import ReplayWith
-from maillon.web.api.deps import ServicesDep
+from maillon.web.api.deps import AnyRequest, ServicesDep
 from maillon.web.api.schemas import EventOut, QueueOut, RejectedDeliveryOut, RunOut
 
 __all__ = ["EventController", "QueueController", "RejectedDeliveryController", "RunController"]
@@ -75,20 +75,23 @@ class RunController(Controller):
 
     @get("/{run_id:str}")
     async def get_run(self, services: ServicesDep, run_id: FromPath[str]) -> RunOut:
-        run, steps = await services.runs.get_run(run_id)
-        return RunOut.of(run, steps)
+        """A run with every step, and its replays with the failure each replaced."""
+        detail = await services.runs.detail(run_id)
+        return RunOut.of(detail.run, detail.steps, detail.replays)
 
     @post("/{run_id:str}/replay", status_code=200)
     async def replay_run(
         self,
         services: ServicesDep,
+        request: AnyRequest,
         run_id: FromPath[str],
         version: FromQuery[ReplayWith] = ReplayWith.RAN,
     ) -> RunOut:
         """Run a failed (or held) run again from its first step that did not succeed, with
         the flow version it ran (``version=ran``) or the flow's published version now
-        (``version=current``; the steps that succeeded are not run again)."""
-        return RunOut.of(await services.runs.replay(run_id, version))
+        (``version=current``; the steps that succeeded are not run again). The failure it
+        replaces is kept: ``GET /api/runs/{id}`` lists it under ``replays``."""
+        return RunOut.of(await services.runs.replay(run_id, version, by=request.auth))
 
 
 class QueueController(Controller):

@@ -26,6 +26,7 @@ from maillon.engine.payloads import readable_json
 from maillon.engine.services.alerts import AlertState
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
+from maillon.engine.services.runs import Replay
 from maillon.engine.services.schedules import FlowTiming
 from maillon.engine.versions import Change, ChangeKind
 
@@ -44,6 +45,7 @@ __all__ = [
     "QueueOut",
     "RejectedDeliveryOut",
     "ReleasedOut",
+    "ReplayOut",
     "ResumedOut",
     "RunOut",
     "StepOut",
@@ -388,6 +390,35 @@ class StepOut(BaseModel):
         )
 
 
+class ReplayOut(BaseModel):
+    """A replay of a run, and the failure it replaced."""
+
+    replayed_at: str | None
+    replayed_by: str | None = Field(
+        description="An e-mail address, an API token's name, or cli; null if unknown."
+    )
+    status: RunStatus = Field(description="What the run was before: failed or held.")
+    error: str | None = Field(description="The run's error before the replay.")
+    from_version: int = Field(description="The flow version the run had run.")
+    to_version: int = Field(description="The flow version the replay runs.")
+    steps: list[StepOut] = Field(
+        description="The steps that had not succeeded, as the ledger had them before."
+    )
+
+    @classmethod
+    def of(cls, replay: Replay) -> ReplayOut:
+        row = replay.row
+        return cls(
+            replayed_at=iso(row.replayed_at),
+            replayed_by=row.replayed_by,
+            status=row.status,
+            error=row.error,
+            from_version=row.from_version,
+            to_version=row.to_version,
+            steps=[StepOut.of(s) for s in replay.steps],
+        )
+
+
 class RunOut(BaseModel):
     id: str
     flow_id: str
@@ -402,9 +433,14 @@ class RunOut(BaseModel):
     started_at: str | None
     finished_at: str | None
     steps: list[StepOut] | None = None
+    replays: list[ReplayOut] | None = Field(
+        None, description="With the run's steps: its replays, oldest first."
+    )
 
     @classmethod
-    def of(cls, row: RunRow, steps: list[StepRow] | None = None) -> RunOut:
+    def of(
+        cls, row: RunRow, steps: list[StepRow] | None = None, replays: list[Replay] | None = None
+    ) -> RunOut:
         return cls(
             id=row.id,
             flow_id=row.flow_id,
@@ -418,6 +454,7 @@ class RunOut(BaseModel):
             started_at=iso(row.started_at),
             finished_at=iso(row.finished_at),
             steps=None if steps is None else [StepOut.of(s) for s in steps],
+            replays=None if replays is None else [ReplayOut.of(r) for r in replays],
         )
 
 

@@ -30,9 +30,21 @@ from maillon.engine.services import Services
 from maillon.engine.services.install import first_line, hide_password, require_database
 from maillon.engine.settings import Settings
 
-__all__ = ["Ctx", "echo_json", "pass_ctx", "read_text", "setup_logging", "translated", "when"]
+__all__ = [
+    "AUTHOR",
+    "Ctx",
+    "echo_json",
+    "pass_ctx",
+    "read_text",
+    "setup_logging",
+    "translated",
+    "when",
+]
 
 T = TypeVar("T")
+
+#: Who the command line's edits, publishes and replays are recorded as.
+AUTHOR = "cli"
 
 
 def setup_logging(settings: Settings, *, quiet: bool) -> None:

@@ -17,15 +17,12 @@ from maillon.engine.services.editor import FlowTest
 from maillon.engine.services.flows import DRAFT, FlowView, Imported
 from maillon.engine.services.schedules import FlowTiming
 from maillon.engine.versions import format_change
-from maillon.web.cli._base import Ctx, echo_json, pass_ctx, read_text, when
+from maillon.web.cli._base import AUTHOR, Ctx, echo_json, pass_ctx, read_text, when
 from maillon.web.cli.alerts import describe_settings
 
 __all__ = ["flows"]
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-#: The author the command line's edits and publishes are recorded under.
-AUTHOR = "cli"
 
 
 @click.group()

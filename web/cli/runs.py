@@ -13,7 +13,7 @@ import click
 from maillon.engine.models import RunRow, RunStatus, StepRow
 from maillon.engine.payloads import readable_json
 from maillon.engine.services.runs import ReplayWith
-from maillon.web.cli._base import Ctx, echo_json, pass_ctx, when
+from maillon.web.cli._base import AUTHOR, Ctx, echo_json, pass_ctx, when
 
 __all__ = ["events", "runs"]
 
@@ -71,11 +71,23 @@ def runs_list(
 @click.argument("run_id")
 @pass_ctx
 def runs_show(obj: Ctx, run_id: str) -> None:
-    """Show a run: each step's input, output, error, attempts and timings."""
-    run, steps = obj.run(obj.services.runs.get_run(run_id))
-    _print_run(run)
-    for step in steps:
+    """Show a run: each step's input, output, error, attempts and timings, then each replay
+    with the failure it replaced."""
+    detail = obj.run(obj.services.runs.detail(run_id))
+    _print_run(detail.run)
+    for step in detail.steps:
         _print_step(step)
+    for replay in detail.replays:
+        row = replay.row
+        by = f" by {row.replayed_by}" if row.replayed_by else ""
+        click.echo(
+            f"replayed {when(row.replayed_at)}{by}  (flow version {row.from_version} -> "
+            f"{row.to_version}); it had {row.status}"
+        )
+        if row.error:
+            click.echo(f"  error     {row.error}")
+        for step in replay.steps:
+            _print_step(step, indent="  ")
 
 
 def _print_run(run: RunRow) -> None:
@@ -91,18 +103,20 @@ def _print_run(run: RunRow) -> None:
         click.echo(f"  error     {run.error}")
 
 
-def _print_step(step: StepRow) -> None:
+def _print_step(step: StepRow, indent: str = "") -> None:
     attempts = f"{step.attempts} attempt{'s' if step.attempts != 1 else ''}"
     took = _took(step.started_at, step.finished_at)
-    click.echo(f"step {step.position + 1}: {step.step_key}  {step.status}  {attempts}{took}")
+    click.echo(
+        f"{indent}step {step.position + 1}: {step.step_key}  {step.status}  {attempts}{took}"
+    )
     for label, text in (("input", step.input), ("output", step.output)):
         if text is not None:
-            click.echo(f"  {label}:")
+            click.echo(f"{indent}  {label}:")
             echo_json(readable_json(text))
     if step.error:
-        click.echo(f"  error: {step.error}")
+        click.echo(f"{indent}  error: {step.error}")
     if step.details:
-        click.echo("  details:")
+        click.echo(f"{indent}  details:")
         echo_json(readable_json(step.details))
 
 
@@ -126,7 +140,7 @@ def runs_replay(obj: Ctx, run_id: str, current: bool) -> None:
     A running `maillon serve` or `maillon worker` executes it.
     """
     with_version = ReplayWith.CURRENT if current else ReplayWith.RAN
-    run = obj.run(obj.services.runs.replay(run_id, with_version))
+    run = obj.run(obj.services.runs.replay(run_id, with_version, by=AUTHOR))
     click.echo(f"{run.id}  {run.status}  (flow version {run.flow_version})")
 
 

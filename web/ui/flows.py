@@ -51,7 +51,7 @@ from maillon.web.ui.drafts import (
     to_document,
 )
 from maillon.web.ui.fields import field_tree
-from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
+from maillon.web.ui.render import Flash, ServicesDep, actor, form, redirect, render, safe_path
 from maillon.web.ui.steering import KINDS, OPERATOR_NAMES
 
 __all__ = ["FlowsController"]
@@ -60,11 +60,6 @@ EDITOR = "flows/_editor.html"
 _SOME_SCHEDULE = ScheduleTrigger(every="1h")
 #: YAML files imported through the page: generous for flows, small for a form.
 MAX_IMPORT = 256 * 1024
-
-
-def _author(request: HTMXRequest) -> str | None:
-    """Who edits, for the flow's history: the signed-in user's e-mail address."""
-    return request.user.email if request.user else None
 
 
 def _kept(before: FlowView, after: FlowView, published: bool) -> str:
@@ -358,7 +353,7 @@ class FlowsController(Controller):
                 said=[("error", _("Name: %(reason)s", reason=r)) for r in reasons],
                 values=data,
             )
-        view = await services.flows.save(document, author=_author(request))
+        view = await services.flows.save(document, author=actor(request))
         suffix = f"?trigger={chosen}" if chosen else ""
         return redirect(
             f"/flows/{view.row.id}{suffix}", ("success", _("Flow created. Add its steps."))
@@ -382,7 +377,7 @@ class FlowsController(Controller):
             )
         try:
             text = content.decode("utf-8", "replace")
-            results = await services.flows.import_yaml(text, author=_author(request))
+            results = await services.flows.import_yaml(text, author=actor(request))
         except Invalid as exc:
             refused = _("The file was not imported: %(reason)s.", reason=exc)
             return redirect("/flows", ("error", refused))
@@ -547,7 +542,7 @@ class FlowsController(Controller):
         draft = Draft.read(data)
         view = await services.flows.get(flow_id)
         document, problems = to_document(draft, _connectors(services), enabled=view.row.enabled)
-        author = _author(request)
+        author = actor(request)
         if document is not None:
             try:
                 if publish:
@@ -642,7 +637,7 @@ class FlowsController(Controller):
         version: FromPath[int],
     ) -> Response[Any]:
         """Make a published version the draft again, and open it in the editor."""
-        view = await services.flows.restore(flow_id, version, author=_author(request))
+        view = await services.flows.restore(flow_id, version, author=actor(request))
         said = (
             _("Version %(version)s is the draft again: check it, then publish it.", version=version)
             if view.draft is not None

@@ -29,7 +29,7 @@ from maillon.engine.i18n import N_, to_epoch
 from maillon.engine.i18n import gettext as _
 from maillon.engine.models import RunStatus
 from maillon.engine.services.runs import ReplayWith
-from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
+from maillon.web.ui.render import Flash, ServicesDep, actor, form, redirect, render, safe_path
 
 __all__ = ["PAGE_SIZE", "RunFilters", "RunsController", "event_body"]
 
@@ -196,7 +196,8 @@ class RunsController(Controller):
         back = safe_path(data.get("next"), f"/runs/{run_id}")
         current = data.get("version") == ReplayWith.CURRENT
         try:
-            await services.runs.replay(run_id, ReplayWith.CURRENT if current else ReplayWith.RAN)
+            with_version = ReplayWith.CURRENT if current else ReplayWith.RAN
+            await services.runs.replay(run_id, with_version, by=actor(request))
         except Conflict as exc:
             return redirect(back, ("error", _("Not replayed: %(reason)s.", reason=exc)))
         return redirect(

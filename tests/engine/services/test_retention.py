@@ -1,5 +1,5 @@
-"""Retention: what is older than its flow keeps goes, in batches, with its steps and events;
-what is still work to do, or kept longer, stays."""
+"""Retention: what is older than its flow keeps goes, in batches, with its steps, replays and
+events; what is still work to do, or kept longer, stays."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from maillon.engine.ids import id_at
 from maillon.engine.models import (
     EventRow,
     RejectedDeliveryRow,
+    ReplayRow,
     RunRow,
     RunStatus,
     StepRow,
@@ -53,6 +54,17 @@ def _run(s: Session, flow_id: str, status: RunStatus, days_ago: float, event: st
         )
     )
     s.add(StepRow(run_id=run_id, step_key="notify", position=0, status=StepStatus.SUCCEEDED))
+    s.add(
+        ReplayRow(
+            id=id_at(at + 1),
+            run_id=run_id,
+            replayed_at=at + 1,
+            status=RunStatus.FAILED,
+            from_version=1,
+            to_version=1,
+            steps="[]",
+        )
+    )
     return run_id
 
 
@@ -93,10 +105,11 @@ def test_a_sweep_deletes_by_age_status_and_flow(runtime: Runtime, services: Bloc
     with Session(runtime.db) as s:
         runs = set(s.exec(select(RunRow.id)).all())
         steps = set(s.exec(select(StepRow.run_id)).all())
+        replays = set(s.exec(select(ReplayRow.run_id)).all())
         events = set(s.exec(select(EventRow.id)).all())
         kept_events = {r.event_id for r in s.exec(select(RunRow)).all()}
     assert runs == set(kept)
-    assert steps == set(kept)
+    assert steps == replays == set(kept)
     assert events == kept_events  # every event of a deleted run went, the orphan too
     # Each deleted run's own event, and the orphan; not the shared event.
     assert pruned.events == (len(gone) - 1) + 1

@@ -10,8 +10,9 @@ from sqlalchemy import event
 
 from maillon.engine.errors import NotFound
 from maillon.engine.flows import FlowDocument
-from maillon.engine.models import RunStatus
+from maillon.engine.models import RunStatus, StepRow
 from maillon.engine.runtime import Runtime
+from maillon.engine.services.runs import ReplayWith
 from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status
 from tests.support.services import Blocking
 
@@ -128,3 +129,44 @@ def test_one_flows_failed_or_held_runs_are_read_from_their_own_index(
         with runtime.db.connect() as conn:
             plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
         assert any("USING INDEX ix_runs_flow_rare_status" in row[-1] for row in plan), plan
+
+
+def test_a_replay_keeps_the_failure_it_replaces(runtime: Runtime, services: Blocking) -> None:
+    # A replay resumes in the same rows of the ledger: the failed step's error, input and
+    # attempts were written over, and nothing said the run had ever failed or who replayed it.
+    _, token = make_flow(services, ECHO, FAILING, LAST)
+    run_id = deliver(runtime, token).run_ids[0]
+    failed, _ = wait_status(runtime, services, run_id, RunStatus.FAILED)
+    before = services.runs.detail(run_id).steps[1]
+
+    services.runs.replay(run_id, by="ops@example.com")
+    wait_status(runtime, services, run_id, RunStatus.FAILED)
+    services.runs.replay(run_id, ReplayWith.CURRENT)
+    wait_status(runtime, services, run_id, RunStatus.FAILED)
+
+    detail = services.runs.detail(run_id)
+    assert [(r.row.replayed_by, r.row.status, r.row.error) for r in detail.replays] == [
+        ("ops@example.com", RunStatus.FAILED, failed.error),
+        (None, RunStatus.FAILED, failed.error),
+    ]
+    first = detail.replays[0]
+    assert (first.row.from_version, first.row.to_version) == (1, 1)
+    # Only the step that had not succeeded, as the ledger had it: what it was sent, its error.
+    [kept] = first.steps
+    assert {k: getattr(kept, k) for k in StepRow.model_fields} == {
+        k: getattr(before, k) for k in StepRow.model_fields
+    }
+    assert (kept.step_key, kept.status, kept.error) == ("refused", "failed", before.error)
+    assert first.row.replayed_at >= (before.finished_at or 0)
+
+
+def test_a_replay_records_the_version_it_moves_to(runtime: Runtime, services: Blocking) -> None:
+    flow_id, token = make_flow(services, ECHO, enabled=False)
+    run_id = deliver(runtime, token).run_ids[0]  # held: the flow is off
+    doc = FlowDocument.model_validate(services.flows.get(flow_id).document)
+    doc.name = "renamed"
+    services.flows.save(doc, flow_id)  # version 2
+    services.runs.replay(run_id, ReplayWith.CURRENT)
+    [replay] = services.runs.detail(run_id).replays
+    assert (replay.row.status, replay.row.error, replay.steps) == (RunStatus.HELD, None, [])
+    assert (replay.row.from_version, replay.row.to_version) == (1, 2)

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from maillon.connectors.testing import FakeServer
 from maillon.web.ui.runs import PAGE_SIZE
+from tests.support.accounts import OWNER
 from tests.support.browser import (
     NewPage,
     check_accessibility,
@@ -65,10 +66,21 @@ def test_a_failed_run_is_read_then_replayed_until_it_succeeds(
     expect(page.get_by_role("status")).to_contain_text("Replay queued")
     expect(summary.get_by_role("heading", level=2)).to_have_text(re.compile("Succeeded"))
     expect(page.locator("#run-steps .run-step")).to_contain_text("Succeeded")
-    expect(page.locator(".run-step-failing")).to_have_count(0)
+    expect(page.locator("#run-steps .run-step-failing")).to_have_count(0)
     expect(page.get_by_role("button", name="Replay")).to_have_count(0)
     assert len(fake_server.received("POST", "/orders")) == 2
+    # The failure the replay replaced is kept below, one click away.
+    page.reload()
+    replays = page.locator("#run-replays")
+    expect(replays.get_by_role("heading", level=2)).to_have_text("Replayed once")
+    expect(replays).to_contain_text(f"by {OWNER[0]}")
+    expect(replays.locator(".run-step-error").first).to_contain_text("gave up after 1")
+    replays.get_by_text("The step it replaced, as it was").click()
+    expect(replays.locator(".run-step-failing dl.run-step-details")).to_contain_text(
+        "database unavailable"
+    )
     check_accessibility(page)
+    assert has_no_horizontal_scroll(page)
 
 
 def test_the_runs_list_filters_by_status_and_flow_and_pages_back(
