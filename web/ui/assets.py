@@ -72,6 +72,7 @@ def _register(engine: JinjaTemplateEngine, registry: Registry) -> None:
         detail_label=formats.detail_label,
         duration=formats.duration,
         first_line=formats.first_line,
+        gist=formats.gist,
         number=formats.number,
         parsed_json=formats.parsed_json,
         pretty_json=formats.pretty_json,

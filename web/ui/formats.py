@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from maillon.engine.i18n import N_, format_number
@@ -20,6 +22,7 @@ __all__ = [
     "detail_label",
     "duration",
     "first_line",
+    "gist",
     "number",
     "parsed_json",
     "pretty_json",
@@ -97,6 +100,27 @@ def first_line(text: str | None, limit: int = 200) -> str:
         return ""
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def gist(value: Any, limit: int = 60) -> str:
+    """A JSON body in a few words, to tell deliveries apart: its plain values as ``name:
+    value``, the top level's first, then those of nested objects (``outer.name: value``),
+    cut to about ``limit`` characters; lists are skipped. At most 200 values are looked at,
+    however large the body."""
+    parts: list[str] = []
+    size, looked = 0, 0
+    queue: deque[tuple[str, Any]] = deque([("", value)])
+    while queue and size < limit and looked < 200:
+        path, item = queue.popleft()
+        looked += 1
+        if isinstance(item, Mapping):
+            queue.extend((f"{path}.{k}" if path else str(k), v) for k, v in item.items())
+        elif path and not isinstance(item, list):
+            shown = " ".join(item.split()) if isinstance(item, str) else json.dumps(item)
+            parts.append(f"{path}: {shown}")
+            size += len(parts[-1]) + 3
+    text = " · ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def pretty_json(text: str | None, limit: int = JSON_SHOWN) -> tuple[str, bool]:

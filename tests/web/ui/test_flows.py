@@ -18,7 +18,8 @@ from tests.support.browser import (
     screenshot,
     sign_in,
 )
-from tests.support.web import UIServer
+from tests.support.flows import webhook
+from tests.support.web import UIServer, sign_in_client
 
 pytestmark = pytest.mark.browser
 
@@ -310,3 +311,18 @@ def test_the_editor_works_with_the_keyboard_and_fits_a_phone(
     expect(url).to_be_focused()
     assert has_no_horizontal_scroll(page)
     check_accessibility(page)
+
+
+def test_the_deliveries_to_preview_with_say_what_each_holds(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    flow_id, token = ui_server.http_flow("Orders", "http://127.0.0.1:9/", enabled=False)
+    for body in ({"type": "user_created", "id": "u-1"}, {"type": "transaction_created"}):
+        ui_server.call(webhook(ui_server.runtime, token, body))
+    with sign_in_client(ui_server.url) as client:
+        editor = client.get(f"/flows/{flow_id}").text
+    start = editor.index('id="f-sample_event"')
+    options = editor[start : editor.index("</select>", start)]
+    # Newest first, each with its first values.
+    assert options.index(": type: transaction_created<") < options.index(
+        ": type: user_created · id: u-1<"
+    )
