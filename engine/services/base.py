@@ -8,12 +8,13 @@ from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from maillon.engine.db import advisory_lock, for_writes, write_turns
-from maillon.engine.models import ApiToken, UserRow
+from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.models import ApiToken, FlowRow, UserRow
 
-__all__ = ["Actor", "Service", "actor_name"]
+__all__ = ["Actor", "Service", "actor_name", "find_flow"]
 
 T = TypeVar("T")
 
@@ -68,3 +69,21 @@ class Service:
             yield held
         finally:
             await self.sync(stack.close)
+
+
+def find_flow(s: Session, ref: str) -> FlowRow:
+    """The flow whose id is ``ref``, else the one flow named ``ref``.
+
+    Raises :class:`NotFound`, or :class:`Conflict` when several flows have that name (their
+    ids then tell them apart).
+    """
+    row = s.get(FlowRow, ref)
+    if row is not None:
+        return row
+    named = list(s.exec(select(FlowRow).where(FlowRow.name == ref).order_by(col(FlowRow.id))))
+    if not named:
+        raise NotFound(f"no flow {ref}")
+    if len(named) > 1:
+        ids = ", ".join(r.id for r in named)
+        raise Conflict(f"{len(named)} flows are named {ref!r} ({ids}): give the id of one")
+    return named[0]

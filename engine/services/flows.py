@@ -63,13 +63,13 @@ from maillon.engine.models import (
     SubscriptionRow,
 )
 from maillon.engine.schedules import ScheduleTrigger, tick_example
-from maillon.engine.services.base import Actor, Service, actor_name
+from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.runs import Runs, events_of
 from maillon.engine.services.sources import Sources
 from maillon.engine.versions import Change, diff_specs
 
-__all__ = ["DRAFT", "FlowView", "Flows", "Imported", "VersionRef", "find_flow"]
+__all__ = ["DRAFT", "FlowView", "Flows", "Imported", "VersionRef"]
 
 _NO_STEPS = N_("add a step before switching the flow on")
 _PUBLISH_STEPS = N_("publish the flow's steps before switching it on")
@@ -749,24 +749,6 @@ def _switched_on(row: FlowRow) -> None:
     """A flow switched on counts its failures in a row afresh (it was fixed, or resumed)."""
     row.failures_in_row = 0
     row.paused_at = None
-
-
-def find_flow(s: Session, ref: str) -> FlowRow:
-    """The flow whose id is ``ref``, else the one flow named ``ref``.
-
-    Raises :class:`NotFound`, or :class:`Conflict` when several flows have that name (their
-    ids then tell them apart).
-    """
-    row = s.get(FlowRow, ref)
-    if row is not None:
-        return row
-    named = list(s.exec(select(FlowRow).where(FlowRow.name == ref).order_by(col(FlowRow.id))))
-    if not named:
-        raise NotFound(f"no flow {ref}")
-    if len(named) > 1:
-        ids = ", ".join(r.id for r in named)
-        raise Conflict(f"{len(named)} flows are named {ref!r} ({ids}): give the id of one")
-    return named[0]
 
 
 def _source_key(s: Session, spec: FlowSpec) -> str | None:

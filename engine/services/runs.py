@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, func, literal_column, update
-from sqlmodel import col, or_, select
+from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from maillon.engine.errors import Conflict, NotFound
@@ -36,7 +37,7 @@ from maillon.engine.models import (
     StepStatus,
     rare_status_key,
 )
-from maillon.engine.services.base import Actor, Service, actor_name
+from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.wakeup import Wakeup
 
 __all__ = ["FlowRef", "Replay", "ReplayWith", "RunDetail", "RunLine", "Runs", "events_of"]
@@ -160,6 +161,56 @@ def _runs(
     if since is not None:
         q = q.where(col(RunRow.id) >= id_floor(since))
     return q
+
+
+#: Runs replayed in one transaction by :meth:`Runs.replay_failed`.
+_REPLAY_BATCH = 200
+
+
+def _replay(s: Session, runs: list[RunRow], with_version: ReplayWith, by: str | None) -> None:
+    """Queue ``runs`` (failed or held, read in ``s`` and locked) again, each keeping what it
+    replaces as a :class:`ReplayRow`: its error and the ledger's rows of its steps that had
+    not succeeded, whose attempt counts restart."""
+    now = time.time()
+    unfinished: dict[str, list[StepRow]] = defaultdict(list)
+    steps = s.exec(
+        select(StepRow)
+        .where(
+            col(StepRow.run_id).in_([run.id for run in runs]),
+            col(StepRow.status) != StepStatus.SUCCEEDED,
+        )
+        .order_by(col(StepRow.position), col(StepRow.started_at))
+    )
+    for step in steps:
+        unfinished[step.run_id].append(step)
+    current: dict[str, int] = {}
+    if with_version is ReplayWith.CURRENT:
+        flows = {run.flow_id for run in runs}
+        found = s.exec(select(FlowRow.id, FlowRow.version).where(col(FlowRow.id).in_(flows)))
+        current = {flow_id: version for flow_id, version in found}
+    for run in runs:
+        # A deleted flow has no current version: the run keeps its own (and fails).
+        version = current.get(run.flow_id, run.flow_version)
+        kept = unfinished[run.id]
+        s.add(
+            ReplayRow(
+                id=new_id(),
+                run_id=run.id,
+                replayed_at=now,
+                replayed_by=by,
+                status=run.status,
+                error=run.error,
+                from_version=run.flow_version,
+                to_version=version,
+                steps=json.dumps([_kept(step) for step in kept]),
+            )
+        )
+        for step in kept:
+            step.attempts = 0
+            s.add(step)
+        run.status, run.available_at, run.error = RunStatus.QUEUED, now, None
+        run.flow_version = version
+        s.add(run)
 
 
 class Runs(Service):
@@ -367,47 +418,50 @@ class Runs(Service):
                             status=run.status,
                         )
                     )
-                version = run.flow_version
-                if with_version is ReplayWith.CURRENT:
-                    # A deleted flow has no current version: the run keeps its own (and fails).
-                    flow = s.get(FlowRow, run.flow_id)
-                    version = flow.version if flow is not None else version
-                unfinished = list(
-                    s.exec(
-                        select(StepRow)
-                        .where(
-                            col(StepRow.run_id) == run_id,
-                            col(StepRow.status) != StepStatus.SUCCEEDED,
-                        )
-                        .order_by(col(StepRow.position), col(StepRow.started_at))
-                    )
-                )
-                now = time.time()
-                s.add(
-                    ReplayRow(
-                        id=new_id(),
-                        run_id=run_id,
-                        replayed_at=now,
-                        replayed_by=actor_name(s, by),
-                        status=run.status,
-                        error=run.error,
-                        from_version=run.flow_version,
-                        to_version=version,
-                        steps=json.dumps([_kept(step) for step in unfinished]),
-                    )
-                )
-                for step in unfinished:
-                    step.attempts = 0
-                    s.add(step)
-                run.status, run.available_at, run.error = RunStatus.QUEUED, now, None
-                run.flow_version = version
-                s.add(run)
+                _replay(s, [run], with_version, actor_name(s, by))
                 s.commit()
                 return run
 
         row = await self.sync(write)
         self._wakeup.notify()
         return row
+
+    async def replay_failed(
+        self,
+        flow: str,
+        with_version: ReplayWith = ReplayWith.RAN,
+        *,
+        by: Actor = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> int:
+        """Replay every failed run of ``flow`` (an id, or a name: see :func:`find_flow`)
+        created from ``since`` to before ``until``, as :meth:`replay` does one; return how
+        many. After an outage of the app a flow calls, its failed runs go back to work at once.
+
+        Newest first, :data:`_REPLAY_BATCH` runs a transaction, so that other writers wait at
+        most one batch; a run that fails again meanwhile is not replayed twice.
+        """
+
+        def write() -> int:
+            count, before = 0, None
+            with self.session() as s:
+                flow_id = find_flow(s, flow).id
+            while True:
+                with self.session(write=True) as s:
+                    q = _runs([flow_id], RunStatus.FAILED, _REPLAY_BATCH, before, since, until)
+                    batch = list(s.exec(q.with_for_update()))
+                    if not batch:
+                        return count
+                    _replay(s, batch, with_version, actor_name(s, by))
+                    s.commit()
+                count += len(batch)
+                before = batch[-1].id  # newest first: the next batch is older
+
+        count = await self.sync(write)
+        if count:
+            self._wakeup.notify()
+        return count
 
     async def release_held(self, flow_id: str) -> int:
         """Queue every held run of a flow; return how many."""

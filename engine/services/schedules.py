@@ -17,8 +17,7 @@ from maillon.engine.errors import Conflict
 from maillon.engine.flows import parse_flow
 from maillon.engine.scheduler import planned_schedules
 from maillon.engine.schedules import Schedule, next_tick
-from maillon.engine.services.base import Service
-from maillon.engine.services.flows import find_flow
+from maillon.engine.services.base import Service, find_flow
 from maillon.engine.ticks import last_tick
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.writer import Writer

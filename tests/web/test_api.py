@@ -155,6 +155,16 @@ def test_runs_are_listed_filtered_and_replayed(live: Live) -> None:
     again = live.client.post(f"/api/runs/{run_id}/replay")
     assert again.status_code == 409
 
+    # Every failed run of a flow at once.
+    failing = [httpx.post(hook(live, flow), json={}).json()["run_ids"][0] for _ in range(2)]
+    for failed_id in failing:
+        wait_run(live.client, failed_id, "failed")
+    r = live.client.post(f"/api/flows/{flow['id']}/replay-failed")
+    assert (r.status_code, r.json()) == (200, {"replayed": 2})
+    for failed_id in failing:
+        assert len(wait_run(live.client, failed_id, "succeeded")["replays"]) == 1
+    assert live.client.post("/api/flows/no-such-flow/replay-failed").status_code == 404
+
 
 def test_connectors_catalog_describes_actions(live: Live) -> None:
     catalog = live.client.get("/api/connectors").json()

@@ -210,3 +210,34 @@ def test_a_filtered_run_says_which_condition_did_not_hold_and_a_run_which_branch
         assert f'href="/runs/{big.run_ids[0]}"' not in listed
         assert client.get("/").status_code == 200
     assert len(fake_server.received("POST", "/big")) == 1
+
+
+def test_every_failed_run_of_a_flow_replays_from_its_list(working_ui_server: UIServer) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    flow_id, token = server.http_flow("Down", "http://127.0.0.1:9/", attempts=1)
+    run_ids = server.deliver(token, count=2)
+    server.wait_finished(run_ids)
+    with sign_in_client(server.url) as client:
+        listed = client.get("/runs", params={"flow": flow_id, "status": "failed"}).text
+        assert "Replay them all" in listed
+        # Only where the list is one flow's failed runs.
+        assert "Replay them all" not in client.get("/runs", params={"status": "failed"}).text
+        assert "Replay them all" not in client.get("/runs", params={"flow": flow_id}).text
+        forged = client.post("/runs/replay-failed", data={"flow": flow_id, "status": "failed"})
+        assert forged.status_code == 403
+        replayed = client.post(
+            "/runs/replay-failed",
+            data={"flow": flow_id, "status": "failed", "_csrf_token": csrf_field(listed)},
+        )
+        back = f"/runs?flow={flow_id}&status=failed"
+        assert (replayed.status_code, replayed.headers["location"]) == (303, back)
+        assert "2 failed runs queued again" in client.get(back).text
+        gone = client.post(
+            "/runs/replay-failed",
+            data={"flow": "no-such-flow", "_csrf_token": csrf_field(listed)},
+            follow_redirects=True,
+        )
+        assert "Not replayed: no flow no-such-flow." in gone.text
+    for run_id in run_ids:
+        assert len(server.call(server.runtime.services.runs.detail(run_id)).replays) == 1

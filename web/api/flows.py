@@ -1,5 +1,5 @@
-"""``/api/flows``: create, edit, enable/disable, delete flows, release held runs, read a
-flow's schedule and release its digest; drafts, publishing, history, diff and restore.
+"""``/api/flows``: create, edit, enable/disable, delete flows, release held runs, replay failed
+ones, read a flow's schedule and release its digest; drafts, publishing, history, diff and restore.
 
 ``PUT /api/flows/{id}`` saves and publishes in one call, as it did before flows had drafts:
 scripts that keep flows in git expect their change live. ``PUT /api/flows/{id}/draft`` then
@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from maillon.engine.flows import FlowDocument
 from maillon.engine.services.flows import DRAFT
+from maillon.engine.services.runs import ReplayWith
 from maillon.web.api.deps import AnyRequest, ServicesDep
 from maillon.web.api.schemas import (
     DiffOut,
@@ -159,6 +160,19 @@ class FlowController(Controller):
     async def release_held(self, services: ServicesDep, flow_id: FromPath[str]) -> dict[str, int]:
         """Queue every run held while the flow was disabled."""
         return {"released": await services.runs.release_held(flow_id)}
+
+    @post("/{flow_id:str}/replay-failed", status_code=200)
+    async def replay_failed(
+        self,
+        services: ServicesDep,
+        request: AnyRequest,
+        flow_id: FromPath[str],
+        version: FromQuery[ReplayWith] = ReplayWith.RAN,
+    ) -> dict[str, int]:
+        """Replay every failed run of the flow (after an outage of the app it calls), each as
+        ``POST /api/runs/{id}/replay`` would, with the version it ran (``version=ran``) or the
+        published one (``version=current``)."""
+        return {"replayed": await services.runs.replay_failed(flow_id, version, by=request.auth)}
 
     @get("/{flow_id:str}/timing")
     async def flow_timing(self, services: ServicesDep, flow_id: FromPath[str]) -> TimingOut:

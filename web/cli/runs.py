@@ -144,6 +144,26 @@ def runs_replay(obj: Ctx, run_id: str, current: bool) -> None:
     click.echo(f"{run.id}  {run.status}  (flow version {run.flow_version})")
 
 
+@runs.command("replay-failed")
+@click.argument("flow")
+@click.option(
+    "--current",
+    is_flag=True,
+    help="Run the flow's published version now instead of the version each run ran.",
+)
+@click.option("--since", type=_Since(), help="Only runs created since: 30m, 2h, 1d, or a date.")
+@pass_ctx
+def runs_replay_failed(obj: Ctx, flow: str, current: bool, since: float | None) -> None:
+    """Queue every failed run of FLOW (its id or name) again, each from its first step that
+    did not succeed: once the cause of a series of failures is fixed (the app was down).
+
+    A running `maillon serve` or `maillon worker` executes them.
+    """
+    with_version = ReplayWith.CURRENT if current else ReplayWith.RAN
+    count = obj.run(obj.services.runs.replay_failed(flow, with_version, by=AUTHOR, since=since))
+    click.echo(f"{count} failed run{'s' if count != 1 else ''} queued again")
+
+
 @runs.command("prune")
 @pass_ctx
 def runs_prune(obj: Ctx) -> None:

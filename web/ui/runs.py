@@ -24,8 +24,8 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
-from maillon.engine.errors import Conflict
-from maillon.engine.i18n import N_, to_epoch
+from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.i18n import N_, ngettext, to_epoch
 from maillon.engine.i18n import gettext as _
 from maillon.engine.models import RunStatus
 from maillon.engine.services.runs import ReplayWith
@@ -177,6 +177,27 @@ class RunsController(Controller):
             statuses=list(RunStatus),
             older=older,
         )
+
+    @post("/replay-failed")
+    async def replay_failed(self, request: HTMXRequest, services: ServicesDep) -> Response[Any]:
+        """Replay every failed run of the flow the list is filtered by, in its time window;
+        then the same list again."""
+        filters, _said = RunFilters.read(await form(request))
+        since, until = filters.window(time.time())
+        back = filters.url()
+        try:
+            count = await services.runs.replay_failed(
+                filters.flow, by=actor(request), since=since, until=until
+            )
+        except NotFound as exc:
+            return redirect(back, ("error", _("Not replayed: %(reason)s.", reason=exc)))
+        said = ngettext(
+            "%(num)s failed run queued again: it resumes from its first step that did not succeed.",
+            "%(num)s failed runs queued again: each resumes from its first step that did not "
+            "succeed.",
+            count,
+        )
+        return redirect(back, ("success", said))
 
     @get("/{run_id:str}")
     async def show(

@@ -12,6 +12,7 @@ from maillon.engine.errors import NotFound
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunStatus, StepRow
 from maillon.engine.runtime import Runtime
+from maillon.engine.services import runs as runs_service
 from maillon.engine.services.runs import ReplayWith
 from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status
 from tests.support.services import Blocking
@@ -170,3 +171,32 @@ def test_a_replay_records_the_version_it_moves_to(runtime: Runtime, services: Bl
     [replay] = services.runs.detail(run_id).replays
     assert (replay.row.status, replay.row.error, replay.steps) == (RunStatus.HELD, None, [])
     assert (replay.row.from_version, replay.row.to_version) == (1, 2)
+
+
+def test_every_failed_run_of_a_flow_replays_at_once(
+    runtime: Runtime, services: Blocking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After an outage of the app a flow calls: its failed runs replayed in one go, in batches,
+    # each once, even when it fails again while the next batch is being replayed.
+    monkeypatch.setattr(runs_service, "_REPLAY_BATCH", 2)
+    flow_id, token = make_flow(services, FAILING)
+    _, other_token = make_flow(services, FAILING)
+    failed = [deliver(runtime, token).run_ids[0] for _ in range(3)]
+    other = deliver(runtime, other_token).run_ids[0]
+    for run_id in [*failed, other]:
+        wait_status(runtime, services, run_id, RunStatus.FAILED)
+
+    assert services.runs.replay_failed(flow_id, by="ops@example.com") == 3
+    for run_id in failed:
+        wait_status(runtime, services, run_id, RunStatus.FAILED)
+        [replay] = services.runs.detail(run_id).replays
+        assert replay.row.replayed_by == "ops@example.com"
+        assert [s.step_key for s in replay.steps] == ["refused"]
+    assert services.runs.detail(other).replays == []
+
+    # Only those created in the window, when one is given.
+    newest = services.runs.get_run(failed[-1])[0].created_at
+    assert services.runs.replay_failed(flow_id, since=newest) == 1
+    assert [len(services.runs.detail(r).replays) for r in failed] == [1, 1, 2]
+    with pytest.raises(NotFound):
+        services.runs.replay_failed("no-such-flow")
