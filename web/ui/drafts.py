@@ -304,18 +304,6 @@ def step_fields(connector: Connector | None, action: str) -> list[FormField]:
     return form_fields(found.Input.model_json_schema()) if found else []
 
 
-def _chosen(fields: list[FormField], values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` without the choices left at their default: the form shows each choice at its
-    default, so the browser sends it, but nobody chose it. A flow then holds (and exports) what
-    its author set, as one written by hand does."""
-
-    def default(f: FormField, value: Any) -> bool:
-        return f.kind == "select" and type(value) is type(f.default) and value == f.default
-
-    unchosen = {f.name for f in fields if f.name in values and default(f, values[f.name])}
-    return {k: v for k, v in values.items() if k not in unchosen}
-
-
 def _flattened(steps: list[Any], parent: str) -> Iterator[StepDraft]:
     """Saved steps as the form's steps, each branch's right after its paths step."""
     for s in steps:
@@ -350,7 +338,6 @@ def to_document(
         fields = step_fields(connectors.get(step.action.partition(".")[0]), step.action)
         if fields:
             values, problems = read_form(fields, step.inputs)
-            values = _chosen(fields, values)
         else:
             # An action that is not installed: keep what was typed, and let the engine say why
             # the step cannot be saved.

@@ -8,7 +8,7 @@ import pytest
 
 from maillon.connectors.http import connector as http
 from maillon.engine.conditions import OPERATORS
-from maillon.engine.flows import FlowDocument, StepSpec
+from maillon.engine.flows import FlowDocument
 from maillon.engine.i18n import use_locale
 from maillon.web.ui.drafts import Draft, place, to_document
 from maillon.web.ui.schema import as_text
@@ -192,24 +192,3 @@ def test_a_new_schedule_is_read_in_the_time_zone_of_whoever_writes_it() -> None:
             "Europe/Paris"
         )
     assert ScheduleDraft().timezone == "UTC"
-
-
-def test_choices_left_at_their_default_are_not_written_into_the_flow() -> None:
-    # The form shows each choice at its default, the browser sends it, and every step saved
-    # from the editor held method, raise_for_status, follow_redirects, send_idempotency_key.
-    document = FlowDocument.model_validate(FLOW)
-    form = _form(Draft.of(document.spec))
-    tell = next(k for k, v in form.items() if v == "tell" and k.endswith("-key"))
-    prefix = tell.removesuffix("key") + "input-"
-    sent_as_shown = {"method": "GET", "raise_for_status": "true", "follow_redirects": "true"}
-    form |= {prefix + name: value for name, value in sent_as_shown.items()}
-    form[prefix + "send_idempotency_key"] = "false"  # chosen
-    again, problems = to_document(Draft.read(form), CONNECTORS, enabled=False)
-    assert problems == {} and again is not None
-    [refunds, _nested] = again.spec.steps[1].paths.branches  # type: ignore[union-attr]
-    tell_step = refunds.steps[0]
-    assert isinstance(tell_step, StepSpec)
-    assert tell_step.input == {
-        "url": "https://example.com/r",
-        "send_idempotency_key": False,
-    }
