@@ -84,14 +84,18 @@ class _PruneRuns(Op[tuple[int, int]]):
         if not rows:
             return 0, 0
         run_ids = [r[0] for r in rows]
-        conn.execute(delete(_steps).where(_steps.c.run_id.in_(run_ids)))
-        conn.execute(delete(_replays).where(_replays.c.run_id.in_(run_ids)))
-        conn.execute(delete(_runs).where(_runs.c.id.in_(run_ids)))
+        # The runs first, their status checked again: a run replayed since it was read (on
+        # PostgreSQL, where a replay does not wait for this batch) is queued now, and stays
+        # with its steps; and the runs are locked before their steps, in a replay's order.
+        pruned = conn.execute(delete(_runs).where(_runs.c.id.in_(run_ids), which)).rowcount
+        for table in (_steps, _replays):
+            kept = exists().where(_runs.c.id == table.c.run_id)
+            conn.execute(delete(table).where(table.c.run_id.in_(run_ids), ~kept))
         alone = ~exists().where(_runs.c.event_id == _events.c.id)
         events = conn.execute(
             delete(_events).where(_events.c.id.in_({r[1] for r in rows}), alone)
         ).rowcount
-        return len(run_ids), events
+        return pruned, events
 
 
 @dataclass

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 from click.testing import CliRunner
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from maillon.connectors.registry import Registry
@@ -177,3 +179,30 @@ def test_rejected_deliveries_go_after_the_failed_runs_retention(
     assert pruned is not None and pruned.rejected == 1  # 90 days by default
     with Session(runtime.db) as s:
         assert len(s.exec(select(RejectedDeliveryRow)).all()) == 2
+
+
+def test_a_run_replayed_while_a_sweep_reads_it_stays(runtime: Runtime, services: Blocking) -> None:
+    # A sweep read the old failed run, then deleted it with its steps whatever it had become:
+    # on PostgreSQL a replay committed in between (queued now) was lost with its record.
+    flow, _ = make_flow(services, ECHO)
+    with Session(runtime.db) as s:
+        old = _run(s, flow, RunStatus.FAILED, 100)
+        s.commit()
+    replayed: list[str] = []
+
+    def replay_in_between(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("DELETE FROM runs") and not replayed:
+            replayed.append(statement)
+            cursor.execute(f"UPDATE runs SET status = 'queued' WHERE id = '{old}'")
+
+    event.listen(runtime.db, "before_cursor_execute", replay_in_between)
+    try:
+        retention = Retention(runtime.db, runtime.writer, runtime.settings)
+        pruned = asyncio.run(retention.sweep(now=NOW))
+    finally:
+        event.remove(runtime.db, "before_cursor_execute", replay_in_between)
+    assert replayed and pruned is not None and pruned.runs == 0
+    with Session(runtime.db) as s:
+        assert s.get(RunRow, old) is not None
+        assert s.exec(select(StepRow.run_id)).all() == [old]
+        assert s.exec(select(ReplayRow.run_id)).all() == [old]
