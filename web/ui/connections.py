@@ -321,29 +321,41 @@ def _compared(result: SourceSync, app: str, repaired: bool) -> list[Flash]:
     return said
 
 
+#: Flows a flash names at most, and the characters of each name: the flash must fit its
+#: cookie (500 characters), the instruction first.
+_NAMED_FLOWS, _NAME_CHARS = 5, 30
+
+
 def _saved(view: ConnectionView, said: str) -> list[Flash]:
     """What saving ``view`` did: ``said``, and the flows whose secret inputs it dropped, as
     the connection now sends elsewhere (a person must give them again there)."""
     flashes: list[Flash] = [("success", said)]
     dropped = view.secret_inputs_dropped
     if dropped:
-        flows = ", ".join(_("“%(name)s”", name=f.name) for f in dropped)
+        names = [_("“%(name)s”", name=_cut(f.name)) for f in dropped[:_NAMED_FLOWS]]
+        more = len(dropped) - len(names)
+        if more:
+            names.append(ngettext("%(num)s other", "%(num)s others", more))
         flashes.append(
             (
                 "info",
                 ngettext(
-                    "It now sends elsewhere, so the secret inputs of flow %(flows)s's steps "
-                    "that use it were dropped: they would have been sent there. Give them "
-                    "again in that flow; until then those steps fail.",
-                    "It now sends elsewhere, so the secret inputs of the steps that use it in "
-                    "flows %(flows)s were dropped: they would have been sent there. Give them "
-                    "again in those flows; until then those steps fail.",
+                    "It now sends elsewhere, so the secret inputs of the steps that use it "
+                    "were dropped, as they would have been sent there: give them again (until "
+                    "then those steps fail) in flow %(flows)s.",
+                    "It now sends elsewhere, so the secret inputs of the steps that use it "
+                    "were dropped, as they would have been sent there: give them again (until "
+                    "then those steps fail) in %(num)s flows: %(flows)s.",
                     len(dropped),
-                    flows=flows,
+                    flows=", ".join(names),
                 ),
             )
         )
     return flashes
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= _NAME_CHARS else name[: _NAME_CHARS - 1] + "…"
 
 
 def _not_saved(refusal: Refusal) -> list[Flash]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,6 +17,9 @@ from playwright.sync_api import Locator, Page, expect
 from examples.particeep.fake_api import FakeParticeep
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
+from maillon.engine.i18n import use_locale
+from maillon.engine.services.connections import ConnectionView, FlowUse
+from maillon.web.ui.connections import _saved
 from tests.connectors.google.support import id_token
 from tests.support.browser import NewPage, check_accessibility, has_no_horizontal_scroll, sign_in
 from tests.support.web import UIServer, csrf_field, sign_in_client
@@ -381,6 +386,18 @@ def test_saving_a_connection_that_now_sends_elsewhere_names_the_flows_to_mend(
     text = " ".join(saved.text.split())
     assert "Connection “api” saved." in text
     assert (
-        "It now sends elsewhere, so the secret inputs of flow “Orders”'s steps that use it were "
-        "dropped"
-    ) in text.replace("&#39;", "'")
+        "It now sends elsewhere, so the secret inputs of the steps that use it were dropped, as "
+        "they would have been sent there: give them again (until then those steps fail) in "
+        "flow “Orders”."
+    ) in text
+
+
+def test_the_flows_to_mend_fit_the_message_however_many() -> None:
+    # Cut to 500 characters, the message lost its instruction and a name mid-word.
+    flows = tuple(FlowUse(str(n), f"Relancer les investisseurs {n}" * 5, True) for n in range(12))
+    view = cast("ConnectionView", SimpleNamespace(secret_inputs_dropped=flows))
+    with use_locale("fr"):
+        [_saved_flash, (kind, text)] = _saved(view, "ok")
+    assert kind == "info" and len(text) <= 500
+    assert text.startswith("Elle envoie désormais ailleurs")
+    assert text.endswith(", 7 autres.")
