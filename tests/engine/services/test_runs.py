@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlmodel import Session
 
 from maillon.engine.errors import NotFound
 from maillon.engine.flows import FlowDocument
-from maillon.engine.models import RunStatus, StepRow
+from maillon.engine.models import RunRow, RunStatus, StepRow
 from maillon.engine.runtime import Runtime
 from maillon.engine.services import runs as runs_service
 from maillon.engine.services.runs import ReplayWith
@@ -179,6 +180,18 @@ def test_every_failed_run_of_a_flow_replays_at_once(
     # After an outage of the app a flow calls: its failed runs replayed in one go, in batches,
     # each once, even when it fails again while the next batch is being replayed.
     monkeypatch.setattr(runs_service, "_REPLAY_BATCH", 2)
+    replay = runs_service._replay
+    batches: list[int] = []
+
+    def fails_again_at_once(s: Session, runs: list[RunRow], *args: Any) -> None:
+        batches.append(len(runs))
+        assert sum(batches) <= 3, "a run was replayed twice"
+        replay(s, runs, *args)
+        for run in runs:
+            run.status = RunStatus.FAILED  # as if a worker had failed it again already
+            s.add(run)
+
+    monkeypatch.setattr(runs_service, "_replay", fails_again_at_once)
     flow_id, token = make_flow(services, FAILING)
     _, other_token = make_flow(services, FAILING)
     failed = [deliver(runtime, token).run_ids[0] for _ in range(3)]
@@ -187,11 +200,12 @@ def test_every_failed_run_of_a_flow_replays_at_once(
         wait_status(runtime, services, run_id, RunStatus.FAILED)
 
     assert services.runs.replay_failed(flow_id, by="ops@example.com") == 3
+    assert batches == [2, 1]
+    monkeypatch.setattr(runs_service, "_replay", replay)
     for run_id in failed:
-        wait_status(runtime, services, run_id, RunStatus.FAILED)
-        [replay] = services.runs.detail(run_id).replays
-        assert replay.row.replayed_by == "ops@example.com"
-        assert [s.step_key for s in replay.steps] == ["refused"]
+        [kept] = services.runs.detail(run_id).replays
+        assert kept.row.replayed_by == "ops@example.com"
+        assert [s.step_key for s in kept.steps] == ["refused"]
     assert services.runs.detail(other).replays == []
 
     # Only those created in the window, when one is given.
