@@ -42,6 +42,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from litestar import Request
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import Cookie, Headers
 from litestar.exceptions import NotAuthorizedException
@@ -52,6 +53,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from maillon.engine.i18n import negotiate, set_locale, supported
 from maillon.engine.models import ApiToken
 from maillon.engine.services.accounts import Accounts, SignedIn, User
+from maillon.engine.services.base import Actor
 from maillon.engine.services.tokens import Tokens
 from maillon.engine.settings import Settings
 
@@ -61,6 +63,7 @@ __all__ = [
     "SESSION_COOKIE",
     "UI",
     "Authenticate",
+    "actor",
     "client_address",
     "csrf_config",
     "request_locale",
@@ -119,6 +122,14 @@ def _forget_stale_csrf_cookie(cookies: dict[str, str], csrf: CSRFConfig) -> None
     random_part, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
     if not hmac.compare_digest(signature, generate_csrf_hash(random_part, csrf.secret)):
         del cookies[csrf.cookie_name]
+
+
+def actor(request: Request[Any, Any, Any]) -> Actor:
+    """Who acts, for the history (a flow's versions, a run's replays): the API token a request
+    came with, else the signed-in user's e-mail address (a browser, on a page or the API)."""
+    if request.auth is not None:
+        return request.auth  # type: ignore[no-any-return]
+    return request.user.email if request.user else None
 
 
 def client_address(scope: Scope) -> str:

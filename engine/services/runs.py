@@ -213,6 +213,25 @@ def _replay(s: Session, runs: list[RunRow], with_version: ReplayWith, by: str | 
         s.add(run)
 
 
+def _run_row(s: Session, run_id: str) -> RunRow:
+    run = s.get(RunRow, run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    return run
+
+
+def _steps(s: Session, run_id: str) -> list[StepRow]:
+    """A run's steps as the ledger has them; a loop's items share its place: in the order
+    they ran."""
+    q = select(StepRow).where(StepRow.run_id == run_id)
+    return list(s.exec(q.order_by(col(StepRow.position), col(StepRow.started_at))))
+
+
+def _replays(s: Session, run_id: str) -> list[Replay]:
+    q = select(ReplayRow).where(ReplayRow.run_id == run_id).order_by(col(ReplayRow.id))
+    return [Replay.of(row) for row in s.exec(q)]
+
+
 class Runs(Service):
     """Read events and runs; replay failed runs; release held ones."""
 
@@ -334,15 +353,17 @@ class Runs(Service):
 
         def read() -> tuple[RunRow, list[StepRow]]:
             with self.session() as s:
-                row = s.get(RunRow, run_id)
-                if row is None:
-                    raise NotFound(f"no run {run_id}")
-                steps = s.exec(
-                    select(StepRow)
-                    .where(StepRow.run_id == run_id)
-                    .order_by(col(StepRow.position), col(StepRow.started_at))
-                )
-                return row, list(steps)
+                return _run_row(s, run_id), _steps(s, run_id)
+
+        return await self.sync(read)
+
+    async def history(self, run_id: str) -> tuple[RunRow, list[StepRow], list[Replay]]:
+        """One run, its steps in order, and its replays oldest first: what the API gives of
+        a run (its page reads more: :meth:`detail`)."""
+
+        def read() -> tuple[RunRow, list[StepRow], list[Replay]]:
+            with self.session() as s:
+                return _run_row(s, run_id), _steps(s, run_id), _replays(s, run_id)
 
         return await self.sync(read)
 
@@ -351,17 +372,8 @@ class Runs(Service):
 
         def read() -> RunDetail:
             with self.session() as s:
-                run = s.get(RunRow, run_id)
-                if run is None:
-                    raise NotFound(f"no run {run_id}")
-                steps = list(
-                    s.exec(
-                        select(StepRow)
-                        .where(StepRow.run_id == run_id)
-                        # A loop's items share its place: in the order they ran.
-                        .order_by(col(StepRow.position), col(StepRow.started_at))
-                    )
-                )
+                run = _run_row(s, run_id)
+                steps = _steps(s, run_id)
                 flow = s.get(FlowRow, run.flow_id)
                 ran = s.get(FlowVersionRow, (run.flow_id, run.flow_version))
                 held = 0
@@ -372,10 +384,7 @@ class Runs(Service):
                         .where(_rare(run.flow_id, RunStatus.HELD))
                     ).one()
                 event = s.get(EventRow, run.event_id)
-                replays = s.exec(
-                    select(ReplayRow).where(ReplayRow.run_id == run_id).order_by(col(ReplayRow.id))
-                )
-                replayed = [Replay.of(r) for r in replays]
+                replayed = _replays(s, run_id)
             not_run: list[str] = []
             if ran is not None:
                 reached = {step.step_key for step in steps}

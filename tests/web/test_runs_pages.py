@@ -233,6 +233,13 @@ def test_every_failed_run_of_a_flow_replays_from_its_list(working_ui_server: UIS
         back = f"/runs?flow={flow_id}&status=failed"
         assert (replayed.status_code, replayed.headers["location"]) == (303, back)
         assert "2 failed runs queued again" in client.get(back).text
+        quiet, _ = server.http_flow("Quiet", "http://127.0.0.1:9/")
+        none = client.post(
+            "/runs/replay-failed",
+            data={"flow": quiet, "status": "failed", "_csrf_token": csrf_field(listed)},
+            follow_redirects=True,
+        )
+        assert "No failed run to replay: none is left." in none.text
         gone = client.post(
             "/runs/replay-failed",
             data={"flow": "no-such-flow", "_csrf_token": csrf_field(listed)},

@@ -25,6 +25,7 @@ from maillon.web.api.schemas import (
     ResumedOut,
     TimingOut,
 )
+from maillon.web.auth import actor
 
 __all__ = ["FlowController"]
 
@@ -42,7 +43,7 @@ class FlowController(Controller):
         self, services: ServicesDep, request: AnyRequest, data: JSONBody[FlowDocument]
     ) -> FlowOut:
         """Create a flow, published as its version 1."""
-        return FlowOut.of(await services.flows.save(data, author=request.auth))
+        return FlowOut.of(await services.flows.save(data, author=actor(request)))
 
     @get("/{flow_id:str}")
     async def get_flow(self, services: ServicesDep, flow_id: FromPath[str]) -> FlowOut:
@@ -61,7 +62,7 @@ class FlowController(Controller):
         if any, is replaced). To review before publishing, use ``PUT .../draft``."""
         # 404 rather than creating a flow under a caller-chosen id.
         view = await services.flows.save(
-            data, flow_id, must_exist=True, author=request.auth, note=note
+            data, flow_id, must_exist=True, author=actor(request), note=note
         )
         return FlowOut.of(view)
 
@@ -81,7 +82,7 @@ class FlowController(Controller):
     ) -> FlowOut:
         """Save the flow's draft; nothing that runs changes until it is published.
         ``enabled`` is not applied (use /enable or /disable)."""
-        view = await services.flows.save_draft(data, flow_id, author=request.auth)
+        view = await services.flows.save_draft(data, flow_id, author=actor(request))
         return FlowOut.of(view, view.editing)
 
     @delete("/{flow_id:str}/draft", status_code=200)
@@ -100,7 +101,7 @@ class FlowController(Controller):
         """Publish the draft as the next version: runs created from now on take it, runs
         already created keep theirs (409 when there is no draft)."""
         note = data.note if data else None
-        return FlowOut.of(await services.flows.publish(flow_id, author=request.auth, note=note))
+        return FlowOut.of(await services.flows.publish(flow_id, author=actor(request), note=note))
 
     @get("/{flow_id:str}/versions")
     async def list_versions(
@@ -127,7 +128,7 @@ class FlowController(Controller):
         version: FromPath[int],
     ) -> FlowOut:
         """Make a published version the flow's draft again (publish it to make it live)."""
-        view = await services.flows.restore(flow_id, version, author=request.auth)
+        view = await services.flows.restore(flow_id, version, author=actor(request))
         return FlowOut.of(view, view.editing)
 
     @get("/{flow_id:str}/diff")
@@ -172,7 +173,7 @@ class FlowController(Controller):
         """Replay every failed run of the flow (after an outage of the app it calls), each as
         ``POST /api/runs/{id}/replay`` would, with the version it ran (``version=ran``) or the
         published one (``version=current``)."""
-        return {"replayed": await services.runs.replay_failed(flow_id, version, by=request.auth)}
+        return {"replayed": await services.runs.replay_failed(flow_id, version, by=actor(request))}
 
     @get("/{flow_id:str}/timing")
     async def flow_timing(self, services: ServicesDep, flow_id: FromPath[str]) -> TimingOut:

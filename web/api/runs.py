@@ -12,6 +12,7 @@ from maillon.engine.models import RunStatus
 from maillon.engine.services.runs import ReplayWith
 from maillon.web.api.deps import AnyRequest, ServicesDep
 from maillon.web.api.schemas import EventOut, QueueOut, RejectedDeliveryOut, RunOut
+from maillon.web.auth import actor
 
 __all__ = ["EventController", "QueueController", "RejectedDeliveryController", "RunController"]
 
@@ -76,8 +77,7 @@ class RunController(Controller):
     @get("/{run_id:str}")
     async def get_run(self, services: ServicesDep, run_id: FromPath[str]) -> RunOut:
         """A run with every step, and its replays with the failure each replaced."""
-        detail = await services.runs.detail(run_id)
-        return RunOut.of(detail.run, detail.steps, detail.replays)
+        return RunOut.of(*await services.runs.history(run_id))
 
     @post("/{run_id:str}/replay", status_code=200)
     async def replay_run(
@@ -91,7 +91,7 @@ class RunController(Controller):
         the flow version it ran (``version=ran``) or the flow's published version now
         (``version=current``; the steps that succeeded are not run again). The failure it
         replaces is kept: ``GET /api/runs/{id}`` lists it under ``replays``."""
-        return RunOut.of(await services.runs.replay(run_id, version, by=request.auth))
+        return RunOut.of(await services.runs.replay(run_id, version, by=actor(request)))
 
 
 class QueueController(Controller):

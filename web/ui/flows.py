@@ -42,6 +42,7 @@ from maillon.engine.services import Services
 from maillon.engine.services.editor import Preview, Sample
 from maillon.engine.services.flows import DRAFT, FlowView
 from maillon.engine.versions import shown_value
+from maillon.web.auth import actor
 from maillon.web.ui.drafts import (
     Draft,
     StepDraft,
@@ -51,7 +52,7 @@ from maillon.web.ui.drafts import (
     to_document,
 )
 from maillon.web.ui.fields import field_tree
-from maillon.web.ui.render import Flash, ServicesDep, actor, form, redirect, render, safe_path
+from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
 from maillon.web.ui.steering import KINDS, OPERATOR_NAMES
 
 __all__ = ["FlowsController"]

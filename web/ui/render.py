@@ -36,7 +36,6 @@ __all__ = [
     "ServicesDep",
     "SettingsDep",
     "TokensDep",
-    "actor",
     "form",
     "problems",
     "redirect",
@@ -114,12 +113,6 @@ def redirect(path: str, *flashes: Flash, cookies: Iterable[Cookie] = ()) -> Redi
     if flashes:
         jar.append(Cookie(key=FLASH_COOKIE, value=_encode(flashes), httponly=True, path="/"))
     return Redirect(path=path, status_code=303, cookies=jar)
-
-
-def actor(request: Request[Any, Any, Any]) -> str | None:
-    """Who acts, for the history (a flow's versions, a run's replays): the signed-in user's
-    e-mail address."""
-    return request.user.email if request.user else None
 
 
 async def form(request: Request[Any, Any, Any]) -> dict[str, str]:

@@ -29,7 +29,8 @@ from maillon.engine.i18n import N_, ngettext, to_epoch
 from maillon.engine.i18n import gettext as _
 from maillon.engine.models import RunStatus
 from maillon.engine.services.runs import ReplayWith
-from maillon.web.ui.render import Flash, ServicesDep, actor, form, redirect, render, safe_path
+from maillon.web.auth import actor
+from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
 
 __all__ = ["PAGE_SIZE", "RunFilters", "RunsController", "event_body"]
 
@@ -191,6 +192,8 @@ class RunsController(Controller):
             )
         except NotFound as exc:
             return redirect(back, ("error", _("Not replayed: %(reason)s.", reason=exc)))
+        if not count:
+            return redirect(back, ("info", _("No failed run to replay: none is left.")))
         said = ngettext(
             "%(num)s failed run queued again: it resumes from its first step that did not succeed.",
             "%(num)s failed runs queued again: each resumes from its first step that did not "
