@@ -111,6 +111,17 @@ def test_the_runs_list_filters_by_status_and_flow_and_pages_back(
         expect(row).to_contain_text("Bad flow")
         expect(row).to_contain_text("gave up after 1 attempt)")
     check_accessibility(page)
+    # One flow's failed runs replay all at once (after the app it calls was down).
+    replay_all = page.get_by_role("button", name="Replay them all")
+    expect(replay_all).to_have_count(0)
+    page.get_by_label("Flow").select_option(label="Bad flow")
+    expect(page.locator("caption")).to_contain_text("of “Bad flow”")
+    expect(replay_all).to_be_visible()
+    check_accessibility(page)
+    page.once("dialog", lambda dialog: dialog.accept())
+    replay_all.click()
+    expect(page.get_by_role("status")).to_contain_text("2 failed runs queued again")
+    expect(page).to_have_url(re.compile(r"/runs\?flow=.*&status=failed$"))
 
     page.get_by_label("Status").select_option("")
     page.get_by_label("Flow").select_option(label="Paused flow")
