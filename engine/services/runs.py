@@ -103,6 +103,8 @@ class RunDetail:
     not_run: list[str] = field(default_factory=list)
     #: Held runs of the same flow, this one included (counted for held runs only).
     held_in_flow: int = 0
+    #: Failed runs of the same flow, this one included (counted for failed runs only).
+    failed_in_flow: int = 0
     #: Its replays, oldest first, each with the failure it replaced.
     replays: list[Replay] = field(default_factory=list)
 
@@ -376,12 +378,12 @@ class Runs(Service):
                 steps = _steps(s, run_id)
                 flow = s.get(FlowRow, run.flow_id)
                 ran = s.get(FlowVersionRow, (run.flow_id, run.flow_version))
-                held = 0
-                if run.status == RunStatus.HELD:
-                    held = s.exec(
+                alike = 0  # runs of the flow in this run's status, when it is a rare one
+                if run.status in RARE_STATUSES:
+                    alike = s.exec(
                         select(func.count())
                         .select_from(RunRow)
-                        .where(_rare(run.flow_id, RunStatus.HELD))
+                        .where(_rare(run.flow_id, run.status))
                     ).one()
                 event = s.get(EventRow, run.event_id)
                 replayed = _replays(s, run_id)
@@ -396,7 +398,8 @@ class Runs(Service):
                 event=event,
                 steps=steps,
                 not_run=not_run,
-                held_in_flow=int(held),
+                held_in_flow=int(alike) if run.status == RunStatus.HELD else 0,
+                failed_in_flow=int(alike) if run.status == RunStatus.FAILED else 0,
                 replays=replayed,
             )
 

@@ -219,6 +219,10 @@ def test_every_failed_run_of_a_flow_replays_from_its_list(working_ui_server: UIS
     run_ids = server.deliver(token, count=2)
     server.wait_finished(run_ids)
     with sign_in_client(server.url) as client:
+        # A failed run's page points to the flow's other failed runs, to replay them all.
+        page = client.get(f"/runs/{run_ids[0]}").text
+        assert f'href="/runs?flow={flow_id}&amp;status=failed"' in page
+        assert "This flow has 1 other failed run: the list of its failed runs replays" in page
         listed = client.get("/runs", params={"flow": flow_id, "status": "failed"}).text
         assert "Replay them all" in listed
         # Only where the list is one flow's failed runs.

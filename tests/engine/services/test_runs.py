@@ -45,7 +45,7 @@ def test_a_failed_run_has_its_flow_event_steps_and_where_a_replay_resumes(
     assert detail.not_run == ["last"]
     assert detail.can_replay
     assert detail.resumes_at == "refused"
-    assert detail.held_in_flow == 0
+    assert (detail.held_in_flow, detail.failed_in_flow) == (0, 1)
 
 
 def test_a_held_run_counts_the_held_runs_of_its_flow(runtime: Runtime, services: Blocking) -> None:
@@ -60,7 +60,7 @@ def test_a_held_run_counts_the_held_runs_of_its_flow(runtime: Runtime, services:
     assert (detail.flow.id, detail.flow.enabled) == (flow_id, False)
     assert detail.steps == []
     assert detail.not_run == ["notify", "last"]
-    assert detail.held_in_flow == 2
+    assert (detail.held_in_flow, detail.failed_in_flow) == (2, 0)
     assert detail.can_replay
     assert detail.resumes_at == "notify"
 
