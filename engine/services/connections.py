@@ -139,6 +139,9 @@ class ConnectionView:
     #: elsewhere than when they were given (see :mod:`maillon.engine.secret_inputs`); they must
     #: be given again in those flows.
     secret_inputs_dropped: tuple[FlowUse, ...] = ()
+    #: Of a save: the flows where only versions kept for replays held such secret inputs:
+    #: their runs replay with the current version now (a kept version is never edited).
+    older_versions_dropped: tuple[FlowUse, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ class Connections(Service):
         used_by: Iterable[FlowRow] = (),
         registrations: Iterable[SubscriptionRow] = (),
         dropped: tuple[FlowUse, ...] = (),
+        older: tuple[FlowUse, ...] = (),
     ) -> ConnectionView:
         last_check = None
         if row.checked_at is not None:
@@ -222,6 +226,7 @@ class Connections(Service):
             used_by=tuple(FlowUse(f.id, f.name, f.enabled) for f in used_by),
             registrations=tuple(registrations),
             secret_inputs_dropped=dropped,
+            older_versions_dropped=older,
         )
 
     async def _views(
@@ -403,7 +408,9 @@ class Connections(Service):
                 raise Conflict(_("a connection named %(name)r exists", name=new_name))
             old_name = row.name if row is not None else None
             moved = _moved(connector, row, new_name, join_secrets(public, secret), self._box)
-            dropped = () if moved is None else _drop_secret_inputs(s, new_name, moved)
+            dropped: tuple[tuple[FlowUse, ...], tuple[FlowUse, ...]] = ((), ())
+            if moved is not None:
+                dropped = _drop_secret_inputs(s, new_name, moved)
             if row is None:
                 row = ConnectionRow(
                     id=new_id(), name=new_name, app=kind, created_at=now, updated_at=now
@@ -426,7 +433,7 @@ class Connections(Service):
         for changed in {old_name, new_name} - {None}:
             self._resolver.invalidate(changed)
         # A view of what was saved: no flows or registrations read.
-        return self._view(row, dropped=dropped)
+        return self._view(row, dropped=dropped[0], older=dropped[1])
 
     async def delete(self, ref: str) -> None:
         """Delete a connection that no flow uses (raises :class:`Conflict` naming them)."""
@@ -555,18 +562,22 @@ def _moved(
     return f"connection {name!r} changed {' and '.join(moved)}" if moved else None
 
 
-def _drop_secret_inputs(s: Session, connection: str, why: str) -> tuple[FlowUse, ...]:
+def _drop_secret_inputs(
+    s: Session, connection: str, why: str
+) -> tuple[tuple[FlowUse, ...], tuple[FlowUse, ...]]:
     """Drop the sealed secret inputs of the steps naming ``connection`` in every flow's
     definition, draft and kept versions (a replay runs its version): the connection now sends
     elsewhere (``why``), and so would they (see :mod:`maillon.engine.secret_inputs`). A flow's
     secrets are not the connection's to give again; its steps fail until they are given again.
-    Returns the flows that held any, by name."""
+    Returns the flows whose definition or draft held any, then those where only versions kept
+    for replays did (their runs replay only with the current version now), by name."""
     rows: list[FlowRow | FlowVersionRow] = [
         *s.exec(select(FlowRow).where(col(FlowRow.definition).contains("$sealed"))),
         *s.exec(select(FlowRow).where(col(FlowRow.draft).contains("$sealed"))),
         *s.exec(select(FlowVersionRow).where(col(FlowVersionRow.definition).contains("$sealed"))),
     ]
-    touched: set[str] = set()
+    current: set[str] = set()  # flows whose definition or draft lost some
+    older: set[str] = set()  # flows whose kept versions did
     for row in rows:
         for column in ("definition", "draft"):
             text = getattr(row, column, None)
@@ -575,8 +586,16 @@ def _drop_secret_inputs(s: Session, connection: str, why: str) -> tuple[FlowUse,
                 if new != text:
                     setattr(row, column, new)
                     s.add(row)
-                    touched.add(row.id if isinstance(row, FlowRow) else row.flow_id)
-    flows = [s.get(FlowRow, flow_id) for flow_id in touched]
+                    if isinstance(row, FlowRow):
+                        current.add(row.id)
+                    else:
+                        older.add(row.flow_id)
+    return _uses(s, current), _uses(s, older - current)
+
+
+def _uses(s: Session, flow_ids: set[str]) -> tuple[FlowUse, ...]:
+    """The flows of ``flow_ids`` that exist, by name."""
+    flows = [s.get(FlowRow, flow_id) for flow_id in flow_ids]
     return tuple(
         sorted((FlowUse(f.id, f.name, f.enabled) for f in flows if f), key=lambda u: u.name)
     )

@@ -341,6 +341,13 @@ class ConnectionOut(BaseModel):
             "until then those steps fail."
         ),
     )
+    older_versions_dropped: list[FlowNameOut] = Field(
+        default_factory=list,
+        description=(
+            "Likewise, the flows where only versions kept for replays held such secret inputs: "
+            "their runs replay with the current version now (version=current)."
+        ),
+    )
 
     @classmethod
     def of(cls, view: ConnectionView) -> ConnectionOut:
@@ -356,6 +363,9 @@ class ConnectionOut(BaseModel):
             updated_at=iso(row.updated_at),
             secret_inputs_dropped=[
                 FlowNameOut(id=f.id, name=f.name) for f in view.secret_inputs_dropped
+            ],
+            older_versions_dropped=[
+                FlowNameOut(id=f.id, name=f.name) for f in view.older_versions_dropped
             ],
         )
 

@@ -117,6 +117,12 @@ def connections_add(
             "elsewhere. Give them again there; until then its steps using it fail.",
             err=True,
         )
+    for flow in view.older_versions_dropped:
+        click.echo(
+            f"Secret inputs dropped in older versions of flow {flow.name!r} ({flow.id}): its "
+            "runs of those versions replay only with the current version now (--current).",
+            err=True,
+        )
 
 
 @connections.command("fields")

@@ -56,7 +56,7 @@ from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.i18n import gettext as _
 from maillon.engine.i18n import ngettext
 from maillon.engine.services import Services
-from maillon.engine.services.connections import App, ConnectionView
+from maillon.engine.services.connections import App, ConnectionView, FlowUse
 from maillon.engine.services.oauth import ConsentForm
 from maillon.engine.services.sources import SourceSync
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render
@@ -330,12 +330,8 @@ def _saved(view: ConnectionView, said: str) -> list[Flash]:
     """What saving ``view`` did: ``said``, and the flows whose secret inputs it dropped, as
     the connection now sends elsewhere (a person must give them again there)."""
     flashes: list[Flash] = [("success", said)]
-    dropped = view.secret_inputs_dropped
+    dropped, older = view.secret_inputs_dropped, view.older_versions_dropped
     if dropped:
-        names = [_("“%(name)s”", name=_cut(f.name)) for f in dropped[:_NAMED_FLOWS]]
-        more = len(dropped) - len(names)
-        if more:
-            names.append(ngettext("%(num)s other", "%(num)s others", more))
         flashes.append(
             (
                 "info",
@@ -347,11 +343,36 @@ def _saved(view: ConnectionView, said: str) -> list[Flash]:
                     "were dropped, as they would have been sent there: give them again (until "
                     "then those steps fail) in %(num)s flows: %(flows)s.",
                     len(dropped),
-                    flows=", ".join(names),
+                    flows=_flow_names(dropped),
+                ),
+            )
+        )
+    if older:
+        flashes.append(
+            (
+                "info",
+                ngettext(
+                    "Older versions of flow %(flows)s gave those steps secret inputs too, "
+                    "dropped as well: its failed runs of those versions replay only with the "
+                    "current version now.",
+                    "Older versions of %(num)s flows gave those steps secret inputs too, "
+                    "dropped as well: their failed runs of those versions replay only with the "
+                    "current version now (%(flows)s).",
+                    len(older),
+                    flows=_flow_names(older),
                 ),
             )
         )
     return flashes
+
+
+def _flow_names(flows: tuple[FlowUse, ...]) -> str:
+    """The first :data:`_NAMED_FLOWS` of ``flows`` by name, each cut, then how many others."""
+    names = [_("“%(name)s”", name=_cut(f.name)) for f in flows[:_NAMED_FLOWS]]
+    more = len(flows) - len(names)
+    if more:
+        names.append(ngettext("%(num)s other", "%(num)s others", more))
+    return ", ".join(names)
 
 
 def _cut(name: str) -> str:

@@ -353,6 +353,7 @@ def test_moving_a_connection_drops_the_secret_inputs_its_steps_would_send_there(
         # save says in which flows, to give them again there.
         assert _sealed_in(rt, flow) == [False, False, False, False]
         assert [f.id for f in moved.secret_inputs_dropped] == [flow]
+        assert moved.older_versions_dropped == ()
         assert _sealed_in(rt, elsewhere) == [True, False, True]
         shown = apps.flows.get(flow).editing.model_dump(mode="json", exclude_none=True)
         assert shown["steps"][0]["input"]["bearer_token"] == MASK
@@ -376,7 +377,9 @@ def test_moving_a_connection_drops_the_secret_inputs_its_steps_would_send_there(
             "http", "other", {"base_url": "https://evil.example.net/"}
         )
         assert _sealed_in(rt, elsewhere) == [False, False, False, False]
-        # Only an old version held them: the flow is named all the same.
-        assert [f.name for f in created.secret_inputs_dropped] == ["via other"]
+        # Only an old version held them: nothing to give again in the flow, but its runs of
+        # that version replay only with the current one now.
+        assert created.secret_inputs_dropped == ()
+        assert [f.name for f in created.older_versions_dropped] == ["via other"]
     finally:
         rt.close()

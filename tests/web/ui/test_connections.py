@@ -395,9 +395,25 @@ def test_saving_a_connection_that_now_sends_elsewhere_names_the_flows_to_mend(
 def test_the_flows_to_mend_fit_the_message_however_many() -> None:
     # Cut to 500 characters, the message lost its instruction and a name mid-word.
     flows = tuple(FlowUse(str(n), f"Relancer les investisseurs {n}" * 5, True) for n in range(12))
-    view = cast("ConnectionView", SimpleNamespace(secret_inputs_dropped=flows))
+    view = cast(
+        "ConnectionView", SimpleNamespace(secret_inputs_dropped=flows, older_versions_dropped=())
+    )
     with use_locale("fr"):
         [_saved_flash, (kind, text)] = _saved(view, "ok")
     assert kind == "info" and len(text) <= 500
     assert text.startswith("Elle envoie désormais ailleurs")
     assert text.endswith(", 7 autres.")
+
+
+def test_flows_where_only_older_versions_held_them_are_told_apart() -> None:
+    # Their current definition has nothing to give again: their older runs replay with it.
+    older = (FlowUse("f1", "Orders", True),)
+    view = cast(
+        "ConnectionView", SimpleNamespace(secret_inputs_dropped=(), older_versions_dropped=older)
+    )
+    [_saved_flash, (kind, text)] = _saved(view, "ok")
+    assert kind == "info"
+    assert text == (
+        "Older versions of flow “Orders” gave those steps secret inputs too, dropped as well: its "
+        "failed runs of those versions replay only with the current version now."
+    )
