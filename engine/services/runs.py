@@ -350,15 +350,6 @@ class Runs(Service):
 
         return await self.sync(read)
 
-    async def get_run(self, run_id: str) -> tuple[RunRow, list[StepRow]]:
-        """One run and its steps in order."""
-
-        def read() -> tuple[RunRow, list[StepRow]]:
-            with self.session() as s:
-                return _run_row(s, run_id), _steps(s, run_id)
-
-        return await self.sync(read)
-
     async def history(self, run_id: str) -> tuple[RunRow, list[StepRow], list[Replay]]:
         """One run, its steps in order, and its replays oldest first: what the API gives of
         a run (its page reads more: :meth:`detail`)."""

@@ -102,7 +102,7 @@ def test_each_trigger_receives_its_events(multi_runtime: Runtime) -> None:
         return asyncio.run(hooks.app_event("multi", token, event, body, "{}", {"headers": {}}))
 
     def flow_of(accepted: Accepted) -> str:
-        return str(services.runs.get_run(accepted.run_ids[0])[0].flow_id)
+        return str(services.runs.history(accepted.run_ids[0])[0].flow_id)
 
     first = post("order_created", {"order_id": "o-1", "total": 1})
     assert flow_of(first) == orders

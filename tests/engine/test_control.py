@@ -240,8 +240,8 @@ def test_a_delay_parks_the_run_in_the_queue_until_its_time(
     _, token = make_flow(services, echo("before", "before"), wait, echo("after", "after"))
     started = time.time()
     run_id = deliver(runtime, token).run_ids[0]
-    run_until(runtime, lambda: len(services.runs.get_run(run_id)[1]) == 2)
-    parked, steps = services.runs.get_run(run_id)
+    run_until(runtime, lambda: len(services.runs.history(run_id)[1]) == 2)
+    parked, steps, _ = services.runs.history(run_id)
     # Parked: queued, due in a second, holding no worker (no lease), the delay waiting.
     assert parked.status == RunStatus.QUEUED and parked.lease_owner is None
     assert parked.available_at == pytest.approx(started + 1, abs=0.5)

@@ -67,7 +67,7 @@ def test_events_are_collected_then_released_as_one_run_at_the_count(
     [call] = calls.log
     assert call["text"] == f"3 (count): {' '.join(map(str, amounts))} "
     # Each event's run collected its item and did nothing else.
-    run, steps = services.runs.get_run(collecting[0])
+    run, steps, _ = services.runs.history(collecting[0])
     assert run.status == "succeeded"
     assert [(s.step_key, s.status) for s in steps] == [("digest:daily", "succeeded")]
     assert services.schedules.timing(flow_id).waiting == 1  # the fourth waits
@@ -113,7 +113,7 @@ def test_a_flow_that_is_off_gets_a_held_release(runtime: Runtime, services: Bloc
     services.flows.set_enabled(flow_id, False)
     released = services.schedules.release(flow_id)
     assert released.held
-    assert services.runs.get_run(released.run_id)[0].status == "held"
+    assert services.runs.history(released.run_id)[0].status == "held"
 
 
 def test_concurrent_releases_take_each_item_once(
@@ -137,7 +137,7 @@ def test_concurrent_releases_take_each_item_once(
                 other.writer.submit(ReleaseDigest(flow_id, "daily", "manual")),
             )
         await asyncio.to_thread(
-            wait_for, lambda: all(services.runs.get_run(r)[0].status == "succeeded" for r in held)
+            wait_for, lambda: all(services.runs.history(r)[0].status == "succeeded" for r in held)
         )
         await runtime.stop_workers()
 
@@ -212,8 +212,8 @@ def test_an_item_that_cannot_be_made_fails_its_run(runtime: Runtime, services: B
     digest = {"name": "daily", "item": "{{ event.missing }}"}
     flow_id, token = make_flow(services, SUMMARY, digest=digest)
     [run_id] = _deliver(runtime, token, 1)
-    run_until(runtime, lambda: services.runs.get_run(run_id)[0].status == "failed")
-    run, [step] = services.runs.get_run(run_id)
+    run_until(runtime, lambda: services.runs.history(run_id)[0].status == "failed")
+    run, [step], _ = services.runs.history(run_id)
     assert run.error == "digest daily: digest.item: no field 'missing'"
     assert step.step_key == "digest:daily" and step.status == "failed"
     assert services.schedules.timing(flow_id).waiting == 0

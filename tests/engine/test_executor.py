@@ -172,7 +172,7 @@ def test_a_step_recorded_twice_in_one_write_keeps_the_later_record(
     runtime.writer.submit_sync(
         RecordStep(run_id, "worker", 60, again, RunStatus.SUCCEEDED, also=(first,))
     )
-    run, steps = services.runs.get_run(run_id)
+    run, steps, _ = services.runs.history(run_id)
     assert run.status == RunStatus.SUCCEEDED
     assert [(s.step_key, s.status, s.attempts, s.error) for s in steps] == [
         ("notify", StepStatus.SUCCEEDED, 2, None)
@@ -267,14 +267,14 @@ def test_disabled_flow_holds_events_until_released(
     accepted = deliver(runtime, token)
     assert accepted.held
     [held] = accepted.run_ids
-    assert services.runs.get_run(held)[0].status == RunStatus.HELD
+    assert services.runs.history(held)[0].status == RunStatus.HELD
 
     # A run queued after the held one, on an enabled flow: once it has succeeded, a worker has
     # claimed with the held run in the table, and left it alone.
     _, other_token = make_flow(services, {**ECHO, "key": "other"})
     [later] = deliver(runtime, other_token).run_ids
     wait_status(runtime, services, later, RunStatus.SUCCEEDED)
-    assert services.runs.get_run(held)[0].status == RunStatus.HELD
+    assert services.runs.history(held)[0].status == RunStatus.HELD
     assert [c["key"] for c in calls.log] == [f"{later}:other"]
 
     if resume == "release":
@@ -328,7 +328,7 @@ def test_a_template_past_its_budget_fails_its_step_and_stalls_nothing(
                 await webhook(rt, other)
                 answered = time.monotonic() - started
                 lag = 0.0
-                while (await rt.services.runs.get_run(run_id))[0].status != RunStatus.FAILED:
+                while (await rt.services.runs.history(run_id))[0].status != RunStatus.FAILED:
                     tick = time.monotonic()
                     await asyncio.sleep(0.01)
                     lag = max(lag, time.monotonic() - tick)
@@ -340,7 +340,7 @@ def test_a_template_past_its_budget_fails_its_step_and_stalls_nothing(
         assert answered < 0.3
         assert lag < 0.3
         run_id = own.runs.list_runs(status=RunStatus.FAILED)[0].id
-        run, _ = own.runs.get_run(run_id)
+        run, _, _ = own.runs.history(run_id)
         assert "time budget of 0.5s" in (run.error or "")
         assert run.claims == 1
     finally:
@@ -376,7 +376,7 @@ def test_a_run_taken_over_too_often_fails_as_a_poison_run(
         else:
             assert [r.id for r in claimed.runs] == [run_id]
         time.sleep(0.02)
-    run, _ = services.runs.get_run(run_id)
+    run, _, _ = services.runs.history(run_id)
     assert run.status == RunStatus.FAILED
     assert run.takeovers == 2
     assert (run.error or "").startswith("poison run: claimed again 2 times after its lease")
@@ -418,7 +418,7 @@ def test_a_stopping_worker_queues_its_run_again_before_the_next_action(
     monkeypatch.setattr(SendEcho, "run", stopped_meanwhile)
     (claimed,) = runtime.writer.submit_sync(ClaimRuns("stopping", 10, 60)).runs
     assert asyncio.run(runtime.executor.execute(claimed, "stopping", stop)) is True
-    run, steps = services.runs.get_run(run_id)
+    run, steps, _ = services.runs.history(run_id)
     assert run.status == RunStatus.QUEUED
     assert run.error is not None and "step second not started" in run.error
     assert [(s.step_key, s.status) for s in steps] == [("first", StepStatus.SUCCEEDED)]

@@ -166,7 +166,7 @@ def test_auto_pause_holds_the_next_delivery_and_a_resume_runs_it(
 
     fourth = deliver(runtime, token, {**TRANSACTION, "n": 4})
     assert fourth.held
-    assert services.runs.get_run(fourth.run_ids[0])[0].status == RunStatus.HELD
+    assert services.runs.history(fourth.run_ids[0])[0].status == RunStatus.HELD
 
     view, released = services.flows.resume(flow_id)
     assert released == 1 and view.state == "enabled" and view.row.failures_in_row == 0
@@ -193,7 +193,7 @@ def test_pausing_holds_the_runs_already_queued(make_settings: Callable[..., Sett
         # flow, and the other two wait, held, instead of failing in turn.
         accepted = [deliver(runtime, token, {"n": i}) for i in range(3)]
         run_until(runtime, lambda: services.flows.get(flow_id).state == "paused")
-        statuses = [services.runs.get_run(a.run_ids[0])[0].status for a in accepted]
+        statuses = [services.runs.history(a.run_ids[0])[0].status for a in accepted]
         assert statuses == [RunStatus.FAILED, RunStatus.HELD, RunStatus.HELD]
     finally:
         runtime.close()

@@ -116,7 +116,7 @@ def test_app_deliveries_in_one_batch_fan_out_and_dedup(
     assert isinstance(second, Accepted) and isinstance(keyless, Accepted)
     assert isinstance(unknown, UnknownHook)
     assert len(first.run_ids) == 2  # one run per enabled flow
-    assert {services.runs.get_run(r)[0].flow_id for r in first.run_ids} == {on, also_on}
+    assert {services.runs.history(r)[0].flow_id for r in first.run_ids} == {on, also_on}
     assert copy.duplicate and (copy.event_id, copy.run_ids) == (first.event_id, first.run_ids)
     assert not second.duplicate and not keyless.duplicate
     assert len(services.runs.list_events()) == 3

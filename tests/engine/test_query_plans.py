@@ -85,7 +85,7 @@ def test_hot_statements_use_indexes(
         services.runs.list_runs(since=time.time() - 3600)
         services.runs.browse(flow="test", status=RunStatus.FAILED)
         services.runs.list_events()
-        services.runs.get_event(services.runs.get_run(ok[0])[0].event_id)
+        services.runs.get_event(services.runs.history(ok[0])[0].event_id)
         services.runs.detail(bad)
         services.stats.dashboard()
         services.stats.activity([flow_id, failing, retried])

@@ -62,7 +62,7 @@ def test_the_queue_says_how_many_runs_wait_and_since_when(
     _, busy_token = make_flow(services, busy)
     retrying = deliver(runtime, busy_token).run_ids[0]
     # Its first attempt fails and puts it back in the queue for a minute.
-    run_until(runtime, lambda: services.runs.get_run(retrying)[1] != [])
+    run_until(runtime, lambda: services.runs.history(retrying)[1] != [])
     _, token = make_flow(services, ECHO)
     due = deliver(runtime, token).run_ids[0]  # no worker runs now: it stays queued
 
@@ -71,5 +71,5 @@ def test_the_queue_says_how_many_runs_wait_and_since_when(
     assert board.oldest_queued is not None
     oldest_id, created_at = board.oldest_queued
     assert oldest_id == retrying
-    assert created_at == services.runs.get_run(retrying)[0].created_at
-    assert services.runs.get_run(due)[0].status == RunStatus.QUEUED
+    assert created_at == services.runs.history(retrying)[0].created_at
+    assert services.runs.history(due)[0].status == RunStatus.QUEUED

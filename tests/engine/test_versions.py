@@ -77,8 +77,8 @@ def test_a_draft_changes_nothing_until_it_is_published(
     texts = _texts_by_run()
     assert texts[before] == ["v1-a", "v1-b"]  # queued before the publish: the version it had
     assert texts[after] == ["v2-a", "v2-b"]
-    assert services.runs.get_run(before)[0].flow_version == 1
-    assert services.runs.get_run(after)[0].flow_version == 2
+    assert services.runs.history(before)[0].flow_version == 1
+    assert services.runs.history(after)[0].flow_version == 2
     with pytest.raises(Conflict, match="no unpublished changes"):
         services.flows.publish(flow_id)
 
@@ -112,7 +112,7 @@ def test_publishing_mid_load_gives_every_run_one_whole_version(
     texts = _texts_by_run()
     for run_id, version in created.items():
         assert texts[run_id] == [f"v{version}-a", f"v{version}-b"], run_id
-        assert services.runs.get_run(run_id)[0].flow_version == version
+        assert services.runs.history(run_id)[0].flow_version == version
     assert sum(1 for v in created.values() if v == 1) == 30
 
 

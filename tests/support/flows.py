@@ -60,5 +60,6 @@ def deliver(runtime: Runtime, token: str, body: Any = None, key: str | None = No
 
 def wait_status(runtime: Runtime, services: Blocking, run_id: str, *statuses: str) -> Any:
     """Run the workers until the run has one of ``statuses``; return (run, steps)."""
-    run_until(runtime, lambda: services.runs.get_run(run_id)[0].status in statuses)
-    return services.runs.get_run(run_id)
+    run_until(runtime, lambda: services.runs.history(run_id)[0].status in statuses)
+    run, steps, _ = services.runs.history(run_id)
+    return run, steps

@@ -102,7 +102,7 @@ class UIServer:
         done = FINISHED_STATUSES
 
         def finished() -> bool:
-            return all(self.call(runs.get_run(r))[0].status in done for r in run_ids)
+            return all(self.call(runs.history(r))[0].status in done for r in run_ids)
 
         wait_for(finished, what=f"runs {run_ids} to finish")
 

@@ -75,5 +75,5 @@ def test_flows_show_says_the_failure_settings_and_resume_runs_what_a_pause_held(
     assert out.startswith(f"{row.id}  enabled  confirm  (1 held run(s) queued)")
     run_until(
         cli.runtime,
-        lambda: cli.services.runs.get_run(held.run_ids[0])[0].status == "succeeded",
+        lambda: cli.services.runs.history(held.run_ids[0])[0].status == "succeeded",
     )

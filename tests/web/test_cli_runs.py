@@ -37,7 +37,7 @@ def make_flow(cli: Cli, server: FakeServer) -> str:
 
 def finished(cli: Cli, run_id: str) -> None:
     done = (RunStatus.SUCCEEDED, RunStatus.FAILED)
-    run_until(cli.runtime, lambda: cli.services.runs.get_run(run_id)[0].status in done)
+    run_until(cli.runtime, lambda: cli.services.runs.history(run_id)[0].status in done)
 
 
 def test_runs_are_listed_shown_and_replayed(cli: Cli, fake_server: FakeServer) -> None:

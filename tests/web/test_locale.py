@@ -103,7 +103,7 @@ def test_each_person_chooses_their_language_and_time_zone(ui_server: UIServer) -
         assert '<option value="Europe/Paris" selected>Europe/Paris</option>' in settings.text
         # Times in the chosen zone, written the French way.
         run = client.get(f"/runs/{run_id}")
-        created = ui_server.call(ui_server.runtime.services.runs.get_run(run_id))[0].created_at
+        created = ui_server.call(ui_server.runtime.services.runs.history(run_id))[0].created_at
         with use_locale("fr", "Europe/Paris"):
             assert format_when(created, full=True, seconds=True) in run.text
         assert "Retenue" in run.text

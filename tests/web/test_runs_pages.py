@@ -73,7 +73,7 @@ def test_the_event_downloads_as_it_was_stored(ui_server: UIServer) -> None:
     ui_server.set_up_owner()
     _, token = ui_server.http_flow("Paused", "http://127.0.0.1:9/", enabled=False)
     [run_id] = ui_server.deliver(token)
-    event_id = ui_server.call(ui_server.runtime.services.runs.get_run(run_id))[0].event_id
+    event_id = ui_server.call(ui_server.runtime.services.runs.history(run_id))[0].event_id
     assert httpx.get(f"{ui_server.url}/events/{event_id}/body.json").status_code == 303
     with sign_in_client(ui_server.url) as client:
         answer = client.get(f"/events/{event_id}/body.json")

@@ -122,7 +122,7 @@ def test_one_flows_failed_or_held_runs_are_read_from_their_own_index(
     assert services.runs.list_runs(bad, RunStatus.HELD) == []
     assert [r.id for r in services.runs.list_runs(status=RunStatus.FAILED, limit=1)] == [other]
     assert services.runs.release_held(paused) == 1
-    assert services.runs.get_run(held)[0].status == RunStatus.QUEUED
+    assert services.runs.history(held)[0].status == RunStatus.QUEUED
 
     # The query repeats the index's expression exactly, or the database would scan instead.
     # SQLite's plan says so whatever the table's size; PostgreSQL's depends on its statistics.
@@ -209,7 +209,7 @@ def test_every_failed_run_of_a_flow_replays_at_once(
     assert services.runs.detail(other).replays == []
 
     # Only those created in the window, when one is given.
-    newest = services.runs.get_run(failed[-1])[0].created_at
+    newest = services.runs.history(failed[-1])[0].created_at
     assert services.runs.replay_failed(flow_id, since=newest) == 1
     assert [len(services.runs.detail(r).replays) for r in failed] == [1, 1, 2]
     with pytest.raises(NotFound):

@@ -137,4 +137,4 @@ def test_a_paused_flow_is_on_the_dashboard_and_resumed_from_it(
     expect(page.get_by_role("status")).to_contain_text("is on again; 1 held run queued")
     expect(page.locator("section.paused")).to_have_count(0)
     server.wait_finished([held])
-    assert server.call(server.runtime.services.runs.get_run(held))[0].status == "succeeded"
+    assert server.call(server.runtime.services.runs.history(held))[0].status == "succeeded"

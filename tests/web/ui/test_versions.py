@@ -94,7 +94,7 @@ def test_a_run_shows_its_version_and_replays_with_either(
     services = ui_server.runtime.services
 
     def status() -> str:
-        return str(ui_server.call(services.runs.get_run(run_id))[0].status)
+        return str(ui_server.call(services.runs.history(run_id))[0].status)
 
     wait_for(lambda: status() == "failed", what="the run to fail")
     # The fix, published (as PUT /api/flows/{id} does): version 2.
@@ -112,5 +112,5 @@ def test_a_run_shows_its_version_and_replays_with_either(
     page.get_by_role("button", name="Replay with the current version (2)").click()
     expect(page.get_by_role("status").filter(has_text="Replay queued")).to_be_visible()
     fake_server.wait_for("POST", "/new")
-    run = ui_server.call(ui_server.runtime.services.runs.get_run(run_id))[0]
+    run = ui_server.call(ui_server.runtime.services.runs.history(run_id))[0]
     assert run.flow_version == 2
