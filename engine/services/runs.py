@@ -124,10 +124,12 @@ class RunDetail:
 
 @dataclass(frozen=True)
 class RunLine:
-    """A run in a list people read: with its flow's name (``None`` once the flow is deleted)."""
+    """A run in a list people read: with its flow's name (``None`` once the flow is deleted)
+    and how many times it was replayed (a run that succeeded may have failed before)."""
 
     run: RunRow
     flow_name: str | None
+    replays: int = 0
 
 
 def events_of(flow_id: str) -> SelectOfScalar[EventRow]:
@@ -234,6 +236,17 @@ def _replays(s: Session, run_id: str) -> list[Replay]:
     return [Replay.of(row) for row in s.exec(q)]
 
 
+def _replay_counts(s: Session, run_ids: list[str]) -> dict[str, int]:
+    """How many times each of these runs was replayed (absent: never); one look-up of the
+    (run, id) index per run, for the page of runs a list shows."""
+    q = (
+        select(ReplayRow.run_id, func.count())
+        .where(col(ReplayRow.run_id).in_(run_ids))
+        .group_by(col(ReplayRow.run_id))
+    )
+    return dict(s.exec(q).all())
+
+
 class Runs(Service):
     """Read events and runs; replay failed runs; release held ones."""
 
@@ -319,9 +332,13 @@ class Runs(Service):
         status: RunStatus | None = None,
         since: float | None = None,
         limit: int = 50,
+        *,
+        before: str | None = None,
+        until: float | None = None,
     ) -> list[RunLine]:
-        """Runs newest first, each with its flow's name; ``flow`` is a flow's id or its name
-        (every flow of that name), or the id of a deleted flow whose runs remain.
+        """Runs newest first, each with its flow's name and its number of replays; ``flow`` is
+        a flow's id or its name (every flow of that name), or the id of a deleted flow whose
+        runs remain. Filters and paging as :meth:`list_runs`.
 
         Raises :class:`NotFound` when ``flow`` names no flow and no run.
         """
@@ -339,14 +356,15 @@ class Runs(Service):
                         if s.exec(select(RunRow.id).where(RunRow.flow_id == flow)).first() is None:
                             raise NotFound(f"no flow {flow} (by id or name), and no run of one")
                         ids = [flow]
-                runs = list(s.exec(_runs(ids, status, limit, since=since)))
+                runs = list(s.exec(_runs(ids, status, limit, before, since, until)))
                 flow_ids = {r.flow_id for r in runs}
                 names: dict[str, str] = dict(
                     s.exec(
                         select(FlowRow.id, FlowRow.name).where(col(FlowRow.id).in_(flow_ids))
                     ).all()
                 )
-            return [RunLine(r, names.get(r.flow_id)) for r in runs]
+                replays = _replay_counts(s, [r.id for r in runs])
+            return [RunLine(r, names.get(r.flow_id), replays.get(r.id, 0)) for r in runs]
 
         return await self.sync(read)
 

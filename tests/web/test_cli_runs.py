@@ -76,6 +76,7 @@ def test_runs_are_listed_shown_and_replayed(cli: Cli, fake_server: FakeServer) -
     replayed = again[again.index("\nreplayed ") + 1 :]
     assert " by cli  (flow version 1 -> 1); it had failed\n" in replayed.splitlines(True)[0]
     assert "  step 1: post  failed  1 attempt (took " in replayed and "503" in replayed
+    assert cli("runs", "list").stdout.splitlines()[0].endswith("  Tell the CRM  (replayed 1x)")
     assert "only failed or held runs replay" in cli("runs", "replay", run_id, code=1).stderr
     # Every failed run of the flow, by its name: none is left.
     assert cli("runs", "replay-failed", "Tell the CRM").stdout == "0 failed runs queued again\n"

@@ -62,7 +62,10 @@ def runs_list(
     chosen = RunStatus(status) if status else None
     for line in obj.run(obj.services.runs.browse(flow, chosen, since, limit)):
         name = line.flow_name or f"(deleted flow {line.run.flow_id})"
-        click.echo(f"{line.run.id}  {line.run.status:<9}  {when(line.run.created_at)}  {name}")
+        replayed = f"  (replayed {line.replays}x)" if line.replays else ""
+        click.echo(
+            f"{line.run.id}  {line.run.status:<9}  {when(line.run.created_at)}  {name}{replayed}"
+        )
         if line.run.error:
             click.echo(f"    {line.run.error}")
 

@@ -152,16 +152,20 @@ class RunsController(Controller):
         """Runs newest first, filtered by flow, status and time; ``before`` pages back."""
         filters, said = RunFilters.read(request.query_params)
         since, until = filters.window(time.time())
-        found = await services.runs.list_runs(
-            filters.flow or None,
-            filters.run_status,
-            PAGE_SIZE + 1,
-            filters.before or None,
-            since=since,
-            until=until,
-        )
+        try:
+            found = await services.runs.browse(
+                filters.flow or None,
+                filters.run_status,
+                since,
+                PAGE_SIZE + 1,
+                before=filters.before or None,
+                until=until,
+            )
+        except NotFound:
+            # A flow deleted with its runs (an old link, a bookmark): nothing matches.
+            found = []
         page = found[:PAGE_SIZE]
-        older = filters.url(before=page[-1].id) if len(found) > PAGE_SIZE else None
+        older = filters.url(before=page[-1].run.id) if len(found) > PAGE_SIZE else None
         # htmx asks for the results alone, except when it restores a page from history.
         partial = request.htmx and not request.htmx.history_restore_request
         return render(

@@ -39,3 +39,28 @@ def test_runs_are_listed_with_their_flow_and_filtered(runtime: Runtime, services
     services.flows.delete(sales_id)
     [line] = services.runs.browse(flow=sales_id)
     assert line.run.id == ok and line.flow_name is None
+
+
+def test_a_listed_run_says_how_many_times_it_was_replayed(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, fails = make_flow(
+        services, {**ECHO, "input": {"text": "x", "fail": "permanent"}}, name="Fails"
+    )
+    once, twice, never = (deliver(runtime, fails).run_ids[0] for _ in range(3))
+    for run_id in (once, twice, never):
+        wait_status(runtime, services, run_id, RunStatus.FAILED)
+    for run_id in (once, twice, twice):
+        services.runs.replay(run_id)
+        wait_status(runtime, services, run_id, RunStatus.FAILED)
+
+    assert {line.run.id: line.replays for line in services.runs.browse()} == {
+        once: 1,
+        twice: 2,
+        never: 0,
+    }
+    # Paged and bounded in time like the API's list.
+    [newest, *_] = services.runs.browse(limit=1)
+    [older] = services.runs.browse(limit=1, before=newest.run.id)
+    assert (newest.run.id, older.run.id) == (never, twice)
+    assert services.runs.browse(until=time.time() - 3600) == []

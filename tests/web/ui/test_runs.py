@@ -81,6 +81,13 @@ def test_a_failed_run_is_read_then_replayed_until_it_succeeds(
     )
     check_accessibility(page)
     assert has_no_horizontal_scroll(page)
+    # The list marks the run as replayed, a succeeded run that had failed.
+    page.goto(server.url + "/runs")
+    row = page.locator("#runs-results tbody tr")
+    expect(row).to_contain_text("Succeeded")
+    row.get_by_role("link", name="replayed once").click()
+    expect(page).to_have_url(re.compile(f"/runs/{run_id}#run-replays$"))
+    check_accessibility(page)
 
 
 def test_the_runs_list_filters_by_status_and_flow_and_pages_back(
