@@ -28,10 +28,12 @@ the form alone, without the layout, to show in a ``<dialog>`` that has its own `
 fragment's headings are ``<h3>``). The form posts with htmx to that same URL and swaps itself
 (``hx-target="this"``, ``outerHTML``):
 
-- saved: ``204 No Content``, an empty body, and ``HX-Trigger: {"connection-created": {"name":
-  "<name>", "app": "<kind>"}}``; htmx fires ``connection-created`` on the form (it bubbles to
-  the document) with ``event.detail.name`` and ``event.detail.app``: the editor closes its
-  dialog and selects the connection;
+- saved: ``200`` with ``HX-Trigger: {"connection-created": {"name": "<name>", "app":
+  "<kind>"}}``; htmx fires ``connection-created`` on the form (it bubbles to the document)
+  with ``event.detail.name`` and ``event.detail.app``: the editor closes its dialog and
+  selects the connection. The body is the page's messages region alone, swapped out of band
+  (that it was saved, and the flows whose secret inputs the name's reuse dropped): the form
+  itself is swapped for nothing;
 - refused: ``200`` with the form again, each problem next to its input.
 
 For apps that connect with OAuth the fragment offers "Connect with <provider>" too: the
@@ -50,7 +52,6 @@ from urllib.parse import quote, urlsplit
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import ClientRedirect, HTMXRequest
-from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.i18n import gettext as _
@@ -452,12 +453,6 @@ class ConnectionsController(Controller):
             except (Invalid, Conflict) as exc:
                 refusal = Refusal.of(exc, _inputs(settings.fields, VALUES))
             else:
-                if inline:
-                    created = {"name": view.row.name, "app": view.row.app}
-                    trigger = json.dumps({"connection-created": created})
-                    return Response(
-                        b"", status_code=HTTP_204_NO_CONTENT, headers={"HX-Trigger": trigger}
-                    )
                 saved = (
                     _(
                         "Connection “%(name)s” saved. Test it to check that the app accepts the "
@@ -467,6 +462,16 @@ class ConnectionsController(Controller):
                     if chosen.testable
                     else _("Connection “%(name)s” saved.", name=view.row.name)
                 )
+                if inline:
+                    # The editor stays: an event chooses the connection and closes the
+                    # dialog; the messages (inputs a name's reuse dropped) go to its region.
+                    created = {"name": view.row.name, "app": view.row.app}
+                    return render(
+                        request,
+                        "_messages.html",
+                        said=_saved(view, saved),
+                        headers={"HX-Trigger": json.dumps({"connection-created": created})},
+                    )
                 return redirect(f"/connections/{view.row.id}", *_saved(view, saved))
         settings.name = data.get("name", "")
         settings.texts = _typed(settings.fields, data, VALUES)

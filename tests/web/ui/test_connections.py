@@ -276,14 +276,34 @@ def test_the_flow_editor_creates_a_connection_without_leaving(
     labelled(dialog, "Bot token").fill(TOKEN)
     dialog.get_by_role("button", name="Save connection").click()
 
-    # Saved: the dialog closes and the step uses the new connection.
+    # Saved: the dialog closes, the step uses the new connection, the page says so.
     expect(dialog).to_be_hidden()
     expect(page.locator("#f-steps-0-connection")).to_have_value("team-slack")
+    expect(page.locator("#messages")).to_contain_text("Connection “team-slack” saved.")
     assert ui_server.call(services.connections.values("team-slack"))["bot_token"] == TOKEN
 
 
-def test_the_inline_answer_is_an_event_and_an_empty_body(ui_server: UIServer) -> None:
+def test_the_inline_answer_is_an_event_and_the_messages(ui_server: UIServer) -> None:
     ui_server.set_up_owner()
+    services = ui_server.runtime.services
+    # A flow's first version sent a secret token through "api"; its current version does
+    # not use it, so "api" could be renamed, and a new connection take its name.
+    ui_server.call(services.connections.create("http", "api", {"base_url": "https://a.test/"}))
+    call = {"key": "call", "action": "http.send_request"}
+    first = FlowDocument.model_validate(
+        {
+            "name": "Orders",
+            "steps": [
+                {**call, "connection": "api", "input": {"url": "/o", "bearer_token": "t0ken"}}
+            ],
+        }
+    )
+    flow = ui_server.call(services.flows.save(first))
+    second = FlowDocument.model_validate(
+        {"name": "Orders", "steps": [{**call, "input": {"url": "https://b.test/"}}]}
+    )
+    ui_server.call(services.flows.save(second, flow.row.id))
+    ui_server.call(services.connections.update("api", {}, name="old-api"))
     with sign_in_client(ui_server.url) as client:
         form = client.get("/connections/new", params={"app": "slack", "inline": "1"})
         assert "<html" not in form.text and 'id="connection-inline-form"' in form.text
@@ -292,10 +312,27 @@ def test_the_inline_answer_is_an_event_and_an_empty_body(ui_server: UIServer) ->
             data={"name": "s", "values.bot_token": TOKEN, "_csrf_token": csrf_field(form.text)},
             headers={"HX-Request": "true"},
         )
-        assert answer.status_code == 204 and answer.content == b""
+        assert answer.status_code == 200 and "<form" not in answer.text
         assert json.loads(answer.headers["hx-trigger"]) == {
             "connection-created": {"name": "s", "app": "slack"}
         }
+        assert 'id="messages"' in answer.text and 'hx-swap-oob="true"' in answer.text
+        assert "Connection “s” saved." in answer.text
+        # Under the old name: the message names the flow whose old version lost its token.
+        form = client.get("/connections/new", params={"app": "http", "inline": "1"})
+        answer = client.post(
+            "/connections/new?app=http&inline=1",
+            data={
+                "name": "api",
+                "values.base_url": "https://elsewhere.test/",
+                "_csrf_token": csrf_field(form.text),
+            },
+            headers={"HX-Request": "true"},
+        )
+        assert answer.status_code == 200
+        assert "Older versions of flow “Orders” gave those steps secret inputs too" in " ".join(
+            answer.text.split()
+        )
         # Without a CSRF token, nothing is saved.
         forged = client.post("/connections/new?app=slack", data={"name": "x"})
         assert forged.status_code == 403
