@@ -129,6 +129,9 @@ class RunLine:
 
     run: RunRow
     flow_name: str | None
+    #: The flow's published version now (``None`` once the flow is deleted): a failed run
+    #: of an older one may replay with it.
+    current_version: int | None = None
     replays: int = 0
 
 
@@ -357,14 +360,19 @@ class Runs(Service):
                             raise NotFound(f"no flow {flow} (by id or name), and no run of one")
                         ids = [flow]
                 runs = list(s.exec(_runs(ids, status, limit, before, since, until)))
-                flow_ids = {r.flow_id for r in runs}
-                names: dict[str, str] = dict(
-                    s.exec(
-                        select(FlowRow.id, FlowRow.name).where(col(FlowRow.id).in_(flow_ids))
-                    ).all()
-                )
+                q = select(FlowRow.id, FlowRow.name, FlowRow.version)
+                flows = {
+                    flow_id: (name, version)
+                    for flow_id, name, version in s.exec(
+                        q.where(col(FlowRow.id).in_({r.flow_id for r in runs}))
+                    )
+                }
                 replays = _replay_counts(s, [r.id for r in runs])
-            return [RunLine(r, names.get(r.flow_id), replays.get(r.id, 0)) for r in runs]
+            lines = []
+            for r in runs:
+                name, version = flows.get(r.flow_id, (None, None))
+                lines.append(RunLine(r, name, version, replays.get(r.id, 0)))
+            return lines
 
         return await self.sync(read)
 

@@ -63,11 +63,12 @@ class UIServer:
         *,
         enabled: bool = True,
         attempts: int | None = None,
+        flow_id: str | None = None,
         **step_input: Any,
     ) -> tuple[str, str]:
         """Save a flow whose one step (``notify``) POSTs the event's amount to ``url`` (and
         ``step_input`` besides); return (flow id, hook token). ``attempts``: the step's
-        ``max_attempts``."""
+        ``max_attempts``; ``flow_id``: publish it as that flow's next version."""
         step: dict[str, Any] = {
             "key": "notify",
             "action": "http.send_request",
@@ -81,7 +82,7 @@ class UIServer:
         if attempts is not None:
             step["max_attempts"] = attempts
         doc = FlowDocument.model_validate({"name": name, "enabled": enabled, "steps": [step]})
-        row = self.call(self.runtime.services.flows.save(doc)).row
+        row = self.call(self.runtime.services.flows.save(doc, flow_id)).row
         return row.id, row.hook_token
 
     def deliver(self, token: str, count: int = 1) -> list[str]:

@@ -234,9 +234,29 @@ def test_every_failed_run_of_a_flow_replays_from_its_list(working_ui_server: UIS
             "/runs/replay-failed",
             data={"flow": flow_id, "status": "failed", "_csrf_token": csrf_field(listed)},
         )
-        back = f"/runs?flow={flow_id}&status=failed"
+        # Then the flow's runs, whatever their status: the replayed ones are no longer failed.
+        back = f"/runs?flow={flow_id}"
         assert (replayed.status_code, replayed.headers["location"]) == (303, back)
         assert "2 failed runs queued again" in client.get(back).text
+        # They fail again; a fix is published: the list offers to replay them with it.
+        server.wait_finished(run_ids)
+        server.http_flow("Down", "http://127.0.0.1:9/fixed", attempts=1, flow_id=flow_id)
+        listed = client.get("/runs", params={"flow": flow_id, "status": "failed"}).text
+        assert "Replay them all with the current version (2)" in listed
+        assert "Replay them all, each with the version it ran" in listed
+        client.post(
+            "/runs/replay-failed",
+            data={
+                "flow": flow_id,
+                "status": "failed",
+                "version": "current",
+                "_csrf_token": csrf_field(listed),
+            },
+        )
+        server.wait_finished(run_ids)
+        for run_id in run_ids:
+            run, steps, _ = server.call(server.runtime.services.runs.history(run_id))
+            assert run.flow_version == 2 and "/fixed" in (steps[0].input or "")
         quiet, _ = server.http_flow("Quiet", "http://127.0.0.1:9/")
         none = client.post(
             "/runs/replay-failed",
@@ -251,4 +271,4 @@ def test_every_failed_run_of_a_flow_replays_from_its_list(working_ui_server: UIS
         )
         assert "Not replayed: no flow no-such-flow." in gone.text
     for run_id in run_ids:
-        assert len(server.call(server.runtime.services.runs.detail(run_id)).replays) == 1
+        assert len(server.call(server.runtime.services.runs.detail(run_id)).replays) == 2

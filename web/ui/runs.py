@@ -166,6 +166,7 @@ class RunsController(Controller):
             found = []
         page = found[:PAGE_SIZE]
         older = filters.url(before=page[-1].run.id) if len(found) > PAGE_SIZE else None
+
         # htmx asks for the results alone, except when it restores a page from history.
         partial = request.htmx and not request.htmx.history_restore_request
         return render(
@@ -185,19 +186,26 @@ class RunsController(Controller):
 
     @post("/replay-failed")
     async def replay_failed(self, request: HTMXRequest, services: ServicesDep) -> Response[Any]:
-        """Replay every failed run of the flow the list is filtered by, in its time window;
-        then the same list again."""
-        filters, _said = RunFilters.read(await form(request))
+        """Replay every failed run of the flow the list is filtered by, in its time window,
+        with the version each ran or the flow's current one; then that flow's runs, the
+        replayed ones among them."""
+        data = await form(request)
+        filters, _said = RunFilters.read(data)
         since, until = filters.window(time.time())
-        back = filters.url()
+        current = data.get("version") == ReplayWith.CURRENT
         try:
             count = await services.runs.replay_failed(
-                filters.flow, by=actor(request), since=since, until=until
+                filters.flow,
+                ReplayWith.CURRENT if current else ReplayWith.RAN,
+                by=actor(request),
+                since=since,
+                until=until,
             )
         except NotFound as exc:
-            return redirect(back, ("error", _("Not replayed: %(reason)s.", reason=exc)))
+            return redirect(filters.url(), ("error", _("Not replayed: %(reason)s.", reason=exc)))
         if not count:
-            return redirect(back, ("info", _("No failed run to replay: none is left.")))
+            return redirect(filters.url(), ("info", _("No failed run to replay: none is left.")))
+        back = filters.url(status="")
         said = ngettext(
             "%(num)s failed run queued again: it resumes from its first step that did not succeed.",
             "%(num)s failed runs queued again: each resumes from its first step that did not "
