@@ -466,6 +466,12 @@ class Connector:
         return self.connection.kind or self.key
 
     @property
+    def accepts_connection(self) -> bool:
+        """Whether steps using this connector may name a connection (an HTTP request may
+        take its base URL and headers from one)."""
+        return self.connection is not NoConnection
+
+    @property
     def needs_connection(self) -> bool:
         """Whether steps using this connector must name a connection."""
-        return self.connection is not NoConnection and not self.connection_optional
+        return self.accepts_connection and not self.connection_optional

@@ -67,13 +67,58 @@ document.addEventListener("click", async (event) => {
 // The field picker inserts "{{ event.x }}" at the cursor of the template input used last.
 // mousedown is cancelled so that the input keeps its focus and selection; a keyboard user
 // tabbing to a field button moves the focus, so the input is remembered, not read from focus.
+// The picker names that input, as tabbing through the form on the way changes it.
 let lastTemplateInput = null;
+// Whether the cursor in that input was placed by the user: tabbing into an input selects
+// all its text (or puts the cursor first), and a field inserted there would replace it.
+let cursorPlaced = false;
+
+// "URL, step 1": the input's label as shown (without its required mark), and its step's
+// number; the words come with the picker, in the page's language.
+function templateInputName(input, format) {
+  const label = document.querySelector(`label[for="${input.id}"]`);
+  let name = input.name;
+  if (label) {
+    const shown = label.cloneNode(true);
+    shown.querySelectorAll(".required, .visually-hidden").forEach((mark) => mark.remove());
+    name = shown.textContent.trim();
+  }
+  const number = input.closest("section.step")?.querySelector("h2 .step-number");
+  if (!number) {
+    return name;
+  }
+  return format.replace("{input}", name).replace("{step}", number.textContent.trim());
+}
+
+function showPickerTarget() {
+  const shown = document.getElementById("picker-target");
+  let input = lastTemplateInput;
+  if (input && !document.body.contains(input)) {
+    input = document.getElementById(input.id);
+  }
+  if (shown && input) {
+    shown.querySelector("strong").textContent = templateInputName(input, shown.dataset.format);
+    shown.hidden = false;
+  }
+}
 
 document.addEventListener("focusin", (event) => {
   if (event.target.matches && event.target.matches("[data-template]")) {
     lastTemplateInput = event.target;
+    cursorPlaced = false;
+    showPickerTarget();
   }
 });
+
+for (const type of ["mouseup", "keyup", "input"]) {
+  document.addEventListener(type, (event) => {
+    if (event.target === lastTemplateInput && !(event.key === "Tab" || event.key === "Shift")) {
+      cursorPlaced = true;
+    }
+  });
+}
+
+document.addEventListener("htmx:afterSettle", showPickerTarget);
 
 document.addEventListener("mousedown", (event) => {
   if (event.target.closest && event.target.closest("[data-insert]")) {
@@ -124,8 +169,9 @@ document.addEventListener("click", (event) => {
     announce(button.closest("[data-click-first]").dataset.clickFirst);
     return;
   }
-  const start = input.selectionStart ?? input.value.length;
-  const end = input.selectionEnd ?? input.value.length;
+  // Not placed by the user (the input was tabbed into): at the end, replacing nothing.
+  const start = cursorPlaced ? input.selectionStart ?? input.value.length : input.value.length;
+  const end = cursorPlaced ? input.selectionEnd ?? input.value.length : input.value.length;
   let text = button.dataset.insert;
   if (input.hasAttribute("data-json") && jsonValueAt(input.value, start)) {
     // A template where JSON takes a value goes in quotes (quoted alone, it keeps its type).
@@ -134,6 +180,66 @@ document.addEventListener("click", (event) => {
   input.focus();
   input.setRangeText(text, start, end, "end");
   input.dispatchEvent(new Event("input", { bubbles: true }));
+});
+
+// Edits not saved yet: leaving the page (a link, "Switch off", closing the tab) asks first.
+// The editor says when the server saved what it held (data-edits="saved").
+let unsavedEdits = false;
+
+function isEdit(event) {
+  const target = event.target;
+  return target.closest && target.closest("#editor") && !target.closest("[data-not-an-edit]")
+    && target.id !== "field-filter";
+}
+
+for (const type of ["input", "change"]) {
+  document.addEventListener(type, (event) => {
+    if (isEdit(event)) {
+      unsavedEdits = true;
+    }
+  });
+}
+
+document.addEventListener("click", (event) => {
+  // Adding, moving or removing a step changes the flow without an input event.
+  const op = "#editor [hx-vals*='\"op\"']:not([hx-vals*='refresh'])";
+  if (event.target.closest && event.target.closest(op)) {
+    unsavedEdits = true;
+  }
+});
+
+document.addEventListener("submit", (event) => {
+  // Discarding or deleting, once confirmed (data-confirm cancels the event otherwise).
+  if (!event.defaultPrevented && event.target.hasAttribute("data-discards-edits")) {
+    unsavedEdits = false;
+  }
+});
+
+window.addEventListener("beforeunload", (event) => {
+  if (unsavedEdits && document.getElementById("editor")) {
+    event.preventDefault();
+    event.returnValue = "";
+  }
+});
+
+document.addEventListener("htmx:afterSettle", () => {
+  const editor = document.getElementById("editor");
+  if (!editor || !editor.dataset.edits) {
+    return;
+  }
+  if (editor.dataset.edits === "saved") {
+    unsavedEdits = false;
+  } else if (editor.dataset.edits === "refused") {
+    // Refused: to the first input with a problem (its reason is read with it), not the top.
+    const first = editor.querySelector("[aria-invalid='true']") || editor.querySelector(".problem");
+    if (first) {
+      first.scrollIntoView({ block: "center" });
+      if (first.matches("input, select, textarea")) {
+        first.focus();
+      }
+    }
+  }
+  delete editor.dataset.edits; // said once: later swaps of its parts do not say it again
 });
 
 // Filters: the field picker's tree and the list of actions, as the user types.

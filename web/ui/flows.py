@@ -99,8 +99,11 @@ async def _editor(
     view: FlowView,
     draft: Draft,
     problems: dict[str, list[str]] | None = None,
+    *,
+    edits: str = "",
 ) -> dict[str, Any]:
-    """Everything the editor's template shows."""
+    """Everything the editor's template shows; ``edits`` tells its script what became of the
+    edits it holds: ``saved``, or ``refused`` (the problems are next to their inputs)."""
     connectors = _connectors(services)
     flow_id = view.row.id
     sample = await _sample(services, draft, flow_id)
@@ -158,6 +161,7 @@ async def _editor(
                 "action": action,
                 "kind": connector.connection_kind if connector else "",
                 "needs_connection": bool(connector and connector.needs_connection),
+                "accepts_connection": bool(connector and connector.accepts_connection),
                 "depth": _depth(draft, step),
             }
         )
@@ -206,6 +210,7 @@ async def _editor(
         "alerts": await services.alerts.settings(),
         "timing": await services.schedules.timing(flow_id),
         "now": time.time(),
+        "edits": edits,
     }
 
 
@@ -565,12 +570,12 @@ class FlowsController(Controller):
                 tested = {s.key: s.tested for s in draft.steps}
                 for step in fresh.steps:
                     step.tested = tested.get(step.key, "")
-                context = await _editor(services, saved, fresh)
+                context = await _editor(services, saved, fresh, edits="saved")
                 said: list[Flash] = [("success", _kept(view, saved, publish))]
                 if request.htmx:
                     return render(request, EDITOR, said=said, oob_messages=True, **context)
                 return redirect(f"/flows/{flow_id}", *said)
-        context = await _editor(services, view, draft, problems=problems)
+        context = await _editor(services, view, draft, problems=problems, edits="refused")
         count = sum(len(r) for r in problems.values())
         refused: list[Flash] = [
             (

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
@@ -165,6 +166,8 @@ def test_a_picked_field_goes_into_a_json_body_quoted_and_a_bare_one_is_refused_p
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Not saved: 1 problem")).to_be_visible()
     expect(page.locator("#f-steps-0-input-json_body-problem")).to_contain_text(plainly)
+    # The focus goes to the input with the problem (it may be far below the message).
+    expect(page.get_by_label("JSON body")).to_be_focused()
     expect(page.locator("#preview-steps-0-input-json_body")).not_to_contain_text("null")
     check_accessibility(page)
 
@@ -176,6 +179,59 @@ def test_a_picked_field_goes_into_a_json_body_quoted_and_a_bare_one_is_refused_p
         "name": "x",
         "amount": "{{ event.amount }}",
     }
+
+
+def test_keyboard_picks_optional_connections_and_unsaved_edits_in_the_editor(
+    new_page: NewPage, ui_server: UIServer
+) -> None:
+    ui_server.set_up_owner()
+    services = ui_server.runtime.services
+    base = {"base_url": "https://warehouse.example.com/"}
+    ui_server.call(services.connections.create("http", "warehouse-api", base))
+    page = new_page()
+    sign_in(page, ui_server.url)
+    _new_flow(page, ui_server.url, "Keyboard")
+    hook_url = page.get_by_label("The flow's URL").input_value()
+    assert httpx.post(hook_url, json={"amount": 1500.5}).status_code == 200
+    page.reload()
+    page.get_by_role("button", name="HTTP request: Send an HTTP request").click()
+
+    # An HTTP request may take its base URL and headers from an HTTP connection.
+    connection = page.get_by_label("Connection", exact=True)
+    expect(connection).to_have_accessible_description(re.compile("^Optional"))
+    connection.select_option("warehouse-api")
+
+    # Tabbed into, an input's text is selected: a field picked from the keyboard goes at its
+    # end instead of over it, and the picker names the input it goes into.
+    url = page.get_by_role("textbox", name="URL (required)")
+    url.fill("orders/")
+    url.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    expect(url).to_be_focused()
+    expect(page.locator("#picker-target")).to_have_text("Goes into: URL, step 1")
+    page.get_by_role("button", name="Insert amount (event.amount)").focus()
+    page.keyboard.press("Enter")
+    expect(url).to_have_value("orders/{{ event.amount }}")
+    check_accessibility(page)
+
+    # Leaving with edits not saved asks first (staying keeps them); once saved, it does not.
+    asked: list[str] = []
+
+    def stay(dialog: Dialog) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", stay)
+    runs = page.get_by_role("link", name="Runs", exact=True).first
+    runs.click()  # the click ends once the question is answered
+    assert asked == ["beforeunload"]
+    expect(url).to_have_value("orders/{{ event.amount }}")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Draft saved.")).to_be_visible()
+    runs.click()
+    expect(page).to_have_url(re.compile(r"/runs"))
+    assert asked == ["beforeunload"]
 
 
 def test_the_flows_list_searches_switches_and_fits_a_phone(
