@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, Field
 
 from maillon.connectors.sdk import (
     AccessTokenRejected,
@@ -99,14 +99,14 @@ class NoteOutput(BaseModel):
     id: str = Field(title="Note ID", description="The CRM's ID of the new note or activity.")
 
 
-def _url(value: object, info: ValidationInfo) -> object:
+def _url(value: object) -> object:
     if value is None or value == "":
         return None  # an empty form field: the setting is unset
     if not isinstance(value, str):
         return value  # the field's type refuses it
     value = value.strip().rstrip("/")
     if not value.startswith(("http://", "https://")):
-        raise ValueError(f"{info.field_name} must start with http:// or https://")
+        raise ValueError("must start with http:// or https://")
     return value
 
 

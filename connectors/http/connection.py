@@ -76,7 +76,7 @@ class HttpConnection(Connection):
             return None
         value = value.strip()
         if not value.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
+            raise ValueError("must start with http:// or https://")
         return value
 
     @model_validator(mode="after")

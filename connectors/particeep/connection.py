@@ -59,7 +59,7 @@ class ParticeepConnection(Connection):
         if self.environment == "custom" and not self.base_url:
             raise ValueError("the custom environment needs a base_url")
         if self.base_url and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError("base_url must start with http:// or https://")
+            raise ValueError("must start with http:// or https://")
         return self
 
     @property

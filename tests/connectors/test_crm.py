@@ -18,8 +18,9 @@ class Settings(BaseModel):
 def test_url_settings_lose_their_trailing_slash_and_must_be_http() -> None:
     assert Settings(base=" https://api.example.com/ ").base == "https://api.example.com"
     assert Settings(base="http://127.0.0.1:8080", proxy="").proxy is None
-    with pytest.raises(ValidationError, match="proxy must start with http:// or https://"):
+    with pytest.raises(ValidationError, match="must start with http:// or https://") as refused:
         Settings(base="https://x", proxy="ftp://x")
+    assert refused.value.errors()[0]["loc"] == ("proxy",)
 
 
 def test_a_key_several_records_share_is_refused() -> None:

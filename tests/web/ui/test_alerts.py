@@ -39,14 +39,14 @@ def test_alerts_are_set_refused_with_the_reason_and_tested(
     check_accessibility(page)
 
     page.get_by_label("Send through").select_option("mail")
-    page.get_by_label("To", exact=True).fill("not an address")
+    page.get_by_label("Send to", exact=True).fill("not an address")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Give e-mail addresses", exact=False)).to_be_visible()
-    expect(page.get_by_label("To", exact=True)).to_have_value("not an address")  # kept
+    expect(page.get_by_label("Send to", exact=True)).to_have_value("not an address")  # kept
     check_accessibility(page)
 
     page.get_by_label("Send through").select_option("team-slack")
-    page.get_by_label("To", exact=True).fill("#ops")
+    page.get_by_label("Send to", exact=True).fill("#ops")
     page.get_by_label("At most one message per flow every (seconds)").fill("600")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("Saved")

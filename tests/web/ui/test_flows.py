@@ -20,7 +20,7 @@ from tests.support.browser import (
     sign_in,
 )
 from tests.support.flows import webhook
-from tests.support.web import UIServer, sign_in_client
+from tests.support.web import UIServer, csrf_field, sign_in_client
 
 pytestmark = pytest.mark.browser
 
@@ -145,13 +145,13 @@ def test_a_picked_field_goes_into_a_json_body_quoted_and_a_bare_one_is_refused_p
 
     # Picked where the JSON takes a value, the field goes in quotes: it keeps its type.
     body = page.get_by_label("JSON body")
-    body.fill('{"name": "x", "amount": ')
+    body.fill('{"name": "Zoé", "amount": ')
     body.press("End")
     page.get_by_role("button", name="Insert amount (event.amount)").click()
-    expect(body).to_have_value('{"name": "x", "amount": "{{ event.amount }}"')
+    expect(body).to_have_value('{"name": "Zoé", "amount": "{{ event.amount }}"')
     body.press("End")
     body.type("}")
-    expect(preview).to_contain_text('{"amount": 1500.5, "name": "x"}')
+    expect(preview).to_contain_text('{"name": "Zoé", "amount": 1500.5}')  # as it is sent
     # Inside a string, it is part of the text.
     body.fill('{"name": "order ')
     body.press("End")
@@ -382,3 +382,27 @@ def test_the_deliveries_to_preview_with_say_what_each_holds(ui_server: UIServer)
     assert options.index(": type: transaction_created<") < options.index(
         ": type: user_created · id: u-1<"
     )
+
+
+def test_a_step_whose_input_cannot_be_rendered_is_said_to_send_nothing(
+    ui_server: UIServer,
+) -> None:
+    ui_server.set_up_owner()
+    flow_id, _ = ui_server.http_flow("Untested", "http://127.0.0.1:9/", enabled=False)
+    with sign_in_client(ui_server.url) as client:
+        page = client.get(f"/flows/{flow_id}")
+        tried = client.post(
+            f"/flows/{flow_id}/test/0",
+            data={
+                "name": "Untested",
+                "trigger_type": "webhook",
+                "steps-0-action": "http.send_request",
+                "steps-0-key": "notify",
+                "steps-0-input-url": "http://127.0.0.1:9/{{ event.nowhere }}",
+                "_csrf_token": csrf_field(page.text),
+            },
+            headers={"HX-Request": "true"},
+        )
+    assert "The step failed:" in tried.text
+    assert "Nothing was sent: the input could not be rendered." in tried.text
+    assert "null" not in tried.text

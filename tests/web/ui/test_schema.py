@@ -82,6 +82,11 @@ def test_a_select_shows_its_default_as_its_option_reads() -> None:
     fields = _by_name(form_fields(SmtpConnection.model_json_schema()))
     verify, security = fields["tls_verify"], fields["security"]
 
-    assert '<option value="true" selected>' in macro.render(f=verify, v="")
-    assert '<option value="false" selected>' in macro.render(f=verify, v="false")
-    assert '<option value="starttls" selected>' in macro.render(f=security, v="")
+    assert '<option value="true" selected>Yes</option>' in macro.render(f=verify, v="")
+    assert '<option value="false" selected>No</option>' in macro.render(f=verify, v="false")
+    assert '<option value="starttls" selected>starttls</option>' in macro.render(f=security, v="")
+    # An optional yes/no input: nothing chosen reads as a dash.
+    unfurl = _by_name(form_fields(SendMessage.Input.model_json_schema()))["unfurl_links"]
+    html = macro.render(f=unfurl, v="")
+    assert '<option value="" selected>—</option>' in html
+    assert '<option value="true">Yes</option>' in html
