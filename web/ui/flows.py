@@ -53,6 +53,7 @@ from maillon.web.ui.drafts import (
 )
 from maillon.web.ui.fields import field_tree
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
+from maillon.web.ui.schema import as_text
 from maillon.web.ui.steering import KINDS, OPERATOR_NAMES
 
 __all__ = ["FlowsController"]
@@ -143,12 +144,15 @@ async def _editor(
                 )
         action = connector.action(step.action.partition(".")[2]) if connector else None
         said = {k for k in (problems or {}) if k.startswith(f"steps-{i}-input-")}
-        # The inputs the action calls advanced wait under "More inputs" until one is used.
+        # The inputs the action calls advanced wait under "More inputs" until one is used:
+        # given a value other than their default (a save keeps a choice left at its default).
         folded = set(action.advanced_inputs) if action else set()
         primary = {
             f.name
             for f in fields
-            if f.name not in folded or f.required or step.inputs.get(f.name, "").strip()
+            if f.name not in folded
+            or f.required
+            or step.inputs.get(f.name, "").strip() not in ("", as_text(f.default))
         }
         steps.append(
             {

@@ -229,6 +229,8 @@ def test_keyboard_picks_optional_connections_and_unsaved_edits_in_the_editor(
     expect(url).to_have_value("orders/{{ event.amount }}")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Draft saved.")).to_be_visible()
+    # Inputs left at their default stay folded under "More inputs" once saved.
+    expect(page.locator("#f-steps-0-input-follow_redirects")).to_be_hidden()
     runs.click()
     expect(page).to_have_url(re.compile(r"/runs"))
     assert asked == ["beforeunload"]
