@@ -222,6 +222,16 @@ window.addEventListener("beforeunload", (event) => {
   }
 });
 
+// After a step was added, moved or removed, the editor marks the step to go to.
+document.addEventListener("htmx:afterSettle", () => {
+  const step = document.querySelector("#editor [data-focus]");
+  if (step) {
+    step.removeAttribute("data-focus");
+    step.focus();
+    step.scrollIntoView({ block: "nearest" });
+  }
+});
+
 document.addEventListener("htmx:afterSettle", () => {
   const editor = document.getElementById("editor");
   if (!editor || !editor.dataset.edits) {
@@ -297,8 +307,10 @@ document.addEventListener("click", (event) => {
   if (opener) {
     connectionSelect = document.getElementById(opener.dataset.for);
     const dialog = document.getElementById("connection-dialog");
+    // The form arrives after the dialog opens: the focus goes to its first input then.
     htmx.ajax("GET", `/connections/new?app=${encodeURIComponent(opener.dataset.newConnection)}&inline=1`,
-      { target: "#connection-dialog-body", swap: "innerHTML" });
+      { target: "#connection-dialog-body", swap: "innerHTML" })
+      .then(() => dialog.querySelector("#connection-dialog-body input:not([type=hidden]), #connection-dialog-body select")?.focus());
     dialog.showModal();
     return;
   }

@@ -304,6 +304,21 @@ def _apply(draft: Draft, op: str, add_to: str = "") -> str | None:
     return None
 
 
+def _focus_after(op: str, before: list[str], draft: Draft) -> int | None:
+    """The step whose card takes the focus once ``op`` is applied: the one added or moved,
+    else the one now where a removed step was (``None``: none)."""
+    after = [step.key for step in draft.steps]
+    added = [key for key in after if key not in before]
+    if added:
+        return after.index(added[0])
+    verb, _sep, arg = op.partition(":")
+    if not arg.isdigit() or not after:
+        return None
+    if verb in ("up", "down") and int(arg) < len(before) and before[int(arg)] in after:
+        return after.index(before[int(arg)])
+    return min(int(arg), len(after) - 1) if verb == "remove" else None
+
+
 class FlowsController(Controller):
     """The flows list and the flow editor."""
 
@@ -426,10 +441,13 @@ class FlowsController(Controller):
         """The editor again, after a structural change (nothing is saved)."""
         data = await form(request)
         draft = Draft.read(data)
+        before = [step.key for step in draft.steps]
         refused = _apply(draft, data.get("op", ""), data.get("add_to", ""))
         view = await services.flows.get(flow_id)
         problems = {"add_to": [refused]} if refused else {}
         context = await _editor(services, view, draft, problems=problems)
+        # The button that was pressed is gone with the old editor: the focus goes to the step.
+        context["focus_step"] = _focus_after(data.get("op", ""), before, draft)
         return render(
             request,
             EDITOR if request.htmx else "flows/edit.html",

@@ -262,7 +262,7 @@ def test_the_flow_editor_creates_a_connection_without_leaving(
     page.goto(f"{ui_server.url}/flows/{flow.row.id}")
     page.get_by_role("button", name="New connection").click()
     dialog = page.get_by_role("dialog", name="New connection")
-    expect(labelled(dialog, "Name")).to_be_visible()
+    expect(labelled(dialog, "Name")).to_be_focused()
     check_accessibility(page)
 
     # Refused: the form comes back in place, the problem next to its input.

@@ -12,6 +12,8 @@ from playwright.sync_api import Dialog, Page, expect
 
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
+from maillon.web.ui.drafts import Draft
+from maillon.web.ui.flows import _apply, _focus_after
 from tests.support.browser import (
     NewPage,
     check_accessibility,
@@ -195,6 +197,8 @@ def test_keyboard_picks_optional_connections_and_unsaved_edits_in_the_editor(
     assert httpx.post(hook_url, json={"amount": 1500.5}).status_code == 200
     page.reload()
     page.get_by_role("button", name="HTTP request: Send an HTTP request").click()
+    # The button is gone with the editor it was in: the focus goes to the new step.
+    expect(page.locator("#step-0-heading")).to_be_focused()
 
     # An HTTP request may take its base URL and headers from an HTTP connection.
     connection = page.get_by_label("Connection", exact=True)
@@ -408,3 +412,21 @@ def test_a_step_whose_input_cannot_be_rendered_is_said_to_send_nothing(
     assert "The step failed:" in tried.text
     assert "Nothing was sent: the input could not be rendered." in tried.text
     assert "null" not in tried.text
+
+
+def test_the_focus_goes_to_the_step_added_moved_or_in_place_of_the_one_removed() -> None:
+    draft = Draft()
+    for _ in range(3):
+        before = [step.key for step in draft.steps]
+        _apply(draft, "add:http.send_request")
+        assert _focus_after("add:http.send_request", before, draft) == len(draft.steps) - 1
+    keys = [step.key for step in draft.steps]
+    _apply(draft, "up:2")
+    assert _focus_after("up:2", keys, draft) == 1
+    keys = [step.key for step in draft.steps]
+    _apply(draft, "remove:2")
+    assert _focus_after("remove:2", keys, draft) == 1  # the last one: the one before it
+    keys = [step.key for step in draft.steps]
+    _apply(draft, "remove:0")
+    assert _focus_after("remove:0", keys, draft) == 0
+    assert _focus_after("refresh", [step.key for step in draft.steps], draft) is None
