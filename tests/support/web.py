@@ -31,7 +31,14 @@ from tests.support.flows import TRANSACTION, webhook
 from tests.support.server import LiveServer, free_port
 from tests.support.wait import wait_for
 
-__all__ = ["UIServer", "csrf_field", "sign_in_client", "ui_server", "working_ui_server"]
+__all__ = [
+    "UIServer",
+    "csrf_field",
+    "served",
+    "sign_in_client",
+    "ui_server",
+    "working_ui_server",
+]
 
 T = TypeVar("T")
 
@@ -109,7 +116,8 @@ class UIServer:
 
 
 @contextmanager
-def _served(make_settings: Callable[..., Settings], *, workers: bool) -> Iterator[UIServer]:
+def served(make_settings: Callable[..., Settings], *, workers: bool) -> Iterator[UIServer]:
+    """An install of ``make_settings`` served for real, with its workers or without."""
     port = free_port()
     runtime = Runtime(make_settings(public_url=f"http://127.0.0.1:{port}"))
     with LiveServer(create_app(runtime=runtime, workers=workers), port=port) as url:
@@ -123,14 +131,14 @@ def ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
     Its public URL is the one it is served at, so the links it gives out (a member's
     password link, a hook URL) work in the test's browser.
     """
-    with _served(make_settings, workers=False) as server:
+    with served(make_settings, workers=False) as server:
         yield server
 
 
 @pytest.fixture
 def working_ui_server(make_settings: Callable[..., Settings]) -> Iterator[UIServer]:
     """:func:`ui_server` with its workers on: the flows built in the test run, and replays."""
-    with _served(make_settings, workers=True) as server:
+    with served(make_settings, workers=True) as server:
         yield server
 
 

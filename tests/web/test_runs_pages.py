@@ -6,15 +6,20 @@ answers themselves on SQLite and PostgreSQL: htmx partials, downloads, CSRF, sec
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import httpx
 
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Delivery
 from maillon.engine.redaction import MASK as SECRET_MASK
+from maillon.engine.settings import Settings
 from tests.support.accounts import OWNER
 from tests.support.flows import TRANSACTION, webhook
-from tests.support.web import UIServer, csrf_field, sign_in_client
+from tests.support.wait import wait_for
+from tests.support.web import UIServer, csrf_field, served, sign_in_client
 
 
 def test_the_runs_list_answers_htmx_with_its_results_only(ui_server: UIServer) -> None:
@@ -272,3 +277,24 @@ def test_every_failed_run_of_a_flow_replays_from_its_list(working_ui_server: UIS
         assert "Not replayed: no flow no-such-flow." in gone.text
     for run_id in run_ids:
         assert len(server.call(server.runtime.services.runs.detail(run_id)).replays) == 2
+
+
+def test_a_run_waiting_to_retry_says_so_and_when(
+    make_settings: Callable[..., Settings], fake_server: FakeServer
+) -> None:
+    fake_server.on("POST", "/flaky", (503, {"error": "busy"}))
+    patient = partial(make_settings, retry_base_delay=60.0, retry_max_delay=60.0)
+    with served(patient, workers=True) as server:
+        server.set_up_owner()
+        _, token = server.http_flow("Flaky", fake_server.url + "flaky", attempts=5)
+        [run_id] = server.deliver(token)
+        runs = server.runtime.services.runs
+        wait_for(
+            lambda: any(s.status == "retrying" for s in server.call(runs.history(run_id))[1]),
+            what="the step to fail once",
+        )
+        with sign_in_client(server.url) as client:
+            page = client.get(f"/runs/{run_id}").text
+    heading = page.split('id="summary-heading"', 1)[1].split("</h2>", 1)[0]
+    assert "Retrying" in heading and "Queued" not in heading
+    assert "Next attempt: " in page
