@@ -311,8 +311,14 @@ class ScheduleTickRow(SQLModel, table=True):
     tick: float
 
 
+def stats_hour(ts: float) -> int:
+    """The start of the hour of ``ts`` (epoch seconds): the key of a :class:`RunStatsRow`."""
+    return int(ts // 3600) * 3600
+
+
 class RunStatsRow(SQLModel, table=True):
-    """How many runs of a flow finished in one hour, counted as they finish."""
+    """How many runs of a flow finished in one hour, counted as they finish; a replay takes
+    back the failure it replaces (the run is counted again when it finishes)."""
 
     __tablename__ = "run_stats"
 

@@ -42,6 +42,7 @@ from maillon.engine.models import (
     RunStatus,
     StepRow,
     StepStatus,
+    stats_hour,
 )
 from maillon.engine.writer import Op
 
@@ -466,7 +467,7 @@ def _count_finished(
     Kept as counters in the same transaction, so that the figures of the last day cost a few
     dozen rows to read however many runs there were.
     """
-    hour = int(now // 3600) * 3600
+    hour = stats_hour(now)
     counts: dict[str, list[int]] = {}
     for flow_id, status in finished:
         column = _COUNTED.get(status) if status is not None else None

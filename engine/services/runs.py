@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, literal_column, update
+from sqlalchemy import ColumnElement, Engine, case, func, literal_column, update
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -32,10 +32,12 @@ from maillon.engine.models import (
     RejectedDeliveryRow,
     ReplayRow,
     RunRow,
+    RunStatsRow,
     RunStatus,
     StepRow,
     StepStatus,
     rare_status_key,
+    stats_hour,
 )
 from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.wakeup import Wakeup
@@ -179,6 +181,7 @@ def _replay(s: Session, runs: list[RunRow], with_version: ReplayWith, by: str | 
     replaces as a :class:`ReplayRow`: its error and the ledger's rows of its steps that had
     not succeeded, whose attempt counts restart."""
     now = time.time()
+    _take_back_failures(s, runs)
     unfinished: dict[str, list[StepRow]] = defaultdict(list)
     steps = s.exec(
         select(StepRow)
@@ -218,6 +221,24 @@ def _replay(s: Session, runs: list[RunRow], with_version: ReplayWith, by: str | 
         run.status, run.available_at, run.error = RunStatus.QUEUED, now, None
         run.flow_version = version
         s.add(run)
+
+
+def _take_back_failures(s: Session, runs: list[RunRow]) -> None:
+    """Uncount the failures of ``runs`` (being replayed) from their flows' hourly figures:
+    each run is counted again when it finishes, so that the dashboard and the flows list
+    count the runs that failed, not the times they did."""
+    failed = Counter(
+        (run.flow_id, stats_hour(run.finished_at))
+        for run in runs
+        if run.status == RunStatus.FAILED and run.finished_at is not None
+    )
+    for (flow_id, hour), count in failed.items():
+        left = case((col(RunStatsRow.failed) > count, col(RunStatsRow.failed) - count), else_=0)
+        s.exec(
+            update(RunStatsRow)
+            .where(col(RunStatsRow.flow_id) == flow_id, col(RunStatsRow.hour) == hour)
+            .values(failed=left)
+        )
 
 
 def _run_row(s: Session, run_id: str) -> RunRow:

@@ -2,7 +2,8 @@
 
 Finished runs are counted per flow and hour as they finish (``run_stats``, kept by the queue in
 the transaction that finishes them), so these figures read a few dozen rows however many runs
-the database holds; the queue's depth is read from its index.
+the database holds; the queue's depth is read from its index. A replay takes back the failure
+it replaces: a run counts once, with its last outcome.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from maillon.engine.models import FlowRow, RunRow, RunStatsRow, RunStatus
+from maillon.engine.models import FlowRow, RunRow, RunStatsRow, RunStatus, stats_hour
 from maillon.engine.services.base import Service
 
 __all__ = ["Dashboard", "FlowActivity", "HourCount", "Stats"]
@@ -69,7 +70,7 @@ class Stats(Service):
         """The last run and the last day's counts of each flow."""
 
         def read() -> dict[str, FlowActivity]:
-            since = _hour(time.time()) - DAY + 3600
+            since = stats_hour(time.time()) - DAY + 3600
             with self.session() as s:
                 counts = _by_flow(_counts_since(s, since))
                 # Each flow's newest run id, one look-up of the (flow, id) index per flow, all in
@@ -111,7 +112,7 @@ class Stats(Service):
 
         def read() -> Dashboard:
             now = time.time()
-            first = _hour(now) - DAY + 3600
+            first = stats_hour(now) - DAY + 3600
             with self.session() as s:
                 counts = _counts_since(s, first)
                 per_flow = _by_flow(counts)
@@ -162,10 +163,6 @@ class Stats(Service):
             )
 
         return await self.sync(read)
-
-
-def _hour(ts: float) -> int:
-    return int(ts // 3600) * 3600
 
 
 def _counts_since(s: Session, first: int) -> list[tuple[str, int, int, int, int]]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
+from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
+from maillon.engine.services.runs import ReplayWith
 from tests.support.db import run_until
 from tests.support.flows import ECHO, deliver, make_flow, wait_status
 from tests.support.services import Blocking
@@ -73,3 +75,32 @@ def test_the_queue_says_how_many_runs_wait_and_since_when(
     assert oldest_id == retrying
     assert created_at == services.runs.history(retrying)[0].created_at
     assert services.runs.history(due)[0].status == RunStatus.QUEUED
+
+
+def test_a_replayed_run_counts_once_with_its_last_outcome(
+    runtime: Runtime, services: Blocking
+) -> None:
+    bad, token = make_flow(services, FAILING)
+    failed = [deliver(runtime, token).run_ids[0] for _ in range(2)]
+    for run_id in failed:
+        wait_status(runtime, services, run_id, RunStatus.FAILED)
+    # Replayed and failing again: still two failed runs, not five failures.
+    services.runs.replay(failed[0])
+    wait_status(runtime, services, failed[0], RunStatus.FAILED)
+    assert services.runs.replay_failed(bad) == 2
+    for run_id in failed:
+        wait_status(runtime, services, run_id, RunStatus.FAILED)
+    activity = services.stats.activity([bad])[bad]
+    assert (activity.runs_24h, activity.failed_24h) == (2, 2)
+    assert services.stats.dashboard().failing == [(bad, "test", 2, 2)]
+
+    # Fixed in a new version: replayed with it, both succeed and none counts as failed.
+    services.flows.save(FlowDocument.model_validate({"name": "test", "steps": [ECHO]}), bad)
+    assert services.runs.replay_failed(bad, ReplayWith.CURRENT) == 2
+    for run_id in failed:
+        wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
+    activity = services.stats.activity([bad])[bad]
+    assert (activity.runs_24h, activity.failed_24h) == (2, 0)
+    board = services.stats.dashboard()
+    assert sum(h.succeeded for h in board.hours) == 2 and sum(h.failed for h in board.hours) == 0
+    assert board.failing == []
