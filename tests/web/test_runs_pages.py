@@ -230,6 +230,9 @@ def test_every_failed_run_of_a_flow_replays_from_its_list(working_ui_server: UIS
         assert "This flow has 1 other failed run: the list of its failed runs replays" in page
         listed = client.get("/runs", params={"flow": flow_id, "status": "failed"}).text
         assert "Replay them all" in listed
+        # Each failed run also replays from its row, back to the same list.
+        assert f'action="/runs/{run_ids[0]}/replay"' in listed
+        assert f'name="next" value="/runs?flow={flow_id}&amp;status=failed"' in listed
         # Only where the list is one flow's failed runs.
         assert "Replay them all" not in client.get("/runs", params={"status": "failed"}).text
         assert "Replay them all" not in client.get("/runs", params={"flow": flow_id}).text

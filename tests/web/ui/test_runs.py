@@ -121,7 +121,7 @@ def test_the_runs_list_filters_by_status_and_flow_and_pages_back(
     # One flow's failed runs replay all at once (after the app it calls was down).
     replay_all = page.get_by_role("button", name="Replay them all")
     expect(replay_all).to_have_count(0)
-    page.get_by_label("Flow").select_option(label="Bad flow")
+    page.get_by_label("Flow", exact=True).select_option(label="Bad flow")
     expect(page.locator("caption")).to_contain_text("of “Bad flow”")
     expect(replay_all).to_be_visible()
     check_accessibility(page)
@@ -132,9 +132,12 @@ def test_the_runs_list_filters_by_status_and_flow_and_pages_back(
     expect(page).to_have_url(re.compile(r"/runs\?flow=[^&]*$"))
 
     page.get_by_label("Status").select_option("")
-    page.get_by_label("Flow").select_option(label="Paused flow")
+    page.get_by_label("Flow", exact=True).select_option(label="Paused flow")
     expect(rows).to_have_count(PAGE_SIZE)
     expect(page.locator("caption")).to_contain_text("of “Paused flow”")
+    # Each held (or failed) run replays from its row.
+    replay_one = rows.get_by_role("button", name=re.compile("^Replay the run of Paused flow, "))
+    expect(replay_one).to_have_count(PAGE_SIZE)
     # Newest first: by id, which orders runs by their creation (the millisecond, then chance).
     newest_first = [f"/runs/{run_id}" for run_id in sorted(held, reverse=True)]
     first_page = rows.locator("a").evaluate_all("links => links.map(a => a.pathname)")
@@ -150,7 +153,7 @@ def test_the_runs_list_filters_by_status_and_flow_and_pages_back(
     # The filtered, paged list is a URL: reloading it shows the same runs, the form filled in.
     page.reload()
     expect(rows).to_have_count(3)
-    expect(page.get_by_label("Flow")).to_have_value(
+    expect(page.get_by_label("Flow", exact=True)).to_have_value(
         re.compile(r"^[0-9a-f-]{36}$")  # the paused flow's id
     )
     page.get_by_role("link", name="Newest").click()
