@@ -26,6 +26,7 @@ from sqlalchemy import Engine, select
 
 from maillon.connectors.base import Connection, Connector, per_model
 from maillon.engine.crypto import SecretBox
+from maillon.engine.i18n import gettext as _
 from maillon.engine.models import ConnectionRow
 from maillon.engine.validation import describe
 
@@ -73,14 +74,14 @@ def url_problems(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str,
             parts = urlsplit(value.strip())
             parts.port  # noqa: B018 (raises for a port that is not a number)
         except ValueError:
-            problems[name] = "not a valid URL"
+            problems[name] = _("not a valid URL")
             continue
         if not parts.scheme and not parts.netloc:
             continue  # a relative URL: its connector resolves it against its base, or refuses it
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems[name] = "must be an http:// or https:// URL with a host"
+            problems[name] = _("must be an http:// or https:// URL with a host")
         elif any(c.isspace() or ord(c) < 0x20 for c in value.strip()):
-            problems[name] = "a URL cannot contain spaces or control characters"
+            problems[name] = _("a URL cannot contain spaces or control characters")
     return problems
 
 

@@ -770,7 +770,7 @@ async def render_unblocking(template: Any, render: Callable[..., _T], *args: Any
 def _describe(exc: Exception) -> str:
     text = str(exc)
     # Jinja's wording for a missing key is "'dict object' has no attribute 'x'".
-    return re.sub(r"'dict object' has no attribute", "no field", text)
+    return re.sub(r"'dict object' has no attribute", _("no field"), text)
 
 
 def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool = False) -> Any:
@@ -798,13 +798,13 @@ def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool =
             chunks.append(chunk)
         return "".join(chunks)
     except TemplateSyntaxError as exc:
-        raise TemplateRenderError(field, f"template syntax error: {exc}") from exc
+        raise TemplateRenderError(field, _("template syntax error: %(error)s", error=exc)) from exc
     except _OverBudget as exc:
         raise TemplateRenderError(field, str(exc)) from exc
     except RecursionError as exc:
-        raise TemplateRenderError(field, "recursion too deep (a macro calling itself)") from exc
+        raise TemplateRenderError(field, _("recursion too deep (a macro calling itself)")) from exc
     except MemoryError as exc:
-        raise TemplateRenderError(field, "ran out of memory") from exc
+        raise TemplateRenderError(field, _("ran out of memory")) from exc
     except (TemplateError, ValueError, TypeError, ArithmeticError, LookupError) as exc:
         raise TemplateRenderError(field, _describe(exc)) from exc
     except Exception as exc:  # a filter given odd data may raise anything
@@ -920,7 +920,8 @@ def compile_check(value: Any, field: str = "input") -> None:
             try:
                 _compile(value)
             except TemplateError as exc:
-                raise TemplateRenderError(field, f"template syntax error: {exc}") from exc
+                reason = _("template syntax error: %(error)s", error=exc)
+                raise TemplateRenderError(field, reason) from exc
     elif isinstance(value, dict):
         for k, v in value.items():
             compile_check(v, f"{field}.{k}")
