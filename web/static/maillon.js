@@ -295,7 +295,10 @@ document.addEventListener("htmx:afterSwap", (event) => {
     select.add(new Option(found.dataset.sampleLabel, found.dataset.sampleArrived));
   }
   select.value = found.dataset.sampleArrived;
+  // A sample arriving is not an edit of the flow: leaving afterwards need not ask.
+  const edited = unsavedEdits;
   htmx.trigger(select.tagName === "SELECT" ? select : select.form.querySelector("#f-trigger_type"), "change");
+  unsavedEdits = edited;
 });
 
 // "New connection" in the editor: the connection form in a dialog; once saved, the new
