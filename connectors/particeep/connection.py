@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from maillon.connectors.sdk import Connection
 
@@ -54,12 +54,17 @@ class ParticeepConnection(Connection):
         description="How long to wait for Particeep's answer to one call.",
     )
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
     @model_validator(mode="after")
     def _custom_needs_base_url(self) -> ParticeepConnection:
         if self.environment == "custom" and not self.base_url:
             raise ValueError("the custom environment needs a base_url")
-        if self.base_url and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
         return self
 
     @property

@@ -131,9 +131,6 @@ class RunLine:
 
     run: RunRow
     flow_name: str | None
-    #: The flow's published version now (``None`` once the flow is deleted): a failed run
-    #: of an older one may replay with it.
-    current_version: int | None = None
     replays: int = 0
 
 
@@ -181,7 +178,7 @@ def _replay(s: Session, runs: list[RunRow], with_version: ReplayWith, by: str | 
     replaces as a :class:`ReplayRow`: its error and the ledger's rows of its steps that had
     not succeeded, whose attempt counts restart."""
     now = time.time()
-    _take_back_failures(s, runs)
+    failures = _failures(runs)
     unfinished: dict[str, list[StepRow]] = defaultdict(list)
     steps = s.exec(
         select(StepRow)
@@ -220,19 +217,28 @@ def _replay(s: Session, runs: list[RunRow], with_version: ReplayWith, by: str | 
             s.add(step)
         run.status, run.available_at, run.error = RunStatus.QUEUED, now, None
         run.flow_version = version
+        # A fresh start: the takeovers that made it a poison run are behind it.
+        run.takeovers = 0
         s.add(run)
+    _take_back(s, failures)
 
 
-def _take_back_failures(s: Session, runs: list[RunRow]) -> None:
-    """Uncount the failures of ``runs`` (being replayed) from their flows' hourly figures:
-    each run is counted again when it finishes, so that the dashboard and the flows list
-    count the runs that failed, not the times they did."""
-    failed = Counter(
+def _failures(runs: list[RunRow]) -> Counter[tuple[str, int]]:
+    """The failures of ``runs`` as their flows' hourly figures count them."""
+    return Counter(
         (run.flow_id, stats_hour(run.finished_at))
         for run in runs
         if run.status == RunStatus.FAILED and run.finished_at is not None
     )
-    for (flow_id, hour), count in failed.items():
+
+
+def _take_back(s: Session, failures: Counter[tuple[str, int]]) -> None:
+    """Uncount ``failures`` (of runs being replayed) from their flows' hourly figures: each
+    run is counted again when it finishes, so that the dashboard and the flows list count
+    the runs that failed, not the times they did. Last in the replay's transaction, and in
+    key order, so that two replays at once lock the figures' rows in the same order and
+    workers finishing runs wait for them the least."""
+    for (flow_id, hour), count in sorted(failures.items()):
         left = case((col(RunStatsRow.failed) > count, col(RunStatsRow.failed) - count), else_=0)
         s.exec(
             update(RunStatsRow)
@@ -381,19 +387,14 @@ class Runs(Service):
                             raise NotFound(f"no flow {flow} (by id or name), and no run of one")
                         ids = [flow]
                 runs = list(s.exec(_runs(ids, status, limit, before, since, until)))
-                q = select(FlowRow.id, FlowRow.name, FlowRow.version)
-                flows = {
-                    flow_id: (name, version)
-                    for flow_id, name, version in s.exec(
-                        q.where(col(FlowRow.id).in_({r.flow_id for r in runs}))
-                    )
-                }
+                flow_ids = {r.flow_id for r in runs}
+                names: dict[str, str] = dict(
+                    s.exec(
+                        select(FlowRow.id, FlowRow.name).where(col(FlowRow.id).in_(flow_ids))
+                    ).all()
+                )
                 replays = _replay_counts(s, [r.id for r in runs])
-            lines = []
-            for r in runs:
-                name, version = flows.get(r.flow_id, (None, None))
-                lines.append(RunLine(r, name, version, replays.get(r.id, 0)))
-            return lines
+            return [RunLine(r, names.get(r.flow_id), replays.get(r.id, 0)) for r in runs]
 
         return await self.sync(read)
 
@@ -512,6 +513,23 @@ class Runs(Service):
         if count:
             self._wakeup.notify()
         return count
+
+    async def older_failures(
+        self, flow_id: str, since: float | None = None, until: float | None = None
+    ) -> int | None:
+        """The flow's current version if some of its failed runs created from ``since`` to
+        before ``until`` ran an older one (a replay may move them to it), else ``None``."""
+
+        def read() -> int | None:
+            with self.session() as s:
+                flow = s.get(FlowRow, flow_id)
+                if flow is None:
+                    return None
+                q = _runs([flow_id], RunStatus.FAILED, 1, since=since, until=until)
+                older = s.exec(q.where(col(RunRow.flow_version) != flow.version)).first()
+            return flow.version if older is not None else None
+
+        return await self.sync(read)
 
     async def release_held(self, flow_id: str) -> int:
         """Queue every held run of a flow; return how many."""

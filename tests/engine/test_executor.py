@@ -381,6 +381,10 @@ def test_a_run_taken_over_too_often_fails_as_a_poison_run(
     assert run.takeovers == 2
     assert (run.error or "").startswith("poison run: claimed again 2 times after its lease")
     assert services.runs.detail(run_id).can_replay
+    # Replayed (its cause fixed), it starts afresh: claimed, not poisoned again at once.
+    assert services.runs.replay(run_id).takeovers == 0
+    claimed = runtime.writer.submit_sync(ClaimRuns("w4", 10, 30, max_takeovers=1))
+    assert [r.id for r in claimed.runs] == [run_id]
 
 
 def test_a_run_whose_step_cannot_be_recorded_fails_instead_of_running_again(

@@ -16,6 +16,7 @@ from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Delivery
 from maillon.engine.redaction import MASK as SECRET_MASK
 from maillon.engine.settings import Settings
+from maillon.web.ui.runs import PAGE_SIZE
 from tests.support.accounts import OWNER
 from tests.support.flows import TRANSACTION, webhook
 from tests.support.wait import wait_for
@@ -301,3 +302,22 @@ def test_a_run_waiting_to_retry_says_so_and_when(
     heading = page.split('id="summary-heading"', 1)[1].split("</h2>", 1)[0]
     assert "Retrying" in heading and "Queued" not in heading
     assert "Next attempt: " in page
+
+
+def test_replay_them_all_offers_the_current_version_for_runs_beyond_the_page(
+    working_ui_server: UIServer,
+) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    flow_id, token = server.http_flow("Down", "http://127.0.0.1:9/", attempts=1)
+    old = server.deliver(token, count=2)
+    server.wait_finished(old)
+    server.http_flow("Down", "http://127.0.0.1:9/v2", attempts=1, flow_id=flow_id)
+    new = server.deliver(token, count=PAGE_SIZE)
+    server.wait_finished(new)
+    with sign_in_client(server.url) as client:
+        listed = client.get("/runs", params={"flow": flow_id, "status": "failed"}).text
+    # The page shows version 2's runs only; the two of version 1 are on the next one.
+    assert "Replay them all with the current version (2)" in listed
+    pager = listed.split('aria-label="Pages of runs"', 1)[1]
+    assert f'href="/runs?flow={flow_id}&amp;status=failed&amp;before=' in pager

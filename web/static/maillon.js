@@ -87,7 +87,7 @@ function templateInputName(input, format) {
   if (!number) {
     return name;
   }
-  return format.replace("{input}", name).replace("{step}", number.textContent.trim());
+  return format.replace("{input}", () => name).replace("{step}", () => number.textContent.trim());
 }
 
 function showPickerTarget() {
@@ -110,9 +110,14 @@ document.addEventListener("focusin", (event) => {
   }
 });
 
+// What places the cursor: a click, typing, or a key that moves it (not Tab, nor the keys a
+// screen reader or a shortcut uses).
+const caretKeys = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End",
+  "PageUp", "PageDown"]);
+
 for (const type of ["mouseup", "keyup", "input"]) {
   document.addEventListener(type, (event) => {
-    if (event.target === lastTemplateInput && !(event.key === "Tab" || event.key === "Shift")) {
+    if (event.target === lastTemplateInput && (type !== "keyup" || caretKeys.has(event.key))) {
       cursorPlaced = true;
     }
   });
@@ -162,8 +167,11 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   let input = lastTemplateInput;
   if (input && !document.body.contains(input)) {
-    // The editor was re-rendered since: the input with the same id is the one meant.
+    // The editor was re-rendered since: the input with the same id is the one meant, its
+    // cursor where the new input has it (not placed by the user).
     input = document.getElementById(input.id);
+    lastTemplateInput = input;
+    cursorPlaced = false;
   }
   if (!input) {
     announce(button.closest("[data-click-first]").dataset.clickFirst);
@@ -188,8 +196,7 @@ let unsavedEdits = false;
 
 function isEdit(event) {
   const target = event.target;
-  return target.closest && target.closest("#editor") && !target.closest("[data-not-an-edit]")
-    && target.id !== "field-filter";
+  return target.closest && target.closest("#editor") && !target.closest("[data-not-an-edit]");
 }
 
 for (const type of ["input", "change"]) {
@@ -240,13 +247,18 @@ document.addEventListener("htmx:afterSettle", () => {
   if (editor.dataset.edits === "saved") {
     unsavedEdits = false;
   } else if (editor.dataset.edits === "refused") {
-    // Refused: to the first input with a problem (its reason is read with it), not the top.
-    const first = editor.querySelector("[aria-invalid='true']") || editor.querySelector(".problem");
+    // Refused: to the first problem's input (its reason is read with it), not the top; a
+    // problem of a whole step goes to the step.
+    const first = editor.querySelector(".problem");
     if (first) {
-      first.scrollIntoView({ block: "center" });
-      if (first.matches("input, select, textarea")) {
-        first.focus();
+      for (let folded = first.closest("details"); folded; folded = folded.parentElement.closest("details")) {
+        folded.open = true;
       }
+      const field = first.closest(".field");
+      const control = (field && field.querySelector("input:not([type=hidden]), select, textarea"))
+        || first.closest("section")?.querySelector("h2[tabindex]") || first;
+      control.scrollIntoView({ block: "center" });
+      control.focus();
     }
   }
   delete editor.dataset.edits; // said once: later swaps of its parts do not say it again
@@ -327,6 +339,8 @@ document.addEventListener("connection-created", (event) => {
   const dialog = document.getElementById("connection-dialog");
   if (connectionSelect && event.detail && event.detail.name) {
     connectionSelect.add(new Option(event.detail.name, event.detail.name, true, true));
+    // Chosen for the step: an edit like any other (to save before leaving).
+    connectionSelect.dispatchEvent(new Event("change", { bubbles: true }));
   }
   if (dialog) {
     dialog.close();

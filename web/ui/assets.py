@@ -63,7 +63,8 @@ def _register(engine: JinjaTemplateEngine, registry: Registry) -> None:
     )
     # JSON shown as it is sent: keys in their order, letters as they are ("Zoé", not
     # "Zo\u00e9"); ``tojson`` still escapes what HTML could read as markup.
-    env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
+    env.policies["json.dumps_function"] = formats.page_json
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     env.globals["locale"] = i18n.current_locale
     env.globals["time_zone"] = i18n.current_time_zone
     # A connector's own text (an action's title, a field's help) in the reader's language.

@@ -7,6 +7,7 @@ browser shows without freezing; the page offers the whole of it as a download in
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -24,10 +25,24 @@ __all__ = [
     "first_line",
     "gist",
     "number",
+    "page_json",
     "parsed_json",
     "pretty_json",
     "status_label",
 ]
+
+#: Characters a page must not hold as they are: lone halves of UTF-16 pairs (an app may answer
+#: them, escaped, in its JSON; a page cannot be encoded with them) and the controls that
+#: reorder text on screen.
+_UNSHOWABLE = re.compile(r"[\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def page_json(value: Any, **options: Any) -> str:
+    """``value`` as JSON text with its letters as they are ("Zoé", not "Zo\\u00e9"), but
+    :data:`_UNSHOWABLE` characters escaped (``\\ud83d``)."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    return _UNSHOWABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
 
 #: The most characters of one JSON document a page shows (events may be up to 1 MiB).
 JSON_SHOWN = 64_000
@@ -133,7 +148,7 @@ def pretty_json(text: str | None, limit: int = JSON_SHOWN) -> tuple[str, bool]:
     if len(text) <= limit * 4:
         value = readable_json(text)  # not JSON, or nested too deeply: shown as it is
         if value is not text:
-            text = json.dumps(value, indent=2, ensure_ascii=False)
+            text = page_json(value, indent=2)
     if len(text) > limit:
         return text[:limit], True
     return text, False

@@ -166,6 +166,11 @@ class RunsController(Controller):
             found = []
         page = found[:PAGE_SIZE]
         older = filters.url(before=page[-1].run.id) if len(found) > PAGE_SIZE else None
+        # One flow's failed runs replay at once: with the version each ran, or with the
+        # current one when some ran an older one (the fix was published since).
+        replay_versions = None
+        if filters.flow and filters.run_status == RunStatus.FAILED and page:
+            replay_versions = await services.runs.older_failures(filters.flow, since, until)
 
         # htmx asks for the results alone, except when it restores a page from history.
         partial = request.htmx and not request.htmx.history_restore_request
@@ -182,6 +187,7 @@ class RunsController(Controller):
             periods=PERIODS,
             statuses=list(RunStatus),
             older=older,
+            replay_versions=replay_versions,
         )
 
     @post("/replay-failed")

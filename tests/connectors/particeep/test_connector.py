@@ -4,6 +4,9 @@ import importlib
 import tomllib
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from maillon.connectors.particeep import ParticeepConnection, connector
 from maillon.connectors.registry import Registry
 
@@ -31,3 +34,9 @@ def test_the_registry_resolves_particeep_actions() -> None:
     assert action.key == "update_user"
     assert connector.connection is ParticeepConnection
     assert connector.needs_connection
+
+
+def test_a_custom_base_url_must_be_http_and_the_refusal_names_it() -> None:
+    with pytest.raises(ValidationError, match="must start with http:// or https://") as refused:
+        ParticeepConnection(api_key="k", api_secret="s", environment="custom", base_url="ftp://x")
+    assert refused.value.errors()[0]["loc"] == ("base_url",)

@@ -1,0 +1,49 @@
+"""The flow editor's answers over HTTP, without a browser: a step tried, where the focus goes."""
+
+from __future__ import annotations
+
+from maillon.web.ui.drafts import Draft
+from maillon.web.ui.flows import _apply, _focus_after
+from tests.support.web import UIServer, csrf_field, sign_in_client
+
+
+def test_a_step_whose_input_cannot_be_rendered_is_said_to_send_nothing(
+    ui_server: UIServer,
+) -> None:
+    ui_server.set_up_owner()
+    flow_id, _ = ui_server.http_flow("Untested", "http://127.0.0.1:9/", enabled=False)
+    with sign_in_client(ui_server.url) as client:
+        page = client.get(f"/flows/{flow_id}")
+        tried = client.post(
+            f"/flows/{flow_id}/test/0",
+            data={
+                "name": "Untested",
+                "trigger_type": "webhook",
+                "steps-0-action": "http.send_request",
+                "steps-0-key": "notify",
+                "steps-0-input-url": "http://127.0.0.1:9/{{ event.nowhere }}",
+                "_csrf_token": csrf_field(page.text),
+            },
+            headers={"HX-Request": "true"},
+        )
+    assert "The step failed:" in tried.text
+    assert "Nothing was sent: the input could not be rendered." in tried.text
+    assert "null" not in tried.text
+
+
+def test_the_focus_goes_to_the_step_added_moved_or_in_place_of_the_one_removed() -> None:
+    draft = Draft()
+    for _ in range(3):
+        before = [step.key for step in draft.steps]
+        _apply(draft, "add:http.send_request")
+        assert _focus_after("add:http.send_request", before, draft) == len(draft.steps) - 1
+    keys = [step.key for step in draft.steps]
+    _apply(draft, "up:2")
+    assert _focus_after("up:2", keys, draft) == 1
+    keys = [step.key for step in draft.steps]
+    _apply(draft, "remove:2")
+    assert _focus_after("remove:2", keys, draft) == 1  # the last one: the one before it
+    keys = [step.key for step in draft.steps]
+    _apply(draft, "remove:0")
+    assert _focus_after("remove:0", keys, draft) == 0
+    assert _focus_after("refresh", [step.key for step in draft.steps], draft) is None
