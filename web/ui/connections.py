@@ -380,9 +380,11 @@ def _cut(name: str) -> str:
     return name if len(name) <= _NAME_CHARS else name[: _NAME_CHARS - 1] + "…"
 
 
-def _not_saved(refusal: Refusal) -> list[Flash]:
+def _not_saved(refusal: Refusal, retype: bool = False) -> list[Flash]:
+    """That the form was refused, and (``retype``) that the secrets typed in it must be
+    typed again: the form comes back with them empty."""
     count = len(refusal.by_input) + len(refusal.general)
-    return [
+    said: list[Flash] = [
         (
             "error",
             ngettext(
@@ -392,6 +394,14 @@ def _not_saved(refusal: Refusal) -> list[Flash]:
             ),
         )
     ]
+    if retype:
+        said.append(("info", _("Type the secrets again: they never come back to the browser.")))
+    return said
+
+
+def _typed_secrets(fields: list[FormField], data: dict[str, str], prefix: str) -> bool:
+    """Whether secret inputs were filled in a refused form (it comes back with them empty)."""
+    return any(f.kind == "secret" and data.get(prefix + f.name, "").strip() for f in fields)
 
 
 class ConnectionsController(Controller):
@@ -478,7 +488,9 @@ class ConnectionsController(Controller):
         settings.refusal = refusal
         return_to = _current_page(request) if inline else None
         connect = _connect_form(services, chosen, return_to=return_to)
-        return _new_page(request, settings, connect, None if inline else _not_saved(refusal))
+        retype = _typed_secrets(settings.fields, data, VALUES)
+        said = None if inline else _not_saved(refusal, retype)
+        return _new_page(request, settings, connect, said)
 
     @post("/new/connect")
     async def connect(
@@ -580,7 +592,8 @@ class ConnectionsController(Controller):
         settings.name = data.get("name", "")
         settings.texts = _typed(settings.fields, data, VALUES)
         settings.refusal = refusal
-        return self._page(request, services, view, settings, _not_saved(refusal))
+        retype = _typed_secrets(settings.fields, data, VALUES)
+        return self._page(request, services, view, settings, _not_saved(refusal, retype))
 
     @post("/{ref:str}/test")
     async def test(
