@@ -23,3 +23,16 @@ def test_a_refused_form_asks_for_the_secrets_typed_in_it_again(ui_server: UIServ
             "/connections/new?app=slack", data={"name": "team/slack", "_csrf_token": token}
         )
         assert "Type the secrets again" not in bare.text
+
+
+def test_a_name_taken_is_said_next_to_the_name(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    ui_server.call(ui_server.runtime.services.connections.create("slack", "s", {"bot_token": "x"}))
+    with sign_in_client(ui_server.url) as client:
+        form = client.get("/connections/new", params={"app": "slack"})
+        refused = client.post(
+            "/connections/new?app=slack",
+            data={"name": "s", "values.bot_token": "xoxb-2", "_csrf_token": csrf_field(form.text)},
+        )
+    problem = refused.text.split('id="connection-settings-name-problem"', 1)[1].split("</p>")[0]
+    assert "A connection named &#39;s&#39; exists." in problem

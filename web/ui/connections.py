@@ -104,8 +104,11 @@ class Refusal:
 
     @classmethod
     def of(cls, exc: Invalid | Conflict, inputs: set[str]) -> Refusal:
-        """The engine's reasons: those about an input on the form go next to it."""
+        """The engine's reasons: those about an input on the form go next to it. A conflict
+        saving a connection is about its name (taken, or kept while flows use it)."""
         if isinstance(exc, Conflict):
+            if "name" in inputs:
+                return cls(by_input={"name": _sentence(str(exc))})
             return cls(general=[_sentence(str(exc))])
         refusal = cls(general=[_sentence(r) for r in exc.general])
         for name, reason in exc.fields.items():
