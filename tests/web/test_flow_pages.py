@@ -47,3 +47,29 @@ def test_the_focus_goes_to_the_step_added_moved_or_in_place_of_the_one_removed()
     _apply(draft, "remove:0")
     assert _focus_after("remove:0", keys, draft) == 0
     assert _focus_after("refresh", [step.key for step in draft.steps], draft) is None
+
+
+def test_the_picker_says_an_untested_steps_fields_hold_example_values(
+    ui_server: UIServer,
+) -> None:
+    ui_server.set_up_owner()
+    flow_id, _ = ui_server.http_flow("Example", "http://127.0.0.1:9/", enabled=False)
+    example = "example values until the step is tested"
+    with sign_in_client(ui_server.url) as client:
+        page = client.get(f"/flows/{flow_id}")
+        assert example in page.text
+        step = {
+            "name": "Example",
+            "trigger_type": "webhook",
+            "steps-0-action": "http.send_request",
+            "steps-0-key": "notify",
+            "steps-0-input-url": "http://127.0.0.1:9/",
+            "_csrf_token": csrf_field(page.text),
+        }
+        tested = client.post(
+            f"/flows/{flow_id}/editor",
+            data={**step, "steps-0-tested": '{"status": 200, "body": {"id": 7}}'},
+            headers={"HX-Request": "true"},
+        )
+    assert tested.status_code == 200 and example not in tested.text
+    assert "steps.notify.body.id" in tested.text

@@ -189,8 +189,17 @@ async def _editor(
     others += [name for name in draft.failed_flows if name not in others]
     trees = [field_tree(sample.body, "event")]
     for i, built in enumerate(spec.steps):
-        example = outputs.get(built.key, services.editor.step_example(built))
-        trees.append(field_tree(example, f"steps.{built.key}", f"{i + 1}. {built.key}"))
+        tree = field_tree(
+            outputs.get(built.key, services.editor.step_example(built)),
+            f"steps.{built.key}",
+            f"{i + 1}. {built.key}",
+        )
+        if built.key not in outputs:
+            # Made up from the action's output model: not to be taken for what the app says.
+            tree.preview = _(
+                "%(count)s, example values until the step is tested", count=tree.preview
+            )
+        trees.append(tree)
     return {
         "section": "flows",
         "view": view,
