@@ -321,3 +321,18 @@ def test_replay_them_all_offers_the_current_version_for_runs_beyond_the_page(
     assert "Replay them all with the current version (2)" in listed
     pager = listed.split('aria-label="Pages of runs"', 1)[1]
     assert f'href="/runs?flow={flow_id}&amp;status=failed&amp;before=' in pager
+
+
+def test_a_step_tried_several_times_shows_its_last_attempts_times(
+    working_ui_server: UIServer, fake_server: FakeServer
+) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    fake_server.on("POST", "/flaky", (503, {"error": "busy"}))
+    _, token = server.http_flow("Flaky", fake_server.url + "flaky", attempts=2)
+    run_ids = server.deliver(token)
+    server.wait_finished(run_ids)
+    with sign_in_client(server.url) as client:
+        page = " ".join(client.get(f"/runs/{run_ids[0]}").text.split())
+    assert "Attempts: 2" in page and "Last attempt started " in page
+    assert "Last attempt took " in page and "Duration " not in page.split("run-steps", 1)[1]
