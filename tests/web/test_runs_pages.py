@@ -281,6 +281,10 @@ def test_every_failed_run_of_a_flow_replays_from_its_list(working_ui_server: UIS
         assert "Not replayed: no flow no-such-flow." in gone.text
     for run_id in run_ids:
         assert len(server.call(server.runtime.services.runs.detail(run_id)).replays) == 2
+    # A replayed run's duration leaves out the time it waited to be replayed.
+    with sign_in_client(server.url) as client:
+        page = client.get(f"/runs/{run_ids[0]}").text
+    assert "Duration since the last replay" in page
 
 
 def test_a_run_waiting_to_retry_says_so_and_when(
