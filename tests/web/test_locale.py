@@ -148,30 +148,26 @@ def test_the_flow_editor_says_what_is_wrong_in_the_readers_language(ui_server: U
         client.headers.update(FRENCH)
         page = client.get(f"/flows/{flow_id}")
         assert "Envoyer une requête HTTP" in page.text  # the connector's own French
+        step = {
+            "name": "Paused",
+            "trigger_type": "webhook",
+            "steps-0-action": "http.send_request",
+            "steps-0-key": "notify",
+            "_csrf_token": csrf_field(page.text),
+        }
         refused = client.post(
             f"/flows/{flow_id}/save",
             data={
-                "name": "Paused",
-                "trigger_type": "webhook",
-                "steps-0-action": "http.send_request",
-                "steps-0-key": "notify",
+                **step,
                 "steps-0-input-url": "http://127.0.0.1:9/{{ event.nowhere }}",
                 "steps-0-connection": "ghost",
-                "_csrf_token": csrf_field(page.text),
             },
         )
         assert "Non enregistré\u00a0:" in refused.text
         assert "Aucune connexion nommée &#39;ghost&#39;" in refused.text
         broken = client.post(
             f"/flows/{flow_id}/save",
-            data={
-                "name": "Paused",
-                "trigger_type": "webhook",
-                "steps-0-action": "http.send_request",
-                "steps-0-key": "notify",
-                "steps-0-input-url": "http://127.0.0.1:9/{{ event.id ",
-                "_csrf_token": csrf_field(page.text),
-            },
+            data={**step, "steps-0-input-url": "http://127.0.0.1:9/{{ event.id "},
         )
         assert "erreur de syntaxe du modèle\u00a0:" in broken.text
 
