@@ -47,7 +47,12 @@ from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec
-from maillon.engine.templating import TemplateRenderError, compile_check, referenced_paths
+from maillon.engine.templating import (
+    TemplateRenderError,
+    compile_check,
+    referenced_paths,
+    template_errors,
+)
 
 __all__ = [
     "MAX_FILE_CHARS",
@@ -439,11 +444,8 @@ def _step_problems(
             problems.append(f"{where}: " + _other_app(step.connection, app, connector))
     elif connector.needs_connection:
         problems.append(f"{where}: " + _("%(action)s needs a connection", action=step.action))
-    try:
-        compile_check(step.input, f"{where}.input")
-        compile_check(step.for_each, f"{where}.for_each")
-    except TemplateRenderError as exc:
-        problems.append(str(exc))
+    for part in ("input", "for_each"):
+        problems.extend(map(str, template_errors(getattr(step, part), f"{where}.{part}")))
     return problems
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "render_unblocking",
     "render_value",
     "renders_quickly",
+    "template_errors",
 ]
 
 # A whole string made of one expression, with nothing around it.
@@ -915,19 +916,26 @@ def render_value(
 
 def compile_check(value: Any, field: str = "input") -> None:
     """Raise :class:`TemplateRenderError` if any string in ``value`` is not a valid template."""
+    for error in template_errors(value, field):
+        raise error
+
+
+def template_errors(value: Any, field: str = "input") -> Iterator[TemplateRenderError]:
+    """Each string in ``value`` that is not a valid template, in order: a form shows every
+    problem at once, not one per save."""
     if isinstance(value, str):
         if "{" in value:
             try:
                 _compile(value)
             except TemplateError as exc:
                 reason = _("template syntax error: %(error)s", error=exc)
-                raise TemplateRenderError(field, reason) from exc
+                yield TemplateRenderError(field, reason)
     elif isinstance(value, dict):
         for k, v in value.items():
-            compile_check(v, f"{field}.{k}")
+            yield from template_errors(v, f"{field}.{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            compile_check(v, f"{field}[{i}]")
+            yield from template_errors(v, f"{field}[{i}]")
 
 
 def referenced_paths(source: str) -> set[tuple[str, ...]]:

@@ -373,6 +373,15 @@ def test_steering_steps_round_trip_through_yaml() -> None:
     ]
 
 
+def test_every_broken_template_of_a_step_is_reported_at_once() -> None:
+    step = {**STEP, "input": {"text": "{{ x | nofilter }}", "fail": "{{ y "}}
+    assert problems_of({"name": "f", "steps": [step]}) == [
+        "steps[0] (a).input.text: template syntax error: No filter named 'nofilter'.",
+        "steps[0] (a).input.fail: template syntax error: unexpected end of template, "
+        "expected 'end of print statement'.",
+    ]
+
+
 def test_every_problem_of_steering_steps_is_reported_at_once() -> None:
     raw = {
         "name": "f",
