@@ -73,3 +73,17 @@ def test_the_picker_says_an_untested_steps_fields_hold_example_values(
         )
     assert tested.status_code == 200 and example not in tested.text
     assert "steps.notify.body.id" in tested.text
+
+
+def test_a_warning_the_preview_already_gives_is_not_said_twice(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    flow_id, token = ui_server.http_flow("Twice", "http://127.0.0.1:9/", enabled=False)
+    ui_server.deliver(token)  # the sample the editor reads, and a save checks against
+    url = "http://127.0.0.1:9/{{ event.nowhere }}"
+    saved = ui_server.http_flow("Twice", url, enabled=False, flow_id=flow_id)
+    assert saved[0] == flow_id
+    with sign_in_client(ui_server.url) as client:
+        page = client.get(f"/flows/{flow_id}").text
+    assert 'id="preview-steps-0-input-url" class="preview preview-error"' in page
+    assert "no field &#39;nowhere&#39;" in page
+    assert "the sample event has no field" not in page.lower()

@@ -229,6 +229,16 @@ window.addEventListener("beforeunload", (event) => {
   }
 });
 
+// An input's warnings were worked out when the draft was saved: once its preview follows
+// what is typed, they may no longer hold (the preview says what is wrong now).
+document.addEventListener("htmx:afterSwap", (event) => {
+  const target = event.detail.target;
+  if (target && target.id && target.id.startsWith("preview-")) {
+    const name = target.id.slice("preview-".length);
+    document.querySelectorAll(`[data-warning-for="${CSS.escape(name)}"]`).forEach((w) => w.remove());
+  }
+});
+
 // After a step was added, moved or removed, the editor marks the step to go to.
 document.addEventListener("htmx:afterSettle", () => {
   const step = document.querySelector("#editor [data-focus]");
