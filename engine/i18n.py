@@ -104,7 +104,11 @@ def _zones_by_case() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def time_zones() -> tuple[str, ...]:
     """The time zones a person picks from: ``UTC`` and the IANA ``Area/City`` names, sorted
-    (not the aliases kept for old systems, such as ``EST5EDT`` or ``posix/...``)."""
+    (not the aliases kept for old systems, such as ``EST5EDT``, ``posix/...`` or the old
+    names CLDR maps to current ones: ``Asia/Calcutta`` is ``Asia/Kolkata``)."""
+    from babel.core import get_global  # only the settings page asks, once
+
+    renamed = get_global("zone_aliases")
     legacy = (
         "Etc/",
         "posix",
@@ -116,7 +120,9 @@ def time_zones() -> tuple[str, ...]:
         "Brazil/",
         "Chile/",
     )
-    cities = (z for z in _time_zones() if "/" in z and not z.startswith(legacy))
+    cities = (
+        z for z in _time_zones() if "/" in z and not z.startswith(legacy) and z not in renamed
+    )
     return (DEFAULT_TIME_ZONE, *sorted(cities))
 
 

@@ -115,6 +115,19 @@ def test_each_person_chooses_their_language_and_time_zone(ui_server: UIServer) -
         )
         assert "Choisissez une langue que Maillon parle\u00a0: en, fr." in refused.text
 
+        # An old name of a zone, no longer listed, stays chosen until changed.
+        client.post(
+            "/settings/preferences",
+            data={
+                "locale": "fr",
+                "time_zone": "Asia/Calcutta",
+                "_csrf_token": csrf_field(page.text),
+            },
+        )
+        listed = client.get("/settings").text
+        assert '<option value="Asia/Calcutta" selected>Asia/Calcutta</option>' in listed
+        assert listed.count("Asia/Calcutta") == 2 and ">Asia/Kolkata</option>" in listed
+
 
 def test_the_install_default_serves_browsers_that_ask_for_nothing_spoken(
     make_settings: Callable[..., Settings],
