@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from maillon.engine.i18n import gettext as _
-from maillon.engine.templating import TemplateRenderError, compile_check, render_value
+from maillon.engine.templating import TemplateRenderError, render_value, template_errors
 
 __all__ = ["OPERATORS", "UNARY", "Condition", "Group", "Verdict", "evaluate", "member_kind"]
 
@@ -90,10 +90,7 @@ class Condition(BaseModel):
         """What keeps this condition from being saved, in words."""
         found: list[str] = []
         for name, part in (("value", self.value), ("to", self.to)):
-            try:
-                compile_check(part, f"{where}.{name}")
-            except TemplateRenderError as exc:
-                found.append(str(exc))
+            found.extend(map(str, template_errors(part, f"{where}.{name}")))
         if self.op not in UNARY and self.to is None:
             found.append(
                 f"{where}.to: "

@@ -28,7 +28,7 @@ from maillon.engine.conditions import Group, evaluate
 from maillon.engine.formatting import to_datetime, zone
 from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
-from maillon.engine.templating import TemplateRenderError, compile_check, render_value
+from maillon.engine.templating import render_value, template_errors
 
 if TYPE_CHECKING:
     from maillon.engine.flows import Step
@@ -187,10 +187,9 @@ class DelayStep(StepBase):
         """What keeps this step from being saved."""
         found: list[str] = []
         for name in ("duration", "until"):
-            try:
-                compile_check(getattr(self.delay, name), f"{where}.delay.{name}")
-            except TemplateRenderError as exc:
-                found.append(str(exc))
+            found.extend(
+                map(str, template_errors(getattr(self.delay, name), f"{where}.delay.{name}"))
+            )
         duration = self.delay.duration
         if duration is not None and "{" not in str(duration):
             try:
@@ -221,10 +220,7 @@ class FormatStep(StepBase):
             for name in self.format
             if not KEY.match(name)
         ]
-        try:
-            compile_check(self.format, f"{where}.format")
-        except TemplateRenderError as exc:
-            found.append(str(exc))
+        found.extend(map(str, template_errors(self.format, f"{where}.format")))
         return found
 
 

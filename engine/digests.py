@@ -39,7 +39,7 @@ from maillon.engine.models import (
     StepStatus,
 )
 from maillon.engine.schedules import Schedule, tick_key
-from maillon.engine.templating import TemplateRenderError, compile_check, render_value
+from maillon.engine.templating import render_value, template_errors
 from maillon.engine.ticks import record_ticks
 from maillon.engine.writer import Op
 
@@ -150,11 +150,7 @@ def item_problems(item: Any) -> list[str]:
     """Save-time checks beyond the shape: the templates of a digest's ``item`` compile."""
     if item is None:
         return []
-    try:
-        compile_check(item, "digest.item")
-    except TemplateRenderError as exc:
-        return [str(exc)]
-    return []
+    return [str(error) for error in template_errors(item, "digest.item")]
 
 
 def release_example(digest: DigestSpec, event: Any) -> dict[str, Any]:

@@ -47,12 +47,7 @@ from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec
-from maillon.engine.templating import (
-    TemplateRenderError,
-    compile_check,
-    referenced_paths,
-    template_errors,
-)
+from maillon.engine.templating import referenced_paths, template_errors
 
 __all__ = [
     "MAX_FILE_CHARS",
@@ -375,10 +370,7 @@ def _trigger_problems(
         return []  # its shape is all there is to check
     problems: list[str] = []
     if isinstance(trigger, WebhookTrigger) and trigger.dedup:
-        try:
-            compile_check(trigger.dedup, "trigger.dedup")
-        except TemplateRenderError as exc:
-            problems.append(str(exc))
+        problems.extend(map(str, template_errors(trigger.dedup, "trigger.dedup")))
     if isinstance(trigger, WebhookTrigger) and trigger.signature is not None:
         name = trigger.signature.connection
         app = connections.get(name)

@@ -799,7 +799,7 @@ def _render_str(source: str, context: Mapping[str, Any], field: str, url: bool =
             chunks.append(chunk)
         return "".join(chunks)
     except TemplateSyntaxError as exc:
-        raise TemplateRenderError(field, _("template syntax error: %(error)s", error=exc)) from exc
+        raise _syntax_error(field, exc) from exc
     except _OverBudget as exc:
         raise TemplateRenderError(field, str(exc)) from exc
     except RecursionError as exc:
@@ -914,6 +914,10 @@ def render_value(
         _meter.budget = DEFAULT_BUDGET
 
 
+def _syntax_error(field: str, exc: TemplateError) -> TemplateRenderError:
+    return TemplateRenderError(field, _("template syntax error: %(error)s", error=exc))
+
+
 def compile_check(value: Any, field: str = "input") -> None:
     """Raise :class:`TemplateRenderError` if any string in ``value`` is not a valid template."""
     for error in template_errors(value, field):
@@ -928,8 +932,7 @@ def template_errors(value: Any, field: str = "input") -> Iterator[TemplateRender
             try:
                 _compile(value)
             except TemplateError as exc:
-                reason = _("template syntax error: %(error)s", error=exc)
-                yield TemplateRenderError(field, reason)
+                yield _syntax_error(field, exc)
     elif isinstance(value, dict):
         for k, v in value.items():
             yield from template_errors(v, f"{field}.{k}")
