@@ -142,6 +142,12 @@ def _epoch(text: str) -> float | None:
     return None
 
 
+def _replay_with(data: dict[str, str]) -> ReplayWith:
+    """The version a replay button chose: the flow's current one, or (by default) the one
+    each run ran."""
+    return ReplayWith.CURRENT if data.get("version") == ReplayWith.CURRENT else ReplayWith.RAN
+
+
 class RunsController(Controller):
     """The runs list, a run's page, and replaying a run."""
 
@@ -198,11 +204,10 @@ class RunsController(Controller):
         data = await form(request)
         filters, _said = RunFilters.read(data)
         since, until = filters.window(time.time())
-        current = data.get("version") == ReplayWith.CURRENT
         try:
             count = await services.runs.replay_failed(
                 filters.flow,
-                ReplayWith.CURRENT if current else ReplayWith.RAN,
+                _replay_with(data),
                 by=actor(request),
                 since=since,
                 until=until,
@@ -236,10 +241,8 @@ class RunsController(Controller):
         one), then go back where the button was."""
         data = await form(request)
         back = safe_path(data.get("next"), f"/runs/{run_id}")
-        current = data.get("version") == ReplayWith.CURRENT
         try:
-            with_version = ReplayWith.CURRENT if current else ReplayWith.RAN
-            await services.runs.replay(run_id, with_version, by=actor(request))
+            await services.runs.replay(run_id, _replay_with(data), by=actor(request))
         except Conflict as exc:
             return redirect(back, ("error", _("Not replayed: %(reason)s.", reason=exc)))
         return redirect(
