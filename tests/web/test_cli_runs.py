@@ -13,8 +13,9 @@ from tests.support.db import run_until
 from tests.support.flows import deliver
 
 
-def make_flow(cli: Cli, server: FakeServer) -> str:
-    """A flow posting each event's investor to ``server``; return its hook token."""
+def make_flow(cli: Cli, server: FakeServer, attempts: int = 1) -> str:
+    """A flow posting each event's investor to ``server`` (``attempts`` times at most);
+    return its hook token."""
     doc = FlowDocument.model_validate(
         {
             "name": "Tell the CRM",
@@ -27,7 +28,7 @@ def make_flow(cli: Cli, server: FakeServer) -> str:
                         "url": server.url + "investors",
                         "json_body": {"name": "{{ event.investor.name }}"},
                     },
-                    "max_attempts": 1,
+                    "max_attempts": attempts,
                 }
             ],
         }
@@ -96,3 +97,13 @@ def test_an_event_is_shown_with_its_runs(cli: Cli, fake_server: FakeServer) -> N
     body = out.split("  body:\n", 1)[1].split("runs:", 1)[0]
     assert json.loads(body) == {"investor": {"name": "Ada"}}
     assert f"  {accepted.run_ids[0]}  succeeded  flow " in out
+
+
+def test_a_step_tried_several_times_shows_its_last_attempts_time(
+    cli: Cli, fake_server: FakeServer
+) -> None:
+    fake_server.on("POST", "/investors", (503, "down"))
+    token = make_flow(cli, fake_server, attempts=2)
+    [run_id] = deliver(cli.runtime, token, {"investor": {"name": "Ada"}}).run_ids
+    finished(cli, run_id)
+    assert "step 1: post  failed  2 attempts (the last took " in cli("runs", "show", run_id).stdout

@@ -108,7 +108,10 @@ def _print_run(run: RunRow) -> None:
 
 def _print_step(step: StepRow, indent: str = "") -> None:
     attempts = f"{step.attempts} attempt{'s' if step.attempts != 1 else ''}"
-    took = _took(step.started_at, step.finished_at)
+    # The ledger keeps a step's last attempt: with several, the time is that attempt's.
+    took = _took(
+        step.started_at, step.finished_at, "the last took" if step.attempts > 1 else "took"
+    )
     click.echo(
         f"{indent}step {step.position + 1}: {step.step_key}  {step.status}  {attempts}{took}"
     )
@@ -123,8 +126,8 @@ def _print_step(step: StepRow, indent: str = "") -> None:
         echo_json(readable_json(step.details))
 
 
-def _took(start: float | None, end: float | None) -> str:
-    return f" (took {end - start:.2f} s)" if start is not None and end is not None else ""
+def _took(start: float | None, end: float | None, words: str = "took") -> str:
+    return f" ({words} {end - start:.2f} s)" if start is not None and end is not None else ""
 
 
 @runs.command("replay")
