@@ -99,6 +99,24 @@ function showPickerTarget() {
   if (shown && input) {
     shown.querySelector("strong").textContent = templateInputName(input, shown.dataset.format);
     shown.hidden = false;
+    offerEarlierSteps(input);
+  }
+}
+
+// A step's input can read the event and the steps before it: the outputs of that step and of
+// the later ones do not exist yet when it is rendered. Inputs outside the steps (the trigger's
+// dedup key, a digest's item) read the event alone.
+function offerEarlierSteps(input) {
+  const step = input.closest("[data-step-index]");
+  const before = step ? Number(step.dataset.stepIndex) : 0;
+  let left = false;
+  for (const tree of document.querySelectorAll("#picker .tree[data-step]")) {
+    tree.hidden = Number(tree.dataset.step) >= before;
+    left ||= tree.hidden;
+  }
+  const said = document.getElementById("picker-later");
+  if (said) {
+    said.hidden = !left;
   }
 }
 

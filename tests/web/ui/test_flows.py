@@ -238,6 +238,45 @@ def test_keyboard_picks_optional_connections_and_unsaved_edits_in_the_editor(
     assert asked == ["beforeunload"]
 
 
+def test_the_picker_offers_an_input_only_the_steps_before_it(
+    new_page: NewPage, ui_server: UIServer
+) -> None:
+    ui_server.set_up_owner()
+    steps = [
+        {"key": key, "action": "http.send_request", "input": {"url": "http://127.0.0.1:9/"}}
+        for key in ("first", "second")
+    ]
+    doc = FlowDocument.model_validate({"name": "Two steps", "enabled": False, "steps": steps})
+    flow_id = ui_server.call(ui_server.runtime.services.flows.save(doc)).row.id
+    page = new_page()
+    sign_in(page, ui_server.url)
+    page.goto(f"{ui_server.url}/flows/{flow_id}")
+    first = page.get_by_role("list", name="Output of step 1. first")
+    second = page.get_by_role("list", name="Output of step 2. second")
+    left_out = page.locator("#picker-later")
+    # Before any input is chosen, the picker shows everything it has.
+    expect(first).to_be_visible()
+    expect(second).to_be_visible()
+    expect(left_out).to_be_hidden()
+
+    page.locator("#f-steps-1-input-url").focus()
+    expect(first).to_be_visible()
+    expect(second).to_be_hidden()
+    expect(left_out).to_be_visible()
+
+    page.locator("#f-steps-0-input-url").focus()
+    expect(first).to_be_hidden()
+    expect(second).to_be_hidden()
+
+    # The trigger's dedup key is rendered before any step runs.
+    page.locator("#f-steps-1-input-url").focus()
+    expect(first).to_be_visible()
+    page.get_by_text("Ignore repeated deliveries").click()
+    page.locator("#f-dedup").focus()
+    expect(first).to_be_hidden()
+    expect(page.get_by_role("list", name="Event")).to_be_visible()
+
+
 def test_the_flows_list_searches_switches_and_fits_a_phone(
     new_page: NewPage, ui_server: UIServer
 ) -> None:
