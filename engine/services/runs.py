@@ -54,6 +54,16 @@ class ReplayWith(StrEnum):
     CURRENT = "current"
 
 
+def time_taken(run: RunRow, replayed_at: float | None) -> float | None:
+    """Seconds from the run's start to its end; for a replayed run, from its last replay
+    (``replayed_at``), not counting the time it waited for someone to replay it. ``None``: it
+    has not ended (since its last replay)."""
+    if run.started_at is None or run.finished_at is None:
+        return None
+    start = max(run.started_at, replayed_at or 0.0)
+    return run.finished_at - start if run.finished_at >= start else None
+
+
 def _rare(flow_id: str, status: RunStatus) -> ColumnElement[bool]:
     """The runs of ``flow_id`` in a rare ``status``, in the words of their index (the database
     uses an expression index only for the very same expression)."""
@@ -111,6 +121,11 @@ class RunDetail:
     replays: list[Replay] = field(default_factory=list)
 
     @property
+    def took(self) -> float | None:
+        """See :func:`time_taken`."""
+        return time_taken(self.run, self.replays[-1].row.replayed_at if self.replays else None)
+
+    @property
     def can_replay(self) -> bool:
         """Whether :meth:`Runs.replay` takes this run (failed and held runs replay)."""
         return self.run.status in (RunStatus.FAILED, RunStatus.HELD)
@@ -132,6 +147,13 @@ class RunLine:
     run: RunRow
     flow_name: str | None
     replays: int = 0
+    #: When it was last replayed.
+    replayed_at: float | None = None
+
+    @property
+    def took(self) -> float | None:
+        """See :func:`time_taken`."""
+        return time_taken(self.run, self.replayed_at)
 
 
 def events_of(flow_id: str) -> SelectOfScalar[EventRow]:
@@ -266,15 +288,15 @@ def _replays(s: Session, run_id: str) -> list[Replay]:
     return [Replay.of(row) for row in s.exec(q)]
 
 
-def _replay_counts(s: Session, run_ids: list[str]) -> dict[str, int]:
-    """How many times each of these runs was replayed (absent: never); one look-up of the
-    (run, id) index per run, for the page of runs a list shows."""
+def _replay_counts(s: Session, run_ids: list[str]) -> dict[str, tuple[int, float]]:
+    """How many times each of these runs was replayed and when last (absent: never); one
+    look-up of the (run, id) index per run, for the page of runs a list shows."""
     q = (
-        select(ReplayRow.run_id, func.count())
+        select(ReplayRow.run_id, func.count(), func.max(ReplayRow.replayed_at))
         .where(col(ReplayRow.run_id).in_(run_ids))
         .group_by(col(ReplayRow.run_id))
     )
-    return dict(s.exec(q).all())
+    return {run_id: (count, last) for run_id, count, last in s.exec(q).all()}
 
 
 class Runs(Service):
@@ -394,7 +416,7 @@ class Runs(Service):
                     ).all()
                 )
                 replays = _replay_counts(s, [r.id for r in runs])
-            return [RunLine(r, names.get(r.flow_id), replays.get(r.id, 0)) for r in runs]
+            return [RunLine(r, names.get(r.flow_id), *replays.get(r.id, (0, None))) for r in runs]
 
         return await self.sync(read)
 

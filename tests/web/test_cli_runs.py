@@ -4,6 +4,7 @@ by the engine's workers against a fake HTTP API."""
 from __future__ import annotations
 
 import json
+import re
 
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
@@ -73,6 +74,7 @@ def test_runs_are_listed_shown_and_replayed(cli: Cli, fake_server: FakeServer) -
     finished(cli, run_id)
     again = cli("runs", "show", run_id).stdout
     assert again.startswith(f"run {run_id}  succeeded\n") and '"id": "inv-1"' in again
+    assert re.search(r"\n  finished  .* \(took [0-9.]+ s since the last replay\)\n", again)
     # Then the replay, with the failure it replaced.
     replayed = again[again.index("\nreplayed ") + 1 :]
     assert " by cli  (flow version 1 -> 1); it had failed\n" in replayed.splitlines(True)[0]

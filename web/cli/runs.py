@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from maillon.engine.models import RunRow, RunStatus, StepRow
+from maillon.engine.models import RunStatus, StepRow
 from maillon.engine.payloads import readable_json
-from maillon.engine.services.runs import ReplayWith
+from maillon.engine.services.runs import ReplayWith, RunDetail
 from maillon.web.cli._base import AUTHOR, Ctx, echo_json, pass_ctx, when
 
 __all__ = ["events", "runs"]
@@ -77,7 +77,7 @@ def runs_show(obj: Ctx, run_id: str) -> None:
     """Show a run: each step's input, output, error, attempts and timings, then each replay
     with the failure it replaced."""
     detail = obj.run(obj.services.runs.detail(run_id))
-    _print_run(detail.run)
+    _print_run(detail)
     for step in detail.steps:
         _print_step(step)
     for replay in detail.replays:
@@ -93,13 +93,18 @@ def runs_show(obj: Ctx, run_id: str) -> None:
             _print_step(step, indent="  ")
 
 
-def _print_run(run: RunRow) -> None:
+def _print_run(detail: RunDetail) -> None:
+    run = detail.run
+    took = ""
+    if detail.took is not None:
+        since = " since the last replay" if detail.replays else ""
+        took = f" (took {detail.took:.2f} s{since})"
     click.echo(f"run {run.id}  {run.status}")
     click.echo(f"  flow      {run.flow_id}  (version {run.flow_version})")
     click.echo(f"  event     {run.event_id}")
     click.echo(f"  created   {when(run.created_at)}")
     click.echo(f"  started   {when(run.started_at)}")
-    click.echo(f"  finished  {when(run.finished_at)}{_took(run.started_at, run.finished_at)}")
+    click.echo(f"  finished  {when(run.finished_at)}{took}")
     if run.status == RunStatus.QUEUED and run.available_at > time.time():
         click.echo(f"  next try  {when(run.available_at)}")
     if run.error:

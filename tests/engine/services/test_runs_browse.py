@@ -7,8 +7,9 @@ import time
 import pytest
 
 from maillon.engine.errors import NotFound
-from maillon.engine.models import RunStatus
+from maillon.engine.models import RunRow, RunStatus
 from maillon.engine.runtime import Runtime
+from maillon.engine.services.runs import time_taken
 from tests.support.flows import ECHO, deliver, make_flow, wait_status
 from tests.support.services import Blocking
 
@@ -54,13 +55,42 @@ def test_a_listed_run_says_how_many_times_it_was_replayed(
         services.runs.replay(run_id)
         wait_status(runtime, services, run_id, RunStatus.FAILED)
 
-    assert {line.run.id: line.replays for line in services.runs.browse()} == {
+    lines = {line.run.id: line for line in services.runs.browse()}
+    assert {run_id: line.replays for run_id, line in lines.items()} == {
         once: 1,
         twice: 2,
         never: 0,
     }
+    # Its time is counted from its last replay, as on its page.
+    detail = services.runs.detail(twice)
+    assert lines[twice].replayed_at == detail.replays[-1].row.replayed_at
+    assert detail.took is not None
+    assert lines[twice].took == detail.took
+    assert lines[never].replayed_at is None
     # Paged and bounded in time like the API's list.
     [newest, *_] = services.runs.browse(limit=1)
     [older] = services.runs.browse(limit=1, before=newest.run.id)
     assert (newest.run.id, older.run.id) == (never, twice)
     assert services.runs.browse(until=time.time() - 3600) == []
+
+
+def _run(started_at: float | None = None, finished_at: float | None = None) -> RunRow:
+    return RunRow(
+        id="r",
+        flow_id="f",
+        event_id="e",
+        status=RunStatus.SUCCEEDED,
+        available_at=0,
+        created_at=0,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+
+
+def test_a_replayed_runs_time_leaves_out_its_wait_to_be_replayed() -> None:
+    assert time_taken(_run(100, 105), None) == 5.0
+    # Replayed at 200; it ended again at 203.
+    assert time_taken(_run(100, 203), 200) == 3.0
+    # Replayed at 300 and not ended since: its last end is the one before.
+    assert time_taken(_run(100, 203), 300) is None
+    assert time_taken(_run(), None) is None
