@@ -11,7 +11,8 @@ or ``<app>.<trigger>``), ``dedup``, ``trigger_connection``, ``trigger_event``,
 ``failed_flow-<n>`` (an error flow's flows, by name) and ``failure``, ``sample_event``, the
 schedule's and the digest's (see :mod:`maillon.web.ui.timing`), the
 failure policy's ``alert`` (a checkbox, read only when ``failure_policy`` says the form has it)
-and ``pause_after``, and per step ``steps-<n>-key``, ``-kind``, ``-parent``, and for actions
+and ``pause_after``, ``kept`` (hidden: the settings the editor has no inputs for, as JSON, so
+that saving keeps them), and per step ``steps-<n>-key``, ``-kind``, ``-parent``, and for actions
 ``-action``, ``-connection``, ``-max_attempts``, ``-for_each``, ``-input-<field>`` (the other
 kinds' in :mod:`maillon.web.ui.steering`). Steps are numbered in the order a run meets them: a
 branch's steps (``-parent`` is ``<paths key>.<branch name>``) come right after their paths step.
@@ -46,7 +47,7 @@ from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
 from maillon.web.ui.steering import KINDS, BranchDraft, Steering
 from maillon.web.ui.timing import DigestDraft, ScheduleDraft
 
-__all__ = ["Draft", "StepDraft", "context_spec", "place", "step_fields", "to_document"]
+__all__ = ["KEPT", "Draft", "StepDraft", "context_spec", "place", "step_fields", "to_document"]
 
 _STEP_INPUT = re.compile(r"^steps-(\d+)-(.+)$")
 _STEP_FIELDS = (
@@ -60,6 +61,12 @@ _STEP_FIELDS = (
     "tested",
     "was",
 )
+#: The settings of a flow that the editor has no inputs for: the flow's attempts per step and
+#: how long its runs are kept, and a webhook's signature check. They go through the form as
+#: they are, so that a save made in the editor never drops them (the signature check least of
+#: all: its loss would open the hook to unsigned deliveries).
+KEPT = ("max_attempts", "retention", "signature")
+_NONE = object()
 #: A step test's output kept in the form, for the picker and the later steps' previews.
 _MAX_TESTED = 64 * 1024
 _MAX_STEPS = 100
@@ -120,6 +127,19 @@ class Draft:
     #: Branches renamed in the form since the editor was shown (or whose paths step was):
     #: ``<paths key>.<name then>`` → ``<paths key>.<name now>``.
     renamed: dict[str, str] = field(default_factory=dict)
+    #: The flow's settings that the editor has no inputs for (see :data:`KEPT`), as JSON text.
+    kept: str = ""
+
+    @property
+    def kept_parts(self) -> dict[str, Any]:
+        """:attr:`kept` read (what is not one of :data:`KEPT` is left out)."""
+        try:
+            parts = json.loads(self.kept) if self.kept else {}
+        except ValueError:
+            return {}
+        if not isinstance(parts, dict):
+            return {}
+        return {k: v for k, v in parts.items() if k in KEPT and v is not None}
 
     @classmethod
     def of(cls, spec: FlowSpec) -> Draft:
@@ -145,6 +165,12 @@ class Draft:
             draft.schedule = ScheduleDraft.of(trigger)
         draft.digest = DigestDraft.of(spec.digest)
         draft.steps = list(_flattened(spec.steps, ""))
+        kept = spec.model_dump(
+            mode="json", include={"max_attempts", "retention"}, exclude_none=True
+        )
+        if isinstance(trigger, WebhookTrigger) and trigger.signature is not None:
+            kept["signature"] = trigger.signature.model_dump(mode="json")
+        draft.kept = json.dumps(kept) if kept else ""
         return draft
 
     @classmethod
@@ -168,6 +194,7 @@ class Draft:
             pause_after=text("pause_after"),
             schedule=ScheduleDraft.read(form, "schedule-"),
             digest=DigestDraft.read(form),
+            kept=form.get("kept", ""),
         )
         draft.trigger_type = draft.trigger_type or "webhook"
         draft.failed_flows = [
@@ -338,6 +365,10 @@ def to_document(
         fields = step_fields(connectors.get(step.action.partition(".")[0]), step.action)
         if fields:
             values, problems = read_form(fields, step.inputs)
+            # An input at its default is left out, as one never set: selects always post a
+            # choice, and saving an untouched step must not add its defaults to the flow.
+            defaults = {f.name: f.default for f in fields if f.default is not None}
+            values = {k: v for k, v in values.items() if defaults.get(k, _NONE) != v}
         else:
             # An action that is not installed: keep what was typed, and let the engine say why
             # the step cannot be saved.
@@ -362,7 +393,12 @@ def to_document(
             item = steered.steering.raw(steered.kind, steered.key, children)
         children.setdefault(parent, []).insert(0, item)
     steps = children.get("", [])
-    trigger: dict[str, Any] = {"type": "webhook", "dedup": draft.dedup or None}
+    kept = draft.kept_parts
+    trigger: dict[str, Any] = {
+        "type": "webhook",
+        "dedup": draft.dedup or None,
+        "signature": kept.get("signature"),
+    }
     if draft.trigger_type == RUN_FAILED:
         trigger = {"type": RUN_FAILED, "flows": draft.failed_flows, "failure": draft.failure}
     elif draft.trigger_type == "schedule":
@@ -380,6 +416,8 @@ def to_document(
         "trigger": trigger,
         "digest": draft.digest.raw(),
         "steps": steps,
+        "max_attempts": kept.get("max_attempts"),
+        "retention": kept.get("retention"),
     }
     if not draft.alert or draft.pause_after:
         raw["on_failure"] = {"alert": draft.alert, "pause_after": draft.pause_after or None}

@@ -20,6 +20,10 @@ CONNECTORS = {"http": http}
 FLOW: dict[str, Any] = {
     "name": "Refunds",
     "enabled": False,
+    # What the editor has no inputs for goes through the form as it is.
+    "trigger": {"type": "webhook", "signature": {"connection": "sender", "preset": "github"}},
+    "max_attempts": 3,
+    "retention": {"days": 7, "failed_days": 30},
     "steps": [
         {
             "key": "big_only",
@@ -77,7 +81,7 @@ FLOW: dict[str, Any] = {
 
 def _form(draft: Draft) -> dict[str, str]:
     """What the rendered editor would post back for ``draft`` (the fields the page writes)."""
-    out: dict[str, str] = {"name": draft.name}
+    out: dict[str, str] = {"name": draft.name, "kept": draft.kept}
     for i, s in enumerate(draft.steps):
         p = f"steps-{i}-"
         out |= {p + "key": s.key, p + "kind": s.kind, p + "parent": s.parent}

@@ -277,6 +277,46 @@ def test_the_picker_offers_an_input_only_the_steps_before_it(
     expect(page.get_by_role("list", name="Event")).to_be_visible()
 
 
+def test_saving_in_the_editor_keeps_what_it_has_no_inputs_for_and_adds_no_defaults(
+    new_page: NewPage, ui_server: UIServer
+) -> None:
+    ui_server.set_up_owner()
+    services = ui_server.runtime.services
+    ui_server.call(services.connections.create("webhook", "sender", {"secret": "shh"}))
+    signature = {"connection": "sender", "preset": "github"}
+    step = {"key": "post", "action": "http.send_request", "input": {"url": "http://127.0.0.1:9/"}}
+    doc = FlowDocument.model_validate(
+        {
+            "name": "Signed",
+            "enabled": False,
+            "trigger": {"type": "webhook", "signature": signature},
+            "max_attempts": 9,
+            "retention": {"days": 1},
+            "steps": [step],
+        }
+    )
+    flow_id = ui_server.call(services.flows.save(doc)).row.id
+    page = new_page()
+    sign_in(page, ui_server.url)
+    page.goto(f"{ui_server.url}/flows/{flow_id}")
+    expect(page.get_by_text("Only signed deliveries start the flow")).to_be_visible()
+    expect(page.get_by_text("each step is tried up to 9 times")).to_be_visible()
+
+    # Saved untouched, the flow is the same: no draft, no input added at its default.
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Saved: no change from the live version.")).to_be_visible()
+
+    # Renamed and published: the rest stays, the signature check first of all.
+    page.get_by_role("textbox", name="Name", exact=True).fill("Signed, renamed")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator(".message-success")).to_contain_text("Published: version 2 is live.")
+    published = ui_server.call(services.flows.get(flow_id)).spec
+    assert published.model_dump(exclude_none=True) == {
+        **doc.spec.model_dump(exclude_none=True),
+        "name": "Signed, renamed",
+    }
+
+
 def test_the_flows_list_searches_switches_and_fits_a_phone(
     new_page: NewPage, ui_server: UIServer
 ) -> None:
