@@ -554,16 +554,27 @@ class Runs(Service):
         return await self.sync(read)
 
     async def release_held(self, flow_id: str) -> int:
-        """Queue every held run of a flow; return how many."""
+        """Queue every held run of a flow, with its published version; return how many.
+
+        Held runs have not run, or not to their end: what they run is what the flow does now.
+        A flow paused by its failures is resumed once a fix is published, and its held runs
+        must not meet the broken version again (the steps a run had done are not run again,
+        as in a replay with the current version).
+        """
 
         def write() -> int:
             with self.session(write=True) as s:
-                if s.get(FlowRow, flow_id) is None:
+                flow = s.get(FlowRow, flow_id)
+                if flow is None:
                     raise NotFound(f"no flow {flow_id}")
                 result = s.exec(
                     update(RunRow)
                     .where(_rare(flow_id, RunStatus.HELD))
-                    .values(status=RunStatus.QUEUED, available_at=time.time())
+                    .values(
+                        status=RunStatus.QUEUED,
+                        available_at=time.time(),
+                        flow_version=flow.version,
+                    )
                 )
                 s.commit()
                 return int(result.rowcount)

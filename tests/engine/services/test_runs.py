@@ -214,3 +214,20 @@ def test_every_failed_run_of_a_flow_replays_at_once(
     assert [len(services.runs.detail(r).replays) for r in failed] == [1, 1, 2]
     with pytest.raises(NotFound):
         services.runs.replay_failed("no-such-flow")
+
+
+def test_held_runs_are_released_with_the_version_published_since(
+    runtime: Runtime, services: Blocking
+) -> None:
+    flow_id, token = make_flow(services, FAILING, on_failure={"pause_after": 1})
+    first = deliver(runtime, token).run_ids[0]
+    wait_status(runtime, services, first, RunStatus.FAILED)
+    [held] = deliver(runtime, token).run_ids
+    assert services.runs.history(held)[0].status == RunStatus.HELD
+    # The fix is published while the flow is paused; resuming runs the held run with it.
+    fixed = FlowDocument.model_validate({"name": "test", "steps": [ECHO]})
+    assert services.flows.save(fixed, flow_id).row.version == 2
+    _, released = services.flows.resume(flow_id)
+    assert released == 1
+    run, steps = wait_status(runtime, services, held, RunStatus.SUCCEEDED)
+    assert run.flow_version == 2 and [s.step_key for s in steps] == ["notify"]
