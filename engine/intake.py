@@ -132,6 +132,16 @@ class Accepted:
     held: bool = False
     duplicate: bool = False
 
+    @property
+    def status(self) -> str:
+        """``duplicate``, ``held``, ``queued``, or ``stored``: kept, but no flow takes the
+        event (an app event that no enabled flow listens to, a misspelt event name)."""
+        if self.duplicate:
+            return "duplicate"
+        if self.held:
+            return "held"
+        return "queued" if self.run_ids else "stored"
+
 
 def hook_dedup_scope(flow_id: str) -> str:
     """Dedup keys of a webhook flow are unique per flow."""

@@ -89,7 +89,7 @@ class Metrics:
     enabled = False
 
     def delivered(self, status: str) -> None:
-        """A delivery was committed: ``queued``, ``held`` or ``duplicate``."""
+        """A delivery was committed, with its :attr:`~maillon.engine.intake.Accepted.status`."""
 
     def refused(self, reason: str) -> None:
         """A delivery was refused; ``reason`` is one of :class:`Refusal`."""
@@ -136,7 +136,9 @@ class PrometheusMetrics(Metrics):
         deliveries = Counter(
             "maillon_deliveries", "Deliveries stored, by status.", ["status"], registry=r
         )
-        self._delivered = {s: deliveries.labels(s) for s in ("queued", "held", "duplicate")}
+        self._delivered = {
+            s: deliveries.labels(s) for s in ("queued", "held", "duplicate", "stored")
+        }
         refused = Counter(
             "maillon_deliveries_refused", "Deliveries refused, by reason.", ["reason"], registry=r
         )

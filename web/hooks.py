@@ -91,6 +91,9 @@ def _parse(content_type: str, raw: bytes, query: dict[str, Any]) -> tuple[Any, s
 
 
 _METHODS = frozenset({"GET", "POST", "PUT"})
+#: An app sends its events in a body: a GET (a link preview, a crawler opening the address)
+#: must not start every flow listening to the event.
+_APP_METHODS = frozenset({"POST", "PUT"})
 
 
 def _too_large(limit: int) -> HTTPException:
@@ -128,23 +131,23 @@ _REFUSALS = {
 
 
 async def _read(
-    runtime: Runtime, scope: HTTPScope, receive: Receive
+    runtime: Runtime, scope: HTTPScope, receive: Receive, methods: frozenset[str] = _METHODS
 ) -> tuple[Any, str, dict[str, Any], bytes]:
     """Body, its JSON text, the metadata kept with the event, and the raw bytes; 4xx for
-    unreadable input (counted by reason)."""
+    unreadable input (counted by reason) and 405 for a method not in ``methods``."""
     try:
-        return await _read_request(runtime, scope, receive)
+        return await _read_request(runtime, scope, receive, methods)
     except HTTPException as exc:
         runtime.services.hooks.refused(_REFUSALS.get(exc.status_code, Refusal.INVALID))
         raise
 
 
 async def _read_request(
-    runtime: Runtime, scope: HTTPScope, receive: Receive
+    runtime: Runtime, scope: HTTPScope, receive: Receive, methods: frozenset[str]
 ) -> tuple[Any, str, dict[str, Any], bytes]:
     method = scope["method"]
-    if method not in _METHODS:
-        raise MethodNotAllowedException(headers={"Allow": ", ".join(sorted(_METHODS))})
+    if method not in methods:
+        raise MethodNotAllowedException(headers={"Allow": ", ".join(sorted(methods))})
     # Credentials among them are masked by the engine before anything is stored.
     headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
     raw = await _body(receive, headers, runtime.settings.max_body_bytes)
@@ -175,12 +178,11 @@ async def _answer(delivery: Awaitable[Accepted], send: Send) -> None:
         raise HTTPException(
             status_code=HTTP_503_SERVICE_UNAVAILABLE, detail="shutting down; send again later"
         ) from None
-    status = "duplicate" if accepted.duplicate else "held" if accepted.held else "queued"
     answer = msgspec.json.encode(
         {
             "event_id": accepted.event_id,
             "run_ids": accepted.run_ids,
-            "status": status,
+            "status": accepted.status,
             "duplicate": accepted.duplicate,
             "held": accepted.held,
         }
@@ -205,7 +207,7 @@ def _too_many(exc: RateLimited) -> HTTPException:
 
 @asgi("/hooks", is_mount=True, opt=PUBLIC, copy_scope=False)
 async def hooks(scope: Scope, receive: Receive, send: Send) -> None:
-    """``/hooks/{token}`` and ``/hooks/{app}/{token}/{event}``: GET, POST or PUT.
+    """``/hooks/{token}`` (GET, POST or PUT) and ``/hooks/{app}/{token}/{event}`` (POST or PUT).
 
     A mount that splits the path itself: Litestar routes ASGI handlers with path parameters
     for websockets only.
@@ -227,7 +229,7 @@ async def hooks(scope: Scope, receive: Receive, send: Send) -> None:
             body, text, meta, raw = await _read(runtime, scope, receive)
             await _answer(receiver.webhook(token, body, text, meta, client, raw), send)
         case [app, token, event]:
-            body, text, meta, _ = await _read(runtime, scope, receive)
+            body, text, meta, _ = await _read(runtime, scope, receive, _APP_METHODS)
             await _answer(receiver.app_event(app, token, event, body, text, meta, client), send)
         case _:
             raise HTTPException(status_code=HTTP_404_NOT_FOUND, detail="unknown hook")

@@ -204,14 +204,9 @@ class Hooks:
         except WriterStopped:
             self._metrics.refused(Refusal.UNAVAILABLE)
             raise
-        if accepted.duplicate:
-            self._delivered("duplicate")
-        elif accepted.held:
-            self._delivered("held")
-        else:
-            self._delivered("queued")
-            if accepted.run_ids:
-                self._wakeup.notify()
+        self._delivered(accepted.status)
+        if accepted.status == "queued":
+            self._wakeup.notify()
         return accepted
 
     def _unknown_hook(self, client: str) -> None:

@@ -214,9 +214,13 @@ def test_a_delivery_fans_out_to_every_flow_once(scene: Scene) -> None:
 
     # An event nobody listens to is kept, with no run; an unknown token is refused.
     nobody = httpx.post(conn["hook_prefix"] + "document_created", json={"id": "d1"}).json()
-    assert nobody["run_ids"] == [] and nobody["event_id"]
+    assert nobody["run_ids"] == [] and nobody["event_id"] and nobody["status"] == "stored"
     bad = httpx.post(scene.url + "/hooks/particeep/not-a-token/transaction_created", json=tx)
     assert bad.status_code == 404
+    # An app posts its events: a GET (a link preview opening the address) starts nothing.
+    opened = httpx.get(hook, params={"id": "t-9"})
+    assert opened.status_code == 405 and opened.headers["allow"] == "POST, PUT"
+    assert len(scene.api.get("/api/runs").json()) == len(runs)
 
 
 def test_particeep_itself_delivers_and_the_flow_runs(scene: Scene) -> None:
