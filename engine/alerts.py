@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, or_, select, update
 
 from maillon.engine.db import driver_execute, driver_query, for_writes, write_turns
 from maillon.engine.flows import StepSpec
-from maillon.engine.i18n import format_when, ngettext, use_locale
+from maillon.engine.i18n import current_time_zone, format_when, ngettext, use_locale
 from maillon.engine.i18n import gettext as _
 from maillon.engine.links import flow_url, run_url
 from maillon.engine.models import AlertRow, ConnectionRow, FlowRow
@@ -170,8 +170,12 @@ def owner_language(conn: Connection) -> tuple[str | None, str | None]:
 
 def compose(row: AlertRow, name: str | None, base_url: str) -> AlertMessage:
     """The message telling ``row``'s batch, in the language of the moment (the sender sets the
-    owner's); ``name``: its flow's name now (``None`` once the flow is gone)."""
-    last = format_when(row.last_at or 0)
+    owner's); ``name``: its flow's name now (``None`` once the flow is gone).
+
+    Times have their seconds (failures told together are often a minute's), and the last one
+    its time zone: the message is read in a mailbox or a channel, away from the UI's settings.
+    """
+    last = f"{format_when(row.last_at or 0, seconds=True)} ({current_time_zone()})"
     if row.subject.startswith("source:"):
         # Its words were written, in the owner's language, when the app refused.
         what = row.label[:1].upper() + row.label[1:]
@@ -190,7 +194,7 @@ def compose(row: AlertRow, name: str | None, base_url: str) -> AlertMessage:
             "The flow “%(flow)s” failed %(num)s times between %(first)s and %(last)s.",
             row.count,
             flow=flow,
-            first=format_when(row.first_at or row.last_at or 0),
+            first=format_when(row.first_at or row.last_at or 0, seconds=True),
             last=last,
         ),
         _("Latest error: %(error)s", error=row.latest),

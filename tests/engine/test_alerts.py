@@ -76,6 +76,8 @@ def test_a_hundred_failures_are_one_alert_with_their_count(
     body = message.json()
     assert body["channel"] == "#ops"
     assert "“confirm investment” failed 100 times" in body["text"]
+    # To the second, in the owner's time zone (UTC: none is set), named.
+    assert re.search(r" between .*\d:\d\d:\d\d.* and .*\d:\d\d:\d\d.* \(UTC\)\.", body["text"])
     assert "Latest error: step notify: probe refused" in body["text"]
     # The link goes to the run that failed last (runs fail concurrently: any of them).
     linked = re.search(r"The run: http://127.0.0.1:8000/runs/(\S+)$", body["text"])
