@@ -9,7 +9,6 @@ permanent errors fail it at once.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import inspect
 import logging
 import random
@@ -494,6 +493,8 @@ class Executor:
         started = time.time()
         if done is not None and done.status == StepStatus.WAITING:
             until = float(_decode(done.output)["until"])
+            # The step took the whole wait: it started when the run was parked.
+            started = done.started_at or started
         else:
             try:
                 until = delay_until(step.delay, walk.context, started)
@@ -513,10 +514,9 @@ class Executor:
                 output=output,
             )
             # The run waits in the queue like a retry does: no worker holds it, and a restart
-            # finds it there, due at its time.
-            when = dt.datetime.fromtimestamp(until, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-            note = f"step {step.key}: waiting until {when} UTC"
-            await self._stop(walk, record, RunStatus.QUEUED, note, until)
+            # finds it there, due at its time. Waiting is no error: the run has none, and its
+            # page says until when, in the reader's time zone.
+            await self._stop(walk, record, RunStatus.QUEUED, None, until)
         walk.context["steps"][step.key] = output
         walk.record(walk.succeeded(step.key, None, output, started))
 
@@ -549,7 +549,7 @@ class Executor:
         walk: _Walk,
         record: StepRecord,
         status: RunStatus,
-        note: str,
+        note: str | None,
         due: float | None = None,
         *,
         failure: Failure | None = None,

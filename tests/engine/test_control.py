@@ -245,12 +245,15 @@ def test_a_delay_parks_the_run_in_the_queue_until_its_time(
     # Parked: queued, due in a second, holding no worker (no lease), the delay waiting.
     assert parked.status == RunStatus.QUEUED and parked.lease_owner is None
     assert parked.available_at == pytest.approx(started + 1, abs=0.5)
-    assert parked.error is not None and "waiting until" in parked.error
+    assert parked.error is None  # waiting is no error
     assert {s.step_key: s.status for s in steps} == {"before": "succeeded", "wait": "waiting"}
     _run, steps = wait_status(runtime, services, run_id, "succeeded")
     assert time.time() - started >= 1
     assert [c["text"] for c in calls.log] == ["before", "after"]
     assert [s.status for s in steps] == ["succeeded"] * 3
+    # The delay took the whole wait.
+    assert steps[1].started_at is not None and steps[1].finished_at is not None
+    assert steps[1].finished_at - steps[1].started_at >= 0.9
 
 
 def test_a_delay_until_a_templated_date_time(runtime: Runtime, services: Blocking) -> None:

@@ -308,6 +308,33 @@ def test_a_run_waiting_to_retry_says_so_and_when(
     assert "Next attempt: " in page
 
 
+def test_a_run_parked_by_a_delay_says_until_when_and_is_no_error(
+    working_ui_server: UIServer,
+) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    doc = FlowDocument.model_validate(
+        {"name": "Later", "steps": [{"key": "wait", "delay": {"duration": "1h"}}]}
+    )
+    token = server.call(server.runtime.services.flows.save(doc)).row.hook_token
+    [run_id] = server.deliver(token)
+    runs = server.runtime.services.runs
+    wait_for(
+        lambda: [s.status for s in server.call(runs.history(run_id))[1]] == ["waiting"],
+        what="the delay to park the run",
+    )
+    with sign_in_client(server.url) as client:
+        page = client.get(f"/runs/{run_id}").text
+        listed = client.get("/runs").text
+    heading = page.split('id="summary-heading"', 1)[1].split("</h2>", 1)[0]
+    assert "Waiting" in heading and "Queued" not in heading
+    assert "A delay step holds it until " in page and "Waits until " in page
+    step = page.split('id="run-steps"', 1)[1]
+    assert "Finished" not in step and "Duration" not in step
+    # Nothing in the list's Error column, nor on the page: waiting is no error.
+    assert "waiting until" not in listed and "problem-box" not in page
+
+
 def test_replay_them_all_offers_the_current_version_for_runs_beyond_the_page(
     working_ui_server: UIServer,
 ) -> None:
