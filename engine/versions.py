@@ -53,13 +53,23 @@ def diff_specs(before: FlowSpec, after: FlowSpec) -> list[Change]:
     return list(_diff("", a, b))
 
 
-def _keyed(value: Any) -> bool:
-    """Whether ``value`` is a list of steps (mappings with a ``key``): matched by key."""
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(item, Mapping) and "key" in item for item in value)
-    )
+def _identity(value: Any) -> str | None:
+    """The field naming each item of ``value`` when it is a list matched item by item: steps
+    by ``key``, a paths step's branches by ``name``; ``None`` otherwise."""
+    if not isinstance(value, list) or not value:
+        return None
+    for name in ("key", "name"):
+        if all(isinstance(item, Mapping) and name in item for item in value):
+            return name
+    return None
+
+
+def _matched_by(a: Any, b: Any) -> str | None:
+    """What items of the lists ``a`` and ``b`` are matched by (an empty list takes the
+    other's), or ``None``: the lists are compared whole."""
+    field_a = _identity(a) or (_identity(b) if a == [] else None)
+    field_b = _identity(b) or (field_a if b == [] else None)
+    return field_a if field_a is not None and field_a == field_b else None
 
 
 def _diff(path: str, a: Any, b: Any) -> Iterator[Change]:
@@ -74,9 +84,9 @@ def _diff(path: str, a: Any, b: Any) -> Iterator[Change]:
             yield from _diff(
                 f"{path}.{key}" if path else key, a.get(key, _ABSENT), b.get(key, _ABSENT)
             )
-    elif (_keyed(a) or a == []) and (_keyed(b) or b == []):
-        old = {item["key"]: item for item in a}
-        new = {item["key"]: item for item in b}
+    elif (field := _matched_by(a, b)) is not None:
+        old = {item[field]: item for item in a}
+        new = {item[field]: item for item in b}
         for key in [*new, *(k for k in old if k not in new)]:
             yield from _diff(f"{path}[{key}]", old.get(key, _ABSENT), new.get(key, _ABSENT))
         kept_before = [k for k in old if k in new]

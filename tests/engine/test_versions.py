@@ -18,7 +18,7 @@ from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.runs import ReplayWith
 from maillon.engine.settings import Settings
-from maillon.engine.versions import ChangeKind, format_change
+from maillon.engine.versions import ChangeKind, diff_specs, format_change
 from tests.support.flows import deliver, make_flow, wait_status, webhook
 from tests.support.probe import calls
 from tests.support.services import Blocking
@@ -165,6 +165,54 @@ def test_history_diff_and_restore(runtime: Runtime, services: Blocking) -> None:
     assert services.flows.restore(flow_id, 3).draft is None
     _draft(services, flow_id, "v4")
     assert services.flows.discard_draft(flow_id).draft is None
+
+
+def _routed(*branches: tuple[str, str]) -> FlowDocument:
+    """A flow whose paths step has a branch per (name, text its one step sends)."""
+    return FlowDocument.model_validate(
+        {
+            "name": "Routed",
+            "steps": [
+                {
+                    "key": "route",
+                    "paths": {
+                        "branches": [
+                            {
+                                "name": name,
+                                "when": {
+                                    "all": [{"value": "{{ event.to }}", "op": "equals", "to": name}]
+                                },
+                                "steps": [
+                                    {
+                                        "key": f"tell_{name}",
+                                        "action": "probe.send_echo",
+                                        "input": {"text": text},
+                                    }
+                                ],
+                            }
+                            for name, text in branches
+                        ]
+                    },
+                }
+            ],
+        }
+    )
+
+
+def test_a_change_inside_a_branch_is_said_by_its_path() -> None:
+    before = _routed(("big", "a"), ("small", "s"))
+    changed = diff_specs(before.spec, _routed(("big", "b"), ("small", "s")).spec)
+    assert [format_change(c) for c in changed] == [
+        '~ steps[route].paths.branches[big].steps[tell_big].input.text: "a" → "b"'
+    ]
+    added = diff_specs(before.spec, _routed(("big", "a"), ("small", "s"), ("huge", "h")).spec)
+    assert [(c.path, c.kind) for c in added] == [
+        ("steps[route].paths.branches[huge]", ChangeKind.ADDED)
+    ]
+    swapped = diff_specs(before.spec, _routed(("small", "s"), ("big", "a")).spec)
+    assert [(c.path, c.kind) for c in swapped] == [
+        ("steps[route].paths.branches", ChangeKind.REORDERED)
+    ]
 
 
 def test_replay_with_the_version_it_ran_or_the_current_one(
