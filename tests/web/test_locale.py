@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import httpx
 
+from maillon.engine.flows import FlowDocument
 from maillon.engine.i18n import format_when, use_locale
 from maillon.engine.services.accounts import User
 from maillon.engine.settings import Settings
@@ -195,3 +196,22 @@ def test_litestars_own_refusals_are_reworded(ui_server: UIServer) -> None:
         english = client.get("/sign-in", params=too_long)
         assert "This address is not one Maillon understands" in english.text
         assert "Validation failed" not in english.text
+
+
+def test_an_app_event_is_told_with_the_colon_of_the_readers_language(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    services = ui_server.runtime.services
+    values = {"api_key": "k", "api_secret": "s", "environment": "custom"}
+    values["base_url"] = "http://127.0.0.1:9/"
+    ui_server.call(services.connections.create("particeep", "particeep-prod", values))
+    trigger = {
+        "type": "particeep.event",
+        "connection": "particeep-prod",
+        "event": "transaction_created",
+    }
+    doc = FlowDocument.model_validate({"name": "Tx", "enabled": False, "trigger": trigger})
+    ui_server.call(services.flows.save(doc))
+    with sign_in_client(ui_server.url) as client:
+        assert "Particeep: <code>transaction_created</code>" in client.get("/flows").text
+        french = client.get("/flows", headers=FRENCH).text
+    assert "Particeep\u00a0: <code>transaction_created</code>" in french
