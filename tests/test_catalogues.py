@@ -16,7 +16,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
-from jinja2 import Environment
+from jinja2 import Environment, nodes
 
 from maillon.engine.i18n import CATALOGUES, DEFAULT_LOCALE, LOCALES
 
@@ -135,6 +135,43 @@ def test_the_check_sees_unmarked_texts() -> None:
         '{{ "Save changes" if editing else _("Create") }}{% include "flows/_row.html" %}'
     )
     assert untranslated(source) == ["Flows", 'aria-label="Delete it"', "'Save changes'"]
+
+
+def miscounted(source: str) -> list[str]:
+    """The plural texts of a template chosen by something else than their ``count``.
+
+    Jinja's ``{% trans %}`` picks the plural by the block's first variable unless
+    ``{% pluralize count %}`` names one: ``{% trans name=..., count=n %}`` counts the name.
+    """
+    env = Environment(extensions=["jinja2.ext.i18n"])
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    found = []
+    for call in env.parse(source).find_all(nodes.Call):
+        if not isinstance(call.node, nodes.Name) or call.node.name != "ngettext":
+            continue
+        values = {k.key: k.value for k in call.kwargs}
+        if values and (len(call.args) < 3 or values.get("count") != call.args[2]):
+            found.append(str(getattr(call.args[0], "value", call.args[0])))
+    return found
+
+
+@pytest.mark.parametrize(
+    "template",
+    sorted(str(p.relative_to(TEMPLATES)) for p in TEMPLATES.rglob("*.html")),
+)
+def test_every_plural_text_is_chosen_by_its_count(template: str) -> None:
+    assert miscounted((TEMPLATES / template).read_text()) == []
+
+
+def test_the_check_sees_a_plural_chosen_by_another_variable() -> None:
+    source = (
+        "{% trans name=flow.name, count=n %}{{ name }}: {{ count }} run"
+        "{% pluralize %}{{ name }}: {{ count }} runs{% endtrans %}"
+        "{% trans name=flow.name, count=n %}{{ name }}: {{ count }} run"
+        "{% pluralize count %}{{ name }}: {{ count }} runs{% endtrans %}"
+        "{% trans count=n, held=h %}{{ held }} held{% pluralize %}{{ held }} held{% endtrans %}"
+    )
+    assert miscounted(source) == ["%(name)s: %(count)s run"]
 
 
 def _extracted() -> Catalog:

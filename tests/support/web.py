@@ -70,12 +70,14 @@ class UIServer:
         *,
         enabled: bool = True,
         attempts: int | None = None,
+        pause_after: int | None = None,
         flow_id: str | None = None,
         **step_input: Any,
     ) -> tuple[str, str]:
         """Save a flow whose one step (``notify``) POSTs the event's amount to ``url`` (and
         ``step_input`` besides); return (flow id, hook token). ``attempts``: the step's
-        ``max_attempts``; ``flow_id``: publish it as that flow's next version."""
+        ``max_attempts``; ``pause_after``: the flow's ``on_failure.pause_after``; ``flow_id``:
+        publish it as that flow's next version."""
         step: dict[str, Any] = {
             "key": "notify",
             "action": "http.send_request",
@@ -88,7 +90,10 @@ class UIServer:
         }
         if attempts is not None:
             step["max_attempts"] = attempts
-        doc = FlowDocument.model_validate({"name": name, "enabled": enabled, "steps": [step]})
+        flow: dict[str, Any] = {"name": name, "enabled": enabled, "steps": [step]}
+        if pause_after is not None:
+            flow["on_failure"] = {"pause_after": pause_after}
+        doc = FlowDocument.model_validate(flow)
         row = self.call(self.runtime.services.flows.save(doc, flow_id)).row
         return row.id, row.hook_token
 

@@ -17,6 +17,7 @@ from maillon.engine.settings import Settings
 from maillon.web.app import create_app
 from maillon.web.auth import request_locale
 from tests.support.server import LiveServer
+from tests.support.wait import wait_for
 from tests.support.web import UIServer, csrf_field, sign_in_client
 
 FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
@@ -215,3 +216,39 @@ def test_an_app_event_is_told_with_the_colon_of_the_readers_language(ui_server: 
         assert "Particeep: <code>transaction_created</code>" in client.get("/flows").text
         french = client.get("/flows", headers=FRENCH).text
     assert "Particeep\u00a0: <code>transaction_created</code>" in french
+
+
+def test_a_paused_flow_is_told_with_its_count_in_each_language(
+    working_ui_server: UIServer,
+) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    paused = {}
+    for name, failures in (("Once", 1), ("Twice", 2)):
+        flow_id, token = server.http_flow(
+            name, "http://127.0.0.1:9/", attempts=1, pause_after=failures
+        )
+        server.wait_finished(server.deliver(token, failures))
+        paused[failures] = flow_id
+    flows = server.runtime.services.flows
+
+    def all_paused() -> bool:
+        return all(server.call(flows.get(f)).state == "paused" for f in paused.values())
+
+    wait_for(all_paused, what="the pauses")
+    with sign_in_client(server.url) as client:
+        english = client.get("/").text
+        assert "after 1 failed run in a row" in english
+        assert "after 2 failed runs in a row" in english
+        assert "after 1 failed run in a row." in client.get(f"/flows/{paused[1]}").text
+        assert "after 2 failed runs in a row." in client.get(f"/flows/{paused[2]}").text
+
+        client.headers.update(FRENCH)
+        french = client.get("/")
+        assert french.status_code == 200
+        assert "après 1 exécution échouée d’affilée" in french.text
+        assert "après 2 exécutions échouées d’affilée" in french.text
+        once = client.get(f"/flows/{paused[1]}")
+        assert once.status_code == 200
+        assert "après 1 exécution échouée d’affilée." in once.text
+        assert "après 2 exécutions échouées d’affilée." in client.get(f"/flows/{paused[2]}").text
