@@ -13,7 +13,8 @@ same transaction, :func:`record_failure`:
 
 All of it commits with the run's failure, or none of it does: a process that dies right after
 loses nothing, and a run's failure is never told twice. A success ends a flow's failures in a
-row (:func:`reset_failures`).
+row (:func:`reset_failures`), except a paused flow's: it keeps the count that paused it until it
+is resumed.
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ SAMPLE_EVENT = failure_event(
     failed_at=1_777_713_300.0,
 )
 
+# A paused flow keeps the count that paused it (see :func:`reset_failures`).
 _COUNT = (
-    "UPDATE flows SET failures_in_row = failures_in_row + 1 WHERE id = ? "
+    "UPDATE flows SET failures_in_row = failures_in_row "
+    "+ CASE WHEN paused_at IS NULL THEN 1 ELSE 0 END WHERE id = ? "
     "RETURNING name, enabled, version, definition, failures_in_row, error_flow"
 )
 _PAUSE = "UPDATE flows SET enabled = ?, paused_at = ? WHERE id = ? AND enabled = ?"
@@ -182,12 +185,17 @@ def _start_error_flows(
 
 
 def reset_failures(conn: Connection, flow_ids: list[str]) -> None:
-    """End the failures in a row of flows whose run just succeeded."""
+    """End the failures in a row of flows whose run just succeeded.
+
+    Not those of a paused flow: until it is resumed (which counts afresh), it keeps the number
+    that paused it, for its pages to say, whatever its released or replayed runs do meanwhile.
+    """
     ids = sorted(set(flow_ids))
     if ids:
         marks = ",".join("?" * len(ids))
         driver_execute(
             conn,
-            f"UPDATE flows SET failures_in_row = 0 WHERE id IN ({marks}) AND failures_in_row > 0",
+            f"UPDATE flows SET failures_in_row = 0 WHERE id IN ({marks}) AND failures_in_row > 0"
+            " AND paused_at IS NULL",
             ids,
         )

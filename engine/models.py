@@ -111,7 +111,8 @@ class FlowRow(SQLModel, table=True):
     draft_author: str | None = Field(default=None, max_length=200)
     #: Whether the trigger is ``maillon.run_failed``: a failing run finds its error flows by it.
     error_flow: bool = Field(default=False, index=True)
-    #: Failed runs in a row (a success resets it): what auto-pause counts.
+    #: Failed runs in a row (a success resets it): what auto-pause counts. A paused flow keeps
+    #: the count that paused it until it is switched on again.
     failures_in_row: int = 0
     #: When Maillon switched the flow off after too many failures in a row (``None``: it did
     #: not). A paused flow is off, but its deliveries are held rather than dropped and its app

@@ -173,6 +173,29 @@ def test_auto_pause_holds_the_next_delivery_and_a_resume_runs_it(
     wait_status(runtime, services, fourth.run_ids[0], RunStatus.SUCCEEDED)
 
 
+def test_a_paused_flow_keeps_the_count_that_paused_it_until_resumed(
+    runtime: Runtime, services: Blocking
+) -> None:
+    step = {**ECHO, "input": {"text": "x", "fail": "{{ event.fail | default('') }}"}}
+    flow_id, token = make_flow(services, step, on_failure={"pause_after": 2})
+    failed = []
+    for i in range(2):
+        failed.append(deliver(runtime, token, {"fail": "permanent", "n": i}).run_ids[0])
+        wait_status(runtime, services, failed[-1], RunStatus.FAILED)
+    # While paused, a held run released succeeds, and a failed run replayed fails again:
+    # neither changes the number the pause is told with.
+    [held] = deliver(runtime, token, {"n": 2}).run_ids
+    assert services.runs.release_held(flow_id) == 1
+    wait_status(runtime, services, held, RunStatus.SUCCEEDED)
+    services.runs.replay(failed[0])
+    wait_status(runtime, services, failed[0], RunStatus.FAILED)
+    view = services.flows.get(flow_id)
+    assert view.state == "paused" and view.row.failures_in_row == 2
+
+    view, _ = services.flows.resume(flow_id)
+    assert view.state == "enabled" and view.row.failures_in_row == 0
+
+
 def test_a_success_ends_the_failures_in_a_row(runtime: Runtime, services: Blocking) -> None:
     step = {**ECHO, "input": {"text": "x", "fail": "{{ event.fail | default('') }}"}}
     flow_id, token = make_flow(services, step, on_failure={"pause_after": 3})

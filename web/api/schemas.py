@@ -108,7 +108,11 @@ class FlowOut(FlowDocument):
         "POST /api/flows/{id}/resume)."
     )
     paused_at: str | None = None
-    failures_in_row: int = Field(0, description="Failed runs in a row (a success resets it).")
+    failures_in_row: int = Field(
+        0,
+        description="Failed runs in a row (a success resets it); while the flow is paused, "
+        "the number that paused it.",
+    )
     created_at: str | None
     updated_at: str | None
 
