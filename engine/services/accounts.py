@@ -473,10 +473,14 @@ class Accounts(Service):
         """Change ``user``'s own password; their sessions end, except ``keep_session``.
 
         A wrong ``current`` password counts as a failed sign-in, so that a session left open
-        does not let anyone try passwords faster than the sign-in page would.
+        does not let anyone try passwords faster than the sign-in page would; it is refused as
+        the current password (the person is signed in: their e-mail address is not in doubt).
         """
         _check(_password_problems(new))
-        attempt = await self._authenticate(user.email, current, "")
+        try:
+            attempt = await self._authenticate(user.email, current, "")
+        except Invalid:
+            raise Invalid([_("your current password is not right")]) from None
         password_hash = await self.sync(self.hasher.hash, new)
         keep = hash_token(keep_session) if keep_session else ""
         await self.sync(self._set_password, attempt, password_hash, keep)

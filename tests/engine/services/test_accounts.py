@@ -269,8 +269,9 @@ async def test_changing_ones_password_ends_the_other_sessions(accounts_kit: Acco
     accounts = accounts_kit.accounts
     here = await accounts.sign_in(EMAIL, PASSWORD)
     elsewhere = await accounts.sign_in(EMAIL, PASSWORD)
-    with pytest.raises(Invalid):
+    with pytest.raises(Invalid) as refused:
         await accounts.change_password(owner, "wrong password!", "new password 12")
+    assert refused.value.problems == ["your current password is not right"]
     await accounts.change_password(owner, PASSWORD, "new password 12", keep_session=here.token)
     assert await accounts.session_user(here.token) == here.user
     assert await accounts.session_user(elsewhere.token) is None

@@ -116,7 +116,7 @@ def test_changing_ones_password(page: Page, ui_server: UIServer) -> None:
     page.get_by_label("Current password").fill("not my password")
     page.get_by_label("New password").fill("a brand new password")
     page.get_by_role("button", name="Change password").click()
-    expect(page.get_by_role("status")).to_contain_text("Wrong e-mail address or password")
+    expect(page.get_by_role("status")).to_contain_text("Your current password is not right.")
     page.get_by_label("Current password").fill(PASSWORD)
     page.get_by_label("New password").fill("a brand new password")
     page.get_by_role("button", name="Change password").click()
