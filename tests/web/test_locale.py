@@ -252,3 +252,22 @@ def test_a_paused_flow_is_told_with_its_count_in_each_language(
         assert once.status_code == 200
         assert "après 1 exécution échouée d’affilée." in once.text
         assert "après 2 exécutions échouées d’affilée." in client.get(f"/flows/{paused[2]}").text
+
+
+def test_the_history_names_both_sides_of_a_comparison_the_french_way(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    flow_id, _ = ui_server.http_flow("Versioned", "http://127.0.0.1:9/v1", enabled=False)
+    ui_server.http_flow("Versioned", "http://127.0.0.1:9/v2", enabled=False, flow_id=flow_id)
+    ui_server.call(ui_server.runtime.services.flows.restore(flow_id, 1))  # the draft
+    history = f"/flows/{flow_id}/history"
+    with sign_in_client(ui_server.url) as client:
+        english = client.get(history, params={"before": "2"}).text
+        assert "Changes from version 2 to the draft" in english
+        client.headers.update(FRENCH)
+        french = {
+            (before, after): client.get(history, params={"before": before, "after": after}).text
+            for before, after in [("2", ""), ("draft", "1"), ("1", "2")]
+        }
+    assert "Modifications de la version 2 au brouillon" in french["2", ""]
+    assert "Modifications du brouillon à la version 1" in french["draft", "1"]
+    assert "Modifications de la version 1 à la version 2" in french["1", "2"]
