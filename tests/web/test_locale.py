@@ -117,6 +117,15 @@ def test_each_person_chooses_their_language_and_time_zone(ui_server: UIServer) -
         )
         assert "Choisissez une langue que Maillon parle\u00a0: en, fr." in refused.text
 
+        # Back to the browser's language: the page and what it says are in English.
+        back = client.post(
+            "/settings/preferences",
+            data={"locale": "", "time_zone": "", "_csrf_token": csrf_field(page.text)},
+            follow_redirects=True,
+        )
+        assert '<html lang="en">' in back.text
+        assert "Your language and time zone are saved." in back.text
+
         # An old name of a zone, no longer listed, stays chosen until changed.
         client.post(
             "/settings/preferences",

@@ -19,12 +19,12 @@ from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 
 from maillon.engine.errors import Conflict, Invalid
-from maillon.engine.i18n import LOCALES, current_locale, time_zones, use_locale
+from maillon.engine.i18n import LOCALES, time_zones, use_locale
 from maillon.engine.i18n import gettext as _
 from maillon.engine.services.accounts import Accounts, PasswordLink, User
 from maillon.engine.services.tokens import Tokens
 from maillon.engine.settings import Settings
-from maillon.web.auth import SESSION_COOKIE
+from maillon.web.auth import SESSION_COOKIE, request_locale
 from maillon.web.ui.assets import when
 from maillon.web.ui.render import (
     AccountsDep,
@@ -72,7 +72,7 @@ class SettingsController(Controller):
 
     @post("/preferences")
     async def set_preferences(
-        self, request: HTMXRequest, accounts: AccountsDep, tokens: TokensDep
+        self, request: HTMXRequest, accounts: AccountsDep, tokens: TokensDep, settings: SettingsDep
     ) -> Response[bytes]:
         """Choose the language and time zone of one's pages (empty: the browser's, the
         install's)."""
@@ -84,8 +84,12 @@ class SettingsController(Controller):
         except Invalid as exc:
             sections = await _sections(request.user, accounts, tokens)
             return render(request, PAGE, said=problems(exc), **sections)
-        # The next page speaks the new language: say it there, in that language.
-        with use_locale(user.locale or current_locale(), user.time_zone):
+        # The next page speaks the new language: say it there, in that language (the
+        # browser's, when the account leaves the choice to it).
+        language = request_locale(
+            user, request.headers.get("accept-language"), settings.default_locale
+        )
+        with use_locale(language, user.time_zone):
             saved = _("Your language and time zone are saved.")
         return redirect("/settings", ("success", saved))
 
