@@ -119,6 +119,14 @@ class FlowRow(SQLModel, table=True):
     #: registrations stay, so that resuming it loses nothing.
     paused_at: float | None = None
 
+    @property
+    def state(self) -> str:
+        """``enabled``, ``disabled``, or ``paused`` (switched off by Maillon after too many
+        failed runs in a row: its deliveries are held until it is resumed)."""
+        if self.enabled:
+            return "enabled"
+        return "disabled" if self.paused_at is None else "paused"
+
 
 class FlowVersionRow(SQLModel, table=True):
     """A published version of a flow, kept as it was published: what its runs execute.

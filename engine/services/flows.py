@@ -118,11 +118,8 @@ class FlowView:
 
     @property
     def state(self) -> str:
-        """``enabled``, ``disabled``, or ``paused`` (switched off by Maillon after too many
-        failed runs in a row: its deliveries are held until it is resumed)."""
-        if self.row.enabled:
-            return "enabled"
-        return "disabled" if self.row.paused_at is None else "paused"
+        """``enabled``, ``disabled``, or ``paused``: see :attr:`FlowRow.state`."""
+        return self.row.state
 
     @property
     def document(self) -> dict[str, Any]:

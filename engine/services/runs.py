@@ -79,6 +79,8 @@ class FlowRef:
     enabled: bool
     #: The flow's published version now (a run may have run an older one).
     version: int
+    #: ``enabled``, ``disabled`` or ``paused`` (see :attr:`FlowRow.state`).
+    state: str
 
 
 def _kept(step: StepRow) -> dict[str, Any]:
@@ -455,7 +457,9 @@ class Runs(Service):
                 not_run = [step.key for step in spec.all_steps() if step.key not in reached]
             return RunDetail(
                 run=run,
-                flow=FlowRef(flow.id, flow.name, flow.enabled, flow.version) if flow else None,
+                flow=FlowRef(flow.id, flow.name, flow.enabled, flow.version, flow.state)
+                if flow
+                else None,
                 event=event,
                 steps=steps,
                 not_run=not_run,

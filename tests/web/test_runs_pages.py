@@ -6,6 +6,7 @@ answers themselves on SQLite and PostgreSQL: htmx partials, downloads, CSRF, sec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 
@@ -367,3 +368,23 @@ def test_a_step_tried_several_times_shows_its_last_attempts_times(
         page = " ".join(client.get(f"/runs/{run_ids[0]}").text.split())
     assert "Attempts: 2" in page and "Last attempt started " in page
     assert "Last attempt took " in page and "Duration " not in page.split("run-steps", 1)[1]
+
+
+def test_a_paused_flows_runs_say_it_is_paused_not_off(working_ui_server: UIServer) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    flow_id, token = server.http_flow("Down", "http://127.0.0.1:9/", attempts=1, pause_after=1)
+    [failed] = server.deliver(token)
+    server.wait_finished([failed])
+    flows = server.runtime.services.flows
+    wait_for(lambda: server.call(flows.get(flow_id)).state == "paused", what="the pause")
+    [held] = server.deliver(token)
+    with sign_in_client(server.url) as client:
+        failed_page = " ".join(client.get(f"/runs/{failed}").text.split())
+        held_page = " ".join(client.get(f"/runs/{held}").text.split())
+    assert "Down</a> (paused)" in failed_page
+    assert "Down</a> (paused)" in held_page
+    assert "This run is held because Maillon paused its flow" in held_page
+    assert "even though the flow is paused." in held_page
+    for page in (failed_page, held_page):
+        assert re.search(r"\boff\b", page.split("<main", 1)[1]) is None
