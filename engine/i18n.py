@@ -259,8 +259,15 @@ def _when_pattern(locale: str, full: bool, seconds: bool) -> str:
     return str(joined).replace("{1}", date_pattern).replace("{0}", time_pattern)
 
 
-def format_when(moment: float | dt.datetime, *, full: bool = False, seconds: bool = False) -> str:
-    """An epoch time (or an aware datetime) in the reader's language and time zone.
+def format_when(
+    moment: float | dt.datetime,
+    *,
+    full: bool = False,
+    seconds: bool = False,
+    zone: str | None = None,
+) -> str:
+    """An epoch time (or an aware datetime) in the reader's language and time zone, or in
+    ``zone`` (a schedule's own, say) when given.
 
     ``full``: ``lundi 4 mai 2026 à 09:15``; otherwise ``4 mai 2026, 09:15`` (for lists).
     """
@@ -270,7 +277,7 @@ def format_when(moment: float | dt.datetime, *, full: bool = False, seconds: boo
     return format_datetime(
         moment,
         _when_pattern(locale, full, seconds),
-        tzinfo=_zone_info(current_time_zone()),
+        tzinfo=_zone_info(zone or current_time_zone()),
         locale=locale,
     )
 

@@ -37,12 +37,16 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={digest}"
 
 
-def when(timestamp: float | None, *, seconds: bool = False, full: bool = False) -> str:
+def when(
+    timestamp: float | None, *, seconds: bool = False, full: bool = False, zone: str | None = None
+) -> str:
     """An epoch time in the reader's language and time zone: ``4 mai 2026, 09:15``, or with
-    ``full``, ``lundi 4 mai 2026 à 09:15``."""
+    ``full``, ``lundi 4 mai 2026 à 09:15``. With ``zone`` (a schedule's), in that zone, named:
+    ``4 mai 2026, 09:15 (Europe/Paris)``, as the schedule reads."""
     if timestamp is None:
         return i18n.gettext("never")
-    return i18n.format_when(timestamp, seconds=seconds, full=full)
+    shown = i18n.format_when(timestamp, seconds=seconds, full=full, zone=zone)
+    return f"{shown} ({zone})" if zone else shown
 
 
 def _translate(message: str) -> str:
