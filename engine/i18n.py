@@ -106,7 +106,7 @@ def time_zones() -> tuple[str, ...]:
     """The time zones a person picks from: ``UTC`` and the IANA ``Area/City`` names, sorted
     (not the aliases kept for old systems, such as ``EST5EDT``, ``posix/...`` or the old
     names CLDR maps to current ones: ``Asia/Calcutta`` is ``Asia/Kolkata``)."""
-    from babel.core import get_global  # only the settings page asks, once
+    from babel.core import get_global  # asked once, by the first page that lists them
 
     renamed = get_global("zone_aliases")
     legacy = (

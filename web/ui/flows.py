@@ -36,7 +36,7 @@ from maillon.engine.flows import (
     WebhookTrigger,
 )
 from maillon.engine.i18n import gettext as _
-from maillon.engine.i18n import ngettext
+from maillon.engine.i18n import ngettext, time_zones
 from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.services import Services
 from maillon.engine.services.editor import Preview, Sample
@@ -222,6 +222,8 @@ async def _editor(
         "other_flows": others,
         "alerts": await services.alerts.settings(),
         "timing": await services.schedules.timing(flow_id),
+        # The names time zone inputs suggest, as the settings page offers them.
+        "time_zones": time_zones(),
         "now": time.time(),
         "edits": edits,
     }
