@@ -87,3 +87,44 @@ def test_a_warning_the_preview_already_gives_is_not_said_twice(ui_server: UIServ
     assert 'id="preview-steps-0-input-url" class="preview preview-error"' in page
     assert "no field &#39;nowhere&#39;" in page
     assert "the sample event has no field" not in page.lower()
+
+
+ORDER_HOOK = (
+    b"name: Order hook\n"
+    b"steps:\n"
+    b"  - key: notify\n"
+    b"    action: http.send_request\n"
+    b"    input: {method: POST, url: 'https://example.com/orders'}\n"
+)
+
+
+def test_the_import_form_imports_its_file_and_says_why_it_refuses_one(
+    ui_server: UIServer,
+) -> None:
+    ui_server.set_up_owner()
+    with sign_in_client(ui_server.url) as client:
+        token = csrf_field(client.get("/flows").text)
+
+        def send(content: bytes, **fields: str) -> str:
+            """The form as a browser posts it (its file and its CSRF field); the list after."""
+            answer = client.post(
+                "/flows/import",
+                data={"_csrf_token": token, **fields},
+                files={"file": ("flows.yaml", content, "application/yaml")},
+            )
+            assert (answer.status_code, answer.headers["location"]) == (303, "/flows")
+            return client.get("/flows").text
+
+        assert "Imported “Order hook”." in send(ORDER_HOOK)
+        assert "Choose a YAML file of at most 256 KB." in send(b"# padding\n" * 30_000)
+        assert "The file was not imported: line 1" in send(b"name: [")
+
+        # A form Litestar cannot read is said to be one, not an address it does not know.
+        unread = client.post(
+            "/flows/import",
+            data={"_csrf_token": token, "file": "text"},
+            files={"other": ("other.txt", b"", "text/plain")},
+        )
+    assert unread.status_code == 400
+    assert "This form could not be read: reload its page and send it again." in unread.text
+    assert "not one Maillon understands" not in unread.text

@@ -206,6 +206,15 @@ def test_litestars_own_refusals_are_reworded(ui_server: UIServer) -> None:
         english = client.get("/sign-in", params=too_long)
         assert "This address is not one Maillon understands" in english.text
         assert "Validation failed" not in english.text
+    with sign_in_client(ui_server.url) as client:
+        page = client.get("/settings", headers=FRENCH)
+        too_large = client.post(
+            "/settings/tokens",
+            data={"name": "x" * (1024 * 1024), "_csrf_token": csrf_field(page.text)},
+            headers=FRENCH,
+        )
+    assert too_large.status_code == 413
+    assert "dépasse ce que Maillon accepte\u00a0: envoyez moins" in too_large.text
 
 
 def test_an_app_event_is_told_with_the_colon_of_the_readers_language(ui_server: UIServer) -> None:

@@ -19,7 +19,11 @@ from litestar import Request, Response, Router
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.plugins.htmx import HTMXRequest
-from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_404_NOT_FOUND
+from litestar.status_codes import (
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+)
 from litestar.types import ControllerRouterHandler
 
 from maillon.engine.errors import Forbidden, NotFound
@@ -56,9 +60,17 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         detail = _("this form has expired or did not come from this site: reload it and try again.")
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, exc.detail
-        if detail == HTTPStatus(status).phrase or detail.startswith("Validation failed"):
-            # Litestar's own words (a parameter it could not read): say it in the reader's.
-            detail = _("this address is not one Maillon understands: check it, or start again.")
+        if status == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+            detail = _(
+                "what was sent is larger than Maillon accepts: send less, or a smaller file."
+            )
+        elif detail == HTTPStatus(status).phrase or detail.startswith("Validation failed"):
+            # Litestar's own words (a parameter or a form it could not read): say it in the
+            # reader's, about what the reader did.
+            if request.method in ("GET", "HEAD"):
+                detail = _("this address is not one Maillon understands: check it, or start again.")
+            else:
+                detail = _("this form could not be read: reload its page and send it again.")
     else:
         status = HTTP_404_NOT_FOUND if isinstance(exc, NotFound) else HTTP_403_FORBIDDEN
         detail = str(exc)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import Body, FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from pydantic import ValidationError
@@ -62,6 +64,24 @@ EDITOR = "flows/_editor.html"
 _SOME_SCHEDULE = ScheduleTrigger(every="1h")
 #: YAML files imported through the page: generous for flows, small for a form.
 MAX_IMPORT = 256 * 1024
+
+
+@dataclass
+class ImportForm:
+    """The import form, as Litestar reads a multipart form of a file and text fields: its
+    ``_csrf_token`` field (checked before the handler runs) is left out, and a form sent without
+    a file has ``file=None`` (a ``dict[str, UploadFile]`` refused the token's text field)."""
+
+    file: UploadFile | None = None
+
+
+def _choose_a_smaller_file() -> Flash:
+    return ("error", _("Choose a YAML file of at most %(size)s KB.", size=MAX_IMPORT // 1024))
+
+
+def _import_too_large(_request: Request[Any, Any, Any], _exc: Exception) -> Response[Any]:
+    # The body is refused before the handler runs: say so on the list, as for a file too long.
+    return redirect("/flows", _choose_a_smaller_file())
 
 
 def _kept(before: FlowView, after: FlowView, published: bool) -> str:
@@ -395,22 +415,23 @@ class FlowsController(Controller):
             f"/flows/{view.row.id}{suffix}", ("success", _("Flow created. Add its steps."))
         )
 
-    @post("/import")
+    @post(
+        "/import",
+        # The file, its part's headers and the form's CSRF field, with room to spare.
+        request_max_body_size=MAX_IMPORT + 16 * 1024,
+        exception_handlers={RequestEntityTooLarge: _import_too_large},
+    )
     async def import_yaml(
         self,
         request: HTMXRequest,
         services: ServicesDep,
-        data: Annotated[dict[str, UploadFile], Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Response[bytes]:
         """Create or update flows from a YAML file (as ``maillon flows import`` does): new
         flows are published, a flow that exists gets the file's version as its draft."""
-        upload = data.get("file")
-        content = await upload.read(MAX_IMPORT + 1) if upload else b""
-        if not content or len(content) > MAX_IMPORT:
-            return redirect(
-                "/flows",
-                ("error", _("Choose a YAML file of at most %(size)s KB.", size=MAX_IMPORT // 1024)),
-            )
+        content = await data.file.read(MAX_IMPORT + 1) if data.file else None
+        if content is None or len(content) > MAX_IMPORT:
+            return redirect("/flows", _choose_a_smaller_file())
         try:
             text = content.decode("utf-8", "replace")
             results = await services.flows.import_yaml(text, author=actor(request))

@@ -465,3 +465,28 @@ def test_the_deliveries_to_preview_with_say_what_each_holds(ui_server: UIServer)
     assert options.index(": type: transaction_created<") < options.index(
         ": type: user_created · id: u-1<"
     )
+
+
+def test_flows_are_imported_from_a_yaml_file_through_the_form(
+    new_page: NewPage, ui_server: UIServer, tmp_path: Path
+) -> None:
+    ui_server.set_up_owner()
+    exported = tmp_path / "order-hook.yaml"
+    exported.write_text(
+        "name: Order hook\n"
+        "steps:\n"
+        "  - key: notify\n"
+        "    action: http.send_request\n"
+        "    input: {method: POST, url: 'https://example.com/orders'}\n"
+    )
+    page = new_page()
+    sign_in(page, ui_server.url)
+    page.goto(ui_server.url + "/flows")
+    page.get_by_text("Import flows from a YAML file").click()
+    page.get_by_label("YAML file").set_input_files(exported)
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text("Imported “Order hook”.")).to_be_visible()
+    page.get_by_role("link", name="Order hook").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Order hook")
+    [imported] = ui_server.call(ui_server.runtime.services.flows.all())
+    assert imported.row.name == "Order hook"
