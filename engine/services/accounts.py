@@ -135,6 +135,11 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _account_key(email: str) -> str:
+    """What an account's failed sign-ins are counted under."""
+    return f"email:{normalize_email(email)[:MAX_EMAIL]}"
+
+
 def _email_problems(email: str) -> list[str]:
     local, at, domain = email.partition("@")
     if len(email) > MAX_EMAIL:
@@ -254,11 +259,10 @@ class Accounts(Service):
 
     async def _authenticate(self, email: str, password: str, client: str) -> _Attempt:
         """Check a password within the limits; the attempt counts as failed until forgiven."""
-        email = normalize_email(email)[:MAX_EMAIL]
-        limits = [(f"email:{email}", self.limits.per_account)]
+        limits = [(_account_key(email), self.limits.per_account)]
         if client:
             limits.append((f"client:{client[:200]}", self.limits.per_client))
-        attempt = await self.sync(self._reserve_attempt, limits, email)
+        attempt = await self.sync(self._reserve_attempt, limits, normalize_email(email)[:MAX_EMAIL])
         if not await self.sync(self._verify, attempt.password_hash, password[:MAX_PASSWORD]):
             raise Invalid([_("wrong e-mail address or password")])
         return attempt
@@ -446,7 +450,10 @@ class Accounts(Service):
         return User.of(row)
 
     async def set_password_with_link(self, token: str, password: str) -> User:
-        """Use a link once: set its user's password and end their sessions."""
+        """Use a link once: set its user's password, end their sessions, and clear the
+        account's failed sign-ins (whoever uses the link is the person the owner gave it to: a
+        member locked out by them, or by someone guessing, can sign in with the new password
+        at once; the limit of their client's address stays)."""
         _check(_password_problems(password))
         await self.password_link_user(token)  # refuse a bad link before hashing
         password_hash = await self.sync(self.hasher.hash, password)
@@ -464,6 +471,11 @@ class Accounts(Service):
             user.password_hash = password_hash
             s.exec(delete(PasswordLinkRow).where(col(PasswordLinkRow.user_id) == user.id))
             s.exec(delete(SessionRow).where(col(SessionRow.user_id) == user.id))
+            s.exec(
+                delete(SignInFailureRow).where(
+                    col(SignInFailureRow.key) == _account_key(user.email)
+                )
+            )
             s.commit()
             return User.of(user)
 

@@ -204,3 +204,32 @@ def test_a_csrf_cookie_from_before_a_key_change_is_replaced(ui_server: UIServer)
             },
         )
         assert answer.status_code == 303, answer.text
+
+
+def test_a_member_locked_out_signs_in_with_the_password_of_a_new_link(
+    ui_server: UIServer,
+) -> None:
+    owner = ui_server.set_up_owner()
+    accounts = ui_server.runtime.services.accounts
+    first = ui_server.call(accounts.add_member(owner, "marc@example.com", "Marc Member"))
+    ui_server.call(accounts.set_password_with_link(first.token, "forgotten password"))
+    with httpx.Client(base_url=ui_server.url, timeout=10) as client:
+        token = csrf_field(client.get("/sign-in").text)
+        for _ in range(6):
+            tried = client.post(
+                "/sign-in",
+                data={"email": "marc@example.com", "password": "a guess", "_csrf_token": token},
+            )
+        assert tried.status_code == 429
+        assert "Too many failed sign-ins" in tried.text
+
+        # The owner gives a new link; Marc chooses a password through it.
+        link = ui_server.call(accounts.issue_password_link(owner, first.user.id))
+        page = client.get(f"/set-password/{link.token}")
+        chosen = client.post(
+            f"/set-password/{link.token}",
+            data={"password": "marc's new password", "_csrf_token": csrf_field(page.text)},
+        )
+        assert chosen.status_code == 303
+    with sign_in_client(ui_server.url, "marc@example.com", "marc's new password") as client:
+        assert "Marc Member" in client.get("/").text

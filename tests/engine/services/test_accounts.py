@@ -229,6 +229,31 @@ async def test_a_link_expires_and_a_new_one_replaces_it(accounts_kit: AccountsKi
         await accounts_kit.accounts.set_password_with_link(second.token, "member password 1")
 
 
+async def test_a_password_set_through_a_link_unlocks_the_account(
+    accounts_kit: AccountsKit,
+) -> None:
+    owner = await set_up(accounts_kit)
+    accounts = accounts_kit.accounts
+    link = await accounts.add_member(owner, "m@example.com", "M")
+    await accounts.set_password_with_link(link.token, "member password 1")
+    for _ in range(3):
+        with pytest.raises(Invalid):
+            await accounts.sign_in("m@example.com", "forgotten password", "10.0.0.1")
+    with pytest.raises(RateLimited):
+        await accounts.sign_in("m@example.com", "member password 1", "10.0.0.1")
+    # Someone guesses the owner's password meanwhile: that lock is not the link's to lift.
+    for _ in range(3):
+        with pytest.raises(Invalid):
+            await accounts.sign_in(EMAIL, "wrong password!", "10.0.0.2")
+
+    again = await accounts.issue_password_link(owner, link.user.id)
+    await accounts.set_password_with_link(again.token, "member password 2")
+    signed_in = await accounts.sign_in("m@example.com", "member password 2", "10.0.0.1")
+    assert signed_in.user.id == link.user.id
+    with pytest.raises(RateLimited):
+        await accounts.sign_in(EMAIL, PASSWORD, "10.0.0.3")
+
+
 async def test_only_the_owner_manages_users(accounts_kit: AccountsKit) -> None:
     owner = await set_up(accounts_kit)
     accounts = accounts_kit.accounts
