@@ -24,6 +24,7 @@ from litestar.status_codes import (
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
+from litestar.types import ExceptionHandler
 
 from maillon.engine.errors import (
     Conflict,
@@ -53,6 +54,7 @@ from maillon.web.hooks import hooks
 from maillon.web.oauth import oauth_callback, start_oauth
 from maillon.web.openapi import openapi_config
 from maillon.web.ui import templates, ui_routes
+from maillon.web.ui.errors import error_page, page_reader, wants_page
 
 __all__ = ["create_app"]
 
@@ -97,7 +99,7 @@ async def metrics(request: Request[Any, Any, Any], services: ServicesDep) -> Res
     return Response(text, media_type=content_type)
 
 
-def _error(status: int) -> Any:
+def _error(status: int) -> ExceptionHandler[Any]:
     def handler(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
         body: dict[str, Any] = {"status_code": status, "detail": str(exc)}
         headers: dict[str, str] = {}
@@ -108,6 +110,24 @@ def _error(status: int) -> Any:
         if isinstance(exc, Unauthenticated):
             headers["WWW-Authenticate"] = "Bearer"
         return Response(body, status_code=status, headers=headers)
+
+    return handler
+
+
+def _page_for_browsers(answer: ExceptionHandler[Any]) -> ExceptionHandler[Any]:
+    """``answer``'s JSON, or for a browser asking for a page (not on the API or a hook: see
+    :func:`~maillon.web.ui.errors.wants_page`) the UI's error page, with the same status and
+    headers (``Retry-After``, ``Allow``)."""
+
+    def handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        json_answer = answer(request, exc)  # logs an unexpected error, whoever asked
+        if not wants_page(request.scope):
+            return json_answer
+        page = error_page(request, exc, json_answer.status_code)
+        for name, value in json_answer.headers.items():
+            if name.lower() != "content-type":
+                page.headers[name] = value
+        return page
 
     return handler
 
@@ -125,6 +145,7 @@ def create_app(
     runtime = runtime or Runtime(settings or Settings())
     services = runtime.services
     csrf = csrf_config(runtime.settings)
+    authenticate = Authenticate(services.accounts, services.tokens, csrf, runtime.settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -160,28 +181,34 @@ def create_app(
             AlertController,
             *ui_routes(runtime),
         ],
-        middleware=[Authenticate(services.accounts, services.tokens, csrf, runtime.settings)],
+        middleware=[authenticate],
         template_config=templates(runtime.registry),
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"runtime": runtime}),
         lifespan=[lifespan],
         request_max_body_size=runtime.settings.max_body_bytes,
+        # JSON for the API and the hooks; a page for a browser anywhere else (an address no
+        # route knows, a server error on a page), for which the hook finds who reads it.
         exception_handlers={
-            NotFound: _error(HTTP_404_NOT_FOUND),
-            Conflict: _error(HTTP_409_CONFLICT),
-            Forbidden: _error(HTTP_403_FORBIDDEN),
-            RateLimited: _error(HTTP_429_TOO_MANY_REQUESTS),
-            Unauthenticated: _error(HTTP_401_UNAUTHORIZED),
-            # A flow that cannot be saved is a well-formed body with problems: 422, listed.
-            FlowValidationError: _error(HTTP_422_UNPROCESSABLE_ENTITY),
-            Invalid: _error(HTTP_400_BAD_REQUEST),
-            ValueError: _error(HTTP_400_BAD_REQUEST),
-            # Litestar's own errors (404, 405, validation) are ValueErrors too: without this
-            # they were answered by the handler above as 400s without their details.
-            HTTPException: create_exception_response,
-            # Anything else is a bug: logged with its traceback and the request id.
-            Exception: unexpected_error,
+            kind: _page_for_browsers(answer)
+            for kind, answer in {
+                NotFound: _error(HTTP_404_NOT_FOUND),
+                Conflict: _error(HTTP_409_CONFLICT),
+                Forbidden: _error(HTTP_403_FORBIDDEN),
+                RateLimited: _error(HTTP_429_TOO_MANY_REQUESTS),
+                Unauthenticated: _error(HTTP_401_UNAUTHORIZED),
+                # A flow that cannot be saved is a well-formed body with problems: 422, listed.
+                FlowValidationError: _error(HTTP_422_UNPROCESSABLE_ENTITY),
+                Invalid: _error(HTTP_400_BAD_REQUEST),
+                ValueError: _error(HTTP_400_BAD_REQUEST),
+                # Litestar's own errors (404, 405, validation) are ValueErrors too: without this
+                # they were answered by the handler above as 400s without their details.
+                HTTPException: create_exception_response,
+                # Anything else is a bug: logged with its traceback and the request id.
+                Exception: unexpected_error,
+            }.items()
         },
+        after_exception=[page_reader(authenticate)],
         openapi_config=openapi_config(csrf.cookie_name, csrf.header_name),
         logging_config=None,
     )

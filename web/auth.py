@@ -27,7 +27,9 @@ The same middleware sets the language the request is answered in, once the user 
 account's language, else the best the browser's ``Accept-Language`` offers, else
 ``MAILLON_DEFAULT_LOCALE``; and the time zone of the times shown, the account's, else
 ``MAILLON_DEFAULT_TIME_ZONE`` (see :mod:`maillon.engine.i18n`). It is set before the CSRF check, so
-that its refusal is worded in that language too. The API's JSON answers stay in English.
+that its refusal is worded in that language too. The API's JSON answers stay in English. An
+error that no route's check saw (an address no route knows) is shown to a browser as a page
+all the same: :meth:`Authenticate.identify` says who reads it (:mod:`maillon.web.ui.errors`).
 
 The check is one app-wide middleware that public handlers opt out of, not a guard: Litestar
 calls every guard with a fresh copy of the route handler, which cost the hook endpoint about a
@@ -49,6 +51,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import ASGIMiddleware
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, CSRFMiddleware, generate_csrf_hash
 from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from maillon.engine.i18n import negotiate, set_locale, supported
 from maillon.engine.models import ApiToken
@@ -109,6 +112,12 @@ def session_cookie(settings: Settings, signed_in: SignedIn | None) -> Cookie:
     )
 
 
+def _signed(token: str, csrf: CSRFConfig) -> bool:
+    """Whether the current secret signed this CSRF cookie."""
+    random_part, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+    return hmac.compare_digest(signature, generate_csrf_hash(random_part, csrf.secret))
+
+
 def _forget_stale_csrf_cookie(cookies: dict[str, str], csrf: CSRFConfig) -> None:
     """Drop a CSRF cookie the current secret did not sign, so that this answer hands out a new
     one: Litestar keeps whatever cookie a browser has, and one signed before the secret key
@@ -117,10 +126,7 @@ def _forget_stale_csrf_cookie(cookies: dict[str, str], csrf: CSRFConfig) -> None
     ``cookies`` is the request's parsed cookies, which Litestar's CSRF check reads after this.
     """
     token = cookies.get(csrf.cookie_name)
-    if token is None:
-        return
-    random_part, signature = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
-    if not hmac.compare_digest(signature, generate_csrf_hash(random_part, csrf.secret)):
+    if token is not None and not _signed(token, csrf):
         del cookies[csrf.cookie_name]
 
 
@@ -189,10 +195,7 @@ class Authenticate(ASGIMiddleware):
         session = request.cookies.get(SESSION_COOKIE)
         user = await self.accounts.session_user(session) if session else None
         if opt.get("ui") or opt.get("anonymous"):  # pages; the API answers in English
-            set_locale(
-                request_locale(user, headers.get("accept-language"), self.settings.default_locale),
-                (user.time_zone if user else None) or self.settings.default_time_zone,
-            )
+            self._set_reader_locale(user, headers)
         if user is None and not opt.get("anonymous"):
             if not opt.get("ui"):
                 raise NotAuthorizedException(
@@ -206,6 +209,28 @@ class Authenticate(ASGIMiddleware):
         if scope.get("method", "GET") in _SAFE_METHODS:  # a websocket has no method
             _forget_stale_csrf_cookie(request.cookies, self.csrf)
         await CSRFMiddleware(next_app, self.csrf)(scope, receive, send)
+
+    async def identify(self, scope: Scope) -> None:
+        """Who reads a page that no route's check prepared (the error page of an address no
+        route knows): the signed-in user or ``None``, their language and time zone, and the
+        CSRF token of the layout's sign-out form (the browser's cookie, if this install signed
+        it). Nobody is refused here: the page says no more to a stranger than to anyone."""
+        request = scope["litestar_app"].request_class(scope)
+        session = request.cookies.get(SESSION_COOKIE)
+        user = await self.accounts.session_user(session) if session else None
+        self._set_reader_locale(user, request.headers)
+        scope["user"] = user
+        scope["auth"] = None
+        token = request.cookies.get(self.csrf.cookie_name)
+        if user is not None and token is not None and _signed(token, self.csrf):
+            ScopeState.from_scope(scope).csrf_token = token
+
+    def _set_reader_locale(self, user: User | None, headers: Headers) -> None:
+        """The language and time zone of the page answered to ``user``'s browser."""
+        set_locale(
+            request_locale(user, headers.get("accept-language"), self.settings.default_locale),
+            (user.time_zone if user else None) or self.settings.default_time_zone,
+        )
 
     async def _token(self, authorization: str, client: str) -> ApiToken:
         scheme, _, token = authorization.partition(" ")

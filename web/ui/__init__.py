@@ -3,7 +3,8 @@
 :func:`ui_routes` gives the app its UI: the static files, and one router whose controllers
 share what every page needs: the :data:`maillon.web.auth.UI` marker (signed-in browsers only,
 strangers sent to sign in), ``request.htmx``, the services as dependencies (``services``,
-``accounts``, ``tokens``, ``settings``), and errors shown as pages rather than JSON (the
+``accounts``, ``tokens``, ``settings``), and errors shown as pages rather than JSON
+(:mod:`maillon.web.ui.errors`, which the app's handlers use too for a browser elsewhere; the
 security headers of every answer, a strict CSP on pages, are :mod:`maillon.web.edge`'s).
 
 A new page is a controller (or handler) added to :data:`CONTROLLERS`, a template under
@@ -12,22 +13,13 @@ A new page is a controller (or handler) added to :data:`CONTROLLERS`, a template
 
 from __future__ import annotations
 
-from http import HTTPStatus
-from typing import Any
-
-from litestar import Request, Response, Router
+from litestar import Router
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, PermissionDeniedException
+from litestar.exceptions import HTTPException
 from litestar.plugins.htmx import HTMXRequest
-from litestar.status_codes import (
-    HTTP_403_FORBIDDEN,
-    HTTP_404_NOT_FOUND,
-    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-)
 from litestar.types import ControllerRouterHandler
 
 from maillon.engine.errors import Forbidden, NotFound
-from maillon.engine.i18n import gettext as _
 from maillon.engine.runtime import Runtime
 from maillon.web.auth import UI
 from maillon.web.ui.access import AccessController
@@ -35,8 +27,8 @@ from maillon.web.ui.alerts import AlertsController
 from maillon.web.ui.assets import static_files, templates
 from maillon.web.ui.connections import ConnectionsController
 from maillon.web.ui.dashboard import dashboard
+from maillon.web.ui.errors import error_page
 from maillon.web.ui.flows import FlowsController
-from maillon.web.ui.render import render
 from maillon.web.ui.runs import RunsController, event_body
 from maillon.web.ui.settings import SettingsController
 
@@ -54,31 +46,6 @@ CONTROLLERS: list[ControllerRouterHandler] = [
 ]
 
 
-def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, PermissionDeniedException):  # Litestar raises it for CSRF only here
-        status = HTTP_403_FORBIDDEN
-        detail = _("this form has expired or did not come from this site: reload it and try again.")
-    elif isinstance(exc, HTTPException):
-        status, detail = exc.status_code, exc.detail
-        if status == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
-            detail = _(
-                "what was sent is larger than Maillon accepts: send less, or a smaller file."
-            )
-        elif detail == HTTPStatus(status).phrase or detail.startswith("Validation failed"):
-            # Litestar's own words (a parameter or a form it could not read): say it in the
-            # reader's, about what the reader did.
-            if request.method in ("GET", "HEAD"):
-                detail = _("this address is not one Maillon understands: check it, or start again.")
-            else:
-                detail = _("this form could not be read: reload its page and send it again.")
-    else:
-        status = HTTP_404_NOT_FOUND if isinstance(exc, NotFound) else HTTP_403_FORBIDDEN
-        detail = str(exc)
-    return render(
-        request, "error.html", status=status, code=status, detail=detail[:1].upper() + detail[1:]
-    )
-
-
 def ui_routes(runtime: Runtime) -> list[ControllerRouterHandler]:
     """The static files and the pages, bound to ``runtime``'s services."""
     pages = Router(
@@ -94,9 +61,9 @@ def ui_routes(runtime: Runtime) -> list[ControllerRouterHandler]:
             "settings": Provide(lambda: runtime.settings, sync_to_thread=False),
         },
         exception_handlers={
-            HTTPException: _error_page,
-            NotFound: _error_page,
-            Forbidden: _error_page,
+            HTTPException: error_page,
+            NotFound: error_page,
+            Forbidden: error_page,
         },
     )
     return [static_files(), pages]

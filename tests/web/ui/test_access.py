@@ -151,3 +151,15 @@ def test_pages_fit_a_360_pixel_wide_screen(new_page: NewPage, ui_server: UIServe
             page.goto(ui_server.url + path)
         assert has_no_horizontal_scroll(page), page.url
         check_accessibility(page)
+
+
+def test_an_unknown_address_is_a_page_of_the_site(page: Page, ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    sign_in(page, ui_server.url)
+    answer = page.goto(ui_server.url + "/no/such/page")
+    assert answer is not None
+    assert answer.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    check_accessibility(page)
+    page.get_by_role("link", name="Flows").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Flows")
