@@ -36,7 +36,7 @@ from maillon.connectors.registry import Registry
 from maillon.engine import secret_inputs
 from maillon.engine.crypto import SecretBox
 from maillon.engine.digests import DIGEST_SOURCE, forget_digest, release_example
-from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.failures import SAMPLE_EVENT
 from maillon.engine.flows import (
     AppEventTrigger,
@@ -92,6 +92,9 @@ class Imported:
     created: bool = False
     #: Whether the document was published (a new flow always is); else it is the flow's draft.
     published: bool = False
+    #: Whether the document named its flow by ``id``: then it saves that flow whatever the
+    #: import's ``match_names`` (a copy is made only of a document without an id).
+    by_id: bool = False
 
 
 @dataclass(frozen=True)
@@ -484,15 +487,19 @@ class Flows(Service):
         keeping its hook URL); else a new flow. A name that several flows share is refused:
         the document must then give the id of the one to update.
 
-        Raises :class:`Invalid` when the file is not YAML at all (with its line and column).
+        Raises :class:`Invalid` when the file is not YAML at all (with its line and column),
+        or holds no flow (it is empty, or comments only).
         """
         docs = load_yaml(text)
+        if not docs:
+            raise Invalid([_("the file holds no flow")])
         known = await self._connections.names()
         by_name = await self.sync(self._ids_by_name) if match_names else {}
         named_here: set[str] = set()
         results = []
         for doc in docs:
             flow_id = doc.pop("id", None)
+            by_id = bool(flow_id)
             name = str(doc.get("name") or "(no name)")
             try:
                 document = parse_document(doc, self._registry, known)
@@ -525,7 +532,15 @@ class Flows(Service):
             except FlowValidationError as exc:
                 results.append(Imported(name, problems=exc.problems))
                 continue
-            results.append(Imported(name, view=view, created=created, published=created or publish))
+            results.append(
+                Imported(
+                    name,
+                    view=view,
+                    created=created,
+                    published=created or publish,
+                    by_id=by_id,
+                )
+            )
         return results
 
     async def check_document(self, raw: Mapping[str, Any]) -> FlowDocument:

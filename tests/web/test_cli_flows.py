@@ -67,6 +67,30 @@ def test_importing_an_edited_file_again_updates_the_flow_of_that_name(
     assert "name: 2 flows are named 'New Particeep transaction to Slack'" in refused.stderr
 
 
+def test_new_says_why_it_does_not_copy_a_document_with_an_id(cli: Cli, tmp_path: Path) -> None:
+    cli("connections", "add", "slack", "team-slack", "--set", "bot_token=xoxb-secret")
+    flow_id = cli("flows", "import", str(EXAMPLES / "transaction_to_slack.yaml")).stdout.split()[0]
+    exported = write(tmp_path, "exported.yaml", cli("flows", "export", flow_id).stdout)
+
+    again = cli("flows", "import", "--new", str(exported))
+
+    assert again.stdout.split()[0] == flow_id and "(unchanged, version 1)" in again.stdout
+    assert again.stderr == (
+        "    --new does not apply: the document gives an id, so it saved the flow of that id "
+        "(delete its `id:` line to import it as a new flow)\n"
+    )
+    assert len(cli.services.flows.all()) == 1
+    assert cli("flows", "import", str(exported)).stderr == ""  # without --new, nothing to say
+
+
+def test_a_file_without_a_flow_is_refused(cli: Cli, tmp_path: Path) -> None:
+    for name, text in [("empty.yaml", ""), ("comments.yaml", "# nothing yet\n---\n")]:
+        path = write(tmp_path, name, text)
+        result = cli("flows", "import", str(path), code=1)
+        assert result.stderr == f"{path}: the file holds no flow\n"
+        assert result.stdout == ""
+
+
 def test_a_yaml_mistake_is_one_line_with_its_place(cli: Cli, tmp_path: Path) -> None:
     path = write(tmp_path, "bad.yaml", "name: one\nsteps:\n  - key: a\n   action: x\n")
     result = cli("flows", "import", str(path), code=1)

@@ -118,6 +118,7 @@ def test_the_import_form_imports_its_file_and_says_why_it_refuses_one(
         assert "Imported “Order hook”." in send(ORDER_HOOK)
         assert "Choose a YAML file of at most 256 KB." in send(b"# padding\n" * 30_000)
         assert "The file was not imported: line 1" in send(b"name: [")
+        assert "The file was not imported: the file holds no flow." in send(b"")
 
         # A form Litestar cannot read is said to be one, not an address it does not know.
         unread = client.post(

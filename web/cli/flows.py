@@ -56,7 +56,10 @@ def flows_import(
 
     A document with an `id` updates that flow; one without updates the flow of the same name
     (its hook URL stays), or creates a flow when none has that name. With --new, documents
-    without an id always create a flow (a copy, with a hook URL of its own).
+    without an id always create a flow (a copy, with a hook URL of its own); a document with
+    an id still saves that flow, and says so.
+
+    A file that holds no flow (empty, or comments only) is an error.
 
     A new flow is published as its version 1. An update is saved as the flow's draft, for
     `maillon flows diff` and `maillon flows publish`; with --publish it goes live at once (a
@@ -83,6 +86,12 @@ def flows_import(
                 failed = True
                 continue
             click.echo(f"{result.view.row.id}  {result.view.row.name}  ({_outcome(result)})")
+            if new and result.by_id:
+                click.echo(
+                    "    --new does not apply: the document gives an id, so it saved the flow "
+                    "of that id (delete its `id:` line to import it as a new flow)",
+                    err=True,
+                )
             _describe(result.view)
     if failed:
         sys.exit(1)

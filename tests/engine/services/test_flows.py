@@ -44,12 +44,16 @@ def test_import_saves_each_document_or_says_why_not(services: Blocking) -> None:
     assert "no action 'nope'" in results[2].problems[0]
     with pytest.raises(Invalid, match="line 2, column 1"):
         services.flows.import_yaml("name: x\n- y\n")
+    for nothing in ("", "# a flow, one day\n", "---\n---\n"):
+        with pytest.raises(Invalid, match=r"^the file holds no flow$"):
+            services.flows.import_yaml(nothing)
 
     exported = services.flows.export_yaml(results[0].view.row.id)
     assert exported.startswith(f"id: {results[0].view.row.id}\nname: Sales alert\nenabled: true")
     # The same flow again: the same flow, and nothing to publish (no draft, no new version).
-    again = services.flows.import_yaml(exported)
+    again = services.flows.import_yaml(exported, match_names=False)
     assert again[0].view is not None and again[0].view.row.id == results[0].view.row.id
+    assert again[0].by_id and not results[0].by_id  # its id chose it, whatever match_names
     assert again[0].view.row.version == 1 and again[0].view.draft is None
     edited = exported.replace("{{ event.amount }}", "{{ event.amount }} EUR")
     [drafted] = services.flows.import_yaml(edited)
