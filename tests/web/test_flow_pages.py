@@ -129,3 +129,18 @@ def test_the_import_form_imports_its_file_and_says_why_it_refuses_one(
     assert unread.status_code == 400
     assert "This form could not be read: reload its page and send it again." in unread.text
     assert "not one Maillon understands" not in unread.text
+
+
+def test_a_flow_on_a_schedule_is_created_from_the_new_flow_page(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    with sign_in_client(ui_server.url) as client:
+        page = client.get("/flows/new").text
+        assert 'value="schedule"' in page
+        made = client.post(
+            "/flows/new",
+            data={"name": "Hourly", "trigger": "schedule", "_csrf_token": csrf_field(page)},
+        )
+    assert made.status_code in (302, 303)
+    [view] = ui_server.call(ui_server.runtime.services.flows.all())
+    trigger = view.spec.trigger.model_dump()
+    assert (trigger["type"], trigger["every"], view.row.enabled) == ("schedule", "1h", False)

@@ -57,6 +57,7 @@ from maillon.web.ui.fields import field_tree
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
 from maillon.web.ui.schema import as_text
 from maillon.web.ui.steering import KINDS, OPERATOR_NAMES
+from maillon.web.ui.timing import ScheduleDraft
 
 __all__ = ["FlowsController"]
 
@@ -387,7 +388,10 @@ class FlowsController(Controller):
         """Create the flow, switched off and without steps yet, and open it in the editor."""
         data = await form(request)
         draft = Draft(name=data.get("name", "").strip(), trigger_type=data.get("trigger", ""))
-        if draft.trigger_type not in ("webhook", RUN_FAILED):
+        if draft.trigger_type == "schedule":
+            # Every hour until its time is set in the editor (the flow is created off).
+            draft.schedule = ScheduleDraft(every="1h")
+        if draft.trigger_type not in ("webhook", RUN_FAILED, "schedule"):
             # An app event needs its account and event, chosen in the editor: start from a
             # webhook until they are, so that the flow can be saved now.
             chosen, draft.trigger_type = draft.trigger_type, "webhook"
