@@ -140,7 +140,11 @@ def test_a_flow_on_a_schedule_is_created_from_the_new_flow_page(ui_server: UISer
             "/flows/new",
             data={"name": "Hourly", "trigger": "schedule", "_csrf_token": csrf_field(page)},
         )
-    assert made.status_code in (302, 303)
+        assert made.status_code in (302, 303)
+        editor = client.get(made.headers["location"]).text
     [view] = ui_server.call(ui_server.runtime.services.flows.all())
     trigger = view.spec.trigger.model_dump()
     assert (trigger["type"], trigger["every"], view.row.enabled) == ("schedule", "1h", False)
+    # Its sample is an example tick; ticks are not delivered: nothing to wait for.
+    assert "An example tick: each run gets these fields" in editor
+    assert "No event yet" not in editor and "Wait for a test event" not in editor
