@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from maillon.connectors.sdk import Action, ActionContext
 from maillon.connectors.slack.connection import SlackConnection
 
 __all__ = ["SendMessage", "SendMessageInput", "SendMessageOutput"]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class SendMessageInput(BaseModel):
@@ -55,6 +58,18 @@ class SendMessageInput(BaseModel):
         title="Unfurl media",
         description="Show previews of images and videos. Slack's default when empty.",
     )
+
+    @field_validator("channel")
+    @classmethod
+    def _not_an_email_address(cls, value: str) -> str:
+        # Slack would answer channel_not_found only when the message is sent (an alert, say,
+        # lost until then): an address is said to be one at once.
+        if _EMAIL.match(value.strip()):
+            raise ValueError(
+                "an e-mail address is not a Slack channel: give the channel's ID (C…), its "
+                "name (#ops) or a user's ID (U…)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _has_content(self) -> SendMessageInput:

@@ -155,6 +155,9 @@ def test_where_alerts_go_is_checked_when_set(
         "alerts go through a google, slack, smtp connection" in refused("p1", "#ops")["connection"]
     )
     assert "give e-mail addresses" in refused("mail", "not an address")["to"]
+    services.connections.create("slack", "team", {"bot_token": "xoxb-1"})
+    wrong = refused("team", "ops@example.com")["to"]
+    assert "an e-mail address is not a Slack channel" in wrong and "give a Slack channel" in wrong
     assert services.alerts.settings() is None
 
     services.alerts.configure(AlertSettings(connection="mail", to="ops@example.com"))

@@ -174,3 +174,12 @@ def test_client_is_reused_per_connection(fake_server: FakeServer) -> None:
 def test_empty_message_is_rejected_by_the_input_model() -> None:
     with pytest.raises(ValidationError, match="text or blocks"):
         SendMessage.Input(channel="C1", text="  ")
+
+
+@pytest.mark.parametrize("channel", ["ops@example.com", " backoffice@invest.fr "])
+def test_an_email_address_is_refused_as_a_channel(channel: str) -> None:
+    with pytest.raises(ValidationError, match="an e-mail address is not a Slack channel"):
+        SendMessage.Input.model_validate({"channel": channel, "text": "hi"})
+    # Names and IDs pass, a user's handle too.
+    for fine in ("#ops", "C0123456789", "U0123456789", "@ada"):
+        SendMessage.Input.model_validate({"channel": fine, "text": "hi"})
