@@ -55,12 +55,15 @@ def diff_specs(before: FlowSpec, after: FlowSpec) -> list[Change]:
 
 def _identity(value: Any) -> str | None:
     """The field naming each item of ``value`` when it is a list matched item by item: steps
-    by ``key``, a paths step's branches by ``name``; ``None`` otherwise."""
+    by ``key``, a paths step's branches by ``name``; ``None`` otherwise. Only names that are
+    texts, each once, identify items: a list in a step's input may hold mappings with a
+    ``name`` too, and is then compared whole (two items named alike would hide a change)."""
     if not isinstance(value, list) or not value:
         return None
     for name in ("key", "name"):
-        if all(isinstance(item, Mapping) and name in item for item in value):
-            return name
+        if all(isinstance(item, Mapping) and isinstance(item.get(name), str) for item in value):
+            names = [item[name] for item in value]
+            return name if len(set(names)) == len(names) else None
     return None
 
 

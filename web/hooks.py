@@ -25,6 +25,7 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
     HTTP_404_NOT_FOUND,
+    HTTP_405_METHOD_NOT_ALLOWED,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     HTTP_429_TOO_MANY_REQUESTS,
@@ -134,11 +135,13 @@ async def _read(
     runtime: Runtime, scope: HTTPScope, receive: Receive, methods: frozenset[str] = _METHODS
 ) -> tuple[Any, str, dict[str, Any], bytes]:
     """Body, its JSON text, the metadata kept with the event, and the raw bytes; 4xx for
-    unreadable input (counted by reason) and 405 for a method not in ``methods``."""
+    unreadable input (counted by reason) and 405 for a method not in ``methods`` (not counted:
+    no delivery was attempted, a link preview or a crawler opened the address)."""
     try:
         return await _read_request(runtime, scope, receive, methods)
     except HTTPException as exc:
-        runtime.services.hooks.refused(_REFUSALS.get(exc.status_code, Refusal.INVALID))
+        if exc.status_code != HTTP_405_METHOD_NOT_ALLOWED:
+            runtime.services.hooks.refused(_REFUSALS.get(exc.status_code, Refusal.INVALID))
         raise
 
 

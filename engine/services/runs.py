@@ -562,8 +562,10 @@ class Runs(Service):
 
         Held runs have not run, or not to their end: what they run is what the flow does now.
         A flow paused by its failures is resumed once a fix is published, and its held runs
-        must not meet the broken version again (the steps a run had done are not run again,
-        as in a replay with the current version).
+        must not meet the broken version again. A run held after some of its steps (queued to
+        retry, or parked by a delay, when the flow was paused) goes on from where it was, its
+        steps done not run again and its attempts counted on; unlike a replay, no record of
+        the version it was created with is kept.
         """
 
         def write() -> int:

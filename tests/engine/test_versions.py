@@ -167,6 +167,9 @@ def test_history_diff_and_restore(runtime: Runtime, services: Blocking) -> None:
     assert services.flows.discard_draft(flow_id).draft is None
 
 
+ECHO_ROWS = {"key": "rows", "action": "probe.send_echo"}
+
+
 def _routed(*branches: tuple[str, str]) -> FlowDocument:
     """A flow whose paths step has a branch per (name, text its one step sends)."""
     return FlowDocument.model_validate(
@@ -209,6 +212,18 @@ def test_a_change_inside_a_branch_is_said_by_its_path() -> None:
     assert [(c.path, c.kind) for c in added] == [
         ("steps[route].paths.branches[huge]", ChangeKind.ADDED)
     ]
+    # Items of an input that merely have a name are not matched by it: two alike would
+    # hide a change, and a name that is not a text could not be a key.
+    rows = [{"name": "x", "v": 1}, {"name": "x", "v": 2}]
+    for changed_rows in ([{"name": "x", "v": 5}, rows[1]], [{"name": {"first": "a"}}]):
+        one = FlowDocument.model_validate(
+            {"name": "R", "steps": [{**ECHO_ROWS, "input": {"rows": rows}}]}
+        )
+        two = FlowDocument.model_validate(
+            {"name": "R", "steps": [{**ECHO_ROWS, "input": {"rows": changed_rows}}]}
+        )
+        [change] = diff_specs(one.spec, two.spec)
+        assert (change.path, change.kind) == ("steps[rows].input.rows", ChangeKind.CHANGED)
     swapped = diff_specs(before.spec, _routed(("small", "s"), ("big", "a")).spec)
     assert [(c.path, c.kind) for c in swapped] == [
         ("steps[route].paths.branches", ChangeKind.REORDERED)

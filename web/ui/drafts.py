@@ -11,8 +11,7 @@ or ``<app>.<trigger>``), ``dedup``, ``trigger_connection``, ``trigger_event``,
 ``failed_flow-<n>`` (an error flow's flows, by name) and ``failure``, ``sample_event``, the
 schedule's and the digest's (see :mod:`maillon.web.ui.timing`), the
 failure policy's ``alert`` (a checkbox, read only when ``failure_policy`` says the form has it)
-and ``pause_after``, ``kept`` (hidden: the settings the editor has no inputs for, as JSON, so
-that saving keeps them), and per step ``steps-<n>-key``, ``-kind``, ``-parent``, and for actions
+and ``pause_after``, and per step ``steps-<n>-key``, ``-kind``, ``-parent``, and for actions
 ``-action``, ``-connection``, ``-max_attempts``, ``-for_each``, ``-input-<field>`` (the other
 kinds' in :mod:`maillon.web.ui.steering`). Steps are numbered in the order a run meets them: a
 branch's steps (``-parent`` is ``<paths key>.<branch name>``) come right after their paths step.
@@ -47,7 +46,15 @@ from maillon.web.ui.schema import FormField, as_text, form_fields, read_form
 from maillon.web.ui.steering import KINDS, BranchDraft, Steering
 from maillon.web.ui.timing import DigestDraft, ScheduleDraft
 
-__all__ = ["KEPT", "Draft", "StepDraft", "context_spec", "place", "step_fields", "to_document"]
+__all__ = [
+    "Draft",
+    "StepDraft",
+    "context_spec",
+    "kept_settings",
+    "place",
+    "step_fields",
+    "to_document",
+]
 
 _STEP_INPUT = re.compile(r"^steps-(\d+)-(.+)$")
 _STEP_FIELDS = (
@@ -61,11 +68,6 @@ _STEP_FIELDS = (
     "tested",
     "was",
 )
-#: The settings of a flow that the editor has no inputs for: the flow's attempts per step and
-#: how long its runs are kept, and a webhook's signature check. They go through the form as
-#: they are, so that a save made in the editor never drops them (the signature check least of
-#: all: its loss would open the hook to unsigned deliveries).
-KEPT = ("max_attempts", "retention", "signature")
 _NONE = object()
 #: A step test's output kept in the form, for the picker and the later steps' previews.
 _MAX_TESTED = 64 * 1024
@@ -127,19 +129,6 @@ class Draft:
     #: Branches renamed in the form since the editor was shown (or whose paths step was):
     #: ``<paths key>.<name then>`` → ``<paths key>.<name now>``.
     renamed: dict[str, str] = field(default_factory=dict)
-    #: The flow's settings that the editor has no inputs for (see :data:`KEPT`), as JSON text.
-    kept: str = ""
-
-    @property
-    def kept_parts(self) -> dict[str, Any]:
-        """:attr:`kept` read (what is not one of :data:`KEPT` is left out)."""
-        try:
-            parts = json.loads(self.kept) if self.kept else {}
-        except ValueError:
-            return {}
-        if not isinstance(parts, dict):
-            return {}
-        return {k: v for k, v in parts.items() if k in KEPT and v is not None}
 
     @classmethod
     def of(cls, spec: FlowSpec) -> Draft:
@@ -165,12 +154,6 @@ class Draft:
             draft.schedule = ScheduleDraft.of(trigger)
         draft.digest = DigestDraft.of(spec.digest)
         draft.steps = list(_flattened(spec.steps, ""))
-        kept = spec.model_dump(
-            mode="json", include={"max_attempts", "retention"}, exclude_none=True
-        )
-        if isinstance(trigger, WebhookTrigger) and trigger.signature is not None:
-            kept["signature"] = trigger.signature.model_dump(mode="json")
-        draft.kept = json.dumps(kept) if kept else ""
         return draft
 
     @classmethod
@@ -194,7 +177,6 @@ class Draft:
             pause_after=text("pause_after"),
             schedule=ScheduleDraft.read(form, "schedule-"),
             digest=DigestDraft.read(form),
-            kept=form.get("kept", ""),
         )
         draft.trigger_type = draft.trigger_type or "webhook"
         draft.failed_flows = [
@@ -352,10 +334,48 @@ def _flattened(steps: list[Any], parent: str) -> Iterator[StepDraft]:
                 yield from _flattened(branch.steps, f"{s.key}.{branch.name}")
 
 
+def kept_settings(spec: FlowSpec) -> dict[str, Any]:
+    """The settings of ``spec`` that the editor has no inputs for, as JSON values: the flow's
+    attempts per step and how long its runs are kept, and a webhook's signature check.
+
+    A save made in the editor takes them from the flow as stored (:func:`to_document`), never
+    from the form: a form opened before a change made elsewhere (an import adding a signature
+    check) must not undo it, and the loss of a signature check would open the hook to
+    unsigned deliveries.
+    """
+    kept = spec.model_dump(mode="json", include={"max_attempts", "retention"}, exclude_none=True)
+    if isinstance(spec.trigger, WebhookTrigger) and spec.trigger.signature is not None:
+        kept["signature"] = spec.trigger.signature.model_dump(mode="json")
+    return kept
+
+
+def _stored_inputs(steps: list[Any]) -> dict[str, set[str]]:
+    """The input names each action step of a stored flow sets, by step key (branches too)."""
+    found: dict[str, set[str]] = {}
+    for s in steps:
+        if isinstance(s, StepSpec):
+            found[s.key] = set(s.input)
+        elif isinstance(s, PathsStep):
+            for branch in s.paths.branches:
+                found |= _stored_inputs(branch.steps)
+    return found
+
+
 def to_document(
-    draft: Draft, connectors: Mapping[str, Connector], *, enabled: bool
+    draft: Draft,
+    connectors: Mapping[str, Connector],
+    *,
+    enabled: bool,
+    stored: FlowSpec | None = None,
 ) -> tuple[FlowDocument | None, dict[str, list[str]]]:
-    """The draft as a flow document, or the problems that keep it from being one, by input."""
+    """The draft as a flow document, or the problems that keep it from being one, by input.
+
+    ``stored``: the flow as saved (its draft, else its published version), whose settings the
+    editor has no inputs for are kept (:func:`kept_settings`), and whose steps' inputs set at
+    their default stay set.
+    """
+    kept = kept_settings(stored) if stored is not None else {}
+    explicit = _stored_inputs(stored.steps) if stored is not None else {}
     found: dict[str, list[str]] = {}
     built: list[tuple[str, dict[str, Any]]] = []
     for i, step in enumerate(draft.steps):
@@ -365,10 +385,12 @@ def to_document(
         fields = step_fields(connectors.get(step.action.partition(".")[0]), step.action)
         if fields:
             values, problems = read_form(fields, step.inputs)
-            # An input at its default is left out, as one never set: selects always post a
-            # choice, and saving an untouched step must not add its defaults to the flow.
+            # An input at its default is left out, as one never set (selects always post a
+            # choice: saving an untouched step must not add its defaults to the flow), unless
+            # the step as stored sets it.
             defaults = {f.name: f.default for f in fields if f.default is not None}
-            values = {k: v for k, v in values.items() if defaults.get(k, _NONE) != v}
+            had = explicit.get(step.key, set())
+            values = {k: v for k, v in values.items() if k in had or defaults.get(k, _NONE) != v}
         else:
             # An action that is not installed: keep what was typed, and let the engine say why
             # the step cannot be saved.
@@ -393,7 +415,6 @@ def to_document(
             item = steered.steering.raw(steered.kind, steered.key, children)
         children.setdefault(parent, []).insert(0, item)
     steps = children.get("", [])
-    kept = draft.kept_parts
     trigger: dict[str, Any] = {
         "type": "webhook",
         "dedup": draft.dedup or None,

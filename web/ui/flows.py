@@ -49,6 +49,7 @@ from maillon.web.ui.drafts import (
     Draft,
     StepDraft,
     context_spec,
+    kept_settings,
     place,
     step_fields,
     to_document,
@@ -245,6 +246,7 @@ async def _editor(
         "timing": await services.schedules.timing(flow_id),
         # The names time zone inputs suggest, as the settings page offers them.
         "time_zones": time_zones(),
+        "kept": kept_settings(view.editing),
         "now": time.time(),
         "edits": edits,
     }
@@ -605,7 +607,9 @@ class FlowsController(Controller):
         data = await form(request)
         draft = Draft.read(data)
         view = await services.flows.get(flow_id)
-        document, problems = to_document(draft, _connectors(services), enabled=view.row.enabled)
+        document, problems = to_document(
+            draft, _connectors(services), enabled=view.row.enabled, stored=view.editing
+        )
         author = actor(request)
         if document is not None:
             try:

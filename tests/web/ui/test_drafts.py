@@ -81,7 +81,7 @@ FLOW: dict[str, Any] = {
 
 def _form(draft: Draft) -> dict[str, str]:
     """What the rendered editor would post back for ``draft`` (the fields the page writes)."""
-    out: dict[str, str] = {"name": draft.name, "kept": draft.kept}
+    out: dict[str, str] = {"name": draft.name}
     for i, s in enumerate(draft.steps):
         p = f"steps-{i}-"
         out |= {p + "key": s.key, p + "kind": s.kind, p + "parent": s.parent}
@@ -122,9 +122,42 @@ def test_a_flow_with_every_kind_of_step_comes_back_from_the_form_unchanged() -> 
         ("wait", ""),
         ("pretty", ""),
     ]
-    again, problems = to_document(draft, CONNECTORS, enabled=False)
+    again, problems = to_document(draft, CONNECTORS, enabled=False, stored=document.spec)
     assert problems == {}
     assert again == document
+
+
+def test_an_input_at_its_default_is_saved_only_where_the_flow_already_set_it() -> None:
+    url = {"url": "https://e.com/"}
+    step: dict[str, Any] = {"key": "get", "action": "http.send_request", "input": url}
+    plain = FlowDocument.model_validate({"name": "Plain", "enabled": False, "steps": [step]})
+    form = _form(Draft.of(plain.spec))
+    # What the page posts: every select with its choice, the default one included.
+    form |= {"steps-0-input-method": "GET", "steps-0-input-follow_redirects": "true"}
+    again, _ = to_document(Draft.read(form), CONNECTORS, enabled=False, stored=plain.spec)
+    assert again == plain
+    # A flow that sets one at its default (written so in YAML) keeps it.
+    explicit = FlowDocument.model_validate(
+        {
+            "name": "Plain",
+            "enabled": False,
+            "steps": [{**step, "input": {**url, "method": "GET"}}],
+        }
+    )
+    again, _ = to_document(Draft.read(form), CONNECTORS, enabled=False, stored=explicit.spec)
+    assert again == explicit
+
+
+def test_the_settings_the_editor_has_no_inputs_for_come_from_the_stored_flow() -> None:
+    document = FlowDocument.model_validate(FLOW)
+    form = _form(Draft.of(document.spec))
+    # A form knows nothing of them: without the stored flow they would be lost.
+    lost, _ = to_document(Draft.read(form), CONNECTORS, enabled=False)
+    assert lost is not None and lost.spec.max_attempts is None
+    kept, _ = to_document(Draft.read(form), CONNECTORS, enabled=False, stored=document.spec)
+    assert kept is not None
+    assert kept.spec.trigger == document.spec.trigger  # the signature check
+    assert (kept.spec.max_attempts, kept.spec.retention) == (3, document.spec.retention)
 
 
 def test_steps_move_within_their_branch_and_go_with_their_paths_step() -> None:
