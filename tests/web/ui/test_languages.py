@@ -99,7 +99,8 @@ FRENCH = Words(
     run_heading="Exécution de «\u00a0Nouvelle transaction\u00a0»",
     money="fr",
     amount="1\u202f500,00\u00a0€",
-    weekday=re.compile(r"(lun|mar|mercre|jeu|vendre|same|diman)(di|che) \d+ \w+ \d{4} à"),
+    # \S, not \w: in a browser \w is ASCII only, and "décembre" or "août" would not match.
+    weekday=re.compile(r"(lun|mar|mercre|jeu|vendre|same|diman)(di|che) \d+ \S+ \d{4} à"),
 )
 ENGLISH = Words(
     locale="en-GB",
