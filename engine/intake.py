@@ -356,16 +356,21 @@ class Tick(_Intake):
     Stored under (flow, :func:`~maillon.engine.schedules.tick_key`), for ever: the same tick
     fired again, by this scheduler or another, is a duplicate and runs nothing. The tick's
     time is also kept as its schedule's latest (:mod:`maillon.engine.ticks`).
+
+    A tick asked for by hand (``by_hand``) is none of the schedule's: it is never a duplicate,
+    leaves the schedule's latest tick alone (a scheduler looking back after downtime still
+    finds the ticks it missed), and on a flow that is off it is held, as a delivery would be.
     """
 
     tick: float = 0.0
+    by_hand: bool = False
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
         results = super().apply_many(conn, ops)
         latest: dict[str, float] = {}
         for op, result in zip(cast("list[Tick]", ops), results, strict=True):
-            if isinstance(result, Accepted):
+            if isinstance(result, Accepted) and not op.by_hand:
                 scope = schedule_dedup_scope(op.token)
                 latest[scope] = max(latest.get(scope, op.tick), op.tick)
         record_ticks(conn, latest)
@@ -383,15 +388,19 @@ class Tick(_Intake):
         for t in ticks:
             flow = flows.get(t.token)
             trigger = flow and parse_flow(flow.id, flow.version, flow.definition).trigger
-            if flow is None or not flow.enabled or not isinstance(trigger, ScheduleTrigger):
+            if (
+                flow is None
+                or not isinstance(trigger, ScheduleTrigger)
+                or not (flow.enabled or t.by_hand)
+            ):
                 targets.append(NotScheduled(t.token))
                 continue
             targets.append(
                 _Target(
                     source="schedule",
                     flow_id=flow.id,
-                    runs=[(flow.id, flow.version, False)],
-                    dedup=(schedule_dedup_scope(flow.id), tick_key(t.tick)),
+                    runs=[(flow.id, flow.version, not flow.enabled)],
+                    dedup=None if t.by_hand else (schedule_dedup_scope(flow.id), tick_key(t.tick)),
                 )
             )
         return targets

@@ -290,15 +290,18 @@ def tick_key(tick: float) -> str:
     return _aware(round(tick)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def tick_body(schedule: Schedule, tick: float, *, missed: bool) -> dict[str, Any]:
+def tick_body(
+    schedule: Schedule, tick: float, *, missed: bool, manual: bool = False
+) -> dict[str, Any]:
     """What a tick's event holds: its time in the schedule's zone (and in UTC), whether it
-    was missed while no scheduler ran."""
+    was missed while no scheduler ran, whether someone asked for it by hand."""
     local = _aware(tick).astimezone(_zone(schedule.timezone))
     return {
         "scheduled_at": local.isoformat(),
         "scheduled_at_utc": tick_key(tick),
         "timezone": schedule.timezone,
         "missed": missed,
+        "manual": manual,
     }
 
 

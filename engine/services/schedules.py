@@ -1,4 +1,5 @@
-"""Time in flows: when a flow's schedule fires next, what its digest holds, releasing it by hand.
+"""Time in flows: when a flow's schedule fires next, what its digest holds; running a scheduled
+flow and releasing its digest by hand.
 
 The ticks themselves are fired by :mod:`maillon.engine.scheduler` in the processes that run
 one; this service answers any process (the CLI's included) from the flow's definition and the
@@ -10,14 +11,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import msgspec
 from sqlalchemy import Engine
 
 from maillon.engine.digests import DigestSpec, Released, ReleaseDigest, pending_items
 from maillon.engine.errors import Conflict
 from maillon.engine.flows import parse_flow
+from maillon.engine.intake import Accepted, NotScheduled, Tick
 from maillon.engine.scheduler import planned_schedules
-from maillon.engine.schedules import Schedule, next_tick
-from maillon.engine.services.base import Service, find_flow
+from maillon.engine.schedules import Schedule, next_tick, tick_body
+from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.ticks import last_tick
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.writer import Writer
@@ -46,7 +49,7 @@ class FlowTiming:
 
 
 class Schedules(Service):
-    """Read a flow's timing; release its digest by hand."""
+    """Read a flow's timing; run a scheduled flow and release its digest by hand."""
 
     def __init__(self, db: Engine, writer: Writer, wakeup: Wakeup) -> None:
         super().__init__(db)
@@ -78,6 +81,40 @@ class Schedules(Service):
                 waiting=pending_items(conn, row.id),
                 next_release=next_tick(release.schedule, now) if release and row.enabled else None,
             )
+
+    async def run_now(self, ref: str, *, by: Actor = None) -> Accepted:
+        """Run a scheduled flow's published version now, on a tick of its own: its event says
+        ``"manual": true``, and the schedule's ticks go on as planned. A flow that is off gets
+        a held run, as a delivery would.
+
+        Raises :class:`Conflict` when the flow is not on a schedule.
+        """
+        timing = await self.timing(ref)
+        if timing.schedule is None:
+            raise Conflict("it does not run on a schedule: it runs when its trigger fires")
+        now = time.time()
+        body = tick_body(timing.schedule, now, missed=False, manual=True)
+
+        def who() -> str | None:
+            with self.session() as s:
+                return actor_name(s, by)
+
+        meta = {"schedule": timing.schedule.describe(), "run_by": await self.sync(who)}
+        tick = Tick(
+            token=timing.flow_id,
+            body=body,
+            body_text=msgspec.json.encode(body).decode(),
+            meta=meta,
+            tick=now,
+            by_hand=True,
+        )
+        try:
+            accepted = await self._writer.submit(tick)
+        except NotScheduled as exc:  # deleted, or its trigger changed, since it was read
+            raise Conflict("it is no longer on a schedule") from exc
+        if accepted.run_ids and not accepted.held:
+            self._wakeup.notify()
+        return accepted
 
     async def release(self, ref: str) -> Released:
         """Release the flow's digest now: one run for every item waiting (up to the most a

@@ -80,3 +80,41 @@ def test_a_schedule_that_cannot_be_read_says_every_reason(live: Live) -> None:
         ),
         ("digest.release.count", "Input should be greater than or equal to 1"),
     ]
+
+
+def test_a_scheduled_flow_runs_now_by_hand_and_its_schedule_goes_on(live: Live) -> None:
+    # Once a year: the schedule itself does not tick during the test.
+    trigger = {"type": "schedule", "cron": "0 9 1 1 *", "timezone": "Europe/Paris"}
+    flow = create_flow(live, trigger=trigger, steps=[_echo("by hand: {{ event.manual }}")])
+    before = live.client.get(f"/api/flows/{flow['id']}/timing").json()
+
+    r = live.client.post(f"/api/flows/{flow['id']}/run")
+    assert r.status_code == 202, r.text
+    started = r.json()
+    assert started["held"] is False
+    run = wait_run(live.client, started["run_id"])
+    assert run["steps"][0]["output"]["text"] == "by hand: True"
+    event = live.client.get(f"/api/events/{started['event_id']}").json()
+    assert event["source"] == "schedule" and event["body"]["missed"] is False
+    assert event["request"]["run_by"] == "API token “tests”"
+    # A second run by hand in the same second is not taken for a duplicate of the first.
+    again = live.client.post(f"/api/flows/{flow['id']}/run").json()
+    assert again["event_id"] != started["event_id"]
+    wait_run(live.client, again["run_id"])
+    # Runs by hand are not the schedule's ticks: its next and latest tick are unchanged.
+    after = live.client.get(f"/api/flows/{flow['id']}/timing").json()
+    assert (after["next_tick"], after["last_tick"]) == (before["next_tick"], None)
+
+    live.client.post(f"/api/flows/{flow['id']}/disable")
+    held = live.client.post(f"/api/flows/{flow['id']}/run").json()
+    assert held["held"] is True
+    assert live.client.get(f"/api/runs/{held['run_id']}").json()["status"] == "held"
+
+
+def test_only_a_flow_on_a_schedule_runs_by_hand(live: Live) -> None:
+    flow = create_flow(live, steps=[_echo("x")])
+    r = live.client.post(f"/api/flows/{flow['id']}/run")
+    assert r.status_code == 409
+    assert r.json()["detail"] == "it does not run on a schedule: it runs when its trigger fires"
+    assert live.client.post("/api/flows/no-such-flow/run").status_code == 404
+    assert live.client.get("/api/runs").json() == []

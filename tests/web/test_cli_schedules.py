@@ -78,3 +78,24 @@ def test_a_digest_is_shown_and_released_by_hand(cli: Cli) -> None:
     assert cli("flows", "release", view.row.id, code=1).stderr == (
         "Error: nothing to release: its digest is empty\n"
     )
+
+
+def test_a_scheduled_flow_is_run_by_hand(cli: Cli) -> None:
+    _connections(cli)
+    cli("flows", "import", str(EXAMPLES / "weekly_report.yaml"))
+    out = cli("flows", "run", "Monday report").stdout
+    assert out.startswith("run ") and out.endswith(" queued\n")
+    detail = cli.services.runs.detail(out.split()[1])
+    assert detail.run.status == "queued"
+    assert detail.event is not None and json.loads(detail.event.body)["manual"] is True
+    assert json.loads(detail.event.meta)["run_by"] == "cli"
+
+    cli("flows", "disable", "Monday report")
+    assert cli("flows", "run", "Monday report").stdout.endswith(" queued (held: the flow is off)\n")
+    webhook = (EXAMPLES / "weekly_report.yaml").read_text().split("steps:", 1)[1]
+    path = Path(cli.settings.data_dir) / "hook.yaml"
+    path.write_text("name: Hooked\ntrigger:\n  type: webhook\nsteps:" + webhook)
+    cli("flows", "import", str(path))
+    assert cli("flows", "run", "Hooked", code=1).stderr == (
+        "Error: it does not run on a schedule: it runs when its trigger fires\n"
+    )

@@ -1,5 +1,6 @@
 """``/api/flows``: create, edit, enable/disable, delete flows, release held runs, replay failed
-ones, read a flow's schedule and release its digest; drafts, publishing, history, diff and restore.
+ones, read a flow's schedule, run it now and release its digest; drafts, publishing, history,
+diff and restore.
 
 ``PUT /api/flows/{id}`` saves and publishes in one call, as it did before flows had drafts:
 scripts that keep flows in git expect their change live. ``PUT /api/flows/{id}/draft`` then
@@ -23,6 +24,7 @@ from maillon.web.api.schemas import (
     PublishIn,
     ReleasedOut,
     ResumedOut,
+    RunStartedOut,
     TimingOut,
 )
 from maillon.web.auth import actor
@@ -179,6 +181,14 @@ class FlowController(Controller):
     async def flow_timing(self, services: ServicesDep, flow_id: FromPath[str]) -> TimingOut:
         """When the flow's schedule fires next, and how many items its digest holds."""
         return TimingOut.of(await services.schedules.timing(flow_id))
+
+    @post("/{flow_id:str}/run", status_code=202)
+    async def run_now(
+        self, services: ServicesDep, request: AnyRequest, flow_id: FromPath[str]
+    ) -> RunStartedOut:
+        """Run a scheduled flow now, as if its schedule ticked (409 for a flow that is not on
+        a schedule); its ticks go on as planned."""
+        return RunStartedOut.of(await services.schedules.run_now(flow_id, by=actor(request)))
 
     @post("/{flow_id:str}/digest/release", status_code=200)
     async def release_digest(self, services: ServicesDep, flow_id: FromPath[str]) -> ReleasedOut:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from maillon.engine.alerts import AlertSettings
 from maillon.engine.digests import Released
 from maillon.engine.flows import FlowDocument, FlowSpec
+from maillon.engine.intake import Accepted
 from maillon.engine.models import (
     AlertRow,
     EventRow,
@@ -299,6 +300,18 @@ class ReleasedOut(BaseModel):
             count=released.count,
             held=released.held,
         )
+
+
+class RunStartedOut(BaseModel):
+    """A scheduled flow run by hand: the tick's event, and the run queued for it."""
+
+    event_id: str
+    run_id: str
+    held: bool = Field(description="The flow is off: the run is held until it is released.")
+
+    @classmethod
+    def of(cls, accepted: Accepted) -> RunStartedOut:
+        return cls(event_id=accepted.event_id, run_id=accepted.run_ids[0], held=accepted.held)
 
 
 class ConnectionIn(BaseModel):

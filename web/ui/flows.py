@@ -847,6 +847,21 @@ class FlowsController(Controller):
         )
         return redirect(back, ("success", said))
 
+    @post("/{flow_id:str}/run")
+    async def run_now(
+        self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
+    ) -> Response[bytes]:
+        """Run a scheduled flow now, then follow the run on its page."""
+        try:
+            started = await services.schedules.run_now(flow_id, by=actor(request))
+        except Conflict as exc:
+            return redirect(f"/flows/{flow_id}", ("error", _("Not run: %(reason)s.", reason=exc)))
+        if started.held:
+            said = _("Run held: the flow is off. Switch it on, or release its held runs.")
+        else:
+            said = _("Run started by hand; the schedule’s ticks go on as planned.")
+        return redirect(f"/runs/{started.run_ids[0]}", ("success", said))
+
     @post("/{flow_id:str}/digest/release")
     async def release_digest(
         self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]

@@ -62,6 +62,12 @@ def test_a_flow_is_put_on_a_schedule_mistakes_shown_at_their_inputs(
     expect(page.locator("#next-tick")).to_contain_text(
         re.compile(r"Next tick: .*, 9:00\sAM \(Europe/Paris\)\.")
     )
+    page.get_by_role("button", name="Run now").click()
+    expect(page).to_have_url(re.compile(r"/runs/"))
+    expect(
+        page.get_by_text("Run started by hand; the schedule’s ticks go on as planned.")
+    ).to_be_visible()
+    expect(page.get_by_role("heading", name="Run of “Report”")).to_be_visible()
     saved = ui_server.call(ui_server.runtime.services.flows.get(flow_id)).spec.trigger
     assert saved.model_dump() == {
         "type": "schedule",
