@@ -42,7 +42,16 @@ from maillon.engine.models import (
 from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.wakeup import Wakeup
 
-__all__ = ["FlowRef", "Replay", "ReplayWith", "RunDetail", "RunLine", "Runs", "events_of"]
+__all__ = [
+    "FlowRef",
+    "Replay",
+    "ReplayWith",
+    "RunDetail",
+    "RunLine",
+    "Runs",
+    "events_of",
+    "run_state",
+]
 
 
 class ReplayWith(StrEnum):
@@ -52,6 +61,17 @@ class ReplayWith(StrEnum):
     RAN = "ran"
     #: The flow's published version now; the steps that succeeded are not run again.
     CURRENT = "current"
+
+
+def run_state(run: RunRow, now: float | None = None) -> str:
+    """What a run is doing, in more words than its status, which for a run not yet due says
+    only ``queued``: ``retrying`` when a step failed for a passing reason and is tried again at
+    ``available_at``, ``waiting`` when a delay step holds it until then; else its status."""
+    if run.status == RunStatus.QUEUED and run.available_at > (now or time.time()):
+        # A retry says why in the run's error (lists show it without the steps); a delay
+        # is no error.
+        return "retrying" if run.error else "waiting"
+    return str(run.status)
 
 
 def time_taken(run: RunRow, replayed_at: float | None) -> float | None:
@@ -128,6 +148,11 @@ class RunDetail:
         return time_taken(self.run, self.replays[-1].row.replayed_at if self.replays else None)
 
     @property
+    def state(self) -> str:
+        """See :func:`run_state`."""
+        return run_state(self.run)
+
+    @property
     def can_replay(self) -> bool:
         """Whether :meth:`Runs.replay` takes this run (failed and held runs replay)."""
         return self.run.status in (RunStatus.FAILED, RunStatus.HELD)
@@ -156,6 +181,11 @@ class RunLine:
     def took(self) -> float | None:
         """See :func:`time_taken`."""
         return time_taken(self.run, self.replayed_at)
+
+    @property
+    def state(self) -> str:
+        """See :func:`run_state`."""
+        return run_state(self.run)
 
 
 def events_of(flow_id: str) -> SelectOfScalar[EventRow]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 import pytest
 
 from tests.support.api import FLOW, Live, create_flow, hook, wait_run
 from tests.support.probe import calls
+from tests.support.wait import wait_for
 
 
 @pytest.mark.parametrize(
@@ -232,3 +235,17 @@ def test_steering_steps_over_the_api_and_filtered_runs(live: Live) -> None:
     assert filtered["error"] == "step only_paid: event.status ('PENDING') is not 'PAID'"
     listed = live.client.get("/api/runs", params={"status": "filtered"}).json()
     assert [r["id"] for r in listed] == pending["run_ids"]
+
+
+def test_a_run_parked_by_a_delay_is_queued_and_says_it_waits(live: Live) -> None:
+    flow = create_flow(live, steps=[{"key": "wait", "delay": {"duration": "1h"}}])
+    [run_id] = httpx.post(hook(live, flow), json={}).json()["run_ids"]
+    run = wait_for(
+        lambda: (r := live.client.get(f"/api/runs/{run_id}").json())["state"] == "waiting" and r,
+        what="the delay to park the run",
+    )
+    assert run["status"] == "queued" and run["error"] is None
+    waits = dt.datetime.fromisoformat(run["available_at"]) - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(minutes=59) < waits <= dt.timedelta(hours=1)
+    [listed] = live.client.get("/api/runs").json()
+    assert listed["state"] == "waiting"

@@ -109,3 +109,20 @@ def test_a_step_tried_several_times_shows_its_last_attempts_time(
     [run_id] = deliver(cli.runtime, token, {"investor": {"name": "Ada"}}).run_ids
     finished(cli, run_id)
     assert "step 1: post  failed  2 attempts (the last took " in cli("runs", "show", run_id).stdout
+
+
+def test_a_run_parked_by_a_delay_is_listed_and_shown_as_waiting(cli: Cli) -> None:
+    doc = FlowDocument.model_validate(
+        {"name": "Later", "steps": [{"key": "wait", "delay": {"duration": "1h"}}]}
+    )
+    token = str(cli.services.flows.save(doc).row.hook_token)
+    [run_id] = deliver(cli.runtime, token, {}).run_ids
+    run_until(
+        cli.runtime, lambda: [s.status for s in cli.services.runs.history(run_id)[1]] == ["waiting"]
+    )
+
+    assert cli("runs", "list").stdout.startswith(f"{run_id}  waiting    20")
+    shown = cli("runs", "show", run_id).stdout.splitlines()
+    assert shown[0] == f"run {run_id}  waiting"
+    assert any(re.fullmatch(r"  waits     until 20.* \(a delay step\)", line) for line in shown)
+    assert not any(line.startswith("  next try") for line in shown)

@@ -304,9 +304,12 @@ def test_a_run_waiting_to_retry_says_so_and_when(
         )
         with sign_in_client(server.url) as client:
             page = client.get(f"/runs/{run_id}").text
+            listed = client.get("/runs").text
     heading = page.split('id="summary-heading"', 1)[1].split("</h2>", 1)[0]
     assert "Retrying" in heading and "Queued" not in heading
     assert "Next attempt: " in page
+    # The list says so too, from the run alone.
+    assert "status-retrying" in listed and "status-queued" not in listed
 
 
 def test_a_run_parked_by_a_delay_says_until_when_and_is_no_error(
@@ -330,6 +333,7 @@ def test_a_run_parked_by_a_delay_says_until_when_and_is_no_error(
     heading = page.split('id="summary-heading"', 1)[1].split("</h2>", 1)[0]
     assert "Waiting" in heading and "Queued" not in heading
     assert "A delay step holds it until " in page and "Waits until " in page
+    assert "status-waiting" in listed and "status-queued" not in listed
     step = page.split('id="run-steps"', 1)[1]
     assert "Finished" not in step and "Duration" not in step
     # Nothing in the list's Error column, nor on the page: waiting is no error.

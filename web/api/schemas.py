@@ -27,7 +27,7 @@ from maillon.engine.payloads import readable_json
 from maillon.engine.services.alerts import AlertState
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
-from maillon.engine.services.runs import Replay
+from maillon.engine.services.runs import Replay, run_state
 from maillon.engine.services.schedules import FlowTiming
 from maillon.engine.versions import Change, ChangeKind
 
@@ -452,6 +452,12 @@ class RunOut(BaseModel):
     flow_version: int = Field(description="The flow's published version the run executes.")
     event_id: str
     status: RunStatus
+    state: str = Field(
+        description="The status, except for a queued run not yet due: `retrying` (a step "
+        "failed for a passing reason and is tried again at `available_at`) or `waiting` (a "
+        "delay step holds it until then)."
+    )
+    available_at: str | None = Field(description="When a queued run is due.")
     claims: int
     #: Claims after the lease had expired; past the limit, the run fails as a poison run.
     takeovers: int
@@ -474,6 +480,8 @@ class RunOut(BaseModel):
             flow_version=row.flow_version,
             event_id=row.event_id,
             status=row.status,
+            state=run_state(row),
+            available_at=iso(row.available_at) if row.status == RunStatus.QUEUED else None,
             claims=row.claims,
             takeovers=row.takeovers,
             error=row.error,

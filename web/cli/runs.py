@@ -64,7 +64,7 @@ def runs_list(
         name = line.flow_name or f"(deleted flow {line.run.flow_id})"
         replayed = f"  (replayed {line.replays}x)" if line.replays else ""
         click.echo(
-            f"{line.run.id}  {line.run.status:<9}  {when(line.run.created_at)}  {name}{replayed}"
+            f"{line.run.id}  {line.state:<9}  {when(line.run.created_at)}  {name}{replayed}"
         )
         if line.run.error:
             click.echo(f"    {line.run.error}")
@@ -99,14 +99,16 @@ def _print_run(detail: RunDetail) -> None:
     if detail.took is not None:
         since = " since the last replay" if detail.replays else ""
         took = f" (took {detail.took:.2f} s{since})"
-    click.echo(f"run {run.id}  {run.status}")
+    click.echo(f"run {run.id}  {detail.state}")
     click.echo(f"  flow      {run.flow_id}  (version {run.flow_version})")
     click.echo(f"  event     {run.event_id}")
     click.echo(f"  created   {when(run.created_at)}")
     click.echo(f"  started   {when(run.started_at)}")
     click.echo(f"  finished  {when(run.finished_at)}{took}")
-    if run.status == RunStatus.QUEUED and run.available_at > time.time():
+    if detail.state == "retrying":
         click.echo(f"  next try  {when(run.available_at)}")
+    elif detail.state == "waiting":
+        click.echo(f"  waits     until {when(run.available_at)} (a delay step)")
     if run.error:
         click.echo(f"  error     {run.error}")
 
