@@ -47,7 +47,8 @@ __all__ = [
 
 class RunStatus(StrEnum):
     """The states of a run. ``held`` runs wait for an operator (their flow was disabled);
-    ``filtered`` runs ended at a filter whose conditions did not hold (not a failure)."""
+    ``filtered`` runs ended at a filter whose conditions did not hold (not a failure);
+    ``cancelled`` runs were stopped by someone before a worker took them up."""
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -55,22 +56,30 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     HELD = "held"
     FILTERED = "filtered"
+    CANCELLED = "cancelled"
 
 
 #: The statuses that end a run.
-FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.FILTERED)
+FINISHED_STATUSES = (
+    RunStatus.SUCCEEDED,
+    RunStatus.FAILED,
+    RunStatus.FILTERED,
+    RunStatus.CANCELLED,
+)
 
 
 class StepStatus(StrEnum):
     """The states of a step in the ledger. ``retrying``: failed transiently, will run again;
     ``waiting``: a delay whose time has not come (its output says when it does);
-    ``filtered``: a filter whose conditions did not hold (the run ended there)."""
+    ``filtered``: a filter whose conditions did not hold (the run ended there);
+    ``cancelled``: a step that was waiting or retrying when its run was cancelled."""
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     RETRYING = "retrying"
     WAITING = "waiting"
     FILTERED = "filtered"
+    CANCELLED = "cancelled"
 
 
 class SubscriptionStatus(StrEnum):

@@ -54,6 +54,12 @@ __all__ = [
 ]
 
 
+#: The runs a replay queues again.
+REPLAYABLE = (RunStatus.FAILED, RunStatus.HELD, RunStatus.CANCELLED)
+#: The runs that can be cancelled: those no worker holds.
+CANCELLABLE = (RunStatus.QUEUED, RunStatus.HELD)
+
+
 class ReplayWith(StrEnum):
     """Which version of its flow a replayed run executes."""
 
@@ -154,8 +160,13 @@ class RunDetail:
 
     @property
     def can_replay(self) -> bool:
-        """Whether :meth:`Runs.replay` takes this run (failed and held runs replay)."""
-        return self.run.status in (RunStatus.FAILED, RunStatus.HELD)
+        """Whether :meth:`Runs.replay` takes this run."""
+        return self.run.status in REPLAYABLE
+
+    @property
+    def can_cancel(self) -> bool:
+        """Whether :meth:`Runs.cancel` takes this run."""
+        return self.run.status in CANCELLABLE
 
     @property
     def resumes_at(self) -> str | None:
@@ -503,8 +514,8 @@ class Runs(Service):
     async def replay(
         self, run_id: str, with_version: ReplayWith = ReplayWith.RAN, *, by: Actor = None
     ) -> RunRow:
-        """Queue a failed or held run again; it resumes at its first unfinished step, with the
-        flow version it ran, or with the flow's current published version.
+        """Queue a failed, held or cancelled run again; it resumes at its first unfinished step,
+        with the flow version it ran, or with the flow's current published version.
 
         The failed step's attempt count restarts, so a replay gets the full retry budget. The
         ledger's rows of the steps that had not succeeded are about to be written over: they
@@ -517,10 +528,10 @@ class Runs(Service):
                 run = s.exec(select(RunRow).where(RunRow.id == run_id).with_for_update()).first()
                 if run is None:
                     raise NotFound(f"no run {run_id}")
-                if run.status not in (RunStatus.FAILED, RunStatus.HELD):
+                if run.status not in REPLAYABLE:
                     raise Conflict(
                         _(
-                            "run %(id)s is %(status)s; only failed or held runs replay",
+                            "run %(id)s is %(status)s; only failed, held or cancelled runs replay",
                             id=run_id,
                             status=run.status,
                         )
@@ -532,6 +543,60 @@ class Runs(Service):
         row = await self.sync(write)
         self._wakeup.notify()
         return row
+
+    async def cancel(self, run_id: str, *, by: Actor = None) -> RunRow:
+        """Stop a run that no worker holds: queued (for a worker, a retry, or the end of a
+        delay) or held. It ends ``cancelled``, saying by whom; the steps it ran stay as the
+        ledger recorded them, and a step that was waiting or retrying ends ``cancelled``. A
+        replay brings it back.
+
+        Raises :class:`Conflict` for a run that is running (its step may be calling an app at
+        that moment: ending it there could leave the app changed and the ledger silent) or
+        has ended.
+        """
+
+        def write() -> RunRow:
+            with self.session(write=True) as s:
+                now = time.time()
+                who = actor_name(s, by)
+                # One statement: a worker claiming the run at the same moment either took it
+                # first (nothing is cancelled) or finds it cancelled (nothing runs).
+                cancelled = s.exec(
+                    update(RunRow)
+                    .where(col(RunRow.id) == run_id, col(RunRow.status).in_(CANCELLABLE))
+                    .values(
+                        status=RunStatus.CANCELLED,
+                        finished_at=now,
+                        error=f"cancelled by {who}" if who else "cancelled",
+                        lease_owner=None,
+                        lease_expires_at=None,
+                    )
+                )
+                run = s.get(RunRow, run_id)
+                if run is None:
+                    raise NotFound(f"no run {run_id}")
+                if not cancelled.rowcount:
+                    raise Conflict(
+                        _(
+                            "run %(id)s is %(status)s; only runs that are queued or held can "
+                            "be cancelled",
+                            id=run_id,
+                            status=run.status,
+                        )
+                    )
+                s.exec(
+                    update(StepRow)
+                    .where(
+                        col(StepRow.run_id) == run_id,
+                        col(StepRow.status).in_([StepStatus.WAITING, StepStatus.RETRYING]),
+                    )
+                    .values(status=StepStatus.CANCELLED, finished_at=now)
+                )
+                s.commit()
+                s.refresh(run)
+                return run
+
+        return await self.sync(write)
 
     async def replay_failed(
         self,

@@ -183,7 +183,7 @@ def test_only_failed_or_held_runs_replay(runtime: Runtime, services: Blocking) -
     _, token = make_flow(services, ECHO)
     run_id = deliver(runtime, token).run_ids[0]
     wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
-    with pytest.raises(ValueError, match="only failed or held runs replay"):
+    with pytest.raises(ValueError, match="only failed, held or cancelled runs replay"):
         services.runs.replay(run_id)
 
 

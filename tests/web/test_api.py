@@ -237,7 +237,7 @@ def test_steering_steps_over_the_api_and_filtered_runs(live: Live) -> None:
     assert [r["id"] for r in listed] == pending["run_ids"]
 
 
-def test_a_run_parked_by_a_delay_is_queued_and_says_it_waits(live: Live) -> None:
+def test_a_run_parked_by_a_delay_says_it_waits_and_is_cancelled(live: Live) -> None:
     flow = create_flow(live, steps=[{"key": "wait", "delay": {"duration": "1h"}}])
     [run_id] = httpx.post(hook(live, flow), json={}).json()["run_ids"]
     run = wait_for(
@@ -249,3 +249,10 @@ def test_a_run_parked_by_a_delay_is_queued_and_says_it_waits(live: Live) -> None
     assert dt.timedelta(minutes=59) < waits <= dt.timedelta(hours=1)
     [listed] = live.client.get("/api/runs").json()
     assert listed["state"] == "waiting"
+    cancelled = live.client.post(f"/api/runs/{run_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    assert cancelled.json()["error"] == "cancelled by API token “tests”"
+    again = live.client.post(f"/api/runs/{run_id}/cancel")
+    assert again.status_code == 409
+    assert "only runs that are queued or held can be cancelled" in again.json()["detail"]

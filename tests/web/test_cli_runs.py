@@ -80,7 +80,9 @@ def test_runs_are_listed_shown_and_replayed(cli: Cli, fake_server: FakeServer) -
     assert " by cli  (flow version 1 -> 1); it had failed\n" in replayed.splitlines(True)[0]
     assert "  step 1: post  failed  1 attempt (took " in replayed and "503" in replayed
     assert cli("runs", "list").stdout.splitlines()[0].endswith("  Tell the CRM  (replayed 1x)")
-    assert "only failed or held runs replay" in cli("runs", "replay", run_id, code=1).stderr
+    assert (
+        "only failed, held or cancelled runs replay" in cli("runs", "replay", run_id, code=1).stderr
+    )
     # Every failed run of the flow, by its name: none is left.
     assert cli("runs", "replay-failed", "Tell the CRM").stdout == "0 failed runs queued again\n"
     assert cli("runs", "replay-failed", "nope", code=1).stderr == "Error: no flow nope\n"
@@ -111,7 +113,7 @@ def test_a_step_tried_several_times_shows_its_last_attempts_time(
     assert "step 1: post  failed  2 attempts (the last took " in cli("runs", "show", run_id).stdout
 
 
-def test_a_run_parked_by_a_delay_is_listed_and_shown_as_waiting(cli: Cli) -> None:
+def test_a_run_parked_by_a_delay_is_shown_as_waiting_and_cancelled(cli: Cli) -> None:
     doc = FlowDocument.model_validate(
         {"name": "Later", "steps": [{"key": "wait", "delay": {"duration": "1h"}}]}
     )
@@ -126,3 +128,8 @@ def test_a_run_parked_by_a_delay_is_listed_and_shown_as_waiting(cli: Cli) -> Non
     assert shown[0] == f"run {run_id}  waiting"
     assert any(re.fullmatch(r"  waits     until 20.* \(a delay step\)", line) for line in shown)
     assert not any(line.startswith("  next try") for line in shown)
+
+    assert cli("runs", "cancel", run_id).stdout == f"{run_id}  cancelled\n"
+    assert "cancelled by cli" in cli("runs", "show", run_id).stdout
+    refused = cli("runs", "cancel", run_id, code=1).stderr
+    assert "is cancelled; only runs that are queued or held can be cancelled" in refused

@@ -1,5 +1,5 @@
 """``/api/events``, ``/api/rejected-deliveries`` and ``/api/runs``: history, details with
-every step, and replay; ``/api/queue``: the backlog."""
+every step, replay and cancel; ``/api/queue``: the backlog."""
 
 from __future__ import annotations
 
@@ -87,11 +87,20 @@ class RunController(Controller):
         run_id: FromPath[str],
         version: FromQuery[ReplayWith] = ReplayWith.RAN,
     ) -> RunOut:
-        """Run a failed (or held) run again from its first step that did not succeed, with
+        """Run a failed, held or cancelled run again from its first step that did not succeed, with
         the flow version it ran (``version=ran``) or the flow's published version now
         (``version=current``; the steps that succeeded are not run again). The failure it
         replaces is kept: ``GET /api/runs/{id}`` lists it under ``replays``."""
         return RunOut.of(await services.runs.replay(run_id, version, by=actor(request)))
+
+    @post("/{run_id:str}/cancel", status_code=200)
+    async def cancel_run(
+        self, services: ServicesDep, request: AnyRequest, run_id: FromPath[str]
+    ) -> RunOut:
+        """Stop a run that is queued (waiting for a worker, a retry or a delay's end) or held:
+        it ends ``cancelled`` and no more of its steps run (409 for a run that is running or
+        has ended). A replay brings it back."""
+        return RunOut.of(await services.runs.cancel(run_id, by=actor(request)))
 
 
 class QueueController(Controller):

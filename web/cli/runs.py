@@ -1,5 +1,5 @@
-"""``maillon runs`` and ``maillon events``: what happened to each delivery, step by step, and
-putting a failed run back in the queue."""
+"""``maillon runs`` and ``maillon events``: what happened to each delivery, step by step,
+putting a failed run back in the queue, and cancelling one that waits."""
 
 from __future__ import annotations
 
@@ -63,9 +63,7 @@ def runs_list(
     for line in obj.run(obj.services.runs.browse(flow, chosen, since, limit)):
         name = line.flow_name or f"(deleted flow {line.run.flow_id})"
         replayed = f"  (replayed {line.replays}x)" if line.replays else ""
-        click.echo(
-            f"{line.run.id}  {line.state:<9}  {when(line.run.created_at)}  {name}{replayed}"
-        )
+        click.echo(f"{line.run.id}  {line.state:<9}  {when(line.run.created_at)}  {name}{replayed}")
         if line.run.error:
             click.echo(f"    {line.run.error}")
 
@@ -147,7 +145,7 @@ def _took(start: float | None, end: float | None, words: str = "took") -> str:
 )
 @pass_ctx
 def runs_replay(obj: Ctx, run_id: str, current: bool) -> None:
-    """Queue a failed (or held) run again, from its first step that did not succeed, with
+    """Queue a failed, held or cancelled run again, from its first step that did not succeed, with
     the flow version it ran (or, with --current, the published one).
 
     A running `maillon serve` or `maillon worker` executes it.
@@ -155,6 +153,16 @@ def runs_replay(obj: Ctx, run_id: str, current: bool) -> None:
     with_version = ReplayWith.CURRENT if current else ReplayWith.RAN
     run = obj.run(obj.services.runs.replay(run_id, with_version, by=AUTHOR))
     click.echo(f"{run.id}  {run.status}  (flow version {run.flow_version})")
+
+
+@runs.command("cancel")
+@click.argument("run_id")
+@pass_ctx
+def runs_cancel(obj: Ctx, run_id: str) -> None:
+    """Stop a run that is queued (for a worker, a retry or the end of a delay) or held: no
+    more of its steps run. `maillon runs replay` brings it back."""
+    run = obj.run(obj.services.runs.cancel(run_id, by=AUTHOR))
+    click.echo(f"{run.id}  {run.status}")
 
 
 @runs.command("replay-failed")

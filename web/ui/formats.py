@@ -68,6 +68,7 @@ _STATUS_LABELS = {
     "held": N_("Held"),
     "retrying": N_("Retrying"),
     "filtered": N_("Filtered"),
+    "cancelled": N_("Cancelled"),
     "waiting": N_("Waiting"),
     "not_run": N_("Not run"),
 }

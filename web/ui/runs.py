@@ -237,8 +237,8 @@ class RunsController(Controller):
     async def replay(
         self, request: HTMXRequest, services: ServicesDep, run_id: FromPath[str]
     ) -> Response[Any]:
-        """Queue a failed or held run again (with the flow version it ran, or the current
-        one), then go back where the button was."""
+        """Queue a failed, held or cancelled run again (with the flow version it ran, or the
+        current one), then go back where the button was."""
         data = await form(request)
         back = safe_path(data.get("next"), f"/runs/{run_id}")
         try:
@@ -251,6 +251,20 @@ class RunsController(Controller):
                 "success",
                 _("Replay queued: the run resumes from its first step that did not succeed."),
             ),
+        )
+
+    @post("/{run_id:str}/cancel")
+    async def cancel(
+        self, request: HTMXRequest, services: ServicesDep, run_id: FromPath[str]
+    ) -> Response[Any]:
+        """Stop a run that is queued or held; back to its page."""
+        try:
+            await services.runs.cancel(run_id, by=actor(request))
+        except Conflict as exc:
+            said = _("Not cancelled: %(reason)s.", reason=exc)
+            return redirect(f"/runs/{run_id}", ("error", said))
+        return redirect(
+            f"/runs/{run_id}", ("success", _("Run cancelled: none of its steps runs any more."))
         )
 
 

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
-from maillon.engine.errors import NotFound
+from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunRow, RunStatus, StepRow
 from maillon.engine.runtime import Runtime
 from maillon.engine.services import runs as runs_service
 from maillon.engine.services.runs import ReplayWith
+from tests.support.db import run_until
 from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status
 from tests.support.services import Blocking
 
@@ -231,3 +232,66 @@ def test_held_runs_are_released_with_the_version_published_since(
     assert released == 1
     run, steps = wait_status(runtime, services, held, RunStatus.SUCCEEDED)
     assert run.flow_version == 2 and [s.step_key for s in steps] == ["notify"]
+
+
+WAIT = {"key": "wait", "delay": {"duration": "1h"}}
+
+
+def test_a_run_waiting_at_a_delay_is_cancelled_and_a_replay_brings_it_back(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, token = make_flow(services, ECHO, WAIT, LAST)
+    run_id = deliver(runtime, token).run_ids[0]
+    parked = ["succeeded", "waiting"]
+    run_until(runtime, lambda: [s.status for s in services.runs.history(run_id)[1]] == parked)
+
+    run = services.runs.cancel(run_id, by="ada@example.com")
+    assert (run.status, run.error) == (RunStatus.CANCELLED, "cancelled by ada@example.com")
+    assert run.finished_at is not None and run.lease_owner is None
+    detail = services.runs.detail(run_id)
+    assert [(s.step_key, s.status) for s in detail.steps] == [
+        ("notify", "succeeded"),
+        ("wait", "cancelled"),
+    ]
+    assert detail.not_run == ["last"] and detail.state == "cancelled"
+    assert (detail.can_cancel, detail.can_replay, detail.resumes_at) == (False, True, "wait")
+    with pytest.raises(Conflict, match="is cancelled; only runs that are queued or held can"):
+        services.runs.cancel(run_id)
+
+    replayed = services.runs.replay(run_id)
+    assert (replayed.status, replayed.error) == (RunStatus.QUEUED, None)
+    [replay] = services.runs.detail(run_id).replays
+    assert (replay.row.status, replay.row.error) == ("cancelled", "cancelled by ada@example.com")
+
+
+def test_a_cancelled_run_is_never_taken_up_and_a_running_one_is_not_cancelled(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, token = make_flow(services, ECHO)
+    cancelled = deliver(runtime, token).run_ids[0]
+    assert services.runs.cancel(cancelled).error == "cancelled"
+    other = deliver(runtime, token).run_ids[0]
+    wait_status(runtime, services, other, RunStatus.SUCCEEDED)
+    run, steps, _ = services.runs.history(cancelled)
+    assert (run.status, run.claims, steps) == (RunStatus.CANCELLED, 0, [])
+
+    # A run a worker holds may be calling an app: it is not stopped halfway.
+    running = deliver(runtime, token).run_ids[0]
+    with Session(runtime.db) as s:
+        row = s.get(RunRow, running)
+        assert row is not None
+        row.status = RunStatus.RUNNING
+        s.add(row)
+        s.commit()
+    with pytest.raises(Conflict, match="is running; only runs that are queued or held"):
+        services.runs.cancel(running)
+    with pytest.raises(NotFound):
+        services.runs.cancel("no-such-run")
+
+
+def test_a_held_run_is_cancelled(runtime: Runtime, services: Blocking) -> None:
+    _, token = make_flow(services, ECHO, enabled=False)
+    held = deliver(runtime, token).run_ids[0]
+    assert services.runs.detail(held).can_cancel
+    assert services.runs.cancel(held).status == RunStatus.CANCELLED
+    assert services.runs.detail(held).held_in_flow == 0

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from maillon.connectors.testing import FakeServer
+from maillon.engine.flows import FlowDocument
 from maillon.web.ui.runs import PAGE_SIZE
 from tests.support.accounts import OWNER
 from tests.support.browser import (
@@ -259,6 +260,40 @@ def test_a_held_run_says_why_and_releases_its_flow(
     expect(page.locator("#run-summary h2")).to_have_text(re.compile("Succeeded"))
     server.wait_finished([second])
     assert len(fake_server.received("POST", "/ok")) == 2
+
+
+def test_a_run_waiting_at_a_delay_is_cancelled(
+    new_page: NewPage, working_ui_server: UIServer
+) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    doc = FlowDocument.model_validate(
+        {"name": "Later", "steps": [{"key": "wait", "delay": {"duration": "1d"}}]}
+    )
+    token = server.call(server.runtime.services.flows.save(doc)).row.hook_token
+    [run_id] = server.deliver(token)
+
+    page = new_page()
+    sign_in(page, server.url)
+    page.goto(f"{server.url}/runs/{run_id}")
+    summary = page.locator("#run-summary")
+    expect(summary.get_by_role("heading", level=2)).to_have_text(re.compile("Waiting"))
+    check_accessibility(page)
+    # Asked first: what a run did cannot be undone, only replayed.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Cancel the run").click()
+    expect(summary.get_by_role("heading", level=2)).to_have_text(re.compile("Waiting"))
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Cancel the run").click()
+    expect(page.get_by_role("status")).to_contain_text("Run cancelled")
+    expect(summary.get_by_role("heading", level=2)).to_have_text(re.compile("Cancelled"))
+    expect(summary.locator(".held-box")).to_contain_text(f"cancelled by {OWNER[0]}")
+    expect(page.locator("#step-wait h3")).to_contain_text("Cancelled")
+    expect(page.get_by_role("button", name="Cancel the run")).to_have_count(0)
+    expect(page.get_by_role("button", name="Replay")).to_be_visible()
+    check_accessibility(page)
+    page.goto(f"{server.url}/runs?status=cancelled")
+    expect(page.locator("#runs-results tbody tr")).to_contain_text("Cancelled")
 
 
 def test_pages_fit_a_phone(
