@@ -97,6 +97,20 @@ class UIServer:
         row = self.call(self.runtime.services.flows.save(doc, flow_id)).row
         return row.id, row.hook_token
 
+    def parked_run(self, duration: str) -> str:
+        """Save a flow whose one step (``wait``) is a delay of ``duration``, deliver it an
+        event, and return the id of its run once the delay holds it."""
+        doc = FlowDocument.model_validate(
+            {"name": "Later", "steps": [{"key": "wait", "delay": {"duration": duration}}]}
+        )
+        [run_id] = self.deliver(self.call(self.runtime.services.flows.save(doc)).row.hook_token)
+        runs = self.runtime.services.runs
+        wait_for(
+            lambda: [s.status for s in self.call(runs.history(run_id))[1]] == ["waiting"],
+            what="the delay to park the run",
+        )
+        return run_id
+
     def deliver(self, token: str, count: int = 1) -> list[str]:
         """Deliver ``count`` transactions to the hook ``token``; the ids of the runs started."""
 

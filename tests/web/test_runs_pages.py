@@ -317,16 +317,7 @@ def test_a_run_parked_by_a_delay_says_until_when_and_is_no_error(
 ) -> None:
     server = working_ui_server
     server.set_up_owner()
-    doc = FlowDocument.model_validate(
-        {"name": "Later", "steps": [{"key": "wait", "delay": {"duration": "1h"}}]}
-    )
-    token = server.call(server.runtime.services.flows.save(doc)).row.hook_token
-    [run_id] = server.deliver(token)
-    runs = server.runtime.services.runs
-    wait_for(
-        lambda: [s.status for s in server.call(runs.history(run_id))[1]] == ["waiting"],
-        what="the delay to park the run",
-    )
+    run_id = server.parked_run("1h")
     with sign_in_client(server.url) as client:
         page = client.get(f"/runs/{run_id}").text
         listed = client.get("/runs").text

@@ -15,7 +15,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from maillon.connectors.testing import FakeServer
-from maillon.engine.flows import FlowDocument
 from maillon.web.ui.runs import PAGE_SIZE
 from tests.support.accounts import OWNER
 from tests.support.browser import (
@@ -267,11 +266,7 @@ def test_a_run_waiting_at_a_delay_is_cancelled(
 ) -> None:
     server = working_ui_server
     server.set_up_owner()
-    doc = FlowDocument.model_validate(
-        {"name": "Later", "steps": [{"key": "wait", "delay": {"duration": "1d"}}]}
-    )
-    token = server.call(server.runtime.services.flows.save(doc)).row.hook_token
-    [run_id] = server.deliver(token)
+    run_id = server.parked_run("1d")
 
     page = new_page()
     sign_in(page, server.url)
