@@ -164,17 +164,29 @@ def test_a_connection_used_by_a_flow_cannot_be_deleted(
     )
     assert has_no_horizontal_scroll(page)
 
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Delete team-slack").click()
-    expect(page.locator("#messages")).to_contain_text(
-        f"Flow 'Tell sales' ({flow.row.id}) uses connection 'team-slack': change it to use "
-        "another connection, or delete it, first."
-    )
+    # In use, it offers no Delete that would ask to confirm and then refuse.
+    expect(page.get_by_role("button", name="Delete team-slack")).to_have_count(0)
+    page.get_by_role("link", name="Edit team-slack").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("team-slack")
+    expect(
+        page.get_by_text("Flows use this connection: it can be deleted once none does.")
+    ).to_be_visible()
+    expect(page.get_by_role("button", name="Delete this connection")).to_have_count(0)
     assert has_no_horizontal_scroll(page)
     check_accessibility(page)
 
+    # A flow that starts using it after the page was read: the deletion is refused.
     ui_server.call(services.flows.delete(flow.row.id))
+    page.reload()
+    again = ui_server.call(services.flows.save(doc))
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete this connection").click()
+    expect(page.locator("#messages")).to_contain_text(
+        f"Flow 'Tell sales' ({again.row.id}) uses connection 'team-slack': change it to use "
+        "another connection, or delete it, first."
+    )
+    ui_server.call(services.flows.delete(again.row.id))
+    page.reload()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete this connection").click()
     expect(page.locator("#messages")).to_contain_text("Connection “team-slack” deleted.")
