@@ -5,7 +5,9 @@ unlike for passwords: the token is random, not chosen by a person, so its hash c
 reversed by guessing.
 
 :meth:`Tokens.check` runs on every API call, so it remembers verified tokens for a few seconds:
-a burst of calls costs one query. Wrong tokens are counted per client address: past a limit,
+a burst of calls costs one query. When a token was last used is kept to the nearest
+:data:`USE_PRECISION` (a token nobody uses any more is one to revoke): at most one write per
+token in that time, whatever the traffic. Wrong tokens are counted per client address: past a limit,
 that address's calls are refused with :class:`RateLimited` before any look-up, so that nobody
 can try tokens at the speed of the server (:mod:`maillon.engine.limits`). A token revoked (or
 whose user is removed) through this service stops working at once in this process, and within
@@ -24,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from maillon.engine.errors import Invalid, NotFound
@@ -37,13 +39,15 @@ from maillon.engine.services.base import Service
 if TYPE_CHECKING:
     from maillon.engine.services.accounts import User
 
-__all__ = ["TOKEN_PREFIX", "TokenInfo", "Tokens", "hash_token"]
+__all__ = ["TOKEN_PREFIX", "USE_PRECISION", "TokenInfo", "Tokens", "hash_token"]
 
 #: Tells a Maillon token apart in a log or a secret scanner's report.
 TOKEN_PREFIX = "mlt_"  # noqa: S105 (a prefix, not a secret)
 MAX_NAME = 200
 #: Cached verifications: enough for every client of a busy install, bounded all the same.
 _MAX_CACHED = 10_000
+#: Seconds within which a token's last use is kept.
+USE_PRECISION = 600.0
 
 
 def hash_token(plaintext: str) -> str:
@@ -61,6 +65,8 @@ class TokenInfo:
     #: The name of the user it belongs to; ``None`` for a token made on the command line.
     user_name: str | None
     created_at: float
+    #: When it was last used, to :data:`USE_PRECISION`; ``None``: never.
+    last_used_at: float | None = None
 
 
 class Tokens(Service):
@@ -113,6 +119,10 @@ class Tokens(Service):
         if row is None:
             self.failures.fail(client)
             return None
+        used = time.time()
+        if row.last_used_at is None or used - row.last_used_at >= USE_PRECISION:
+            await self.sync(self._used, row.id, used)
+            row.last_used_at = used
         if len(self._verified) >= _MAX_CACHED:
             self._verified.clear()
         self._verified[digest] = (row, now + self.ttl)
@@ -121,6 +131,11 @@ class Tokens(Service):
     def _find(self, digest: str) -> ApiToken | None:
         with self.session() as s:
             return s.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+
+    def _used(self, token_id: str, at: float) -> None:
+        with self.session(write=True) as s:
+            s.exec(update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=at))
+            s.commit()
 
     async def list(self, actor: User | None = None) -> builtins.list[TokenInfo]:
         """The tokens ``actor`` may see, oldest first (``None``: the command line, all)."""
@@ -136,7 +151,7 @@ class Tokens(Service):
             query = query.where(ApiToken.user_id == actor.id)
         with self.session() as s:
             return [
-                TokenInfo(t.id, t.name, t.user_id, user_name, t.created_at)
+                TokenInfo(t.id, t.name, t.user_id, user_name, t.created_at, t.last_used_at)
                 for t, user_name in s.exec(query)
             ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -36,7 +37,9 @@ def test_tokens_create_prints_a_working_token_once(cli: Cli) -> None:
     token = cli("tokens", "create", "ci").stdout.splitlines()[0]
     assert token.startswith("mlt_")
     listing = cli("tokens", "list").stdout
-    assert "ci" in listing and token not in listing
+    assert listing.endswith("  ci  (never used)\n") and token not in listing
+    assert asyncio.run(cli.runtime.services.tokens.check(token)) is not None
+    assert "  ci  (last used 20" in cli("tokens", "list").stdout
 
 
 def test_info_says_where_the_install_is_and_what_it_holds(cli: Cli) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from maillon.web.cli._base import Ctx, pass_ctx
+from maillon.web.cli._base import Ctx, pass_ctx, when
 
 __all__ = ["tokens"]
 
@@ -27,9 +27,10 @@ def tokens_create(obj: Ctx, name: str) -> None:
 @tokens.command("list")
 @pass_ctx
 def tokens_list(obj: Ctx) -> None:
-    """List tokens (names and ids only)."""
+    """List tokens: id, name, when each was last used (never their value)."""
     for r in obj.run(obj.services.tokens.list()):
-        click.echo(f"{r.id}  {r.name}")
+        used = f"last used {when(r.last_used_at)}" if r.last_used_at else "never used"
+        click.echo(f"{r.id}  {r.name}  ({used})")
 
 
 @tokens.command("revoke")

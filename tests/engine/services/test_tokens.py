@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.models import ApiToken
 from maillon.engine.services.accounts import User
-from maillon.engine.services.tokens import Tokens
+from maillon.engine.services.tokens import USE_PRECISION, Tokens
 from tests.support.accounts import OWNER, AccountsKit
 
 pytestmark = pytest.mark.anyio
@@ -77,3 +78,25 @@ async def test_other_processes_see_a_revocation_once_their_cache_expires(
     assert await there.check(plaintext) is not None
     await here.revoke(info.id)
     assert await there.check(plaintext) is None
+
+
+async def test_a_tokens_last_use_is_kept_with_one_write_per_period(
+    accounts_kit: AccountsKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = Tokens(accounts_kit.db, ttl=0)  # every check reads the row again
+    _, plaintext = await tokens.create("ci")
+    assert [t.last_used_at for t in await tokens.list()] == [None]
+    clock = [1_000_000.0]
+    monkeypatch.setattr("maillon.engine.services.tokens.time.time", lambda: clock[0])
+    writes: list[str] = []
+    event.listen(accounts_kit.db, "before_cursor_execute", lambda *a: writes.append(a[2]))
+
+    await tokens.check(plaintext)
+    clock[0] += USE_PRECISION - 1
+    await tokens.check(plaintext)
+    assert [t.last_used_at for t in await tokens.list()] == [1_000_000.0]
+    clock[0] += 1
+    await tokens.check(plaintext)
+    assert [t.last_used_at for t in await tokens.list()] == [1_000_000.0 + USE_PRECISION]
+    # Three calls, two writes: the second call came within the precision of the first.
+    assert sum(sql.startswith("UPDATE api_tokens") for sql in writes) == 2

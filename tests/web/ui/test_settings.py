@@ -76,8 +76,12 @@ def test_a_token_made_in_the_ui_works_until_revoked(page: Page, ui_server: UISer
     page.get_by_role("button", name="Create token").click()
     token = page.get_by_label("Your new token (shown once)").input_value()
     check_accessibility(page)
+    row = page.get_by_role("row").filter(has_text="deploy script")
+    expect(row).to_contain_text("never")
     bearer = {"Authorization": f"Bearer {token}"}
     assert httpx.get(ui_server.url + "/api/flows", headers=bearer).status_code == 200
+    page.goto(ui_server.url + "/settings")
+    expect(row).to_contain_text("just now")
 
     # Revoked in place by htmx, which sends the CSRF token in a header read from the cookie.
     page.once("dialog", lambda dialog: dialog.accept())
