@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from maillon.engine.digests import DigestSpec, Released, ReleaseDigest, pending_items
 from maillon.engine.errors import Conflict
 from maillon.engine.flows import parse_flow
+from maillon.engine.i18n import gettext as _
 from maillon.engine.intake import Accepted, NotScheduled, Tick
 from maillon.engine.scheduler import planned_schedules
 from maillon.engine.schedules import Schedule, next_tick, tick_body
@@ -91,7 +92,7 @@ class Schedules(Service):
         """
         timing = await self.timing(ref)
         if timing.schedule is None:
-            raise Conflict("it does not run on a schedule: it runs when its trigger fires")
+            raise Conflict(_("it does not run on a schedule: it runs when its trigger fires"))
         now = time.time()
         body = tick_body(timing.schedule, now, missed=False, manual=True)
 
@@ -111,7 +112,7 @@ class Schedules(Service):
         try:
             accepted = await self._writer.submit(tick)
         except NotScheduled as exc:  # deleted, or its trigger changed, since it was read
-            raise Conflict("it is no longer on a schedule") from exc
+            raise Conflict(_("it is no longer on a schedule")) from exc
         if accepted.run_ids and not accepted.held:
             self._wakeup.notify()
         return accepted
