@@ -431,7 +431,7 @@ def _step_problems(
     if step.connection is not None:
         app = connections.get(step.connection)
         if app is None:
-            problems.append(f"{where}: " + _no_connection(step.connection))
+            problems.append(f"{where}: " + _no_connection(step.connection, connector))
         elif app != connector.connection_kind:
             problems.append(f"{where}: " + _other_app(step.connection, app, connector))
     elif connector.needs_connection:
@@ -441,8 +441,14 @@ def _step_problems(
     return problems
 
 
-def _no_connection(name: str) -> str:
-    return _("no connection named %(name)r", name=name)
+def _no_connection(name: str, connector: Connector) -> str:
+    # Said with the app to create it for: a flow imported from another install names
+    # connections this one does not have yet.
+    return _(
+        "no connection named %(name)r: add a %(app)s connection of that name first",
+        name=name,
+        app=connector.connection_kind,
+    )
 
 
 def _other_app(name: str, app: str, connector: Connector) -> str:
@@ -587,7 +593,7 @@ def _check_app_trigger(
     problems = []
     conn_app = connections.get(trigger.connection)
     if conn_app is None:
-        problems.append("trigger: " + _no_connection(trigger.connection))
+        problems.append("trigger: " + _no_connection(trigger.connection, connector))
     elif conn_app != connector.connection_kind:
         problems.append("trigger: " + _other_app(trigger.connection, conn_app, connector))
     owner = connector.trigger_for(trigger.event)

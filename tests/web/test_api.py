@@ -79,7 +79,9 @@ def test_invalid_flows_are_refused_with_every_problem(live: Live) -> None:
         == "steps[0] (a): connector 'probe' has no action 'nope' (send_echo, send_echo_sync)"
     )
     assert "steps[1] (b): probe.send_echo has no input x" in problems[1]
-    assert problems[2] == "steps[1] (b): no connection named 'ghost'"
+    assert problems[2] == (
+        "steps[1] (b): no connection named 'ghost': add a probe connection of that name first"
+    )
     assert problems[3] == "steps[2] (c): probe.send_echo needs a connection"
     assert problems[4].startswith("steps[2] (c).input.text: template syntax error")
     assert live.client.get("/api/flows").json() == []
