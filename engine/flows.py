@@ -445,7 +445,7 @@ def _no_connection(name: str, connector: Connector) -> str:
     # Said with the app to create it for: a flow imported from another install names
     # connections this one does not have yet.
     return _(
-        "no connection named %(name)r: add a %(app)s connection of that name first",
+        "no connection named %(name)r: add one of that name for the app %(app)s first",
         name=name,
         app=connector.connection_kind,
     )

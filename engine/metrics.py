@@ -213,7 +213,9 @@ class _QueueCollector:
 
         state = self._read()
         yield GaugeMetricFamily(
-            "maillon_queue_depth", "Runs queued (due or waiting to retry).", value=state.queued
+            "maillon_queue_depth",
+            "Runs queued (due, waiting to retry, or held by a delay step).",
+            value=state.queued,
         )
         yield GaugeMetricFamily(
             "maillon_queue_oldest_due_seconds",

@@ -41,7 +41,7 @@ from maillon.engine.connections import (
 from maillon.engine.crypto import SecretBox
 from maillon.engine.db import storable
 from maillon.engine.errors import Conflict, Invalid, NotFound
-from maillon.engine.flows import AppEventTrigger, parse_flow
+from maillon.engine.flows import AppEventTrigger, FlowSpec, WebhookTrigger, parse_flow
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.models import ConnectionRow, FlowRow, FlowVersionRow, SubscriptionRow
@@ -638,13 +638,23 @@ def _refusal(
 
 
 def _flow_uses(s: Session) -> dict[str, list[FlowRow]]:
-    """Connection name → the flows that name it, each flow's definition read once."""
+    """Connection name → the flows that name it, in their published version or their draft
+    (which must find it when it is published), each definition read once."""
     uses: dict[str, list[FlowRow]] = {}
     for flow in s.exec(select(FlowRow).order_by(col(FlowRow.name))):
-        spec = parse_flow(flow.id, flow.version, flow.definition)
-        names = {step.connection for step in spec.actions() if step.connection}
-        if isinstance(spec.trigger, AppEventTrigger):
-            names.add(spec.trigger.connection)
+        names = _named(parse_flow(flow.id, flow.version, flow.definition))
+        if flow.draft is not None:
+            names |= _named(FlowSpec.model_validate_json(flow.draft))
         for name in names:
             uses.setdefault(name, []).append(flow)
     return uses
+
+
+def _named(spec: FlowSpec) -> set[str]:
+    """The connections a flow names: its steps', its app trigger's, its signing secret's."""
+    names = {step.connection for step in spec.actions() if step.connection}
+    if isinstance(spec.trigger, AppEventTrigger):
+        names.add(spec.trigger.connection)
+    elif isinstance(spec.trigger, WebhookTrigger) and spec.trigger.signature is not None:
+        names.add(spec.trigger.signature.connection)
+    return names

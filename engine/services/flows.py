@@ -60,12 +60,13 @@ from maillon.engine.models import (
     EventRow,
     FlowRow,
     FlowVersionRow,
+    RunRow,
     SubscriptionRow,
 )
 from maillon.engine.schedules import ScheduleTrigger, tick_example
 from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.services.connections import Connections
-from maillon.engine.services.runs import Runs, events_of
+from maillon.engine.services.runs import Runs, cancel_runs, events_of
 from maillon.engine.services.sources import Sources
 from maillon.engine.versions import Change, diff_specs
 
@@ -614,12 +615,15 @@ class Flows(Service):
 
     async def delete(self, ref: str) -> FlowRow:
         """Delete a flow (by id or name) and return it as it was; its events and runs stay as
-        history, its queued runs fail (its versions go with it), the items its digest
-        collected are dropped."""
+        history, the items its digest collected are dropped. Its runs that no worker holds
+        (queued, waiting, retrying, held) are cancelled: they would fail whenever they came
+        due, maybe days later, with alerts for a flow nobody has any more. A run in progress
+        fails at its next step (the flow's versions go with it)."""
 
         def write() -> FlowRow:
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
+                cancel_runs(s, col(RunRow.flow_id) == row.id, "cancelled: its flow was deleted")
                 s.delete(row)
                 s.exec(delete(FlowVersionRow).where(col(FlowVersionRow.flow_id) == row.id))
                 forget_digest(s.connection(), row.id)

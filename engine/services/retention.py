@@ -1,8 +1,8 @@
 """Retention: runs, their steps, replays and events are deleted once older than the flow keeps them.
 
 Without it the database grows with every delivery for ever. Each flow keeps the runs that ended
-well (succeeded, and any other final state but failed) for ``retention.days`` days and failed
-runs for ``retention.failed_days`` (the install's ``MAILLON_RETENTION_DAYS`` and
+well (succeeded, filtered) for ``retention.days`` days and failed and cancelled runs, which
+someone may replay, for ``retention.failed_days`` (the install's ``MAILLON_RETENTION_DAYS`` and
 ``MAILLON_RETENTION_FAILED_DAYS`` unless the flow says), counted from when the run was created.
 Queued, running and held runs are never deleted: they are work still to do. An event goes with
 the last of its runs. Hourly run counts (the dashboard's charts) are kept. Rejected deliveries
@@ -40,6 +40,9 @@ __all__ = ["Pruned", "Retention"]
 _DAY = 86400.0
 #: Runs that are still work to do, whatever their age.
 _UNFINISHED = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.HELD)
+#: Kept as long as failed runs: a cancelled run may have waited for weeks (held, or at a long
+#: delay), and someone may still replay it.
+_KEPT_LONGER = (RunStatus.FAILED, RunStatus.CANCELLED)
 _runs, _steps = RunRow.__table__, StepRow.__table__  # type: ignore[attr-defined]
 _events, _flows = EventRow.__table__, FlowRow.__table__  # type: ignore[attr-defined]
 _rejected = RejectedDeliveryRow.__table__  # type: ignore[attr-defined]
@@ -72,9 +75,9 @@ class _PruneRuns(Op[tuple[int, int]]):
         flow = _runs.c.flow_id
         of_flows = flow.in_(self.flows) if self.inside else flow.not_in(self.flows)
         which = (
-            status == RunStatus.FAILED
+            status.in_(_KEPT_LONGER)
             if self.failed
-            else status.not_in([*_UNFINISHED, RunStatus.FAILED])
+            else status.not_in([*_UNFINISHED, *_KEPT_LONGER])
         )
         rows = conn.execute(
             select(_runs.c.id, _runs.c.event_id)

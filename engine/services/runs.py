@@ -1,4 +1,5 @@
-"""Events and runs: the history, each run's steps, and putting runs back in the queue.
+"""Events and runs: the history, each run's steps, putting runs back in the queue, and
+cancelling those no worker holds.
 
 Replaying a run and releasing held runs queue work: both wake this process's workers as part of
 the operation, so that no caller has to remember to. A run keeps the flow version it was
@@ -49,6 +50,7 @@ __all__ = [
     "RunDetail",
     "RunLine",
     "Runs",
+    "cancel_runs",
     "events_of",
     "run_state",
 ]
@@ -73,11 +75,49 @@ def run_state(run: RunRow, now: float | None = None) -> str:
     """What a run is doing, in more words than its status, which for a run not yet due says
     only ``queued``: ``retrying`` when a step failed for a passing reason and is tried again at
     ``available_at``, ``waiting`` when a delay step holds it until then; else its status."""
-    if run.status == RunStatus.QUEUED and run.available_at > (now or time.time()):
+    if run.status == RunStatus.QUEUED and run.available_at > (time.time() if now is None else now):
         # A retry says why in the run's error (lists show it without the steps); a delay
         # is no error.
         return "retrying" if run.error else "waiting"
     return str(run.status)
+
+
+def cancel_runs(s: Session, which: ColumnElement[bool], reason: str) -> int:
+    """End ``cancelled`` the runs of ``which`` that no worker holds (queued or held), with
+    ``reason`` as their error, and their steps that were waiting or retrying; return how many.
+
+    The runs go first, in one statement: a worker claiming one of them at that moment either
+    took it first (it is not cancelled) or finds it cancelled (nothing of it runs), so that no
+    step of a run that goes on is ever marked cancelled.
+    """
+    now = time.time()
+    ended = s.exec(
+        update(RunRow)
+        .where(which, col(RunRow.status).in_(CANCELLABLE))
+        .values(
+            status=RunStatus.CANCELLED,
+            finished_at=now,
+            error=reason,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .returning(col(RunRow.id))
+    )
+    ids = list(ended.scalars())
+    # A waiting delay ends now; a retrying step keeps the times of its last attempt.
+    finished = case(
+        (col(StepRow.status) == StepStatus.WAITING, now), else_=col(StepRow.finished_at)
+    )
+    for first in range(0, len(ids), 500):  # well within every driver's parameter limit
+        s.exec(
+            update(StepRow)
+            .where(
+                col(StepRow.run_id).in_(ids[first : first + 500]),
+                col(StepRow.status).in_([StepStatus.WAITING, StepStatus.RETRYING]),
+            )
+            .values(status=StepStatus.CANCELLED, finished_at=finished)
+        )
+    return len(ids)
 
 
 def time_taken(run: RunRow, replayed_at: float | None) -> float | None:
@@ -160,13 +200,25 @@ class RunDetail:
 
     @property
     def can_replay(self) -> bool:
-        """Whether :meth:`Runs.replay` takes this run."""
-        return self.run.status in REPLAYABLE
+        """Whether a replay can run this run again: :meth:`Runs.replay` takes it, and its flow
+        is still there (a run of a deleted flow would only fail again)."""
+        return self.run.status in REPLAYABLE and self.flow is not None
 
     @property
     def can_cancel(self) -> bool:
         """Whether :meth:`Runs.cancel` takes this run."""
         return self.run.status in CANCELLABLE
+
+    @property
+    def by_hand(self) -> tuple[bool, str | None]:
+        """Whether someone started the run by hand (a scheduled flow's Run now), and who (as
+        the tick's request records them; ``None`` when unknown)."""
+        if self.event is None or self.event.source != "schedule":
+            return False, None
+        meta = json.loads(self.event.meta or "{}")
+        if not isinstance(meta, dict) or "run_by" not in meta:
+            return False, None
+        return True, meta["run_by"]
 
     @property
     def resumes_at(self) -> str | None:
@@ -192,6 +244,11 @@ class RunLine:
     def took(self) -> float | None:
         """See :func:`time_taken`."""
         return time_taken(self.run, self.replayed_at)
+
+    @property
+    def can_replay(self) -> bool:
+        """See :attr:`RunDetail.can_replay`."""
+        return self.run.status in REPLAYABLE and self.flow_name is not None
 
     @property
     def state(self) -> str:
@@ -239,9 +296,9 @@ _REPLAY_BATCH = 200
 
 
 def _replay(s: Session, runs: list[RunRow], with_version: ReplayWith, by: str | None) -> None:
-    """Queue ``runs`` (failed or held, read in ``s`` and locked) again, each keeping what it
-    replaces as a :class:`ReplayRow`: its error and the ledger's rows of its steps that had
-    not succeeded, whose attempt counts restart."""
+    """Queue ``runs`` (failed, held or cancelled, read in ``s`` and locked) again, each
+    keeping what it replaces as a :class:`ReplayRow`: its error and the ledger's rows of its
+    steps that had not succeeded, whose attempt counts restart."""
     now = time.time()
     failures = _failures(runs)
     unfinished: dict[str, list[StepRow]] = defaultdict(list)
@@ -281,6 +338,7 @@ def _replay(s: Session, runs: list[RunRow], with_version: ReplayWith, by: str | 
             step.attempts = 0
             s.add(step)
         run.status, run.available_at, run.error = RunStatus.QUEUED, now, None
+        run.finished_at = None  # it has not ended since: its page must not say it has
         run.flow_version = version
         # A fresh start: the takeovers that made it a poison run are behind it.
         run.takeovers = 0
@@ -343,7 +401,7 @@ def _replay_counts(s: Session, run_ids: list[str]) -> dict[str, tuple[int, float
 
 
 class Runs(Service):
-    """Read events and runs; replay failed runs; release held ones."""
+    """Read events and runs; replay failed runs; release held ones; cancel waiting ones."""
 
     def __init__(self, db: Engine, wakeup: Wakeup) -> None:
         super().__init__(db)
@@ -557,41 +615,20 @@ class Runs(Service):
 
         def write() -> RunRow:
             with self.session(write=True) as s:
-                now = time.time()
                 who = actor_name(s, by)
-                # One statement: a worker claiming the run at the same moment either took it
-                # first (nothing is cancelled) or finds it cancelled (nothing runs).
-                cancelled = s.exec(
-                    update(RunRow)
-                    .where(col(RunRow.id) == run_id, col(RunRow.status).in_(CANCELLABLE))
-                    .values(
-                        status=RunStatus.CANCELLED,
-                        finished_at=now,
-                        error=f"cancelled by {who}" if who else "cancelled",
-                        lease_owner=None,
-                        lease_expires_at=None,
-                    )
-                )
+                reason = f"cancelled by {who}" if who else "cancelled"
+                cancelled = cancel_runs(s, col(RunRow.id) == run_id, reason)
                 run = s.get(RunRow, run_id)
                 if run is None:
                     raise NotFound(f"no run {run_id}")
-                if not cancelled.rowcount:
+                if not cancelled:
                     raise Conflict(
                         _(
-                            "run %(id)s is %(status)s; only runs that are queued or held can "
-                            "be cancelled",
-                            id=run_id,
-                            status=run.status,
+                            "this run cannot be cancelled (its status: %(state)s): only runs "
+                            "that are queued, waiting, retrying or held can be",
+                            state=run_state(run),
                         )
                     )
-                s.exec(
-                    update(StepRow)
-                    .where(
-                        col(StepRow.run_id) == run_id,
-                        col(StepRow.status).in_([StepStatus.WAITING, StepStatus.RETRYING]),
-                    )
-                    .values(status=StepStatus.CANCELLED, finished_at=now)
-                )
                 s.commit()
                 s.refresh(run)
                 return run

@@ -18,7 +18,7 @@ from maillon.engine.digests import DigestSpec, Released, ReleaseDigest, pending_
 from maillon.engine.errors import Conflict
 from maillon.engine.flows import parse_flow
 from maillon.engine.i18n import gettext as _
-from maillon.engine.intake import Accepted, NotScheduled, Tick
+from maillon.engine.intake import NotScheduled, Tick
 from maillon.engine.scheduler import planned_schedules
 from maillon.engine.schedules import Schedule, next_tick, tick_body
 from maillon.engine.services.base import Actor, Service, actor_name, find_flow
@@ -26,7 +26,7 @@ from maillon.engine.ticks import last_tick
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.writer import Writer
 
-__all__ = ["FlowTiming", "Schedules"]
+__all__ = ["FlowTiming", "RunStarted", "Schedules"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,24 @@ class FlowTiming:
     waiting: int = 0
     #: When the digest's schedule releases it next (``None``: not on a schedule, or off).
     next_release: float | None = None
+    #: How many steps the published version has (at its top level).
+    steps: int = 0
+
+    @property
+    def runs_by_hand(self) -> bool:
+        """Whether :meth:`Schedules.run_now` takes the flow: on a schedule, with steps, and
+        no digest (its ticks would only add to the digest: releasing it runs the steps)."""
+        return self.schedule is not None and self.steps > 0 and self.digest is None
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A run started by hand: the tick's event, its run, and whether the run is held (the
+    flow is off)."""
+
+    event_id: str
+    run_id: str
+    held: bool
 
 
 class Schedules(Service):
@@ -81,19 +99,26 @@ class Schedules(Service):
                 digest=spec.digest,
                 waiting=pending_items(conn, row.id),
                 next_release=next_tick(release.schedule, now) if release and row.enabled else None,
+                steps=len(spec.steps),
             )
 
-    async def run_now(self, ref: str, *, by: Actor = None) -> Accepted:
+    async def run_now(self, ref: str, *, by: Actor = None) -> RunStarted:
         """Run a scheduled flow's published version now, on a tick of its own: its event says
-        ``"manual": true``, and the schedule's ticks go on as planned. A flow that is off gets
-        a held run, as a delivery would.
+        ``"manual": true`` and who asked (``run_by`` in its request), and the schedule's ticks
+        go on as planned. A flow that is off gets a held run, as a delivery would.
 
-        Raises :class:`Conflict` when the flow is not on a schedule.
+        Raises :class:`Conflict` when the flow is not on a schedule, has no step, or collects
+        its ticks in a digest (releasing the digest is what runs its steps).
         """
         timing = await self.timing(ref)
         if timing.schedule is None:
             raise Conflict(_("it does not run on a schedule: it runs when its trigger fires"))
-        now = time.time()
+        if not timing.steps:
+            raise Conflict(_("it has no step to run yet"))
+        if timing.digest is not None:
+            raise Conflict(_("its ticks go to its digest: release the digest to run its steps now"))
+        # To the second, as the schedule's own ticks are.
+        now = float(round(time.time()))
         body = tick_body(timing.schedule, now, missed=False, manual=True)
 
         def who() -> str | None:
@@ -113,9 +138,9 @@ class Schedules(Service):
             accepted = await self._writer.submit(tick)
         except NotScheduled as exc:  # deleted, or its trigger changed, since it was read
             raise Conflict(_("it is no longer on a schedule")) from exc
-        if accepted.run_ids and not accepted.held:
+        if not accepted.held:
             self._wakeup.notify()
-        return accepted
+        return RunStarted(accepted.event_id, accepted.run_ids[0], accepted.held)
 
     async def release(self, ref: str) -> Released:
         """Release the flow's digest now: one run for every item waiting (up to the most a

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from maillon.engine.models import FlowRow, RunRow, RunStatsRow, RunStatus, stats_hour
 from maillon.engine.services.base import Service
+from maillon.engine.services.runs import run_state
 
 __all__ = ["Dashboard", "FlowActivity", "HourCount", "Stats"]
 
@@ -37,8 +38,10 @@ class HourCount:
 class FlowActivity:
     """A flow's recent activity, for the flows list."""
 
-    last_status: RunStatus | None = None
+    #: What the last run is doing or did (:func:`~maillon.engine.services.runs.run_state`).
+    last_state: str | None = None
     last_at: float | None = None
+    #: Runs that finished in the last day.
     runs_24h: int = 0
     failed_24h: int = 0
     filtered_24h: int = 0
@@ -54,8 +57,11 @@ class Dashboard:
     queued: int = 0
     #: Queued runs waiting for a retry's backoff after a transient error (not due yet).
     retrying: int = 0
-    #: The oldest queued run: its id and when it was created.
-    oldest_queued: tuple[str, float] | None = None
+    #: Queued runs a delay step holds until its time (not due yet).
+    waiting: int = 0
+    #: The queued run due for the longest: its id and since when it is due (the backlog's
+    #: age, as ``/api/queue`` and the metrics give it; runs not due yet are not late).
+    oldest_due: tuple[str, float] | None = None
     held: int = 0
     running: int = 0
 
@@ -85,20 +91,16 @@ class Stats(Service):
                 found = s.exec(select(newest).where(col(FlowRow.id).in_(flow_ids))).all()
                 last_ids = [run_id for run_id in found if run_id is not None]
                 last = {
-                    flow_id: (status, created_at)
-                    for flow_id, status, created_at in s.exec(
-                        select(RunRow.flow_id, RunRow.status, RunRow.created_at).where(
-                            col(RunRow.id).in_(last_ids)
-                        )
-                    )
+                    run.flow_id: run
+                    for run in s.exec(select(RunRow).where(col(RunRow.id).in_(last_ids)))
                 }
             out: dict[str, FlowActivity] = {}
             for flow_id in flow_ids:
                 ok, ko, held_back = counts.get(flow_id, (0, 0, 0))
-                status, created_at = last.get(flow_id, (None, None))
+                run = last.get(flow_id)
                 out[flow_id] = FlowActivity(
-                    last_status=RunStatus(status) if status else None,
-                    last_at=created_at,
+                    last_state=run_state(run) if run else None,
+                    last_at=run.created_at if run else None,
                     runs_24h=ok + ko + held_back,
                     failed_24h=ko,
                     filtered_24h=held_back,
@@ -134,15 +136,19 @@ class Stats(Service):
                         .group_by(col(RunRow.status))
                     ).all()
                 )
-                retrying = s.exec(
-                    select(func.count())
-                    .select_from(RunRow)
-                    .where(RunRow.status == RunStatus.QUEUED, col(RunRow.available_at) > now)
-                ).one()
+                # Not due yet: a retry says why in the run's error, a delay is no error
+                # (as maillon.engine.services.runs.run_state tells them apart).
+                not_due: dict[bool, int] = dict(
+                    s.exec(
+                        select(col(RunRow.error).is_not(None), func.count())
+                        .where(RunRow.status == RunStatus.QUEUED, col(RunRow.available_at) > now)
+                        .group_by(col(RunRow.error).is_not(None))
+                    ).all()
+                )
                 oldest = s.exec(
-                    select(RunRow.id, RunRow.created_at)
-                    .where(RunRow.status == RunStatus.QUEUED)
-                    .order_by(col(RunRow.id))
+                    select(RunRow.id, RunRow.available_at)
+                    .where(RunRow.status == RunStatus.QUEUED, col(RunRow.available_at) <= now)
+                    .order_by(col(RunRow.available_at))
                     .limit(1)
                 ).first()
             by_hour = {h: [0, 0, 0] for h in range(first, first + DAY, 3600)}
@@ -156,8 +162,9 @@ class Stats(Service):
                     (f, names[f], per_flow[f][1], sum(per_flow[f][:2])) for f in worst if f in names
                 ][:failing],
                 queued=int(states.get(RunStatus.QUEUED, 0)),
-                retrying=int(retrying),
-                oldest_queued=(oldest[0], oldest[1]) if oldest else None,
+                retrying=not_due.get(True, 0),
+                waiting=not_due.get(False, 0),
+                oldest_due=(oldest[0], oldest[1]) if oldest else None,
                 held=int(states.get(RunStatus.HELD, 0)),
                 running=int(states.get(RunStatus.RUNNING, 0)),
             )

@@ -74,7 +74,7 @@ def test_a_filter_that_does_not_hold_ends_the_run_filtered_saying_why(
     board = services.stats.dashboard()
     assert sum(h.filtered for h in board.hours) == 1
     assert sum(h.failed + h.succeeded for h in board.hours) == 0
-    assert services.stats.activity([flow_id])[flow_id].last_status == RunStatus.FILTERED
+    assert services.stats.activity([flow_id])[flow_id].last_state == RunStatus.FILTERED
 
 
 def _paths(mode: str) -> dict[str, object]:

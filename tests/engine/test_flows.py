@@ -85,7 +85,7 @@ def test_every_problem_of_a_flow_is_reported_at_once_in_plain_words() -> None:
         "the flow: unknown field 'colour' (the fields are: name, description, trigger, steps, "
         "max_attempts, digest, retention, on_failure, enabled)",
         # The save checks of the parts that could be read come with them.
-        "steps[1] (b): no connection named 'nope': add a probe connection of that name first",
+        "steps[1] (b): no connection named 'nope': add one of that name for the app probe first",
         "steps[4] (b).key: the key 'b' is used by an earlier step",
     ]
 

@@ -161,6 +161,35 @@ def test_ticks_missed_while_no_scheduler_ran_follow_the_flows_policy(
         assert _ticks(runtime, flow_id) == []
 
 
+def test_runs_by_hand_are_never_duplicates_nor_the_schedules_ticks(
+    runtime: Runtime, services: Blocking
+) -> None:
+    trigger = {"type": "schedule", "every": "1h"}
+    flow_id, _ = make_flow(services, TICK, trigger=trigger)
+    clock = _hour_later(30)
+    at = float(int(clock()) // 3600 * 3600 + 60)  # after the missed tick, in the same second
+
+    async def by_hand_twice() -> list[Accepted]:
+        body = {"manual": True}
+        tick = Tick(flow_id, body, json.dumps(body), {}, tick=at, by_hand=True)
+        return [await runtime.writer.submit(tick) for _ in range(2)]
+
+    first, second = asyncio.run(by_hand_twice())
+    assert not first.duplicate and not second.duplicate
+    assert first.event_id != second.event_id
+    assert [t["key"] for t in _ticks(runtime, flow_id)] == [None, None]
+
+    # The schedule's missed tick, due before those runs by hand, is still found and run.
+    async def start_and_stop() -> None:
+        runtime.start_scheduler(clock)
+        await asyncio.sleep(0.3)
+        await runtime.stop_scheduler()
+
+    asyncio.run(start_and_stop())
+    missed = [t for t in _ticks(runtime, flow_id) if t["key"] is not None]
+    assert [t["missed"] for t in missed] == [True]
+
+
 def test_a_late_tick_runs_whatever_the_policy(runtime: Runtime, services: Blocking) -> None:
     trigger = {"type": "schedule", "every": "1h", "missed": "skip"}
     flow_id, _ = make_flow(services, TICK, trigger=trigger)

@@ -9,7 +9,7 @@ from maillon.engine.models import RunStatus
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.runs import ReplayWith
 from tests.support.db import run_until
-from tests.support.flows import ECHO, deliver, make_flow, wait_status
+from tests.support.flows import ECHO, deliver, make_flow, retrying_run, wait_status
 from tests.support.services import Blocking
 
 FAILING = {**ECHO, "key": "bad", "input": {"text": "x", "fail": "permanent"}}
@@ -30,10 +30,10 @@ def test_finished_runs_are_counted_per_flow_and_hour(runtime: Runtime, services:
 
     activity = services.stats.activity([good, bad, idle, held])
     assert (activity[good].runs_24h, activity[good].failed_24h) == (3, 0)
-    assert activity[good].last_status == RunStatus.SUCCEEDED
+    assert activity[good].last_state == RunStatus.SUCCEEDED
     assert (activity[bad].runs_24h, activity[bad].failed_24h) == (2, 2)
-    assert activity[idle].last_status is None and activity[idle].runs_24h == 0
-    assert activity[held].last_status == RunStatus.HELD
+    assert activity[idle].last_state is None and activity[idle].runs_24h == 0
+    assert activity[held].last_state == RunStatus.HELD
 
     board = services.stats.dashboard()
     assert len(board.hours) == 24 and board.hours[-1].hour <= time.time()
@@ -60,21 +60,18 @@ def test_runs_are_listed_by_time_range_newest_first(runtime: Runtime, services: 
 def test_the_queue_says_how_many_runs_wait_and_since_when(
     runtime: Runtime, services: Blocking
 ) -> None:
-    busy = {**ECHO, "input": {"text": "x", "fail": "transient:1", "retry_after": 60}}
-    _, busy_token = make_flow(services, busy)
-    retrying = deliver(runtime, busy_token).run_ids[0]
-    # Its first attempt fails and puts it back in the queue for a minute.
-    run_until(runtime, lambda: services.runs.history(retrying)[1] != [])
+    retrying_run(runtime, services)
     _, token = make_flow(services, ECHO)
+    _, later_token = make_flow(services, {"key": "wait", "delay": {"duration": "1h"}})
+    parked = deliver(runtime, later_token).run_ids[0]
+    run_until(runtime, lambda: services.runs.history(parked)[1] != [])
     due = deliver(runtime, token).run_ids[0]  # no worker runs now: it stays queued
 
     board = services.stats.dashboard()
-    assert (board.queued, board.retrying, board.running, board.held) == (2, 1, 0, 0)
-    assert board.oldest_queued is not None
-    oldest_id, created_at = board.oldest_queued
-    assert oldest_id == retrying
-    assert created_at == services.runs.history(retrying)[0].created_at
-    assert services.runs.history(due)[0].status == RunStatus.QUEUED
+    assert (board.queued, board.retrying, board.waiting) == (3, 1, 1)
+    assert (board.running, board.held) == (0, 0)
+    # The backlog's oldest is the run that is due, not those waiting for their time.
+    assert board.oldest_due == (due, services.runs.history(due)[0].available_at)
 
 
 def test_a_replayed_run_counts_once_with_its_last_outcome(

@@ -63,3 +63,13 @@ def wait_status(runtime: Runtime, services: Blocking, run_id: str, *statuses: st
     run_until(runtime, lambda: services.runs.history(run_id)[0].status in statuses)
     run, steps, _ = services.runs.history(run_id)
     return run, steps
+
+
+def retrying_run(runtime: Runtime, services: Blocking) -> str:
+    """The id of a run whose one step failed for a passing reason and is tried again in a
+    minute: queued, not due, the step's first attempt in the ledger."""
+    busy = {**ECHO, "input": {"text": "x", "fail": "transient:1", "retry_after": 60}}
+    _, token = make_flow(services, busy)
+    run_id = deliver(runtime, token).run_ids[0]
+    run_until(runtime, lambda: services.runs.history(run_id)[1] != [])
+    return run_id

@@ -80,7 +80,7 @@ def test_invalid_flows_are_refused_with_every_problem(live: Live) -> None:
     )
     assert "steps[1] (b): probe.send_echo has no input x" in problems[1]
     assert problems[2] == (
-        "steps[1] (b): no connection named 'ghost': add a probe connection of that name first"
+        "steps[1] (b): no connection named 'ghost': add one of that name for the app probe first"
     )
     assert problems[3] == "steps[2] (c): probe.send_echo needs a connection"
     assert problems[4].startswith("steps[2] (c).input.text: template syntax error")
@@ -257,4 +257,7 @@ def test_a_run_parked_by_a_delay_says_it_waits_and_is_cancelled(live: Live) -> N
     assert cancelled.json()["error"] == "cancelled by API token “tests”"
     again = live.client.post(f"/api/runs/{run_id}/cancel")
     assert again.status_code == 409
-    assert "only runs that are queued or held can be cancelled" in again.json()["detail"]
+    assert again.json()["detail"] == (
+        "this run cannot be cancelled (its status: cancelled): only runs that are queued, "
+        "waiting, retrying or held can be"
+    )

@@ -111,10 +111,21 @@ def test_a_scheduled_flow_runs_now_by_hand_and_its_schedule_goes_on(live: Live) 
     assert live.client.get(f"/api/runs/{held['run_id']}").json()["status"] == "held"
 
 
-def test_only_a_flow_on_a_schedule_runs_by_hand(live: Live) -> None:
+def test_only_a_flow_on_a_schedule_with_steps_and_no_digest_runs_by_hand(live: Live) -> None:
     flow = create_flow(live, steps=[_echo("x")])
     r = live.client.post(f"/api/flows/{flow['id']}/run")
     assert r.status_code == 409
     assert r.json()["detail"] == "it does not run on a schedule: it runs when its trigger fires"
+    trigger = {"type": "schedule", "every": "1d"}
+    empty = create_flow(live, name="empty", trigger=trigger, steps=[], enabled=False)
+    r = live.client.post(f"/api/flows/{empty['id']}/run")
+    assert (r.status_code, r.json()["detail"]) == (409, "it has no step to run yet")
+    digest = {"name": "daily", "item": "{{ event.scheduled_at }}"}
+    collecting = create_flow(live, name="collecting", trigger=trigger, digest=digest)
+    r = live.client.post(f"/api/flows/{collecting['id']}/run")
+    assert r.status_code == 409
+    assert r.json()["detail"] == (
+        "its ticks go to its digest: release the digest to run its steps now"
+    )
     assert live.client.post("/api/flows/no-such-flow/run").status_code == 404
     assert live.client.get("/api/runs").json() == []

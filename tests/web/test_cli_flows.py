@@ -121,8 +121,8 @@ steps:
         "maillon.run_failed, schedule, particeep.event)",
         "  steps[0] (Notify).key: 'Notify' is not a step key: keys are lower-case letters, "
         "digits and _, starting with a letter, at most 64 characters (for example 'notify')",
-        "  steps[0] (Notify): no connection named 'team-slack': add a slack connection of that "
-        "name first",
+        "  steps[0] (Notify): no connection named 'team-slack': add one of that name for the "
+        "app slack first",
     ]
     assert "pydantic" not in result.output
 

@@ -77,7 +77,7 @@ def test_runs_are_listed_shown_and_replayed(cli: Cli, fake_server: FakeServer) -
     assert re.search(r"\n  finished  .* \(took [0-9.]+ s since the last replay\)\n", again)
     # Then the replay, with the failure it replaced.
     replayed = again[again.index("\nreplayed ") + 1 :]
-    assert " by cli  (flow version 1 -> 1); it had failed\n" in replayed.splitlines(True)[0]
+    assert " by cli  (flow version 1 -> 1); before: failed\n" in replayed.splitlines(True)[0]
     assert "  step 1: post  failed  1 attempt (took " in replayed and "503" in replayed
     assert cli("runs", "list").stdout.splitlines()[0].endswith("  Tell the CRM  (replayed 1x)")
     assert (
@@ -132,4 +132,4 @@ def test_a_run_parked_by_a_delay_is_shown_as_waiting_and_cancelled(cli: Cli) -> 
     assert cli("runs", "cancel", run_id).stdout == f"{run_id}  cancelled\n"
     assert "cancelled by cli" in cli("runs", "show", run_id).stdout
     refused = cli("runs", "cancel", run_id, code=1).stderr
-    assert "is cancelled; only runs that are queued or held can be cancelled" in refused
+    assert "cannot be cancelled (its status: cancelled): only runs that are queued" in refused

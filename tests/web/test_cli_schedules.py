@@ -91,7 +91,8 @@ def test_a_scheduled_flow_is_run_by_hand(cli: Cli) -> None:
     assert json.loads(detail.event.meta)["run_by"] == "cli"
 
     cli("flows", "disable", "Monday report")
-    assert cli("flows", "run", "Monday report").stdout.endswith(" queued (held: the flow is off)\n")
+    held = cli("flows", "run", "Monday report").stdout
+    assert held.endswith(" held: the flow is off (`maillon flows resume` runs it)\n")
     webhook = (EXAMPLES / "weekly_report.yaml").read_text().split("steps:", 1)[1]
     path = Path(cli.settings.data_dir) / "hook.yaml"
     path.write_text("name: Hooked\ntrigger:\n  type: webhook\nsteps:" + webhook)

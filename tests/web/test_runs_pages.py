@@ -325,6 +325,7 @@ def test_a_run_parked_by_a_delay_says_until_when_and_is_no_error(
     assert "Waiting" in heading and "Queued" not in heading
     assert "A delay step holds it until " in page and "Waits until " in page
     assert "status-waiting" in listed and "status-queued" not in listed
+    assert '<span class="when">until ' in listed
     step = page.split('id="run-steps"', 1)[1]
     assert "Finished" not in step and "Duration" not in step
     # Nothing in the list's Error column, nor on the page: waiting is no error.

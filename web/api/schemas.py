@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from maillon.engine.alerts import AlertSettings
 from maillon.engine.digests import Released
 from maillon.engine.flows import FlowDocument, FlowSpec
-from maillon.engine.intake import Accepted
 from maillon.engine.models import (
     AlertRow,
     EventRow,
@@ -28,7 +27,7 @@ from maillon.engine.services.alerts import AlertState
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
 from maillon.engine.services.runs import Replay, run_state
-from maillon.engine.services.schedules import FlowTiming
+from maillon.engine.services.schedules import FlowTiming, RunStarted
 from maillon.engine.versions import Change, ChangeKind
 
 __all__ = [
@@ -310,8 +309,8 @@ class RunStartedOut(BaseModel):
     held: bool = Field(description="The flow is off: the run is held until it is released.")
 
     @classmethod
-    def of(cls, accepted: Accepted) -> RunStartedOut:
-        return cls(event_id=accepted.event_id, run_id=accepted.run_ids[0], held=accepted.held)
+    def of(cls, started: RunStarted) -> RunStartedOut:
+        return cls(event_id=started.event_id, run_id=started.run_id, held=started.held)
 
 
 class ConnectionIn(BaseModel):
@@ -424,7 +423,7 @@ class ReplayOut(BaseModel):
     replayed_by: str | None = Field(
         description="An e-mail address, an API token's name, or cli; null if unknown."
     )
-    status: RunStatus = Field(description="What the run was before: failed or held.")
+    status: RunStatus = Field(description="What the run was before: failed, held or cancelled.")
     error: str | None = Field(description="The run's error before the replay.")
     from_version: int = Field(description="The flow version the run had run.")
     to_version: int = Field(description="The flow version the replay runs.")

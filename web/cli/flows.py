@@ -304,8 +304,10 @@ def _timing(timing: FlowTiming) -> list[str]:
 def flows_run(obj: Ctx, flow: str) -> None:
     """Run scheduled FLOW now, as if its schedule ticked; its ticks go on as planned."""
     started = obj.run(obj.services.schedules.run_now(flow, by=AUTHOR))
-    held = " (held: the flow is off)" if started.held else ""
-    click.echo(f"run {started.run_ids[0]} queued{held}")
+    if started.held:
+        click.echo(f"run {started.run_id} held: the flow is off (`maillon flows resume` runs it)")
+    else:
+        click.echo(f"run {started.run_id} queued")
 
 
 @flows.command("release")

@@ -12,7 +12,7 @@ import click
 
 from maillon.engine.models import RunStatus, StepRow
 from maillon.engine.payloads import readable_json
-from maillon.engine.services.runs import ReplayWith, RunDetail
+from maillon.engine.services.runs import ReplayWith, RunDetail, run_state
 from maillon.web.cli._base import AUTHOR, Ctx, echo_json, pass_ctx, when
 
 __all__ = ["events", "runs"]
@@ -44,7 +44,7 @@ class _Since(click.ParamType[float, Any]):
 
 @click.group()
 def runs() -> None:
-    """List runs, show one with every step, and replay failed ones."""
+    """List runs, show one with every step, replay failed ones, cancel one that waits."""
 
 
 @runs.command("list")
@@ -83,7 +83,7 @@ def runs_show(obj: Ctx, run_id: str) -> None:
         by = f" by {row.replayed_by}" if row.replayed_by else ""
         click.echo(
             f"replayed {when(row.replayed_at)}{by}  (flow version {row.from_version} -> "
-            f"{row.to_version}); it had {row.status}"
+            f"{row.to_version}); before: {row.status}"
         )
         if row.error:
             click.echo(f"  error     {row.error}")
@@ -220,6 +220,6 @@ def events_show(obj: Ctx, event_id: str) -> None:
     echo_json(readable_json(event.body))
     click.echo("runs:" if started else "runs: none")
     for run in started:
-        click.echo(f"  {run.id}  {run.status:<9}  flow {run.flow_id}")
+        click.echo(f"  {run.id}  {run_state(run):<9}  flow {run.flow_id}")
         if run.error:
             click.echo(f"      {run.error}")

@@ -857,10 +857,10 @@ class FlowsController(Controller):
         except Conflict as exc:
             return redirect(f"/flows/{flow_id}", ("error", _("Not run: %(reason)s.", reason=exc)))
         if started.held:
-            said = _("Run held: the flow is off. Switch it on, or release its held runs.")
+            said = _("Run held: the flow is off. Release its held runs, or resume the flow.")
         else:
             said = _("Run started by hand; the schedule’s ticks go on as planned.")
-        return redirect(f"/runs/{started.run_ids[0]}", ("success", said))
+        return redirect(f"/runs/{started.run_id}", ("success", said))
 
     @post("/{flow_id:str}/digest/release")
     async def release_digest(

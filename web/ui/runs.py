@@ -1,4 +1,5 @@
-"""``/runs``: every run, filtered and paged; a run's page; replaying runs and releasing held ones.
+"""``/runs``: every run, filtered and paged; a run's page; replaying, cancelling runs and
+releasing held ones.
 
 The list's filters are a GET form, so that a filtered list is a URL one can bookmark or send;
 htmx submits it as the filters change and swaps only the results (``runs/_results.html``),
@@ -149,7 +150,7 @@ def _replay_with(data: dict[str, str]) -> ReplayWith:
 
 
 class RunsController(Controller):
-    """The runs list, a run's page, and replaying a run."""
+    """The runs list, a run's page, and replaying or cancelling a run."""
 
     path = "/runs"
 

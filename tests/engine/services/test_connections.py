@@ -162,6 +162,22 @@ def test_deleting_a_connection_in_use_names_every_flow(services: Blocking) -> No
         services.connections.update("p1", {}, name="p2")
 
 
+def test_a_connection_only_a_draft_names_is_in_use(services: Blocking) -> None:
+    services.connections.create("probe", "p1", {})
+    services.connections.create("probe", "p2", {})
+    flow_id = _flow(services, "first", {})
+    steps = [{"key": "s", "action": "probe.send_echo", "connection": "p2", "input": {"text": "x"}}]
+    draft = FlowDocument.model_validate({"name": "first", "steps": steps})
+    services.flows.save_draft(draft, flow_id)
+
+    # Publishing the draft needs p2: deleting it would leave a draft that cannot be published.
+    with pytest.raises(Conflict, match="flow 'first'"):
+        services.connections.delete("p2")
+    assert [use.name for use in services.connections.get("p2").used_by] == ["first"]
+    services.flows.discard_draft(flow_id)
+    services.connections.delete("p2")
+
+
 def test_problems_are_tied_to_the_inputs_they_concern(services: Blocking) -> None:
     with pytest.raises(Invalid) as refused:
         services.connections.create("keyed", "  ", {"region": 3, "extra": "x"})

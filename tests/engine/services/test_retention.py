@@ -80,6 +80,7 @@ def test_a_sweep_deletes_by_age_status_and_flow(runtime: Runtime, services: Bloc
             _run(s, short_flow, RunStatus.SUCCEEDED, 1.5),
             _run(s, short_flow, RunStatus.FAILED, 3),
             _run(s, "a-deleted-flow", RunStatus.SUCCEEDED, 31),
+            _run(s, default_flow, RunStatus.CANCELLED, 100),
         ]
         kept = [
             _run(s, default_flow, RunStatus.SUCCEEDED, 10),
@@ -87,6 +88,8 @@ def test_a_sweep_deletes_by_age_status_and_flow(runtime: Runtime, services: Bloc
             _run(s, default_flow, RunStatus.HELD, 400),
             _run(s, default_flow, RunStatus.QUEUED, 400),
             _run(s, short_flow, RunStatus.FAILED, 1.5),
+            # Cancelled after waiting, as long as failed runs: it may still be replayed.
+            _run(s, default_flow, RunStatus.CANCELLED, 40),
         ]
         # One event, two runs (an app event fanned out to two flows): it stays with the one
         # that is kept.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -11,12 +12,19 @@ from sqlmodel import Session
 
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import FlowDocument
-from maillon.engine.models import RunRow, RunStatus, StepRow
+from maillon.engine.models import RunRow, RunStatus, StepRow, StepStatus
 from maillon.engine.runtime import Runtime
 from maillon.engine.services import runs as runs_service
 from maillon.engine.services.runs import ReplayWith
 from tests.support.db import run_until
-from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status
+from tests.support.flows import (
+    ECHO,
+    TRANSACTION,
+    deliver,
+    make_flow,
+    retrying_run,
+    wait_status,
+)
 from tests.support.services import Blocking
 
 FAILING = {**ECHO, "key": "refused", "input": {"text": "x", "fail": "permanent"}}
@@ -195,7 +203,10 @@ def test_every_failed_run_of_a_flow_replays_at_once(
     monkeypatch.setattr(runs_service, "_replay", fails_again_at_once)
     flow_id, token = make_flow(services, FAILING)
     _, other_token = make_flow(services, FAILING)
-    failed = [deliver(runtime, token).run_ids[0] for _ in range(3)]
+    failed = []
+    for _ in range(3):
+        failed.append(deliver(runtime, token).run_ids[0])
+        time.sleep(0.002)  # windows are read from ids, to the millisecond
     other = deliver(runtime, other_token).run_ids[0]
     for run_id in [*failed, other]:
         wait_status(runtime, services, run_id, RunStatus.FAILED)
@@ -255,11 +266,13 @@ def test_a_run_waiting_at_a_delay_is_cancelled_and_a_replay_brings_it_back(
     ]
     assert detail.not_run == ["last"] and detail.state == "cancelled"
     assert (detail.can_cancel, detail.can_replay, detail.resumes_at) == (False, True, "wait")
-    with pytest.raises(Conflict, match="is cancelled; only runs that are queued or held can"):
+    with pytest.raises(
+        Conflict, match=r"\(its status: cancelled\): only runs that are queued, waiting"
+    ):
         services.runs.cancel(run_id)
 
     replayed = services.runs.replay(run_id)
-    assert (replayed.status, replayed.error) == (RunStatus.QUEUED, None)
+    assert (replayed.status, replayed.error, replayed.finished_at) == (RunStatus.QUEUED, None, None)
     [replay] = services.runs.detail(run_id).replays
     assert (replay.row.status, replay.row.error) == ("cancelled", "cancelled by ada@example.com")
 
@@ -283,7 +296,7 @@ def test_a_cancelled_run_is_never_taken_up_and_a_running_one_is_not_cancelled(
         row.status = RunStatus.RUNNING
         s.add(row)
         s.commit()
-    with pytest.raises(Conflict, match="is running; only runs that are queued or held"):
+    with pytest.raises(Conflict, match=r"\(its status: running\)"):
         services.runs.cancel(running)
     with pytest.raises(NotFound):
         services.runs.cancel("no-such-run")
@@ -295,3 +308,39 @@ def test_a_held_run_is_cancelled(runtime: Runtime, services: Blocking) -> None:
     assert services.runs.detail(held).can_cancel
     assert services.runs.cancel(held).status == RunStatus.CANCELLED
     assert services.runs.detail(held).held_in_flow == 0
+
+
+def test_deleting_a_flow_cancels_its_runs_no_worker_holds(
+    runtime: Runtime, services: Blocking
+) -> None:
+    flow_id, token = make_flow(services, ECHO, WAIT, LAST)
+    parked = deliver(runtime, token).run_ids[0]
+    run_until(runtime, lambda: services.runs.history(parked)[0].available_at > time.time())
+    queued = deliver(runtime, token).run_ids[0]
+    _, other_token = make_flow(services, ECHO)
+    others = deliver(runtime, other_token).run_ids[0]
+
+    services.flows.delete(flow_id)
+    for run_id in (parked, queued):
+        run = services.runs.history(run_id)[0]
+        assert (run.status, run.error) == (RunStatus.CANCELLED, "cancelled: its flow was deleted")
+    assert [s.status for s in services.runs.history(parked)[1]] == ["succeeded", "cancelled"]
+    # Another flow's runs are left alone.
+    assert services.runs.history(others)[0].status == RunStatus.QUEUED
+
+
+def test_a_retrying_run_is_cancelled_its_last_attempt_kept_as_it_was(
+    runtime: Runtime, services: Blocking
+) -> None:
+    run_id = retrying_run(runtime, services)
+    assert services.runs.detail(run_id).state == "retrying"
+    [attempt] = services.runs.history(run_id)[1]
+
+    services.runs.cancel(run_id)
+    [step] = services.runs.history(run_id)[1]
+    assert step.status == StepStatus.CANCELLED
+    assert (step.started_at, step.finished_at, step.error) == (
+        attempt.started_at,
+        attempt.finished_at,
+        attempt.error,
+    )

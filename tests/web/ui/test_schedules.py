@@ -68,6 +68,7 @@ def test_a_flow_is_put_on_a_schedule_mistakes_shown_at_their_inputs(
         page.get_by_text("Run started by hand; the schedule’s ticks go on as planned.")
     ).to_be_visible()
     expect(page.get_by_role("heading", name="Run of “Report”")).to_be_visible()
+    expect(page.get_by_text("Run by hand, by ")).to_be_visible()
     saved = ui_server.call(ui_server.runtime.services.flows.get(flow_id)).spec.trigger
     assert saved.model_dump() == {
         "type": "schedule",
