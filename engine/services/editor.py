@@ -265,7 +265,12 @@ class Editor(Service):
             return [example] if step.for_each is not None else example
         if isinstance(step, FormatStep):
             return dict.fromkeys(step.format, "text")
-        return {"passed": True, "reason": "", "branches": [], "until": 0.0}
+        # As the executor records each kind (maillon.engine.executor).
+        if isinstance(step, FilterStep):
+            return {"passed": True, "reason": ""}
+        if isinstance(step, PathsStep):
+            return {"branches": [], "reasons": {}}
+        return {"until": 0.0}
 
     def output_example(self, action: str) -> dict[str, Any]:
         """An output shaped like ``action``'s, for the field picker and previews."""

@@ -193,3 +193,28 @@ def test_flow_tests_refuse_what_cannot_be_read(services: Blocking) -> None:
     assert broken.problems[0].startswith("steps[0] (Bad).key:") and broken.steps == []
     with pytest.raises(Invalid, match=r"not valid JSON: line 1, column 2"):
         services.editor.test_yaml(TWO_STEPS, "{oops")
+
+
+def test_a_control_steps_example_output_is_shaped_as_its_kind_records_it(
+    services: Blocking,
+) -> None:
+    doc = FlowDocument.model_validate(
+        {
+            "name": "control",
+            "steps": [
+                {
+                    "key": "only",
+                    "filter": {
+                        "all": [{"value": "{{ event.status }}", "op": "equals", "to": "PAID"}]
+                    },
+                },
+                {"key": "route", "paths": {"branches": [{"name": "all", "steps": [ECHO]}]}},
+                {"key": "wait", "delay": {"duration": "1h"}},
+            ],
+        }
+    )
+    only, route, wait = doc.steps
+    # The field picker offers what a run of each would give: nothing of the other kinds.
+    assert services.editor.step_example(only) == {"passed": True, "reason": ""}
+    assert services.editor.step_example(route) == {"branches": [], "reasons": {}}
+    assert services.editor.step_example(wait) == {"until": 0.0}

@@ -456,7 +456,10 @@ class RunOut(BaseModel):
         "failed for a passing reason and is tried again at `available_at`) or `waiting` (a "
         "delay step holds it until then)."
     )
-    available_at: str | None = Field(description="When a queued run is due.")
+    available_at: str | None = Field(
+        description="When the run is (or last was) due for a worker: for a `retrying` or "
+        "`waiting` run, when it goes on."
+    )
     claims: int
     #: Claims after the lease had expired; past the limit, the run fails as a poison run.
     takeovers: int
@@ -480,7 +483,7 @@ class RunOut(BaseModel):
             event_id=row.event_id,
             status=row.status,
             state=run_state(row),
-            available_at=iso(row.available_at) if row.status == RunStatus.QUEUED else None,
+            available_at=iso(row.available_at),
             claims=row.claims,
             takeovers=row.takeovers,
             error=row.error,
