@@ -44,16 +44,46 @@ from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.wakeup import Wakeup
 
 __all__ = [
+    "RUN_FILTERS",
     "FlowRef",
+    "NotDue",
     "Replay",
     "ReplayWith",
     "RunDetail",
+    "RunFilter",
     "RunLine",
     "Runs",
     "cancel_runs",
     "events_of",
+    "run_filter",
     "run_state",
 ]
+
+
+class NotDue(StrEnum):
+    """Why a queued run is not due yet (see :func:`run_state`): lists of runs are filtered
+    by these as by a status."""
+
+    #: A step failed for a passing reason and is tried again at ``available_at``.
+    RETRYING = "retrying"
+    #: A delay step holds it until ``available_at``.
+    WAITING = "waiting"
+
+
+#: What a list of runs can be filtered by.
+RunFilter = RunStatus | NotDue
+#: The filters in the order lists offer them: a queued run's reasons to wait after it.
+RUN_FILTERS: tuple[RunFilter, ...] = (
+    RunStatus.QUEUED,
+    NotDue.WAITING,
+    NotDue.RETRYING,
+    *(s for s in RunStatus if s != RunStatus.QUEUED),
+)
+
+
+def run_filter(value: str) -> RunFilter:
+    """``value`` as a filter (a status, ``retrying`` or ``waiting``); raises ``ValueError``."""
+    return NotDue(value) if value in set(NotDue) else RunStatus(value)
 
 
 #: The runs a replay queues again.
@@ -78,7 +108,7 @@ def run_state(run: RunRow, now: float | None = None) -> str:
     if run.status == RunStatus.QUEUED and run.available_at > (time.time() if now is None else now):
         # A retry says why in the run's error (lists show it without the steps); a delay
         # is no error.
-        return "retrying" if run.error else "waiting"
+        return NotDue.RETRYING if run.error else NotDue.WAITING
     return str(run.status)
 
 
@@ -264,7 +294,7 @@ def events_of(flow_id: str) -> SelectOfScalar[EventRow]:
 
 def _runs(
     flow_ids: list[str] | None,
-    status: RunStatus | None,
+    status: RunFilter | None,
     limit: int,
     before: str | None = None,
     since: float | None = None,
@@ -273,14 +303,24 @@ def _runs(
     """Runs newest first, filtered; each filter is a range of the (flow, id) or (status, id)
     index."""
     q = select(RunRow).order_by(col(RunRow.id).desc()).limit(limit)
-    if flow_ids is not None and len(flow_ids) == 1 and status in RARE_STATUSES:
+    if (
+        flow_ids is not None
+        and len(flow_ids) == 1
+        and isinstance(status, RunStatus)
+        and status in RARE_STATUSES
+    ):
         # One flow's failed or held runs: through their own index (few among many).
         q = q.where(_rare(flow_ids[0], status))
     else:
         if flow_ids is not None:
             one = len(flow_ids) == 1
             q = q.where(RunRow.flow_id == flow_ids[0] if one else col(RunRow.flow_id).in_(flow_ids))
-        if status:
+        if isinstance(status, NotDue):
+            # As run_state tells them apart: the (status, available_at) index, then the error.
+            q = q.where(RunRow.status == RunStatus.QUEUED, col(RunRow.available_at) > time.time())
+            error = col(RunRow.error)
+            q = q.where(error.is_not(None) if status is NotDue.RETRYING else error.is_(None))
+        elif status:
             q = q.where(RunRow.status == status)
     if before:
         q = q.where(col(RunRow.id) < before)
@@ -457,7 +497,7 @@ class Runs(Service):
     async def list_runs(
         self,
         flow_id: str | None = None,
-        status: RunStatus | None = None,
+        status: RunFilter | None = None,
         limit: int = 50,
         before: str | None = None,
         *,
@@ -482,7 +522,7 @@ class Runs(Service):
     async def browse(
         self,
         flow: str | None = None,
-        status: RunStatus | None = None,
+        status: RunFilter | None = None,
         since: float | None = None,
         limit: int = 50,
         *,

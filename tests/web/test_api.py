@@ -251,6 +251,9 @@ def test_a_run_parked_by_a_delay_says_it_waits_and_is_cancelled(live: Live) -> N
     assert dt.timedelta(minutes=59) < waits <= dt.timedelta(hours=1)
     [listed] = live.client.get("/api/runs").json()
     assert listed["state"] == "waiting"
+    assert [r["id"] for r in live.client.get("/api/runs?state=waiting").json()] == [run_id]
+    assert live.client.get("/api/runs?state=retrying").json() == []
+    assert live.client.get("/api/runs?state=sleeping").status_code == 400
     cancelled = live.client.post(f"/api/runs/{run_id}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["state"] == "cancelled"

@@ -124,6 +124,8 @@ def test_a_run_parked_by_a_delay_is_shown_as_waiting_and_cancelled(cli: Cli) -> 
     )
 
     assert cli("runs", "list").stdout.startswith(f"{run_id}  waiting    20")
+    assert cli("runs", "list", "--status", "waiting").stdout.startswith(run_id)
+    assert cli("runs", "list", "--status", "retrying").stdout == ""
     shown = cli("runs", "show", run_id).stdout.splitlines()
     assert shown[0] == f"run {run_id}  waiting"
     assert any(re.fullmatch(r"  waits     until 20.* \(a delay step\)", line) for line in shown)

@@ -305,11 +305,15 @@ def test_a_run_waiting_to_retry_says_so_and_when(
         with sign_in_client(server.url) as client:
             page = client.get(f"/runs/{run_id}").text
             listed = client.get("/runs").text
+            retrying = client.get("/runs?status=retrying").text
+            waiting = client.get("/runs?status=waiting").text
     heading = page.split('id="summary-heading"', 1)[1].split("</h2>", 1)[0]
     assert "Retrying" in heading and "Queued" not in heading
     assert "Next attempt: " in page
-    # The list says so too, from the run alone.
+    # The list says so too, from the run alone, and filters by it.
     assert "status-retrying" in listed and "status-queued" not in listed
+    assert f"/runs/{run_id}" in retrying and f"/runs/{run_id}" not in waiting
+    assert '<option value="retrying" selected>Retrying</option>' in retrying
 
 
 def test_a_run_parked_by_a_delay_says_until_when_and_is_no_error(

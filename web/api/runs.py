@@ -9,7 +9,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from maillon.engine.models import RunStatus
-from maillon.engine.services.runs import ReplayWith
+from maillon.engine.services.runs import NotDue, ReplayWith
 from maillon.web.api.deps import AnyRequest, ServicesDep
 from maillon.web.api.schemas import EventOut, QueueOut, RejectedDeliveryOut, RunOut
 from maillon.web.auth import actor
@@ -67,11 +67,21 @@ class RunController(Controller):
         services: ServicesDep,
         flow_id: FromQuery[str | None] = None,
         status: FromQuery[RunStatus | None] = None,
+        # "state" is a name Litestar keeps for its own: the query's key is given apart.
+        not_due: Annotated[
+            NotDue | None,
+            QueryParameter(
+                name="state",
+                description="Only queued runs not due yet, for this reason (as their `state` "
+                "says); it takes the place of `status`."
+            ),
+        ] = None,
         limit: Limit = 50,
         before: FromQuery[str | None] = None,
     ) -> list[RunOut]:
-        """Newest first; filter by flow and status; page with ``before=<last id>``."""
-        runs = await services.runs.list_runs(flow_id, status, limit, before)
+        """Newest first; filter by flow and status (or a queued run's reason to wait); page
+        with ``before=<last id>``."""
+        runs = await services.runs.list_runs(flow_id, not_due or status, limit, before)
         return [RunOut.of(r) for r in runs]
 
     @get("/{run_id:str}")

@@ -10,9 +10,15 @@ from typing import Any
 
 import click
 
-from maillon.engine.models import RunStatus, StepRow
+from maillon.engine.models import StepRow
 from maillon.engine.payloads import readable_json
-from maillon.engine.services.runs import ReplayWith, RunDetail, run_state
+from maillon.engine.services.runs import (
+    RUN_FILTERS,
+    ReplayWith,
+    RunDetail,
+    run_filter,
+    run_state,
+)
 from maillon.web.cli._base import AUTHOR, Ctx, echo_json, pass_ctx, when
 
 __all__ = ["events", "runs"]
@@ -50,7 +56,9 @@ def runs() -> None:
 @runs.command("list")
 @click.option("--flow", help="Only this flow's runs (its id or name).")
 @click.option(
-    "--status", type=click.Choice([s.value for s in RunStatus]), help="Only runs in this state."
+    "--status",
+    type=click.Choice([str(f) for f in RUN_FILTERS]),
+    help="Only runs in this state (waiting, retrying: queued runs not due yet, and why).",
 )
 @click.option("--since", type=_Since(), help="Only runs created since: 30m, 2h, 1d, or a date.")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
@@ -59,7 +67,7 @@ def runs_list(
     obj: Ctx, flow: str | None, status: str | None, since: float | None, limit: int
 ) -> None:
     """List runs, newest first."""
-    chosen = RunStatus(status) if status else None
+    chosen = run_filter(status) if status else None
     for line in obj.run(obj.services.runs.browse(flow, chosen, since, limit)):
         name = line.flow_name or f"(deleted flow {line.run.flow_id})"
         replayed = f"  (replayed {line.replays}x)" if line.replays else ""

@@ -29,7 +29,7 @@ from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.i18n import N_, ngettext, to_epoch
 from maillon.engine.i18n import gettext as _
 from maillon.engine.models import RunStatus
-from maillon.engine.services.runs import ReplayWith
+from maillon.engine.services.runs import RUN_FILTERS, ReplayWith, RunFilter, run_filter
 from maillon.web.auth import actor
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
 
@@ -67,7 +67,7 @@ class RunFilters:
         """The filters in ``query``, and what was wrong with them (those parts are ignored)."""
         said: list[Flash] = []
         status = query.get("status", "")
-        if status and status not in set(RunStatus):
+        if status and status not in RUN_FILTERS:
             said.append(
                 (
                     "error",
@@ -107,9 +107,9 @@ class RunFilters:
         return (now - span if span else None), None
 
     @property
-    def run_status(self) -> RunStatus | None:
-        """The status filter, if any."""
-        return RunStatus(self.status) if self.status else None
+    def run_status(self) -> RunFilter | None:
+        """The status filter (or a queued run's reason to wait), if any."""
+        return run_filter(self.status) if self.status else None
 
     @property
     def active(self) -> bool:
@@ -192,7 +192,7 @@ class RunsController(Controller):
             names=await services.flows.names(),
             filters=filters,
             periods=PERIODS,
-            statuses=list(RunStatus),
+            statuses=RUN_FILTERS,
             older=older,
             replay_versions=replay_versions,
         )
