@@ -290,12 +290,20 @@ def test_a_trigger_change_moves_the_app_registration_when_published(
         assert published.subscription.event == "user_created"
 
 
-def test_runs_of_a_deleted_flow_fail_rather_than_run_nothing(
+def test_runs_of_a_deleted_flow_are_cancelled_or_fail_rather_than_run_nothing(
     runtime: Runtime, services: Blocking
 ) -> None:
     flow_id, token = make_flow(services, *_steps("v1"))
     run_id = deliver(runtime, token).run_ids[0]
     services.flows.delete(flow_id)
+    run = services.runs.history(run_id)[0]
+    assert (run.status, run.error) == (RunStatus.CANCELLED, "cancelled: its flow was deleted")
+    # A run the deletion did not reach (running then, or queued by another process at that
+    # moment) fails when a worker takes it up.
+    with runtime.db.begin() as conn:
+        conn.execute(
+            text("UPDATE runs SET status = 'queued', error = NULL WHERE id = :id"), {"id": run_id}
+        )
     run, _ = wait_status(runtime, services, run_id, RunStatus.FAILED)
     assert run.error == "the flow was deleted"
 
