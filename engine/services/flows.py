@@ -121,6 +121,12 @@ class FlowView:
         return self.draft or self.spec
 
     @property
+    def trigger_unpublished(self) -> bool:
+        """Whether the draft starts the flow otherwise than the published version does (what
+        fires, and Run now, are still the published version's)."""
+        return self.draft is not None and self.draft.trigger != self.spec.trigger
+
+    @property
     def state(self) -> str:
         """``enabled``, ``disabled``, or ``paused``: see :attr:`FlowRow.state`."""
         return self.row.state

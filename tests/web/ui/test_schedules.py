@@ -80,6 +80,14 @@ def test_a_flow_is_put_on_a_schedule_mistakes_shown_at_their_inputs(
     page.goto(f"{ui_server.url}/flows")
     expect(page.get_by_text("Schedule: cron 0 9 * * 1 (Europe/Paris)")).to_be_visible()
 
+    # A schedule changed in the draft: the next tick shown is still the published one's.
+    page.goto(f"{ui_server.url}/flows/{flow_id}")
+    page.get_by_label("Cron expression").fill("0 10 * * 1")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#next-tick")).to_contain_text(
+        "(the published version’s schedule: the one above takes over when you publish)"
+    )
+
 
 def test_a_digest_is_set_up_and_released_by_hand(
     new_page: NewPage, working_ui_server: UIServer
