@@ -372,7 +372,8 @@ class FlowsController(Controller):
             "q": q,
         }
         if request.htmx and request.htmx.target == "flow-rows":
-            return render(request, "flows/_rows.html", **context)
+            # The messages region too: what the last switch said is not about these results.
+            return render(request, "flows/_rows.html", oob_messages=True, **context)
         return render(request, "flows/index.html", **context)
 
     @get("/new")

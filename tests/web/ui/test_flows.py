@@ -346,6 +346,11 @@ def test_the_flows_list_searches_switches_and_fits_a_phone(
     assert not listed[0].row.enabled
     assert has_no_horizontal_scroll(page)
     check_accessibility(page)
+    # What the switch said goes with the next search: it is not about those results.
+    expect(page.locator("#messages")).to_contain_text("Sheets register")
+    page.get_by_label("Search flows by name").fill("nothing like it")
+    expect(page.get_by_text("No flow's name contains")).to_be_visible()
+    expect(page.locator("#messages")).not_to_contain_text("Sheets register")
 
 
 SID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
