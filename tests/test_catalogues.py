@@ -77,7 +77,9 @@ def untranslated(source: str) -> list[str]:
     found: list[str] = []
     in_trans = False
     in_expression = False
-    translated_depth = 0  # inside the parentheses of _(...), gettext(...), ngettext(...)
+    translated_depth = (
+        0  # inside the parentheses of _(...), gettext(...), ngettext(...), pgettext(...)
+    )
     depth = 0
     previous = ""
     for _line, kind, raw in env.lex(source):
@@ -99,7 +101,7 @@ def untranslated(source: str) -> list[str]:
                 in_trans = False
         elif kind == "operator" and value == "(":
             depth += 1
-            if previous in ("_", "gettext", "ngettext"):
+            if previous in ("_", "gettext", "ngettext", "pgettext"):
                 translated_depth = translated_depth or depth
         elif kind == "operator" and value == ")":
             if depth == translated_depth:

@@ -67,6 +67,8 @@ def test_messages_and_error_pages_are_translated_too(ui_server: UIServer) -> Non
         )
         # French typography: a no-break space before the colon, inside the quotes.
         assert "Jeton «\u00a0déploiement\u00a0» créé. Copiez-le maintenant\u00a0:" in created.text
+        # The same word agreed with what it is said of: un jeton créé, not une exécution créée.
+        assert '<th scope="col">Créé</th>' in created.text
 
         # Litestar's CSRF refusal, shown as the UI's error page.
         refused = client.post("/settings/tokens", data={"name": "x"})

@@ -57,13 +57,22 @@ def _translate_plural(singular: str, plural: str, num: int) -> str:
     return i18n.translations(i18n.current_locale()).ngettext(singular, plural, num)
 
 
+def _translate_in(context: str, message: str) -> str:
+    return i18n.translations(i18n.current_locale()).pgettext(context, message)
+
+
 def _register(engine: JinjaTemplateEngine, registry: Registry) -> None:
     env = engine.engine
     # Jinja fills the placeholders itself (newstyle), escaping the values and not the text.
     env.add_extension("jinja2.ext.i18n")
     env.policies["ext.i18n.trimmed"] = True  # a multi-line text is one line in the catalogue
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=_translate, ngettext=_translate_plural, newstyle=True
+        gettext=_translate,
+        ngettext=_translate_plural,
+        # A word whose translation depends on what it is said of ("Created": une exécution
+        # créée, un jeton créé).
+        pgettext=_translate_in,
+        newstyle=True,
     )
     # JSON shown as it is sent: keys in their order, letters as they are ("Zoé", not
     # "Zo\u00e9"); ``tojson`` still escapes what HTML could read as markup.
