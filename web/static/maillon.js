@@ -36,6 +36,32 @@ document.addEventListener("htmx:afterSettle", (event) => {
   }
 });
 
+// An htmx request that failed (the server answered an error, or could not be reached) swaps
+// nothing: say so where messages go, rather than leave the page as if nothing had happened
+// (a token made but never shown, a switch that looks switched). The text comes from the
+// body's data-request-failed, in the reader's language.
+function sayRequestFailed() {
+  const region = document.getElementById("messages");
+  const text = document.body.dataset.requestFailed;
+  if (!region || !text) {
+    return;
+  }
+  const icon = document.createElement("span");
+  icon.className = "icon";
+  icon.setAttribute("aria-hidden", "true");
+  icon.textContent = "⚠";
+  const label = document.createElement("span");
+  label.className = "visually-hidden";
+  label.textContent = document.body.dataset.errorLabel || "";
+  const line = document.createElement("p");
+  line.className = "message message-error";
+  line.append(icon, label, " ", text);
+  region.replaceChildren(line);
+}
+
+document.addEventListener("htmx:responseError", sayRequestFailed);
+document.addEventListener("htmx:sendError", sayRequestFailed);
+
 // <form data-confirm="Question?">: ask before submitting (plain forms; htmx has hx-confirm).
 document.addEventListener("submit", (event) => {
   const question = event.target.dataset && event.target.dataset.confirm;

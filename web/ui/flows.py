@@ -858,7 +858,7 @@ class FlowsController(Controller):
         except Conflict as exc:
             return redirect(f"/flows/{flow_id}", ("error", _("Not run: %(reason)s.", reason=exc)))
         if started.held:
-            said = _("Run held: the flow is off. Release its held runs, or resume the flow.")
+            said = _("Run held: the flow is off. Release it below to run it all the same.")
         else:
             said = _("Run started by hand; the schedule’s ticks go on as planned.")
         return redirect(f"/runs/{started.run_id}", ("success", said))

@@ -264,9 +264,8 @@ class RunsController(Controller):
         except Conflict as exc:
             said = _("Not cancelled: %(reason)s.", reason=exc)
             return redirect(f"/runs/{run_id}", ("error", said))
-        return redirect(
-            f"/runs/{run_id}", ("success", _("Run cancelled: none of its steps runs any more."))
-        )
+        said = _("Run cancelled: none of its remaining steps will run.")
+        return redirect(f"/runs/{run_id}", ("success", said))
 
 
 @get("/events/{event_id:str}/body.json")

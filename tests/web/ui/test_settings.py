@@ -127,3 +127,22 @@ def test_changing_ones_password(page: Page, ui_server: UIServer) -> None:
     expect(page.get_by_role("status")).to_contain_text("Your password is changed.")
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, ui_server.url, EMAIL, "a brand new password")
+
+
+def test_a_request_that_fails_says_so_where_messages_go(page: Page, ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    sign_in(page, ui_server.url)
+    page.goto(ui_server.url + "/settings")
+    page.get_by_label("New token's name").fill("old script")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_role("button", name="Revoke old script")).to_be_visible()
+    # Revoked elsewhere meanwhile: the page's Revoke meets a 404, which htmx does not swap.
+    tokens = ui_server.runtime.services.tokens
+    [token] = ui_server.call(tokens.list())
+    ui_server.call(tokens.revoke(token.id))
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke old script").click()
+    expect(page.locator("#messages")).to_contain_text(
+        "That did not go through: the server answered with an error, or could not be reached."
+    )
+    check_accessibility(page)
