@@ -73,7 +73,7 @@ class RunController(Controller):
             QueryParameter(
                 name="state",
                 description="Only queued runs not due yet, for this reason (as their `state` "
-                "says); it takes the place of `status`."
+                "says); it takes the place of `status`.",
             ),
         ] = None,
         limit: Limit = 50,

@@ -68,13 +68,18 @@ def test_the_owner_removes_a_member_and_their_session_ends(
     expect(member.get_by_role("heading", level=1)).to_have_text("Sign in")
 
 
-def test_a_token_made_in_the_ui_works_until_revoked(page: Page, ui_server: UIServer) -> None:
-    ui_server.set_up_owner()
-    sign_in(page, ui_server.url)
-    page.goto(ui_server.url + "/settings")
-    page.get_by_label("New token's name").fill("deploy script")
+def _new_token(page: Page, server: UIServer, name: str) -> str:
+    """Sign in as the owner, make a token named ``name`` in Settings; its value."""
+    server.set_up_owner()
+    sign_in(page, server.url)
+    page.goto(server.url + "/settings")
+    page.get_by_label("New token's name").fill(name)
     page.get_by_role("button", name="Create token").click()
-    token = page.get_by_label("Your new token (shown once)").input_value()
+    return page.get_by_label("Your new token (shown once)").input_value()
+
+
+def test_a_token_made_in_the_ui_works_until_revoked(page: Page, ui_server: UIServer) -> None:
+    token = _new_token(page, ui_server, "deploy script")
     check_accessibility(page)
     row = page.get_by_role("row").filter(has_text="deploy script")
     expect(row).to_contain_text("never")
@@ -130,11 +135,7 @@ def test_changing_ones_password(page: Page, ui_server: UIServer) -> None:
 
 
 def test_a_request_that_fails_says_so_where_messages_go(page: Page, ui_server: UIServer) -> None:
-    ui_server.set_up_owner()
-    sign_in(page, ui_server.url)
-    page.goto(ui_server.url + "/settings")
-    page.get_by_label("New token's name").fill("old script")
-    page.get_by_role("button", name="Create token").click()
+    _new_token(page, ui_server, "old script")
     expect(page.get_by_role("button", name="Revoke old script")).to_be_visible()
     # Revoked elsewhere meanwhile: the page's Revoke meets a 404, which htmx does not swap.
     tokens = ui_server.runtime.services.tokens
