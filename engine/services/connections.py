@@ -86,6 +86,8 @@ class FlowUse:
     id: str
     name: str
     enabled: bool
+    #: Only its unpublished draft names the connection (publishing it will need it).
+    draft_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,7 @@ class Connections(Service):
     def _view(
         self,
         row: ConnectionRow,
-        used_by: Iterable[FlowRow] = (),
+        used_by: Iterable[FlowUse] = (),
         registrations: Iterable[SubscriptionRow] = (),
         dropped: tuple[FlowUse, ...] = (),
         older: tuple[FlowUse, ...] = (),
@@ -223,14 +225,14 @@ class Connections(Service):
             secrets_set=sorted(self._box.open(row.secrets)),
             hook_prefix=self._sources.prefix(row),
             last_check=last_check,
-            used_by=tuple(FlowUse(f.id, f.name, f.enabled) for f in used_by),
+            used_by=tuple(used_by),
             registrations=tuple(registrations),
             secret_inputs_dropped=dropped,
             older_versions_dropped=older,
         )
 
     async def _views(
-        self, rows: list[ConnectionRow], uses: dict[str, list[FlowRow]]
+        self, rows: list[ConnectionRow], uses: dict[str, list[FlowUse]]
     ) -> list[ConnectionView]:
         registered = await self._sources.registrations(r.id for r in rows if r.hook_token)
         return [self._view(r, uses.get(r.name, ()), registered.get(r.id, ())) for r in rows]
@@ -296,7 +298,7 @@ class Connections(Service):
     async def all(self) -> list[ConnectionView]:
         """Every connection, by name, with its flows, last test and registrations."""
 
-        def read() -> tuple[list[ConnectionRow], dict[str, list[FlowRow]]]:
+        def read() -> tuple[list[ConnectionRow], dict[str, list[FlowUse]]]:
             with self.session() as s:
                 rows = s.exec(select(ConnectionRow).order_by(col(ConnectionRow.name))).all()
                 return list(rows), _flow_uses(s)
@@ -306,7 +308,7 @@ class Connections(Service):
     async def get(self, ref: str) -> ConnectionView:
         """One connection by id or name, with its flows, last test and registrations."""
 
-        def read() -> tuple[list[ConnectionRow], dict[str, list[FlowRow]]]:
+        def read() -> tuple[list[ConnectionRow], dict[str, list[FlowUse]]]:
             with self.session() as s:
                 return [self._find(s, ref)], _flow_uses(s)
 
@@ -637,16 +639,16 @@ def _refusal(
     return UnknownField(general, fields, unknown, choices)
 
 
-def _flow_uses(s: Session) -> dict[str, list[FlowRow]]:
+def _flow_uses(s: Session) -> dict[str, list[FlowUse]]:
     """Connection name → the flows that name it, in their published version or their draft
     (which must find it when it is published), each definition read once."""
-    uses: dict[str, list[FlowRow]] = {}
+    uses: dict[str, list[FlowUse]] = {}
     for flow in s.exec(select(FlowRow).order_by(col(FlowRow.name))):
-        names = _named(parse_flow(flow.id, flow.version, flow.definition))
-        if flow.draft is not None:
-            names |= _named(FlowSpec.model_validate_json(flow.draft))
-        for name in names:
-            uses.setdefault(name, []).append(flow)
+        live = _named(parse_flow(flow.id, flow.version, flow.definition))
+        drafted = _named(FlowSpec.model_validate_json(flow.draft)) if flow.draft else set()
+        for name in live | drafted:
+            use = FlowUse(flow.id, flow.name, flow.enabled, draft_only=name not in live)
+            uses.setdefault(name, []).append(use)
     return uses
 
 

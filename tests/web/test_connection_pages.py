@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from maillon.engine.flows import FlowDocument
 from tests.support.web import UIServer, csrf_field, sign_in_client
 
 
@@ -36,3 +37,23 @@ def test_a_name_taken_is_said_next_to_the_name(ui_server: UIServer) -> None:
         )
     problem = refused.text.split('id="connection-settings-name-problem"', 1)[1].split("</p>")[0]
     assert "A connection named &#39;s&#39; exists." in problem
+
+
+def test_a_flow_whose_draft_alone_names_a_connection_is_marked_so(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    services = ui_server.runtime.services
+    for name in ("live", "next"):
+        ui_server.call(services.connections.create("slack", name, {"bot_token": "x"}))
+
+    def doc(connection: str) -> FlowDocument:
+        step = {"key": "s", "action": "slack.send_message", "connection": connection}
+        step["input"] = {"channel": "C1", "text": "hi"}
+        return FlowDocument.model_validate({"name": "Tell", "steps": [step]})
+
+    flow_id = ui_server.call(services.flows.save(doc("live"))).row.id
+    ui_server.call(services.flows.save_draft(doc("next"), flow_id))
+    with sign_in_client(ui_server.url) as client:
+        drafted = client.get("/connections/next").text
+        live = client.get("/connections/live").text
+    assert 'Tell</a> <span class="hint">(in its unpublished changes)</span>' in drafted
+    assert "(in its unpublished changes)" not in live and "Tell</a>" in live

@@ -173,7 +173,10 @@ def test_a_connection_only_a_draft_names_is_in_use(services: Blocking) -> None:
     # Publishing the draft needs p2: deleting it would leave a draft that cannot be published.
     with pytest.raises(Conflict, match="flow 'first'"):
         services.connections.delete("p2")
-    assert [use.name for use in services.connections.get("p2").used_by] == ["first"]
+    [use] = services.connections.get("p2").used_by
+    assert (use.name, use.draft_only) == ("first", True)
+    [live] = services.connections.get("p1").used_by
+    assert (live.name, live.draft_only) == ("first", False)
     services.flows.discard_draft(flow_id)
     services.connections.delete("p2")
 
