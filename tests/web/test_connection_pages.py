@@ -46,8 +46,12 @@ def test_a_flow_whose_draft_alone_names_a_connection_is_marked_so(ui_server: UIS
         ui_server.call(services.connections.create("slack", name, {"bot_token": "x"}))
 
     def doc(connection: str) -> FlowDocument:
-        step = {"key": "s", "action": "slack.send_message", "connection": connection}
-        step["input"] = {"channel": "C1", "text": "hi"}
+        step = {
+            "key": "s",
+            "action": "slack.send_message",
+            "connection": connection,
+            "input": {"channel": "C1", "text": "hi"},
+        }
         return FlowDocument.model_validate({"name": "Tell", "steps": [step]})
 
     flow_id = ui_server.call(services.flows.save(doc("live"))).row.id
