@@ -70,7 +70,7 @@ from maillon.engine.services.runs import Runs, cancel_runs, events_of
 from maillon.engine.services.sources import Sources
 from maillon.engine.versions import Change, diff_specs
 
-__all__ = ["DRAFT", "FlowView", "Flows", "Imported", "VersionRef"]
+__all__ = ["DRAFT", "Deleted", "FlowView", "Flows", "Imported", "VersionRef"]
 
 _NO_STEPS = N_("add a step before switching the flow on")
 _PUBLISH_STEPS = N_("publish the flow's steps before switching it on")
@@ -141,6 +141,14 @@ class FlowView:
         """``spec`` (the published version, or the draft) as a document of this flow."""
         dumped = spec.model_dump(mode="json", exclude_none=True)
         return {"name": dumped.pop("name"), "enabled": self.row.enabled, **dumped}
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A flow deleted: its row as it was, and how many of its runs were cancelled."""
+
+    row: FlowRow
+    cancelled: int
 
 
 class Flows(Service):
@@ -619,27 +627,28 @@ class Flows(Service):
         view = await self.set_enabled(ref, True)
         return view, await self._runs.release_held(view.row.id)
 
-    async def delete(self, ref: str) -> FlowRow:
-        """Delete a flow (by id or name) and return it as it was; its events and runs stay as
+    async def delete(self, ref: str) -> Deleted:
+        """Delete a flow (by id or name) and say what it was; its events and runs stay as
         history, the items its digest collected are dropped. Its runs that no worker holds
         (queued, waiting, retrying, held) are cancelled: they would fail whenever they came
         due, maybe days later, with alerts for a flow nobody has any more. A run in progress
         fails at its next step (the flow's versions go with it)."""
 
-        def write() -> FlowRow:
+        def write() -> Deleted:
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
-                cancel_runs(s, col(RunRow.flow_id) == row.id, "cancelled: its flow was deleted")
+                reason = "cancelled: its flow was deleted"
+                cancelled = cancel_runs(s, col(RunRow.flow_id) == row.id, reason)
                 s.delete(row)
                 s.exec(delete(FlowVersionRow).where(col(FlowVersionRow.flow_id) == row.id))
                 forget_digest(s.connection(), row.id)
                 s.commit()
-                return row
+                return Deleted(row, cancelled)
 
-        row = await self.sync(write)
+        deleted = await self.sync(write)
         self._changed()
-        await self._refresh(row.source_key)
-        return row
+        await self._refresh(deleted.row.source_key)
+        return deleted
 
     async def resubscribe(self, ref: str) -> FlowView:
         """Try the app registration of a flow's trigger again (after a refusal)."""

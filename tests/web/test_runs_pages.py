@@ -336,6 +336,25 @@ def test_a_run_parked_by_a_delay_says_until_when_and_is_no_error(
     assert "waiting until" not in listed and "problem-box" not in page
 
 
+def test_deleting_a_flow_says_how_many_of_its_runs_were_cancelled(
+    working_ui_server: UIServer,
+) -> None:
+    server = working_ui_server
+    server.set_up_owner()
+    run_id = server.parked_run("1h")
+    [flow_id] = server.call(server.runtime.services.flows.names())
+    with sign_in_client(server.url) as client:
+        field = csrf_field(client.get(f"/flows/{flow_id}").text)
+        deleted = client.post(f"/flows/{flow_id}/delete", data={"_csrf_token": field})
+        assert deleted.status_code == 303
+        listed = client.get(deleted.headers["location"]).text
+        page = client.get(f"/runs/{run_id}").text
+    assert "is deleted; its runs stay in the history. 1 run that had not run yet is" in listed
+    assert "cancelled: its flow was deleted" in page
+    # Its flow is gone: no replay is offered, nor promised.
+    assert "/replay" not in page and "A replay brings it back" not in page
+
+
 def test_replay_them_all_offers_the_current_version_for_runs_beyond_the_page(
     working_ui_server: UIServer,
 ) -> None:

@@ -348,13 +348,14 @@ def flows_disable(obj: Ctx, flow: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_ctx
 def flows_delete(obj: Ctx, flow: str, yes: bool) -> None:
-    """Delete FLOW; its events and runs stay as history, its queued runs fail."""
+    """Delete FLOW; its events and runs stay as history, those not run yet are cancelled."""
     if not yes:
         view = obj.run(obj.services.flows.get(flow))
         click.confirm(f"Delete {view.row.name!r} ({view.row.id})?", abort=True)
         flow = view.row.id
-    row = obj.run(obj.services.flows.delete(flow))
-    click.echo(f"deleted {row.id}  {row.name}")
+    deleted = obj.run(obj.services.flows.delete(flow))
+    cancelled = f" ({deleted.cancelled} runs not run yet cancelled)" if deleted.cancelled else ""
+    click.echo(f"deleted {deleted.row.id}  {deleted.row.name}{cancelled}")
 
 
 @flows.command("test")

@@ -765,16 +765,16 @@ class FlowsController(Controller):
     async def delete(
         self, request: HTMXRequest, services: ServicesDep, flow_id: FromPath[str]
     ) -> Response[bytes]:
-        """Delete the flow; its runs stay in the history."""
-        view = await services.flows.get(flow_id)
-        await services.flows.delete(flow_id)
-        return redirect(
-            "/flows",
-            (
-                "success",
-                _("“%(name)s” is deleted; its runs stay in the history.", name=view.row.name),
-            ),
-        )
+        """Delete the flow; its runs stay in the history, those not run yet cancelled."""
+        deleted = await services.flows.delete(flow_id)
+        said = _("“%(name)s” is deleted; its runs stay in the history.", name=deleted.row.name)
+        if deleted.cancelled:
+            said += " " + ngettext(
+                "%(num)s run that had not run yet is cancelled.",
+                "%(num)s runs that had not run yet are cancelled.",
+                deleted.cancelled,
+            )
+        return redirect("/flows", ("success", said))
 
     @get("/{flow_id:str}/export")
     async def export(

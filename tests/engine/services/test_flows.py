@@ -133,7 +133,7 @@ def test_flows_are_found_by_id_or_name(services: Blocking) -> None:
     assert services.flows.get("Investor e-mails").row.id == flow_id
     assert not services.flows.set_enabled("Investor e-mails", False).row.enabled
     assert "name: Investor e-mails" in services.flows.export_yaml("Investor e-mails")
-    assert services.flows.delete("Investor e-mails").id == flow_id
+    assert services.flows.delete("Investor e-mails").row.id == flow_id
     with pytest.raises(NotFound, match="no flow Investor e-mails"):
         services.flows.get("Investor e-mails")
 

@@ -320,7 +320,7 @@ def test_deleting_a_flow_cancels_its_runs_no_worker_holds(
     _, other_token = make_flow(services, ECHO)
     others = deliver(runtime, other_token).run_ids[0]
 
-    services.flows.delete(flow_id)
+    assert services.flows.delete(flow_id).cancelled == 2
     for run_id in (parked, queued):
         run = services.runs.history(run_id)[0]
         assert (run.status, run.error) == (RunStatus.CANCELLED, "cancelled: its flow was deleted")
