@@ -30,7 +30,7 @@ from maillon.engine.flows import WebhookTrigger, parse_flow
 from maillon.engine.hooks import SourceKey
 from maillon.engine.ids import new_id
 from maillon.engine.models import REJECTED_BODY_CHARS, RunStatus
-from maillon.engine.schedules import ScheduleTrigger, tick_key
+from maillon.engine.schedules import Schedule, ScheduleTrigger, tick_body, tick_key
 from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec, signature_problem
 from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.ticks import record_ticks
@@ -364,6 +364,33 @@ class Tick(_Intake):
 
     tick: float = 0.0
     by_hand: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        flow_id: str,
+        schedule: Schedule,
+        tick: float,
+        *,
+        missed: bool = False,
+        by_hand: bool = False,
+        run_by: str | None = None,
+    ) -> Tick:
+        """The tick of ``schedule`` at ``tick`` for ``flow_id``: its event's body
+        (:func:`~maillon.engine.schedules.tick_body`) and request; one asked for by hand says
+        who asked (``run_by``)."""
+        body = tick_body(schedule, tick, missed=missed, manual=by_hand)
+        meta: dict[str, Any] = {"schedule": schedule.describe()}
+        if by_hand:
+            meta["run_by"] = run_by
+        return cls(
+            token=flow_id,
+            body=body,
+            body_text=msgspec.json.encode(body).decode(),
+            meta=meta,
+            tick=tick,
+            by_hand=by_hand,
+        )
 
     @classmethod
     def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio.to_thread
-import msgspec
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, select
@@ -40,7 +39,7 @@ from maillon.engine.digests import ReleaseDigest, digest_dedup_scope
 from maillon.engine.flows import parse_flow
 from maillon.engine.intake import Tick, schedule_dedup_scope
 from maillon.engine.models import FlowRow
-from maillon.engine.schedules import Schedule, ScheduleTrigger, latest_tick, tick_body
+from maillon.engine.schedules import Schedule, ScheduleTrigger, latest_tick
 from maillon.engine.ticks import last_tick
 from maillon.engine.wakeup import Wakeup
 from maillon.engine.writer import Writer
@@ -279,14 +278,7 @@ class Scheduler:
             log.debug("%s: tick %s for a flow no longer scheduled", job_id, tick)
 
     async def _tick(self, plan: Planned, tick: float, missed: bool) -> None:
-        body = tick_body(plan.schedule, tick, missed=missed)
-        op = Tick(
-            token=plan.flow_id,
-            body=body,
-            body_text=msgspec.json.encode(body).decode(),
-            meta={"schedule": plan.schedule.describe()},
-            tick=tick,
-        )
+        op = Tick.of(plan.flow_id, plan.schedule, tick, missed=missed)
         accepted = await self._writer.submit(op)
         if not accepted.duplicate and accepted.run_ids:
             self._wakeup.notify()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import msgspec
 from sqlalchemy import Engine
 
 from maillon.engine.digests import DigestSpec, Released, ReleaseDigest, pending_items
@@ -20,7 +19,7 @@ from maillon.engine.flows import parse_flow
 from maillon.engine.i18n import gettext as _
 from maillon.engine.intake import NotScheduled, Tick
 from maillon.engine.scheduler import planned_schedules
-from maillon.engine.schedules import Schedule, next_tick, tick_body
+from maillon.engine.schedules import Schedule, next_tick
 from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.ticks import last_tick
 from maillon.engine.wakeup import Wakeup
@@ -117,22 +116,14 @@ class Schedules(Service):
             raise Conflict(_("it has no step to run yet"))
         if timing.digest is not None:
             raise Conflict(_("its ticks go to its digest: release the digest to run its steps now"))
-        # To the second, as the schedule's own ticks are.
-        now = float(round(time.time()))
-        body = tick_body(timing.schedule, now, missed=False, manual=True)
-
         def who() -> str | None:
             with self.session() as s:
                 return actor_name(s, by)
 
-        meta = {"schedule": timing.schedule.describe(), "run_by": await self.sync(who)}
-        tick = Tick(
-            token=timing.flow_id,
-            body=body,
-            body_text=msgspec.json.encode(body).decode(),
-            meta=meta,
-            tick=now,
-            by_hand=True,
+        # To the second, as the schedule's own ticks are.
+        now = float(round(time.time()))
+        tick = Tick.of(
+            timing.flow_id, timing.schedule, now, by_hand=True, run_by=await self.sync(who)
         )
         try:
             accepted = await self._writer.submit(tick)
