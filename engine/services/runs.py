@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, case, func, literal_column, update
+from sqlalchemy import ColumnElement, Engine, and_, case, func, literal_column, update
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -55,6 +55,7 @@ __all__ = [
     "Runs",
     "cancel_runs",
     "events_of",
+    "not_due",
     "run_filter",
     "run_state",
 ]
@@ -110,6 +111,17 @@ def run_state(run: RunRow, now: float | None = None) -> str:
         # is no error.
         return NotDue.RETRYING if run.error else NotDue.WAITING
     return str(run.status)
+
+
+def not_due(reason: NotDue, now: float) -> ColumnElement[bool]:
+    """The runs :func:`run_state` says are ``reason`` at ``now``, as a query's condition: the
+    (status, available_at) index, then the error."""
+    error = col(RunRow.error)
+    return and_(
+        col(RunRow.status) == RunStatus.QUEUED,
+        col(RunRow.available_at) > now,
+        error.is_not(None) if reason is NotDue.RETRYING else error.is_(None),
+    )
 
 
 def cancel_runs(s: Session, which: ColumnElement[bool], reason: str) -> int:
@@ -316,10 +328,7 @@ def _runs(
             one = len(flow_ids) == 1
             q = q.where(RunRow.flow_id == flow_ids[0] if one else col(RunRow.flow_id).in_(flow_ids))
         if isinstance(status, NotDue):
-            # As run_state tells them apart: the (status, available_at) index, then the error.
-            q = q.where(RunRow.status == RunStatus.QUEUED, col(RunRow.available_at) > time.time())
-            error = col(RunRow.error)
-            q = q.where(error.is_not(None) if status is NotDue.RETRYING else error.is_(None))
+            q = q.where(not_due(status, time.time()))
         elif status:
             q = q.where(RunRow.status == status)
     if before:

@@ -116,6 +116,7 @@ class Schedules(Service):
             raise Conflict(_("it has no step to run yet"))
         if timing.digest is not None:
             raise Conflict(_("its ticks go to its digest: release the digest to run its steps now"))
+
         def who() -> str | None:
             with self.session() as s:
                 return actor_name(s, by)

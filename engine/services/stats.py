@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from maillon.engine.models import FlowRow, RunRow, RunStatsRow, RunStatus, stats_hour
 from maillon.engine.services.base import Service
-from maillon.engine.services.runs import run_state
+from maillon.engine.services.runs import NotDue, not_due, run_state
 
 __all__ = ["Dashboard", "FlowActivity", "HourCount", "Stats"]
 
@@ -136,15 +136,12 @@ class Stats(Service):
                         .group_by(col(RunRow.status))
                     ).all()
                 )
-                # Not due yet: a retry says why in the run's error, a delay is no error
-                # (as maillon.engine.services.runs.run_state tells them apart).
-                not_due: dict[bool, int] = dict(
-                    s.exec(
-                        select(col(RunRow.error).is_not(None), func.count())
-                        .where(RunRow.status == RunStatus.QUEUED, col(RunRow.available_at) > now)
-                        .group_by(col(RunRow.error).is_not(None))
-                    ).all()
-                )
+                waiting = {
+                    reason: s.exec(
+                        select(func.count()).select_from(RunRow).where(not_due(reason, now))
+                    ).one()
+                    for reason in NotDue
+                }
                 oldest = s.exec(
                     select(RunRow.id, RunRow.available_at)
                     .where(RunRow.status == RunStatus.QUEUED, col(RunRow.available_at) <= now)
@@ -162,8 +159,8 @@ class Stats(Service):
                     (f, names[f], per_flow[f][1], sum(per_flow[f][:2])) for f in worst if f in names
                 ][:failing],
                 queued=int(states.get(RunStatus.QUEUED, 0)),
-                retrying=not_due.get(True, 0),
-                waiting=not_due.get(False, 0),
+                retrying=waiting[NotDue.RETRYING],
+                waiting=waiting[NotDue.WAITING],
                 oldest_due=(oldest[0], oldest[1]) if oldest else None,
                 held=int(states.get(RunStatus.HELD, 0)),
                 running=int(states.get(RunStatus.RUNNING, 0)),
