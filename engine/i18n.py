@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale
 from babel.dates import format_datetime, format_time, get_date_format, get_time_format
+from babel.lists import format_list as _format_list
 from babel.numbers import format_decimal
 from babel.support import Translations
 
@@ -49,7 +50,10 @@ __all__ = [
     "N_",
     "current_locale",
     "current_time_zone",
+    "day_name",
     "format_clock",
+    "format_day_time",
+    "format_list",
     "format_number",
     "format_when",
     "gettext",
@@ -292,6 +296,21 @@ def format_clock(moment: float) -> str:
         tzinfo=_zone_info(current_time_zone()),
         locale=locale,
     )
+
+
+def format_day_time(hour: int, minute: int) -> str:
+    """A time of day on no particular date, in the reader's language (``18:00``, ``6:00 PM``)."""
+    return format_time(dt.time(hour, minute), "short", locale=current_locale())
+
+
+def day_name(weekday: int) -> str:
+    """The name of a day of week in the reader's language; ``weekday`` counts from Monday, 0."""
+    return str(Locale.parse(current_locale()).days["format"]["wide"][weekday])
+
+
+def format_list(items: list[str]) -> str:
+    """Items joined the way the reader's language lists them (``A, B, and C``; ``A, B et C``)."""
+    return _format_list(items, locale=current_locale())
 
 
 def to_epoch(local: dt.datetime) -> float:

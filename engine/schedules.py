@@ -25,8 +25,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from maillon.engine.i18n import day_name, format_day_time, format_list, ngettext, spelt_time_zone
 from maillon.engine.i18n import gettext as _
-from maillon.engine.i18n import spelt_time_zone
 
 __all__ = [
     "MissedPolicy",
@@ -196,9 +196,97 @@ class Schedule(BaseModel):
         )
 
     def describe(self) -> str:
-        """The schedule in a few words: ``cron 0 18 * * * (Europe/Paris)``."""
+        """The schedule as it is written, for data and logs: ``cron 0 18 * * * (Europe/Paris)``.
+
+        People read :meth:`in_words`.
+        """
         when = f"cron {self.cron}" if self.cron is not None else f"every {self.every}"
         return f"{when} ({self.timezone})"
+
+    def in_words(self) -> str:
+        """The schedule as a sentence in the language of the moment, with its time zone:
+        ``every day at 18:00 (Europe/Paris)``, ``every 15 minutes (UTC)``; a cron expression
+        that no short sentence says (``0 9,18 1-7 * 1``) is given as written."""
+        if self.cron is not None:
+            when = _cron_in_words(self.cron) or _("cron %(expr)s", expr=self.cron)
+        elif self.every is not None:
+            when = _interval_in_words(parse_every(self.every))
+        else:
+            return _("no time set")
+        return _("%(when)s (%(zone)s)", when=when, zone=self.timezone)
+
+
+def _interval_in_words(seconds: int) -> str:
+    """``every 90 minutes``: an interval in its largest whole unit."""
+    if seconds % 604800 == 0:
+        return ngettext("every week", "every %(num)s weeks", seconds // 604800)
+    if seconds % 86400 == 0:
+        return ngettext("every day", "every %(num)s days", seconds // 86400)
+    if seconds % 3600 == 0:
+        return ngettext("every hour", "every %(num)s hours", seconds // 3600)
+    if seconds % 60 == 0:
+        return ngettext("every minute", "every %(num)s minutes", seconds // 60)
+    return ngettext("every second", "every %(num)s seconds", seconds)
+
+
+def _number(field: str, top: int) -> int | None:
+    """A crontab field that is one number from 0 to ``top``, else ``None``."""
+    return int(field) if field.isdigit() and int(field) <= top else None
+
+
+def _days_in_words(field: str) -> tuple[str, ...] | None:
+    """The days of a day-of-week field, named, when it is one day, one span or a list of days
+    (``("Monday", "Friday")`` for ``1-5``: a span gives its two ends); else ``None``."""
+    try:
+        if "-" in field and "," not in field and "/" not in field:
+            start, _dash, end = field.partition("-")
+            first, last = _weekday(start), _weekday(end)
+            # A span may wrap round the week's end (6-1: Saturday to Monday), as it runs.
+            return (_day(first),) if first == last else (_day(first), _day(last))
+        if "/" in field or "*" in field:
+            return None
+        return tuple(_day(_weekday(token)) for token in field.split(","))
+    except ValueError:
+        return None
+
+
+def _day(weekday: int) -> str:
+    """A crontab day of week (0 = Sunday) named in the language of the moment."""
+    return day_name((weekday + 6) % 7)
+
+
+def _cron_in_words(expr: str) -> str | None:
+    """The usual shapes of a crontab as a sentence (every day, some days of the week, a day of
+    the month, every hour, every few minutes); ``None`` for the others."""
+    minute, hour, day, month, weekday = expr.split()
+    anyday = day in ("*", "?") and month == "*" and weekday in ("*", "?")
+    at, past = _number(hour, 23), _number(minute, 59)
+    if at is not None and past is not None:
+        time = format_day_time(at, past)
+        if anyday:
+            return _("every day at %(time)s", time=time)
+        if day in ("*", "?") and month == "*":
+            days = _days_in_words(weekday)
+            if days is None:
+                return None
+            if "-" in weekday and len(days) == 2:
+                return _(
+                    "%(first)s to %(last)s at %(time)s", first=days[0], last=days[1], time=time
+                )
+            return _("every %(days)s at %(time)s", days=format_list(list(days)), time=time)
+        date = _number(day, 31)
+        if date is not None and month == "*" and weekday in ("*", "?"):
+            return _("on day %(day)s of every month at %(time)s", day=date, time=time)
+        return None
+    if hour == "*" and anyday:
+        if past is not None:
+            return _("every hour at minute %(minute)s", minute=past)
+        if minute == "*":
+            return _interval_in_words(60)
+        step = minute.removeprefix("*/")
+        if step != minute and step.isdigit() and 0 < int(step) < 60 and 60 % int(step) == 0:
+            return _interval_in_words(int(step) * 60)
+    return None
 
 
 def cron_trigger(expr: str, timezone: str) -> CronTrigger:

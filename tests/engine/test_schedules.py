@@ -125,6 +125,53 @@ def test_a_schedule_says_when_once() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("written", "english", "french"),
+    [
+        ({"cron": "0 18 * * *"}, "every day at 6:00\u202fPM", "tous les jours à 18:00"),
+        ({"cron": "0 9 * * 1"}, "every Monday at 9:00\u202fAM", "chaque lundi à 09:00"),
+        (
+            {"cron": "30 9 * * 1-5"},
+            "Monday to Friday at 9:30\u202fAM",
+            "du lundi au vendredi à 09:30",
+        ),
+        (
+            {"cron": "0 9 * * 6-1"},
+            "Saturday to Monday at 9:00\u202fAM",
+            "du samedi au lundi à 09:00",
+        ),
+        (
+            {"cron": "0 9 * * 1,3,5"},
+            "every Monday, Wednesday, and Friday at 9:00\u202fAM",
+            "chaque lundi, mercredi et vendredi à 09:00",
+        ),
+        (
+            {"cron": "0 8 1 * *"},
+            "on day 1 of every month at 8:00\u202fAM",
+            "le 1 de chaque mois à 08:00",
+        ),
+        ({"cron": "5 * * * *"}, "every hour at minute 5", "toutes les heures, à la minute 5"),
+        ({"cron": "*/15 * * * *"}, "every 15 minutes", "toutes les 15 minutes"),
+        # No short sentence says these: they are given as written.
+        ({"cron": "*/7 * * * *"}, "cron */7 * * * *", "cron */7 * * * *"),
+        ({"cron": "0 9,18 1-7 * 1"}, "cron 0 9,18 1-7 * 1", "cron 0 9,18 1-7 * 1"),
+        ({"every": "1h30m"}, "every 90 minutes", "toutes les 90 minutes"),
+        ({"every": 3600}, "every hour", "toutes les heures"),
+        ({"every": "1d"}, "every day", "tous les jours"),
+        ({"every": "2w"}, "every 2 weeks", "toutes les 2 semaines"),
+        ({"every": 45}, "every 45 seconds", "toutes les 45 secondes"),
+    ],
+)
+def test_a_schedule_reads_as_a_sentence_in_the_readers_language(
+    written: dict[str, Any], english: str, french: str
+) -> None:
+    schedule = Schedule(**written, timezone=PARIS)
+    with use_locale("en"):
+        assert schedule.in_words() == f"{english} (Europe/Paris)"
+    with use_locale("fr"):
+        assert schedule.in_words() == f"{french} (Europe/Paris)"
+
+
 def test_a_valid_schedule_is_kept_as_written() -> None:
     trigger = ScheduleTrigger(cron="0 9 * * 1", timezone=PARIS, missed="skip")
     assert trigger.describe() == "cron 0 9 * * 1 (Europe/Paris)"

@@ -78,7 +78,9 @@ def test_a_flow_is_put_on_a_schedule_mistakes_shown_at_their_inputs(
         "missed": "skip",
     }
     page.goto(f"{ui_server.url}/flows")
-    expect(page.get_by_text("Schedule: cron 0 9 * * 1 (Europe/Paris)")).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"Schedule: every Monday at 9:00\sAM \(Europe/Paris\)"))
+    ).to_be_visible()
 
     # A schedule changed in the draft: the next tick shown is still the published one's.
     page.goto(f"{ui_server.url}/flows/{flow_id}")
