@@ -407,3 +407,25 @@ def test_a_paused_flows_runs_say_it_is_paused_not_off(working_ui_server: UIServe
     assert "even though the flow is paused." in held_page
     for page in (failed_page, held_page):
         assert re.search(r"\boff\b", page.split("<main", 1)[1]) is None
+
+
+def test_a_run_held_when_run_by_hand_says_so_once_its_flow_is_on(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    services = ui_server.runtime.services
+    doc = FlowDocument.model_validate(
+        {
+            "name": "Report",
+            "enabled": False,
+            # Once a year: the schedule itself does not tick during the test.
+            "trigger": {"type": "schedule", "cron": "0 9 1 1 *"},
+            "steps": [{"key": "notify", "action": "http.send_request", "input": {"url": "x"}}],
+        }
+    )
+    flow_id = ui_server.call(services.flows.save(doc)).row.id
+    started = ui_server.call(services.schedules.run_now(flow_id))
+    assert started.held
+    ui_server.call(services.flows.set_enabled(flow_id, True))
+    with sign_in_client(ui_server.url) as client:
+        page = " ".join(client.get(f"/runs/{started.run_id}").text.split())
+    assert "held because its flow was off when it was run by hand. The flow is on now" in page
+    assert "when the event arrived" not in page
