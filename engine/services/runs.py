@@ -102,7 +102,7 @@ class ReplayWith(StrEnum):
     CURRENT = "current"
 
 
-def run_state(run: RunRow, now: float | None = None) -> str:
+def run_state(run: RunRow, now: float | None = None) -> RunFilter:
     """What a run is doing, in more words than its status, which for a run not yet due says
     only ``queued``: ``retrying`` when a step failed for a passing reason and is tried again at
     ``available_at``, ``waiting`` when a delay step holds it until then; else its status."""
@@ -110,7 +110,7 @@ def run_state(run: RunRow, now: float | None = None) -> str:
         # A retry says why in the run's error (lists show it without the steps); a delay
         # is no error.
         return NotDue.RETRYING if run.error else NotDue.WAITING
-    return str(run.status)
+    return RunStatus(run.status)
 
 
 def not_due(reason: NotDue, now: float) -> ColumnElement[bool]:

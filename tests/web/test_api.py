@@ -7,6 +7,8 @@ import datetime as dt
 import httpx
 import pytest
 
+from maillon.engine.models import RunStatus
+from maillon.engine.services.runs import NotDue
 from tests.support.api import FLOW, Live, create_flow, hook, wait_run
 from tests.support.probe import calls
 from tests.support.wait import wait_for
@@ -264,3 +266,12 @@ def test_a_run_parked_by_a_delay_says_it_waits_and_is_cancelled(live: Live) -> N
         "this run cannot be cancelled (its status: cancelled): only runs that are queued, "
         "waiting, retrying or held can be"
     )
+
+
+def test_a_runs_state_is_one_of_the_values_the_document_lists(live: Live) -> None:
+    """A client generated from the document gets an enumeration, not any string."""
+    document = live.client.get("/schema/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    state = schemas["RunOut"]["properties"]["state"]
+    assert state["type"] == "string"
+    assert set(state["enum"]) == {*RunStatus, *NotDue}

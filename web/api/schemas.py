@@ -26,7 +26,7 @@ from maillon.engine.payloads import readable_json
 from maillon.engine.services.alerts import AlertState
 from maillon.engine.services.connections import ConnectionView
 from maillon.engine.services.flows import FlowView
-from maillon.engine.services.runs import Replay, run_state
+from maillon.engine.services.runs import RUN_FILTERS, Replay, run_state
 from maillon.engine.services.schedules import FlowTiming, RunStarted
 from maillon.engine.versions import Change, ChangeKind
 
@@ -454,7 +454,9 @@ class RunOut(BaseModel):
     state: str = Field(
         description="The status, except for a queued run not yet due: `retrying` (a step "
         "failed for a passing reason and is tried again at `available_at`) or `waiting` (a "
-        "delay step holds it until then)."
+        "delay step holds it until then).",
+        # Written out for the document: Litestar cannot describe a union of two enumerations.
+        json_schema_extra={"enum": [str(f) for f in RUN_FILTERS]},
     )
     available_at: str | None = Field(
         description="When the run is (or last was) due for a worker: for a `retrying` or "
