@@ -60,7 +60,10 @@ def test_a_flow_is_put_on_a_schedule_mistakes_shown_at_their_inputs(
     page.get_by_role("button", name="Switch on").click()
     # Monday 9:00 in the schedule's own time zone, named, whatever the reader's (UTC).
     expect(page.locator("#next-tick")).to_contain_text(
-        re.compile(r"Next tick: .*, 9:00\sAM \(Europe/Paris\)\.")
+        re.compile(
+            r"Schedule: every Monday at 9:00\sAM \(Europe/Paris\)\. "
+            r"Next tick: .*, 9:00\sAM \(Europe/Paris\)\."
+        )
     )
     page.get_by_role("button", name="Run now").click()
     expect(page).to_have_url(re.compile(r"/runs/"))
