@@ -97,8 +97,8 @@ class Metrics:
     def step(self, action: str, seconds: float, status: str) -> None:
         """A step of ``action`` ended (``succeeded``, ``retrying`` or ``failed``)."""
 
-    def run_finished(self, status: str) -> None:
-        """A run reached its final status."""
+    def run_finished(self, status: str, count: int = 1) -> None:
+        """``count`` runs reached their final status (several when cancelled together)."""
 
     def batch(self, size: int, seconds: float) -> None:
         """The writer committed a batch of ``size`` ops in ``seconds``."""
@@ -184,8 +184,8 @@ class PrometheusMetrics(Metrics):
         if status == "retrying":
             self._retries.labels(action).inc()
 
-    def run_finished(self, status: str) -> None:
-        self._runs.labels(status).inc()
+    def run_finished(self, status: str, count: int = 1) -> None:
+        self._runs.labels(status).inc(count)
 
     def batch(self, size: int, seconds: float) -> None:
         self._batch_size.observe(size)

@@ -134,7 +134,7 @@ class Runtime:
                 "wrong API tokens", settings.token_failures_per_client, settings.limit_window
             ),
         )
-        runs = Runs(self.db, self.wakeup)
+        runs = Runs(self.db, self.wakeup, self.metrics)
         flows = Flows(
             self.db,
             self.registry,
@@ -143,6 +143,7 @@ class Runtime:
             runs,
             settings.base_url,
             self.box,
+            self.metrics,
             changed=self.schedule_changes.notify,
         )
         self.services = Services(

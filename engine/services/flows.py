@@ -55,12 +55,14 @@ from maillon.engine.hooks import SourceKey, hook_url
 from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
+from maillon.engine.metrics import Metrics
 from maillon.engine.models import (
     ConnectionRow,
     EventRow,
     FlowRow,
     FlowVersionRow,
     RunRow,
+    RunStatus,
     SubscriptionRow,
 )
 from maillon.engine.schedules import ScheduleTrigger, tick_example
@@ -163,10 +165,12 @@ class Flows(Service):
         runs: Runs,
         base_url: str,
         box: SecretBox,
+        metrics: Metrics,
         changed: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(db)
         self._box = box
+        self._metrics = metrics
         self._registry = registry
         self._connections = connections
         self._sources = sources
@@ -646,6 +650,8 @@ class Flows(Service):
                 return Deleted(row, cancelled)
 
         deleted = await self.sync(write)
+        if deleted.cancelled:
+            self._metrics.run_finished(RunStatus.CANCELLED, deleted.cancelled)
         self._changed()
         await self._refresh(deleted.row.source_key)
         return deleted

@@ -24,6 +24,7 @@ from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import parse_flow
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import id_floor, new_id
+from maillon.engine.metrics import Metrics
 from maillon.engine.models import (
     RARE_STATUS_KEY,
     RARE_STATUSES,
@@ -452,9 +453,10 @@ def _replay_counts(s: Session, run_ids: list[str]) -> dict[str, tuple[int, float
 class Runs(Service):
     """Read events and runs; replay failed runs; release held ones; cancel waiting ones."""
 
-    def __init__(self, db: Engine, wakeup: Wakeup) -> None:
+    def __init__(self, db: Engine, wakeup: Wakeup, metrics: Metrics) -> None:
         super().__init__(db)
         self._wakeup = wakeup
+        self._metrics = metrics
 
     async def list_events(
         self, flow_id: str | None = None, limit: int = 50, before: str | None = None
@@ -682,7 +684,9 @@ class Runs(Service):
                 s.refresh(run)
                 return run
 
-        return await self.sync(write)
+        run = await self.sync(write)
+        self._metrics.run_finished(RunStatus.CANCELLED)
+        return run
 
     async def replay_failed(
         self,

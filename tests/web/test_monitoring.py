@@ -18,6 +18,7 @@ from tests.support.api import FLOW, Live, create_flow, hook, wait_run
 from tests.support.probe import probe
 from tests.support.server import LiveServer
 from tests.support.services import Blocking
+from tests.support.wait import wait_for
 
 TOKEN = "metrics-secret-token"
 
@@ -124,3 +125,21 @@ def test_metrics_count_deliveries_refusals_runs_steps_and_the_writer(metered: Li
     assert samples["maillon_writer_commit_seconds_count"] >= 3
     assert samples["maillon_queue_depth"] == 0
     assert samples["maillon_queue_oldest_due_seconds"] == 0
+
+
+def test_cancelled_runs_are_counted_as_they_end(metered: Live) -> None:
+    """One cancelled by hand, two with their flow's deletion."""
+    flow = create_flow(metered, steps=[{"key": "wait", "delay": {"duration": "1h"}}])
+    url = hook(metered, flow)
+    run_ids = [httpx.post(url, json={}).json()["run_ids"][0] for _ in range(3)]
+    wait_for(
+        lambda: all(
+            metered.client.get(f"/api/runs/{run_id}").json()["state"] == "waiting"
+            for run_id in run_ids
+        ),
+        what="the delay to park the runs",
+    )
+    assert metered.client.post(f"/api/runs/{run_ids[0]}/cancel").status_code == 200
+    assert _scrape(metered)['maillon_runs_finished_total{status="cancelled"}'] == 1
+    assert metered.client.delete(f"/api/flows/{flow['id']}").status_code in (200, 204)
+    assert _scrape(metered)['maillon_runs_finished_total{status="cancelled"}'] == 3
