@@ -61,13 +61,19 @@ class SendMessageInput(BaseModel):
 
     @field_validator("channel")
     @classmethod
-    def _not_an_email_address(cls, value: str) -> str:
+    def _a_channel(cls, value: str) -> str:
         # Slack would answer channel_not_found only when the message is sent (an alert, say,
-        # lost until then): an address is said to be one at once.
+        # lost until then): what cannot name a channel is said at once.
         if _EMAIL.match(value.strip()):
             raise ValueError(
                 "an e-mail address is not a Slack channel: give the channel's ID (C…), its "
                 "name (#ops) or a user's ID (U…)"
+            )
+        # Slack's channel names have no spaces; a template ({{ … }}) is read once rendered.
+        if any(c.isspace() for c in value.strip()) and "{{" not in value and "{%" not in value:
+            raise ValueError(
+                "a Slack channel has no spaces: give the channel's ID (C…), its name (#ops) or "
+                "a user's ID (U…)"
             )
         return value
 

@@ -183,3 +183,14 @@ def test_an_email_address_is_refused_as_a_channel(channel: str) -> None:
     # Names and IDs pass, a user's handle too.
     for fine in ("#ops", "C0123456789", "U0123456789", "@ada"):
         SendMessage.Input.model_validate({"channel": fine, "text": "hi"})
+
+
+def test_a_channel_with_spaces_is_refused_unless_a_template_names_it() -> None:
+    with pytest.raises(ValidationError, match="a Slack channel has no spaces"):
+        SendMessage.Input.model_validate({"channel": "ops without hash", "text": "hi"})
+    for fine in (
+        "{{ event.channel }}",
+        "{% if event.big %}#big{% else %}#ops{% endif %}",
+        " #ops ",
+    ):
+        SendMessage.Input.model_validate({"channel": fine, "text": "hi"})
