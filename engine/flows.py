@@ -48,6 +48,7 @@ from maillon.engine.i18n import gettext as _
 from maillon.engine.schedules import ScheduleTrigger
 from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec
 from maillon.engine.templating import referenced_paths, template_errors
+from maillon.engine.validation import reason
 
 __all__ = [
     "MAX_FILE_CHARS",
@@ -774,7 +775,7 @@ def _untagged(loc: list[Any]) -> list[Any]:
 
 def _plain(raw: Mapping[str, Any], loc: list[Any], err: Any) -> str:
     where = _where(raw, loc)
-    kind, reason = err["type"], str(err["msg"]).removeprefix("Value error, ")
+    kind, said = err["type"], reason(err)
     field_name = loc[-1] if loc else None
     if kind == "missing":
         purpose = _REQUIRED.get(str(field_name))
@@ -792,7 +793,7 @@ def _plain(raw: Mapping[str, Any], loc: list[Any], err: Any) -> str:
             f"{where}: {value!r} is not a step key: keys are {_KEY_RULE} "
             f"(for example {_key_like(value)!r})"
         )
-    return f"{where}: {reason}" if where else reason
+    return f"{where}: {said}" if where else said
 
 
 #: What a missing field is for, where that helps (translated where it is said).

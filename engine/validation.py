@@ -7,9 +7,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from maillon.engine.errors import Invalid
-from maillon.engine.i18n import N_, current_locale, translations
+from maillon.engine.i18n import N_, current_locale, ngettext, translations
 
-__all__ = ["describe", "invalid", "problems"]
+__all__ = ["describe", "invalid", "problems", "reason"]
 
 #: What pydantic puts before the message of a ``ValueError`` raised by a validator: it tells
 #: people nothing.
@@ -20,8 +20,6 @@ _VALUE_ERROR = "Value error, "
 #: them (placeholders: the error's context). Pydantic's own words are the English ones.
 _REASONS = {
     "missing": N_("Field required"),
-    "string_too_short": N_("should have at least %(min_length)s characters"),
-    "string_too_long": N_("should have at most %(max_length)s characters"),
     "greater_than": N_("should be greater than %(gt)s"),
     "greater_than_equal": N_("should be greater than or equal to %(ge)s"),
     "less_than": N_("should be less than %(lt)s"),
@@ -36,7 +34,31 @@ _REASONS = {
 }
 
 
-def _reason(err: Any) -> str:
+def _length_reason(err: Any) -> str | None:
+    """A text's length refused, in the plural form its limit takes in the reader's language
+    (``None``: another reason)."""
+    ctx = err.get("ctx") or {}
+    if err["type"] == "string_too_short" and isinstance(ctx.get("min_length"), int):
+        return ngettext(
+            "should have at least %(num)s character",
+            "should have at least %(num)s characters",
+            ctx["min_length"],
+        )
+    if err["type"] == "string_too_long" and isinstance(ctx.get("max_length"), int):
+        return ngettext(
+            "should have at most %(num)s character",
+            "should have at most %(num)s characters",
+            ctx["max_length"],
+        )
+    return None
+
+
+def reason(err: Any) -> str:
+    """One of pydantic's errors in words for people: the reader's language where it has
+    them, else pydantic's own words without their "Value error" prefix."""
+    counted = _length_reason(err)
+    if counted is not None:
+        return counted
     message = _REASONS.get(err["type"])
     if message is not None:
         translated = translations(current_locale()).gettext(message)
@@ -55,7 +77,7 @@ def describe(exc: ValidationError) -> str:
     connection may be a secret, and these messages end up in step errors and API answers.
     """
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {_reason(err)}" for err in exc.errors()
+        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {reason(err)}" for err in exc.errors()
     )
 
 
@@ -66,7 +88,7 @@ def problems(exc: ValidationError) -> list[str]:
         where = ""
         for part in err["loc"]:
             where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
-        out.append(f"{where or 'value'}: {_reason(err)}")
+        out.append(f"{where or 'value'}: {reason(err)}")
     return out
 
 
@@ -82,10 +104,10 @@ def invalid(exc: ValidationError, prefix: str = "") -> Invalid:
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         if not loc:
-            general.append(_reason(err))
+            general.append(reason(err))
             continue
         inner = ".".join(loc[1:])
-        reason = f"{inner}: {_reason(err)}" if inner else _reason(err)
+        said = f"{inner}: {reason(err)}" if inner else reason(err)
         key = prefix + loc[0]
-        fields[key] = f"{fields[key]}; {reason}" if key in fields else reason
+        fields[key] = f"{fields[key]}; {said}" if key in fields else said
     return Invalid(general, fields)

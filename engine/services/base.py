@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from maillon.engine.db import advisory_lock, for_writes, write_turns
 from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.i18n import gettext as _
 from maillon.engine.models import ApiToken, FlowRow, UserRow
 
 __all__ = ["Actor", "Service", "actor_name", "find_flow"]
@@ -82,8 +83,15 @@ def find_flow(s: Session, ref: str) -> FlowRow:
         return row
     named = list(s.exec(select(FlowRow).where(FlowRow.name == ref).order_by(col(FlowRow.id))))
     if not named:
-        raise NotFound(f"no flow {ref}")
+        raise NotFound(_("no flow %(ref)s", ref=ref))
     if len(named) > 1:
         ids = ", ".join(r.id for r in named)
-        raise Conflict(f"{len(named)} flows are named {ref!r} ({ids}): give the id of one")
+        raise Conflict(
+            _(
+                "%(count)s flows are named %(name)r (%(ids)s): give the id of one",
+                count=len(named),
+                name=ref,
+                ids=ids,
+            )
+        )
     return named[0]

@@ -243,7 +243,7 @@ class Connections(Service):
             or s.exec(select(ConnectionRow).where(ConnectionRow.name == ref)).first()
         )
         if row is None:
-            raise NotFound(f"no connection {ref!r}")
+            raise NotFound(_("no connection %(name)r", name=ref))
         return row
 
     def connector(self, app: str) -> Connector:

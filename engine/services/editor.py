@@ -54,6 +54,7 @@ from maillon.engine.flows import (
     field_warnings,
     load_yaml,
 )
+from maillon.engine.i18n import gettext as _
 from maillon.engine.models import EventRow
 from maillon.engine.payloads import MAX_SHOWN_DEPTH, nesting_depth, readable_json
 from maillon.engine.schedules import ScheduleTrigger, tick_example
@@ -169,7 +170,7 @@ class Editor(Service):
                     return _from_row(row)
                 sample = _from_row(row)
         if event_id is not None and sample is _NO_SAMPLE:
-            raise NotFound(f"no event {event_id} for this flow")
+            raise NotFound(_("no event %(id)s for this flow", id=event_id))
         if sample is _NO_SAMPLE and isinstance(trigger, AppEventTrigger):
             connector = self._registry.get(trigger.type.partition(".")[0])
             owner = connector.trigger_for(trigger.event) if connector else None
@@ -298,9 +299,17 @@ class Editor(Service):
         )
         step = next((s for s in spec.all_steps() if s.key == step_key), None)
         if position is None or step is None:
-            raise NotFound(f"no step {step_key!r} in this flow")
+            raise NotFound(_("no step %(key)r in this flow", key=step_key))
         if not isinstance(step, StepSpec):
-            raise Invalid([f"step {step_key!r} is a {_kind(step)} step: only actions are tried"])
+            raise Invalid(
+                [
+                    _(
+                        "step %(key)r is a %(kind)s step: only actions are tried",
+                        key=step_key,
+                        kind=_kind(step),
+                    )
+                ]
+            )
         # Secret inputs are stored sealed: the trial needs them as the run would have them.
         spec = await self._flows.runnable(spec, flow_id)
         step = next(s for s in spec.all_steps() if s.key == step_key)
@@ -491,7 +500,7 @@ class _Trial:
         self.context["steps"][key] = trial.output
 
     def skip(self, steps: list[Any], why: str) -> None:
-        for _, step in walk(steps):
+        for _where, step in walk(steps):
             action = step.action if isinstance(step, StepSpec) else _kind(step)
             self.steps.append(StepTest(step.key, action, None, why))
 

@@ -344,7 +344,7 @@ class Flows(Service):
             # other instead of both taking the next number.
             row = s.get(FlowRow, flow_id, with_for_update=True) if flow_id else None
             if row is None and must_exist:
-                raise NotFound(f"no flow {flow_id}")
+                raise NotFound(_("no flow %(ref)s", ref=flow_id))
             spec = secret_inputs.seal(
                 spec, self._registry, self._box, _editing_spec(row) if row else None
             )
@@ -779,7 +779,13 @@ def _version_number(version: VersionRef) -> int:
         return version
     if version.isdigit():
         return int(version)
-    raise NotFound(f"no version {version!r}: give a version number, or {DRAFT}")
+    raise NotFound(
+        _(
+            "no version %(version)r: give a version number, or %(draft)s",
+            version=version,
+            draft=DRAFT,
+        )
+    )
 
 
 def _switched_on(row: FlowRow) -> None:

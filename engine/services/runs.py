@@ -22,6 +22,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import parse_flow
+from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import id_floor, new_id
 from maillon.engine.metrics import Metrics
@@ -59,6 +60,7 @@ __all__ = [
     "not_due",
     "run_filter",
     "run_state",
+    "state_label",
 ]
 
 
@@ -112,6 +114,27 @@ def run_state(run: RunRow, now: float | None = None) -> RunFilter:
         # is no error.
         return NotDue.RETRYING if run.error else NotDue.WAITING
     return RunStatus(run.status)
+
+
+#: A run's or a step's status or state in words (``not_run``: a step the run has not reached).
+_STATE_LABELS = {
+    "queued": N_("Queued"),
+    "running": N_("Running"),
+    "succeeded": N_("Succeeded"),
+    "failed": N_("Failed"),
+    "held": N_("Held"),
+    "retrying": N_("Retrying"),
+    "filtered": N_("Filtered"),
+    "cancelled": N_("Cancelled"),
+    "waiting": N_("Waiting"),
+    "not_run": N_("Not run"),
+}
+
+
+def state_label(value: str) -> str:
+    """A run's or a step's status or state in the reader's words (``failed`` → "Failed")."""
+    label = _STATE_LABELS.get(value)
+    return _(label) if label else value.capitalize()
 
 
 def not_due(reason: NotDue, now: float) -> ColumnElement[bool]:
@@ -423,7 +446,7 @@ def _take_back(s: Session, failures: Counter[tuple[str, int]]) -> None:
 def _run_row(s: Session, run_id: str) -> RunRow:
     run = s.get(RunRow, run_id)
     if run is None:
-        raise NotFound(f"no run {run_id}")
+        raise NotFound(_("no run %(id)s", id=run_id))
     return run
 
 
@@ -499,7 +522,7 @@ class Runs(Service):
             with self.session() as s:
                 row = s.get(EventRow, event_id)
                 if row is None:
-                    raise NotFound(f"no event {event_id}")
+                    raise NotFound(_("no event %(id)s", id=event_id))
                 runs = list(s.exec(select(RunRow).where(RunRow.event_id == event_id)))
             return row, runs
 
@@ -558,7 +581,9 @@ class Runs(Service):
                     )
                     if not ids:
                         if s.exec(select(RunRow.id).where(RunRow.flow_id == flow)).first() is None:
-                            raise NotFound(f"no flow {flow} (by id or name), and no run of one")
+                            raise NotFound(
+                                _("no flow %(ref)s (by id or name), and no run of one", ref=flow)
+                            )
                         ids = [flow]
                 runs = list(s.exec(_runs(ids, status, limit, before, since, until)))
                 flow_ids = {r.flow_id for r in runs}
@@ -636,13 +661,13 @@ class Runs(Service):
                 # Locked (on PostgreSQL) so that what is kept is what the replay replaces.
                 run = s.exec(select(RunRow).where(RunRow.id == run_id).with_for_update()).first()
                 if run is None:
-                    raise NotFound(f"no run {run_id}")
+                    raise NotFound(_("no run %(id)s", id=run_id))
                 if run.status not in REPLAYABLE:
                     raise Conflict(
                         _(
                             "run %(id)s is %(status)s; only failed, held or cancelled runs replay",
                             id=run_id,
-                            status=run.status,
+                            status=state_label(run.status).lower(),
                         )
                     )
                 _replay(s, [run], with_version, actor_name(s, by))
@@ -671,13 +696,13 @@ class Runs(Service):
                 cancelled = cancel_runs(s, col(RunRow.id) == run_id, reason)
                 run = s.get(RunRow, run_id)
                 if run is None:
-                    raise NotFound(f"no run {run_id}")
+                    raise NotFound(_("no run %(id)s", id=run_id))
                 if not cancelled:
                     raise Conflict(
                         _(
                             "this run cannot be cancelled (its status: %(state)s): only runs "
                             "that are queued, waiting, retrying or held can be",
-                            state=run_state(run),
+                            state=state_label(run_state(run)).lower(),
                         )
                     )
                 s.commit()
@@ -757,7 +782,7 @@ class Runs(Service):
             with self.session(write=True) as s:
                 flow = s.get(FlowRow, flow_id)
                 if flow is None:
-                    raise NotFound(f"no flow {flow_id}")
+                    raise NotFound(_("no flow %(ref)s", ref=flow_id))
                 result = s.exec(
                     update(RunRow)
                     .where(_rare(flow_id, RunStatus.HELD))

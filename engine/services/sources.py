@@ -240,9 +240,15 @@ class Sources(Service):
                 or s.exec(select(ConnectionRow).where(ConnectionRow.name == ref)).first()
             )
         if row is None:
-            raise NotFound(f"no connection {ref!r}")
+            raise NotFound(_("no connection %(name)r", name=ref))
         if self.prefix(row) is None:
-            raise NotFound(f"connection {row.name!r} ({row.app}) receives no app events")
+            raise NotFound(
+                _(
+                    "connection %(name)r (%(app)s) receives no app events",
+                    name=row.name,
+                    app=row.app,
+                )
+            )
         return [row]
 
     async def _sync_one(self, row: ConnectionRow, *, dry_run: bool) -> SourceSync:

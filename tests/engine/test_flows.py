@@ -94,7 +94,7 @@ def test_no_validation_library_text_reaches_people() -> None:
     doc = {"name": "", "steps": [{**STEP, "max_attempts": "many"}], "trigger": "webhook"}
     problems = problems_of(doc)
     assert problems == [
-        "name: String should have at least 1 character",
+        "name: should have at least 1 character",
         "trigger: should be a mapping of fields (type, dedup, signature)",
         "steps[0] (a).max_attempts: Input should be a valid integer, unable to parse string as "
         "an integer",

@@ -21,9 +21,9 @@ def _refusal() -> ValidationError:
     return refused.value
 
 
-def test_the_reasons_are_pydantics_words_in_english() -> None:
+def test_the_reasons_are_pydantics_words_in_english_but_lengths() -> None:
     assert problems(_refusal()) == [
-        "name: String should have at least 2 characters",
+        "name: should have at least 2 characters",
         "attempts: Input should be less than or equal to 5",
         "token: Field required",
     ]
@@ -42,3 +42,18 @@ def test_the_reasons_people_meet_most_are_in_the_readers_language() -> None:
             "values.token": "Champ obligatoire",
         }
         assert describe(_refusal()).startswith("name: doit contenir au moins 2 caractères; ")
+
+
+def test_a_length_takes_the_plural_form_of_its_limit() -> None:
+    class Named(BaseModel):
+        name: str = Field(min_length=1, max_length=3)
+
+    for value, english, french in [
+        ("", "should have at least 1 character", "doit contenir au moins 1 caractère"),
+        ("long", "should have at most 3 characters", "doit contenir au plus 3 caractères"),
+    ]:
+        with pytest.raises(ValidationError) as refused:
+            Named.model_validate({"name": value})
+        assert problems(refused.value) == [f"name: {english}"]
+        with use_locale("fr"):
+            assert problems(refused.value) == [f"name: {french}"]

@@ -65,6 +65,14 @@ def test_wrong_filters_are_explained_and_ignored(ui_server: UIServer) -> None:
         page = client.get("/runs", params={"period": "range", "from": "yesterday"})
         assert "From: enter a date and time such as 2026-11-29T14:00." in page.text
         assert f'href="/runs/{run_id}"' in page.text
+        # The heading says only what the list applies.
+        said = " ".join(page.text.split())
+        assert "created between the first and now" in said and "yesterday and" not in said
+        page = client.get(
+            "/runs",
+            params={"period": "range", "from": "2026-11-29T14:00", "to": "2026-11-28T14:00"},
+        )
+        assert "The start of the range is after its end: no run is in it." in page.text
 
 
 def test_an_unknown_run_is_a_not_found_page(ui_server: UIServer) -> None:
@@ -74,6 +82,10 @@ def test_an_unknown_run_is_a_not_found_page(ui_server: UIServer) -> None:
         assert page.status_code == 404
         assert "No run 01a2-unknown" in page.text
         assert client.get("/events/01a2-unknown/body.json").status_code == 404
+        # The engine's words, in the reader's language.
+        french = client.get("/runs/01a2-unknown", headers={"Accept-Language": "fr"})
+        assert french.status_code == 404
+        assert "Aucune exécution 01a2-unknown" in french.text
 
 
 def test_the_event_downloads_as_it_was_stored(ui_server: UIServer) -> None:

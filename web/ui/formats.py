@@ -16,6 +16,7 @@ from typing import Any
 from maillon.engine.i18n import N_, format_number
 from maillon.engine.i18n import gettext as _
 from maillon.engine.payloads import readable_json
+from maillon.engine.services.runs import state_label
 
 __all__ = [
     "JSON_SHOWN",
@@ -57,20 +58,10 @@ _DETAIL_LABELS = {
     "retry_after": N_("Retry after (seconds)"),
     "truncated": N_("Answer cut"),
     "missing": N_("Missing setting"),
-}
-
-#: A run's or a step's status in words (``not_run``: a step the run has not reached).
-_STATUS_LABELS = {
-    "queued": N_("Queued"),
-    "running": N_("Running"),
-    "succeeded": N_("Succeeded"),
-    "failed": N_("Failed"),
-    "held": N_("Held"),
-    "retrying": N_("Retrying"),
-    "filtered": N_("Filtered"),
-    "cancelled": N_("Cancelled"),
-    "waiting": N_("Waiting"),
-    "not_run": N_("Not run"),
+    "particeep_message": N_("Particeep’s message"),
+    "technical_code": N_("Technical code"),
+    "google_status": N_("Google’s status"),
+    "reasons": N_("Reasons"),
 }
 
 
@@ -171,5 +162,4 @@ def detail_label(key: str) -> str:
 
 def status_label(value: str) -> str:
     """A run's or a step's status in words (``failed`` → "Failed")."""
-    label = _STATUS_LABELS.get(value)
-    return _(label) if label else value.capitalize()
+    return state_label(value)

@@ -97,6 +97,9 @@ class RunFilters:
                         ),
                     )
                 )
+        since, until = filters.window(0)
+        if since is not None and until is not None and since > until:
+            said.append(("error", _("The start of the range is after its end: no run is in it.")))
         return filters, said
 
     def window(self, now: float) -> tuple[float | None, float | None]:
@@ -105,6 +108,13 @@ class RunFilters:
             return _epoch(self.start), _epoch(self.end)
         span = _SPANS.get(self.period)
         return (now - span if span else None), None
+
+    @property
+    def range_shown(self) -> tuple[str, str]:
+        """The range's start and end as the heading says them: each only when it is a date
+        (a wrong one is said apart, and the list ignores it)."""
+        start, end = (text if _epoch(text) is not None else "" for text in (self.start, self.end))
+        return start, end
 
     @property
     def run_status(self) -> RunFilter | None:

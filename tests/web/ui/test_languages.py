@@ -82,7 +82,7 @@ FRENCH = Words(
     flows="Flux",
     new_flow="Nouveau flux",
     create_flow="Créer et ajouter des étapes",
-    add_slack_step="Slack: Envoyer un message",
+    add_slack_step="Slack\u00a0: Envoyer un message",
     channel="Canal",
     text="Texte",
     flow_url="L’URL du flux",
@@ -96,7 +96,7 @@ FRENCH = Words(
     is_on="est activé.",
     runs="Exécutions",
     succeeded="Réussie",
-    run_heading="Exécution de «\u00a0Nouvelle transaction\u00a0»",
+    run_heading="Exécution du flux «\u00a0Nouvelle transaction\u00a0»",
     money="fr",
     amount="1\u202f500,00\u00a0€",
     # \S, not \w: in a browser \w is ASCII only, and "décembre" or "août" would not match.
