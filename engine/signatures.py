@@ -159,7 +159,9 @@ def signature_problem(
         return f"no signature in the {scheme.header} header"
     message = raw
     if "{timestamp}" in scheme.message:
-        if stamp is None or not stamp.isdigit():
+        # ASCII digits, at most a timestamp in milliseconds' length: str.isdigit() takes "¹"
+        # (headers are read as Latin-1), which int() refuses, and 400 digits overflow a float.
+        if stamp is None or not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 13):
             return "no signing timestamp with the signature"
         if abs((now if now is not None else time.time()) - int(stamp)) > spec.tolerance:
             return f"the signing timestamp is more than {spec.tolerance}s away from now"

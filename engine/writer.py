@@ -55,14 +55,32 @@ class Op(Generic[T]):
 
         Override to batch (one multi-row statement instead of one per op).
         """
-        results: list[Any] = []
-        for op in ops:
-            try:
-                with conn.begin_nested():
-                    results.append(op.apply(conn))
-            except Exception as exc:
-                results.append(exc)
-        return results
+        return _one_by_one(conn, ops)
+
+
+def _one_by_one(conn: Connection, ops: list[Op[Any]]) -> list[Any]:
+    """Apply each op in a savepoint of its own: one that fails leaves the others applied."""
+    results: list[Any] = []
+    for op in ops:
+        try:
+            with conn.begin_nested():
+                results.append(op.apply(conn))
+        except Exception as exc:
+            results.append(exc)
+    return results
+
+
+def _apply_group(conn: Connection, cls: type[Op[Any]], ops: list[Op[Any]]) -> list[Any]:
+    """``cls.apply_many`` of ``ops``; if it raises instead of answering each op (one op it did
+    not foresee), its writes are undone and each op is applied on its own, so that the op at
+    fault fails alone rather than every op of the batch (deliveries of other senders among
+    them)."""
+    try:
+        with conn.begin_nested():
+            return cls.apply_many(conn, ops)
+    except Exception:
+        log.exception("a batch of %d %s failed: applied one by one", len(ops), cls.__name__)
+        return _one_by_one(conn, ops)
 
 
 class _Pending:
@@ -222,7 +240,7 @@ class Writer:
                     else:
                         for cls, indexes in _group(batch):
                             ops = [batch[i].op for i in indexes]
-                            out = cls.apply_many(conn, ops)
+                            out = _apply_group(conn, cls, ops)
                             for i, r in zip(indexes, out, strict=True):
                                 results[i] = r
             self.commits += 1

@@ -1,10 +1,13 @@
-"""The writer thread when the database refuses to connect: callers answered, not left waiting."""
+"""The writer thread: callers answered, not left waiting, when the database refuses to
+connect; an op that fails its batch fails alone."""
 
 from __future__ import annotations
 
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Connection, text
@@ -52,3 +55,63 @@ def test_a_writer_that_cannot_connect_refuses_what_it_is_given_until_it_can(
     finally:
         writer.stop()
         engine.dispose()
+
+
+class _Gate(Op[None]):
+    """Holds the writer until ``opened``: what is submitted meanwhile makes one batch."""
+
+    def __init__(self, opened: threading.Event) -> None:
+        self.opened = opened
+        self.entered = threading.Event()
+
+    def apply(self, conn: Connection) -> None:
+        self.entered.set()
+        assert self.opened.wait(20)
+
+
+class _Row(Op[int]):
+    """Inserts its value; batched in one statement, which any bad value makes fail whole."""
+
+    def __init__(self, value: int, bad: bool = False) -> None:
+        self.value, self.bad = value, bad
+
+    def apply(self, conn: Connection) -> int:
+        if self.bad:
+            raise ValueError(f"bad row {self.value}")
+        conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": self.value})
+        return self.value
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
+        rows = cast("list[_Row]", ops)
+        conn.execute(text("INSERT INTO t VALUES (:x)"), [{"x": r.value} for r in rows])
+        if any(r.bad for r in rows):
+            raise ValueError("a value this batch did not foresee")
+        return [r.value for r in rows]
+
+
+def test_an_op_that_fails_its_batch_fails_alone(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'maillon.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    writer = Writer(engine)
+    writer.start()
+    opened = threading.Event()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            held = _Gate(opened)
+            gate = pool.submit(writer.submit_sync, held)
+            assert held.entered.wait(20)
+            rows = [pool.submit(writer.submit_sync, _Row(i, bad=i == 3)) for i in range(6)]
+            wait_for(lambda: writer._queue.qsize() == 6, what="the rows to wait together")
+            opened.set()
+            gate.result(timeout=20)
+            with pytest.raises(ValueError, match="bad row 3"):
+                rows[3].result(timeout=20)
+            assert [r.result(timeout=20) for i, r in enumerate(rows) if i != 3] == [0, 1, 2, 4, 5]
+    finally:
+        writer.stop()
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT x FROM t ORDER BY x")).scalars().all()
+    engine.dispose()
+    assert stored == [0, 1, 2, 4, 5]  # the batch's own insert was undone, each row once

@@ -104,6 +104,23 @@ def test_a_stale_timestamp_is_refused(live: Live, preset: str) -> None:
     assert "more than 300s away" in stale.json()["detail"]
 
 
+@pytest.mark.parametrize("stamp", ["\u00b9", "9" * 400, "-1", "1.5", ""])
+def test_a_timestamp_that_is_no_number_of_seconds_is_refused_and_recorded(
+    live: Live, stamp: str
+) -> None:
+    url = hook(live, _flow(live, {"preset": "stripe", "connection": "sender"}))
+    # Headers travel as Latin-1: "¹" is a digit to str.isdigit(), not to int().
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"stripe-signature", f"t={stamp},v1=00".encode("latin-1")),
+    ]
+    answer = httpx.post(url, content=BODY, headers=headers)
+    assert answer.status_code == 401, answer.text
+    assert "no signing timestamp" in answer.json()["detail"]
+    [rejected] = live.client.get("/api/rejected-deliveries").json()
+    assert rejected["reason"] == "no signing timestamp with the signature"
+
+
 def test_a_generic_scheme_sha1_base64_with_a_timestamp(live: Live) -> None:
     spec = {
         "connection": "sender",
