@@ -443,8 +443,10 @@ class Flows(Service):
     def _stored_version(self, row: FlowRow, version: VersionRef) -> FlowVersionRow:
         """One published version of the flow ``row``; :class:`NotFound` for an unknown one."""
         number = _version_number(version)
-        with self.session() as s:
-            stored = s.get(FlowVersionRow, (row.id, number))
+        stored = None
+        if 0 < number <= _MAX_VERSION:  # past it, no database could even compare it
+            with self.session() as s:
+                stored = s.get(FlowVersionRow, (row.id, number))
         if stored is None:
             raise NotFound(
                 _("“%(name)s” has no version %(version)s", name=row.name, version=number)
@@ -773,11 +775,16 @@ def _publish(
     )
 
 
+#: The highest version number a flow can have (a 32-bit column's).
+_MAX_VERSION = 2**31 - 1
+
+
 def _version_number(version: VersionRef) -> int:
     """``version`` as a number; :class:`NotFound` for text that is none."""
     if isinstance(version, int):
         return version
-    if version.isdigit():
+    # ASCII digits only: str.isdigit() takes "²" too, which int() refuses.
+    if version.isascii() and version.isdigit() and len(version) <= 10:
         return int(version)
     raise NotFound(
         _(

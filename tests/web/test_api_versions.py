@@ -43,6 +43,12 @@ def test_draft_publish_history_diff_and_restore(live: Live) -> None:
     assert one["definition"]["steps"][0]["input"] == FLOW["steps"][0]["input"]  # type: ignore[index]
     assert live.client.get(f"{base}/versions/7").status_code == 404
     assert live.client.get(f"{base}/diff", params={"before": "x"}).status_code == 404
+    # Numbers no database column holds, and digits int() does not read, are no version either.
+    huge = "9" * 20
+    assert live.client.get(f"{base}/versions/{huge}").status_code == 404
+    assert live.client.post(f"{base}/versions/{huge}/restore").status_code == 404
+    for before in (huge, "\u00b2", "-1"):
+        assert live.client.get(f"{base}/diff", params={"before": before}).status_code == 404
 
     restored = live.client.post(f"{base}/versions/1/restore").json()
     assert restored["has_draft"] is True and restored["version"] == 2
