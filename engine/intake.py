@@ -14,6 +14,7 @@ keys, one multi-row insert per table. Both kinds of delivery share the storing h
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -93,8 +94,16 @@ def _tokens(ops: list[Any]) -> list[str]:
 
 
 def _dedup_key(key: str) -> str:
-    """``key`` as stored: at most :data:`_MAX_KEY` characters, no NUL (PostgreSQL refuses it)."""
-    return key.replace("\x00", "\\u0000")[:_MAX_KEY]
+    """``key`` as stored: at most :data:`_MAX_KEY` characters, no NUL (PostgreSQL refuses it).
+
+    A longer key keeps its beginning and ends with the SHA-256 of the whole: cut short, two
+    keys that differ only past the limit would make the second event a duplicate of the first.
+    """
+    stored = key.replace("\x00", "\\u0000")
+    if len(stored) <= _MAX_KEY:
+        return stored
+    digest = hashlib.sha256(stored.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{stored[: _MAX_KEY - len(digest) - 1]}#{digest}"
 
 
 def _in(column: str, count: int) -> str:

@@ -223,6 +223,20 @@ def test_a_dedup_key_with_a_nul_byte_is_stored_and_fails_no_other_delivery(
     assert again.duplicate and again.event_id == stored.event_id
 
 
+def test_long_dedup_keys_that_differ_past_the_stored_length_are_different_events(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, token = make_flow(services, ECHO, trigger={"type": "webhook", "dedup": "{{ event.ref }}"})
+    prefix = "x" * 600
+    first = deliver(runtime, token, {"ref": prefix + "-order-1"})
+    second = deliver(runtime, token, {"ref": prefix + "-order-2"})
+    assert not second.duplicate and second.event_id != first.event_id
+    again = deliver(runtime, token, {"ref": prefix + "-order-1"})
+    assert again.duplicate and again.event_id == first.event_id
+    stored = services.runs.get_event(first.event_id)[0].dedup_key
+    assert stored is not None and len(stored) <= 500 and stored.startswith("x" * 400)
+
+
 def test_a_batch_of_only_nul_tokens_is_unknown(runtime: Runtime, services: Blocking) -> None:
     (refused,) = _in_one_batch(runtime, Delivery("\x00", {}, "{}", {}, None))
     assert isinstance(refused, UnknownHook)
