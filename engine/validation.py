@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from maillon.engine.errors import Invalid
 from maillon.engine.i18n import N_, current_locale, ngettext, translations
 
-__all__ = ["describe", "invalid", "problems", "reason"]
+__all__ = ["describe", "invalid", "problems", "reason", "too_long"]
 
 #: What pydantic puts before the message of a ``ValueError`` raised by a validator: it tells
 #: people nothing.
@@ -45,12 +45,15 @@ def _length_reason(err: Any) -> str | None:
             ctx["min_length"],
         )
     if err["type"] == "string_too_long" and isinstance(ctx.get("max_length"), int):
-        return ngettext(
-            "should have at most %(num)s character",
-            "should have at most %(num)s characters",
-            ctx["max_length"],
-        )
+        return too_long(ctx["max_length"])
     return None
+
+
+def too_long(limit: int) -> str:
+    """The reason a text longer than ``limit`` characters is refused, in the reader's words."""
+    return ngettext(
+        "should have at most %(num)s character", "should have at most %(num)s characters", limit
+    )
 
 
 def reason(err: Any) -> str:

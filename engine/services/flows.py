@@ -70,9 +70,10 @@ from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.services.connections import Connections
 from maillon.engine.services.runs import Runs, cancel_runs, events_of
 from maillon.engine.services.sources import Sources
+from maillon.engine.validation import too_long
 from maillon.engine.versions import Change, diff_specs
 
-__all__ = ["DRAFT", "Deleted", "FlowView", "Flows", "Imported", "VersionRef"]
+__all__ = ["DRAFT", "MAX_NOTE", "Deleted", "FlowView", "Flows", "Imported", "VersionRef"]
 
 _NO_STEPS = N_("add a step before switching the flow on")
 _PUBLISH_STEPS = N_("publish the flow's steps before switching it on")
@@ -739,6 +740,10 @@ def _keep_draft(s: Session, row: FlowRow, definition: str, author: Actor, now: f
         row.draft_author = actor_name(s, author)
 
 
+#: The longest note a published version keeps (the words of its author, so said, not cut).
+MAX_NOTE = 2000
+
+
 def _publish(
     s: Session,
     row: FlowRow,
@@ -751,6 +756,10 @@ def _publish(
 ) -> None:
     """Make ``definition`` the flow's next published version (its first: version 1), with
     everything read from the published version: name, app trigger key, error-flow flag."""
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        # Said, not cut: the note is the author's own words about the version.
+        raise Invalid([_("note: %(reason)s", reason=too_long(MAX_NOTE))])
     spec = FlowSpec.model_validate_json(definition)
     if row.enabled and not spec.steps:
         # A flow that is on runs what is published: it must have something to run.
@@ -769,7 +778,7 @@ def _publish(
             version=row.version,
             definition=definition,
             author=actor_name(s, author),
-            note=(note or "").strip()[:2000] or None,
+            note=note,
             published_at=now,
         )
     )

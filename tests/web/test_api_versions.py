@@ -62,6 +62,11 @@ def test_draft_publish_history_diff_and_restore(live: Live) -> None:
     put = live.client.put(base, params={"note": "from git"}, json=_with_text("git"))
     assert put.json()["version"] == 3 and put.json()["has_draft"] is False
     assert live.client.get(f"{base}/versions").json()[0]["note"] == "from git"
+    # A note too long is refused, as publishing refuses it: not kept cut short.
+    long = live.client.put(base, params={"note": "n" * 2001}, json=_with_text("longer"))
+    assert long.status_code in (400, 422), long.text
+    assert "note: should have at most 2000 characters" in long.text
+    assert live.client.get(base).json()["version"] == 3
 
 
 def test_replay_with_the_version_it_ran_or_the_current_one(live: Live) -> None:

@@ -25,7 +25,7 @@ from maillon.engine.models import (
 from maillon.engine.payloads import readable_json
 from maillon.engine.services.alerts import AlertState
 from maillon.engine.services.connections import ConnectionView
-from maillon.engine.services.flows import FlowView
+from maillon.engine.services.flows import MAX_NOTE, FlowView
 from maillon.engine.services.runs import RUN_FILTERS, Replay, run_state
 from maillon.engine.services.schedules import FlowTiming, RunStarted
 from maillon.engine.versions import Change, ChangeKind
@@ -153,7 +153,7 @@ class PublishIn(BaseModel):
     """What a publish says about itself."""
 
     note: str | None = Field(
-        None, max_length=2000, description="Why this version: kept in the flow's history."
+        None, max_length=MAX_NOTE, description="Why this version: kept in the flow's history."
     )
 
 
