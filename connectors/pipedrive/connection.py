@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -10,6 +11,8 @@ from maillon.connectors.crm import OptionalUrl
 from maillon.connectors.sdk import Connection, OAuth2, TokenSet, default_token_fields
 
 __all__ = ["PIPEDRIVE_OAUTH", "PipedriveConnection"]
+
+_DOMAIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 class PipedriveConnection(Connection):
@@ -62,7 +65,13 @@ class PipedriveConnection(Connection):
         if not value:
             return None
         value = value.strip().removeprefix("https://").removesuffix("/")
-        return value.removesuffix(".pipedrive.com")
+        value = value.removesuffix(".pipedrive.com")
+        # It becomes a host name: letters, digits and hyphens only.
+        if not _DOMAIN.match(value):
+            raise ValueError(
+                "the company domain is the part before .pipedrive.com (letters, digits and -)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _auth_and_place(self) -> Self:

@@ -44,6 +44,16 @@ class SlackConnection(Connection):
         examples=[DEFAULT_BASE_URL, "https://slack-gov.com/api/"],
     )
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _absolute(cls, value: SecretStr | None) -> SecretStr | None:
+        # Said when the connection is saved, not when the first message fails to post.
+        if value is not None and not value.get_secret_value().strip().startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _slash_terminated(cls, value: str) -> str:

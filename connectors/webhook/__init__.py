@@ -18,7 +18,9 @@ __all__ = ["SigningSecret", "connector"]
 class SigningSecret(Connection):
     """The shared secret of one sender."""
 
+    # An empty secret would refuse every signed delivery, at 401, long after it was saved.
     secret: SecretStr = Field(
+        min_length=1,
         title="Signing secret",
         description="The secret the sender signs deliveries with (its webhook settings show it).",
     )

@@ -152,3 +152,11 @@ def test_a_flow_naming_a_missing_or_wrong_connection_cannot_be_saved(live: Live)
     answer = live.client.post("/api/flows", json={"name": "x", "trigger": trigger})
     assert answer.status_code == 422
     assert "no connection named 'nope'" in answer.text
+
+
+def test_an_empty_signing_secret_is_refused_when_saved(live: Live) -> None:
+    made = live.client.post(
+        "/api/connections", json={"app": "webhook", "name": "sender", "values": {"secret": ""}}
+    )
+    assert made.status_code in (400, 422), made.text
+    assert "secret" in made.text

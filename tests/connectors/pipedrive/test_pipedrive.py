@@ -86,6 +86,10 @@ def test_the_connection_needs_one_way_in_and_a_company() -> None:
     conn = PipedriveConnection(api_token="t", company_domain="https://acme.pipedrive.com/")
     assert conn.base_url == "https://acme.pipedrive.com"
     assert conn.auth_headers() == {"x-api-token": "t"}
+    # What cannot be a host name is said when the connection is saved.
+    for wrong in ("bad domain X", "acme.evil.com/x", "-acme"):
+        with pytest.raises(ValueError, match=r"the part before \.pipedrive\.com"):
+            PipedriveConnection(api_token="t", company_domain=wrong)
 
 
 def test_create_sends_standard_and_custom_fields(fake_server: FakeServer) -> None:

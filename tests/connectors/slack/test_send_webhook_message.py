@@ -73,3 +73,8 @@ def test_missing_webhook_url_says_what_to_set() -> None:
     conn = SlackConnection(bot_token=SecretStr("xoxb-t"))
     with pytest.raises(PermanentError, match="webhook_url"):
         SendWebhookMessage().run(ctx(), conn, SendWebhookMessage.Input(text="x"))
+
+
+def test_a_webhook_url_that_is_not_absolute_is_refused() -> None:
+    with pytest.raises(ValueError, match="webhook_url must be an http:// or https:// URL"):
+        SlackConnection(webhook_url=SecretStr("services/T000/B000/XXXX"))
