@@ -24,6 +24,10 @@ T = TypeVar("T")
 Actor = str | ApiToken | None
 
 
+#: Who the command line's edits, publishes, replays and runs are recorded as.
+COMMAND_LINE = "cli"
+
+
 def actor_name(s: Session, actor: Actor) -> str | None:
     """``actor`` as the history names them: an API token by its account's e-mail address,
     else (a token made on the command line) by its own name."""

@@ -13,6 +13,7 @@ import httpx
 from maillon.engine.flows import FlowDocument
 from maillon.engine.i18n import format_when, use_locale
 from maillon.engine.services.accounts import User
+from maillon.engine.services.base import COMMAND_LINE
 from maillon.engine.settings import Settings
 from maillon.web.app import create_app
 from maillon.web.auth import request_locale
@@ -291,3 +292,18 @@ def test_the_history_names_both_sides_of_a_comparison_the_french_way(ui_server: 
     assert "Modifications de la version 2 au brouillon" in french["2", ""]
     assert "Modifications du brouillon à la version 1" in french["draft", "1"]
     assert "Modifications de la version 1 à la version 2" in french["1", "2"]
+
+
+def test_the_command_line_is_named_in_the_readers_words_as_an_author(
+    ui_server: UIServer,
+) -> None:
+    ui_server.set_up_owner()
+    flow_id, _ = ui_server.http_flow("Versioned", "http://127.0.0.1:9/v1", enabled=False)
+    ui_server.http_flow("Versioned", "http://127.0.0.1:9/v2", enabled=False, flow_id=flow_id)
+    ui_server.call(ui_server.runtime.services.flows.restore(flow_id, 1, author=COMMAND_LINE))
+    with sign_in_client(ui_server.url) as client:
+        english = " ".join(client.get(f"/flows/{flow_id}/history").text.split())
+        client.headers.update(FRENCH)
+        french = " ".join(client.get(f"/flows/{flow_id}").text.split())
+    assert "<td>the command line</td>" in english and "<td>cli</td>" not in english
+    assert "par la ligne de commande" in french

@@ -27,6 +27,7 @@ from maillon.engine.db import SchemaTooNew, migrate
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.runtime import Runtime
 from maillon.engine.services import Services
+from maillon.engine.services.base import COMMAND_LINE
 from maillon.engine.services.install import first_line, hide_password, require_database
 from maillon.engine.settings import Settings
 
@@ -44,7 +45,7 @@ __all__ = [
 T = TypeVar("T")
 
 #: Who the command line's edits, publishes and replays are recorded as.
-AUTHOR = "cli"
+AUTHOR = COMMAND_LINE
 
 
 def setup_logging(settings: Settings, *, quiet: bool) -> None:

@@ -85,6 +85,7 @@ def _register(engine: JinjaTemplateEngine, registry: Registry) -> None:
     env.globals["static"] = static_url
     env.filters["when"] = when
     env.filters.update(
+        actor=formats.actor,
         ago=formats.ago,
         detail_label=formats.detail_label,
         duration=formats.duration,

@@ -16,6 +16,7 @@ from typing import Any
 from maillon.engine.i18n import N_, format_number
 from maillon.engine.i18n import gettext as _
 from maillon.engine.payloads import readable_json
+from maillon.engine.services.base import COMMAND_LINE
 from maillon.engine.services.runs import state_label
 
 __all__ = [
@@ -158,6 +159,14 @@ def detail_label(key: str) -> str:
     """A connector's detail key in words (``status`` → "Answer status")."""
     label = _DETAIL_LABELS.get(key)
     return _(label) if label else key.replace("_", " ").capitalize()
+
+
+def actor(name: str | None) -> str:
+    """Who did something, as the history records them, in words (``cli``: the command line;
+    ``—`` when unknown)."""
+    if not name:
+        return "—"
+    return _("the command line") if name == COMMAND_LINE else name
 
 
 def status_label(value: str) -> str:
