@@ -119,8 +119,14 @@ def test_a_digest_is_set_up_and_released_by_hand(
     check_accessibility(page)
 
     token = server.call(server.runtime.services.flows.get(flow_id)).row.hook_token
-    server.wait_finished(server.deliver(token, 2))
-    page.reload()
+    collected = server.deliver(token, 2)
+    server.wait_finished(collected)
+    page.goto(f"{server.url}/runs/{collected[0]}")
+    expect(page.locator("#run-steps")).to_contain_text(
+        "The event was added to the digest “daily”: the flow’s steps run on all its events "
+        "when it is released."
+    )
+    page.goto(f"{server.url}/flows/{flow_id}")
     expect(page.locator("#digest-state")).to_contain_text("2 events waiting")
     page.get_by_role("button", name="Release now").click()
     expect(page.get_by_text("Digest released: 2 items, one run queued.")).to_be_visible()
