@@ -211,7 +211,7 @@ class Editor(Service):
         row = await self.sync(read)
         return _from_row(row) if row is not None else None
 
-    def context(
+    async def context(
         self,
         spec: FlowSpec,
         sample: Sample,
@@ -222,21 +222,34 @@ class Editor(Service):
         """What templates of step number ``before`` see when rendered against ``sample``.
 
         Earlier steps' outputs are those given in ``outputs`` (what a step test returned), else
-        examples built from their actions' output models.
+        made up: a format step's values rendered against the sample and the steps before it
+        (they need no app), an action's from its output model.
         """
         given = outputs or {}
-        steps = {
-            s.key: given[s.key] if s.key in given else self.step_example(s)
-            for top in spec.steps[:before]
-            for _, s in walk([top])
-        }
-        return template_context(
+        context = template_context(
             sample.body,
             sample.request or {"method": "POST", "query": {}, "headers": {}},
             flow={"id": flow_id or "", "name": spec.name},
             run={"id": "preview", "event_id": sample.event_id or ""},
-            steps=steps,
         )
+        steps = context["steps"]
+        for top in spec.steps[:before]:
+            for _where, s in walk([top]):
+                if s.key in given:
+                    steps[s.key] = given[s.key]
+                elif isinstance(s, FormatStep):
+                    steps[s.key] = await self._formatted(s, context)
+                else:
+                    steps[s.key] = self.step_example(s)
+        return context
+
+    async def _formatted(self, step: FormatStep, context: dict[str, Any]) -> Any:
+        """A format step's values as a run would make them from ``context``; where a template
+        cannot be rendered yet, its example."""
+        try:
+            return await self.sync(render_value, step.format, context, "format", self._budget)
+        except TemplateRenderError:
+            return self.step_example(step)
 
     async def preview(
         self, value: Any, context: Mapping[str, Any], field: str = "input", action: str = ""
@@ -314,7 +327,7 @@ class Editor(Service):
         spec = await self._flows.runnable(spec, flow_id)
         step = next(s for s in spec.all_steps() if s.key == step_key)
         assert isinstance(step, StepSpec)
-        context = self.context(spec, sample, position, flow_id, outputs)
+        context = await self.context(spec, sample, position, flow_id, outputs)
         earlier = spec.positions
         for s in spec.all_steps():
             # Steps of the same branch before this one (their place is before its own).
@@ -391,7 +404,7 @@ class Editor(Service):
         warnings = field_warnings(
             spec, self._registry, sample.body if isinstance(sample.body, Mapping) else None
         )
-        context = self.context(spec, sample, 0, flow_id)
+        context = await self.context(spec, sample, 0, flow_id)
         tried = _Trial(context, send)
         await self._try_steps(spec.steps, tried)
         return FlowTest(spec.name, flow_id, sample, tried.steps, send, warnings)

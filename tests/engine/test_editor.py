@@ -81,6 +81,24 @@ def test_previews_render_in_the_run_sandbox_with_earlier_outputs(
     assert unsafe.error is not None
 
 
+def test_a_format_steps_values_are_rendered_for_the_previews_after_it(
+    runtime: Runtime, services: Blocking
+) -> None:
+    nice = {"key": "nice", "format": {"amount": "{{ event.amount | money('EUR', 'fr_FR') }}"}}
+    broken = {"key": "broken", "format": {"oops": "{{ event.nope }}"}}
+    flow_id, token = make_flow(services, nice, {**broken}, ECHO)
+    deliver(runtime, token)
+    spec = _spec(services, flow_id)
+    sample = services.editor.sample(spec.trigger, flow_id)
+    context = services.editor.context(spec, sample, before=2, flow_id=flow_id)
+    # What the run would make of it, not a placeholder.
+    assert context["steps"]["nice"] == {"amount": "1\u202f500,00\u00a0€"}
+    shown = services.editor.preview("Received {{ steps.nice.amount }}", context)
+    assert shown.value == "Received 1\u202f500,00\u00a0€"
+    # A template that cannot be rendered yet leaves its example.
+    assert context["steps"]["broken"] == {"oops": "text"}
+
+
 def test_trying_a_step_runs_the_action_for_real_and_records_nothing(
     runtime: Runtime, services: Blocking
 ) -> None:

@@ -137,7 +137,7 @@ async def _editor(
     for i, step in enumerate(draft.steps):
         built = spec.steps[i]
         context = services.editor.item_context(
-            built, services.editor.context(spec, sample, i, flow_id, outputs)
+            built, await services.editor.context(spec, sample, i, flow_id, outputs)
         )
         if step.kind != "action":
             steps.append(
@@ -530,7 +530,7 @@ class FlowsController(Controller):
         sample = await _sample(services, draft, flow_id)
         step = spec.steps[index]
         context = services.editor.item_context(
-            step, services.editor.context(spec, sample, index, flow_id, _tested(draft))
+            step, await services.editor.context(spec, sample, index, flow_id, _tested(draft))
         )
         name = part.removeprefix("input-")
         action = ""
