@@ -52,7 +52,7 @@ from maillon.web.auth import PUBLIC, Authenticate, csrf_config
 from maillon.web.edge import App, unexpected_error
 from maillon.web.hooks import hooks
 from maillon.web.oauth import oauth_callback, start_oauth
-from maillon.web.openapi import openapi_config
+from maillon.web.openapi import document_errors, openapi_config
 from maillon.web.ui import templates, ui_routes
 from maillon.web.ui.errors import error_page, page_reader, wants_page
 
@@ -161,7 +161,7 @@ def create_app(
             await runtime.stop_workers()
             runtime.close()
 
-    return App(
+    app = App(
         route_handlers=[
             healthz,
             healthz_head,
@@ -212,3 +212,5 @@ def create_app(
         openapi_config=openapi_config(csrf.cookie_name, csrf.header_name),
         logging_config=None,
     )
+    document_errors(app)
+    return app

@@ -18,7 +18,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from litestar import Request
+from litestar import Litestar, Request
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    TooManyRequestsException,
+)
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -26,7 +34,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from maillon.engine.services.install import maillon_version
 from maillon.web.ui.assets import static_url
 
-__all__ = ["SWAGGER_UI", "openapi_config"]
+__all__ = ["SWAGGER_UI", "document_errors", "openapi_config"]
 
 #: The vendored Swagger UI, in ``web/static/vendor``.
 SWAGGER_UI = "5.35.0"
@@ -82,3 +90,39 @@ def openapi_config(csrf_cookie: str, csrf_header: str) -> OpenAPIConfig:
             YamlRenderPlugin(),
         ],
     )
+
+
+class _Conflict(ClientException):
+    """A call the state of things refuses (a run that cannot be cancelled now, a name taken)."""
+
+    status_code = 409
+
+
+class _Unprocessable(ClientException):
+    """A flow that cannot be saved: the body is well formed, its ``problems`` say what is wrong."""
+
+    status_code = 422
+
+
+def document_errors(app: Litestar) -> None:
+    """Name in the document the errors every API call may answer, which Litestar cannot see
+    (the engine raises its own, mapped to statuses by the app): 401 and 429 for the token, 404
+    for a path naming something, 409 for a change the state of things refuses, 422 for a flow
+    with problems. Generated clients then expect them rather than fail on them."""
+    for route in app.routes:
+        if not route.path.startswith("/api/"):
+            continue
+        for handler in getattr(route, "route_handlers", ()):
+            if not isinstance(handler, HTTPRouteHandler):
+                continue
+            raises: list[type[HTTPException]] = [NotAuthorizedException, TooManyRequestsException]
+            if "{" in route.path:
+                raises.append(NotFoundException)
+            if handler.http_methods - {"GET", "HEAD"}:
+                raises.append(_Conflict)
+                if (
+                    route.path.startswith("/api/flows")
+                    and "data" in handler.parsed_fn_signature.parameters
+                ):
+                    raises.append(_Unprocessable)
+            handler.raises = [*(handler.raises or ()), *raises]

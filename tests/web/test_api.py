@@ -275,3 +275,17 @@ def test_a_runs_state_is_one_of_the_values_the_document_lists(live: Live) -> Non
     state = schemas["RunOut"]["properties"]["state"]
     assert state["type"] == "string"
     assert set(state["enum"]) == {*RunStatus, *NotDue}
+
+
+def test_the_document_names_the_errors_each_call_may_answer(live: Live) -> None:
+    paths = live.client.get("/schema/openapi.json").json()["paths"]
+
+    def answers(method: str, path: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    assert {"401", "429"} <= answers("get", "/api/runs")
+    assert "404" not in answers("get", "/api/runs")
+    assert {"401", "404", "429"} <= answers("get", "/api/runs/{run_id}")
+    assert {"404", "409"} <= answers("post", "/api/runs/{run_id}/cancel")
+    assert {"404", "409", "422"} <= answers("put", "/api/flows/{flow_id}")
+    assert {"409", "422"} <= answers("post", "/api/flows")
