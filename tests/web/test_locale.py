@@ -220,7 +220,7 @@ def test_litestars_own_refusals_are_reworded(ui_server: UIServer) -> None:
     assert "dépasse ce que Maillon accepte\u00a0: envoyez moins" in too_large.text
 
 
-def test_an_app_event_is_told_with_the_colon_of_the_readers_language(ui_server: UIServer) -> None:
+def test_an_app_event_is_told_by_its_title_in_the_readers_language(ui_server: UIServer) -> None:
     ui_server.set_up_owner()
     services = ui_server.runtime.services
     values = {"api_key": "k", "api_secret": "s", "environment": "custom"}
@@ -233,10 +233,18 @@ def test_an_app_event_is_told_with_the_colon_of_the_readers_language(ui_server: 
     }
     doc = FlowDocument.model_validate({"name": "Tx", "enabled": False, "trigger": trigger})
     ui_server.call(services.flows.save(doc))
+    doc = FlowDocument.model_validate(
+        {"name": "Other", "enabled": False, "trigger": {**trigger, "event": "deal_signed"}}
+    )
+    ui_server.call(services.flows.save(doc))
     with sign_in_client(ui_server.url) as client:
-        assert "Particeep: <code>transaction_created</code>" in client.get("/flows").text
+        english = client.get("/flows").text
         french = client.get("/flows", headers=FRENCH).text
-    assert "Particeep\u00a0: <code>transaction_created</code>" in french
+    assert "Particeep: Transaction created" in english
+    assert "Particeep\u00a0: Transaction créée" in french
+    # An event the app's catalogue does not list is named as it is written.
+    assert "Particeep: <code>deal_signed</code>" in english
+    assert "Particeep\u00a0: <code>deal_signed</code>" in french
 
 
 def test_a_paused_flow_is_told_with_its_count_in_each_language(
