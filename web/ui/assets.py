@@ -78,6 +78,13 @@ def event_title(registry: Registry, trigger_type: str, event: str) -> str:
     return _event_title(registry, trigger_type, event, i18n.current_locale())
 
 
+def app_title(registry: Registry, key: str) -> str:
+    """An app's name as people write it, in the reader's language (``Google``, not
+    ``google``); its key when no connector has it."""
+    connector = registry.get(key)
+    return registry.translate(connector.title, i18n.current_locale()) if connector else key
+
+
 def _register(engine: JinjaTemplateEngine, registry: Registry) -> None:
     env = engine.engine
     # Jinja fills the placeholders itself (newstyle), escaping the values and not the text.
@@ -114,6 +121,7 @@ def _register(engine: JinjaTemplateEngine, registry: Registry) -> None:
     )
     env.globals["status_label"] = formats.status_label
     env.globals["event_title"] = partial(event_title, registry)
+    env.globals["app_title"] = partial(app_title, registry)
 
 
 def templates(registry: Registry = default_registry) -> TemplateConfig[JinjaTemplateEngine]:

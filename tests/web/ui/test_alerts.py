@@ -45,6 +45,10 @@ def test_alerts_are_set_refused_with_the_reason_and_tested(
     expect(page.get_by_label("Send to", exact=True)).to_have_value("not an address")  # kept
     check_accessibility(page)
 
+    # Each connection with its app's name as people write it.
+    expect(page.get_by_label("Send through").locator("option[value=team-slack]")).to_have_text(
+        "team-slack (Slack)"
+    )
     page.get_by_label("Send through").select_option("team-slack")
     page.get_by_label("Send to", exact=True).fill("#ops")
     page.get_by_label("At most one message per flow every (seconds)").fill("600")
