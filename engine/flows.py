@@ -43,6 +43,7 @@ from maillon.engine.control import (
 )
 from maillon.engine.digests import DigestRelease, DigestSpec, item_problems
 from maillon.engine.errors import Invalid
+from maillon.engine.formatting import slug
 from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.schedules import ScheduleTrigger
@@ -866,8 +867,9 @@ _PARTS: dict[Any, type[BaseModel]] = {
 
 
 def _key_like(value: str) -> str:
-    """A step key close to ``value``: ``Notify Slack`` → ``notify_slack``."""
-    key = re.sub(r"[^a-z0-9_]+", "_", value.lower()).strip("_")[:64]
+    """A step key close to ``value``: ``Notify Slack`` → ``notify_slack``, ``Étape Une`` →
+    ``etape_une`` (accents dropped, not the letters that bear them)."""
+    key = slug(value, 64).replace("-", "_")
     return key if key[:1].isalpha() else f"step_{key}"[:64]
 
 

@@ -437,3 +437,8 @@ def test_every_problem_of_steering_steps_is_reported_at_once() -> None:
         "steps[3] (route).paths.branches[0] (a).steps[0] (check).key: the key 'check' is used "
         "by an earlier step",
     ]
+
+
+def test_a_step_key_with_accents_is_suggested_without_them() -> None:
+    [problem] = problems_of({"name": "x", "steps": [{**STEP, "key": "Étape Une"}]})
+    assert problem.endswith("(for example 'etape_une')")
