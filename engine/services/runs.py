@@ -96,6 +96,15 @@ REPLAYABLE = (RunStatus.FAILED, RunStatus.HELD, RunStatus.CANCELLED)
 CANCELLABLE = (RunStatus.QUEUED, RunStatus.HELD)
 
 
+def cancellable(now: float) -> ColumnElement[bool]:
+    """The runs no worker holds at ``now``: queued or held, or running under a lease that
+    expired (its worker died, and none has taken it over yet: once one does, it runs again)."""
+    return or_(
+        col(RunRow.status).in_(CANCELLABLE),
+        and_(col(RunRow.status) == RunStatus.RUNNING, col(RunRow.lease_expires_at) < now),
+    )
+
+
 class ReplayWith(StrEnum):
     """Which version of its flow a replayed run executes."""
 
@@ -149,17 +158,20 @@ def not_due(reason: NotDue, now: float) -> ColumnElement[bool]:
 
 
 def cancel_runs(s: Session, which: ColumnElement[bool], reason: str) -> int:
-    """End ``cancelled`` the runs of ``which`` that no worker holds (queued or held), with
-    ``reason`` as their error, and their steps that were waiting or retrying; return how many.
+    """End ``cancelled`` the runs of ``which`` that no worker holds (:func:`cancellable`),
+    with ``reason`` as their error, and their steps that were waiting or retrying; return how
+    many.
 
     The runs go first, in one statement: a worker claiming one of them at that moment either
     took it first (it is not cancelled) or finds it cancelled (nothing of it runs), so that no
-    step of a run that goes on is ever marked cancelled.
+    step of a run that goes on is ever marked cancelled. A worker that lost its lease and yet
+    still runs the run can write nothing more of it (every write checks the lease), as when
+    another worker takes it over.
     """
     now = time.time()
     ended = s.exec(
         update(RunRow)
-        .where(which, col(RunRow.status).in_(CANCELLABLE))
+        .where(which, cancellable(now))
         .values(
             status=RunStatus.CANCELLED,
             finished_at=now,
@@ -272,8 +284,11 @@ class RunDetail:
 
     @property
     def can_cancel(self) -> bool:
-        """Whether :meth:`Runs.cancel` takes this run."""
-        return self.run.status in CANCELLABLE
+        """Whether :meth:`Runs.cancel` takes this run (now)."""
+        run = self.run
+        if run.status == RunStatus.RUNNING:
+            return run.lease_expires_at is not None and run.lease_expires_at < time.time()
+        return run.status in CANCELLABLE
 
     @property
     def by_hand(self) -> tuple[bool, str | None]:
@@ -680,13 +695,14 @@ class Runs(Service):
 
     async def cancel(self, run_id: str, *, by: Actor = None) -> RunRow:
         """Stop a run that no worker holds: queued (for a worker, a retry, or the end of a
-        delay) or held. It ends ``cancelled``, saying by whom; the steps it ran stay as the
-        ledger recorded them, and a step that was waiting or retrying ends ``cancelled``. A
-        replay brings it back.
+        delay), held, or running under a lease that expired (its worker died: once another
+        takes it over, it runs again). It ends ``cancelled``, saying by whom; the steps it ran
+        stay as the ledger recorded them, and a step that was waiting or retrying ends
+        ``cancelled``. A replay brings it back.
 
-        Raises :class:`Conflict` for a run that is running (its step may be calling an app at
-        that moment: ending it there could leave the app changed and the ledger silent) or
-        has ended.
+        Raises :class:`Conflict` for a run that a worker is running (its step may be calling
+        an app at that moment: ending it there could leave the app changed and the ledger
+        silent) or that has ended.
         """
 
         def write() -> RunRow:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunRow, RunStatus, StepRow, StepStatus
+from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
 from maillon.engine.runtime import Runtime
 from maillon.engine.services import runs as runs_service
 from maillon.engine.services.runs import ReplayWith
@@ -300,6 +301,30 @@ def test_a_cancelled_run_is_never_taken_up_and_a_running_one_is_not_cancelled(
         services.runs.cancel(running)
     with pytest.raises(NotFound):
         services.runs.cancel("no-such-run")
+
+
+def test_a_run_whose_worker_died_is_cancelled_and_that_worker_writes_nothing_more(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, token = make_flow(services, {**ECHO, "key": "first"}, {**ECHO, "key": "second"})
+    run_id = deliver(runtime, token).run_ids[0]
+    claimed = runtime.writer.submit_sync(ClaimRuns("dead-worker", 10, lease_seconds=0.3))
+    assert [r.id for r in claimed.runs] == [run_id]
+    # While its lease holds, a worker may be calling an app: not cancelled.
+    assert not services.runs.detail(run_id).can_cancel
+    with pytest.raises(Conflict, match=r"\(its status: running\)"):
+        services.runs.cancel(run_id)
+    time.sleep(0.35)  # the lease runs out: no worker holds the run any more
+    assert services.runs.detail(run_id).can_cancel
+    assert services.runs.cancel(run_id, by="ops").error == "cancelled by ops"
+    # The worker, back, can record nothing of it; no other worker takes it up.
+    now = time.time()
+    late = StepRecord("first", 0, StepStatus.SUCCEEDED, 1, now, now, {"text": "x"}, {})
+    with pytest.raises(Exception, match=run_id):
+        runtime.writer.submit_sync(RecordStep(run_id, "dead-worker", 60, late))
+    assert runtime.writer.submit_sync(ClaimRuns("other", 10, 60)).runs == []
+    run, steps, _ = services.runs.history(run_id)
+    assert (run.status, steps) == (RunStatus.CANCELLED, [])
 
 
 def test_a_held_run_is_cancelled(runtime: Runtime, services: Blocking) -> None:
