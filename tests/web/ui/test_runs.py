@@ -251,6 +251,12 @@ def test_a_held_run_says_why_and_releases_its_flow(
     sign_in(page, server.url)
     page.goto(f"{server.url}/runs/{first}")
     expect(page.locator(".held-box")).to_contain_text("held because its flow is off")
+    # Beside the release of them all, this one alone: not called a replay, it has not run.
+    expect(page.get_by_role("button", name="Run only this one")).to_be_visible()
+    expect(page.locator("#replay-hint")).to_contain_text(
+        "Runs this held run alone, now; the flow’s other held runs stay held."
+    )
+    expect(page.get_by_role("button", name="Replay", exact=True)).to_have_count(0)
     assert has_no_horizontal_scroll(page)
     check_accessibility(page)
     page.get_by_role("button", name="Release all 2 held runs of this flow").click()
