@@ -81,7 +81,7 @@ _RUN_COLUMNS = (
 )
 _REJECTED_COLUMNS = ("id", "flow_id", "received_at", "reason", "meta", "body")
 _MAX_KEY = 500
-_RUNS_OF_EVENT = "SELECT id FROM runs WHERE event_id = ? ORDER BY id"
+_RUNS_OF_EVENT = "SELECT id, status FROM runs WHERE event_id = ? ORDER BY id"
 
 
 def _tokens(ops: list[Any]) -> list[str]:
@@ -507,7 +507,8 @@ def _store(
     now = time.time()
     rejected_rows: list[tuple[Any, ...]] = []
     seen = _seen(conn, [t.dedup for t in targets if isinstance(t, _Target) and t.dedup])
-    runs_of: dict[str, list[str]] = {}  # run ids of the events this batch creates
+    # The run ids of the events this batch creates, and whether they are all held.
+    runs_of: dict[str, tuple[list[str], bool]] = {}
     released: list[str] = []  # earlier events whose key is out of its window
     event_rows: list[tuple[Any, ...]] = []
     run_rows: list[tuple[Any, ...]] = []
@@ -523,10 +524,16 @@ def _store(
         if target.dedup and (earlier := seen.get(target.dedup)):
             event_id, received_at = earlier
             if target.window is None or received_at >= now - target.window:
-                run_ids = runs_of.get(event_id)
-                if run_ids is None:
-                    run_ids = [r[0] for r in driver_query(conn, _RUNS_OF_EVENT, [event_id])]
-                results.append(Accepted(event_id, run_ids, duplicate=True))
+                known = runs_of.get(event_id)
+                if known is None:
+                    rows = driver_query(conn, _RUNS_OF_EVENT, [event_id])
+                    # Held as the first copy's runs are now (released since, they are not).
+                    known = (
+                        [r[0] for r in rows],
+                        bool(rows) and all(r[1] == RunStatus.HELD for r in rows),
+                    )
+                run_ids, held = known
+                results.append(Accepted(event_id, run_ids, duplicate=True, held=held))
                 continue
             released.append(event_id)
         event_id = new_id()
@@ -537,9 +544,9 @@ def _store(
         )
         runs = [_run_row(*run, event_id, now) for run in target.runs]
         run_rows.extend(runs)
-        runs_of[event_id] = [run[0] for run in runs]
         held = bool(target.runs) and all(h for _, _, h in target.runs)
-        results.append(Accepted(event_id, runs_of[event_id], held=held))
+        runs_of[event_id] = [run[0] for run in runs], held
+        results.append(Accepted(event_id, runs_of[event_id][0], held=held))
     if released:
         # The earlier events give their keys up, so that the new ones can hold them.
         sql = "UPDATE events SET dedup_key = NULL WHERE " + _in("id", len(released))

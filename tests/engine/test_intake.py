@@ -237,6 +237,20 @@ def test_long_dedup_keys_that_differ_past_the_stored_length_are_different_events
     assert stored is not None and len(stored) <= 500 and stored.startswith("x" * 400)
 
 
+def test_a_duplicate_says_whether_the_first_copys_runs_are_held(
+    runtime: Runtime, services: Blocking
+) -> None:
+    trigger = {"type": "webhook", "dedup": "{{ event.ref }}"}
+    flow_id, token = make_flow(services, ECHO, trigger=trigger, enabled=False)
+    first = deliver(runtime, token, {"ref": "r-1"})
+    again = deliver(runtime, token, {"ref": "r-1"})
+    assert first.held and again.duplicate and again.held
+    assert again.run_ids == first.run_ids
+    services.runs.release_held(flow_id)
+    released = deliver(runtime, token, {"ref": "r-1"})
+    assert released.duplicate and not released.held
+
+
 def test_a_batch_of_only_nul_tokens_is_unknown(runtime: Runtime, services: Blocking) -> None:
     (refused,) = _in_one_batch(runtime, Delivery("\x00", {}, "{}", {}, None))
     assert isinstance(refused, UnknownHook)
