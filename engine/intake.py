@@ -35,7 +35,7 @@ from maillon.engine.schedules import Schedule, ScheduleTrigger, tick_body, tick_
 from maillon.engine.signatures import SIGNING_SECRET_APP, SignatureSpec, signature_problem
 from maillon.engine.templating import DEFAULT_BUDGET, Budget, TemplateRenderError, render_value
 from maillon.engine.ticks import record_ticks
-from maillon.engine.writer import Op
+from maillon.engine.writer import Op, in_savepoint, one_by_one
 
 __all__ = [
     "Accepted",
@@ -213,19 +213,13 @@ class _Intake(Op[Accepted]):
             return _store(conn, intakes, targets)
         conflict = integrity_errors(conn)
         try:
-            with conn.begin_nested():
-                return _store(conn, intakes, targets)
+            return in_savepoint(conn, lambda: _store(conn, intakes, targets))
         except conflict:
             # Another process stored the same dedup key between our look-up and our insert:
             # redo one by one, so that each delivery sees the other's committed row.
-            results: list[Any] = []
-            for op in intakes:
-                try:
-                    with conn.begin_nested():
-                        results.extend(_store(conn, [op], cls.resolve(conn, [op])))
-                except Exception as exc:
-                    results.append(exc)
-            return results
+            return one_by_one(
+                conn, intakes, lambda op: _store(conn, [op], cls.resolve(conn, [op]))[0]
+            )
 
 
 class _HookFlow(NamedTuple):

@@ -370,16 +370,13 @@ class RecordStep(Op[int]):
 
         Runs whose updates are alike (the common case: runs that just succeeded) are updated by
         one ``UPDATE ... WHERE id IN (...) RETURNING id``: a run missing from what it returns
-        lost its lease, and its step is not written. The step rows then go in one upsert. Any
-        error falls back to one savepoint per op, so that one bad op fails alone.
+        lost its lease, and its step is not written. The step rows then go in one upsert. An
+        error undoes them all, and the writer then records them one by one, so that one bad op
+        fails alone.
         """
         records: list[RecordStep] = ops  # type: ignore[assignment]
         if len(records) > 1 and len({r.run_id for r in records}) == len(records):
-            try:
-                with conn.begin_nested():
-                    return _record_many(conn, records)
-            except Exception:
-                log.debug("batched step records failed; recording one by one", exc_info=True)
+            return _record_many(conn, records)
         return super().apply_many(conn, ops)
 
 

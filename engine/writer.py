@@ -8,8 +8,14 @@ caller still gets its answer only after its data is on disk.
 
 Ops of the same class that arrive together are applied by ``apply_many``; the default applies
 each in its own SAVEPOINT so that one failing op (a constraint violation) does not undo the others.
+A batched ``apply_many`` that raises is undone and its ops applied one by one, the same way.
 A batch of a single op is applied with ``apply`` and no savepoint: if it fails, the transaction
 is rolled back instead.
+
+Some errors end the transaction itself, not a statement: SQLite rolls all of it back on a full
+disk or an I/O error. Going on op by op would then write outside any transaction, each op
+committed on its own, and answer success for ops already undone: when a savepoint cannot be
+rolled back, :class:`TransactionLost` fails the whole batch instead.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -28,10 +36,11 @@ from sqlalchemy import Connection, Engine
 from maillon.engine.db import for_writes, write_turns
 from maillon.engine.metrics import Metrics
 
-__all__ = ["Op", "Writer", "WriterStopped"]
+__all__ = ["Op", "TransactionLost", "Writer", "WriterStopped", "in_savepoint", "one_by_one"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+OpT = TypeVar("OpT")
 
 #: Seconds between two attempts to connect when the database refuses: the first, and the most
 #: (doubling in between).
@@ -40,6 +49,11 @@ _RECONNECT_DELAYS = (0.5, 5.0)
 
 class WriterStopped(RuntimeError):
     """The writer is not running (shutting down): nothing was written."""
+
+
+class TransactionLost(RuntimeError):
+    """The batch's transaction is gone (a savepoint could not be undone): nothing of the batch
+    was written, and nothing more may be written in it."""
 
 
 class Op(Generic[T]):
@@ -53,21 +67,51 @@ class Op(Generic[T]):
     def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
         """Apply several ops of this class; return one result or exception per op, in order.
 
-        Override to batch (one multi-row statement instead of one per op).
+        Override to batch (one multi-row statement instead of one per op); an override that
+        raises is undone, and its ops applied one by one.
         """
-        return _one_by_one(conn, ops)
+        return one_by_one(conn, ops, lambda op: op.apply(conn))
 
 
-def _one_by_one(conn: Connection, ops: list[Op[Any]]) -> list[Any]:
-    """Apply each op in a savepoint of its own: one that fails leaves the others applied."""
+def in_savepoint(conn: Connection, apply: Callable[[], T]) -> T:
+    """``apply()`` in a savepoint: undone if it raises, and the error raised again.
+
+    Raises :class:`TransactionLost` when the savepoint cannot be undone (nor released): the
+    transaction around it is gone.
+    """
+    savepoint = conn.begin_nested()
+    try:
+        result = apply()
+    except Exception as error:
+        try:
+            savepoint.rollback()
+        except Exception:
+            raise TransactionLost(f"the transaction was lost: {error}") from error
+        raise
+    try:
+        savepoint.commit()
+    except Exception as exc:
+        raise TransactionLost(f"the transaction was lost: {exc}") from exc
+    return result
+
+
+def one_by_one(conn: Connection, ops: list[OpT], apply: Callable[[OpT], Any]) -> list[Any]:
+    """``apply(op)`` for each op in a savepoint of its own: the result, or the exception of an
+    op that failed, which leaves the others applied. :class:`TransactionLost` fails them all."""
     results: list[Any] = []
     for op in ops:
         try:
-            with conn.begin_nested():
-                results.append(op.apply(conn))
+            results.append(in_savepoint(conn, partial(apply, op)))
+        except TransactionLost:
+            raise
         except Exception as exc:
             results.append(exc)
     return results
+
+
+def _batches(cls: type[Op[Any]]) -> bool:
+    """Whether ``cls`` applies a batch its own way (overrides :meth:`Op.apply_many`)."""
+    return any("apply_many" in vars(k) for k in cls.__mro__ if k is not Op)
 
 
 def _apply_group(conn: Connection, cls: type[Op[Any]], ops: list[Op[Any]]) -> list[Any]:
@@ -75,12 +119,15 @@ def _apply_group(conn: Connection, cls: type[Op[Any]], ops: list[Op[Any]]) -> li
     not foresee), its writes are undone and each op is applied on its own, so that the op at
     fault fails alone rather than every op of the batch (deliveries of other senders among
     them)."""
+    if len(ops) == 1 or not _batches(cls):
+        return cls.apply_many(conn, ops)
     try:
-        with conn.begin_nested():
-            return cls.apply_many(conn, ops)
+        return in_savepoint(conn, lambda: cls.apply_many(conn, ops))
+    except TransactionLost:
+        raise
     except Exception:
         log.exception("a batch of %d %s failed: applied one by one", len(ops), cls.__name__)
-        return _one_by_one(conn, ops)
+        return one_by_one(conn, ops, lambda op: op.apply(conn))
 
 
 class _Pending:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError
 
 from maillon.engine.db import create_db_engine
-from maillon.engine.writer import Op, Writer
+from maillon.engine.writer import Op, TransactionLost, Writer
 from tests.support.wait import wait_for
 
 
@@ -115,3 +115,60 @@ def test_an_op_that_fails_its_batch_fails_alone(tmp_path: Path) -> None:
         stored = conn.execute(text("SELECT x FROM t ORDER BY x")).scalars().all()
     engine.dispose()
     assert stored == [0, 1, 2, 4, 5]  # the batch's own insert was undone, each row once
+
+
+class _Small(Op[str]):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def apply(self, conn: Connection) -> str:
+        conn.execute(text("INSERT INTO t2 VALUES (:x)"), {"x": self.name})
+        return self.name
+
+
+class _Big(_Small):
+    """Fills a disk made small: SQLite then rolls back the whole transaction, not a statement."""
+
+    @classmethod
+    def apply_many(cls, conn: Connection, ops: list[Op[Any]]) -> list[Any]:
+        pages = conn.execute(text("PRAGMA page_count")).scalar_one()
+        conn.execute(text(f"PRAGMA max_page_count = {pages + 3}"))
+        for i in range(20):
+            conn.execute(text("INSERT INTO t2 VALUES (:x)"), {"x": f"{i}" + "x" * 20_000})
+        return [cast("_Big", op).name for op in ops]
+
+
+def test_a_batch_whose_transaction_is_lost_fails_whole_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'maillon.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t2 (x TEXT)"))
+    writer = Writer(engine)
+    writer.start()
+    opened = threading.Event()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            held = _Gate(opened)
+            gate = pool.submit(writer.submit_sync, held)
+            assert held.entered.wait(20)
+            ops: list[Op[str]] = [_Small("a"), _Small("b"), _Big("c"), _Big("d")]
+            answers = []
+            for op in ops:  # in this order: the small ones' group first
+                answers.append(pool.submit(writer.submit_sync, op))
+
+                def waiting(count: int = len(answers)) -> bool:
+                    return writer._queue.qsize() == count
+
+                wait_for(waiting, what="the op to wait")
+            opened.set()
+            gate.result(timeout=20)
+            # Nobody is told their write landed when the transaction that held it is gone.
+            for answer in answers:
+                with pytest.raises(TransactionLost, match="database or disk is full"):
+                    answer.result(timeout=20)
+    finally:
+        writer.stop()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t2")).scalar_one() == 0
+    engine.dispose()
