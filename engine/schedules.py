@@ -88,8 +88,9 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _weekday(token: str) -> int:
+    """A day of week as cron numbers it, 0 to 7 (7 is Sunday again, at a span's end)."""
     if token.isdigit() and int(token) <= 7:
-        return int(token) % 7
+        return int(token)
     if token.lower() in _DAYS:
         return _DAYS.index(token.lower())
     raise ValueError(
@@ -97,10 +98,10 @@ def _weekday(token: str) -> int:
     )
 
 
-def _weekdays(field: str) -> str:
-    """A crontab day-of-week field (0 or 7 = Sunday) as APScheduler's day names."""
+def _day_set(field: str) -> set[int]:
+    """The days a crontab day-of-week field runs on, 0 (Sunday) to 6."""
     if field in ("*", "?"):
-        return "*"
+        return set(range(7))
     days: set[int] = set()
     for part in field.split(","):
         span, _slash, step_text = part.partition("/")
@@ -112,15 +113,27 @@ def _weekdays(field: str) -> str:
         elif "-" in span:
             start, _dash, end = span.partition("-")
             first, last = _weekday(start), _weekday(end)
-            if end == "7" or last < first:  # 5-7, fri-sun: to the end of the week
+            if last < first:  # fri-sun, 6-1: round the week's end
                 last = last + 7
         else:
             first = last = _weekday(span)
             if step:
                 last = 6
         days.update(d % 7 for d in range(first, last + 1, step or 1))
+    return days
+
+
+def _weekdays(field: str) -> str:
+    """A crontab day-of-week field (0 or 7 = Sunday) as APScheduler's day names."""
+    if field in ("*", "?"):
+        return "*"
     # Sunday last: APScheduler numbers Monday 0 and Sunday 6.
-    return ",".join(_DAYS[d] for d in sorted(days, key=lambda d: (d + 6) % 7))
+    return ",".join(_DAYS[d] for d in sorted(_day_set(field), key=_from_monday))
+
+
+def _from_monday(day: int) -> int:
+    """A cron day of week (0 = Sunday) counted from Monday (0), as the week is read."""
+    return (day + 6) % 7
 
 
 class Schedule(BaseModel):
@@ -234,25 +247,39 @@ def _number(field: str, top: int) -> int | None:
     return int(field) if field.isdigit() and int(field) <= top else None
 
 
-def _days_in_words(field: str) -> tuple[str, ...] | None:
-    """The days of a day-of-week field, named, when it is one day, one span or a list of days
-    (``("Monday", "Friday")`` for ``1-5``: a span gives its two ends); else ``None``."""
-    try:
-        if "-" in field and "," not in field and "/" not in field:
-            start, _dash, end = field.partition("-")
-            first, last = _weekday(start), _weekday(end)
-            # A span may wrap round the week's end (6-1: Saturday to Monday), as it runs.
-            return (_day(first),) if first == last else (_day(first), _day(last))
-        if "/" in field or "*" in field:
-            return None
-        return tuple(_day(_weekday(token)) for token in field.split(","))
-    except ValueError:
+def _one_span(days: set[int]) -> tuple[int, int] | None:
+    """The first and last of ``days`` (cron numbering) when they follow one another, round the
+    week's end too (Saturday to Monday); ``None`` when they do not, or are every day."""
+    order = sorted(map(_from_monday, days))
+    gaps = [i for i, d in enumerate(order) if (order[(i + 1) % len(order)] - d) % 7 != 1]
+    if len(gaps) != 1:
         return None
+    last, first = order[gaps[0]], order[(gaps[0] + 1) % len(order)]
+    return (first + 1) % 7, (last + 1) % 7
 
 
 def _day(weekday: int) -> str:
     """A crontab day of week (0 = Sunday) named in the language of the moment."""
-    return day_name((weekday + 6) % 7)
+    return day_name(_from_monday(weekday))
+
+
+def _weekly_in_words(field: str, time: str) -> str | None:
+    """Days of the week at a time, as the days the field runs on (not as it is written: 0-7
+    is every day, 1,1 is Monday)."""
+    try:
+        days = _day_set(field)
+    except ValueError:
+        return None
+    if len(days) == 7:
+        return _("every day at %(time)s", time=time)
+    span = _one_span(days)
+    if span is not None and len(days) >= 3:
+        first, last = span
+        return _("%(first)s to %(last)s at %(time)s", first=_day(first), last=_day(last), time=time)
+    names = [_day(d) for d in sorted(days, key=_from_monday)]
+    if len(names) == 1:
+        return _("every %(day)s at %(time)s", day=names[0], time=time)
+    return _("on %(days)s at %(time)s", days=format_list(names), time=time)
 
 
 def _cron_in_words(expr: str) -> str | None:
@@ -266,19 +293,16 @@ def _cron_in_words(expr: str) -> str | None:
         if anyday:
             return _("every day at %(time)s", time=time)
         if day in ("*", "?") and month == "*":
-            days = _days_in_words(weekday)
-            if days is None:
-                return None
-            if "-" in weekday and len(days) == 2:
-                return _(
-                    "%(first)s to %(last)s at %(time)s", first=days[0], last=days[1], time=time
-                )
-            return _("every %(days)s at %(time)s", days=format_list(list(days)), time=time)
+            return _weekly_in_words(weekday, time)
         date = _number(day, 31)
+        if date == 1 and month == "*" and weekday in ("*", "?"):
+            return _("on the first day of every month at %(time)s", time=time)
         if date is not None and month == "*" and weekday in ("*", "?"):
             return _("on day %(day)s of every month at %(time)s", day=date, time=time)
         return None
     if hour == "*" and anyday:
+        if past == 0:
+            return _("every hour, on the hour")
         if past is not None:
             return _("every hour at minute %(minute)s", minute=past)
         if minute == "*":

@@ -46,6 +46,10 @@ def test_a_cron_day_of_week_is_read_as_cron_reads_it() -> None:
     assert tick_key(next_tick(sundays, saturday) or 0) == "2026-11-29T09:00:00Z"
     weekend = Schedule(cron="0 9 * * 5-7")
     assert tick_key(next_tick(weekend, saturday) or 0) == "2026-11-29T09:00:00Z"
+    # A span ending at 7 ends on Sunday: 7-7 is Sunday alone, not every day.
+    sunday_only = Schedule(cron="0 9 * * 7-7")
+    monday = _at("2026-11-30T00:00:00+00:00")
+    assert tick_key(next_tick(sunday_only, monday) or 0) == "2026-12-06T09:00:00Z"
 
 
 def test_a_cron_schedule_follows_its_time_zone_across_daylight_saving() -> None:
@@ -142,14 +146,30 @@ def test_a_schedule_says_when_once() -> None:
         ),
         (
             {"cron": "0 9 * * 1,3,5"},
-            "every Monday, Wednesday, and Friday at 9:00\u202fAM",
-            "chaque lundi, mercredi et vendredi à 09:00",
+            "on Monday, Wednesday, and Friday at 9:00\u202fAM",
+            "les lundi, mercredi et vendredi à 09:00",
+        ),
+        # Said as the days it runs on, not as they are written.
+        ({"cron": "0 9 * * 0-7"}, "every day at 9:00\u202fAM", "tous les jours à 09:00"),
+        ({"cron": "0 9 * * 0,7"}, "every Sunday at 9:00\u202fAM", "chaque dimanche à 09:00"),
+        ({"cron": "0 9 * * 1,1"}, "every Monday at 9:00\u202fAM", "chaque lundi à 09:00"),
+        ({"cron": "0 9 * * 7-7"}, "every Sunday at 9:00\u202fAM", "chaque dimanche à 09:00"),
+        (
+            {"cron": "0 9 * * */2"},
+            "on Tuesday, Thursday, Saturday, and Sunday at 9:00\u202fAM",
+            "les mardi, jeudi, samedi et dimanche à 09:00",
         ),
         (
             {"cron": "0 8 1 * *"},
-            "on day 1 of every month at 8:00\u202fAM",
-            "le 1 de chaque mois à 08:00",
+            "on the first day of every month at 8:00\u202fAM",
+            "le 1er de chaque mois à 08:00",
         ),
+        (
+            {"cron": "0 8 15 * *"},
+            "on day 15 of every month at 8:00\u202fAM",
+            "le 15 de chaque mois à 08:00",
+        ),
+        ({"cron": "0 * * * *"}, "every hour, on the hour", "toutes les heures, à l’heure pile"),
         ({"cron": "5 * * * *"}, "every hour at minute 5", "toutes les heures, à la minute 5"),
         ({"cron": "*/15 * * * *"}, "every 15 minutes", "toutes les 15 minutes"),
         # No short sentence says these: they are given as written.
