@@ -219,37 +219,57 @@ class Editor(Service):
         flow_id: str | None = None,
         outputs: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """What templates of step number ``before`` see when rendered against ``sample``.
+        """What templates of step number ``before`` see when rendered against ``sample``
+        (see :meth:`contexts`)."""
+        return (await self.contexts(spec, sample, flow_id, outputs, upto=before))[-1]
+
+    async def contexts(
+        self,
+        spec: FlowSpec,
+        sample: Sample,
+        flow_id: str | None = None,
+        outputs: Mapping[str, Any] | None = None,
+        *,
+        upto: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """What the templates of each top-level step see (the ``i``-th: before step ``i``, and
+        one more after the last, or after step ``upto``), in one pass: each earlier output is
+        made once.
 
         Earlier steps' outputs are those given in ``outputs`` (what a step test returned), else
-        made up: a format step's values rendered against the sample and the steps before it
-        (they need no app), an action's from its output model.
+        made up (:meth:`_made_up`).
         """
-        given = outputs or {}
-        context = template_context(
+        base = template_context(
             sample.body,
             sample.request or {"method": "POST", "query": {}, "headers": {}},
             flow={"id": flow_id or "", "name": spec.name},
             run={"id": "preview", "event_id": sample.event_id or ""},
         )
-        steps = context["steps"]
-        for top in spec.steps[:before]:
+        steps: dict[str, Any] = {}
+        made = {**base, "steps": steps}
+        out = []
+        for top in spec.steps[:upto]:
+            out.append({**base, "steps": dict(steps)})
             for _where, s in walk([top]):
-                if s.key in given:
-                    steps[s.key] = given[s.key]
-                elif isinstance(s, FormatStep):
-                    steps[s.key] = await self._formatted(s, context)
-                else:
-                    steps[s.key] = self.step_example(s)
-        return context
+                steps[s.key] = await self._made_up(s, made, outputs)
+        out.append({**base, "steps": dict(steps)})
+        return out
 
-    async def _formatted(self, step: FormatStep, context: dict[str, Any]) -> Any:
-        """A format step's values as a run would make them from ``context``; where a template
-        cannot be rendered yet, its example."""
-        try:
-            return await self.sync(render_value, step.format, context, "format", self._budget)
-        except TemplateRenderError:
-            return self.step_example(step)
+    async def _made_up(
+        self, step: Any, context: dict[str, Any], outputs: Mapping[str, Any] | None
+    ) -> Any:
+        """A step's output for previews: the one given (a step test's), else a format step's
+        values rendered from ``context`` as a run would (they need no app; where a template
+        cannot be rendered yet, its example), else an example shaped by the action's output
+        model."""
+        if outputs and step.key in outputs:
+            return outputs[step.key]
+        if isinstance(step, FormatStep):
+            try:
+                return await self.sync(render_value, step.format, context, "format", self._budget)
+            except TemplateRenderError:
+                pass
+        return self.step_example(step)
 
     async def preview(
         self, value: Any, context: Mapping[str, Any], field: str = "input", action: str = ""
@@ -332,7 +352,7 @@ class Editor(Service):
         for s in spec.all_steps():
             # Steps of the same branch before this one (their place is before its own).
             if earlier[s.key] < earlier[step_key] and s.key not in context["steps"]:
-                context["steps"][s.key] = (outputs or {}).get(s.key, self.step_example(s))
+                context["steps"][s.key] = await self._made_up(s, context, outputs)
         context = self.item_context(step, context)
         return await self._executor.try_step(step, context, f"test-{uuid.uuid4()}")
 

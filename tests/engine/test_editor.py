@@ -99,6 +99,22 @@ def test_a_format_steps_values_are_rendered_for_the_previews_after_it(
     assert context["steps"]["broken"] == {"oops": "text"}
 
 
+def test_trying_a_step_after_a_format_step_of_its_branch_sends_the_formatted_values(
+    runtime: Runtime, services: Blocking
+) -> None:
+    fmt = {"key": "fmt", "format": {"v": "{{ event.amount }} {{ event.currency }}"}}
+    echo = {**ECHO, "key": "say", "input": {"text": "got {{ steps.fmt.v }}"}}
+    route = {"key": "route", "paths": {"branches": [{"name": "all", "steps": [fmt, echo]}]}}
+    flow_id, token = make_flow(services, route)
+    deliver(runtime, token)
+    spec = _spec(services, flow_id)
+    sample = services.editor.sample(spec.trigger, flow_id)
+    calls.clear()
+    trial = services.editor.try_step(spec, "say", sample, flow_id)
+    # What a run would send, not the format step's placeholder.
+    assert trial.error is None and trial.rendered == {"text": "got 150000 EUR"}
+
+
 def test_trying_a_step_runs_the_action_for_real_and_records_nothing(
     runtime: Runtime, services: Blocking
 ) -> None:

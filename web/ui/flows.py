@@ -133,12 +133,11 @@ async def _editor(
     refused: dict[str, str] = {}
     spec = context_spec(draft, connectors, refused)
     outputs = _tested(draft)
+    contexts = await services.editor.contexts(spec, sample, flow_id, outputs)
     steps = []
     for i, step in enumerate(draft.steps):
         built = spec.steps[i]
-        context = services.editor.item_context(
-            built, await services.editor.context(spec, sample, i, flow_id, outputs)
-        )
+        context = services.editor.item_context(built, contexts[i])
         if step.kind != "action":
             steps.append(
                 {
