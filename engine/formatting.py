@@ -174,9 +174,19 @@ def datetime(
     return format_datetime(local, format, tzinfo=local.tzinfo, locale=_locale(locale))
 
 
+#: Latin letters that Unicode does not decompose into a base letter and an accent, spelt as
+#: they usually are in ASCII.
+_SPELT = str.maketrans(
+    {"ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ł": "l"}
+    | {"Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D"}
+)
+
+
 def slug(value: Any, length: int = 80) -> str:
-    """``"Éco-Prêt 2026 !"`` → ``eco-pret-2026``: ASCII, lower case, words joined by ``-``."""
-    ascii_text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode()
+    """``"Éco-Prêt 2026 !"`` → ``eco-pret-2026``, ``"Ølberg Straße"`` → ``olberg-strasse``:
+    ASCII, lower case, words joined by ``-``."""
+    spelt = str(value).translate(_SPELT)
+    ascii_text = unicodedata.normalize("NFKD", spelt).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[: int(length)].strip("-")
 
 

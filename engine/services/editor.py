@@ -335,13 +335,7 @@ class Editor(Service):
             raise NotFound(_("no step %(key)r in this flow", key=step_key))
         if not isinstance(step, StepSpec):
             raise Invalid(
-                [
-                    _(
-                        "step %(key)r is a %(kind)s step: only actions are tried",
-                        key=step_key,
-                        kind=_kind(step),
-                    )
-                ]
+                [_("step %(key)r is not an action: only actions are tried", key=step_key)]
             )
         # Secret inputs are stored sealed: the trial needs them as the run would have them.
         spec = await self._flows.runnable(spec, flow_id)

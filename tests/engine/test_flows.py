@@ -442,3 +442,8 @@ def test_every_problem_of_steering_steps_is_reported_at_once() -> None:
 def test_a_step_key_with_accents_is_suggested_without_them() -> None:
     [problem] = problems_of({"name": "x", "steps": [{**STEP, "key": "Étape Une"}]})
     assert problem.endswith("(for example 'etape_une')")
+
+
+def test_a_step_key_suggested_spells_letters_without_accents_too() -> None:
+    [problem] = problems_of({"name": "x", "steps": [{**STEP, "key": "Ølberg Straße"}]})
+    assert problem.endswith("(for example 'olberg_strasse')")

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from maillon.engine.formatting import slug
 from maillon.engine.templating import TemplateRenderError, render_value
 
 NNBSP, NBSP = "\u202f", "\xa0"  # the narrow and the plain no-break space of French figures
@@ -85,3 +86,7 @@ def test_formatters(template: str, expected: str) -> None:
 def test_formatters_say_what_is_wrong(template: str, reason: str) -> None:
     with pytest.raises(TemplateRenderError, match=reason):
         render(template)
+
+
+def test_a_slug_spells_the_letters_unicode_does_not_decompose() -> None:
+    assert slug("Ølberg Straße Œuvre Łódź") == "olberg-strasse-oeuvre-lodz"

@@ -67,6 +67,10 @@ def test_draft_publish_history_diff_and_restore(live: Live) -> None:
     assert long.status_code in (400, 422), long.text
     assert "note: should have at most 2000 characters" in long.text
     assert live.client.get(base).json()["version"] == 3
+    # Counted without the spaces around it, on publish as on PUT.
+    live.client.put(f"{base}/draft", json=_with_text("spaced"))
+    spaced = live.client.post(f"{base}/publish", json={"note": "  " + "n" * 2000 + "  "})
+    assert spaced.status_code == 200, spaced.text
 
 
 def test_replay_with_the_version_it_ran_or_the_current_one(live: Live) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from maillon.engine.alerts import AlertSettings
 from maillon.engine.digests import Released
@@ -151,6 +151,9 @@ class QueueOut(BaseModel):
 
 class PublishIn(BaseModel):
     """What a publish says about itself."""
+
+    # Counted as kept: without the spaces around it, as PUT's note is.
+    model_config = ConfigDict(str_strip_whitespace=True)
 
     note: str | None = Field(
         None, max_length=MAX_NOTE, description="Why this version: kept in the flow's history."

@@ -614,7 +614,7 @@ class FlowsController(Controller):
         if document is not None:
             try:
                 if publish:
-                    note = data.get("note", "")[:2000]
+                    note = data.get("note", "")
                     saved = await services.flows.save(
                         document, flow_id, must_exist=True, author=author, note=note
                     )
