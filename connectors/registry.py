@@ -34,6 +34,9 @@ class Registry:
         # By language: every connector's translations in one table, with how many connectors
         # were loaded when it was built (one loaded since makes it stale).
         self._translations: dict[str, tuple[int, dict[str, str]]] = {}
+        #: Event titles by (trigger type, event, language): an app's catalogue of events is
+        #: built anew at each call, and a list of flows asks once per flow.
+        self._event_titles: dict[tuple[str, str, str], str] = {}
 
     def _load(self, eps: Iterable[EntryPoint]) -> None:
         for ep in eps:
@@ -85,6 +88,23 @@ class Registry:
                 table.update(connector.translations.get(locale, {}))
             built = self._translations[locale] = (len(self._loaded), table)
         return built[1].get(text, text)
+
+    def event_title(self, trigger_type: str, event: str, locale: str) -> str:
+        """What a person calls an app's event (``Transaction créée``) in ``locale``; the
+        event's name when its app's catalogue does not list it."""
+        key = (trigger_type, event, locale)
+        title = self._event_titles.get(key)
+        if title is None:
+            app, _dot, name = trigger_type.partition(".")
+            connector = self.get(app)
+            trigger = (
+                next((t for t in connector.triggers if t.key == name), None) if connector else None
+            )
+            known = (
+                next((e for e in trigger().events() if e.name == event), None) if trigger else None
+            )
+            title = self._event_titles[key] = known.title_in(locale) if known else event
+        return title
 
     def all(self) -> list[Connector]:
         """Every installed connector, sorted by key."""

@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from maillon.connectors import registry as registry_module
+from maillon.connectors.particeep import connector as particeep
 from maillon.connectors.registry import ENTRY_POINT_GROUP, Registry
 from maillon.connectors.sdk import Action, ActionContext, Connection, Connector
 from tests.support.modules import loaded_by
@@ -199,3 +200,17 @@ def test_a_connector_one_thread_is_loading_is_not_missed_by_another(
     first.join(5)
     second.join(5)
     assert answers == [echo, [echo] if second_call == "all" else echo]
+
+
+def test_an_app_event_is_named_by_its_title_in_the_readers_language() -> None:
+    registry = Registry([particeep])
+    assert registry.event_title("particeep.event", "transaction_created", "en") == (
+        "Transaction created"
+    )
+    assert registry.event_title("particeep.event", "transaction_created", "fr") == (
+        "Transaction créée"
+    )
+    # An event, a trigger or an app nobody lists is named as it is written.
+    assert registry.event_title("particeep.event", "deal_signed", "fr") == "deal_signed"
+    assert registry.event_title("particeep.nope", "x", "fr") == "x"
+    assert registry.event_title("nope.event", "x", "fr") == "x"

@@ -61,23 +61,6 @@ def _translate_in(context: str, message: str) -> str:
     return i18n.translations(i18n.current_locale()).pgettext(context, message)
 
 
-@lru_cache(maxsize=512)
-def _event_title(registry: Registry, trigger_type: str, event: str, locale: str) -> str:
-    # Remembered: an app's catalogue of events is built anew at each call, and the flows list
-    # asks once per flow.
-    app, _dot, key = trigger_type.partition(".")
-    connector = registry.get(app)
-    trigger = next((t for t in connector.triggers if t.key == key), None) if connector else None
-    known = next((e for e in trigger().events() if e.name == event), None) if trigger else None
-    return known.title_in(locale) if known else event
-
-
-def event_title(registry: Registry, trigger_type: str, event: str) -> str:
-    """What a person calls an app's event, in the reader's language (``Transaction créée``);
-    its name when the app's catalogue does not list it."""
-    return _event_title(registry, trigger_type, event, i18n.current_locale())
-
-
 def app_title(registry: Registry, key: str) -> str:
     """An app's name as people write it, in the reader's language (``Google``, not
     ``google``); its key when no connector has it."""
@@ -120,7 +103,9 @@ def _register(engine: JinjaTemplateEngine, registry: Registry) -> None:
         pretty_json=formats.pretty_json,
     )
     env.globals["status_label"] = formats.status_label
-    env.globals["event_title"] = partial(event_title, registry)
+    env.globals["event_title"] = lambda trigger_type, event: registry.event_title(
+        trigger_type, event, i18n.current_locale()
+    )
     env.globals["app_title"] = partial(app_title, registry)
 
 
