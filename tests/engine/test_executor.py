@@ -17,7 +17,15 @@ from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
 from maillon.engine.redaction import MASK as SECRET_MASK
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.runs import ReplayWith
-from tests.support.flows import ECHO, TRANSACTION, deliver, make_flow, wait_status, webhook
+from tests.support.flows import (
+    ECHO,
+    TRANSACTION,
+    claimed_by_a_dying_worker,
+    deliver,
+    make_flow,
+    wait_status,
+    webhook,
+)
 from tests.support.probe import SendEcho, calls, probe
 from tests.support.services import Blocking
 
@@ -190,11 +198,8 @@ def test_only_failed_or_held_runs_replay(runtime: Runtime, services: Blocking) -
 def test_a_run_of_a_dead_worker_is_recovered_without_rerunning_done_steps(
     runtime: Runtime, services: Blocking
 ) -> None:
-    _, token = make_flow(services, {**ECHO, "key": "first"}, {**ECHO, "key": "second"})
-    run_id = deliver(runtime, token).run_ids[0]
     # A worker claims the run with a short lease, records the first step, then dies.
-    claimed = runtime.writer.submit_sync(ClaimRuns("dead-worker", 10, lease_seconds=0.3))
-    assert [r.id for r in claimed.runs] == [run_id]
+    run_id = claimed_by_a_dying_worker(runtime, services)
     now = time.time()
     done = StepRecord(
         "first", 0, StepStatus.SUCCEEDED, 1, now, now, {"text": "x"}, {"text": "from before"}

@@ -6,11 +6,12 @@ from __future__ import annotations
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
 from maillon.engine.db import create_db_engine
@@ -90,10 +91,12 @@ class _Row(Op[int]):
         return [r.value for r in rows]
 
 
-def test_an_op_that_fails_its_batch_fails_alone(tmp_path: Path) -> None:
+def _one_batch(tmp_path: Path, table: str, ops: list[Op[Any]]) -> tuple[list[Any], Engine]:
+    """Submit ``ops`` in order while the writer is held, so that they make one batch; what
+    each was answered (its result, or the exception it raised), and the database's engine."""
     engine = create_db_engine(f"sqlite:///{tmp_path / 'maillon.db'}")
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.execute(text(table))
     writer = Writer(engine)
     writer.start()
     opened = threading.Event()
@@ -102,15 +105,28 @@ def test_an_op_that_fails_its_batch_fails_alone(tmp_path: Path) -> None:
             held = _Gate(opened)
             gate = pool.submit(writer.submit_sync, held)
             assert held.entered.wait(20)
-            rows = [pool.submit(writer.submit_sync, _Row(i, bad=i == 3)) for i in range(6)]
-            wait_for(lambda: writer._queue.qsize() == 6, what="the rows to wait together")
+            futures = []
+            for op in ops:
+                futures.append(pool.submit(writer.submit_sync, op))
+                count = len(futures)
+                wait_for(partial(_queued, writer, count), what="the op to wait its turn")
             opened.set()
             gate.result(timeout=20)
-            with pytest.raises(ValueError, match="bad row 3"):
-                rows[3].result(timeout=20)
-            assert [r.result(timeout=20) for i, r in enumerate(rows) if i != 3] == [0, 1, 2, 4, 5]
+            answers = [f.exception(timeout=20) or f.result() for f in futures]
     finally:
         writer.stop()
+    return answers, engine
+
+
+def _queued(writer: Writer, count: int) -> bool:
+    return writer._queue.qsize() == count
+
+
+def test_an_op_that_fails_its_batch_fails_alone(tmp_path: Path) -> None:
+    rows: list[Op[Any]] = [_Row(i, bad=i == 3) for i in range(6)]
+    answers, engine = _one_batch(tmp_path, "CREATE TABLE t (x INTEGER)", rows)
+    assert isinstance(answers[3], ValueError) and str(answers[3]) == "bad row 3"
+    assert [a for i, a in enumerate(answers) if i != 3] == [0, 1, 2, 4, 5]
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT x FROM t ORDER BY x")).scalars().all()
     engine.dispose()
@@ -141,34 +157,13 @@ class _Big(_Small):
 def test_a_batch_whose_transaction_is_lost_fails_whole_and_stores_nothing(
     tmp_path: Path,
 ) -> None:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'maillon.db'}")
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE t2 (x TEXT)"))
-    writer = Writer(engine)
-    writer.start()
-    opened = threading.Event()
-    try:
-        with ThreadPoolExecutor(8) as pool:
-            held = _Gate(opened)
-            gate = pool.submit(writer.submit_sync, held)
-            assert held.entered.wait(20)
-            ops: list[Op[str]] = [_Small("a"), _Small("b"), _Big("c"), _Big("d")]
-            answers = []
-            for op in ops:  # in this order: the small ones' group first
-                answers.append(pool.submit(writer.submit_sync, op))
-
-                def waiting(count: int = len(answers)) -> bool:
-                    return writer._queue.qsize() == count
-
-                wait_for(waiting, what="the op to wait")
-            opened.set()
-            gate.result(timeout=20)
-            # Nobody is told their write landed when the transaction that held it is gone.
-            for answer in answers:
-                with pytest.raises(TransactionLost, match="database or disk is full"):
-                    answer.result(timeout=20)
-    finally:
-        writer.stop()
+    # In this order: the small ones' group is applied first, then the big ones fill the disk.
+    ops: list[Op[Any]] = [_Small("a"), _Small("b"), _Big("c"), _Big("d")]
+    answers, engine = _one_batch(tmp_path, "CREATE TABLE t2 (x TEXT)", ops)
+    # Nobody is told their write landed when the transaction that held it is gone.
+    for answer in answers:
+        assert isinstance(answer, TransactionLost), answer
+        assert "database or disk is full" in str(answer)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t2")).scalar_one() == 0
     engine.dispose()

@@ -10,6 +10,7 @@ from typing import Any
 
 from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Accepted
+from maillon.engine.queue import ClaimRuns
 from maillon.engine.runtime import Runtime
 from tests.support.db import run_until
 from tests.support.services import Blocking
@@ -63,6 +64,17 @@ def wait_status(runtime: Runtime, services: Blocking, run_id: str, *statuses: st
     run_until(runtime, lambda: services.runs.history(run_id)[0].status in statuses)
     run, steps, _ = services.runs.history(run_id)
     return run, steps
+
+
+def claimed_by_a_dying_worker(runtime: Runtime, services: Blocking) -> str:
+    """The id of a run of two steps (``first``, ``second``) that the worker ``dead-worker``
+    claimed under a lease of 0.3 s, then stopped answering: it stays ``running`` until the
+    lease runs out."""
+    _, token = make_flow(services, {**ECHO, "key": "first"}, {**ECHO, "key": "second"})
+    run_id: str = deliver(runtime, token).run_ids[0]
+    claimed = runtime.writer.submit_sync(ClaimRuns("dead-worker", 10, lease_seconds=0.3))
+    assert [r.id for r in claimed.runs] == [run_id]
+    return run_id
 
 
 def retrying_run(runtime: Runtime, services: Blocking) -> str:

@@ -21,6 +21,7 @@ from tests.support.db import run_until
 from tests.support.flows import (
     ECHO,
     TRANSACTION,
+    claimed_by_a_dying_worker,
     deliver,
     make_flow,
     retrying_run,
@@ -306,10 +307,7 @@ def test_a_cancelled_run_is_never_taken_up_and_a_running_one_is_not_cancelled(
 def test_a_run_whose_worker_died_is_cancelled_and_that_worker_writes_nothing_more(
     runtime: Runtime, services: Blocking
 ) -> None:
-    _, token = make_flow(services, {**ECHO, "key": "first"}, {**ECHO, "key": "second"})
-    run_id = deliver(runtime, token).run_ids[0]
-    claimed = runtime.writer.submit_sync(ClaimRuns("dead-worker", 10, lease_seconds=0.3))
-    assert [r.id for r in claimed.runs] == [run_id]
+    run_id = claimed_by_a_dying_worker(runtime, services)
     # While its lease holds, a worker may be calling an app: not cancelled.
     assert not services.runs.detail(run_id).can_cancel
     with pytest.raises(Conflict, match=r"\(its status: running\)"):
