@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 
-__all__ = ["id_at", "id_floor", "new_id"]
+__all__ = ["id_at", "id_floor", "looks_like_id", "new_id"]
 
 #: The millisecond and counter of the last id :func:`new_id` made in this process.
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+
+
+#: The shape of an id (:func:`new_id`, and the UUIDs of older rows).
+_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def looks_like_id(text: str) -> bool:
+    """Whether ``text`` has the shape of an id: things named so could not be told from the
+    things whose id it is, where either is accepted."""
+    return _ID.match(text) is not None
 
 
 def new_id() -> str:

@@ -43,7 +43,7 @@ from maillon.engine.db import storable
 from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.flows import AppEventTrigger, FlowSpec, WebhookTrigger, parse_flow
 from maillon.engine.i18n import gettext as _
-from maillon.engine.ids import new_id
+from maillon.engine.ids import looks_like_id, new_id
 from maillon.engine.models import ConnectionRow, FlowRow, FlowVersionRow, SubscriptionRow
 from maillon.engine.oauth import Refresh
 from maillon.engine.redaction import Redactor
@@ -179,6 +179,9 @@ def check_name(name: str) -> str:
         problem = _("at most %(max)s characters", max=MAX_NAME)
     elif "/" in name or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         problem = _("a name cannot contain “/” or control characters")
+    elif name in (".", "..") or looks_like_id(name):
+        # In a URL, or looked up by id or name, such a name would reach something else.
+        problem = _("a name cannot be “.”, “..” or shaped like an id")
     if problem:
         raise Invalid([], {"name": problem})
     return name

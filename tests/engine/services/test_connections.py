@@ -402,3 +402,10 @@ def test_moving_a_connection_drops_the_secret_inputs_its_steps_would_send_there(
         assert [f.name for f in created.older_versions_dropped] == ["via other"]
     finally:
         rt.close()
+
+
+@pytest.mark.parametrize("name", [".", "..", "01a2f3e4-5b6c-7d8e-9f01-23456789abcd"])
+def test_a_name_that_would_reach_something_else_is_refused(services: Blocking, name: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        services.connections.create("probe", name, {"label": "P"})
+    assert refused.value.fields == {"name": "a name cannot be “.”, “..” or shaped like an id"}
