@@ -119,8 +119,11 @@ def _apply_group(conn: Connection, cls: type[Op[Any]], ops: list[Op[Any]]) -> li
     not foresee), its writes are undone and each op is applied on its own, so that the op at
     fault fails alone rather than every op of the batch (deliveries of other senders among
     them)."""
-    if len(ops) == 1 or not _batches(cls):
-        return cls.apply_many(conn, ops)
+    if not _batches(cls):
+        return cls.apply_many(conn, ops)  # one by one already
+    if len(ops) == 1:
+        # In a savepoint still: a lone op of its class fails alone, not the batch's others.
+        return one_by_one(conn, ops, lambda op: op.apply(conn))
     try:
         return in_savepoint(conn, lambda: cls.apply_many(conn, ops))
     except TransactionLost:

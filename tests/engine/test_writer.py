@@ -91,12 +91,13 @@ class _Row(Op[int]):
         return [r.value for r in rows]
 
 
-def _one_batch(tmp_path: Path, table: str, ops: list[Op[Any]]) -> tuple[list[Any], Engine]:
+def _one_batch(tmp_path: Path, ops: list[Op[Any]], *tables: str) -> tuple[list[Any], Engine]:
     """Submit ``ops`` in order while the writer is held, so that they make one batch; what
     each was answered (its result, or the exception it raised), and the database's engine."""
     engine = create_db_engine(f"sqlite:///{tmp_path / 'maillon.db'}")
     with engine.begin() as conn:
-        conn.execute(text(table))
+        for table in tables:
+            conn.execute(text(table))
     writer = Writer(engine)
     writer.start()
     opened = threading.Event()
@@ -124,7 +125,7 @@ def _queued(writer: Writer, count: int) -> bool:
 
 def test_an_op_that_fails_its_batch_fails_alone(tmp_path: Path) -> None:
     rows: list[Op[Any]] = [_Row(i, bad=i == 3) for i in range(6)]
-    answers, engine = _one_batch(tmp_path, "CREATE TABLE t (x INTEGER)", rows)
+    answers, engine = _one_batch(tmp_path, rows, "CREATE TABLE t (x INTEGER)")
     assert isinstance(answers[3], ValueError) and str(answers[3]) == "bad row 3"
     assert [a for i, a in enumerate(answers) if i != 3] == [0, 1, 2, 4, 5]
     with engine.connect() as conn:
@@ -159,11 +160,24 @@ def test_a_batch_whose_transaction_is_lost_fails_whole_and_stores_nothing(
 ) -> None:
     # In this order: the small ones' group is applied first, then the big ones fill the disk.
     ops: list[Op[Any]] = [_Small("a"), _Small("b"), _Big("c"), _Big("d")]
-    answers, engine = _one_batch(tmp_path, "CREATE TABLE t2 (x TEXT)", ops)
+    answers, engine = _one_batch(tmp_path, ops, "CREATE TABLE t2 (x TEXT)")
     # Nobody is told their write landed when the transaction that held it is gone.
     for answer in answers:
         assert isinstance(answer, TransactionLost), answer
         assert "database or disk is full" in str(answer)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t2")).scalar_one() == 0
+    engine.dispose()
+
+
+def test_a_lone_op_of_its_class_that_fails_leaves_the_batchs_others_written(
+    tmp_path: Path,
+) -> None:
+    ops: list[Op[Any]] = [_Small("a"), _Row(1, bad=True), _Small("b")]
+    tables = ("CREATE TABLE t (x INTEGER)", "CREATE TABLE t2 (x TEXT)")
+    answers, engine = _one_batch(tmp_path, ops, *tables)
+    assert answers[0] == "a" and answers[2] == "b"
+    assert isinstance(answers[1], ValueError)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT x FROM t2 ORDER BY x")).scalars().all() == ["a", "b"]
     engine.dispose()
