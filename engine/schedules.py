@@ -287,9 +287,12 @@ def _cron_in_words(expr: str) -> str | None:
     the month, every hour, every few minutes); ``None`` for the others."""
     minute, hour, day, month, weekday = expr.split()
     anyday = day in ("*", "?") and month == "*" and weekday in ("*", "?")
-    at, past = _number(hour, 23), _number(minute, 59)
-    if at is not None and past is not None:
-        time = format_day_time(at, past)
+    # A few hours of the day (9,18) at the same minute: "at 9:00 AM and 6:00 PM".
+    hours = [_number(h, 23) for h in hour.split(",")] if len(hour.split(",")) <= 6 else [None]
+    past = _number(minute, 59)
+    if None not in hours and past is not None:
+        ordered = sorted({h for h in hours if h is not None})
+        time = format_list([format_day_time(h, past) for h in ordered])
         if anyday:
             return _("every day at %(time)s", time=time)
         if day in ("*", "?") and month == "*":

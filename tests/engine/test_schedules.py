@@ -172,6 +172,11 @@ def test_a_schedule_says_when_once() -> None:
         ({"cron": "0 * * * *"}, "every hour, on the hour", "toutes les heures, à l’heure pile"),
         ({"cron": "5 * * * *"}, "every hour at minute 5", "toutes les heures, à la minute 5"),
         ({"cron": "*/15 * * * *"}, "every 15 minutes", "toutes les 15 minutes"),
+        (
+            {"cron": "30 8,12,18 * * 1-5"},
+            "Monday to Friday at 8:30\u202fAM, 12:30\u202fPM, and 6:30\u202fPM",
+            "du lundi au vendredi à 08:30, 12:30 et 18:30",
+        ),
         # No short sentence says these: they are given as written.
         ({"cron": "*/7 * * * *"}, "cron */7 * * * *", "cron */7 * * * *"),
         ({"cron": "0 9,18 1-7 * 1"}, "cron 0 9,18 1-7 * 1", "cron 0 9,18 1-7 * 1"),

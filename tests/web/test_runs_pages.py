@@ -67,7 +67,9 @@ def test_wrong_filters_are_explained_and_ignored(ui_server: UIServer) -> None:
         assert f'href="/runs/{run_id}"' in page.text
         # The heading says only what the list applies.
         said = " ".join(page.text.split())
-        assert "created between the first and now" in said and "yesterday and" not in said
+        assert "created between" not in said and "yesterday" not in said.split("</form>")[1]
+        page = client.get("/runs", params={"period": "range", "from": "2026-11-29T14:00"})
+        assert "created since 2026-11-29T14:00" in " ".join(page.text.split())
         page = client.get(
             "/runs",
             params={"period": "range", "from": "2026-11-29T14:00", "to": "2026-11-28T14:00"},
@@ -441,3 +443,23 @@ def test_a_run_held_when_run_by_hand_says_so_once_its_flow_is_on(ui_server: UISe
         page = " ".join(client.get(f"/runs/{started.run_id}").text.split())
     assert "held because its flow was off when it was run by hand. The flow is on now" in page
     assert "when the event arrived" not in page
+
+
+def test_a_held_run_is_run_alone_and_said_so_and_a_flows_only_one_is_released(
+    ui_server: UIServer,
+) -> None:
+    ui_server.set_up_owner()
+    _, token = ui_server.http_flow("Off", "http://127.0.0.1:9/", enabled=False)
+    first, second = ui_server.deliver(token, 2)
+    with sign_in_client(ui_server.url) as client:
+        page = client.get(f"/runs/{first}").text
+        assert "Run only this one" in page and "Release all 2 held runs of this flow" in page
+        client.post(
+            f"/runs/{first}/replay",
+            data={"_csrf_token": csrf_field(page), "held": "1", "next": f"/runs/{first}"},
+        )
+        said = client.get(f"/runs/{first}").text
+        assert "Run queued: it runs now, alone; the flow’s other held runs stay held." in said
+        # The flow's only held run now: its release does what running it alone would.
+        last = client.get(f"/runs/{second}").text
+        assert "Release the held run of this flow" in last and "Run only this one" not in last

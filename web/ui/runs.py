@@ -111,8 +111,8 @@ class RunFilters:
 
     @property
     def range_shown(self) -> tuple[str, str]:
-        """The range's start and end as the heading says them: each only when it is a date
-        (a wrong one is said apart, and the list ignores it)."""
+        """The range's start and end as the heading and the form show them: each only when it
+        is a date (a wrong one is said apart, and the list ignores it)."""
         start, end = (text if _epoch(text) is not None else "" for text in (self.start, self.end))
         return start, end
 
@@ -256,13 +256,12 @@ class RunsController(Controller):
             await services.runs.replay(run_id, _replay_with(data), by=actor(request))
         except Conflict as exc:
             return redirect(back, ("error", _("Not replayed: %(reason)s.", reason=exc)))
-        return redirect(
-            back,
-            (
-                "success",
-                _("Replay queued: the run resumes from its first step that did not succeed."),
-            ),
-        )
+        # Said as the button that was pressed said it: a held run has not run before.
+        if data.get("held"):
+            said = _("Run queued: it runs now, alone; the flow’s other held runs stay held.")
+        else:
+            said = _("Replay queued: the run resumes from its first step that did not succeed.")
+        return redirect(back, ("success", said))
 
     @post("/{run_id:str}/cancel")
     async def cancel(
