@@ -247,6 +247,15 @@ def _number(field: str, top: int) -> int | None:
     return int(field) if field.isdigit() and int(field) <= top else None
 
 
+def _hours(field: str) -> list[int] | None:
+    """The hours of an hour field that names a few (``9``, ``9,18``: at most six), in order;
+    else ``None``."""
+    parts = [_number(h, 23) for h in field.split(",")]
+    if len(parts) > 6 or None in parts:
+        return None
+    return sorted({h for h in parts if h is not None})
+
+
 def _one_span(days: set[int]) -> tuple[int, int] | None:
     """The first and last of ``days`` (cron numbering) when they follow one another, round the
     week's end too (Saturday to Monday); ``None`` when they do not, or are every day."""
@@ -287,12 +296,9 @@ def _cron_in_words(expr: str) -> str | None:
     the month, every hour, every few minutes); ``None`` for the others."""
     minute, hour, day, month, weekday = expr.split()
     anyday = day in ("*", "?") and month == "*" and weekday in ("*", "?")
-    # A few hours of the day (9,18) at the same minute: "at 9:00 AM and 6:00 PM".
-    hours = [_number(h, 23) for h in hour.split(",")] if len(hour.split(",")) <= 6 else [None]
-    past = _number(minute, 59)
-    if None not in hours and past is not None:
-        ordered = sorted({h for h in hours if h is not None})
-        time = format_list([format_day_time(h, past) for h in ordered])
+    hours, past = _hours(hour), _number(minute, 59)
+    if hours is not None and past is not None:
+        time = format_list([format_day_time(h, past) for h in hours])
         if anyday:
             return _("every day at %(time)s", time=time)
         if day in ("*", "?") and month == "*":

@@ -70,7 +70,12 @@ class Op(Generic[T]):
         Override to batch (one multi-row statement instead of one per op); an override that
         raises is undone, and its ops applied one by one.
         """
-        return one_by_one(conn, ops, lambda op: op.apply(conn))
+        return _each_alone(conn, ops)
+
+
+def _each_alone(conn: Connection, ops: list[Op[Any]]) -> list[Any]:
+    """Each op's ``apply``, in a savepoint of its own (:func:`one_by_one`)."""
+    return one_by_one(conn, ops, lambda op: op.apply(conn))
 
 
 def in_savepoint(conn: Connection, apply: Callable[[], T]) -> T:
@@ -123,14 +128,14 @@ def _apply_group(conn: Connection, cls: type[Op[Any]], ops: list[Op[Any]]) -> li
         return cls.apply_many(conn, ops)  # one by one already
     if len(ops) == 1:
         # In a savepoint still: a lone op of its class fails alone, not the batch's others.
-        return one_by_one(conn, ops, lambda op: op.apply(conn))
+        return _each_alone(conn, ops)
     try:
         return in_savepoint(conn, lambda: cls.apply_many(conn, ops))
     except TransactionLost:
         raise
     except Exception:
         log.exception("a batch of %d %s failed: applied one by one", len(ops), cls.__name__)
-        return one_by_one(conn, ops, lambda op: op.apply(conn))
+        return _each_alone(conn, ops)
 
 
 class _Pending:
