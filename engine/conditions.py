@@ -19,30 +19,32 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
 from maillon.engine.templating import TemplateRenderError, render_value, template_errors
 
 __all__ = ["OPERATORS", "UNARY", "Condition", "Group", "Verdict", "evaluate", "member_kind"]
 
-#: Each operator with what it says when it holds and when it does not.
+#: Each operator with what it says when it holds and when it does not, after the value's label
+#: (translated when said; ``%(to)s`` is the operand).
 OPERATORS: dict[str, tuple[str, str]] = {
-    "equals": ("is {to}", "is not {to}"),
-    "not_equals": ("is not {to}", "is {to}"),
-    "contains": ("contains {to}", "does not contain {to}"),
-    "not_contains": ("does not contain {to}", "contains {to}"),
-    "starts_with": ("starts with {to}", "does not start with {to}"),
-    "ends_with": ("ends with {to}", "does not end with {to}"),
-    "greater_than": ("is greater than {to}", "is not greater than {to}"),
-    "less_than": ("is less than {to}", "is not less than {to}"),
-    "at_least": ("is at least {to}", "is less than {to}"),
-    "at_most": ("is at most {to}", "is more than {to}"),
-    "exists": ("exists", "does not exist"),
-    "not_exists": ("does not exist", "exists"),
-    "is_empty": ("is empty", "is not empty"),
-    "is_not_empty": ("is not empty", "is empty"),
-    "matches": ("matches {to}", "does not match {to}"),
-    "in": ("is one of {to}", "is not one of {to}"),
-    "not_in": ("is not one of {to}", "is one of {to}"),
+    "equals": (N_("is %(to)s"), N_("is not %(to)s")),
+    "not_equals": (N_("is not %(to)s"), N_("is %(to)s")),
+    "contains": (N_("contains %(to)s"), N_("does not contain %(to)s")),
+    "not_contains": (N_("does not contain %(to)s"), N_("contains %(to)s")),
+    "starts_with": (N_("starts with %(to)s"), N_("does not start with %(to)s")),
+    "ends_with": (N_("ends with %(to)s"), N_("does not end with %(to)s")),
+    "greater_than": (N_("is greater than %(to)s"), N_("is not greater than %(to)s")),
+    "less_than": (N_("is less than %(to)s"), N_("is not less than %(to)s")),
+    "at_least": (N_("is at least %(to)s"), N_("is less than %(to)s")),
+    "at_most": (N_("is at most %(to)s"), N_("is more than %(to)s")),
+    "exists": (N_("exists"), N_("does not exist")),
+    "not_exists": (N_("does not exist"), N_("exists")),
+    "is_empty": (N_("is empty"), N_("is not empty")),
+    "is_not_empty": (N_("is not empty"), N_("is empty")),
+    "matches": (N_("matches %(to)s"), N_("does not match %(to)s")),
+    "in": (N_("is one of %(to)s"), N_("is not one of %(to)s")),
+    "not_in": (N_("is not one of %(to)s"), N_("is one of %(to)s")),
 }
 #: Operators that read the value alone (no ``to``).
 UNARY = frozenset({"exists", "not_exists", "is_empty", "is_not_empty"})
@@ -193,7 +195,9 @@ def evaluate(group: Group, context: Mapping[str, Any]) -> Verdict:
         return passed
     if len(verdicts) == 1:
         return verdicts[0]
-    return Verdict(False, "none held: " + "; ".join(v.reason for v in verdicts))
+    return Verdict(
+        False, _("none held: %(reasons)s", reasons="; ".join(v.reason for v in verdicts))
+    )
 
 
 def _condition(cond: Condition, context: Mapping[str, Any]) -> Verdict:
@@ -205,19 +209,25 @@ def _condition(cond: Condition, context: Mapping[str, Any]) -> Verdict:
     try:
         to = render_value(cond.to, context, "to")
     except TemplateRenderError as exc:
-        return Verdict(False, f"{label}: the value to compare with cannot be read ({exc.reason})")
+        why = _("the value to compare with cannot be read (%(reason)s)", reason=exc.reason)
+        return Verdict(False, f"{label}: {why}")
     yes, no = OPERATORS[cond.op]
     shown_to = _shown(to)
     if isinstance(value, _Absent) and cond.op not in UNARY:
-        return Verdict(False, f"{label} {no.format(to=shown_to)} ({value.why})")
+        return Verdict(False, f"{label} {_said(no, shown_to)} ({value.why})")
     try:
         held = _TESTS[cond.op](value, to)
     except _NotComparable as exc:
-        return Verdict(False, f"{label} ({_shown(value)}) {no.format(to=shown_to)} ({exc})")
-    said = (yes if held else no).format(to=shown_to)
+        return Verdict(False, f"{label} ({_shown(value)}) {_said(no, shown_to)} ({exc})")
+    said = _said(yes if held else no, shown_to)
     if isinstance(value, _Absent) or cond.op in ("exists", "not_exists"):
         return Verdict(held, f"{label} {said}")
     return Verdict(held, f"{label} ({_shown(value)}) {said}")
+
+
+def _said(phrase: str, to: str) -> str:
+    """An operator's phrase in the language of the moment; unary ones have no ``%(to)s``."""
+    return _(phrase, to=to) if "%(to)s" in phrase else _(phrase)
 
 
 def _label(value: Any) -> str:
@@ -276,7 +286,7 @@ def _order(value: Any, to: Any) -> tuple[Any, Any]:
     x, y = _moment(value), _moment(to)
     if x is not None and y is not None:
         return x, y
-    raise _NotComparable("compares numbers or dates only")
+    raise _NotComparable(_("compares numbers or dates only"))
 
 
 def _text(value: Any) -> str:

@@ -210,7 +210,7 @@ class ConnectionResolver:
                 )
             ).first()
         if row is None:
-            raise LookupError(f"no connection named {name!r}")
+            raise LookupError(_("no connection named %(name)r", name=name))
         values = join_secrets(json.loads(row.config), self._box.open(row.secrets))
         with self._lock:
             self._cache[name] = (now, row.updated_at, row.app, values)
@@ -223,12 +223,25 @@ class ConnectionResolver:
         """
         if name is None:
             if connector.needs_connection:
-                raise ValueError(f"{connector.key} needs a connection")
+                raise ValueError(_("%(app)s needs a connection", app=connector.key))
             return connector.connection()
         app, values = self._load(name)
         if app != connector.connection_kind:
-            raise ValueError(f"connection {name!r} is for {app}, not {connector.connection_kind}")
+            raise ValueError(
+                _(
+                    "connection %(name)r is for %(app)s, not %(kind)s",
+                    name=name,
+                    app=app,
+                    kind=connector.connection_kind,
+                )
+            )
         try:
             return connector.connection.model_validate(values)
         except ValidationError as exc:
-            raise ValueError(f"connection {name!r} is incomplete: {describe(exc)}") from exc
+            raise ValueError(
+                _(
+                    "connection %(name)r is incomplete: %(reasons)s",
+                    name=name,
+                    reasons=describe(exc),
+                )
+            ) from exc

@@ -38,6 +38,8 @@ from maillon.engine.crypto import SecretBox
 from maillon.engine.digests import DIGEST_SOURCE, CollectItem, DigestSpec
 from maillon.engine.failures import Failure
 from maillon.engine.flows import MAX_ITEMS, StepSpec, parse_flow
+from maillon.engine.i18n import DEFAULT_LOCALE, DEFAULT_TIME_ZONE, ngettext, use_locale
+from maillon.engine.i18n import gettext as _
 from maillon.engine.links import run_url
 from maillon.engine.logs import log_ids
 from maillon.engine.metrics import Metrics
@@ -195,10 +197,10 @@ class _Walk:
 
 def _kind_of(value: Any) -> str:
     if isinstance(value, dict):
-        return "a mapping"
+        return _("a mapping")
     if isinstance(value, str):
-        return "a text"
-    return "nothing" if value is None else f"a {type(value).__name__}"
+        return _("a text")
+    return _("nothing") if value is None else _("a %(type)s", type=type(value).__name__)
 
 
 class Executor:
@@ -219,6 +221,7 @@ class Executor:
         box: SecretBox | None = None,
         metrics: Metrics | None = None,
         base_url: str,
+        language: tuple[str, str] = (DEFAULT_LOCALE, DEFAULT_TIME_ZONE),
     ) -> None:
         self._engine = engine
         self._writer = writer
@@ -232,6 +235,8 @@ class Executor:
         self._box = box
         self._metrics = metrics or Metrics()
         self._base_url = base_url
+        #: The install's language and time zone, in which runs' records are written.
+        self.language = language
 
     def _read_ledger(self, run_id: str) -> dict[str, Any]:
         with self._engine.connect() as conn:
@@ -247,16 +252,20 @@ class Executor:
         transient error), error flows' runs for its failure, or a digest's release (its count
         reached); the worker then looks at the queue again.
         """
-        try:
-            with log_ids(run_id=run.id, event_id=run.event_id, flow_id=run.flow_id):
-                return await self._execute(run, owner, stop)
-        except LeaseLost:
-            log.warning("run %s: lease lost to another worker; stopped here", run.id)
-        except Exception as exc:
-            # A bug in the engine, or a step that cannot be recorded, must not kill the worker.
-            log.exception("run %s: unexpected engine error", run.id)
-            await self._give_up(run, owner, exc)
-        return False
+        # What a run's record says (why it failed, was filtered, waits) is written once and
+        # read by everyone: in the install's language, not in one reader's.
+        with use_locale(*self.language):
+            try:
+                with log_ids(run_id=run.id, event_id=run.event_id, flow_id=run.flow_id):
+                    return await self._execute(run, owner, stop)
+            except LeaseLost:
+                log.warning("run %s: lease lost to another worker; stopped here", run.id)
+            except Exception as exc:
+                # A bug in the engine, or a step that cannot be recorded, must not kill the
+                # worker.
+                log.exception("run %s: unexpected engine error", run.id)
+                await self._give_up(run, owner, exc)
+            return False
 
     async def _give_up(self, run: ClaimedRun, owner: str, exc: Exception) -> None:
         """Fail ``run`` with the reason, rather than leave it to be taken over and run again
@@ -264,7 +273,10 @@ class Executor:
         failed was recording it). If even that cannot be written (the database is down), the
         lease expires and the run is retried; past ``max_takeovers`` it fails as a poison run.
         """
-        reason = f"the engine could not go on with this run ({type(exc).__name__}: {exc})"
+        reason = _(
+            "the engine could not go on with this run (%(error)s)",
+            error=f"{type(exc).__name__}: {exc}",
+        )
         try:
             await self._fail_run(run, owner, None, reason[:2000], "permanent")
         except Exception:
@@ -272,7 +284,7 @@ class Executor:
 
     async def _execute(self, run: ClaimedRun, owner: str, stop: asyncio.Event | None) -> bool:
         if not run.flow_definition:
-            return await self._fail_run(run, owner, None, "the flow was deleted", "permanent")
+            return await self._fail_run(run, owner, None, _("the flow was deleted"), "permanent")
         flow = parse_flow(run.flow_id, run.flow_version, run.flow_definition)
         if flow.digest is not None and run.event_source != DIGEST_SOURCE:
             return await self._collect(run, owner, flow.digest)
@@ -359,8 +371,11 @@ class Executor:
                     self._lease,
                     None,
                     RunStatus.QUEUED,
-                    f"step {key} not started: its worker was stopping (the run goes on in the "
-                    "next one)",
+                    _(
+                        "step %(key)s not started: its worker was stopping (the run goes on in "
+                        "the next one)",
+                        key=key,
+                    ),
                     also=walk.take(),
                 )
             )
@@ -394,11 +409,20 @@ class Executor:
             if record.status == StepStatus.RETRYING:
                 due = time.time() + self._policy.delay(attempt, exc.retry_after)
                 # The run says why it waits, so a list of runs shows it without the steps.
-                note = f"step {key}: {exc} (attempt {attempt} of {max_attempts}; retrying)"
+                note = _(
+                    "step %(key)s: %(error)s (attempt %(attempt)s of %(max)s; retrying)",
+                    key=key,
+                    error=exc,
+                    attempt=attempt,
+                    max=max_attempts,
+                )
                 await self._stop(walk, record, RunStatus.QUEUED, note, due)
-            reason = f"step {key}: {exc}"
+            reason = _step_said(key, str(exc))
             if exc.transient:
-                reason += f" (gave up after {attempt} attempt{'s' if attempt > 1 else ''})"
+                gave_up = ngettext(
+                    "gave up after %(num)s attempt", "gave up after %(num)s attempts", attempt
+                )
+                reason += f" ({gave_up})"
             kind: Literal["permanent", "exhausted"] = "exhausted" if exc.transient else "permanent"
             failure = self._failure(walk.run, record, reason, kind, step)
             await self._stop(walk, record, RunStatus.FAILED, reason, failure=failure)
@@ -423,16 +447,19 @@ class Executor:
         try:
             items = await self._render_value(step.for_each, walk.context, "for_each")
         except TemplateRenderError as exc:
-            await self._fail(walk, step, f"template error in {exc}", started)
+            await self._fail(walk, step, exc.said, started)
         if not isinstance(items, list):
-            await self._fail(
-                walk, step, f"for_each gave {_kind_of(items)}, not a list of items", started
-            )
+            said = _("for_each gave %(kind)s, not a list of items", kind=_kind_of(items))
+            await self._fail(walk, step, said, started)
         if len(items) > MAX_ITEMS:
             await self._fail(
                 walk,
                 step,
-                f"for_each gave {len(items)} items; a loop runs at most {MAX_ITEMS}",
+                _(
+                    "for_each gave %(num)s items; a loop runs at most %(max)s",
+                    num=len(items),
+                    max=MAX_ITEMS,
+                ),
                 started,
             )
         outputs = []
@@ -474,7 +501,7 @@ class Executor:
             finished_at=time.time(),
             output=output,
         )
-        await self._stop(walk, record, RunStatus.FILTERED, f"step {step.key}: {verdict.reason}")
+        await self._stop(walk, record, RunStatus.FILTERED, _step_said(step.key, verdict.reason))
 
     async def _paths(self, walk: _Walk, step: PathsStep) -> None:
         started = time.time()
@@ -499,7 +526,7 @@ class Executor:
             try:
                 until = delay_until(step.delay, walk.context, started)
             except TemplateRenderError as exc:
-                await self._fail(walk, step, f"template error in {exc}", started)
+                await self._fail(walk, step, exc.said, started)
             except ValueError as exc:
                 await self._fail(walk, step, str(exc), started)
         output = {"until": until}
@@ -525,7 +552,7 @@ class Executor:
         try:
             output = await self._render_value(step.format, walk.context, "format")
         except TemplateRenderError as exc:
-            await self._fail(walk, step, f"template error in {exc}", started)
+            await self._fail(walk, step, exc.said, started)
         walk.context["steps"][step.key] = output
         walk.record(walk.succeeded(step.key, None, output, started))
 
@@ -540,7 +567,7 @@ class Executor:
             finished_at=time.time(),
             error=error,
         )
-        reason = f"step {step.key}: {error}"
+        reason = _step_said(step.key, error)
         failure = self._failure(walk.run, record, reason, "permanent", step)
         await self._stop(walk, record, RunStatus.FAILED, reason, failure=failure)
 
@@ -616,7 +643,7 @@ class Executor:
                 finished_at=time.time(),
                 error=str(exc),
             )
-            reason = f"digest {digest.name}: {exc}"
+            reason = _("digest %(name)s: %(error)s", name=digest.name, error=exc)
             return await self._fail_run(run, owner, record, reason, "permanent")
         op = CollectItem(run.id, owner, self._lease, run.flow_id, digest, item, started)
         released = await self._writer.submit(op)
@@ -697,7 +724,7 @@ class Executor:
                 inputs, context, budget=self._budget, url_inputs=url_inputs(action_cls.Input)
             )
         except TemplateRenderError as exc:
-            raise _StepFailed(f"template error in {exc}", transient=False) from exc
+            raise _StepFailed(exc.said, transient=False) from exc
         except Dropped as exc:
             raise _StepFailed(str(exc), transient=False) from exc
         return connector, action_cls, rendered
@@ -773,14 +800,19 @@ class Executor:
                     result = await self._run_action(action, ctx, conn, data)
                 except AccessTokenRejected as again:
                     raise AccessTokenRejected(
-                        f"{again.message} (also with a freshly refreshed token): reconnect this "
-                        f"account (connection {step.connection!r})",
+                        _(
+                            "%(error)s (also with a freshly refreshed token): reconnect this "
+                            "account (connection %(name)r)",
+                            error=again.message,
+                            name=step.connection,
+                        ),
                         details=again.details,
                     ) from exc
         except ConnectorError as exc:
             raise _failure(exc) from exc
         except TimeoutError as exc:
-            raise _StepFailed(f"timed out after {self._step_timeout:g}s", transient=True) from exc
+            said = _("timed out after %(seconds)ss", seconds=f"{self._step_timeout:g}")
+            raise _StepFailed(said, transient=True) from exc
         except Exception as exc:
             log.exception("run %s step %s: action raised", run_id, step.key)
             raise _StepFailed(f"{type(exc).__name__}: {exc}", transient=False) from exc
@@ -808,6 +840,11 @@ def _run_context(run: ClaimedRun) -> dict[str, Any]:
     )
 
 
+def _step_said(key: str, error: str) -> str:
+    """Why a run stopped at step ``key``, as its run says it."""
+    return _("step %(key)s: %(error)s", key=key, error=error)
+
+
 def _secret_inputs(action_cls: type[Action[Any, Any, Any]], rendered: dict[str, Any]) -> list[str]:
     """The values of the step's inputs declared secret, as given."""
     return [
@@ -822,7 +859,9 @@ def _validated(action_cls: type[Action[Any, Any, Any]], rendered: Any) -> BaseMo
     try:
         data: BaseModel = action_cls.Input.model_validate(rendered)
     except ValidationError as exc:
-        failure = _StepFailed(f"invalid input: {describe(exc)}", transient=False)
+        failure = _StepFailed(
+            _("invalid input: %(reasons)s", reasons=describe(exc)), transient=False
+        )
         failure.rendered = rendered
         raise failure from exc
     return data

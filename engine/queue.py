@@ -33,6 +33,7 @@ from sqlalchemy import (
 
 from maillon.engine.db import driver_execute, driver_insert, driver_query, storable
 from maillon.engine.failures import Failure, record_failure, reset_failures
+from maillon.engine.i18n import DEFAULT_LOCALE, ngettext, use_locale
 from maillon.engine.models import (
     FINISHED_STATUSES,
     EventRow,
@@ -182,12 +183,17 @@ class Claimed:
     next_due: float | None
 
 
-#: Why a run taken over too many times is not run again (formatted with the count).
-POISON_REASON = (
-    "poison run: claimed again {count} times after its lease expired (its worker died or "
-    "could not record a step each time); stopped so that it cannot run for ever. Replay it "
-    "once the cause is fixed"
-)
+def _poisoned(count: int) -> str:
+    """Why a run taken over ``count`` times is not run again."""
+    return ngettext(
+        "poison run: claimed again %(num)s time after its lease expired (its worker died or "
+        "could not record a step); stopped so that it cannot run for ever. Replay it once the "
+        "cause is fixed",
+        "poison run: claimed again %(num)s times after its lease expired (its worker died or "
+        "could not record a step each time); stopped so that it cannot run for ever. Replay it "
+        "once the cause is fixed",
+        count,
+    )
 
 
 @dataclass
@@ -203,6 +209,8 @@ class ClaimRuns(Op[Claimed]):
     limit: int
     lease_seconds: float
     max_takeovers: int = 3
+    #: The install's language, which the reason is written in.
+    locale: str = DEFAULT_LOCALE
 
     def apply(self, conn: Connection) -> Claimed:
         now = time.time()
@@ -216,9 +224,11 @@ class ClaimRuns(Op[Claimed]):
         poisoned = [c for c in claimed if c.takeovers > self.max_takeovers]
         if poisoned:
             for c in poisoned:
+                with use_locale(self.locale):
+                    reason = _poisoned(c.takeovers)
                 values = {
                     "status": RunStatus.FAILED,
-                    "error": POISON_REASON.format(count=c.takeovers),
+                    "error": reason,
                     "finished_at": now,
                     "lease_owner": None,
                     "lease_expires_at": None,

@@ -119,6 +119,7 @@ class Runtime:
             box=self.box,
             metrics=self.metrics,
             base_url=settings.base_url,
+            language=(settings.default_locale, settings.default_time_zone),
         )
         self.alert_sender = AlertSender(
             self.db,
@@ -134,7 +135,7 @@ class Runtime:
                 "wrong API tokens", settings.token_failures_per_client, settings.limit_window
             ),
         )
-        runs = Runs(self.db, self.wakeup, self.metrics)
+        runs = Runs(self.db, self.wakeup, self.metrics, settings.default_locale)
         flows = Flows(
             self.db,
             self.registry,

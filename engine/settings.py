@@ -242,7 +242,8 @@ class Settings(BaseSettings):
     default_locale: str = Field(
         DEFAULT_LOCALE,
         description="The UI's language for a user who chose none and whose browser asks for none "
-        "Maillon speaks: " + ", ".join(LOCALES) + ".",
+        "Maillon speaks: " + ", ".join(LOCALES) + "; and the language in which runs' records "
+        "(why a run failed, was filtered or cancelled) are written.",
     )
     default_time_zone: str = Field(
         DEFAULT_TIME_ZONE,

@@ -87,6 +87,12 @@ class TemplateRenderError(ValueError):
         self.field = field
         self.reason = reason
 
+    @property
+    def said(self) -> str:
+        """The error as a step's error reads (``template error in input.text: no field 'x'``),
+        in the language of the moment."""
+        return _("template error in %(error)s", error=str(self))
+
 
 def _now(tz: str = "UTC") -> dt.datetime:
     return dt.datetime.now(ZoneInfo(tz))

@@ -83,7 +83,9 @@ class Worker:
             return self._poll  # a finishing run sets the wake event
         try:
             claimed: Claimed = await self._writer.submit(
-                ClaimRuns(self.name, free, self._lease, self._max_takeovers)
+                ClaimRuns(
+                    self.name, free, self._lease, self._max_takeovers, self._executor.language[0]
+                )
             )
         except Exception:
             log.exception("claiming runs failed; retrying in %.1fs", self._poll)

@@ -199,10 +199,9 @@ def create_app(
                 Unauthenticated: _error(HTTP_401_UNAUTHORIZED),
                 # A flow that cannot be saved is a well-formed body with problems: 422, listed.
                 FlowValidationError: _error(HTTP_422_UNPROCESSABLE_ENTITY),
+                # Input refused says so as Invalid; any other ValueError is a bug or a broken
+                # install (secrets sealed with another key), not the caller's fault: a 500.
                 Invalid: _error(HTTP_400_BAD_REQUEST),
-                ValueError: _error(HTTP_400_BAD_REQUEST),
-                # Litestar's own errors (404, 405, validation) are ValueErrors too: without this
-                # they were answered by the handler above as 400s without their details.
                 HTTPException: create_exception_response,
                 # Anything else is a bug: logged with its traceback and the request id.
                 Exception: unexpected_error,

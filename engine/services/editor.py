@@ -447,7 +447,7 @@ class Editor(Service):
                     if branch.name in chosen:
                         await self._try_steps(branch.steps, tried)
                     else:
-                        tried.skip(branch.steps, f"branch {branch.name} not taken")
+                        tried.skip(branch.steps, _("branch %(name)s not taken", name=branch.name))
 
     async def _try_action(self, step: StepSpec, tried: _Trial) -> StepTrial:
         """Render (or, with ``send``, run) one action; a loop once per item."""
@@ -456,16 +456,23 @@ class Editor(Service):
         try:
             items = render_value(step.for_each, tried.context, "for_each")
         except TemplateRenderError as exc:
-            return StepTrial(None, None, f"template error in {exc}")
+            return StepTrial(None, None, exc.said)
         if not isinstance(items, list):
-            return StepTrial(None, None, "for_each does not give a list of items")
+            return StepTrial(None, None, _("for_each does not give a list of items"))
         trials = [
             await self._try_once(
                 step, tried, {**tried.context, "item": item, "loop": _loop(i, len(items))}
             )
             for i, item in enumerate(items[:MAX_ITEMS])
         ]
-        error = next((f"item {i}: {t.error}" for i, t in enumerate(trials) if t.error), None)
+        error = next(
+            (
+                _("item %(num)s: %(error)s", num=i, error=t.error)
+                for i, t in enumerate(trials)
+                if t.error
+            ),
+            None,
+        )
         return StepTrial([t.rendered for t in trials], [t.output for t in trials], error)
 
     async def _try_once(self, step: StepSpec, tried: _Trial, context: dict[str, Any]) -> StepTrial:
@@ -488,7 +495,7 @@ class Editor(Service):
                 return StepTrial(None, {"until": until, "at": moment})
             return StepTrial(None, render_value(step.format, context, "format"))
         except TemplateRenderError as exc:
-            return StepTrial(None, None, f"template error in {exc}")
+            return StepTrial(None, None, exc.said)
         except ValueError as exc:
             return StepTrial(None, None, str(exc))
 

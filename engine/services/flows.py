@@ -52,7 +52,7 @@ from maillon.engine.flows import (
     parse_flow,
 )
 from maillon.engine.hooks import SourceKey, hook_url
-from maillon.engine.i18n import N_
+from maillon.engine.i18n import N_, use_locale
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import new_id
 from maillon.engine.metrics import Metrics
@@ -644,7 +644,8 @@ class Flows(Service):
         def write() -> Deleted:
             with self.session(write=True) as s:
                 row = find_flow(s, ref)
-                reason = "cancelled: its flow was deleted"
+                with use_locale(self._runs.locale):
+                    reason = _("cancelled: its flow was deleted")
                 cancelled = cancel_runs(s, col(RunRow.flow_id) == row.id, reason)
                 s.delete(row)
                 s.exec(delete(FlowVersionRow).where(col(FlowVersionRow.flow_id) == row.id))

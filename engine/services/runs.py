@@ -22,7 +22,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.flows import parse_flow
-from maillon.engine.i18n import N_
+from maillon.engine.i18n import DEFAULT_LOCALE, N_, use_locale
 from maillon.engine.i18n import gettext as _
 from maillon.engine.ids import id_floor, new_id
 from maillon.engine.metrics import Metrics
@@ -491,10 +491,14 @@ def _replay_counts(s: Session, run_ids: list[str]) -> dict[str, tuple[int, float
 class Runs(Service):
     """Read events and runs; replay failed runs; release held ones; cancel waiting ones."""
 
-    def __init__(self, db: Engine, wakeup: Wakeup, metrics: Metrics) -> None:
+    def __init__(
+        self, db: Engine, wakeup: Wakeup, metrics: Metrics, locale: str = DEFAULT_LOCALE
+    ) -> None:
         super().__init__(db)
         self._wakeup = wakeup
         self._metrics = metrics
+        #: The install's language: what a run's record says is written in it, whoever acted.
+        self.locale = locale
 
     async def list_events(
         self, flow_id: str | None = None, limit: int = 50, before: str | None = None
@@ -708,7 +712,8 @@ class Runs(Service):
         def write() -> RunRow:
             with self.session(write=True) as s:
                 who = actor_name(s, by)
-                reason = f"cancelled by {who}" if who else "cancelled"
+                with use_locale(self.locale):
+                    reason = _("cancelled by %(who)s", who=who) if who else _("cancelled")
                 cancelled = cancel_runs(s, col(RunRow.id) == run_id, reason)
                 run = s.get(RunRow, run_id)
                 if run is None:

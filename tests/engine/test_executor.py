@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from maillon.engine.queue import ClaimRuns, RecordStep, StepRecord
 from maillon.engine.redaction import MASK as SECRET_MASK
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.runs import ReplayWith
+from maillon.engine.settings import Settings
 from tests.support.flows import (
     ECHO,
     TRANSACTION,
@@ -435,3 +437,37 @@ def test_a_stopping_worker_queues_its_run_again_before_the_next_action(
     monkeypatch.setattr(SendEcho, "run", echo)
     _, steps = wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
     assert [c["key"].split(":")[1] for c in calls.log] == ["first", "second"]
+
+
+def test_what_a_run_records_is_written_in_the_install_language(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Everyone reads the same record: it speaks MAILLON_DEFAULT_LOCALE, whoever acted."""
+    calls.clear()
+    rt = Runtime(make_settings(default_locale="fr"), registry=Registry([probe]))
+    rt.open()
+    try:
+        services = Blocking(rt.services)
+        refused = {**ECHO, "input": {"text": "x", "fail": "transient:99"}, "max_attempts": 1}
+        _, token = make_flow(services, refused)
+        waiting = deliver(rt, token).run_ids[0]
+        assert services.runs.cancel(waiting, by="ops").error == "annulée par ops"
+        run, _ = wait_status(rt, services, deliver(rt, token).run_ids[0], RunStatus.FAILED)
+        assert run.error == "étape notify\u00a0: probe busy (abandon après 1 tentative)"
+
+        big = {"all": [{"value": "{{ event.amount }}", "op": "greater_than", "to": 10**9}]}
+        _, token = make_flow(services, {"key": "big", "filter": big}, ECHO)
+        run, _ = wait_status(rt, services, deliver(rt, token).run_ids[0], RunStatus.FILTERED)
+        assert (
+            run.error == "étape big\u00a0: event.amount (150000) n’est pas supérieur à 1000000000"
+        )
+
+        _, token = make_flow(services, ECHO)
+        queued = deliver(rt, token).run_ids[0]
+        for worker in ("w1", "w2", "w3"):
+            rt.writer.submit_sync(ClaimRuns(worker, 10, 0.01, max_takeovers=1, locale="fr"))
+            time.sleep(0.02)
+        poisoned, _, _ = services.runs.history(queued)
+        assert (poisoned.error or "").startswith("exécution empoisonnée\u00a0: reprise 2 fois")
+    finally:
+        rt.close()

@@ -79,3 +79,22 @@ def test_a_server_error_on_a_page_is_a_page_that_gives_the_request_id(
     # Both are logged with their traceback, as any error nobody expected.
     failures = [r for r in caplog.records if r.name == "maillon.web.edge"]
     assert len(failures) == 2 and all(r.exc_info for r in failures)
+
+
+def test_a_value_error_nobody_meant_for_the_caller_is_a_server_error(
+    ui_server: UIServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Input that cannot be accepted is raised as ``Invalid`` (400, with its reasons); any
+    other ``ValueError`` is a bug or a broken install (secrets sealed with another key): a 500
+    whose text stays in the log, not a 400 that blames the caller and shows them the text."""
+    ui_server.set_up_owner()
+
+    async def broken() -> None:
+        raise ValueError("cannot decrypt connection secrets: wrong MAILLON_SECRET_KEY?")
+
+    monkeypatch.setattr(ui_server.runtime.services.flows, "all", broken)
+    with sign_in_client(ui_server.url) as client, caplog.at_level(logging.ERROR):
+        api = client.get("/api/flows", headers={"Accept": "application/json"})
+    assert api.status_code == 500
+    assert "MAILLON_SECRET_KEY" not in api.text
+    assert any("MAILLON_SECRET_KEY" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
