@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from maillon.engine.conditions import Group, evaluate
+from maillon.engine.durations import seconds_in
 from maillon.engine.formatting import to_datetime, zone
 from maillon.engine.i18n import N_
 from maillon.engine.i18n import gettext as _
@@ -158,8 +159,8 @@ class Delay(BaseModel):
 
     duration: str | int | None = Field(
         None,
-        description="How long: 90s, 15m, 2h, 1d, 1w, or combined (1d 12h); a number is seconds. "
-        "May be a template.",
+        description="How long: 90s, 15m, 2h, 1d, 1w, or combined (1d 12h), also as words in "
+        "English or French (2 days, 2 jours, 1h30); a number is seconds. May be a template.",
         examples=["1d"],
     )
     until: str | None = Field(
@@ -224,27 +225,20 @@ class FormatStep(StepBase):
         return found
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-
-
 def parse_duration(value: str | int | float) -> float:
-    """Seconds in ``90s``, ``15m``, ``2h``, ``1d``, ``1w``, ``1d 12h``, or a number of seconds."""
+    """Seconds in ``90s``, ``15m``, ``2h``, ``1d``, ``1w``, ``1d 12h``, ``2 jours``, or a number
+    of seconds (:func:`~maillon.engine.durations.seconds_in`)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        seconds: float | None = float(value)
     else:
-        text = str(value).strip().lower()
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            seconds = float(text)
-        elif re.fullmatch(r"(\s*\d+(\.\d+)?\s*[smhdw])+\s*", text):
-            seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
-        else:
-            raise ValueError(
-                _(
-                    "%(value)r is not a duration (for example 90s, 15m, 2h, 1d, 1d 12h)",
-                    value=str(value)[:40],
-                )
+        seconds = seconds_in(str(value))
+    if seconds is None:
+        raise ValueError(
+            _(
+                "%(value)r is not a duration (for example 90s, 15m, 2h, 1d, 1d 12h)",
+                value=str(value)[:40],
             )
+        )
     if not 0 <= seconds <= MAX_DELAY:
         raise ValueError(_("a delay lasts from 0 seconds to 366 days"))
     return seconds

@@ -17,7 +17,6 @@ as Sunday. Days of week are therefore read here and handed to APScheduler by nam
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from maillon.engine.durations import seconds_in
 from maillon.engine.i18n import day_name, format_day_time, format_list, ngettext, spelt_time_zone
 from maillon.engine.i18n import gettext as _
 
@@ -45,37 +45,31 @@ __all__ = [
 MissedPolicy = Literal["run_once", "skip"]
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_EVERY = re.compile(r"^(?:\d{1,7}[smhdw])+$")
-_PART = re.compile(r"(\d+)([smhdw])")
 #: The longest interval: a year. Longer waits belong in a cron expression.
 MAX_EVERY = 366 * 86400
 _ORIGIN = dt.datetime(2000, 1, 1)  # intervals count from here, in the schedule's time zone
 
 
 def parse_every(value: int | str) -> int:
-    """An interval in seconds: ``90``, ``'90s'``, ``'15m'``, ``'1h30m'``, ``'2d'``, ``'1w'``.
+    """An interval in whole seconds: ``90``, ``'90s'``, ``'15m'``, ``'1h30m'``, ``'2d'``,
+    ``'1w'``, or in French ``'2 jours'``, ``'1h30'`` (:func:`~maillon.engine.durations.seconds_in`).
 
     Raises :class:`ValueError` in plain words.
     """
     if isinstance(value, bool):
         raise ValueError(_("must be a number of seconds or a duration such as '15m'"))
-    if isinstance(value, int):
-        seconds = value
-    else:
-        text = value.strip().lower().replace(" ", "")
-        if len(text) > 40 or not _EVERY.match(text):
-            raise ValueError(
-                _(
-                    "%(value)r is not a duration: write seconds (3600) or amounts with units s, "
-                    "m, h, d, w (90s, 15m, 1h30m, 2d)",
-                    value=value,
-                )
+    seconds = value if isinstance(value, int) else seconds_in(value)
+    if seconds is None or seconds != int(seconds):
+        raise ValueError(
+            _(
+                "%(value)r is not a duration: write seconds (3600) or amounts with units s, "
+                "m, h, d, w (90s, 15m, 1h30m, 2d)",
+                value=value,
             )
-        seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+        )
     if not 1 <= seconds <= MAX_EVERY:
         raise ValueError(_("must be between 1 second and %(days)s days", days=MAX_EVERY // 86400))
-    return seconds
+    return int(seconds)
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -150,8 +144,9 @@ class Schedule(BaseModel):
     )
     every: int | str | None = Field(
         None,
-        description="An interval: seconds, or amounts with units s, m, h, d, w. Intervals "
-        "count from midnight, 1 January 2000, in `timezone`: every 15m fires at :00, :15, …",
+        description="An interval: seconds, or amounts with units s, m, h, d, w (also as words, "
+        "in English or French: 2 days, 15 min, 2 jours, 1h30). Intervals count from midnight, "
+        "1 January 2000, in `timezone`: every 15m fires at :00, :15, …",
         examples=["15m", "1h", 3600],
     )
     timezone: str = Field(

@@ -31,10 +31,25 @@ def _at(text: str) -> float:
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [(90, 90), ("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172800), ("1w", 604800)],
+    [
+        (90, 90),
+        ("90s", 90),
+        ("15m", 900),
+        ("1h30m", 5400),
+        ("2d", 172800),
+        ("1w", 604800),
+        ("2 jours", 172800),
+        ("1h30", 5400),
+    ],
 )
 def test_intervals_in_seconds_or_with_units(value: Any, seconds: int) -> None:
     assert parse_every(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["1.5s", "0s", "367d", "soon", True])
+def test_an_interval_is_whole_seconds_up_to_a_year(value: Any) -> None:
+    with pytest.raises(ValueError):
+        parse_every(value)
 
 
 def test_a_cron_day_of_week_is_read_as_cron_reads_it() -> None:
