@@ -43,6 +43,7 @@ __all__ = [
     "Connector",
     "SyncReport",
     "TriggerEvent",
+    "choice_labels",
     "per_model",
     "secret_fields",
     "url_inputs",
@@ -52,6 +53,14 @@ __all__ = [
 #: values templated into its path are percent-encoded, so that an event's field cannot lead the
 #: request to another path of the API (``| safe`` in the template writes one as it is).
 URL_INPUT: dict[str, Any] = {"x-maillon-url": True}
+
+
+def choice_labels(labels: dict[str, str]) -> dict[str, Any]:
+    """``json_schema_extra`` of a field of choices (a ``Literal``): what a form shows for each
+    choice, in English (the connector's ``translations`` give the other languages). The value
+    stored and sent stays the choice; the JSON schema keeps it under ``x-maillon-labels``.
+    """
+    return {"x-maillon-labels": labels}
 
 
 def per_model(

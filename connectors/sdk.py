@@ -27,6 +27,7 @@ from maillon.connectors.base import (
     NoConnection,
     SyncReport,
     TriggerEvent,
+    choice_labels,
 )
 from maillon.connectors.errors import (
     AccessTokenRejected,
@@ -71,6 +72,7 @@ __all__ = [
     "TransientError",
     "TriggerEvent",
     "aclose_fetch_clients",
+    "choice_labels",
     "default_token_fields",
     "open_file",
     "parse_retry_after",

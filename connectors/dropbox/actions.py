@@ -21,6 +21,7 @@ from maillon.connectors.sdk import (
     LoadedFile,
     MaxFileBytes,
     PermanentError,
+    choice_labels,
     open_file,
 )
 
@@ -94,6 +95,13 @@ class UploadFileInput(BaseModel):
     if_exists: Literal["rename", "overwrite", "fail"] = Field(
         default="rename",
         title="If a file has that name",
+        json_schema_extra=choice_labels(
+            {
+                "rename": "Keep both (the new one is renamed)",
+                "overwrite": "Replace it",
+                "fail": "Fail the step",
+            }
+        ),
         description="rename: keep both (Dropbox adds a number to the new one); overwrite: "
         "replace it; fail: fail the step.",
     )
@@ -226,6 +234,9 @@ class CreateSharedLinkInput(BaseModel):
     audience: Literal["public", "team"] = Field(
         default="public",
         title="Who can open it",
+        json_schema_extra=choice_labels(
+            {"public": "Anyone with the link", "team": "The account's team only"}
+        ),
         description="public: anyone with the link; team: members of the account's team only.",
     )
     expires: datetime | None = Field(

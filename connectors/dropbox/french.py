@@ -108,4 +108,9 @@ FRENCH: dict[str, str] = {
         "rename\xa0: garder les deux (Dropbox ajoute un numéro au nouveau)\u202f; overwrite\xa0: "
         "le remplacer\u202f; fail\xa0: faire échouer l’étape."
     ),
+    "Keep both (the new one is renamed)": "Garder les deux (le nouveau est renommé)",
+    "Replace it": "Le remplacer",
+    "Fail the step": "Faire échouer l’étape",
+    "Anyone with the link": "Toute personne ayant le lien",
+    "The account's team only": "L’équipe du compte seulement",
 }

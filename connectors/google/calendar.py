@@ -16,7 +16,7 @@ from maillon.connectors.google.client import CALENDAR, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
 from maillon.connectors.mailmessage import AddressList, parse_address
-from maillon.connectors.sdk import Action, ActionContext, Connector, PermanentError
+from maillon.connectors.sdk import Action, ActionContext, Connector, PermanentError, choice_labels
 
 __all__ = ["CreateEvent", "connector"]
 
@@ -80,6 +80,13 @@ class CreateEventInput(BaseModel):
     send_updates: Literal["all", "externalOnly", "none"] = Field(
         default="none",
         title="Send invitations",
+        json_schema_extra=choice_labels(
+            {
+                "all": "Everyone",
+                "externalOnly": "Guests outside your organization",
+                "none": "Nobody",
+            }
+        ),
         description="Whom Google emails an invitation: everyone, guests outside your "
         "organization, or nobody.",
     )

@@ -30,6 +30,7 @@ from maillon.connectors.sdk import (
     MaxFileBytes,
     PermanentError,
     aclose_fetch_clients,
+    choice_labels,
     open_file,
 )
 
@@ -371,6 +372,9 @@ class ShareFileInput(BaseModel):
     role: Literal["reader", "commenter", "writer"] = Field(
         default="reader",
         title="Access",
+        json_schema_extra=choice_labels(
+            {"reader": "Can view", "commenter": "Can view and comment", "writer": "Can edit"}
+        ),
         description="reader: can view; commenter: can view and comment; writer: can edit.",
     )
     notify: bool = Field(

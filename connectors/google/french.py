@@ -103,6 +103,8 @@ SHEETS: dict[str, str] = {
     ),
     "Value input": "Saisie des valeurs",
     "Values": "Valeurs",
+    "As if typed (numbers, dates, formulas)": "Comme saisies (nombres, dates, formules)",
+    "As given (text stays text)": "Telles quelles (le texte reste du texte)",
 }
 
 #: Google Calendar's.
@@ -155,6 +157,9 @@ CALENDAR: dict[str, str] = {
         "À qui Google envoie une invitation par e-mail\xa0: tout le monde, les invités extérieurs "
         "à votre organisation, ou personne."
     ),
+    "Everyone": "Tout le monde",
+    "Guests outside your organization": "Les invités hors de votre organisation",
+    "Nobody": "Personne",
 }
 
 #: Google Drive's.
@@ -237,4 +242,7 @@ DRIVE: dict[str, str] = {
         "reader\xa0: peut voir\u202f; commenter\xa0: peut voir et commenter\u202f; writer\xa0: "
         "peut modifier."
     ),
+    "Can view": "Peut consulter",
+    "Can view and comment": "Peut consulter et commenter",
+    "Can edit": "Peut modifier",
 }

@@ -15,7 +15,7 @@ from maillon.connectors.google.check import check_connection
 from maillon.connectors.google.client import SHEETS, GoogleSession, session
 from maillon.connectors.google.connection import GoogleConnection
 from maillon.connectors.google.oauth import GOOGLE_OAUTH
-from maillon.connectors.sdk import Action, ActionContext, Connector, PermanentError
+from maillon.connectors.sdk import Action, ActionContext, Connector, PermanentError, choice_labels
 
 __all__ = ["AppendRow", "HeaderCache", "connector", "header_cache", "spreadsheet_id_from"]
 
@@ -113,6 +113,12 @@ class AppendRowInput(BaseModel):
     value_input_option: Literal["USER_ENTERED", "RAW"] = Field(
         default="USER_ENTERED",
         title="Value input",
+        json_schema_extra=choice_labels(
+            {
+                "USER_ENTERED": "As if typed (numbers, dates, formulas)",
+                "RAW": "As given (text stays text)",
+            }
+        ),
         description="USER_ENTERED parses values as if typed into the sheet: numbers, dates, and "
         "formulas for text starting with '=' (beware of text coming from outside); RAW stores "
         "every value as given.",

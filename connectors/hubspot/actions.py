@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from maillon.connectors.crm import FIELDS_DESCRIPTION, FoundRecords, NoteOutput, RecordOutput
 from maillon.connectors.hubspot.connection import HubSpotConnection
-from maillon.connectors.sdk import Action, ActionContext, PermanentError
+from maillon.connectors.sdk import Action, ActionContext, PermanentError, choice_labels
 
 __all__ = ["AddNote", "CreateRecord", "FindRecords", "UpdateRecord", "UpsertRecord"]
 
@@ -268,7 +268,21 @@ class FindRecordsInput(BaseModel):
         examples=["{{ event.email }}"],
     )
     operator: Operator = Field(
-        default="EQ", title="Comparison", description="EQ: equal to (not case-sensitive)."
+        default="EQ",
+        title="Comparison",
+        description="EQ: equal to (not case-sensitive).",
+        json_schema_extra=choice_labels(
+            {
+                "EQ": "equal to (not case-sensitive)",
+                "NEQ": "not equal to",
+                "CONTAINS_TOKEN": "contains the word",
+                "GT": "greater than",
+                "GTE": "at least",
+                "LT": "less than",
+                "LTE": "at most",
+                "HAS_PROPERTY": "has a value",
+            }
+        ),
     )
     properties: list[str] = Field(
         default_factory=list,

@@ -129,4 +129,12 @@ FRENCH: dict[str, str] = {
         "email pour les contacts, ou une propriété aux valeurs uniques (comme celle qui contient "
         "l’identifiant d’utilisateur Particeep)."
     ),
+    "equal to (not case-sensitive)": "égal à (sans tenir compte de la casse)",
+    "not equal to": "différent de",
+    "contains the word": "contient le mot",
+    "greater than": "supérieur à",
+    "at least": "au moins",
+    "less than": "inférieur à",
+    "at most": "au plus",
+    "has a value": "a une valeur",
 }

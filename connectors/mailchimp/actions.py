@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_v
 
 from maillon.connectors.mailchimp._api import MailchimpApi, member_path, subscriber_hash
 from maillon.connectors.mailchimp.connection import MailchimpConnection
-from maillon.connectors.sdk import Action, ActionContext, PermanentError
+from maillon.connectors.sdk import Action, ActionContext, PermanentError, choice_labels
 
 __all__ = ["UnsubscribeMember", "UpdateTags", "UpsertMember"]
 
@@ -83,12 +83,28 @@ class UpsertMemberInput(MemberInput):
     status_if_new: Status = Field(
         default="subscribed",
         title="Status if new",
+        json_schema_extra=choice_labels(
+            {
+                "subscribed": "Subscribed",
+                "pending": "Pending (a confirmation e-mail first)",
+                "unsubscribed": "Unsubscribed",
+                "transactional": "Transactional (no campaigns)",
+            }
+        ),
         description="subscribed: receives campaigns at once; pending: Mailchimp first emails "
         "a confirmation link (double opt-in).",
     )
     status: Status | None = Field(
         default=None,
         title="Status",
+        json_schema_extra=choice_labels(
+            {
+                "subscribed": "Subscribed",
+                "pending": "Pending (a confirmation e-mail first)",
+                "unsubscribed": "Unsubscribed",
+                "transactional": "Transactional (no campaigns)",
+            }
+        ),
         description="Also changes the status of an existing member. Leave empty to keep it.",
     )
     merge_fields: dict[str, MergeValue] = Field(

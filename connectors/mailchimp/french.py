@@ -88,4 +88,8 @@ FRENCH: dict[str, str] = {
         "subscribed\xa0: reçoit les campagnes tout de suite\u202f; pending\xa0: Mailchimp envoie "
         "d’abord un lien de confirmation par e-mail (double opt-in)."
     ),
+    "Subscribed": "Abonné",
+    "Pending (a confirmation e-mail first)": "En attente (d’abord un e-mail de confirmation)",
+    "Unsubscribed": "Désabonné",
+    "Transactional (no campaigns)": "Transactionnel (sans campagnes)",
 }

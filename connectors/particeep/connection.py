@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from maillon.connectors.sdk import Connection
+from maillon.connectors.sdk import Connection, choice_labels
 
 if TYPE_CHECKING:
     from maillon.connectors.particeep.client import ParticeepClient
@@ -38,6 +38,9 @@ class ParticeepConnection(Connection):
     environment: Environment = Field(
         default="production",
         title="Environment",
+        json_schema_extra=choice_labels(
+            {"production": "Production", "test": "Test platform", "custom": "Custom base URL"}
+        ),
         description="Particeep's production or test platform, or a custom base URL.",
     )
     base_url: str | None = Field(

@@ -82,4 +82,6 @@ FRENCH: dict[str, str] = {
     "Transaction ID": "Identifiant de la transaction",
     "Update a user": "Modifier un utilisateur",
     "User ID": "Identifiant de l’utilisateur",
+    "Production": "Production",
+    "Test platform": "Plateforme de test",
 }

@@ -16,7 +16,7 @@ from maillon.connectors.crm import (
     one_or_none,
 )
 from maillon.connectors.pipedrive.connection import PipedriveConnection
-from maillon.connectors.sdk import Action, ActionContext, PermanentError
+from maillon.connectors.sdk import Action, ActionContext, PermanentError, choice_labels
 
 __all__ = ["AddNote", "CreateRecord", "FindRecords", "UpdateRecord", "UpsertRecord"]
 
@@ -35,6 +35,9 @@ def _item_type() -> Any:
     return Field(
         title="Record type",
         description="Persons (contacts), organizations or deals.",
+        json_schema_extra=choice_labels(
+            {"persons": "Persons", "organizations": "Organizations", "deals": "Deals"}
+        ),
         examples=["persons"],
     )
 

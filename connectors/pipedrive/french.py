@@ -128,4 +128,7 @@ FRENCH: dict[str, str] = {
         "Votre jeton personnel\xa0: Pipedrive → Préférences personnelles → API. Laissez vide pour "
         "vous connecter plutôt par OAuth."
     ),
+    "Persons": "Personnes",
+    "Organizations": "Organisations",
+    "Deals": "Affaires",
 }

@@ -8,7 +8,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 
 from maillon.connectors.mailmessage import parse_address
-from maillon.connectors.sdk import Connection
+from maillon.connectors.sdk import Connection, choice_labels
 
 __all__ = ["DEFAULT_PORTS", "SmtpConnection"]
 
@@ -31,6 +31,13 @@ class SmtpConnection(Connection):
     security: Literal["starttls", "tls", "none"] = Field(
         default="starttls",
         title="Security",
+        json_schema_extra=choice_labels(
+            {
+                "starttls": "STARTTLS (port 587)",
+                "tls": "TLS from the first byte (port 465)",
+                "none": "No encryption (port 25, local relays only)",
+            }
+        ),
         description="starttls: upgrade a plain connection (port 587); tls: TLS from the first "
         "byte (port 465); none: no encryption (local relays only).",
     )

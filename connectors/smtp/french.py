@@ -62,4 +62,9 @@ FRENCH: dict[str, str] = {
         "starttls\xa0: sécuriser une connexion en clair (port 587)\u202f; tls\xa0: TLS dès le "
         "premier octet (port 465)\u202f; none\xa0: aucun chiffrement (relais locaux seulement)."
     ),
+    "STARTTLS (port 587)": "STARTTLS (port 587)",
+    "TLS from the first byte (port 465)": "TLS dès le premier octet (port 465)",
+    "No encryption (port 25, local relays only)": (
+        "Sans chiffrement (port 25, relais locaux seulement)"
+    ),
 }

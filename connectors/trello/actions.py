@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
-from maillon.connectors.sdk import Action, ActionContext, PermanentError
+from maillon.connectors.sdk import Action, ActionContext, PermanentError, choice_labels
 from maillon.connectors.trello._api import TrelloApi
 from maillon.connectors.trello.connection import TrelloConnection
 
@@ -116,7 +116,11 @@ class CreateCardInput(BaseModel):
         description="Members of the list's board to add, by username (or ID).",
         examples=[["backoffice_anna"]],
     )
-    position: Literal["top", "bottom"] = Field(default="bottom", title="Position in the list")
+    position: Literal["top", "bottom"] = Field(
+        default="bottom",
+        title="Position in the list",
+        json_schema_extra=choice_labels({"top": "Top", "bottom": "Bottom"}),
+    )
 
 
 class CreateCard(Action[TrelloConnection, CreateCardInput, Card]):
@@ -208,7 +212,11 @@ class MoveCardInput(BaseModel):
         title="To board ID",
         description="Only when the list is on another board than the card.",
     )
-    position: Literal["top", "bottom"] = Field(default="top", title="Position in the list")
+    position: Literal["top", "bottom"] = Field(
+        default="top",
+        title="Position in the list",
+        json_schema_extra=choice_labels({"top": "Top", "bottom": "Bottom"}),
+    )
 
 
 class MoveCard(Action[TrelloConnection, MoveCardInput, Card]):

@@ -65,4 +65,6 @@ FRENCH: dict[str, str] = {
     "Where Trello's API calls go. Change only for a proxy.": (
         "L’adresse des appels à l’API de Trello. À changer seulement pour un proxy."
     ),
+    "Top": "En haut",
+    "Bottom": "En bas",
 }

@@ -14,7 +14,7 @@ from maillon.connectors.crm import (
     RecordOutput,
     RestApi,
 )
-from maillon.connectors.sdk import Action, ActionContext
+from maillon.connectors.sdk import Action, ActionContext, choice_labels
 from maillon.connectors.zoho_crm.connection import ZohoConnection
 
 __all__ = ["AddNote", "CreateRecord", "FindRecords", "UpdateRecord", "UpsertRecord"]
@@ -179,7 +179,10 @@ class FindRecordsInput(BaseModel):
         min_length=1, title="Value", description="The value it must have.", examples=["ada@x.com"]
     )
     operator: Literal["equals", "starts_with"] = Field(
-        default="equals", title="Match", description="An exact value, or its beginning."
+        default="equals",
+        title="Match",
+        description="An exact value, or its beginning.",
+        json_schema_extra=choice_labels({"equals": "Equals", "starts_with": "Starts with"}),
     )
     limit: int = Field(
         default=200, ge=1, le=2000, title="At most", description="How many records to return."

@@ -7,7 +7,7 @@ from typing import Any, Literal, Self
 from pydantic import Field, SecretStr, model_validator
 
 from maillon.connectors.crm import OptionalUrl
-from maillon.connectors.sdk import Connection, OAuth2, TokenSet, default_token_fields
+from maillon.connectors.sdk import Connection, OAuth2, TokenSet, choice_labels, default_token_fields
 
 __all__ = ["API_DOMAINS", "ZOHO_OAUTH", "DataCentre", "ZohoConnection"]
 
@@ -44,6 +44,18 @@ class ZohoConnection(Connection):
     data_centre: DataCentre = Field(
         default="zoho.com",
         title="Data centre",
+        json_schema_extra=choice_labels(
+            {
+                "zoho.com": "United States (zoho.com)",
+                "zoho.eu": "Europe (zoho.eu)",
+                "zoho.in": "India (zoho.in)",
+                "zoho.com.au": "Australia (zoho.com.au)",
+                "zoho.jp": "Japan (zoho.jp)",
+                "zohocloud.ca": "Canada (zohocloud.ca)",
+                "zoho.sa": "Saudi Arabia (zoho.sa)",
+                "zoho.com.cn": "China (zoho.com.cn)",
+            }
+        ),
         description="Where the Zoho account lives: the domain of its address (crm.zoho.eu → "
         "zoho.eu; Canada is zohocloud.ca).",
     )

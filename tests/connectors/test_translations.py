@@ -13,7 +13,8 @@ BUILT_IN = Registry().all()
 
 
 def texts(connector: Connector) -> set[str]:
-    """The connector's texts as the UI shows them: titles, descriptions, fields and their help."""
+    """The connector's texts as the UI shows them: titles, descriptions, fields, their help and
+    their choices."""
     found = {connector.title, connector.description}
     models = [connector.connection, *(a.Input for a in connector.actions)]
     if connector.connection.kind:  # a shared kind is named by its model ("Google")
@@ -24,7 +25,7 @@ def texts(connector: Connector) -> set[str]:
         found |= {trigger.title, trigger.description}
     for model in models:
         for f in form_fields(model.model_json_schema()):
-            found |= {f.title, f.help}
+            found |= {f.title, f.help, *f.option_labels.values()}
     return found - {""}
 
 

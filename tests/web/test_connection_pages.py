@@ -61,3 +61,28 @@ def test_a_flow_whose_draft_alone_names_a_connection_is_marked_so(ui_server: UIS
         live = client.get("/connections/live").text
     assert 'Tell</a> <span class="hint">(in its unpublished changes)</span>' in drafted
     assert "(in its unpublished changes)" not in live and "Tell</a>" in live
+
+
+def test_a_choice_is_offered_in_words_and_saved_as_its_value(ui_server: UIServer) -> None:
+    ui_server.set_up_owner()
+    with sign_in_client(ui_server.url) as client:
+        english = client.get("/connections/new", params={"app": "smtp"}).text
+        french = client.get(
+            "/connections/new", params={"app": "smtp"}, headers={"Accept-Language": "fr"}
+        ).text
+        saved = client.post(
+            "/connections/new?app=smtp",
+            data={
+                "name": "relay",
+                "values.host": "127.0.0.1",
+                "values.security": "none",
+                "_csrf_token": csrf_field(english),
+            },
+        )
+    assert '<option value="none">No encryption (port 25, local relays only)</option>' in english
+    assert '<option value="none">Sans chiffrement (port 25, relais locaux seulement)</option>' in (
+        french
+    )
+    assert saved.status_code == 303
+    view = ui_server.call(ui_server.runtime.services.connections.get("relay"))
+    assert view.config["security"] == "none"

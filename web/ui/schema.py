@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from maillon.engine.templating import JsonInputError, json_input
@@ -39,6 +39,9 @@ class FormField:
     kind: Kind
     #: A select's choices (an empty first choice when the field is optional).
     options: tuple[str, ...] = ()
+    #: What the select shows for a choice, when it is more than the choice itself (in English:
+    #: the connector translates it).
+    option_labels: Mapping[str, str] = field(default_factory=dict)
     default: Any = None
     #: An example, shown as the placeholder.
     example: str = ""
@@ -94,6 +97,7 @@ def form_fields(schema: Mapping[str, Any], *, skip: set[str] | None = None) -> l
                 required=name in required,
                 kind=kind,
                 options=options,
+                option_labels=prop.get("x-maillon-labels") or {},
                 default=prop.get("default"),
                 example=as_text(examples[0]) if examples and kind != "secret" else "",
             )
