@@ -121,9 +121,9 @@ def test_replay_needs_the_form_token_and_a_failed_or_held_run(ui_server: UIServe
         page = client.get(f"/runs/{run_id}")
         assert "Replay queued" in page.text
         assert "Queued" in page.text
-        # The run was held before: the replay says so, and who replayed it.
+        # The run was held before: it was run alone (it had not run), and by whom.
         replays = page.text[page.text.index('id="run-replays"') :]
-        assert "Replayed once" in replays and f"by {OWNER[0]}" in replays
+        assert "Run alone" in replays and f"by {OWNER[0]}" in replays and "Replayed" not in replays
         assert "Before it, the run was" in replays and "Held" in replays
         # Queued now: a second replay is refused, and says why.
         again = client.post(f"/runs/{run_id}/replay", data={"_csrf_token": field, "next": "/"})
@@ -460,6 +460,7 @@ def test_a_held_run_is_run_alone_and_said_so_and_a_flows_only_one_is_released(
         )
         said = client.get(f"/runs/{first}").text
         assert "Run queued: it runs now, alone; the flow’s other held runs stay held." in said
+        assert "Run alone " in said and "Replayed" not in said
         # The flow's only held run now: its release does what running it alone would.
         last = client.get(f"/runs/{second}").text
         assert "Release the held run of this flow" in last and "Run only this one" not in last
