@@ -53,7 +53,9 @@ def test_a_flow_is_put_on_a_schedule_mistakes_shown_at_their_inputs(
 
     cron.fill("0 9 * * 1")
     page.get_by_label("Time zone").fill("Europe/Paris")
-    page.get_by_label("When Maillon was stopped at a tick").select_option("skip")
+    page.get_by_role("group", name="When Maillon was stopped at a tick").get_by_label(
+        "Skip missed ticks"
+    ).check()
     page.get_by_role("button", name="Publish").click()
     expect(page.get_by_role("status").filter(has_text="Published: version")).to_be_visible()
     expect(page.locator("#next-tick")).to_contain_text("No tick while the flow is off.")
