@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Engine, and_, case, func, literal_column, 
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from maillon.engine.errors import Conflict, NotFound
+from maillon.engine.errors import Conflict, Invalid, NotFound
 from maillon.engine.flows import parse_flow
 from maillon.engine.i18n import DEFAULT_LOCALE, N_, use_locale
 from maillon.engine.i18n import gettext as _
@@ -46,8 +46,11 @@ from maillon.engine.services.base import Actor, Service, actor_name, find_flow
 from maillon.engine.wakeup import Wakeup
 
 __all__ = [
+    "MAX_SEARCH",
     "RUN_FILTERS",
+    "SEARCH_WINDOW",
     "FlowRef",
+    "Found",
     "NotDue",
     "Replay",
     "ReplayWith",
@@ -337,10 +340,35 @@ class RunLine:
         return run_state(self.run)
 
 
+#: How many runs a search by content reads back from where it starts: each is matched on its
+#: event's body and its error, which no index serves, so that a search that finds nothing
+#: reads this many and stops; the caller goes on from where it stopped (:attr:`Found.searched_to`).
+SEARCH_WINDOW = 5_000
+#: The longest text searched for.
+MAX_SEARCH = 200
+
+
+@dataclass(frozen=True)
+class Found:
+    """Runs whose event or error contains a text, newest first (:meth:`Runs.search`)."""
+
+    lines: list[RunLine]
+    #: The oldest run read, when the search read its whole window without filling the page:
+    #: older runs are yet to be searched, from there (``before=searched_to``). ``None`` when
+    #: every run of the selection was read, or the page is full.
+    searched_to: str | None
+    #: How many runs it reads at most: its window.
+    window: int
+
+
 def events_of(flow_id: str) -> SelectOfScalar[EventRow]:
     """Events that reached a flow (app events are shared by flows: found by their runs)."""
     ran = select(RunRow.event_id).where(RunRow.flow_id == flow_id)
     return select(EventRow).where(or_(col(EventRow.flow_id) == flow_id, col(EventRow.id).in_(ran)))
+
+
+#: Lists of runs go newest first: ids are time-ordered.
+_newest = col(RunRow.id).desc()
 
 
 def _runs(
@@ -353,7 +381,7 @@ def _runs(
 ) -> SelectOfScalar[RunRow]:
     """Runs newest first, filtered; each filter is a range of the (flow, id) or (status, id)
     index."""
-    q = select(RunRow).order_by(col(RunRow.id).desc()).limit(limit)
+    q = select(RunRow).order_by(_newest).limit(limit)
     if (
         flow_ids is not None
         and len(flow_ids) == 1
@@ -377,6 +405,28 @@ def _runs(
     if since is not None:
         q = q.where(col(RunRow.id) >= id_floor(since))
     return q
+
+
+def _flow_ids(s: Session, flow: str | None) -> list[str] | None:
+    """The flows ``flow`` names for a list of runs (see :meth:`Runs.browse`); ``None``: all."""
+    if not flow:
+        return None
+    ids = list(s.exec(select(FlowRow.id).where(or_(FlowRow.id == flow, FlowRow.name == flow))))
+    if ids:
+        return ids
+    if s.exec(select(RunRow.id).where(RunRow.flow_id == flow)).first() is None:
+        raise NotFound(_("no flow %(ref)s (by id or name), and no run of one", ref=flow))
+    return [flow]  # a deleted flow's runs
+
+
+def _lines(s: Session, runs: list[RunRow]) -> list[RunLine]:
+    """``runs`` as a list shows them: with their flow's name and their replays."""
+    flow_ids = {r.flow_id for r in runs}
+    names: dict[str, str] = dict(
+        s.exec(select(FlowRow.id, FlowRow.name).where(col(FlowRow.id).in_(flow_ids))).all()
+    )
+    replays = _replay_counts(s, [r.id for r in runs])
+    return [RunLine(r, names.get(r.flow_id), *replays.get(r.id, (0, None))) for r in runs]
 
 
 #: Runs replayed in one transaction by :meth:`Runs.replay_failed`.
@@ -591,28 +641,60 @@ class Runs(Service):
 
         def read() -> list[RunLine]:
             with self.session() as s:
-                ids: list[str] | None = None
-                if flow:
-                    ids = list(
-                        s.exec(
-                            select(FlowRow.id).where(or_(FlowRow.id == flow, FlowRow.name == flow))
+                runs = list(s.exec(_runs(_flow_ids(s, flow), status, limit, before, since, until)))
+                return _lines(s, runs)
+
+        return await self.sync(read)
+
+    async def search(
+        self,
+        text: str,
+        flow: str | None = None,
+        status: RunFilter | None = None,
+        since: float | None = None,
+        limit: int = 50,
+        *,
+        before: str | None = None,
+        until: float | None = None,
+    ) -> Found:
+        """Runs whose event (its JSON) or error contains ``text``, regardless of case (an
+        e-mail address, a transaction's id, ``timed out``), among the :data:`SEARCH_WINDOW`
+        newest runs of :meth:`browse`'s selection from ``before``: a search costs the same
+        however many runs are kept, and goes further back page by page.
+
+        Raises :class:`Invalid` for an empty text, or one over :data:`MAX_SEARCH` characters;
+        :class:`NotFound` as :meth:`browse`.
+        """
+        wanted = text.strip()
+        if not wanted or len(wanted) > MAX_SEARCH:
+            raise Invalid([_("search for 1 to %(max)s characters", max=MAX_SEARCH)])
+
+        def read() -> Found:
+            with self.session() as s:
+                window = (
+                    _runs(_flow_ids(s, flow), status, SEARCH_WINDOW, before, since, until)
+                    .with_only_columns(col(RunRow.id), col(RunRow.event_id), col(RunRow.error))
+                    .subquery()
+                )
+                matched = (
+                    select(window.c.id)
+                    .outerjoin(EventRow, col(EventRow.id) == window.c.event_id)
+                    .where(
+                        or_(
+                            col(EventRow.body).icontains(wanted, autoescape=True),
+                            window.c.error.icontains(wanted, autoescape=True),
                         )
                     )
-                    if not ids:
-                        if s.exec(select(RunRow.id).where(RunRow.flow_id == flow)).first() is None:
-                            raise NotFound(
-                                _("no flow %(ref)s (by id or name), and no run of one", ref=flow)
-                            )
-                        ids = [flow]
-                runs = list(s.exec(_runs(ids, status, limit, before, since, until)))
-                flow_ids = {r.flow_id for r in runs}
-                names: dict[str, str] = dict(
-                    s.exec(
-                        select(FlowRow.id, FlowRow.name).where(col(FlowRow.id).in_(flow_ids))
-                    ).all()
+                    .order_by(window.c.id.desc())
+                    .limit(limit)
                 )
-                replays = _replay_counts(s, [r.id for r in runs])
-            return [RunLine(r, names.get(r.flow_id), *replays.get(r.id, (0, None))) for r in runs]
+                ids = list(s.exec(matched))
+                runs = list(s.exec(select(RunRow).where(col(RunRow.id).in_(ids)).order_by(_newest)))
+                read_to = None
+                if len(ids) < limit:
+                    read, oldest = s.exec(select(func.count(), func.min(window.c.id))).one()
+                    read_to = oldest if read == SEARCH_WINDOW else None
+                return Found(_lines(s, runs), read_to, SEARCH_WINDOW)
 
         return await self.sync(read)
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunStatus
+from maillon.engine.services import runs as runs_service
 from tests.support.cli import Cli
 from tests.support.db import run_until
 from tests.support.flows import deliver
@@ -135,3 +138,26 @@ def test_a_run_parked_by_a_delay_is_shown_as_waiting_and_cancelled(cli: Cli) -> 
     assert "cancelled by cli" in cli("runs", "show", run_id).stdout
     refused = cli("runs", "cancel", run_id, code=1).stderr
     assert "cannot be cancelled (its status: cancelled): only runs that are queued" in refused
+
+
+def test_runs_are_found_by_what_their_event_says(
+    cli: Cli, fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs_service, "SEARCH_WINDOW", 2)
+    token = make_flow(cli, fake_server)
+    [ada] = deliver(cli.runtime, token, {"investor": {"name": "Ada Lovelace"}}).run_ids
+    for _ in range(2):
+        deliver(cli.runtime, token, {"investor": {"name": "Bob"}})
+
+    first = cli("runs", "list", "--containing", "lovelace")
+    # Nothing among the two newest: the list is empty, and stderr says where to go on from.
+    assert first.stdout == ""
+    further = re.search(r"older ones: --before (\S+)\)", first.stderr)
+    assert further is not None
+    back = cli("runs", "list", "--containing", "lovelace", "--before", further.group(1))
+    assert back.stdout.startswith(f"{ada}  queued")
+    assert (
+        cli("runs", "list", "--containing", " ", code=1)
+        .stderr.strip()
+        .endswith("search for 1 to 200 characters")
+    )

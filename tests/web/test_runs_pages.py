@@ -11,11 +11,13 @@ from collections.abc import Callable
 from functools import partial
 
 import httpx
+import pytest
 
 from maillon.connectors.testing import FakeServer
 from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Delivery
 from maillon.engine.redaction import MASK as SECRET_MASK
+from maillon.engine.services import runs as runs_service
 from maillon.engine.settings import Settings
 from maillon.web.ui.runs import PAGE_SIZE
 from tests.support.accounts import OWNER
@@ -464,3 +466,35 @@ def test_a_held_run_is_run_alone_and_said_so_and_a_flows_only_one_is_released(
         # The flow's only held run now: its release does what running it alone would.
         last = client.get(f"/runs/{second}").text
         assert "Release the held run of this flow" in last and "Run only this one" not in last
+
+
+def test_runs_are_searched_by_what_their_event_says_a_window_at_a_time(
+    ui_server: UIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs_service, "SEARCH_WINDOW", 2)
+    ui_server.set_up_owner()
+    _, token = ui_server.http_flow("Off", "http://127.0.0.1:9/", enabled=False)
+
+    def deliver(investor: str) -> str:
+        body = {**TRANSACTION, "investor": {"email": investor}}
+        return ui_server.call(webhook(ui_server.runtime, token, body)).run_ids[0]
+
+    ada = deliver("ada@example.com")
+    deliver("bob@example.com")
+    deliver("bob@example.com")
+    with sign_in_client(ui_server.url) as client:
+        first = client.get("/runs", params={"q": "ADA@example"}).text
+        # The two newest runs were read: no match there, and the way further back.
+        assert "No run matches these filters." in first
+        assert "The search read the 2 newest runs of these filters from here" in first
+        further = re.search(r'<a href="([^"]+)"[^>]*>Search further back</a>', first)
+        assert further is not None
+        back = client.get(further.group(1).replace("&amp;", "&")).text
+        assert f'href="/runs/{ada}"' in back
+        assert "whose event or error contains “ADA@example”" in back
+        assert "Search further back" not in back
+        # Replaying every failed run acts on the filters, not on a search: not offered.
+        assert (
+            "Replay them all"
+            not in client.get("/runs", params={"q": "bob", "status": "failed"}).text
+        )

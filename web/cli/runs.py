@@ -4,12 +4,12 @@ putting a failed run back in the queue, and cancelling one that waits."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from typing import Any
 
 import click
 
+from maillon.engine.durations import seconds_in
 from maillon.engine.models import StepRow
 from maillon.engine.payloads import readable_json
 from maillon.engine.services.runs import (
@@ -22,8 +22,6 @@ from maillon.engine.services.runs import (
 from maillon.web.cli._base import AUTHOR, Ctx, echo_json, pass_ctx, when
 
 __all__ = ["events", "runs"]
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class _Since(click.ParamType[float, Any]):
@@ -38,9 +36,9 @@ class _Since(click.ParamType[float, Any]):
         if isinstance(value, float):
             return value
         text = str(value).strip()
-        ago = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", text)
-        if ago:
-            return time.time() - float(ago[1]) * _UNITS[ago[2]]
+        ago = seconds_in(text)
+        if ago is not None:
+            return time.time() - ago
         try:
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -61,14 +59,40 @@ def runs() -> None:
     help="Only runs in this state (waiting, retrying: queued runs not due yet, and why).",
 )
 @click.option("--since", type=_Since(), help="Only runs created since: 30m, 2h, 1d, or a date.")
+@click.option(
+    "--containing",
+    metavar="TEXT",
+    help="Only runs whose event or error contains TEXT (any case): an e-mail address, an id.",
+)
+@click.option("--before", metavar="RUN_ID", help="Only runs older than this one (the next page).")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @pass_ctx
 def runs_list(
-    obj: Ctx, flow: str | None, status: str | None, since: float | None, limit: int
+    obj: Ctx,
+    flow: str | None,
+    status: str | None,
+    since: float | None,
+    containing: str | None,
+    before: str | None,
+    limit: int,
 ) -> None:
     """List runs, newest first."""
     chosen = run_filter(status) if status else None
-    for line in obj.run(obj.services.runs.browse(flow, chosen, since, limit)):
+    if containing is None:
+        lines = obj.run(obj.services.runs.browse(flow, chosen, since, limit, before=before))
+    else:
+        found = obj.run(
+            obj.services.runs.search(containing, flow, chosen, since, limit, before=before)
+        )
+        lines = found.lines
+        if found.searched_to:
+            # Said apart from the list, which stays one run per line for scripts.
+            click.echo(
+                f"(searched the {found.window} newest runs; older ones: --before "
+                f"{found.searched_to})",
+                err=True,
+            )
+    for line in lines:
         name = line.flow_name or f"(deleted flow {line.run.flow_id})"
         replayed = f"  (replayed {line.replays}x)" if line.replays else ""
         click.echo(f"{line.run.id}  {line.state:<9}  {when(line.run.created_at)}  {name}{replayed}")

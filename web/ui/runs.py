@@ -29,7 +29,13 @@ from maillon.engine.errors import Conflict, NotFound
 from maillon.engine.i18n import N_, ngettext, to_epoch
 from maillon.engine.i18n import gettext as _
 from maillon.engine.models import RunStatus
-from maillon.engine.services.runs import RUN_FILTERS, ReplayWith, RunFilter, run_filter
+from maillon.engine.services.runs import (
+    MAX_SEARCH,
+    RUN_FILTERS,
+    ReplayWith,
+    RunFilter,
+    run_filter,
+)
 from maillon.web.auth import actor
 from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
 
@@ -61,6 +67,8 @@ class RunFilters:
     start: str = ""
     end: str = ""
     before: str = ""
+    #: Text the run's event or error contains.
+    text: str = ""
 
     @classmethod
     def read(cls, query: Mapping[str, str]) -> tuple[RunFilters, list[Flash]]:
@@ -85,6 +93,7 @@ class RunFilters:
             start=query.get("from", "")[:19],
             end=query.get("to", "")[:19],
             before=query.get("before", "")[:36],
+            text=query.get("q", "").strip()[:MAX_SEARCH],
         )
         for label, text in ((_("From"), filters.start), (_("To"), filters.end)):
             if filters.period == "range" and text and _epoch(text) is None:
@@ -124,7 +133,7 @@ class RunFilters:
     @property
     def active(self) -> bool:
         """Whether any filter narrows the list (paging aside)."""
-        return any((self.flow, self.status, self.period))
+        return any((self.flow, self.status, self.period, self.text))
 
     def url(self, **changes: str) -> str:
         """``/runs`` with these filters, ``changes`` applied; empty values left out."""
@@ -135,6 +144,7 @@ class RunFilters:
             "period": chosen.period,
             "from": chosen.start if chosen.period == "range" else "",
             "to": chosen.end if chosen.period == "range" else "",
+            "q": chosen.text,
             "before": chosen.before,
         }
         query = urlencode({k: v for k, v in params.items() if v})
@@ -169,20 +179,35 @@ class RunsController(Controller):
         """Runs newest first, filtered by flow, status and time; ``before`` pages back."""
         filters, said = RunFilters.read(request.query_params)
         since, until = filters.window(time.time())
+        search = None
         try:
-            found = await services.runs.browse(
-                filters.flow or None,
-                filters.run_status,
-                since,
-                PAGE_SIZE + 1,
-                before=filters.before or None,
-                until=until,
-            )
+            if filters.text:
+                search = await services.runs.search(
+                    filters.text,
+                    filters.flow or None,
+                    filters.run_status,
+                    since,
+                    PAGE_SIZE + 1,
+                    before=filters.before or None,
+                    until=until,
+                )
+                found = search.lines
+            else:
+                found = await services.runs.browse(
+                    filters.flow or None,
+                    filters.run_status,
+                    since,
+                    PAGE_SIZE + 1,
+                    before=filters.before or None,
+                    until=until,
+                )
         except NotFound:
             # A flow deleted with its runs (an old link, a bookmark): nothing matches.
             found = []
         page = found[:PAGE_SIZE]
         older = filters.url(before=page[-1].run.id) if len(found) > PAGE_SIZE else None
+        # A search read its window of runs without filling the page: older ones are unread.
+        further = filters.url(before=search.searched_to) if search and search.searched_to else None
         # One flow's failed runs replay at once: with the version each ran, or with the
         # current one when some ran an older one (the fix was published since).
         replay_versions = None
@@ -204,6 +229,8 @@ class RunsController(Controller):
             periods=PERIODS,
             statuses=RUN_FILTERS,
             older=older,
+            further=further,
+            searched=search.window if search else 0,
             replay_versions=replay_versions,
         )
 

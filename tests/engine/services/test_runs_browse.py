@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from maillon.engine.errors import NotFound
+from maillon.engine.errors import Invalid, NotFound
 from maillon.engine.models import RunRow, RunStatus
 from maillon.engine.runtime import Runtime
+from maillon.engine.services import runs as runs_service
 from maillon.engine.services.runs import time_taken
 from tests.support.flows import ECHO, deliver, make_flow, wait_status
 from tests.support.services import Blocking
@@ -94,3 +95,50 @@ def test_a_replayed_runs_time_leaves_out_its_wait_to_be_replayed() -> None:
     # Replayed at 300 and not ended since: its last end is the one before.
     assert time_taken(_run(100, 203), 300) is None
     assert time_taken(_run(), None) is None
+
+
+def test_runs_are_found_by_what_their_event_or_error_says(
+    runtime: Runtime, services: Blocking
+) -> None:
+    _, sales = make_flow(services, {**ECHO, "input": {"text": "x"}}, name="Sales alert")
+    _, fails = make_flow(
+        services, {**ECHO, "input": {"text": "x", "fail": "permanent"}}, name="Fails"
+    )
+    ada = deliver(runtime, sales, {"investor": {"email": "Ada@Example.com"}}).run_ids[0]
+    deliver(runtime, sales, {"investor": {"email": "bob@example.com"}})
+    promo = deliver(runtime, sales, {"code": "50%_OFF"}).run_ids[0]
+    deliver(runtime, sales, {"code": "50a1OFF"})  # what % and _ would match unescaped
+    refused = deliver(runtime, fails, {"id": 7}).run_ids[0]
+    wait_status(runtime, services, refused, RunStatus.FAILED)
+
+    def found(text: str, **filters: object) -> list[str]:
+        return [line.run.id for line in services.runs.search(text, **filters).lines]
+
+    assert found("ada@example.COM") == [ada]  # any case
+    assert found("50%_off") == [promo]  # % and _ are the text's, not wildcards
+    assert found("probe refused") == [refused]  # the run's error
+    assert found("ada@example.com", flow="Fails") == []
+    assert found("example.com", status=RunStatus.FAILED) == []
+    assert services.runs.search("nobody").searched_to is None  # every run was read
+    for bad in ("", "   ", "x" * 201):
+        with pytest.raises(Invalid):
+            services.runs.search(bad)
+
+
+def test_a_search_reads_a_window_of_runs_and_goes_on_from_where_it_stopped(
+    runtime: Runtime, services: Blocking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs_service, "SEARCH_WINDOW", 2)
+    _, token = make_flow(services, ECHO, name="Sales alert")
+    oldest = deliver(runtime, token, {"name": "Ada"}).run_ids[0]
+    middle, newest = (deliver(runtime, token, {"name": "Bob"}).run_ids[0] for _ in range(2))
+
+    first = services.runs.search("ada")
+    # The two newest runs were read, without a match: the search stops there, and says where.
+    assert (first.lines, first.searched_to) == ([], middle)
+    further = services.runs.search("ada", before=first.searched_to)
+    assert [line.run.id for line in further.lines] == [oldest]
+    assert further.searched_to is None
+    # A full page needs no going on: its last run is where the next page starts.
+    page = services.runs.search("bob", limit=1)
+    assert [line.run.id for line in page.lines] == [newest] and page.searched_to is None
