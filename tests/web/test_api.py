@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from maillon.engine.models import RunStatus
+from maillon.engine.services import runs as runs_service
 from maillon.engine.services.runs import NotDue
 from tests.support.api import FLOW, Live, create_flow, hook, wait_run
 from tests.support.probe import calls
@@ -289,3 +290,22 @@ def test_the_document_names_the_errors_each_call_may_answer(live: Live) -> None:
     assert {"404", "409"} <= answers("post", "/api/runs/{run_id}/cancel")
     assert {"404", "409", "422"} <= answers("put", "/api/flows/{flow_id}")
     assert {"409", "422"} <= answers("post", "/api/flows")
+
+
+def test_runs_are_searched_by_content_and_say_where_the_search_stopped(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs_service, "SEARCH_WINDOW", 2)
+    flow = create_flow(live, steps=[{"key": "wait", "delay": {"duration": "1h"}}])
+    [ada] = httpx.post(hook(live, flow), json={"email": "ada@example.com"}).json()["run_ids"]
+    for _ in range(2):
+        httpx.post(hook(live, flow), json={"email": "bob@example.com"})
+
+    first = live.client.get("/api/runs", params={"containing": "ADA@"})
+    assert first.status_code == 200 and first.json() == []
+    stopped = first.headers["maillon-searched-to"]
+    back = live.client.get("/api/runs", params={"containing": "ada@", "before": stopped})
+    assert [r["id"] for r in back.json()] == [ada]
+    assert "maillon-searched-to" not in back.headers
+    assert live.client.get("/api/runs", params={"containing": "x" * 201}).status_code == 400
+    assert live.client.get("/api/runs", params={"containing": " "}).status_code == 400

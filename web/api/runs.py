@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from maillon.engine.models import RunStatus
-from maillon.engine.services.runs import NotDue, ReplayWith
+from maillon.engine.services.runs import MAX_SEARCH, SEARCH_WINDOW, NotDue, ReplayWith
 from maillon.web.api.deps import AnyRequest, ServicesDep
 from maillon.web.api.schemas import EventOut, QueueOut, RejectedDeliveryOut, RunOut
 from maillon.web.auth import actor
@@ -17,6 +18,8 @@ from maillon.web.auth import actor
 __all__ = ["EventController", "QueueController", "RejectedDeliveryController", "RunController"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+#: The header of a search's answer that says where it stopped reading.
+SEARCHED_TO = "Maillon-Searched-To"
 
 
 class EventController(Controller):
@@ -61,7 +64,18 @@ class RunController(Controller):
     path = "/api/runs"
     tags = ["runs"]
 
-    @get("/")
+    @get(
+        "/",
+        response_headers=[
+            ResponseHeader(
+                name=SEARCHED_TO,
+                documentation_only=True,
+                description="Of a search (`containing`) that read its window of runs without "
+                "filling the page: the oldest run it read. Older runs are yet to be searched: "
+                "ask again with `before` set to it.",
+            )
+        ],
+    )
     async def list_runs(
         self,
         services: ServicesDep,
@@ -78,11 +92,26 @@ class RunController(Controller):
         ] = None,
         limit: Limit = 50,
         before: FromQuery[str | None] = None,
-    ) -> list[RunOut]:
-        """Newest first; filter by flow and status (or a queued run's reason to wait); page
-        with ``before=<last id>``."""
-        runs = await services.runs.list_runs(flow_id, not_due or status, limit, before)
-        return [RunOut.of(r) for r in runs]
+        containing: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=MAX_SEARCH,
+                description="Only runs whose event (its JSON) or error contains this text, in "
+                f"any case. A search reads {SEARCH_WINDOW:,} runs at most: see the "
+                f"`{SEARCHED_TO}` header.",
+            ),
+        ] = None,
+    ) -> Response[list[RunOut]]:
+        """Newest first; filter by flow and status (or a queued run's reason to wait), or
+        search them by content; page with ``before=<last id>``."""
+        if containing is None:
+            runs = await services.runs.list_runs(flow_id, not_due or status, limit, before)
+            return Response([RunOut.of(r) for r in runs])
+        found = await services.runs.search(
+            containing, flow_id, not_due or status, None, limit, before=before
+        )
+        headers = {SEARCHED_TO: found.searched_to} if found.searched_to else {}
+        return Response([RunOut.of(line.run) for line in found.lines], headers=headers)
 
     @get("/{run_id:str}")
     async def get_run(self, services: ServicesDep, run_id: FromPath[str]) -> RunOut:
