@@ -56,6 +56,7 @@ RUN_COLUMNS = (
     "finished_at",
     "error",
 )
+_FLOW, _STATUS, _FINISHED = (RUN_COLUMNS.index(c) for c in ("flow_id", "status", "finished_at"))
 STEP_COLUMNS = (
     "run_id",
     "step_key",
@@ -235,9 +236,9 @@ def _rows(
 def _counts(runs: list[tuple[Any, ...]], into: dict[tuple[str, int], list[int]]) -> None:
     """Add finished runs to the hourly counts, as the queue does when it finishes them."""
     for run in runs:
-        status, finished = run[3], run[8]
+        status, finished = run[_STATUS], run[_FINISHED]
         if status in ("succeeded", "failed"):
-            row = into[(run[1], int(finished // HOUR) * HOUR)]
+            row = into[(run[_FLOW], int(finished // HOUR) * HOUR)]
             row[status == "failed"] += 1
 
 
