@@ -189,15 +189,24 @@ def evaluate(group: Group, context: Mapping[str, Any]) -> Verdict:
         failed = next((v for v in verdicts if not v.held), None)
         if failed is not None:
             return failed
-        return Verdict(True, "; ".join(v.reason for v in verdicts))
+        return Verdict(True, _joined([v.reason for v in verdicts]))
     passed = next((v for v in verdicts if v.held), None)
     if passed is not None:
         return passed
     if len(verdicts) == 1:
         return verdicts[0]
     return Verdict(
-        False, _("none held: %(reasons)s", reasons="; ".join(v.reason for v in verdicts))
+        False, _("none held: %(reasons)s", reasons=_joined([v.reason for v in verdicts]))
     )
+
+
+def _joined(reasons: list[str]) -> str:
+    """``reasons`` one after the other, as the language of the moment separates them (French
+    puts a narrow no-break space before ";")."""
+    said = reasons[0] if reasons else ""
+    for reason in reasons[1:]:
+        said = _("%(reasons)s; %(reason)s", reasons=said, reason=reason)
+    return said
 
 
 def _condition(cond: Condition, context: Mapping[str, Any]) -> Verdict:

@@ -200,7 +200,13 @@ def _kind_of(value: Any) -> str:
         return _("a mapping")
     if isinstance(value, str):
         return _("a text")
-    return _("nothing") if value is None else _("a %(type)s", type=type(value).__name__)
+    if value is None:
+        return _("nothing")
+    if isinstance(value, bool):
+        return _("a boolean")
+    if isinstance(value, int | float):
+        return _("a number")
+    return _("a %(type)s", type=type(value).__name__)
 
 
 class Executor:

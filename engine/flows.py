@@ -11,7 +11,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
@@ -929,7 +929,7 @@ def load_yaml(text: str) -> list[dict[str, Any]]:
     import yaml
 
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=_yaml_loader()) if d is not None]
     except RecursionError as exc:
         raise Invalid(["not valid YAML (nested too deeply)"]) from exc
     except yaml.YAMLError as exc:
@@ -941,6 +941,23 @@ def load_yaml(text: str) -> list[dict[str, Any]]:
         if not isinstance(doc, dict):
             raise Invalid([f"document {i} is not a mapping of flow fields (name, trigger, steps)"])
     return docs
+
+
+@lru_cache(maxsize=1)
+def _yaml_loader() -> Any:
+    """PyYAML's safe loader, whose values that cannot be built (``2026-02-30``, an integer of
+    5,000 digits) are refused as YAML errors at their line, not as a bare ``ValueError``."""
+    import yaml
+    from yaml.constructor import ConstructorError
+
+    class Loader(yaml.SafeLoader):
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep=deep)
+            except (ValueError, OverflowError) as exc:
+                raise ConstructorError(None, None, str(exc), node.start_mark) from exc
+
+    return Loader
 
 
 def dump_yaml(flows: list[dict[str, Any]]) -> str:

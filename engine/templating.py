@@ -91,7 +91,7 @@ class TemplateRenderError(ValueError):
     def said(self) -> str:
         """The error as a step's error reads (``template error in input.text: no field 'x'``),
         in the language of the moment."""
-        return _("template error in %(error)s", error=str(self))
+        return _("template error in %(field)s: %(reason)s", field=self.field, reason=self.reason)
 
 
 def _now(tz: str = "UTC") -> dt.datetime:
@@ -777,6 +777,9 @@ async def render_unblocking(template: Any, render: Callable[..., _T], *args: Any
 def _describe(exc: Exception) -> str:
     text = str(exc)
     # Jinja's wording for a missing key is "'dict object' has no attribute 'x'".
+    undefined = re.fullmatch(r"'([^']*)' is undefined", text)
+    if undefined:
+        return _("%(name)r is undefined", name=undefined.group(1))
     return re.sub(r"'dict object' has no attribute", _("no field"), text)
 
 

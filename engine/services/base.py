@@ -30,11 +30,11 @@ COMMAND_LINE = "cli"
 
 def actor_name(s: Session, actor: Actor) -> str | None:
     """``actor`` as the history names them: an API token by its account's e-mail address,
-    else (a token made on the command line) by its own name."""
+    else (a token made on the command line) by its own name, in the language of the moment."""
     if not isinstance(actor, ApiToken):
         return actor
     user = s.get(UserRow, actor.user_id) if actor.user_id else None
-    return user.email if user else f"API token “{actor.name}”"
+    return user.email if user else _("API token “%(name)s”", name=actor.name)
 
 
 class Service:

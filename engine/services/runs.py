@@ -42,7 +42,7 @@ from maillon.engine.models import (
     rare_status_key,
     stats_hour,
 )
-from maillon.engine.services.base import Actor, Service, actor_name, find_flow
+from maillon.engine.services.base import COMMAND_LINE, Actor, Service, actor_name, find_flow
 from maillon.engine.wakeup import Wakeup
 
 __all__ = [
@@ -793,8 +793,9 @@ class Runs(Service):
 
         def write() -> RunRow:
             with self.session(write=True) as s:
-                who = actor_name(s, by)
                 with use_locale(self.locale):
+                    # Said in the record's words: the command line has no name of its own.
+                    who = _("the command line") if by == COMMAND_LINE else actor_name(s, by)
                     reason = _("cancelled by %(who)s", who=who) if who else _("cancelled")
                 cancelled = cancel_runs(s, col(RunRow.id) == run_id, reason)
                 run = s.get(RunRow, run_id)

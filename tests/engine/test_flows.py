@@ -138,6 +138,18 @@ def test_a_yaml_syntax_error_names_its_line_and_column() -> None:
     ]
 
 
+def test_a_yaml_value_that_cannot_be_built_is_refused_at_its_line() -> None:
+    """A date that does not exist (or an integer too long to read) is the file's fault: refused
+    as invalid, not raised as a bare ValueError (a server error since those are no 400s)."""
+    with pytest.raises(Invalid) as caught:
+        load_yaml("name: one\nsteps:\n  - key: w\n    delay: {until: 2026-02-30}\n")
+    assert caught.value.problems == [
+        "line 4, column 20: not valid YAML (day is out of range for month)"
+    ]
+    with pytest.raises(Invalid, match="line 1, column 4: not valid YAML"):
+        load_yaml("a: " + "1" * 5000)
+
+
 def test_yaml_documents_round_trip() -> None:
     docs = [{"name": "one", "steps": [STEP]}, {"name": "deux é", "steps": [STEP]}]
     assert load_yaml(dump_yaml(docs)) == docs

@@ -135,7 +135,7 @@ def test_a_run_parked_by_a_delay_is_shown_as_waiting_and_cancelled(cli: Cli) -> 
     assert not any(line.startswith("  next try") for line in shown)
 
     assert cli("runs", "cancel", run_id).stdout == f"{run_id}  cancelled\n"
-    assert "cancelled by cli" in cli("runs", "show", run_id).stdout
+    assert "cancelled by the command line" in cli("runs", "show", run_id).stdout
     refused = cli("runs", "cancel", run_id, code=1).stderr
     assert "cannot be cancelled (its status: cancelled): only runs that are queued" in refused
 

@@ -56,7 +56,7 @@ __all__ = [
     "to_document",
 ]
 
-_STEP_INPUT = re.compile(r"^steps-(\d+)-(.+)$")
+_STEP_INPUT = re.compile(r"^steps-([0-9]{1,6})-(.+)$")
 _STEP_FIELDS = (
     "key",
     "kind",

@@ -55,7 +55,7 @@ from maillon.web.ui.drafts import (
     to_document,
 )
 from maillon.web.ui.fields import field_tree
-from maillon.web.ui.render import Flash, ServicesDep, form, redirect, render, safe_path
+from maillon.web.ui.render import Flash, ServicesDep, digits, form, redirect, render, safe_path
 from maillon.web.ui.schema import as_text
 from maillon.web.ui.steering import KINDS, OPERATOR_NAMES
 from maillon.web.ui.timing import ScheduleDraft
@@ -328,7 +328,7 @@ def _apply(draft: Draft, op: str, add_to: str = "") -> str | None:
                 branch=branch,
                 paths=paths,
             )
-    elif verb in ("up", "down", "remove") and arg.isdigit():
+    elif verb in ("up", "down", "remove") and digits(arg, 6):
         index = int(arg)
         if verb == "remove":
             draft.remove(index)
@@ -345,7 +345,7 @@ def _focus_after(op: str, before: list[str], draft: Draft) -> int | None:
     if added:
         return after.index(added[0])
     verb, _sep, arg = op.partition(":")
-    if not arg.isdigit() or not after:
+    if not digits(arg, 6) or not after:
         return None
     if verb in ("up", "down") and int(arg) < len(before) and before[int(arg)] in after:
         return after.index(before[int(arg)])
@@ -520,7 +520,7 @@ class FlowsController(Controller):
         data = await form(request)
         draft = Draft.read(data)
         index_text, _sep, part = field.removeprefix("steps-").partition("-")
-        if not index_text.isdigit() or int(index_text) >= len(draft.steps):
+        if not digits(index_text, 6) or int(index_text) >= len(draft.steps):
             return render(request, "flows/_preview.html", preview=None, field=field)
         index = int(index_text)
         connectors = _connectors(services)

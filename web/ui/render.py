@@ -36,6 +36,7 @@ __all__ = [
     "ServicesDep",
     "SettingsDep",
     "TokensDep",
+    "digits",
     "form",
     "problems",
     "redirect",
@@ -119,6 +120,13 @@ async def form(request: Request[Any, Any, Any]) -> dict[str, str]:
     """The submitted form's text fields (the last value of a repeated name)."""
     data = await request.form()
     return {key: value for key, value in data.items() if isinstance(value, str)}
+
+
+def digits(text: str, most: int) -> bool:
+    """Whether a form's ``text`` is a whole number ``int()`` reads, of at most ``most`` digits:
+    ASCII ones only (``str.isdigit()`` takes "²", a key of French keyboards, which ``int()``
+    refuses). Anything else is kept as typed, for validation to say what is wrong with it."""
+    return text.isascii() and text.isdigit() and len(text) <= most
 
 
 def safe_path(target: str | None, default: str = "/") -> str:

@@ -64,9 +64,11 @@ OPERATOR_NAMES = {
 
 _MAX_ROWS = 50
 _MAX_BRANCHES = 10
-_COND = re.compile(r"^cond-(\d+)-(value|op|to)$")
-_BRANCH = re.compile(r"^branch-(\d+)-(name|was|match|group|cond-\d+-(?:value|op|to))$")
-_FMT = re.compile(r"^fmt-(\d+)-(name|value)$")
+_COND = re.compile(r"^cond-([0-9]{1,6})-(value|op|to)$")
+_BRANCH = re.compile(
+    r"^branch-([0-9]{1,6})-(name|was|match|group|cond-[0-9]{1,6}-(?:value|op|to))$"
+)
+_FMT = re.compile(r"^fmt-([0-9]{1,6})-(name|value)$")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 from maillon.engine.digests import DigestSpec
 from maillon.engine.i18n import current_time_zone
 from maillon.engine.schedules import Schedule
+from maillon.web.ui.render import digits
 from maillon.web.ui.schema import as_text
 
 __all__ = ["DigestDraft", "ScheduleDraft"]
@@ -56,7 +57,7 @@ class ScheduleDraft:
     def raw(self) -> dict[str, Any]:
         """The schedule as a flow document holds it (a bare number of seconds as a number)."""
         every: int | str | None = self.every or None
-        if self.every.isdigit():
+        if digits(self.every, 12):
             every = int(self.every)
         return {
             "cron": self.cron or None,
@@ -105,7 +106,7 @@ class DigestDraft:
         if not self.on:
             return None
         release: dict[str, Any] = self.release.raw()
-        release["count"] = int(self.count) if self.count.isdigit() else self.count or None
+        release["count"] = int(self.count) if digits(self.count, 12) else self.count or None
         return {"name": self.name, "item": _item(self.item), "release": release}
 
 

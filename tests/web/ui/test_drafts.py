@@ -229,3 +229,23 @@ def test_a_new_schedule_is_read_in_the_time_zone_of_whoever_writes_it() -> None:
             "Europe/Paris"
         )
     assert ScheduleDraft().timezone == "UTC"
+
+
+def test_numbers_typed_with_digits_int_cannot_read_are_left_for_validation() -> None:
+    """ "²" is a key of French keyboards and passes str.isdigit(); int() refuses it. Typed
+    into a count or an interval, the form keeps the text and saving says what is wrong,
+    rather than a server error."""
+    form = {
+        "name": "x",
+        "trigger": "webhook",
+        "schedule-every": "60²",
+        "digest-on": "1",
+        "digest-name": "daily",
+        "digest-release-count": "5²",
+        "steps-" + "9" * 5000 + "-key": "ignored",
+    }
+    draft = Draft.read(form)
+    assert draft.schedule.raw()["every"] == "60²"
+    digest = draft.digest.raw()
+    assert digest is not None and digest["release"]["count"] == "5²"
+    assert draft.steps == []
