@@ -140,8 +140,12 @@ class DigestSpec(BaseModel):
         text = msgspec.json.encode(value, enc_hook=str).decode()
         if len(text) > MAX_ITEM_BYTES:
             raise ValueError(
-                f"the item is {len(text) // 1024} KiB, over {MAX_ITEM_BYTES // 1024} KiB: keep "
-                "only the fields the release needs with digest.item"
+                _(
+                    "the item is %(size)s KiB, over %(max)s KiB: keep only the fields the "
+                    "release needs with digest.item",
+                    size=len(text) // 1024,
+                    max=MAX_ITEM_BYTES // 1024,
+                )
             )
         return text
 

@@ -30,6 +30,8 @@ from babel.numbers import (
     validate_currency,
 )
 
+from maillon.engine.i18n import gettext as _
+
 __all__ = [
     "FILTERS",
     "date",
@@ -52,7 +54,9 @@ def _locale(name: str | None) -> Locale:
     try:
         return Locale.parse((name or DEFAULT_LOCALE).replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError) as exc:
-        raise ValueError(f"unknown locale {name!r} (for example fr_FR or en_US)") from exc
+        raise ValueError(
+            _("unknown locale %(name)r (for example fr_FR or en_US)", name=name)
+        ) from exc
 
 
 @lru_cache(maxsize=256)
@@ -61,16 +65,18 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown timezone {name!r} (for example Europe/Paris)") from exc
+        raise ValueError(
+            _("unknown timezone %(name)r (for example Europe/Paris)", name=name)
+        ) from exc
 
 
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a number")
+        raise ValueError(_("%(value)r is not a number", value=value))
     try:
         return Decimal(str(value).strip())
     except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not a number") from exc
+        raise ValueError(_("%(value)r is not a number", value=value)) from exc
 
 
 @lru_cache(maxsize=256)
@@ -103,11 +109,11 @@ def money(
     code = str(currency).upper()
     known = _currency_digits(code)
     if known is None:
-        raise ValueError(f"unknown currency {currency!r} (an ISO 4217 code, e.g. EUR)")
+        raise ValueError(_("unknown currency %(code)r (an ISO 4217 code, e.g. EUR)", code=currency))
     digits = known if places is None else int(places)
     if not 0 <= digits <= 12:
         # A huge count would have Babel write a number of as many digits.
-        raise ValueError("money() takes 0 to 12 decimal places")
+        raise ValueError(_("money() takes 0 to 12 decimal places"))
     amount = _decimal(minor).scaleb(-digits)
     if locale is None:
         # The code after the number: how amounts read in Maillon's outputs before locales.
@@ -139,7 +145,7 @@ def to_datetime(value: Any, parse: str | None = None) -> dt.datetime:
             parsed = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError as exc:
             raise ValueError(
-                f"{value!r} is not a date (ISO 8601, e.g. 2026-05-04T09:15:00Z)"
+                _("%(value)r is not a date (ISO 8601, e.g. 2026-05-04T09:15:00Z)", value=value)
             ) from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
@@ -197,7 +203,7 @@ def lookup(value: Any, table: Mapping[Any, Any], default: Any = _NO_DEFAULT) -> 
     """``event.status | lookup({'PENDING': 'en attente'}, 'autre')``: the table's entry for the
     value (compared as text too), else ``default``, else the value itself."""
     if not isinstance(table, Mapping):
-        raise ValueError("lookup needs a table: {'key': 'value', …}")
+        raise ValueError(_("lookup needs a table: {'key': 'value', …}"))
     if value in table:
         return table[value]
     text = str(value)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from maillon.engine.formatting import slug
+from maillon.engine.i18n import use_locale
 from maillon.engine.templating import TemplateRenderError, render_value
 
 NNBSP, NBSP = "\u202f", "\xa0"  # the narrow and the plain no-break space of French figures
@@ -86,6 +87,12 @@ def test_formatters(template: str, expected: str) -> None:
 def test_formatters_say_what_is_wrong(template: str, reason: str) -> None:
     with pytest.raises(TemplateRenderError, match=reason):
         render(template)
+
+
+def test_formatters_say_it_in_the_language_of_the_moment() -> None:
+    """A run's record is written in the install's language (the executor sets it)."""
+    with use_locale("fr"), pytest.raises(TemplateRenderError, match="'PENDING' n’est pas une date"):
+        render("{{ event.status | date }}")
 
 
 def test_a_slug_spells_the_letters_unicode_does_not_decompose() -> None:
