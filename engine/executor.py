@@ -63,6 +63,10 @@ __all__ = ["Executor", "RetryPolicy", "StepTrial", "template_context"]
 log = logging.getLogger(__name__)
 
 
+#: The longest an app's ``Retry-After`` parks a run.
+RETRY_AFTER_CEILING = 86_400.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with jitter; ``Retry-After`` from the remote side wins."""
@@ -74,7 +78,9 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         if retry_after is not None:
-            return float(retry_after)
+            # What the app asks, up to a day: a wrong header (a date in 2099, eleven nines)
+            # must not park the run for years.
+            return min(max(float(retry_after), 0.0), RETRY_AFTER_CEILING)
         backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         # "Equal jitter": never less than half the backoff, so retries still spread out.
         return float(backoff / 2 + random.uniform(0, backoff / 2))
@@ -781,7 +787,7 @@ class Executor:
                 conn = await anyio.to_thread.run_sync(
                     self._connections.resolve, step.connection, connector
                 )
-                conn = await self._fresh(step.connection, connector, conn)
+                conn = await self._refreshed(step.connection, connector, conn)
             redactor.add_model(conn)
         except (LookupError, ValueError) as exc:
             raise _StepFailed(str(exc), transient=False) from exc
@@ -800,7 +806,7 @@ class Executor:
                 # The app ended the session before the token's known expiry: refresh it and
                 # try once more. The refused call did nothing; calls the action made before it
                 # are made again, as on any retry of the step.
-                conn = await self._fresh(step.connection, connector, conn, force=True)
+                conn = await self._refreshed(step.connection, connector, conn, force=True)
                 redactor.add_model(conn)
                 try:
                     result = await self._run_action(action, ctx, conn, data)
@@ -825,6 +831,22 @@ class Executor:
         if isinstance(result, BaseModel):
             return result.model_dump(mode="json")
         return result
+
+    async def _refreshed(
+        self, name: str, connector: Connector, conn: Connection, *, force: bool = False
+    ) -> Connection:
+        """``conn`` with a fresh access token, within the step's time: a token endpoint that
+        answers slowly fails the step, to be tried again, rather than holding it."""
+        try:
+            async with asyncio.timeout(self._step_timeout):
+                return await self._fresh(name, connector, conn, force=force)
+        except TimeoutError as exc:
+            raise TransientError(
+                _(
+                    "the access token could not be renewed within %(seconds)ss",
+                    seconds=f"{self._step_timeout:g}",
+                )
+            ) from exc
 
     async def _run_action(
         self, action: Action[Any, Any, Any], ctx: ActionContext, conn: Connection, data: Any

@@ -7,8 +7,10 @@ only: a server that never connects an account never loads it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Mapping
@@ -100,7 +102,9 @@ async def request_tokens(
     else:
         body.update(client_id=client_id, client_secret=client_secret)
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        # The whole exchange within ``timeout``: httpx's own restarts with every byte read, so
+        # an endpoint that trickles its answer would hold the caller for ever.
+        async with asyncio.timeout(timeout), httpx.AsyncClient(timeout=timeout) as client:
             response = await client.post(
                 token_url,
                 data=body,
@@ -109,6 +113,10 @@ async def request_tokens(
             )
     except httpx.HTTPError as exc:
         raise TransientError(f"could not reach {provider}'s token endpoint: {exc}") from exc
+    except TimeoutError as exc:
+        raise TransientError(
+            f"{provider}'s token endpoint did not answer within {timeout:g}s"
+        ) from exc
     return _read(response.status_code, _json(response), provider)
 
 
@@ -131,11 +139,16 @@ def _read(status: int, data: dict[str, Any], provider: str) -> TokenSet:
             f"{provider} refused to grant access ({said})",
             details={"status": status, "error": error},
         )
-    expires_in = data.get("expires_in")
+    try:
+        lifetime = float(data["expires_in"])
+    except (KeyError, TypeError, ValueError):
+        lifetime = math.nan
+    # No lifetime, or one that is no number: the token is renewed once the app refuses it.
+    expires_at = time.time() + lifetime if math.isfinite(lifetime) else None
     return TokenSet(
         access_token=str(data["access_token"]),
         refresh_token=str(data["refresh_token"]) if data.get("refresh_token") else None,
-        expires_at=time.time() + float(expires_in) if expires_in is not None else None,
+        expires_at=expires_at,
         scopes=tuple(str(data.get("scope", "")).split()),
         raw=data,
     )

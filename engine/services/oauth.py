@@ -25,13 +25,13 @@ URL placeholders are filled from the settings asked before consent, read by thei
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import anyio.to_thread
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import Engine, delete
 from sqlmodel import col
@@ -65,6 +65,8 @@ CALLBACK_PATH = "/oauth/{app}/callback"
 STATE_TTL = 600.0
 #: Refresh an access token this long before it expires, so that it cannot expire mid-step.
 _REFRESH_MARGIN = 60.0
+#: How often a task waiting for another's refresh of the same connection looks again.
+_LOCK_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -356,8 +358,11 @@ class OAuth(Service):
         assert oauth is not None  # refreshable() says so
         lock = self._refreshing[name]
         # A rotated refresh token works once: refresh one connection from one task at a time,
-        # and let the others use what it stored.
-        await anyio.to_thread.run_sync(lock.acquire)
+        # and let the others use what it stored. A lock of threads (the tasks may belong to
+        # different event loops), tried without a thread: a thread left waiting for it by a
+        # task cancelled meanwhile (its step timed out) would take it and never give it back.
+        while not lock.acquire(blocking=False):  # noqa: ASYNC110 (no event crosses loops)
+            await asyncio.sleep(_LOCK_POLL)
         try:
             values = _with_settings(connector, oauth, await self._connections.values(name))
             current = connector.connection.model_validate(values)

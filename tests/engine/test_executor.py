@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from maillon.connectors.registry import Registry
+from maillon.engine.executor import RetryPolicy
 from maillon.engine.flows import FlowDocument
 from maillon.engine.intake import Accepted, UnknownHook
 from maillon.engine.models import RunStatus, StepStatus
@@ -471,3 +472,10 @@ def test_what_a_run_records_is_written_in_the_install_language(
         assert (poisoned.error or "").startswith("exécution empoisonnée\u00a0: reprise 2 fois")
     finally:
         rt.close()
+
+
+@pytest.mark.parametrize(
+    ("asked", "waits"), [(30.0, 30.0), (-5.0, 0.0), (99_999_999_999.0, 86_400.0)]
+)
+def test_an_apps_retry_after_is_followed_up_to_a_day(asked: float, waits: float) -> None:
+    assert RetryPolicy(base_delay=2, max_delay=600).delay(1, asked) == waits

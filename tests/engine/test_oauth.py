@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -18,10 +19,12 @@ from maillon.connectors.testing import FakeServer
 from maillon.engine.errors import Conflict, Invalid
 from maillon.engine.flows import FlowDocument
 from maillon.engine.models import RunStatus
+from maillon.engine.oauth import _read
 from maillon.engine.redaction import MASK
 from maillon.engine.runtime import Runtime
 from maillon.engine.services.oauth import ConsentFailed
 from maillon.engine.settings import Settings
+from tests.support.db import run_until
 from tests.support.flows import deliver, wait_status
 from tests.support.oauthapp import acme
 from tests.support.probe import probe
@@ -325,3 +328,59 @@ def test_a_connection_test_renews_an_expired_access_token_first(
     # The app's message echoed the token: it is kept masked.
     assert (check.ok, check.message) == (True, f"reached with token {MASK}")
     assert services.connections.values("acme-1")["access_token"] == "at-fresh"
+
+
+def test_a_slow_token_endpoint_fails_the_step_at_its_timeout_and_holds_nothing(
+    make_settings: Callable[..., Settings], fake_server: FakeServer
+) -> None:
+    """The refresh is part of the step: it ends at the step's timeout, to be tried again, and
+    the connection's refresh lock is given back (the retry refreshes at once)."""
+    runtime = Runtime(
+        make_settings(public_url="https://maillon.example.com", step_timeout=1),
+        registry=Registry([acme]),
+    )
+    runtime.open()
+    try:
+        services = Blocking(runtime.services)
+        token = _flow_with_expired_token(services, fake_server)
+        fake_server.on("POST", TOKEN_PATH, (200, {"access_token": "at-2", "expires_in": 3600}))
+        fake_server.delay = 4
+        run_id = deliver(runtime, token, {}).run_ids[0]
+        run_until(runtime, lambda: bool(services.runs.history(run_id)[1]))
+        [step] = services.runs.history(run_id)[1]
+        assert (step.status, step.error) == (
+            "retrying",
+            "the access token could not be renewed within 1s",
+        )
+        fake_server.delay = 0
+        wait_status(runtime, services, run_id, RunStatus.SUCCEEDED)
+    finally:
+        runtime.close()
+
+
+def test_a_refresh_given_up_while_it_waits_for_another_leaves_the_lock_free(
+    acme_runtime: Runtime, fake_server: FakeServer
+) -> None:
+    services = acme_runtime.services
+    _flow_with_expired_token(Blocking(services), fake_server)
+    connector = acme_runtime.registry.get("acme")
+    assert connector is not None
+    conn = acme_runtime.connections.resolve("acme-1", connector)
+    lock = services.oauth._refreshing["acme-1"]  # another task's refresh of the connection
+
+    async def give_up_waiting() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await services.oauth.fresh("acme-1", connector, conn)
+        lock.release()  # the other refresh ends
+        await asyncio.sleep(0.3)
+
+    lock.acquire()
+    asyncio.run(give_up_waiting())
+    assert not lock.locked()
+
+
+@pytest.mark.parametrize("lifetime", ["soon", None, [], "inf"])
+def test_a_token_whose_lifetime_is_no_number_is_kept_without_one(lifetime: object) -> None:
+    tokens = _read(200, {"access_token": "a", "expires_in": lifetime}, "Acme")
+    assert (tokens.access_token, tokens.expires_at) == ("a", None)
