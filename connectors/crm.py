@@ -23,6 +23,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, Field
 
@@ -219,6 +220,16 @@ def refusal(app: str, answer: Answer, what: str, explain: Explain) -> ConnectorE
     return PermanentError(f"{app} refused {what}: {said}", details=details)
 
 
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """``url``'s scheme, host and port, the parts a token must not leave (``None``: none
+    that can be read)."""
+    parts = urlsplit(url)
+    try:
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:  # a port that is no number
+        return None
+
+
 class RestApi:
     """One app's JSON API, called with httpx; every failure raised as the SDK's errors.
 
@@ -302,6 +313,14 @@ class RestApi:
     ) -> httpx.Response:
         import httpx
 
+        if "://" in path and (_origin(path) is None or _origin(path) != _origin(self.base_url)):
+            # A next page's link (Salesforce's nextRecordsUrl, Dynamics' @odata.nextLink) is
+            # the app's to give, but the account's token goes to the app's host alone.
+            raise PermanentError(
+                f"{self.app} gave a link to another host ({urlsplit(path).netloc}): not "
+                "followed with the account's token",
+                details={"url": path[:500]},
+            )
         if self.token is not None:
             headers = {**(headers or {}), "Authorization": f"Bearer {self.token}"}
         try:
@@ -317,10 +336,12 @@ class RestApi:
             ) from exc
         except httpx.TransportError as exc:
             raise TransientError(
-                f"{self.app} is unreachable at {self.base_url}: {exc or type(exc).__name__}",
+                f"{self.app} is unreachable at {self.base_url}: {str(exc) or type(exc).__name__}",
                 details={"error": type(exc).__name__},
             ) from exc
-        if response.status_code < 400 or response.status_code in accept:
+        # A redirect is no success: followed, it would move the token elsewhere, and read as
+        # one, an update to a moved URL would say "updated" and a search "no record".
+        if 200 <= response.status_code < 300 or response.status_code in accept:
             return response
         raise self.error(response, what)
 

@@ -266,9 +266,11 @@ class FindRecords(Action[DynamicsConnection, FindRecordsInput, FoundRecords]):
                     what=f"to query {data.entity_set}",
                 )
                 page = RestApi.json(response) or {}
-                records.extend(page.get("value") or [])
+                found = page.get("value") or []
+                records.extend(found)
                 following = page.get("@odata.nextLink")
-                if not following or len(records) >= data.limit:
+                # An empty page that says "more" would be asked for again and again.
+                if not found or not following or len(records) >= data.limit:
                     break
                 # The link carries the query and a skip token: follow it as is.
                 path, params = str(following), None

@@ -331,7 +331,9 @@ class FindRecords(Action[HubSpotConnection, FindRecordsInput, FoundRecords]):
                 raise classify(exc, f"to search {data.object_type}") from exc
             records.extend({"id": r.id, **(r.properties or {})} for r in page.results)
             after = page.paging.next.after if page.paging and page.paging.next else None
-            if after is None or len(records) >= data.limit:
+            # An empty page that says "more" would be asked for again and again (this runs in
+            # a thread, which the step's timeout does not stop).
+            if not page.results or after is None or len(records) >= data.limit:
                 break
         first = str(records[0]["id"]) if records else None
         return FoundRecords(

@@ -261,12 +261,12 @@ class ParticeepClient:
             ) from exc
         except httpx.TransportError as exc:
             raise TransientError(
-                f"Particeep is unreachable at {self.base_url}: {exc or type(exc).__name__}",
+                f"Particeep is unreachable at {self.base_url}: {str(exc) or type(exc).__name__}",
                 details={"error": type(exc).__name__},
             ) from exc
 
         status = response.status_code
-        if status < 400:
+        if 200 <= status < 300:  # a redirect is no answer: said below as a refusal
             if not response.content:
                 return None
             try:

@@ -98,7 +98,8 @@ async def _search(
         page = (body.get("data") or {}).get("items") or []
         items.extend(entry["item"] for entry in page if isinstance(entry.get("item"), dict))
         cursor = (body.get("additional_data") or {}).get("next_cursor")
-        if not cursor or len(items) >= limit:
+        # An empty page that says "more" would be asked for again and again.
+        if not page or not cursor or len(items) >= limit:
             return items[:limit], bool(cursor) or len(items) > limit
         params["cursor"] = cursor
 

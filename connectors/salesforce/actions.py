@@ -295,10 +295,13 @@ class FindRecords(Action[SalesforceConnection, FindRecordsInput, FoundRecords]):
                     what="to run the query",
                 )
                 page = RestApi.json(response) or {}
-                records.extend(page.get("records") or [])
-                total = int(page.get("totalSize") or 0)
+                found = page.get("records") or []
+                records.extend(found)
+                size = page.get("totalSize")
+                total = size if isinstance(size, int) else 0
                 following = page.get("nextRecordsUrl")
-                if not following or len(records) >= data.limit:
+                # An empty page that says "more" would be asked for again and again.
+                if not found or not following or len(records) >= data.limit:
                     break
                 path, params = str(following), None
         records = [{k: v for k, v in r.items() if k != "attributes"} for r in records]

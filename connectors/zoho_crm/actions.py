@@ -217,9 +217,11 @@ class FindRecords(Action[ZohoConnection, FindRecordsInput, FoundRecords]):
                 )
                 # No match is an empty 204, not an empty list.
                 body = RestApi.json(response) or {}
-                records.extend(body.get("data") or [])
+                found = body.get("data") or []
+                records.extend(found)
                 more = bool((body.get("info") or {}).get("more_records"))
-                if not more:
+                # An empty page that says "more" would be asked for again and again.
+                if not more or not found:
                     break
                 page += 1
         more = more or len(records) > data.limit

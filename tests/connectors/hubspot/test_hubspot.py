@@ -341,3 +341,18 @@ def test_the_check_says_which_account(fake_server: FakeServer) -> None:
     )
     [sent] = fake_server.received("GET", "/account-info/v3/details")
     assert sent.headers["authorization"] == "Bearer pat-eu1-123"
+
+
+def test_an_empty_page_that_says_next_ends_the_search(fake_server: FakeServer) -> None:
+    """The search runs in a thread the step's timeout does not stop: asked again and again, an
+    empty page would have it call HubSpot thousands of times a second, for ever."""
+    empty = {"total": 0, "results": [], "paging": {"next": {"after": "10"}}}
+    fake_server.on("POST", f"{OBJECTS}/contacts/search", (200, empty))
+    out = asyncio.run(
+        run_action(
+            FindRecords,
+            _conn(fake_server),
+            {"object_type": "contacts", "property": "email", "value": "a@x.com"},
+        )
+    )
+    assert out["count"] == 0 and len(fake_server.received()) == 1

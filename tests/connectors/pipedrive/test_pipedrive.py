@@ -333,3 +333,14 @@ def test_the_check_says_who_and_which_company(fake_server: FakeServer) -> None:
         not refused.ok
         and "Pipedrive refused the credentials: unauthorized access" in refused.message
     )
+
+
+def test_an_empty_page_that_gives_a_cursor_ends_the_search(fake_server: FakeServer) -> None:
+    """Asked again and again, it would call Pipedrive a thousand times a second."""
+    fake_server.on(
+        "GET", "/api/v2/persons/search", _ok({"items": []}, additional_data={"next_cursor": "c"})
+    )
+    out = asyncio.run(
+        run_action(FindRecords, _conn(fake_server), {"item_type": "persons", "term": "a"})
+    )
+    assert out["count"] == 0 and len(fake_server.received()) == 1

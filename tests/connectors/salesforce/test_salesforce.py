@@ -422,3 +422,47 @@ def test_the_check_says_which_org_and_user(fake_server: FakeServer) -> None:
         f"Connected to Salesforce at {fake_server.url.rstrip('/')} as ada@acme.com "
         "(organization 00D5g000004)"
     )
+
+
+SEARCH = {"sobject": "Contact", "field": "Email", "value": "ada@example.com"}
+
+
+def test_a_next_page_on_another_host_is_not_asked_for_with_the_token(
+    fake_server: FakeServer,
+) -> None:
+    elsewhere = "http://127.0.0.2:9/services/data/v62.0/query/01g-2"
+    fake_server.on(
+        "GET",
+        f"{DATA}/query/",
+        (200, {"totalSize": 2, "nextRecordsUrl": elsewhere, "records": [{"Id": "0031"}]}),
+    )
+    with pytest.raises(PermanentError, match=r"a link to another host \(127\.0\.0\.2:9\)"):
+        asyncio.run(run_action(FindRecords, _conn(fake_server), SEARCH))
+
+
+def test_an_empty_page_that_says_more_ends_the_search(fake_server: FakeServer) -> None:
+    fake_server.on(
+        "GET",
+        f"{DATA}/query/*",
+        (200, {"totalSize": "many", "nextRecordsUrl": f"{DATA}/query/01g-2", "records": []}),
+    )
+    out = asyncio.run(run_action(FindRecords, _conn(fake_server), SEARCH))
+    assert out["count"] == 0 and len(fake_server.received()) == 1
+
+
+def test_a_redirect_is_no_success(fake_server: FakeServer) -> None:
+    """Not followed (the token would go along), and no "updated" for a record left as it was."""
+    moved = (301, "", {"Location": "https://eu.example.com/x"})
+    fake_server.on("PATCH", f"{DATA}/sobjects/Contact/003000000000001", moved)
+    with pytest.raises(PermanentError, match="refused to update"):
+        asyncio.run(
+            run_action(
+                UpdateRecord,
+                _conn(fake_server),
+                {
+                    "sobject": "Contact",
+                    "record_id": "003000000000001",
+                    "fields": {"LastName": "X"},
+                },
+            )
+        )
