@@ -117,7 +117,7 @@ def _create(
         created = apis(conn).basic.create(object_type, body, _request_timeout=ctx.timeout)
     except failures() as exc:
         raise classify(exc, f"to create the record in {object_type}") from exc
-    return str(created.id)
+    return _answered_id(created, f"the creation of a record in {object_type}")
 
 
 class CreateRecordInput(BaseModel):
@@ -193,7 +193,8 @@ class UpdateRecord(Action[HubSpotConnection, UpdateRecordInput, RecordOutput]):
             )
         except failures() as exc:
             raise classify(exc, f"to update {data.object_type} {data.record_id}") from exc
-        return RecordOutput(id=str(updated.id), created=False)
+        what = f"the update of {data.object_type} {data.record_id}"
+        return RecordOutput(id=_answered_id(updated, what), created=False)
 
 
 class UpsertRecordInput(BaseModel):
@@ -253,7 +254,7 @@ class UpsertRecord(Action[HubSpotConnection, UpsertRecordInput, RecordOutput]):
             said = "; ".join(str(getattr(e, "message", e)) for e in errors or [])
             raise PermanentError(f"HubSpot refused {what}: {said or 'no result'}")
         result = answer.results[0]
-        return RecordOutput(id=str(result.id), created=bool(result.new))
+        return RecordOutput(id=_answered_id(result, what), created=bool(result.new))
 
 
 class FindRecordsInput(BaseModel):
@@ -329,6 +330,11 @@ class FindRecords(Action[HubSpotConnection, FindRecordsInput, FoundRecords]):
                 )
             except failures() as exc:
                 raise classify(exc, f"to search {data.object_type}") from exc
+            if not isinstance(getattr(page, "results", None), list):
+                raise PermanentError(
+                    f"HubSpot answered the search of {data.object_type} "
+                    "without results: not a search's answer"
+                )
             records.extend({"id": r.id, **(r.properties or {})} for r in page.results)
             after = page.paging.next.after if page.paging and page.paging.next else None
             # An empty page that says "more" would be asked for again and again (this runs in
@@ -339,6 +345,19 @@ class FindRecords(Action[HubSpotConnection, FindRecordsInput, FoundRecords]):
         return FoundRecords(
             records=records, count=len(records), first_id=first, more=after is not None
         )
+
+
+def _answered_id(answer: Any, what: str) -> str:
+    """The id of the record HubSpot answered ``what`` with. Its client hands back an empty
+    object (or none) for an answer it did not expect, a maintenance page say: that is no
+    success to report, and the record's id would read "None"."""
+    record_id = getattr(answer, "id", None)
+    if not record_id:
+        raise PermanentError(
+            f"HubSpot answered {what} without a record: whether it was done is unknown, check "
+            "in HubSpot before replaying"
+        )
+    return str(record_id)
 
 
 class AddNoteInput(BaseModel):

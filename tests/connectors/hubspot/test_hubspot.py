@@ -356,3 +356,30 @@ def test_an_empty_page_that_says_next_ends_the_search(fake_server: FakeServer) -
         )
     )
     assert out["count"] == 0 and len(fake_server.received()) == 1
+
+
+@pytest.mark.parametrize(
+    "answer", [(201, {}), (201, []), (200, "<html>Down for maintenance</html>")]
+)
+def test_an_answer_without_a_record_is_no_success(
+    fake_server: FakeServer, answer: tuple[int, object]
+) -> None:
+    """HubSpot's client hands back an empty object for an answer it does not expect."""
+    fake_server.on("POST", f"{OBJECTS}/contacts", answer)
+    fake_server.on("PATCH", f"{OBJECTS}/contacts/51", answer)
+    with pytest.raises(PermanentError, match="without a record"):
+        asyncio.run(
+            run_action(
+                CreateRecord,
+                _conn(fake_server),
+                {"object_type": "contacts", "properties": {"email": "ada@example.com"}},
+            )
+        )
+    with pytest.raises(PermanentError, match="without a record"):
+        asyncio.run(
+            run_action(
+                UpdateRecord,
+                _conn(fake_server),
+                {"object_type": "contacts", "record_id": "51", "properties": {"a": "b"}},
+            )
+        )
