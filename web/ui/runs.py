@@ -180,27 +180,20 @@ class RunsController(Controller):
         filters, said = RunFilters.read(request.query_params)
         since, until = filters.window(time.time())
         search = None
+        selection: dict[str, Any] = {
+            "flow": filters.flow or None,
+            "status": filters.run_status,
+            "since": since,
+            "limit": PAGE_SIZE + 1,
+            "before": filters.before or None,
+            "until": until,
+        }
         try:
             if filters.text:
-                search = await services.runs.search(
-                    filters.text,
-                    filters.flow or None,
-                    filters.run_status,
-                    since,
-                    PAGE_SIZE + 1,
-                    before=filters.before or None,
-                    until=until,
-                )
+                search = await services.runs.search(filters.text, **selection)
                 found = search.lines
             else:
-                found = await services.runs.browse(
-                    filters.flow or None,
-                    filters.run_status,
-                    since,
-                    PAGE_SIZE + 1,
-                    before=filters.before or None,
-                    until=until,
-                )
+                found = await services.runs.browse(**selection)
         except NotFound:
             # A flow deleted with its runs (an old link, a bookmark): nothing matches.
             found = []
