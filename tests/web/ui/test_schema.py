@@ -84,7 +84,9 @@ def test_a_select_shows_its_default_as_its_option_reads() -> None:
 
     assert '<option value="true" selected>Yes</option>' in macro.render(f=verify, v="")
     assert '<option value="false" selected>No</option>' in macro.render(f=verify, v="false")
-    assert '<option value="starttls" selected>starttls</option>' in macro.render(f=security, v="")
+    # A choice the connector labels reads as its label; its value stays the choice.
+    chosen = '<option value="starttls" selected>STARTTLS (port 587)</option>'
+    assert chosen in macro.render(f=security, v="")
     # An optional yes/no input: nothing chosen reads as a dash.
     unfurl = _by_name(form_fields(SendMessage.Input.model_json_schema()))["unfurl_links"]
     html = macro.render(f=unfurl, v="")
