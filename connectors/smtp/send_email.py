@@ -24,6 +24,7 @@ from maillon.connectors.sdk import (
 )
 from maillon.connectors.smtp.attachments import Attachment, LoadedAttachment, load_attachments
 from maillon.connectors.smtp.connection import SmtpConnection
+from maillon.connectors.smtp.session import Session, SslSession
 
 __all__ = [
     "SendEmail",
@@ -113,23 +114,20 @@ def _attach(message: EmailMessage, files: list[LoadedAttachment]) -> None:
 
 def open_session(conn: SmtpConnection, timeout: float) -> smtplib.SMTP:
     """A session with the server, secured and logged in as the connection says; raise a
-    classified error. The caller sends, then quits."""
+    classified error. The caller sends, then quits; past ``timeout`` the session is shut,
+    whatever it is waiting for (:mod:`maillon.connectors.smtp.session`)."""
+    smtp: Session
     try:
         if conn.security == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                conn.host,
-                conn.effective_port,
-                local_hostname=conn.local_hostname,
-                timeout=timeout,
-                context=conn.tls_context(),
+            smtp = SslSession(
+                local_hostname=conn.local_hostname, timeout=timeout, context=conn.tls_context()
             )
         else:
-            smtp = smtplib.SMTP(
-                conn.host, conn.effective_port, local_hostname=conn.local_hostname, timeout=timeout
-            )
+            smtp = Session(local_hostname=conn.local_hostname, timeout=timeout)
     except Exception as exc:
         raise classify_smtp_error(exc) from exc
     try:
+        smtp.open_within(conn.host, conn.effective_port, timeout)
         if conn.security == "starttls":
             smtp.ehlo()
             # Refuses (SMTPNotSupportedError) rather than go on in clear if STARTTLS is absent.
