@@ -313,7 +313,7 @@ class RestApi:
     ) -> httpx.Response:
         import httpx
 
-        if "://" in path and (_origin(path) is None or _origin(path) != _origin(self.base_url)):
+        if "://" in path and (_origin(path) or ()) != _origin(self.base_url):
             # A next page's link (Salesforce's nextRecordsUrl, Dynamics' @odata.nextLink) is
             # the app's to give, but the account's token goes to the app's host alone.
             raise PermanentError(

@@ -223,12 +223,12 @@ class ClaimRuns(Op[Claimed]):
                 claimed += conn.execute(stmt, params).all()
         poisoned = [c for c in claimed if c.takeovers > self.max_takeovers]
         if poisoned:
+            with use_locale(self.locale):
+                reasons = {c.id: _poisoned(c.takeovers) for c in poisoned}
             for c in poisoned:
-                with use_locale(self.locale):
-                    reason = _poisoned(c.takeovers)
                 values = {
                     "status": RunStatus.FAILED,
-                    "error": reason,
+                    "error": reasons[c.id],
                     "finished_at": now,
                     "lease_owner": None,
                     "lease_expires_at": None,

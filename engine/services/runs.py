@@ -673,25 +673,25 @@ class Runs(Service):
             with self.session() as s:
                 window = (
                     _runs(_flow_ids(s, flow), status, SEARCH_WINDOW, before, since, until)
-                    .with_only_columns(col(RunRow.id), col(RunRow.event_id), col(RunRow.error))
+                    .with_only_columns(col(RunRow.id))
                     .subquery()
                 )
                 matched = (
-                    select(window.c.id)
-                    .outerjoin(EventRow, col(EventRow.id) == window.c.event_id)
+                    select(RunRow)
+                    .join(window, window.c.id == col(RunRow.id))
+                    .outerjoin(EventRow, col(EventRow.id) == col(RunRow.event_id))
                     .where(
                         or_(
                             col(EventRow.body).icontains(wanted, autoescape=True),
-                            window.c.error.icontains(wanted, autoescape=True),
+                            col(RunRow.error).icontains(wanted, autoescape=True),
                         )
                     )
-                    .order_by(window.c.id.desc())
+                    .order_by(_newest)
                     .limit(limit)
                 )
-                ids = list(s.exec(matched))
-                runs = list(s.exec(select(RunRow).where(col(RunRow.id).in_(ids)).order_by(_newest)))
+                runs = list(s.exec(matched))
                 read_to = None
-                if len(ids) < limit:
+                if len(runs) < limit:
                     read, oldest = s.exec(select(func.count(), func.min(window.c.id))).one()
                     read_to = oldest if read == SEARCH_WINDOW else None
                 return Found(_lines(s, runs), read_to, SEARCH_WINDOW)
